@@ -1,0 +1,1 @@
+//! The beta-rest HTTP connector.
