@@ -10,7 +10,9 @@ pub enum IdError {
         "invalid {kind} id `{value}`: ids are 1 to 63 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit"
     )]
     Invalid { kind: &'static str, value: String },
-    #[error("invalid channel id `oms`: `oms` is reserved for the OMS itself as master product source")]
+    #[error(
+        "invalid channel id `oms`: `oms` is reserved for the OMS itself as master product source"
+    )]
     Reserved,
 }
 

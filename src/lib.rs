@@ -1,8 +1,19 @@
 //! oms-channels: per-account sales-channel settings, validation, and the
 //! background jobs (token refresh, product import, product export) run by cron.
 
+pub mod app;
+pub mod capabilities;
 pub mod channel;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod crash;
+pub mod error;
 pub mod ids;
+pub mod logging;
+pub mod output;
+pub mod paths;
 pub mod period;
 pub mod product;
 pub mod store;
+pub mod validate;

@@ -76,7 +76,9 @@ pub enum PeriodError {
         "invalid period `{0}`: expected `none` or a duration such as `15m`, `1h`, `24h` (units: s, m, h, d)"
     )]
     Unparsable(String),
-    #[error("invalid period `{0}`: a period must be longer than zero (use `none` to turn a job off)")]
+    #[error(
+        "invalid period `{0}`: a period must be longer than zero (use `none` to turn a job off)"
+    )]
     Zero(String),
     #[error("invalid period `{0}`: periods cannot be negative (use `none` to turn a job off)")]
     Negative(String),
@@ -101,7 +103,9 @@ impl Period {
     pub fn every(duration: Duration) -> Period {
         Period::Every {
             duration,
-            text: humantime::format_duration(duration).to_string().replace(' ', ""),
+            text: humantime::format_duration(duration)
+                .to_string()
+                .replace(' ', ""),
         }
     }
 }
@@ -192,7 +196,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_periods() {
-        let cases: &[(&str, fn(&PeriodError) -> bool)] = &[
+        type Check = fn(&PeriodError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, PeriodError::Unparsable(_))),
             ("5", |e| matches!(e, PeriodError::Unparsable(_))),
             ("5x", |e| matches!(e, PeriodError::Unparsable(_))),
@@ -202,7 +207,9 @@ mod tests {
             ("-5m", |e| matches!(e, PeriodError::Negative(_))),
             ("500ms", |e| matches!(e, PeriodError::Unparsable(_))),
             ("1000y", |e| matches!(e, PeriodError::Unparsable(_))),
-            ("99999999999999999999h", |e| matches!(e, PeriodError::Unparsable(_))),
+            ("99999999999999999999h", |e| {
+                matches!(e, PeriodError::Unparsable(_))
+            }),
             ("１h", |e| matches!(e, PeriodError::Unparsable(_))),
         ];
         for (text, check) in cases {

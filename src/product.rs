@@ -28,11 +28,15 @@ pub struct Product {
 pub enum ProductError {
     #[error("empty `sku`")]
     EmptySku,
-    #[error("invalid price `{0}`: expected a decimal string such as `19.90` (digits, one optional `.`)")]
+    #[error(
+        "invalid price `{0}`: expected a decimal string such as `19.90` (digits, one optional `.`)"
+    )]
     Price(String),
     #[error("invalid currency `{0}`: expected a three-letter ISO 4217 code such as `EUR`")]
     Currency(String),
-    #[error("invalid updated_at `{0}`: expected an RFC 3339 timestamp such as `2026-01-31T12:00:00Z`")]
+    #[error(
+        "invalid updated_at `{0}`: expected an RFC 3339 timestamp such as `2026-01-31T12:00:00Z`"
+    )]
     UpdatedAt(String),
     #[error("invalid quantity {0}: must not be negative")]
     Quantity(i64),
@@ -86,7 +90,9 @@ mod tests {
         for ok in ["0", "19.90", "1000000.0001", "-5.00", "007"] {
             assert!(check_price(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".5", "5.", "1e3", "1,50", " 1", "NaN", "--1", "1.2.3", "+1"] {
+        for bad in [
+            "", ".5", "5.", "1e3", "1,50", " 1", "NaN", "--1", "1.2.3", "+1",
+        ] {
             assert!(check_price(bad).is_err(), "{bad}");
         }
     }
@@ -96,7 +102,11 @@ mod tests {
         let json = r#"{"sku":"A","title":"t","price":"19.90","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}"#;
         let product: Product = serde_json::from_str(json).unwrap();
         assert_eq!(product.price, "19.90");
-        assert!(serde_json::to_string(&product).unwrap().contains(r#""price":"19.90""#));
+        assert!(
+            serde_json::to_string(&product)
+                .unwrap()
+                .contains(r#""price":"19.90""#)
+        );
         let float = json.replace(r#""19.90""#, "19.90");
         assert!(serde_json::from_str::<Product>(&float).is_err());
     }

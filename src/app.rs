@@ -1,0 +1,146 @@
+//! The run context (paths, clock, selected account, output mode) and the one
+//! dispatch from a parsed command line to the command functions.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use crate::capabilities::Capabilities;
+use crate::cli::{Cli, Command};
+use crate::commands;
+use crate::config::{self, ConfigError, LoadedAccount};
+use crate::error::Refused;
+use crate::ids;
+use crate::output::{self, Report};
+use crate::paths::Paths;
+
+pub const ACCOUNT_ENV: &str = "OMS_CHANNELS_ACCOUNT";
+
+/// Everything a command needs from the outside world, passed in once.
+pub struct Context {
+    pub paths: Paths,
+    pub account_flag: Option<String>,
+    pub account_env: Option<String>,
+    pub json: bool,
+    pub verbosity: i8,
+}
+
+/// Where the selected account came from, so operators always know.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum AccountSource {
+    Flag,
+    Env,
+    ConfigFile { path: PathBuf },
+}
+
+impl std::fmt::Display for AccountSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AccountSource::Flag => f.write_str("--account"),
+            AccountSource::Env => f.write_str(ACCOUNT_ENV),
+            AccountSource::ConfigFile { path } => {
+                write!(f, "current-account in {}", path.display())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountChoice {
+    pub account: String,
+    pub source: AccountSource,
+}
+
+impl Context {
+    /// `--account`, then `OMS_CHANNELS_ACCOUNT`, then `current-account`.
+    pub fn select_account(&self) -> Result<AccountChoice> {
+        let (account, source) = if let Some(flag) = &self.account_flag {
+            (flag.clone(), AccountSource::Flag)
+        } else if let Some(env) = self.account_env.as_ref().filter(|v| !v.is_empty()) {
+            (env.clone(), AccountSource::Env)
+        } else {
+            let global = config::load_global(&self.paths)?;
+            let path = self.paths.global_config();
+            match global.current_account {
+                Some(account) => (account, AccountSource::ConfigFile { path }),
+                None => {
+                    return Err(Refused(format!(
+                        "no account selected: pass --account <ACCOUNT>, set {ACCOUNT_ENV}, or run `oms-channels account use <ACCOUNT>` (accounts live in `{}`)",
+                        self.paths.accounts_dir().display()
+                    ))
+                    .into());
+                }
+            }
+        };
+        ids::check_account_id(&account).with_context(|| format!("account selected by {source}"))?;
+        Ok(AccountChoice { account, source })
+    }
+
+    /// The selected account, loaded and parsed.
+    pub fn load_selected(&self) -> Result<(AccountChoice, LoadedAccount)> {
+        let choice = self.select_account()?;
+        let loaded = config::load_account(&self.paths, &choice.account)?;
+        Ok((choice, loaded))
+    }
+
+    pub fn capabilities(&self) -> Result<Capabilities, ConfigError> {
+        Capabilities::load(&self.paths.capabilities_file())
+    }
+}
+
+/// What a command hands back: a report to print and the exit status it implies.
+pub struct Outcome {
+    pub report: Box<dyn Report>,
+    pub exit: u8,
+}
+
+impl Outcome {
+    pub fn ok(report: impl Report + 'static) -> Outcome {
+        Outcome {
+            report: Box::new(report),
+            exit: crate::error::EXIT_OK,
+        }
+    }
+
+    pub fn with_exit(report: impl Report + 'static, exit: u8) -> Outcome {
+        Outcome {
+            report: Box::new(report),
+            exit,
+        }
+    }
+}
+
+/// Runs a parsed command line, writing its report to `out`; returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8> {
+    let ctx = Context {
+        paths: Paths::resolve(cli.global.config_dir.clone(), cli.global.data_dir.clone())?,
+        account_flag: cli.global.account.clone(),
+        account_env: std::env::var(ACCOUNT_ENV).ok(),
+        json: cli.global.json,
+        verbosity: if cli.global.quiet {
+            -1
+        } else {
+            cli.global.verbose as i8
+        },
+    };
+    let outcome = match cli.command {
+        Command::Account(command) => commands::account::run(&ctx, command)?,
+        Command::Channel(command) => commands::channel::run(&ctx, command)?,
+        Command::Capabilities(command) => commands::capabilities::run(&ctx, command)?,
+        Command::Validate(args) => commands::validate::run(&ctx, &args)?,
+        Command::RunOnce(args) => commands::run_once::run(&ctx, &args)?,
+        Command::Status(args) => commands::status::status(&ctx, &args)?,
+        Command::History(args) => commands::status::history(&ctx, &args)?,
+        Command::Products(command) => commands::products::run(&ctx, command)?,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "oms-channels", out);
+            return Ok(crate::error::EXIT_OK);
+        }
+    };
+    output::emit(outcome.report.as_ref(), ctx.json, out)?;
+    Ok(outcome.exit)
+}

@@ -1,0 +1,288 @@
+//! The capability master list: which jobs each channel type offers and at
+//! which periods. Built into the binary and extended by the user's
+//! `capabilities.toml`, where a type of the same name replaces the built-in one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::error::{ConfigError, parse_toml, read_text};
+use crate::period::{Job, Period};
+
+const BUILT_IN: &str = include_str!("capabilities.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CapabilitiesFile {
+    #[serde(default)]
+    types: BTreeMap<String, ChannelType>,
+}
+
+/// One channel type of the master list.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ChannelType {
+    /// Which connector speaks to it; only `beta-rest` exists today.
+    pub protocol: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub token_lifetime: Option<Period>,
+    #[serde(default)]
+    pub jobs: OfferedJobs,
+}
+
+/// The periods offered per job; a missing job is a direction the type does not offer.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct OfferedJobs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_refresh: Option<Vec<Period>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_products: Option<Vec<Period>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_products: Option<Vec<Period>>,
+}
+
+impl OfferedJobs {
+    pub fn get(&self, job: Job) -> Option<&[Period]> {
+        match job {
+            Job::AuthRefresh => self.auth_refresh.as_deref(),
+            Job::ImportProducts => self.import_products.as_deref(),
+            Job::ExportProducts => self.export_products.as_deref(),
+        }
+    }
+}
+
+/// Whether a channel type accepts a period for a job.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    Allowed,
+    JobNotOffered,
+    PeriodNotOffered,
+}
+
+impl ChannelType {
+    /// `none` is always allowed; otherwise the job must be offered and the
+    /// period must equal (as a duration) one in the list.
+    pub fn offer(&self, job: Job, period: &Period) -> Offer {
+        if period.is_off() {
+            return Offer::Allowed;
+        }
+        match self.jobs.get(job) {
+            None => Offer::JobNotOffered,
+            Some(periods) if periods.contains(period) => Offer::Allowed,
+            Some(_) => Offer::PeriodNotOffered,
+        }
+    }
+
+    /// The offered periods of `job` as text, for messages: "15m, 30m, 1h".
+    pub fn offered_list(&self, job: Job) -> String {
+        self.jobs
+            .get(job)
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn token_lifetime(&self) -> Option<Duration> {
+        self.token_lifetime.as_ref().and_then(Period::duration)
+    }
+}
+
+/// Where a type's definition came from, for `capabilities list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    BuiltIn,
+    User,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Capabilities {
+    types: BTreeMap<String, (ChannelType, Source)>,
+}
+
+impl Capabilities {
+    /// The built-in list alone.
+    pub fn built_in() -> Capabilities {
+        let file: CapabilitiesFile =
+            parse_toml(Path::new("<built-in capabilities.toml>"), BUILT_IN)
+                .expect("the built-in capability list parses (checked by a unit test)");
+        let mut capabilities = Capabilities::default();
+        capabilities.merge(file, Source::BuiltIn);
+        capabilities
+    }
+
+    /// The built-in list merged with `path` if that file exists.
+    pub fn load(path: &Path) -> Result<Capabilities, ConfigError> {
+        let mut capabilities = Capabilities::built_in();
+        if path.exists() {
+            let text = read_text(path)?;
+            capabilities.merge_text(path, &text)?;
+        }
+        Ok(capabilities)
+    }
+
+    /// Merges a user capability file's text; its types replace built-in ones of the same name.
+    pub fn merge_text(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let file: CapabilitiesFile = parse_toml(path, text)?;
+        for (name, channel_type) in &file.types {
+            if let Err(err) = crate::ids::check_id("channel type", name) {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: err.to_string(),
+                });
+            }
+            if channel_type.protocol != "beta-rest" {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "type `{name}` has unknown protocol `{}`: the only protocol is `beta-rest`",
+                        channel_type.protocol
+                    ),
+                });
+            }
+        }
+        self.merge(file, Source::User);
+        Ok(())
+    }
+
+    fn merge(&mut self, file: CapabilitiesFile, source: Source) {
+        for (name, channel_type) in file.types {
+            self.types.insert(name, (channel_type, source));
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ChannelType> {
+        self.types.get(name).map(|(channel_type, _)| channel_type)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ChannelType, Source)> {
+        self.types
+            .iter()
+            .map(|(name, (channel_type, source))| (name.as_str(), channel_type, *source))
+    }
+
+    pub fn names(&self) -> String {
+        self.types.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(text: &str) -> Period {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn built_in_list_parses_and_has_beta_rest() {
+        let capabilities = Capabilities::built_in();
+        let beta = capabilities.get("beta-rest").expect("beta-rest");
+        assert_eq!(beta.protocol, "beta-rest");
+        assert_eq!(beta.token_lifetime(), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn offers_compare_as_durations() {
+        let capabilities = Capabilities::built_in();
+        let beta = capabilities.get("beta-rest").unwrap();
+        let export_only = capabilities.get("beta-rest-export-only").unwrap();
+        let cases = [
+            (beta, Job::ExportProducts, "1h", Offer::Allowed),
+            (beta, Job::ExportProducts, "60m", Offer::Allowed),
+            (beta, Job::ExportProducts, "5m", Offer::PeriodNotOffered),
+            (beta, Job::AuthRefresh, "50m", Offer::Allowed),
+            (beta, Job::ImportProducts, "none", Offer::Allowed),
+            (export_only, Job::ImportProducts, "1h", Offer::JobNotOffered),
+            (export_only, Job::ImportProducts, "none", Offer::Allowed),
+        ];
+        for (channel_type, job, text, expected) in cases {
+            assert_eq!(
+                channel_type.offer(job, &period(text)),
+                expected,
+                "{job} {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn user_types_extend_and_replace_built_in_ones() {
+        let mut capabilities = Capabilities::built_in();
+        let user = r#"
+[types.beta-rest]
+protocol = "beta-rest"
+[types.beta-rest.jobs]
+export-products = ["5m"]
+
+[types.fastshop]
+protocol = "beta-rest"
+description = "Fast shop"
+[types.fastshop.jobs]
+import-products = ["1m"]
+"#;
+        capabilities
+            .merge_text(Path::new("capabilities.toml"), user)
+            .unwrap();
+        let beta = capabilities.get("beta-rest").unwrap();
+        assert_eq!(
+            beta.offer(Job::ExportProducts, &period("5m")),
+            Offer::Allowed
+        );
+        assert_eq!(
+            beta.offer(Job::ExportProducts, &period("1h")),
+            Offer::PeriodNotOffered
+        );
+        assert_eq!(
+            beta.offer(Job::AuthRefresh, &period("1h")),
+            Offer::JobNotOffered
+        );
+        assert!(capabilities.get("fastshop").is_some());
+        assert!(capabilities.get("beta-rest-export-only").is_some());
+        let sources: Vec<_> = capabilities
+            .iter()
+            .map(|(n, _, s)| (n.to_string(), s))
+            .collect();
+        assert!(sources.contains(&("beta-rest".to_string(), Source::User)));
+        assert!(sources.contains(&("beta-rest-export-only".to_string(), Source::BuiltIn)));
+    }
+
+    #[test]
+    fn bad_user_files_name_file_line_and_column() {
+        let cases = [
+            ("[types.x]\nprotocol = 1\n", "capabilities.toml:2:12"),
+            (
+                "[types.x]\nprotocol = \"beta-rest\"\n[types.x.jobs]\nimport-products = [\"5x\"]\n",
+                "capabilities.toml:4:",
+            ),
+            (
+                "[types.x]\nprotocol = \"beta-rest\"\ncolour = \"red\"\n",
+                "capabilities.toml:3:1",
+            ),
+            (
+                "[types.x]\nprotocol = \"beta-rest\"\n[types.x.jobs]\nsync = [\"1h\"]\n",
+                "capabilities.toml:4:1",
+            ),
+            (
+                "[types.x]\nprotocol = \"gamma\"\n",
+                "unknown protocol `gamma`",
+            ),
+            (
+                "[types.X]\nprotocol = \"beta-rest\"\n",
+                "invalid channel type id `X`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Capabilities::built_in()
+                .merge_text(Path::new("capabilities.toml"), text)
+                .expect_err(text);
+            assert!(err.to_string().contains(expected), "{text}: {err}");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Command-line definitions (clap derive) and nothing else: no I/O, no logic.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Keep an OMS's sales-channel settings in TOML, validate them, and run the
+/// due sync jobs (token refresh, product import, product export) from cron.
+#[derive(Debug, Parser)]
+#[command(
+    name = "oms-channels",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Account to act on [default: $OMS_CHANNELS_ACCOUNT, then current-account in config.toml]
+    #[arg(long, global = true, value_name = "ACCOUNT")]
+    pub account: Option<String>,
+    /// Config dir holding config.toml, accounts/ and capabilities.toml
+    #[arg(
+        long,
+        global = true,
+        env = "OMS_CHANNELS_CONFIG_DIR",
+        value_name = "DIR"
+    )]
+    pub config_dir: Option<PathBuf>,
+    /// Data dir holding each account's store (<account>.db)
+    #[arg(long, global = true, env = "OMS_CHANNELS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print a stable JSON document on stdout instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, select, create and inspect accounts
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// List, add, remove and configure the channels of the selected account
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Show the capability master list (built-in plus capabilities.toml)
+    #[command(subcommand)]
+    Capabilities(CapabilitiesCommand),
+    /// Check account files against the capability list and the master product source
+    Validate(ValidateArgs),
+    /// Run the jobs that are due now (call this from cron)
+    RunOnce(RunOnceArgs),
+    /// Every job: period, last success, last attempt, result, next due and why
+    Status(StatusArgs),
+    /// Past job runs, newest first
+    History(HistoryArgs),
+    /// The account's product catalog
+    #[command(subcommand)]
+    Products(ProductsCommand),
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// List the accounts in the config dir
+    List,
+    /// Show the selected account and where that choice came from
+    Current,
+    /// Make ACCOUNT the current account (current-account in config.toml)
+    Use { account: String },
+    /// Create a new account file
+    Add {
+        account: String,
+        /// `oms` or a channel id of this account
+        #[arg(long, default_value = "oms", value_name = "SOURCE")]
+        master_product_source: String,
+        /// Human-readable name
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Delete an account file (its store in the data dir is kept)
+    Remove { account: String },
+    /// Set the selected account's master product source (`oms` or a channel id)
+    SetMasterSource { source: String },
+    /// Show the selected account's settings
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// List the channels of the selected account with their job periods
+    List,
+    /// Show one channel: settings, secret presence, token state
+    Show { channel: String },
+    /// Add a channel (all job periods start at `none`)
+    Add(ChannelAddArgs),
+    /// Remove a channel from the account file
+    Remove { channel: String },
+    /// Set one job's period: a duration such as 15m, 1h, 24h, or `none`
+    SetPeriod {
+        channel: String,
+        /// auth-refresh, import-products or export-products
+        job: String,
+        /// A duration offered by the channel type, or `none`
+        period: String,
+    },
+    /// Store an initial refresh token, read from stdin (never from arguments)
+    Login { channel: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelAddArgs {
+    pub channel: String,
+    /// Channel type from the capability list
+    #[arg(long = "type", value_name = "TYPE")]
+    pub channel_type: String,
+    /// API base URL (https://, or http:// to loopback only)
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+    /// OAuth token endpoint
+    #[arg(long, value_name = "URL", requires = "client_id")]
+    pub token_url: Option<String>,
+    /// OAuth grant
+    #[arg(long, value_parser = ["refresh_token", "client_credentials"], default_value = "refresh_token")]
+    pub grant: String,
+    /// OAuth client id
+    #[arg(long, requires = "token_url")]
+    pub client_id: Option<String>,
+    /// Environment variable holding the client secret
+    #[arg(long, value_name = "VAR", conflicts_with = "client_secret_file")]
+    pub client_secret_env: Option<String>,
+    /// File holding the client secret
+    #[arg(long, value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CapabilitiesCommand {
+    /// List channel types and the jobs they offer
+    List,
+    /// Show one channel type's offered periods
+    Show {
+        #[arg(value_name = "TYPE")]
+        channel_type: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Validate every account in the config dir
+    #[arg(long)]
+    pub all_accounts: bool,
+    /// Treat warnings as errors (exit 1)
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunOnceArgs {
+    /// Run for every account in the config dir
+    #[arg(long)]
+    pub all_accounts: bool,
+    /// Only this channel (repeatable)
+    #[arg(long, value_name = "CHANNEL")]
+    pub channel: Vec<String>,
+    /// Only this job (repeatable): auth-refresh, import-products, export-products
+    #[arg(long, value_name = "JOB")]
+    pub job: Vec<String>,
+    /// Run the selected jobs whether or not they are due
+    #[arg(long)]
+    pub force: bool,
+    /// Only report what would run; send nothing, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Import everything, ignoring the last import's high-water mark
+    #[arg(long)]
+    pub full: bool,
+    /// Evaluate what is due at this RFC 3339 instant instead of now
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// How many channels run at once
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Evaluate next-due times at this RFC 3339 instant instead of now
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this channel
+    #[arg(long, value_name = "CHANNEL")]
+    pub channel: Option<String>,
+    /// At most this many runs
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProductsCommand {
+    /// List catalog products by SKU
+    List {
+        /// At most this many products
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Start after this SKU (for paging)
+        #[arg(long, value_name = "SKU")]
+        after: Option<String>,
+    },
+    /// Show one product and its listings on each channel
+    Show { sku: String },
+    /// Count catalog products
+    Count,
+    /// Upsert products from a JSON Lines (.jsonl) or CSV (.csv) file; all or nothing
+    Load { file: PathBuf },
+}

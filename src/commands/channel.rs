@@ -1,0 +1,434 @@
+//! `channel list | show | add | remove | set-period | login`.
+
+use std::io::{self, Read as _, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::account::{Changed, ChannelRow, channel_table};
+use super::{edit_account, findings_caused, findings_of};
+use crate::app::{AccountChoice, Context, Outcome};
+use crate::capabilities::Offer;
+use crate::channel::check_url;
+use crate::cli::{ChannelAddArgs, ChannelCommand};
+use crate::config::edit::{NewAuth, NewChannel, add_channel, remove_channel, set_job_period};
+use crate::config::{GrantKind, LoadedAccount, SecretSource};
+use crate::error::Refused;
+use crate::ids;
+use crate::output::{Report, json_of, or_dash};
+use crate::period::{Job, Period};
+use crate::validate::{Finding, secret_present_here};
+
+pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
+    match command {
+        ChannelCommand::List => list(ctx),
+        ChannelCommand::Show { channel } => show(ctx, &channel),
+        ChannelCommand::Add(args) => add(ctx, &args),
+        ChannelCommand::Remove { channel } => remove(ctx, &channel),
+        ChannelCommand::SetPeriod {
+            channel,
+            job,
+            period,
+        } => set_period(ctx, &channel, &job, &period),
+        ChannelCommand::Login { channel } => login(ctx, &channel),
+    }
+}
+
+/// The channel must exist in the account; the error lists the ones that do.
+fn require_channel<'a>(
+    choice: &AccountChoice,
+    loaded: &'a LoadedAccount,
+    channel: &str,
+) -> Result<&'a crate::config::ChannelConfig> {
+    ids::check_channel_id(channel)?;
+    loaded.config.channels.get(channel).ok_or_else(|| {
+        let known = loaded
+            .config
+            .channels
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        Refused(format!(
+            "{}: channel `{channel}` does not exist in `{}` (channels: {})",
+            choice.account,
+            loaded.path.display(),
+            if known.is_empty() {
+                "none yet".to_string()
+            } else {
+                known
+            }
+        ))
+        .into()
+    })
+}
+
+#[derive(Serialize)]
+struct ChannelList {
+    #[serde(flatten)]
+    choice: AccountChoice,
+    channels: Vec<ChannelRow>,
+}
+
+impl Report for ChannelList {
+    fn to_json(&self) -> serde_json::Value {
+        json_of(self)
+    }
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "account: {} (from {})",
+            self.choice.account, self.choice.source
+        )?;
+        channel_table(out, &self.channels)
+    }
+}
+
+fn list(ctx: &Context) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    let channels = loaded
+        .config
+        .channels
+        .iter()
+        .map(|(id, c)| ChannelRow::of(id, c))
+        .collect();
+    Ok(Outcome::ok(ChannelList { choice, channels }))
+}
+
+#[derive(Serialize)]
+struct SecretInfo {
+    source: String,
+    present: bool,
+}
+
+#[derive(Serialize)]
+struct TokenInfo {
+    refresh_token_stored: bool,
+    access_token_expires_at: Option<String>,
+    refresh_in_flight_since: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChannelShow {
+    account: String,
+    #[serde(flatten)]
+    row: ChannelRow,
+    token_url: Option<String>,
+    grant: Option<GrantKind>,
+    client_id: Option<String>,
+    secret: Option<SecretInfo>,
+    tokens: Option<TokenInfo>,
+    findings: Vec<Finding>,
+}
+
+impl Report for ChannelShow {
+    fn to_json(&self) -> serde_json::Value {
+        json_of(self)
+    }
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = &self.row;
+        writeln!(out, "account:          {}", self.account)?;
+        writeln!(out, "channel:          {}", r.channel)?;
+        writeln!(out, "type:             {}", r.channel_type)?;
+        writeln!(out, "base url:         {}", r.base_url)?;
+        writeln!(
+            out,
+            "token url:        {}",
+            or_dash(self.token_url.as_ref())
+        )?;
+        let grant = self.grant.map(|g| match g {
+            GrantKind::RefreshToken => "refresh_token",
+            GrantKind::ClientCredentials => "client_credentials",
+        });
+        writeln!(out, "grant:            {}", or_dash(grant))?;
+        writeln!(
+            out,
+            "client id:        {}",
+            or_dash(self.client_id.as_ref())
+        )?;
+        if let Some(secret) = &self.secret {
+            let state = if secret.present { "present" } else { "MISSING" };
+            writeln!(out, "client secret:    {} ({state})", secret.source)?;
+        }
+        if let Some(tokens) = &self.tokens {
+            let refresh = if tokens.refresh_token_stored {
+                "stored"
+            } else {
+                "none (run `channel login`)"
+            };
+            writeln!(out, "refresh token:    {refresh}")?;
+            writeln!(
+                out,
+                "access token:     expires {}",
+                or_dash(tokens.access_token_expires_at.as_ref())
+            )?;
+            if let Some(since) = &tokens.refresh_in_flight_since {
+                writeln!(
+                    out,
+                    "refresh in flight since {since} (an earlier run was interrupted mid-refresh)"
+                )?;
+            }
+        }
+        writeln!(out, "auth-refresh:     {}", r.auth_refresh)?;
+        writeln!(out, "import-products:  {}", r.import_products)?;
+        writeln!(out, "export-products:  {}", r.export_products)?;
+        for finding in &self.findings {
+            writeln!(out, "{finding}")?;
+        }
+        Ok(())
+    }
+}
+
+fn show(ctx: &Context, id: &str) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    let channel = require_channel(&choice, &loaded, id)?;
+    let auth = channel.auth.as_ref();
+    let secret = auth
+        .and_then(|a| a.secret_source())
+        .map(|source| SecretInfo {
+            present: secret_present_here(&source),
+            source: match &source {
+                SecretSource::Env(var) => format!("env {var}"),
+                SecretSource::File(path) => format!("file {}", path.display()),
+            },
+        });
+    let tokens = crate::store::Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?
+        .map(|store| store.read(|tx| tx.tokens(id)))
+        .transpose()?
+        .flatten()
+        .map(|t| TokenInfo {
+            refresh_token_stored: t.refresh_token.is_some(),
+            access_token_expires_at: t.access_expires_at.map(|ts| ts.to_string()),
+            refresh_in_flight_since: t.refresh_in_flight_since.map(|ts| ts.to_string()),
+        });
+    let findings = findings_of(ctx, &choice.account, &loaded.config)?
+        .into_iter()
+        .filter(|f| f.channel.as_deref() == Some(id))
+        .collect();
+    Ok(Outcome::ok(ChannelShow {
+        account: choice.account,
+        row: ChannelRow::of(id, channel),
+        token_url: auth.map(|a| a.token_url.clone()),
+        grant: auth.map(|a| a.grant),
+        client_id: auth.map(|a| a.client_id.clone()),
+        secret,
+        tokens,
+        findings,
+    }))
+}
+
+fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    let id = args.channel.as_str();
+    ids::check_channel_id(id)?;
+    if loaded.config.channels.contains_key(id) {
+        return Err(Refused(format!(
+            "{}: channel `{id}` already exists; nothing was changed",
+            choice.account
+        ))
+        .into());
+    }
+    let capabilities = ctx.capabilities()?;
+    if capabilities.get(&args.channel_type).is_none() {
+        return Err(Refused(format!(
+            "unknown channel type `{}` (known: {}); add it to `{}` first",
+            args.channel_type,
+            capabilities.names(),
+            ctx.paths.capabilities_file().display()
+        ))
+        .into());
+    }
+    check_url(&args.base_url).map_err(|e| Refused(format!("--base-url: {e}")))?;
+    let auth = match (&args.token_url, &args.client_id) {
+        (Some(token_url), Some(client_id)) => {
+            check_url(token_url).map_err(|e| Refused(format!("--token-url: {e}")))?;
+            let (secret_key, secret_value) = match (
+                &args.client_secret_env,
+                &args.client_secret_file,
+            ) {
+                (Some(var), None) => ("client-secret-env", var.clone()),
+                (None, Some(path)) => ("client-secret-file", path.display().to_string()),
+                _ => {
+                    return Err(Refused(
+                        "with --token-url, name where the client secret lives: --client-secret-env VAR or --client-secret-file PATH (never the secret itself)"
+                            .into(),
+                    )
+                    .into());
+                }
+            };
+            Some(NewAuth {
+                token_url: token_url.clone(),
+                grant: if args.grant == "client_credentials" {
+                    GrantKind::ClientCredentials
+                } else {
+                    GrantKind::RefreshToken
+                },
+                client_id: client_id.clone(),
+                secret_key,
+                secret_value,
+            })
+        }
+        _ => None,
+    };
+    let new = NewChannel {
+        channel_type: args.channel_type.clone(),
+        base_url: args.base_url.clone(),
+        auth,
+    };
+    let before = findings_of(ctx, &choice.account, &loaded.config)?;
+    let (_, after) = edit_account(&loaded, |doc| Ok(add_channel(doc, id, &new)?))?;
+    let findings = findings_caused(&before, findings_of(ctx, &choice.account, &after)?);
+    Ok(Outcome::ok(Changed {
+        account: choice.account,
+        what: format!(
+            "added channel `{id}` ({}); its jobs are `none` until you run `oms-channels channel set-period {id} <JOB> <PERIOD>`",
+            args.channel_type
+        ),
+        old: None,
+        new: None,
+        path: loaded.path,
+        findings,
+        note: None,
+    }))
+}
+
+fn remove(ctx: &Context, id: &str) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    require_channel(&choice, &loaded, id)?;
+    let before = findings_of(ctx, &choice.account, &loaded.config)?;
+    let (_, after) = edit_account(&loaded, |doc| Ok(remove_channel(doc, id)?))?;
+    let findings = findings_caused(&before, findings_of(ctx, &choice.account, &after)?);
+    Ok(Outcome::ok(Changed {
+        account: choice.account,
+        what: format!("removed channel `{id}` (its tokens and history stay in the store)"),
+        old: None,
+        new: None,
+        path: loaded.path,
+        findings,
+        note: None,
+    }))
+}
+
+#[derive(Serialize)]
+struct PeriodChanged {
+    account: String,
+    channel: String,
+    job: Job,
+    old: String,
+    new: String,
+    changed: bool,
+    path: PathBuf,
+    findings: Vec<Finding>,
+}
+
+impl Report for PeriodChanged {
+    fn to_json(&self) -> serde_json::Value {
+        json_of(self)
+    }
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        let suffix = if self.changed { "" } else { " (unchanged)" };
+        writeln!(
+            out,
+            "{}/{}: {}: {} → {}{suffix}",
+            self.account, self.channel, self.job, self.old, self.new
+        )?;
+        for finding in &self.findings {
+            writeln!(out, "{finding}")?;
+        }
+        Ok(())
+    }
+}
+
+fn set_period(ctx: &Context, id: &str, job: &str, period: &str) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    let channel = require_channel(&choice, &loaded, id)?;
+    let job: Job = job.parse()?;
+    let parsed: Period = period.parse()?;
+    let capabilities = ctx.capabilities()?;
+    let Some(channel_type) = capabilities.get(&channel.channel_type) else {
+        return Err(Refused(format!(
+            "{}/{id}: channel type `{}` is not in the capability list (known: {}), so no period can be checked; fix the type first",
+            choice.account,
+            channel.channel_type,
+            capabilities.names()
+        ))
+        .into());
+    };
+    match channel_type.offer(job, &parsed) {
+        Offer::Allowed => {}
+        Offer::JobNotOffered => {
+            return Err(Refused(format!(
+                "{}/{id}: {} does not offer {job}; only `none` is allowed",
+                choice.account, channel.channel_type
+            ))
+            .into());
+        }
+        Offer::PeriodNotOffered => {
+            return Err(Refused(format!(
+                "{}/{id}: {job} {period} is not offered by {} (offered: {}, or none)",
+                choice.account,
+                channel.channel_type,
+                channel_type.offered_list(job)
+            ))
+            .into());
+        }
+    }
+    let before = findings_of(ctx, &choice.account, &loaded.config)?;
+    let text = parsed.to_string();
+    let (edited, after) = edit_account(&loaded, |doc| Ok(set_job_period(doc, id, job, &text)?))?;
+    let findings = findings_caused(&before, findings_of(ctx, &choice.account, &after)?);
+    Ok(Outcome::ok(PeriodChanged {
+        account: choice.account,
+        channel: id.to_string(),
+        job,
+        old: edited.value.unwrap_or_else(|| "none".to_string()),
+        new: text,
+        changed: edited.changed,
+        path: loaded.path,
+        findings,
+    }))
+}
+
+fn login(ctx: &Context, id: &str) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    let channel = require_channel(&choice, &loaded, id)?;
+    if channel
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.grant == GrantKind::ClientCredentials)
+    {
+        return Err(Refused(format!(
+            "{}/{id}: the channel uses grant client_credentials, which needs no refresh token",
+            choice.account
+        ))
+        .into());
+    }
+    let mut input = String::new();
+    io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut input)
+        .context("cannot read the refresh token from stdin")?;
+    let token = input.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err(Refused(
+            "expected one refresh token on stdin (e.g. `printf %s \"$TOKEN\" | oms-channels channel login <CHANNEL>`); got nothing usable, nothing was stored".into(),
+        )
+        .into());
+    }
+    let store = crate::store::Store::open(&ctx.paths.data_dir, &choice.account)?;
+    let now = jiff::Timestamp::now();
+    store.write(|tx| tx.store_login(id, token, now))?;
+    Ok(Outcome::ok(Changed {
+        account: choice.account,
+        what: format!(
+            "channel `{id}`: refresh token stored in {}",
+            store.path().display()
+        ),
+        old: None,
+        new: None,
+        path: store.path().to_path_buf(),
+        findings: Vec::new(),
+        note: None,
+    }))
+}

@@ -1,0 +1,182 @@
+//! Account and global config files on disk: loading, listing, and edits that
+//! are read-modify-write under an exclusive lock and land by atomic replace.
+//! A file that does not parse is reported and never rewritten; a refused edit
+//! writes nothing.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use toml_edit::DocumentMut;
+
+use super::error::{ConfigError, parse_toml, read_text};
+use super::model::{AccountConfig, GlobalConfig};
+use crate::crash;
+use crate::ids;
+use crate::paths::Paths;
+
+/// An account file as loaded: its id, where it lives, what it says.
+#[derive(Debug, Clone)]
+pub struct LoadedAccount {
+    pub id: String,
+    pub path: PathBuf,
+    pub config: AccountConfig,
+}
+
+pub fn load_account(paths: &Paths, account: &str) -> Result<LoadedAccount, ConfigError> {
+    let path = paths.account_file(account);
+    if !path.exists() {
+        return Err(ConfigError::NoAccount {
+            account: account.to_string(),
+            path,
+        });
+    }
+    let text = read_text(&path)?;
+    let config = AccountConfig::parse(&path, &text)?;
+    Ok(LoadedAccount {
+        id: account.to_string(),
+        path,
+        config,
+    })
+}
+
+/// The global config; a missing file is an empty config.
+pub fn load_global(paths: &Paths) -> Result<GlobalConfig, ConfigError> {
+    let path = paths.global_config();
+    if !path.exists() {
+        return Ok(GlobalConfig::default());
+    }
+    let text = read_text(&path)?;
+    parse_toml(&path, &text)
+}
+
+/// Ids of the account files in the accounts dir, sorted. Files whose names
+/// are not valid ids are not accounts and are ignored.
+pub fn list_accounts(paths: &Paths) -> Result<Vec<String>> {
+    let dir = paths.accounts_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot list accounts in `{}`", dir.display()));
+        }
+    };
+    let mut accounts = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.with_context(|| format!("cannot list accounts in `{}`", dir.display()))?;
+        let name = entry.file_name();
+        let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".toml")) else {
+            continue;
+        };
+        if ids::check_account_id(id).is_ok() {
+            accounts.push(id.to_string());
+        }
+    }
+    accounts.sort();
+    Ok(accounts)
+}
+
+/// Holds the exclusive edit lock of one file; released on drop or process death.
+pub struct EditLock {
+    _file: File,
+}
+
+/// Waits for the edit lock of `path`. Edits take milliseconds, so waiting is
+/// right: eight concurrent `set-period` calls must all land.
+pub fn lock_for_edit(path: &Path) -> Result<EditLock> {
+    let lock_path = Paths::edit_lock_for(path);
+    if let Some(dir) = lock_path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open lock file `{}`", lock_path.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
+    Ok(EditLock { _file: file })
+}
+
+/// What an edit did.
+pub struct Edited<T> {
+    pub value: T,
+    /// False when the edit left the text as it was (nothing was written).
+    pub changed: bool,
+}
+
+/// How to treat a missing file in [`edit_file`].
+pub enum IfMissing<'a> {
+    Fail,
+    StartFrom(&'a str),
+}
+
+/// Read-modify-write of one TOML file under its edit lock.
+///
+/// `edit` changes the document or refuses with an error (then nothing is
+/// written). `check` must accept the new text, so the tool never writes a file
+/// it would itself reject. The new text lands by atomic replace (temp file in
+/// the same dir, fsync, rename, fsync of the dir).
+pub fn edit_file<T>(
+    path: &Path,
+    if_missing: IfMissing<'_>,
+    edit: impl FnOnce(&mut DocumentMut) -> Result<T>,
+    check: impl FnOnce(&str) -> Result<(), ConfigError>,
+) -> Result<Edited<T>> {
+    let _lock = lock_for_edit(path)?;
+    let old_text = if path.exists() {
+        read_text(path)?
+    } else {
+        match if_missing {
+            IfMissing::Fail => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                }
+                .into());
+            }
+            IfMissing::StartFrom(text) => text.to_string(),
+        }
+    };
+    let mut doc: DocumentMut = old_text.parse().map_err(|err: toml_edit::TomlError| {
+        ConfigError::at(
+            path,
+            &old_text,
+            err.span().map(|span| span.start),
+            err.message().trim_end().to_string(),
+        )
+    })?;
+    let value = edit(&mut doc)?;
+    let new_text = doc.to_string();
+    check(&new_text).context(
+        "internal error: the edit produced a file that does not validate; nothing was written",
+    )?;
+    let changed = new_text != old_text || !path.exists();
+    if changed {
+        write_atomically(path, new_text.as_bytes())?;
+    }
+    Ok(Edited { value, changed })
+}
+
+/// Replaces `path` with `bytes` so that readers and crashes see either the old
+/// or the new content, never a mix.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let mut file = atomic_write_file::AtomicWriteFile::open(path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    let half = bytes.len() / 2;
+    file.write_all(&bytes[..half])
+        .and_then(|()| {
+            crash::point("config-write");
+            file.write_all(&bytes[half..])
+        })
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    file.commit()
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
+    Ok(())
+}

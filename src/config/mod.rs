@@ -1,0 +1,11 @@
+//! The user's files: account files and the global config. `model` reads them,
+//! `edit` changes documents, `file` does the locked, atomic I/O.
+
+pub mod edit;
+pub mod error;
+pub mod file;
+pub mod model;
+
+pub use error::ConfigError;
+pub use file::{LoadedAccount, list_accounts, load_account, load_global};
+pub use model::{AccountConfig, AuthConfig, ChannelConfig, GrantKind, SecretSource};

@@ -1,0 +1,43 @@
+//! Exit codes, chosen at the edge from the kind of error.
+
+use crate::config::ConfigError;
+use crate::config::edit::EditError;
+use crate::ids::IdError;
+use crate::period::{PeriodError, UnknownJob};
+
+/// A request the tool understood and refused (unknown channel, period not
+/// offered, ...): exit 1, and nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Another process holds the account's run lock: exit 75 (EX_TEMPFAIL) so cron retries.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Busy(pub String);
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_TEMPFAIL: u8 = 75;
+
+/// 1 for refused requests, 75 when locked, 2 for config, usage and file errors.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<Busy>() {
+            return EXIT_TEMPFAIL;
+        }
+        if cause.is::<Refused>()
+            || cause.is::<EditError>()
+            || cause.is::<IdError>()
+            || cause.is::<PeriodError>()
+            || cause.is::<UnknownJob>()
+        {
+            return EXIT_FAILED;
+        }
+        if cause.is::<ConfigError>() {
+            return EXIT_CONFIG;
+        }
+    }
+    EXIT_CONFIG
+}

@@ -1,0 +1,451 @@
+//! Validation of an account against the capability master list and its master
+//! product source. Pure: the presence of secrets is asked through a closure, so
+//! the rules are unit-tested without files or environment.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::capabilities::{Capabilities, Offer};
+use crate::channel::check_url;
+use crate::config::{AccountConfig, ChannelConfig, SecretSource};
+use crate::period::Job;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One problem found in an account; `code` is stable for scripts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub account: String,
+    pub channel: Option<String>,
+    pub job: Option<Job>,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    /// `acme/shop-eu: error[period-not-offered]: export-products 5m is not offered by ...`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.channel {
+            Some(channel) => write!(f, "{}/{channel}", self.account)?,
+            None => write!(f, "{}", self.account)?,
+        }
+        write!(f, ": {}[{}]: {}", self.severity, self.code, self.message)
+    }
+}
+
+struct Findings<'a> {
+    account: &'a str,
+    list: Vec<Finding>,
+}
+
+impl Findings<'_> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        code: &'static str,
+        channel: Option<&str>,
+        job: Option<Job>,
+        message: String,
+    ) {
+        self.list.push(Finding {
+            severity,
+            code,
+            account: self.account.to_string(),
+            channel: channel.map(str::to_string),
+            job,
+            message,
+        });
+    }
+}
+
+/// Checks one account. `secret_present` answers whether a named secret exists here.
+pub fn validate_account(
+    account: &str,
+    config: &AccountConfig,
+    capabilities: &Capabilities,
+    secret_present: &dyn Fn(&SecretSource) -> bool,
+) -> Vec<Finding> {
+    let mut findings = Findings {
+        account,
+        list: Vec::new(),
+    };
+    let master = config.master_product_source.as_str();
+    if !config.master_is_oms() && !config.channels.contains_key(master) {
+        findings.push(
+            Severity::Error,
+            "unknown-master-source",
+            None,
+            None,
+            format!(
+                "master-product-source `{master}` names no channel of this account (use \"oms\" or one of: {})",
+                channel_names(config)
+            ),
+        );
+    }
+    for (id, channel) in &config.channels {
+        check_channel(
+            &mut findings,
+            config,
+            id,
+            channel,
+            capabilities,
+            secret_present,
+        );
+    }
+    findings.list
+}
+
+fn channel_names(config: &AccountConfig) -> String {
+    if config.channels.is_empty() {
+        return "no channels yet".to_string();
+    }
+    config
+        .channels
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_channel(
+    findings: &mut Findings<'_>,
+    config: &AccountConfig,
+    id: &str,
+    channel: &ChannelConfig,
+    capabilities: &Capabilities,
+    secret_present: &dyn Fn(&SecretSource) -> bool,
+) {
+    let ch = Some(id);
+    let is_on = |job: Job| !channel.period(job).is_off();
+
+    match capabilities.get(&channel.channel_type) {
+        None => findings.push(
+            Severity::Error,
+            "unknown-channel-type",
+            ch,
+            None,
+            format!(
+                "type `{}` is not in the capability master list (known: {})",
+                channel.channel_type,
+                capabilities.names()
+            ),
+        ),
+        Some(channel_type) => {
+            for job in Job::ALL {
+                let period = channel.period(job);
+                match channel_type.offer(job, &period) {
+                    Offer::Allowed => {}
+                    Offer::JobNotOffered => findings.push(
+                        Severity::Error,
+                        "unsupported-job",
+                        ch,
+                        Some(job),
+                        format!(
+                            "{job} is set to {period} but {} does not offer {job}; set it to none",
+                            channel.channel_type
+                        ),
+                    ),
+                    Offer::PeriodNotOffered => findings.push(
+                        Severity::Error,
+                        "period-not-offered",
+                        ch,
+                        Some(job),
+                        format!(
+                            "{job} {period} is not offered by {} (offered: {})",
+                            channel.channel_type,
+                            channel_type.offered_list(job)
+                        ),
+                    ),
+                }
+            }
+            if let (Some(lifetime), Some(every)) = (
+                channel_type.token_lifetime(),
+                channel.period(Job::AuthRefresh).duration(),
+            ) && every > lifetime
+            {
+                findings.push(
+                    Severity::Warning,
+                    "auth-slower-than-token",
+                    ch,
+                    Some(Job::AuthRefresh),
+                    format!(
+                        "auth-refresh every {} is slower than the {} token lifetime of {}: product jobs will find the token expired",
+                        channel.period(Job::AuthRefresh),
+                        channel.channel_type,
+                        humantime::format_duration(lifetime)
+                    ),
+                );
+            }
+        }
+    }
+
+    let master = config.master_product_source.as_str();
+    if master == id && is_on(Job::ExportProducts) {
+        findings.push(
+            Severity::Error,
+            "export-to-master",
+            ch,
+            Some(Job::ExportProducts),
+            format!("export-products is {} but `{id}` is the master product source: it would push the catalog back to where it comes from; set it to none", channel.period(Job::ExportProducts)),
+        );
+    }
+    if is_on(Job::ImportProducts) {
+        if config.master_is_oms() {
+            findings.push(
+                Severity::Warning,
+                "import-with-oms-master",
+                ch,
+                Some(Job::ImportProducts),
+                "import-products is on but the master product source is oms: the import only records this channel's listings".to_string(),
+            );
+        } else if master != id && config.channels.contains_key(master) {
+            findings.push(
+                Severity::Warning,
+                "import-from-non-master",
+                ch,
+                Some(Job::ImportProducts),
+                format!("import-products is on but the master product source is `{master}`: the import only records this channel's listings"),
+            );
+        }
+    }
+    if master == id && !is_on(Job::ImportProducts) {
+        findings.push(
+            Severity::Warning,
+            "master-not-imported",
+            ch,
+            Some(Job::ImportProducts),
+            format!("`{id}` is the master product source but its import-products is none: the catalog is never fed"),
+        );
+    }
+    if !is_on(Job::AuthRefresh) && (is_on(Job::ImportProducts) || is_on(Job::ExportProducts)) {
+        findings.push(
+            Severity::Warning,
+            "auth-disabled",
+            ch,
+            Some(Job::AuthRefresh),
+            "auth-refresh is none, so no API call is made to this channel: its import-products and export-products will not run".to_string(),
+        );
+    }
+
+    let mut urls = vec![("base-url", channel.base_url.as_str())];
+    if let Some(auth) = &channel.auth {
+        urls.push(("auth.token-url", auth.token_url.as_str()));
+    }
+    for (key, url) in urls {
+        if let Err(err) = check_url(url) {
+            let code = if err.is_insecure() {
+                "insecure-url"
+            } else {
+                "invalid-url"
+            };
+            findings.push(Severity::Error, code, ch, None, format!("{key}: {err}"));
+        }
+    }
+
+    match &channel.auth {
+        None if is_on(Job::AuthRefresh) => findings.push(
+            Severity::Error,
+            "missing-auth",
+            ch,
+            Some(Job::AuthRefresh),
+            format!(
+                "auth-refresh is {} but the channel has no [channels.{id}.auth] table",
+                channel.period(Job::AuthRefresh)
+            ),
+        ),
+        Some(auth) if is_on(Job::AuthRefresh) => {
+            if let Some(source) = auth.secret_source()
+                && !secret_present(&source)
+            {
+                let what = match &source {
+                    SecretSource::Env(var) => format!("environment variable `{var}` is not set"),
+                    SecretSource::File(path) => {
+                        format!("secret file `{}` does not exist", path.display())
+                    }
+                };
+                findings.push(
+                    Severity::Warning,
+                    "missing-secret",
+                    ch,
+                    Some(Job::AuthRefresh),
+                    format!("{what} here: auth-refresh will fail at run time"),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Asks the real environment and file system whether a secret is there.
+pub fn secret_present_here(source: &SecretSource) -> bool {
+    match source {
+        SecretSource::Env(var) => std::env::var_os(var).is_some_and(|v| !v.is_empty()),
+        SecretSource::File(path) => path.is_file(),
+    }
+}
+
+pub fn has_errors(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.severity == Severity::Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const BASE: &str = r#"
+master-product-source = "oms"
+[channels.a]
+type = "beta-rest"
+base-url = "https://a.example/v1"
+[channels.a.auth]
+token-url = "https://a.example/token"
+grant = "refresh_token"
+client-id = "x"
+client-secret-env = "A_SECRET"
+[channels.a.jobs]
+auth-refresh = "50m"
+import-products = "none"
+export-products = "1h"
+"#;
+
+    fn codes(text: &str, secrets: bool) -> Vec<(&'static str, Option<String>)> {
+        let config =
+            AccountConfig::parse(Path::new("t.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+        validate_account("acme", &config, &Capabilities::built_in(), &|_| secrets)
+            .into_iter()
+            .map(|f| (f.code, f.channel))
+            .collect()
+    }
+
+    fn second_channel(jobs: &str) -> String {
+        format!(
+            "{BASE}\n[channels.b]\ntype = \"beta-rest\"\nbase-url = \"https://b.example\"\n[channels.b.auth]\ntoken-url = \"https://b.example/t\"\ngrant = \"client_credentials\"\nclient-id = \"y\"\nclient-secret-file = \"/nonexistent\"\n[channels.b.jobs]\n{jobs}\n"
+        )
+    }
+
+    #[test]
+    fn clean_account_has_no_findings() {
+        assert_eq!(codes(BASE, true), vec![]);
+    }
+
+    #[test]
+    fn each_rule_fires_on_its_case() {
+        let a = Some("a".to_string());
+        let b = Some("b".to_string());
+        type Expected = Vec<(&'static str, Option<String>)>;
+        let cases: Vec<(String, Expected)> = vec![
+            (
+                BASE.replace("\"beta-rest\"", "\"gamma\""),
+                vec![("unknown-channel-type", a.clone())],
+            ),
+            (
+                BASE.replace("\"beta-rest\"", "\"beta-rest-export-only\"")
+                    .replace("import-products = \"none\"", "import-products = \"1h\""),
+                vec![
+                    ("unsupported-job", a.clone()),
+                    ("import-with-oms-master", a.clone()),
+                ],
+            ),
+            (
+                BASE.replace("export-products = \"1h\"", "export-products = \"5m\""),
+                vec![("period-not-offered", a.clone())],
+            ),
+            (
+                BASE.replace(
+                    "master-product-source = \"oms\"",
+                    "master-product-source = \"zz\"",
+                ),
+                vec![("unknown-master-source", None)],
+            ),
+            (
+                BASE.replace(
+                    "master-product-source = \"oms\"",
+                    "master-product-source = \"a\"",
+                )
+                .replace("import-products = \"none\"", "import-products = \"1h\""),
+                vec![("export-to-master", a.clone())],
+            ),
+            (
+                BASE.replace("import-products = \"none\"", "import-products = \"1h\""),
+                vec![("import-with-oms-master", a.clone())],
+            ),
+            (
+                second_channel("auth-refresh = \"1h\"\nimport-products = \"1h\"")
+                    .replace(
+                        "master-product-source = \"oms\"",
+                        "master-product-source = \"a\"",
+                    )
+                    .replace("export-products = \"1h\"", "export-products = \"none\"")
+                    .replace("import-products = \"none\"", "import-products = \"1h\""),
+                vec![("import-from-non-master", b.clone())],
+            ),
+            (
+                BASE.replace(
+                    "master-product-source = \"oms\"",
+                    "master-product-source = \"a\"",
+                )
+                .replace("export-products = \"1h\"", "export-products = \"none\""),
+                vec![("master-not-imported", a.clone())],
+            ),
+            (
+                BASE.replace("auth-refresh = \"50m\"", "auth-refresh = \"none\""),
+                vec![("auth-disabled", a.clone())],
+            ),
+            (
+                BASE.replace("auth-refresh = \"50m\"", "auth-refresh = \"2h\""),
+                vec![("auth-slower-than-token", a.clone())],
+            ),
+            (
+                BASE.replace("https://a.example/v1", "http://a.example/v1"),
+                vec![("insecure-url", a.clone())],
+            ),
+            (
+                BASE.replace("https://a.example/token", "http://10.0.0.1/token"),
+                vec![("insecure-url", a.clone())],
+            ),
+            (
+                BASE.replace("https://a.example/v1", "http://127.0.0.1:8080/v1"),
+                vec![],
+            ),
+            (
+                BASE.replace("https://a.example/v1", "not a url"),
+                vec![("invalid-url", a.clone())],
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(codes(&text, true), expected, "{text}");
+        }
+        assert_eq!(codes(BASE, false), vec![("missing-secret", a.clone())]);
+        let no_auth = "[channels.a]\ntype = \"beta-rest\"\nbase-url = \"https://a\"\n[channels.a.jobs]\nauth-refresh = \"1h\"\n";
+        assert_eq!(codes(no_auth, true), vec![("missing-auth", a)]);
+    }
+
+    #[test]
+    fn findings_render_like_compiler_messages() {
+        let text = BASE.replace("export-products = \"1h\"", "export-products = \"5m\"");
+        let config = AccountConfig::parse(Path::new("t.toml"), &text).unwrap();
+        let findings = validate_account("acme", &config, &Capabilities::built_in(), &|_| true);
+        assert_eq!(
+            findings[0].to_string(),
+            "acme/a: error[period-not-offered]: export-products 5m is not offered by beta-rest (offered: 15m, 30m, 1h, 2h, 4h, 6h, 12h, 24h)"
+        );
+        assert!(has_errors(&findings));
+    }
+}
