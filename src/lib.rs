@@ -17,3 +17,4 @@ pub mod period;
 pub mod product;
 pub mod store;
 pub mod validate;
+pub mod schedule;
