@@ -104,7 +104,9 @@ pub struct TokenReply {
     pub access_token: String,
     /// Always `Bearer` (any case) here: other types are refused as malformed.
     pub token_type: String,
-    /// Lifetime of the access token in seconds, counted from when the request was sent.
+    /// Lifetime of the access token in seconds. Count it from before the
+    /// call to [`BetaRestClient::request_token`]: retries may delay the send,
+    /// so that errs on the early side.
     pub expires_in: Option<u64>,
     /// A rotated refresh token; `None` means "keep using the old one".
     /// An empty string from the server counts as absent.
