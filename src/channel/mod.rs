@@ -1,45 +1,1024 @@
-//! The beta-rest HTTP connector. (Temporary: URL policy only, until the connector lands.)
+//! The beta-rest HTTP connector: token requests, product pages and export
+//! batches over one keep-alive `reqwest::Client`, with the protocol's retry
+//! rules. It owns the wire format and HTTP resilience only; it knows nothing
+//! of the store, the config files or scheduling, and it never logs tokens.
 
-#[derive(Debug, thiserror::Error)]
-pub enum UrlError {
-    #[error("`{url}` is not a valid URL: {reason}")]
-    Invalid { url: String, reason: String },
-    #[error(
-        "`{0}` uses plain http:// to a non-loopback host; use https:// (http is only allowed to 127.0.0.1, ::1 and localhost)"
-    )]
-    Insecure(String),
+mod retry;
+mod url;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use jiff::Timestamp;
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::product::Product;
+
+pub use self::url::{UrlError, check_parsed_url, check_url};
+pub use reqwest::Url;
+
+/// Most products one export request may carry (protocol limit).
+pub const MAX_BATCH: usize = 100;
+
+/// Longest body excerpt kept in an error message, in characters.
+const EXCERPT_CHARS: usize = 200;
+
+/// How much of an error reply is read for its excerpt: enough for an OAuth
+/// error document, without downloading a large error page.
+const ERROR_BODY_BYTES: usize = 4096;
+
+/// Timeouts, retry bounds and body limits of a [`BetaRestClient`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Longest wait for a TCP (and TLS) connection.
+    pub connect_timeout: Duration,
+    /// Longest silence while reading a reply, reset by every read.
+    pub read_timeout: Duration,
+    /// Longest time for one whole attempt, from connecting to the last body byte.
+    pub request_timeout: Duration,
+    /// Attempts per call, the first one included (at least 1).
+    pub max_attempts: u32,
+    /// Backoff before the first retry; doubles with each retry (full jitter).
+    pub backoff_base: Duration,
+    /// Largest backoff ceiling.
+    pub backoff_cap: Duration,
+    /// Longest wait a server's `Retry-After` can ask for.
+    pub retry_after_cap: Duration,
+    /// Largest reply body accepted; larger ones fail as malformed.
+    pub max_body_bytes: usize,
 }
 
-impl UrlError {
-    pub fn is_insecure(&self) -> bool {
-        matches!(self, UrlError::Insecure(_))
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(90),
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            retry_after_cap: Duration::from_secs(60),
+            max_body_bytes: 64 << 20,
+        }
     }
 }
 
-pub fn check_url(raw: &str) -> Result<reqwest::Url, UrlError> {
-    let url = reqwest::Url::parse(raw).map_err(|e| UrlError::Invalid {
-        url: raw.to_string(),
-        reason: e.to_string(),
-    })?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" => {
-            let host = url.host_str().unwrap_or("");
-            let loopback = host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if loopback {
-                Ok(url)
-            } else {
-                Err(UrlError::Insecure(raw.to_string()))
+/// An OAuth grant used to get an access token.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// `grant_type=refresh_token` with this refresh token.
+    RefreshToken(String),
+    /// `grant_type=client_credentials`.
+    ClientCredentials,
+}
+
+impl Grant {
+    /// The `grant_type` form value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Grant::RefreshToken(_) => "refresh_token",
+            Grant::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grant::RefreshToken(_) => f.write_str("RefreshToken([redacted])"),
+            Grant::ClientCredentials => f.write_str("ClientCredentials"),
+        }
+    }
+}
+
+/// A successful token reply.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenReply {
+    pub access_token: String,
+    /// Always `Bearer` (any case) here: other types are refused as malformed.
+    pub token_type: String,
+    /// Lifetime of the access token in seconds. Count it from before the
+    /// call to [`BetaRestClient::request_token`]: retries may delay the send,
+    /// so that errs on the early side.
+    pub expires_in: Option<u64>,
+    /// A rotated refresh token; `None` means "keep using the old one".
+    /// An empty string from the server counts as absent.
+    pub refresh_token: Option<String>,
+}
+
+impl fmt::Debug for TokenReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenReply")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// One page of an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductPage {
+    /// Every product here passed [`Product::check`].
+    pub products: Vec<Product>,
+    /// Cursor of the next page; `None` (or an empty string from the server) ends the import.
+    pub next_cursor: Option<String>,
+}
+
+/// What the channel did with one exported product.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ItemResult {
+    pub sku: String,
+    pub status: ItemStatus,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Per-item outcome of an export batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    Created,
+    Updated,
+    Unchanged,
+    Error,
+}
+
+impl ItemStatus {
+    /// The protocol's (and the store's) name for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Created => "created",
+            ItemStatus::Updated => "updated",
+            ItemStatus::Unchanged => "unchanged",
+            ItemStatus::Error => "error",
+        }
+    }
+}
+
+/// Why a call to a beta-rest channel failed. Messages name the URL (which
+/// never carries secrets here) and never contain tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error("invalid connector options: {0}")]
+    Options(String),
+    #[error("could not set up the HTTP client")]
+    Setup(#[source] reqwest::Error),
+    #[error("could not build the request to `{url}` (is the stored token damaged? refresh it)")]
+    Request {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error(
+        "export batch of {count} products is too large: the beta-rest protocol takes at most {MAX_BATCH} per request"
+    )]
+    BatchTooLarge { count: usize },
+    /// 401 on a product request: the caller refreshes the token once and retries.
+    #[error(
+        "`{url}` refused the access token (HTTP 401 Unauthorized): refresh the token and try again"
+    )]
+    Unauthorized { url: String },
+    /// The token endpoint answered `invalid_grant`: the refresh token is dead.
+    #[error(
+        "the token endpoint rejected the grant (`invalid_grant`{}): the refresh token is expired or revoked; store a new one with `oms-channels channel login <channel>`",
+        describe(.description)
+    )]
+    InvalidGrant { description: Option<String> },
+    /// Any other OAuth error from the token endpoint (`invalid_client`, `unauthorized_client`, ...).
+    #[error(
+        "the token endpoint `{url}` refused the request (`{error}`{}): check the channel's `client-id`, client secret and `grant`",
+        describe(.description)
+    )]
+    TokenRejected {
+        url: String,
+        error: String,
+        description: Option<String>,
+    },
+    /// A refresh-token request may have been processed but no usable reply
+    /// came; it was not resent, because replaying a rotated refresh token
+    /// can revoke the grant.
+    #[error(
+        "the token request to `{url}` may have reached the server, but {cause}; its outcome is unknown and it was not resent, because replaying a rotated refresh token can revoke the grant. If the next refresh fails with `invalid_grant`, store a new refresh token with `oms-channels channel login <channel>`"
+    )]
+    TokenOutcomeUnknown { url: String, cause: String },
+    /// A non-retryable status, or a retryable one after the last attempt.
+    #[error("`{url}` answered HTTP {}: {}", status_text(*.status), or_empty(.excerpt))]
+    Status {
+        url: String,
+        status: u16,
+        /// At most 200 characters of the body, on one line, with known secrets redacted.
+        excerpt: String,
+    },
+    #[error("`{url}` did not answer in time; the channel may be slow or down, try again later")]
+    Timeout { url: String },
+    #[error("could not connect to `{url}`; check the URL and that the channel is up")]
+    Connect {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The connection broke after the request was sent (reset, truncated reply).
+    #[error("the connection to `{url}` broke during the exchange")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Bad JSON, wrong shape, invalid product, wrong content type, or a body over the limit.
+    #[error("`{url}` sent an unusable reply: {what}{}", excerpt_suffix(.excerpt))]
+    Malformed {
+        url: String,
+        what: String,
+        excerpt: String,
+    },
+}
+
+fn describe(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
+fn status_text(status: u16) -> String {
+    match StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
+    }
+}
+
+fn or_empty(excerpt: &str) -> &str {
+    if excerpt.is_empty() {
+        "(empty body)"
+    } else {
+        excerpt
+    }
+}
+
+fn excerpt_suffix(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!(" (body: {excerpt})")
+    }
+}
+
+impl ChannelError {
+    /// Whether the failure is transient: the same call may succeed later
+    /// (connect errors, timeouts, broken connections, 408/429/5xx).
+    ///
+    /// False for [`ChannelError::Unauthorized`] (refresh the token instead) and
+    /// for [`ChannelError::TokenOutcomeUnknown`] (resending could replay a
+    /// rotated refresh token).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ChannelError::Timeout { .. }
+            | ChannelError::Connect { .. }
+            | ChannelError::Transport { .. } => true,
+            ChannelError::Status { status, .. } => retry::is_retryable_status(*status),
+            _ => false,
+        }
+    }
+}
+
+/// An async client for beta-rest channels. Cloning is cheap and shares the
+/// connection pool; it needs a tokio runtime (current-thread is enough).
+#[derive(Clone)]
+pub struct BetaRestClient {
+    http: reqwest::Client,
+    options: ClientOptions,
+}
+
+impl fmt::Debug for BetaRestClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BetaRestClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What kind of call an exchange is, which decides how failures are handled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// Product GET or batch POST: safe to resend; 401 means "refresh the token".
+    Product,
+    /// Token POST. `replay_safe` is false for refresh-token grants, which must
+    /// not be resent once they may have reached the server.
+    Token { replay_safe: bool },
+}
+
+/// One failed attempt.
+enum Failure {
+    /// Worth another attempt. `reached_server` is false only when the request
+    /// surely was not processed (no connection, or a 429/503 refusal).
+    Retry {
+        error: ChannelError,
+        retry_after: Option<Duration>,
+        reached_server: bool,
+    },
+    Fatal(ChannelError),
+}
+
+impl BetaRestClient {
+    /// Builds the client (one connection pool for every request it makes).
+    pub fn new(options: ClientOptions) -> Result<Self, ChannelError> {
+        if options.max_attempts == 0 {
+            return Err(ChannelError::Options(
+                "`max_attempts` is 0: it counts the first attempt, so use at least 1".into(),
+            ));
+        }
+        for (name, value) in [
+            ("connect_timeout", options.connect_timeout),
+            ("read_timeout", options.read_timeout),
+            ("request_timeout", options.request_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ChannelError::Options(format!(
+                    "`{name}` is zero: every request would time out at once"
+                )));
             }
         }
-        other => Err(UrlError::Invalid {
-            url: raw.to_string(),
-            reason: format!("scheme `{other}` is not http or https"),
-        }),
+        if options.max_body_bytes == 0 {
+            return Err(ChannelError::Options(
+                "`max_body_bytes` is 0: no reply would fit".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("oms-channels/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .timeout(options.request_timeout)
+            // An API endpoint has no business redirecting; following one would
+            // resend tokens and form bodies to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(ChannelError::Setup)?;
+        Ok(BetaRestClient { http, options })
     }
+
+    /// The options the client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// POST token-url, form body, HTTP Basic client auth (RFC 6749 §2.3.1:
+    /// client id and secret each form-urlencoded, then Basic).
+    ///
+    /// A refresh-token grant is resent only when it surely did not reach the
+    /// server (connect error) or the server refused it (429/503); a timeout or
+    /// 5xx after sending is [`ChannelError::TokenOutcomeUnknown`]. A
+    /// client-credentials grant has no rotation to break, so it is retried like
+    /// a product request. `invalid_grant` is never retried.
+    pub async fn request_token(
+        &self,
+        token_url: &Url,
+        client_id: &str,
+        client_secret: &str,
+        grant: &Grant,
+    ) -> Result<TokenReply, ChannelError> {
+        check_parsed_url(token_url)?;
+        let mut form = vec![("grant_type", grant.as_str())];
+        if let Grant::RefreshToken(token) = grant {
+            form.push(("refresh_token", token));
+        }
+        let request = self
+            .http
+            .post(token_url.clone())
+            .header(header::ACCEPT, "application/json")
+            .basic_auth(
+                form_urlencode(client_id),
+                Some(form_urlencode(client_secret)),
+            )
+            .form(&form)
+            .build()
+            .map_err(|source| ChannelError::Request {
+                url: token_url.to_string(),
+                source,
+            })?;
+
+        let encoded_secret = form_urlencode(client_secret);
+        let mut secrets = vec![client_secret, encoded_secret.as_str()];
+        let encoded_token;
+        if let Grant::RefreshToken(token) = grant {
+            encoded_token = form_urlencode(token);
+            secrets.extend([token.as_str(), encoded_token.as_str()]);
+        }
+        let call = Call::Token {
+            replay_safe: matches!(grant, Grant::ClientCredentials),
+        };
+        let body = self.exchange(request, call, &secrets).await?;
+        parse_token_reply(token_url, &body)
+    }
+
+    /// GET {base}/products?limit=N[&cursor=C][&updated_since=RFC3339] with
+    /// Bearer auth. Every product is checked with [`Product::check`]; a bad
+    /// one makes the page [`ChannelError::Malformed`].
+    pub async fn fetch_products_page(
+        &self,
+        base_url: &Url,
+        access_token: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        updated_since: Option<Timestamp>,
+    ) -> Result<ProductPage, ChannelError> {
+        check_parsed_url(base_url)?;
+        let mut url = endpoint(base_url, &["products"]);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+            if let Some(since) = updated_since {
+                query.append_pair("updated_since", &since.to_string());
+            }
+        }
+        let request = self
+            .http
+            .get(url.clone())
+            .header(header::ACCEPT, "application/json")
+            .bearer_auth(access_token)
+            .build()
+            .map_err(|source| ChannelError::Request {
+                url: url.to_string(),
+                source,
+            })?;
+        let body = self
+            .exchange(request, Call::Product, &[access_token])
+            .await?;
+        parse_products_page(&url, &body)
+    }
+
+    /// POST {base}/products/batch `{"products":[...]}` (at most [`MAX_BATCH`]).
+    /// Returns one result per product sent; a reply that leaves one out, or
+    /// names a SKU that was not sent, is malformed. An empty batch makes no request.
+    ///
+    /// Batch export is an SKU-keyed upsert, so resending a batch is safe: that
+    /// is why it is retried like a GET.
+    pub async fn export_batch(
+        &self,
+        base_url: &Url,
+        access_token: &str,
+        products: &[Product],
+    ) -> Result<Vec<ItemResult>, ChannelError> {
+        check_parsed_url(base_url)?;
+        if products.len() > MAX_BATCH {
+            return Err(ChannelError::BatchTooLarge {
+                count: products.len(),
+            });
+        }
+        if products.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(Serialize)]
+        struct Batch<'a> {
+            products: &'a [Product],
+        }
+        let url = endpoint(base_url, &["products", "batch"]);
+        let request = self
+            .http
+            .post(url.clone())
+            .header(header::ACCEPT, "application/json")
+            .bearer_auth(access_token)
+            .json(&Batch { products })
+            .build()
+            .map_err(|source| ChannelError::Request {
+                url: url.to_string(),
+                source,
+            })?;
+        let body = self
+            .exchange(request, Call::Product, &[access_token])
+            .await?;
+        parse_batch_reply(&url, &body, products)
+    }
+
+    /// Sends `request` until it succeeds, fails for good, or runs out of
+    /// attempts; returns the body of a 2xx JSON reply. `secrets` are redacted
+    /// from every excerpt of a reply.
+    async fn exchange(
+        &self,
+        request: Request,
+        call: Call,
+        secrets: &[&str],
+    ) -> Result<Vec<u8>, ChannelError> {
+        let max_attempts = self.options.max_attempts;
+        let mut attempt = 1;
+        loop {
+            // Bodies here are in memory (form, JSON), so a request always clones.
+            let this_try = request
+                .try_clone()
+                .expect("in-memory request bodies can be cloned");
+            let (error, retry_after, reached_server) =
+                match self.attempt(this_try, call, secrets, attempt).await {
+                    Ok(body) => return Ok(body),
+                    Err(Failure::Fatal(error)) => return Err(error),
+                    Err(Failure::Retry {
+                        error,
+                        retry_after,
+                        reached_server,
+                    }) => (error, retry_after, reached_server),
+                };
+            if reached_server && call == (Call::Token { replay_safe: false }) {
+                return Err(ChannelError::TokenOutcomeUnknown {
+                    url: request.url().to_string(),
+                    cause: unknown_outcome_cause(&error),
+                });
+            }
+            if attempt >= max_attempts {
+                return Err(error);
+            }
+            let wait = retry::retry_wait(
+                self.options.backoff_base,
+                self.options.backoff_cap,
+                attempt - 1,
+                retry_after,
+                self.options.retry_after_cap,
+            );
+            warn!(
+                method = %request.method(),
+                path = request.url().path(),
+                attempt,
+                max_attempts,
+                wait_ms = wait.as_millis() as u64,
+                error = %error,
+                "retrying beta-rest request"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt: send, classify the status, read the body.
+    async fn attempt(
+        &self,
+        request: Request,
+        call: Call,
+        secrets: &[&str],
+        attempt: u32,
+    ) -> Result<Vec<u8>, Failure> {
+        let method: Method = request.method().clone();
+        let url = request.url().clone();
+        let started = Instant::now();
+        let mut response = match self.http.execute(request).await {
+            Ok(response) => response,
+            Err(source) => {
+                debug!(
+                    %method,
+                    path = url.path(),
+                    attempt,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    connect = source.is_connect(),
+                    timeout = source.is_timeout(),
+                    "beta-rest request failed before a reply"
+                );
+                return Err(network_failure(&url, source.without_url()));
+            }
+        };
+        let status = response.status();
+        debug!(
+            %method,
+            path = url.path(),
+            status = status.as_u16(),
+            attempt,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "beta-rest request"
+        );
+
+        if status.is_success() {
+            if !is_json(response.headers()) {
+                let content_type = response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                let head = read_prefix(&mut response, ERROR_BODY_BYTES).await;
+                return Err(Failure::Fatal(ChannelError::Malformed {
+                    url: url.to_string(),
+                    what: match content_type {
+                        Some(ct) => format!("content type `{ct}` is not JSON"),
+                        None => "the reply has no content type; expected `application/json`".into(),
+                    },
+                    excerpt: if matches!(call, Call::Token { .. }) {
+                        String::new()
+                    } else {
+                        excerpt(&head, secrets)
+                    },
+                }));
+            }
+            return match read_limited(&mut response, self.options.max_body_bytes).await {
+                Ok(body) => Ok(body),
+                Err(BodyError::TooLarge { at_least }) => {
+                    Err(Failure::Fatal(ChannelError::Malformed {
+                        url: url.to_string(),
+                        what: format!(
+                            "the body is larger than the {} byte limit (at least {at_least} bytes)",
+                            self.options.max_body_bytes
+                        ),
+                        excerpt: String::new(),
+                    }))
+                }
+                Err(BodyError::Net(source)) => Err(network_failure(&url, source.without_url())),
+            };
+        }
+
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+        let body = read_prefix(&mut response, ERROR_BODY_BYTES).await;
+        let code = status.as_u16();
+        let status_error = || ChannelError::Status {
+            url: url.to_string(),
+            status: code,
+            excerpt: excerpt(&body, secrets),
+        };
+        // Retry-After only counts where the protocol gives it meaning.
+        let retry_after = if matches!(code, 429 | 503) {
+            retry_after
+        } else {
+            None
+        };
+        match call {
+            Call::Product if code == 401 => Err(Failure::Fatal(ChannelError::Unauthorized {
+                url: url.to_string(),
+            })),
+            Call::Token { .. } if matches!(code, 400 | 401) => Err(Failure::Fatal(
+                oauth_error(&url, &body, secrets).unwrap_or_else(status_error),
+            )),
+            _ if retry::is_retryable_status(code) => Err(Failure::Retry {
+                error: status_error(),
+                retry_after,
+                // 429 and 503 are the server refusing to process the request.
+                reached_server: !matches!(code, 429 | 503),
+            }),
+            _ => Err(Failure::Fatal(status_error())),
+        }
+    }
+}
+
+/// Classifies a transport error. Only a connect error proves the request
+/// never reached the server.
+fn network_failure(url: &Url, source: reqwest::Error) -> Failure {
+    let url = url.to_string();
+    if source.is_connect() {
+        // Checked first: a connect timeout is also a timeout.
+        Failure::Retry {
+            error: ChannelError::Connect { url, source },
+            retry_after: None,
+            reached_server: false,
+        }
+    } else if source.is_timeout() {
+        Failure::Retry {
+            error: ChannelError::Timeout { url },
+            retry_after: None,
+            reached_server: true,
+        }
+    } else {
+        Failure::Retry {
+            error: ChannelError::Transport { url, source },
+            retry_after: None,
+            reached_server: true,
+        }
+    }
+}
+
+fn unknown_outcome_cause(error: &ChannelError) -> String {
+    match error {
+        ChannelError::Timeout { .. } => "no reply came in time".into(),
+        ChannelError::Status {
+            status, excerpt, ..
+        } => format!(
+            "it answered HTTP {}: {}",
+            status_text(*status),
+            or_empty(excerpt)
+        ),
+        ChannelError::Transport { source, .. } => {
+            format!("the connection broke ({})", error_chain(source))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(err) = source {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        source = err.source();
+    }
+    text
+}
+
+/// Reads an OAuth error document (RFC 6749 §5.2) from a 400/401 token reply.
+fn oauth_error(url: &Url, body: &[u8], secrets: &[&str]) -> Option<ChannelError> {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: String,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    let parsed: OAuthError = serde_json::from_slice(body).ok()?;
+    let description = parsed
+        .error_description
+        .map(|d| excerpt(d.as_bytes(), secrets))
+        .filter(|d| !d.is_empty());
+    Some(if parsed.error == "invalid_grant" {
+        ChannelError::InvalidGrant { description }
+    } else {
+        ChannelError::TokenRejected {
+            url: url.to_string(),
+            error: excerpt(parsed.error.as_bytes(), secrets),
+            description,
+        }
+    })
+}
+
+fn parse_token_reply(url: &Url, body: &[u8]) -> Result<TokenReply, ChannelError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        access_token: String,
+        token_type: String,
+        #[serde(default)]
+        expires_in: Option<u64>,
+        #[serde(default)]
+        refresh_token: Option<String>,
+    }
+    // The body holds tokens: messages give the position, never the text.
+    let malformed = |what: String| ChannelError::Malformed {
+        url: url.to_string(),
+        what: format!("{what} (body not shown: it may hold tokens)"),
+        excerpt: String::new(),
+    };
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| {
+        malformed(format!(
+            "the token reply is not the expected JSON (`access_token`, `token_type`, `expires_in`, `refresh_token`): {} at line {}, column {}",
+            category(&err),
+            err.line(),
+            err.column()
+        ))
+    })?;
+    if wire.access_token.is_empty() {
+        return Err(malformed(
+            "the token reply has an empty `access_token`".into(),
+        ));
+    }
+    if !wire.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(malformed(format!(
+            "token type `{}` is not supported; expected `Bearer`",
+            wire.token_type.escape_debug()
+        )));
+    }
+    Ok(TokenReply {
+        access_token: wire.access_token,
+        token_type: wire.token_type,
+        expires_in: wire.expires_in,
+        refresh_token: wire.refresh_token.filter(|t| !t.is_empty()),
+    })
+}
+
+fn category(err: &serde_json::Error) -> &'static str {
+    match err.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "wrong field or type",
+        serde_json::error::Category::Eof => "unexpected end",
+    }
+}
+
+fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        products: Vec<Product>,
+        #[serde(default)]
+        next_cursor: Option<String>,
+    }
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| ChannelError::Malformed {
+        url: url.to_string(),
+        what: format!(
+            "not a valid products page (`{{\"products\":[...],\"next_cursor\":...}}`): {err}"
+        ),
+        excerpt: excerpt_at(body, err.line(), err.column()),
+    })?;
+    for (index, product) in wire.products.iter().enumerate() {
+        product.check().map_err(|err| ChannelError::Malformed {
+            url: url.to_string(),
+            what: format!(
+                "product #{} (sku `{}`) is invalid: {err}",
+                index + 1,
+                product.sku.escape_debug()
+            ),
+            excerpt: String::new(),
+        })?;
+    }
+    Ok(ProductPage {
+        products: wire.products,
+        next_cursor: wire.next_cursor.filter(|c| !c.is_empty()),
+    })
+}
+
+fn parse_batch_reply(
+    url: &Url,
+    body: &[u8],
+    sent: &[Product],
+) -> Result<Vec<ItemResult>, ChannelError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        results: Vec<ItemResult>,
+    }
+    let malformed = |what: String, excerpt: String| ChannelError::Malformed {
+        url: url.to_string(),
+        what,
+        excerpt,
+    };
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| {
+        malformed(
+            format!("not a valid batch reply (`{{\"results\":[...]}}`): {err}"),
+            excerpt_at(body, err.line(), err.column()),
+        )
+    })?;
+    // Without a result per product, the caller could not tell what was
+    // exported; the whole batch is then resent later (safe: it is an upsert).
+    let mut missing: BTreeSet<&str> = sent.iter().map(|p| p.sku.as_str()).collect();
+    for result in &wire.results {
+        if !missing.remove(result.sku.as_str()) {
+            let why = if sent.iter().any(|p| p.sku == result.sku) {
+                "twice"
+            } else {
+                "but it was not sent"
+            };
+            return Err(malformed(
+                format!(
+                    "the batch reply has a result for sku `{}` {why}",
+                    result.sku.escape_debug()
+                ),
+                String::new(),
+            ));
+        }
+    }
+    if let Some(sku) = missing.first() {
+        return Err(malformed(
+            format!(
+                "the batch reply has no result for sku `{}` ({} of {} missing)",
+                sku.escape_debug(),
+                missing.len(),
+                sent.len()
+            ),
+            String::new(),
+        ));
+    }
+    Ok(wire.results)
+}
+
+/// `{base}/a/b`, keeping the base path (`https://h/v1` → `https://h/v1/products`).
+/// Any query or fragment of the base is dropped.
+fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or("").trim();
+    mime.eq_ignore_ascii_case("application/json")
+        || mime
+            .get(..12)
+            .is_some_and(|p| p.eq_ignore_ascii_case("application/"))
+            && mime
+                .get(mime.len().saturating_sub(5)..)
+                .is_some_and(|s| s.eq_ignore_ascii_case("+json"))
+}
+
+enum BodyError {
+    TooLarge { at_least: u64 },
+    Net(reqwest::Error),
+}
+
+/// Reads the whole body into one buffer, refusing to go past `limit`.
+async fn read_limited(response: &mut Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let declared = response.content_length();
+    if let Some(length) = declared
+        && length > limit as u64
+    {
+        return Err(BodyError::TooLarge { at_least: length });
+    }
+    // Sized once from Content-Length, so a page is copied exactly once.
+    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    let mut body = Vec::with_capacity(capacity);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Net)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge {
+                at_least: (body.len() + chunk.len()) as u64,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads at most about `limit` bytes of a body for an excerpt; errors just end it.
+async fn read_prefix(response: &mut Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
+            }
+            _ => break,
+        }
+    }
+    body
+}
+
+/// At most [`EXCERPT_CHARS`] characters of `body` on one line, with `secrets` redacted.
+fn excerpt(body: &[u8], secrets: &[&str]) -> String {
+    excerpt_n(body, secrets, EXCERPT_CHARS)
+}
+
+fn excerpt_n(body: &[u8], secrets: &[&str], max_chars: usize) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "[redacted]");
+    }
+    let mut out: Vec<char> = Vec::with_capacity(max_chars + 1);
+    let words = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty());
+    for word in words {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().take(max_chars + 1));
+        if out.len() > max_chars {
+            out.truncate(max_chars - 1);
+            out.push('…');
+            break;
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// An excerpt of a (possibly huge, one-line) JSON body around the place
+/// serde_json stopped (1-based `line` and `column`), so the fault is in view.
+fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        body.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map_or(body.len(), |(i, _)| i + 1)
+    };
+    let at = (line_start + column).min(body.len());
+    let start = at.saturating_sub(EXCERPT_CHARS / 2);
+    let end = (start + ERROR_BODY_BYTES).min(body.len());
+    if start == 0 {
+        excerpt(&body[..end], &[])
+    } else {
+        format!("…{}", excerpt_n(&body[start..end], &[], EXCERPT_CHARS - 1))
+    }
+}
+
+/// application/x-www-form-urlencoded byte serialisation (the WHATWG rules),
+/// which RFC 6749 §2.3.1 applies to the client id and secret before Basic auth.
+fn form_urlencode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &byte in value.as_bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
