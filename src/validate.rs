@@ -249,7 +249,7 @@ fn check_channel(
     }
     for (key, url) in urls {
         if let Err(err) = check_url(url) {
-            let code = if err.is_insecure() {
+            let code = if matches!(err, crate::channel::UrlError::InsecureHttp { .. }) {
                 "insecure-url"
             } else {
                 "invalid-url"

@@ -1,14 +1,182 @@
-//! `status` and `history`.
+//! `status` (every job: period, last success, last attempt, result, next due
+//! and why; like `systemctl list-timers`) and `history`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 use anyhow::Result;
+use jiff::Timestamp;
+use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use super::run_once::parse_now;
+use crate::app::{AccountChoice, Context, Outcome};
 use crate::cli::{HistoryArgs, StatusArgs};
+use crate::output::{Report, json_of, or_dash, table, when, write_table};
+use crate::period::Job;
+use crate::schedule::{JobHistory, decide};
+use crate::store::{JobState, RunRecord, Store};
 
-pub fn status(_ctx: &Context, _args: &StatusArgs) -> Result<Outcome> {
-    anyhow::bail!("status is not built yet")
+#[derive(Serialize)]
+struct StatusRow {
+    channel: String,
+    job: Job,
+    period: String,
+    last_success: Option<Timestamp>,
+    last_attempt: Option<Timestamp>,
+    last_outcome: Option<String>,
+    last_error: Option<String>,
+    consecutive_failures: u32,
+    due: bool,
+    next_due: Option<Timestamp>,
+    why: String,
 }
 
-pub fn history(_ctx: &Context, _args: &HistoryArgs) -> Result<Outcome> {
-    anyhow::bail!("history is not built yet")
+#[derive(Serialize)]
+struct Status {
+    #[serde(flatten)]
+    choice: AccountChoice,
+    store: String,
+    now: Timestamp,
+    jobs: Vec<StatusRow>,
+}
+
+impl Report for Status {
+    fn to_json(&self) -> serde_json::Value {
+        json_of(self)
+    }
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "account: {} (from {})", self.choice.account, self.choice.source)?;
+        writeln!(out, "store:   {}", self.store)?;
+        if self.jobs.is_empty() {
+            return writeln!(out, "no channels");
+        }
+        let mut t = table(["CHANNEL", "JOB", "PERIOD", "LAST SUCCESS", "LAST ATTEMPT", "RESULT", "NEXT DUE", "WHY"]);
+        for row in &self.jobs {
+            let result = match (&row.last_outcome, &row.last_error) {
+                (Some(outcome), Some(error)) if outcome == "failed" => format!("failed: {}", first_line(error, 60)),
+                (outcome, _) => or_dash(outcome.as_ref()),
+            };
+            let next = if row.due { "now".to_string() } else { when(row.next_due) };
+            t.add_row([
+                row.channel.clone(),
+                row.job.to_string(),
+                row.period.clone(),
+                when(row.last_success),
+                when(row.last_attempt),
+                result,
+                next,
+                row.why.clone(),
+            ]);
+        }
+        write_table(out, &t)
+    }
+}
+
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("");
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
+    let now = parse_now(args.now.as_deref())?;
+    let (choice, loaded) = ctx.load_selected()?;
+    let store = Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?;
+    let states: BTreeMap<(String, Job), JobState> = match &store {
+        Some(store) => store
+            .read(|tx| tx.job_states())?
+            .into_iter()
+            .map(|(c, j, s)| ((c, j), s))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let mut jobs = Vec::new();
+    for (id, channel) in &loaded.config.channels {
+        let auth_off = channel.period(Job::AuthRefresh).is_off();
+        for job in Job::ALL {
+            let period = channel.period(job);
+            let state = states.get(&(id.clone(), job)).cloned().unwrap_or_default();
+            let history = JobHistory {
+                last_success_start: state.last_success_start,
+                last_attempt_start: state.last_attempt_start,
+                consecutive_failures: state.consecutive_failures,
+            };
+            let mut decision = decide(&period, &history, now);
+            if auth_off && !period.is_off() {
+                decision.due = false;
+                decision.next_due = None;
+                decision.reason = "auth-refresh is none: never runs".into();
+            }
+            jobs.push(StatusRow {
+                channel: id.clone(),
+                job,
+                period: period.to_string(),
+                last_success: state.last_success_start,
+                last_attempt: state.last_attempt_start,
+                last_outcome: state.last_outcome.map(|o| o.as_str().to_string()),
+                last_error: state.last_error,
+                consecutive_failures: state.consecutive_failures,
+                due: decision.due,
+                next_due: decision.next_due,
+                why: decision.reason,
+            });
+        }
+    }
+    let store_path = crate::store::db_path(&ctx.paths.data_dir, &choice.account)?;
+    Ok(Outcome::ok(Status {
+        choice,
+        store: store_path.display().to_string(),
+        now,
+        jobs,
+    }))
+}
+
+#[derive(Serialize)]
+struct History {
+    account: String,
+    runs: Vec<RunRecord>,
+}
+
+impl Report for History {
+    fn to_json(&self) -> serde_json::Value {
+        json_of(self)
+    }
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "account: {}", self.account)?;
+        if self.runs.is_empty() {
+            return writeln!(out, "no runs yet");
+        }
+        let mut t = table(["STARTED", "CHANNEL", "JOB", "OUTCOME", "ITEMS", "DURATION", "DETAIL"]);
+        for run in &self.runs {
+            let duration = run
+                .finished
+                .map(|f| format!("{:.1}s", f.duration_since(run.started).as_secs_f64()));
+            let forced = if run.forced { " (forced)" } else { "" };
+            t.add_row([
+                when(Some(run.started)),
+                run.channel.clone(),
+                run.job.to_string(),
+                format!("{}{forced}", run.outcome.as_str()),
+                run.items.to_string(),
+                or_dash(duration),
+                first_line(run.detail.as_deref().unwrap_or(""), 100),
+            ]);
+        }
+        write_table(out, &t)
+    }
+}
+
+pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
+    let choice = ctx.select_account()?;
+    let runs = match Store::open_if_exists(&ctx.paths.data_dir, &choice.account)? {
+        Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
+        None => Vec::new(),
+    };
+    Ok(Outcome::ok(History {
+        account: choice.account,
+        runs,
+    }))
 }

@@ -1,0 +1,83 @@
+//! import-products: pages through the channel's products and commits each
+//! page together with the import's progress, so a crash resumes after the last
+//! committed page. Only the master channel's import feeds the catalog.
+
+use std::collections::HashSet;
+
+use anyhow::{Result, bail};
+use jiff::Timestamp;
+
+use super::ChannelRun;
+use super::auth::with_access;
+use crate::crash;
+use crate::store::RunId;
+
+/// Page size asked of the channel (the protocol allows up to 1000 here; 500
+/// keeps each transaction short).
+pub const PAGE_SIZE: usize = 500;
+/// A channel that never ends its pagination is stopped here.
+const MAX_PAGES: usize = 100_000;
+
+/// Returns the number of products read. Success is recorded in the same
+/// transaction as the last page.
+pub async fn run(ch: &ChannelRun, run: RunId, progress_bar: &indicatif::ProgressBar) -> Result<u64> {
+    let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
+    let (mut cursor, since) = if ch.full {
+        ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+        (None, None)
+    } else if progress.cursor.is_some() {
+        tracing::info!(channel = %ch.channel_id, "resuming an interrupted import");
+        (progress.cursor, progress.since_used)
+    } else {
+        (None, progress.high_water)
+    };
+    let mut seen_cursors = HashSet::new();
+    let mut total: u64 = 0;
+    for page_number in 1.. {
+        if page_number > MAX_PAGES {
+            bail!("stopped after {MAX_PAGES} pages: the channel's pagination does not end");
+        }
+        let page = with_access(ch, async |token| {
+            ch.client
+                .fetch_products_page(&ch.base_url, token, PAGE_SIZE, cursor.as_deref(), since)
+                .await
+        })
+        .await?;
+        if let Some(next) = &page.next_cursor
+            && (!seen_cursors.insert(next.clone()) || cursor.as_deref() == Some(next.as_str()))
+        {
+            bail!(
+                "the channel returned cursor `{next}` twice: stopping instead of looping forever ({total} products read before it were stored)"
+            );
+        }
+        crash::point("import-page-fetched");
+        total += page.products.len() as u64;
+        let last = page.next_cursor.is_none();
+        let detail = format!(
+            "{total} products {}",
+            if ch.is_master { "into the catalog" } else { "recorded as listings" }
+        );
+        ch.store.write(|tx| {
+            tx.save_import_page(
+                &ch.channel_id,
+                ch.is_master,
+                &page.products,
+                page.next_cursor.as_deref(),
+                since,
+                Timestamp::now(),
+            )?;
+            if last {
+                tx.finish_import(&ch.channel_id)?;
+                tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
+            }
+            Ok(())
+        })?;
+        crash::point("import-page-committed");
+        progress_bar.set_position(total);
+        if last {
+            break;
+        }
+        cursor = page.next_cursor;
+    }
+    Ok(total)
+}

@@ -1,0 +1,64 @@
+//! The three jobs (auth-refresh, import-products, export-products) and the
+//! runner that decides which are due and runs them per channel.
+
+pub mod auth;
+pub mod export;
+pub mod import;
+pub mod runner;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+
+use crate::channel::{BetaRestClient, ChannelError, Url};
+use crate::config::ChannelConfig;
+use crate::store::Store;
+
+/// Everything one channel's jobs need; shared by its three jobs.
+pub struct ChannelRun {
+    pub account: String,
+    pub channel_id: String,
+    pub channel: ChannelConfig,
+    pub base_url: Url,
+    /// Whether this channel is the account's master product source: its
+    /// import feeds the catalog; any other import only records listings.
+    pub is_master: bool,
+    pub store: Arc<Store>,
+    pub client: BetaRestClient,
+    pub data_dir: PathBuf,
+    /// `--full`: ignore the import high-water mark.
+    pub full: bool,
+}
+
+impl ChannelRun {
+    /// Adds the channel to a connector error and the next step an operator can take.
+    fn explain(&self, err: ChannelError) -> anyhow::Error {
+        let hint = match &err {
+            ChannelError::InvalidGrant { .. } | ChannelError::TokenOutcomeUnknown { .. } => format!(
+                "; store a fresh refresh token with `oms-channels --account {} channel login {}`",
+                self.account, self.channel_id
+            ),
+            _ => String::new(),
+        };
+        let message = err.to_string().replace("<channel>", &self.channel_id);
+        anyhow::anyhow!("{message}{hint}")
+    }
+}
+
+/// Reads a channel's client secret from its env var or file; never logged.
+pub fn read_secret(source: &crate::config::SecretSource) -> Result<String> {
+    use crate::config::SecretSource;
+    let secret = match source {
+        SecretSource::Env(var) => std::env::var(var)
+            .with_context(|| format!("client secret environment variable `{var}` is not set"))?,
+        SecretSource::File(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read client secret file `{}`", path.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+    };
+    if secret.is_empty() {
+        anyhow::bail!("the client secret is empty");
+    }
+    Ok(secret)
+}
