@@ -205,7 +205,8 @@ impl Tx<'_> {
     pub fn upsert_catalog(&self, products: &[Product]) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
         let mut select = self.conn.prepare_cached(
-            "SELECT title, price, currency, quantity, attributes FROM catalog WHERE sku = ?1",
+            "SELECT title, price, currency, quantity, attributes, updated_at, id \
+             FROM catalog WHERE sku = ?1",
         )?;
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO catalog (sku, title, price, currency, quantity, attributes, updated_at, \
@@ -225,7 +226,13 @@ impl Tx<'_> {
                 source,
             })?;
             let attributes = attributes_json(&p.attributes);
-            let stored = select.query_row([&p.sku], Content::from_row).optional()?;
+            let stored = select
+                .query_row([&p.sku], |r| {
+                    let updated_at: String = r.get(5)?;
+                    let id: Option<String> = r.get(6)?;
+                    Ok((Content::from_row(r)?, updated_at, id))
+                })
+                .optional()?;
             let row = params![
                 p.sku,
                 p.title,
@@ -241,8 +248,11 @@ impl Tx<'_> {
                     insert.execute(row)?;
                     counts.created += 1;
                 }
-                Some(c) if c.same_as(p, &attributes) => {
-                    touch.execute(params![p.sku, p.updated_at, p.id])?;
+                Some((c, updated_at, id)) if c.same_as(p, &attributes) => {
+                    // An unchanged re-import writes nothing at all.
+                    if updated_at != p.updated_at || (p.id.is_some() && p.id != id) {
+                        touch.execute(params![p.sku, p.updated_at, p.id])?;
+                    }
                     counts.unchanged += 1;
                 }
                 Some(_) => {

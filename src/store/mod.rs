@@ -170,11 +170,14 @@ impl Store {
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic inside a closure rolled its transaction back while unwinding,
-        // so the connection is still sound.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock().unwrap_or_else(|poisoned| {
+            // A panic inside a closure rolled its transaction back while
+            // unwinding, so the data is sound; only a panic inside `read` can
+            // have left the connection read-only.
+            let conn = poisoned.into_inner();
+            let _ = conn.pragma_update(None, "query_only", false);
+            conn
+        })
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction: committed if `f` returns
@@ -359,6 +362,18 @@ mod tests {
         // The connection is writable again afterwards.
         store.write(|tx| tx.store_login("shop", "r1", t)).unwrap();
         assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_panic_inside_read_leaves_the_store_writable() {
+        let (_dir, store) = temp_store();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.read(|_| -> Result<()> { panic!("bug in a caller") })
+        }));
+        assert!(caught.is_err());
+        store
+            .write(|tx| tx.store_login("shop", "r1", at("2026-01-01T00:00:00Z")))
+            .unwrap();
     }
 
     #[test]
