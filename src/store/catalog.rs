@@ -1,0 +1,1026 @@
+//! The product catalog (with content revisions), each channel's listings,
+//! import progress (cursor and high water) and export progress (the revision
+//! last exported to each channel). Prices stay the strings they came as.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{Millis, Result, StoreError, Tx, count_from_sql, millis};
+use crate::product::Product;
+
+/// What an upsert did, product by product.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertCounts {
+    /// New rows.
+    pub created: u64,
+    /// Rows whose content (title, price, currency, quantity, attributes) changed.
+    pub updated: u64,
+    /// Rows whose content was already as given.
+    pub unchanged: u64,
+}
+
+impl UpsertCounts {
+    /// Products seen in total.
+    pub fn total(&self) -> u64 {
+        self.created + self.updated + self.unchanged
+    }
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// Where an import of one channel stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportProgress {
+    /// Latest `updated_at` of the last complete import: the next
+    /// `updated_since`.
+    pub high_water: Option<Timestamp>,
+    /// Cursor of the next page of an unfinished import, to resume after a crash.
+    pub cursor: Option<String>,
+    /// The `updated_since` the unfinished import started with; a resumed import
+    /// must send the same one with its cursor.
+    pub since_used: Option<Timestamp>,
+    /// Latest `updated_at` seen so far by the unfinished import.
+    pub run_high_water: Option<Timestamp>,
+}
+
+/// A catalog product to send to a channel, with the revision being sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingExport {
+    /// Catalog content; `id` is that channel's listing id when known.
+    pub product: Product,
+    pub revision: i64,
+}
+
+/// A channel's per-item verdict on an exported product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportStatus {
+    Created,
+    Updated,
+    Unchanged,
+    Error,
+}
+
+impl ExportStatus {
+    /// The protocol's name: `created`, `updated`, `unchanged`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportStatus::Created => "created",
+            ExportStatus::Updated => "updated",
+            ExportStatus::Unchanged => "unchanged",
+            ExportStatus::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for ExportStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown export status `{0}`: expected created, updated, unchanged or error")]
+pub struct UnknownExportStatus(pub String);
+
+impl FromStr for ExportStatus {
+    type Err = UnknownExportStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ExportStatus::Created,
+            ExportStatus::Updated,
+            ExportStatus::Unchanged,
+            ExportStatus::Error,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+        .ok_or_else(|| UnknownExportStatus(s.to_string()))
+    }
+}
+
+/// The outcome of exporting one revision of one product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportResult {
+    pub sku: String,
+    /// The catalog revision that was sent (from [`PendingExport::revision`]).
+    pub revision: i64,
+    pub status: ExportStatus,
+    pub error: Option<String>,
+}
+
+/// One channel's copy of a product, as last seen there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    pub channel: String,
+    /// Last-seen values; `id` is the channel's own id.
+    pub product: Product,
+    pub seen_at: Timestamp,
+}
+
+/// Attribute maps are stored as JSON text. A `BTreeMap` serialises with sorted
+/// keys, so equal maps give equal text and text comparison finds changes.
+fn attributes_json(attributes: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(attributes).expect("a string map always serialises")
+}
+
+/// Columns `sku, title, price, currency, quantity, attributes, updated_at, id`
+/// starting at `first`.
+fn product_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<Product> {
+    let attributes: String = r.get(first + 5)?;
+    let attributes = serde_json::from_str(&attributes).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(first + 5, Type::Text, Box::new(e))
+    })?;
+    Ok(Product {
+        sku: r.get(first)?,
+        title: r.get(first + 1)?,
+        price: r.get(first + 2)?,
+        currency: r.get(first + 3)?,
+        quantity: r.get(first + 4)?,
+        attributes,
+        updated_at: r.get(first + 6)?,
+        id: r.get(first + 7)?,
+    })
+}
+
+/// Stored content, for change detection.
+struct Content {
+    title: String,
+    price: String,
+    currency: String,
+    quantity: i64,
+    attributes: String,
+}
+
+impl Content {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Content> {
+        Ok(Content {
+            title: r.get(0)?,
+            price: r.get(1)?,
+            currency: r.get(2)?,
+            quantity: r.get(3)?,
+            attributes: r.get(4)?,
+        })
+    }
+
+    fn same_as(&self, p: &Product, attributes: &str) -> bool {
+        self.title == p.title
+            && self.price == p.price
+            && self.currency == p.currency
+            && self.quantity == p.quantity
+            && self.attributes == attributes
+    }
+}
+
+/// `after_sku` as a bound: every stored sku is non-empty (`Product::check`),
+/// so `""` means "from the start" and the primary key range still applies.
+fn after(after_sku: Option<&str>) -> &str {
+    after_sku.unwrap_or("")
+}
+
+fn limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+const PENDING_FROM: &str = "FROM catalog c \
+     LEFT JOIN exports e ON e.channel = ?1 AND e.sku = c.sku \
+     WHERE (e.exported_revision IS NULL OR e.exported_revision < c.revision)";
+
+impl Tx<'_> {
+    /// Upserts products into the catalog by sku; never deletes. The revision
+    /// starts at 1 and goes up only when content changes; `updated_at` and a
+    /// given `id` are stored either way (a missing `id` keeps the stored one).
+    /// Products failing [`Product::check`] are refused, naming the sku.
+    pub fn upsert_catalog(&self, products: &[Product]) -> Result<UpsertCounts> {
+        let mut counts = UpsertCounts::default();
+        let mut select = self.conn.prepare_cached(
+            "SELECT title, price, currency, quantity, attributes, updated_at, id \
+             FROM catalog WHERE sku = ?1",
+        )?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO catalog (sku, title, price, currency, quantity, attributes, updated_at, \
+             id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+        )?;
+        let mut update = self.conn.prepare_cached(
+            "UPDATE catalog SET title = ?2, price = ?3, currency = ?4, quantity = ?5, \
+             attributes = ?6, updated_at = ?7, id = coalesce(?8, id), revision = revision + 1 \
+             WHERE sku = ?1",
+        )?;
+        let mut touch = self.conn.prepare_cached(
+            "UPDATE catalog SET updated_at = ?2, id = coalesce(?3, id) WHERE sku = ?1",
+        )?;
+        for p in products {
+            p.check().map_err(|source| StoreError::InvalidProduct {
+                sku: p.sku.clone(),
+                source,
+            })?;
+            let attributes = attributes_json(&p.attributes);
+            let stored = select
+                .query_row([&p.sku], |r| {
+                    let updated_at: String = r.get(5)?;
+                    let id: Option<String> = r.get(6)?;
+                    Ok((Content::from_row(r)?, updated_at, id))
+                })
+                .optional()?;
+            let row = params![
+                p.sku,
+                p.title,
+                p.price,
+                p.currency,
+                p.quantity,
+                attributes,
+                p.updated_at,
+                p.id
+            ];
+            match stored {
+                None => {
+                    insert.execute(row)?;
+                    counts.created += 1;
+                }
+                Some((c, updated_at, id)) if c.same_as(p, &attributes) => {
+                    // An unchanged re-import writes nothing at all.
+                    if updated_at != p.updated_at || (p.id.is_some() && p.id != id) {
+                        touch.execute(params![p.sku, p.updated_at, p.id])?;
+                    }
+                    counts.unchanged += 1;
+                }
+                Some(_) => {
+                    update.execute(row)?;
+                    counts.updated += 1;
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Records what `channel` holds: its ids and last-seen values. Never
+    /// touches the catalog. Counts are of listing rows (new, content changed,
+    /// same).
+    pub fn upsert_listings(
+        &self,
+        channel: &str,
+        products: &[Product],
+        seen_at: Timestamp,
+    ) -> Result<UpsertCounts> {
+        let mut counts = UpsertCounts::default();
+        let mut select = self.conn.prepare_cached(
+            "SELECT title, price, currency, quantity, attributes FROM listings \
+             WHERE channel = ?1 AND sku = ?2",
+        )?;
+        let mut upsert = self.conn.prepare_cached(
+            "INSERT INTO listings (channel, sku, listing_id, title, price, currency, quantity, \
+             attributes, updated_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (channel, sku) DO UPDATE SET \
+             listing_id = coalesce(excluded.listing_id, listing_id), title = excluded.title, \
+             price = excluded.price, currency = excluded.currency, quantity = excluded.quantity, \
+             attributes = excluded.attributes, updated_at = excluded.updated_at, \
+             seen_at = excluded.seen_at",
+        )?;
+        for p in products {
+            let attributes = attributes_json(&p.attributes);
+            match select
+                .query_row([channel, &p.sku], Content::from_row)
+                .optional()?
+            {
+                None => counts.created += 1,
+                Some(c) if c.same_as(p, &attributes) => counts.unchanged += 1,
+                Some(_) => counts.updated += 1,
+            }
+            upsert.execute(params![
+                channel,
+                p.sku,
+                p.id,
+                p.title,
+                p.price,
+                p.currency,
+                p.quantity,
+                attributes,
+                p.updated_at,
+                Millis(seen_at)
+            ])?;
+        }
+        Ok(counts)
+    }
+
+    /// The channel's import progress; all `None` if it never imported.
+    pub fn import_progress(&self, channel: &str) -> Result<ImportProgress> {
+        let progress = self
+            .conn
+            .prepare_cached(
+                "SELECT high_water, cursor, since_used, run_high_water FROM import_progress \
+                 WHERE channel = ?1",
+            )?
+            .query_row([channel], |r| {
+                Ok(ImportProgress {
+                    high_water: r.get::<_, Option<Millis>>(0)?.map(|m| m.0),
+                    cursor: r.get(1)?,
+                    since_used: r.get::<_, Option<Millis>>(2)?.map(|m| m.0),
+                    run_high_water: r.get::<_, Option<Millis>>(3)?.map(|m| m.0),
+                })
+            })
+            .optional()?;
+        Ok(progress.unwrap_or_default())
+    }
+
+    fn put_import_progress(&self, channel: &str, p: &ImportProgress) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO import_progress (channel, high_water, cursor, since_used, \
+                 run_high_water) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (channel) DO UPDATE SET high_water = excluded.high_water, \
+                 cursor = excluded.cursor, since_used = excluded.since_used, \
+                 run_high_water = excluded.run_high_water",
+            )?
+            .execute(params![
+                channel,
+                millis(p.high_water),
+                p.cursor,
+                millis(p.since_used),
+                millis(p.run_high_water)
+            ])?;
+        Ok(())
+    }
+
+    /// One page of an import, committed together with the progress so a crash
+    /// resumes after the last committed page. Listings are always recorded;
+    /// the catalog only when `into_catalog` (the channel is the master source).
+    /// Returns catalog counts when `into_catalog`, else listing counts.
+    pub fn save_import_page(
+        &self,
+        channel: &str,
+        into_catalog: bool,
+        products: &[Product],
+        next_cursor: Option<&str>,
+        since_used: Option<Timestamp>,
+        seen_at: Timestamp,
+    ) -> Result<UpsertCounts> {
+        let mut page_high = None;
+        for p in products {
+            let t = p
+                .updated_at_timestamp()
+                .map_err(|source| StoreError::InvalidProduct {
+                    sku: p.sku.clone(),
+                    source,
+                })?;
+            page_high = page_high.max(Some(t));
+        }
+        let listing_counts = self.upsert_listings(channel, products, seen_at)?;
+        let counts = if into_catalog {
+            self.upsert_catalog(products)?
+        } else {
+            listing_counts
+        };
+        let mut progress = self.import_progress(channel)?;
+        progress.cursor = next_cursor.map(str::to_string);
+        progress.since_used = since_used;
+        // Compared as instants: "…+02:00" and "…Z" spellings order correctly.
+        progress.run_high_water = progress.run_high_water.max(page_high);
+        self.put_import_progress(channel, &progress)?;
+        Ok(counts)
+    }
+
+    /// The import completed: its high water becomes the next `updated_since`
+    /// (never moving backwards), and the resume state is cleared.
+    pub fn finish_import(&self, channel: &str) -> Result<()> {
+        let mut progress = self.import_progress(channel)?;
+        progress.high_water = progress.high_water.max(progress.run_high_water);
+        progress.cursor = None;
+        progress.since_used = None;
+        progress.run_high_water = None;
+        self.put_import_progress(channel, &progress)
+    }
+
+    /// Forgets an unfinished import (cursor, `since_used`, run high water), e.g.
+    /// for `--full`; the high water of completed imports stays.
+    pub fn reset_import(&self, channel: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE import_progress SET cursor = NULL, since_used = NULL, \
+                 run_high_water = NULL WHERE channel = ?1",
+            )?
+            .execute([channel])?;
+        Ok(())
+    }
+
+    /// Catalog products whose revision was never exported to `channel`
+    /// successfully, ordered by sku, skus after `after_sku`, at most `limit`.
+    /// Products whose last export failed stay pending.
+    pub fn pending_exports(
+        &self,
+        channel: &str,
+        after_sku: Option<&str>,
+        limit_rows: usize,
+    ) -> Result<Vec<PendingExport>> {
+        let sql = format!(
+            "SELECT c.sku, c.title, c.price, c.currency, c.quantity, c.attributes, c.updated_at, \
+             (SELECT l.listing_id FROM listings l WHERE l.channel = ?1 AND l.sku = c.sku), \
+             c.revision {PENDING_FROM} AND c.sku > ?2 ORDER BY c.sku LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![channel, after(after_sku), limit(limit_rows)], |r| {
+                Ok(PendingExport {
+                    product: product_from_row(r, 0)?,
+                    revision: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many catalog products [`Tx::pending_exports`] would return in total.
+    pub fn count_pending_exports(&self, channel: &str) -> Result<u64> {
+        let sql = format!("SELECT count(*) {PENDING_FROM}");
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([channel], |r| r.get(0))?;
+        Ok(count_from_sql(n))
+    }
+
+    /// Records a channel's verdicts on an exported batch. Success (created,
+    /// updated, unchanged) marks that revision exported and clears the error;
+    /// `Error` keeps the exported revision (so the product stays pending) and
+    /// stores the error.
+    pub fn record_export_results(
+        &self,
+        channel: &str,
+        results: &[ExportResult],
+        at: Timestamp,
+    ) -> Result<()> {
+        let mut ok = self.conn.prepare_cached(
+            "INSERT INTO exports (channel, sku, exported_revision, last_status, last_error, \
+             attempted_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
+             ON CONFLICT (channel, sku) DO UPDATE SET \
+             exported_revision = max(coalesce(exported_revision, 0), excluded.exported_revision), \
+             last_status = excluded.last_status, last_error = NULL, \
+             attempted_at = excluded.attempted_at",
+        )?;
+        let mut failed = self.conn.prepare_cached(
+            "INSERT INTO exports (channel, sku, exported_revision, last_status, last_error, \
+             attempted_at) VALUES (?1, ?2, NULL, 'error', ?3, ?4) \
+             ON CONFLICT (channel, sku) DO UPDATE SET last_status = 'error', \
+             last_error = excluded.last_error, attempted_at = excluded.attempted_at",
+        )?;
+        for result in results {
+            match result.status {
+                ExportStatus::Error => {
+                    let error = result
+                        .error
+                        .as_deref()
+                        .unwrap_or("the channel gave no reason");
+                    failed.execute(params![channel, result.sku, error, Millis(at)])?;
+                }
+                status => {
+                    ok.execute(params![
+                        channel,
+                        result.sku,
+                        result.revision,
+                        status.as_str(),
+                        Millis(at)
+                    ])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The last export error per sku for `channel`, ordered by sku.
+    pub fn export_errors(&self, channel: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sku, last_error FROM exports \
+             WHERE channel = ?1 AND last_error IS NOT NULL ORDER BY sku",
+        )?;
+        let rows = stmt
+            .query_map([channel], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Products in the catalog.
+    pub fn count_products(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM catalog")?
+            .query_row([], |r| r.get(0))?;
+        Ok(count_from_sql(n))
+    }
+
+    /// Catalog products ordered by sku, skus after `after_sku`, at most `limit`.
+    pub fn list_products(
+        &self,
+        after_sku: Option<&str>,
+        limit_rows: usize,
+    ) -> Result<Vec<Product>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sku, title, price, currency, quantity, attributes, updated_at, id \
+             FROM catalog WHERE sku > ?1 ORDER BY sku LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![after(after_sku), limit(limit_rows)], |r| {
+                product_from_row(r, 0)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One catalog product.
+    pub fn product(&self, sku: &str) -> Result<Option<Product>> {
+        let product = self
+            .conn
+            .prepare_cached(
+                "SELECT sku, title, price, currency, quantity, attributes, updated_at, id \
+                 FROM catalog WHERE sku = ?1",
+            )?
+            .query_row([sku], |r| product_from_row(r, 0))
+            .optional()?;
+        Ok(product)
+    }
+
+    /// The catalog revision of a product (1 when first stored).
+    pub fn product_revision(&self, sku: &str) -> Result<Option<i64>> {
+        let revision = self
+            .conn
+            .prepare_cached("SELECT revision FROM catalog WHERE sku = ?1")?
+            .query_row([sku], |r| r.get(0))
+            .optional()?;
+        Ok(revision)
+    }
+
+    /// Every channel's listing of `sku`, ordered by channel.
+    pub fn listings_for_sku(&self, sku: &str) -> Result<Vec<Listing>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT channel, sku, title, price, currency, quantity, attributes, updated_at, \
+             listing_id, seen_at FROM listings WHERE sku = ?1 ORDER BY channel",
+        )?;
+        let rows = stmt
+            .query_map([sku], |r| {
+                Ok(Listing {
+                    channel: r.get(0)?,
+                    product: product_from_row(r, 1)?,
+                    seen_at: r.get::<_, Millis>(9)?.0,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Products `channel` is known to hold.
+    pub fn listing_count(&self, channel: &str) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM listings WHERE channel = ?1")?
+            .query_row([channel], |r| r.get(0))?;
+        Ok(count_from_sql(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_util::*;
+    use std::time::Instant;
+
+    fn product(sku: &str, price: &str) -> Product {
+        Product {
+            sku: sku.to_string(),
+            title: format!("Title {sku}"),
+            price: price.to_string(),
+            currency: "EUR".to_string(),
+            quantity: 5,
+            attributes: BTreeMap::from([("color".to_string(), "red".to_string())]),
+            updated_at: "2026-01-01T00:00:00Z".to_string(),
+            id: None,
+        }
+    }
+
+    fn counts(created: u64, updated: u64, unchanged: u64) -> UpsertCounts {
+        UpsertCounts {
+            created,
+            updated,
+            unchanged,
+        }
+    }
+
+    #[test]
+    fn catalog_revision_bumps_only_on_content_change() {
+        let (_dir, store) = temp_store();
+        let base = product("A", "19.90");
+        let c = store
+            .write(|tx| tx.upsert_catalog(std::slice::from_ref(&base)))
+            .unwrap();
+        assert_eq!(c, counts(1, 0, 0));
+        let revision = || store.read(|tx| tx.product_revision("A")).unwrap().unwrap();
+        assert_eq!(revision(), 1);
+
+        type Edit = fn(&mut Product);
+        let cases: &[(&str, Edit, bool)] = &[
+            ("same content", |_| {}, false),
+            (
+                "newer updated_at",
+                |p| p.updated_at = "2026-02-01T00:00:00Z".into(),
+                false,
+            ),
+            ("an id", |p| p.id = Some("ch-1".into()), false),
+            ("title", |p| p.title = "New".into(), true),
+            (
+                "price spelled differently",
+                |p| p.price = "19.9".into(),
+                true,
+            ),
+            ("currency", |p| p.currency = "USD".into(), true),
+            ("quantity", |p| p.quantity = 6, true),
+            (
+                "attribute value",
+                |p| {
+                    p.attributes.insert("color".into(), "blue".into());
+                },
+                true,
+            ),
+            (
+                "attribute added",
+                |p| {
+                    p.attributes.insert("size".into(), "M".into());
+                },
+                true,
+            ),
+        ];
+        for (what, edit, bumps) in cases {
+            // Back to the base content first (that is a change unless already there).
+            store
+                .write(|tx| tx.upsert_catalog(std::slice::from_ref(&base)))
+                .unwrap();
+            let before = revision();
+            let mut p = base.clone();
+            edit(&mut p);
+            let c = store.write(|tx| tx.upsert_catalog(&[p.clone()])).unwrap();
+            let expected = if *bumps {
+                counts(0, 1, 0)
+            } else {
+                counts(0, 0, 1)
+            };
+            assert_eq!(c, expected, "{what}");
+            assert_eq!(revision(), before + i64::from(*bumps), "{what}");
+            let stored = store.read(|tx| tx.product("A")).unwrap().unwrap();
+            assert_eq!(stored.price, p.price, "{what}: price kept as text");
+            assert_eq!(stored.updated_at, p.updated_at, "{what}: updated_at stored");
+        }
+        // An id once given survives updates without one.
+        let stored = store.read(|tx| tx.product("A")).unwrap().unwrap();
+        assert_eq!(stored.id.as_deref(), Some("ch-1"));
+    }
+
+    #[test]
+    fn catalog_refuses_invalid_products_and_rolls_back() {
+        let (_dir, store) = temp_store();
+        let bad = Product {
+            price: "1e3".into(),
+            ..product("BAD", "0")
+        };
+        let err = store
+            .write(|tx| tx.upsert_catalog(&[product("OK", "1.00"), bad]))
+            .unwrap_err();
+        assert!(err.to_string().contains("`BAD`"), "{err}");
+        assert!(err.to_string().contains("`1e3`"), "{err}");
+        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 0);
+    }
+
+    #[test]
+    fn products_queries_page_by_sku() {
+        let (_dir, store) = temp_store();
+        let products: Vec<_> = ["C", "A", "B", "D"]
+            .iter()
+            .map(|s| product(s, "1.00"))
+            .collect();
+        store.write(|tx| tx.upsert_catalog(&products)).unwrap();
+        let skus = |after: Option<&str>, n| {
+            store
+                .read(|tx| tx.list_products(after, n))
+                .unwrap()
+                .into_iter()
+                .map(|p| p.sku)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(skus(None, 2), ["A", "B"]);
+        assert_eq!(skus(Some("B"), 10), ["C", "D"]);
+        assert!(skus(Some("D"), 10).is_empty());
+        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 4);
+        assert_eq!(
+            store.read(|tx| tx.product("C")).unwrap().unwrap(),
+            product("C", "1.00")
+        );
+        assert!(store.read(|tx| tx.product("Z")).unwrap().is_none());
+    }
+
+    #[test]
+    fn listings_never_touch_the_catalog() {
+        let (_dir, store) = temp_store();
+        let seen = at("2026-03-01T00:00:00Z");
+        store
+            .write(|tx| tx.upsert_catalog(&[product("A", "10.00")]))
+            .unwrap();
+        let theirs = Product {
+            id: Some("web-77".into()),
+            ..product("A", "12.00")
+        };
+        let c = store
+            .write(|tx| tx.upsert_listings("web", &[theirs.clone(), product("X", "1")], seen))
+            .unwrap();
+        assert_eq!(c, counts(2, 0, 0));
+        assert_eq!(
+            store.read(|tx| tx.product("A")).unwrap().unwrap().price,
+            "10.00"
+        );
+        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 1);
+        assert_eq!(store.read(|tx| tx.listing_count("web")).unwrap(), 2);
+
+        // A later sighting without id keeps the id, updates values.
+        let later = at("2026-03-02T00:00:00Z");
+        let c = store
+            .write(|tx| tx.upsert_listings("web", &[product("A", "13.00")], later))
+            .unwrap();
+        assert_eq!(c, counts(0, 1, 0));
+        let listings = store.read(|tx| tx.listings_for_sku("A")).unwrap();
+        assert_eq!(listings.len(), 1);
+        assert_eq!(listings[0].channel, "web");
+        assert_eq!(listings[0].product.id.as_deref(), Some("web-77"));
+        assert_eq!(listings[0].product.price, "13.00");
+        assert_eq!(listings[0].seen_at, later);
+    }
+
+    #[test]
+    fn pending_exports_respect_revisions_and_errors() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        let all: Vec<_> = ["A", "B", "C"].iter().map(|s| product(s, "1.00")).collect();
+        store.write(|tx| tx.upsert_catalog(&all)).unwrap();
+        store
+            .write(|tx| {
+                tx.upsert_listings(
+                    "shop",
+                    &[Product {
+                        id: Some("shop-b".into()),
+                        ..product("B", "1.00")
+                    }],
+                    t,
+                )
+            })
+            .unwrap();
+        let pending = |ch: &str| {
+            store
+                .read(|tx| tx.pending_exports(ch, None, 100))
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.product.sku, p.revision))
+                .collect::<Vec<_>>()
+        };
+        let everything = vec![("A".to_string(), 1), ("B".into(), 1), ("C".into(), 1)];
+        assert_eq!(pending("shop"), everything);
+        let b = store
+            .read(|tx| tx.pending_exports("shop", Some("A"), 1))
+            .unwrap();
+        assert_eq!(b[0].product.sku, "B");
+        assert_eq!(
+            b[0].product.id.as_deref(),
+            Some("shop-b"),
+            "the channel's own id"
+        );
+
+        let result = |sku: &str, revision, status, error: Option<&str>| ExportResult {
+            sku: sku.into(),
+            revision,
+            status,
+            error: error.map(Into::into),
+        };
+        store
+            .write(|tx| {
+                tx.record_export_results(
+                    "shop",
+                    &[
+                        result("A", 1, ExportStatus::Created, None),
+                        result("B", 1, ExportStatus::Unchanged, None),
+                        result("C", 1, ExportStatus::Error, Some("price too low")),
+                    ],
+                    t,
+                )
+            })
+            .unwrap();
+        assert_eq!(pending("shop"), [("C".to_string(), 1)]);
+        assert_eq!(
+            store.read(|tx| tx.count_pending_exports("shop")).unwrap(),
+            1
+        );
+        assert_eq!(
+            store.read(|tx| tx.export_errors("shop")).unwrap(),
+            [("C".to_string(), "price too low".to_string())]
+        );
+        // Another channel has its own progress.
+        assert_eq!(pending("web"), everything);
+
+        // A content change makes A pending again at revision 2; an unchanged
+        // re-upsert of B does not.
+        store
+            .write(|tx| tx.upsert_catalog(&[product("A", "2.00"), product("B", "1.00")]))
+            .unwrap();
+        assert_eq!(pending("shop"), [("A".to_string(), 2), ("C".into(), 1)]);
+
+        // C's error clears when it goes through; an old revision's late success
+        // does not undo a newer one.
+        store
+            .write(|tx| {
+                tx.record_export_results(
+                    "shop",
+                    &[
+                        result("C", 1, ExportStatus::Updated, None),
+                        result("A", 2, ExportStatus::Updated, None),
+                        result("A", 1, ExportStatus::Updated, None),
+                    ],
+                    t,
+                )
+            })
+            .unwrap();
+        assert!(pending("shop").is_empty());
+        assert!(
+            store
+                .read(|tx| tx.export_errors("shop"))
+                .unwrap()
+                .is_empty()
+        );
+        // A failed re-export keeps the last exported revision.
+        store
+            .write(|tx| tx.upsert_catalog(&[product("A", "3.00")]))
+            .unwrap();
+        store
+            .write(|tx| {
+                tx.record_export_results("shop", &[result("A", 3, ExportStatus::Error, None)], t)
+            })
+            .unwrap();
+        assert_eq!(pending("shop"), [("A".to_string(), 3)]);
+    }
+
+    #[test]
+    fn import_progress_and_high_water_compare_as_timestamps() {
+        let (_dir, store) = temp_store();
+        let seen = at("2026-05-01T00:00:00Z");
+        let since = at("2026-04-01T00:00:00Z");
+        let with_time = |sku: &str, updated_at: &str| Product {
+            updated_at: updated_at.into(),
+            ..product(sku, "1.00")
+        };
+        assert_eq!(
+            store.read(|tx| tx.import_progress("m")).unwrap(),
+            ImportProgress::default()
+        );
+
+        // Page 1: "10:00+02:00" is 08:00Z, earlier than "09:00Z" though it sorts
+        // later as text.
+        let page1 = [
+            with_time("A", "2026-04-10T10:00:00+02:00"),
+            with_time("B", "2026-04-10T09:00:00Z"),
+        ];
+        let c = store
+            .write(|tx| tx.save_import_page("m", true, &page1, Some("c2"), Some(since), seen))
+            .unwrap();
+        assert_eq!(c, counts(2, 0, 0));
+        let p = store.read(|tx| tx.import_progress("m")).unwrap();
+        assert_eq!(p.cursor.as_deref(), Some("c2"));
+        assert_eq!(p.since_used, Some(since));
+        assert_eq!(p.run_high_water, Some(at("2026-04-10T09:00:00Z")));
+        assert_eq!(
+            p.high_water, None,
+            "high water moves only when the import completes"
+        );
+
+        // Page 2: older products do not lower the run high water.
+        let page2 = [with_time("C", "2026-04-02T00:00:00Z")];
+        store
+            .write(|tx| tx.save_import_page("m", true, &page2, None, Some(since), seen))
+            .unwrap();
+        let p = store.read(|tx| tx.import_progress("m")).unwrap();
+        assert_eq!(p.cursor, None);
+        assert_eq!(p.run_high_water, Some(at("2026-04-10T09:00:00Z")));
+        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 3);
+
+        store.write(|tx| tx.finish_import("m")).unwrap();
+        let done = ImportProgress {
+            high_water: Some(at("2026-04-10T09:00:00Z")),
+            ..Default::default()
+        };
+        assert_eq!(store.read(|tx| tx.import_progress("m")).unwrap(), done);
+
+        // A later import that sees only older products never moves it back;
+        // an empty import leaves it alone.
+        store
+            .write(|tx| {
+                tx.save_import_page("m", true, &page2, None, done.high_water, seen)?;
+                tx.finish_import("m")?;
+                tx.finish_import("m")
+            })
+            .unwrap();
+        assert_eq!(store.read(|tx| tx.import_progress("m")).unwrap(), done);
+
+        // A non-master import records listings only.
+        let page = [with_time("Z", "2026-04-20T00:00:00Z")];
+        let c = store
+            .write(|tx| tx.save_import_page("other", false, &page, Some("x"), None, seen))
+            .unwrap();
+        assert_eq!(c, counts(1, 0, 0), "listing counts");
+        assert!(store.read(|tx| tx.product("Z")).unwrap().is_none());
+        assert_eq!(store.read(|tx| tx.listing_count("other")).unwrap(), 1);
+
+        // --full forgets the unfinished run but keeps completed high water.
+        store.write(|tx| tx.reset_import("other")).unwrap();
+        assert_eq!(
+            store.read(|tx| tx.import_progress("other")).unwrap(),
+            ImportProgress::default()
+        );
+        store.write(|tx| tx.reset_import("m")).unwrap();
+        assert_eq!(store.read(|tx| tx.import_progress("m")).unwrap(), done);
+    }
+
+    #[test]
+    fn a_failed_page_commits_nothing() {
+        let (_dir, store) = temp_store();
+        let seen = at("2026-05-01T00:00:00Z");
+        let page = [
+            product("A", "1.00"),
+            Product {
+                updated_at: "yesterday".into(),
+                ..product("B", "1.00")
+            },
+        ];
+        let err = store
+            .write(|tx| tx.save_import_page("m", true, &page, Some("c"), None, seen))
+            .unwrap_err();
+        assert!(err.to_string().contains("`B`"), "{err}");
+        assert_eq!(
+            store.read(|tx| tx.import_progress("m")).unwrap(),
+            ImportProgress::default()
+        );
+        assert_eq!(store.read(|tx| tx.listing_count("m")).unwrap(), 0);
+    }
+
+    #[test]
+    fn export_status_names_round_trip() {
+        for s in ["created", "updated", "unchanged", "error"] {
+            assert_eq!(s.parse::<ExportStatus>().unwrap().as_str(), s);
+        }
+        assert!("ok".parse::<ExportStatus>().is_err());
+    }
+
+    /// Timing print, not an assertion: `cargo test --lib store -- --nocapture`.
+    #[test]
+    fn timing_20k_products() {
+        let (_dir, store) = temp_store();
+        let products: Vec<_> = (0..20_000)
+            .map(|i| product(&format!("SKU-{i:06}"), "9.99"))
+            .collect();
+        let start = Instant::now();
+        let c = store.write(|tx| tx.upsert_catalog(&products)).unwrap();
+        let upsert = start.elapsed();
+        assert_eq!(c.created, 20_000);
+
+        let results: Vec<_> = products
+            .iter()
+            .map(|p| ExportResult {
+                sku: p.sku.clone(),
+                revision: 1,
+                status: ExportStatus::Created,
+                error: None,
+            })
+            .collect();
+        store
+            .write(|tx| tx.record_export_results("shop", &results, Timestamp::UNIX_EPOCH))
+            .unwrap();
+
+        let start = Instant::now();
+        let pending = store
+            .read(|tx| tx.pending_exports("shop", None, 100))
+            .unwrap();
+        let check = start.elapsed();
+        assert!(pending.is_empty());
+        let start = Instant::now();
+        let count = store.read(|tx| tx.count_pending_exports("shop")).unwrap();
+        let count_time = start.elapsed();
+        assert_eq!(count, 0);
+        let start = Instant::now();
+        let c = store.write(|tx| tx.upsert_catalog(&products)).unwrap();
+        let reupsert = start.elapsed();
+        assert_eq!(c.unchanged, 20_000);
+        eprintln!(
+            "store timing (debug build): upsert 20k new {upsert:?}, re-upsert 20k unchanged \
+             {reupsert:?}, no-op pending_exports over 20k {check:?}, count_pending_exports {count_time:?}"
+        );
+    }
+}

@@ -1,0 +1,839 @@
+//! Job state (last success and last attempt kept apart), run history and
+//! OAuth tokens. Token values never reach `Debug` output or error messages.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{OptionalExtension, Row, ToSql, params};
+use serde::{Serialize, Serializer};
+
+use super::{Millis, Result, StoreError, Tx, count_from_sql, count_to_sql, millis};
+use crate::period::Job;
+
+/// How a run ended (or that it has not yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Running,
+    Success,
+    Failed,
+    Skipped,
+    /// Found still `Running` when the next run of the same job began: the
+    /// process died mid-run.
+    Interrupted,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 5] = [
+        Outcome::Running,
+        Outcome::Success,
+        Outcome::Failed,
+        Outcome::Skipped,
+        Outcome::Interrupted,
+    ];
+
+    /// The name used in the store, in JSON and in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Running => "running",
+            Outcome::Success => "success",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown run outcome `{0}`")]
+pub struct UnknownOutcome(pub String);
+
+impl FromStr for Outcome {
+    type Err = UnknownOutcome;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownOutcome(s.to_string()))
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl ToSql for Outcome {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Outcome {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+fn rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
+}
+
+fn opt_rfc3339<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
+}
+
+/// What the scheduler and `status` need to know about one job of one channel.
+/// `Default` is a job that never ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct JobState {
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub last_success_start: Option<Timestamp>,
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub last_success_end: Option<Timestamp>,
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub last_attempt_start: Option<Timestamp>,
+    /// `None` while the latest attempt is running (or died running).
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub last_attempt_end: Option<Timestamp>,
+    pub last_outcome: Option<Outcome>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+}
+
+/// Row id of a run in the history.
+pub type RunId = i64;
+
+/// One row of the run history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub channel: String,
+    pub job: Job,
+    #[serde(serialize_with = "rfc3339")]
+    pub started: Timestamp,
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub finished: Option<Timestamp>,
+    pub outcome: Outcome,
+    pub items: u64,
+    /// The error of a failed run, the reason of a skipped one, or a summary.
+    pub detail: Option<String>,
+    pub forced: bool,
+}
+
+/// A channel's stored OAuth tokens. `Debug` shows whether a token is present,
+/// never its value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub refresh_token: Option<String>,
+    pub access_token: Option<String>,
+    pub access_expires_at: Option<Timestamp>,
+    /// Set while a refresh request may be on the wire; still set after a crash
+    /// means the server may have rotated the refresh token we no longer have.
+    pub refresh_in_flight_since: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |t: &Option<String>| t.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Tokens")
+            .field("refresh_token", &redact(&self.refresh_token))
+            .field("access_token", &redact(&self.access_token))
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_in_flight_since", &self.refresh_in_flight_since)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+const JOB_STATE_COLUMNS: &str = "last_success_start, last_success_end, last_attempt_start, \
+     last_attempt_end, last_outcome, last_error, consecutive_failures";
+
+fn job_state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<JobState> {
+    let ts = |i: usize| {
+        r.get::<_, Option<Millis>>(first + i)
+            .map(|m| m.map(|m| m.0))
+    };
+    Ok(JobState {
+        last_success_start: ts(0)?,
+        last_success_end: ts(1)?,
+        last_attempt_start: ts(2)?,
+        last_attempt_end: ts(3)?,
+        last_outcome: r.get(first + 4)?,
+        last_error: r.get(first + 5)?,
+        consecutive_failures: r.get(first + 6)?,
+    })
+}
+
+const RUN_COLUMNS: &str = "id, channel, job, started, finished, outcome, items, detail, forced";
+
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: r.get(0)?,
+        channel: r.get(1)?,
+        job: r.get(2)?,
+        started: r.get::<_, Millis>(3)?.0,
+        finished: r.get::<_, Option<Millis>>(4)?.map(|m| m.0),
+        outcome: r.get(5)?,
+        items: count_from_sql(r.get(6)?),
+        detail: r.get(7)?,
+        forced: r.get(8)?,
+    })
+}
+
+/// Where a run's finish lands in `job_state`.
+struct FinishedRun {
+    channel: String,
+    job: Job,
+    started: Timestamp,
+}
+
+impl Tx<'_> {
+    /// The state of one job; `JobState::default()` if it never ran.
+    pub fn job_state(&self, channel: &str, job: Job) -> Result<JobState> {
+        let sql =
+            format!("SELECT {JOB_STATE_COLUMNS} FROM job_state WHERE channel = ?1 AND job = ?2");
+        let state = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![channel, job], |r| job_state_from_row(r, 0))
+            .optional()?;
+        Ok(state.unwrap_or_default())
+    }
+
+    /// Every stored job state, ordered by channel then run order, for `status`.
+    pub fn job_states(&self) -> Result<Vec<(String, Job, JobState)>> {
+        let sql = format!("SELECT channel, job, {JOB_STATE_COLUMNS} FROM job_state");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, Job>(1)?, job_state_from_row(r, 2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        Ok(rows)
+    }
+
+    /// Records the start of a run: a `Running` history row, and the job's
+    /// last attempt. Earlier `Running` rows of the same job are runs whose
+    /// process died (the account lock rules out a live one); they become
+    /// `Interrupted`.
+    pub fn begin_run(
+        &self,
+        channel: &str,
+        job: Job,
+        started: Timestamp,
+        forced: bool,
+    ) -> Result<RunId> {
+        self.conn
+            .prepare_cached(
+                "UPDATE run_history SET outcome = 'interrupted', \
+                 detail = coalesce(detail, 'the process ended before the run finished') \
+                 WHERE channel = ?1 AND job = ?2 AND outcome = 'running'",
+            )?
+            .execute(params![channel, job])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO run_history (channel, job, started, outcome, forced) \
+                 VALUES (?1, ?2, ?3, 'running', ?4)",
+            )?
+            .execute(params![channel, job, Millis(started), forced])?;
+        let run = self.conn.last_insert_rowid();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO job_state (channel, job, last_attempt_start, last_outcome) \
+                 VALUES (?1, ?2, ?3, 'running') \
+                 ON CONFLICT (channel, job) DO UPDATE SET \
+                 last_attempt_start = excluded.last_attempt_start, \
+                 last_attempt_end = NULL, last_outcome = 'running'",
+            )?
+            .execute(params![channel, job, Millis(started)])?;
+        Ok(run)
+    }
+
+    /// Marks a `Running` history row finished and returns where it belongs.
+    fn finish_run(
+        &self,
+        run: RunId,
+        finished: Timestamp,
+        outcome: Outcome,
+        items: u64,
+        detail: Option<&str>,
+    ) -> Result<FinishedRun> {
+        let row = self
+            .conn
+            .prepare_cached("SELECT channel, job, started, outcome FROM run_history WHERE id = ?1")?
+            .query_row([run], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Job>(1)?,
+                    r.get::<_, Millis>(2)?.0,
+                    r.get::<_, Outcome>(3)?,
+                ))
+            })
+            .optional()?;
+        let Some((channel, job, started, current)) = row else {
+            return Err(StoreError::UnknownRun {
+                path: Default::default(),
+                run,
+            });
+        };
+        if current != Outcome::Running {
+            // Finishing twice would count a failure twice.
+            return Err(StoreError::RunNotRunning {
+                path: Default::default(),
+                run,
+                outcome: current,
+            });
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE run_history SET finished = ?2, outcome = ?3, items = ?4, detail = ?5 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                run,
+                Millis(finished),
+                outcome,
+                count_to_sql(items),
+                detail
+            ])?;
+        Ok(FinishedRun {
+            channel,
+            job,
+            started,
+        })
+    }
+
+    /// The run succeeded and its effects are committed (in this or an earlier
+    /// transaction): the job's last success becomes this run.
+    pub fn finish_success(
+        &self,
+        run: RunId,
+        finished: Timestamp,
+        items: u64,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let done = self.finish_run(run, finished, Outcome::Success, items, detail)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO job_state (channel, job, last_success_start, last_success_end, \
+                 last_attempt_start, last_attempt_end, last_outcome, last_error, consecutive_failures) \
+                 VALUES (?1, ?2, ?3, ?4, ?3, ?4, 'success', NULL, 0) \
+                 ON CONFLICT (channel, job) DO UPDATE SET \
+                 last_success_start = excluded.last_success_start, \
+                 last_success_end = excluded.last_success_end, \
+                 last_attempt_end = excluded.last_attempt_end, \
+                 last_outcome = 'success', last_error = NULL, consecutive_failures = 0",
+            )?
+            .execute(params![
+                done.channel,
+                done.job,
+                Millis(done.started),
+                Millis(finished)
+            ])?;
+        Ok(())
+    }
+
+    /// The run failed: one more consecutive failure; the last success stays.
+    pub fn finish_failure(
+        &self,
+        run: RunId,
+        finished: Timestamp,
+        items: u64,
+        error: &str,
+    ) -> Result<()> {
+        let done = self.finish_run(run, finished, Outcome::Failed, items, Some(error))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO job_state (channel, job, last_attempt_start, last_attempt_end, \
+                 last_outcome, last_error, consecutive_failures) \
+                 VALUES (?1, ?2, ?3, ?4, 'failed', ?5, 1) \
+                 ON CONFLICT (channel, job) DO UPDATE SET \
+                 last_attempt_end = excluded.last_attempt_end, \
+                 last_outcome = 'failed', last_error = excluded.last_error, \
+                 consecutive_failures = consecutive_failures + 1",
+            )?
+            .execute(params![
+                done.channel,
+                done.job,
+                Millis(done.started),
+                Millis(finished),
+                error
+            ])?;
+        Ok(())
+    }
+
+    /// A job that was due but did not run (e.g. auth failed first): a history
+    /// row only, so the job stays due.
+    pub fn record_skipped(
+        &self,
+        channel: &str,
+        job: Job,
+        at: Timestamp,
+        reason: &str,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO run_history (channel, job, started, finished, outcome, detail) \
+                 VALUES (?1, ?2, ?3, ?3, 'skipped', ?4)",
+            )?
+            .execute(params![channel, job, Millis(at), reason])?;
+        Ok(())
+    }
+
+    /// Runs, newest first, of one channel or all; at most `limit`.
+    pub fn history(&self, channel: Option<&str>, limit: usize) -> Result<Vec<RunRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = match channel {
+            Some(channel) => {
+                let sql = format!(
+                    "SELECT {RUN_COLUMNS} FROM run_history WHERE channel = ?1 \
+                     ORDER BY started DESC, id DESC LIMIT ?2"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                stmt.query_map(params![channel, limit], run_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {RUN_COLUMNS} FROM run_history ORDER BY started DESC, id DESC LIMIT ?1"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                stmt.query_map([limit], run_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
+        Ok(rows)
+    }
+
+    /// The channel's tokens, if any were ever stored.
+    pub fn tokens(&self, channel: &str) -> Result<Option<Tokens>> {
+        let tokens = self
+            .conn
+            .prepare_cached(
+                "SELECT refresh_token, access_token, access_expires_at, refresh_in_flight_since, \
+                 updated_at FROM tokens WHERE channel = ?1",
+            )?
+            .query_row([channel], |r| {
+                Ok(Tokens {
+                    refresh_token: r.get(0)?,
+                    access_token: r.get(1)?,
+                    access_expires_at: r.get::<_, Option<Millis>>(2)?.map(|m| m.0),
+                    refresh_in_flight_since: r.get::<_, Option<Millis>>(3)?.map(|m| m.0),
+                    updated_at: r.get::<_, Millis>(4)?.0,
+                })
+            })
+            .optional()?;
+        Ok(tokens)
+    }
+
+    /// `channel login`: a new refresh token; any access token and in-flight
+    /// mark belonged to the old grant.
+    pub fn store_login(&self, channel: &str, refresh_token: &str, at: Timestamp) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tokens (channel, refresh_token, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (channel) DO UPDATE SET refresh_token = excluded.refresh_token, \
+                 access_token = NULL, access_expires_at = NULL, refresh_in_flight_since = NULL, \
+                 updated_at = excluded.updated_at",
+            )?
+            .execute(params![channel, refresh_token, Millis(at)])?;
+        Ok(())
+    }
+
+    /// Commit this before the refresh request is sent, so a crash between
+    /// the server rotating and us saving the reply can be told apart later.
+    pub fn mark_refresh_in_flight(&self, channel: &str, at: Timestamp) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tokens (channel, refresh_in_flight_since, updated_at) \
+                 VALUES (?1, ?2, ?2) \
+                 ON CONFLICT (channel) DO UPDATE SET \
+                 refresh_in_flight_since = excluded.refresh_in_flight_since",
+            )?
+            .execute(params![channel, Millis(at)])?;
+        Ok(())
+    }
+
+    /// Saves a token reply in one go: the access token, the rotated refresh
+    /// token if the server sent one (else the old one stays), and clears the
+    /// in-flight mark.
+    pub fn save_token_reply(
+        &self,
+        channel: &str,
+        access_token: &str,
+        expires_at: Option<Timestamp>,
+        rotated_refresh: Option<&str>,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tokens (channel, refresh_token, access_token, access_expires_at, \
+                 refresh_in_flight_since, updated_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
+                 ON CONFLICT (channel) DO UPDATE SET \
+                 refresh_token = coalesce(excluded.refresh_token, refresh_token), \
+                 access_token = excluded.access_token, \
+                 access_expires_at = excluded.access_expires_at, \
+                 refresh_in_flight_since = NULL, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                channel,
+                rotated_refresh,
+                access_token,
+                millis(expires_at),
+                Millis(at)
+            ])?;
+        Ok(())
+    }
+
+    /// The server answered definitely (e.g. `invalid_grant`): no rotation can
+    /// be pending any more.
+    pub fn clear_refresh_in_flight(&self, channel: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE tokens SET refresh_in_flight_since = NULL WHERE channel = ?1")?
+            .execute([channel])?;
+        Ok(())
+    }
+
+    /// Forgets the access token (e.g. the channel answered 401 with it).
+    pub fn clear_access_token(&self, channel: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE tokens SET access_token = NULL, access_expires_at = NULL WHERE channel = ?1",
+            )?
+            .execute([channel])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_util::*;
+
+    #[test]
+    fn never_ran_is_default() {
+        let (_dir, store) = temp_store();
+        let state = store
+            .read(|tx| tx.job_state("shop", Job::ExportProducts))
+            .unwrap();
+        assert_eq!(state, JobState::default());
+        assert!(store.read(|tx| tx.job_states()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn success_resets_failures_and_failure_keeps_last_success() {
+        let (_dir, store) = temp_store();
+        let job = Job::ImportProducts;
+        let (t0, t1, t2, t3, t4, t5) = (
+            at("2026-01-01T00:00:00Z"),
+            at("2026-01-01T00:00:05Z"),
+            at("2026-01-01T01:00:00Z"),
+            at("2026-01-01T01:00:07Z"),
+            at("2026-01-01T01:01:00Z"),
+            at("2026-01-01T01:01:02Z"),
+        );
+
+        // Start: running.
+        let run = store
+            .write(|tx| tx.begin_run("shop", job, t0, false))
+            .unwrap();
+        let s = store.read(|tx| tx.job_state("shop", job)).unwrap();
+        assert_eq!(s.last_attempt_start, Some(t0));
+        assert_eq!(s.last_attempt_end, None);
+        assert_eq!(s.last_outcome, Some(Outcome::Running));
+        assert_eq!(s.last_success_start, None);
+
+        // Success.
+        store
+            .write(|tx| tx.finish_success(run, t1, 12, Some("12 products")))
+            .unwrap();
+        let s = store.read(|tx| tx.job_state("shop", job)).unwrap();
+        let success = JobState {
+            last_success_start: Some(t0),
+            last_success_end: Some(t1),
+            last_attempt_start: Some(t0),
+            last_attempt_end: Some(t1),
+            last_outcome: Some(Outcome::Success),
+            last_error: None,
+            consecutive_failures: 0,
+        };
+        assert_eq!(s, success);
+
+        // Two failures: the success stays, failures count up.
+        for (i, (start, end)) in [(t2, t3), (t4, t5)].into_iter().enumerate() {
+            let run = store
+                .write(|tx| tx.begin_run("shop", job, start, false))
+                .unwrap();
+            store
+                .write(|tx| tx.finish_failure(run, end, 3, "HTTP 500 from channel"))
+                .unwrap();
+            let s = store.read(|tx| tx.job_state("shop", job)).unwrap();
+            assert_eq!(s.last_success_start, Some(t0));
+            assert_eq!(s.last_success_end, Some(t1));
+            assert_eq!(s.last_attempt_start, Some(start));
+            assert_eq!(s.last_attempt_end, Some(end));
+            assert_eq!(s.last_outcome, Some(Outcome::Failed));
+            assert_eq!(s.last_error.as_deref(), Some("HTTP 500 from channel"));
+            assert_eq!(s.consecutive_failures, i as u32 + 1);
+        }
+
+        // A success resets the failures and the error.
+        let t6 = at("2026-01-01T02:00:00Z");
+        let t7 = at("2026-01-01T02:00:01Z");
+        let run = store
+            .write(|tx| tx.begin_run("shop", job, t6, true))
+            .unwrap();
+        store
+            .write(|tx| tx.finish_success(run, t7, 0, None))
+            .unwrap();
+        let s = store.read(|tx| tx.job_state("shop", job)).unwrap();
+        assert_eq!(s.consecutive_failures, 0);
+        assert_eq!(s.last_error, None);
+        assert_eq!(s.last_success_start, Some(t6));
+
+        // Other jobs and channels are untouched.
+        let states = store.read(|tx| tx.job_states()).unwrap();
+        assert_eq!(states.len(), 1);
+        assert_eq!((states[0].0.as_str(), states[0].1), ("shop", job));
+    }
+
+    #[test]
+    fn a_failure_before_any_success_counts() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        let run = store
+            .write(|tx| tx.begin_run("shop", Job::AuthRefresh, t, false))
+            .unwrap();
+        store
+            .write(|tx| tx.finish_failure(run, t, 0, "invalid_grant"))
+            .unwrap();
+        let s = store
+            .read(|tx| tx.job_state("shop", Job::AuthRefresh))
+            .unwrap();
+        assert_eq!(s.consecutive_failures, 1);
+        assert_eq!(s.last_success_start, None);
+    }
+
+    #[test]
+    fn running_rows_become_interrupted_and_runs_finish_once() {
+        let (_dir, store) = temp_store();
+        let job = Job::ExportProducts;
+        let t0 = at("2026-01-01T00:00:00Z");
+        let t1 = at("2026-01-01T00:15:00Z");
+        let crashed = store
+            .write(|tx| tx.begin_run("shop", job, t0, false))
+            .unwrap();
+        // Another channel's and another job's running rows are not ours to judge.
+        let other_channel = store
+            .write(|tx| tx.begin_run("web", job, t0, false))
+            .unwrap();
+        let other_job = store
+            .write(|tx| tx.begin_run("shop", Job::AuthRefresh, t0, false))
+            .unwrap();
+
+        let next = store
+            .write(|tx| tx.begin_run("shop", job, t1, false))
+            .unwrap();
+        let history = store.read(|tx| tx.history(None, 10)).unwrap();
+        let outcome = |id| history.iter().find(|r| r.id == id).unwrap().outcome;
+        assert_eq!(outcome(crashed), Outcome::Interrupted);
+        assert_eq!(outcome(other_channel), Outcome::Running);
+        assert_eq!(outcome(other_job), Outcome::Running);
+        assert_eq!(outcome(next), Outcome::Running);
+
+        // An interrupted run cannot be finished late, nor a run twice.
+        let err = store
+            .write(|tx| tx.finish_success(crashed, t1, 0, None))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::RunNotRunning { .. }), "{err:?}");
+        store
+            .write(|tx| tx.finish_failure(next, t1, 0, "boom"))
+            .unwrap();
+        let err = store
+            .write(|tx| tx.finish_failure(next, t1, 0, "boom"))
+            .unwrap_err();
+        assert!(err.to_string().contains("already `failed`"), "{err}");
+        let s = store.read(|tx| tx.job_state("shop", job)).unwrap();
+        assert_eq!(s.consecutive_failures, 1);
+        let err = store
+            .write(|tx| tx.finish_success(9999, t1, 0, None))
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnknownRun { run: 9999, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn history_is_newest_first_and_filters_by_channel() {
+        let (_dir, store) = temp_store();
+        let t = |m: i64| Timestamp::from_second(1_800_000_000 + m * 60).unwrap();
+        store
+            .write(|tx| {
+                let a = tx.begin_run("shop", Job::AuthRefresh, t(0), false)?;
+                tx.finish_success(a, t(1), 0, None)?;
+                tx.record_skipped("shop", Job::ImportProducts, t(2), "auth-refresh failed")?;
+                let b = tx.begin_run("web", Job::ExportProducts, t(3), true)?;
+                tx.finish_success(b, t(4), 42, Some("42 sent"))?;
+                Ok(())
+            })
+            .unwrap();
+        let all = store.read(|tx| tx.history(None, 10)).unwrap();
+        let summary: Vec<_> = all
+            .iter()
+            .map(|r| (r.channel.as_str(), r.job, r.outcome))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("web", Job::ExportProducts, Outcome::Success),
+                ("shop", Job::ImportProducts, Outcome::Skipped),
+                ("shop", Job::AuthRefresh, Outcome::Success),
+            ]
+        );
+        assert_eq!(all[0].items, 42);
+        assert!(all[0].forced);
+        assert_eq!(all[1].detail.as_deref(), Some("auth-refresh failed"));
+        assert_eq!(all[1].finished, Some(t(2)));
+        // Skipping leaves the job state alone: the job stays due.
+        let s = store
+            .read(|tx| tx.job_state("shop", Job::ImportProducts))
+            .unwrap();
+        assert_eq!(s, JobState::default());
+
+        let shop = store.read(|tx| tx.history(Some("shop"), 1)).unwrap();
+        assert_eq!(shop.len(), 1);
+        assert_eq!(shop[0].job, Job::ImportProducts);
+        assert!(
+            store
+                .read(|tx| tx.history(Some("nope"), 10))
+                .unwrap()
+                .is_empty()
+        );
+
+        let json = serde_json::to_value(&all[2]).unwrap();
+        assert_eq!(json["job"], "auth-refresh");
+        assert_eq!(json["outcome"], "success");
+        assert_eq!(json["started"], t(0).to_string());
+        assert!(json["started"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn token_rotation_keeps_old_refresh_when_none() {
+        let (_dir, store) = temp_store();
+        let t0 = at("2026-01-01T00:00:00Z");
+        let t1 = at("2026-01-01T00:10:00Z");
+        let exp = at("2026-01-01T01:10:00Z");
+        assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_none());
+
+        store.write(|tx| tx.store_login("shop", "r1", t0)).unwrap();
+        store
+            .write(|tx| tx.mark_refresh_in_flight("shop", t1))
+            .unwrap();
+        let tok = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(tok.refresh_in_flight_since, Some(t1));
+        assert_eq!(tok.refresh_token.as_deref(), Some("r1"));
+
+        // No rotation: old refresh token stays.
+        store
+            .write(|tx| tx.save_token_reply("shop", "a1", Some(exp), None, t1))
+            .unwrap();
+        let tok = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(tok.refresh_token.as_deref(), Some("r1"));
+        assert_eq!(tok.access_token.as_deref(), Some("a1"));
+        assert_eq!(tok.access_expires_at, Some(exp));
+        assert_eq!(tok.refresh_in_flight_since, None);
+        assert_eq!(tok.updated_at, t1);
+
+        // Rotation replaces it.
+        store
+            .write(|tx| tx.save_token_reply("shop", "a2", None, Some("r2"), t1))
+            .unwrap();
+        let tok = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(tok.refresh_token.as_deref(), Some("r2"));
+        assert_eq!(tok.access_expires_at, None);
+
+        store.write(|tx| tx.clear_access_token("shop")).unwrap();
+        let tok = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(
+            (tok.access_token, tok.refresh_token.as_deref()),
+            (None, Some("r2"))
+        );
+
+        store
+            .write(|tx| tx.mark_refresh_in_flight("shop", t1))
+            .unwrap();
+        store
+            .write(|tx| tx.clear_refresh_in_flight("shop"))
+            .unwrap();
+        let tok = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(tok.refresh_in_flight_since, None);
+
+        // A new login clears access token and in-flight mark.
+        store
+            .write(|tx| {
+                tx.save_token_reply("shop", "a3", Some(exp), None, t1)?;
+                tx.mark_refresh_in_flight("shop", t1)?;
+                tx.store_login("shop", "r9", t1)
+            })
+            .unwrap();
+        let tok = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(tok.refresh_token.as_deref(), Some("r9"));
+        assert_eq!(tok.access_token, None);
+        assert_eq!(tok.access_expires_at, None);
+        assert_eq!(tok.refresh_in_flight_since, None);
+
+        // client_credentials: no login, the first reply creates the row.
+        store
+            .write(|tx| tx.mark_refresh_in_flight("cc", t0))
+            .unwrap();
+        store
+            .write(|tx| tx.save_token_reply("cc", "a", Some(exp), None, t1))
+            .unwrap();
+        let tok = store.read(|tx| tx.tokens("cc")).unwrap().unwrap();
+        assert_eq!(tok.refresh_token, None);
+        assert_eq!(tok.access_token.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn token_debug_hides_values() {
+        let tokens = Tokens {
+            refresh_token: Some("refresh-SECRET".into()),
+            access_token: Some("access-SECRET".into()),
+            access_expires_at: None,
+            refresh_in_flight_since: None,
+            updated_at: Timestamp::UNIX_EPOCH,
+        };
+        let debug = format!("{tokens:?} {tokens:#?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn outcome_names_round_trip() {
+        for o in Outcome::ALL {
+            assert_eq!(o.as_str().parse::<Outcome>().unwrap(), o);
+            assert_eq!(
+                serde_json::to_string(&o).unwrap(),
+                format!("\"{}\"", o.as_str())
+            );
+        }
+    }
+}
