@@ -17,6 +17,6 @@ pub mod paths;
 pub mod period;
 pub mod product;
 pub mod product_file;
+pub mod schedule;
 pub mod store;
 pub mod validate;
-pub mod schedule;

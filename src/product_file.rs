@@ -23,10 +23,20 @@ fn at(line: usize, message: impl Into<String>) -> ProductFileError {
 }
 
 /// Checks a parsed product and that its SKU is not already in the file.
-fn accept(product: Product, line: usize, seen: &mut HashSet<String>, out: &mut Vec<Product>) -> Result<(), ProductFileError> {
-    product.check().map_err(|e| at(line, format!("sku `{}`: {e}", product.sku)))?;
+fn accept(
+    product: Product,
+    line: usize,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<Product>,
+) -> Result<(), ProductFileError> {
+    product
+        .check()
+        .map_err(|e| at(line, format!("sku `{}`: {e}", product.sku)))?;
     if !seen.insert(product.sku.clone()) {
-        return Err(at(line, format!("sku `{}` appears twice in the file", product.sku)));
+        return Err(at(
+            line,
+            format!("sku `{}` appears twice in the file", product.sku),
+        ));
     }
     out.push(product);
     Ok(())
@@ -46,10 +56,19 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Product>, ProductFileError> {
     Ok(products)
 }
 
-const CSV_REQUIRED: [&str; 6] = ["sku", "title", "price", "currency", "quantity", "updated_at"];
+const CSV_REQUIRED: [&str; 6] = [
+    "sku",
+    "title",
+    "price",
+    "currency",
+    "quantity",
+    "updated_at",
+];
 
 pub fn parse_csv(text: &str) -> Result<Vec<Product>, ProductFileError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| at(1, format!("cannot read the header row: {e}")))?
@@ -58,7 +77,13 @@ pub fn parse_csv(text: &str) -> Result<Vec<Product>, ProductFileError> {
     let mut required = BTreeMap::new();
     for name in CSV_REQUIRED {
         let index = column(name).ok_or_else(|| {
-            at(1, format!("missing column `{name}` (required: {})", CSV_REQUIRED.join(", ")))
+            at(
+                1,
+                format!(
+                    "missing column `{name}` (required: {})",
+                    CSV_REQUIRED.join(", ")
+                ),
+            )
         })?;
         required.insert(name, index);
     }
@@ -71,7 +96,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<Product>, ProductFileError> {
         } else if !CSV_REQUIRED.contains(&header) && header != "id" {
             return Err(at(
                 1,
-                format!("unknown column `{header}` (allowed: {}, id, attr.<name>)", CSV_REQUIRED.join(", ")),
+                format!(
+                    "unknown column `{header}` (allowed: {}, id, attr.<name>)",
+                    CSV_REQUIRED.join(", ")
+                ),
             ));
         }
     }
@@ -104,7 +132,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<Product>, ProductFileError> {
                 })
                 .collect(),
             updated_at: field("updated_at"),
-            id: id_column.and_then(|i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_string),
+            id: id_column
+                .and_then(|i| record.get(i))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
         };
         accept(product, line, &mut seen, &mut products)?;
     }
@@ -125,17 +156,38 @@ mod tests {
         assert_eq!(products[0].price, "19.90");
         let cases = [
             (good.replace("\"19.90\"", "19.90"), "line 1:"),
-            (good.replace("\"0.05\"", "\"0,05\""), "line 3: sku `B`: invalid price `0,05`"),
-            (good.replace("\"B\"", "\"A\""), "line 3: sku `A` appears twice"),
-            (good.replace("\"EUR\",\"quantity\":0", "\"euro\",\"quantity\":0"), "line 3: sku `B`: invalid currency"),
-            (good.replace("2026-01-01T00:00:00+01:00", "yesterday"), "line 3: sku `B`: invalid updated_at"),
-            (good.replace("\"quantity\":1", "\"quantity\":-1"), "line 1: sku `A`: invalid quantity"),
+            (
+                good.replace("\"0.05\"", "\"0,05\""),
+                "line 3: sku `B`: invalid price `0,05`",
+            ),
+            (
+                good.replace("\"B\"", "\"A\""),
+                "line 3: sku `A` appears twice",
+            ),
+            (
+                good.replace("\"EUR\",\"quantity\":0", "\"euro\",\"quantity\":0"),
+                "line 3: sku `B`: invalid currency",
+            ),
+            (
+                good.replace("2026-01-01T00:00:00+01:00", "yesterday"),
+                "line 3: sku `B`: invalid updated_at",
+            ),
+            (
+                good.replace("\"quantity\":1", "\"quantity\":-1"),
+                "line 1: sku `A`: invalid quantity",
+            ),
             (format!("{good}\nnot json"), "line 4:"),
-            (good.replace("\"title\":\"t\"", "\"title\":\"t\",\"colour\":\"x\""), "unknown field `colour`"),
+            (
+                good.replace("\"title\":\"t\"", "\"title\":\"t\",\"colour\":\"x\""),
+                "unknown field `colour`",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse_jsonl(&text).unwrap_err().to_string();
-            assert!(err.starts_with(expected) || err.contains(expected), "{expected}: {err}");
+            assert!(
+                err.starts_with(expected) || err.contains(expected),
+                "{expected}: {err}"
+            );
         }
     }
 
@@ -144,15 +196,30 @@ mod tests {
         let good = "sku,title,price,currency,quantity,updated_at,attr.color,id\nA,\"Shirt, red\",19.90,EUR,3,2026-01-01T00:00:00Z,red,\nB,Mug,0.05,EUR,0,2026-01-01T00:00:00Z,,m-1\n";
         let products = parse_csv(good).unwrap();
         assert_eq!(products[0].title, "Shirt, red");
-        assert_eq!(products[0].attributes.get("color").map(String::as_str), Some("red"));
+        assert_eq!(
+            products[0].attributes.get("color").map(String::as_str),
+            Some("red")
+        );
         assert!(products[1].attributes.is_empty());
         assert_eq!(products[1].id.as_deref(), Some("m-1"));
         let cases = [
-            (good.replace("0.05", "1e3"), "line 3: sku `B`: invalid price `1e3`"),
+            (
+                good.replace("0.05", "1e3"),
+                "line 3: sku `B`: invalid price `1e3`",
+            ),
             (good.replace(",3,", ",three,"), "line 2: quantity `three`"),
-            (good.replace("sku,title", "sku,name"), "line 1: missing column `title`"),
-            (good.replace(",id\n", ",colour\n"), "line 1: unknown column `colour`"),
-            (good.replace("B,Mug", "A,Mug"), "line 3: sku `A` appears twice"),
+            (
+                good.replace("sku,title", "sku,name"),
+                "line 1: missing column `title`",
+            ),
+            (
+                good.replace(",id\n", ",colour\n"),
+                "line 1: unknown column `colour`",
+            ),
+            (
+                good.replace("B,Mug", "A,Mug"),
+                "line 3: sku `A` appears twice",
+            ),
             (format!("{good}C,x\n"), "line 4:"),
         ];
         for (text, expected) in cases {

@@ -50,7 +50,9 @@ fn plus(at: Timestamp, duration: Duration) -> Timestamp {
 }
 
 fn human(duration: Duration) -> String {
-    humantime::format_duration(duration).to_string().replace(' ', "")
+    humantime::format_duration(duration)
+        .to_string()
+        .replace(' ', "")
 }
 
 pub fn decide(period: &Period, history: &JobHistory, now: Timestamp) -> Decision {
@@ -89,7 +91,11 @@ pub fn decide(period: &Period, history: &JobHistory, now: Timestamp) -> Decision
         };
     };
     let next = plus(success, every);
-    if history.last_attempt_start.is_some_and(|attempt| attempt > success) && now < next {
+    if history
+        .last_attempt_start
+        .is_some_and(|attempt| attempt > success)
+        && now < next
+    {
         // A run started after the last success and left no outcome: it was
         // killed. Its effects may be partial, so run again now.
         return Decision {
@@ -99,13 +105,19 @@ pub fn decide(period: &Period, history: &JobHistory, now: Timestamp) -> Decision
         };
     }
     let reason = if now < next {
-        format!("every {period}, last success {}", success.round(jiff::Unit::Second).unwrap_or(success))
+        format!(
+            "every {period}, last success {}",
+            success.round(jiff::Unit::Second).unwrap_or(success)
+        )
     } else {
         let missed = now.duration_since(next).as_secs() as u64 / every.as_secs().max(1);
         if missed >= 1 {
             format!("every {period}; {missed} slot(s) missed, caught up once")
         } else {
-            format!("every {period}, last success {}", success.round(jiff::Unit::Second).unwrap_or(success))
+            format!(
+                "every {period}, last success {}",
+                success.round(jiff::Unit::Second).unwrap_or(success)
+            )
         }
     };
     Decision {
@@ -130,11 +142,26 @@ mod tests {
     #[test]
     fn backoff_doubles_and_is_capped_by_the_period() {
         let hour = Duration::from_secs(3600);
-        let cases = [(1, 60), (2, 120), (3, 240), (4, 480), (6, 1920), (7, 3600), (40, 3600)];
+        let cases = [
+            (1, 60),
+            (2, 120),
+            (3, 240),
+            (4, 480),
+            (6, 1920),
+            (7, 3600),
+            (40, 3600),
+        ];
         for (failures, secs) in cases {
-            assert_eq!(backoff(failures, hour), Duration::from_secs(secs), "{failures}");
+            assert_eq!(
+                backoff(failures, hour),
+                Duration::from_secs(secs),
+                "{failures}"
+            );
         }
-        assert_eq!(backoff(3, Duration::from_secs(120)), Duration::from_secs(120));
+        assert_eq!(
+            backoff(3, Duration::from_secs(120)),
+            Duration::from_secs(120)
+        );
     }
 
     #[test]
@@ -156,20 +183,92 @@ mod tests {
             last_attempt_start: Some(ts("2026-11-27T09:59:00Z")),
             consecutive_failures: 0,
         };
-        type Case = (&'static str, &'static str, JobHistory, bool, Option<&'static str>);
+        type Case = (
+            &'static str,
+            &'static str,
+            JobHistory,
+            bool,
+            Option<&'static str>,
+        );
         let cases: Vec<Case> = vec![
             ("none", "off", never.clone(), false, None),
-            ("1h", "never ran", never.clone(), true, Some("2026-11-27T10:00:00Z")),
-            ("1h", "just succeeded", ok_at("2026-11-27T09:30:00Z"), false, Some("2026-11-27T10:30:00Z")),
-            ("60m", "60m equals 1h", ok_at("2026-11-27T09:00:00Z"), true, Some("2026-11-27T10:00:00Z")),
-            ("1h", "exactly due", ok_at("2026-11-27T09:00:00Z"), true, Some("2026-11-27T10:00:00Z")),
-            ("1h", "many slots missed: due once", ok_at("2026-11-26T10:00:00Z"), true, Some("2026-11-26T11:00:00Z")),
-            ("2h", "edited period moves next due", ok_at("2026-11-27T09:00:00Z"), false, Some("2026-11-27T11:00:00Z")),
-            ("1h", "first retry after 1m", failed(None, "2026-11-27T09:59:30Z", 1), false, Some("2026-11-27T10:00:30Z")),
-            ("1h", "retry due", failed(None, "2026-11-27T09:59:00Z", 1), true, Some("2026-11-27T10:00:00Z")),
-            ("1h", "third failure waits 4m", failed(Some("2026-11-27T08:00:00Z"), "2026-11-27T09:57:00Z", 3), false, Some("2026-11-27T10:01:00Z")),
-            ("15m", "backoff capped at period", failed(Some("2026-11-27T08:00:00Z"), "2026-11-27T09:50:00Z", 10), false, Some("2026-11-27T10:05:00Z")),
-            ("1h", "interrupted run is rerun", interrupted, true, Some("2026-11-27T10:00:00Z")),
+            (
+                "1h",
+                "never ran",
+                never.clone(),
+                true,
+                Some("2026-11-27T10:00:00Z"),
+            ),
+            (
+                "1h",
+                "just succeeded",
+                ok_at("2026-11-27T09:30:00Z"),
+                false,
+                Some("2026-11-27T10:30:00Z"),
+            ),
+            (
+                "60m",
+                "60m equals 1h",
+                ok_at("2026-11-27T09:00:00Z"),
+                true,
+                Some("2026-11-27T10:00:00Z"),
+            ),
+            (
+                "1h",
+                "exactly due",
+                ok_at("2026-11-27T09:00:00Z"),
+                true,
+                Some("2026-11-27T10:00:00Z"),
+            ),
+            (
+                "1h",
+                "many slots missed: due once",
+                ok_at("2026-11-26T10:00:00Z"),
+                true,
+                Some("2026-11-26T11:00:00Z"),
+            ),
+            (
+                "2h",
+                "edited period moves next due",
+                ok_at("2026-11-27T09:00:00Z"),
+                false,
+                Some("2026-11-27T11:00:00Z"),
+            ),
+            (
+                "1h",
+                "first retry after 1m",
+                failed(None, "2026-11-27T09:59:30Z", 1),
+                false,
+                Some("2026-11-27T10:00:30Z"),
+            ),
+            (
+                "1h",
+                "retry due",
+                failed(None, "2026-11-27T09:59:00Z", 1),
+                true,
+                Some("2026-11-27T10:00:00Z"),
+            ),
+            (
+                "1h",
+                "third failure waits 4m",
+                failed(Some("2026-11-27T08:00:00Z"), "2026-11-27T09:57:00Z", 3),
+                false,
+                Some("2026-11-27T10:01:00Z"),
+            ),
+            (
+                "15m",
+                "backoff capped at period",
+                failed(Some("2026-11-27T08:00:00Z"), "2026-11-27T09:50:00Z", 10),
+                false,
+                Some("2026-11-27T10:05:00Z"),
+            ),
+            (
+                "1h",
+                "interrupted run is rerun",
+                interrupted,
+                true,
+                Some("2026-11-27T10:00:00Z"),
+            ),
         ];
         for (p, name, history, due, next) in cases {
             let decision = decide(&period(p), &history, t0);
@@ -186,7 +285,11 @@ mod tests {
             last_attempt_start: Some(ts("2026-11-26T10:00:00Z")),
             consecutive_failures: 0,
         };
-        assert!(decide(&period("1h"), &history, t0).reason.contains("23 slot(s) missed, caught up once"));
+        assert!(
+            decide(&period("1h"), &history, t0)
+                .reason
+                .contains("23 slot(s) missed, caught up once")
+        );
         assert_eq!(decide(&Period::Off, &history, t0).reason, "period is none");
     }
 }

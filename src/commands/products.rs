@@ -15,7 +15,7 @@ use crate::output::{Report, json_of, or_dash, table, when, write_table};
 use crate::product::Product;
 use crate::product_file::{parse_csv, parse_jsonl};
 use crate::store::Store;
-use crate::store::catalog::UpsertCounts;
+use crate::store::UpsertCounts;
 
 pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
     let choice = ctx.select_account()?;
@@ -41,12 +41,16 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
                 }
                 ProductsCommand::Show { sku } => {
                     let found = match &store {
-                        Some(s) => s.read(|tx| Ok((tx.product(&sku)?, tx.listings_for_sku(&sku)?)))?,
+                        Some(s) => {
+                            s.read(|tx| Ok((tx.product(&sku)?, tx.listings_for_sku(&sku)?)))?
+                        }
                         None => (None, Vec::new()),
                     };
                     let (product, listings) = found;
                     if product.is_none() && listings.is_empty() {
-                        return Err(Refused(format!("{account}: no product with sku `{sku}`")).into());
+                        return Err(
+                            Refused(format!("{account}: no product with sku `{sku}`")).into()
+                        );
                     }
                     Ok(Outcome::ok(Show {
                         account,
@@ -144,7 +148,11 @@ impl Report for Show {
                     writeln!(out, "attribute:  {key} = {value}")?;
                 }
             }
-            None => writeln!(out, "sku:        {} (not in the catalog; only channel listings)", self.sku)?,
+            None => writeln!(
+                out,
+                "sku:        {} (not in the catalog; only channel listings)",
+                self.sku
+            )?,
         }
         if !self.listings.is_empty() {
             writeln!(out)?;
@@ -204,8 +212,8 @@ fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
             .into());
         }
     };
-    let products = parsed
-        .map_err(|e| Refused(format!("{}: {e}; nothing was loaded", file.display())))?;
+    let products =
+        parsed.map_err(|e| Refused(format!("{}: {e}; nothing was loaded", file.display())))?;
     let store = Store::open(&ctx.paths.data_dir, account)?;
     let counts = store
         .write(|tx| {

@@ -79,12 +79,19 @@ impl Report for RunReport {
                 writeln!(out)?;
             }
             let verb = if self.dry_run { "dry run" } else { "run-once" };
-            writeln!(out, "account: {} ({verb} at {})", run.account, when(Some(self.now)))?;
+            writeln!(
+                out,
+                "account: {} ({verb} at {})",
+                run.account,
+                when(Some(self.now))
+            )?;
             if run.rows.is_empty() {
                 writeln!(out, "no channels")?;
                 continue;
             }
-            let mut t = table(["CHANNEL", "JOB", "OUTCOME", "ITEMS", "DURATION", "NEXT DUE", "DETAIL"]);
+            let mut t = table([
+                "CHANNEL", "JOB", "OUTCOME", "ITEMS", "DURATION", "NEXT DUE", "DETAIL",
+            ]);
             for row in &run.rows {
                 t.add_row([
                     row.channel.clone(),

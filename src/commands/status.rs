@@ -45,18 +45,37 @@ impl Report for Status {
         json_of(self)
     }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "account: {} (from {})", self.choice.account, self.choice.source)?;
+        writeln!(
+            out,
+            "account: {} (from {})",
+            self.choice.account, self.choice.source
+        )?;
         writeln!(out, "store:   {}", self.store)?;
         if self.jobs.is_empty() {
             return writeln!(out, "no channels");
         }
-        let mut t = table(["CHANNEL", "JOB", "PERIOD", "LAST SUCCESS", "LAST ATTEMPT", "RESULT", "NEXT DUE", "WHY"]);
+        let mut t = table([
+            "CHANNEL",
+            "JOB",
+            "PERIOD",
+            "LAST SUCCESS",
+            "LAST ATTEMPT",
+            "RESULT",
+            "NEXT DUE",
+            "WHY",
+        ]);
         for row in &self.jobs {
             let result = match (&row.last_outcome, &row.last_error) {
-                (Some(outcome), Some(error)) if outcome == "failed" => format!("failed: {}", first_line(error, 60)),
+                (Some(outcome), Some(error)) if outcome == "failed" => {
+                    format!("failed: {}", first_line(error, 60))
+                }
                 (outcome, _) => or_dash(outcome.as_ref()),
             };
-            let next = if row.due { "now".to_string() } else { when(row.next_due) };
+            let next = if row.due {
+                "now".to_string()
+            } else {
+                when(row.next_due)
+            };
             t.add_row([
                 row.channel.clone(),
                 row.job.to_string(),
@@ -149,7 +168,9 @@ impl Report for History {
         if self.runs.is_empty() {
             return writeln!(out, "no runs yet");
         }
-        let mut t = table(["STARTED", "CHANNEL", "JOB", "OUTCOME", "ITEMS", "DURATION", "DETAIL"]);
+        let mut t = table([
+            "STARTED", "CHANNEL", "JOB", "OUTCOME", "ITEMS", "DURATION", "DETAIL",
+        ]);
         for run in &self.runs {
             let duration = run
                 .finished

@@ -59,7 +59,8 @@ pub fn list_accounts(paths: &Paths) -> Result<Vec<String>> {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => {
-            return Err(err).with_context(|| format!("cannot list accounts in `{}`", dir.display()));
+            return Err(err)
+                .with_context(|| format!("cannot list accounts in `{}`", dir.display()));
         }
     };
     let mut accounts = Vec::new();

@@ -30,11 +30,17 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
         .context("no client secret source is configured")?;
     let secret = read_secret(&source)?;
 
-    let (data_dir, account, channel) = (ch.data_dir.clone(), ch.account.clone(), ch.channel_id.clone());
-    let _lock = tokio::task::spawn_blocking(move || lock::lock_channel_tokens(&data_dir, &account, &channel))
-        .await
-        .context("token lock task failed")?
-        .context("cannot take the channel's token lock")?;
+    let (data_dir, account, channel) = (
+        ch.data_dir.clone(),
+        ch.account.clone(),
+        ch.channel_id.clone(),
+    );
+    let _lock = tokio::task::spawn_blocking(move || {
+        lock::lock_channel_tokens(&data_dir, &account, &channel)
+    })
+    .await
+    .context("token lock task failed")?
+    .context("cannot take the channel's token lock")?;
 
     let stored = ch.store.read(|tx| tx.tokens(&ch.channel_id))?;
     let interrupted_since = stored.as_ref().and_then(|t| t.refresh_in_flight_since);
@@ -54,7 +60,8 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
     };
 
     let sent_at = Timestamp::now();
-    ch.store.write(|tx| tx.mark_refresh_in_flight(&ch.channel_id, sent_at))?;
+    ch.store
+        .write(|tx| tx.mark_refresh_in_flight(&ch.channel_id, sent_at))?;
     crash::point("before-token-request");
     let reply = ch
         .client
@@ -63,9 +70,11 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
     crash::point("after-token-reply");
     match reply {
         Ok(reply) => {
-            let expires_at = reply
-                .expires_in
-                .and_then(|secs| sent_at.checked_add(SignedDuration::from_secs(secs.min(i64::MAX as u64) as i64)).ok());
+            let expires_at = reply.expires_in.and_then(|secs| {
+                sent_at
+                    .checked_add(SignedDuration::from_secs(secs.min(i64::MAX as u64) as i64))
+                    .ok()
+            });
             ch.store.write(|tx| {
                 tx.save_token_reply(
                     &ch.channel_id,
@@ -87,7 +96,8 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
             Ok(reply.access_token)
         }
         Err(ChannelError::InvalidGrant { description }) => {
-            ch.store.write(|tx| tx.clear_refresh_in_flight(&ch.channel_id))?;
+            ch.store
+                .write(|tx| tx.clear_refresh_in_flight(&ch.channel_id))?;
             let description = description.map(|d| format!(" ({d})")).unwrap_or_default();
             let login = format!(
                 "store a fresh refresh token with `oms-channels --account {} channel login {}`",
@@ -97,7 +107,9 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
                 Some(since) => anyhow!(
                     "the channel rejected the stored refresh token (invalid_grant{description}). A token refresh started at {since} was interrupted before its reply was stored: the channel most likely rotated the refresh token then, and the new one was lost. {login}"
                 ),
-                None => anyhow!("the channel rejected the stored refresh token (invalid_grant{description}); {login}"),
+                None => anyhow!(
+                    "the channel rejected the stored refresh token (invalid_grant{description}); {login}"
+                ),
             })
         }
         Err(err @ ChannelError::TokenOutcomeUnknown { .. }) => {
@@ -105,7 +117,8 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
             Err(ch.explain(err))
         }
         Err(err) => {
-            ch.store.write(|tx| tx.clear_refresh_in_flight(&ch.channel_id))?;
+            ch.store
+                .write(|tx| tx.clear_refresh_in_flight(&ch.channel_id))?;
             Err(ch.explain(err))
         }
     }

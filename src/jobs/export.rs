@@ -15,11 +15,15 @@ use crate::channel::{ItemStatus, MAX_BATCH};
 use crate::crash;
 use crate::product::Product;
 use crate::store::RunId;
-use crate::store::catalog::{ExportResult, ExportStatus};
+use crate::store::{ExportResult, ExportStatus};
 
 /// Returns the number of products sent. Items the channel rejected are
 /// recorded and fail the job, so they are retried on the next run.
-pub async fn run(ch: &ChannelRun, run: RunId, progress_bar: &indicatif::ProgressBar) -> Result<u64> {
+pub async fn run(
+    ch: &ChannelRun,
+    run: RunId,
+    progress_bar: &indicatif::ProgressBar,
+) -> Result<u64> {
     let mut after: Option<String> = None;
     let mut sent: u64 = 0;
     let mut rejected: Vec<(String, String)> = Vec::new();
@@ -47,10 +51,18 @@ pub async fn run(ch: &ChannelRun, run: RunId, progress_bar: &indicatif::Progress
                         ItemStatus::Unchanged => (ExportStatus::Unchanged, None),
                         ItemStatus::Error => (
                             ExportStatus::Error,
-                            Some(reply.error.clone().unwrap_or_else(|| "rejected without a reason".into())),
+                            Some(
+                                reply
+                                    .error
+                                    .clone()
+                                    .unwrap_or_else(|| "rejected without a reason".into()),
+                            ),
                         ),
                     },
-                    None => (ExportStatus::Error, Some("the channel's reply omitted this item".into())),
+                    None => (
+                        ExportStatus::Error,
+                        Some("the channel's reply omitted this item".into()),
+                    ),
                 };
                 ExportResult {
                     sku,
@@ -85,7 +97,12 @@ pub async fn run(ch: &ChannelRun, run: RunId, progress_bar: &indicatif::Progress
         );
     }
     ch.store.write(|tx| {
-        tx.finish_success(run, Timestamp::now(), sent, Some(&format!("{sent} products sent")))
+        tx.finish_success(
+            run,
+            Timestamp::now(),
+            sent,
+            Some(&format!("{sent} products sent")),
+        )
     })?;
     Ok(sent)
 }

@@ -20,7 +20,11 @@ const MAX_PAGES: usize = 100_000;
 
 /// Returns the number of products read. Success is recorded in the same
 /// transaction as the last page.
-pub async fn run(ch: &ChannelRun, run: RunId, progress_bar: &indicatif::ProgressBar) -> Result<u64> {
+pub async fn run(
+    ch: &ChannelRun,
+    run: RunId,
+    progress_bar: &indicatif::ProgressBar,
+) -> Result<u64> {
     let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
     let (mut cursor, since) = if ch.full {
         ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
@@ -55,7 +59,11 @@ pub async fn run(ch: &ChannelRun, run: RunId, progress_bar: &indicatif::Progress
         let last = page.next_cursor.is_none();
         let detail = format!(
             "{total} products {}",
-            if ch.is_master { "into the catalog" } else { "recorded as listings" }
+            if ch.is_master {
+                "into the catalog"
+            } else {
+                "recorded as listings"
+            }
         );
         ch.store.write(|tx| {
             tx.save_import_page(

@@ -35,10 +35,12 @@ impl ChannelRun {
     /// Adds the channel to a connector error and the next step an operator can take.
     fn explain(&self, err: ChannelError) -> anyhow::Error {
         let hint = match &err {
-            ChannelError::InvalidGrant { .. } | ChannelError::TokenOutcomeUnknown { .. } => format!(
-                "; store a fresh refresh token with `oms-channels --account {} channel login {}`",
-                self.account, self.channel_id
-            ),
+            ChannelError::InvalidGrant { .. } | ChannelError::TokenOutcomeUnknown { .. } => {
+                format!(
+                    "; store a fresh refresh token with `oms-channels --account {} channel login {}`",
+                    self.account, self.channel_id
+                )
+            }
             _ => String::new(),
         };
         let message = err.to_string().replace("<channel>", &self.channel_id);

@@ -111,7 +111,9 @@ struct ChannelPlan {
 
 impl ChannelPlan {
     fn has_work(&self) -> bool {
-        self.steps.iter().any(|(_, s)| matches!(s, Step::Run { .. }))
+        self.steps
+            .iter()
+            .any(|(_, s)| matches!(s, Step::Run { .. }))
     }
 }
 
@@ -127,7 +129,10 @@ fn plan_channel(
         .filter(|job| options.jobs.is_empty() || options.jobs.contains(job))
         .map(|job| {
             let period = channel.period(job);
-            let state = states.get(&(id.to_string(), job)).cloned().unwrap_or_default();
+            let state = states
+                .get(&(id.to_string(), job))
+                .cloned()
+                .unwrap_or_default();
             let decision = decide(&period, &history_of(&state), options.now);
             let step = if period.is_off() {
                 Step::NotDue(decision)
@@ -162,7 +167,13 @@ pub fn run_account(
         if !loaded.config.channels.contains_key(wanted) {
             return Err(Refused(format!(
                 "{account}: --channel `{wanted}` is not a channel of this account (channels: {})",
-                loaded.config.channels.keys().cloned().collect::<Vec<_>>().join(", ")
+                loaded
+                    .config
+                    .channels
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .into());
         }
@@ -177,12 +188,14 @@ pub fn run_account(
     let _lock = if options.dry_run {
         None
     } else {
-        Some(lock::try_lock_account(data_dir, account).map_err(|err| match err {
-            lock::LockError::Held { .. } => anyhow::Error::new(Busy(format!(
-                "{err}; exiting with 75 so cron retries next time"
-            ))),
-            other => anyhow::Error::new(other),
-        })?)
+        Some(
+            lock::try_lock_account(data_dir, account).map_err(|err| match err {
+                lock::LockError::Held { .. } => anyhow::Error::new(Busy(format!(
+                    "{err}; exiting with 75 so cron retries next time"
+                ))),
+                other => anyhow::Error::new(other),
+            })?,
+        )
     };
     let store = if options.dry_run {
         Store::open_if_exists(data_dir, account)?
@@ -221,7 +234,10 @@ pub fn run_account(
                     items: 0,
                     duration_ms: None,
                     next_due: None,
-                    detail: format!("config error: {} (see `oms-channels validate`)", errors.join(", ")),
+                    detail: format!(
+                        "config error: {} (see `oms-channels validate`)",
+                        errors.join(", ")
+                    ),
                 });
             }
             continue;
@@ -281,7 +297,10 @@ pub fn run_account(
             .collect();
         for ((channel, job), row) in ran.iter_mut() {
             let period = loaded.config.channels[channel].period(*job);
-            let state = after.get(&(channel.clone(), *job)).cloned().unwrap_or_default();
+            let state = after
+                .get(&(channel.clone(), *job))
+                .cloned()
+                .unwrap_or_default();
             row.next_due = decide(&period, &history_of(&state), Timestamp::now()).next_due;
         }
     }
@@ -296,7 +315,11 @@ pub fn run_account(
                 Step::Run { forced, decision } => (
                     RowOutcome::WouldRun,
                     decision.next_due,
-                    if forced { "forced".to_string() } else { decision.reason },
+                    if forced {
+                        "forced".to_string()
+                    } else {
+                        decision.reason
+                    },
                 ),
                 Step::NotDue(decision) => (RowOutcome::NotDue, decision.next_due, decision.reason),
                 Step::Skip(reason) => (RowOutcome::Skipped, None, reason),
@@ -322,30 +345,47 @@ pub fn run_account(
 
 /// Channels run concurrently (at most `concurrency` at once) on one thread;
 /// each channel's jobs run in order, and a failed auth-refresh skips the rest.
-async fn run_channels(channels: Vec<(ChannelRun, Vec<(Job, bool)>)>, options: &RunOptions) -> Result<Vec<JobRow>> {
+async fn run_channels(
+    channels: Vec<(ChannelRun, Vec<(Job, bool)>)>,
+    options: &RunOptions,
+) -> Result<Vec<JobRow>> {
     let bars = indicatif::MultiProgress::with_draw_target(if options.progress {
         indicatif::ProgressDrawTarget::stderr()
     } else {
         indicatif::ProgressDrawTarget::hidden()
     });
     let limit = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (ch, jobs) in channels {
-        let limit = Arc::clone(&limit);
-        let bars = bars.clone();
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
-            run_channel_jobs(&ch, &jobs, &bars).await
-        });
-    }
-    let mut rows = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        rows.extend(result.context("a channel task panicked")??);
-    }
-    Ok(rows)
+    // Local tasks: the runtime has one thread, and the jobs' futures borrow
+    // their channel's context, so they need not be `Send`.
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (ch, jobs) in channels {
+                let limit = Arc::clone(&limit);
+                let bars = bars.clone();
+                tasks.spawn_local(async move {
+                    let _permit = limit
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed");
+                    run_channel_jobs(&ch, &jobs, &bars).await
+                });
+            }
+            let mut rows = Vec::new();
+            while let Some(result) = tasks.join_next().await {
+                rows.extend(result.context("a channel task panicked")??);
+            }
+            Ok(rows)
+        })
+        .await
 }
 
-async fn run_channel_jobs(ch: &ChannelRun, jobs: &[(Job, bool)], bars: &indicatif::MultiProgress) -> Result<Vec<JobRow>> {
+async fn run_channel_jobs(
+    ch: &ChannelRun,
+    jobs: &[(Job, bool)],
+    bars: &indicatif::MultiProgress,
+) -> Result<Vec<JobRow>> {
     let mut rows = Vec::new();
     let mut auth_failed = false;
     for &(job, forced) in jobs {
@@ -370,8 +410,10 @@ async fn run_channel_jobs(ch: &ChannelRun, jobs: &[(Job, bool)], bars: &indicati
         let started = Instant::now();
         let bar = bars.add(indicatif::ProgressBar::new_spinner());
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {prefix} {pos} products ({elapsed})")
-                .expect("the template is valid"),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {prefix} {pos} products ({elapsed})",
+            )
+            .expect("the template is valid"),
         );
         bar.set_prefix(format!("{}/{} {job}", ch.account, ch.channel_id));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -392,7 +434,11 @@ async fn run_channel_jobs(ch: &ChannelRun, jobs: &[(Job, bool)], bars: &indicati
                     items,
                     duration_ms,
                     next_due: None,
-                    detail: if forced { "forced".into() } else { String::new() },
+                    detail: if forced {
+                        "forced".into()
+                    } else {
+                        String::new()
+                    },
                 }
             }
             Err(err) => {
