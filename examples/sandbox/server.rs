@@ -227,9 +227,7 @@ impl Sandbox {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
-        let router = Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let router = Router::new().fallback(handle).with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let server = axum::serve(
             ResettableListener(listener),
@@ -762,7 +760,11 @@ impl Catalog {
     }
 
     fn count(&self) -> u64 {
-        let shadowed: u64 = self.shadowed.iter().map(|w| u64::from(w.count_ones())).sum();
+        let shadowed: u64 = self
+            .shadowed
+            .iter()
+            .map(|w| u64::from(w.count_ones()))
+            .sum();
         self.seeded - shadowed + self.stored.len() as u64
     }
 
@@ -979,7 +981,8 @@ fn seed_color(i: u64) -> &'static str {
 }
 
 fn seed_size(i: u64) -> Option<&'static str> {
-    (i % 3 == 0).then(|| SIZES[((mix(i) >> 48) % SIZES.len() as u64) as usize])
+    i.is_multiple_of(3)
+        .then(|| SIZES[((mix(i) >> 48) % SIZES.len() as u64) as usize])
 }
 
 /// Prices with 0 to 3 decimals, from `0.05` to seven-digit amounts.
@@ -1084,42 +1087,42 @@ fn bad_request(description: &str) -> Response {
     )
 }
 
-fn parse_list_query(raw: &str, max_page_size: u32) -> Result<ListQuery, Response> {
-    let params = parse_form(raw)
-        .ok_or_else(|| bad_request("malformed query string or a parameter given twice"))?;
+fn parse_list_query(raw: &str, max_page_size: u32) -> Result<ListQuery, String> {
+    let params = parse_form(raw).ok_or("malformed query string or a parameter given twice")?;
     if let Some(unknown) = params
         .keys()
         .find(|k| !matches!(k.as_str(), "limit" | "cursor" | "updated_since"))
     {
-        return Err(bad_request(&format!(
+        return Err(format!(
             "unknown query parameter `{unknown}`: expected `limit`, `cursor`, `updated_since`"
-        )));
+        ));
     }
     let limit = match params.get("limit") {
         None => DEFAULT_LIMIT.min(max_page_size),
         Some(text) => match text.parse::<u32>() {
             Ok(n) if (1..=max_page_size).contains(&n) => n,
             _ => {
-                return Err(bad_request(&format!(
+                return Err(format!(
                     "invalid `limit` `{text}`: expected 1 to {max_page_size}"
-                )));
+                ));
             }
         },
     };
     let after = match params.get("cursor") {
         None => None,
-        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-            bad_request("invalid `cursor`: pass back a `next_cursor` exactly as received")
-        })?),
+        Some(cursor) => Some(
+            decode_cursor(cursor)
+                .ok_or("invalid `cursor`: pass back a `next_cursor` exactly as received")?,
+        ),
     };
     let since = match params.get("updated_since") {
         None => None,
         Some(text) => Some(
             text.parse::<jiff::Timestamp>()
                 .map_err(|_| {
-                    bad_request(&format!(
+                    format!(
                         "invalid `updated_since` `{text}`: expected RFC 3339 such as `2026-01-31T12:00:00Z`"
-                    ))
+                    )
                 })?
                 .as_nanosecond(),
         ),
@@ -1143,7 +1146,7 @@ fn encode_cursor(nanos: i128, sku: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Option<(i128, String)> {
-    if cursor.is_empty() || cursor.len() % 2 != 0 {
+    if cursor.is_empty() || !cursor.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..cursor.len())
@@ -1250,7 +1253,9 @@ fn item_problem(item: &Value) -> Option<String> {
     if let Some(quantity) = object.get("quantity").and_then(Value::as_i64)
         && quantity < 0
     {
-        return Some(format!("invalid `quantity` {quantity}: must not be negative"));
+        return Some(format!(
+            "invalid `quantity` {quantity}: must not be negative"
+        ));
     }
     None
 }
@@ -1278,9 +1283,7 @@ fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
     let batch: Batch = match serde_json::from_slice(body) {
         Ok(batch) => batch,
         Err(err) => {
-            return bad_request(&format!(
-                "body is not `{{\"products\":[...]}}` JSON: {err}"
-            ));
+            return bad_request(&format!("body is not `{{\"products\":[...]}}` JSON: {err}"));
         }
     };
     if batch.products.len() > MAX_BATCH {
@@ -1368,7 +1371,9 @@ fn plan(shared: &Shared, endpoint: Endpoint) -> Plan {
     if endpoint != Endpoint::Token {
         let n = shared.rate_sequence.fetch_add(1, Ordering::Relaxed) + 1;
         let undecided = !close && fail.is_none();
-        rate_limited = undecided && s.rate_limit_every.is_some_and(|k| n % u64::from(k) == 0);
+        rate_limited = undecided
+            && s.rate_limit_every
+                .is_some_and(|k| n.is_multiple_of(u64::from(k)));
         server_error =
             undecided && !rate_limited && s.error_rate > 0.0 && fastrand::f64() < s.error_rate;
     }
@@ -1548,7 +1553,7 @@ fn respond(
                     let repeat = lock(&shared.switches).repeat_cursor;
                     bytes_response(StatusCode::OK, list_page(shared, &query, repeat))
                 }
-                Err(response) => response,
+                Err(description) => bad_request(&description),
             }
         }
         Endpoint::Batch => {
@@ -1610,7 +1615,9 @@ async fn control(shared: &Shared, path: &str, request: Request) -> Response {
             };
             let patch: serde_json::Map<String, Value> = match serde_json::from_slice(&body) {
                 Ok(patch) => patch,
-                Err(err) => return bad_request(&format!("expected a JSON object of switches: {err}")),
+                Err(err) => {
+                    return bad_request(&format!("expected a JSON object of switches: {err}"));
+                }
             };
             let mut switches = lock(&shared.switches);
             let mut merged = serde_json::to_value(&*switches).expect("switches serialize");
@@ -1698,7 +1705,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         } as u32)
     }
     let text = text.as_bytes();
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
@@ -1825,11 +1832,890 @@ impl AsyncWrite for ResettableStream {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         self.check()?;
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn start(products: u64, switches: Switches) -> Sandbox {
+        Sandbox::start(SandboxConfig {
+            products,
+            switches,
+            ..SandboxConfig::default()
+        })
+        .await
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+    }
+
+    async fn token(sb: &Sandbox, http: &reqwest::Client, form: &[(&str, &str)]) -> (u16, Value) {
+        let reply = http
+            .post(sb.token_url())
+            .basic_auth(sb.client_id(), Some(sb.client_secret()))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (reply.status().as_u16(), reply.json().await.unwrap())
+    }
+
+    async fn refresh(sb: &Sandbox, http: &reqwest::Client, refresh_token: &str) -> (u16, Value) {
+        token(
+            sb,
+            http,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    async fn access_token(sb: &Sandbox, http: &reqwest::Client) -> String {
+        let (status, reply) = refresh(sb, http, &sb.current_refresh_token()).await;
+        assert_eq!(status, 200, "{reply}");
+        reply["access_token"].as_str().unwrap().to_string()
+    }
+
+    async fn get(http: &reqwest::Client, url: String, access: &str) -> reqwest::Response {
+        http.get(url).bearer_auth(access).send().await.unwrap()
+    }
+
+    async fn page(sb: &Sandbox, http: &reqwest::Client, access: &str, query: &str) -> (u16, Value) {
+        let reply = get(http, format!("{}/products?{query}", sb.base_url()), access).await;
+        (reply.status().as_u16(), reply.json().await.unwrap())
+    }
+
+    async fn export(
+        sb: &Sandbox,
+        http: &reqwest::Client,
+        access: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let reply = http
+            .post(format!("{}/products/batch", sb.base_url()))
+            .bearer_auth(access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        (status, reply.json().await.unwrap_or(Value::Null))
+    }
+
+    fn product_json(sku: &str, price: Value) -> Value {
+        json!({"sku": sku, "title": "T", "price": price, "currency": "EUR", "quantity": 1,
+               "attributes": {}, "updated_at": "2026-01-01T00:00:00Z"})
+    }
+
+    fn skus(reply: &Value) -> Vec<String> {
+        reply["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["sku"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Follows `next_cursor` to the end; returns every sku in order.
+    async fn import_all(
+        sb: &Sandbox,
+        http: &reqwest::Client,
+        access: &str,
+        since: Option<&str>,
+    ) -> Vec<String> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url =
+                reqwest::Url::parse(&format!("{}/products?limit=1000", sb.base_url())).unwrap();
+            if let Some(since) = since {
+                url.query_pairs_mut().append_pair("updated_since", since);
+            }
+            if let Some(cursor) = &cursor {
+                url.query_pairs_mut().append_pair("cursor", cursor);
+            }
+            let reply = get(http, url.to_string(), access).await;
+            assert_eq!(reply.status(), 200);
+            let reply: Value = reply.json().await.unwrap();
+            all.extend(skus(&reply));
+            match reply["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return all,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn rotation_issues_new_refresh_tokens_and_refuses_old_ones() {
+        let sb = start(1, Switches::default()).await;
+        let http = client();
+        let first = sb.current_refresh_token();
+        let (status, reply) = refresh(&sb, &http, &first).await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["token_type"], "Bearer");
+        assert_eq!(reply["expires_in"], 3600);
+        let second = reply["refresh_token"].as_str().unwrap().to_string();
+        assert_ne!(second, first);
+        assert_eq!(sb.current_refresh_token(), second);
+
+        let (status, reply) = refresh(&sb, &http, &first).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        // Without reuse detection the replay costs nothing else.
+        assert!(!sb.grant_revoked());
+        assert_eq!(refresh(&sb, &http, &second).await.0, 200);
+
+        sb.update_switches(|s| s.rotate_refresh_tokens = false);
+        let current = sb.current_refresh_token();
+        let (status, reply) = refresh(&sb, &http, &current).await;
+        assert_eq!(status, 200);
+        assert!(reply.get("refresh_token").is_none(), "{reply}");
+        assert_eq!(refresh(&sb, &http, &current).await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn reuse_of_a_rotated_token_revokes_the_whole_grant() {
+        let sb = start(
+            5,
+            Switches {
+                reuse_detection: true,
+                ..Switches::default()
+            },
+        )
+        .await;
+        let http = client();
+        let old = sb.current_refresh_token();
+        let (_, reply) = refresh(&sb, &http, &old).await;
+        let access = reply["access_token"].as_str().unwrap().to_string();
+        let current = reply["refresh_token"].as_str().unwrap().to_string();
+        assert_eq!(page(&sb, &http, &access, "limit=1").await.0, 200);
+
+        assert_eq!(refresh(&sb, &http, &old).await.1["error"], "invalid_grant");
+        assert!(sb.grant_revoked());
+        assert_eq!(
+            refresh(&sb, &http, &current).await.1["error"],
+            "invalid_grant"
+        );
+        assert_eq!(page(&sb, &http, &access, "limit=1").await.0, 401);
+
+        // A freshly minted grant works again (what `channel login` would store).
+        let minted: Value = http
+            .post(format!("{}/_sandbox/refresh-token", sb.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(!sb.grant_revoked());
+        let minted = minted["refresh_token"].as_str().unwrap();
+        assert_eq!(refresh(&sb, &http, minted).await.0, 200);
+        // ... and the old grant's tokens stay dead without revoking the new one.
+        assert_eq!(refresh(&sb, &http, &old).await.0, 400);
+        assert!(!sb.grant_revoked());
+    }
+
+    /// Base64 with RFC 6749 §2.3.1 form-encoding first, as a careful client does.
+    fn basic(id: &str, secret: &str) -> String {
+        let enc = |s: &str| -> String {
+            s.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                        (b as char).to_string()
+                    }
+                    b' ' => "+".into(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        };
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let raw = format!("{}:{}", enc(id), enc(secret)).into_bytes();
+        let mut out = String::new();
+        for chunk in raw.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = u32::from_be_bytes([0, b[0], b[1], b[2]]);
+            for k in 0..4 {
+                if k <= chunk.len() {
+                    out.push(ALPHABET[(n >> (18 - 6 * k)) as usize & 63] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        format!("Basic {out}")
+    }
+
+    #[tokio::test]
+    async fn client_authentication_is_http_basic_only() {
+        let sb = Sandbox::start(SandboxConfig {
+            products: 1,
+            client_id: "shop eu:1".into(),
+            client_secret: "s&cr=t/ü".into(),
+            switches: Switches {
+                client_credentials: true,
+                ..Switches::default()
+            },
+            ..SandboxConfig::default()
+        })
+        .await;
+        let http = client();
+        let good = basic("shop eu:1", "s&cr=t/ü");
+        let form = "grant_type=client_credentials";
+        // (case, Authorization header, body, content type, status, error code)
+        type Case<'a> = (&'a str, Option<String>, &'a str, &'a str, u16, &'a str);
+        let cases: &[Case] = &[
+            (
+                "encoded basic",
+                Some(good.clone()),
+                form,
+                "application/x-www-form-urlencoded",
+                200,
+                "",
+            ),
+            (
+                "wrong secret",
+                Some(basic("shop eu:1", "nope")),
+                form,
+                "application/x-www-form-urlencoded",
+                401,
+                "invalid_client",
+            ),
+            (
+                "no auth",
+                None,
+                form,
+                "application/x-www-form-urlencoded",
+                401,
+                "invalid_client",
+            ),
+            (
+                "secret in body only",
+                None,
+                "grant_type=client_credentials&client_id=shop+eu%3A1&client_secret=s%26cr%3Dt%2F%C3%BC",
+                "application/x-www-form-urlencoded",
+                401,
+                "invalid_client",
+            ),
+            (
+                "two methods",
+                Some(good.clone()),
+                "grant_type=client_credentials&client_secret=x",
+                "application/x-www-form-urlencoded",
+                400,
+                "invalid_request",
+            ),
+            (
+                "json body",
+                Some(good.clone()),
+                r#"{"grant_type":"client_credentials"}"#,
+                "application/json",
+                400,
+                "invalid_request",
+            ),
+            (
+                "no grant",
+                Some(good.clone()),
+                "scope=x",
+                "application/x-www-form-urlencoded",
+                400,
+                "invalid_request",
+            ),
+            (
+                "odd grant",
+                Some(good.clone()),
+                "grant_type=password",
+                "application/x-www-form-urlencoded",
+                400,
+                "unsupported_grant_type",
+            ),
+            (
+                "unknown refresh",
+                Some(good.clone()),
+                "grant_type=refresh_token&refresh_token=x",
+                "application/x-www-form-urlencoded",
+                400,
+                "invalid_grant",
+            ),
+        ];
+        for (name, auth, body, content_type, status, error) in cases {
+            let mut request = http
+                .post(sb.token_url())
+                .header("content-type", *content_type)
+                .body(body.to_string());
+            if let Some(auth) = auth {
+                request = request.header("authorization", auth);
+            }
+            let reply = request.send().await.unwrap();
+            assert_eq!(reply.status().as_u16(), *status, "{name}");
+            assert_eq!(
+                reply.headers()["content-type"],
+                "application/json",
+                "{name}"
+            );
+            let reply: Value = reply.json().await.unwrap();
+            if *status == 200 {
+                assert!(reply["access_token"].is_string(), "{name}");
+                assert!(reply.get("refresh_token").is_none(), "{name}");
+            } else {
+                assert_eq!(reply["error"], *error, "{name}: {reply}");
+            }
+        }
+        sb.update_switches(|s| s.client_credentials = false);
+        let reply = http
+            .post(sb.token_url())
+            .header("authorization", &good)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400);
+        assert_eq!(
+            reply.json::<Value>().await.unwrap()["error"],
+            "unauthorized_client"
+        );
+    }
+
+    #[tokio::test]
+    async fn product_requests_need_a_live_bearer_token() {
+        let sb = start(3, Switches::default()).await;
+        let http = client();
+        let url = format!("{}/products", sb.base_url());
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+        assert_eq!(get(&http, url.clone(), "made-up").await.status(), 401);
+        let access = access_token(&sb, &http).await;
+        assert_eq!(get(&http, url.clone(), &access).await.status(), 200);
+        sb.expire_access_tokens();
+        let reply = get(&http, url.clone(), &access).await;
+        assert_eq!(reply.status(), 401);
+        assert!(
+            reply.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+
+        sb.update_switches(|s| s.token_lifetime_secs = 0);
+        let access = access_token(&sb, &http).await;
+        assert_eq!(
+            get(&http, url, &access).await.status(),
+            401,
+            "lifetime 0 expires at once"
+        );
+        assert!(
+            sb.requests()
+                .iter()
+                .all(|r| r.path != "/products" || r.status != 200 || r.authorization_present)
+        );
+    }
+
+    #[tokio::test]
+    async fn pagination_returns_every_seeded_sku_exactly_once() {
+        let sb = start(2500, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let all = import_all(&sb, &http, &access, None).await;
+        let expected: Vec<String> = (1..=2500).map(seed_sku).collect();
+        assert_eq!(all, expected);
+        assert_eq!(sb.count("/products"), 3);
+        let queries: Vec<String> = sb
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/products")
+            .map(|r| r.query)
+            .collect();
+        assert_eq!(queries[0], "limit=1000");
+        assert!(queries[1].contains("cursor="));
+    }
+
+    #[tokio::test]
+    async fn list_parameters_are_checked() {
+        let sb = start(150, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let cases: &[(&str, u16, usize)] = &[
+            ("", 200, 100),
+            ("limit=1", 200, 1),
+            ("limit=1000", 200, 150),
+            ("limit=0", 400, 0),
+            ("limit=1001", 400, 0),
+            ("limit=ten", 400, 0),
+            ("limit=5&limit=6", 400, 0),
+            ("limit=5&page=2", 400, 0),
+            ("cursor=zz", 400, 0),
+            ("updated_since=yesterday", 400, 0),
+            // An unencoded `+` is a space: a client must percent-encode offsets.
+            ("updated_since=2025-01-01T01:00:00+01:00", 400, 0),
+            (
+                "updated_since=2025-01-01T01:00:00%2B01:00&limit=1000",
+                200,
+                150,
+            ),
+        ];
+        for (query, status, count) in cases {
+            let (got, reply) = page(&sb, &http, &access, query).await;
+            assert_eq!(got, *status, "{query}: {reply}");
+            if *status == 200 {
+                assert_eq!(skus(&reply).len(), *count, "{query}");
+            } else {
+                assert_eq!(reply["error"], "invalid_request", "{query}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn updated_since_is_inclusive_and_filters() {
+        let sb = start(2500, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let since = timestamp(seed_nanos(2001));
+        let got = import_all(&sb, &http, &access, Some(&since)).await;
+        assert_eq!(got, (2001..=2500).map(seed_sku).collect::<Vec<_>>());
+        let between = timestamp(seed_nanos(2400) + 1);
+        let got = import_all(&sb, &http, &access, Some(&between)).await;
+        assert_eq!(got.first().map(String::as_str), Some("SKU-0002401"));
+        let later = timestamp(seed_nanos(2501));
+        assert!(
+            import_all(&sb, &http, &access, Some(&later))
+                .await
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn exported_changes_show_up_in_the_next_incremental_page() {
+        let sb = start(2500, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let (_, last) = page(
+            &sb,
+            &http,
+            &access,
+            "limit=1&updated_since=2025-01-01T00:41:40Z",
+        )
+        .await;
+        let high_water = last["products"][0]["updated_at"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(last["products"][0]["sku"], "SKU-0002500");
+
+        let mut changed = serde_json::to_value(sb.product("SKU-0000005").unwrap()).unwrap();
+        changed["price"] = json!("7.77");
+        let (status, reply) = export(
+            &sb,
+            &http,
+            &access,
+            json!({"products": [changed, product_json("NEW-1", json!("1.00"))]}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            reply["results"][0],
+            json!({"sku": "SKU-0000005", "status": "updated"})
+        );
+        assert_eq!(
+            reply["results"][1],
+            json!({"sku": "NEW-1", "status": "created"})
+        );
+
+        let got = import_all(&sb, &http, &access, Some(&high_water)).await;
+        assert_eq!(got, ["SKU-0002500", "SKU-0000005", "NEW-1"]);
+        let stored = sb.product("SKU-0000005").unwrap();
+        assert_eq!(
+            (stored.price.as_str(), stored.id.as_deref()),
+            ("7.77", Some("p-5"))
+        );
+        assert!(stored.updated_at > high_water);
+        assert_eq!(sb.product_count(), 2501);
+        // A full import still sees every sku once, the changed one at the end.
+        let all = import_all(&sb, &http, &access, None).await;
+        assert_eq!(all.len(), 2501);
+        assert_eq!(all.iter().filter(|s| *s == "SKU-0000005").count(), 1);
+        assert_eq!(all.last().unwrap(), "NEW-1");
+
+        // Rust-side changes behave the same way.
+        sb.update_product("SKU-0000001", |p| p.quantity = 0)
+            .unwrap();
+        let got = import_all(&sb, &http, &access, Some(&high_water)).await;
+        assert_eq!(got.last().unwrap(), "SKU-0000001");
+    }
+
+    #[tokio::test]
+    async fn batch_limits_and_per_item_errors() {
+        let sb = start(10, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+
+        let too_many: Vec<Value> = (0..101)
+            .map(|i| product_json(&format!("X{i}"), json!("1")))
+            .collect();
+        assert_eq!(
+            export(&sb, &http, &access, json!({ "products": too_many }))
+                .await
+                .0,
+            413
+        );
+        let hundred: Vec<Value> = (0..100)
+            .map(|i| product_json(&format!("X{i}"), json!("1")))
+            .collect();
+        assert_eq!(
+            export(&sb, &http, &access, json!({ "products": hundred }))
+                .await
+                .0,
+            200
+        );
+
+        let not_json = http
+            .post(format!("{}/products/batch", sb.base_url()))
+            .bearer_auth(&access)
+            .header("content-type", "application/json")
+            .body("{products: oops")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(not_json.status(), 400);
+
+        sb.update_switches(|s| s.item_error_skus = vec!["REFUSED".into()]);
+        let unchanged = serde_json::to_value(sb.product("SKU-0000002").unwrap()).unwrap();
+        let mut bad_currency = product_json("B2", json!("1.00"));
+        bad_currency["currency"] = json!("eur");
+        let mut negative = product_json("B3", json!("1.00"));
+        negative["quantity"] = json!(-1);
+        let mut extra = product_json("B4", json!("1.00"));
+        extra["colour"] = json!("red");
+        let items = json!({"products": [
+            product_json("FLOAT", json!(19.9)),
+            product_json("OK-1", json!("19.90")),
+            bad_currency,
+            negative,
+            product_json("", json!("1")),
+            product_json("B5", json!("1.2.3")),
+            product_json("B6", json!("-5")),
+            extra,
+            product_json("REFUSED", json!("1")),
+            unchanged,
+            "not an object",
+        ]});
+        let (status, reply) = export(&sb, &http, &access, items).await;
+        assert_eq!(status, 200, "{reply}");
+        let results = reply["results"].as_array().unwrap();
+        let got: Vec<(&str, &str)> = results
+            .iter()
+            .map(|r| (r["sku"].as_str().unwrap(), r["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("FLOAT", "error"),
+                ("OK-1", "created"),
+                ("B2", "error"),
+                ("B3", "error"),
+                ("", "error"),
+                ("B5", "error"),
+                ("B6", "error"),
+                ("B4", "error"),
+                ("REFUSED", "error"),
+                ("SKU-0000002", "unchanged"),
+                ("", "error"),
+            ]
+        );
+        assert!(
+            results[0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a number")
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| (r["status"] == "error") == r.get("error").is_some())
+        );
+        assert!(sb.product("FLOAT").is_none());
+        assert_eq!(sb.product("OK-1").unwrap().price, "19.90");
+        let recorded = sb
+            .requests()
+            .into_iter()
+            .rfind(|r| r.path == "/products/batch")
+            .unwrap();
+        assert!(recorded.body.unwrap().contains("\"FLOAT\""));
+    }
+
+    #[tokio::test]
+    async fn fail_next_then_normal_service_with_retry_after() {
+        let sb = start(
+            3,
+            Switches {
+                fail_next: vec![500, 503],
+                retry_after_secs: 7,
+                ..Switches::default()
+            },
+        )
+        .await;
+        let http = client();
+        // The token request is a protocol request too: it takes the first status.
+        let (status, _) = refresh(&sb, &http, &sb.current_refresh_token()).await;
+        assert_eq!(status, 500);
+        // Faults come before authentication, as from an overloaded front end.
+        let url = format!("{}/products", sb.base_url());
+        let reply = get(&http, url.clone(), "not-checked").await;
+        let retry_after = reply
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            (reply.status().as_u16(), retry_after.as_deref()),
+            (503, Some("7"))
+        );
+        let access = access_token(&sb, &http).await;
+        assert_eq!(get(&http, url.clone(), &access).await.status(), 200);
+        let statuses: Vec<u16> = sb.requests().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [500, 503, 200, 200]);
+    }
+
+    #[tokio::test]
+    async fn reply_distortions_hit_only_the_next_successful_product_replies() {
+        let sb = start(3, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let url = format!("{}/products?limit=2", sb.base_url());
+        type Check = fn(&str, &str) -> bool;
+        let cases: &[(&str, Check)] = &[
+            ("garbage_next", |ct, body| {
+                ct == "application/json" && serde_json::from_str::<Value>(body).is_err()
+            }),
+            ("truncate_next", |_, body| {
+                serde_json::from_str::<Value>(body).is_err() && body.starts_with("{\"products\":[")
+            }),
+            ("wrong_content_type_next", |ct, body| {
+                ct.starts_with("text/html") && serde_json::from_str::<Value>(body).is_ok()
+            }),
+        ];
+        for (switch, check) in cases {
+            let patch = http
+                .post(format!("{}/_sandbox/switches", sb.base_url()))
+                .json(&json!({ *switch: 1 }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(patch.status(), 200, "{switch}");
+            let reply = get(&http, url.clone(), &access).await;
+            assert_eq!(reply.status(), 200, "{switch}");
+            let content_type = reply.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let body = reply.text().await.unwrap();
+            assert!(
+                check(&content_type, &body),
+                "{switch}: {content_type} {body}"
+            );
+            let again = get(&http, url.clone(), &access).await;
+            assert!(again.json::<Value>().await.is_ok(), "{switch} applies once");
+        }
+        let bad = http
+            .post(format!("{}/_sandbox/switches", sb.base_url()))
+            .json(&json!({"no_such_switch": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn rate_limit_repeat_cursor_and_omitted_results() {
+        let sb = start(
+            10,
+            Switches {
+                rate_limit_every: Some(3),
+                retry_after_secs: 0,
+                ..Switches::default()
+            },
+        )
+        .await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(page(&sb, &http, &access, "limit=2").await.0);
+        }
+        assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
+
+        sb.update_switches(|s| {
+            s.rate_limit_every = None;
+            s.repeat_cursor = true;
+        });
+        let (_, first) = page(&sb, &http, &access, "limit=2").await;
+        let cursor = first["next_cursor"].as_str().unwrap().to_string();
+        let (_, second) = page(&sb, &http, &access, &format!("limit=2&cursor={cursor}")).await;
+        assert_eq!(second["next_cursor"], cursor.as_str());
+        assert_ne!(skus(&first), skus(&second));
+
+        sb.update_switches(|s| {
+            s.repeat_cursor = false;
+            s.omit_results_next = 1;
+        });
+        let body =
+            json!({"products": [product_json("A", json!("1")), product_json("B", json!("2"))]});
+        let (_, reply) = export(&sb, &http, &access, body.clone()).await;
+        assert_eq!(reply["results"].as_array().unwrap().len(), 1);
+        assert!(
+            sb.product("B").is_some(),
+            "the omitted item was still stored"
+        );
+        let (_, reply) = export(&sb, &http, &access, body).await;
+        assert_eq!(reply["results"].as_array().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn close_next_resets_the_connection_without_a_reply() {
+        let sb = start(3, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        sb.update_switches(|s| s.close_next = 1);
+        let url = format!("{}/products", sb.base_url());
+        let err = http.get(&url).bearer_auth(&access).send().await;
+        let err = err
+            .map(|r| r.status())
+            .expect_err("close_next must not reply");
+        assert!(!err.is_timeout(), "a reset, not a hang: {err:?}");
+        assert_eq!(get(&http, url, &access).await.status(), 200);
+        let statuses: Vec<u16> = sb.requests().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [200, 0, 200]);
+    }
+
+    #[tokio::test]
+    async fn state_and_error_rate() {
+        let sb = start(
+            4,
+            Switches {
+                error_rate: 1.0,
+                ..Switches::default()
+            },
+        )
+        .await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        assert_eq!(page(&sb, &http, &access, "").await.0, 500);
+        let state: Value = http
+            .get(format!("{}/_sandbox/state", sb.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            state,
+            json!({
+                "refresh_token": sb.current_refresh_token(),
+                "requests": {"token": 1, "products": 1, "batch": 0},
+                "product_count": 4,
+                "grant_revoked": false,
+            })
+        );
+        assert_eq!(sb.count("/oauth/token"), 1);
+        sb.clear_requests();
+        assert!(sb.requests().is_empty());
+        sb.shutdown().await;
+    }
+
+    #[test]
+    fn seeded_json_matches_the_product_it_stands_for() {
+        let catalog = Catalog::new(40);
+        for i in 1..=40 {
+            let mut buf = Vec::new();
+            write_seeded(&mut buf, i);
+            let parsed: Product = serde_json::from_slice(&buf).unwrap();
+            assert_eq!(
+                parsed,
+                seeded_product(i),
+                "{}",
+                String::from_utf8_lossy(&buf)
+            );
+            assert_eq!(buf, serde_json::to_vec(&parsed).unwrap());
+            assert!(is_decimal(&parsed.price), "{}", parsed.price);
+            assert_eq!(catalog.seed_index(&parsed.sku), Some(i));
+        }
+        assert_eq!(seeded_product(1).updated_at, "2025-01-01T00:00:01Z");
+        assert_eq!(seeded_product(7).title, "Café \"Deluxe\" 7");
+        for sku in [
+            "SKU-0000000",
+            "SKU-0000041",
+            "SKU-00000001",
+            "SKU-1",
+            "sku-0000001",
+        ] {
+            assert_eq!(catalog.seed_index(sku), None, "{sku}");
+        }
+    }
+
+    #[test]
+    fn decoders() {
+        assert_eq!(base64_decode("ZGVtbzpzZWNyZXQ=").unwrap(), b"demo:secret");
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        for bad in ["YQ=", "Y===", "YQ==YQ==", "Y!==", "@@@@"] {
+            assert!(base64_decode(bad).is_none(), "{bad}");
+        }
+        assert_eq!(url_decode("a+b%2Bc%C3%BC").unwrap(), "a b+cü");
+        for bad in ["%", "%4", "%zz", "%FF"] {
+            assert!(url_decode(bad).is_none(), "{bad}");
+        }
+        let cursor = encode_cursor(-5, "SKU:1 ü");
+        assert_eq!(decode_cursor(&cursor), Some((-5, "SKU:1 ü".to_string())));
+    }
+
+    /// Prints (does not assert) the cost of serving 100,000 products in pages
+    /// of 1000 to a bare reqwest client, both in this debug build.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn print_time_to_fetch_100k_products() {
+        let sb = start(100_000, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        #[derive(Deserialize)]
+        struct Page {
+            products: Vec<serde::de::IgnoredAny>,
+            next_cursor: Option<String>,
+        }
+        let started = Instant::now();
+        let (mut count, mut bytes, mut cursor) = (0, 0, None::<String>);
+        loop {
+            let mut url = format!("{}/products?limit=1000", sb.base_url());
+            if let Some(cursor) = &cursor {
+                url.push_str("&cursor=");
+                url.push_str(cursor);
+            }
+            let body = get(&http, url, &access).await.bytes().await.unwrap();
+            bytes += body.len();
+            let page: Page = serde_json::from_slice(&body).unwrap();
+            count += page.products.len();
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(count, 100_000);
+        eprintln!(
+            "fetched {count} products ({} MB) in 100 pages in {:?} (debug build)",
+            bytes / 1_000_000,
+            started.elapsed()
+        );
     }
 }
