@@ -84,6 +84,9 @@ pub struct Switches {
     pub fail_next: Vec<u16>,
     /// `Retry-After` seconds sent with 429 and 503.
     pub retry_after_secs: u64,
+    /// Send `Retry-After` as an HTTP date (now + `retry_after_secs`) instead
+    /// of seconds; both forms are legal (RFC 9110 §10.2.3).
+    pub retry_after_http_date: bool,
     /// Every Nth product request is answered 429.
     pub rate_limit_every: Option<u32>,
     /// The next N successful product replies are a non-JSON body with 200.
@@ -101,6 +104,10 @@ pub struct Switches {
     pub item_error_skus: Vec<String>,
     /// The next N protocol requests get their TCP connection reset, no reply.
     pub close_next: u32,
+    /// The next N protocol requests are fully processed (a refresh token
+    /// rotated, a batch stored), then their connection is reset: the reply is
+    /// lost, as when a client crashes or times out at the worst moment.
+    pub drop_reply_next: u32,
     /// Lifetime of new access tokens; 0 makes them expire at once.
     pub token_lifetime_secs: u64,
     /// Every refresh issues a new refresh token and invalidates the old one.
@@ -118,6 +125,7 @@ impl Default for Switches {
             error_rate: 0.0,
             fail_next: Vec::new(),
             retry_after_secs: 1,
+            retry_after_http_date: false,
             rate_limit_every: None,
             garbage_next: 0,
             truncate_next: 0,
@@ -126,6 +134,7 @@ impl Default for Switches {
             omit_results_next: 0,
             item_error_skus: Vec::new(),
             close_next: 0,
+            drop_reply_next: 0,
             token_lifetime_secs: 3600,
             rotate_refresh_tokens: true,
             reuse_detection: false,
@@ -1350,10 +1359,12 @@ enum Endpoint {
 struct Plan {
     latency: Duration,
     close: bool,
+    drop_reply: bool,
     fail: Option<u16>,
     rate_limited: bool,
     server_error: bool,
     retry_after: u64,
+    retry_after_http_date: bool,
 }
 
 fn take_one(counter: &mut u32) -> bool {
@@ -1366,11 +1377,12 @@ fn plan(shared: &Shared, endpoint: Endpoint) -> Plan {
     let mut s = lock(&shared.switches);
     let close = take_one(&mut s.close_next);
     let fail = (!close && !s.fail_next.is_empty()).then(|| s.fail_next.remove(0));
+    let drop_reply = !close && fail.is_none() && take_one(&mut s.drop_reply_next);
     let mut rate_limited = false;
     let mut server_error = false;
     if endpoint != Endpoint::Token {
         let n = shared.rate_sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        let undecided = !close && fail.is_none();
+        let undecided = !close && !drop_reply && fail.is_none();
         rate_limited = undecided
             && s.rate_limit_every
                 .is_some_and(|k| n.is_multiple_of(u64::from(k)));
@@ -1380,10 +1392,12 @@ fn plan(shared: &Shared, endpoint: Endpoint) -> Plan {
     Plan {
         latency: Duration::from_millis(s.latency_ms),
         close,
+        drop_reply,
         fail,
         rate_limited,
         server_error,
         retry_after: s.retry_after_secs,
+        retry_after_http_date: s.retry_after_http_date,
     }
 }
 
@@ -1401,10 +1415,14 @@ fn bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
     response
 }
 
-fn with_retry_after(mut response: Response, secs: u64) -> Response {
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+fn with_retry_after(mut response: Response, plan: &Plan) -> Response {
+    let value = if plan.retry_after_http_date {
+        let at = std::time::SystemTime::now() + Duration::from_secs(plan.retry_after);
+        HeaderValue::from_str(&httpdate::fmt_http_date(at)).expect("http dates are ascii")
+    } else {
+        HeaderValue::from(plan.retry_after)
+    };
+    response.headers_mut().insert(header::RETRY_AFTER, value);
     response
 }
 
@@ -1475,7 +1493,7 @@ async fn handle(
         entry.body = Some(String::from_utf8_lossy(&body).into_owned());
     }
     let response = respond(&shared, endpoint, &plan, &parts.headers, &query, &body);
-    let response = if plan.close {
+    let response = if plan.close || plan.drop_reply {
         conn.reset.store(true, Ordering::SeqCst);
         entry.status = 0;
         response
@@ -1522,7 +1540,7 @@ fn respond(
             json!({"error": "sandbox_fail_next", "error_description": "failure injected by `fail_next`"}),
         );
         return if matches!(status.as_u16(), 429 | 503) {
-            with_retry_after(response, plan.retry_after)
+            with_retry_after(response, plan)
         } else {
             response
         };
@@ -1533,7 +1551,7 @@ fn respond(
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({"error": "rate_limited", "error_description": "too many requests"}),
             ),
-            plan.retry_after,
+            plan,
         );
     }
     if plan.server_error {
@@ -2602,6 +2620,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn drop_reply_next_rotates_but_the_client_never_hears() {
+        let sb = start(3, Switches::default()).await;
+        let http = client();
+        let before = sb.current_refresh_token();
+        sb.update_switches(|s| s.drop_reply_next = 1);
+        let lost = http
+            .post(sb.token_url())
+            .basic_auth(sb.client_id(), Some(sb.client_secret()))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", before.as_str()),
+            ])
+            .send()
+            .await;
+        assert!(lost.is_err(), "the reply must be lost");
+        assert_ne!(
+            sb.current_refresh_token(),
+            before,
+            "the server rotated anyway"
+        );
+        assert_eq!(
+            refresh(&sb, &http, &before).await.1["error"],
+            "invalid_grant"
+        );
+        assert_eq!(sb.requests()[0].status, 0);
+    }
+
+    #[tokio::test]
     async fn state_and_error_rate() {
         let sb = start(
             4,
@@ -2635,6 +2681,58 @@ mod tests {
         sb.clear_requests();
         assert!(sb.requests().is_empty());
         sb.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn retry_after_can_be_an_http_date() {
+        let sb = start(
+            1,
+            Switches {
+                rate_limit_every: Some(1),
+                retry_after_secs: 120,
+                retry_after_http_date: true,
+                ..Switches::default()
+            },
+        )
+        .await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let reply = get(&http, format!("{}/products", sb.base_url()), &access).await;
+        assert_eq!(reply.status(), 429);
+        let date =
+            httpdate::parse_http_date(reply.headers()["retry-after"].to_str().unwrap()).unwrap();
+        let wait = date.duration_since(std::time::SystemTime::now()).unwrap();
+        assert!(
+            (Duration::from_secs(110)..=Duration::from_secs(120)).contains(&wait),
+            "{wait:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rust_side_catalog_changes() {
+        let sb = start(3, Switches::default()).await;
+        assert_eq!(
+            sb.all_products(),
+            (1..=3).map(seeded_product).collect::<Vec<_>>()
+        );
+        let mut new = seeded_product(1);
+        new.sku = "OWN-1".into();
+        new.id = None;
+        let stored = sb.put_product(new);
+        assert_eq!(stored.id.as_deref(), Some("p-4"));
+        assert!(stored.updated_at > seeded_product(3).updated_at);
+        let changed = sb
+            .update_product("SKU-0000002", |p| p.title = "Renamed".into())
+            .unwrap();
+        assert_eq!(changed.id.as_deref(), Some("p-2"));
+        assert!(sb.update_product("NOPE", |_| {}).is_none());
+        let order: Vec<String> = sb.all_products().into_iter().map(|p| p.sku).collect();
+        assert_eq!(
+            order,
+            ["SKU-0000001", "SKU-0000003", "OWN-1", "SKU-0000002"]
+        );
+        assert_eq!(sb.product_count(), 4);
+        assert_eq!(sb.product("SKU-0000002").unwrap().title, "Renamed");
     }
 
     #[test]
