@@ -98,8 +98,7 @@ impl Report for RunReport {
                     row.job.to_string(),
                     row.outcome.as_str().to_string(),
                     row.items.to_string(),
-                    row.duration_ms
-                        .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+                    row.duration_ms.map_or("-".into(), human_millis),
                     when(row.next_due),
                     row.detail.clone(),
                 ]);
@@ -113,6 +112,15 @@ impl Report for RunReport {
             writeln!(out, "{}: {}", error.account, error.error)?;
         }
         Ok(())
+    }
+}
+
+/// `850ms`, `12.3s`.
+pub fn human_millis(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
     }
 }
 

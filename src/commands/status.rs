@@ -8,7 +8,7 @@ use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::run_once::parse_now;
+use super::run_once::{human_millis, parse_now};
 use crate::app::{AccountChoice, Context, Outcome};
 use crate::cli::{HistoryArgs, StatusArgs};
 use crate::output::{Report, json_of, or_dash, table, when, write_table};
@@ -174,7 +174,7 @@ impl Report for History {
         for run in &self.runs {
             let duration = run
                 .finished
-                .map(|f| format!("{:.1}s", f.duration_since(run.started).as_secs_f64()));
+                .map(|f| human_millis(f.duration_since(run.started).as_millis().max(0) as u64));
             let forced = if run.forced { " (forced)" } else { "" };
             t.add_row([
                 when(Some(run.started)),

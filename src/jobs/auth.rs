@@ -98,7 +98,7 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
         Err(ChannelError::InvalidGrant { description }) => {
             ch.store
                 .write(|tx| tx.clear_refresh_in_flight(&ch.channel_id))?;
-            let description = description.map(|d| format!(" ({d})")).unwrap_or_default();
+            let description = description.map(|d| format!(": {d}")).unwrap_or_default();
             let login = format!(
                 "store a fresh refresh token with `oms-channels --account {} channel login {}`",
                 ch.account, ch.channel_id
