@@ -1414,3 +1414,118 @@ fn a_secret_in_the_account_file_is_refused_and_never_echoed() {
             "secrets never live in the account file",
         ));
 }
+
+// ---------------------------------------------------------------------------
+// the shipped sample files
+// ---------------------------------------------------------------------------
+
+fn example(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_sample_files_are_valid_and_editable() {
+    let env = TestEnv::new();
+    env.account("acme", example("acme.toml"))
+        .file("capabilities.toml", example("capabilities.toml"))
+        .current("acme");
+    env.cmd(["validate", "--strict"])
+        .env("SHOP_EU_SECRET", "x")
+        .assert()
+        .code(0)
+        .stdout("acme: ok\n");
+    // Without the secret on this machine, validate says so.
+    env.cmd(["validate"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(
+            "acme/shop-eu: warning[missing-secret]: environment variable `SHOP_EU_SECRET`",
+        ));
+    let caps = json(
+        &env.cmd(["capabilities", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        caps["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "beta-rest-fast" && t["source"] == "user"),
+        "{caps:#}"
+    );
+    env.cmd([
+        "channel",
+        "add",
+        "shop-fast",
+        "--type",
+        "beta-rest-fast",
+        "--base-url",
+        "https://fast.example",
+    ])
+    .assert()
+    .code(0);
+    env.cmd([
+        "channel",
+        "set-period",
+        "shop-fast",
+        "export-products",
+        "5m",
+    ])
+    .assert()
+    .code(0);
+    let after = env.read_account("acme");
+    assert_in_order(&comments(&after), &comments(&example("acme.toml")), &after);
+}
+
+#[test]
+fn the_ci_script_fails_on_findings_with_and_without_jq() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci-validate.sh");
+    let env = TestEnv::new();
+    let run = |shell: &str, jq: &str| {
+        std::process::Command::new(shell)
+            .arg(&script)
+            .arg(env.config_dir())
+            .env("OMS_CHANNELS", support::env::BIN)
+            .env("JQ", jq)
+            .env(SECRET_VAR, "x")
+            .env_remove("OMS_CHANNELS_CONFIG_DIR")
+            .output()
+            .expect("run the script")
+    };
+    for shell in ["sh", "bash"] {
+        for jq in ["jq", "/nonexistent/jq"] {
+            let what = format!("{shell} JQ={jq}");
+            env.account("acme", BASE);
+            let out = run(shell, jq);
+            assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(&out));
+
+            env.account(
+                "acme",
+                BASE.replace("import-products = \"none\"", "import-products = \"1h\""),
+            );
+            let out = run(shell, jq);
+            assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
+            assert!(stdout(&out).contains("import-with-oms-master"), "{what}");
+
+            env.account("acme", "display-name = \n");
+            let out = run(shell, jq);
+            assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+            assert!(
+                stdout(&out).contains("acme.toml:1:"),
+                "{what}: {}",
+                stdout(&out)
+            );
+        }
+    }
+    let out = std::process::Command::new("sh")
+        .arg(&script)
+        .arg(env.path("nowhere"))
+        .env("OMS_CHANNELS", support::env::BIN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
