@@ -184,12 +184,130 @@ pub fn add_channel(doc: &mut DocumentMut, id: &str, new: &NewChannel) -> Result<
 }
 
 /// Removes `[channels.<id>]` and its sub-tables.
+///
+/// toml_edit keeps the comments above a table header in that header's own
+/// decoration, so removing the table would drop them all. The comment block
+/// right above the header describes the channel and goes with it; anything
+/// separated from that block by a blank line (a section comment such as
+/// `# ---- channels ----`) is not about this channel and moves to whatever
+/// follows.
 pub fn remove_channel(doc: &mut DocumentMut, id: &str) -> Result<(), EditError> {
     let channels = channels_mut(doc).ok_or_else(|| EditError::NoSuchChannel(id.to_string()))?;
-    channels
+    let removed = channels
         .remove(id)
-        .map(|_| ())
-        .ok_or_else(|| EditError::NoSuchChannel(id.to_string()))
+        .ok_or_else(|| EditError::NoSuchChannel(id.to_string()))?;
+    let Item::Table(removed) = removed else {
+        return Ok(());
+    };
+    let Some((position, prefix)) = first_header(&removed) else {
+        return Ok(());
+    };
+    let Some(kept) = detached_comments(&prefix) else {
+        return Ok(());
+    };
+    let mut next = None;
+    first_header_after(doc.as_table(), position, &mut next);
+    match next.and_then(|at| header_at_mut(doc.as_table_mut(), at)) {
+        Some(table) => {
+            let old = table
+                .decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("");
+            let new = join_comment_blocks(&kept, old);
+            table.decor_mut().set_prefix(new);
+        }
+        None => {
+            let old = doc.trailing().as_str().unwrap_or("").to_string();
+            doc.set_trailing(join_comment_blocks(&kept, &old));
+        }
+    }
+    Ok(())
+}
+
+/// A table written as a `[header]` in the file (not implicit, not dotted).
+fn is_header(table: &Table) -> bool {
+    !table.is_implicit() && !table.is_dotted() && table.position().is_some()
+}
+
+/// The position and prefix text of the first header of `table` or its sub-tables.
+fn first_header(table: &Table) -> Option<(isize, String)> {
+    let mut best = None;
+    if is_header(table) {
+        let prefix = table
+            .decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .unwrap_or("");
+        best = table.position().map(|at| (at, prefix.to_string()));
+    }
+    for (_, item) in table.iter() {
+        if let Item::Table(sub) = item
+            && let Some(found) = first_header(sub)
+            && best.as_ref().is_none_or(|(at, _)| found.0 < *at)
+        {
+            best = Some(found);
+        }
+    }
+    best
+}
+
+/// The smallest header position greater than `after` under `table`.
+fn first_header_after(table: &Table, after: isize, best: &mut Option<isize>) {
+    for (_, item) in table.iter() {
+        if let Item::Table(sub) = item {
+            if is_header(sub)
+                && let Some(at) = sub.position()
+                && at > after
+                && best.is_none_or(|b| at < b)
+            {
+                *best = Some(at);
+            }
+            first_header_after(sub, after, best);
+        }
+    }
+}
+
+fn header_at_mut(table: &mut Table, at: isize) -> Option<&mut Table> {
+    for (_, item) in table.iter_mut() {
+        if let Item::Table(sub) = item {
+            if is_header(sub) && sub.position() == Some(at) {
+                return Some(sub);
+            }
+            if let Some(found) = header_at_mut(sub, at) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// The part of a header's prefix that ends with a blank line, if it holds a
+/// comment: what sat above the header but was not attached to it.
+fn detached_comments(prefix: &str) -> Option<String> {
+    let lines: Vec<&str> = prefix.split_inclusive('\n').collect();
+    let last_blank = lines
+        .iter()
+        .rposition(|line| line.trim().is_empty() && line.ends_with('\n'))?;
+    let kept = &lines[..=last_blank];
+    if !kept.iter().any(|line| line.trim_start().starts_with('#')) {
+        return None;
+    }
+    // Without its blank lines at the end: `join_comment_blocks` puts one back.
+    Some(format!("{}\n", kept.concat().trim_end()))
+}
+
+/// `kept` comments, one blank line, then `next` (a prefix or the trailing text).
+fn join_comment_blocks(kept: &str, next: &str) -> String {
+    let next_starts_blank = next
+        .split_inclusive('\n')
+        .next()
+        .is_some_and(|line| line.trim().is_empty() && line.ends_with('\n'));
+    if next.is_empty() || next_starts_blank {
+        format!("{kept}{next}")
+    } else {
+        format!("{kept}\n{next}")
+    }
 }
 
 /// The text of a new account file.
@@ -378,6 +496,35 @@ base-url = "https://api.shop-uk.example/v1"
         assert!(!removed.contains("shop-uk"));
         assert!(removed.contains("# hourly is plenty"));
         assert!(parse(&removed).channels.contains_key("shop-eu"));
+    }
+
+    #[test]
+    fn remove_channel_keeps_section_comments_above_it() {
+        let text = "master-product-source = \"oms\"\n\n# ---- channels ----\n\n# A, about to go\n[channels.a]\ntype = \"beta-rest\"\nbase-url = \"https://a\"\n\n# B\n[channels.b]\ntype = \"beta-rest\"\nbase-url = \"https://b\"\n";
+        let cases = [
+            (
+                "a",
+                "master-product-source = \"oms\"\n\n# ---- channels ----\n\n# B\n[channels.b]\ntype = \"beta-rest\"\nbase-url = \"https://b\"\n",
+            ),
+            (
+                "b",
+                "master-product-source = \"oms\"\n\n# ---- channels ----\n\n# A, about to go\n[channels.a]\ntype = \"beta-rest\"\nbase-url = \"https://a\"\n",
+            ),
+        ];
+        for (id, expected) in cases {
+            let mut d = doc(text);
+            remove_channel(&mut d, id).unwrap();
+            assert_eq!(d.to_string(), expected, "{id}");
+        }
+        // The last channel's section comment moves into the trailing text.
+        let mut d = doc(&text.replace("\n# B\n", "\n# ---- more ----\n\n# B\n"));
+        remove_channel(&mut d, "b").unwrap();
+        let out = d.to_string();
+        assert!(
+            out.ends_with("base-url = \"https://a\"\n\n# ---- more ----\n"),
+            "{out}"
+        );
+        parse(&out);
     }
 
     #[test]
