@@ -11,7 +11,6 @@ use crate::capabilities::Capabilities;
 use crate::cli::{Cli, Command};
 use crate::commands;
 use crate::config::{self, ConfigError, LoadedAccount};
-use crate::error::Refused;
 use crate::ids;
 use crate::output::{self, Report};
 use crate::paths::Paths;
@@ -67,11 +66,11 @@ impl Context {
             match global.current_account {
                 Some(account) => (account, AccountSource::ConfigFile { path }),
                 None => {
-                    return Err(Refused(format!(
+                    // A usage error (exit 2), not a refused request.
+                    anyhow::bail!(
                         "no account selected: pass --account <ACCOUNT>, set {ACCOUNT_ENV}, or run `oms-channels account use <ACCOUNT>` (accounts live in `{}`)",
                         self.paths.accounts_dir().display()
-                    ))
-                    .into());
+                    );
                 }
             }
         };
@@ -137,7 +136,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8> {
         Command::Products(command) => commands::products::run(&ctx, command)?,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "oms-channels", out);
+            // Into a buffer first: clap_complete panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "oms-channels", &mut script);
+            out.write_all(&script)?;
             return Ok(crate::error::EXIT_OK);
         }
     };

@@ -118,6 +118,7 @@ pub enum ChannelCommand {
         /// auth-refresh, import-products or export-products
         job: String,
         /// A duration offered by the channel type, or `none`
+        #[arg(allow_hyphen_values = true)]
         period: String,
     },
     /// Store an initial refresh token, read from stdin (never from arguments)
