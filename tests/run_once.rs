@@ -354,6 +354,31 @@ fn invalid_grant_fails_with_the_login_hint_and_skips_the_product_jobs() {
         env.stored_refresh_token("shop").as_deref(),
         Some("rt-not-the-right-one")
     );
+
+    // The next cron run (a minute later at most) waits for the auth backoff
+    // instead of sending the rejected token again through a product job.
+    let (code, doc, stderr) = env.run_once_any(&[]);
+    assert_eq!(
+        log(&shop),
+        vec![("POST /oauth/token".to_string(), 400)],
+        "{doc:#}\n{stderr}"
+    );
+    assert_eq!(code, 0, "{doc:#}");
+    let rows = run_env::rows(&doc);
+    assert_eq!(rows.get("shop", "auth-refresh").outcome, "not-due");
+    for job in ["import-products", "export-products"] {
+        let row = rows.get("shop", job);
+        assert_eq!(row.outcome, "skipped", "{doc:#}");
+        assert!(row.detail.contains("auth-refresh failed"), "{}", row.detail);
+    }
+
+    // A fresh login unblocks the product jobs at once, before auth-refresh's
+    // backoff ends: they refresh the token themselves.
+    env.login("shop", &shop.current_refresh_token());
+    let rows = env.run_once(&[]);
+    assert_eq!(rows.get("shop", "auth-refresh").outcome, "not-due");
+    assert_eq!(rows.get("shop", "import-products").outcome, "ran");
+    assert_eq!(rows.get("shop", "import-products").items, 20);
 }
 
 /// 250 catalog products; a few with prices a float would mangle.
