@@ -679,3 +679,61 @@ fn history_lists_runs_and_status_says_when_and_why() {
     assert!(human.contains("account: acme"), "{human}");
     assert!(human.contains("failed:"), "{human}");
 }
+
+#[test]
+fn export_sends_catalog_data_not_the_master_channels_ids() {
+    // Master `a` feeds the catalog; `b` gets it exported.
+    let mut env = RunEnv::new();
+    let a = env.sandbox(5, Switches::default());
+    let b = env.sandbox(0, Switches::default());
+    env.add_channel("a", &a, HOURLY_IMPORT);
+    env.add_channel("b", &b, HOURLY_EXPORT);
+    env.set_master("a");
+
+    let rows = env.run_once(&["--job", "auth-refresh", "--job", "import-products"]);
+    assert_eq!(rows.get("a", "import-products").items, 5);
+    // Channels run concurrently, so export after the import has landed.
+    let rows = env.run_once(&["--job", "export-products"]);
+    assert_eq!(rows.get("b", "export-products").items, 5);
+    let sent = a.product("SKU-0000002").unwrap();
+    let got = b.product("SKU-0000002").expect("exported to b");
+    assert_eq!((&got.title, &got.price), (&sent.title, &sent.price));
+    // `id` is each channel's own: a's ids must not be sent to b as b's.
+    for request in b.requests().into_iter().filter_map(|r| r.body) {
+        assert!(!request.contains("\"id\":\"p-"), "{request}");
+    }
+}
+
+#[test]
+fn a_channel_with_config_errors_is_skipped_and_the_others_run() {
+    let mut env = RunEnv::new();
+    let good = env.sandbox(5, Switches::default());
+    let bad = env.sandbox(5, Switches::default());
+    env.add_channel("good", &good, HOURLY_IMPORT);
+    env.add_channel("bad", &bad, HOURLY_IMPORT);
+    env.set_master("good");
+    // An operator edits the file by hand: plain http to a non-loopback host
+    // is an `insecure-url` error for that channel only.
+    let file = env.config_dir().join("accounts/acme.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = text.replacen(
+        &format!("base-url = \"{}\"", bad.base_url()),
+        "base-url = \"http://shop.example\"",
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&file, edited).unwrap();
+
+    let (code, doc, stderr) = env.run_once_any(&[]);
+    assert_eq!(code, 2, "{doc:#}\n{stderr}");
+    let rows = run_env::rows(&doc);
+    assert_eq!(rows.get("good", "import-products").outcome, "ran");
+    let skipped = rows.get("bad", "import-products");
+    assert_eq!(skipped.outcome, "skipped");
+    assert!(
+        skipped.detail.contains("insecure-url"),
+        "{}",
+        skipped.detail
+    );
+    assert_eq!(bad.requests(), vec![]);
+}
