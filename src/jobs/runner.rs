@@ -178,7 +178,8 @@ fn plan_channel(
 
 /// Why product jobs must wait: the last auth-refresh failed and no token was
 /// stored since (a `channel login` or a successful refresh clears this).
-fn auth_failing_reason(
+/// `status` uses it too, so it tells the same story as `run-once`.
+pub fn auth_failing_reason(
     auth: &JobState,
     tokens: Option<&Tokens>,
     channel: &ChannelConfig,
