@@ -355,6 +355,20 @@ fn invalid_grant_fails_with_the_login_hint_and_skips_the_product_jobs() {
         Some("rt-not-the-right-one")
     );
 
+    // `status` tells the same story as the next run.
+    let status = env.json(&["status"]);
+    for job in status["jobs"].as_array().unwrap() {
+        if job["job"] == "auth-refresh" {
+            assert_eq!(job["last_outcome"], "failed", "{job:#}");
+        } else {
+            assert_eq!(job["due"], false, "{job:#}");
+            assert!(
+                job["why"].as_str().unwrap().contains("auth-refresh failed"),
+                "{job:#}"
+            );
+        }
+    }
+
     // The next cron run (a minute later at most) waits for the auth backoff
     // instead of sending the rejected token again through a product job.
     let (code, doc, stderr) = env.run_once_any(&[]);
