@@ -751,3 +751,62 @@ fn a_channel_with_config_errors_is_skipped_and_the_others_run() {
     );
     assert_eq!(bad.requests(), vec![]);
 }
+
+#[test]
+fn a_lost_token_reply_is_explained_instead_of_a_bare_invalid_grant() {
+    let (env, shop) = master_shop(5, rotating_with_reuse_detection());
+    // The channel rotates the refresh token, but the reply never arrives.
+    shop.update_switches(|s| s.drop_reply_next = 1);
+    let (code, doc, _) = env.run_once_any(&[]);
+    assert_eq!(code, 1, "{doc:#}");
+    let rows = run_env::rows(&doc);
+    assert_eq!(rows.get("shop", "auth-refresh").outcome, "failed");
+    assert!(
+        rows.get("shop", "auth-refresh")
+            .detail
+            .contains("channel login shop"),
+        "{doc:#}"
+    );
+    assert_eq!(rows.get("shop", "import-products").outcome, "skipped");
+    assert_eq!(
+        shop.count("/oauth/token"),
+        1,
+        "a token request is never resent"
+    );
+
+    // The next attempt replays the old token: the channel refuses it, and the
+    // tool says that the earlier refresh was interrupted.
+    let (code, doc, _) = env.run_once_any(&["--force", "--job", "auth-refresh"]);
+    assert_eq!(code, 1, "{doc:#}");
+    let detail = run_env::rows(&doc)
+        .get("shop", "auth-refresh")
+        .detail
+        .clone();
+    assert!(detail.contains("invalid_grant"), "{detail}");
+    assert!(detail.contains("interrupted"), "{detail}");
+    assert!(detail.contains("channel login shop"), "{detail}");
+}
+
+#[test]
+fn a_channel_slower_than_the_request_timeout_fails_the_job_cleanly() {
+    let (env, shop) = master_shop(5, Switches::default());
+    env.run_once(&[]);
+    shop.update_switches(|s| s.latency_ms = 1500);
+    let out = env
+        .cmd(&["--json", "run-once", "--force", "--job", "import-products"])
+        .env("OMS_CHANNELS_REQUEST_TIMEOUT_MS", "100")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let rows = run_env::rows(&run_env::parse(&String::from_utf8_lossy(&out.stdout)));
+    let row = rows.get("shop", "import-products");
+    assert_eq!(row.outcome, "failed");
+    assert!(
+        row.detail.contains("did not answer in time"),
+        "{}",
+        row.detail
+    );
+    assert_eq!(env.catalog_count(), 5);
+}
