@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::run_once::{human_millis, parse_now};
 use crate::app::{AccountChoice, Context, Outcome};
 use crate::cli::{HistoryArgs, StatusArgs};
+use crate::jobs::runner::auth_failing_reason;
 use crate::output::{Report, json_of, or_dash, table, when, write_table};
 use crate::period::Job;
 use crate::schedule::{JobHistory, decide};
@@ -115,6 +116,13 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let mut jobs = Vec::new();
     for (id, channel) in &loaded.config.channels {
         let auth_off = channel.period(Job::AuthRefresh).is_off();
+        let auth_failing = match (&store, states.get(&(id.clone(), Job::AuthRefresh))) {
+            (Some(store), Some(auth)) => {
+                let tokens = store.read(|tx| tx.tokens(id))?;
+                auth_failing_reason(auth, tokens.as_ref(), channel)
+            }
+            _ => None,
+        };
         for job in Job::ALL {
             let period = channel.period(job);
             let state = states.get(&(id.clone(), job)).cloned().unwrap_or_default();
@@ -128,6 +136,12 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
                 decision.due = false;
                 decision.next_due = None;
                 decision.reason = "auth-refresh is none: never runs".into();
+            } else if let Some(reason) = auth_failing.as_ref().filter(|_| job.is_product_job())
+                && !period.is_off()
+            {
+                decision.due = false;
+                decision.next_due = None;
+                decision.reason = reason.clone();
             }
             jobs.push(StatusRow {
                 channel: id.clone(),

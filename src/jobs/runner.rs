@@ -18,7 +18,7 @@ use crate::config::{ChannelConfig, LoadedAccount};
 use crate::error::{Busy, Refused};
 use crate::period::Job;
 use crate::schedule::{Decision, JobHistory, decide};
-use crate::store::{JobState, Store, lock};
+use crate::store::{JobState, Store, Tokens, lock};
 use crate::validate::{Finding, Severity, secret_present_here, validate_account};
 
 #[derive(Clone, Debug)]
@@ -117,13 +117,31 @@ impl ChannelPlan {
     }
 }
 
+/// `auth_failing`: why the channel's product jobs must wait, when its last
+/// auth-refresh failed and no token was stored since (see `auth_failing_reason`).
 fn plan_channel(
     id: &str,
     channel: &ChannelConfig,
     states: &BTreeMap<(String, Job), JobState>,
+    auth_failing: Option<&str>,
     options: &RunOptions,
 ) -> ChannelPlan {
     let auth_off = channel.period(Job::AuthRefresh).is_off();
+    // A product job would refresh the token itself and resend the rejected
+    // grant, bypassing auth-refresh's backoff; it waits unless auth runs first.
+    let auth_runs = (options.jobs.is_empty() || options.jobs.contains(&Job::AuthRefresh))
+        && (options.force || {
+            let state = states
+                .get(&(id.to_string(), Job::AuthRefresh))
+                .cloned()
+                .unwrap_or_default();
+            decide(
+                &channel.period(Job::AuthRefresh),
+                &history_of(&state),
+                options.now,
+            )
+            .due
+        });
     let steps = Job::ALL
         .into_iter()
         .filter(|job| options.jobs.is_empty() || options.jobs.contains(job))
@@ -138,6 +156,9 @@ fn plan_channel(
                 Step::NotDue(decision)
             } else if auth_off {
                 Step::Skip("auth-refresh is none: no API call is made to this channel".to_string())
+            } else if let Some(reason) = auth_failing.filter(|_| job.is_product_job() && !auth_runs)
+            {
+                Step::Skip(reason.to_string())
             } else if decision.due || options.force {
                 Step::Run {
                     forced: options.force && !decision.due,
@@ -153,6 +174,30 @@ fn plan_channel(
         id: id.to_string(),
         steps,
     }
+}
+
+/// Why product jobs must wait: the last auth-refresh failed and no token was
+/// stored since (a `channel login` or a successful refresh clears this).
+/// `status` uses it too, so it tells the same story as `run-once`.
+pub fn auth_failing_reason(
+    auth: &JobState,
+    tokens: Option<&Tokens>,
+    channel: &ChannelConfig,
+) -> Option<String> {
+    let attempt = auth.last_attempt_start?;
+    if auth.consecutive_failures == 0 || tokens.is_some_and(|t| t.updated_at > attempt) {
+        return None;
+    }
+    let retry = decide(
+        &channel.period(Job::AuthRefresh),
+        &history_of(auth),
+        attempt,
+    )
+    .next_due
+    .map_or_else(String::new, |at| format!("; it is retried at {at}"));
+    Some(format!(
+        "auth-refresh failed at {attempt} and no token was stored since: product jobs wait for it{retry}"
+    ))
 }
 
 /// Runs (or with `dry_run`, previews) the due jobs of one account.
@@ -211,6 +256,21 @@ pub fn run_account(
         None => BTreeMap::new(),
     };
 
+    let mut auth_failing: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(store) = &store {
+        for id in loaded.config.channels.keys() {
+            let Some(auth) = states.get(&(id.clone(), Job::AuthRefresh)) else {
+                continue;
+            };
+            let tokens = store.read(|tx| tx.tokens(id))?;
+            if let Some(reason) =
+                auth_failing_reason(auth, tokens.as_ref(), &loaded.config.channels[id])
+            {
+                auth_failing.insert(id.clone(), reason);
+            }
+        }
+    }
+
     let mut rows = Vec::new();
     let mut plans = Vec::new();
     for (id, channel) in &loaded.config.channels {
@@ -242,7 +302,16 @@ pub fn run_account(
             }
             continue;
         }
-        plans.push((plan_channel(id, channel, &states, options), channel.clone()));
+        plans.push((
+            plan_channel(
+                id,
+                channel,
+                &states,
+                auth_failing.get(id).map(String::as_str),
+                options,
+            ),
+            channel.clone(),
+        ));
     }
 
     let runnable: Vec<_> = if options.dry_run {
