@@ -83,9 +83,13 @@ pub enum AccountCommand {
     /// Show the selected account and where that choice came from
     Current,
     /// Make ACCOUNT the current account (current-account in config.toml)
-    Use { account: String },
+    Use {
+        #[arg(id = "name", value_name = "ACCOUNT")]
+        account: String,
+    },
     /// Create a new account file
     Add {
+        #[arg(id = "name", value_name = "ACCOUNT")]
         account: String,
         /// `oms` or a channel id of this account
         #[arg(long, default_value = "oms", value_name = "SOURCE")]
@@ -95,7 +99,10 @@ pub enum AccountCommand {
         display_name: Option<String>,
     },
     /// Delete an account file (its store in the data dir is kept)
-    Remove { account: String },
+    Remove {
+        #[arg(id = "name", value_name = "ACCOUNT")]
+        account: String,
+    },
     /// Set the selected account's master product source (`oms` or a channel id)
     SetMasterSource { source: String },
     /// Show the selected account's settings

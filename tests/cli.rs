@@ -1529,3 +1529,14 @@ fn the_ci_script_fails_on_findings_with_and_without_jq() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn global_account_flag_works_with_account_subcommands_that_take_an_account() {
+    let env = TestEnv::new();
+    env.cmd(["--account", "other", "account", "add", "acme"]).assert().success();
+    env.cmd(["account", "add", "beta", "--account", "other"]).assert().success();
+    env.cmd(["--account", "other", "account", "use", "beta"]).assert().success();
+    env.cmd(["account", "remove", "acme", "--account", "other"]).assert().success();
+    assert!(env.bytes(env.account_path("acme")).is_none());
+    assert!(env.bytes(env.account_path("beta")).is_some());
+}
