@@ -493,3 +493,194 @@ fn a_refresh_whose_reply_is_lost_is_reported_as_interrupted() {
     );
     assert_ne!(status_of(&env, "auth-refresh")["last_outcome"], "success");
 }
+
+// ---- bad-input corpus ----
+
+/// A valid account file: the corpus's starting point.
+const BASE_ACCOUNT: &str = r#"# Acme: the corpus's base account
+display-name = "Acme"
+master-product-source = "oms"
+
+[channels.shop]
+type = "beta-rest"
+base-url = "https://api.example.com/v1"
+
+[channels.shop.jobs]
+auth-refresh = "50m" # refresh well inside the token's hour
+"#;
+
+/// One bad input: files to write (relative to the temp dir; `config/...` for
+/// the config dir), arguments (`{dir}` is the temp dir), and what must come out.
+struct BadInput {
+    name: &'static str,
+    files: &'static [(&'static str, &'static [u8])],
+    args: &'static [&'static str],
+    stdin: &'static str,
+    exit: i32,
+    /// Every one of these appears in stderr.
+    says: &'static [&'static str],
+}
+
+const fn bad(
+    name: &'static str,
+    files: &'static [(&'static str, &'static [u8])],
+    args: &'static [&'static str],
+    exit: i32,
+    says: &'static [&'static str],
+) -> BadInput {
+    BadInput { name, files, args, stdin: "", exit, says }
+}
+
+const BAD_ACCOUNT: &str = "config/accounts/bad.toml";
+const VALIDATE_BAD: &[&str] = &["--account", "bad", "validate"];
+const CAPS: &str = "config/capabilities.toml";
+const CAPS_LIST: &[&str] = &["--account", "acme", "capabilities", "list"];
+
+const CORPUS: &[BadInput] = &[
+    // Account files.
+    bad("duplicate key", &[(BAD_ACCOUNT, b"display-name = \"a\"\ndisplay-name = \"b\"\nmaster-product-source = \"oms\"\n")], VALIDATE_BAD, 2, &["bad.toml", "duplicate key"]),
+    bad("duplicate table", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x]\ntype = \"beta-rest\"\n")], VALIDATE_BAD, 2, &["bad.toml:5:", "duplicate key"]),
+    bad("master source of the wrong type", &[(BAD_ACCOUNT, b"master-product-source = 5\n")], VALIDATE_BAD, 2, &["bad.toml:1:25", "expected a string"]),
+    bad("period as a number", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.jobs]\nauth-refresh = 50\n")], VALIDATE_BAD, 2, &["bad.toml:6:", "expected a string"]),
+    bad("unknown top-level key", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\ncolour = \"red\"\n")], VALIDATE_BAD, 2, &["bad.toml", "colour"]),
+    bad("unknown channel key", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\nbase-uri = \"https://b.example\"\n")], VALIDATE_BAD, 2, &["bad.toml", "base-uri"]),
+    bad("unknown job name", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.jobs]\nsync-all = \"1h\"\n")], VALIDATE_BAD, 2, &["bad.toml", "sync-all"]),
+    bad("non-UTF-8 bytes", &[(BAD_ACCOUNT, b"display-name = \"Acme \xff\xfe\"\nmaster-product-source = \"oms\"\n")], VALIDATE_BAD, 2, &["bad.toml", "UTF-8"]),
+    bad("NUL byte", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\x00\n")], VALIDATE_BAD, 2, &["bad.toml:1:"]),
+    bad("channel id with a slash", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.\"a/b\"]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n")], VALIDATE_BAD, 2, &["bad.toml", "invalid channel id `a/b`"]),
+    bad("channel id ..", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.\"..\"]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n")], VALIDATE_BAD, 2, &["bad.toml", "invalid channel id `..`"]),
+    bad("empty channel id", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.\"\"]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n")], VALIDATE_BAD, 2, &["bad.toml", "invalid channel id"]),
+    bad("upper-case channel id", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.Shop]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n")], VALIDATE_BAD, 2, &["bad.toml", "invalid channel id `Shop`"]),
+    bad("channel named oms", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.oms]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n")], VALIDATE_BAD, 2, &["bad.toml", "reserved"]),
+    bad("master source ../x", &[(BAD_ACCOUNT, b"master-product-source = \"../x\"\n")], VALIDATE_BAD, 2, &["bad.toml", "master-product-source"]),
+    bad("huge period", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.jobs]\nauth-refresh = \"99999999999999h\"\n")], VALIDATE_BAD, 2, &["bad.toml", "invalid period `99999999999999h`"]),
+    bad("negative period", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.jobs]\nauth-refresh = \"-5m\"\n")], VALIDATE_BAD, 2, &["bad.toml", "negative"]),
+    bad("junk period", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.jobs]\nauth-refresh = \"soon\"\n")], VALIDATE_BAD, 2, &["bad.toml", "invalid period `soon`"]),
+    bad("zero period", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.jobs]\nauth-refresh = \"0m\"\n")], VALIDATE_BAD, 2, &["bad.toml", "longer than zero"]),
+    bad("array where the type belongs", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = [\"beta-rest\"]\nbase-url = \"https://a.example\"\n")], VALIDATE_BAD, 2, &["bad.toml:3:", "sequence"]),
+    bad("array where the base-url belongs", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = [\"https://a.example\"]\n")], VALIDATE_BAD, 2, &["bad.toml:4:", "sequence"]),
+    bad("jobs as a string", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\njobs = \"1h\"\n")], VALIDATE_BAD, 2, &["bad.toml:5:", "invalid type"]),
+    bad("unterminated string", &[(BAD_ACCOUNT, b"master-product-source = \"oms\n")], VALIDATE_BAD, 2, &["bad.toml:1:", "basic string"]),
+    bad("unknown grant", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.auth]\ntoken-url = \"https://a.example/t\"\ngrant = \"password\"\nclient-id = \"c\"\nclient-secret-env = \"S\"\n")], VALIDATE_BAD, 2, &["bad.toml", "password"]),
+    bad("secret in the file", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.auth]\ntoken-url = \"https://a.example/t\"\ngrant = \"refresh_token\"\nclient-id = \"c\"\nclient-secret = \"hunter2\"\n")], VALIDATE_BAD, 2, &["bad.toml:9:", "secrets never live in the account file"]),
+    bad("channel without base-url", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\n")], VALIDATE_BAD, 2, &["bad.toml:2:", "base-url"]),
+    bad("set-period on a broken file", &[(BAD_ACCOUNT, b"master-product-source = \"oms\"\n[channels.x]\ntype = \"beta-rest\"\nbase-url = \"https://a.example\"\n[channels.x.jobs]\nauth-refresh = \"soon\"\n")], &["--account", "bad", "channel", "set-period", "x", "auth-refresh", "1h"], 2, &["bad.toml", "soon"]),
+    // Capability files.
+    bad("capabilities: not TOML", &[(CAPS, b"[types.x\n")], CAPS_LIST, 2, &["capabilities.toml:1:", "unclosed table"]),
+    bad("capabilities: periods as a string", &[(CAPS, b"[types.x]\nprotocol = \"beta-rest\"\n[types.x.jobs]\nauth-refresh = \"15m\"\n")], CAPS_LIST, 2, &["capabilities.toml:4:", "expected a sequence"]),
+    bad("capabilities: junk period", &[(CAPS, b"[types.x]\nprotocol = \"beta-rest\"\n[types.x.jobs]\nauth-refresh = [\"15m\", \"soon\"]\n")], CAPS_LIST, 2, &["capabilities.toml", "soon"]),
+    bad("capabilities: unknown key", &[(CAPS, b"[types.x]\nprotocol = \"beta-rest\"\nflavour = \"sweet\"\n")], CAPS_LIST, 2, &["capabilities.toml", "flavour"]),
+    bad("capabilities: unknown job", &[(CAPS, b"[types.x]\nprotocol = \"beta-rest\"\n[types.x.jobs]\nsync-all = [\"1h\"]\n")], CAPS_LIST, 2, &["capabilities.toml", "sync-all"]),
+    bad("capabilities: types is a number", &[(CAPS, b"types = 5\n")], CAPS_LIST, 2, &["capabilities.toml:1:", "expected a map"]),
+    bad("capabilities: non-UTF-8", &[(CAPS, b"[types.\xff]\n")], CAPS_LIST, 2, &["capabilities.toml", "UTF-8"]),
+    // Product files.
+    bad("jsonl: price as a float", &[("p.jsonl", br#"{"sku":"A","title":"t","price":19.9,"currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}"#)], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "line 1", "nothing was loaded"]),
+    bad("jsonl: missing sku", &[("p.jsonl", br#"{"title":"t","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}"#)], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "sku", "nothing was loaded"]),
+    bad("jsonl: broken second line", &[("p.jsonl", b"{\"sku\":\"A\",\"title\":\"t\",\"price\":\"1.00\",\"currency\":\"EUR\",\"quantity\":1,\"updated_at\":\"2026-01-01T00:00:00Z\"}\n{\"sku\":\n")], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "line 2", "nothing was loaded"]),
+    bad("jsonl: junk updated_at", &[("p.jsonl", br#"{"sku":"A","title":"t","price":"1.00","currency":"EUR","quantity":1,"updated_at":"yesterday"}"#)], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "yesterday"]),
+    bad("jsonl: junk price", &[("p.jsonl", br#"{"sku":"A","title":"t","price":"cheap","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}"#)], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "cheap"]),
+    bad("jsonl: empty sku", &[("p.jsonl", br#"{"sku":"","title":"t","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}"#)], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "sku"]),
+    bad("jsonl: unknown field", &[("p.jsonl", br#"{"sku":"A","title":"t","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z","colour":"red"}"#)], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "colour"]),
+    bad("csv: missing column", &[("p.csv", b"sku,title,price\nA,t,1.00\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 1, &["p.csv", "nothing was loaded"]),
+    bad("csv: quantity not a number", &[("p.csv", b"sku,title,price,currency,quantity,updated_at\nA,t,1.00,EUR,many,2026-01-01T00:00:00Z\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 1, &["p.csv", "many"]),
+    bad("csv: non-UTF-8", &[("p.csv", b"sku,title,price,currency,quantity,updated_at\nA,t\xff,1.00,EUR,1,2026-01-01T00:00:00Z\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 2, &["p.csv", "UTF-8"]),
+    bad("unknown product file type", &[("p.txt", b"sku\n")], &["--account", "acme", "products", "load", "{dir}/p.txt"], 1, &["p.txt", ".jsonl"]),
+    bad("missing product file", &[], &["--account", "acme", "products", "load", "{dir}/none.jsonl"], 2, &["none.jsonl"]),
+    // Command-line arguments.
+    bad("account id ../x", &[], &["--account", "../x", "status"], 1, &["invalid account id `../x`"]),
+    bad("account id with a space", &[], &["--account", "a b", "validate"], 1, &["invalid account id `a b`"]),
+    bad("unknown account", &[], &["--account", "nobody", "validate"], 2, &["nobody"]),
+    bad("account add ../evil", &[], &["account", "add", "../evil"], 1, &["invalid account id `../evil`"]),
+    bad("account add Upper", &[], &["account", "add", "Acme"], 1, &["invalid account id `Acme`"]),
+    bad("channel add ../evil", &[], &["--account", "acme", "channel", "add", "../evil", "--type", "beta-rest", "--base-url", "https://a.example"], 1, &["invalid channel id `../evil`"]),
+    bad("channel add unknown type", &[], &["--account", "acme", "channel", "add", "x", "--type", "gamma", "--base-url", "https://a.example"], 1, &["unknown channel type `gamma`"]),
+    bad("channel add junk url", &[], &["--account", "acme", "channel", "add", "x", "--type", "beta-rest", "--base-url", "not a url"], 1, &["--base-url"]),
+    bad("set-period unknown channel", &[], &["--account", "acme", "channel", "set-period", "nope", "auth-refresh", "1h"], 1, &["nope"]),
+    bad("set-period unknown job", &[], &["--account", "acme", "channel", "set-period", "shop", "sync-all", "1h"], 1, &["sync-all"]),
+    bad("set-period junk period", &[], &["--account", "acme", "channel", "set-period", "shop", "auth-refresh", "soon"], 1, &["invalid period `soon`"]),
+    bad("set-period not offered", &[], &["--account", "acme", "channel", "set-period", "shop", "auth-refresh", "5m"], 1, &["5m", "not offered"]),
+    bad("set-period huge", &[], &["--account", "acme", "channel", "set-period", "shop", "auth-refresh", "9999999999d"], 1, &["invalid period `9999999999d`"]),
+    bad("set-period negative", &[], &["--account", "acme", "channel", "set-period", "shop", "auth-refresh", "--", "-5m"], 1, &["negative"]),
+    bad("run-once junk --now", &[], &["--account", "acme", "run-once", "--now", "yesterday"], 1, &["invalid --now `yesterday`"]),
+    bad("run-once unknown job", &[], &["--account", "acme", "run-once", "--job", "everything"], 1, &["everything"]),
+    bad("run-once unknown channel", &[], &["--account", "acme", "run-once", "--channel", "nope"], 1, &["--channel `nope`"]),
+    bad("run-once concurrency 0", &[], &["--account", "acme", "run-once", "--concurrency", "0"], 2, &["--concurrency"]),
+    bad("history negative limit", &[], &["--account", "acme", "history", "--limit", "-1"], 2, &["'-1'"]),
+    BadInput { name: "login with an empty stdin", files: &[], args: &["--account", "acme", "channel", "login", "shop"], stdin: "", exit: 1, says: &["expected one refresh token on stdin"] },
+    BadInput { name: "login with two tokens", files: &[], args: &["--account", "acme", "channel", "login", "shop"], stdin: "one two", exit: 1, says: &["expected one refresh token on stdin"] },
+];
+
+#[test]
+fn bad_inputs_are_refused_with_a_specific_message_and_change_nothing() {
+    let mut failures = Vec::new();
+    for case in CORPUS {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::create_dir_all(config.join("accounts")).unwrap();
+        std::fs::write(config.join("accounts/acme.toml"), BASE_ACCOUNT).unwrap();
+        for (path, bytes) in case.files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+        let before = files_under(dir.path());
+        let args: Vec<String> = case
+            .args
+            .iter()
+            .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
+            .collect();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oms-channels"))
+            .arg("--config-dir")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(&args)
+            .env_remove("OMS_CHANNELS_ACCOUNT")
+            .env_remove("OMS_CHANNELS_CONFIG_DIR")
+            .env_remove("OMS_CHANNELS_DATA_DIR")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().unwrap();
+            let _ = stdin.write_all(case.stdin.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        let mut problems = Vec::new();
+        if err.contains("panicked") {
+            problems.push("panicked".to_string());
+        }
+        if out.status.code() != Some(case.exit) {
+            problems.push(format!("exit {:?}, expected {}", out.status.code(), case.exit));
+        }
+        for words in case.says {
+            if !err.contains(words) {
+                problems.push(format!("stderr lacks `{words}`"));
+            }
+        }
+        // Every file that was there is byte-identical; only lock files and
+        // the (empty) store may appear.
+        let after = files_under(dir.path());
+        for (path, bytes) in &before {
+            if after.get(path) != Some(bytes) {
+                problems.push(format!("{} changed", path.display()));
+            }
+        }
+        for path in after.keys().filter(|p| !before.contains_key(*p)) {
+            let name = path.file_name().unwrap().to_string_lossy();
+            if !(name.ends_with(".lock") || path.starts_with(dir.path().join("data"))) {
+                problems.push(format!("{} appeared", path.display()));
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}\n  stderr: {}", case.name, problems.join("; "), err.trim()));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} bad inputs misbehaved:\n{}", failures.len(), CORPUS.len(), failures.join("\n"));
+    eprintln!("bad inputs: {} cases", CORPUS.len());
+}
