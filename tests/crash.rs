@@ -647,15 +647,10 @@ fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once() {
     );
     for round in 0..2 {
         sb.clear_requests();
-        let args: &[&str] = if round == 0 {
-            &["run-once"]
-        } else {
-            &["run-once", "--full"]
-        };
-        // Round 1 needs everything due again: force it on exactly one winner
-        // is not possible, so expire by --full plus --force semantics below.
+        // Round 0: everything is due once. Round 1: --force, so every run
+        // that gets the lock runs again (one after another, never together).
         let args: Vec<&str> = if round == 0 {
-            args.to_vec()
+            vec!["run-once"]
         } else {
             vec!["run-once", "--force"]
         };
@@ -689,8 +684,6 @@ fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once() {
             .map(|r| r.query)
             .collect();
         let winners = codes.iter().filter(|c| **c == Some(0)).count();
-        // Every winner after the first finds nothing due (round 0) or, with
-        // --force, runs again: so count per winner.
         if round == 0 {
             assert_eq!(
                 token_requests, 1,

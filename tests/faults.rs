@@ -8,7 +8,6 @@ mod crash_env;
 mod sandbox;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -528,7 +527,14 @@ const fn bad(
     exit: i32,
     says: &'static [&'static str],
 ) -> BadInput {
-    BadInput { name, files, args, stdin: "", exit, says }
+    BadInput {
+        name,
+        files,
+        args,
+        stdin: "",
+        exit,
+        says,
+    }
 }
 
 const BAD_ACCOUNT: &str = "config/accounts/bad.toml";
@@ -656,7 +662,11 @@ fn bad_inputs_are_refused_with_a_specific_message_and_change_nothing() {
             problems.push("panicked".to_string());
         }
         if out.status.code() != Some(case.exit) {
-            problems.push(format!("exit {:?}, expected {}", out.status.code(), case.exit));
+            problems.push(format!(
+                "exit {:?}, expected {}",
+                out.status.code(),
+                case.exit
+            ));
         }
         for words in case.says {
             if !err.contains(words) {
@@ -678,9 +688,433 @@ fn bad_inputs_are_refused_with_a_specific_message_and_change_nothing() {
             }
         }
         if !problems.is_empty() {
-            failures.push(format!("{}: {}\n  stderr: {}", case.name, problems.join("; "), err.trim()));
+            failures.push(format!(
+                "{}: {}\n  stderr: {}",
+                case.name,
+                problems.join("; "),
+                err.trim()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} bad inputs misbehaved:\n{}", failures.len(), CORPUS.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad inputs misbehaved:\n{}",
+        failures.len(),
+        CORPUS.len(),
+        failures.join("\n")
+    );
     eprintln!("bad inputs: {} cases", CORPUS.len());
+}
+
+// ---- property tests ----
+
+mod properties {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use oms_channels::config::AccountConfig;
+    use oms_channels::config::edit::set_job_period;
+    use oms_channels::ids::{check_account_id, check_channel_id};
+    use oms_channels::period::{Job, Period};
+    use proptest::prelude::*;
+
+    const MAX_SECS: u64 = 366 * 24 * 3600;
+
+    /// `[a-z0-9][a-z0-9_-]{0,62}`, spelled out independently of the crate.
+    fn matches_id_regex(s: &str) -> bool {
+        let mut chars = s.chars();
+        let Some(first) = chars.next() else {
+            return false;
+        };
+        (first.is_ascii_lowercase() || first.is_ascii_digit())
+            && s.chars().count() <= 63
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    }
+
+    fn job() -> impl Strategy<Value = Job> {
+        prop::sample::select(Job::ALL.to_vec())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_n_unit_period_round_trips(
+            n in 1u64..1_000_000,
+            (unit, secs) in prop::sample::select(vec![("s", 1u64), ("m", 60), ("h", 3600), ("d", 86400)]),
+        ) {
+            let text = format!("{n}{unit}");
+            let total = n * secs;
+            match text.parse::<Period>() {
+                Ok(period) => {
+                    prop_assert!(total <= MAX_SECS, "{text} accepted beyond a year");
+                    prop_assert_eq!(period.duration(), Some(Duration::from_secs(total)));
+                    prop_assert_eq!(period.to_string(), text.clone());
+                    let again: Period = period.to_string().parse().unwrap();
+                    prop_assert_eq!(again, period);
+                }
+                Err(err) => {
+                    prop_assert!(total > MAX_SECS, "{text} refused: {err}");
+                    prop_assert!(err.to_string().contains(&format!("`{text}`")), "{err}");
+                }
+            }
+        }
+
+        #[test]
+        fn random_period_strings_never_panic(s in "\\PC{0,16}|[0-9]{0,25}[a-z ]{0,4}|-?[0-9]{1,4}(ns|us|ms|s|m|h|d|w|y)") {
+            match s.parse::<Period>() {
+                Ok(Period::Off) => prop_assert_eq!(s.trim(), "none"),
+                Ok(period) => {
+                    let secs = period.duration().unwrap().as_secs();
+                    prop_assert!((1..=MAX_SECS).contains(&secs), "{s}: {secs}s");
+                }
+                Err(err) => prop_assert!(err.to_string().starts_with("invalid period"), "{err}"),
+            }
+        }
+
+        #[test]
+        fn every_id_the_regex_allows_is_accepted(s in "[a-z0-9][a-z0-9_-]{0,62}") {
+            prop_assert!(check_account_id(&s).is_ok(), "{s}");
+            prop_assert_eq!(check_channel_id(&s).is_ok(), s != "oms", "{}", s);
+        }
+
+        #[test]
+        fn ids_are_accepted_exactly_when_the_regex_matches(
+            s in "[a-zA-Z0-9_./ \\\\-]{0,70}|[a-z0-9][a-z0-9_-]{60,66}|\\PC{0,8}"
+        ) {
+            prop_assert_eq!(check_account_id(&s).is_ok(), matches_id_regex(&s), "{:?}", s);
+            prop_assert_eq!(check_channel_id(&s).is_ok(), matches_id_regex(&s) && s != "oms", "{:?}", s);
+        }
+
+        #[test]
+        fn set_job_period_keeps_every_comment(
+            comments in prop::collection::vec("[A-Za-z0-9 ,.!]{1,24}", 6),
+            with_jobs_table in any::<bool>(),
+            job in job(),
+            period in prop::sample::select(vec!["15m", "30m", "1h", "2h", "24h", "none", "90m"]),
+        ) {
+            let jobs = if with_jobs_table {
+                format!("\n# {c4}\n[channels.shop.jobs]\nauth-refresh = \"50m\" # {c5}\n", c4 = comments[3], c5 = comments[4])
+            } else {
+                String::new()
+            };
+            let text = format!(
+                "# {c0}\ndisplay-name = \"Acme\" # {c1}\nmaster-product-source = \"oms\"\n\n# {c2}\n[channels.shop]\ntype = \"beta-rest\" # type\nbase-url = \"https://api.example.com/v1\"\n{jobs}\n# {c5b}\n",
+                c0 = comments[0], c1 = comments[1], c2 = comments[2], c5b = comments[5],
+            );
+            let mut doc: toml_edit::DocumentMut = text.parse().unwrap();
+            set_job_period(&mut doc, "shop", job, period).unwrap();
+            let edited = doc.to_string();
+            let config = AccountConfig::parse(Path::new("acme.toml"), &edited)
+                .unwrap_or_else(|e| panic!("{e}\n{edited}"));
+            prop_assert_eq!(config.channels["shop"].period(job), period.parse::<Period>().unwrap(), "{}", edited);
+            for line in text.lines() {
+                if let Some(at) = line.find('#') {
+                    let comment = &line[at..];
+                    prop_assert!(edited.contains(comment), "lost `{}`:\n{}", comment, edited);
+                }
+            }
+            // A second edit of the same job is idempotent in effect.
+            let before = doc.to_string();
+            set_job_period(&mut doc, "shop", job, period).unwrap();
+            prop_assert_eq!(doc.to_string(), before);
+        }
+    }
+}
+
+// ---- security ----
+
+#[test]
+fn no_secret_or_token_reaches_any_output_or_the_account_file() {
+    let rt = runtime();
+    let mut config = sandbox_config(600);
+    config.client_secret = "s3cr3t-Zq9-client-secret".into();
+    let sb = start_sandbox(&rt, config);
+    let mut env = Env::new();
+    let first_refresh = sb.current_refresh_token();
+    env.setup(
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+        true,
+    );
+    let mut tokens = vec![first_refresh];
+    let mut outputs: Vec<(String, Output)> = Vec::new();
+    let mut record = |env: &Env, sb: &Sandbox, tokens: &mut Vec<String>, args: &[&str]| {
+        let out = env.run(args);
+        tokens.push(sb.current_refresh_token());
+        tokens.extend(env.stored_refresh_token());
+        tokens.extend(env.stored_access_token());
+        outputs.push((args.join(" "), out));
+    };
+    // A refresh and an import at each verbosity and in JSON.
+    record(&env, &sb, &mut tokens, &["-v", "run-once"]);
+    record(&env, &sb, &mut tokens, &["-vv", "run-once", "--force"]);
+    record(
+        &env,
+        &sb,
+        &mut tokens,
+        &["--json", "run-once", "--force", "--full"],
+    );
+    record(
+        &env,
+        &sb,
+        &mut tokens,
+        &["-vv", "--json", "run-once", "--force"],
+    );
+    // A 401 forces an in-job refresh; a 400 fails the import.
+    sb.update_switches(|s| s.fail_next = vec![401]);
+    record(
+        &env,
+        &sb,
+        &mut tokens,
+        &["-vv", "run-once", "--force", "--job", "import-products"],
+    );
+    sb.update_switches(|s| s.fail_next = vec![400]);
+    record(
+        &env,
+        &sb,
+        &mut tokens,
+        &["-vv", "run-once", "--force", "--job", "import-products"],
+    );
+    // A rejected refresh token fails auth-refresh.
+    let _ = sb.mint_refresh_token();
+    record(&env, &sb, &mut tokens, &["-vv", "run-once", "--force"]);
+    record(
+        &env,
+        &sb,
+        &mut tokens,
+        &["--json", "-vv", "run-once", "--force"],
+    );
+    for args in [
+        &["-vv", "status"][..],
+        &["--json", "status"],
+        &["--json", "history"],
+        &["-vv", "channel", "show", CHANNEL],
+        &["--json", "channel", "show", CHANNEL],
+        &["--json", "account", "show"],
+    ] {
+        record(&env, &sb, &mut tokens, args);
+    }
+    tokens.sort();
+    tokens.dedup();
+    assert!(tokens.len() >= 6, "too few tokens seen: {}", tokens.len());
+    let secret = sb.client_secret();
+    let basic = base64_encode(format!("{}:{}", sb.client_id(), secret).as_bytes());
+    let failures = outputs
+        .iter()
+        .filter(|(_, o)| o.status.code() == Some(1))
+        .count();
+    assert!(failures >= 2, "the run should include failures");
+    for (args, out) in &outputs {
+        let text = format!("{}{}", stdout(out), stderr(out));
+        assert!(
+            !text.contains(&secret),
+            "`{args}` printed the client secret"
+        );
+        assert!(
+            !text.contains(&basic),
+            "`{args}` printed the Basic credentials"
+        );
+        for token in &tokens {
+            assert!(
+                !text.contains(token.as_str()),
+                "`{args}` printed a token:\n{text}"
+            );
+        }
+    }
+    let account = env.account_text();
+    for token in &tokens {
+        assert!(
+            !account.contains(token.as_str()),
+            "a token reached the account file"
+        );
+    }
+    assert!(!account.contains(&secret));
+    for file in files_under(&env.config).keys() {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        assert!(
+            tokens.iter().all(|t| !text.contains(t.as_str())),
+            "{}",
+            file.display()
+        );
+    }
+}
+
+/// Standard base64 (RFC 4648), for the HTTP Basic credentials.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn store_and_lock_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let rt = runtime();
+    let sb = start_sandbox(&rt, sandbox_config(50));
+    let mut env = Env::new();
+    env.setup(
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+        true,
+    );
+    env.ok(&["run-once"]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env.data), 0o700, "data dir");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&env.data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(mode(&path), 0o600, "{name} is {:o}", mode(&path));
+        seen.push(name);
+    }
+    assert!(
+        seen.iter().any(|n| n == &format!("{ACCOUNT}.db")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|n| n.ends_with(".lock")),
+        "no lock file: {seen:?}"
+    );
+    // Edit lock files next to the account file are private too.
+    for path in files_under(&env.config).keys() {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with(".lock")
+        {
+            assert_eq!(
+                mode(path) & 0o077,
+                0,
+                "{} is {:o}",
+                path.display(),
+                mode(path)
+            );
+        }
+    }
+}
+
+#[test]
+fn plain_http_to_a_non_loopback_host_is_refused() {
+    let rt = runtime();
+    let sb = start_sandbox(&rt, sandbox_config(0));
+    let mut env = Env::new();
+    env.setup(&sb, &[], false);
+    let before = env.account_text();
+    for args in [
+        &[
+            "channel",
+            "add",
+            "web",
+            "--type",
+            "beta-rest",
+            "--base-url",
+            "http://api.example.com/v1",
+        ][..],
+        &[
+            "channel",
+            "add",
+            "web",
+            "--type",
+            "beta-rest",
+            "--base-url",
+            "https://api.example.com/v1",
+            "--token-url",
+            "http://api.example.com/token",
+            "--client-id",
+            "c",
+            "--client-secret-env",
+            "X",
+        ],
+        &[
+            "channel",
+            "add",
+            "web",
+            "--type",
+            "beta-rest",
+            "--base-url",
+            "http://10.0.0.1/v1",
+        ],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(stderr(&out).contains("http://"), "{}", describe(&out));
+        assert_eq!(env.account_text(), before, "a refused add changed the file");
+    }
+    // Written by hand, the file is reported by validate and the channel skipped by run-once.
+    let edited = format!(
+        "{before}\n[channels.web]\ntype = \"beta-rest\"\nbase-url = \"http://api.example.com/v1\"\n"
+    );
+    std::fs::write(env.account_file(), &edited).unwrap();
+    let out = env.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains("insecure-url"), "{}", describe(&out));
+    let out = env.run(&["--json", "validate"]);
+    assert!(stdout(&out).contains("insecure-url"), "{}", describe(&out));
+    assert_eq!(env.account_text(), edited, "validate rewrote the file");
+}
+
+#[test]
+fn an_unwritable_config_dir_gives_a_clear_error_and_loses_nothing() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let rt = runtime();
+    let sb = start_sandbox(&rt, sandbox_config(0));
+    let mut env = Env::new();
+    env.setup(&sb, &[("auth-refresh", "50m")], false);
+    let before = env.config_files();
+    let accounts = env.config.join("accounts");
+    std::fs::set_permissions(&accounts, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let probe = accounts.join(".probe");
+    let chmod_binds = std::fs::write(&probe, b"x").is_err();
+    let _ = std::fs::remove_file(&probe);
+    if chmod_binds {
+        let out = env.run(&["channel", "set-period", CHANNEL, "auth-refresh", "1h"]);
+        std::fs::set_permissions(&accounts, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(stderr(&out).contains("accounts"), "{}", describe(&out));
+        assert_eq!(env.config_files(), before, "a refused edit changed files");
+    } else {
+        std::fs::set_permissions(&accounts, std::fs::Permissions::from_mode(0o755)).unwrap();
+        eprintln!(
+            "note: running as root, chmod 0555 does not stop writes; using a config dir under a regular file instead"
+        );
+    }
+    // Works as root too: a config dir whose parent is a regular file.
+    let blocker = env.dir.path().join("blocker");
+    std::fs::write(&blocker, b"not a directory\n").unwrap();
+    let bad_dir = blocker.join("config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oms-channels"))
+        .arg("--config-dir")
+        .arg(&bad_dir)
+        .arg("--data-dir")
+        .arg(&env.data)
+        .args(["account", "add", "other"])
+        .env_remove("OMS_CHANNELS_ACCOUNT")
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("blocker/config"),
+        "the error does not name the path:\n{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read(&blocker).unwrap(), b"not a directory\n");
+    assert_eq!(env.config_files(), before);
 }
