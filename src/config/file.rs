@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -91,10 +92,12 @@ pub fn lock_for_edit(path: &Path) -> Result<EditLock> {
     if let Some(dir) = lock_path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
+    // Private like the store's lock files: no one else needs to see who edits.
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&lock_path)
         .with_context(|| format!("cannot open lock file `{}`", lock_path.display()))?;
     file.lock()

@@ -1,0 +1,813 @@
+//! Crash and concurrency suites ("loses nothing"): the real binary is killed
+//! with SIGKILL at every named crash point and at random moments during a long
+//! import, a long export, a rotating token refresh, a config edit and a
+//! product load; afterwards the account file, the store and the channel must
+//! agree, and the next run must converge. Then several processes race.
+
+#[path = "support/crash_env.rs"]
+mod crash_env;
+#[path = "../examples/sandbox/server.rs"]
+mod sandbox;
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crash_env::{
+    ACCOUNT, CHANNEL, Env, assert_no_panic, describe, killed, products, runtime, sandbox_config,
+    start_sandbox, stderr, stdout,
+};
+use sandbox::Sandbox;
+
+/// Kills a spawned run after `delay`; returns its output and whether it was
+/// killed (false: it had already finished).
+fn kill_after(env: &Env, args: &[&str], delay: Duration) -> (bool, Output) {
+    let mut child = env.spawn(args);
+    std::thread::sleep(delay);
+    let was_running = matches!(child.try_wait(), Ok(None));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("the killed run is reaped");
+    assert_no_panic(&out);
+    (was_running && killed(&out), out)
+}
+
+/// A random delay in `0..max`.
+fn random_delay(max: Duration) -> Duration {
+    Duration::from_micros(fastrand::u64(0..max.as_micros().max(1) as u64))
+}
+
+/// What must hold after every kill, whatever was interrupted.
+fn assert_sound(env: &Env, account_text: &str, context: &str) {
+    assert_eq!(env.integrity(), "ok", "{context}: store integrity");
+    // Unchanged: so no token (or anything else) was written into it.
+    assert_eq!(
+        env.account_text(),
+        account_text,
+        "{context}: the account file changed"
+    );
+}
+
+/// The refresh token the channel accepts is the stored one, unless the kill
+/// fell into the inherent window (server rotated, reply not yet committed):
+/// then the store still marks the refresh as in flight, so the next run can
+/// say what happened.
+fn token_state_after_kill(env: &Env, sb: &Sandbox, context: &str) -> TokenState {
+    let stored = env.stored_refresh_token();
+    if stored.as_deref() == Some(sb.current_refresh_token().as_str()) && !sb.grant_revoked() {
+        TokenState::InSync
+    } else {
+        assert!(
+            env.refresh_in_flight(),
+            "{context}: the stored refresh token is not the channel's, and no refresh is marked in flight"
+        );
+        TokenState::LostInWindow
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum TokenState {
+    InSync,
+    LostInWindow,
+}
+
+/// The next run after a token lost in the window must fail and say that a
+/// refresh was interrupted and to run `channel login`; then a fresh login
+/// restores service.
+fn assert_interrupted_refresh_reported(env: &Env, sb: &Sandbox, args: &[&str], context: &str) {
+    let out = env.run(args);
+    assert_eq!(out.status.code(), Some(1), "{context}: {}", describe(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("interrupted") && text.contains("channel login"),
+        "{context}: the failure does not say that a refresh was interrupted and to run `channel login`:\n{}",
+        describe(&out)
+    );
+    let fresh = sb.mint_refresh_token();
+    let login = env.run_with_stdin(&["channel", "login", CHANNEL], &fresh);
+    assert_eq!(
+        login.status.code(),
+        Some(0),
+        "{context}: {}",
+        describe(&login)
+    );
+}
+
+/// Runs `args` until it exits 0 (at most a few tries: a kill can leave a
+/// lost token that needs a login first, handled by the caller).
+fn converge(env: &Env, args: &[&str], context: &str) -> Output {
+    let out = env.run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{context}: did not converge:\n{}",
+        describe(&out)
+    );
+    out
+}
+
+/// The catalog holds exactly the channel's products, with its latest values.
+fn assert_catalog_equals_channel(env: &Env, sb: &Sandbox, context: &str) {
+    let catalog = env.catalog();
+    let channel = sb.all_products();
+    assert_eq!(catalog.len(), channel.len(), "{context}: catalog size");
+    for p in &channel {
+        let row = catalog
+            .get(&p.sku)
+            .unwrap_or_else(|| panic!("{context}: {} missing from the catalog", p.sku));
+        assert_eq!(
+            (
+                &row.title,
+                &row.price,
+                &row.currency,
+                row.quantity,
+                &row.attributes,
+                &row.updated_at,
+                &row.id
+            ),
+            (
+                &p.title,
+                &p.price,
+                &p.currency,
+                p.quantity,
+                &p.attributes,
+                &p.updated_at,
+                &p.id
+            ),
+            "{context}: {} differs from the channel",
+            p.sku
+        );
+    }
+}
+
+/// The channel holds exactly the catalog (content; the channel stamps its own
+/// `updated_at` and ids).
+fn assert_channel_equals_catalog(env: &Env, sb: &Sandbox, context: &str) {
+    let catalog = env.catalog();
+    let channel = sb.all_products();
+    let skus: BTreeSet<&String> = channel.iter().map(|p| &p.sku).collect();
+    assert_eq!(skus, catalog.keys().collect(), "{context}: sku sets differ");
+    for p in &channel {
+        let row = &catalog[&p.sku];
+        assert_eq!(
+            row.content(),
+            (
+                p.title.clone(),
+                p.price.clone(),
+                p.currency.clone(),
+                p.quantity,
+                p.attributes.clone()
+            ),
+            "{context}: {} on the channel is not the catalog's latest",
+            p.sku
+        );
+    }
+}
+
+const KILLS_PER_POINT: usize = 10;
+const RANDOM_KILLS: usize = 12;
+
+#[test]
+fn import_killed_at_named_points_and_at_random_converges() {
+    let rt = runtime();
+    let mut config = sandbox_config(3000);
+    config.switches.latency_ms = 3;
+    let sb = start_sandbox(&rt, config);
+    let mut env = Env::new();
+    env.setup(
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+        true,
+    );
+    let account = env.account_text();
+    let import = ["run-once", "--force", "--job", "import-products"];
+
+    // Timed clean run: random kills aim inside its duration.
+    let started = Instant::now();
+    converge(&env, &["run-once"], "first run");
+    let full_run = started.elapsed();
+    assert_catalog_equals_channel(&env, &sb, "first run");
+
+    let mut kills = 0;
+    let mut change = 0u32;
+    let mut touch_channel = |sb: &Sandbox| {
+        // The channel keeps changing between runs: the import must pick up the latest.
+        change += 1;
+        let sku = format!("SKU-{:07}", 1 + (change * 397) % 3000);
+        sb.update_product(&sku, |p| p.price = format!("{change}.99"));
+    };
+    for point in ["import-page-fetched", "import-page-committed"] {
+        for i in 0..KILLS_PER_POINT {
+            touch_channel(&sb);
+            let args: Vec<&str> = if i % 3 == 0 {
+                import.iter().copied().chain(["--full"]).collect()
+            } else {
+                import.to_vec()
+            };
+            let (died, out) = env.run_crashing_at(point, &args);
+            assert!(
+                died,
+                "{point}: the run did not reach the crash point:\n{}",
+                describe(&out)
+            );
+            kills += 1;
+            let context = format!("kill #{kills} at {point}");
+            assert_sound(&env, &account, &context);
+            assert_eq!(
+                token_state_after_kill(&env, &sb, &context),
+                TokenState::InSync
+            );
+        }
+    }
+    let mut random_hits = 0;
+    for i in 0..RANDOM_KILLS * 2 {
+        touch_channel(&sb);
+        let args: Vec<&str> = if i % 4 == 0 {
+            import.iter().copied().chain(["--full"]).collect()
+        } else {
+            import.to_vec()
+        };
+        let (died, _) = kill_after(&env, &args, random_delay(full_run));
+        kills += 1;
+        random_hits += usize::from(died);
+        let context = format!("random kill #{i}");
+        assert_sound(&env, &account, &context);
+        assert_eq!(
+            token_state_after_kill(&env, &sb, &context),
+            TokenState::InSync
+        );
+        if random_hits >= RANDOM_KILLS {
+            break;
+        }
+    }
+    assert!(
+        random_hits >= RANDOM_KILLS / 2,
+        "too few random kills landed mid-run: {random_hits}"
+    );
+
+    converge(&env, &import, "after the kills");
+    assert_catalog_equals_channel(&env, &sb, "after the kills");
+    // A full import agrees as well: nothing the incremental import skipped.
+    converge(
+        &env,
+        &["run-once", "--force", "--full", "--job", "import-products"],
+        "full",
+    );
+    assert_catalog_equals_channel(&env, &sb, "after a full import");
+    eprintln!("import: {kills} kills ({random_hits} random mid-run)");
+}
+
+#[test]
+fn export_killed_at_named_points_and_at_random_converges() {
+    let rt = runtime();
+    let mut config = sandbox_config(0);
+    config.switches.latency_ms = 3;
+    let sb = start_sandbox(&rt, config);
+    let mut env = Env::new();
+    env.setup(
+        &sb,
+        &[("auth-refresh", "50m"), ("export-products", "1h")],
+        false,
+    );
+    let account = env.account_text();
+    let export = ["run-once", "--force", "--job", "export-products"];
+
+    let out = env.load_products("catalog.jsonl", &products(0..1500, "10.00"));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    // Export the first version once, timed, then change everything.
+    let started = Instant::now();
+    converge(&env, &["run-once"], "first export");
+    let full_run = started.elapsed();
+    assert_channel_equals_catalog(&env, &sb, "first export");
+
+    let mut kills = 0;
+    let mut version = 0;
+    let mut new_version = |env: &Env| {
+        // Each round changes a different slice of the catalog, so the
+        // channel must end with the latest value of every product.
+        version += 1;
+        let start = (version * 131) % 1400;
+        let out = env.load_products(
+            "changes.jsonl",
+            &products(start..start + 100 + version * 7, &format!("{version}.50")),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    };
+    for point in ["export-batch-sent", "export-batch-recorded"] {
+        for _ in 0..KILLS_PER_POINT {
+            new_version(&env);
+            let (died, out) = env.run_crashing_at(point, &export);
+            assert!(
+                died,
+                "{point}: the run did not reach the crash point:\n{}",
+                describe(&out)
+            );
+            kills += 1;
+            let context = format!("kill #{kills} at {point}");
+            assert_sound(&env, &account, &context);
+            assert_eq!(
+                token_state_after_kill(&env, &sb, &context),
+                TokenState::InSync
+            );
+        }
+    }
+    // Random kills: a full-catalog change makes each run long.
+    let mut random_hits = 0;
+    for i in 0..RANDOM_KILLS * 2 {
+        if i % 3 == 0 {
+            let out = env.load_products("all.jsonl", &products(0..1500, &format!("{i}.25")));
+            assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        }
+        let (died, _) = kill_after(&env, &export, random_delay(full_run));
+        kills += 1;
+        random_hits += usize::from(died);
+        let context = format!("random kill #{i}");
+        assert_sound(&env, &account, &context);
+        assert_eq!(
+            token_state_after_kill(&env, &sb, &context),
+            TokenState::InSync
+        );
+        if random_hits >= RANDOM_KILLS {
+            break;
+        }
+    }
+    assert!(
+        random_hits >= RANDOM_KILLS / 2,
+        "too few random kills landed mid-run: {random_hits}"
+    );
+
+    converge(&env, &export, "after the kills");
+    assert_channel_equals_catalog(&env, &sb, "after the kills");
+    // Nothing is left pending: another export sends nothing.
+    sb.clear_requests();
+    converge(&env, &export, "idle export");
+    assert_eq!(
+        sb.count("/products/batch"),
+        0,
+        "an up-to-date catalog was sent again"
+    );
+    eprintln!("export: {kills} kills ({random_hits} random mid-run)");
+}
+
+#[test]
+fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently() {
+    let rt = runtime();
+    let mut config = sandbox_config(10);
+    config.switches.latency_ms = 20;
+    let sb = start_sandbox(&rt, config);
+    let mut env = Env::new();
+    env.setup(&sb, &[("auth-refresh", "50m")], true);
+    let account = env.account_text();
+    let refresh = ["run-once", "--force", "--job", "auth-refresh"];
+
+    let started = Instant::now();
+    converge(&env, &refresh, "first refresh");
+    let full_run = started.elapsed();
+
+    let mut kills = 0;
+    let mut lost_in_window = 0;
+    for point in [
+        "before-token-request",
+        "after-token-reply",
+        "after-token-commit",
+    ] {
+        for _ in 0..KILLS_PER_POINT {
+            let (died, out) = env.run_crashing_at(point, &refresh);
+            assert!(
+                died,
+                "{point}: the run did not reach the crash point:\n{}",
+                describe(&out)
+            );
+            kills += 1;
+            let context = format!("kill #{kills} at {point}");
+            assert_sound(&env, &account, &context);
+            let state = token_state_after_kill(&env, &sb, &context);
+            if point == "after-token-reply" {
+                // The server rotated; the reply died with the process.
+                assert_eq!(state, TokenState::LostInWindow, "{context}");
+                lost_in_window += 1;
+                assert_interrupted_refresh_reported(&env, &sb, &refresh, &context);
+            } else {
+                assert_eq!(state, TokenState::InSync, "{context}");
+            }
+            converge(&env, &refresh, &context);
+            assert_eq!(
+                env.stored_refresh_token(),
+                Some(sb.current_refresh_token()),
+                "{context}: after the next run"
+            );
+            assert!(
+                !env.refresh_in_flight(),
+                "{context}: a finished refresh stays marked in flight"
+            );
+        }
+    }
+    let mut random_hits = 0;
+    for i in 0..RANDOM_KILLS * 3 {
+        let (died, _) = kill_after(&env, &refresh, random_delay(full_run));
+        kills += 1;
+        random_hits += usize::from(died);
+        let context = format!("random kill #{i}");
+        assert_sound(&env, &account, &context);
+        if token_state_after_kill(&env, &sb, &context) == TokenState::LostInWindow {
+            lost_in_window += 1;
+            assert_interrupted_refresh_reported(&env, &sb, &refresh, &context);
+        }
+        converge(&env, &refresh, &context);
+        assert_eq!(
+            env.stored_refresh_token(),
+            Some(sb.current_refresh_token()),
+            "{context}"
+        );
+        if random_hits >= RANDOM_KILLS {
+            break;
+        }
+    }
+    assert!(
+        random_hits >= RANDOM_KILLS / 2,
+        "too few random kills landed mid-run: {random_hits}"
+    );
+    assert!(!sb.grant_revoked());
+    eprintln!("token: {kills} kills, {lost_in_window} in the inherent window");
+}
+
+#[test]
+fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
+    let rt = runtime();
+    let sb = start_sandbox(&rt, sandbox_config(0));
+    let mut env = Env::new();
+    env.setup(&sb, &[], false);
+    let periods = ["15m", "30m", "1h", "2h"];
+    let mut kills = 0;
+    for i in 0..KILLS_PER_POINT {
+        let old = env.account_text();
+        let (died, out) = env.run_crashing_at(
+            "config-write",
+            &[
+                "channel",
+                "set-period",
+                CHANNEL,
+                "import-products",
+                periods[i % 4],
+            ],
+        );
+        assert!(
+            died,
+            "set-period did not reach config-write:\n{}",
+            describe(&out)
+        );
+        kills += 1;
+        assert_eq!(
+            env.account_text(),
+            old,
+            "kill #{kills}: the account file changed"
+        );
+        assert_no_stray_files(&env);
+        // The edit still works afterwards: no stale lock, nothing half-written.
+        env.ok(&[
+            "channel",
+            "set-period",
+            CHANNEL,
+            "import-products",
+            periods[i % 4],
+        ]);
+    }
+    let mut random_hits = 0;
+    for i in 0..RANDOM_KILLS * 3 {
+        let old = env.account_text();
+        let new_period = periods[(i + 1) % 4];
+        let (died, _) = kill_after(
+            &env,
+            &[
+                "channel",
+                "set-period",
+                CHANNEL,
+                "export-products",
+                new_period,
+            ],
+            random_delay(Duration::from_millis(6)),
+        );
+        kills += 1;
+        random_hits += usize::from(died);
+        let now = env.account_text();
+        if now != old {
+            // The new version, whole: it parses and says the new period.
+            let parsed: toml::Table = now.parse().expect("the account file parses");
+            assert_eq!(
+                parsed["channels"][CHANNEL]["jobs"]["export-products"].as_str(),
+                Some(new_period),
+                "random kill #{i}: neither the old nor the new file\n{now}"
+            );
+        }
+        env.ok(&["validate"]);
+        assert_no_stray_files(&env);
+        if random_hits >= RANDOM_KILLS {
+            break;
+        }
+    }
+    eprintln!("set-period: {kills} kills ({random_hits} random mid-run)");
+}
+
+/// No temp file or half-written sibling is left in the accounts dir.
+fn assert_no_stray_files(env: &Env) {
+    let names: Vec<String> = std::fs::read_dir(env.config.join("accounts"))
+        .expect("accounts dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != &format!("{ACCOUNT}.toml") && n != &format!(".{ACCOUNT}.toml.lock"))
+        .collect();
+    assert!(names.is_empty(), "stray files after a kill: {names:?}");
+}
+
+#[test]
+fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog() {
+    let rt = runtime();
+    let sb = start_sandbox(&rt, sandbox_config(0));
+    let mut env = Env::new();
+    env.setup(&sb, &[], false);
+    let old_products = products(0..2000, "1.00");
+    let out = env.load_products("old.jsonl", &old_products);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let old = env.catalog();
+    // The new file changes every old product and adds 500.
+    let new_products = products(0..2500, "2.00");
+    let mut kills = 0;
+    for _ in 0..KILLS_PER_POINT {
+        let path = env.dir.path().join("new.jsonl");
+        let _ = env.load_products("new.jsonl", &[]);
+        std::fs::write(
+            &path,
+            new_products
+                .iter()
+                .map(|p| serde_json::to_string(p).unwrap() + "\n")
+                .collect::<String>(),
+        )
+        .unwrap();
+        let (died, out) = env.run_crashing_at(
+            "products-load",
+            &["products", "load", path.to_str().unwrap()],
+        );
+        assert!(
+            died,
+            "products load did not reach products-load:\n{}",
+            describe(&out)
+        );
+        kills += 1;
+        assert_eq!(env.integrity(), "ok");
+        assert_eq!(
+            env.catalog(),
+            old,
+            "kill #{kills} inside the load transaction changed the catalog"
+        );
+    }
+    // Random kills: loads alternate between two whole versions; after each
+    // kill the catalog is entirely one of them.
+    let files: Vec<std::path::PathBuf> = ["2.00", "3.00"]
+        .iter()
+        .map(|price| {
+            let name = format!("v{price}.jsonl");
+            let _ = env.load_products(&name, &[]);
+            let path = env.dir.path().join(&name);
+            std::fs::write(
+                &path,
+                products(0..2500, price)
+                    .iter()
+                    .map(|p| serde_json::to_string(p).unwrap() + "\n")
+                    .collect::<String>(),
+            )
+            .unwrap();
+            path
+        })
+        .collect();
+    let started = Instant::now();
+    let out = env.run(&[
+        OsStr::new("products"),
+        OsStr::new("load"),
+        files[0].as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let load_time = started.elapsed();
+    let mut random_hits = 0;
+    for i in 0..RANDOM_KILLS * 3 {
+        let file = &files[(i + 1) % 2];
+        let (died, _) = kill_after(
+            &env,
+            &["products", "load", file.to_str().unwrap()],
+            random_delay(load_time),
+        );
+        kills += 1;
+        random_hits += usize::from(died);
+        assert_eq!(env.integrity(), "ok", "random kill #{i}");
+        let now = env.catalog();
+        assert_eq!(
+            now.len(),
+            2500,
+            "random kill #{i}: a partial load is visible"
+        );
+        let prices: BTreeSet<&str> = now.values().map(|r| r.price.as_str()).collect();
+        assert_eq!(
+            prices.len(),
+            1,
+            "random kill #{i}: a mix of versions: {prices:?}"
+        );
+        if random_hits >= RANDOM_KILLS {
+            break;
+        }
+    }
+    assert!(
+        random_hits >= RANDOM_KILLS / 2,
+        "too few random kills landed mid-load: {random_hits}"
+    );
+    eprintln!("products load: {kills} kills ({random_hits} random mid-run)");
+}
+
+// ---- concurrency ----
+
+fn wait_all(children: Vec<std::process::Child>) -> Vec<Output> {
+    children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().expect("the run finishes");
+            assert_no_panic(&out);
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once() {
+    let rt = runtime();
+    let mut config = sandbox_config(2000);
+    config.switches.latency_ms = 5;
+    let sb = start_sandbox(&rt, config);
+    let mut env = Env::new();
+    env.setup(
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+        true,
+    );
+    for round in 0..2 {
+        sb.clear_requests();
+        // Round 0: everything is due once. Round 1: --force, so every run
+        // that gets the lock runs again (one after another, never together).
+        let args: Vec<&str> = if round == 0 {
+            vec!["run-once"]
+        } else {
+            vec!["run-once", "--force"]
+        };
+        let children: Vec<_> = (0..6).map(|_| env.spawn(&args)).collect();
+        let outs = wait_all(children);
+        let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
+        for out in &outs {
+            let code = out.status.code();
+            assert!(
+                matches!(code, Some(0) | Some(75)),
+                "round {round}: {}",
+                describe(out)
+            );
+            if code == Some(75) {
+                assert!(
+                    stderr(out).contains("locked by another run-once"),
+                    "{}",
+                    describe(out)
+                );
+            }
+        }
+        assert!(
+            codes.contains(&Some(0)),
+            "round {round}: nobody ran: {codes:?}"
+        );
+        let token_requests = sb.count("/oauth/token");
+        let page_requests: Vec<String> = sb
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/products")
+            .map(|r| r.query)
+            .collect();
+        let winners = codes.iter().filter(|c| **c == Some(0)).count();
+        if round == 0 {
+            assert_eq!(
+                token_requests, 1,
+                "round 0: the token was refreshed {token_requests} times"
+            );
+            let distinct: BTreeSet<&String> = page_requests.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                page_requests.len(),
+                "a page was fetched twice: {page_requests:?}"
+            );
+            assert_eq!(
+                page_requests.len(),
+                4,
+                "2000 products in pages of 500: {page_requests:?}"
+            );
+        } else {
+            assert_eq!(
+                token_requests, winners,
+                "round 1: one refresh per run that got the lock"
+            );
+        }
+        assert_catalog_equals_channel(&env, &sb, &format!("round {round}"));
+    }
+    assert_eq!(env.stored_refresh_token(), Some(sb.current_refresh_token()));
+    assert!(!sb.grant_revoked());
+}
+
+#[test]
+fn eight_concurrent_set_period_on_eight_channels_all_land() {
+    let rt = runtime();
+    let sb = start_sandbox(&rt, sandbox_config(0));
+    let mut env = Env::new();
+    env.setup(&sb, &[], false);
+    let channels: Vec<String> = (0..8).map(|i| format!("ch{i}")).collect();
+    for ch in &channels {
+        env.ok(&[
+            "channel",
+            "add",
+            ch,
+            "--type",
+            "beta-rest",
+            "--base-url",
+            &sb.base_url(),
+        ]);
+    }
+    let periods = ["15m", "30m", "1h", "2h", "4h", "6h", "12h", "24h"];
+    for round in 0..3 {
+        let children: Vec<_> = channels
+            .iter()
+            .enumerate()
+            .map(|(i, ch)| {
+                env.spawn(&[
+                    "channel",
+                    "set-period",
+                    ch,
+                    "import-products",
+                    periods[(i + round) % 8],
+                ])
+            })
+            .collect();
+        for out in wait_all(children) {
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                describe(&out)
+            );
+        }
+        let out = env.ok(&["--json", "account", "show"]);
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let text = env.account_text();
+        let parsed: toml::Table = text.parse().expect("the account file parses");
+        for (i, ch) in channels.iter().enumerate() {
+            let got = parsed["channels"][ch.as_str()]["jobs"]["import-products"].as_str();
+            assert_eq!(
+                got,
+                Some(periods[(i + round) % 8]),
+                "round {round}: {ch} lost its edit\n{text}"
+            );
+        }
+        assert!(shown.to_string().contains("ch7"));
+    }
+}
+
+#[test]
+fn run_once_and_set_period_at_the_same_time_keep_both_effects() {
+    let rt = runtime();
+    let mut config = sandbox_config(1500);
+    config.switches.latency_ms = 5;
+    let sb = start_sandbox(&rt, config);
+    let mut env = Env::new();
+    env.setup(
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+        true,
+    );
+    let periods = ["30m", "15m", "1h", "50m"];
+    for (round, period) in periods.iter().enumerate() {
+        sb.update_product("SKU-0000007", |p| p.title = format!("round {round}"));
+        let run = env.spawn(&["run-once", "--force", "--full"]);
+        std::thread::sleep(random_delay(Duration::from_millis(40)));
+        let edit = env.spawn(&["channel", "set-period", CHANNEL, "auth-refresh", period]);
+        let outs = wait_all(vec![run, edit]);
+        for out in &outs {
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                describe(out)
+            );
+        }
+        let text = env.account_text();
+        let parsed: toml::Table = text.parse().expect("the account file parses");
+        assert_eq!(
+            parsed["channels"][CHANNEL]["jobs"]["auth-refresh"].as_str(),
+            Some(*period),
+            "round {round}: the edit was lost"
+        );
+        assert_catalog_equals_channel(&env, &sb, &format!("round {round}"));
+        assert_eq!(
+            env.last_outcome("import-products").as_deref(),
+            Some("success")
+        );
+        assert_eq!(env.integrity(), "ok");
+    }
+}
