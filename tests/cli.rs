@@ -767,7 +767,11 @@ fn set_period_reports_old_new_and_caused_warnings() {
 #[test]
 fn set_master_source_changes_exactly_one_value() {
     let env = TestEnv::new();
-    env.account("acme", COMMENTED).current("acme");
+    let text = COMMENTED.replace(
+        "export-products = \"1h\"   # hourly",
+        "export-products = \"none\"   # hourly",
+    );
+    env.account("acme", &text).current("acme");
     env.cmd(["account", "set-master-source", "shop-eu"])
         .assert()
         .code(0)
@@ -776,11 +780,44 @@ fn set_master_source_changes_exactly_one_value() {
         ));
     assert_eq!(
         env.read_account("acme"),
-        COMMENTED.replace(
+        text.replace(
             "master-product-source = \"oms\"      #",
             "master-product-source = \"shop-eu\"      #"
         )
     );
+}
+
+#[test]
+fn edits_that_would_add_validation_errors_are_refused() {
+    let env = TestEnv::new();
+    env.account("acme", COMMENTED).current("acme");
+    // shop-eu exports: making it the master would be export-to-master.
+    env.cmd(["account", "set-master-source", "shop-eu"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("error[export-to-master]"))
+        .stderr(predicates::str::contains("nothing was changed"));
+    assert_eq!(env.read_account("acme"), COMMENTED);
+    let with_master = COMMENTED
+        .replace(
+            "master-product-source = \"oms\"",
+            "master-product-source = \"shop-eu\"",
+        )
+        .replace(
+            "export-products = \"1h\"   # hourly",
+            "export-products = \"none\"   # hourly",
+        );
+    env.account("acme", &with_master);
+    for args in [
+        vec!["channel", "set-period", "shop-eu", "export-products", "1h"],
+        vec!["channel", "remove", "shop-eu"],
+    ] {
+        env.cmd(&args)
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains("nothing was changed"));
+        assert_eq!(env.read_account("acme"), with_master, "{args:?}");
+    }
 }
 
 #[test]
@@ -1533,10 +1570,18 @@ fn the_ci_script_fails_on_findings_with_and_without_jq() {
 #[test]
 fn global_account_flag_works_with_account_subcommands_that_take_an_account() {
     let env = TestEnv::new();
-    env.cmd(["--account", "other", "account", "add", "acme"]).assert().success();
-    env.cmd(["account", "add", "beta", "--account", "other"]).assert().success();
-    env.cmd(["--account", "other", "account", "use", "beta"]).assert().success();
-    env.cmd(["account", "remove", "acme", "--account", "other"]).assert().success();
+    env.cmd(["--account", "other", "account", "add", "acme"])
+        .assert()
+        .success();
+    env.cmd(["account", "add", "beta", "--account", "other"])
+        .assert()
+        .success();
+    env.cmd(["--account", "other", "account", "use", "beta"])
+        .assert()
+        .success();
+    env.cmd(["account", "remove", "acme", "--account", "other"])
+        .assert()
+        .success();
     assert!(env.bytes(env.account_path("acme")).is_none());
     assert!(env.bytes(env.account_path("beta")).is_some());
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::{edit_account, findings_caused, findings_of};
+use super::{edit_account, findings_of};
 use crate::app::{AccountChoice, Context, Outcome};
 use crate::cli::AccountCommand;
 use crate::config::edit::{new_account_text, set_current_account, set_master_source};
@@ -182,8 +182,9 @@ impl Report for Changed {
     }
 }
 
-fn check_global(path: &std::path::Path, text: &str) -> Result<(), config::ConfigError> {
-    parse_toml::<GlobalConfig>(path, text).map(|_| ())
+fn check_global(path: &std::path::Path, text: &str) -> Result<()> {
+    parse_toml::<GlobalConfig>(path, text)?;
+    Ok(())
 }
 
 fn use_account(ctx: &Context, account: &str) -> Result<Outcome> {
@@ -324,9 +325,7 @@ fn set_master(ctx: &Context, source: &str) -> Result<Outcome> {
             .into());
         }
     }
-    let before = findings_of(ctx, &choice.account, &loaded.config)?;
-    let (edited, after) = edit_account(&loaded, |doc| Ok(set_master_source(doc, source)?))?;
-    let findings = findings_caused(&before, findings_of(ctx, &choice.account, &after)?);
+    let (edited, findings) = edit_account(ctx, &loaded, |doc| Ok(set_master_source(doc, source)?))?;
     Ok(Outcome::ok(Changed {
         account: choice.account,
         what: "master-product-source".into(),

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::account::{Changed, ChannelRow, channel_table};
-use super::{edit_account, findings_caused, findings_of};
+use super::{edit_account, findings_of};
 use crate::app::{AccountChoice, Context, Outcome};
 use crate::capabilities::Offer;
 use crate::channel::check_url;
@@ -276,9 +276,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         base_url: args.base_url.clone(),
         auth,
     };
-    let before = findings_of(ctx, &choice.account, &loaded.config)?;
-    let (_, after) = edit_account(&loaded, |doc| Ok(add_channel(doc, id, &new)?))?;
-    let findings = findings_caused(&before, findings_of(ctx, &choice.account, &after)?);
+    let (_, findings) = edit_account(ctx, &loaded, |doc| Ok(add_channel(doc, id, &new)?))?;
     Ok(Outcome::ok(Changed {
         account: choice.account,
         what: format!(
@@ -296,9 +294,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
 fn remove(ctx: &Context, id: &str) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     require_channel(&choice, &loaded, id)?;
-    let before = findings_of(ctx, &choice.account, &loaded.config)?;
-    let (_, after) = edit_account(&loaded, |doc| Ok(remove_channel(doc, id)?))?;
-    let findings = findings_caused(&before, findings_of(ctx, &choice.account, &after)?);
+    let (_, findings) = edit_account(ctx, &loaded, |doc| Ok(remove_channel(doc, id)?))?;
     Ok(Outcome::ok(Changed {
         account: choice.account,
         what: format!("removed channel `{id}` (its tokens and history stay in the store)"),
@@ -374,10 +370,9 @@ fn set_period(ctx: &Context, id: &str, job: &str, period: &str) -> Result<Outcom
             .into());
         }
     }
-    let before = findings_of(ctx, &choice.account, &loaded.config)?;
     let text = parsed.to_string();
-    let (edited, after) = edit_account(&loaded, |doc| Ok(set_job_period(doc, id, job, &text)?))?;
-    let findings = findings_caused(&before, findings_of(ctx, &choice.account, &after)?);
+    let (edited, findings) =
+        edit_account(ctx, &loaded, |doc| Ok(set_job_period(doc, id, job, &text)?))?;
     Ok(Outcome::ok(PeriodChanged {
         account: choice.account,
         channel: id.to_string(),

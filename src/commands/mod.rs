@@ -11,13 +11,14 @@ pub mod validate;
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use toml_edit::DocumentMut;
 
 use crate::app::Context;
 use crate::config::file::{Edited, IfMissing, edit_file};
 use crate::config::{AccountConfig, LoadedAccount};
-use crate::validate::{Finding, secret_present_here, validate_account};
+use crate::error::Refused;
+use crate::validate::{Finding, has_errors, secret_present_here, validate_account};
 
 /// Findings of `account` as it is now on this machine.
 pub fn findings_of(ctx: &Context, account: &str, config: &AccountConfig) -> Result<Vec<Finding>> {
@@ -42,18 +43,33 @@ pub fn findings_caused(before: &[Finding], after: Vec<Finding>) -> Vec<Finding> 
         .collect()
 }
 
-/// An edit of an account file under its lock; returns the edit's value and the
-/// account as the new file reads.
+/// An edit of an account file under its lock. The new text must parse, and
+/// an edit that would add validation errors is refused with nothing written.
+/// Returns the edit's value and the findings the change caused (warnings only).
 pub fn edit_account<T>(
+    ctx: &Context,
     loaded: &LoadedAccount,
     edit: impl FnOnce(&mut DocumentMut) -> Result<T>,
-) -> Result<(Edited<T>, AccountConfig)> {
+) -> Result<(Edited<T>, Vec<Finding>)> {
     let path: &Path = &loaded.path;
+    let before = findings_of(ctx, &loaded.id, &loaded.config)?;
     let mut after = None;
     let edited = edit_file(path, IfMissing::Fail, edit, |text| {
-        after = Some(AccountConfig::parse(path, text)?);
+        let config = AccountConfig::parse(path, text).context(
+            "internal error: the edit produced a file that does not parse; nothing was written",
+        )?;
+        let caused = findings_caused(&before, findings_of(ctx, &loaded.id, &config)?);
+        if has_errors(&caused) {
+            let lines: Vec<String> = caused.iter().map(ToString::to_string).collect();
+            return Err(Refused(format!(
+                "refused: the change would make the account invalid; nothing was changed:\n{}",
+                lines.join("\n")
+            ))
+            .into());
+        }
+        after = Some(caused);
         Ok(())
     })?;
-    let after = after.expect("edit_file runs the check before returning Ok");
-    Ok((edited, after))
+    let caused = after.expect("edit_file runs the check before returning Ok");
+    Ok((edited, caused))
 }

@@ -121,14 +121,15 @@ pub enum IfMissing<'a> {
 /// Read-modify-write of one TOML file under its edit lock.
 ///
 /// `edit` changes the document or refuses with an error (then nothing is
-/// written). `check` must accept the new text, so the tool never writes a file
-/// it would itself reject. The new text lands by atomic replace (temp file in
+/// written). `check` must accept the new text (it parses it, and may refuse a
+/// change that would break the account), so the tool never writes a file it
+/// would itself reject. The new text lands by atomic replace (temp file in
 /// the same dir, fsync, rename, fsync of the dir).
 pub fn edit_file<T>(
     path: &Path,
     if_missing: IfMissing<'_>,
     edit: impl FnOnce(&mut DocumentMut) -> Result<T>,
-    check: impl FnOnce(&str) -> Result<(), ConfigError>,
+    check: impl FnOnce(&str) -> Result<()>,
 ) -> Result<Edited<T>> {
     let _lock = lock_for_edit(path)?;
     let old_text = if path.exists() {

@@ -32,19 +32,17 @@ pub struct ChannelRun {
 }
 
 impl ChannelRun {
-    /// Adds the channel to a connector error and the next step an operator can take.
+    /// A connector error with this channel's id filled into its hints.
     fn explain(&self, err: ChannelError) -> anyhow::Error {
-        let hint = match &err {
-            ChannelError::InvalidGrant { .. } | ChannelError::TokenOutcomeUnknown { .. } => {
-                format!(
-                    "; store a fresh refresh token with `oms-channels --account {} channel login {}`",
-                    self.account, self.channel_id
-                )
-            }
-            _ => String::new(),
-        };
-        let message = err.to_string().replace("<channel>", &self.channel_id);
-        anyhow::anyhow!("{message}{hint}")
+        let login = format!(
+            "oms-channels --account {} channel login {}",
+            self.account, self.channel_id
+        );
+        anyhow::anyhow!(
+            "{}",
+            err.to_string()
+                .replace("oms-channels channel login <channel>", &login)
+        )
     }
 }
 
