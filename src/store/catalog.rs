@@ -135,6 +135,13 @@ fn attributes_json(attributes: &BTreeMap<String, String>) -> String {
     serde_json::to_string(attributes).expect("a string map always serialises")
 }
 
+fn attributes_of(products: &[Product]) -> Vec<String> {
+    products
+        .iter()
+        .map(|p| attributes_json(&p.attributes))
+        .collect()
+}
+
 /// Columns `sku, title, price, currency, quantity, attributes, updated_at, id`
 /// starting at `first`.
 fn product_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<Product> {
@@ -203,6 +210,17 @@ impl Tx<'_> {
     /// given `id` are stored either way (a missing `id` keeps the stored one).
     /// Products failing [`Product::check`] are refused, naming the sku.
     pub fn upsert_catalog(&self, products: &[Product]) -> Result<UpsertCounts> {
+        self.upsert_catalog_with(products, &attributes_of(products))
+    }
+
+    /// [`Tx::upsert_catalog`] with each product's attributes already as JSON
+    /// (`attributes[i]` belongs to `products[i]`), so an import page serialises
+    /// them once for both tables.
+    fn upsert_catalog_with(
+        &self,
+        products: &[Product],
+        attributes: &[String],
+    ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
         let mut select = self.conn.prepare_cached(
             "SELECT title, price, currency, quantity, attributes, updated_at, id \
@@ -220,12 +238,11 @@ impl Tx<'_> {
         let mut touch = self.conn.prepare_cached(
             "UPDATE catalog SET updated_at = ?2, id = coalesce(?3, id) WHERE sku = ?1",
         )?;
-        for p in products {
+        for (p, attributes) in products.iter().zip(attributes) {
             p.check().map_err(|source| StoreError::InvalidProduct {
                 sku: p.sku.clone(),
                 source,
             })?;
-            let attributes = attributes_json(&p.attributes);
             let stored = select
                 .query_row([&p.sku], |r| {
                     let updated_at: String = r.get(5)?;
@@ -248,7 +265,7 @@ impl Tx<'_> {
                     insert.execute(row)?;
                     counts.created += 1;
                 }
-                Some((c, updated_at, id)) if c.same_as(p, &attributes) => {
+                Some((c, updated_at, id)) if c.same_as(p, attributes) => {
                     // An unchanged re-import writes nothing at all.
                     if updated_at != p.updated_at || (p.id.is_some() && p.id != id) {
                         touch.execute(params![p.sku, p.updated_at, p.id])?;
@@ -273,6 +290,21 @@ impl Tx<'_> {
         products: &[Product],
         seen_at: Timestamp,
     ) -> Result<UpsertCounts> {
+        self.upsert_listings_with(channel, products, &attributes_of(products), seen_at, true)
+    }
+
+    /// [`Tx::upsert_listings`] with the attributes already as JSON (see
+    /// [`Tx::upsert_catalog_with`]). Without `count`, the stored rows are not
+    /// read first and the counts stay zero: the master's import reports
+    /// catalog counts, so reading its listings back would be wasted work.
+    fn upsert_listings_with(
+        &self,
+        channel: &str,
+        products: &[Product],
+        attributes: &[String],
+        seen_at: Timestamp,
+        count: bool,
+    ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
         let mut select = self.conn.prepare_cached(
             "SELECT title, price, currency, quantity, attributes FROM listings \
@@ -287,15 +319,16 @@ impl Tx<'_> {
              attributes = excluded.attributes, updated_at = excluded.updated_at, \
              seen_at = excluded.seen_at",
         )?;
-        for p in products {
-            let attributes = attributes_json(&p.attributes);
-            match select
-                .query_row([channel, &p.sku], Content::from_row)
-                .optional()?
-            {
-                None => counts.created += 1,
-                Some(c) if c.same_as(p, &attributes) => counts.unchanged += 1,
-                Some(_) => counts.updated += 1,
+        for (p, attributes) in products.iter().zip(attributes) {
+            if count {
+                match select
+                    .query_row([channel, &p.sku], Content::from_row)
+                    .optional()?
+                {
+                    None => counts.created += 1,
+                    Some(c) if c.same_as(p, attributes) => counts.unchanged += 1,
+                    Some(_) => counts.updated += 1,
+                }
             }
             upsert.execute(params![
                 channel,
@@ -375,9 +408,11 @@ impl Tx<'_> {
                 })?;
             page_high = page_high.max(Some(t));
         }
-        let listing_counts = self.upsert_listings(channel, products, seen_at)?;
+        let attributes = attributes_of(products);
+        let listing_counts =
+            self.upsert_listings_with(channel, products, &attributes, seen_at, !into_catalog)?;
         let counts = if into_catalog {
-            self.upsert_catalog(products)?
+            self.upsert_catalog_with(products, &attributes)?
         } else {
             listing_counts
         };

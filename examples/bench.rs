@@ -1,0 +1,949 @@
+//! The benchmark: drives the real `oms-channels` binary (built by this program
+//! with the same profile) against sandbox channel processes on loopback, in
+//! throwaway config and data dirs, and prints one table of figures, each next
+//! to a floor measured in the same run. Owns only its temp dirs and the
+//! processes it starts; it stops them all on the way out.
+//!
+//! `cargo run --release --example bench` (add `-- --quick` for a smoke run,
+//! `-- --no-build` when the binaries are already built).
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail, ensure};
+use serde_json::Value;
+
+/// No child may run longer than this; a hung one is killed and the bench fails.
+const CHILD_DEADLINE: Duration = Duration::from_secs(900);
+/// The name of the env var that holds the sandbox's client secret.
+const SECRET_ENV: &str = "BENCH_CLIENT_SECRET";
+/// The largest page the sandbox (and the protocol) allows.
+const FLOOR_PAGE_SIZE: usize = 1000;
+
+/// Sizes of one bench run; `--quick` shrinks them for a smoke run.
+struct Sizes {
+    idle_channels: usize,
+    idle_runs: usize,
+    import_small: u64,
+    import_large: u64,
+    export: usize,
+    slow_channels: usize,
+    slow_latency_ms: u64,
+    slow_products: u64,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                idle_channels: 10,
+                idle_runs: 5,
+                import_small: 10_000,
+                import_large: 100_000,
+                export: 2_000,
+                slow_channels: 5,
+                slow_latency_ms: 100,
+                slow_products: 2_000,
+            }
+        } else {
+            Sizes {
+                idle_channels: 50,
+                idle_runs: 25,
+                import_small: 100_000,
+                import_large: 1_000_000,
+                export: 20_000,
+                slow_channels: 20,
+                slow_latency_ms: 300,
+                slow_products: 2_000,
+            }
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let mut quick = false;
+    let mut build = true;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--no-build" => build = false,
+            "-h" | "--help" => {
+                println!("usage: cargo run --release --example bench [-- --quick] [-- --no-build]");
+                return Ok(());
+            }
+            other => bail!("unknown argument `{other}`: expected --quick or --no-build"),
+        }
+    }
+    let bins = Bins::locate()?;
+    if build {
+        bins.build()?;
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("bench: warning: this is a debug build; figures mean little without --release");
+    }
+    let sizes = Sizes::new(quick);
+    let mut table = Table::default();
+
+    eprintln!("bench: 1/5 idle run-once");
+    idle(&bins, &sizes, &mut table)?;
+    eprintln!("bench: 2-3/5 import and its memory");
+    import(&bins, &sizes, &mut table)?;
+    eprintln!("bench: 4/5 products load and export");
+    export(&bins, &sizes, &mut table)?;
+    eprintln!("bench: 5/5 slow channels concurrently");
+    slow_channels(&bins, &sizes, &mut table)?;
+
+    println!("{}", machine());
+    println!("{}", table.render());
+    if table.missed > 0 {
+        println!("{} figure(s) miss their target", table.missed);
+    }
+    Ok(())
+}
+
+// ---- the five figures ----
+
+/// Figure 1: `run-once` with nothing due on many channels vs `--version`.
+fn idle(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
+    let sandbox = Sandbox::start(&bins.sandbox, &["--products", "10", "--client-credentials"])?;
+    let env = Env::new(bins, &sandbox)?;
+    let channels: Vec<String> = (1..=sizes.idle_channels)
+        .map(|i| format!("c{i:02}"))
+        .collect();
+    env.account(
+        "idle",
+        &channels,
+        None,
+        &[
+            ("auth-refresh", "1h"),
+            ("import-products", "24h"),
+            ("export-products", "24h"),
+        ],
+    )?;
+    // A first run makes every job succeed, so nothing is due afterwards.
+    let concurrency = sizes.idle_channels.to_string();
+    let first = env.run(&["run-once", "--json", "--concurrency", &concurrency])?;
+    first.expect_rows(3 * sizes.idle_channels, "ran")?;
+    let idle = env.run(&["run-once", "--json"])?;
+    idle.expect_rows(3 * sizes.idle_channels, "not-due")?;
+
+    let (mut version, mut run_once) = (Vec::new(), Vec::new());
+    for _ in 0..sizes.idle_runs {
+        version.push(env.run(&["--version"])?.wall);
+        run_once.push(env.run(&["run-once"])?.wall);
+    }
+    let (version, run_once) = (median(version), median(run_once));
+    table.ratio(
+        format!(
+            "run-once, nothing due, {} channels (median of {})",
+            sizes.idle_channels, sizes.idle_runs
+        ),
+        run_once,
+        "--version",
+        version,
+        2.0,
+    );
+    Ok(())
+}
+
+/// Figures 2 and 3: import vs a bare keep-alive client, and the import's peak memory
+/// at two sizes.
+fn import(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
+    let small = import_once(bins, sizes.import_small, true)?;
+    let floor = small.floor.expect("measured for the small import");
+    table.ratio(
+        format!("import {} products (wall)", thousands(sizes.import_small)),
+        small.wall,
+        "bare client, pages of 1000",
+        floor,
+        1.15,
+    );
+    let large = import_once(bins, sizes.import_large, false)?;
+    table.memory(
+        format!("peak RSS, import {}", thousands(sizes.import_small)),
+        small.max_rss_kb,
+        None,
+    );
+    table.memory(
+        format!("peak RSS, import {}", thousands(sizes.import_large)),
+        large.max_rss_kb,
+        Some((thousands(sizes.import_small), small.max_rss_kb)),
+    );
+    table.info(
+        format!(
+            "import {} products (wall, for scale)",
+            thousands(sizes.import_large)
+        ),
+        large.wall,
+    );
+    Ok(())
+}
+
+struct ImportRun {
+    wall: Duration,
+    max_rss_kb: u64,
+    floor: Option<Duration>,
+}
+
+fn import_once(bins: &Bins, products: u64, with_floor: bool) -> Result<ImportRun> {
+    let sandbox = Sandbox::start(
+        &bins.sandbox,
+        &["--products", &products.to_string(), "--client-credentials"],
+    )?;
+    let env = Env::new(bins, &sandbox)?;
+    env.account(
+        "imp",
+        &["shop".to_string()],
+        Some("shop"),
+        &[("auth-refresh", "1h"), ("import-products", "1h")],
+    )?;
+    // The floor before and after the import; the faster one counts.
+    let mut floors = Vec::new();
+    if with_floor {
+        floors.push(bare_fetch(&sandbox, products)?);
+    }
+    let run = env.run(&["run-once", "--json"])?;
+    let items = run.job_items("shop", "import-products")?;
+    ensure!(
+        items == products,
+        "the import read {items} products, expected {products}"
+    );
+    if with_floor {
+        floors.push(bare_fetch(&sandbox, products)?);
+    }
+    Ok(ImportRun {
+        wall: run.wall,
+        max_rss_kb: run.max_rss_kb,
+        floor: floors.into_iter().min(),
+    })
+}
+
+/// Figure 4: `products load` of a generated file, its export, and a re-export with
+/// nothing changed.
+fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
+    let sandbox = Sandbox::start(&bins.sandbox, &["--products", "0", "--client-credentials"])?;
+    let env = Env::new(bins, &sandbox)?;
+    env.account(
+        "exp",
+        &["shop".to_string()],
+        None,
+        &[("auth-refresh", "1h"), ("export-products", "1h")],
+    )?;
+    let file = env.dir.path().join("products.jsonl");
+    write_products(&file, sizes.export)?;
+    let n = thousands(sizes.export as u64);
+
+    let version = median(
+        (0..5)
+            .map(|_| env.run(&["--version"]).map(|r| r.wall))
+            .collect::<Result<_>>()?,
+    );
+    let load = env.run(&[
+        "products",
+        "load",
+        file.to_str().context("temp path is UTF-8")?,
+    ])?;
+    table.absolute(
+        format!("products load {n} (JSONL)"),
+        load.wall,
+        "--version",
+        version,
+        Duration::from_secs(1),
+    );
+
+    let run = env.run(&["run-once", "--json"])?;
+    let sent = run.job_items("shop", "export-products")?;
+    ensure!(
+        sent == sizes.export as u64,
+        "the export sent {sent} products, expected {}",
+        sizes.export
+    );
+    let floor = bare_export(&sandbox, &file)?;
+    table.ratio(
+        format!("export {n} products (wall)"),
+        run.wall,
+        "bare client, batches of 100",
+        floor,
+        f64::NAN,
+    );
+
+    let again = env.run(&["run-once", "--json", "--force", "--job", "export-products"])?;
+    let sent = again.job_items("shop", "export-products")?;
+    ensure!(
+        sent == 0,
+        "the re-export sent {sent} products, expected none"
+    );
+    table.absolute(
+        format!("re-export {n}, nothing changed"),
+        again.wall,
+        "--version",
+        version,
+        Duration::from_millis(100),
+    );
+    Ok(())
+}
+
+/// Figure 5: many slow channels in one run vs one such channel alone.
+fn slow_channels(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
+    let sandbox = Sandbox::start(
+        &bins.sandbox,
+        &[
+            "--products",
+            &sizes.slow_products.to_string(),
+            "--latency-ms",
+            &sizes.slow_latency_ms.to_string(),
+            "--client-credentials",
+        ],
+    )?;
+    let env = Env::new(bins, &sandbox)?;
+    let periods = [("auth-refresh", "1h"), ("import-products", "1h")];
+    let many: Vec<String> = (1..=sizes.slow_channels)
+        .map(|i| format!("c{i:02}"))
+        .collect();
+    env.account("one", &many[..1], None, &periods)?;
+    env.account("many", &many, None, &periods)?;
+
+    let one = env.run(&["--account", "one", "run-once", "--json"])?;
+    one.expect_rows(2, "ran")?;
+    let concurrency = sizes.slow_channels.to_string();
+    let all = env.run(&[
+        "--account",
+        "many",
+        "run-once",
+        "--json",
+        "--concurrency",
+        &concurrency,
+    ])?;
+    all.expect_rows(2 * sizes.slow_channels, "ran")?;
+    table.ratio(
+        format!(
+            "{} channels at {} ms/request, --concurrency {} (wall)",
+            sizes.slow_channels, sizes.slow_latency_ms, sizes.slow_channels
+        ),
+        all.wall,
+        "one such channel alone",
+        one.wall,
+        1.5,
+    );
+    Ok(())
+}
+
+// ---- floors: a bare keep-alive HTTP client in this process ----
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a tokio runtime")
+}
+
+async fn bare_token(http: &reqwest::Client, sandbox: &Sandbox) -> Result<String> {
+    let reply: Value = http
+        .post(sandbox.field("token_url")?)
+        .basic_auth(
+            sandbox.field("client_id")?,
+            Some(sandbox.field("client_secret")?),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    reply["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .context("the token reply has no access_token")
+}
+
+/// Fetches every product page (largest page size) and throws the bodies away;
+/// reads only the next cursor. The time excludes the token request.
+fn bare_fetch(sandbox: &Sandbox, products: u64) -> Result<Duration> {
+    runtime()?.block_on(async {
+        let http = reqwest::Client::new();
+        let token = bare_token(&http, sandbox).await?;
+        let url = format!("{}/products", sandbox.field("base_url")?);
+        let limit = FLOOR_PAGE_SIZE.to_string();
+        let start = Instant::now();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            pages += 1;
+            let mut query = vec![("limit", limit.as_str())];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c));
+            }
+            let body = http
+                .get(&url)
+                .bearer_auth(&token)
+                .query(&query)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+            match next_cursor(&body)? {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let elapsed = start.elapsed();
+        let expected = products.div_ceil(FLOOR_PAGE_SIZE as u64).max(1);
+        ensure!(
+            pages == expected,
+            "the bare client read {pages} pages, expected {expected}"
+        );
+        Ok(elapsed)
+    })
+}
+
+/// The `next_cursor` of a page without parsing its products.
+fn next_cursor(body: &[u8]) -> Result<Option<String>> {
+    const KEY: &[u8] = b"\"next_cursor\":";
+    let at = body
+        .windows(KEY.len())
+        .rposition(|w| w == KEY)
+        .context("a page without next_cursor")?;
+    let mut values =
+        serde_json::Deserializer::from_slice(&body[at + KEY.len()..]).into_iter::<Option<String>>();
+    Ok(values.next().context("a page without next_cursor")??)
+}
+
+/// Posts the file's products in batches of 100 and throws the replies away.
+/// The time excludes reading the file and the token request.
+fn bare_export(sandbox: &Sandbox, file: &Path) -> Result<Duration> {
+    let products: Vec<Value> = std::fs::read_to_string(file)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    runtime()?.block_on(async {
+        let http = reqwest::Client::new();
+        let token = bare_token(&http, sandbox).await?;
+        let url = format!("{}/products/batch", sandbox.field("base_url")?);
+        let start = Instant::now();
+        for batch in products.chunks(100) {
+            let body = serde_json::to_vec(&serde_json::json!({ "products": batch }))?;
+            http.post(&url)
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await?;
+        }
+        Ok(start.elapsed())
+    })
+}
+
+fn write_products(path: &Path, n: usize) -> Result<()> {
+    let mut out = std::io::BufWriter::new(File::create(path)?);
+    for i in 0..n {
+        let color = ["red", "green", "blue"][i % 3];
+        let product = serde_json::json!({
+            "sku": format!("BENCH-{i:07}"),
+            "title": format!("Bench product {i}"),
+            "price": format!("{}.{:02}", 1 + i % 500, i % 100),
+            "currency": "EUR",
+            "quantity": i % 50,
+            "attributes": {"color": color, "size": "M"},
+            "updated_at": "2026-01-01T00:00:00Z",
+        });
+        writeln!(out, "{product}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+// ---- processes ----
+
+/// The two release (or debug) binaries next to this example's own.
+struct Bins {
+    cli: PathBuf,
+    sandbox: PathBuf,
+}
+
+impl Bins {
+    fn locate() -> Result<Bins> {
+        // target/<profile>/examples/bench
+        let exe = std::env::current_exe().context("cannot find the bench's own path")?;
+        let examples = exe.parent().context("the bench has no parent directory")?;
+        let profile = examples.parent().context("no profile directory")?;
+        Ok(Bins {
+            cli: profile.join("oms-channels"),
+            sandbox: examples.join("sandbox_channel"),
+        })
+    }
+
+    /// Builds both binaries with the profile this bench was built with.
+    fn build(&self) -> Result<()> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+            "build",
+            "--quiet",
+            "--bin",
+            "oms-channels",
+            "--example",
+            "sandbox_channel",
+        ]);
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        eprintln!("bench: building oms-channels and sandbox_channel");
+        let status = command.status().context("cannot run cargo")?;
+        ensure!(status.success(), "cargo build failed ({status})");
+        for bin in [&self.cli, &self.sandbox] {
+            ensure!(
+                bin.exists(),
+                "`{}` is missing after the build",
+                bin.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A sandbox channel process; stopped (SIGTERM, then reaped) when dropped.
+struct Sandbox {
+    child: Child,
+    ready: Value,
+}
+
+impl Sandbox {
+    fn start(bin: &Path, args: &[&str]) -> Result<Sandbox> {
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", bin.display()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // From here on `Drop` stops the child, whatever goes wrong.
+        let mut sandbox = Sandbox {
+            child,
+            ready: Value::Null,
+        };
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        sandbox.ready = serde_json::from_str(&line)
+            .with_context(|| format!("the sandbox's ready line is not JSON: {line:?}"))?;
+        Ok(sandbox)
+    }
+
+    fn field(&self, name: &str) -> Result<&str> {
+        self.ready[name]
+            .as_str()
+            .with_context(|| format!("the sandbox's ready line has no `{name}`"))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child, which is not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A throwaway config and data dir for one scenario, and the CLI run in it.
+struct Env<'a> {
+    bins: &'a Bins,
+    dir: tempfile::TempDir,
+    secret: String,
+    base_url: String,
+    token_url: String,
+    client_id: String,
+}
+
+/// One finished CLI run.
+struct Run {
+    wall: Duration,
+    max_rss_kb: u64,
+    stdout: String,
+}
+
+impl Run {
+    fn json(&self) -> Result<Value> {
+        serde_json::from_str(&self.stdout).context("run-once --json printed no JSON")
+    }
+
+    fn rows(&self) -> Result<Vec<Value>> {
+        let json = self.json()?;
+        let mut rows = Vec::new();
+        for account in json["accounts"].as_array().context("no accounts")? {
+            rows.extend(
+                account["rows"]
+                    .as_array()
+                    .context("no rows")?
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(rows)
+    }
+
+    /// There are `count` rows of jobs with a period, all with `outcome`.
+    fn expect_rows(&self, count: usize, outcome: &str) -> Result<()> {
+        let rows: Vec<Value> = self
+            .rows()?
+            .into_iter()
+            .filter(|r| r["detail"] != "period is none")
+            .collect();
+        let matching = rows.iter().filter(|r| r["outcome"] == outcome).count();
+        ensure!(
+            rows.len() == count && matching == count,
+            "expected {count} rows `{outcome}`, got {matching} of {}: {}",
+            rows.len(),
+            self.stdout
+        );
+        Ok(())
+    }
+
+    /// The items of a job that must have run.
+    fn job_items(&self, channel: &str, job: &str) -> Result<u64> {
+        let rows = self.rows()?;
+        let row = rows
+            .iter()
+            .find(|r| r["channel"] == channel && r["job"] == job)
+            .with_context(|| format!("no row for {channel} {job}: {}", self.stdout))?;
+        ensure!(
+            row["outcome"] == "ran",
+            "{channel} {job} did not run: {row}"
+        );
+        row["items"].as_u64().context("a row without items")
+    }
+}
+
+impl<'a> Env<'a> {
+    fn new(bins: &'a Bins, sandbox: &Sandbox) -> Result<Env<'a>> {
+        Ok(Env {
+            bins,
+            dir: tempfile::Builder::new()
+                .prefix("oms-channels-bench")
+                .tempdir()?,
+            secret: sandbox.field("client_secret")?.to_string(),
+            base_url: sandbox.field("base_url")?.to_string(),
+            token_url: sandbox.field("token_url")?.to_string(),
+            client_id: sandbox.field("client_id")?.to_string(),
+        })
+    }
+
+    /// Sets up an account through the CLI: channels with client-credentials
+    /// auth against the sandbox, the given periods, and a master source.
+    fn account(
+        &self,
+        account: &str,
+        channels: &[String],
+        master: Option<&str>,
+        periods: &[(&str, &str)],
+    ) -> Result<()> {
+        self.run(&["account", "add", account])?;
+        for channel in channels {
+            let a = ["--account", account, "channel"];
+            self.run_with(
+                &a,
+                &[
+                    "add",
+                    channel,
+                    "--type",
+                    "beta-rest",
+                    "--base-url",
+                    &self.base_url,
+                    "--token-url",
+                    &self.token_url,
+                    "--grant",
+                    "client_credentials",
+                    "--client-id",
+                    &self.client_id,
+                    "--client-secret-env",
+                    SECRET_ENV,
+                ],
+            )?;
+            for (job, period) in periods {
+                self.run_with(&a, &["set-period", channel, job, period])?;
+            }
+        }
+        if let Some(master) = master {
+            self.run(&["--account", account, "account", "set-master-source", master])?;
+        }
+        self.run(&["account", "use", account])?;
+        Ok(())
+    }
+
+    fn run_with(&self, first: &[&str], rest: &[&str]) -> Result<Run> {
+        let args: Vec<&str> = first.iter().chain(rest).copied().collect();
+        self.run(&args)
+    }
+
+    /// Runs the CLI to completion; fails unless it exits 0. Wall time from
+    /// spawn to exit; peak RSS from the kernel's accounting of this child.
+    fn run(&self, args: &[&str]) -> Result<Run> {
+        let out_path = self.dir.path().join("stdout");
+        let err_path = self.dir.path().join("stderr");
+        let mut command = Command::new(&self.bins.cli);
+        command
+            .args(args)
+            .env("OMS_CHANNELS_CONFIG_DIR", self.dir.path().join("config"))
+            .env("OMS_CHANNELS_DATA_DIR", self.dir.path().join("data"))
+            .env(SECRET_ENV, &self.secret)
+            .env("NO_COLOR", "1")
+            .env_remove("OMS_CHANNELS_ACCOUNT")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(File::create(&out_path)?)
+            .stderr(File::create(&err_path)?);
+        let start = Instant::now();
+        let child = command.spawn().context("cannot start oms-channels")?;
+        let (code, max_rss_kb) = wait_with_deadline(child, CHILD_DEADLINE)?;
+        let wall = start.elapsed();
+        let stdout = std::fs::read_to_string(&out_path)?;
+        if code != Some(0) {
+            bail!(
+                "`oms-channels {}` exited with {code:?}\nstdout: {stdout}\nstderr: {}",
+                args.join(" "),
+                std::fs::read_to_string(&err_path)?
+            );
+        }
+        Ok(Run {
+            wall,
+            max_rss_kb,
+            stdout,
+        })
+    }
+}
+
+/// Waits for `child`, killing it after `deadline`; returns its exit code
+/// (`None` when a signal ended it) and its peak RSS in KiB.
+fn wait_with_deadline(child: Child, deadline: Duration) -> Result<(Option<i32>, u64)> {
+    let pid = i32::try_from(child.id()).context("pid out of range")?;
+    let (done, finished) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if finished.recv_timeout(deadline) == Err(mpsc::RecvTimeoutError::Timeout) {
+            eprintln!("bench: a child ran past {deadline:?}; killing it");
+            // SAFETY: the child is not reaped before this thread is joined.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    // Wait without reaping, so the pid stays ours until the watchdog is gone.
+    // SAFETY: plain syscalls on our own child with zeroed out-parameters.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        while libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        ) != 0
+        {
+            let err = std::io::Error::last_os_error();
+            ensure!(
+                err.kind() == std::io::ErrorKind::Interrupted,
+                "waitid: {err}"
+            );
+        }
+    }
+    drop(done);
+    let _ = watchdog.join();
+    let mut status = 0;
+    // SAFETY: as above; this reaps the child and reads its resource usage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        ensure!(
+            libc::wait4(pid, &mut status, 0, &mut usage) == pid,
+            "wait4: {}",
+            std::io::Error::last_os_error()
+        );
+        usage
+    };
+    // `child` was reaped above: dropping it neither waits nor kills.
+    drop(child);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+}
+
+// ---- the table ----
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<[String; 6]>,
+    missed: usize,
+}
+
+impl Table {
+    fn push(&mut self, row: [String; 6]) {
+        if row[5] == "MISS" {
+            self.missed += 1;
+        }
+        self.rows.push(row);
+    }
+
+    /// A time against a floor, with `target` as the largest ratio (NaN: none).
+    fn ratio(
+        &mut self,
+        what: String,
+        measured: Duration,
+        floor_name: &str,
+        floor: Duration,
+        target: f64,
+    ) {
+        let ratio = measured.as_secs_f64() / floor.as_secs_f64();
+        let (target_text, verdict) = if target.is_nan() {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (format!("≤ {target}×"), ok(ratio <= target))
+        };
+        self.push([
+            what,
+            duration(measured),
+            format!("{} ({floor_name})", duration(floor)),
+            format!("{ratio:.2}×"),
+            target_text,
+            verdict,
+        ]);
+    }
+
+    /// A time with an absolute target, the floor shown for reference.
+    fn absolute(
+        &mut self,
+        what: String,
+        measured: Duration,
+        floor_name: &str,
+        floor: Duration,
+        target: Duration,
+    ) {
+        self.push([
+            what,
+            duration(measured),
+            format!("{} ({floor_name})", duration(floor)),
+            format!("{:.2}×", measured.as_secs_f64() / floor.as_secs_f64()),
+            format!("< {}", duration(target)),
+            ok(measured < target),
+        ]);
+    }
+
+    /// Peak RSS under 40 MB, and within 10% of `baseline` when given.
+    fn memory(&mut self, what: String, kb: u64, baseline: Option<(String, u64)>) {
+        let mb = kb as f64 / 1024.0;
+        let under = mb < 40.0;
+        let (floor, ratio, target, pass) = match baseline {
+            None => (
+                "-".to_string(),
+                "-".to_string(),
+                "< 40 MB".to_string(),
+                under,
+            ),
+            Some((name, base)) => {
+                let ratio = kb as f64 / base as f64;
+                (
+                    format!("{:.1} MB (import {name})", base as f64 / 1024.0),
+                    format!("{ratio:.2}×"),
+                    "< 40 MB, ≤ 1.1×".to_string(),
+                    under && ratio <= 1.1,
+                )
+            }
+        };
+        self.push([what, format!("{mb:.1} MB"), floor, ratio, target, ok(pass)]);
+    }
+
+    fn info(&mut self, what: String, measured: Duration) {
+        self.push([
+            what,
+            duration(measured),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
+
+    /// A Markdown table (readable as plain text too).
+    fn render(&self) -> String {
+        let header = ["figure", "measured", "floor", "ratio", "target", "ok"];
+        let mut widths = header.map(|h| h.chars().count());
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut s = String::from("|");
+            for (cell, w) in cells.iter().zip(widths) {
+                let pad = w - cell.chars().count();
+                let _ = write!(s, " {cell}{} |", " ".repeat(pad));
+            }
+            s
+        };
+        let mut out = line(&header.map(String::from));
+        out.push('\n');
+        out.push_str(&line(&widths.map(|w| "-".repeat(w))));
+        for row in &self.rows {
+            out.push('\n');
+            out.push_str(&line(row));
+        }
+        out
+    }
+}
+
+fn ok(pass: bool) -> String {
+    if pass { "ok" } else { "MISS" }.to_string()
+}
+
+fn duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `nproc` and the CPU model, for the record.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("machine: {cpus} CPUs, {model}")
+}
