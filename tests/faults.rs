@@ -326,8 +326,12 @@ fn assert_channel_equals_catalog(env: &Env, sb: &Sandbox, context: &str) {
 #[test]
 fn faults_end_in_success_after_retries_or_in_a_clean_failure() {
     let rt = runtime();
-    // Import side: the channel is the master source.
-    let import_sb = start_sandbox(&rt, sandbox_config(1200));
+    // Import side: the channel is the master source. Enough products for
+    // three pages, so a repeated cursor is seen on the second one.
+    let import_sb = start_sandbox(
+        &rt,
+        sandbox_config(2 * oms_channels::jobs::import::PAGE_SIZE as u64 + 200),
+    );
     let mut import_env = Env::new();
     import_env.setup(
         &import_sb,

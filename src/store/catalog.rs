@@ -386,9 +386,10 @@ impl Tx<'_> {
     }
 
     /// One page of an import, committed together with the progress so a crash
-    /// resumes after the last committed page. Listings are always recorded;
-    /// the catalog only when `into_catalog` (the channel is the master source).
-    /// Returns catalog counts when `into_catalog`, else listing counts.
+    /// resumes after the last committed page. With `into_catalog` (the channel
+    /// is the master source) the page goes into the catalog, whose rows keep
+    /// the channel's ids; otherwise it is recorded as that channel's listings.
+    /// Returns the counts of whichever was written.
     pub fn save_import_page(
         &self,
         channel: &str,
@@ -409,12 +410,13 @@ impl Tx<'_> {
             page_high = page_high.max(Some(t));
         }
         let attributes = attributes_of(products);
-        let listing_counts =
-            self.upsert_listings_with(channel, products, &attributes, seen_at, !into_catalog)?;
+        // The master's products land in the catalog, whose rows keep the
+        // master's ids; a second copy as listings would double the writes of
+        // the biggest import for nothing.
         let counts = if into_catalog {
             self.upsert_catalog_with(products, &attributes)?
         } else {
-            listing_counts
+            self.upsert_listings_with(channel, products, &attributes, seen_at, true)?
         };
         let mut progress = self.import_progress(channel)?;
         progress.cursor = next_cursor.map(str::to_string);
