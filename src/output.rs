@@ -3,7 +3,6 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 
 /// What a command produced, renderable both ways.
@@ -27,26 +26,58 @@ pub fn emit(report: &dyn Report, json: bool, out: &mut dyn Write) -> io::Result<
     out.flush()
 }
 
-/// A borderless table, like `systemctl list-timers`: easy to read and to grep.
+/// A borderless table, like `systemctl list-timers`: columns padded to their
+/// widest cell, easy to read and to grep. Hand-written rather than a table
+/// crate because `run-once` prints one row per job on every cron call, and
+/// rendering must cost next to nothing next to process start.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
 pub fn table<I, S>(headers: I) -> Table
 where
     I: IntoIterator<Item = S>,
-    S: Into<comfy_table::Cell>,
+    S: ToString,
 {
-    let mut table = Table::new();
-    table
-        .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(headers);
-    for column in table.column_iter_mut() {
-        column.set_padding((0, 2));
-    }
+    let mut table = Table { rows: Vec::new() };
+    table.add_row(headers);
     table
 }
 
-/// Writes a table followed by a newline, with trailing spaces trimmed.
+impl Table {
+    pub fn add_row<I, S>(&mut self, cells: I) -> &mut Table
+    where
+        I: IntoIterator<Item = S>,
+        S: ToString,
+    {
+        self.rows
+            .push(cells.into_iter().map(|c| c.to_string()).collect());
+        self
+    }
+}
+
+/// Writes a table: two spaces between columns, no trailing spaces.
 pub fn write_table(out: &mut dyn Write, table: &Table) -> io::Result<()> {
-    for line in table.to_string().lines() {
+    let columns = table.rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; columns];
+    for row in &table.rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut line = String::new();
+    for row in &table.rows {
+        line.clear();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                let pad = widths[i] - cell.chars().count();
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
@@ -60,4 +91,22 @@ pub fn or_dash(value: Option<impl ToString>) -> String {
 /// A timestamp for humans: RFC 3339 to the second, UTC.
 pub fn when(ts: Option<jiff::Timestamp>) -> String {
     or_dash(ts.map(|t| t.round(jiff::Unit::Second).unwrap_or(t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_columns_to_the_widest_cell() {
+        let mut t = table(["CHANNEL", "JOB", "NEXT DUE"]);
+        t.add_row(["shop-eu", "auth-refresh", "-"]);
+        t.add_row(["é", "x", ""]);
+        let mut out = Vec::new();
+        write_table(&mut out, &t).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CHANNEL  JOB           NEXT DUE\nshop-eu  auth-refresh  -\né        x\n"
+        );
+    }
 }

@@ -132,6 +132,7 @@ pub fn edit_file<T>(
     check: impl FnOnce(&str) -> Result<()>,
 ) -> Result<Edited<T>> {
     let _lock = lock_for_edit(path)?;
+    remove_abandoned_temp_files(path);
     let old_text = if path.exists() {
         read_text(path)?
     } else {
@@ -166,6 +167,34 @@ pub fn edit_file<T>(
     Ok(Edited { value, changed })
 }
 
+/// Removes temp files that a writer killed mid-save left next to `path`
+/// (atomic-write-file names them `.<name>.XXXXXX`: six alphanumerics). Only
+/// called under the edit lock, so no live writer owns them.
+fn remove_abandoned_temp_files(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(suffix) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if suffix.len() == 6
+            && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+            && let Err(err) = fs::remove_file(entry.path())
+        {
+            tracing::warn!(
+                "cannot remove abandoned temp file `{}`: {err}",
+                entry.path().display()
+            );
+        }
+    }
+}
+
 /// Replaces `path` with `bytes` so that readers and crashes see either the old
 /// or the new content, never a mix.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -184,4 +213,39 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     file.commit()
         .with_context(|| format!("cannot replace `{}`", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_removes_temp_files_a_killed_writer_left_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acme.toml");
+        fs::write(&path, "master-product-source = \"oms\"\n").unwrap();
+        for name in [
+            ".acme.toml.AbC123",
+            ".acme.toml.lock",
+            ".beta.toml.xYz789",
+            ".acme.toml.bak",
+        ] {
+            fs::write(dir.path().join(name), "x").unwrap();
+        }
+        edit_file(&path, IfMissing::Fail, |_| Ok(()), |_| Ok(())).unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".acme.toml.bak",
+                ".acme.toml.lock",
+                ".beta.toml.xYz789",
+                "acme.toml"
+            ]
+        );
+    }
 }

@@ -259,7 +259,12 @@ pub fn run_account(
     let mut auth_failing: BTreeMap<String, String> = BTreeMap::new();
     if let Some(store) = &store {
         for id in loaded.config.channels.keys() {
-            let Some(auth) = states.get(&(id.clone(), Job::AuthRefresh)) else {
+            // Only a failing auth-refresh can hold product jobs back; reading
+            // tokens for every healthy channel would slow the idle cron call.
+            let Some(auth) = states
+                .get(&(id.clone(), Job::AuthRefresh))
+                .filter(|auth| auth.consecutive_failures > 0)
+            else {
                 continue;
             };
             let tokens = store.read(|tx| tx.tokens(id))?;
