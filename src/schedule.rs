@@ -22,6 +22,16 @@ pub struct JobHistory {
     pub consecutive_failures: u32,
 }
 
+impl From<&crate::store::JobState> for JobHistory {
+    fn from(state: &crate::store::JobState) -> JobHistory {
+        JobHistory {
+            last_success_start: state.last_success_start,
+            last_attempt_start: state.last_attempt_start,
+            consecutive_failures: state.consecutive_failures,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub due: bool,

@@ -94,7 +94,7 @@ pub fn validate_account(
             None,
             format!(
                 "master-product-source `{master}` names no channel of this account (use \"oms\" or one of: {})",
-                channel_names(config)
+                config.channel_names()
             ),
         );
     }
@@ -109,18 +109,6 @@ pub fn validate_account(
         );
     }
     findings.list
-}
-
-fn channel_names(config: &AccountConfig) -> String {
-    if config.channels.is_empty() {
-        return "no channels yet".to_string();
-    }
-    config
-        .channels
-        .keys()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn check_channel(

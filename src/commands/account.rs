@@ -314,13 +314,7 @@ fn set_master(ctx: &Context, source: &str) -> Result<Outcome> {
             return Err(Refused(format!(
                 "{}: `{source}` is not a channel of this account; use \"oms\" or one of: {}",
                 choice.account,
-                loaded
-                    .config
-                    .channels
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                loaded.config.channel_names()
             ))
             .into());
         }

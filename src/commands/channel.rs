@@ -43,22 +43,11 @@ fn require_channel<'a>(
 ) -> Result<&'a crate::config::ChannelConfig> {
     ids::check_channel_id(channel)?;
     loaded.config.channels.get(channel).ok_or_else(|| {
-        let known = loaded
-            .config
-            .channels
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
         Refused(format!(
             "{}: channel `{channel}` does not exist in `{}` (channels: {})",
             choice.account,
             loaded.path.display(),
-            if known.is_empty() {
-                "none yet".to_string()
-            } else {
-                known
-            }
+            loaded.config.channel_names()
         ))
         .into()
     })

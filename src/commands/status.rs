@@ -1,7 +1,6 @@
 //! `status` (every job: period, last success, last attempt, result, next due
 //! and why; like `systemctl list-timers`) and `history`.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use anyhow::Result;
@@ -15,7 +14,7 @@ use crate::jobs::runner::auth_failing_reason;
 use crate::output::{Report, json_of, or_dash, table, when, write_table};
 use crate::period::Job;
 use crate::schedule::{JobHistory, decide};
-use crate::store::{JobState, RunRecord, Store};
+use crate::store::{JobStates, RunRecord, Store};
 
 #[derive(Serialize)]
 struct StatusRow {
@@ -105,13 +104,9 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let now = parse_now(args.now.as_deref())?;
     let (choice, loaded) = ctx.load_selected()?;
     let store = Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?;
-    let states: BTreeMap<(String, Job), JobState> = match &store {
-        Some(store) => store
-            .read(|tx| tx.job_states())?
-            .into_iter()
-            .map(|(c, j, s)| ((c, j), s))
-            .collect(),
-        None => BTreeMap::new(),
+    let states = match &store {
+        Some(store) => store.read(|tx| tx.job_states())?,
+        None => JobStates::new(),
     };
     let mut jobs = Vec::new();
     for (id, channel) in &loaded.config.channels {
@@ -126,12 +121,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
         for job in Job::ALL {
             let period = channel.period(job);
             let state = states.get(&(id.clone(), job)).cloned().unwrap_or_default();
-            let history = JobHistory {
-                last_success_start: state.last_success_start,
-                last_attempt_start: state.last_attempt_start,
-                consecutive_failures: state.consecutive_failures,
-            };
-            let mut decision = decide(&period, &history, now);
+            let mut decision = decide(&period, &JobHistory::from(&state), now);
             if auth_off && !period.is_off() {
                 decision.due = false;
                 decision.next_due = None;

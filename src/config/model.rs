@@ -167,6 +167,14 @@ impl AccountConfig {
     pub fn master_is_oms(&self) -> bool {
         self.master_product_source == OMS
     }
+
+    /// The channel ids for messages: "shop-eu, market", or "no channels yet".
+    pub fn channel_names(&self) -> String {
+        if self.channels.is_empty() {
+            return "no channels yet".to_string();
+        }
+        self.channels.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
 }
 
 fn check_auth(

@@ -4,6 +4,8 @@
 //! engineering-notes: refresh under a per-channel lock after re-reading the
 //! store; mark the refresh in flight; commit a rotated token before use).
 
+use std::cell::RefCell;
+
 use anyhow::{Context as _, Result, anyhow};
 use jiff::{SignedDuration, Timestamp};
 
@@ -143,19 +145,45 @@ pub async fn access_token(ch: &ChannelRun, force: bool) -> Result<String> {
     refresh(ch, None).await
 }
 
-/// Runs a product request with the channel's access token; on 401 the token
-/// is refreshed once and the request retried once.
-pub async fn with_access<T>(
-    ch: &ChannelRun,
-    request: impl AsyncFn(&str) -> Result<T, ChannelError>,
-) -> Result<T> {
-    let token = access_token(ch, false).await?;
-    match request(&token).await {
-        Err(ChannelError::Unauthorized { .. }) => {
-            tracing::info!(channel = %ch.channel_id, "access token rejected (401); refreshing once");
-            let token = access_token(ch, true).await?;
-            request(&token).await.map_err(|err| ch.explain(err))
+/// The access token of one product job. It is read once, not per request:
+/// an import's page saves hold the store while the next page is fetched, and a
+/// store read per request would wait for them. On 401 the token is refreshed
+/// once and the request retried once.
+pub struct Access<'a> {
+    ch: &'a ChannelRun,
+    token: RefCell<Option<String>>,
+}
+
+impl<'a> Access<'a> {
+    pub fn new(ch: &'a ChannelRun) -> Access<'a> {
+        Access {
+            ch,
+            token: RefCell::new(None),
         }
-        other => other.map_err(|err| ch.explain(err)),
+    }
+
+    pub async fn call<T>(
+        &self,
+        request: impl AsyncFn(&str) -> Result<T, ChannelError>,
+    ) -> Result<T> {
+        let ch = self.ch;
+        let cached = self.token.borrow().clone();
+        let token = match cached {
+            Some(token) => token,
+            None => {
+                let token = access_token(ch, false).await?;
+                *self.token.borrow_mut() = Some(token.clone());
+                token
+            }
+        };
+        match request(&token).await {
+            Err(ChannelError::Unauthorized { .. }) => {
+                tracing::info!(channel = %ch.channel_id, "access token rejected (401); refreshing once");
+                let token = access_token(ch, true).await?;
+                *self.token.borrow_mut() = Some(token.clone());
+                request(&token).await.map_err(|err| ch.explain(err))
+            }
+            other => other.map_err(|err| ch.explain(err)),
+        }
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use jiff::Timestamp;
 
 use super::ChannelRun;
-use super::auth::with_access;
+use super::auth::Access;
 use crate::channel::{ItemStatus, MAX_BATCH};
 use crate::crash;
 use crate::product::Product;
@@ -27,6 +27,7 @@ pub async fn run(
     let mut after: Option<String> = None;
     let mut sent: u64 = 0;
     let mut rejected: Vec<(String, String)> = Vec::new();
+    let access = Access::new(ch);
     loop {
         let batch = ch
             .store
@@ -34,10 +35,9 @@ pub async fn run(
         let Some(last) = batch.last() else { break };
         after = Some(last.product.sku.clone());
         let products: Vec<Product> = batch.iter().map(|p| p.product.clone()).collect();
-        let replies = with_access(ch, async |token| {
-            ch.client.export_batch(&ch.base_url, token, &products).await
-        })
-        .await?;
+        let replies = access
+            .call(async |token| ch.client.export_batch(&ch.base_url, token, &products).await)
+            .await?;
         crash::point("export-batch-sent");
         let mut by_sku: HashMap<&str, _> = replies.iter().map(|r| (r.sku.as_str(), r)).collect();
         let results: Vec<ExportResult> = batch

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use jiff::Timestamp;
 
 use super::ChannelRun;
-use super::auth::with_access;
+use super::auth::Access;
 use crate::channel::ProductPage;
 use crate::crash;
 use crate::store::RunId;
@@ -44,7 +44,8 @@ pub async fn run(
     };
     let mut seen_cursors = HashSet::new();
     let mut total: u64 = 0;
-    let mut page = fetch_page(ch, cursor.as_deref(), since).await?;
+    let access = Access::new(ch);
+    let mut page = fetch_page(ch, &access, cursor.as_deref(), since).await?;
     for page_number in 1.. {
         let ProductPage {
             products,
@@ -93,7 +94,7 @@ pub async fn run(
         let fetch_next = !last && page_number < MAX_PAGES;
         let (saved, next) = tokio::join!(save, async {
             if fetch_next {
-                Some(fetch_page(ch, next_cursor.as_deref(), since).await)
+                Some(fetch_page(ch, &access, next_cursor.as_deref(), since).await)
             } else {
                 None
             }
@@ -115,13 +116,15 @@ pub async fn run(
 
 async fn fetch_page(
     ch: &ChannelRun,
+    access: &Access<'_>,
     cursor: Option<&str>,
     since: Option<Timestamp>,
 ) -> Result<ProductPage> {
-    with_access(ch, async |token| {
-        ch.client
-            .fetch_products_page(&ch.base_url, token, PAGE_SIZE, cursor, since)
-            .await
-    })
-    .await
+    access
+        .call(async |token| {
+            ch.client
+                .fetch_products_page(&ch.base_url, token, PAGE_SIZE, cursor, since)
+                .await
+        })
+        .await
 }

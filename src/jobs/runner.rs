@@ -18,7 +18,7 @@ use crate::config::{ChannelConfig, LoadedAccount};
 use crate::error::{Busy, Refused};
 use crate::period::Job;
 use crate::schedule::{Decision, JobHistory, decide};
-use crate::store::{JobState, Store, Tokens, lock};
+use crate::store::{JobState, JobStates, Store, Tokens, lock};
 use crate::validate::{Finding, Severity, secret_present_here, validate_account};
 
 #[derive(Clone, Debug)]
@@ -88,14 +88,6 @@ impl AccountRun {
     }
 }
 
-fn history_of(state: &JobState) -> JobHistory {
-    JobHistory {
-        last_success_start: state.last_success_start,
-        last_attempt_start: state.last_attempt_start,
-        consecutive_failures: state.consecutive_failures,
-    }
-}
-
 /// What to do with one job of one channel.
 #[derive(Debug)]
 enum Step {
@@ -122,7 +114,7 @@ impl ChannelPlan {
 fn plan_channel(
     id: &str,
     channel: &ChannelConfig,
-    states: &BTreeMap<(String, Job), JobState>,
+    states: &JobStates,
     auth_failing: Option<&str>,
     options: &RunOptions,
 ) -> ChannelPlan {
@@ -137,7 +129,7 @@ fn plan_channel(
                 .unwrap_or_default();
             decide(
                 &channel.period(Job::AuthRefresh),
-                &history_of(&state),
+                &JobHistory::from(&state),
                 options.now,
             )
             .due
@@ -151,7 +143,7 @@ fn plan_channel(
                 .get(&(id.to_string(), job))
                 .cloned()
                 .unwrap_or_default();
-            let decision = decide(&period, &history_of(&state), options.now);
+            let decision = decide(&period, &JobHistory::from(&state), options.now);
             let step = if period.is_off() {
                 Step::NotDue(decision)
             } else if auth_off {
@@ -190,7 +182,7 @@ pub fn auth_failing_reason(
     }
     let retry = decide(
         &channel.period(Job::AuthRefresh),
-        &history_of(auth),
+        &JobHistory::from(auth),
         attempt,
     )
     .next_due
@@ -212,13 +204,7 @@ pub fn run_account(
         if !loaded.config.channels.contains_key(wanted) {
             return Err(Refused(format!(
                 "{account}: --channel `{wanted}` is not a channel of this account (channels: {})",
-                loaded
-                    .config
-                    .channels
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                loaded.config.channel_names()
             ))
             .into());
         }
@@ -247,13 +233,9 @@ pub fn run_account(
     } else {
         Some(Store::open(data_dir, account)?)
     };
-    let states: BTreeMap<(String, Job), JobState> = match &store {
-        Some(store) => store
-            .read(|tx| tx.job_states())?
-            .into_iter()
-            .map(|(channel, job, state)| ((channel, job), state))
-            .collect(),
-        None => BTreeMap::new(),
+    let states = match &store {
+        Some(store) => store.read(|tx| tx.job_states())?,
+        None => JobStates::new(),
     };
 
     let mut auth_failing: BTreeMap<String, String> = BTreeMap::new();
@@ -364,18 +346,14 @@ pub fn run_account(
             ran.insert((row.channel.clone(), row.job), row);
         }
         // Next due times after the run, from the state the run left.
-        let after: BTreeMap<(String, Job), JobState> = store
-            .read(|tx| tx.job_states())?
-            .into_iter()
-            .map(|(channel, job, state)| ((channel, job), state))
-            .collect();
+        let after = store.read(|tx| tx.job_states())?;
         for ((channel, job), row) in ran.iter_mut() {
             let period = loaded.config.channels[channel].period(*job);
             let state = after
                 .get(&(channel.clone(), *job))
                 .cloned()
                 .unwrap_or_default();
-            row.next_due = decide(&period, &history_of(&state), Timestamp::now()).next_due;
+            row.next_due = decide(&period, &JobHistory::from(&state), Timestamp::now()).next_due;
         }
     }
 

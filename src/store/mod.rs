@@ -25,7 +25,7 @@ pub use catalog::{
     ExportResult, ExportStatus, ImportProgress, Listing, PendingExport, UpsertCounts,
 };
 pub use lock::{AccountLock, ChannelLock, LockError, lock_channel_tokens, try_lock_account};
-pub use state::{JobState, Outcome, RunId, RunRecord, Tokens};
+pub use state::{JobState, JobStates, Outcome, RunId, RunRecord, Tokens};
 
 /// Errors from the store. Messages name the database file; token values never
 /// appear in them.

@@ -115,6 +115,9 @@ pub struct JobState {
     pub consecutive_failures: u32,
 }
 
+/// Every recorded job state, by (channel, job).
+pub type JobStates = std::collections::BTreeMap<(String, Job), JobState>;
+
 /// Row id of a run in the history.
 pub type RunId = i64;
 
@@ -217,16 +220,15 @@ impl Tx<'_> {
     }
 
     /// Every stored job state, ordered by channel then run order, for `status`.
-    pub fn job_states(&self) -> Result<Vec<(String, Job, JobState)>> {
+    pub fn job_states(&self) -> Result<JobStates> {
         let sql = format!("SELECT channel, job, {JOB_STATE_COLUMNS} FROM job_state");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt
+        let states = stmt
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get::<_, Job>(1)?, job_state_from_row(r, 2)?))
+                Ok(((r.get(0)?, r.get::<_, Job>(1)?), job_state_from_row(r, 2)?))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        Ok(rows)
+            .collect::<rusqlite::Result<JobStates>>()?;
+        Ok(states)
     }
 
     /// Records the start of a run: a `Running` history row, and the job's
@@ -611,7 +613,7 @@ mod tests {
         // Other jobs and channels are untouched.
         let states = store.read(|tx| tx.job_states()).unwrap();
         assert_eq!(states.len(), 1);
-        assert_eq!((states[0].0.as_str(), states[0].1), ("shop", job));
+        assert!(states.contains_key(&("shop".to_string(), job)));
     }
 
     #[test]
