@@ -12,7 +12,7 @@ use crate::cli::{Cli, Command};
 use crate::commands;
 use crate::config::{self, ConfigError, LoadedAccount};
 use crate::ids;
-use crate::output::{self, Report};
+use crate::output::{self, Render, Report};
 use crate::paths::Paths;
 
 pub const ACCOUNT_ENV: &str = "OMS_CHANNELS_ACCOUNT";
@@ -51,6 +51,13 @@ impl std::fmt::Display for AccountSource {
 pub struct AccountChoice {
     pub account: String,
     pub source: AccountSource,
+}
+
+impl std::fmt::Display for AccountChoice {
+    /// `acme (from --account)`: which account, and why that one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (from {})", self.account, self.source)
+    }
 }
 
 impl Context {
@@ -92,7 +99,7 @@ impl Context {
 
 /// What a command hands back: a report to print and the exit status it implies.
 pub struct Outcome {
-    pub report: Box<dyn Report>,
+    pub report: Box<dyn Render>,
     pub exit: u8,
 }
 

@@ -5,18 +5,29 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-/// What a command produced, renderable both ways.
-pub trait Report {
+/// What a command produced: plain data that serializes to the `--json`
+/// document and renders itself for humans.
+pub trait Report: Serialize {
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// A [`Report`] behind a pointer: `Serialize` is not object safe, so the JSON
+/// rendering is fixed when the report is boxed.
+pub trait Render {
     fn to_json(&self) -> serde_json::Value;
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()>;
 }
 
-/// Serializes a report value; reports are plain data, so this cannot fail.
-pub fn json_of<T: Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).expect("reports serialize to JSON")
+impl<T: Report> Render for T {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("reports are plain data and serialize to JSON")
+    }
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        Report::write_human(self, out)
+    }
 }
 
-pub fn emit(report: &dyn Report, json: bool, out: &mut dyn Write) -> io::Result<()> {
+pub fn emit(report: &dyn Render, json: bool, out: &mut dyn Write) -> io::Result<()> {
     if json {
         serde_json::to_writer_pretty(&mut *out, &report.to_json())?;
         writeln!(out)?;

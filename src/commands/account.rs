@@ -15,7 +15,7 @@ use crate::config::model::GlobalConfig;
 use crate::config::{self, AccountConfig, error::parse_toml};
 use crate::error::Refused;
 use crate::ids::{self, OMS};
-use crate::output::{Report, json_of, or_dash, table, write_table};
+use crate::output::{Report, or_dash, table, write_table};
 use crate::period::Job;
 use crate::validate::Finding;
 
@@ -58,9 +58,6 @@ struct AccountList {
 }
 
 impl Report for AccountList {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         if self.accounts.is_empty() {
             return writeln!(
@@ -121,11 +118,8 @@ struct Current {
 }
 
 impl Report for Current {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "{} (from {})", self.choice.account, self.choice.source)?;
+        writeln!(out, "{}", self.choice)?;
         if !self.exists {
             writeln!(out, "warning: `{}` does not exist", self.path.display())?;
         }
@@ -157,9 +151,6 @@ pub struct Changed {
 }
 
 impl Report for Changed {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         match (&self.old, &self.new) {
             (old, Some(new)) => writeln!(
@@ -395,15 +386,8 @@ struct Show {
 }
 
 impl Report for Show {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(
-            out,
-            "account:        {} (from {})",
-            self.choice.account, self.choice.source
-        )?;
+        writeln!(out, "account:        {}", self.choice)?;
         writeln!(
             out,
             "display name:   {}",

@@ -9,7 +9,7 @@ use crate::app::{Context, Outcome};
 use crate::capabilities::{ChannelType, Source};
 use crate::cli::CapabilitiesCommand;
 use crate::error::Refused;
-use crate::output::{Report, json_of, or_dash, table, write_table};
+use crate::output::{Report, or_dash, table, write_table};
 use crate::period::Job;
 
 #[derive(Serialize)]
@@ -33,9 +33,6 @@ struct TypeList {
 }
 
 impl Report for TypeList {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         let mut t = table(["TYPE", "SOURCE", "JOBS", "DESCRIPTION"]);
         for row in &self.types {
@@ -59,9 +56,6 @@ impl Report for TypeList {
 }
 
 impl Report for TypeRow {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         let c = &self.channel_type;
         writeln!(out, "type:            {}", self.name)?;

@@ -16,7 +16,7 @@ use crate::config::edit::{NewAuth, NewChannel, add_channel, remove_channel, set_
 use crate::config::{GrantKind, LoadedAccount, SecretSource};
 use crate::error::Refused;
 use crate::ids;
-use crate::output::{Report, json_of, or_dash};
+use crate::output::{Report, or_dash};
 use crate::period::{Job, Period};
 use crate::validate::{Finding, secret_present_here};
 
@@ -61,15 +61,8 @@ struct ChannelList {
 }
 
 impl Report for ChannelList {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(
-            out,
-            "account: {} (from {})",
-            self.choice.account, self.choice.source
-        )?;
+        writeln!(out, "account: {}", self.choice)?;
         channel_table(out, &self.channels)
     }
 }
@@ -112,9 +105,6 @@ struct ChannelShow {
 }
 
 impl Report for ChannelShow {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         let r = &self.row;
         writeln!(out, "account:          {}", self.account)?;
@@ -308,9 +298,6 @@ struct PeriodChanged {
 }
 
 impl Report for PeriodChanged {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         let suffix = if self.changed { "" } else { " (unchanged)" };
         writeln!(

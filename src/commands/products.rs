@@ -11,7 +11,7 @@ use crate::cli::ProductsCommand;
 use crate::config::error::read_text;
 use crate::crash;
 use crate::error::Refused;
-use crate::output::{Report, json_of, or_dash, table, when, write_table};
+use crate::output::{Report, or_dash, table, when, write_table};
 use crate::product::Product;
 use crate::product_file::{parse_csv, parse_jsonl};
 use crate::store::Store;
@@ -79,9 +79,6 @@ struct ProductList {
 }
 
 impl Report for ProductList {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "account: {}", self.account)?;
         if self.products.is_empty() {
@@ -108,9 +105,6 @@ struct Count {
 }
 
 impl Report for Count {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "{}: {} products", self.account, self.count)
     }
@@ -132,9 +126,6 @@ struct Show {
 }
 
 impl Report for Show {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "account:    {}", self.account)?;
         match &self.product {
@@ -181,9 +172,6 @@ struct Loaded {
 }
 
 impl Report for Loaded {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,

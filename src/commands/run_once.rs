@@ -13,7 +13,7 @@ use crate::cli::RunOnceArgs;
 use crate::config;
 use crate::error::{Busy, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, exit_code};
 use crate::jobs::runner::{AccountRun, RunOptions, run_account};
-use crate::output::{Report, json_of, table, when, write_table};
+use crate::output::{Report, table, when, write_table};
 use crate::period::Job;
 
 /// Parses `--now`; an RFC 3339 instant with an offset (`Z` or `+01:00`).
@@ -70,9 +70,6 @@ struct AccountError {
 }
 
 impl Report for RunReport {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         for (i, run) in self.accounts.iter().enumerate() {
             if i > 0 {

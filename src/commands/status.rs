@@ -11,7 +11,7 @@ use super::run_once::{human_millis, parse_now};
 use crate::app::{AccountChoice, Context, Outcome};
 use crate::cli::{HistoryArgs, StatusArgs};
 use crate::jobs::runner::auth_failing_reason;
-use crate::output::{Report, json_of, or_dash, table, when, write_table};
+use crate::output::{Report, or_dash, table, when, write_table};
 use crate::period::Job;
 use crate::schedule::{JobHistory, decide};
 use crate::store::{JobStates, RunRecord, Store};
@@ -41,15 +41,8 @@ struct Status {
 }
 
 impl Report for Status {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(
-            out,
-            "account: {} (from {})",
-            self.choice.account, self.choice.source
-        )?;
+        writeln!(out, "account: {}", self.choice)?;
         writeln!(out, "store:   {}", self.store)?;
         if self.jobs.is_empty() {
             return writeln!(out, "no channels");
@@ -164,9 +157,6 @@ struct History {
 }
 
 impl Report for History {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "account: {}", self.account)?;
         if self.runs.is_empty() {

@@ -12,7 +12,7 @@ use crate::app::{Context, Outcome};
 use crate::cli::ValidateArgs;
 use crate::config;
 use crate::error::{EXIT_CONFIG, EXIT_FAILED, EXIT_OK};
-use crate::output::{Report, json_of};
+use crate::output::Report;
 use crate::validate::{Finding, Severity};
 
 #[derive(Serialize)]
@@ -33,9 +33,6 @@ struct Validation {
 }
 
 impl Report for Validation {
-    fn to_json(&self) -> serde_json::Value {
-        json_of(self)
-    }
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         for finding in &self.findings {
             writeln!(out, "{finding}")?;
