@@ -1585,3 +1585,35 @@ fn global_account_flag_works_with_account_subcommands_that_take_an_account() {
     assert!(env.bytes(env.account_path("acme")).is_none());
     assert!(env.bytes(env.account_path("beta")).is_some());
 }
+
+/// In a real terminal stderr is a tty, which turns on coloured logs (this once
+/// panicked). `script` gives the command a pseudo-terminal.
+#[test]
+fn works_in_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: `script` (util-linux) is not installed; terminal check skipped");
+        return;
+    }
+    let env = TestEnv::new();
+    env.account("acme", BASE).current("acme");
+    let command = format!(
+        "{} --config-dir {} --data-dir {} -v validate",
+        support::env::BIN,
+        env.config_dir().display(),
+        env.data_dir().display()
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env(support::env::SECRET_VAR, "s3cret")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("script runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("acme: ok"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}

@@ -137,7 +137,13 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         jobs,
         concurrency: args.concurrency as usize,
         client: client_options()?,
-        progress: ctx.verbosity >= 0 && io::stderr().is_terminal(),
+        // The brief: no progress bar when stdout is not a terminal (cron, pipes,
+        // CI) or NO_COLOR is set; it is drawn on stderr, so that must be one too.
+        progress: ctx.verbosity >= 0
+            && !ctx.json
+            && io::stdout().is_terminal()
+            && io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none(),
     };
     let capabilities = ctx.capabilities()?;
     let accounts = if args.all_accounts {
