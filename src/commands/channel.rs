@@ -375,11 +375,11 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         ))
         .into());
     }
-    let mut input = String::new();
-    io::stdin()
-        .take(64 * 1024)
-        .read_to_string(&mut input)
-        .context("cannot read the refresh token from stdin")?;
+    let input = read_secret_input(&format!(
+        "refresh token for {}/{id} (input hidden, then Enter): ",
+        choice.account
+    ))
+    .context("cannot read the refresh token from stdin")?;
     let token = input.trim();
     if token.is_empty() || token.contains(char::is_whitespace) {
         return Err(Refused(
@@ -402,4 +402,53 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         findings: Vec::new(),
         note: None,
     }))
+}
+
+/// Reads a secret from stdin. From a pipe: all of it (up to 64 KiB). From a
+/// terminal: one line, prompted on stderr, with echo off so the token never
+/// shows on screen or in a terminal recording.
+fn read_secret_input(prompt: &str) -> io::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let stdin = io::stdin();
+    let mut input = String::new();
+    if !stdin.is_terminal() {
+        stdin.lock().take(64 * 1024).read_to_string(&mut input)?;
+        return Ok(input);
+    }
+    eprint!("{prompt}");
+    let _echo_off = EchoOff::new()?;
+    stdin.lock().take(64 * 1024).read_line(&mut input)?;
+    eprintln!();
+    Ok(input)
+}
+
+/// Turns terminal echo off on stdin until dropped (also on error paths).
+struct EchoOff {
+    saved: libc::termios,
+}
+
+impl EchoOff {
+    fn new() -> io::Result<EchoOff> {
+        // SAFETY: termios is plain data; tcgetattr fills it for a valid fd.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        // SAFETY: a valid fd and a termios obtained from tcgetattr.
+        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(EchoOff { saved })
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        // SAFETY: restores the settings read in `new` on the same fd.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved);
+        }
+    }
 }
