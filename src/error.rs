@@ -41,3 +41,42 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
     EXIT_CONFIG
 }
+
+/// The error and its causes on one line, `a: b: c`, skipping a cause whose
+/// text an outer message already includes (many errors print their source).
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_skips_causes_already_in_the_message() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let err = anyhow::Error::new(ConfigError::Read {
+            path: "/x.jsonl".into(),
+            source: io,
+        })
+        .context("cannot load `/x.jsonl`");
+        assert_eq!(
+            describe(&err),
+            format!(
+                "cannot load `/x.jsonl`: cannot read `/x.jsonl`: {}",
+                std::io::Error::from(std::io::ErrorKind::NotFound)
+            )
+        );
+    }
+}

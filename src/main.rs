@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             drop(out);
-            eprintln!("oms-channels: {err:#}");
+            eprintln!("oms-channels: {}", error::describe(&err));
             ExitCode::from(error::exit_code(&err))
         }
     }

@@ -20,10 +20,11 @@ use crate::period::Job;
 pub fn parse_now(now: Option<&str>) -> Result<Timestamp> {
     match now {
         None => Ok(Timestamp::now()),
+        // A usage error (exit 2), like any bad flag value.
         Some(text) => text.parse().map_err(|_| {
-            anyhow::Error::new(crate::error::Refused(format!(
+            anyhow::anyhow!(
                 "invalid --now `{text}`: expected an RFC 3339 instant such as 2026-11-27T10:00:00Z"
-            )))
+            )
         }),
     }
 }
@@ -126,8 +127,8 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
     let jobs = args
         .job
         .iter()
-        .map(|j| j.parse::<Job>())
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|j| j.parse::<Job>().map_err(|e| anyhow::anyhow!("--job: {e}")))
+        .collect::<Result<Vec<_>>>()?;
     let options = RunOptions {
         force: args.force,
         dry_run: args.dry_run,
@@ -181,7 +182,7 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
                 }
                 report.errors.push(AccountError {
                     account: account.clone(),
-                    error: format!("{err:#}"),
+                    error: crate::error::describe(&err),
                     busy,
                 });
             }

@@ -15,7 +15,7 @@ use super::{ChannelRun, auth, export, import};
 use crate::capabilities::Capabilities;
 use crate::channel::{BetaRestClient, ClientOptions, check_url};
 use crate::config::{ChannelConfig, LoadedAccount};
-use crate::error::{Busy, Refused};
+use crate::error::Busy;
 use crate::period::Job;
 use crate::schedule::{Decision, JobHistory, decide};
 use crate::store::{JobState, JobStates, Store, Tokens, lock};
@@ -202,11 +202,11 @@ pub fn run_account(
     let account = loaded.id.as_str();
     for wanted in &options.channels {
         if !loaded.config.channels.contains_key(wanted) {
-            return Err(Refused(format!(
+            // A usage error (exit 2), like any bad flag value.
+            anyhow::bail!(
                 "{account}: --channel `{wanted}` is not a channel of this account (channels: {})",
                 loaded.config.channel_names()
-            ))
-            .into());
+            );
         }
     }
     let findings = validate_account(account, &loaded.config, capabilities, &secret_present_here);
@@ -494,7 +494,7 @@ async fn run_channel_jobs(
                 }
             }
             Err(err) => {
-                let message = format!("{err:#}");
+                let message = crate::error::describe(&err);
                 tracing::warn!(channel = %ch.channel_id, %job, error = %message, "job failed");
                 ch.store
                     .write(|tx| tx.finish_failure(run, Timestamp::now(), 0, &message))?;
