@@ -265,8 +265,11 @@ fn a_concurrent_run_once_exits_75_and_names_the_holder() {
     });
     assert!(started, "the first run never reached the channel");
 
-    let (code, _, stderr) = env.run_once_any(&[]);
+    let (code, doc, stderr) = env.run_once_any(&[]);
     assert_eq!(code, 75, "{stderr}");
+    // Scripts asking for JSON still get a document saying why.
+    assert_eq!(doc["errors"][0]["busy"], true, "{doc}");
+    assert_eq!(doc["errors"][0]["account"], "acme", "{doc}");
     assert!(
         stderr.contains(&format!("pid {}", first.id())),
         "the message must name the holder: {stderr}"

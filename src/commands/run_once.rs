@@ -172,9 +172,13 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
                 }
                 report.accounts.push(run);
             }
-            // With one account, a busy lock or a broken file is the whole answer.
-            Err(err) if !args.all_accounts => return Err(err),
+            // With one account, a busy lock or a broken file is the whole
+            // answer, on stderr; scripts asking for JSON get the document too.
+            Err(err) if !args.all_accounts && !ctx.json => return Err(err),
             Err(err) => {
+                if !args.all_accounts {
+                    eprintln!("oms-channels: {}", crate::error::describe(&err));
+                }
                 let busy = err.chain().any(|c| c.is::<Busy>());
                 let code = exit_code(&err);
                 if exit == EXIT_OK || (exit == EXIT_TEMPFAIL && code != EXIT_TEMPFAIL) {

@@ -115,6 +115,10 @@ pub struct JobState {
     pub consecutive_failures: u32,
 }
 
+/// How many runs of each job the history keeps; older ones are deleted when
+/// the job runs again.
+pub const HISTORY_PER_JOB: i64 = 1000;
+
 /// Every recorded job state, by (channel, job).
 pub type JobStates = std::collections::BTreeMap<(String, Job), JobState>;
 
@@ -265,6 +269,14 @@ impl Tx<'_> {
                  last_attempt_end = NULL, last_outcome = 'running'",
             )?
             .execute(params![channel, job, Millis(started)])?;
+        // Cron runs for years: keep each job's newest runs, not all of them.
+        self.conn
+            .prepare_cached(
+                "DELETE FROM run_history WHERE id IN (SELECT id FROM run_history \
+                 WHERE channel = ?1 AND job = ?2 ORDER BY started DESC, id DESC \
+                 LIMIT -1 OFFSET ?3)",
+            )?
+            .execute(params![channel, job, HISTORY_PER_JOB])?;
         Ok(run)
     }
 
@@ -614,6 +626,36 @@ mod tests {
         let states = store.read(|tx| tx.job_states()).unwrap();
         assert_eq!(states.len(), 1);
         assert!(states.contains_key(&("shop".to_string(), job)));
+    }
+
+    #[test]
+    fn history_keeps_each_jobs_newest_runs() {
+        let (_dir, store) = temp_store();
+        let t0 = at("2026-01-01T00:00:00Z");
+        let total = HISTORY_PER_JOB + 5;
+        for i in 0..total {
+            let t = t0 + jiff::SignedDuration::from_secs(i * 60);
+            store
+                .write(|tx| {
+                    let run = tx.begin_run("shop", Job::ImportProducts, t, false)?;
+                    tx.finish_success(run, t, 1, None)
+                })
+                .unwrap();
+        }
+        let other = store
+            .write(|tx| tx.begin_run("shop", Job::ExportProducts, t0, false))
+            .unwrap();
+        let runs = store
+            .read(|tx| tx.history(Some("shop"), usize::MAX))
+            .unwrap();
+        let imports: Vec<_> = runs
+            .iter()
+            .filter(|r| r.job == Job::ImportProducts)
+            .collect();
+        assert_eq!(imports.len(), HISTORY_PER_JOB as usize);
+        let oldest = t0 + jiff::SignedDuration::from_secs((total - HISTORY_PER_JOB) * 60);
+        assert_eq!(imports.last().unwrap().started, oldest);
+        assert!(runs.iter().any(|r| r.id == other), "other jobs keep theirs");
     }
 
     #[test]
