@@ -2,7 +2,7 @@
 //! the real binary, and assertions on what an operator sees (output lines,
 //! JSON documents, exit codes) and on the files left behind.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

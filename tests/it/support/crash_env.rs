@@ -1,5 +1,5 @@
-//! Shared by the crash/concurrency suite (`tests/crash.rs`) and the fault
-//! suite (`tests/faults.rs`): a throwaway config and data dir, the real binary
+//! Shared by the crash/concurrency suite (`tests/it/crash.rs`) and the fault
+//! suite (`tests/it/faults.rs`): a throwaway config and data dir, the real binary
 //! run against it, a sandbox runtime, and read-only looks into the store.
 //! Included with `#[path]`, next to `mod sandbox`, so `crate::sandbox` is there.
 

@@ -2,10 +2,8 @@
 //! arguments), property tests (periods, ids, document edits) and security
 //! checks (no secret in any output, private modes, no plain http).
 
-#[path = "support/crash_env.rs"]
-mod crash_env;
-#[path = "../examples/sandbox/server.rs"]
-mod sandbox;
+use crate::sandbox;
+use crate::support::crash_env;
 
 use std::collections::BTreeMap;
 use std::process::Output;

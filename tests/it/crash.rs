@@ -4,10 +4,8 @@
 //! product load; afterwards the account file, the store and the channel must
 //! agree, and the next run must converge. Then several processes race.
 
-#[path = "support/crash_env.rs"]
-mod crash_env;
-#[path = "../examples/sandbox/server.rs"]
-mod sandbox;
+use crate::sandbox;
+use crate::support::crash_env;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;

@@ -3,10 +3,8 @@
 //! channels on loopback, asserting what the channel received and what the
 //! tool reports in `--json`.
 
-#[path = "support/run_env.rs"]
-mod run_env;
-#[path = "../examples/sandbox/server.rs"]
-mod sandbox;
+use crate::sandbox;
+use crate::support::run_env;
 
 use std::time::Duration;
 

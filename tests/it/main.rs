@@ -1,0 +1,11 @@
+//! The integration tests, in one binary: the real `oms-channels` binary in
+//! temp config and data dirs, against sandbox beta-rest channels on loopback.
+
+#[path = "../../examples/sandbox/server.rs"]
+mod sandbox;
+mod support;
+
+mod cli;
+mod crash;
+mod faults;
+mod run_once;
