@@ -14,7 +14,7 @@ use crate::jobs::runner::auth_failing_reason;
 use crate::output::{Report, or_dash, table, when, write_table};
 use crate::period::Job;
 use crate::schedule::{JobHistory, decide};
-use crate::store::{JobStates, RunRecord, Store};
+use crate::store::{self, JobStates, RunRecord, Store, lock::account_run_alive};
 
 #[derive(Serialize)]
 struct StatusRow {
@@ -101,6 +101,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
         Some(store) => store.read(|tx| tx.job_states())?,
         None => JobStates::new(),
     };
+    let run_alive = store.is_some() && account_run_alive(&ctx.paths.data_dir, &choice.account);
     let mut jobs = Vec::new();
     for (id, channel) in &loaded.config.channels {
         let auth_off = channel.period(Job::AuthRefresh).is_off();
@@ -132,7 +133,13 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
                 period: period.to_string(),
                 last_success: state.last_success_start,
                 last_attempt: state.last_attempt_start,
-                last_outcome: state.last_outcome.map(|o| o.as_str().to_string()),
+                last_outcome: state.last_outcome.map(|o| match o {
+                    // The run's process is gone: it was killed, not running.
+                    store::Outcome::Running if !run_alive => {
+                        store::Outcome::Interrupted.as_str().to_string()
+                    }
+                    o => o.as_str().to_string(),
+                }),
                 last_error: state.last_error,
                 consecutive_failures: state.consecutive_failures,
                 due: decision.due,

@@ -94,6 +94,27 @@ fn parse_holder(note: &str) -> (Option<u32>, Option<String>) {
     (pid, started)
 }
 
+/// Whether the process that last took the account's run lock is still alive,
+/// judged from the pid it noted (read-only: taking the lock to find out could
+/// make a concurrent cron run give up). `status` uses it to tell a running job
+/// from one whose process was killed.
+pub fn account_run_alive(data_dir: &Path, account: &str) -> bool {
+    let Ok(note) = std::fs::read_to_string(data_dir.join(format!("{account}.lock"))) else {
+        return false;
+    };
+    match parse_holder(&note)
+        .0
+        .and_then(|pid| libc::pid_t::try_from(pid).ok())
+    {
+        // SAFETY: signal 0 only checks that the process exists.
+        Some(pid) => {
+            let exists = unsafe { libc::kill(pid, 0) } == 0;
+            exists || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        }
+        None => false,
+    }
+}
+
 /// Takes the account's run lock without waiting, and notes in the lock file
 /// who holds it (`pid=<pid> started=<RFC3339>`) so a refused run can say so.
 pub fn try_lock_account(data_dir: &Path, account: &str) -> Result<AccountLock, LockError> {
@@ -156,6 +177,30 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
     use std::time::Duration;
+
+    #[test]
+    fn a_run_is_alive_only_while_its_process_is() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!account_run_alive(dir.path(), "acme"), "no lock file yet");
+        let lock = try_lock_account(dir.path(), "acme").unwrap();
+        assert!(
+            account_run_alive(dir.path(), "acme"),
+            "this process holds it"
+        );
+        drop(lock);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        std::fs::write(
+            dir.path().join("acme.lock"),
+            format!("pid={dead} started=x\n"),
+        )
+        .unwrap();
+        assert!(
+            !account_run_alive(dir.path(), "acme"),
+            "pid {dead} has exited"
+        );
+    }
 
     #[test]
     fn second_account_lock_reports_the_holder() {
