@@ -31,6 +31,21 @@ fn kill_after(env: &Env, args: &[&str], delay: Duration) -> (bool, Output) {
 }
 
 /// A random delay in `0..max`.
+/// Runs `attempt(i)` for up to `tries` random kills (each kills one run and
+/// checks what it left; it returns whether the kill landed mid-run) until
+/// `RANDOM_KILLS` landed. Returns how many were tried and how many landed.
+fn random_kills(tries: usize, mut attempt: impl FnMut(usize) -> bool) -> (usize, usize) {
+    let (mut tried, mut landed) = (0, 0);
+    for i in 0..tries {
+        tried += 1;
+        landed += usize::from(attempt(i));
+        if landed >= RANDOM_KILLS {
+            break;
+        }
+    }
+    (tried, landed)
+}
+
 fn random_delay(max: Duration) -> Duration {
     Duration::from_micros(fastrand::u64(0..max.as_micros().max(1) as u64))
 }
@@ -217,8 +232,7 @@ fn import_killed_at_named_points_and_at_random_converges() {
             );
         }
     }
-    let mut random_hits = 0;
-    for i in 0..RANDOM_KILLS * 2 {
+    let (tries, random_hits) = random_kills(RANDOM_KILLS * 2, |i| {
         touch_channel(&sb);
         let args: Vec<&str> = if i % 4 == 0 {
             import.iter().copied().chain(["--full"]).collect()
@@ -226,18 +240,15 @@ fn import_killed_at_named_points_and_at_random_converges() {
             import.to_vec()
         };
         let (died, _) = kill_after(&env, &args, random_delay(full_run));
-        kills += 1;
-        random_hits += usize::from(died);
         let context = format!("random kill #{i}");
         assert_sound(&env, &account, &context);
         assert_eq!(
             token_state_after_kill(&env, &sb, &context),
             TokenState::InSync
         );
-        if random_hits >= RANDOM_KILLS {
-            break;
-        }
-    }
+        died
+    });
+    kills += tries;
     assert!(
         random_hits >= RANDOM_KILLS / 2,
         "too few random kills landed mid-run: {random_hits}"
@@ -310,25 +321,21 @@ fn export_killed_at_named_points_and_at_random_converges() {
         }
     }
     // Random kills: a full-catalog change makes each run long.
-    let mut random_hits = 0;
-    for i in 0..RANDOM_KILLS * 2 {
+    let (tries, random_hits) = random_kills(RANDOM_KILLS * 2, |i| {
         if i % 3 == 0 {
             let out = env.load_products("all.jsonl", &products(0..1500, &format!("{i}.25")));
             assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
         }
         let (died, _) = kill_after(&env, &export, random_delay(full_run));
-        kills += 1;
-        random_hits += usize::from(died);
         let context = format!("random kill #{i}");
         assert_sound(&env, &account, &context);
         assert_eq!(
             token_state_after_kill(&env, &sb, &context),
             TokenState::InSync
         );
-        if random_hits >= RANDOM_KILLS {
-            break;
-        }
-    }
+        died
+    });
+    kills += tries;
     assert!(
         random_hits >= RANDOM_KILLS / 2,
         "too few random kills landed mid-run: {random_hits}"
@@ -400,11 +407,8 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently() {
             );
         }
     }
-    let mut random_hits = 0;
-    for i in 0..RANDOM_KILLS * 3 {
+    let (tries, random_hits) = random_kills(RANDOM_KILLS * 3, |i| {
         let (died, _) = kill_after(&env, &refresh, random_delay(full_run));
-        kills += 1;
-        random_hits += usize::from(died);
         let context = format!("random kill #{i}");
         assert_sound(&env, &account, &context);
         if token_state_after_kill(&env, &sb, &context) == TokenState::LostInWindow {
@@ -417,10 +421,9 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently() {
             Some(sb.current_refresh_token()),
             "{context}"
         );
-        if random_hits >= RANDOM_KILLS {
-            break;
-        }
-    }
+        died
+    });
+    kills += tries;
     assert!(
         random_hits >= RANDOM_KILLS / 2,
         "too few random kills landed mid-run: {random_hits}"
@@ -470,8 +473,7 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
             periods[i % 4],
         ]);
     }
-    let mut random_hits = 0;
-    for i in 0..RANDOM_KILLS * 3 {
+    let (tries, random_hits) = random_kills(RANDOM_KILLS * 3, |i| {
         let old = env.account_text();
         let new_period = periods[(i + 1) % 4];
         let (died, _) = kill_after(
@@ -485,8 +487,6 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
             ],
             random_delay(Duration::from_millis(6)),
         );
-        kills += 1;
-        random_hits += usize::from(died);
         let now = env.account_text();
         if now != old {
             // The new version, whole: it parses and says the new period.
@@ -502,10 +502,9 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
         // file behind; the next edit (here one that changes nothing) removes it.
         env.ok(&["channel", "set-period", CHANNEL, "import-products", "none"]);
         assert_no_stray_files(&env);
-        if random_hits >= RANDOM_KILLS {
-            break;
-        }
-    }
+        died
+    });
+    kills += tries;
     eprintln!("set-period: {kills} kills ({random_hits} random mid-run)");
 }
 
@@ -587,16 +586,13 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let load_time = started.elapsed();
-    let mut random_hits = 0;
-    for i in 0..RANDOM_KILLS * 3 {
+    let (tries, random_hits) = random_kills(RANDOM_KILLS * 3, |i| {
         let file = &files[(i + 1) % 2];
         let (died, _) = kill_after(
             &env,
             &["products", "load", file.to_str().unwrap()],
             random_delay(load_time),
         );
-        kills += 1;
-        random_hits += usize::from(died);
         assert_eq!(env.integrity(), "ok", "random kill #{i}");
         let now = env.catalog();
         assert_eq!(
@@ -610,10 +606,9 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog() {
             1,
             "random kill #{i}: a mix of versions: {prices:?}"
         );
-        if random_hits >= RANDOM_KILLS {
-            break;
-        }
-    }
+        died
+    });
+    kills += tries;
     assert!(
         random_hits >= RANDOM_KILLS / 2,
         "too few random kills landed mid-load: {random_hits}"
