@@ -6,3 +6,4 @@ pub mod crash_env;
 pub mod env;
 pub mod pg;
 pub mod run_env;
+pub mod vendure;
