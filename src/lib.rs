@@ -7,6 +7,7 @@ pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connector;
 pub mod crash;
 pub mod error;
 pub mod ids;

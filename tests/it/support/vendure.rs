@@ -162,6 +162,11 @@ impl VendurePeer {
         format!("{}/admin-api", self.base_url())
     }
 
+    /// Runs a future on the peer's runtime (for the connector's async calls).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// The PostgreSQL database the server keeps its data in.
     pub fn database(&self) -> &str {
         &self.database
