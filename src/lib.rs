@@ -3,7 +3,6 @@
 
 pub mod app;
 pub mod capabilities;
-pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod config;
