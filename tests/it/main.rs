@@ -9,4 +9,5 @@ mod cli;
 mod connectors;
 mod crash;
 mod faults;
+mod peers_vendure;
 mod run_once;
