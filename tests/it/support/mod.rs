@@ -4,4 +4,5 @@
 
 pub mod crash_env;
 pub mod env;
+pub mod pg;
 pub mod run_env;
