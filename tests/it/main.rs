@@ -8,4 +8,5 @@ mod support;
 mod cli;
 mod crash;
 mod faults;
+mod peers_medusa;
 mod run_once;

@@ -4,5 +4,6 @@
 
 pub mod crash_env;
 pub mod env;
+pub mod medusa;
 pub mod pg;
 pub mod run_env;
