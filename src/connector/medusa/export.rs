@@ -682,7 +682,8 @@ fn plan_update<'a>(
 }
 
 /// A variant update; its prices, when they change, list every existing
-/// price (kept by id) with the base price in the product's currency set.
+/// price (an id alone keeps it as it is) with the base price in the
+/// product's currency set, because the list replaces the variant's prices.
 fn variant_update<'a>(plan: &'a Plan<'a>) -> VariantUpdate<'a> {
     let prices = plan.price_changes.then(|| {
         let target = plan
@@ -694,10 +695,14 @@ fn variant_update<'a>(plan: &'a Plan<'a>) -> VariantUpdate<'a> {
             .prices
             .iter()
             .filter_map(|p| p.id.as_deref())
-            .map(|id| PriceOut {
-                id: Some(id),
-                currency_code: None,
-                amount: (Some(id) == target).then_some(&*plan.amount),
+            .map(|id| {
+                // Medusa drops a price updated without its currency code.
+                let is_target = Some(id) == target;
+                PriceOut {
+                    id: Some(id),
+                    currency_code: is_target.then_some(plan.currency.as_str()),
+                    amount: is_target.then_some(&*plan.amount),
+                }
             })
             .collect();
         if target.is_none() {

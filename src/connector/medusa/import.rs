@@ -169,6 +169,7 @@ struct WireId {
 
 #[derive(Deserialize)]
 struct WireInventoryItem {
+    id: String,
     #[serde(default)]
     location_levels: Vec<wire::WireLevel>,
     #[serde(default)]
@@ -359,7 +360,7 @@ impl MedusaClient {
         }
         let list: ProductList = self.get("admin/products", &query, credential).await?;
         let next = next_offset(offset, list.products.len(), list.count, limit);
-        Ok((map_products(&list.products, ctx), next))
+        Ok((map_variants(&list.products, ctx, |_| true), next))
     }
 
     async fn stock_page(
@@ -391,7 +392,7 @@ impl MedusaClient {
             )
             .await?;
         let next = next_offset(offset, items.items.len(), items.count, limit);
-        let changed: BTreeSet<&str> = items
+        let changed_items: Vec<&WireInventoryItem> = items
             .items
             .iter()
             .filter(|item| {
@@ -400,6 +401,10 @@ impl MedusaClient {
                         && wire::latest(level.updated_at.as_deref()).is_some_and(|t| t > since)
                 })
             })
+            .collect();
+        let item_ids: BTreeSet<&str> = changed_items.iter().map(|i| i.id.as_str()).collect();
+        let changed: BTreeSet<&str> = changed_items
+            .iter()
             .flat_map(|item| item.variants.iter().filter_map(|v| v.product_id.as_deref()))
             .collect();
         if changed.is_empty() {
@@ -410,7 +415,15 @@ impl MedusaClient {
         query.push(("limit", &count));
         query.push(("fields", PRODUCT_FIELDS));
         let list: ProductList = self.get("admin/products", &query, credential).await?;
-        Ok((map_products(&list.products, ctx), next))
+        // Only the variants whose stock changed: the products phase covered
+        // every other change.
+        let stocked_here = |variant: &wire::WireVariant| {
+            variant
+                .inventory_items
+                .iter()
+                .any(|link| item_ids.contains(link.inventory_item_id.as_str()))
+        };
+        Ok((map_variants(&list.products, ctx, stocked_here), next))
     }
 
     async fn deleted_page(
@@ -498,12 +511,21 @@ fn next_offset(offset: u64, got: usize, count: Option<u64>, limit: usize) -> Opt
     (got > 0 && more).then_some(next)
 }
 
-/// Maps every variant of these products; counts and explains the skipped.
-fn map_products(products: &[wire::WireProduct], ctx: &StoreContext) -> ImportPage {
+/// Maps the live variants of these products that `wanted` picks; counts
+/// and explains the skipped.
+fn map_variants(
+    products: &[wire::WireProduct],
+    ctx: &StoreContext,
+    wanted: impl Fn(&wire::WireVariant) -> bool,
+) -> ImportPage {
     let mapping = ctx.mapping();
     let mut page = ImportPage::default();
     for product in products {
-        for variant in product.variants.iter().filter(|v| v.deleted_at.is_none()) {
+        for variant in product
+            .variants
+            .iter()
+            .filter(|v| v.deleted_at.is_none() && wanted(v))
+        {
             match wire::variant_to_product(product, variant, &mapping) {
                 Ok(mapped) => page.products.push(mapped),
                 Err(Skip::NoSku) => page.skipped_without_sku += 1,

@@ -48,7 +48,6 @@ pub struct MedusaPeer {
     pub base_url: String,
     pub sales_channel_id: String,
     pub stock_location_id: String,
-    pub database: String,
     server: Child,
     /// Closing it tells the watchdog to kill the server's process group.
     watchdog_pipe: Option<ChildStdin>,
@@ -98,7 +97,6 @@ impl MedusaPeer {
             base_url: format!("http://127.0.0.1:{port}"),
             sales_channel_id: String::new(),
             stock_location_id: String::new(),
-            database,
             server,
             watchdog_pipe: Some(watchdog_pipe),
             watchdog,
@@ -172,11 +170,6 @@ impl MedusaPeer {
     /// The shop owner, logged in.
     pub async fn admin(&self) -> MedusaAdmin {
         MedusaAdmin::login(&self.base_url, self.stock_location_id.clone()).await
-    }
-
-    /// The server's log so far (for assertion messages).
-    pub fn log_tail(&self) -> String {
-        tail(&self.log)
     }
 }
 
@@ -547,7 +540,7 @@ fn install_project() -> PathBuf {
         assert!(
             found,
             "the Medusa peer needs `{tool}` (Node.js 20 or newer) on PATH: \
-             install it with `apt-get install nodejs npm`"
+             install it with `apt-get install {package}`"
         );
     }
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/medusa");
