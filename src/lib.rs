@@ -3,14 +3,10 @@
 
 pub mod app;
 pub mod capabilities;
-pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod config;
-/// Connectors by protocol (the seam lands here; Medusa's lives in its folder).
-pub mod connector {
-    pub mod medusa;
-}
+pub mod connector;
 pub mod crash;
 pub mod error;
 pub mod ids;

@@ -11,39 +11,8 @@ use tracing::{debug, warn};
 
 use super::MedusaError;
 
-/// Timeouts, retry bounds and the reply size limit of a [`super::MedusaClient`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientOptions {
-    pub connect_timeout: Duration,
-    /// Longest silence while reading a reply.
-    pub read_timeout: Duration,
-    /// Longest time for one whole attempt. Medusa's batch endpoints are slow
-    /// (deleting 100 products takes seconds), so this is generous.
-    pub request_timeout: Duration,
-    /// Attempts per call, the first one included (at least 1).
-    pub max_attempts: u32,
-    pub backoff_base: Duration,
-    pub backoff_cap: Duration,
-    /// Longest wait a `Retry-After` can ask for.
-    pub retry_after_cap: Duration,
-    /// Largest reply body accepted.
-    pub max_body_bytes: usize,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(180),
-            max_attempts: 5,
-            backoff_base: Duration::from_millis(500),
-            backoff_cap: Duration::from_secs(30),
-            retry_after_cap: Duration::from_secs(60),
-            max_body_bytes: 256 << 20,
-        }
-    }
-}
+/// The seam's client options (timeouts, retries, body limit) apply as they are.
+pub use crate::connector::ClientOptions;
 
 /// How a request proves who sends it.
 #[derive(Clone, Copy)]

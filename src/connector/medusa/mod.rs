@@ -18,6 +18,7 @@
 
 mod amount;
 mod auth;
+mod connector;
 mod export;
 mod http;
 mod import;
@@ -29,6 +30,7 @@ use reqwest::{Method, Url};
 
 pub use self::amount::{AmountError, amount_to_price, price_to_amount, same_amount};
 pub use self::auth::Jwt;
+pub use self::connector::{Medusa, PROTOCOL, connect, into_channel_error};
 pub use self::export::{DELETE_CHUNK, ItemOutcome, ItemStatus};
 pub use self::http::{ClientOptions, Credential};
 pub use self::import::{ImportCursor, ImportPage, OVERLAP, StoreContext, StoreOverrides};
