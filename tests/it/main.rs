@@ -9,5 +9,6 @@ mod cli;
 mod connectors;
 mod crash;
 mod faults;
+mod medusa_jobs;
 mod peers_medusa;
 mod run_once;
