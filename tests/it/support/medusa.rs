@@ -212,32 +212,23 @@ pub struct PeerVariant {
     pub quantity: Option<i64>,
 }
 
-/// The Admin API as a shop owner uses it (JWT from the email/password login).
+/// The Admin API as a shop owner uses it (JWT from the email/password login,
+/// renewed by a fresh login when a test's short JWT lifetime ends it).
 pub struct MedusaAdmin {
     http: reqwest::Client,
     base_url: String,
-    token: String,
+    token: std::sync::Mutex<String>,
     stock_location_id: String,
 }
 
 impl MedusaAdmin {
     pub async fn login(base_url: &str, stock_location_id: String) -> MedusaAdmin {
         let http = http_client();
-        let reply: Value = http
-            .post(format!("{base_url}/auth/user/emailpass"))
-            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-            .send()
-            .await
-            .expect("login request")
-            .error_for_status()
-            .expect("login accepted")
-            .json()
-            .await
-            .expect("login reply");
+        let token = std::sync::Mutex::new(fresh_token(&http, base_url).await);
         MedusaAdmin {
             http,
             base_url: base_url.to_string(),
-            token: reply["token"].as_str().expect("token").to_string(),
+            token,
             stock_location_id,
         }
     }
@@ -272,18 +263,29 @@ impl MedusaAdmin {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, method: &str, path: &str) -> String {
-        let reply = request
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = reply.status();
-        let text = reply.text().await.expect("reply body");
-        assert!(
-            status.is_success(),
-            "{method} {path} answered {status}: {text}"
-        );
-        text
+        for attempt in 0..2 {
+            let token = self.token.lock().expect("token").clone();
+            let reply = request
+                .try_clone()
+                .expect("in-memory body")
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            let status = reply.status();
+            let text = reply.text().await.expect("reply body");
+            if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
+                let token = fresh_token(&self.http, &self.base_url).await;
+                *self.token.lock().expect("token") = token;
+                continue;
+            }
+            assert!(
+                status.is_success(),
+                "{method} {path} answered {status}: {text}"
+            );
+            return text;
+        }
+        unreachable!("the second attempt returns or panics")
     }
 
     /// Creates the products (100 per batch request), then their stock.
@@ -498,6 +500,21 @@ impl MedusaAdmin {
             .expect("a new secret key shows its token once")
             .to_string()
     }
+}
+
+async fn fresh_token(http: &reqwest::Client, base_url: &str) -> String {
+    let reply: Value = http
+        .post(format!("{base_url}/auth/user/emailpass"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login request")
+        .error_for_status()
+        .expect("login accepted")
+        .json()
+        .await
+        .expect("login reply");
+    reply["token"].as_str().expect("token").to_string()
 }
 
 /// `n` products `P0000`.. with distinct titles, exact prices and stock.
