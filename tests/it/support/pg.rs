@@ -86,7 +86,7 @@ impl PgCluster {
                     .expect("chown pg dir to the postgres user");
             }
         }
-        std::fs::set_permissions(&dir.join("data"), std::fs::Permissions::from_mode(0o700))
+        std::fs::set_permissions(dir.join("data"), std::fs::Permissions::from_mode(0o700))
             .expect("chmod data dir");
 
         // The watchdog first, so a failed start still cleans up.
