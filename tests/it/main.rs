@@ -9,7 +9,7 @@ mod cli;
 mod connectors;
 mod crash;
 mod faults;
-mod peers_vendure;
 mod medusa_jobs;
 mod peers_medusa;
+mod peers_vendure;
 mod run_once;
