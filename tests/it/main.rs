@@ -11,3 +11,4 @@ mod crash;
 mod faults;
 mod peers_vendure;
 mod run_once;
+mod vendure_jobs;
