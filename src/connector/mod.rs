@@ -15,6 +15,7 @@
 
 pub mod beta_rest;
 pub mod http;
+pub mod medusa;
 pub mod oauth2;
 mod retry;
 mod url;
@@ -262,6 +263,7 @@ type Constructor = fn(Settings) -> Result<Box<dyn Connector>, ChannelError>;
 pub const PROTOCOLS: &[(&str, Constructor)] = &[
     ("beta-rest", beta_rest::connect),
     ("vendure-admin", vendure::connect),
+    (medusa::PROTOCOL, medusa::connect),
 ];
 
 /// The connector for `protocol` (a capability type's `protocol`).

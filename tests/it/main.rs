@@ -10,5 +10,7 @@ mod connectors;
 mod crash;
 mod faults;
 mod peers_vendure;
+mod medusa_jobs;
+mod peers_medusa;
 mod run_once;
 mod vendure_jobs;

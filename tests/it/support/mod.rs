@@ -4,6 +4,7 @@
 
 pub mod crash_env;
 pub mod env;
+pub mod medusa;
 pub mod pg;
 pub mod run_env;
 pub mod vendure;
