@@ -15,6 +15,7 @@ pub mod logging;
 pub mod output;
 pub mod paths;
 pub mod period;
+pub mod plan;
 pub mod product;
 pub mod product_file;
 pub mod schedule;

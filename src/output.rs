@@ -37,6 +37,50 @@ pub fn emit(report: &dyn Render, json: bool, out: &mut dyn Write) -> io::Result<
     out.flush()
 }
 
+/// The `--json` document of a command that failed: `{"error": {"code",
+/// "exit", "message"}}`, on stdout like every document, so a script reads
+/// one place. `code` is stable: `busy` (75), `refused` (1), `config` (a file
+/// that cannot be read or parsed, 2), `usage` (2), `error` (anything else).
+pub fn write_json_error(out: &mut dyn Write, err: &anyhow::Error, exit: u8) -> io::Result<()> {
+    let code = if err.chain().any(|c| c.is::<crate::error::Busy>()) {
+        "busy"
+    } else if exit == crate::error::EXIT_FAILED {
+        "refused"
+    } else if err.chain().any(|c| c.is::<crate::config::ConfigError>()) {
+        "config"
+    } else if exit == crate::error::EXIT_CONFIG {
+        "usage"
+    } else {
+        "error"
+    };
+    write_error_document(out, code, exit, &crate::error::describe(err))
+}
+
+/// The `--json` document of a command line that was refused before any
+/// command ran (exit 2); `rendered` is clap's message.
+pub fn write_json_usage_error(out: &mut dyn Write, rendered: &str) -> io::Result<()> {
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    write_error_document(out, "usage", crate::error::EXIT_CONFIG, message)
+}
+
+fn write_error_document(
+    out: &mut dyn Write,
+    code: &str,
+    exit: u8,
+    message: &str,
+) -> io::Result<()> {
+    let document = serde_json::json!({
+        "error": {"code": code, "exit": exit, "message": message}
+    });
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)?;
+    out.flush()
+}
+
 /// A borderless table, like `systemctl list-timers`: columns padded to their
 /// widest cell, easy to read and to grep. Hand-written rather than a table
 /// crate because `run-once` prints one row per job on every cron call, and

@@ -7,5 +7,6 @@ mod support;
 
 mod cli;
 mod crash;
+mod cron;
 mod faults;
 mod run_once;
