@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod channel;
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod config;
 pub mod crash;
 pub mod error;

@@ -3,11 +3,15 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use oms_channels::{app, cli::Cli, error, logging, output};
+use oms_channels::{app, cli, cli::Cli, error, logging, output};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // `COMPLETE=<shell>`: the shell asks for completions (see `complete`).
+    clap_complete::CompleteEnv::with_factory(cli::command).complete();
+    let cli = match cli::command()
+        .try_get_matches()
+        .and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };

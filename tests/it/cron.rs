@@ -327,3 +327,239 @@ fn json_errors_are_documents_on_stdout_with_the_exit_code() {
         "{doc:#}"
     );
 }
+
+#[test]
+fn help_lists_global_options_apart_and_describes_every_positional() {
+    let env = RunEnv::new();
+    let help = |args: &[&str]| {
+        let out = env.output(args);
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for args in [
+        &["--help"][..],
+        &["run-once", "--help"][..],
+        &["channel", "set-period", "--help"][..],
+        &["account", "use", "--help"][..],
+        &["products", "load", "--help"][..],
+    ] {
+        let text = help(args);
+        let (own, global) = text
+            .split_once("Global options:")
+            .unwrap_or_else(|| panic!("{args:?}: no global heading:\n{text}"));
+        assert!(
+            global.contains("--config-dir") && global.contains("--json"),
+            "{text}"
+        );
+        assert!(
+            !own.contains("--config-dir"),
+            "{args:?} mixes them:\n{text}"
+        );
+    }
+    // Default dirs are shown (here under a test HOME).
+    let top = help(&["--help"]);
+    assert!(
+        top.contains("[default: ") && top.contains("oms-channels]"),
+        "{top}"
+    );
+    // Every positional argument says what it is.
+    let set_period = help(&["channel", "set-period", "--help"]);
+    for line in [
+        "<CHANNEL>  Channel id",
+        "<JOB>      auth-refresh",
+        "<PERIOD>   A duration",
+    ] {
+        assert!(set_period.contains(line), "{line}:\n{set_period}");
+    }
+    let commands = clap_positionals(&env);
+    assert!(
+        commands.is_empty(),
+        "positionals without help: {commands:?}"
+    );
+}
+
+/// `command path: positional` for every positional argument without help,
+/// read from the man page of each subcommand's `--help`.
+fn clap_positionals(env: &RunEnv) -> Vec<String> {
+    let mut missing = Vec::new();
+    let paths: &[&[&str]] = &[
+        &["account", "use"],
+        &["account", "add"],
+        &["account", "remove"],
+        &["account", "set-master-source"],
+        &["channel", "show"],
+        &["channel", "add"],
+        &["channel", "remove"],
+        &["channel", "set-period"],
+        &["channel", "login"],
+        &["capabilities", "show"],
+        &["products", "show"],
+        &["products", "load"],
+        &["completions"],
+    ];
+    for path in paths {
+        let mut args = path.to_vec();
+        args.push("--help");
+        let text = String::from_utf8(env.output(&args).stdout).unwrap();
+        let Some((_, rest)) = text.split_once("Arguments:\n") else {
+            missing.push(format!("{path:?}: no Arguments section"));
+            continue;
+        };
+        for line in rest.lines().take_while(|l| !l.is_empty()) {
+            if line.trim_start().starts_with('<') && !line.trim().contains("  ") {
+                missing.push(format!("{path:?}: {line}"));
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn man_page_and_completions_of_account_channel_and_job_names() {
+    let (env, _shop) = master_shop(1, Switches::default());
+    env.ok(&["account", "add", "beta"]);
+    let man = env.ok(&["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH oms-channels 1"),
+        "{man}"
+    );
+    assert!(
+        man.contains("run\\-once"),
+        "the man page lists the commands"
+    );
+
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = env.ok(&["completions", shell]);
+        assert!(script.contains("COMPLETE"), "{shell}: {script}");
+    }
+    // What the shell code asks the binary while the user types (fish's protocol).
+    let complete = |words: &[&str]| {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("oms-channels"))
+            .args(["--", "oms-channels"])
+            .args(words)
+            .env("COMPLETE", "fish")
+            .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
+            .env_remove("OMS_CHANNELS_ACCOUNT")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{words:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let accounts = complete(&["account", "use", ""]);
+    assert_eq!(accounts[..2], ["acme", "beta"], "{accounts:?}");
+    assert_eq!(complete(&["--account", "b"]), ["beta"]);
+    assert_eq!(complete(&["channel", "show", ""])[0], "shop");
+    assert_eq!(complete(&["run-once", "--channel", ""]), ["shop"]);
+    assert_eq!(
+        complete(&["channel", "set-period", "shop", ""])[..3],
+        ["auth-refresh", "import-products", "export-products"]
+    );
+    assert_eq!(complete(&["run-once", "--job", "ex"]), ["export-products"]);
+    assert_eq!(
+        complete(&["account", "set-master-source", ""])[..2],
+        ["oms", "shop"]
+    );
+}
+
+#[test]
+fn the_shipped_crontab_line_exports_the_secrets_and_logs_nothing_when_idle() {
+    let (env, shop) = master_shop(3, Switches::default());
+    let crontab = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/crontab"),
+    )
+    .unwrap();
+    let line = crontab
+        .lines()
+        .find(|l| l.starts_with("* * * * *"))
+        .expect("a crontab entry");
+    let command = line.splitn(6, ' ').nth(5).unwrap().trim();
+    // The channel's secret only in the secrets file, as `KEY=value`.
+    let secrets = env.write_file(
+        "secrets.env",
+        &format!("TEST_SECRET_SHOP={}\n", shop.client_secret()),
+    );
+    let log = env.data_dir().join("run-once.log");
+    let command = command
+        .replace("/etc/oms-channels/secrets.env", secrets.to_str().unwrap())
+        .replace(
+            "/usr/local/bin/oms-channels",
+            assert_cmd::cargo::cargo_bin("oms-channels")
+                .to_str()
+                .unwrap(),
+        )
+        .replace("/var/log/oms-channels/run-once.log", log.to_str().unwrap());
+    let cron = || {
+        // cron runs the line with /bin/sh and a bare environment.
+        let status = std::process::Command::new("/bin/sh")
+            .args(["-c", &command])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", env.data_dir())
+            .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
+            .env("OMS_CHANNELS_DATA_DIR", env.data_dir())
+            .env("OMS_CHANNELS_RETRY_BASE_MS", "5")
+            .status()
+            .unwrap();
+        (
+            status.code(),
+            std::fs::read_to_string(&log).unwrap_or_default(),
+        )
+    };
+    let (code, first) = cron();
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first.contains("import-products  ran"), "{first}");
+    assert_eq!(env.catalog_count(), 3);
+    let (code, second) = cron();
+    assert_eq!(code, Some(0));
+    assert_eq!(second, first, "an idle minute adds nothing to the log");
+}
+
+#[test]
+fn bash_completes_channel_and_job_names_through_the_shipped_script() {
+    if std::process::Command::new("bash")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: bash is not installed; bash completion check skipped");
+        return;
+    }
+    let (env, _shop) = master_shop(1, Switches::default());
+    let script = env.write_file("complete.bash", &env.ok(&["completions", "bash"]));
+    // What bash does on TAB: fill COMP_WORDS/COMP_CWORD, call the function.
+    let tab = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let program = format!(
+            "source {script}\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_TYPE=9\n\
+             _clap_complete_oms_channels oms-channels \"{last}\" \"{prev}\"\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+            script = script.display(),
+            words = words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
+            cword = words.len() - 1,
+            last = words[words.len() - 1],
+            prev = words[words.len() - 2],
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &program])
+            .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
+            .env_remove("OMS_CHANNELS_ACCOUNT")
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(tab("oms-channels channel show s").trim(), "shop");
+    assert_eq!(
+        tab("oms-channels channel set-period shop im").trim(),
+        "import-products"
+    );
+    assert_eq!(tab("oms-channels account use ac").trim(), "acme");
+}
