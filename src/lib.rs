@@ -3,11 +3,11 @@
 
 pub mod app;
 pub mod capabilities;
-pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod complete;
 pub mod config;
+pub mod connector;
 pub mod crash;
 pub mod error;
 pub mod ids;

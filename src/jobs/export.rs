@@ -1,5 +1,6 @@
 //! export-products: sends the catalog products whose content changed since
-//! their last successful export to this channel, in batches of at most 100.
+//! their last successful export to this channel, in batches of the channel's
+//! `batch-size`.
 //! Batch export is an SKU-keyed upsert on the channel, so a batch resent after
 //! a crash or a retry does no harm; a product counts as exported only after
 //! the channel accepted it.
@@ -11,7 +12,7 @@ use jiff::Timestamp;
 
 use super::ChannelRun;
 use super::auth::Access;
-use crate::channel::{ItemStatus, MAX_BATCH};
+use crate::connector::{Batch, ItemStatus};
 use crate::crash;
 use crate::product::Product;
 use crate::store::RunId;
@@ -28,15 +29,22 @@ pub async fn run(
     let mut sent: u64 = 0;
     let mut rejected: Vec<(String, String)> = Vec::new();
     let access = Access::new(ch);
+    let batch_size = ch.connector.limits().batch_size;
     loop {
         let batch = ch
             .store
-            .read(|tx| tx.pending_exports(&ch.channel_id, after.as_deref(), MAX_BATCH))?;
+            .read(|tx| tx.pending_exports(&ch.channel_id, after.as_deref(), batch_size))?;
         let Some(last) = batch.last() else { break };
         after = Some(last.product.sku.clone());
         let products: Vec<Product> = batch.iter().map(|p| p.product.clone()).collect();
         let replies = access
-            .call(async |token| ch.client.export_batch(&ch.base_url, token, &products).await)
+            .call(async |token| {
+                let batch = Batch {
+                    upserts: &products,
+                    deletions: &[],
+                };
+                ch.connector.send_batch(token, batch).await
+            })
             .await?;
         crash::point("export-batch-sent");
         let mut by_sku: HashMap<&str, _> = replies.iter().map(|r| (r.sku.as_str(), r)).collect();
@@ -49,6 +57,10 @@ pub async fn run(
                         ItemStatus::Created => (ExportStatus::Created, None),
                         ItemStatus::Updated => (ExportStatus::Updated, None),
                         ItemStatus::Unchanged => (ExportStatus::Unchanged, None),
+                        ItemStatus::Deleted => (
+                            ExportStatus::Error,
+                            Some("the channel reported a deletion that was not asked for".into()),
+                        ),
                         ItemStatus::Error => (
                             ExportStatus::Error,
                             Some(

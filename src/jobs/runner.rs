@@ -19,8 +19,8 @@ use tokio::sync::watch;
 
 use super::{ChannelRun, auth, export, import};
 use crate::capabilities::Capabilities;
-use crate::channel::{BetaRestClient, ClientOptions, check_url};
 use crate::config::{ChannelConfig, LoadedAccount};
+use crate::connector::{self, ClientOptions, check_url};
 use crate::error::Busy;
 use crate::period::Job;
 use crate::plan::{Action, ChannelFacts, JobPlan, PlanOptions, plan_channel};
@@ -303,7 +303,8 @@ pub fn run_account(
         let channel_runs: Vec<(ChannelRun, Vec<JobPlan>)> = runnable
             .iter()
             .map(|(id, channel, plan)| {
-                let base_url = check_url(&channel.base_url)?;
+                let connector = channel_connector(channel, capabilities, options.client)
+                    .with_context(|| format!("{account}/{id}"))?;
                 let deadline = capabilities
                     .get(&channel.channel_type)
                     .map_or(crate::capabilities::DEFAULT_DEADLINE, |t| {
@@ -319,10 +320,9 @@ pub fn run_account(
                         account: account.to_string(),
                         channel_id: id.to_string(),
                         channel: (*channel).clone(),
-                        base_url,
                         is_master: loaded.config.master_product_source == **id,
                         store: Arc::clone(&store),
-                        client: BetaRestClient::new(options.client)?,
+                        connector,
                         data_dir: data_dir.to_path_buf(),
                         full: options.full,
                         deadline,
@@ -412,6 +412,31 @@ pub fn auth_failing_reasons(
         }
     }
     Ok(reasons)
+}
+
+/// The connector for a channel, by its type's protocol, with the channel's limits.
+fn channel_connector(
+    channel: &ChannelConfig,
+    capabilities: &Capabilities,
+    client: ClientOptions,
+) -> Result<Box<dyn connector::Connector>> {
+    // Validation ran first: a channel of an unknown type was skipped.
+    let channel_type = capabilities
+        .get(&channel.channel_type)
+        .with_context(|| format!("unknown channel type `{}`", channel.channel_type))?;
+    let settings = connector::Settings {
+        base_url: check_url(&channel.base_url)?,
+        auth_method: channel
+            .auth
+            .as_ref()
+            .map(|a| a.method())
+            .unwrap_or_default(),
+        limits: channel_type.channel_limits(channel),
+        options: client,
+        sales_channel_id: channel.sales_channel_id.clone(),
+        stock_location_id: channel.stock_location_id.clone(),
+    };
+    Ok(connector::connect(&channel_type.protocol, settings)?)
 }
 
 /// Channels run concurrently (at most `concurrency` at once) on one thread;
