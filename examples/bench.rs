@@ -188,7 +188,11 @@ fn idle(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
         version.push(env.run(&["--version"])?.wall);
         let run = env.run(&["run-once"])?;
         // What cron would mail: nothing at all.
-        ensure!(run.stdout.is_empty(), "an idle run-once printed:\n{}", run.stdout);
+        ensure!(
+            run.stdout.is_empty(),
+            "an idle run-once printed:\n{}",
+            run.stdout
+        );
         run_once.push(run.wall);
     }
     let (version, run_once) = (median(version), median(run_once));
