@@ -130,6 +130,9 @@ pub enum ChannelCommand {
     },
     /// Store an initial refresh token, read from stdin (never from arguments)
     Login { channel: String },
+    /// Forget the store's state for a channel: tokens, import progress,
+    /// exported revisions, listings, quarantine (the next export sends everything)
+    Reset { channel: String },
 }
 
 #[derive(Debug, Args)]
@@ -241,4 +244,21 @@ pub enum ProductsCommand {
     Count,
     /// Upsert products from a JSON Lines (.jsonl) or CSV (.csv) file; all or nothing
     Load { file: PathBuf },
+    /// Remove products from the catalog; export then deletes them on every exporting channel
+    Remove {
+        /// SKUs to remove
+        #[arg(value_name = "SKU")]
+        skus: Vec<String>,
+        /// Also remove the SKUs in this file (one a line; blank lines are skipped)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Take a product out of quarantine: export sends it again on the next run
+    Release {
+        #[arg(value_name = "SKU")]
+        sku: String,
+        /// Only on this channel (default: every channel)
+        #[arg(long, value_name = "CHANNEL")]
+        channel: Option<String>,
+    },
 }

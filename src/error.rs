@@ -19,6 +19,7 @@ pub struct Busy(pub String);
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_PARTIAL: u8 = 3;
 pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// 1 for refused requests, 75 when locked, 2 for config, usage and file errors.

@@ -152,6 +152,9 @@ pub enum ItemStatus {
     Created,
     Updated,
     Unchanged,
+    /// A deletion from the batch's `delete` list went through (or the
+    /// product was already gone).
+    Deleted,
     Error,
 }
 
@@ -162,6 +165,7 @@ impl ItemStatus {
             ItemStatus::Created => "created",
             ItemStatus::Updated => "updated",
             ItemStatus::Unchanged => "unchanged",
+            ItemStatus::Deleted => "deleted",
             ItemStatus::Error => "error",
         }
     }
@@ -506,7 +510,53 @@ impl BetaRestClient {
         let body = self
             .exchange(request, Call::Product, &[access_token])
             .await?;
-        parse_batch_reply(&url, &body, products)
+        let sent: Vec<&str> = products.iter().map(|p| p.sku.as_str()).collect();
+        parse_batch_reply(&url, &body, &sent)
+    }
+
+    /// POST {base}/products/batch `{"products":[],"delete":[...]}` (at most
+    /// [`MAX_BATCH`] skus): deletes products by sku. Returns one result per
+    /// sku (`deleted` or `error`). Deleting a product that is already gone
+    /// answers `deleted`, so a batch resent after a crash does no harm: it is
+    /// retried like a GET.
+    pub async fn delete_batch(
+        &self,
+        base_url: &Url,
+        access_token: &str,
+        skus: &[String],
+    ) -> Result<Vec<ItemResult>, ChannelError> {
+        check_parsed_url(base_url)?;
+        if skus.len() > MAX_BATCH {
+            return Err(ChannelError::BatchTooLarge { count: skus.len() });
+        }
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(Serialize)]
+        struct Batch<'a> {
+            products: [(); 0],
+            delete: &'a [String],
+        }
+        let url = endpoint(base_url, &["products", "batch"]);
+        let request = self
+            .http
+            .post(url.clone())
+            .header(header::ACCEPT, "application/json")
+            .bearer_auth(access_token)
+            .json(&Batch {
+                products: [],
+                delete: skus,
+            })
+            .build()
+            .map_err(|source| ChannelError::Request {
+                url: url.to_string(),
+                source,
+            })?;
+        let body = self
+            .exchange(request, Call::Product, &[access_token])
+            .await?;
+        let sent: Vec<&str> = skus.iter().map(String::as_str).collect();
+        parse_batch_reply(&url, &body, &sent)
     }
 
     /// Sends `request` until it succeeds, fails for good, or runs out of
@@ -837,7 +887,7 @@ fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelErr
 fn parse_batch_reply(
     url: &Url,
     body: &[u8],
-    sent: &[Product],
+    sent: &[&str],
 ) -> Result<Vec<ItemResult>, ChannelError> {
     #[derive(Deserialize)]
     struct Wire {
@@ -856,10 +906,10 @@ fn parse_batch_reply(
     })?;
     // Without a result per product, the caller could not tell what was
     // exported; the whole batch is then resent later (safe: it is an upsert).
-    let mut missing: BTreeSet<&str> = sent.iter().map(|p| p.sku.as_str()).collect();
+    let mut missing: BTreeSet<&str> = sent.iter().copied().collect();
     for result in &wire.results {
         if !missing.remove(result.sku.as_str()) {
-            let why = if sent.iter().any(|p| p.sku == result.sku) {
+            let why = if sent.contains(&result.sku.as_str()) {
                 "twice"
             } else {
                 "but it was not sent"

@@ -929,8 +929,8 @@ async fn export_reply_must_account_for_every_product() {
             "sku `A-1` twice",
         ),
         (
-            r#"{"results":[{"sku":"A-1","status":"deleted"}]}"#,
-            "unknown variant `deleted`",
+            r#"{"results":[{"sku":"A-1","status":"archived"}]}"#,
+            "unknown variant `archived`",
         ),
         (r#"{"ok":true}"#, "missing field `results`"),
     ];
@@ -951,6 +951,33 @@ async fn export_reply_must_account_for_every_product() {
         assert!(err.to_string().contains(text), "{body}: {err}");
         assert_eq!(server.count(), 1);
     }
+}
+
+#[tokio::test]
+async fn delete_batch_sends_the_delete_list_and_reads_deleted() {
+    let server = TestServer::start(vec![Reply::json(
+        200,
+        r#"{"results":[{"sku":"A-1","status":"deleted"},{"sku":"B-2","status":"error","error":"locked"}]}"#,
+    )])
+    .await;
+    let results = client()
+        .delete_batch(&server.base, "at-9", &["A-1".into(), "B-2".into()])
+        .await
+        .unwrap();
+    assert_eq!(results[0].status, ItemStatus::Deleted);
+    assert_eq!(results[1].error.as_deref(), Some("locked"));
+    let body: serde_json::Value = serde_json::from_slice(&server.seen()[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"products": [], "delete": ["A-1", "B-2"]})
+    );
+    // A reply that leaves a sku out is malformed, as for upserts.
+    let server = TestServer::start(vec![Reply::json(200, r#"{"results":[]}"#)]).await;
+    let err = client()
+        .delete_batch(&server.base, "at-9", &["A-1".into()])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no result for sku `A-1`"), "{err}");
 }
 
 #[tokio::test]

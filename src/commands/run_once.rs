@@ -167,6 +167,8 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
             Ok(run) => {
                 if run.failed() {
                     exit = EXIT_FAILED;
+                } else if run.partial() && exit == EXIT_OK {
+                    exit = crate::error::EXIT_PARTIAL;
                 } else if !run.config_errors.is_empty() && exit == EXIT_OK {
                     exit = EXIT_CONFIG;
                 }

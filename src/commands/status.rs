@@ -38,6 +38,9 @@ struct Status {
     store: String,
     now: Timestamp,
     jobs: Vec<StatusRow>,
+    /// Products an export channel keeps rejecting, not sent until their
+    /// content changes or `products release`.
+    quarantined: Vec<store::Quarantined>,
 }
 
 impl Report for Status {
@@ -80,7 +83,25 @@ impl Report for Status {
                 row.why.clone(),
             ]);
         }
-        write_table(out, &t)
+        write_table(out, &t)?;
+        if !self.quarantined.is_empty() {
+            writeln!(
+                out,
+                "\nquarantined (not sent until changed or `oms-channels products release <sku>`):"
+            )?;
+            let mut t = table(["CHANNEL", "SKU", "REJECTIONS", "LAST ATTEMPT", "ERROR"]);
+            for q in &self.quarantined {
+                t.add_row([
+                    q.channel.clone(),
+                    q.sku.clone(),
+                    q.rejections.to_string(),
+                    when(Some(q.last_attempt)),
+                    first_line(q.error.as_deref().unwrap_or("-"), 60),
+                ]);
+            }
+            write_table(out, &t)?;
+        }
+        Ok(())
     }
 }
 
@@ -97,9 +118,25 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let now = parse_now(args.now.as_deref())?;
     let (choice, loaded) = ctx.load_selected()?;
     let store = Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?;
+    if let Some(store) = &store {
+        store.sync_endpoints(&store::endpoints_of(&loaded.config))?;
+    }
     let states = match &store {
         Some(store) => store.read(|tx| tx.job_states())?,
         None => JobStates::new(),
+    };
+    let threshold = |channel: &str| {
+        loaded
+            .config
+            .channels
+            .get(channel)
+            .map_or(crate::config::model::DEFAULT_QUARANTINE_AFTER, |c| {
+                c.quarantine_threshold()
+            })
+    };
+    let quarantined = match &store {
+        Some(store) => store.read(|tx| tx.quarantined(None, &threshold))?,
+        None => Vec::new(),
     };
     let run_alive = store.is_some() && account_run_alive(&ctx.paths.data_dir, &choice.account);
     let mut jobs = Vec::new();
@@ -154,6 +191,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
         store: store_path.display().to_string(),
         now,
         jobs,
+        quarantined,
     }))
 }
 

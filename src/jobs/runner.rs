@@ -42,6 +42,8 @@ pub struct RunOptions {
 #[serde(rename_all = "kebab-case")]
 pub enum RowOutcome {
     Ran,
+    /// Ran, but the channel rejected some items (export).
+    Partial,
     Failed,
     Skipped,
     NotDue,
@@ -53,6 +55,7 @@ impl RowOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             RowOutcome::Ran => "ran",
+            RowOutcome::Partial => "partial",
             RowOutcome::Failed => "failed",
             RowOutcome::Skipped => "skipped",
             RowOutcome::NotDue => "not-due",
@@ -85,6 +88,10 @@ pub struct AccountRun {
 impl AccountRun {
     pub fn failed(&self) -> bool {
         self.rows.iter().any(|r| r.outcome == RowOutcome::Failed)
+    }
+
+    pub fn partial(&self) -> bool {
+        self.rows.iter().any(|r| r.outcome == RowOutcome::Partial)
     }
 }
 
@@ -231,7 +238,10 @@ pub fn run_account(
     let store = if options.dry_run {
         Store::open_if_exists(data_dir, account)?
     } else {
-        Some(Store::open(data_dir, account)?)
+        let store = Store::open(data_dir, account)?;
+        // A channel re-pointed or removed since the last run starts fresh.
+        store.sync_endpoints(&crate::store::endpoints_of(&loaded.config))?;
+        Some(store)
     };
     let states = match &store {
         Some(store) => store.read(|tx| tx.job_states())?,
@@ -470,14 +480,16 @@ async fn run_channel_jobs(
         bar.set_prefix(format!("{}/{} {job}", ch.account, ch.channel_id));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         let result = match job {
-            Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| 0),
-            Job::ImportProducts => import::run(ch, run, &bar).await,
-            Job::ExportProducts => export::run(ch, run, &bar).await,
+            Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None)),
+            Job::ImportProducts => import::run(ch, run, &bar).await.map(|n| (n, None)),
+            Job::ExportProducts => export::run(ch, run, &bar)
+                .await
+                .map(|done| (done.counts.sent, done.partial)),
         };
         bar.finish_and_clear();
         let duration_ms = Some(started.elapsed().as_millis() as u64);
         let row = match result {
-            Ok(items) => {
+            Ok((items, None)) => {
                 tracing::info!(channel = %ch.channel_id, %job, items, "job succeeded");
                 JobRow {
                     channel: ch.channel_id.clone(),
@@ -491,6 +503,18 @@ async fn run_channel_jobs(
                     } else {
                         String::new()
                     },
+                }
+            }
+            Ok((items, Some(detail))) => {
+                tracing::warn!(channel = %ch.channel_id, %job, items, %detail, "job partly done");
+                JobRow {
+                    channel: ch.channel_id.clone(),
+                    job,
+                    outcome: RowOutcome::Partial,
+                    items,
+                    duration_ms,
+                    next_due: None,
+                    detail,
                 }
             }
             Err(err) => {

@@ -101,6 +101,60 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, sku)
     ) WITHOUT ROWID;
     "#,
+    // 2: channel identity, deletions, quarantine, partial runs with item counts.
+    r#"
+    -- Which endpoint (type + normalised base URL) a channel's state belongs to.
+    CREATE TABLE channel_identity (
+        channel TEXT PRIMARY KEY NOT NULL,
+        endpoint TEXT NOT NULL,
+        since INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- Products removed from the catalog whose deletion some channel still owes.
+    CREATE TABLE removed_products (
+        sku TEXT PRIMARY KEY NOT NULL,
+        removed_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX exports_by_sku ON exports (sku);
+
+    -- Consecutive rejections of one revision; enough of them quarantine it.
+    ALTER TABLE exports ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE exports ADD COLUMN rejected_revision INTEGER;
+
+    -- SKUs a complete (not incremental) import has seen so far, committed
+    -- with each page, so the import can remove what the master no longer has.
+    CREATE TABLE import_seen (
+        channel TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        PRIMARY KEY (channel, sku)
+    ) WITHOUT ROWID;
+    CREATE TABLE import_complete (
+        channel TEXT PRIMARY KEY NOT NULL
+    ) WITHOUT ROWID;
+
+    -- run_history gains the `partial` outcome (a CHECK cannot be altered) and
+    -- per-outcome item counts.
+    CREATE TABLE run_history_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        job TEXT NOT NULL,
+        started INTEGER NOT NULL,
+        finished INTEGER,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('running', 'success', 'partial', 'failed', 'skipped', 'interrupted')),
+        items INTEGER NOT NULL DEFAULT 0,
+        detail TEXT,
+        forced INTEGER NOT NULL DEFAULT 0,
+        counts TEXT
+    );
+    INSERT INTO run_history_v2 (id, channel, job, started, finished, outcome, items, detail, forced)
+        SELECT id, channel, job, started, finished, outcome, items, detail, forced FROM run_history;
+    DROP TABLE run_history;
+    ALTER TABLE run_history_v2 RENAME TO run_history;
+    CREATE INDEX run_history_by_time ON run_history (started, id);
+    CREATE INDEX run_history_by_channel ON run_history (channel, started, id);
+    CREATE INDEX run_history_running ON run_history (channel, job) WHERE outcome = 'running';
+    "#,
 ];
 
 /// Schema version this binary writes.
@@ -198,6 +252,10 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         .map_err(sql)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(sql)?;
+    // Temp tables (a load's seen skus) spill to a file instead of growing in
+    // memory with the input.
+    conn.pragma_update(None, "temp_store", "FILE")
+        .map_err(sql)?;
     Ok(())
 }
 
@@ -262,7 +320,10 @@ mod tests {
             .unwrap();
         for table in [
             "catalog",
+            "channel_identity",
             "exports",
+            "import_seen",
+            "removed_products",
             "import_progress",
             "job_state",
             "listings",

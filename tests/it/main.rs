@@ -9,3 +9,4 @@ mod cli;
 mod crash;
 mod faults;
 mod run_once;
+mod state;
