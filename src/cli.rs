@@ -25,16 +25,12 @@ pub struct GlobalArgs {
     /// Account to act on [default: $OMS_CHANNELS_ACCOUNT, then current-account in config.toml]
     #[arg(long, global = true, value_name = "ACCOUNT")]
     pub account: Option<String>,
-    /// Config dir holding config.toml, accounts/ and capabilities.toml
-    #[arg(
-        long,
-        global = true,
-        env = "OMS_CHANNELS_CONFIG_DIR",
-        value_name = "DIR"
-    )]
+    /// Config dir holding config.toml, accounts/ and capabilities.toml [env: OMS_CHANNELS_CONFIG_DIR]
+    // The env var is read by `Paths::resolve`, where an empty one counts as unset.
+    #[arg(long, global = true, value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
-    /// Data dir holding each account's store (<account>.db)
-    #[arg(long, global = true, env = "OMS_CHANNELS_DATA_DIR", value_name = "DIR")]
+    /// Data dir holding each account's store (<account>.db) [env: OMS_CHANNELS_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Print a stable JSON document on stdout instead of tables
     #[arg(long, global = true)]
@@ -180,6 +176,10 @@ pub struct ValidateArgs {
     /// Treat warnings as errors (exit 1)
     #[arg(long)]
     pub strict: bool,
+    /// Skip the checks that depend on this machine (secrets present), so CI
+    /// and the production host judge the same files the same way
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]

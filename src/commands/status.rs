@@ -230,7 +230,8 @@ impl Report for History {
 }
 
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
-    let choice = ctx.select_account()?;
+    // A missing account is an error here as everywhere (exit 2).
+    let (choice, _) = ctx.load_selected()?;
     let runs = match Store::open_if_exists(&ctx.paths.data_dir, &choice.account)? {
         Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
         None => Vec::new(),

@@ -168,6 +168,16 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    // "File exists (os error 17)" would not say which file is in the way.
+    if let Some(file) = dir.ancestors().find(|p| p.exists() && !p.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!(
+                "`{}` is a file, not a directory: the data dir must be a directory (check --data-dir or OMS_CHANNELS_DATA_DIR)",
+                file.display()
+            ),
+        ));
+    }
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     // The umask may have taken bits away; set the mode we mean, not what is left.
     fs::set_permissions(dir, Permissions::from_mode(0o700))
@@ -401,6 +411,20 @@ mod tests {
             .with_conn(|c| c.pragma_query_value(None, "synchronous", |r| r.get(0)))
             .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
+    }
+
+    #[test]
+    fn a_data_dir_that_is_a_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        fs::write(&file, "").unwrap();
+        for data_dir in [file.clone(), file.join("sub")] {
+            let err = Store::open(&data_dir, "acme").err().unwrap().to_string();
+            assert!(
+                err.contains(&format!("`{}` is a file, not a directory", file.display())),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -8,5 +8,6 @@ mod support;
 mod cli;
 mod crash;
 mod faults;
+mod files;
 mod run_once;
 mod state;
