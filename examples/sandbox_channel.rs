@@ -54,7 +54,7 @@ struct Args {
     #[arg(long, default_value = "demo-secret")]
     client_secret: String,
     /// Largest `limit` accepted by `GET /products`.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     max_page_size: u32,
 }
 

@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use std::num::NonZeroUsize;
+
+use crate::config::ChannelConfig;
 use crate::config::error::{ConfigError, parse_toml, read_text};
+use crate::connector::{self, AuthMethod, Limits};
 use crate::period::{Job, Period};
 
 const BUILT_IN: &str = include_str!("capabilities.toml");
@@ -24,12 +28,22 @@ struct CapabilitiesFile {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ChannelType {
-    /// Which connector speaks to it; only `beta-rest` exists today.
+    /// Which connector speaks to it (see `connector::PROTOCOLS`).
     pub protocol: String,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub token_lifetime: Option<Period>,
+    /// Products asked per import page. A user type that leaves it (or
+    /// `batch-size`, `auth`) out takes the built-in value of its protocol.
+    #[serde(default)]
+    pub page_size: Option<NonZeroUsize>,
+    /// Products (upserts plus deletions) per export request.
+    #[serde(default)]
+    pub batch_size: Option<NonZeroUsize>,
+    /// The auth methods the type accepts.
+    #[serde(default)]
+    pub auth: Option<Vec<AuthMethod>>,
     #[serde(default)]
     pub jobs: OfferedJobs,
 }
@@ -92,6 +106,40 @@ impl ChannelType {
     pub fn token_lifetime(&self) -> Option<Duration> {
         self.token_lifetime.as_ref().and_then(Period::duration)
     }
+
+    /// The type's own limits (what a channel may lower, never raise).
+    pub fn limits(&self) -> Limits {
+        Limits {
+            page_size: self.page_size.map_or(1, NonZeroUsize::get),
+            batch_size: self.batch_size.map_or(1, NonZeroUsize::get),
+        }
+    }
+
+    /// A channel's limits: the type's, lowered by the channel's own keys.
+    pub fn channel_limits(&self, channel: &ChannelConfig) -> Limits {
+        let own = self.limits();
+        let lower = |type_max: usize, wanted: Option<NonZeroUsize>| {
+            wanted.map_or(type_max, |w| w.get().min(type_max))
+        };
+        Limits {
+            page_size: lower(own.page_size, channel.page_size),
+            batch_size: lower(own.batch_size, channel.batch_size),
+        }
+    }
+
+    /// The auth methods the type accepts.
+    pub fn auth_methods(&self) -> &[AuthMethod] {
+        self.auth.as_deref().unwrap_or_default()
+    }
+
+    /// "oauth2, login", for messages.
+    pub fn auth_list(&self) -> String {
+        self.auth_methods()
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Where a type's definition came from, for `capabilities list`.
@@ -138,12 +186,13 @@ impl Capabilities {
                     message: err.to_string(),
                 });
             }
-            if channel_type.protocol != "beta-rest" {
+            if !connector::is_known_protocol(&channel_type.protocol) {
                 return Err(ConfigError::Invalid {
                     path: path.to_path_buf(),
                     message: format!(
-                        "type `{name}` has unknown protocol `{}`: the only protocol is `beta-rest`",
-                        channel_type.protocol
+                        "type `{name}` has unknown protocol `{}`: known protocols are {}",
+                        channel_type.protocol,
+                        connector::protocol_names()
                     ),
                 });
             }
@@ -153,8 +202,30 @@ impl Capabilities {
     }
 
     fn merge(&mut self, file: CapabilitiesFile, source: Source) {
-        for (name, channel_type) in file.types {
+        for (name, mut channel_type) in file.types {
+            if source == Source::User {
+                self.fill_from_protocol_default(&mut channel_type);
+            }
             self.types.insert(name, (channel_type, source));
+        }
+    }
+
+    /// Fills a user type's missing limits and auth methods from the first
+    /// built-in type of the same protocol, so a user file written before
+    /// those keys existed keeps its meaning.
+    fn fill_from_protocol_default(&self, channel_type: &mut ChannelType) {
+        let Some(default) = self
+            .types
+            .values()
+            .find(|(t, source)| *source == Source::BuiltIn && t.protocol == channel_type.protocol)
+            .map(|(t, _)| t)
+        else {
+            return;
+        };
+        channel_type.page_size = channel_type.page_size.or(default.page_size);
+        channel_type.batch_size = channel_type.batch_size.or(default.batch_size);
+        if channel_type.auth.is_none() {
+            channel_type.auth = default.auth.clone();
         }
     }
 
@@ -187,6 +258,44 @@ mod tests {
         let beta = capabilities.get("beta-rest").expect("beta-rest");
         assert_eq!(beta.protocol, "beta-rest");
         assert_eq!(beta.token_lifetime(), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            beta.limits(),
+            Limits {
+                page_size: 500,
+                batch_size: 100
+            }
+        );
+        assert_eq!(beta.auth_methods(), [AuthMethod::Oauth2]);
+    }
+
+    #[test]
+    fn every_built_in_type_has_a_known_protocol_limits_and_auth() {
+        for (name, channel_type, _) in Capabilities::built_in().iter() {
+            assert!(
+                connector::is_known_protocol(&channel_type.protocol),
+                "{name}"
+            );
+            assert!(channel_type.page_size.is_some(), "{name}: page-size");
+            assert!(channel_type.batch_size.is_some(), "{name}: batch-size");
+            assert!(!channel_type.auth_methods().is_empty(), "{name}: auth");
+        }
+    }
+
+    #[test]
+    fn user_types_inherit_missing_limits_and_may_set_their_own() {
+        let mut capabilities = Capabilities::built_in();
+        let user = "[types.old]\nprotocol = \"beta-rest\"\n\n[types.small]\nprotocol = \"beta-rest\"\npage-size = 100\nbatch-size = 10\n";
+        capabilities
+            .merge_text(Path::new("capabilities.toml"), user)
+            .unwrap();
+        let old = capabilities.get("old").unwrap();
+        assert_eq!(
+            old.limits(),
+            capabilities.get("beta-rest").unwrap().limits()
+        );
+        assert_eq!(old.auth_methods(), [AuthMethod::Oauth2]);
+        let small = capabilities.get("small").unwrap().limits();
+        assert_eq!((small.page_size, small.batch_size), (100, 10));
     }
 
     #[test]
@@ -276,6 +385,14 @@ import-products = ["1m"]
             (
                 "[types.X]\nprotocol = \"beta-rest\"\n",
                 "invalid channel type id `X`",
+            ),
+            (
+                "[types.x]\nprotocol = \"beta-rest\"\npage-size = 0\n",
+                "capabilities.toml:3:13",
+            ),
+            (
+                "[types.x]\nprotocol = \"beta-rest\"\nauth = [\"password\"]\n",
+                "unknown variant `password`",
             ),
         ];
         for (text, expected) in cases {

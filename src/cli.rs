@@ -112,9 +112,11 @@ pub enum ChannelCommand {
     /// Show one channel: settings, secret presence, token state
     Show { channel: String },
     /// Add a channel (all job periods start at `none`)
-    Add(ChannelAddArgs),
+    Add(Box<ChannelAddArgs>),
     /// Remove a channel from the account file
     Remove { channel: String },
+    /// Change a channel's base URL or credentials (comments in the file are kept)
+    Set(Box<ChannelSetArgs>),
     /// Set one job's period: a duration such as 15m, 1h, 24h, or `none`
     SetPeriod {
         channel: String,
@@ -140,21 +142,75 @@ pub struct ChannelAddArgs {
     /// API base URL (https://, or http:// to loopback only)
     #[arg(long, value_name = "URL")]
     pub base_url: String,
-    /// OAuth token endpoint
-    #[arg(long, value_name = "URL", requires = "client_id")]
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelSetArgs {
+    pub channel: String,
+    /// New API base URL; the channel then starts fresh (its store state belongs to the old endpoint)
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+impl AuthArgs {
+    /// No auth flag given.
+    pub fn is_empty(&self) -> bool {
+        self.method.is_none()
+            && self.token_url.is_none()
+            && self.grant.is_none()
+            && self.client_id.is_none()
+            && self.client_secret_env.is_none()
+            && self.client_secret_file.is_none()
+            && self.username.is_none()
+            && self.password_env.is_none()
+            && self.password_file.is_none()
+            && self.api_key_env.is_none()
+            && self.api_key_file.is_none()
+    }
+}
+
+/// How a channel authenticates. Secrets are never arguments: name the
+/// environment variable or file that holds them.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Authentication")]
+pub struct AuthArgs {
+    /// Auth method; defaults to the one the other flags imply (oauth2 with --token-url, login with --username, api-key with --api-key-env/-file)
+    #[arg(long = "auth-method", value_name = "METHOD", value_parser = ["oauth2", "login", "api-key"])]
+    pub method: Option<String>,
+    /// OAuth token endpoint (oauth2)
+    #[arg(long, value_name = "URL")]
     pub token_url: Option<String>,
-    /// OAuth grant
-    #[arg(long, value_parser = ["refresh_token", "client_credentials"], default_value = "refresh_token")]
-    pub grant: String,
-    /// OAuth client id
-    #[arg(long, requires = "token_url")]
+    /// OAuth grant (oauth2; refresh_token when not given)
+    #[arg(long, value_parser = ["refresh_token", "client_credentials"])]
+    pub grant: Option<String>,
+    /// OAuth client id (oauth2)
+    #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
-    /// Environment variable holding the client secret
+    /// Environment variable holding the OAuth client secret (oauth2)
     #[arg(long, value_name = "VAR", conflicts_with = "client_secret_file")]
     pub client_secret_env: Option<String>,
-    /// File holding the client secret
+    /// File holding the OAuth client secret (oauth2)
     #[arg(long, value_name = "PATH")]
     pub client_secret_file: Option<PathBuf>,
+    /// User name to log in as (login)
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+    /// Environment variable holding the password (login)
+    #[arg(long, value_name = "VAR", conflicts_with = "password_file")]
+    pub password_env: Option<String>,
+    /// File holding the password (login)
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the API key (api-key)
+    #[arg(long, value_name = "VAR", conflicts_with = "api_key_file")]
+    pub api_key_env: Option<String>,
+    /// File holding the API key (api-key)
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,10 +3,10 @@
 
 pub mod app;
 pub mod capabilities;
-pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connector;
 pub mod crash;
 pub mod error;
 pub mod ids;

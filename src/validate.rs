@@ -7,8 +7,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::capabilities::{Capabilities, Offer};
-use crate::channel::check_url;
 use crate::config::{AccountConfig, ChannelConfig, SecretSource};
+use crate::connector::check_url;
 use crate::period::Job;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -162,6 +162,40 @@ fn check_channel(
                     ),
                 }
             }
+            if let Some(auth) = &channel.auth
+                && !channel_type.auth_methods().contains(&auth.method())
+            {
+                findings.push(
+                    Severity::Error,
+                    "unsupported-auth",
+                    ch,
+                    None,
+                    format!(
+                        "auth method `{}` is not accepted by {} (accepted: {})",
+                        auth.method(),
+                        channel.channel_type,
+                        channel_type.auth_list()
+                    ),
+                );
+            }
+            let limits = channel_type.limits();
+            for (key, wanted, most) in [
+                ("page-size", channel.page_size, limits.page_size),
+                ("batch-size", channel.batch_size, limits.batch_size),
+            ] {
+                if let Some(wanted) = wanted.filter(|w| w.get() > most) {
+                    findings.push(
+                        Severity::Error,
+                        "limit-too-high",
+                        ch,
+                        None,
+                        format!(
+                            "{key} {wanted} is above {}'s {most}: a channel may only lower its type's limits",
+                            channel.channel_type
+                        ),
+                    );
+                }
+            }
             if let (Some(lifetime), Some(every)) = (
                 channel_type.token_lifetime(),
                 channel.period(Job::AuthRefresh).duration(),
@@ -232,12 +266,12 @@ fn check_channel(
     }
 
     let mut urls = vec![("base-url", channel.base_url.as_str())];
-    if let Some(auth) = &channel.auth {
-        urls.push(("auth.token-url", auth.token_url.as_str()));
+    if let Some(token_url) = channel.auth.as_ref().and_then(|a| a.token_url.as_deref()) {
+        urls.push(("auth.token-url", token_url));
     }
     for (key, url) in urls {
         if let Err(err) = check_url(url) {
-            let code = if matches!(err, crate::channel::UrlError::InsecureHttp { .. }) {
+            let code = if matches!(err, crate::connector::UrlError::InsecureHttp { .. }) {
                 "insecure-url"
             } else {
                 "invalid-url"
@@ -261,10 +295,13 @@ fn check_channel(
             if let Some(source) = auth.secret_source()
                 && !secret_present(&source)
             {
+                let kind = auth.secret_name();
                 let what = match &source {
-                    SecretSource::Env(var) => format!("environment variable `{var}` is not set"),
+                    SecretSource::Env(var) => {
+                        format!("{kind} environment variable `{var}` is not set")
+                    }
                     SecretSource::File(path) => {
-                        format!("secret file `{}` does not exist", path.display())
+                        format!("{kind} file `{}` does not exist", path.display())
                     }
                 };
                 findings.push(

@@ -1,4 +1,4 @@
-//! `channel list | show | add | remove | set-period | login`.
+//! `channel list | show | add | set | remove | set-period | login | reset`.
 
 use std::io::{self, Read as _, Write};
 use std::path::PathBuf;
@@ -10,11 +10,14 @@ use super::account::{Changed, ChannelRow, channel_table};
 use super::{edit_account, findings_of};
 use crate::app::{AccountChoice, Context, Outcome};
 use crate::capabilities::Offer;
-use crate::channel::check_url;
-use crate::cli::{ChannelAddArgs, ChannelCommand};
-use crate::config::edit::{NewAuth, NewChannel, add_channel, remove_channel, set_job_period};
+use crate::cli::{AuthArgs, ChannelAddArgs, ChannelCommand, ChannelSetArgs};
+use crate::config::edit::{
+    NewChannel, add_channel, remove_channel, set_base_url, set_channel_auth, set_job_period,
+};
 use crate::config::model::DEFAULT_QUARANTINE_AFTER;
-use crate::config::{GrantKind, LoadedAccount, SecretSource};
+use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource};
+use crate::connector::AuthMethod;
+use crate::connector::check_url;
 use crate::crash;
 use crate::error::Refused;
 use crate::ids;
@@ -29,6 +32,7 @@ pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
         ChannelCommand::Show { channel } => show(ctx, &channel),
         ChannelCommand::Add(args) => add(ctx, &args),
         ChannelCommand::Remove { channel } => remove(ctx, &channel),
+        ChannelCommand::Set(args) => set(ctx, &args),
         ChannelCommand::SetPeriod {
             channel,
             job,
@@ -183,9 +187,13 @@ struct ChannelShow {
     account: String,
     #[serde(flatten)]
     row: ChannelRow,
+    auth_method: Option<AuthMethod>,
     token_url: Option<String>,
     grant: Option<GrantKind>,
     client_id: Option<String>,
+    username: Option<String>,
+    /// "client secret", "password" or "API key".
+    secret_kind: Option<&'static str>,
     secret: Option<SecretInfo>,
     tokens: Option<TokenInfo>,
     findings: Vec<Finding>,
@@ -200,22 +208,35 @@ impl Report for ChannelShow {
         writeln!(out, "base url:         {}", r.base_url)?;
         writeln!(
             out,
-            "token url:        {}",
-            or_dash(self.token_url.as_ref())
+            "auth method:      {}",
+            or_dash(self.auth_method.map(AuthMethod::as_str))
         )?;
-        let grant = self.grant.map(|g| match g {
-            GrantKind::RefreshToken => "refresh_token",
-            GrantKind::ClientCredentials => "client_credentials",
-        });
-        writeln!(out, "grant:            {}", or_dash(grant))?;
-        writeln!(
-            out,
-            "client id:        {}",
-            or_dash(self.client_id.as_ref())
-        )?;
-        if let Some(secret) = &self.secret {
+        match self.auth_method {
+            Some(AuthMethod::Oauth2) => {
+                writeln!(
+                    out,
+                    "token url:        {}",
+                    or_dash(self.token_url.as_ref())
+                )?;
+                writeln!(
+                    out,
+                    "grant:            {}",
+                    or_dash(self.grant.map(GrantKind::as_str))
+                )?;
+                writeln!(
+                    out,
+                    "client id:        {}",
+                    or_dash(self.client_id.as_ref())
+                )?;
+            }
+            Some(AuthMethod::Login) => {
+                writeln!(out, "username:         {}", or_dash(self.username.as_ref()))?;
+            }
+            Some(AuthMethod::ApiKey) | None => {}
+        }
+        if let (Some(secret), Some(kind)) = (&self.secret, self.secret_kind) {
             let state = if secret.present { "present" } else { "MISSING" };
-            writeln!(out, "client secret:    {} ({state})", secret.source)?;
+            writeln!(out, "{:<18}{} ({state})", format!("{kind}:"), secret.source)?;
         }
         if let Some(tokens) = &self.tokens {
             let refresh = if tokens.refresh_token_stored {
@@ -279,9 +300,12 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
     Ok(Outcome::ok(ChannelShow {
         account: choice.account,
         row: ChannelRow::of(id, channel),
-        token_url: auth.map(|a| a.token_url.clone()),
-        grant: auth.map(|a| a.grant),
-        client_id: auth.map(|a| a.client_id.clone()),
+        auth_method: auth.map(AuthConfig::method),
+        token_url: auth.and_then(|a| a.token_url.clone()),
+        grant: auth.and_then(|a| a.grant),
+        client_id: auth.and_then(|a| a.client_id.clone()),
+        username: auth.and_then(|a| a.username.clone()),
+        secret_kind: auth.map(AuthConfig::secret_name),
         secret,
         tokens,
         findings,
@@ -310,36 +334,10 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         .into());
     }
     check_url(&args.base_url).map_err(|e| Refused(format!("--base-url: {e}")))?;
-    let auth = match (&args.token_url, &args.client_id) {
-        (Some(token_url), Some(client_id)) => {
-            check_url(token_url).map_err(|e| Refused(format!("--token-url: {e}")))?;
-            let (secret_key, secret_value) = match (
-                &args.client_secret_env,
-                &args.client_secret_file,
-            ) {
-                (Some(var), None) => ("client-secret-env", var.clone()),
-                (None, Some(path)) => ("client-secret-file", path.display().to_string()),
-                _ => {
-                    return Err(Refused(
-                        "with --token-url, name where the client secret lives: --client-secret-env VAR or --client-secret-file PATH (never the secret itself)"
-                            .into(),
-                    )
-                    .into());
-                }
-            };
-            Some(NewAuth {
-                token_url: token_url.clone(),
-                grant: if args.grant == "client_credentials" {
-                    GrantKind::ClientCredentials
-                } else {
-                    GrantKind::RefreshToken
-                },
-                client_id: client_id.clone(),
-                secret_key,
-                secret_value,
-            })
-        }
-        _ => None,
+    let auth = if args.auth.is_empty() {
+        None
+    } else {
+        Some(apply_auth_args(AuthConfig::default(), &args.auth)?)
     };
     let new = NewChannel {
         channel_type: args.channel_type.clone(),
@@ -361,6 +359,158 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         findings,
         note: None,
     }))
+}
+
+fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    let id = args.channel.as_str();
+    let channel = require_channel(&choice, &loaded, id)?;
+    if args.base_url.is_none() && args.auth.is_empty() {
+        return Err(Refused(format!(
+            "{}/{id}: nothing to change; give --base-url or auth flags (see `oms-channels channel set --help`)",
+            choice.account
+        ))
+        .into());
+    }
+    if let Some(url) = &args.base_url {
+        check_url(url).map_err(|e| Refused(format!("--base-url: {e}")))?;
+    }
+    let auth = if args.auth.is_empty() {
+        None
+    } else {
+        let current = channel.auth.clone().unwrap_or_default();
+        Some(apply_auth_args(current, &args.auth)?)
+    };
+    let mut changes = Vec::new();
+    if let Some(url) = &args.base_url {
+        changes.push(format!("base-url {} → {url}", channel.base_url));
+    }
+    if let Some(auth) = &auth {
+        changes.push(format!("[auth] method {}", auth.method()));
+    }
+    let (edited, findings) = edit_account(ctx, &loaded, |doc| {
+        if let Some(url) = &args.base_url {
+            set_base_url(doc, id, url)?;
+        }
+        if let Some(auth) = &auth {
+            set_channel_auth(doc, id, auth)?;
+        }
+        Ok(())
+    })?;
+    let note = args
+        .base_url
+        .as_ref()
+        .filter(|url| **url != channel.base_url)
+        .map(|_| {
+            "the channel now points at another endpoint: it starts fresh (full export, new tokens)"
+                .to_string()
+        });
+    Ok(Outcome::ok(Changed {
+        account: choice.account,
+        what: format!(
+            "channel `{id}`: {}{}",
+            changes.join("; "),
+            if edited.changed { "" } else { " (unchanged)" }
+        ),
+        old: None,
+        new: None,
+        path: loaded.path,
+        findings,
+        note,
+    }))
+}
+
+/// The auth table `auth` becomes with the flags applied. A flag of another
+/// method (or `--auth-method`) switches the method and drops the old
+/// method's keys; the result must be complete for its method.
+fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> {
+    let implied = match args.method.as_deref() {
+        Some("login") => Some(AuthMethod::Login),
+        Some("api-key") => Some(AuthMethod::ApiKey),
+        Some(_) => Some(AuthMethod::Oauth2),
+        None if args.token_url.is_some()
+            || args.grant.is_some()
+            || args.client_id.is_some()
+            || args.client_secret_env.is_some()
+            || args.client_secret_file.is_some() =>
+        {
+            Some(AuthMethod::Oauth2)
+        }
+        None if args.username.is_some()
+            || args.password_env.is_some()
+            || args.password_file.is_some() =>
+        {
+            Some(AuthMethod::Login)
+        }
+        None if args.api_key_env.is_some() || args.api_key_file.is_some() => {
+            Some(AuthMethod::ApiKey)
+        }
+        None => None,
+    };
+    if let Some(method) = implied
+        && (method != auth.method() || auth.entries().is_empty())
+    {
+        // oauth2 is the default: files that never name a method stay that way.
+        auth.method = (method != AuthMethod::Oauth2).then_some(method);
+        auth.clear_other_methods();
+    }
+    if let Some(url) = &args.token_url {
+        check_url(url).map_err(|e| Refused(format!("--token-url: {e}")))?;
+        auth.token_url = Some(url.clone());
+    }
+    if let Some(grant) = &args.grant {
+        auth.grant = Some(if grant == "client_credentials" {
+            GrantKind::ClientCredentials
+        } else {
+            GrantKind::RefreshToken
+        });
+    }
+    if auth.method() == AuthMethod::Oauth2 && auth.grant.is_none() {
+        auth.grant = Some(GrantKind::RefreshToken);
+    }
+    set_if(&mut auth.client_id, &args.client_id);
+    set_if(&mut auth.username, &args.username);
+    // One source per secret: naming one drops the other.
+    for (env, file, new_env, new_file) in [
+        (
+            &mut auth.client_secret_env,
+            &mut auth.client_secret_file,
+            &args.client_secret_env,
+            &args.client_secret_file,
+        ),
+        (
+            &mut auth.password_env,
+            &mut auth.password_file,
+            &args.password_env,
+            &args.password_file,
+        ),
+        (
+            &mut auth.api_key_env,
+            &mut auth.api_key_file,
+            &args.api_key_env,
+            &args.api_key_file,
+        ),
+    ] {
+        if let Some(var) = new_env {
+            (*env, *file) = (Some(var.clone()), None);
+        }
+        if let Some(path) = new_file {
+            (*env, *file) = (None, Some(path.clone()));
+        }
+    }
+    if let Some(problem) = auth.problem() {
+        return Err(Refused(format!(
+            "refused: the channel's [auth] table would be incomplete: {problem}; nothing was changed"
+        ))
+        .into());
+    }
+    Ok(auth)
+}
+
+fn set_if(field: &mut Option<String>, new: &Option<String>) {
+    if let Some(value) = new {
+        *field = Some(value.clone());
+    }
 }
 
 fn remove(ctx: &Context, id: &str) -> Result<Outcome> {
@@ -460,16 +610,26 @@ fn set_period(ctx: &Context, id: &str, job: &str, period: &str) -> Result<Outcom
 fn login(ctx: &Context, id: &str) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     let channel = require_channel(&choice, &loaded, id)?;
-    if channel
-        .auth
-        .as_ref()
-        .is_some_and(|a| a.grant == GrantKind::ClientCredentials)
-    {
-        return Err(Refused(format!(
-            "{}/{id}: the channel uses grant client_credentials, which needs no refresh token",
-            choice.account
-        ))
-        .into());
+    match channel.auth.as_ref().and_then(AuthConfig::spec) {
+        Some(crate::config::AuthSpec::Oauth2 {
+            grant: GrantKind::ClientCredentials,
+            ..
+        }) => {
+            return Err(Refused(format!(
+                "{}/{id}: the channel uses grant client_credentials, which needs no refresh token",
+                choice.account
+            ))
+            .into());
+        }
+        Some(crate::config::AuthSpec::Login { .. } | crate::config::AuthSpec::ApiKey { .. }) => {
+            return Err(Refused(format!(
+                "{}/{id}: the channel authenticates with method `{}`, which needs no refresh token: auth-refresh uses the secret named in its [auth] table",
+                choice.account,
+                channel.auth.as_ref().map(AuthConfig::method).unwrap_or_default()
+            ))
+            .into());
+        }
+        _ => {}
     }
     let input = read_secret_input(&format!(
         "refresh token for {}/{id} (input hidden, then Enter): ",

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::app::{Context, Outcome};
-use crate::channel::ClientOptions;
 use crate::cli::RunOnceArgs;
 use crate::config;
+use crate::connector::ClientOptions;
 use crate::error::{Busy, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, exit_code};
 use crate::jobs::runner::{AccountRun, RunOptions, run_account};
 use crate::output::{Report, table, when, write_table};

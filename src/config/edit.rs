@@ -5,7 +5,7 @@
 
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
-use crate::config::model::GrantKind;
+use crate::config::model::AuthConfig;
 use crate::period::Job;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -132,17 +132,7 @@ pub fn set_current_account(
 pub struct NewChannel {
     pub channel_type: String,
     pub base_url: String,
-    pub auth: Option<NewAuth>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewAuth {
-    pub token_url: String,
-    pub grant: GrantKind,
-    pub client_id: String,
-    /// `("client-secret-env", "VAR")` or `("client-secret-file", "/path")`.
-    pub secret_key: &'static str,
-    pub secret_value: String,
+    pub auth: Option<AuthConfig>,
 }
 
 /// Appends `[channels.<id>]` with its `auth` and `jobs` tables.
@@ -162,14 +152,9 @@ pub fn add_channel(doc: &mut DocumentMut, id: &str, new: &NewChannel) -> Result<
     channel.insert("base-url", toml_edit::value(&new.base_url));
     if let Some(auth) = &new.auth {
         let mut auth_table = Table::new();
-        auth_table.insert("token-url", toml_edit::value(&auth.token_url));
-        let grant = match auth.grant {
-            GrantKind::RefreshToken => "refresh_token",
-            GrantKind::ClientCredentials => "client_credentials",
-        };
-        auth_table.insert("grant", toml_edit::value(grant));
-        auth_table.insert("client-id", toml_edit::value(&auth.client_id));
-        auth_table.insert(auth.secret_key, toml_edit::value(&auth.secret_value));
+        for (key, value) in auth.entries() {
+            auth_table.insert(key, toml_edit::value(value));
+        }
         auth_table.decor_mut().set_prefix("\n");
         channel.insert("auth", Item::Table(auth_table));
     }
@@ -181,6 +166,90 @@ pub fn add_channel(doc: &mut DocumentMut, id: &str, new: &NewChannel) -> Result<
     channel.insert("jobs", Item::Table(jobs));
     channels.insert(id, Item::Table(channel));
     Ok(())
+}
+
+/// Sets `[channels.<id>] base-url`; returns the old value.
+pub fn set_base_url(
+    doc: &mut DocumentMut,
+    channel: &str,
+    url: &str,
+) -> Result<Option<String>, EditError> {
+    let table = channel_mut(doc, channel)?;
+    set_string(
+        table,
+        "base-url",
+        url,
+        &format!("channels.{channel}.base-url"),
+    )
+}
+
+/// Makes `[channels.<id>.auth]` hold exactly `auth`'s keys: values of kept
+/// keys are replaced in place (their comments stay), keys the new table does
+/// not have are removed, new ones are appended.
+pub fn set_channel_auth(
+    doc: &mut DocumentMut,
+    channel: &str,
+    auth: &AuthConfig,
+) -> Result<(), EditError> {
+    let channel_table = channel_mut(doc, channel)?;
+    let entries = auth.entries();
+    let Some(item) = channel_table.get_mut("auth") else {
+        let mut table = Table::new();
+        for (key, value) in entries {
+            table.insert(key, toml_edit::value(value));
+        }
+        table.decor_mut().set_prefix("\n");
+        // Before `jobs`, where `channel add` puts it.
+        channel_table.insert("auth", Item::Table(table));
+        return Ok(());
+    };
+    let table = item
+        .as_table_like_mut()
+        .ok_or_else(|| EditError::NotATable(format!("channels.{channel}.auth")))?;
+    // A secret moving between `-env` and `-file` keeps its comments.
+    let mut moved_decor = Vec::new();
+    for key in AuthConfig::key_names() {
+        if entries.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        let prefix = table
+            .key(key)
+            .and_then(|k| k.leaf_decor().prefix())
+            .and_then(|p| p.as_str())
+            .map(str::to_string);
+        if let Some(Item::Value(value)) = table.remove(key)
+            && let Some(partner) = secret_partner(key)
+        {
+            moved_decor.push((partner, prefix, value.decor().clone()));
+        }
+    }
+    for (key, value) in &entries {
+        set_string(table, key, value, &format!("channels.{channel}.auth.{key}"))?;
+    }
+    for (partner, prefix, value_decor) in moved_decor {
+        if let Some(prefix) = prefix
+            && let Some(mut key) = table.key_mut(partner)
+        {
+            key.leaf_decor_mut().set_prefix(prefix);
+        }
+        if let Some(Item::Value(value)) = table.get_mut(partner) {
+            *value.decor_mut() = value_decor;
+        }
+    }
+    Ok(())
+}
+
+/// The other source of the same secret: `client-secret-env` ↔ `-file`, ...
+fn secret_partner(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "client-secret-env" => "client-secret-file",
+        "client-secret-file" => "client-secret-env",
+        "password-env" => "password-file",
+        "password-file" => "password-env",
+        "api-key-env" => "api-key-file",
+        "api-key-file" => "api-key-env",
+        _ => return None,
+    })
 }
 
 /// Removes `[channels.<id>]` and its sub-tables.
@@ -327,7 +396,7 @@ pub fn new_account_text(account: &str, display_name: Option<&str>, master: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::AccountConfig;
+    use crate::config::model::{AccountConfig, GrantKind};
     use std::path::Path;
 
     const COMMENTED: &str = r#"# Acme's channels: keep the EU shop fast.
@@ -425,6 +494,41 @@ base-url = "https://api.shop-uk.example/v1"
     }
 
     #[test]
+    fn auth_edits_keep_comments_of_kept_keys_and_drop_other_methods_keys() {
+        let text = "[channels.s]\ntype = \"vendure\"\nbase-url = \"https://s.example/admin-api\"\n\n[channels.s.auth]\ntoken-url = \"https://s.example/t\"\ngrant = \"refresh_token\"\nclient-id = \"c\"\n# rotated monthly\nclient-secret-env = \"S_SECRET\"   # in the vault\n\n[channels.s.jobs]\nauth-refresh = \"1h\"\n";
+        let mut d = doc(text);
+        let mut auth = parse(text).channels["s"].auth.clone().unwrap();
+        auth.client_secret_env = Some("S_SECRET_2".into());
+        set_channel_auth(&mut d, "s", &auth).unwrap();
+        assert_eq!(
+            d.to_string(),
+            text.replace("\"S_SECRET\"", "\"S_SECRET_2\"")
+        );
+        auth.method = Some(crate::connector::AuthMethod::Login);
+        auth.username = Some("oms".into());
+        auth.password_file = Some("/run/secrets/pw".into());
+        auth.clear_other_methods();
+        set_channel_auth(&mut d, "s", &auth).unwrap();
+        let edited = d.to_string();
+        let account = parse(&edited);
+        let spec = account.channels["s"].auth.as_ref().unwrap().spec().unwrap();
+        assert!(matches!(
+            spec,
+            crate::config::AuthSpec::Login {
+                username: "oms",
+                ..
+            }
+        ));
+        assert!(!edited.contains("token-url"), "{edited}");
+        assert!(edited.contains("[channels.s.jobs]\nauth-refresh = \"1h\"\n"));
+        set_base_url(&mut d, "s", "https://t.example/admin-api").unwrap();
+        assert!(
+            d.to_string()
+                .contains("base-url = \"https://t.example/admin-api\"\n")
+        );
+    }
+
+    #[test]
     fn refused_edits_name_the_problem() {
         let mut d = doc(COMMENTED);
         assert_eq!(
@@ -461,16 +565,15 @@ base-url = "https://api.shop-uk.example/v1"
     #[test]
     fn add_and_remove_channels_keep_everything_else() {
         let mut d = doc(COMMENTED);
+        let mut auth = AuthConfig::default();
+        auth.token_url = Some("https://api.market.example/token".into());
+        auth.grant = Some(GrantKind::ClientCredentials);
+        auth.client_id = Some("acme".into());
+        auth.client_secret_file = Some("/run/secrets/market".into());
         let new = NewChannel {
             channel_type: "beta-rest".into(),
             base_url: "https://api.market.example".into(),
-            auth: Some(NewAuth {
-                token_url: "https://api.market.example/token".into(),
-                grant: GrantKind::ClientCredentials,
-                client_id: "acme".into(),
-                secret_key: "client-secret-file",
-                secret_value: "/run/secrets/market".into(),
-            }),
+            auth: Some(auth),
         };
         add_channel(&mut d, "market", &new).unwrap();
         assert_eq!(
@@ -487,7 +590,7 @@ base-url = "https://api.shop-uk.example/v1"
         );
         assert_eq!(
             account.channels["market"].auth.as_ref().unwrap().grant,
-            GrantKind::ClientCredentials
+            Some(GrantKind::ClientCredentials)
         );
         remove_channel(&mut d, "market").unwrap();
         assert_eq!(d.to_string(), COMMENTED);

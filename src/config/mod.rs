@@ -8,4 +8,4 @@ pub mod model;
 
 pub use error::ConfigError;
 pub use file::{LoadedAccount, list_accounts, load_account, load_global};
-pub use model::{AccountConfig, AuthConfig, ChannelConfig, GrantKind, SecretSource};
+pub use model::{AccountConfig, AuthConfig, AuthSpec, ChannelConfig, GrantKind, SecretSource};

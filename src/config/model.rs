@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroUsize;
 
 use super::error::{ConfigError, parse_toml};
+use crate::connector::AuthMethod;
 use crate::ids::{self, OMS};
 use crate::period::{Job, Period};
 
@@ -49,6 +51,18 @@ pub struct ChannelConfig {
     #[serde(rename = "type")]
     pub channel_type: String,
     pub base_url: String,
+    /// Lowers the type's `page-size` for this channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<NonZeroUsize>,
+    /// Lowers the type's `batch-size` for this channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<NonZeroUsize>,
+    /// The platform's sales channel to use instead of its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_channel_id: Option<String>,
+    /// The platform's stock location to use instead of its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_location_id: Option<String>,
     #[serde(default)]
     pub auth: Option<AuthConfig>,
     #[serde(default)]
@@ -69,34 +83,272 @@ pub enum GrantKind {
     ClientCredentials,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+impl GrantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantKind::RefreshToken => "refresh_token",
+            GrantKind::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// A channel's `[auth]` table as written. Which keys belong together is
+/// checked at parse time (see `check_auth`), so [`AuthConfig::spec`] always
+/// has what its method needs.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct AuthConfig {
-    pub token_url: String,
-    pub grant: GrantKind,
-    pub client_id: String,
+    /// `oauth2` when absent, so files written before methods existed keep working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<AuthMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_file: Option<PathBuf>,
     /// Only here to refuse a secret written into the file with a helpful message.
     #[serde(default, skip_serializing)]
     client_secret: Option<toml::Spanned<toml::Value>>,
+    #[serde(default, skip_serializing)]
+    password: Option<toml::Spanned<toml::Value>>,
+    #[serde(default, skip_serializing)]
+    api_key: Option<toml::Spanned<toml::Value>>,
 }
 
-/// Where a channel's client secret comes from. Never the secret itself.
+/// Where a channel's secret comes from. Never the secret itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
 }
 
-impl AuthConfig {
-    pub fn secret_source(&self) -> Option<SecretSource> {
-        match (&self.client_secret_env, &self.client_secret_file) {
+impl SecretSource {
+    fn from_pair(env: &Option<String>, file: &Option<PathBuf>) -> Option<SecretSource> {
+        match (env, file) {
             (Some(var), _) => Some(SecretSource::Env(var.clone())),
             (None, Some(path)) => Some(SecretSource::File(path.clone())),
             (None, None) => None,
+        }
+    }
+}
+
+/// An `[auth]` table by method, with what each method needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSpec<'a> {
+    Oauth2 {
+        token_url: &'a str,
+        grant: GrantKind,
+        client_id: &'a str,
+        client_secret: SecretSource,
+    },
+    Login {
+        username: &'a str,
+        password: SecretSource,
+    },
+    ApiKey {
+        key: SecretSource,
+    },
+}
+
+impl AuthConfig {
+    pub fn method(&self) -> AuthMethod {
+        self.method.unwrap_or_default()
+    }
+
+    /// The table by method. Parsing checked that the method's keys are all
+    /// there; a table built in code without them gives `None`.
+    pub fn spec(&self) -> Option<AuthSpec<'_>> {
+        Some(match self.method() {
+            AuthMethod::Oauth2 => AuthSpec::Oauth2 {
+                token_url: self.token_url.as_deref()?,
+                grant: self.grant?,
+                client_id: self.client_id.as_deref()?,
+                client_secret: self.secret_source()?,
+            },
+            AuthMethod::Login => AuthSpec::Login {
+                username: self.username.as_deref()?,
+                password: self.secret_source()?,
+            },
+            AuthMethod::ApiKey => AuthSpec::ApiKey {
+                key: self.secret_source()?,
+            },
+        })
+    }
+
+    /// The secret the method uses: client secret, password or API key.
+    pub fn secret_source(&self) -> Option<SecretSource> {
+        match self.method() {
+            AuthMethod::Oauth2 => {
+                SecretSource::from_pair(&self.client_secret_env, &self.client_secret_file)
+            }
+            AuthMethod::Login => SecretSource::from_pair(&self.password_env, &self.password_file),
+            AuthMethod::ApiKey => SecretSource::from_pair(&self.api_key_env, &self.api_key_file),
+        }
+    }
+
+    /// Every key of the table with whether it is set and the method it
+    /// belongs to, in the order a new table is written.
+    fn keys(&self) -> [(&'static str, Option<String>, Option<AuthMethod>); 11] {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        [
+            ("method", self.method.map(|m| m.as_str().to_string()), None),
+            (
+                "token-url",
+                self.token_url.clone(),
+                Some(AuthMethod::Oauth2),
+            ),
+            (
+                "grant",
+                self.grant.map(|g| g.as_str().to_string()),
+                Some(AuthMethod::Oauth2),
+            ),
+            (
+                "client-id",
+                self.client_id.clone(),
+                Some(AuthMethod::Oauth2),
+            ),
+            (
+                "client-secret-env",
+                self.client_secret_env.clone(),
+                Some(AuthMethod::Oauth2),
+            ),
+            (
+                "client-secret-file",
+                path(&self.client_secret_file),
+                Some(AuthMethod::Oauth2),
+            ),
+            ("username", self.username.clone(), Some(AuthMethod::Login)),
+            (
+                "password-env",
+                self.password_env.clone(),
+                Some(AuthMethod::Login),
+            ),
+            (
+                "password-file",
+                path(&self.password_file),
+                Some(AuthMethod::Login),
+            ),
+            (
+                "api-key-env",
+                self.api_key_env.clone(),
+                Some(AuthMethod::ApiKey),
+            ),
+            (
+                "api-key-file",
+                path(&self.api_key_file),
+                Some(AuthMethod::ApiKey),
+            ),
+        ]
+    }
+
+    /// Every key name an `[auth]` table may have.
+    pub fn key_names() -> impl Iterator<Item = &'static str> {
+        AuthConfig::default().keys().into_iter().map(|(k, _, _)| k)
+    }
+
+    /// The keys that are set, with their values as written, in file order.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        self.keys()
+            .into_iter()
+            .filter_map(|(key, value, _)| value.map(|v| (key, v)))
+            .collect()
+    }
+
+    /// Drops the keys of methods other than the table's own.
+    pub fn clear_other_methods(&mut self) {
+        let method = self.method();
+        if method != AuthMethod::Oauth2 {
+            (self.token_url, self.grant, self.client_id) = (None, None, None);
+            (self.client_secret_env, self.client_secret_file) = (None, None);
+        }
+        if method != AuthMethod::Login {
+            (self.username, self.password_env, self.password_file) = (None, None, None);
+        }
+        if method != AuthMethod::ApiKey {
+            (self.api_key_env, self.api_key_file) = (None, None);
+        }
+    }
+
+    /// What is wrong with the table's keys, if anything: keys of another
+    /// method (a sign of a mix-up: a token URL on a login channel would never
+    /// be used), a missing key the method needs, or a secret source given
+    /// twice, not at all, or as a bad variable name.
+    pub fn problem(&self) -> Option<String> {
+        let method = self.method();
+        let keys = self.keys();
+        if let Some((key, _, Some(owner))) = keys
+            .iter()
+            .find(|(_, value, owner)| value.is_some() && owner.is_some_and(|o| o != method))
+        {
+            return Some(format!(
+                "`{key}` belongs to method `{owner}`, but the method is `{method}`"
+            ));
+        }
+        let required: &[&str] = match method {
+            AuthMethod::Oauth2 => &["token-url", "grant", "client-id"],
+            AuthMethod::Login => &["username"],
+            AuthMethod::ApiKey => &[],
+        };
+        if let Some(key) = required
+            .iter()
+            .find(|key| !keys.iter().any(|(k, v, _)| k == *key && v.is_some()))
+        {
+            return Some(format!("method `{method}` needs `{key}`"));
+        }
+        let (env_key, file_key, env, file) = match method {
+            AuthMethod::Oauth2 => (
+                "client-secret-env",
+                "client-secret-file",
+                &self.client_secret_env,
+                self.client_secret_file.is_some(),
+            ),
+            AuthMethod::Login => (
+                "password-env",
+                "password-file",
+                &self.password_env,
+                self.password_file.is_some(),
+            ),
+            AuthMethod::ApiKey => (
+                "api-key-env",
+                "api-key-file",
+                &self.api_key_env,
+                self.api_key_file.is_some(),
+            ),
+        };
+        let name = self.secret_name();
+        match (env, file) {
+            (Some(_), true) => Some(format!("set either `{env_key}` or `{file_key}`, not both")),
+            (None, false) => Some(format!("no {name} source; set `{env_key}` or `{file_key}`")),
+            (Some(var), false) if var.is_empty() || var.contains('=') || var.contains('\0') => {
+                Some(format!(
+                    "`{env_key}` = {var:?} is not a valid environment variable name"
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The secret's name in messages: "client secret", "password", "API key".
+    pub fn secret_name(&self) -> &'static str {
+        match self.method() {
+            AuthMethod::Oauth2 => "client secret",
+            AuthMethod::Login => "password",
+            AuthMethod::ApiKey => "API key",
         }
     }
 }
@@ -195,45 +447,36 @@ fn check_auth(
     channel: &str,
     auth: &AuthConfig,
 ) -> Result<(), ConfigError> {
-    if let Some(secret) = &auth.client_secret {
-        return Err(ConfigError::at(
+    let at = |offset: Option<usize>, message: String| {
+        Err(ConfigError::at(
             path,
             text,
-            Some(secret.span().start),
-            format!(
-                "channels.{channel}.auth: secrets never live in the account file; remove `client-secret` \
-                 and set `client-secret-env` (an environment variable) or `client-secret-file` (a file path)"
-            ),
-        ));
-    }
-    match (&auth.client_secret_env, &auth.client_secret_file) {
-        (Some(_), Some(_)) => Err(ConfigError::at(
-            path,
-            text,
-            None,
-            format!(
-                "channels.{channel}.auth: set either `client-secret-env` or `client-secret-file`, not both"
-            ),
-        )),
-        (None, None) => Err(ConfigError::at(
-            path,
-            text,
-            None,
-            format!(
-                "channels.{channel}.auth: no client secret source; set `client-secret-env` or `client-secret-file`"
-            ),
-        )),
-        (Some(var), None) if var.is_empty() || var.contains('=') || var.contains('\0') => {
-            Err(ConfigError::at(
-                path,
-                text,
-                None,
+            offset,
+            format!("channels.{channel}.auth: {message}"),
+        ))
+    };
+    for (written, env, file) in [
+        (
+            &auth.client_secret,
+            "client-secret-env",
+            "client-secret-file",
+        ),
+        (&auth.password, "password-env", "password-file"),
+        (&auth.api_key, "api-key-env", "api-key-file"),
+    ] {
+        if let Some(secret) = written {
+            let key = env.trim_end_matches("-env");
+            return at(
+                Some(secret.span().start),
                 format!(
-                    "channels.{channel}.auth: `client-secret-env` = {var:?} is not a valid environment variable name"
+                    "secrets never live in the account file; remove `{key}` and set `{env}` (an environment variable) or `{file}` (a file path)"
                 ),
-            ))
+            );
         }
-        _ => Ok(()),
+    }
+    match auth.problem() {
+        Some(problem) => at(None, problem),
+        None => Ok(()),
     }
 }
 
@@ -269,7 +512,7 @@ export-products = "1h"
         assert_eq!(channel.period(Job::ExportProducts), "60m".parse().unwrap());
         assert!(channel.period(Job::ImportProducts).is_off());
         let auth = channel.auth.as_ref().unwrap();
-        assert_eq!(auth.grant, GrantKind::RefreshToken);
+        assert_eq!(auth.grant, Some(GrantKind::RefreshToken));
         assert_eq!(
             auth.secret_source(),
             Some(SecretSource::Env("SHOP_EU_SECRET".into()))

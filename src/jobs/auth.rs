@@ -1,5 +1,5 @@
-//! OAuth token handling: the auth-refresh job and the access token the
-//! product jobs use. Refresh-token rotation makes this the one place where a
+//! Channel authorization: the auth-refresh job (OAuth refresh, login
+//! renewal, API key check) and the credential the product jobs use. Refresh-token rotation makes this the one place where a
 //! crash can lose something, so the order of steps matters (see
 //! engineering-notes: refresh under a per-channel lock after re-reading the
 //! store; mark the refresh in flight; commit a rotated token before use).
@@ -10,43 +10,143 @@ use anyhow::{Context as _, Result, anyhow};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{ChannelRun, read_secret};
-use crate::channel::{ChannelError, Grant, check_url};
-use crate::config::GrantKind;
+use crate::config::{AuthSpec, GrantKind};
+use crate::connector::{AuthMethod, Authorization, ChannelError, Grant, Url, check_url};
 use crate::crash;
 use crate::store::{RunId, lock};
 
 /// Access tokens this close to expiry are refreshed before use.
 const EXPIRY_MARGIN: SignedDuration = SignedDuration::from_secs(60);
 
-/// Refreshes the channel's tokens. With `run`, the auth-refresh job's success
-/// is recorded in the same transaction as the new tokens.
+/// Renews the channel's authorization by its method: an OAuth refresh, a
+/// login, or a check that the API key is still accepted. With `run`, the
+/// auth-refresh job's success is recorded in the same transaction as the new
+/// tokens. Returns the credential product requests carry.
 pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
     let auth = ch
         .channel
         .auth
         .as_ref()
         .with_context(|| format!("channel `{}` has no [auth] table", ch.channel_id))?;
-    let token_url = check_url(&auth.token_url).context("auth.token-url")?;
-    let source = auth
-        .secret_source()
-        .context("no client secret source is configured")?;
-    let secret = read_secret(&source)?;
+    let spec = auth.spec().with_context(|| {
+        format!(
+            "channel `{}`: the [auth] table lacks what method `{}` needs (run `oms-channels validate`)",
+            ch.channel_id,
+            auth.method()
+        )
+    })?;
+    match spec {
+        AuthSpec::Oauth2 {
+            token_url,
+            grant,
+            client_id,
+            client_secret,
+        } => {
+            let secret = read_secret(&client_secret, auth.secret_name())?;
+            let token_url = check_url(token_url).context("auth.token-url")?;
+            refresh_oauth2(ch, run, &token_url, grant, client_id, &secret).await
+        }
+        AuthSpec::Login { username, password } => {
+            let password = read_secret(&password, auth.secret_name())?;
+            renew_login(ch, run, username, &password).await
+        }
+        AuthSpec::ApiKey { key } => {
+            let key = read_secret(&key, auth.secret_name())?;
+            ch.connector
+                .authenticate(Authorization::ApiKey { key: &key })
+                .await
+                .map_err(|err| ch.explain(err))?;
+            if let Some(run) = run {
+                ch.store.write(|tx| {
+                    tx.finish_success(run, Timestamp::now(), 0, Some("API key accepted"))
+                })?;
+            }
+            Ok(key)
+        }
+    }
+}
 
+/// Takes the channel's token lock, so that two runs never renew one
+/// channel's authorization at once (a rotated refresh token would be
+/// replayed by the second).
+async fn lock_tokens(ch: &ChannelRun) -> Result<lock::ChannelLock> {
     let (data_dir, account, channel) = (
         ch.data_dir.clone(),
         ch.account.clone(),
         ch.channel_id.clone(),
     );
-    let _lock = tokio::task::spawn_blocking(move || {
-        lock::lock_channel_tokens(&data_dir, &account, &channel)
-    })
-    .await
-    .context("token lock task failed")?
-    .context("cannot take the channel's token lock")?;
+    tokio::task::spawn_blocking(move || lock::lock_channel_tokens(&data_dir, &account, &channel))
+        .await
+        .context("token lock task failed")?
+        .context("cannot take the channel's token lock")
+}
 
+/// A login method: renew the stored session while it is valid (where the
+/// platform can), else log in again; the new session is stored with the job's
+/// success.
+async fn renew_login(
+    ch: &ChannelRun,
+    run: Option<RunId>,
+    username: &str,
+    password: &str,
+) -> Result<String> {
+    let _lock = lock_tokens(ch).await?;
+    let stored = ch.store.read(|tx| tx.tokens(&ch.channel_id))?;
+    let current = stored.as_ref().and_then(|t| {
+        let valid = t
+            .access_expires_at
+            .is_none_or(|at| at > Timestamp::now() + EXPIRY_MARGIN);
+        t.access_token.clone().filter(|_| valid)
+    });
+    let sent_at = Timestamp::now();
+    let credential = ch
+        .connector
+        .authenticate(Authorization::Login {
+            username,
+            password,
+            current: current.as_deref(),
+        })
+        .await
+        .map_err(|err| ch.explain(err))?;
+    let expires_at = expiry(sent_at, credential.expires_in);
+    ch.store.write(|tx| {
+        tx.save_token_reply(
+            &ch.channel_id,
+            &credential.access_token,
+            expires_at,
+            None,
+            Timestamp::now(),
+        )?;
+        if let Some(run) = run {
+            tx.finish_success(run, Timestamp::now(), 0, Some("session renewed"))?;
+        }
+        Ok(())
+    })?;
+    Ok(credential.access_token)
+}
+
+fn expiry(sent_at: Timestamp, expires_in: Option<u64>) -> Option<Timestamp> {
+    expires_in.and_then(|secs| {
+        sent_at
+            .checked_add(SignedDuration::from_secs(secs.min(i64::MAX as u64) as i64))
+            .ok()
+    })
+}
+
+/// OAuth 2: the refresh-token or client-credentials grant, with rotation
+/// safety (see the module comment).
+async fn refresh_oauth2(
+    ch: &ChannelRun,
+    run: Option<RunId>,
+    token_url: &Url,
+    grant_kind: GrantKind,
+    client_id: &str,
+    secret: &str,
+) -> Result<String> {
+    let _lock = lock_tokens(ch).await?;
     let stored = ch.store.read(|tx| tx.tokens(&ch.channel_id))?;
     let interrupted_since = stored.as_ref().and_then(|t| t.refresh_in_flight_since);
-    let grant = match auth.grant {
+    let grant = match grant_kind {
         GrantKind::ClientCredentials => Grant::ClientCredentials,
         GrantKind::RefreshToken => {
             let token = stored.as_ref().and_then(|t| t.refresh_token.clone()).ok_or_else(|| {
@@ -66,17 +166,18 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
         .write(|tx| tx.mark_refresh_in_flight(&ch.channel_id, sent_at))?;
     crash::point("before-token-request");
     let reply = ch
-        .client
-        .request_token(&token_url, &auth.client_id, &secret, &grant)
+        .connector
+        .authenticate(Authorization::Oauth2 {
+            token_url,
+            client_id,
+            client_secret: secret,
+            grant: &grant,
+        })
         .await;
     crash::point("after-token-reply");
     match reply {
         Ok(reply) => {
-            let expires_at = reply.expires_in.and_then(|secs| {
-                sent_at
-                    .checked_add(SignedDuration::from_secs(secs.min(i64::MAX as u64) as i64))
-                    .ok()
-            });
+            let expires_at = expiry(sent_at, reply.expires_in);
             ch.store.write(|tx| {
                 tx.save_token_reply(
                     &ch.channel_id,
@@ -129,6 +230,18 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
 /// A usable access token: the stored one if it is not about to expire,
 /// otherwise (or with `force`) a fresh one.
 pub async fn access_token(ch: &ChannelRun, force: bool) -> Result<String> {
+    if let Some(auth) = ch
+        .channel
+        .auth
+        .as_ref()
+        .filter(|a| a.method() == AuthMethod::ApiKey)
+    {
+        // The key itself is the credential; it is never copied into the store.
+        let source = auth
+            .secret_source()
+            .context("no API key source is configured")?;
+        return read_secret(&source, auth.secret_name());
+    }
     if !force {
         let stored = ch.store.read(|tx| tx.tokens(&ch.channel_id))?;
         if let Some(tokens) = stored
@@ -176,8 +289,13 @@ impl<'a> Access<'a> {
                 token
             }
         };
+        let api_key = ch
+            .channel
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.method() == AuthMethod::ApiKey);
         match request(&token).await {
-            Err(ChannelError::Unauthorized { .. }) => {
+            Err(ChannelError::Unauthorized { .. }) if !api_key => {
                 tracing::info!(channel = %ch.channel_id, "access token rejected (401); refreshing once");
                 let token = access_token(ch, true).await?;
                 *self.token.borrow_mut() = Some(token.clone());

@@ -1,5 +1,6 @@
 //! export-products: sends the catalog products whose content changed since
-//! their last successful export to this channel, in batches of at most 100,
+//! their last successful export to this channel, in batches of the channel's
+//! `batch-size`,
 //! then deletes on the channel the products removed from the catalog that it
 //! still holds. Batch export is an SKU-keyed upsert and deleting a product
 //! that is gone answers `deleted`, so a batch resent after a crash or a retry
@@ -19,7 +20,7 @@ use serde::Serialize;
 
 use super::ChannelRun;
 use super::auth::Access;
-use crate::channel::{ItemStatus, MAX_BATCH};
+use crate::connector::{Batch, ItemStatus};
 use crate::crash;
 use crate::product::Product;
 use crate::store::RunId;
@@ -104,7 +105,7 @@ pub async fn run(
     progress_bar: &indicatif::ProgressBar,
 ) -> Result<ExportSummary> {
     let quarantine_after = ch.channel.quarantine_threshold();
-    let batch_size = MAX_BATCH;
+    let batch_size = ch.connector.limits().batch_size;
     let mut counts = ExportCounts::default();
     let mut rejected: Vec<(String, String)> = Vec::new();
     let access = Access::new(ch);
@@ -123,7 +124,13 @@ pub async fn run(
         after = Some(last.product.sku.clone());
         let products: Vec<Product> = batch.iter().map(|p| p.product.clone()).collect();
         let replies = access
-            .call(async |token| ch.client.export_batch(&ch.base_url, token, &products).await)
+            .call(async |token| {
+                let batch = Batch {
+                    upserts: &products,
+                    deletions: &[],
+                };
+                ch.connector.send_batch(token, batch).await
+            })
             .await?;
         crash::point("export-batch-sent");
         let mut by_sku: HashMap<&str, _> = replies.iter().map(|r| (r.sku.as_str(), r)).collect();
@@ -186,7 +193,13 @@ pub async fn run(
         let Some(last) = skus.last() else { break };
         after = Some(last.clone());
         let replies = access
-            .call(async |token| ch.client.delete_batch(&ch.base_url, token, &skus).await)
+            .call(async |token| {
+                let batch = Batch {
+                    upserts: &[],
+                    deletions: &skus,
+                };
+                ch.connector.send_batch(token, batch).await
+            })
             .await?;
         crash::point("delete-batch-sent");
         let by_sku: HashMap<&str, _> = replies.iter().map(|r| (r.sku.as_str(), r)).collect();

@@ -10,14 +10,10 @@ use jiff::Timestamp;
 
 use super::ChannelRun;
 use super::auth::Access;
-use crate::channel::ProductPage;
+use crate::connector::{PageRequest, ProductPage};
 use crate::crash;
 use crate::store::RunId;
 
-/// Page size asked of the channel: the largest the protocol allows. Every
-/// page costs a round trip and a commit (an fsync), and a page of 1000
-/// products still commits in milliseconds.
-pub const PAGE_SIZE: usize = 1000;
 /// A channel that never ends its pagination is stopped here.
 const MAX_PAGES: usize = 100_000;
 
@@ -52,13 +48,16 @@ pub async fn run(
     }
     let mut seen_cursors = HashSet::new();
     let mut total: u64 = 0;
+    let mut skipped: u64 = 0;
     let access = Access::new(ch);
     let mut page = fetch_page(ch, &access, cursor.as_deref(), since).await?;
     for page_number in 1.. {
         let ProductPage {
             products,
             next_cursor,
+            skipped: page_skipped,
         } = page;
+        skipped += page_skipped;
         if let Some(next) = &next_cursor
             && (!seen_cursors.insert(next.clone()) || cursor.as_deref() == Some(next.as_str()))
         {
@@ -70,11 +69,16 @@ pub async fn run(
         total += products.len() as u64;
         let last = next_cursor.is_none();
         let detail = format!(
-            "{total} products {}",
+            "{total} products {}{}",
             if ch.is_master {
                 "into the catalog"
             } else {
                 "recorded as listings"
+            },
+            if skipped > 0 {
+                format!("; {skipped} skipped (no SKU)")
+            } else {
+                String::new()
             }
         );
         let save = {
@@ -127,6 +131,7 @@ pub async fn run(
     Ok(total)
 }
 
+/// One page; its size is the channel's `page-size` (the connector's limits).
 async fn fetch_page(
     ch: &ChannelRun,
     access: &Access<'_>,
@@ -135,8 +140,8 @@ async fn fetch_page(
 ) -> Result<ProductPage> {
     access
         .call(async |token| {
-            ch.client
-                .fetch_products_page(&ch.base_url, token, PAGE_SIZE, cursor, since)
+            ch.connector
+                .fetch_page(token, PageRequest { cursor, since })
                 .await
         })
         .await

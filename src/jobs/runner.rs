@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::{ChannelRun, auth, export, import};
 use crate::capabilities::Capabilities;
-use crate::channel::{BetaRestClient, ClientOptions, check_url};
 use crate::config::{ChannelConfig, LoadedAccount};
+use crate::connector::{self, ClientOptions, check_url};
 use crate::error::Busy;
 use crate::period::Job;
 use crate::schedule::{Decision, JobHistory, decide};
@@ -322,7 +322,8 @@ pub fn run_account(
         let channel_runs: Vec<(ChannelRun, Vec<(Job, bool)>)> = runnable
             .iter()
             .map(|(plan, channel)| {
-                let base_url = check_url(&channel.base_url)?;
+                let connector = channel_connector(channel, capabilities, options.client)
+                    .with_context(|| format!("{account}/{}", plan.id))?;
                 let jobs = plan
                     .steps
                     .iter()
@@ -336,10 +337,9 @@ pub fn run_account(
                         account: account.to_string(),
                         channel_id: plan.id.clone(),
                         channel: channel.clone(),
-                        base_url,
                         is_master: loaded.config.master_product_source == plan.id,
                         store: Arc::clone(&store),
-                        client: BetaRestClient::new(options.client)?,
+                        connector,
                         data_dir: data_dir.to_path_buf(),
                         full: options.full,
                     },
@@ -403,6 +403,31 @@ pub fn run_account(
         rows,
         config_errors,
     })
+}
+
+/// The connector for a channel, by its type's protocol, with the channel's limits.
+fn channel_connector(
+    channel: &ChannelConfig,
+    capabilities: &Capabilities,
+    client: ClientOptions,
+) -> Result<Box<dyn connector::Connector>> {
+    // Validation ran first: a channel of an unknown type was skipped.
+    let channel_type = capabilities
+        .get(&channel.channel_type)
+        .with_context(|| format!("unknown channel type `{}`", channel.channel_type))?;
+    let settings = connector::Settings {
+        base_url: check_url(&channel.base_url)?,
+        auth_method: channel
+            .auth
+            .as_ref()
+            .map(|a| a.method())
+            .unwrap_or_default(),
+        limits: channel_type.channel_limits(channel),
+        options: client,
+        sales_channel_id: channel.sales_channel_id.clone(),
+        stock_location_id: channel.stock_location_id.clone(),
+    };
+    Ok(connector::connect(&channel_type.protocol, settings)?)
 }
 
 /// Channels run concurrently (at most `concurrency` at once) on one thread;

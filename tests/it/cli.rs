@@ -1480,7 +1480,7 @@ fn the_sample_files_are_valid_and_editable() {
         .assert()
         .code(0)
         .stdout(predicates::str::contains(
-            "acme/shop-eu: warning[missing-secret]: environment variable `SHOP_EU_SECRET`",
+            "acme/shop-eu: warning[missing-secret]: client secret environment variable `SHOP_EU_SECRET`",
         ));
     let caps = json(
         &env.cmd(["capabilities", "list", "--json"])

@@ -691,7 +691,7 @@ fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once() {
                 page_requests.len(),
                 "a page was fetched twice: {page_requests:?}"
             );
-            let page_size = oms_channels::jobs::import::PAGE_SIZE;
+            let page_size = crate::support::beta_rest_page_size();
             assert_eq!(
                 page_requests.len(),
                 2000usize.div_ceil(page_size),

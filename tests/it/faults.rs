@@ -331,7 +331,7 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure() {
     // three pages, so a repeated cursor is seen on the second one.
     let import_sb = start_sandbox(
         &rt,
-        sandbox_config(2 * oms_channels::jobs::import::PAGE_SIZE as u64 + 200),
+        sandbox_config(2 * crate::support::beta_rest_page_size() as u64 + 200),
     );
     let mut import_env = Env::new();
     import_env.setup(

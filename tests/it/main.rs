@@ -6,6 +6,7 @@ mod sandbox;
 mod support;
 
 mod cli;
+mod connectors;
 mod crash;
 mod faults;
 mod files;

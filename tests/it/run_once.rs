@@ -57,7 +57,7 @@ fn first_run_imports_every_product_and_a_second_run_sends_nothing() {
     );
     assert_eq!(first.get("shop", "import-products").items, 1200);
     assert_eq!(env.catalog_count(), shop.product_count());
-    let page_size = oms_channels::jobs::import::PAGE_SIZE;
+    let page_size = crate::support::beta_rest_page_size();
     assert_eq!(shop.count("/products"), 1200usize.div_ceil(page_size));
     // The catalog holds the channel's data exactly (prices as strings).
     for sku in ["SKU-0000001", "SKU-0000010", "SKU-0001200"] {
@@ -200,7 +200,7 @@ fn rate_limits_and_server_errors_are_retried_until_the_import_completes() {
     }
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
-        1200usize.div_ceil(oms_channels::jobs::import::PAGE_SIZE),
+        1200usize.div_ceil(crate::support::beta_rest_page_size()),
         "one 200 per page: {statuses:?}"
     );
     assert_eq!(env.catalog_count(), 1200);

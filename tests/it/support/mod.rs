@@ -5,3 +5,12 @@
 pub mod crash_env;
 pub mod env;
 pub mod run_env;
+
+/// The built-in beta-rest type's import page size (from the capability list).
+pub fn beta_rest_page_size() -> usize {
+    oms_channels::capabilities::Capabilities::built_in()
+        .get("beta-rest")
+        .expect("beta-rest is built in")
+        .limits()
+        .page_size
+}

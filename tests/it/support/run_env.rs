@@ -62,6 +62,18 @@ impl RunEnv {
         }))
     }
 
+    /// Starts a sandbox from a whole config (page cap, credentials, ...).
+    pub fn sandbox_with(&self, config: SandboxConfig) -> Sandbox {
+        self.runtime.block_on(Sandbox::start(config))
+    }
+
+    /// The account file's path and text.
+    pub fn account_file(&self) -> PathBuf {
+        self.config_dir()
+            .join("accounts")
+            .join(format!("{ACCOUNT}.toml"))
+    }
+
     pub fn config_dir(&self) -> PathBuf {
         self.dir.path().join("config")
     }

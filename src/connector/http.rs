@@ -1,31 +1,18 @@
-//! The beta-rest HTTP connector: token requests, product pages and export
-//! batches over one keep-alive `reqwest::Client`, with the protocol's retry
-//! rules. It owns the wire format and HTTP resilience only; it knows nothing
-//! of the store, the config files or scheduling, and it never logs tokens.
+//! The HTTP plumbing every connector shares: one keep-alive `reqwest::Client`
+//! with connect, read and request timeouts, bounded retries with full-jitter
+//! backoff and `Retry-After`, a body size cap, and error excerpts with secrets
+//! redacted. It knows no protocol: connectors build requests and parse bodies.
 
-mod retry;
-mod url;
-
-#[cfg(test)]
-mod tests;
-
-use std::collections::BTreeSet;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
-use jiff::Timestamp;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Request, Response, StatusCode};
-use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
-use crate::product::Product;
-
-pub use self::url::{UrlError, check_parsed_url, check_url};
+use super::retry;
+use super::url::UrlError;
 pub use reqwest::Url;
-
-/// Most products one export request may carry (protocol limit).
-pub const MAX_BATCH: usize = 100;
 
 /// Longest body excerpt kept in an error message, in characters.
 const EXCERPT_CHARS: usize = 200;
@@ -34,7 +21,7 @@ const EXCERPT_CHARS: usize = 200;
 /// error document, without downloading a large error page.
 const ERROR_BODY_BYTES: usize = 4096;
 
-/// Timeouts, retry bounds and body limits of a [`BetaRestClient`].
+/// Timeouts, retry bounds and body limits of an [`HttpClient`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientOptions {
     /// Longest wait for a TCP (and TLS) connection.
@@ -69,109 +56,7 @@ impl Default for ClientOptions {
         }
     }
 }
-
-/// An OAuth grant used to get an access token.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Grant {
-    /// `grant_type=refresh_token` with this refresh token.
-    RefreshToken(String),
-    /// `grant_type=client_credentials`.
-    ClientCredentials,
-}
-
-impl Grant {
-    /// The `grant_type` form value.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Grant::RefreshToken(_) => "refresh_token",
-            Grant::ClientCredentials => "client_credentials",
-        }
-    }
-}
-
-impl fmt::Debug for Grant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Grant::RefreshToken(_) => f.write_str("RefreshToken([redacted])"),
-            Grant::ClientCredentials => f.write_str("ClientCredentials"),
-        }
-    }
-}
-
-/// A successful token reply.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenReply {
-    pub access_token: String,
-    /// Always `Bearer` (any case) here: other types are refused as malformed.
-    pub token_type: String,
-    /// Lifetime of the access token in seconds. Count it from before the
-    /// call to [`BetaRestClient::request_token`]: retries may delay the send,
-    /// so that errs on the early side.
-    pub expires_in: Option<u64>,
-    /// A rotated refresh token; `None` means "keep using the old one".
-    /// An empty string from the server counts as absent.
-    pub refresh_token: Option<String>,
-}
-
-impl fmt::Debug for TokenReply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenReply")
-            .field("access_token", &"[redacted]")
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
-    }
-}
-
-/// One page of an import.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductPage {
-    /// Every product here passed [`Product::check`].
-    pub products: Vec<Product>,
-    /// Cursor of the next page; `None` (or an empty string from the server) ends the import.
-    pub next_cursor: Option<String>,
-}
-
-/// What the channel did with one exported product.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ItemResult {
-    pub sku: String,
-    pub status: ItemStatus,
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// Per-item outcome of an export batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ItemStatus {
-    Created,
-    Updated,
-    Unchanged,
-    /// A deletion from the batch's `delete` list went through (or the
-    /// product was already gone).
-    Deleted,
-    Error,
-}
-
-impl ItemStatus {
-    /// The protocol's (and the store's) name for the status.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ItemStatus::Created => "created",
-            ItemStatus::Updated => "updated",
-            ItemStatus::Unchanged => "unchanged",
-            ItemStatus::Deleted => "deleted",
-            ItemStatus::Error => "error",
-        }
-    }
-}
-
-/// Why a call to a beta-rest channel failed. Messages name the URL (which
+/// Why a call to a channel failed. Messages name the URL (which
 /// never carries secrets here) and never contain tokens.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -188,9 +73,16 @@ pub enum ChannelError {
         source: reqwest::Error,
     },
     #[error(
-        "export batch of {count} products is too large: the beta-rest protocol takes at most {MAX_BATCH} per request"
+        "export batch of {count} items is too large: this channel takes at most {limit} per request (its `batch-size`)"
     )]
-    BatchTooLarge { count: usize },
+    BatchTooLarge { count: usize, limit: usize },
+    /// The connector cannot authenticate this way; the capability list's
+    /// `auth` should have kept it from being configured.
+    #[error("the {protocol} connector does not support auth method `{method}`")]
+    UnsupportedAuth {
+        protocol: &'static str,
+        method: super::AuthMethod,
+    },
     /// 401 on a product request: the caller refreshes the token once and retries.
     #[error(
         "`{url}` refused the access token (HTTP 401 Unauthorized): refresh the token and try again"
@@ -229,19 +121,29 @@ pub enum ChannelError {
     },
     #[error("`{url}` did not answer in time; the channel may be slow or down, try again later")]
     Timeout { url: String },
-    #[error("could not connect to `{url}`; check the URL and that the channel is up")]
+    #[error(
+        "could not connect to `{url}` ({}); check the URL and that the channel is up",
+        root_cause(.source)
+    )]
     Connect {
         url: String,
         #[source]
         source: reqwest::Error,
     },
     /// The connection broke after the request was sent (reset, truncated reply).
-    #[error("the connection to `{url}` broke during the exchange")]
+    #[error(
+        "the connection to `{url}` broke during the exchange ({})",
+        root_cause(.source)
+    )]
     Transport {
         url: String,
         #[source]
         source: reqwest::Error,
     },
+    /// The channel answered (often inside an HTTP 200, as GraphQL does) that
+    /// it refused the request; `message` is its own words, excerpted.
+    #[error("`{url}` refused the request: {message}")]
+    Refused { url: String, message: String },
     /// Bad JSON, wrong shape, invalid product, wrong content type, or a body over the limit.
     #[error("`{url}` sent an unusable reply: {what}{}", excerpt_suffix(.excerpt))]
     Malformed {
@@ -249,6 +151,17 @@ pub enum ChannelError {
         what: String,
         excerpt: String,
     },
+}
+
+/// The innermost cause of a transport error ("Connection refused (os error
+/// 111)", "dns error: ...", "invalid peer certificate: ..."): the part an
+/// operator can act on, which reqwest's own message leaves out.
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 fn describe(description: &Option<String>) -> String {
@@ -302,26 +215,20 @@ impl ChannelError {
     }
 }
 
-/// An async client for beta-rest channels. Cloning is cheap and shares the
-/// connection pool; it needs a tokio runtime (current-thread is enough).
+/// A reqwest client with the connectors' retry, timeout and body rules.
+/// Cloning is cheap and shares the connection pool; it needs a tokio runtime
+/// (current-thread is enough).
 #[derive(Clone)]
-pub struct BetaRestClient {
+pub struct HttpClient {
     http: reqwest::Client,
     options: ClientOptions,
 }
 
-impl fmt::Debug for BetaRestClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BetaRestClient")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What kind of call an exchange is, which decides how failures are handled.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Call {
-    /// Product GET or batch POST: safe to resend; 401 means "refresh the token".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// An API read or an idempotent write (a product page, an SKU-keyed
+    /// batch): safe to resend; 401 means "renew the authorization".
     Product,
     /// Token POST. `replay_safe` is false for refresh-token grants, which must
     /// not be resent once they may have reached the server.
@@ -340,7 +247,15 @@ enum Failure {
     Fatal(ChannelError),
 }
 
-impl BetaRestClient {
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
     /// Builds the client (one connection pool for every request it makes).
     pub fn new(options: ClientOptions) -> Result<Self, ChannelError> {
         if options.max_attempts == 0 {
@@ -374,7 +289,7 @@ impl BetaRestClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(ChannelError::Setup)?;
-        Ok(BetaRestClient { http, options })
+        Ok(HttpClient { http, options })
     }
 
     /// The options the client was built with.
@@ -382,187 +297,15 @@ impl BetaRestClient {
         &self.options
     }
 
-    /// POST token-url, form body, HTTP Basic client auth (RFC 6749 §2.3.1:
-    /// client id and secret each form-urlencoded, then Basic).
-    ///
-    /// A refresh-token grant is resent only when it surely did not reach the
-    /// server (connect error) or the server refused it (429/503); a timeout or
-    /// 5xx after sending is [`ChannelError::TokenOutcomeUnknown`]. A
-    /// client-credentials grant has no rotation to break, so it is retried like
-    /// a product request. `invalid_grant` is never retried.
-    pub async fn request_token(
-        &self,
-        token_url: &Url,
-        client_id: &str,
-        client_secret: &str,
-        grant: &Grant,
-    ) -> Result<TokenReply, ChannelError> {
-        check_parsed_url(token_url)?;
-        let mut form = vec![("grant_type", grant.as_str())];
-        if let Grant::RefreshToken(token) = grant {
-            form.push(("refresh_token", token));
-        }
-        let request = self
-            .http
-            .post(token_url.clone())
-            .header(header::ACCEPT, "application/json")
-            .basic_auth(
-                form_urlencode(client_id),
-                Some(form_urlencode(client_secret)),
-            )
-            .form(&form)
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: token_url.to_string(),
-                source,
-            })?;
-
-        let encoded_secret = form_urlencode(client_secret);
-        let mut secrets = vec![client_secret, encoded_secret.as_str()];
-        let encoded_token;
-        if let Grant::RefreshToken(token) = grant {
-            encoded_token = form_urlencode(token);
-            secrets.extend([token.as_str(), encoded_token.as_str()]);
-        }
-        let call = Call::Token {
-            replay_safe: matches!(grant, Grant::ClientCredentials),
-        };
-        let body = self.exchange(request, call, &secrets).await?;
-        parse_token_reply(token_url, &body)
-    }
-
-    /// GET {base}/products?limit=N[&cursor=C][&updated_since=RFC3339] with
-    /// Bearer auth. Every product is checked with [`Product::check`]; a bad
-    /// one makes the page [`ChannelError::Malformed`].
-    pub async fn fetch_products_page(
-        &self,
-        base_url: &Url,
-        access_token: &str,
-        limit: usize,
-        cursor: Option<&str>,
-        updated_since: Option<Timestamp>,
-    ) -> Result<ProductPage, ChannelError> {
-        check_parsed_url(base_url)?;
-        let mut url = endpoint(base_url, &["products"]);
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("limit", &limit.to_string());
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-            if let Some(since) = updated_since {
-                query.append_pair("updated_since", &since.to_string());
-            }
-        }
-        let request = self
-            .http
-            .get(url.clone())
-            .header(header::ACCEPT, "application/json")
-            .bearer_auth(access_token)
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: url.to_string(),
-                source,
-            })?;
-        let body = self
-            .exchange(request, Call::Product, &[access_token])
-            .await?;
-        parse_products_page(&url, &body)
-    }
-
-    /// POST {base}/products/batch `{"products":[...]}` (at most [`MAX_BATCH`]).
-    /// Returns one result per product sent; a reply that leaves one out, or
-    /// names a SKU that was not sent, is malformed. An empty batch makes no request.
-    ///
-    /// Batch export is an SKU-keyed upsert, so resending a batch is safe: that
-    /// is why it is retried like a GET.
-    pub async fn export_batch(
-        &self,
-        base_url: &Url,
-        access_token: &str,
-        products: &[Product],
-    ) -> Result<Vec<ItemResult>, ChannelError> {
-        check_parsed_url(base_url)?;
-        if products.len() > MAX_BATCH {
-            return Err(ChannelError::BatchTooLarge {
-                count: products.len(),
-            });
-        }
-        if products.is_empty() {
-            return Ok(Vec::new());
-        }
-        #[derive(Serialize)]
-        struct Batch<'a> {
-            products: &'a [Product],
-        }
-        let url = endpoint(base_url, &["products", "batch"]);
-        let request = self
-            .http
-            .post(url.clone())
-            .header(header::ACCEPT, "application/json")
-            .bearer_auth(access_token)
-            .json(&Batch { products })
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: url.to_string(),
-                source,
-            })?;
-        let body = self
-            .exchange(request, Call::Product, &[access_token])
-            .await?;
-        let sent: Vec<&str> = products.iter().map(|p| p.sku.as_str()).collect();
-        parse_batch_reply(&url, &body, &sent)
-    }
-
-    /// POST {base}/products/batch `{"products":[],"delete":[...]}` (at most
-    /// [`MAX_BATCH`] skus): deletes products by sku. Returns one result per
-    /// sku (`deleted` or `error`). Deleting a product that is already gone
-    /// answers `deleted`, so a batch resent after a crash does no harm: it is
-    /// retried like a GET.
-    pub async fn delete_batch(
-        &self,
-        base_url: &Url,
-        access_token: &str,
-        skus: &[String],
-    ) -> Result<Vec<ItemResult>, ChannelError> {
-        check_parsed_url(base_url)?;
-        if skus.len() > MAX_BATCH {
-            return Err(ChannelError::BatchTooLarge { count: skus.len() });
-        }
-        if skus.is_empty() {
-            return Ok(Vec::new());
-        }
-        #[derive(Serialize)]
-        struct Batch<'a> {
-            products: [(); 0],
-            delete: &'a [String],
-        }
-        let url = endpoint(base_url, &["products", "batch"]);
-        let request = self
-            .http
-            .post(url.clone())
-            .header(header::ACCEPT, "application/json")
-            .bearer_auth(access_token)
-            .json(&Batch {
-                products: [],
-                delete: skus,
-            })
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: url.to_string(),
-                source,
-            })?;
-        let body = self
-            .exchange(request, Call::Product, &[access_token])
-            .await?;
-        let sent: Vec<&str> = skus.iter().map(String::as_str).collect();
-        parse_batch_reply(&url, &body, &sent)
+    /// A request builder on the shared connection pool.
+    pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        self.http.request(method, url)
     }
 
     /// Sends `request` until it succeeds, fails for good, or runs out of
     /// attempts; returns the body of a 2xx JSON reply. `secrets` are redacted
     /// from every excerpt of a reply.
-    async fn exchange(
+    pub async fn exchange(
         &self,
         request: Request,
         call: Call,
@@ -608,7 +351,7 @@ impl BetaRestClient {
                 max_attempts,
                 wait_ms = wait.as_millis() as u64,
                 error = %error,
-                "retrying beta-rest request"
+                "retrying channel request"
             );
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -636,7 +379,7 @@ impl BetaRestClient {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     connect = source.is_connect(),
                     timeout = source.is_timeout(),
-                    "beta-rest request failed before a reply"
+                    "channel request failed before a reply"
                 );
                 return Err(network_failure(&url, source.without_url()));
             }
@@ -648,7 +391,7 @@ impl BetaRestClient {
             status = status.as_u16(),
             attempt,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "beta-rest request"
+            "channel request"
         );
 
         if status.is_success() {
@@ -710,7 +453,7 @@ impl BetaRestClient {
                 url: url.to_string(),
             })),
             Call::Token { .. } if matches!(code, 400 | 401) => Err(Failure::Fatal(
-                oauth_error(&url, &body, secrets).unwrap_or_else(status_error),
+                super::oauth2::oauth_error(&url, &body, secrets).unwrap_or_else(status_error),
             )),
             _ if retry::is_retryable_status(code) => Err(Failure::Retry {
                 error: status_error(),
@@ -776,75 +519,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
-
-/// Reads an OAuth error document (RFC 6749 §5.2) from a 400/401 token reply.
-fn oauth_error(url: &Url, body: &[u8], secrets: &[&str]) -> Option<ChannelError> {
-    #[derive(Deserialize)]
-    struct OAuthError {
-        error: String,
-        #[serde(default)]
-        error_description: Option<String>,
-    }
-    let parsed: OAuthError = serde_json::from_slice(body).ok()?;
-    let description = parsed
-        .error_description
-        .map(|d| excerpt(d.as_bytes(), secrets))
-        .filter(|d| !d.is_empty());
-    Some(if parsed.error == "invalid_grant" {
-        ChannelError::InvalidGrant { description }
-    } else {
-        ChannelError::TokenRejected {
-            url: url.to_string(),
-            error: excerpt(parsed.error.as_bytes(), secrets),
-            description,
-        }
-    })
-}
-
-fn parse_token_reply(url: &Url, body: &[u8]) -> Result<TokenReply, ChannelError> {
-    #[derive(Deserialize)]
-    struct Wire {
-        access_token: String,
-        token_type: String,
-        #[serde(default)]
-        expires_in: Option<u64>,
-        #[serde(default)]
-        refresh_token: Option<String>,
-    }
-    // The body holds tokens: messages give the position, never the text.
-    let malformed = |what: String| ChannelError::Malformed {
-        url: url.to_string(),
-        what: format!("{what} (body not shown: it may hold tokens)"),
-        excerpt: String::new(),
-    };
-    let wire: Wire = serde_json::from_slice(body).map_err(|err| {
-        malformed(format!(
-            "the token reply is not the expected JSON (`access_token`, `token_type`, `expires_in`, `refresh_token`): {} at line {}, column {}",
-            category(&err),
-            err.line(),
-            err.column()
-        ))
-    })?;
-    if wire.access_token.is_empty() {
-        return Err(malformed(
-            "the token reply has an empty `access_token`".into(),
-        ));
-    }
-    if !wire.token_type.eq_ignore_ascii_case("bearer") {
-        return Err(malformed(format!(
-            "token type `{}` is not supported; expected `Bearer`",
-            wire.token_type.escape_debug()
-        )));
-    }
-    Ok(TokenReply {
-        access_token: wire.access_token,
-        token_type: wire.token_type,
-        expires_in: wire.expires_in,
-        refresh_token: wire.refresh_token.filter(|t| !t.is_empty()),
-    })
-}
-
-fn category(err: &serde_json::Error) -> &'static str {
+pub fn category(err: &serde_json::Error) -> &'static str {
     match err.classify() {
         serde_json::error::Category::Io => "read error",
         serde_json::error::Category::Syntax => "syntax error",
@@ -852,94 +527,9 @@ fn category(err: &serde_json::Error) -> &'static str {
         serde_json::error::Category::Eof => "unexpected end",
     }
 }
-
-fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelError> {
-    #[derive(Deserialize)]
-    struct Wire {
-        products: Vec<Product>,
-        #[serde(default)]
-        next_cursor: Option<String>,
-    }
-    let wire: Wire = serde_json::from_slice(body).map_err(|err| ChannelError::Malformed {
-        url: url.to_string(),
-        what: format!(
-            "not a valid products page (`{{\"products\":[...],\"next_cursor\":...}}`): {err}"
-        ),
-        excerpt: excerpt_at(body, err.line(), err.column()),
-    })?;
-    for (index, product) in wire.products.iter().enumerate() {
-        product.check().map_err(|err| ChannelError::Malformed {
-            url: url.to_string(),
-            what: format!(
-                "product #{} (sku `{}`) is invalid: {err}",
-                index + 1,
-                product.sku.escape_debug()
-            ),
-            excerpt: String::new(),
-        })?;
-    }
-    Ok(ProductPage {
-        products: wire.products,
-        next_cursor: wire.next_cursor.filter(|c| !c.is_empty()),
-    })
-}
-
-fn parse_batch_reply(
-    url: &Url,
-    body: &[u8],
-    sent: &[&str],
-) -> Result<Vec<ItemResult>, ChannelError> {
-    #[derive(Deserialize)]
-    struct Wire {
-        results: Vec<ItemResult>,
-    }
-    let malformed = |what: String, excerpt: String| ChannelError::Malformed {
-        url: url.to_string(),
-        what,
-        excerpt,
-    };
-    let wire: Wire = serde_json::from_slice(body).map_err(|err| {
-        malformed(
-            format!("not a valid batch reply (`{{\"results\":[...]}}`): {err}"),
-            excerpt_at(body, err.line(), err.column()),
-        )
-    })?;
-    // Without a result per product, the caller could not tell what was
-    // exported; the whole batch is then resent later (safe: it is an upsert).
-    let mut missing: BTreeSet<&str> = sent.iter().copied().collect();
-    for result in &wire.results {
-        if !missing.remove(result.sku.as_str()) {
-            let why = if sent.contains(&result.sku.as_str()) {
-                "twice"
-            } else {
-                "but it was not sent"
-            };
-            return Err(malformed(
-                format!(
-                    "the batch reply has a result for sku `{}` {why}",
-                    result.sku.escape_debug()
-                ),
-                String::new(),
-            ));
-        }
-    }
-    if let Some(sku) = missing.first() {
-        return Err(malformed(
-            format!(
-                "the batch reply has no result for sku `{}` ({} of {} missing)",
-                sku.escape_debug(),
-                missing.len(),
-                sent.len()
-            ),
-            String::new(),
-        ));
-    }
-    Ok(wire.results)
-}
-
 /// `{base}/a/b`, keeping the base path (`https://h/v1` → `https://h/v1/products`).
 /// Any query or fragment of the base is dropped.
-fn endpoint(base: &Url, segments: &[&str]) -> Url {
+pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);
@@ -1008,7 +598,7 @@ async fn read_prefix(response: &mut Response, limit: usize) -> Vec<u8> {
 }
 
 /// At most [`EXCERPT_CHARS`] characters of `body` on one line, with `secrets` redacted.
-fn excerpt(body: &[u8], secrets: &[&str]) -> String {
+pub fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     excerpt_n(body, secrets, EXCERPT_CHARS)
 }
 
@@ -1037,7 +627,7 @@ fn excerpt_n(body: &[u8], secrets: &[&str], max_chars: usize) -> String {
 
 /// An excerpt of a (possibly huge, one-line) JSON body around the place
 /// serde_json stopped (1-based `line` and `column`), so the fault is in view.
-fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
+pub fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
     let line_start = if line <= 1 {
         0
     } else {
@@ -1055,20 +645,4 @@ fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
     } else {
         format!("…{}", excerpt_n(&body[start..end], &[], EXCERPT_CHARS - 1))
     }
-}
-
-/// application/x-www-form-urlencoded byte serialisation (the WHATWG rules),
-/// which RFC 6749 §2.3.1 applies to the client id and secret before Basic auth.
-fn form_urlencode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for &byte in value.as_bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }

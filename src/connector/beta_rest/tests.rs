@@ -15,6 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::connector::http::excerpt;
+use crate::connector::oauth2::form_urlencode;
+use crate::connector::{ItemStatus, UrlError};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -574,7 +577,8 @@ async fn last_page_and_optional_query_parameters() {
             page,
             ProductPage {
                 products: vec![],
-                next_cursor: None
+                next_cursor: None,
+                skipped: 0,
             },
             "{body}"
         );
@@ -831,7 +835,7 @@ async fn insecure_urls_are_refused_before_sending() {
         "{page:?}"
     );
     let batch = client
-        .export_batch(&remote, "at-1", &[product("A", "1")])
+        .export_batch(&remote, "at-1", upserts(&[product("A", "1")]))
         .await;
     assert!(
         matches!(batch, Err(ChannelError::Url(UrlError::InsecureHttp { .. }))),
@@ -865,7 +869,7 @@ async fn export_posts_the_batch_and_reads_per_item_results() {
         .map(|sku| product(sku, "0.10"))
         .collect();
     let results = client()
-        .export_batch(&server.base, "at-9", &products)
+        .export_batch(&server.base, "at-9", upserts(&products))
         .await
         .unwrap();
     let got: Vec<(&str, ItemStatus, Option<&str>)> = results
@@ -904,7 +908,7 @@ async fn export_is_resent_after_a_transient_failure() {
     ])
     .await;
     let results = client()
-        .export_batch(&server.base, "at-9", &[product("A-1", "5")])
+        .export_batch(&server.base, "at-9", upserts(&[product("A-1", "5")]))
         .await
         .unwrap();
     assert_eq!(results[0].status, ItemStatus::Updated);
@@ -929,8 +933,8 @@ async fn export_reply_must_account_for_every_product() {
             "sku `A-1` twice",
         ),
         (
-            r#"{"results":[{"sku":"A-1","status":"archived"}]}"#,
-            "unknown variant `archived`",
+            r#"{"results":[{"sku":"A-1","status":"deleted"},{"sku":"B-2","status":"created"}]}"#,
+            "says `deleted` for sku `A-1`, which was sent as an upsert",
         ),
         (r#"{"ok":true}"#, "missing field `results`"),
     ];
@@ -940,7 +944,7 @@ async fn export_reply_must_account_for_every_product() {
             .export_batch(
                 &server.base,
                 "at-9",
-                &[product("A-1", "1"), product("B-2", "2")],
+                upserts(&[product("A-1", "1"), product("B-2", "2")]),
             )
             .await
             .expect_err(body);
@@ -953,55 +957,130 @@ async fn export_reply_must_account_for_every_product() {
     }
 }
 
-#[tokio::test]
-async fn delete_batch_sends_the_delete_list_and_reads_deleted() {
-    let server = TestServer::start(vec![Reply::json(
-        200,
-        r#"{"results":[{"sku":"A-1","status":"deleted"},{"sku":"B-2","status":"error","error":"locked"}]}"#,
-    )])
-    .await;
-    let results = client()
-        .delete_batch(&server.base, "at-9", &["A-1".into(), "B-2".into()])
-        .await
-        .unwrap();
-    assert_eq!(results[0].status, ItemStatus::Deleted);
-    assert_eq!(results[1].error.as_deref(), Some("locked"));
-    let body: serde_json::Value = serde_json::from_slice(&server.seen()[0].body).unwrap();
-    assert_eq!(
-        body,
-        serde_json::json!({"products": [], "delete": ["A-1", "B-2"]})
-    );
-    // A reply that leaves a sku out is malformed, as for upserts.
-    let server = TestServer::start(vec![Reply::json(200, r#"{"results":[]}"#)]).await;
-    let err = client()
-        .delete_batch(&server.base, "at-9", &["A-1".into()])
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("no result for sku `A-1`"), "{err}");
+fn upserts(products: &[Product]) -> Batch<'_> {
+    Batch {
+        upserts: products,
+        deletions: &[],
+    }
+}
+
+fn connector(base: &Url, page_size: usize, batch_size: usize) -> Box<dyn Connector> {
+    connect(Settings {
+        base_url: base.clone(),
+        auth_method: AuthMethod::Oauth2,
+        limits: Limits {
+            page_size,
+            batch_size,
+        },
+        options: fast(),
+        sales_channel_id: None,
+        stock_location_id: None,
+    })
+    .unwrap()
 }
 
 #[tokio::test]
-async fn export_batch_size_is_bounded_and_empty_batches_send_nothing() {
+async fn batch_size_comes_from_the_limits_and_empty_batches_send_nothing() {
     let server = TestServer::start(vec![Reply::json(200, r#"{"results":[]}"#)]).await;
-    let too_many: Vec<Product> = (0..=MAX_BATCH)
-        .map(|i| product(&format!("S{i}"), "1"))
-        .collect();
-    let err = client()
-        .export_batch(&server.base, "at-9", &too_many)
+    let too_many: Vec<Product> = (0..=10).map(|i| product(&format!("S{i}"), "1")).collect();
+    let err = connector(&server.base, 500, 10)
+        .send_batch("at-9", upserts(&too_many))
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ChannelError::BatchTooLarge { count: 101 }),
+        matches!(
+            err,
+            ChannelError::BatchTooLarge {
+                count: 11,
+                limit: 10
+            }
+        ),
+        "{err:?}"
+    );
+    let deletions = ["GONE-1".to_string()];
+    let err = connector(&server.base, 500, 10)
+        .send_batch(
+            "at-9",
+            Batch {
+                upserts: &too_many[..10],
+                deletions: &deletions,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChannelError::BatchTooLarge { count: 11, .. }),
         "{err:?}"
     );
     assert!(
-        client()
-            .export_batch(&server.base, "at-9", &[])
+        connector(&server.base, 500, 10)
+            .send_batch("at-9", Batch::default())
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(server.count(), 0);
+}
+
+#[tokio::test]
+async fn page_size_comes_from_the_limits_and_extra_fields_are_ignored() {
+    let page = r#"{"products":[{"sku":"A-1","title":"t","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z","brand":"Acme","images":[{"url":"x"}]}],"next_cursor":null}"#;
+    let server = TestServer::start(vec![Reply::json(200, page)]).await;
+    let got = connector(&server.base, 100, 10)
+        .fetch_page("at-1", PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(got.products[0].sku, "A-1");
+    assert_eq!(server.seen()[0].query.as_deref(), Some("limit=100"));
+}
+
+#[tokio::test]
+async fn a_missing_product_field_fails_the_page_naming_it() {
+    let page = r#"{"products":[{"sku":"A-1","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}],"next_cursor":null}"#;
+    let server = TestServer::start(vec![Reply::json(200, page)]).await;
+    let err = client()
+        .fetch_products_page(&server.base, "at-1", 10, None, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing field `title`"), "{err}");
+}
+
+#[tokio::test]
+async fn deletions_go_in_the_batch_delete_list() {
+    let server = TestServer::start(vec![Reply::json(
+        200,
+        r#"{"results":[{"sku":"A-1","status":"updated"},{"sku":"GONE","status":"deleted"}]}"#,
+    )])
+    .await;
+    let deletions = ["GONE".to_string()];
+    let results = client()
+        .export_batch(
+            &server.base,
+            "at-9",
+            Batch {
+                upserts: &[product("A-1", "2")],
+                deletions: &deletions,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(results[1].status, ItemStatus::Deleted);
+    let body: serde_json::Value = serde_json::from_slice(&server.seen()[0].body).unwrap();
+    assert_eq!(body["delete"], serde_json::json!(["GONE"]));
+    assert_eq!(body["products"][0]["sku"], "A-1");
+}
+
+#[tokio::test]
+async fn a_refused_connection_says_why() {
+    let url = closed_port_url().await;
+    let err = client()
+        .fetch_products_page(&url, "at-1", 10, None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("refused"),
+        "the OS's reason is in the message: {err}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,389 @@
+//! The beta-rest protocol (the reference connector, spoken by the sandbox):
+//! OAuth 2 tokens, cursor-paged `GET /products`, and `POST /products/batch`
+//! with upserts and a `delete` list. See the brief's "beta-rest protocol".
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use reqwest::Method;
+use reqwest::header;
+use serde::{Deserialize, Serialize};
+
+use super::http::{endpoint, excerpt_at};
+use super::oauth2::request_token;
+use super::{
+    AuthMethod, Authorization, Batch, Call, ChannelError, ClientOptions, Connector, Credential,
+    Grant, HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings,
+    TokenReply, Url, check_parsed_url,
+};
+use crate::product::Product;
+
+/// The beta-rest connector of one channel.
+pub struct BetaRest {
+    client: BetaRestClient,
+    base_url: Url,
+    auth_method: AuthMethod,
+    limits: Limits,
+}
+
+/// [`super::PROTOCOLS`]' constructor.
+pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
+    check_parsed_url(&settings.base_url)?;
+    Ok(Box::new(BetaRest {
+        client: BetaRestClient::new(settings.options)?,
+        base_url: settings.base_url,
+        auth_method: settings.auth_method,
+        limits: settings.limits,
+    }))
+}
+
+#[async_trait(?Send)]
+impl Connector for BetaRest {
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    async fn authenticate(&self, auth: Authorization<'_>) -> Result<Credential, ChannelError> {
+        match auth {
+            Authorization::Oauth2 {
+                token_url,
+                client_id,
+                client_secret,
+                grant,
+            } => {
+                let reply = self
+                    .client
+                    .request_token(token_url, client_id, client_secret, grant)
+                    .await?;
+                Ok(Credential {
+                    access_token: reply.access_token,
+                    expires_in: reply.expires_in,
+                    refresh_token: reply.refresh_token,
+                })
+            }
+            Authorization::Login { .. } | Authorization::ApiKey { .. } => {
+                Err(ChannelError::UnsupportedAuth {
+                    protocol: "beta-rest",
+                    method: self.auth_method,
+                })
+            }
+        }
+    }
+
+    async fn fetch_page(
+        &self,
+        access: &str,
+        request: PageRequest<'_>,
+    ) -> Result<ProductPage, ChannelError> {
+        self.client
+            .fetch_products_page(
+                &self.base_url,
+                access,
+                self.limits.page_size,
+                request.cursor,
+                request.since,
+            )
+            .await
+    }
+
+    async fn send_batch(
+        &self,
+        access: &str,
+        batch: Batch<'_>,
+    ) -> Result<Vec<ItemResult>, ChannelError> {
+        if batch.len() > self.limits.batch_size {
+            return Err(ChannelError::BatchTooLarge {
+                count: batch.len(),
+                limit: self.limits.batch_size,
+            });
+        }
+        self.client
+            .export_batch(&self.base_url, access, batch)
+            .await
+    }
+}
+
+/// The beta-rest calls over one keep-alive connection pool. Cloning is cheap
+/// and shares the pool; it needs a tokio runtime (current-thread is enough).
+#[derive(Clone, Debug)]
+pub struct BetaRestClient {
+    http: HttpClient,
+}
+
+impl BetaRestClient {
+    pub fn new(options: ClientOptions) -> Result<Self, ChannelError> {
+        Ok(BetaRestClient {
+            http: HttpClient::new(options)?,
+        })
+    }
+
+    /// See [`request_token`].
+    pub async fn request_token(
+        &self,
+        token_url: &Url,
+        client_id: &str,
+        client_secret: &str,
+        grant: &Grant,
+    ) -> Result<TokenReply, ChannelError> {
+        request_token(&self.http, token_url, client_id, client_secret, grant).await
+    }
+
+    /// GET {base}/products?limit=N[&cursor=C][&updated_since=RFC3339] with
+    /// Bearer auth. Every product is checked with [`Product::check`]; a bad
+    /// one makes the page [`ChannelError::Malformed`].
+    pub async fn fetch_products_page(
+        &self,
+        base_url: &Url,
+        access_token: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        updated_since: Option<Timestamp>,
+    ) -> Result<ProductPage, ChannelError> {
+        check_parsed_url(base_url)?;
+        let mut url = endpoint(base_url, &["products"]);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", cursor);
+            }
+            if let Some(since) = updated_since {
+                query.append_pair("updated_since", &since.to_string());
+            }
+        }
+        let request = self
+            .http
+            .request(Method::GET, url.clone())
+            .header(header::ACCEPT, "application/json")
+            .bearer_auth(access_token)
+            .build()
+            .map_err(|source| ChannelError::Request {
+                url: url.to_string(),
+                source,
+            })?;
+        let body = self
+            .http
+            .exchange(request, Call::Product, &[access_token])
+            .await?;
+        parse_products_page(&url, &body)
+    }
+
+    /// POST {base}/products/batch `{"products":[...],"delete":[...]}`.
+    /// Returns one result per item sent; a reply that leaves one out, or
+    /// names a SKU that was not sent, is malformed. An empty batch makes no
+    /// request. The channel's `batch-size` is checked by [`BetaRest`].
+    ///
+    /// Batch export is an SKU-keyed upsert (and deleting a deleted SKU is a
+    /// no-op), so resending a batch is safe: that is why it is retried like a GET.
+    pub async fn export_batch(
+        &self,
+        base_url: &Url,
+        access_token: &str,
+        batch: Batch<'_>,
+    ) -> Result<Vec<ItemResult>, ChannelError> {
+        check_parsed_url(base_url)?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            products: Vec<WireProductOut<'a>>,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            delete: &'a [String],
+        }
+        let url = endpoint(base_url, &["products", "batch"]);
+        let request = self
+            .http
+            .request(Method::POST, url.clone())
+            .header(header::ACCEPT, "application/json")
+            .bearer_auth(access_token)
+            .json(&Wire {
+                products: batch.upserts.iter().map(WireProductOut::from).collect(),
+                delete: batch.deletions,
+            })
+            .build()
+            .map_err(|source| ChannelError::Request {
+                url: url.to_string(),
+                source,
+            })?;
+        let body = self
+            .http
+            .exchange(request, Call::Product, &[access_token])
+            .await?;
+        parse_batch_reply(&url, &body, batch)
+    }
+}
+
+/// A product as beta-rest sends it. Fields a channel adds beyond these are
+/// ignored (the protocol allows them); a missing one fails the page.
+#[derive(Deserialize)]
+struct WireProduct {
+    sku: String,
+    title: String,
+    price: String,
+    currency: String,
+    quantity: i64,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    updated_at: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl From<WireProduct> for Product {
+    fn from(wire: WireProduct) -> Product {
+        Product {
+            sku: wire.sku,
+            title: wire.title,
+            price: wire.price,
+            currency: wire.currency,
+            quantity: wire.quantity,
+            attributes: wire.attributes,
+            updated_at: wire.updated_at,
+            id: wire.id,
+        }
+    }
+}
+
+/// A catalog product as beta-rest receives it.
+#[derive(Serialize)]
+struct WireProductOut<'a> {
+    sku: &'a str,
+    title: &'a str,
+    price: &'a str,
+    currency: &'a str,
+    quantity: i64,
+    attributes: &'a BTreeMap<String, String>,
+    updated_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+}
+
+impl<'a> From<&'a Product> for WireProductOut<'a> {
+    fn from(p: &'a Product) -> Self {
+        WireProductOut {
+            sku: &p.sku,
+            title: &p.title,
+            price: &p.price,
+            currency: &p.currency,
+            quantity: p.quantity,
+            attributes: &p.attributes,
+            updated_at: &p.updated_at,
+            id: p.id.as_deref(),
+        }
+    }
+}
+
+fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        products: Vec<WireProduct>,
+        #[serde(default)]
+        next_cursor: Option<String>,
+    }
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| ChannelError::Malformed {
+        url: url.to_string(),
+        what: format!(
+            "not a valid products page (`{{\"products\":[...],\"next_cursor\":...}}`): {err}"
+        ),
+        excerpt: excerpt_at(body, err.line(), err.column()),
+    })?;
+    let products: Vec<Product> = wire.products.into_iter().map(Product::from).collect();
+    for (index, product) in products.iter().enumerate() {
+        product.check().map_err(|err| ChannelError::Malformed {
+            url: url.to_string(),
+            what: format!(
+                "product #{} (sku `{}`) is invalid: {err}",
+                index + 1,
+                product.sku.escape_debug()
+            ),
+            excerpt: String::new(),
+        })?;
+    }
+    Ok(ProductPage {
+        products,
+        next_cursor: wire.next_cursor.filter(|c| !c.is_empty()),
+        skipped: 0,
+    })
+}
+
+fn parse_batch_reply(
+    url: &Url,
+    body: &[u8],
+    sent: Batch<'_>,
+) -> Result<Vec<ItemResult>, ChannelError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        results: Vec<ItemResult>,
+    }
+    let malformed = |what: String, excerpt: String| ChannelError::Malformed {
+        url: url.to_string(),
+        what,
+        excerpt,
+    };
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| {
+        malformed(
+            format!("not a valid batch reply (`{{\"results\":[...]}}`): {err}"),
+            excerpt_at(body, err.line(), err.column()),
+        )
+    })?;
+    // Without a result per product, the caller could not tell what was
+    // exported; the whole batch is then resent later (safe: it is an upsert).
+    let sent_skus: Vec<&str> = (sent.upserts.iter().map(|p| p.sku.as_str()))
+        .chain(sent.deletions.iter().map(String::as_str))
+        .collect();
+    let mut missing: BTreeSet<&str> = sent_skus.iter().copied().collect();
+    for result in &wire.results {
+        let was_deletion = sent.deletions.contains(&result.sku);
+        let fits = match result.status {
+            ItemStatus::Error => true,
+            ItemStatus::Deleted => was_deletion,
+            ItemStatus::Created | ItemStatus::Updated | ItemStatus::Unchanged => !was_deletion,
+        };
+        if missing.contains(result.sku.as_str()) && !fits {
+            return Err(malformed(
+                format!(
+                    "the batch reply says `{}` for sku `{}`, which was sent as {}",
+                    result.status.as_str(),
+                    result.sku.escape_debug(),
+                    if was_deletion {
+                        "a deletion"
+                    } else {
+                        "an upsert"
+                    }
+                ),
+                String::new(),
+            ));
+        }
+        if !missing.remove(result.sku.as_str()) {
+            let why = if sent_skus.contains(&result.sku.as_str()) {
+                "twice"
+            } else {
+                "but it was not sent"
+            };
+            return Err(malformed(
+                format!(
+                    "the batch reply has a result for sku `{}` {why}",
+                    result.sku.escape_debug()
+                ),
+                String::new(),
+            ));
+        }
+    }
+    if let Some(sku) = missing.first() {
+        return Err(malformed(
+            format!(
+                "the batch reply has no result for sku `{}` ({} of {} missing)",
+                sku.escape_debug(),
+                missing.len(),
+                sent_skus.len()
+            ),
+            String::new(),
+        ));
+    }
+    Ok(wire.results)
+}

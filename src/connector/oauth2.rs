@@ -1,0 +1,201 @@
+//! OAuth 2 token requests (RFC 6749): the refresh-token and
+//! client-credentials grants with HTTP Basic client authentication. Any
+//! connector whose platform uses an OAuth token endpoint calls
+//! [`request_token`]; rotation safety lives in the auth job.
+
+use std::fmt;
+
+use reqwest::Method;
+use reqwest::header;
+use serde::Deserialize;
+
+use super::http::{Call, ChannelError, HttpClient, category, excerpt};
+use super::url::check_parsed_url;
+use reqwest::Url;
+
+/// An OAuth grant used to get an access token.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// `grant_type=refresh_token` with this refresh token.
+    RefreshToken(String),
+    /// `grant_type=client_credentials`.
+    ClientCredentials,
+}
+
+impl Grant {
+    /// The `grant_type` form value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Grant::RefreshToken(_) => "refresh_token",
+            Grant::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grant::RefreshToken(_) => f.write_str("RefreshToken([redacted])"),
+            Grant::ClientCredentials => f.write_str("ClientCredentials"),
+        }
+    }
+}
+
+/// A successful token reply.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenReply {
+    pub access_token: String,
+    /// Always `Bearer` (any case) here: other types are refused as malformed.
+    pub token_type: String,
+    /// Lifetime of the access token in seconds. Count it from before the
+    /// call to [`BetaRestClient::request_token`]: retries may delay the send,
+    /// so that errs on the early side.
+    pub expires_in: Option<u64>,
+    /// A rotated refresh token; `None` means "keep using the old one".
+    /// An empty string from the server counts as absent.
+    pub refresh_token: Option<String>,
+}
+
+impl fmt::Debug for TokenReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenReply")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// POST token-url, form body, HTTP Basic client auth (RFC 6749 §2.3.1:
+/// client id and secret each form-urlencoded, then Basic).
+///
+/// A refresh-token grant is resent only when it surely did not reach the
+/// server (connect error) or the server refused it (429/503); a timeout or
+/// 5xx after sending is [`ChannelError::TokenOutcomeUnknown`]. A
+/// client-credentials grant has no rotation to break, so it is retried like
+/// a product request. `invalid_grant` is never retried.
+pub async fn request_token(
+    http: &HttpClient,
+    token_url: &Url,
+    client_id: &str,
+    client_secret: &str,
+    grant: &Grant,
+) -> Result<TokenReply, ChannelError> {
+    check_parsed_url(token_url)?;
+    let mut form = vec![("grant_type", grant.as_str())];
+    if let Grant::RefreshToken(token) = grant {
+        form.push(("refresh_token", token));
+    }
+    let request = http
+        .request(Method::POST, token_url.clone())
+        .header(header::ACCEPT, "application/json")
+        .basic_auth(
+            form_urlencode(client_id),
+            Some(form_urlencode(client_secret)),
+        )
+        .form(&form)
+        .build()
+        .map_err(|source| ChannelError::Request {
+            url: token_url.to_string(),
+            source,
+        })?;
+
+    let encoded_secret = form_urlencode(client_secret);
+    let mut secrets = vec![client_secret, encoded_secret.as_str()];
+    let encoded_token;
+    if let Grant::RefreshToken(token) = grant {
+        encoded_token = form_urlencode(token);
+        secrets.extend([token.as_str(), encoded_token.as_str()]);
+    }
+    let call = Call::Token {
+        replay_safe: matches!(grant, Grant::ClientCredentials),
+    };
+    let body = http.exchange(request, call, &secrets).await?;
+    parse_token_reply(token_url, &body)
+}
+
+/// Reads an OAuth error document (RFC 6749 §5.2) from a 400/401 token reply.
+pub(super) fn oauth_error(url: &Url, body: &[u8], secrets: &[&str]) -> Option<ChannelError> {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: String,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    let parsed: OAuthError = serde_json::from_slice(body).ok()?;
+    let description = parsed
+        .error_description
+        .map(|d| excerpt(d.as_bytes(), secrets))
+        .filter(|d| !d.is_empty());
+    Some(if parsed.error == "invalid_grant" {
+        ChannelError::InvalidGrant { description }
+    } else {
+        ChannelError::TokenRejected {
+            url: url.to_string(),
+            error: excerpt(parsed.error.as_bytes(), secrets),
+            description,
+        }
+    })
+}
+
+fn parse_token_reply(url: &Url, body: &[u8]) -> Result<TokenReply, ChannelError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        access_token: String,
+        token_type: String,
+        #[serde(default)]
+        expires_in: Option<u64>,
+        #[serde(default)]
+        refresh_token: Option<String>,
+    }
+    // The body holds tokens: messages give the position, never the text.
+    let malformed = |what: String| ChannelError::Malformed {
+        url: url.to_string(),
+        what: format!("{what} (body not shown: it may hold tokens)"),
+        excerpt: String::new(),
+    };
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| {
+        malformed(format!(
+            "the token reply is not the expected JSON (`access_token`, `token_type`, `expires_in`, `refresh_token`): {} at line {}, column {}",
+            category(&err),
+            err.line(),
+            err.column()
+        ))
+    })?;
+    if wire.access_token.is_empty() {
+        return Err(malformed(
+            "the token reply has an empty `access_token`".into(),
+        ));
+    }
+    if !wire.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(malformed(format!(
+            "token type `{}` is not supported; expected `Bearer`",
+            wire.token_type.escape_debug()
+        )));
+    }
+    Ok(TokenReply {
+        access_token: wire.access_token,
+        token_type: wire.token_type,
+        expires_in: wire.expires_in,
+        refresh_token: wire.refresh_token.filter(|t| !t.is_empty()),
+    })
+}
+/// application/x-www-form-urlencoded byte serialisation (the WHATWG rules),
+/// which RFC 6749 §2.3.1 applies to the client id and secret before Basic auth.
+pub(crate) fn form_urlencode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &byte in value.as_bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
