@@ -12,3 +12,4 @@ mod faults;
 mod files;
 mod run_once;
 mod state;
+mod state_crash;
