@@ -367,6 +367,48 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_store_keeps_its_history_and_state_through_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acme.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO run_history (channel, job, started, finished, outcome, items, detail) \
+                 VALUES ('shop', 'export-products', 1, 2, 'failed', 7, 'boom'); \
+                 INSERT INTO tokens (channel, refresh_token, updated_at) VALUES ('shop', 'r1', 1); \
+                 INSERT INTO exports (channel, sku, exported_revision, last_status, attempted_at) \
+                 VALUES ('shop', 'A', 1, 'created', 1);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path(), "acme").unwrap();
+        assert_eq!(store.with_conn(user_version).unwrap(), current_version());
+        let runs = store.read(|tx| tx.history(None, 10)).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].items, runs[0].detail.as_deref()),
+            (7, Some("boom"))
+        );
+        assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_some());
+        // The new outcome is accepted, and new runs get fresh ids.
+        let t = jiff::Timestamp::from_millisecond(10).unwrap();
+        let run = store
+            .write(|tx| tx.begin_run("shop", crate::period::Job::ExportProducts, t, false))
+            .unwrap();
+        assert!(run > runs[0].id);
+        store
+            .write(|tx| tx.finish_partial(run, t, 3, Some("x")))
+            .unwrap();
+        assert_eq!(
+            store.read(|tx| tx.history(None, 1)).unwrap()[0].outcome,
+            crate::store::Outcome::Partial
+        );
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "acme").unwrap();

@@ -526,3 +526,43 @@ fn an_import_with_a_bad_sku_fails_the_job_and_keeps_the_catalog() {
         row.detail
     );
 }
+
+#[test]
+fn channel_set_to_another_base_url_starts_the_channel_fresh() {
+    let mut env = RunEnv::new();
+    let first = env.sandbox(0, Switches::default());
+    env.add_channel("out", &first, HOURLY_EXPORT);
+    env.load_jsonl("catalog.jsonl", &catalog(40));
+    assert_eq!(env.run_once(&[]).get("out", "export-products").items, 40);
+
+    let second = env.sandbox(0, Switches::default());
+    env.ok(&[
+        "channel",
+        "set",
+        "out",
+        "--base-url",
+        &second.base_url(),
+        "--token-url",
+        &second.token_url(),
+        "--client-id",
+        &second.client_id(),
+    ]);
+    assert_eq!(channel_show(&env, "out")["tokens"], Value::Null);
+    env.login("out", &second.current_refresh_token());
+    let rows = env.run_once(&[]);
+    assert_eq!(rows.get("out", "export-products").items, 40);
+    assert_eq!(second.product_count(), 40);
+    // Only a trailing slash or the host's case: the same endpoint, nothing forgotten.
+    let same = second.base_url().replace("127.0.0.1", "127.0.0.1") + "/";
+    env.ok(&["channel", "set", "out", "--base-url", &same]);
+    assert_eq!(
+        channel_show(&env, "out")["tokens"]["refresh_token_stored"],
+        true
+    );
+    assert_eq!(
+        env.run_once(&["--force"])
+            .get("out", "export-products")
+            .items,
+        0
+    );
+}
