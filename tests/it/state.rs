@@ -240,15 +240,12 @@ fn a_complete_master_import_removes_what_the_master_lost_and_exports_delete_it()
     assert_eq!(code, 1);
     assert_eq!(env.catalog_count(), 30);
     master.update_switches(|s| s.fail_next.clear());
-    let rows = env.run_once(&["--force", "--full", "--job", "import-products"]);
+    env.run_once(&["--force", "--full", "--job", "import-products"]);
+    let history = env.json(&["history", "--channel", "m", "--limit", "1"]);
+    let detail = history["runs"][0]["detail"].as_str().unwrap();
     assert!(
-        rows.get("m", "import-products")
-            .detail
-            .contains("2 removed")
-            || env.json(&["history", "--channel", "m", "--limit", "1"])["runs"][0]["detail"]
-                .as_str()
-                .unwrap()
-                .contains("2 removed")
+        detail.contains("2 removed (no longer on the master)"),
+        "{detail}"
     );
     assert_eq!(env.catalog_count(), 28);
     shop.clear_requests();
@@ -552,8 +549,8 @@ fn channel_set_to_another_base_url_starts_the_channel_fresh() {
     let rows = env.run_once(&[]);
     assert_eq!(rows.get("out", "export-products").items, 40);
     assert_eq!(second.product_count(), 40);
-    // Only a trailing slash or the host's case: the same endpoint, nothing forgotten.
-    let same = second.base_url().replace("127.0.0.1", "127.0.0.1") + "/";
+    // Only a trailing slash more: the same endpoint, nothing forgotten.
+    let same = second.base_url() + "/";
     env.ok(&["channel", "set", "out", "--base-url", &same]);
     assert_eq!(
         channel_show(&env, "out")["tokens"]["refresh_token_stored"],
