@@ -12,6 +12,12 @@ fn non_empty(path: Option<PathBuf>) -> Option<PathBuf> {
     path.filter(|p| !p.as_os_str().is_empty())
 }
 
+/// An environment variable's value; unset or empty is `None`, so
+/// `NAME= oms-channels ...` in a script means the same as not setting it.
+pub fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 /// An environment variable as a path; unset or empty is `None`.
 pub fn env_path(name: &str) -> Option<PathBuf> {
     non_empty(std::env::var_os(name).map(PathBuf::from))
