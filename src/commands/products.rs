@@ -169,7 +169,7 @@ impl Report for Show {
             }
             None => writeln!(
                 out,
-                "sku:        {} (not in the catalog; only channel listings)",
+                "sku:        {} (not in the catalog; what the channels hold or still owe follows)",
                 self.sku
             )?,
         }
