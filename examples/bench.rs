@@ -5,7 +5,20 @@
 //! processes it starts; it stops them all on the way out.
 //!
 //! `cargo run --release --example bench` (add `-- --quick` for a smoke run,
-//! `-- --no-build` when the binaries are already built).
+//! `-- --no-build` when the binaries are already built, `-- --no-peers` to
+//! skip the figures against real Vendure and Medusa servers).
+
+#[path = "bench/peers.rs"]
+mod peers;
+// The test peers' harnesses, shared with the integration tests.
+#[allow(dead_code)]
+#[path = "../tests/it/support/medusa.rs"]
+mod medusa;
+#[allow(dead_code)]
+#[path = "../tests/it/support/pg.rs"]
+mod pg;
+#[path = "../tests/it/support/vendure.rs"]
+mod vendure;
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -23,13 +36,20 @@ const CHILD_DEADLINE: Duration = Duration::from_secs(900);
 /// The name of the env var that holds the sandbox's client secret.
 const SECRET_ENV: &str = "BENCH_CLIENT_SECRET";
 /// Per-request latency of the "remote channel" import figure. Real channel
-/// APIs answer a page of 1000 products in tens to hundreds of milliseconds;
+/// APIs answer a page of 500 products in tens to hundreds of milliseconds;
 /// 20 ms is a fast one. (On this 2-core machine the sandbox, the tool's parse
 /// thread and its store thread compete for CPU, which shows at lower latency.)
 const REMOTE_LATENCY_MS: u64 = 20;
 
-/// The largest page the sandbox (and the protocol) allows.
-const FLOOR_PAGE_SIZE: usize = 1000;
+/// The page size the tool asks of a beta-rest channel (the built-in type's
+/// `page-size`): the bare client pages the same way.
+fn floor_page_size() -> usize {
+    oms_channels::capabilities::Capabilities::built_in()
+        .get("beta-rest")
+        .expect("beta-rest is built in")
+        .limits()
+        .page_size
+}
 
 /// Sizes of one bench run; `--quick` shrinks them for a smoke run.
 struct Sizes {
@@ -43,6 +63,8 @@ struct Sizes {
     slow_channels: usize,
     slow_latency_ms: u64,
     slow_products: u64,
+    vendure_variants: u32,
+    medusa_products: usize,
 }
 
 impl Sizes {
@@ -58,6 +80,8 @@ impl Sizes {
                 slow_channels: 5,
                 slow_latency_ms: 100,
                 slow_products: 2_000,
+                vendure_variants: 1_000,
+                medusa_products: 300,
             }
         } else {
             Sizes {
@@ -70,6 +94,8 @@ impl Sizes {
                 slow_channels: 20,
                 slow_latency_ms: 300,
                 slow_products: 2_000,
+                vendure_variants: 10_000,
+                medusa_products: 2_000,
             }
         }
     }
@@ -78,15 +104,21 @@ impl Sizes {
 fn main() -> Result<()> {
     let mut quick = false;
     let mut build = true;
+    let mut with_peers = true;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-build" => build = false,
+            "--no-peers" => with_peers = false,
             "-h" | "--help" => {
-                println!("usage: cargo run --release --example bench [-- --quick] [-- --no-build]");
+                println!(
+                    "usage: cargo run --release --example bench [-- --quick] [-- --no-build] [-- --no-peers]"
+                );
                 return Ok(());
             }
-            other => bail!("unknown argument `{other}`: expected --quick or --no-build"),
+            other => {
+                bail!("unknown argument `{other}`: expected --quick, --no-build or --no-peers")
+            }
         }
     }
     let bins = Bins::locate()?;
@@ -107,6 +139,12 @@ fn main() -> Result<()> {
     export(&bins, &sizes, &mut table)?;
     eprintln!("bench: 5/5 slow channels concurrently");
     slow_channels(&bins, &sizes, &mut table)?;
+    if with_peers {
+        eprintln!("bench: real platforms: import from Vendure");
+        peers::vendure(&bins, sizes.vendure_variants, &mut table)?;
+        eprintln!("bench: real platforms: import from Medusa");
+        peers::medusa(&bins, sizes.medusa_products, &mut table)?;
+    }
 
     println!("{}", machine());
     println!("{}", table.render());
@@ -169,7 +207,7 @@ fn import(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     table.ratio(
         format!("import {} products (wall)", thousands(sizes.import_small)),
         small.wall,
-        "bare client, pages of 1000",
+        &format!("bare client, pages of {}", floor_page_size()),
         floor,
         1.15,
     );
@@ -451,7 +489,7 @@ fn bare_fetch(sandbox: &Sandbox, products: u64) -> Result<Duration> {
         let http = reqwest::Client::new();
         let token = bare_token(&http, sandbox).await?;
         let url = format!("{}/products", sandbox.field("base_url")?);
-        let limit = FLOOR_PAGE_SIZE.to_string();
+        let limit = floor_page_size().to_string();
         let start = Instant::now();
         let mut cursor: Option<String> = None;
         let mut pages = 0;
@@ -476,7 +514,7 @@ fn bare_fetch(sandbox: &Sandbox, products: u64) -> Result<Duration> {
             }
         }
         let elapsed = start.elapsed();
-        let expected = products.div_ceil(FLOOR_PAGE_SIZE as u64).max(1);
+        let expected = products.div_ceil(floor_page_size() as u64).max(1);
         ensure!(
             pages == expected,
             "the bare client read {pages} pages, expected {expected}"
@@ -745,6 +783,21 @@ impl<'a> Env<'a> {
             base_url: sandbox.field("base_url")?.to_string(),
             token_url: sandbox.field("token_url")?.to_string(),
             client_id: sandbox.field("client_id")?.to_string(),
+        })
+    }
+
+    /// A scenario against a test peer: no sandbox, and `secret` (a password
+    /// or an API key) in the env var the channel names.
+    fn for_peer(bins: &'a Bins, secret: &str) -> Result<Env<'a>> {
+        Ok(Env {
+            bins,
+            dir: tempfile::Builder::new()
+                .prefix("oms-channels-bench")
+                .tempdir()?,
+            secret: secret.to_string(),
+            base_url: String::new(),
+            token_url: String::new(),
+            client_id: String::new(),
         })
     }
 
