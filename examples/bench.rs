@@ -58,6 +58,8 @@ struct Sizes {
     import_small: u64,
     import_large: u64,
     export: usize,
+    /// CSV lines of the big `products load` (its memory and time).
+    load_large: usize,
     slow_channels: usize,
     slow_latency_ms: u64,
     slow_products: u64,
@@ -74,6 +76,7 @@ impl Sizes {
                 import_small: 10_000,
                 import_large: 100_000,
                 export: 2_000,
+                load_large: 100_000,
                 slow_channels: 5,
                 slow_latency_ms: 100,
                 slow_products: 2_000,
@@ -87,6 +90,7 @@ impl Sizes {
                 import_small: 100_000,
                 import_large: 1_000_000,
                 export: 20_000,
+                load_large: 1_000_000,
                 slow_channels: 20,
                 slow_latency_ms: 300,
                 slow_products: 2_000,
@@ -333,6 +337,7 @@ fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
         version,
         Duration::from_secs(1),
     );
+    load_large(bins, &sandbox, sizes, table, (sizes.export, load.wall))?;
 
     let run = env.run(&["run-once", "--json"])?;
     let sent = run.job_items("shop", "export-products")?;
@@ -363,6 +368,58 @@ fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
         version,
         Duration::from_millis(100),
     );
+    Ok(())
+}
+
+/// Figure 4b: a `products load` of a big CSV file into an empty catalog, in
+/// an account of its own: peak RSS (the file is streamed, so memory stays
+/// flat) and wall time, shown next to the small load's per-product time.
+fn load_large(
+    bins: &Bins,
+    sandbox: &Sandbox,
+    sizes: &Sizes,
+    table: &mut Table,
+    (small_n, small_wall): (usize, Duration),
+) -> Result<()> {
+    let env = Env::new(bins, sandbox)?;
+    env.account("big", &[], None, &[])?;
+    let file = env.dir.path().join("products.csv");
+    write_products_csv(&file, sizes.load_large)?;
+    let n = sizes.load_large;
+    let load = env.run(&[
+        "products",
+        "load",
+        file.to_str().context("temp path is UTF-8")?,
+    ])?;
+    let loaded = env.run(&["--json", "products", "count"])?.json()?["count"]
+        .as_u64()
+        .context("products count")?;
+    ensure!(loaded == n as u64, "loaded {loaded} products, expected {n}");
+    table.memory_under(
+        format!(
+            "peak RSS, products load {} lines (CSV)",
+            thousands(n as u64)
+        ),
+        load.max_rss_kb,
+        60.0,
+    );
+    // Time per product against the small load's, so the two compare.
+    let per = |wall: Duration, n: usize| wall.as_secs_f64() / n as f64;
+    table.push([
+        format!("products load {} lines (CSV)", thousands(n as u64)),
+        duration(load.wall),
+        format!(
+            "{} (load {}, JSONL)",
+            duration(small_wall),
+            thousands(small_n as u64)
+        ),
+        format!(
+            "{:.2}× per product",
+            per(load.wall, n) / per(small_wall, small_n)
+        ),
+        "-".into(),
+        "-".into(),
+    ]);
     Ok(())
 }
 
@@ -534,6 +591,26 @@ fn write_products(path: &Path, n: usize) -> Result<()> {
             "updated_at": "2026-01-01T00:00:00Z",
         });
         writeln!(out, "{product}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_products_csv(path: &Path, n: usize) -> Result<()> {
+    let mut out = std::io::BufWriter::new(File::create(path)?);
+    writeln!(
+        out,
+        "sku,title,price,currency,quantity,attr.color,attr.size"
+    )?;
+    for i in 0..n {
+        let color = ["red", "green", "blue"][i % 3];
+        writeln!(
+            out,
+            "BENCH-{i:07},Bench product {i},{}.{:02},EUR,{},{color},M",
+            1 + i % 500,
+            i % 100,
+            i % 50
+        )?;
     }
     out.flush()?;
     Ok(())
@@ -953,6 +1030,19 @@ impl Table {
             }
         };
         self.push([what, format!("{mb:.1} MB"), floor, ratio, target, ok(pass)]);
+    }
+
+    /// Peak RSS under `limit_mb`.
+    fn memory_under(&mut self, what: String, kb: u64, limit_mb: f64) {
+        let mb = kb as f64 / 1024.0;
+        self.push([
+            what,
+            format!("{mb:.1} MB"),
+            "-".into(),
+            "-".into(),
+            format!("< {limit_mb:.0} MB"),
+            ok(mb < limit_mb),
+        ]);
     }
 
     fn info(&mut self, what: String, measured: Duration) {

@@ -56,23 +56,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "ACCOUNT", help_heading = GLOBAL,
           add = ArgValueCandidates::new(complete::accounts))]
     pub account: Option<String>,
-    /// Config dir holding config.toml, accounts/ and capabilities.toml
-    #[arg(
-        long,
-        global = true,
-        env = "OMS_CHANNELS_CONFIG_DIR",
-        value_name = "DIR",
-        help_heading = GLOBAL
-    )]
+    /// Config dir holding config.toml, accounts/ and capabilities.toml [env: OMS_CHANNELS_CONFIG_DIR]
+    // The env var is read by `Paths::resolve`, where an empty one counts as unset.
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub config_dir: Option<PathBuf>,
-    /// Data dir holding each account's store (<account>.db)
-    #[arg(
-        long,
-        global = true,
-        env = "OMS_CHANNELS_DATA_DIR",
-        value_name = "DIR",
-        help_heading = GLOBAL
-    )]
+    /// Data dir holding each account's store (<account>.db) [env: OMS_CHANNELS_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
     /// Print a stable JSON document on stdout instead of tables
     #[arg(long, global = true, help_heading = GLOBAL)]
@@ -197,6 +186,13 @@ pub enum ChannelCommand {
         #[arg(add = ArgValueCandidates::new(complete::channels))]
         channel: String,
     },
+    /// Forget the store's state for a channel: tokens, import progress,
+    /// exported revisions, listings, quarantine (the next export sends everything)
+    Reset {
+        /// Channel id of the selected account
+        #[arg(add = ArgValueCandidates::new(complete::channels))]
+        channel: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -302,6 +298,10 @@ pub struct ValidateArgs {
     /// Treat warnings as errors (exit 1)
     #[arg(long)]
     pub strict: bool,
+    /// Skip the checks that depend on this machine (secrets present), so CI
+    /// and the production host judge the same files the same way
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -371,5 +371,23 @@ pub enum ProductsCommand {
     Load {
         /// A .jsonl (one product object a line) or .csv file
         file: PathBuf,
+    },
+    /// Remove products from the catalog; export then deletes them on every exporting channel
+    Remove {
+        /// SKUs to remove
+        #[arg(value_name = "SKU")]
+        skus: Vec<String>,
+        /// Also remove the SKUs in this file (one a line; blank lines are skipped)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Take a product out of quarantine: export sends it again on the next run
+    Release {
+        /// The quarantined product's SKU
+        #[arg(value_name = "SKU")]
+        sku: String,
+        /// Only on this channel (default: every channel)
+        #[arg(long, value_name = "CHANNEL", add = ArgValueCandidates::new(complete::channels))]
+        channel: Option<String>,
     },
 }

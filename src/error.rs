@@ -1,4 +1,13 @@
-//! Exit codes, chosen at the edge from the kind of error.
+//! Exit codes, chosen at the edge from the kind of error. One table for
+//! every command (the README's "Exit codes" section says the same):
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | success; `validate`: clean or warnings only |
+//! | 1 | a refused request (nothing was changed: an unknown channel, a period not offered, an edit that would make the account invalid, a bad line in a product file, ...); a job failed; `validate`: errors, or warnings with `--strict` |
+//! | 2 | usage error; a file that cannot be read or parsed; an account, config dir or data dir that does not exist or is not usable; `run-once`: a channel skipped for config errors |
+//! | 3 | `run-once`: nothing failed, but a job finished `partial` (the channel rejected some items) |
+//! | 75 | another run holds the account's lock (EX_TEMPFAIL: cron retries) |
 
 use crate::config::ConfigError;
 use crate::config::edit::EditError;
@@ -19,6 +28,7 @@ pub struct Busy(pub String);
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_PARTIAL: u8 = 3;
 pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// 1 for refused requests, 75 when locked, 2 for config, usage and file errors.

@@ -10,8 +10,10 @@ pub fn init(verbose: u8, quiet: bool) {
         (false, 1) => "oms_channels=debug,warn",
         (false, _) => "oms_channels=trace,debug",
     };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let ansi = std::env::var_os("NO_COLOR").is_none()
+    let filter = crate::paths::env_value("RUST_LOG")
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let ansi = crate::paths::env_value("NO_COLOR").is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

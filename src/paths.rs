@@ -1,9 +1,27 @@
 //! Where files live: the config dir (account files, capabilities) and the data
 //! dir (per-account stores), from the `directories` crate unless overridden.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+
+pub const CONFIG_DIR_ENV: &str = "OMS_CHANNELS_CONFIG_DIR";
+pub const DATA_DIR_ENV: &str = "OMS_CHANNELS_DATA_DIR";
+
+fn non_empty(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.filter(|p| !p.as_os_str().is_empty())
+}
+
+/// An environment variable's value; unset or empty is `None`, so
+/// `NAME= oms-channels ...` in a script means the same as not setting it.
+pub fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// An environment variable as a path; unset or empty is `None`.
+pub fn env_path(name: &str) -> Option<PathBuf> {
+    non_empty(std::env::var_os(name).map(PathBuf::from))
+}
 
 /// The two roots every command works under, already resolved.
 #[derive(Clone, Debug)]
@@ -13,9 +31,12 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// Flags and `OMS_CHANNELS_CONFIG_DIR`/`OMS_CHANNELS_DATA_DIR` (merged by clap)
-    /// win over the platform defaults.
+    /// Flags, then `OMS_CHANNELS_CONFIG_DIR`/`OMS_CHANNELS_DATA_DIR`, win
+    /// over the platform defaults. An empty flag value or variable counts as
+    /// unset (`OMS_CHANNELS_CONFIG_DIR= oms-channels ...` in a script).
     pub fn resolve(config_dir: Option<PathBuf>, data_dir: Option<PathBuf>) -> Result<Paths> {
+        let config_dir = non_empty(config_dir).or_else(|| env_path(CONFIG_DIR_ENV));
+        let data_dir = non_empty(data_dir).or_else(|| env_path(DATA_DIR_ENV));
         let project = || {
             directories::ProjectDirs::from("", "", "oms-channels").context(
                 "cannot find a home directory for the default config and data dirs; \
@@ -51,14 +72,5 @@ impl Paths {
 
     pub fn capabilities_file(&self) -> PathBuf {
         self.config_dir.join("capabilities.toml")
-    }
-
-    /// The lock file that serialises edits of `file` (next to it, hidden).
-    pub fn edit_lock_for(file: &Path) -> PathBuf {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        file.with_file_name(format!(".{name}.lock"))
     }
 }

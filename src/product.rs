@@ -28,6 +28,8 @@ pub struct Product {
 pub enum ProductError {
     #[error("empty `sku`")]
     EmptySku,
+    #[error("invalid sku `{shown}`: {reason} (a sku is printable text without leading or trailing spaces, at most {MAX_SKU_BYTES} bytes)", shown = shown_sku(.sku))]
+    Sku { sku: String, reason: String },
     #[error(
         "invalid price `{0}`: expected a decimal string such as `19.90` (digits, one optional `.`)"
     )]
@@ -40,6 +42,54 @@ pub enum ProductError {
     UpdatedAt(String),
     #[error("invalid quantity {0}: must not be negative")]
     Quantity(i64),
+}
+
+/// The longest sku, in bytes of UTF-8.
+pub const MAX_SKU_BYTES: usize = 255;
+
+/// A sku as shown in a message: escaped, and cut after 40 characters.
+fn shown_sku(sku: &str) -> String {
+    let mut shown: String = sku
+        .chars()
+        .take(40)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if sku.chars().count() > 40 {
+        shown.push_str("...");
+    }
+    shown
+}
+
+/// The sku rules, the same for `products load`, import and `products remove`:
+/// non-empty, printable (no control characters), no leading or trailing
+/// white space, at most [`MAX_SKU_BYTES`] bytes.
+pub fn check_sku(sku: &str) -> Result<(), ProductError> {
+    let bad = |reason: String| {
+        Err(ProductError::Sku {
+            sku: sku.to_string(),
+            reason,
+        })
+    };
+    if sku.is_empty() {
+        return Err(ProductError::EmptySku);
+    }
+    if sku.len() > MAX_SKU_BYTES {
+        return bad(format!("{} bytes long", sku.len()));
+    }
+    if let Some((at, c)) = sku.char_indices().find(|(_, c)| c.is_control()) {
+        return bad(format!(
+            "control character U+{:04X} at byte {at}",
+            u32::from(c)
+        ));
+    }
+    if sku.starts_with(char::is_whitespace) {
+        return bad("leading white space".into());
+    }
+    if sku.ends_with(char::is_whitespace) {
+        return bad("trailing white space".into());
+    }
+    Ok(())
 }
 
 /// A price is `digits[.digits]`, optionally negative for credits; no exponent, no spaces.
@@ -60,9 +110,7 @@ pub fn check_price(price: &str) -> Result<(), ProductError> {
 impl Product {
     /// Checks the fields a channel or a load file could get wrong.
     pub fn check(&self) -> Result<(), ProductError> {
-        if self.sku.trim().is_empty() {
-            return Err(ProductError::EmptySku);
-        }
+        check_sku(&self.sku)?;
         check_price(&self.price)?;
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(ProductError::Currency(self.currency.clone()));
@@ -95,6 +143,38 @@ mod tests {
         ] {
             assert!(check_price(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sku_rules() {
+        for ok in [
+            "A",
+            "SKU-0000001",
+            "a b",
+            "Größe-XL",
+            "粗茶",
+            &"x".repeat(255),
+        ] {
+            assert!(check_sku(ok).is_ok(), "{ok}");
+        }
+        let cases: [(&str, &str); 7] = [
+            ("", "empty `sku`"),
+            (" A", "leading white space"),
+            ("A\t", "control character U+0009 at byte 1"),
+            ("A ", "trailing white space"),
+            ("A\u{7f}B", "control character U+007F"),
+            ("\u{a0}A", "leading white space"),
+            ("\n", "control character U+000A at byte 0"),
+        ];
+        for (bad, expected) in cases {
+            let err = check_sku(bad).unwrap_err().to_string();
+            assert!(err.contains(expected), "{bad:?}: {err}");
+        }
+        let long = "x".repeat(100_000);
+        let err = check_sku(&long).unwrap_err().to_string();
+        assert!(err.contains("100000 bytes long"), "{err}");
+        assert!(err.len() < 300, "the sku is cut in the message: {err}");
+        assert!(check_sku(&"é".repeat(128)).is_err(), "256 bytes");
     }
 
     #[test]

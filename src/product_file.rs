@@ -1,128 +1,267 @@
 //! Product files for `products load`: JSON Lines (one product object a line)
 //! or CSV (a header row; columns sku, title, price, currency, quantity,
-//! updated_at, optional id, and `attr.<name>` columns for attributes).
-//! Parsing is all or nothing: the first bad line rejects the whole file.
+//! optional updated_at and id, and `attr.<name>` columns for attributes).
+//! Files are read as a stream, one product at a time, so memory stays flat
+//! whatever the size; `updated_at` defaults to the load time. Each product
+//! is checked as it is read; the caller makes the load all or nothing (and
+//! finds a sku given twice, which needs the whole file).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::Path;
+
+use serde::Deserialize;
 
 use crate::product::Product;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProductFileError {
     #[error("line {line}: {message}")]
-    Line { line: usize, message: String },
+    Line { line: u64, message: String },
+    /// The bytes are not text (invalid UTF-8) or cannot be read: a file
+    /// error (exit 2), not a bad product.
+    #[error("line {line}: {message}")]
+    Unreadable { line: u64, message: String },
     #[error("{0}")]
     File(String),
 }
 
-fn at(line: usize, message: impl Into<String>) -> ProductFileError {
+fn at(line: u64, message: impl Into<String>) -> ProductFileError {
     ProductFileError::Line {
         line,
         message: message.into(),
     }
 }
 
-/// Checks a parsed product and that its SKU is not already in the file.
-fn accept(
-    product: Product,
-    line: usize,
-    seen: &mut HashSet<String>,
-    out: &mut Vec<Product>,
-) -> Result<(), ProductFileError> {
-    product
-        .check()
-        .map_err(|e| at(line, format!("sku `{}`: {e}", product.sku)))?;
-    if !seen.insert(product.sku.clone()) {
-        return Err(at(
-            line,
-            format!("sku `{}` appears twice in the file", product.sku),
-        ));
-    }
-    out.push(product);
-    Ok(())
+/// The two file formats, chosen by extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    JsonLines,
+    Csv,
 }
 
-pub fn parse_jsonl(text: &str) -> Result<Vec<Product>, ProductFileError> {
-    let mut products = Vec::new();
-    let mut seen = HashSet::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
+impl Format {
+    /// `.jsonl`/`.ndjson` or `.csv`; anything else is refused.
+    pub fn of(path: &Path) -> Result<Format, ProductFileError> {
+        match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+            "jsonl" | "ndjson" => Ok(Format::JsonLines),
+            "csv" => Ok(Format::Csv),
+            other => Err(ProductFileError::File(format!(
+                "unknown product file type `.{other}`; use .jsonl (JSON Lines) or .csv"
+            ))),
         }
-        let product: Product = serde_json::from_str(line).map_err(|e| at(number, e.to_string()))?;
-        accept(product, number, &mut seen, &mut products)?;
     }
-    Ok(products)
 }
 
-const CSV_REQUIRED: [&str; 6] = [
-    "sku",
-    "title",
-    "price",
-    "currency",
-    "quantity",
-    "updated_at",
-];
+/// A product line and its line number, checked.
+pub type Row = (u64, Product);
 
-pub fn parse_csv(text: &str) -> Result<Vec<Product>, ProductFileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| at(1, format!("cannot read the header row: {e}")))?
-        .clone();
-    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let mut required = BTreeMap::new();
-    for name in CSV_REQUIRED {
-        let index = column(name).ok_or_else(|| {
-            at(
-                1,
-                format!(
-                    "missing column `{name}` (required: {})",
-                    CSV_REQUIRED.join(", ")
-                ),
-            )
-        })?;
-        required.insert(name, index);
+/// Reads products one at a time. `loaded_at` (RFC 3339) is the `updated_at`
+/// of products that do not give one.
+pub fn read_products<'r>(
+    reader: impl BufRead + 'r,
+    format: Format,
+    loaded_at: &str,
+) -> Result<Box<dyn Iterator<Item = Result<Row, ProductFileError>> + 'r>, ProductFileError> {
+    let loaded_at = loaded_at.to_string();
+    match format {
+        Format::JsonLines => Ok(Box::new(JsonLines {
+            reader,
+            line: 0,
+            buf: String::new(),
+            loaded_at,
+        })),
+        Format::Csv => Ok(Box::new(CsvRows::new(reader, loaded_at)?)),
     }
-    let id_column = column("id");
-    let mut attribute_columns = Vec::new();
-    for (index, header) in headers.iter().enumerate() {
-        let header = header.trim();
-        if let Some(name) = header.strip_prefix("attr.") {
-            attribute_columns.push((index, name.to_string()));
-        } else if !CSV_REQUIRED.contains(&header) && header != "id" {
-            return Err(at(
-                1,
-                format!(
-                    "unknown column `{header}` (allowed: {}, id, attr.<name>)",
-                    CSV_REQUIRED.join(", ")
-                ),
-            ));
-        }
-    }
-    let mut products = Vec::new();
-    let mut seen = HashSet::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
+}
+
+/// A JSON Lines product: `updated_at` may be left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonProduct {
+    sku: String,
+    title: String,
+    price: String,
+    currency: String,
+    quantity: i64,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+fn checked(product: Product, line: u64) -> Result<Row, ProductFileError> {
+    product.check().map_err(|e| match e {
+        // The sku error already shows the sku.
+        crate::product::ProductError::Sku { .. } | crate::product::ProductError::EmptySku => {
             at(line, e.to_string())
-        })?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        let field = |name: &str| record.get(required[name]).unwrap_or("").to_string();
-        let quantity = field("quantity");
+        }
+        other => at(line, format!("sku `{}`: {other}", product.sku)),
+    })?;
+    Ok((line, product))
+}
+
+struct JsonLines<R> {
+    reader: R,
+    line: u64,
+    buf: String,
+    loaded_at: String,
+}
+
+impl<R: BufRead> Iterator for JsonLines<R> {
+    type Item = Result<Row, ProductFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            self.line += 1;
+            match self.reader.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(ProductFileError::Unreadable {
+                        line: self.line,
+                        message: format!("cannot read: {e}"),
+                    }));
+                }
+            }
+            let text = self.buf.trim_end_matches(['\n', '\r']);
+            let text = if self.line == 1 {
+                text.strip_prefix('\u{feff}').unwrap_or(text)
+            } else {
+                text
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            let parsed: JsonProduct = match serde_json::from_str(text) {
+                Ok(p) => p,
+                Err(e) => return Some(Err(at(self.line, e.to_string()))),
+            };
+            let product = Product {
+                sku: parsed.sku,
+                title: parsed.title,
+                price: parsed.price,
+                currency: parsed.currency,
+                quantity: parsed.quantity,
+                attributes: parsed.attributes,
+                updated_at: parsed.updated_at.unwrap_or_else(|| self.loaded_at.clone()),
+                id: parsed.id,
+            };
+            return Some(checked(product, self.line));
+        }
+    }
+}
+
+const CSV_REQUIRED: [&str; 5] = ["sku", "title", "price", "currency", "quantity"];
+const CSV_OPTIONAL: [&str; 2] = ["updated_at", "id"];
+
+struct CsvRows<R> {
+    records: csv::StringRecordsIntoIter<R>,
+    required: [usize; 5],
+    updated_at: Option<usize>,
+    id: Option<usize>,
+    attributes: Vec<(usize, String)>,
+    loaded_at: String,
+}
+
+impl<R: BufRead> CsvRows<R> {
+    fn new(reader: R, loaded_at: String) -> Result<CsvRows<R>, ProductFileError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(reader);
+        let headers = reader
+            .headers()
+            .map_err(|e| at(1, format!("cannot read the header row: {e}")))?
+            .clone();
+        let names: Vec<&str> = headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = h.trim();
+                if i == 0 {
+                    h.trim_start_matches('\u{feff}')
+                } else {
+                    h
+                }
+            })
+            .collect();
+        let allowed = || {
+            format!(
+                "{}, {}, attr.<name>",
+                CSV_REQUIRED.join(", "),
+                CSV_OPTIONAL.join(", ")
+            )
+        };
+        for (i, name) in names.iter().enumerate() {
+            if let Some(first) = names[..i].iter().position(|n| n == name) {
+                return Err(at(
+                    1,
+                    format!(
+                        "column `{name}` appears twice in the header (columns {} and {})",
+                        first + 1,
+                        i + 1
+                    ),
+                ));
+            }
+            if !CSV_REQUIRED.contains(name)
+                && !CSV_OPTIONAL.contains(name)
+                && !name.starts_with("attr.")
+            {
+                return Err(at(
+                    1,
+                    format!("unknown column `{name}` (allowed: {})", allowed()),
+                ));
+            }
+            if *name == "attr." {
+                return Err(at(1, "column `attr.` has no attribute name"));
+            }
+        }
+        let column = |name: &str| names.iter().position(|h| *h == name);
+        let mut required = [0; 5];
+        for (slot, name) in required.iter_mut().zip(CSV_REQUIRED) {
+            *slot = column(name).ok_or_else(|| {
+                at(
+                    1,
+                    format!(
+                        "missing column `{name}` (required: {}; optional: {})",
+                        CSV_REQUIRED.join(", "),
+                        CSV_OPTIONAL.join(", ")
+                    ),
+                )
+            })?;
+        }
+        let attributes = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.strip_prefix("attr.").map(|n| (i, n.to_string())))
+            .collect();
+        Ok(CsvRows {
+            updated_at: column("updated_at"),
+            id: column("id"),
+            records: reader.into_records(),
+            required,
+            attributes,
+            loaded_at,
+        })
+    }
+
+    fn row(&self, record: &csv::StringRecord, line: u64) -> Result<Row, ProductFileError> {
+        let field = |i: usize| record.get(self.required[i]).unwrap_or("").to_string();
+        let quantity = field(4);
         let product = Product {
-            sku: field("sku"),
-            title: field("title"),
-            price: field("price"),
-            currency: field("currency"),
+            sku: field(0),
+            title: field(1),
+            price: field(2),
+            currency: field(3),
             quantity: quantity
                 .trim()
                 .parse()
                 .map_err(|_| at(line, format!("quantity `{quantity}` is not a whole number")))?,
-            attributes: attribute_columns
+            attributes: self
+                .attributes
                 .iter()
                 .filter_map(|(index, name)| {
                     record
@@ -131,27 +270,70 @@ pub fn parse_csv(text: &str) -> Result<Vec<Product>, ProductFileError> {
                         .map(|v| (name.clone(), v.to_string()))
                 })
                 .collect(),
-            updated_at: field("updated_at"),
-            id: id_column
+            updated_at: self
+                .updated_at
+                .and_then(|i| record.get(i))
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| self.loaded_at.clone(), str::to_string),
+            id: self
+                .id
                 .and_then(|i| record.get(i))
                 .filter(|v| !v.is_empty())
                 .map(str::to_string),
         };
-        accept(product, line, &mut seen, &mut products)?;
+        checked(product, line)
     }
-    Ok(products)
+}
+
+impl<R: BufRead> Iterator for CsvRows<R> {
+    type Item = Result<Row, ProductFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = match self.records.next()? {
+            Ok(record) => record,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Some(Err(match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::Io(_) => {
+                        ProductFileError::Unreadable {
+                            line,
+                            message: e.to_string(),
+                        }
+                    }
+                    _ => at(line, e.to_string()),
+                }));
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        Some(self.row(&record, line))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const LOADED_AT: &str = "2026-06-01T00:00:00Z";
+
+    fn parse(text: &str, format: Format) -> Result<Vec<Product>, ProductFileError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for row in read_products(text.as_bytes(), format, LOADED_AT)? {
+            let (line, p) = row?;
+            if !seen.insert(p.sku.clone()) {
+                return Err(at(line, format!("sku `{}` appears twice", p.sku)));
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
     #[test]
     fn jsonl_loads_and_rejects_with_line_numbers() {
         let good = r#"{"sku":"A","title":"t","price":"19.90","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z","attributes":{"color":"red"}}
 
 {"sku":"B","title":"u","price":"0.05","currency":"EUR","quantity":0,"updated_at":"2026-01-01T00:00:00+01:00"}"#;
-        let products = parse_jsonl(good).unwrap();
+        let products = parse(good, Format::JsonLines).unwrap();
         assert_eq!(products.len(), 2);
         assert_eq!(products[0].price, "19.90");
         let cases = [
@@ -181,9 +363,17 @@ mod tests {
                 good.replace("\"title\":\"t\"", "\"title\":\"t\",\"colour\":\"x\""),
                 "unknown field `colour`",
             ),
+            (
+                good.replace("\"sku\":\"A\"", "\"sku\":\" A\""),
+                "line 1: invalid sku ` A`: leading white space",
+            ),
+            (
+                good.replace("\"sku\":\"B\"", "\"sku\":\"B\\u0007\""),
+                "line 3: invalid sku `B\\u{7}`: control character U+0007",
+            ),
         ];
         for (text, expected) in cases {
-            let err = parse_jsonl(&text).unwrap_err().to_string();
+            let err = parse(&text, Format::JsonLines).unwrap_err().to_string();
             assert!(
                 err.starts_with(expected) || err.contains(expected),
                 "{expected}: {err}"
@@ -192,9 +382,25 @@ mod tests {
     }
 
     #[test]
+    fn updated_at_defaults_to_the_load_time() {
+        let jsonl = "\u{feff}{\"sku\":\"A\",\"title\":\"t\",\"price\":\"1\",\"currency\":\"EUR\",\"quantity\":1}\r\n";
+        let products = parse(jsonl, Format::JsonLines).unwrap();
+        assert_eq!(products[0].updated_at, LOADED_AT);
+        let csv = "\u{feff}sku,title,price,currency,quantity\r\nA,t,1,EUR,1\r\n";
+        let products = parse(csv, Format::Csv).unwrap();
+        assert_eq!(products[0].sku, "A");
+        assert_eq!(products[0].updated_at, LOADED_AT);
+        // An empty cell in an updated_at column too.
+        let csv = "sku,title,price,currency,quantity,updated_at\nA,t,1,EUR,1,\nB,t,1,EUR,1,2026-01-01T00:00:00Z\n";
+        let products = parse(csv, Format::Csv).unwrap();
+        assert_eq!(products[0].updated_at, LOADED_AT);
+        assert_eq!(products[1].updated_at, "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
     fn csv_loads_attributes_and_rejects_with_line_numbers() {
         let good = "sku,title,price,currency,quantity,updated_at,attr.color,id\nA,\"Shirt, red\",19.90,EUR,3,2026-01-01T00:00:00Z,red,\nB,Mug,0.05,EUR,0,2026-01-01T00:00:00Z,,m-1\n";
-        let products = parse_csv(good).unwrap();
+        let products = parse(good, Format::Csv).unwrap();
         assert_eq!(products[0].title, "Shirt, red");
         assert_eq!(
             products[0].attributes.get("color").map(String::as_str),
@@ -210,6 +416,10 @@ mod tests {
             (good.replace(",3,", ",three,"), "line 2: quantity `three`"),
             (
                 good.replace("sku,title", "sku,name"),
+                "line 1: unknown column `name`",
+            ),
+            (
+                good.replace("sku,title,", "sku,"),
                 "line 1: missing column `title`",
             ),
             (
@@ -217,13 +427,25 @@ mod tests {
                 "line 1: unknown column `colour`",
             ),
             (
+                good.replace(",id\n", ",price\n"),
+                "line 1: column `price` appears twice in the header (columns 3 and 8)",
+            ),
+            (
+                good.replace(",id\n", ",attr.color\n"),
+                "line 1: column `attr.color` appears twice",
+            ),
+            (
                 good.replace("B,Mug", "A,Mug"),
                 "line 3: sku `A` appears twice",
+            ),
+            (
+                good.replace("B,Mug", "B ,Mug"),
+                "line 3: invalid sku `B `: trailing white space",
             ),
             (format!("{good}C,x\n"), "line 4:"),
         ];
         for (text, expected) in cases {
-            let err = parse_csv(&text).unwrap_err().to_string();
+            let err = parse(&text, Format::Csv).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{expected}: {err}");
         }
     }

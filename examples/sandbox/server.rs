@@ -100,7 +100,7 @@ pub struct Switches {
     pub repeat_cursor: bool,
     /// The next N successful batch replies leave out the last item's result.
     pub omit_results_next: u32,
-    /// These skus get a per-item error in export batches.
+    /// These skus get a per-item error in export batches (upserts and deletions).
     pub item_error_skus: Vec<String>,
     /// The next N protocol requests get their TCP connection reset, no reply.
     pub close_next: u32,
@@ -799,7 +799,10 @@ impl Catalog {
         if let Some(stored) = self.stored.get(sku) {
             return Some(stored.product.clone());
         }
-        self.seed_index(sku).map(seeded_product)
+        // A shadowed seed that is not stored was deleted.
+        self.seed_index(sku)
+            .filter(|&i| !self.is_shadowed(i))
+            .map(seeded_product)
     }
 
     fn now_nanos(&mut self) -> i128 {
@@ -838,6 +841,16 @@ impl Catalog {
             },
         );
         product
+    }
+
+    /// Deletes `sku`; a product that is not there is already deleted.
+    fn delete(&mut self, sku: &str) {
+        if let Some(i) = self.seed_index(sku) {
+            self.shadowed[(i / 64) as usize] |= 1 << (i % 64);
+        }
+        if let Some(old) = self.stored.remove(sku) {
+            self.order.remove(&(old.nanos, sku.to_string()));
+        }
     }
 
     /// Export upsert: stores only when the content differs.
@@ -1293,20 +1306,27 @@ fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Batch {
+        #[serde(default)]
         products: Vec<Value>,
+        /// Skus to delete; each gets a `deleted` (or `error`) result.
+        #[serde(default)]
+        delete: Vec<String>,
     }
     let batch: Batch = match serde_json::from_slice(body) {
         Ok(batch) => batch,
         Err(err) => {
-            return bad_request(&format!("body is not `{{\"products\":[...]}}` JSON: {err}"));
+            return bad_request(&format!(
+                "body is not `{{\"products\":[...],\"delete\":[...]}}` JSON: {err}"
+            ));
         }
     };
-    if batch.products.len() > MAX_BATCH {
+    let items = batch.products.len() + batch.delete.len();
+    if items > MAX_BATCH {
         return json_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({
                 "error": "batch_too_large",
-                "error_description": format!("{} products in one batch: at most {MAX_BATCH}", batch.products.len()),
+                "error_description": format!("{items} products in one batch: at most {MAX_BATCH}"),
             }),
         );
     }
@@ -1343,8 +1363,31 @@ fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
             }
         })
         .collect();
-    drop(catalog);
     let mut results = results;
+    for sku in batch.delete {
+        let result = if sku.trim().is_empty() {
+            ItemResult {
+                sku,
+                status: "error",
+                error: Some("empty `sku` in `delete`".into()),
+            }
+        } else if error_skus.contains(&sku) {
+            ItemResult {
+                sku,
+                status: "error",
+                error: Some("refused by the channel (sandbox `item_error_skus`)".into()),
+            }
+        } else {
+            catalog.delete(&sku);
+            ItemResult {
+                sku,
+                status: "deleted",
+                error: None,
+            }
+        };
+        results.push(result);
+    }
+    drop(catalog);
     if !results.is_empty() && take_one(&mut lock(&shared.switches).omit_results_next) {
         results.pop();
     }
@@ -1979,6 +2022,77 @@ mod tests {
                 None => return all,
             }
         }
+    }
+
+    #[tokio::test]
+    async fn batch_delete_removes_seeded_and_stored_products() {
+        let sb = start(5, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let (status, _) = export(
+            &sb,
+            &http,
+            &access,
+            json!({"products": [product_json("NEW-1", json!("1.00"))]}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(sb.product_count(), 6);
+        sb.update_switches(|s| s.item_error_skus = vec!["SKU-0000003".into()]);
+        let (status, reply) = export(
+            &sb,
+            &http,
+            &access,
+            json!({"delete": ["SKU-0000001", "NEW-1", "GONE-9", "SKU-0000003"]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{reply}");
+        let statuses: Vec<(&str, &str)> = reply["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["sku"].as_str().unwrap(), r["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("SKU-0000001", "deleted"),
+                ("NEW-1", "deleted"),
+                ("GONE-9", "deleted"),
+                ("SKU-0000003", "error")
+            ]
+        );
+        assert_eq!(sb.product_count(), 4);
+        assert!(sb.product("SKU-0000001").is_none());
+        assert!(sb.product("NEW-1").is_none());
+        assert!(sb.product("SKU-0000003").is_some());
+        let listed = import_all(&sb, &http, &access, None).await;
+        assert_eq!(
+            listed,
+            ["SKU-0000002", "SKU-0000003", "SKU-0000004", "SKU-0000005"]
+        );
+        // A deleted product can come back.
+        let (_, reply) = export(
+            &sb,
+            &http,
+            &access,
+            json!({"products": [product_json("SKU-0000001", json!("2.00"))], "delete": []}),
+        )
+        .await;
+        assert_eq!(reply["results"][0]["status"], "created");
+        // Upserts and deletions count together against the batch limit.
+        let products: Vec<Value> = (0..60)
+            .map(|i| product_json(&format!("B-{i}"), json!("1")))
+            .collect();
+        let delete: Vec<String> = (0..41).map(|i| format!("D-{i}")).collect();
+        let (status, _) = export(
+            &sb,
+            &http,
+            &access,
+            json!({"products": products, "delete": delete}),
+        )
+        .await;
+        assert_eq!(status, 413);
     }
 
     #[tokio::test]

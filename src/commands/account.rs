@@ -12,12 +12,12 @@ use crate::cli::AccountCommand;
 use crate::config::edit::{new_account_text, set_current_account, set_master_source};
 use crate::config::file::{IfMissing, edit_file, lock_for_edit, write_atomically};
 use crate::config::model::GlobalConfig;
-use crate::config::{self, AccountConfig, error::parse_toml};
+use crate::config::{self, AccountConfig, ConfigError, error::parse_toml};
 use crate::error::Refused;
 use crate::ids::{self, OMS};
 use crate::output::{Report, or_dash, table, write_table};
 use crate::period::Job;
-use crate::validate::Finding;
+use crate::validate::{Finding, Severity, has_errors};
 
 pub fn run(ctx: &Context, command: AccountCommand) -> Result<Outcome> {
     match command {
@@ -182,10 +182,11 @@ fn use_account(ctx: &Context, account: &str) -> Result<Outcome> {
     ids::check_account_id(account)?;
     let file = ctx.paths.account_file(account);
     if !file.exists() {
-        return Err(Refused(format!(
-            "account `{account}` does not exist (no file `{}`); create it with `oms-channels account add {account}`",
-            file.display()
-        ))
+        // The same error (and exit code) as every command naming a missing account.
+        return Err(ConfigError::NoAccount {
+            account: account.to_string(),
+            path: file,
+        }
         .into());
     }
     let path = ctx.paths.global_config();
@@ -213,8 +214,22 @@ fn add(ctx: &Context, account: &str, master: &str, display_name: Option<&str>) -
     }
     let path = ctx.paths.account_file(account);
     let text = new_account_text(account, display_name, master);
-    AccountConfig::parse(&path, &text)
+    let new = AccountConfig::parse(&path, &text)
         .context("internal error: the new account file does not parse")?;
+    // Validate before writing: the tool never writes a file it would refuse.
+    let findings = findings_of(ctx, account, &new)?;
+    if has_errors(&findings) {
+        let lines: Vec<String> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        return Err(Refused(format!(
+            "refused: the new account would be invalid; nothing was written:\n{}",
+            lines.join("\n")
+        ))
+        .into());
+    }
     let created = {
         let _lock = lock_for_edit(&path)?;
         if path.exists() {
@@ -258,10 +273,10 @@ fn remove(ctx: &Context, account: &str) -> Result<Outcome> {
     {
         let _lock = lock_for_edit(&path)?;
         if !path.exists() {
-            return Err(Refused(format!(
-                "account `{account}` does not exist (no file `{}`)",
-                path.display()
-            ))
+            return Err(ConfigError::NoAccount {
+                account: account.to_string(),
+                path,
+            }
             .into());
         }
         std::fs::remove_file(&path)

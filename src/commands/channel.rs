@@ -1,4 +1,4 @@
-//! `channel list | show | add | set | remove | set-period | login`.
+//! `channel list | show | add | set | remove | set-period | login | reset`.
 
 use std::io::{self, Read as _, Write};
 use std::path::PathBuf;
@@ -14,13 +14,16 @@ use crate::cli::{AuthArgs, ChannelAddArgs, ChannelCommand, ChannelSetArgs};
 use crate::config::edit::{
     NewChannel, add_channel, remove_channel, set_base_url, set_channel_auth, set_job_period,
 };
+use crate::config::model::DEFAULT_QUARANTINE_AFTER;
 use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource};
 use crate::connector::AuthMethod;
 use crate::connector::check_url;
+use crate::crash;
 use crate::error::Refused;
 use crate::ids;
 use crate::output::{Report, or_dash};
 use crate::period::{Job, Period};
+use crate::store::{Forgotten, Store, endpoints_of};
 use crate::validate::{Finding, secret_present_here};
 
 pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
@@ -36,7 +39,91 @@ pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
             period,
         } => set_period(ctx, &channel, &job, &period),
         ChannelCommand::Login { channel } => login(ctx, &channel),
+        ChannelCommand::Reset { channel } => reset(ctx, &channel),
     }
+}
+
+/// Forgets the store's state for `id`, if there is a store.
+fn forget_in_store(ctx: &Context, account: &str, id: &str) -> Result<()> {
+    if let Some(store) = Store::open_if_exists(&ctx.paths.data_dir, account)? {
+        store.write(|tx| tx.forget_channel(id, DEFAULT_QUARANTINE_AFTER))?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Reset {
+    account: String,
+    #[serde(flatten)]
+    forgotten: Forgotten,
+}
+
+impl Report for Reset {
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        let f = &self.forgotten;
+        let mut forgot = Vec::new();
+        if f.tokens {
+            forgot.push("its tokens".to_string());
+        }
+        if f.import_progress {
+            forgot.push("its import progress".to_string());
+        }
+        if f.exports > 0 {
+            forgot.push(format!(
+                "{} exported products ({} quarantined, {} deletions pending)",
+                f.exports, f.quarantined, f.pending_deletions
+            ));
+        }
+        if f.listings > 0 {
+            forgot.push(format!("{} listings", f.listings));
+        }
+        if f.job_states > 0 {
+            forgot.push(format!("the schedule state of {} jobs", f.job_states));
+        }
+        if forgot.is_empty() {
+            writeln!(
+                out,
+                "{}/{}: the store knew nothing about this channel; nothing to forget",
+                self.account, f.channel
+            )
+        } else {
+            writeln!(
+                out,
+                "{}/{}: forgot {}. Next: `oms-channels channel login {}` if it uses a refresh token; the next export sends every product",
+                self.account,
+                f.channel,
+                forgot.join(", "),
+                f.channel
+            )
+        }
+    }
+}
+
+/// `channel reset`: forgets the store's state for the channel on purpose,
+/// under the account's run lock so no run is writing it meanwhile.
+fn reset(ctx: &Context, id: &str) -> Result<Outcome> {
+    let (choice, loaded) = ctx.load_selected()?;
+    let channel = require_channel(&choice, &loaded, id)?;
+    let _lock = crate::store::lock::try_lock_account(&ctx.paths.data_dir, &choice.account)
+        .map_err(|err| match err {
+            crate::store::LockError::Held { .. } => anyhow::Error::new(crate::error::Busy(
+                format!("{err}; nothing was reset, try again when the run has finished"),
+            )),
+            other => anyhow::Error::new(other),
+        })?;
+    let store = Store::open(&ctx.paths.data_dir, &choice.account)?;
+    let endpoints = endpoints_of(&loaded.config);
+    let forgotten = store.write(|tx| {
+        let forgotten = tx.forget_channel(id, channel.quarantine_threshold())?;
+        crash::point("channel-reset");
+        // The channel keeps its endpoint; only what was learnt there is gone.
+        tx.sync_endpoints(&endpoints, jiff::Timestamp::now())?;
+        Ok(forgotten)
+    })?;
+    Ok(Outcome::ok(Reset {
+        account: choice.account,
+        forgotten,
+    }))
 }
 
 /// The channel must exist in the account; the error lists the ones that do.
@@ -194,7 +281,11 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
             },
         });
     let tokens = crate::store::Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?
-        .map(|store| store.read(|tx| tx.tokens(id)))
+        .map(|store| {
+            // Tokens of the endpoint the channel had before are not its tokens.
+            store.sync_endpoints(&endpoints_of(&loaded.config))?;
+            store.read(|tx| tx.tokens(id))
+        })
         .transpose()?
         .flatten()
         .map(|t| TokenInfo {
@@ -254,6 +345,8 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         auth,
     };
     let (_, findings) = edit_account(ctx, &loaded, |doc| Ok(add_channel(doc, id, &new)?))?;
+    // A new channel starts fresh, whatever an earlier channel of that id left.
+    forget_in_store(ctx, &choice.account, id)?;
     Ok(Outcome::ok(Changed {
         account: choice.account,
         what: format!(
@@ -424,9 +517,12 @@ fn remove(ctx: &Context, id: &str) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     require_channel(&choice, &loaded, id)?;
     let (_, findings) = edit_account(ctx, &loaded, |doc| Ok(remove_channel(doc, id)?))?;
+    forget_in_store(ctx, &choice.account, id)?;
     Ok(Outcome::ok(Changed {
         account: choice.account,
-        what: format!("removed channel `{id}` (its tokens and history stay in the store)"),
+        what: format!(
+            "removed channel `{id}` and forgot its tokens, progress and exports (its run history stays in the store)"
+        ),
         old: None,
         new: None,
         path: loaded.path,
@@ -548,6 +644,9 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         .into());
     }
     let store = crate::store::Store::open(&ctx.paths.data_dir, &choice.account)?;
+    // First settle whose state this is, so the new token is not forgotten
+    // by the next run as belonging to the channel's previous endpoint.
+    store.sync_endpoints(&endpoints_of(&loaded.config))?;
     let now = jiff::Timestamp::now();
     store.write(|tx| tx.store_login(id, token, now))?;
     Ok(Outcome::ok(Changed {

@@ -8,22 +8,29 @@ use serde::Serialize;
 
 use crate::app::{Context, Outcome};
 use crate::cli::ProductsCommand;
-use crate::config::error::read_text;
+use crate::config::LoadedAccount;
+use crate::config::model::DEFAULT_QUARANTINE_AFTER;
 use crate::crash;
 use crate::error::Refused;
 use crate::output::{Report, or_dash, table, when, write_table};
-use crate::product::Product;
-use crate::product_file::{parse_csv, parse_jsonl};
-use crate::store::Store;
-use crate::store::UpsertCounts;
+use crate::product::{Product, check_sku};
+use crate::product_file::{Format, ProductFileError, read_products};
+use crate::store::{ExportState, Removed, Store, StoreError, UpsertCounts, endpoints_of};
 
 pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
-    let choice = ctx.select_account()?;
+    // Every products command names an existing account, like every other
+    // command: a typo'd account is an error, never an empty catalog.
+    let (choice, loaded) = ctx.load_selected()?;
     let account = choice.account;
     match command {
         ProductsCommand::Load { file } => load(ctx, &account, &file),
+        ProductsCommand::Remove { skus, file } => remove(ctx, &account, skus, file.as_deref()),
+        ProductsCommand::Release { sku, channel } => release(ctx, &loaded, &sku, channel),
         read_only => {
             let store = Store::open_if_exists(&ctx.paths.data_dir, &account)?;
+            if let Some(store) = &store {
+                store.sync_endpoints(&endpoints_of(&loaded.config))?;
+            }
             match read_only {
                 ProductsCommand::List { limit, after } => {
                     let products = match &store {
@@ -40,14 +47,19 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
                     Ok(Outcome::ok(Count { account, count }))
                 }
                 ProductsCommand::Show { sku } => {
+                    let threshold = |channel: &str| quarantine_after(&loaded, channel);
                     let found = match &store {
-                        Some(s) => {
-                            s.read(|tx| Ok((tx.product(&sku)?, tx.listings_for_sku(&sku)?)))?
-                        }
-                        None => (None, Vec::new()),
+                        Some(s) => s.read(|tx| {
+                            Ok((
+                                tx.product(&sku)?,
+                                tx.listings_for_sku(&sku)?,
+                                tx.export_states(&sku, &threshold)?,
+                            ))
+                        })?,
+                        None => (None, Vec::new(), Vec::new()),
                     };
-                    let (product, listings) = found;
-                    if product.is_none() && listings.is_empty() {
+                    let (product, listings, exports) = found;
+                    if product.is_none() && listings.is_empty() && exports.is_empty() {
                         return Err(
                             Refused(format!("{account}: no product with sku `{sku}`")).into()
                         );
@@ -64,12 +76,25 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
                                 product: l.product,
                             })
                             .collect(),
+                        exports,
                     }))
                 }
-                ProductsCommand::Load { .. } => unreachable!("handled above"),
+                ProductsCommand::Load { .. }
+                | ProductsCommand::Remove { .. }
+                | ProductsCommand::Release { .. } => unreachable!("handled above"),
             }
         }
     }
+}
+
+/// The channel's quarantine threshold; the default for a channel no longer
+/// in the file.
+fn quarantine_after(loaded: &LoadedAccount, channel: &str) -> u32 {
+    loaded
+        .config
+        .channels
+        .get(channel)
+        .map_or(DEFAULT_QUARANTINE_AFTER, |c| c.quarantine_threshold())
 }
 
 #[derive(Serialize)]
@@ -123,6 +148,9 @@ struct Show {
     sku: String,
     product: Option<Product>,
     listings: Vec<ListingRow>,
+    /// Where the product stands with each channel's export (quarantine,
+    /// pending deletion).
+    exports: Vec<ExportState>,
 }
 
 impl Report for Show {
@@ -141,7 +169,7 @@ impl Report for Show {
             }
             None => writeln!(
                 out,
-                "sku:        {} (not in the catalog; only channel listings)",
+                "sku:        {} (not in the catalog; what the channels hold or still owe follows)",
                 self.sku
             )?,
         }
@@ -155,6 +183,38 @@ impl Report for Show {
                     format!("{} {}", l.product.price, l.product.currency),
                     l.product.quantity.to_string(),
                     when(Some(l.seen_at)),
+                ]);
+            }
+            write_table(out, &t)?;
+        }
+        if !self.exports.is_empty() {
+            writeln!(out)?;
+            let mut t = table([
+                "CHANNEL",
+                "EXPORTED REVISION",
+                "LAST STATUS",
+                "STATE",
+                "ERROR",
+            ]);
+            for e in &self.exports {
+                let state = if e.deletion_pending {
+                    "deletion pending".to_string()
+                } else if e.quarantined {
+                    format!(
+                        "QUARANTINED ({} rejections; `products release {}`)",
+                        e.rejections, self.sku
+                    )
+                } else if e.rejections > 0 {
+                    format!("rejected {} time(s)", e.rejections)
+                } else {
+                    "-".to_string()
+                };
+                t.add_row([
+                    e.channel.clone(),
+                    or_dash(e.exported_revision.map(|r| r.to_string()).as_ref()),
+                    e.last_status.clone(),
+                    state,
+                    or_dash(e.last_error.as_ref()),
                 ]);
             }
             write_table(out, &t)?;
@@ -187,32 +247,220 @@ impl Report for Loaded {
 }
 
 fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
-    let text = read_text(file)?;
-    let extension = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let parsed = match extension {
-        "jsonl" | "ndjson" => parse_jsonl(&text),
-        "csv" => parse_csv(&text),
-        other => {
-            return Err(Refused(format!(
-                "`{}`: unknown product file type `.{other}`; use .jsonl (JSON Lines) or .csv",
+    let refused =
+        |e: &dyn std::fmt::Display| Refused(format!("{}: {e}; nothing was loaded", file.display()));
+    let format = Format::of(file).map_err(|e| refused(&e))?;
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let loaded_at = jiff::Timestamp::now().to_string();
+    let rows =
+        read_products(io::BufReader::new(reader), format, &loaded_at).map_err(|e| refused(&e))?;
+    let store = Store::open(&ctx.paths.data_dir, account)?;
+    // One transaction for the whole file: a bad line anywhere, or a kill,
+    // leaves the catalog as it was. Products go in by chunks as they are
+    // read, so memory does not grow with the file.
+    const CHUNK: usize = 1000;
+    let mut failure = None;
+    let result = store.write(|tx| {
+        tx.begin_load()?;
+        let mut counts = UpsertCounts::default();
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for row in rows {
+            let (line, product) = match row {
+                Ok(row) => row,
+                Err(e) => {
+                    failure = Some(e);
+                    return Err(StoreError::Abandoned);
+                }
+            };
+            if let Some(first) = tx.first_load_line(&product.sku, line)? {
+                failure = Some(ProductFileError::Line {
+                    line,
+                    message: format!(
+                        "sku `{}` appears twice in the file (first on line {first})",
+                        product.sku
+                    ),
+                });
+                return Err(StoreError::Abandoned);
+            }
+            chunk.push(product);
+            if chunk.len() == CHUNK {
+                counts += tx.upsert_catalog(&chunk)?;
+                chunk.clear();
+                crash::point("products-load-chunk");
+            }
+        }
+        counts += tx.upsert_catalog(&chunk)?;
+        tx.end_load()?;
+        crash::point("products-load");
+        Ok(counts)
+    });
+    // The file's own problem is refused (exit 1); the store's is reported as is.
+    let counts = match (result, failure) {
+        (Ok(counts), _) => counts,
+        (Err(_), Some(e @ ProductFileError::Unreadable { .. })) => {
+            return Err(anyhow::anyhow!(
+                "cannot read `{}`: {e}; nothing was loaded",
                 file.display()
-            ))
-            .into());
+            ));
+        }
+        (Err(_), Some(e)) => return Err(refused(&e).into()),
+        (Err(e), None) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot load `{}`; nothing was loaded",
+                file.display()
+            )));
         }
     };
-    let products =
-        parsed.map_err(|e| Refused(format!("{}: {e}; nothing was loaded", file.display())))?;
-    let store = Store::open(&ctx.paths.data_dir, account)?;
-    let counts = store
-        .write(|tx| {
-            let counts = tx.upsert_catalog(&products)?;
-            crash::point("products-load");
-            Ok(counts)
-        })
-        .with_context(|| format!("cannot load `{}`; nothing was loaded", file.display()))?;
     Ok(Outcome::ok(Loaded {
         account: account.to_string(),
         file: file.to_path_buf(),
         counts,
+    }))
+}
+
+#[derive(Serialize)]
+struct RemovedReport {
+    account: String,
+    #[serde(flatten)]
+    removed: Removed,
+}
+
+impl Report for RemovedReport {
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = &self.removed;
+        writeln!(
+            out,
+            "{}: removed {} products from the catalog; {} deletions pending on the channels (sent by the next export)",
+            self.account,
+            r.removed.len(),
+            r.deletions_pending
+        )?;
+        if !r.missing.is_empty() {
+            let shown: Vec<&str> = r.missing.iter().take(10).map(String::as_str).collect();
+            writeln!(
+                out,
+                "not in the catalog (nothing to do): {}{}",
+                shown.join(", "),
+                if r.missing.len() > 10 { ", ..." } else { "" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The SKUs named on the command line and in `file`, each checked by the
+/// sku rules; a bad one refuses the whole command, removing nothing.
+fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<String>> {
+    for sku in &skus {
+        check_sku(sku).map_err(|e| Refused(format!("{e}; nothing was removed")))?;
+    }
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        for (index, line) in text.lines().enumerate() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.trim().is_empty() {
+                continue;
+            }
+            check_sku(line).map_err(|e| {
+                Refused(format!(
+                    "{}: line {}: {e}; nothing was removed",
+                    file.display(),
+                    index + 1
+                ))
+            })?;
+            skus.push(line.to_string());
+        }
+    }
+    if skus.is_empty() {
+        return Err(Refused(
+            "no sku to remove: name SKUs, or give a file of them with --file".into(),
+        )
+        .into());
+    }
+    skus.sort();
+    skus.dedup();
+    Ok(skus)
+}
+
+fn remove(ctx: &Context, account: &str, skus: Vec<String>, file: Option<&Path>) -> Result<Outcome> {
+    let skus = skus_to_remove(skus, file)?;
+    let removed = match Store::open_if_exists(&ctx.paths.data_dir, account)? {
+        Some(store) => store.write(|tx| {
+            let removed = tx.remove_products(&skus, jiff::Timestamp::now())?;
+            crash::point("products-remove");
+            Ok(removed)
+        })?,
+        None => Removed {
+            missing: skus,
+            ..Removed::default()
+        },
+    };
+    Ok(Outcome::ok(RemovedReport {
+        account: account.to_string(),
+        removed,
+    }))
+}
+
+#[derive(Serialize)]
+struct Released {
+    account: String,
+    sku: String,
+    channel: Option<String>,
+    released: u64,
+}
+
+impl Report for Released {
+    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
+        let on = self
+            .channel
+            .as_ref()
+            .map_or("any channel".to_string(), |c| format!("channel `{c}`"));
+        if self.released == 0 {
+            writeln!(
+                out,
+                "{}: `{}` was not rejected on {on}; nothing to release",
+                self.account, self.sku
+            )
+        } else {
+            writeln!(
+                out,
+                "{}: released `{}` on {} channel(s): the next export sends it again",
+                self.account, self.sku, self.released
+            )
+        }
+    }
+}
+
+fn release(
+    ctx: &Context,
+    loaded: &LoadedAccount,
+    sku: &str,
+    channel: Option<String>,
+) -> Result<Outcome> {
+    check_sku(sku).map_err(|e| Refused(e.to_string()))?;
+    if let Some(channel) = &channel {
+        crate::ids::check_channel_id(channel)?;
+        if !loaded.config.channels.contains_key(channel) {
+            return Err(Refused(format!(
+                "{}: channel `{channel}` does not exist in `{}` (channels: {})",
+                loaded.id,
+                loaded.path.display(),
+                loaded.config.channel_names()
+            ))
+            .into());
+        }
+    }
+    let released = match Store::open_if_exists(&ctx.paths.data_dir, &loaded.id)? {
+        Some(store) => store.write(|tx| tx.release_quarantine(sku, channel.as_deref()))?,
+        None => 0,
+    };
+    Ok(Outcome::ok(Released {
+        account: loaded.id.clone(),
+        sku: sku.to_string(),
+        channel,
+        released,
     }))
 }

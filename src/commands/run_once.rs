@@ -33,8 +33,7 @@ pub fn parse_now(now: Option<&str>) -> Result<Timestamp> {
 fn client_options() -> Result<ClientOptions> {
     let mut options = ClientOptions::default();
     let millis = |name: &str| -> Result<Option<Duration>> {
-        std::env::var(name)
-            .ok()
+        crate::paths::env_value(name)
             .map(|v| {
                 v.parse::<u64>()
                     .map(Duration::from_millis)
@@ -174,7 +173,7 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
             && !ctx.json
             && io::stdout().is_terminal()
             && io::stderr().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none(),
+            && crate::paths::env_value("NO_COLOR").is_none(),
     };
     let capabilities = ctx.capabilities()?;
     let accounts = if args.all_accounts {
@@ -211,6 +210,8 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
             Ok(run) => {
                 if run.failed() {
                     exit = EXIT_FAILED;
+                } else if run.partial() && exit == EXIT_OK {
+                    exit = crate::error::EXIT_PARTIAL;
                 } else if !run.config_errors.is_empty() && exit == EXIT_OK {
                     exit = EXIT_CONFIG;
                 }

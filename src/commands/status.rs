@@ -41,6 +41,9 @@ struct Status {
     store: String,
     now: Timestamp,
     jobs: Vec<StatusRow>,
+    /// Products an export channel keeps rejecting, not sent until their
+    /// content changes or `products release`.
+    quarantined: Vec<store::Quarantined>,
 }
 
 impl Report for Status {
@@ -84,7 +87,25 @@ impl Report for Status {
                 row.why.clone(),
             ]);
         }
-        write_table(out, &t)
+        write_table(out, &t)?;
+        if !self.quarantined.is_empty() {
+            writeln!(
+                out,
+                "\nquarantined (not sent until changed or `oms-channels products release <sku>`):"
+            )?;
+            let mut t = table(["CHANNEL", "SKU", "REJECTIONS", "LAST ATTEMPT", "ERROR"]);
+            for q in &self.quarantined {
+                t.add_row([
+                    q.channel.clone(),
+                    q.sku.clone(),
+                    q.rejections.to_string(),
+                    when(Some(q.last_attempt)),
+                    first_line(q.error.as_deref().unwrap_or("-"), 60),
+                ]);
+            }
+            write_table(out, &t)?;
+        }
+        Ok(())
     }
 }
 
@@ -102,6 +123,9 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     let capabilities = ctx.capabilities()?;
     let store = Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?;
+    if let Some(store) = &store {
+        store.sync_endpoints(&store::endpoints_of(&loaded.config))?;
+    }
     let states = match &store {
         Some(store) => store.read(|tx| tx.job_states())?,
         None => JobStates::new(),
@@ -124,6 +148,19 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
         now,
         force: false,
         jobs: Vec::new(),
+    };
+    let threshold = |channel: &str| {
+        loaded
+            .config
+            .channels
+            .get(channel)
+            .map_or(crate::config::model::DEFAULT_QUARANTINE_AFTER, |c| {
+                c.quarantine_threshold()
+            })
+    };
+    let quarantined = match &store {
+        Some(store) => store.read(|tx| tx.quarantined(None, &threshold))?,
+        None => Vec::new(),
     };
     let mut jobs = Vec::new();
     for (id, channel) in &loaded.config.channels {
@@ -168,6 +205,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
         store: store_path.display().to_string(),
         now,
         jobs,
+        quarantined,
     }))
 }
 
@@ -206,7 +244,8 @@ impl Report for History {
 }
 
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
-    let choice = ctx.select_account()?;
+    // A missing account is an error here as everywhere (exit 2).
+    let (choice, _) = ctx.load_selected()?;
     let runs = match Store::open_if_exists(&ctx.paths.data_dir, &choice.account)? {
         Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
         None => Vec::new(),

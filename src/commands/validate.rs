@@ -1,13 +1,13 @@
-//! `validate [--all-accounts] [--strict]`: findings, one per line, and an exit
-//! status scripts can rely on (0 clean or warnings, 1 errors or strict
-//! warnings, 2 unreadable files).
+//! `validate [--all-accounts] [--strict] [--offline]`: findings, one per
+//! line, and an exit status scripts can rely on (0 clean or warnings, 1 errors
+//! or strict warnings, 2 unreadable files, a missing config dir or account).
 
 use std::io::{self, Write};
 
 use anyhow::Result;
 use serde::Serialize;
 
-use super::findings_of;
+use super::{findings_of, offline_findings_of};
 use crate::app::{Context, Outcome};
 use crate::cli::ValidateArgs;
 use crate::config;
@@ -55,8 +55,24 @@ impl Report for Validation {
 }
 
 pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Outcome> {
+    // A typo in a CI path must not pass green: a config dir that is not
+    // there, or holds no account, is an error (exit 2), like an unreadable file.
+    let config_dir = &ctx.paths.config_dir;
+    if !config_dir.is_dir() {
+        anyhow::bail!(
+            "config dir `{}` does not exist: pass the right --config-dir (or OMS_CHANNELS_CONFIG_DIR)",
+            config_dir.display()
+        );
+    }
     let accounts = if args.all_accounts {
-        config::list_accounts(&ctx.paths)?
+        let accounts = config::list_accounts(&ctx.paths)?;
+        if accounts.is_empty() {
+            anyhow::bail!(
+                "no account files in `{}`: nothing to validate (is --config-dir right?)",
+                ctx.paths.accounts_dir().display()
+            );
+        }
+        accounts
     } else {
         vec![ctx.select_account()?.account]
     };
@@ -67,7 +83,11 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Outcome> {
     for account in accounts {
         match config::load_account(&ctx.paths, &account) {
             Ok(loaded) => {
-                let found = findings_of(ctx, &account, &loaded.config)?;
+                let found = if args.offline {
+                    offline_findings_of(ctx, &account, &loaded.config)?
+                } else {
+                    findings_of(ctx, &account, &loaded.config)?
+                };
                 let errors = found
                     .iter()
                     .filter(|f| f.severity == Severity::Error)

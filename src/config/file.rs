@@ -3,9 +3,8 @@
 //! A file that does not parse is reported and never rewritten; a refused edit
 //! writes nothing.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -82,27 +81,91 @@ pub fn list_accounts(paths: &Paths) -> Result<Vec<String>> {
 
 /// Holds the exclusive edit lock of one file; released on drop or process death.
 pub struct EditLock {
-    _file: File,
+    _dir: File,
 }
 
-/// Waits for the edit lock of `path`. Edits take milliseconds, so waiting is
-/// right: eight concurrent `set-period` calls must all land.
+/// Waits for the edit lock of `path`: an advisory lock on the directory that
+/// holds it (the file itself is replaced by each edit, so its inode cannot
+/// carry the lock), so no lock file is left next to the user's files. Edits
+/// take milliseconds, so waiting is right: eight concurrent `set-period`
+/// calls must all land.
 pub fn lock_for_edit(path: &Path) -> Result<EditLock> {
-    let lock_path = Paths::edit_lock_for(path);
-    if let Some(dir) = lock_path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let handle = File::open(dir).with_context(|| format!("cannot open `{}`", dir.display()))?;
+    handle
+        .lock()
+        .with_context(|| format!("cannot lock `{}` for an edit", dir.display()))?;
+    Ok(EditLock { _dir: handle })
+}
+
+/// The file an edit of `path` must change: through symlinks, their final
+/// target (an edit replaces the target's content, never the link). A link
+/// whose target does not exist yet resolves to that target.
+pub fn edit_target(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = fs::read_link(&current)
+                    .with_context(|| format!("cannot read the link `{}`", current.display()))?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(current),
+        }
     }
-    // Private like the store's lock files: no one else needs to see who edits.
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open lock file `{}`", lock_path.display()))?;
-    file.lock()
-        .with_context(|| format!("cannot lock `{}`", lock_path.display()))?;
-    Ok(EditLock { _file: file })
+    anyhow::bail!(
+        "cannot edit `{}`: too many levels of symbolic links",
+        path.display()
+    )
+}
+
+/// How a file spells its text: a UTF-8 byte order mark, CRLF line ends.
+/// Edits work on plain LF text and give the file its spelling back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextStyle {
+    bom: bool,
+    crlf: bool,
+}
+
+impl TextStyle {
+    /// The style of `text`, and `text` in plain style. CRLF is kept only when
+    /// every line ends so (a file mixing both is left with what it has).
+    pub fn detect(text: &str) -> (TextStyle, String) {
+        let (bom, body) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let crlf_count = body.matches("\r\n").count();
+        let lf_count = body.matches('\n').count();
+        let crlf = crlf_count > 0 && crlf_count == lf_count;
+        let plain = if crlf {
+            body.replace("\r\n", "\n")
+        } else {
+            body.to_string()
+        };
+        (TextStyle { bom, crlf }, plain)
+    }
+
+    /// `text` (plain style) spelled in this style.
+    pub fn apply(self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 16);
+        if self.bom {
+            out.push('\u{feff}');
+        }
+        if self.crlf {
+            out.push_str(&text.replace('\n', "\r\n"));
+        } else {
+            out.push_str(text);
+        }
+        out
+    }
 }
 
 /// What an edit did.
@@ -131,6 +194,8 @@ pub fn edit_file<T>(
     edit: impl FnOnce(&mut DocumentMut) -> Result<T>,
     check: impl FnOnce(&str) -> Result<()>,
 ) -> Result<Edited<T>> {
+    let target = edit_target(path)?;
+    let path = target.as_path();
     let _lock = lock_for_edit(path)?;
     remove_abandoned_temp_files(path);
     let old_text = if path.exists() {
@@ -147,19 +212,19 @@ pub fn edit_file<T>(
             IfMissing::StartFrom(text) => text.to_string(),
         }
     };
-    let mut doc: DocumentMut = old_text.parse().map_err(|err: toml_edit::TomlError| {
+    let (style, plain) = TextStyle::detect(&old_text);
+    let mut doc: DocumentMut = plain.parse().map_err(|err: toml_edit::TomlError| {
         ConfigError::at(
             path,
-            &old_text,
+            &plain,
             err.span().map(|span| span.start),
             err.message().trim_end().to_string(),
         )
     })?;
     let value = edit(&mut doc)?;
-    let new_text = doc.to_string();
-    check(&new_text).context(
-        "internal error: the edit produced a file that does not validate; nothing was written",
-    )?;
+    let new_text = style.apply(&doc.to_string());
+    // `check` words its own refusals; they are not internal errors.
+    check(&new_text)?;
     let changed = new_text != old_text || !path.exists();
     if changed {
         write_atomically(path, new_text.as_bytes())?;
@@ -174,6 +239,9 @@ fn remove_abandoned_temp_files(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return;
     };
+    // Edit locks of earlier versions lived next to the file; the directory
+    // lock (held now) replaced them.
+    let _ = fs::remove_file(dir.join(format!(".{name}.lock")));
     let prefix = format!(".{name}.");
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -238,14 +306,6 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(
-            left,
-            [
-                ".acme.toml.bak",
-                ".acme.toml.lock",
-                ".beta.toml.xYz789",
-                "acme.toml"
-            ]
-        );
+        assert_eq!(left, [".acme.toml.bak", ".beta.toml.xYz789", "acme.toml"]);
     }
 }

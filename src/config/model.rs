@@ -71,7 +71,14 @@ pub struct ChannelConfig {
     /// `deadline` (validation refuses a longer one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<Period>,
+    /// Consecutive rejections of one product revision after which export
+    /// quarantines it (0: never); [`DEFAULT_QUARANTINE_AFTER`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_after: Option<u32>,
 }
+
+/// Rejections in a row that quarantine a product when the channel says nothing.
+pub const DEFAULT_QUARANTINE_AFTER: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -374,6 +381,11 @@ impl JobsConfig {
 }
 
 impl ChannelConfig {
+    /// See [`ChannelConfig::quarantine_after`] (the field).
+    pub fn quarantine_threshold(&self) -> u32 {
+        self.quarantine_after.unwrap_or(DEFAULT_QUARANTINE_AFTER)
+    }
+
     pub fn period(&self, job: Job) -> Period {
         self.jobs.period(job)
     }

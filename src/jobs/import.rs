@@ -38,6 +38,14 @@ pub async fn run(
     } else {
         (None, progress.high_water)
     };
+    if cursor.is_none() && ch.is_master {
+        // A complete listing of the master (no `updated_since`) removes from
+        // the catalog what the master no longer has, once its last page is in.
+        ch.store.write(|tx| match since {
+            None => tx.begin_complete_import(&ch.channel_id),
+            Some(_) => tx.abandon_complete_import(&ch.channel_id),
+        })?;
+    }
     let mut seen_cursors = HashSet::new();
     let mut total: u64 = 0;
     let mut skipped: u64 = 0;
@@ -88,7 +96,12 @@ pub async fn run(
                         Timestamp::now(),
                     )?;
                     if last {
-                        tx.finish_import(&channel)?;
+                        let removed = tx.finish_import(&channel)?.removed.len();
+                        let detail = if removed > 0 {
+                            format!("{detail}; {removed} removed (no longer on the master)")
+                        } else {
+                            detail
+                        };
                         tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
                     }
                     Ok(())

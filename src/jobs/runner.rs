@@ -59,6 +59,8 @@ impl RunOptions {
 #[serde(rename_all = "kebab-case")]
 pub enum RowOutcome {
     Ran,
+    /// Ran, but the channel rejected some items (export).
+    Partial,
     Failed,
     Skipped,
     NotDue,
@@ -72,6 +74,7 @@ impl RowOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             RowOutcome::Ran => "ran",
+            RowOutcome::Partial => "partial",
             RowOutcome::Failed => "failed",
             RowOutcome::Skipped => "skipped",
             RowOutcome::NotDue => "not-due",
@@ -110,6 +113,10 @@ pub struct AccountRun {
 impl AccountRun {
     pub fn failed(&self) -> bool {
         self.rows.iter().any(|r| r.outcome == RowOutcome::Failed)
+    }
+
+    pub fn partial(&self) -> bool {
+        self.rows.iter().any(|r| r.outcome == RowOutcome::Partial)
     }
 }
 
@@ -260,7 +267,10 @@ pub fn run_account(
     let store = if options.dry_run {
         Store::open_if_exists(data_dir, account)?
     } else {
-        Some(Store::open(data_dir, account)?)
+        let store = Store::open(data_dir, account)?;
+        // A channel re-pointed or removed since the last run starts fresh.
+        store.sync_endpoints(&crate::store::endpoints_of(&loaded.config))?;
+        Some(store)
     };
     let states = match &store {
         Some(store) => store.read(|tx| tx.job_states())?,
@@ -495,7 +505,8 @@ async fn stopped(stop: &mut watch::Receiver<Option<StopSignal>>) -> StopSignal {
 
 /// How one job ended.
 enum JobEnd {
-    Done(u64),
+    /// Items done, and what was left undone when the job only partly succeeded.
+    Done(u64, Option<String>),
     Failed(anyhow::Error),
     DeadlineExceeded(Duration),
     Stopped(StopSignal),
@@ -559,9 +570,11 @@ async fn run_channel_jobs(
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         let work = async {
             match job {
-                Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| 0),
-                Job::ImportProducts => import::run(ch, run, &bar).await,
-                Job::ExportProducts => export::run(ch, run, &bar).await,
+                Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None)),
+                Job::ImportProducts => import::run(ch, run, &bar).await.map(|n| (n, None)),
+                Job::ExportProducts => export::run(ch, run, &bar)
+                    .await
+                    .map(|done| (done.counts.sent, done.partial)),
             }
         };
         // Dropping `work` cancels the job between two awaits: an HTTP request
@@ -572,7 +585,7 @@ async fn run_channel_jobs(
             biased;
             signal = stopped(&mut stop) => JobEnd::Stopped(signal),
             result = tokio::time::timeout(ch.deadline, work) => match result {
-                Ok(Ok(items)) => JobEnd::Done(items),
+                Ok(Ok((items, partial))) => JobEnd::Done(items, partial),
                 Ok(Err(err)) => JobEnd::Failed(err),
                 Err(_) => JobEnd::DeadlineExceeded(ch.deadline),
             },
@@ -593,7 +606,11 @@ async fn run_channel_jobs(
             )
         };
         let entry = match end {
-            JobEnd::Done(items) => done(items),
+            JobEnd::Done(items, None) => done(items),
+            JobEnd::Done(items, Some(detail)) => {
+                tracing::warn!(channel = %ch.channel_id, %job, items, %detail, "job partly done");
+                row(RowOutcome::Partial, items, duration_ms, detail)
+            }
             JobEnd::Stopped(signal) => {
                 let detail = format!(
                     "stopped by {}; what it committed is kept, and the next run starts it again",
@@ -617,7 +634,7 @@ async fn run_channel_jobs(
                         ),
                         true,
                     ),
-                    JobEnd::Done(_) | JobEnd::Stopped(_) => unreachable!("matched above"),
+                    JobEnd::Done(..) | JobEnd::Stopped(_) => unreachable!("matched above"),
                 };
                 tracing::warn!(channel = %ch.channel_id, %job, error = %message, "job failed");
                 let recorded = finish_unless_finished(ch, |tx| {

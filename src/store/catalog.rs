@@ -11,7 +11,8 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{Millis, Result, StoreError, Tx, count_from_sql, millis};
+use super::removal::Removed;
+use super::{Millis, Result, StoreError, Tx, count_from_sql, count_to_sql, millis};
 use crate::product::Product;
 
 /// What an upsert did, product by product.
@@ -200,9 +201,12 @@ fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Catalog rows `?1` (a channel) has not taken yet, leaving out quarantined
+/// ones: a revision rejected `?2` runs in a row (`?2` = 0: no quarantine).
 const PENDING_FROM: &str = "FROM catalog c \
      LEFT JOIN exports e ON e.channel = ?1 AND e.sku = c.sku \
-     WHERE (e.exported_revision IS NULL OR e.exported_revision < c.revision)";
+     WHERE (e.exported_revision IS NULL OR e.exported_revision < c.revision) \
+     AND (?2 = 0 OR coalesce(e.rejections, 0) < ?2 OR e.rejected_revision IS NOT c.revision)";
 
 impl Tx<'_> {
     /// Upserts products into the catalog by sku; never deletes. The revision
@@ -263,6 +267,7 @@ impl Tx<'_> {
             match stored {
                 None => {
                     insert.execute(row)?;
+                    self.revive_removed(&p.sku)?;
                     counts.created += 1;
                 }
                 Some((c, updated_at, id)) if c.same_as(p, attributes) => {
@@ -279,6 +284,42 @@ impl Tx<'_> {
             }
         }
         Ok(counts)
+    }
+
+    /// Starts a `products load` in this transaction: from now on
+    /// [`Tx::first_load_line`] remembers each sku's line (in a temp table,
+    /// which spills to a file, so memory stays flat for any file size).
+    pub fn begin_load(&self) -> Result<()> {
+        self.conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS load_seen (sku TEXT PRIMARY KEY NOT NULL, \
+             line INTEGER NOT NULL) WITHOUT ROWID; DELETE FROM temp.load_seen;",
+        )?;
+        Ok(())
+    }
+
+    /// Remembers that `sku` is on `line` of the file being loaded; returns
+    /// the line it was already on, if any.
+    pub fn first_load_line(&self, sku: &str, line: u64) -> Result<Option<u64>> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO temp.load_seen (sku, line) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![sku, count_to_sql(line)])?;
+        if inserted == 1 {
+            return Ok(None);
+        }
+        let first: i64 = self
+            .conn
+            .prepare_cached("SELECT line FROM temp.load_seen WHERE sku = ?1")?
+            .query_row([sku], |r| r.get(0))?;
+        Ok(Some(count_from_sql(first)))
+    }
+
+    /// Ends a load: forgets the seen skus.
+    pub fn end_load(&self) -> Result<()> {
+        self.conn.execute_batch("DELETE FROM temp.load_seen;")?;
+        Ok(())
     }
 
     /// Records what `channel` holds: its ids and last-seen values. Never
@@ -414,6 +455,10 @@ impl Tx<'_> {
         // master's ids; a second copy as listings would double the writes of
         // the biggest import for nothing.
         let counts = if into_catalog {
+            if self.import_is_complete(channel)? {
+                let skus: Vec<&str> = products.iter().map(|p| p.sku.as_str()).collect();
+                self.mark_seen(channel, &skus)?;
+            }
             self.upsert_catalog_with(products, &attributes)?
         } else {
             self.upsert_listings_with(channel, products, &attributes, seen_at, true)?
@@ -428,14 +473,21 @@ impl Tx<'_> {
     }
 
     /// The import completed: its high water becomes the next `updated_since`
-    /// (never moving backwards), and the resume state is cleared.
-    pub fn finish_import(&self, channel: &str) -> Result<()> {
+    /// (never moving backwards), and the resume state is cleared. A complete
+    /// import (see [`Tx::begin_complete_import`]) removes the catalog
+    /// products its listing did not have; returns what it removed.
+    pub fn finish_import(&self, channel: &str) -> Result<Removed> {
         let mut progress = self.import_progress(channel)?;
         progress.high_water = progress.high_water.max(progress.run_high_water);
         progress.cursor = None;
         progress.since_used = None;
         progress.run_high_water = None;
-        self.put_import_progress(channel, &progress)
+        self.put_import_progress(channel, &progress)?;
+        if self.import_is_complete(channel)? {
+            self.sweep_complete_import(channel, Timestamp::now())
+        } else {
+            Ok(Removed::default())
+        }
     }
 
     /// Forgets an unfinished import (cursor, `since_used`, run high water), e.g.
@@ -447,7 +499,7 @@ impl Tx<'_> {
                  run_high_water = NULL WHERE channel = ?1",
             )?
             .execute([channel])?;
-        Ok(())
+        self.abandon_complete_import(channel)
     }
 
     /// Catalog products whose revision was never exported to `channel`
@@ -458,15 +510,22 @@ impl Tx<'_> {
         channel: &str,
         after_sku: Option<&str>,
         limit_rows: usize,
+        quarantine_after: u32,
     ) -> Result<Vec<PendingExport>> {
         let sql = format!(
             "SELECT c.sku, c.title, c.price, c.currency, c.quantity, c.attributes, c.updated_at, \
              (SELECT l.listing_id FROM listings l WHERE l.channel = ?1 AND l.sku = c.sku), \
-             c.revision {PENDING_FROM} AND c.sku > ?2 ORDER BY c.sku LIMIT ?3"
+             c.revision {PENDING_FROM} AND c.sku > ?3 ORDER BY c.sku LIMIT ?4"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
+        let args = params![
+            channel,
+            quarantine_after,
+            after(after_sku),
+            limit(limit_rows)
+        ];
         let rows = stmt
-            .query_map(params![channel, after(after_sku), limit(limit_rows)], |r| {
+            .query_map(args, |r| {
                 Ok(PendingExport {
                     product: product_from_row(r, 0)?,
                     revision: r.get(8)?,
@@ -477,12 +536,12 @@ impl Tx<'_> {
     }
 
     /// How many catalog products [`Tx::pending_exports`] would return in total.
-    pub fn count_pending_exports(&self, channel: &str) -> Result<u64> {
+    pub fn count_pending_exports(&self, channel: &str, quarantine_after: u32) -> Result<u64> {
         let sql = format!("SELECT count(*) {PENDING_FROM}");
         let n: i64 = self
             .conn
             .prepare_cached(&sql)?
-            .query_row([channel], |r| r.get(0))?;
+            .query_row(params![channel, quarantine_after], |r| r.get(0))?;
         Ok(count_from_sql(n))
     }
 
@@ -502,13 +561,17 @@ impl Tx<'_> {
              ON CONFLICT (channel, sku) DO UPDATE SET \
              exported_revision = max(coalesce(exported_revision, 0), excluded.exported_revision), \
              last_status = excluded.last_status, last_error = NULL, \
-             attempted_at = excluded.attempted_at",
+             attempted_at = excluded.attempted_at, rejections = 0, rejected_revision = NULL",
         )?;
         let mut failed = self.conn.prepare_cached(
             "INSERT INTO exports (channel, sku, exported_revision, last_status, last_error, \
-             attempted_at) VALUES (?1, ?2, NULL, 'error', ?3, ?4) \
+             attempted_at, rejections, rejected_revision) \
+             VALUES (?1, ?2, NULL, 'error', ?3, ?4, 1, ?5) \
              ON CONFLICT (channel, sku) DO UPDATE SET last_status = 'error', \
-             last_error = excluded.last_error, attempted_at = excluded.attempted_at",
+             last_error = excluded.last_error, attempted_at = excluded.attempted_at, \
+             rejections = CASE WHEN rejected_revision = excluded.rejected_revision \
+                 THEN rejections + 1 ELSE 1 END, \
+             rejected_revision = excluded.rejected_revision",
         )?;
         for result in results {
             match result.status {
@@ -517,7 +580,13 @@ impl Tx<'_> {
                         .error
                         .as_deref()
                         .unwrap_or("the channel gave no reason");
-                    failed.execute(params![channel, result.sku, error, Millis(at)])?;
+                    failed.execute(params![
+                        channel,
+                        result.sku,
+                        error,
+                        Millis(at),
+                        result.revision
+                    ])?;
                 }
                 status => {
                     ok.execute(params![
@@ -816,7 +885,7 @@ mod tests {
             .unwrap();
         let pending = |ch: &str| {
             store
-                .read(|tx| tx.pending_exports(ch, None, 100))
+                .read(|tx| tx.pending_exports(ch, None, 100, 3))
                 .unwrap()
                 .into_iter()
                 .map(|p| (p.product.sku, p.revision))
@@ -825,7 +894,7 @@ mod tests {
         let everything = vec![("A".to_string(), 1), ("B".into(), 1), ("C".into(), 1)];
         assert_eq!(pending("shop"), everything);
         let b = store
-            .read(|tx| tx.pending_exports("shop", Some("A"), 1))
+            .read(|tx| tx.pending_exports("shop", Some("A"), 1, 3))
             .unwrap();
         assert_eq!(b[0].product.sku, "B");
         assert_eq!(
@@ -855,7 +924,9 @@ mod tests {
             .unwrap();
         assert_eq!(pending("shop"), [("C".to_string(), 1)]);
         assert_eq!(
-            store.read(|tx| tx.count_pending_exports("shop")).unwrap(),
+            store
+                .read(|tx| tx.count_pending_exports("shop", 3))
+                .unwrap(),
             1
         );
         assert_eq!(
@@ -1043,12 +1114,14 @@ mod tests {
 
         let start = Instant::now();
         let pending = store
-            .read(|tx| tx.pending_exports("shop", None, 100))
+            .read(|tx| tx.pending_exports("shop", None, 100, 3))
             .unwrap();
         let check = start.elapsed();
         assert!(pending.is_empty());
         let start = Instant::now();
-        let count = store.read(|tx| tx.count_pending_exports("shop")).unwrap();
+        let count = store
+            .read(|tx| tx.count_pending_exports("shop", 3))
+            .unwrap();
         let count_time = start.elapsed();
         assert_eq!(count, 0);
         let start = Instant::now();

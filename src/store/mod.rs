@@ -6,7 +6,9 @@
 //! operations. The account's config files are never touched here.
 
 mod catalog;
+mod identity;
 pub mod lock;
+mod removal;
 mod schema;
 mod state;
 
@@ -24,7 +26,9 @@ use crate::product::ProductError;
 pub use catalog::{
     ExportResult, ExportStatus, ImportProgress, Listing, PendingExport, UpsertCounts,
 };
+pub use identity::{ChannelEndpoint, ForgetReason, Forgotten, endpoint_key, endpoints_of};
 pub use lock::{AccountLock, ChannelLock, LockError, lock_channel_tokens, try_lock_account};
+pub use removal::{DeletionResult, ExportState, Quarantined, Removed};
 pub use state::{JobState, JobStates, Outcome, RunId, RunRecord, Tokens};
 
 /// Errors from the store. Messages name the database file; token values never
@@ -57,6 +61,9 @@ pub enum StoreError {
         path = path.display()
     )]
     NoWal { path: PathBuf, mode: String },
+    /// The caller's closure gave up (it keeps its own reason); rolled back.
+    #[error("the change was abandoned; nothing was written")]
+    Abandoned,
     #[error("product `{sku}` not stored: {source}")]
     InvalidProduct { sku: String, source: ProductError },
     #[error("run {run} not found in store `{path}`", path = path.display())]

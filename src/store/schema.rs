@@ -106,6 +106,61 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE run_history ADD COLUMN slot INTEGER;
     ALTER TABLE job_state ADD COLUMN last_success_slot INTEGER;
     "#,
+    // 3: channel identity, deletions, quarantine, partial runs with item counts.
+    r#"
+    -- Which endpoint (type + normalised base URL) a channel's state belongs to.
+    CREATE TABLE channel_identity (
+        channel TEXT PRIMARY KEY NOT NULL,
+        endpoint TEXT NOT NULL,
+        since INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- Products removed from the catalog whose deletion some channel still owes.
+    CREATE TABLE removed_products (
+        sku TEXT PRIMARY KEY NOT NULL,
+        removed_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX exports_by_sku ON exports (sku);
+
+    -- Consecutive rejections of one revision; enough of them quarantine it.
+    ALTER TABLE exports ADD COLUMN rejections INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE exports ADD COLUMN rejected_revision INTEGER;
+
+    -- SKUs a complete (not incremental) import has seen so far, committed
+    -- with each page, so the import can remove what the master no longer has.
+    CREATE TABLE import_seen (
+        channel TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        PRIMARY KEY (channel, sku)
+    ) WITHOUT ROWID;
+    CREATE TABLE import_complete (
+        channel TEXT PRIMARY KEY NOT NULL
+    ) WITHOUT ROWID;
+
+    -- run_history gains the `partial` outcome (a CHECK cannot be altered) and
+    -- per-outcome item counts.
+    CREATE TABLE run_history_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        job TEXT NOT NULL,
+        started INTEGER NOT NULL,
+        finished INTEGER,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('running', 'success', 'partial', 'failed', 'skipped', 'interrupted')),
+        items INTEGER NOT NULL DEFAULT 0,
+        detail TEXT,
+        forced INTEGER NOT NULL DEFAULT 0,
+        slot INTEGER,
+        counts TEXT
+    );
+    INSERT INTO run_history_v2 (id, channel, job, started, finished, outcome, items, detail, forced, slot)
+        SELECT id, channel, job, started, finished, outcome, items, detail, forced, slot FROM run_history;
+    DROP TABLE run_history;
+    ALTER TABLE run_history_v2 RENAME TO run_history;
+    CREATE INDEX run_history_by_time ON run_history (started, id);
+    CREATE INDEX run_history_by_channel ON run_history (channel, started, id);
+    CREATE INDEX run_history_running ON run_history (channel, job) WHERE outcome = 'running';
+    "#,
 ];
 
 /// Schema version this binary writes.
@@ -118,6 +173,16 @@ pub(crate) fn current_version() -> i64 {
 pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
+    }
+    // "File exists (os error 17)" would not say which file is in the way.
+    if let Some(file) = dir.ancestors().find(|p| p.exists() && !p.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!(
+                "`{}` is a file, not a directory: the data dir must be a directory (check --data-dir or OMS_CHANNELS_DATA_DIR)",
+                file.display()
+            ),
+        ));
     }
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     // The umask may have taken bits away; set the mode we mean, not what is left.
@@ -203,6 +268,10 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         .map_err(sql)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(sql)?;
+    // Temp tables (a load's seen skus) spill to a file instead of growing in
+    // memory with the input.
+    conn.pragma_update(None, "temp_store", "FILE")
+        .map_err(sql)?;
     Ok(())
 }
 
@@ -267,7 +336,10 @@ mod tests {
             .unwrap();
         for table in [
             "catalog",
+            "channel_identity",
             "exports",
+            "import_seen",
+            "removed_products",
             "import_progress",
             "job_state",
             "listings",
@@ -298,6 +370,48 @@ mod tests {
         assert_eq!(again.with_conn(user_version).unwrap(), current_version());
         assert_eq!(schema(&again), before);
         assert_eq!(again.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn a_version_1_store_keeps_its_history_and_state_through_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acme.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO run_history (channel, job, started, finished, outcome, items, detail) \
+                 VALUES ('shop', 'export-products', 1, 2, 'failed', 7, 'boom'); \
+                 INSERT INTO tokens (channel, refresh_token, updated_at) VALUES ('shop', 'r1', 1); \
+                 INSERT INTO exports (channel, sku, exported_revision, last_status, attempted_at) \
+                 VALUES ('shop', 'A', 1, 'created', 1);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path(), "acme").unwrap();
+        assert_eq!(store.with_conn(user_version).unwrap(), current_version());
+        let runs = store.read(|tx| tx.history(None, 10)).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].items, runs[0].detail.as_deref()),
+            (7, Some("boom"))
+        );
+        assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_some());
+        // The new outcome is accepted, and new runs get fresh ids.
+        let t = jiff::Timestamp::from_millisecond(10).unwrap();
+        let run = store
+            .write(|tx| tx.begin_run("shop", crate::period::Job::ExportProducts, t, false))
+            .unwrap();
+        assert!(run > runs[0].id);
+        store
+            .write(|tx| tx.finish_partial(run, t, 3, Some("x")))
+            .unwrap();
+        assert_eq!(
+            store.read(|tx| tx.history(None, 1)).unwrap()[0].outcome,
+            crate::store::Outcome::Partial
+        );
+        assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 
     #[test]
@@ -345,6 +459,20 @@ mod tests {
             .with_conn(|c| c.pragma_query_value(None, "synchronous", |r| r.get(0)))
             .unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
+    }
+
+    #[test]
+    fn a_data_dir_that_is_a_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        fs::write(&file, "").unwrap();
+        for data_dir in [file.clone(), file.join("sub")] {
+            let err = Store::open(&data_dir, "acme").err().unwrap().to_string();
+            assert!(
+                err.contains(&format!("`{}` is a file, not a directory", file.display())),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::period::Job;
 pub enum Outcome {
     Running,
     Success,
+    /// Finished with its effects committed, but the channel rejected some items.
+    Partial,
     Failed,
     Skipped,
     /// Found still `Running` when the next run of the same job began: the
@@ -25,9 +27,10 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    const ALL: [Outcome; 5] = [
+    const ALL: [Outcome; 6] = [
         Outcome::Running,
         Outcome::Success,
+        Outcome::Partial,
         Outcome::Failed,
         Outcome::Skipped,
         Outcome::Interrupted,
@@ -38,6 +41,7 @@ impl Outcome {
         match self {
             Outcome::Running => "running",
             Outcome::Success => "success",
+            Outcome::Partial => "partial",
             Outcome::Failed => "failed",
             Outcome::Skipped => "skipped",
             Outcome::Interrupted => "interrupted",
@@ -86,7 +90,7 @@ impl FromSql for Outcome {
     }
 }
 
-fn rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(t)
 }
 
@@ -143,6 +147,10 @@ pub struct RunRecord {
     /// The error of a failed run, the reason of a skipped one, or a summary.
     pub detail: Option<String>,
     pub forced: bool,
+    /// Items by outcome (export: `sent`, `accepted`, `rejected`, `deleted`,
+    /// `quarantined`); absent for jobs that do not count that way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 /// A channel's stored OAuth tokens. `Debug` shows whether a token is present,
@@ -191,7 +199,8 @@ fn job_state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<JobState> {
     })
 }
 
-const RUN_COLUMNS: &str = "id, channel, job, started, finished, outcome, items, detail, forced";
+const RUN_COLUMNS: &str =
+    "id, channel, job, started, finished, outcome, items, detail, forced, counts";
 
 fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -204,6 +213,9 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         items: count_from_sql(r.get(6)?),
         detail: r.get(7)?,
         forced: r.get(8)?,
+        counts: r
+            .get::<_, Option<String>>(9)?
+            .and_then(|text| serde_json::from_str(&text).ok()),
     })
 }
 
@@ -382,6 +394,42 @@ impl Tx<'_> {
                 Millis(finished),
                 run
             ])?;
+        Ok(())
+    }
+
+    /// The run's effects are committed but the channel rejected some items:
+    /// for the schedule it is a success (its slot is done, the rejected items
+    /// are retried next time), and it reads `partial` everywhere.
+    pub fn finish_partial(
+        &self,
+        run: RunId,
+        finished: Timestamp,
+        items: u64,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        self.finish_success(run, finished, items, detail)?;
+        self.conn
+            .prepare_cached("UPDATE run_history SET outcome = 'partial' WHERE id = ?1")?
+            .execute([run])?;
+        self.conn
+            .prepare_cached(
+                "UPDATE job_state SET last_outcome = 'partial' WHERE (channel, job) = \
+                 (SELECT channel, job FROM run_history WHERE id = ?1)",
+            )?
+            .execute([run])?;
+        Ok(())
+    }
+
+    /// Item counts by outcome for a run (shown by `history`).
+    pub fn set_run_counts(
+        &self,
+        run: RunId,
+        counts: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<()> {
+        let text = serde_json::to_string(counts).expect("a count map always serialises");
+        self.conn
+            .prepare_cached("UPDATE run_history SET counts = ?2 WHERE id = ?1")?
+            .execute(params![run, text])?;
         Ok(())
     }
 

@@ -964,10 +964,11 @@ fn eight_concurrent_set_periods_all_land() {
 fn account_use_refuses_bad_and_missing_accounts() {
     let env = TestEnv::new();
     env.account("acme", BASE);
-    for (name, fragment) in [
-        ("../x", "invalid account id `../x`"),
-        ("Acme", "invalid account id `Acme`"),
-        ("beta", "account `beta` does not exist"),
+    // A missing account is exit 2, as for every command (see error.rs).
+    for (name, fragment, code) in [
+        ("../x", "invalid account id `../x`", 1),
+        ("Acme", "invalid account id `Acme`", 1),
+        ("beta", "account `beta` does not exist", 2),
     ] {
         // Once with no config.toml, once with one.
         for existing in [None, Some("# mine\ncurrent-account = \"acme\"\n")] {
@@ -977,7 +978,7 @@ fn account_use_refuses_bad_and_missing_accounts() {
             let config = env.path("config.toml");
             let before = env.bytes(&config);
             let out = env.cmd(["account", "use", name]).output().unwrap();
-            assert_eq!(out.status.code(), Some(1), "{name}");
+            assert_eq!(out.status.code(), Some(code), "{name}");
             assert!(stderr(&out).contains(fragment), "{name}: {}", stderr(&out));
             assert_eq!(env.bytes(&config), before, "{name}");
         }

@@ -23,6 +23,9 @@ enum Expect {
     Success,
     /// The job fails cleanly (exit 1) with a message containing this.
     Failure(&'static str),
+    /// The job commits what the channel took and ends `partial` (exit 3),
+    /// naming what it rejected.
+    Partial(&'static str),
 }
 
 struct Fault {
@@ -173,7 +176,7 @@ const FAULTS: &[Fault] = &[
         job: "export-products",
         switches: |s| s.item_error_skus = vec!["CAT-00007".into()],
         vars: &[],
-        expect: Expect::Failure("CAT-00007"),
+        expect: Expect::Partial("CAT-00007"),
     },
     Fault {
         name: "batch 503",
@@ -394,6 +397,11 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure() {
             Expect::Success => {
                 assert_eq!(out.status.code(), Some(0), "{context}: {}", describe(&out));
                 assert_eq!(status["last_outcome"], "success", "{context}: {status}");
+            }
+            Expect::Partial(words) => {
+                assert_eq!(out.status.code(), Some(3), "{context}: {}", describe(&out));
+                assert!(text.contains(words), "{context}: {}", describe(&out));
+                assert_eq!(status["last_outcome"], "partial", "{context}: {status}");
             }
             Expect::Failure(words) => {
                 assert_eq!(out.status.code(), Some(1), "{context}: {}", describe(&out));

@@ -458,37 +458,6 @@ fn export_sends_changed_products_in_batches_of_at_most_100() {
 }
 
 #[test]
-fn per_item_export_errors_fail_the_job_and_only_those_items_are_resent() {
-    let (env, shop) = exporting_shop(Switches {
-        item_error_skus: vec!["P-0003".into(), "P-0017".into()],
-        ..Switches::default()
-    });
-    env.load_jsonl("catalog.jsonl", &catalog_250()[..30]);
-
-    let (code, doc, stderr) = env.run_once_any(&[]);
-    assert_eq!(code, 1, "{doc:#}\n{stderr}");
-    let rows = run_env::rows(&doc);
-    let row = rows.get("shop", "export-products");
-    assert_eq!(row.outcome, "failed");
-    assert!(
-        row.detail.contains("P-0003") && row.detail.contains("P-0017"),
-        "{}",
-        row.detail
-    );
-    assert_eq!(shop.product_count(), 28);
-
-    shop.update_switches(|s| s.item_error_skus.clear());
-    shop.clear_requests();
-    let rows = env.run_once(&["--force"]);
-    assert_eq!(rows.get("shop", "export-products").outcome, "ran");
-    assert_eq!(
-        batches(&shop),
-        vec![vec!["P-0003".to_string(), "P-0017".to_string()]]
-    );
-    assert_eq!(shop.product_count(), 30);
-}
-
-#[test]
 fn import_from_a_non_master_channel_records_listings_only() {
     let mut env = RunEnv::new();
     let a = env.sandbox(30, Switches::default());

@@ -1,0 +1,583 @@
+//! Products leaving the catalog and what the channels still owe for them:
+//! removals (`products remove`, a complete master import), the deletions each
+//! exporting channel still has to confirm, and the quarantine of products a
+//! channel keeps rejecting.
+//!
+//! A removed product stays in `removed_products` while any channel holds an
+//! accepted export of it; each channel's deletion is pending until that
+//! channel confirms it. A product that comes back into the catalog is no
+//! longer removed, and is exported again everywhere.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Millis, Result, Tx, count_from_sql};
+
+/// What [`Tx::remove_products`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// Skus removed from the catalog.
+    pub removed: Vec<String>,
+    /// Skus that were not in the catalog.
+    pub missing: Vec<String>,
+    /// Channel deletions now pending (one per channel holding the product).
+    pub deletions_pending: u64,
+}
+
+/// A channel's verdict on one deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletionResult {
+    pub sku: String,
+    /// `None`: deleted (or already gone); `Some`: the channel's error.
+    pub error: Option<String>,
+}
+
+/// A product a channel keeps rejecting: not sent again until its content
+/// changes or the operator releases it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Quarantined {
+    pub channel: String,
+    pub sku: String,
+    /// Consecutive rejections of the current revision.
+    pub rejections: u32,
+    pub error: Option<String>,
+    #[serde(serialize_with = "crate::store::state::rfc3339")]
+    pub last_attempt: Timestamp,
+}
+
+/// Where one product stands with one channel's export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExportState {
+    pub channel: String,
+    pub exported_revision: Option<i64>,
+    pub last_status: String,
+    pub last_error: Option<String>,
+    pub rejections: u32,
+    pub quarantined: bool,
+    /// The product was removed from the catalog and this channel has not
+    /// confirmed its deletion yet.
+    pub deletion_pending: bool,
+}
+
+impl Tx<'_> {
+    /// Removes `skus` from the catalog; each channel holding an accepted
+    /// export of one owes its deletion. Exports never accepted are dropped.
+    pub fn remove_products(&self, skus: &[String], at: Timestamp) -> Result<Removed> {
+        let mut result = Removed::default();
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM catalog WHERE sku = ?1")?;
+        let mut drop_unaccepted = self
+            .conn
+            .prepare_cached("DELETE FROM exports WHERE sku = ?1 AND exported_revision IS NULL")?;
+        let mut owed = self.conn.prepare_cached(
+            "SELECT count(*) FROM exports WHERE sku = ?1 AND exported_revision IS NOT NULL",
+        )?;
+        let mut mark = self.conn.prepare_cached(
+            "INSERT INTO removed_products (sku, removed_at) VALUES (?1, ?2) \
+             ON CONFLICT (sku) DO NOTHING",
+        )?;
+        for sku in skus {
+            if delete.execute([sku])? == 0 {
+                result.missing.push(sku.clone());
+                continue;
+            }
+            drop_unaccepted.execute([sku])?;
+            let n: i64 = owed.query_row([sku], |r| r.get(0))?;
+            if n > 0 {
+                mark.execute(params![sku, Millis(at)])?;
+                result.deletions_pending += count_from_sql(n);
+            }
+            result.removed.push(sku.clone());
+        }
+        Ok(result)
+    }
+
+    /// A product inserted into the catalog is no longer removed: its pending
+    /// deletions are cancelled and every channel gets it again.
+    pub(crate) fn revive_removed(&self, sku: &str) -> Result<()> {
+        let revived = self
+            .conn
+            .prepare_cached("DELETE FROM removed_products WHERE sku = ?1")?
+            .execute([sku])?;
+        if revived > 0 {
+            self.conn
+                .prepare_cached("DELETE FROM exports WHERE sku = ?1")?
+                .execute([sku])?;
+        }
+        Ok(())
+    }
+
+    /// Skus removed from the catalog that `channel` has not confirmed
+    /// deleted, ordered, after `after_sku`, at most `limit`.
+    pub fn pending_deletions(
+        &self,
+        channel: &str,
+        after_sku: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.sku FROM exports e JOIN removed_products r ON r.sku = e.sku \
+             WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL AND e.sku > ?2 \
+             ORDER BY e.sku LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![
+                    channel,
+                    after_sku.unwrap_or(""),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
+    /// Records a channel's verdicts on deletions: a confirmed one forgets
+    /// the product for that channel (export and listing); an error keeps it
+    /// pending for the next run.
+    pub fn record_deletions(
+        &self,
+        channel: &str,
+        results: &[DeletionResult],
+        at: Timestamp,
+    ) -> Result<()> {
+        let mut forget_export = self
+            .conn
+            .prepare_cached("DELETE FROM exports WHERE channel = ?1 AND sku = ?2")?;
+        let mut forget_listing = self
+            .conn
+            .prepare_cached("DELETE FROM listings WHERE channel = ?1 AND sku = ?2")?;
+        let mut failed = self.conn.prepare_cached(
+            "UPDATE exports SET last_status = 'error', last_error = ?3, attempted_at = ?4 \
+             WHERE channel = ?1 AND sku = ?2",
+        )?;
+        for result in results {
+            match &result.error {
+                None => {
+                    forget_export.execute(params![channel, result.sku])?;
+                    forget_listing.execute(params![channel, result.sku])?;
+                }
+                Some(error) => {
+                    failed.execute(params![channel, result.sku, error, Millis(at)])?;
+                }
+            }
+        }
+        self.drop_settled_removals()
+    }
+
+    /// Removed products no channel owes a deletion for any more.
+    pub(crate) fn drop_settled_removals(&self) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM removed_products WHERE NOT EXISTS (SELECT 1 FROM exports e \
+                 WHERE e.sku = removed_products.sku AND e.exported_revision IS NOT NULL)",
+            )?
+            .execute([])?;
+        Ok(())
+    }
+
+    /// How many removed products some channel has not confirmed deleted.
+    pub fn count_pending_deletions(&self, channel: &str) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM exports e JOIN removed_products r ON r.sku = e.sku \
+                 WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL",
+            )?
+            .query_row([channel], |r| r.get(0))?;
+        Ok(count_from_sql(n))
+    }
+
+    /// Quarantined products of one channel (or all), ordered by channel, sku.
+    /// `quarantine_after` maps a channel to its threshold (0: never).
+    pub fn quarantined(
+        &self,
+        channel: Option<&str>,
+        quarantine_after: &dyn Fn(&str) -> u32,
+    ) -> Result<Vec<Quarantined>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.channel, e.sku, e.rejections, e.last_error, e.attempted_at \
+             FROM exports e JOIN catalog c ON c.sku = e.sku \
+             WHERE e.rejections > 0 AND e.rejected_revision = c.revision \
+             AND (?1 IS NULL OR e.channel = ?1) ORDER BY e.channel, e.sku",
+        )?;
+        let rows = stmt
+            .query_map([channel], |r| {
+                Ok(Quarantined {
+                    channel: r.get(0)?,
+                    sku: r.get(1)?,
+                    rejections: r.get(2)?,
+                    error: r.get(3)?,
+                    last_attempt: r.get::<_, Millis>(4)?.0,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter(|q| {
+                let limit = quarantine_after(&q.channel);
+                limit > 0 && q.rejections >= limit
+            })
+            .collect())
+    }
+
+    /// Takes `sku` out of quarantine (on `channel`, or on every channel):
+    /// it is sent again on the next export. Returns how many were released.
+    pub fn release_quarantine(&self, sku: &str, channel: Option<&str>) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE exports SET rejections = 0, rejected_revision = NULL \
+                 WHERE sku = ?1 AND (?2 IS NULL OR channel = ?2) AND rejections > 0",
+            )?
+            .execute(params![sku, channel])?;
+        Ok(n as u64)
+    }
+
+    /// Every channel's export state for `sku`, ordered by channel.
+    pub fn export_states(
+        &self,
+        sku: &str,
+        quarantine_after: &dyn Fn(&str) -> u32,
+    ) -> Result<Vec<ExportState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.channel, e.exported_revision, e.last_status, e.last_error, e.rejections, \
+             e.rejected_revision IS NOT NULL AND e.rejected_revision = c.revision, \
+             r.sku IS NOT NULL \
+             FROM exports e LEFT JOIN catalog c ON c.sku = e.sku \
+             LEFT JOIN removed_products r ON r.sku = e.sku \
+             WHERE e.sku = ?1 ORDER BY e.channel",
+        )?;
+        let rows = stmt
+            .query_map([sku], |r| {
+                let channel: String = r.get(0)?;
+                let rejections: u32 = r.get(4)?;
+                let current: bool = r.get(5)?;
+                let limit = quarantine_after(&channel);
+                Ok(ExportState {
+                    quarantined: current && limit > 0 && rejections >= limit,
+                    channel,
+                    exported_revision: r.get(1)?,
+                    last_status: r.get(2)?,
+                    last_error: r.get(3)?,
+                    rejections,
+                    deletion_pending: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    // ---- complete imports ----
+
+    /// A complete (not incremental) import of the master starts: from now
+    /// on its pages record the skus they hold, and [`Tx::finish_import`]
+    /// removes the catalog products the listing did not have.
+    pub fn begin_complete_import(&self, channel: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM import_seen WHERE channel = ?1")?
+            .execute([channel])?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO import_complete (channel) VALUES (?1) ON CONFLICT DO NOTHING",
+            )?
+            .execute([channel])?;
+        Ok(())
+    }
+
+    /// An unfinished import is abandoned (e.g. `--full` restarts it): it will
+    /// remove nothing.
+    pub fn abandon_complete_import(&self, channel: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM import_seen WHERE channel = ?1")?
+            .execute([channel])?;
+        self.conn
+            .prepare_cached("DELETE FROM import_complete WHERE channel = ?1")?
+            .execute([channel])?;
+        Ok(())
+    }
+
+    pub(crate) fn import_is_complete(&self, channel: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM import_complete WHERE channel = ?1")?
+            .query_row([channel], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub(crate) fn mark_seen(&self, channel: &str, skus: &[&str]) -> Result<()> {
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO import_seen (channel, sku) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?;
+        for sku in skus {
+            insert.execute(params![channel, sku])?;
+        }
+        Ok(())
+    }
+
+    /// The last page of a complete import is in: the catalog products its
+    /// listing did not hold are removed. An empty listing removes nothing
+    /// (a channel answering with no products at all is more likely broken
+    /// than emptied; `products remove` empties the catalog on purpose).
+    pub(crate) fn sweep_complete_import(&self, channel: &str, at: Timestamp) -> Result<Removed> {
+        let seen: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM import_seen WHERE channel = ?1")?
+            .query_row([channel], |r| r.get(0))?;
+        let removed = if seen > 0 {
+            let gone: Vec<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT c.sku FROM catalog c WHERE NOT EXISTS \
+                     (SELECT 1 FROM import_seen s WHERE s.channel = ?1 AND s.sku = c.sku)",
+                )?
+                .query_map([channel], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            self.remove_products(&gone, at)?
+        } else {
+            Removed::default()
+        };
+        self.abandon_complete_import(channel)?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::product::Product;
+    use crate::store::test_util::*;
+    use crate::store::{ExportResult, ExportStatus};
+
+    fn product(sku: &str, price: &str) -> Product {
+        Product {
+            sku: sku.into(),
+            title: "t".into(),
+            price: price.into(),
+            currency: "EUR".into(),
+            quantity: 1,
+            attributes: Default::default(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            id: None,
+        }
+    }
+
+    fn result(sku: &str, revision: i64, error: Option<&str>) -> ExportResult {
+        ExportResult {
+            sku: sku.into(),
+            revision,
+            status: if error.is_some() {
+                ExportStatus::Error
+            } else {
+                ExportStatus::Created
+            },
+            error: error.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn removed_products_are_deleted_where_they_were_exported() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        store
+            .write(|tx| {
+                tx.upsert_catalog(&[product("A", "1"), product("B", "1"), product("C", "1")])?;
+                tx.record_export_results("shop", &[result("A", 1, None), result("B", 1, None)], t)?;
+                tx.record_export_results(
+                    "web",
+                    &[result("A", 1, None), result("C", 1, Some("no"))],
+                    t,
+                )
+            })
+            .unwrap();
+        let removed = store
+            .write(|tx| tx.remove_products(&["A".into(), "C".into(), "Z".into()], t))
+            .unwrap();
+        assert_eq!(removed.removed, ["A", "C"]);
+        assert_eq!(removed.missing, ["Z"]);
+        assert_eq!(
+            removed.deletions_pending, 2,
+            "A on shop and web; C was never accepted"
+        );
+        let pending = |ch: &str| store.read(|tx| tx.pending_deletions(ch, None, 10)).unwrap();
+        assert_eq!(pending("shop"), ["A"]);
+        assert_eq!(pending("web"), ["A"]);
+        assert!(store.read(|tx| tx.product("A")).unwrap().is_none());
+
+        // shop confirms; web fails and stays pending.
+        store
+            .write(|tx| {
+                tx.record_deletions(
+                    "shop",
+                    &[DeletionResult {
+                        sku: "A".into(),
+                        error: None,
+                    }],
+                    t,
+                )?;
+                tx.record_deletions(
+                    "web",
+                    &[DeletionResult {
+                        sku: "A".into(),
+                        error: Some("locked".into()),
+                    }],
+                    t,
+                )
+            })
+            .unwrap();
+        assert!(pending("shop").is_empty());
+        assert_eq!(pending("web"), ["A"]);
+        store
+            .write(|tx| {
+                tx.record_deletions(
+                    "web",
+                    &[DeletionResult {
+                        sku: "A".into(),
+                        error: None,
+                    }],
+                    t,
+                )
+            })
+            .unwrap();
+        assert!(pending("web").is_empty());
+        let left: i64 = store
+            .with_conn(|c| c.query_row("SELECT count(*) FROM removed_products", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(left, 0, "settled removals are dropped");
+    }
+
+    #[test]
+    fn a_product_that_comes_back_is_exported_again_and_not_deleted() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        store
+            .write(|tx| {
+                tx.upsert_catalog(&[product("A", "1")])?;
+                tx.upsert_catalog(&[product("A", "2")])?;
+                tx.record_export_results("shop", &[result("A", 2, None)], t)?;
+                tx.remove_products(&["A".into()], t)
+            })
+            .unwrap();
+        store
+            .write(|tx| tx.upsert_catalog(&[product("A", "3")]))
+            .unwrap();
+        assert!(
+            store
+                .read(|tx| tx.pending_deletions("shop", None, 10))
+                .unwrap()
+                .is_empty()
+        );
+        let pending = store
+            .read(|tx| tx.pending_exports("shop", None, 10, 3))
+            .unwrap();
+        assert_eq!(
+            pending.len(),
+            1,
+            "sent again although its new revision is 1"
+        );
+    }
+
+    #[test]
+    fn three_rejections_of_one_revision_quarantine_it_until_it_changes_or_is_released() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        store
+            .write(|tx| tx.upsert_catalog(&[product("A", "1")]))
+            .unwrap();
+        let pending = || {
+            store
+                .read(|tx| tx.pending_exports("shop", None, 10, 3))
+                .unwrap()
+                .len()
+        };
+        let q = |_: &str| 3;
+        for n in 1..=3 {
+            assert_eq!(pending(), 1, "still sent before rejection {n}");
+            store
+                .write(|tx| tx.record_export_results("shop", &[result("A", 1, Some("bad"))], t))
+                .unwrap();
+        }
+        assert_eq!(pending(), 0, "quarantined after 3");
+        let quarantined = store.read(|tx| tx.quarantined(None, &q)).unwrap();
+        assert_eq!(quarantined.len(), 1);
+        assert_eq!(quarantined[0].rejections, 3);
+        assert_eq!(
+            store
+                .read(|tx| tx.count_pending_exports("shop", 3))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .read(|tx| tx.count_pending_exports("shop", 0))
+                .unwrap(),
+            1,
+            "0: never"
+        );
+        // Released: sent again.
+        assert_eq!(
+            store.write(|tx| tx.release_quarantine("A", None)).unwrap(),
+            1
+        );
+        assert_eq!(pending(), 1);
+        // Quarantined again, then a content change frees it.
+        for _ in 0..3 {
+            store
+                .write(|tx| tx.record_export_results("shop", &[result("A", 1, Some("bad"))], t))
+                .unwrap();
+        }
+        assert_eq!(pending(), 0);
+        store
+            .write(|tx| tx.upsert_catalog(&[product("A", "2")]))
+            .unwrap();
+        assert_eq!(pending(), 1);
+        assert!(
+            store
+                .read(|tx| tx.quarantined(None, &q))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_complete_import_removes_what_it_did_not_list_and_an_empty_one_nothing() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        store
+            .write(|tx| {
+                tx.upsert_catalog(&[product("A", "1"), product("B", "1"), product("C", "1")])
+            })
+            .unwrap();
+        store
+            .write(|tx| {
+                tx.begin_complete_import("m")?;
+                tx.save_import_page("m", true, &[product("A", "1")], Some("c"), None, t)?;
+                tx.save_import_page("m", true, &[product("C", "1")], None, None, t)?;
+                tx.finish_import("m")
+            })
+            .unwrap();
+        assert!(store.read(|tx| tx.product("B")).unwrap().is_none());
+        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 2);
+        // An incremental import removes nothing.
+        store
+            .write(|tx| {
+                tx.save_import_page("m", true, &[product("A", "1")], None, Some(t), t)?;
+                tx.finish_import("m")
+            })
+            .unwrap();
+        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 2);
+        // A complete but empty listing removes nothing either.
+        store
+            .write(|tx| {
+                tx.begin_complete_import("m")?;
+                tx.save_import_page("m", true, &[], None, None, t)?;
+                tx.finish_import("m")
+            })
+            .unwrap();
+        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 2);
+    }
+}
