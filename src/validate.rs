@@ -185,12 +185,12 @@ fn check_channel(
             ] {
                 if let Some(wanted) = wanted.filter(|w| w.get() > most) {
                     findings.push(
-                        Severity::Error,
-                        "limit-too-high",
+                        Severity::Warning,
+                        "limit-above-type",
                         ch,
                         None,
                         format!(
-                            "{key} {wanted} is above {}'s {most}: a channel may only lower its type's limits",
+                            "{key} {wanted} is above {}'s {most}: a channel may only lower its type's limits, so {most} applies",
                             channel.channel_type
                         ),
                     );

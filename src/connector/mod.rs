@@ -15,9 +15,11 @@
 
 pub mod beta_rest;
 pub mod http;
+pub mod medusa;
 pub mod oauth2;
 mod retry;
 mod url;
+pub mod vendure;
 
 use std::fmt;
 
@@ -258,7 +260,11 @@ pub trait Connector {
 type Constructor = fn(Settings) -> Result<Box<dyn Connector>, ChannelError>;
 
 /// Every built-in protocol and how to connect to it.
-pub const PROTOCOLS: &[(&str, Constructor)] = &[("beta-rest", beta_rest::connect)];
+pub const PROTOCOLS: &[(&str, Constructor)] = &[
+    ("beta-rest", beta_rest::connect),
+    ("vendure-admin", vendure::connect),
+    (medusa::PROTOCOL, medusa::connect),
+];
 
 /// The connector for `protocol` (a capability type's `protocol`).
 pub fn connect(protocol: &str, settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {

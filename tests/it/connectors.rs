@@ -63,10 +63,11 @@ fn a_channel_may_lower_its_types_limits_but_never_raise_them() {
     let shop = env.sandbox(0, Switches::default());
     env.add_channel("shop", &shop, &[("auth-refresh", "50m")]);
     set_channel_key(&env, "shop", "batch-size = 101");
-    let (code, doc, _) = env.json_any(&["validate"]);
+    let (code, doc, _) = env.json_any(&["validate", "--strict"]);
     assert_eq!(code, 1, "{doc}");
     let text = doc.to_string();
-    assert!(text.contains("limit-too-high"), "{text}");
+    assert!(text.contains("limit-above-type"), "{text}");
+    assert!(text.contains("so 100 applies"), "{text}");
     assert!(
         text.contains("batch-size 101 is above beta-rest's 100"),
         "{text}"

@@ -10,4 +10,7 @@ mod connectors;
 mod crash;
 mod cron;
 mod faults;
+mod medusa_jobs;
+mod peers_medusa;
+mod peers_vendure;
 mod run_once;

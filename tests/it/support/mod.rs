@@ -4,7 +4,10 @@
 
 pub mod crash_env;
 pub mod env;
+pub mod medusa;
+pub mod pg;
 pub mod run_env;
+pub mod vendure;
 
 /// The built-in beta-rest type's import page size (from the capability list).
 pub fn beta_rest_page_size() -> usize {

@@ -1,0 +1,249 @@
+//! The Medusa connector behind the seam: [`Connector`] over the protocol
+//! functions of this module. The store context (sales channel, stock
+//! location, currencies) is read once per connector, on first use, with the
+//! job's credential.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use tokio::sync::OnceCell;
+
+use super::http::Credential as WireCredential;
+use super::{ItemOutcome, MedusaClient, MedusaError, StoreContext, StoreOverrides};
+use crate::connector::{
+    AuthMethod, Authorization, Batch, ChannelError, Connector, Credential, ItemResult, ItemStatus,
+    Limits, PageRequest, ProductPage, Settings,
+};
+
+/// The protocol's name in the capability list.
+pub const PROTOCOL: &str = "medusa-admin";
+
+/// One Medusa channel.
+pub struct Medusa {
+    client: MedusaClient,
+    auth_method: AuthMethod,
+    limits: Limits,
+    overrides: StoreOverrides,
+    context: OnceCell<StoreContext>,
+}
+
+/// [`crate::connector::PROTOCOLS`]' constructor.
+pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
+    crate::connector::check_parsed_url(&settings.base_url)?;
+    let client = MedusaClient::new(settings.base_url.as_str(), settings.options)
+        .map_err(into_channel_error)?;
+    Ok(Box::new(Medusa {
+        client,
+        auth_method: settings.auth_method,
+        limits: settings.limits,
+        overrides: StoreOverrides {
+            sales_channel_id: settings.sales_channel_id,
+            stock_location_id: settings.stock_location_id,
+        },
+        context: OnceCell::new(),
+    }))
+}
+
+impl Medusa {
+    /// How `access` (a JWT, or the secret key itself) goes on the wire.
+    fn credential<'a>(&self, access: &'a str) -> WireCredential<'a> {
+        match self.auth_method {
+            AuthMethod::ApiKey => WireCredential::SecretKey(access),
+            _ => WireCredential::Bearer(access),
+        }
+    }
+
+    async fn context(&self, access: &str) -> Result<&StoreContext, ChannelError> {
+        self.context
+            .get_or_try_init(|| async {
+                self.client
+                    .store_context(self.credential(access), &self.overrides)
+                    .await
+                    .map_err(into_channel_error)
+            })
+            .await
+    }
+}
+
+#[async_trait(?Send)]
+impl Connector for Medusa {
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    async fn authenticate(&self, auth: Authorization<'_>) -> Result<Credential, ChannelError> {
+        match auth {
+            Authorization::Login {
+                username,
+                password,
+                current,
+            } => {
+                // Renew while the session is valid; an expired (or revoked)
+                // one answers 401, and a fresh login follows.
+                let renewed = match current {
+                    Some(jwt) => match self.client.refresh(jwt).await {
+                        Ok(jwt) => Some(jwt),
+                        Err(err) if err.is_unauthorized() => None,
+                        Err(err) => return Err(into_channel_error(err)),
+                    },
+                    None => None,
+                };
+                let jwt = match renewed {
+                    Some(jwt) => jwt,
+                    None => self
+                        .client
+                        .login(username, password)
+                        .await
+                        .map_err(into_channel_error)?,
+                };
+                let expires_in = jwt.expires_at.map(|at| {
+                    at.duration_since(Timestamp::now())
+                        .as_secs()
+                        .max(0)
+                        .unsigned_abs()
+                });
+                Ok(Credential {
+                    access_token: jwt.token,
+                    expires_in,
+                    refresh_token: None,
+                })
+            }
+            Authorization::ApiKey { key } => {
+                self.client
+                    .check_credential(WireCredential::SecretKey(key))
+                    .await
+                    .map_err(into_channel_error)?;
+                Ok(Credential {
+                    access_token: key.to_string(),
+                    expires_in: None,
+                    refresh_token: None,
+                })
+            }
+            Authorization::Oauth2 { .. } => Err(ChannelError::UnsupportedAuth {
+                protocol: PROTOCOL,
+                method: AuthMethod::Oauth2,
+            }),
+        }
+    }
+
+    async fn fetch_page(
+        &self,
+        access: &str,
+        request: PageRequest<'_>,
+    ) -> Result<ProductPage, ChannelError> {
+        let ctx = self.context(access).await?;
+        let page = self
+            .client
+            .fetch_import_page(
+                self.credential(access),
+                ctx,
+                self.limits.page_size,
+                request.cursor,
+                request.since,
+            )
+            .await
+            .map_err(into_channel_error)?;
+        for why in &page.skipped {
+            tracing::warn!(reason = %why, "Medusa variant not imported");
+        }
+        if !page.deleted_skus.is_empty() {
+            // The seam's page has no deletion list yet: a complete import
+            // from the master removes what the platform no longer has.
+            tracing::info!(
+                count = page.deleted_skus.len(),
+                "Medusa reports deleted variants; a full import removes them from the catalog"
+            );
+        }
+        Ok(ProductPage {
+            products: page.products,
+            next_cursor: page.next_cursor,
+            skipped: page.skipped_without_sku + page.skipped.len() as u64,
+        })
+    }
+
+    async fn send_batch(
+        &self,
+        access: &str,
+        batch: Batch<'_>,
+    ) -> Result<Vec<ItemResult>, ChannelError> {
+        if batch.len() > self.limits.batch_size {
+            return Err(ChannelError::BatchTooLarge {
+                count: batch.len(),
+                limit: self.limits.batch_size,
+            });
+        }
+        let ctx = self.context(access).await?;
+        let credential = self.credential(access);
+        let mut results = Vec::with_capacity(batch.len());
+        if !batch.upserts.is_empty() {
+            let outcomes = self
+                .client
+                .export_products(credential, ctx, batch.upserts)
+                .await
+                .map_err(into_channel_error)?;
+            results.extend(outcomes.into_iter().map(item_result));
+        }
+        if !batch.deletions.is_empty() {
+            let outcomes = self
+                .client
+                .delete_products(credential, batch.deletions)
+                .await
+                .map_err(into_channel_error)?;
+            results.extend(outcomes.into_iter().map(item_result));
+        }
+        Ok(results)
+    }
+}
+
+fn item_result(outcome: ItemOutcome) -> ItemResult {
+    ItemResult {
+        sku: outcome.sku,
+        status: match outcome.status {
+            super::ItemStatus::Created => ItemStatus::Created,
+            super::ItemStatus::Updated => ItemStatus::Updated,
+            super::ItemStatus::Unchanged => ItemStatus::Unchanged,
+            super::ItemStatus::Deleted => ItemStatus::Deleted,
+            super::ItemStatus::Error => ItemStatus::Error,
+        },
+        error: outcome.error,
+    }
+}
+
+/// The seam's error for a Medusa one; the jobs branch on `Unauthorized`
+/// (renew once) and on retryability.
+pub fn into_channel_error(err: MedusaError) -> ChannelError {
+    match err {
+        MedusaError::BaseUrl { .. } => ChannelError::Options(err.to_string()),
+        MedusaError::Setup(source) => ChannelError::Setup(source),
+        MedusaError::LoginRefused { ref url, .. } => ChannelError::Refused {
+            url: url.clone(),
+            message: err.to_string(),
+        },
+        MedusaError::Unauthorized { url, .. } => ChannelError::Unauthorized { url },
+        MedusaError::Status {
+            url,
+            status,
+            message,
+        } => ChannelError::Status {
+            url,
+            status,
+            excerpt: message,
+        },
+        MedusaError::Timeout { url } => ChannelError::Timeout { url },
+        MedusaError::Connect { url, source } => ChannelError::Connect { url, source },
+        MedusaError::Transport { url, source } => ChannelError::Transport { url, source },
+        MedusaError::Malformed { url, what } => ChannelError::Malformed {
+            url,
+            what,
+            excerpt: String::new(),
+        },
+        MedusaError::ShopSetup(message) => ChannelError::Refused {
+            url: "the Medusa store".into(),
+            message,
+        },
+        MedusaError::Cursor(_) => ChannelError::Malformed {
+            url: "the stored import cursor".into(),
+            what: err.to_string(),
+            excerpt: String::new(),
+        },
+    }
+}

@@ -1,0 +1,344 @@
+//! Import: `productVariants` pages sorted by `updatedAt` then `id`, mapped to
+//! catalog products (one variant is one product).
+//!
+//! Vendure stores timestamps in microseconds (PostgreSQL) but answers in
+//! milliseconds, truncated; rows written in one call share a timestamp. So:
+//!
+//! - Paging keys on the millisecond: a cursor is "rows updated at or after
+//!   millisecond T, skipping the first N of them" (`updatedAt between T and
+//!   the end of time`, inclusive, which matches stored microseconds exactly).
+//!   Rows that change during an import move past the cursor and are read
+//!   again at the end, instead of shifting a whole offset-paged listing.
+//! - An incremental import asks for rows from the millisecond after the
+//!   previous import's newest one: the rows sharing that millisecond were
+//!   read by that import, and asking for them again would re-read a whole
+//!   bulk write (a thousand rows created in one call share one timestamp).
+//!   The window this leaves: a write that lands in that same millisecond
+//!   after the previous import read it. `--full` reads everything.
+
+use jiff::Timestamp;
+
+use super::client::{Credential, Replay, VendureClient, VendureError};
+use super::money;
+use super::wire::{
+    DateOperators, DateRange, DateTime, ListedVariant, ProductVariantFilterParameter,
+    ProductVariantListOptions, ProductVariantSortParameter, SortOrder, VariantListVariables,
+    VariantsPage,
+};
+use crate::product::Product;
+
+/// Vendure's stock `adminListQueryLimit`: `take` above it is a USER_INPUT_ERROR.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// The end of the `between` range (JavaScript's `Date` takes it).
+const END_OF_TIME: &str = "9999-12-31T23:59:59.999Z";
+
+/// Where the next page starts: rows updated at or after `from_ms` (all rows
+/// when `None`), in `updatedAt, id` order, skipping the first `skip`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageCursor {
+    pub from_ms: Option<i64>,
+    pub skip: u32,
+}
+
+impl PageCursor {
+    /// The first page of an import; `since` is the newest `updated_at` the
+    /// previous complete import stored (see the module comment).
+    pub fn first(since: Option<Timestamp>) -> PageCursor {
+        PageCursor {
+            from_ms: since.map(|t| t.as_millisecond() + 1),
+            skip: 0,
+        }
+    }
+
+    /// `v1:<from_ms or ->:<skip>`, the opaque cursor the store keeps between pages.
+    pub fn encode(&self) -> String {
+        match self.from_ms {
+            Some(ms) => format!("v1:{ms}:{}", self.skip),
+            None => format!("v1:-:{}", self.skip),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<PageCursor> {
+        let rest = text.strip_prefix("v1:")?;
+        let (from, skip) = rest.split_once(':')?;
+        let from_ms = match from {
+            "-" => None,
+            ms => Some(ms.parse().ok()?),
+        };
+        Some(PageCursor {
+            from_ms,
+            skip: skip.parse().ok()?,
+        })
+    }
+
+    /// The cursor after a full page whose rows were updated at these
+    /// milliseconds (ascending). `None` when the page was the last one.
+    pub fn next(&self, page_ms: &[i64], take: usize) -> Option<PageCursor> {
+        if page_ms.len() < take || page_ms.is_empty() {
+            return None;
+        }
+        let last = *page_ms.last().expect("not empty");
+        let at_last = page_ms.iter().rev().take_while(|ms| **ms == last).count() as u32;
+        if self.from_ms == Some(last) {
+            Some(PageCursor {
+                from_ms: Some(last),
+                skip: self.skip + at_last,
+            })
+        } else {
+            Some(PageCursor {
+                from_ms: Some(last),
+                skip: at_last,
+            })
+        }
+    }
+
+    fn options(&self, take: usize) -> ProductVariantListOptions {
+        ProductVariantListOptions {
+            skip: Some(self.skip as i32),
+            take: Some(take as i32),
+            sort: Some(ProductVariantSortParameter {
+                updated_at: Some(SortOrder::Asc),
+                id: Some(SortOrder::Asc),
+            }),
+            filter: self.from_ms.map(|ms| ProductVariantFilterParameter {
+                updated_at: Some(DateOperators {
+                    between: Some(DateRange {
+                        start: DateTime(iso_millis(ms)),
+                        end: DateTime(END_OF_TIME.into()),
+                    }),
+                }),
+                sku: None,
+            }),
+        }
+    }
+}
+
+/// One page of an import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VariantPage {
+    /// Every product passed [`Product::check`].
+    pub products: Vec<Product>,
+    /// Variants left out because they have no SKU.
+    pub skipped_without_sku: u64,
+    pub next: Option<PageCursor>,
+}
+
+/// Fetches the page at `cursor` (`take` at most [`MAX_PAGE_SIZE`]).
+pub async fn fetch_page(
+    client: &VendureClient,
+    credential: Credential<'_>,
+    cursor: PageCursor,
+    take: usize,
+) -> Result<VariantPage, VendureError> {
+    use cynic::QueryBuilder;
+    let take = take.clamp(1, MAX_PAGE_SIZE);
+    let operation = VariantsPage::build(VariantListVariables {
+        options: Some(cursor.options(take)),
+    });
+    let (page, _) = client
+        .run::<VariantsPage, _>("productVariants", credential, &operation, Replay::Safe)
+        .await?;
+    page_from_items(&page.product_variants.items, cursor, take).map_err(|what| {
+        VendureError::Malformed {
+            url: client.admin_api().to_string(),
+            operation: "productVariants".into(),
+            what,
+        }
+    })
+}
+
+/// Maps a page's variants to products and works out the next cursor.
+pub fn page_from_items(
+    items: &[ListedVariant],
+    cursor: PageCursor,
+    take: usize,
+) -> Result<VariantPage, String> {
+    let mut products = Vec::with_capacity(items.len());
+    let mut skipped_without_sku = 0;
+    let mut page_ms = Vec::with_capacity(items.len());
+    for item in items {
+        let updated: Timestamp = item.updated_at.0.parse().map_err(|_| {
+            format!(
+                "variant {} has an unreadable `updatedAt` `{}`",
+                item.id.inner(),
+                item.updated_at.0
+            )
+        })?;
+        page_ms.push(updated.as_millisecond());
+        if item.sku.trim().is_empty() {
+            skipped_without_sku += 1;
+            continue;
+        }
+        let product = product_from_variant(item);
+        product
+            .check()
+            .map_err(|e| format!("variant {} (SKU `{}`): {e}", item.id.inner(), item.sku))?;
+        products.push(product);
+    }
+    Ok(VariantPage {
+        products,
+        skipped_without_sku,
+        next: cursor.next(&page_ms, take),
+    })
+}
+
+/// One variant as a catalog product: title = the variant's name, price in
+/// the variant's currency by its ISO 4217 exponent, quantity = stock on hand
+/// (never below 0), id = the variant id.
+pub fn product_from_variant(variant: &ListedVariant) -> Product {
+    let currency = variant.currency_code.as_str().to_string();
+    Product {
+        sku: variant.sku.clone(),
+        title: variant.name.clone(),
+        price: money::from_minor_units(variant.price.0, &currency),
+        currency,
+        quantity: i64::from(variant.stock_on_hand.max(0)),
+        attributes: Default::default(),
+        updated_at: variant.updated_at.0.clone(),
+        id: Some(variant.id.inner().to_string()),
+    }
+}
+
+/// `2026-11-27T09:43:01.123Z` for a millisecond timestamp.
+fn iso_millis(ms: i64) -> String {
+    match Timestamp::from_millisecond(ms) {
+        Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Err(_) => END_OF_TIME.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::vendure::wire::{CurrencyCode, Id, Money};
+
+    fn variant(id: u32, sku: &str, price: i64, currency: &str, updated: &str) -> ListedVariant {
+        ListedVariant {
+            id: Id::new(id.to_string()),
+            sku: sku.into(),
+            name: format!("Variant {id}"),
+            price: Money(price),
+            currency_code: CurrencyCode::new(currency),
+            stock_on_hand: 5,
+            updated_at: DateTime(updated.into()),
+        }
+    }
+
+    #[test]
+    fn a_variant_maps_to_a_catalog_product() {
+        let v = variant(7, "MUG-1", 1999, "USD", "2026-11-27T09:43:01.123Z");
+        assert_eq!(
+            product_from_variant(&v),
+            Product {
+                sku: "MUG-1".into(),
+                title: "Variant 7".into(),
+                price: "19.99".into(),
+                currency: "USD".into(),
+                quantity: 5,
+                attributes: Default::default(),
+                updated_at: "2026-11-27T09:43:01.123Z".into(),
+                id: Some("7".into()),
+            }
+        );
+        let yen = variant(8, "CUP", 1999, "JPY", "2026-11-27T09:43:01.123Z");
+        assert_eq!(product_from_variant(&yen).price, "1999");
+    }
+
+    #[test]
+    fn variants_without_a_sku_are_skipped_and_counted() {
+        let items = [
+            variant(1, "A", 100, "USD", "2026-11-27T09:43:01.001Z"),
+            variant(2, "", 100, "USD", "2026-11-27T09:43:01.002Z"),
+            variant(3, "  ", 100, "USD", "2026-11-27T09:43:01.003Z"),
+        ];
+        let page = page_from_items(&items, PageCursor::default(), 10).unwrap();
+        assert_eq!(page.products.len(), 1);
+        assert_eq!(page.skipped_without_sku, 2);
+        assert_eq!(page.next, None, "a short page is the last");
+    }
+
+    #[test]
+    fn an_unreadable_timestamp_fails_the_page_naming_the_variant() {
+        let items = [variant(4, "A", 100, "USD", "yesterday")];
+        let error = page_from_items(&items, PageCursor::default(), 10).unwrap_err();
+        assert!(
+            error.contains("variant 4") && error.contains("yesterday"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_cursor_keys_on_the_last_millisecond_and_skips_within_it() {
+        let start = PageCursor::first(None);
+        assert_eq!(
+            start,
+            PageCursor {
+                from_ms: None,
+                skip: 0
+            }
+        );
+        // A full page ending with two rows at ms 20: next starts at 20, skipping 2.
+        let next = start.next(&[10, 10, 15, 20, 20], 5).unwrap();
+        assert_eq!(
+            next,
+            PageCursor {
+                from_ms: Some(20),
+                skip: 2
+            }
+        );
+        // A full page entirely at ms 20 (a bulk write): skip grows.
+        let next = next.next(&[20, 20, 20, 20, 20], 5).unwrap();
+        assert_eq!(
+            next,
+            PageCursor {
+                from_ms: Some(20),
+                skip: 7
+            }
+        );
+        // Leaving the bucket resets the skip.
+        let next = next.next(&[20, 21, 22, 22, 23], 5).unwrap();
+        assert_eq!(
+            next,
+            PageCursor {
+                from_ms: Some(23),
+                skip: 1
+            }
+        );
+        assert_eq!(
+            next.next(&[23, 24], 5),
+            None,
+            "a short page ends the import"
+        );
+        assert_eq!(next.next(&[], 5), None);
+    }
+
+    #[test]
+    fn an_incremental_import_starts_after_the_previous_newest_millisecond() {
+        let since: Timestamp = "2026-11-27T09:43:01.123Z".parse().unwrap();
+        let cursor = PageCursor::first(Some(since));
+        assert_eq!(cursor.from_ms, Some(since.as_millisecond() + 1));
+        let options = cursor.options(100);
+        let range = options.filter.unwrap().updated_at.unwrap().between.unwrap();
+        assert_eq!(range.start.0, "2026-11-27T09:43:01.124Z");
+    }
+
+    #[test]
+    fn cursors_round_trip_as_text() {
+        for cursor in [
+            PageCursor {
+                from_ms: None,
+                skip: 0,
+            },
+            PageCursor {
+                from_ms: Some(1764236581123),
+                skip: 200,
+            },
+        ] {
+            assert_eq!(PageCursor::decode(&cursor.encode()), Some(cursor));
+        }
+        for bad in ["", "v1:", "v2:-:0", "v1:x:0", "v1:-:-1", "12"] {
+            assert_eq!(PageCursor::decode(bad), None, "`{bad}`");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Wire-level unit tests: replies decoded exactly as the client decodes them.
+
+use super::client::{ReplyFailure, VendureError, decode_reply};
+use super::wire::VariantsPage;
+
+fn decode(body: &str) -> Result<VariantsPage, String> {
+    decode_reply::<VariantsPage>("productVariants", body.as_bytes()).map_err(|f| match f {
+        ReplyFailure::Malformed(what) => format!("malformed: {what}"),
+        ReplyFailure::Error(e) => format!("error: {e}"),
+    })
+}
+
+const ITEM: &str = r#"{"id":"1","sku":"A","name":"Mug","price":1999,"currencyCode":"USD","stockOnHand":3,"updatedAt":"2026-11-27T09:00:00.123Z"}"#;
+
+#[test]
+fn fields_the_connector_did_not_ask_for_are_ignored() {
+    let body = format!(
+        r#"{{"data":{{"productVariants":{{"totalItems":1,"items":[{}],"brand":"x"}}}},"extensions":{{}}}}"#,
+        ITEM.replace(
+            "\"sku\"",
+            "\"brand\":\"Acme\",\"customFields\":{\"a\":1},\"sku\""
+        )
+    );
+    let page = decode(&body).unwrap();
+    assert_eq!(page.product_variants.items[0].sku, "A");
+}
+
+#[test]
+fn a_missing_required_field_fails_the_page_naming_it() {
+    let body = format!(
+        r#"{{"data":{{"productVariants":{{"totalItems":1,"items":[{}]}}}}}}"#,
+        ITEM.replace(r#""stockOnHand":3,"#, "")
+    );
+    let error = decode(&body).unwrap_err();
+    assert!(
+        error.contains("malformed") && error.contains("`stockOnHand`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_float_price_fails_the_page_rather_than_being_rounded() {
+    let body = format!(
+        r#"{{"data":{{"productVariants":{{"totalItems":1,"items":[{}]}}}}}}"#,
+        ITEM.replace("1999", "19.99")
+    );
+    assert!(decode(&body).unwrap_err().contains("malformed"));
+}
+
+#[test]
+fn forbidden_inside_a_200_is_a_typed_failure() {
+    let body = r#"{"errors":[{"message":"You are not currently authorized to perform this action","extensions":{"code":"FORBIDDEN"}}],"data":null}"#;
+    match decode_reply::<VariantsPage>("productVariants", body.as_bytes()) {
+        Err(ReplyFailure::Error(VendureError::Forbidden { operation })) => {
+            assert_eq!(operation, "productVariants")
+        }
+        _ => panic!("FORBIDDEN must be VendureError::Forbidden"),
+    }
+}
+
+#[test]
+fn other_errors_inside_a_200_are_failures_with_their_code_and_message() {
+    let body = r#"{"errors":[{"message":"take must be at most 1000","extensions":{"code":"USER_INPUT_ERROR"}}],"data":null}"#;
+    let error = decode(body).unwrap_err();
+    assert!(
+        error.contains("USER_INPUT_ERROR") && error.contains("take must be at most 1000"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_reply_that_is_not_json_is_malformed_with_an_excerpt() {
+    let error = decode("<html>bad gateway</html>").unwrap_err();
+    assert!(
+        error.contains("malformed") && error.contains("<html>"),
+        "{error}"
+    );
+}
