@@ -14,3 +14,4 @@ mod medusa_jobs;
 mod peers_medusa;
 mod peers_vendure;
 mod run_once;
+mod vendure_jobs;
