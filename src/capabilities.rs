@@ -303,6 +303,7 @@ mod tests {
             assert!(channel_type.page_size.is_some(), "{name}: page-size");
             assert!(channel_type.batch_size.is_some(), "{name}: batch-size");
             assert!(!channel_type.auth_methods().is_empty(), "{name}: auth");
+            assert!(channel_type.deadline.is_some(), "{name}: deadline");
         }
     }
 
