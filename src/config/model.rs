@@ -67,6 +67,10 @@ pub struct ChannelConfig {
     pub auth: Option<AuthConfig>,
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// How long one job of this channel may take; may only lower the type's
+    /// `deadline` (validation refuses a longer one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Period>,
     /// Consecutive rejections of one product revision after which export
     /// quarantines it (0: never); [`DEFAULT_QUARANTINE_AFTER`] when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -101,7 +101,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, sku)
     ) WITHOUT ROWID;
     "#,
-    // 2: channel identity, deletions, quarantine, partial runs with item counts.
+    // 2: the schedule slot a run serves, so due times stay on their grid.
+    r#"
+    ALTER TABLE run_history ADD COLUMN slot INTEGER;
+    ALTER TABLE job_state ADD COLUMN last_success_slot INTEGER;
+    "#,
+    // 3: channel identity, deletions, quarantine, partial runs with item counts.
     r#"
     -- Which endpoint (type + normalised base URL) a channel's state belongs to.
     CREATE TABLE channel_identity (
@@ -145,10 +150,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         items INTEGER NOT NULL DEFAULT 0,
         detail TEXT,
         forced INTEGER NOT NULL DEFAULT 0,
+        slot INTEGER,
         counts TEXT
     );
-    INSERT INTO run_history_v2 (id, channel, job, started, finished, outcome, items, detail, forced)
-        SELECT id, channel, job, started, finished, outcome, items, detail, forced FROM run_history;
+    INSERT INTO run_history_v2 (id, channel, job, started, finished, outcome, items, detail, forced, slot)
+        SELECT id, channel, job, started, finished, outcome, items, detail, forced, slot FROM run_history;
     DROP TABLE run_history;
     ALTER TABLE run_history_v2 RENAME TO run_history;
     CREATE INDEX run_history_by_time ON run_history (started, id);

@@ -14,6 +14,9 @@ pub const SESSION_TOKEN_HEADER: &str = "vendure-auth-token";
 /// The header an API key travels in.
 pub const API_KEY_HEADER: &str = "vendure-api-key";
 
+/// Idle connections are dropped before Node's 5 s `keepAliveTimeout`.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Longest body excerpt kept in an error message, in characters.
 const EXCERPT_CHARS: usize = 200;
 
@@ -194,6 +197,10 @@ impl VendureClient {
         let http = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
+            // Node closes idle keep-alive connections after 5 s; reusing one
+            // it is closing breaks the request (IncompleteMessage), which a
+            // creation cannot safely resend.
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
             .build()?;
         Ok(VendureClient {
             http,

@@ -39,6 +39,10 @@ pub const BODY_BUDGET: usize = 90 * 1024;
 
 /// `createProduct` calls in flight at once when a batch creates products.
 const PRODUCTS_IN_FLIGHT: usize = 8;
+/// Most variants per `createProductVariants` / `updateProductVariants`
+/// call: Vendure spends ~30 ms a created variant, so a call stays around a
+/// second and a failure loses little.
+const VARIANTS_PER_CALL: usize = 25;
 
 /// What Vendure did with one item.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,16 +357,21 @@ async fn update_variants(
                 .await
             {
                 Ok((reply, _)) => {
-                    let answered = reply.update_product_variants.into_iter().map(Some);
-                    for ((i, _), changed) in
-                        part.iter().zip(answered.chain(std::iter::repeat(None)))
-                    {
-                        outcomes[*i] = Some(match changed.flatten() {
-                            Some(_) => Outcome::Updated,
-                            None => Outcome::Error(
+                    // Matched by id: Vendure need not answer in input order.
+                    let answered: std::collections::HashSet<Id> = reply
+                        .update_product_variants
+                        .into_iter()
+                        .flatten()
+                        .map(|v| v.id)
+                        .collect();
+                    for (i, update) in &part {
+                        outcomes[*i] = Some(if answered.contains(&update.id) {
+                            Outcome::Updated
+                        } else {
+                            Outcome::Error(
                                 "Vendure did not update this variant (was it deleted meanwhile?)"
                                     .into(),
-                            ),
+                            )
                         });
                     }
                 }
@@ -448,17 +457,18 @@ async fn create_variants(
             {
                 Ok((reply, _)) => {
                     crash::point("vendure-variants-created");
-                    let answered = reply.create_product_variants.into_iter().map(Some);
-                    for ((i, input), created) in
-                        part.iter().zip(answered.chain(std::iter::repeat(None)))
-                    {
-                        outcomes[*i] = Some(match created.flatten() {
-                            Some(v) if v.sku == input.sku => Outcome::Created,
-                            Some(v) => Outcome::Error(format!(
-                                "Vendure answered SKU `{}` for this item",
-                                v.sku
-                            )),
-                            None => Outcome::Error("Vendure did not create this variant".into()),
+                    // Matched by SKU: Vendure need not answer in input order.
+                    let answered: std::collections::HashSet<String> = reply
+                        .create_product_variants
+                        .into_iter()
+                        .flatten()
+                        .map(|v| v.sku)
+                        .collect();
+                    for (i, input) in &part {
+                        outcomes[*i] = Some(if answered.contains(&input.sku) {
+                            Outcome::Created
+                        } else {
+                            Outcome::Error("Vendure did not create this variant".into())
                         });
                     }
                 }
@@ -554,8 +564,19 @@ fn split_by_size_indexed<T: serde::Serialize>(
 ) -> Vec<Vec<(usize, T)>> {
     // The index is not sent; it costs a few bytes of estimate, which is slack.
     split_by_size(items, overhead, BODY_BUDGET)
+        .into_iter()
+        .flat_map(|chunk| {
+            let mut chunk = chunk;
+            let mut parts = Vec::new();
+            while chunk.len() > VARIANTS_PER_CALL {
+                let rest = chunk.split_off(VARIANTS_PER_CALL);
+                parts.push(std::mem::replace(&mut chunk, rest));
+            }
+            parts.push(chunk);
+            parts
+        })
+        .collect()
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

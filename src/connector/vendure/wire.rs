@@ -363,6 +363,7 @@ pub struct CreateVariants {
 #[derive(cynic::QueryFragment, Clone, Debug)]
 #[cynic(graphql_type = "ProductVariant")]
 pub struct ChangedVariant {
+    pub id: Id,
     pub sku: String,
 }
 

@@ -130,6 +130,8 @@ impl VendurePeer {
             let _context = runtime.enter();
             reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))
+                // Below Node's 5 s keep-alive: never reuse a closing connection.
+                .pool_idle_timeout(Duration::from_secs(3))
                 .build()
                 .expect("http client")
         };
@@ -239,7 +241,12 @@ impl VendurePeer {
 
     /// Runs an Admin API operation as the superadmin; panics on `errors`.
     pub fn gql(&self, query: &str, variables: Value) -> Value {
-        let body = self.gql_raw(query, variables);
+        let mut body = self.gql_raw(query, variables.clone());
+        if body["errors"][0]["extensions"]["code"] == "FORBIDDEN" {
+            // A short `sessionDuration` expires the helper's session too.
+            self.login();
+            body = self.gql_raw(query, variables);
+        }
         assert!(
             body.get("errors").is_none_or(Value::is_null),
             "Admin API errors for {query}: {body}"
@@ -371,12 +378,20 @@ impl VendurePeer {
                 "mutation($input: [CreateProductVariantInput!]!) { createProductVariants(input: $input) { id sku } }",
                 json!({"input": input}),
             );
-            for (v, c) in chunk
+            // Vendure answers in its own order: match by SKU.
+            let by_sku: std::collections::HashMap<&str, &str> = created["createProductVariants"]
+                .as_array()
+                .expect("list")
                 .iter()
-                .zip(created["createProductVariants"].as_array().expect("list"))
-            {
-                assert_eq!(c["sku"], v.sku.as_str(), "created in input order");
-                ids.push(c["id"].as_str().expect("id").to_string());
+                .map(|c| {
+                    (
+                        c["sku"].as_str().expect("sku"),
+                        c["id"].as_str().expect("id"),
+                    )
+                })
+                .collect();
+            for v in chunk {
+                ids.push(by_sku[v.sku.as_str()].to_string());
             }
         }
         ids
