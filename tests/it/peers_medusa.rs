@@ -476,3 +476,14 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
     );
     assert!(left.contains(&"EX-1".to_string()));
 }
+
+#[test]
+fn the_peer_names_the_node_versions_medusa_supports() {
+    use crate::support::medusa::node_is_supported;
+    for ok in ["v20.19.0", "v20.20.2", "v22.12.0", "v24.1.0"] {
+        assert!(node_is_supported(ok), "{ok}");
+    }
+    for old in ["v18.20.4", "v20.18.1", "v22.11.0", "v21.7.3", "", "garbage"] {
+        assert!(!node_is_supported(old), "{old}");
+    }
+}

@@ -556,10 +556,21 @@ fn install_project() -> PathBuf {
             .is_ok_and(|o| o.status.success());
         assert!(
             found,
-            "the Medusa peer needs `{tool}` (Node.js 20 or newer) on PATH: \
+            "the Medusa peer needs `{tool}` (Node.js 20.19 or newer) on PATH: \
              install it with `apt-get install {package}`"
         );
     }
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    assert!(
+        node_is_supported(&version),
+        "the Medusa peer needs Node.js ^20.19 or >= 22.12 (Medusa 2.21's `engines`), \
+         but `node --version` says `{version}`: install a newer Node.js \
+         (Debian 12's own `nodejs` package is 18)"
+    );
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/medusa");
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for name in PROJECT_FILES {
@@ -600,6 +611,16 @@ fn install_project() -> PathBuf {
         started.elapsed()
     );
     project
+}
+
+/// Medusa 2.21's `engines`: `^20.19.0 || >=22.12.0`.
+pub fn node_is_supported(version: &str) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major == 20 && minor >= 19) || (major == 22 && minor >= 12) || major > 22
 }
 
 /// `target/peers/medusa` (or under `CARGO_TARGET_DIR`).
