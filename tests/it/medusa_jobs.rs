@@ -231,6 +231,17 @@ fn export_300_then_exactly_the_changed_products_reach_medusa() {
     let rows = shop.run_once(&["--force", "--job", "export-products"]);
     assert_eq!(rows.get(CHANNEL, "export-products").items, 0);
     assert_eq!(shop.on_server(), after);
+
+    // Remove 2 from the catalog: they are deleted on Medusa, the rest stay.
+    shop.ok(&["products", "remove", "M0050", "M0060"]);
+    let rows = shop.run_once(&["--force", "--job", "export-products"]);
+    let export = rows.get(CHANNEL, "export-products");
+    assert_eq!(export.outcome, "ran", "{export:?}");
+    let mut remaining = after.clone();
+    for sku in ["M0050", "M0060"] {
+        assert!(remaining.remove(sku).is_some(), "{sku} was on the server");
+    }
+    assert_eq!(shop.on_server(), remaining, "exactly the 2 removed are gone");
 }
 
 #[test]

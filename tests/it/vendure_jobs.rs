@@ -190,9 +190,14 @@ fn export_to_vendure_loads_500_and_updates_exactly_the_3_changed() {
     assert_eq!(touched, ["SKU-00007", "SKU-00250", "SKU-00499"]);
     assert_eq!(server_state(&peer), expected_state(&lines));
 
-    // Removing products: `products remove` and deletions in export batches
-    // are not in the jobs yet; the connector's deletions are tested against
-    // the peer in `peers_vendure`.
+    // Remove 2 from the catalog: they are gone from Vendure, the rest stay.
+    env.ok(&["products", "remove", "SKU-00010", "SKU-00020"]);
+    let run = run_once(&env, &["--force", "--job", "export-products"]);
+    let export = run.get(CHANNEL, "export-products");
+    assert_eq!(export.outcome, "ran", "{export:?}");
+    lines.retain(|l| l["sku"] != "SKU-00010" && l["sku"] != "SKU-00020");
+    assert_eq!(server_state(&peer), expected_state(&lines));
+    assert!(peer.variants_with_sku("SKU-00010").is_empty());
 }
 
 #[test]
