@@ -142,14 +142,42 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8> {
         Command::History(args) => commands::status::history(&ctx, &args)?,
         Command::Products(command) => commands::products::run(&ctx, command)?,
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            // Into a buffer first: clap_complete panics on a closed pipe.
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut command, "oms-channels", &mut script);
-            out.write_all(&script)?;
+            write_completion_registration(shell, out)?;
+            return Ok(crate::error::EXIT_OK);
+        }
+        Command::Man => {
+            // Into a buffer first: a closed pipe is then one error, not a panic.
+            let mut page = Vec::new();
+            clap_mangen::Man::new(crate::cli::command()).render(&mut page)?;
+            out.write_all(&page)?;
             return Ok(crate::error::EXIT_OK);
         }
     };
     output::emit(outcome.report.as_ref(), ctx.json, out)?;
     Ok(outcome.exit)
+}
+
+/// The shell code that asks the binary for completions as the user types
+/// (`COMPLETE=<shell> oms-channels -- <words>`; see `complete`).
+fn write_completion_registration(shell: clap_complete::Shell, out: &mut dyn Write) -> Result<()> {
+    let shells = clap_complete::env::Shells::builtins();
+    let name = shell.to_string();
+    let completer = shells
+        .completer(&name)
+        .with_context(|| format!("no completion support for shell `{name}`"))?;
+    // The binary that runs now, so completion works also when it is not on PATH.
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| "oms-channels".to_string());
+    let mut script = Vec::new();
+    completer.write_registration(
+        "COMPLETE",
+        "oms-channels",
+        "oms-channels",
+        &bin,
+        &mut script,
+    )?;
+    out.write_all(&script)?;
+    Ok(())
 }

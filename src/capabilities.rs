@@ -34,6 +34,10 @@ pub struct ChannelType {
     pub description: Option<String>,
     #[serde(default)]
     pub token_lifetime: Option<Period>,
+    /// How long one job of a channel of this type may take before it is
+    /// cancelled and recorded as failed ([`DEFAULT_DEADLINE`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Period>,
     /// Products asked per import page. A user type that leaves it (or
     /// `batch-size`, `auth`) out takes the built-in value of its protocol.
     #[serde(default)]
@@ -47,6 +51,9 @@ pub struct ChannelType {
     #[serde(default)]
     pub jobs: OfferedJobs,
 }
+
+/// A type's job deadline when its definition names none.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
 /// The periods offered per job; a missing job is a direction the type does not offer.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -105,6 +112,23 @@ impl ChannelType {
 
     pub fn token_lifetime(&self) -> Option<Duration> {
         self.token_lifetime.as_ref().and_then(Period::duration)
+    }
+
+    /// The type's job deadline (`deadline = "none"` means the default).
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+            .as_ref()
+            .and_then(Period::duration)
+            .unwrap_or(DEFAULT_DEADLINE)
+    }
+
+    /// The deadline of one job of a channel: the channel's own when it sets
+    /// a shorter one, else the type's.
+    pub fn job_deadline(&self, channel: Option<&Period>) -> Duration {
+        let limit = self.deadline();
+        channel
+            .and_then(Period::duration)
+            .map_or(limit, |own| own.min(limit))
     }
 
     /// The type's own limits (what a channel may lower, never raise).
@@ -258,6 +282,7 @@ mod tests {
         let beta = capabilities.get("beta-rest").expect("beta-rest");
         assert_eq!(beta.protocol, "beta-rest");
         assert_eq!(beta.token_lifetime(), Some(Duration::from_secs(3600)));
+        assert_eq!(beta.deadline(), Duration::from_secs(5 * 60));
         assert_eq!(
             beta.limits(),
             Limits {
@@ -296,6 +321,33 @@ mod tests {
         assert_eq!(old.auth_methods(), [AuthMethod::Oauth2]);
         let small = capabilities.get("small").unwrap().limits();
         assert_eq!((small.page_size, small.batch_size), (100, 10));
+    }
+
+    #[test]
+    fn a_channel_may_only_lower_its_types_deadline() {
+        let capabilities = Capabilities::built_in();
+        let beta = capabilities.get("beta-rest").unwrap();
+        let cases = [
+            (None, 300),
+            (Some("2m"), 120),
+            (Some("1h"), 300),
+            (Some("none"), 300),
+        ];
+        for (own, secs) in cases {
+            let own = own.map(period);
+            assert_eq!(
+                beta.job_deadline(own.as_ref()),
+                Duration::from_secs(secs),
+                "{own:?}"
+            );
+        }
+        let mut user = Capabilities::built_in();
+        user.merge_text(
+            Path::new("capabilities.toml"),
+            "[types.slow]\nprotocol = \"beta-rest\"\n",
+        )
+        .unwrap();
+        assert_eq!(user.get("slow").unwrap().deadline(), DEFAULT_DEADLINE);
     }
 
     #[test]

@@ -1,8 +1,15 @@
-//! Command-line definitions (clap derive) and nothing else: no I/O, no logic.
+//! Command-line definitions (clap derive) and nothing else: no I/O, no logic
+//! (value candidates for completions live in `complete`).
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
+
+use crate::complete;
+
+/// The heading global options are listed under in every `--help`.
+const GLOBAL: &str = "Global options";
 
 /// Keep an OMS's sales-channel settings in TOML, validate them, and run the
 /// due sync jobs (token refresh, product import, product export) from cron.
@@ -20,30 +27,62 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line definition with the default config and data dirs of
+/// this machine filled into their help.
+pub fn command() -> clap::Command {
+    let defaults = crate::paths::Paths::resolve(None, None).ok();
+    let with_default = |help: &str, dir: Option<PathBuf>| match dir {
+        Some(dir) => format!("{help} [default: {}]", dir.display()),
+        None => help.to_string(),
+    };
+    Cli::command()
+        .mut_arg("config_dir", |arg| {
+            arg.help(with_default(
+                "Config dir holding config.toml, accounts/ and capabilities.toml",
+                defaults.as_ref().map(|p| p.config_dir.clone()),
+            ))
+        })
+        .mut_arg("data_dir", |arg| {
+            arg.help(with_default(
+                "Data dir holding each account's store (<account>.db)",
+                defaults.as_ref().map(|p| p.data_dir.clone()),
+            ))
+        })
+}
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Account to act on [default: $OMS_CHANNELS_ACCOUNT, then current-account in config.toml]
-    #[arg(long, global = true, value_name = "ACCOUNT")]
+    #[arg(long, global = true, value_name = "ACCOUNT", help_heading = GLOBAL,
+          add = ArgValueCandidates::new(complete::accounts))]
     pub account: Option<String>,
     /// Config dir holding config.toml, accounts/ and capabilities.toml
     #[arg(
         long,
         global = true,
         env = "OMS_CHANNELS_CONFIG_DIR",
-        value_name = "DIR"
+        value_name = "DIR",
+        help_heading = GLOBAL
     )]
     pub config_dir: Option<PathBuf>,
     /// Data dir holding each account's store (<account>.db)
-    #[arg(long, global = true, env = "OMS_CHANNELS_DATA_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "OMS_CHANNELS_DATA_DIR",
+        value_name = "DIR",
+        help_heading = GLOBAL
+    )]
     pub data_dir: Option<PathBuf>,
     /// Print a stable JSON document on stdout instead of tables
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// More log output on stderr (-v debug, -vv trace)
-    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet",
+          help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only errors on stderr
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 }
 
@@ -69,11 +108,15 @@ pub enum Command {
     /// The account's product catalog
     #[command(subcommand)]
     Products(ProductsCommand),
-    /// Print a shell completion script
+    /// Print the shell code that completes commands, account, channel and job names
     Completions {
+        /// bash, zsh, fish, elvish or powershell
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff) on stdout: `oms-channels man > oms-channels.1`
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,11 +127,13 @@ pub enum AccountCommand {
     Current,
     /// Make ACCOUNT the current account (current-account in config.toml)
     Use {
-        #[arg(id = "name", value_name = "ACCOUNT")]
+        /// Account name ([a-z0-9][a-z0-9_-]*)
+        #[arg(id = "name", value_name = "ACCOUNT", add = ArgValueCandidates::new(complete::accounts))]
         account: String,
     },
     /// Create a new account file
     Add {
+        /// Name of the new account ([a-z0-9][a-z0-9_-]*)
         #[arg(id = "name", value_name = "ACCOUNT")]
         account: String,
         /// `oms` or a channel id of this account
@@ -100,11 +145,16 @@ pub enum AccountCommand {
     },
     /// Delete an account file (its store in the data dir is kept)
     Remove {
-        #[arg(id = "name", value_name = "ACCOUNT")]
+        /// Account name ([a-z0-9][a-z0-9_-]*)
+        #[arg(id = "name", value_name = "ACCOUNT", add = ArgValueCandidates::new(complete::accounts))]
         account: String,
     },
     /// Set the selected account's master product source (`oms` or a channel id)
-    SetMasterSource { source: String },
+    SetMasterSource {
+        /// `oms`, or the id of the channel whose import feeds the catalog
+        #[arg(add = ArgValueCandidates::new(complete::master_sources))]
+        source: String,
+    },
     /// Show the selected account's settings
     Show,
 }
@@ -114,28 +164,44 @@ pub enum ChannelCommand {
     /// List the channels of the selected account with their job periods
     List,
     /// Show one channel: settings, secret presence, token state
-    Show { channel: String },
+    Show {
+        /// Channel id of the selected account
+        #[arg(add = ArgValueCandidates::new(complete::channels))]
+        channel: String,
+    },
     /// Add a channel (all job periods start at `none`)
     Add(Box<ChannelAddArgs>),
     /// Remove a channel from the account file
-    Remove { channel: String },
+    Remove {
+        /// Channel id of the selected account
+        #[arg(add = ArgValueCandidates::new(complete::channels))]
+        channel: String,
+    },
     /// Change a channel's base URL or credentials (comments in the file are kept)
     Set(Box<ChannelSetArgs>),
     /// Set one job's period: a duration such as 15m, 1h, 24h, or `none`
     SetPeriod {
+        /// Channel id of the selected account
+        #[arg(add = ArgValueCandidates::new(complete::channels))]
         channel: String,
         /// auth-refresh, import-products or export-products
+        #[arg(add = ArgValueCandidates::new(complete::jobs))]
         job: String,
         /// A duration offered by the channel type, or `none`
         #[arg(allow_hyphen_values = true)]
         period: String,
     },
     /// Store an initial refresh token, read from stdin (never from arguments)
-    Login { channel: String },
+    Login {
+        /// Channel id of the selected account
+        #[arg(add = ArgValueCandidates::new(complete::channels))]
+        channel: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct ChannelAddArgs {
+    /// Id of the new channel ([a-z0-9][a-z0-9_-]*; not `oms`)
     pub channel: String,
     /// Channel type from the capability list
     #[arg(long = "type", value_name = "TYPE")]
@@ -149,6 +215,8 @@ pub struct ChannelAddArgs {
 
 #[derive(Debug, Args)]
 pub struct ChannelSetArgs {
+    /// Channel id of the selected account
+    #[arg(add = ArgValueCandidates::new(complete::channels))]
     pub channel: String,
     /// New API base URL; the channel then starts fresh (its store state belongs to the old endpoint)
     #[arg(long, value_name = "URL")]
@@ -220,7 +288,8 @@ pub enum CapabilitiesCommand {
     List,
     /// Show one channel type's offered periods
     Show {
-        #[arg(value_name = "TYPE")]
+        /// Channel type from the capability list
+        #[arg(value_name = "TYPE", add = ArgValueCandidates::new(complete::channel_types))]
         channel_type: String,
     },
 }
@@ -241,10 +310,10 @@ pub struct RunOnceArgs {
     #[arg(long)]
     pub all_accounts: bool,
     /// Only this channel (repeatable)
-    #[arg(long, value_name = "CHANNEL")]
+    #[arg(long, value_name = "CHANNEL", add = ArgValueCandidates::new(complete::channels))]
     pub channel: Vec<String>,
     /// Only this job (repeatable): auth-refresh, import-products, export-products
-    #[arg(long, value_name = "JOB")]
+    #[arg(long, value_name = "JOB", add = ArgValueCandidates::new(complete::jobs))]
     pub job: Vec<String>,
     /// Run the selected jobs whether or not they are due
     #[arg(long)]
@@ -273,7 +342,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Only this channel
-    #[arg(long, value_name = "CHANNEL")]
+    #[arg(long, value_name = "CHANNEL", add = ArgValueCandidates::new(complete::channels))]
     pub channel: Option<String>,
     /// At most this many runs
     #[arg(long, default_value_t = 20)]
@@ -292,9 +361,15 @@ pub enum ProductsCommand {
         after: Option<String>,
     },
     /// Show one product and its listings on each channel
-    Show { sku: String },
+    Show {
+        /// The product's SKU
+        sku: String,
+    },
     /// Count catalog products
     Count,
     /// Upsert products from a JSON Lines (.jsonl) or CSV (.csv) file; all or nothing
-    Load { file: PathBuf },
+    Load {
+        /// A .jsonl (one product object a line) or .csv file
+        file: PathBuf,
+    },
 }

@@ -3,12 +3,20 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use oms_channels::{app, cli::Cli, error, logging};
+use oms_channels::{app, cli, cli::Cli, error, logging, output};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `COMPLETE=<shell>`: the shell asks for completions (see `complete`).
+    clap_complete::CompleteEnv::with_factory(cli::command).complete();
+    let cli = match cli::command()
+        .try_get_matches()
+        .and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
     logging::init(cli.global.verbose, cli.global.quiet);
+    let json = cli.global.json;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let result = app::run(cli, &mut out).and_then(|code| {
@@ -20,10 +28,26 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             drop(out);
+            let code = error::exit_code(&err);
             eprintln!("oms-channels: {}", error::describe(&err));
-            ExitCode::from(error::exit_code(&err))
+            if json {
+                let _ = output::write_json_error(&mut io::stdout(), &err, code);
+            }
+            ExitCode::from(code)
         }
     }
+}
+
+/// A command line clap refused (exit 2), or `--help`/`--version` (exit 0).
+/// With `--json` anywhere on it, the refusal is a JSON error document too.
+fn usage_error(err: clap::Error) -> ExitCode {
+    let wants_json = std::env::args_os().skip(1).any(|arg| arg == "--json");
+    if !err.use_stderr() || !wants_json {
+        err.exit();
+    }
+    let _ = err.print();
+    let _ = output::write_json_usage_error(&mut io::stdout(), &err.render().to_string());
+    ExitCode::from(error::EXIT_CONFIG)
 }
 
 /// `oms-channels history | head` closing the pipe early is not an error.

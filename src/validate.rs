@@ -214,6 +214,23 @@ fn check_channel(
                     ),
                 );
             }
+            if let Some(own) = channel.deadline.as_ref().and_then(|d| d.duration())
+                && own > channel_type.deadline()
+            {
+                findings.push(
+                    Severity::Warning,
+                    "deadline-above-type",
+                    ch,
+                    None,
+                    format!(
+                        "deadline {} is longer than the {} deadline of {}: a channel may only lower it, so {} applies",
+                        channel.deadline.as_ref().map(ToString::to_string).unwrap_or_default(),
+                        channel.channel_type,
+                        humantime::format_duration(channel_type.deadline()),
+                        humantime::format_duration(channel_type.deadline())
+                    ),
+                );
+            }
         }
     }
 

@@ -11,8 +11,8 @@ use crate::app::{Context, Outcome};
 use crate::cli::RunOnceArgs;
 use crate::config;
 use crate::connector::ClientOptions;
-use crate::error::{Busy, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, exit_code};
-use crate::jobs::runner::{AccountRun, RunOptions, run_account};
+use crate::error::{Busy, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, exit_code};
+use crate::jobs::runner::{AccountRun, JobRuntime, RunOptions, StopSignal, run_account};
 use crate::output::{Report, table, when, write_table};
 use crate::period::Job;
 
@@ -61,6 +61,11 @@ struct RunReport {
     accounts: Vec<AccountRun>,
     /// Accounts that could not run (busy or broken), with the reason.
     errors: Vec<AccountError>,
+    /// The signal that stopped the run early, if one did.
+    stopped: Option<StopSignal>,
+    /// `-v`: tables show the not-due rows too.
+    #[serde(skip)]
+    verbose: bool,
 }
 
 #[derive(Serialize)]
@@ -71,11 +76,26 @@ struct AccountError {
 }
 
 impl Report for RunReport {
+    /// Cron mails every byte a job prints, so with nothing to report (nothing
+    /// ran, failed or was skipped) this writes nothing at all; `-v` adds the
+    /// not-due rows, and a dry run (a person asking) shows every row.
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        for (i, run) in self.accounts.iter().enumerate() {
-            if i > 0 {
+        let show_all = self.verbose || self.dry_run;
+        let mut first = true;
+        for run in &self.accounts {
+            let rows: Vec<_> = run
+                .rows
+                .iter()
+                .filter(|row| show_all || row.outcome.is_news())
+                .collect();
+            if rows.is_empty() && run.config_errors.is_empty() && !(show_all && run.rows.is_empty())
+            {
+                continue;
+            }
+            if !first {
                 writeln!(out)?;
             }
+            first = false;
             let verb = if self.dry_run { "dry run" } else { "run-once" };
             writeln!(
                 out,
@@ -87,27 +107,37 @@ impl Report for RunReport {
                 writeln!(out, "no channels")?;
                 continue;
             }
-            let mut t = table([
-                "CHANNEL", "JOB", "OUTCOME", "ITEMS", "DURATION", "NEXT DUE", "DETAIL",
-            ]);
-            for row in &run.rows {
-                t.add_row([
-                    row.channel.clone(),
-                    row.job.to_string(),
-                    row.outcome.as_str().to_string(),
-                    row.items.to_string(),
-                    row.duration_ms.map_or("-".into(), human_millis),
-                    when(row.next_due),
-                    row.detail.clone(),
+            if !rows.is_empty() {
+                let mut t = table([
+                    "CHANNEL", "JOB", "OUTCOME", "ITEMS", "DURATION", "NEXT DUE", "DETAIL",
                 ]);
+                for row in rows {
+                    t.add_row([
+                        row.channel.clone(),
+                        row.job.to_string(),
+                        row.outcome.as_str().to_string(),
+                        row.items.to_string(),
+                        row.duration_ms.map_or("-".into(), human_millis),
+                        when(row.next_due),
+                        row.detail.clone(),
+                    ]);
+                }
+                write_table(out, &t)?;
             }
-            write_table(out, &t)?;
             for finding in &run.config_errors {
                 writeln!(out, "{finding}")?;
             }
         }
         for error in &self.errors {
-            writeln!(out, "{}: {}", error.account, error.error)?;
+            let kind = if error.busy { "busy, skipped" } else { "error" };
+            writeln!(out, "{}: {kind}: {}", error.account, error.error)?;
+        }
+        if let Some(signal) = self.stopped {
+            writeln!(
+                out,
+                "run-once was stopped by {}: jobs in flight are recorded as interrupted; the next run carries on",
+                signal.name()
+            )?;
         }
         Ok(())
     }
@@ -157,12 +187,26 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         now,
         accounts: Vec::new(),
         errors: Vec::new(),
+        stopped: None,
+        verbose: ctx.verbosity > 0,
     };
+    let runtime = JobRuntime::new();
     let mut exit = EXIT_OK;
     for account in &accounts {
+        if runtime.stopped().is_some() {
+            break;
+        }
         let result = config::load_account(&ctx.paths, account)
             .map_err(anyhow::Error::new)
-            .and_then(|loaded| run_account(&ctx.paths.data_dir, &loaded, &capabilities, &options));
+            .and_then(|loaded| {
+                run_account(
+                    &ctx.paths.data_dir,
+                    &loaded,
+                    &capabilities,
+                    &options,
+                    &runtime,
+                )
+            });
         match result {
             Ok(run) => {
                 if run.failed() {
@@ -173,16 +217,14 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
                 report.accounts.push(run);
             }
             // With one account, a busy lock or a broken file is the whole
-            // answer, on stderr; scripts asking for JSON get the document too.
-            Err(err) if !args.all_accounts && !ctx.json => return Err(err),
+            // answer: an error (exit 75 or 2), as a JSON error document with --json.
+            Err(err) if !args.all_accounts => return Err(err),
             Err(err) => {
-                if !args.all_accounts {
-                    eprintln!("oms-channels: {}", crate::error::describe(&err));
-                }
                 let busy = err.chain().any(|c| c.is::<Busy>());
-                let code = exit_code(&err);
-                if exit == EXIT_OK || (exit == EXIT_TEMPFAIL && code != EXIT_TEMPFAIL) {
-                    exit = code;
+                // Over all accounts, one that another run holds is not a
+                // failure of this run: it is reported and skipped.
+                if !busy && exit == EXIT_OK {
+                    exit = exit_code(&err);
                 }
                 report.errors.push(AccountError {
                     account: account.clone(),
@@ -191,6 +233,10 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
                 });
             }
         }
+    }
+    if let Some(signal) = runtime.stopped() {
+        report.stopped = Some(signal);
+        exit = signal.exit_code();
     }
     Ok(Outcome::with_exit(report, exit))
 }

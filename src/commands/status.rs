@@ -10,11 +10,12 @@ use serde::Serialize;
 use super::run_once::{human_millis, parse_now};
 use crate::app::{AccountChoice, Context, Outcome};
 use crate::cli::{HistoryArgs, StatusArgs};
-use crate::jobs::runner::auth_failing_reason;
+use crate::jobs::runner::{auth_failing_reasons, channel_errors};
 use crate::output::{Report, or_dash, table, when, write_table};
 use crate::period::Job;
-use crate::schedule::{JobHistory, decide};
-use crate::store::{self, JobStates, RunRecord, Store, lock::account_run_alive};
+use crate::plan::{Action, ChannelFacts, PlanOptions, plan_channel};
+use crate::store::{self, JobStates, RunRecord, Store, lock::account_run_holder};
+use crate::validate::{secret_present_here, validate_account};
 
 #[derive(Serialize)]
 struct StatusRow {
@@ -24,6 +25,8 @@ struct StatusRow {
     last_success: Option<Timestamp>,
     last_attempt: Option<Timestamp>,
     last_outcome: Option<String>,
+    /// The pid of the live `run-once` running this job now.
+    running_pid: Option<u32>,
     last_error: Option<String>,
     consecutive_failures: u32,
     due: bool,
@@ -58,11 +61,12 @@ impl Report for Status {
             "WHY",
         ]);
         for row in &self.jobs {
-            let result = match (&row.last_outcome, &row.last_error) {
-                (Some(outcome), Some(error)) if outcome == "failed" => {
+            let result = match (&row.last_outcome, &row.last_error, row.running_pid) {
+                (_, _, Some(pid)) => format!("running (pid {pid})"),
+                (Some(outcome), Some(error), _) if outcome == "failed" => {
                     format!("failed: {}", first_line(error, 60))
                 }
-                (outcome, _) => or_dash(outcome.as_ref()),
+                (outcome, _, _) => or_dash(outcome.as_ref()),
             };
             let next = if row.due {
                 "now".to_string()
@@ -96,55 +100,65 @@ fn first_line(text: &str, max: usize) -> String {
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let now = parse_now(args.now.as_deref())?;
     let (choice, loaded) = ctx.load_selected()?;
+    let capabilities = ctx.capabilities()?;
     let store = Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?;
     let states = match &store {
         Some(store) => store.read(|tx| tx.job_states())?,
         None => JobStates::new(),
     };
-    let run_alive = store.is_some() && account_run_alive(&ctx.paths.data_dir, &choice.account);
+    let auth_failing = match &store {
+        Some(store) => auth_failing_reasons(store, &loaded.config.channels, &states)?,
+        None => Default::default(),
+    };
+    let live_run = store
+        .as_ref()
+        .and_then(|_| account_run_holder(&ctx.paths.data_dir, &choice.account));
+    let findings = validate_account(
+        &choice.account,
+        &loaded.config,
+        &capabilities,
+        &secret_present_here,
+    );
+    // The same planner as run-once, asked what an ordinary tick would do now.
+    let options = PlanOptions {
+        now,
+        force: false,
+        jobs: Vec::new(),
+    };
     let mut jobs = Vec::new();
     for (id, channel) in &loaded.config.channels {
-        let auth_off = channel.period(Job::AuthRefresh).is_off();
-        let auth_failing = match (&store, states.get(&(id.clone(), Job::AuthRefresh))) {
-            (Some(store), Some(auth)) => {
-                let tokens = store.read(|tx| tx.tokens(id))?;
-                auth_failing_reason(auth, tokens.as_ref(), channel)
-            }
-            _ => None,
+        let facts = ChannelFacts {
+            id,
+            channel,
+            config_errors: channel_errors(&findings, id),
+            auth_failing: auth_failing.get(id).cloned(),
+            live_run,
         };
-        for job in Job::ALL {
-            let period = channel.period(job);
-            let state = states.get(&(id.clone(), job)).cloned().unwrap_or_default();
-            let mut decision = decide(&period, &JobHistory::from(&state), now);
-            if auth_off && !period.is_off() {
-                decision.due = false;
-                decision.next_due = None;
-                decision.reason = "auth-refresh is none: never runs".into();
-            } else if let Some(reason) = auth_failing.as_ref().filter(|_| job.is_product_job())
-                && !period.is_off()
-            {
-                decision.due = false;
-                decision.next_due = None;
-                decision.reason = reason.clone();
-            }
+        for plan in plan_channel(&facts, &states, &options) {
+            let state = states
+                .get(&(id.clone(), plan.job))
+                .cloned()
+                .unwrap_or_default();
             jobs.push(StatusRow {
                 channel: id.clone(),
-                job,
-                period: period.to_string(),
+                job: plan.job,
+                period: channel.period(plan.job).to_string(),
                 last_success: state.last_success_start,
                 last_attempt: state.last_attempt_start,
                 last_outcome: state.last_outcome.map(|o| match o {
                     // The run's process is gone: it was killed, not running.
-                    store::Outcome::Running if !run_alive => {
+                    store::Outcome::Running if live_run.is_none() => {
                         store::Outcome::Interrupted.as_str().to_string()
                     }
                     o => o.as_str().to_string(),
                 }),
+                running_pid: live_run
+                    .filter(|_| state.last_outcome == Some(store::Outcome::Running)),
                 last_error: state.last_error,
                 consecutive_failures: state.consecutive_failures,
-                due: decision.due,
-                next_due: decision.next_due,
-                why: decision.reason,
+                due: plan.action == Action::Run,
+                next_due: plan.next_due,
+                why: plan.reason,
             });
         }
     }

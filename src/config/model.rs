@@ -67,6 +67,10 @@ pub struct ChannelConfig {
     pub auth: Option<AuthConfig>,
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// How long one job of this channel may take; may only lower the type's
+    /// `deadline` (validation refuses a longer one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Period>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

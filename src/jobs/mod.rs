@@ -29,6 +29,9 @@ pub struct ChannelRun {
     pub data_dir: PathBuf,
     /// `--full`: ignore the import high-water mark.
     pub full: bool,
+    /// How long each of the channel's jobs may take (type default, or the
+    /// channel's shorter one); the runner cancels a job that exceeds it.
+    pub deadline: std::time::Duration,
 }
 
 impl ChannelRun {

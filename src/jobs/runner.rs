@@ -1,15 +1,21 @@
-//! run-once for one account: validate, lock, decide what is due, run it per
-//! channel (channels concurrently, jobs in order), and report one row per job.
-//! Nothing async is started when nothing is due: cron calls this every minute.
+//! run-once for one account: validate, lock, plan (`plan`), run the due
+//! jobs per channel (channels concurrently, jobs in order, each within its
+//! deadline), and report one row per job. Nothing async is started when
+//! nothing is due: cron calls this every minute. SIGTERM and SIGINT stop a
+//! run cleanly: no new job starts, the job in flight is dropped at once (its
+//! committed pages stay; a page being committed is committed whole) and
+//! recorded as interrupted.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use jiff::Timestamp;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::{ChannelRun, auth, export, import};
 use crate::capabilities::Capabilities;
@@ -17,8 +23,9 @@ use crate::config::{ChannelConfig, LoadedAccount};
 use crate::connector::{self, ClientOptions, check_url};
 use crate::error::Busy;
 use crate::period::Job;
-use crate::schedule::{Decision, JobHistory, decide};
-use crate::store::{JobState, JobStates, Store, Tokens, lock};
+use crate::plan::{Action, ChannelFacts, JobPlan, PlanOptions, plan_channel};
+use crate::schedule::{JobHistory, decide};
+use crate::store::{JobState, JobStates, Outcome, Store, StoreError, Tokens, lock};
 use crate::validate::{Finding, Severity, secret_present_here, validate_account};
 
 #[derive(Clone, Debug)]
@@ -38,6 +45,16 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
+impl RunOptions {
+    fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
+            now: self.now,
+            force: self.force,
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RowOutcome {
@@ -47,6 +64,8 @@ pub enum RowOutcome {
     NotDue,
     /// `--dry-run`: would run now.
     WouldRun,
+    /// Stopped by SIGTERM/SIGINT while it ran.
+    Interrupted,
 }
 
 impl RowOutcome {
@@ -57,7 +76,13 @@ impl RowOutcome {
             RowOutcome::Skipped => "skipped",
             RowOutcome::NotDue => "not-due",
             RowOutcome::WouldRun => "would-run",
+            RowOutcome::Interrupted => "interrupted",
         }
+    }
+
+    /// Whether cron's output must mention it: anything but "nothing to do".
+    pub fn is_news(self) -> bool {
+        self != RowOutcome::NotDue
     }
 }
 
@@ -88,83 +113,87 @@ impl AccountRun {
     }
 }
 
-/// What to do with one job of one channel.
-#[derive(Debug)]
-enum Step {
-    Run { forced: bool, decision: Decision },
-    NotDue(Decision),
-    Skip(String),
+/// The signal that stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StopSignal {
+    #[serde(rename = "SIGTERM")]
+    Terminate,
+    #[serde(rename = "SIGINT")]
+    Interrupt,
 }
 
-struct ChannelPlan {
-    id: String,
-    steps: Vec<(Job, Step)>,
-}
+impl StopSignal {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Interrupt => "SIGINT",
+        }
+    }
 
-impl ChannelPlan {
-    fn has_work(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|(_, s)| matches!(s, Step::Run { .. }))
+    /// 128 + the signal's number, as a shell reports a process the signal
+    /// ended: 143 for SIGTERM, 130 for SIGINT.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Terminate => 143,
+            StopSignal::Interrupt => 130,
+        }
     }
 }
 
-/// `auth_failing`: why the channel's product jobs must wait, when its last
-/// auth-refresh failed and no token was stored since (see `auth_failing_reason`).
-fn plan_channel(
-    id: &str,
-    channel: &ChannelConfig,
-    states: &JobStates,
-    auth_failing: Option<&str>,
-    options: &RunOptions,
-) -> ChannelPlan {
-    let auth_off = channel.period(Job::AuthRefresh).is_off();
-    // A product job would refresh the token itself and resend the rejected
-    // grant, bypassing auth-refresh's backoff; it waits unless auth runs first.
-    let auth_runs = (options.jobs.is_empty() || options.jobs.contains(&Job::AuthRefresh))
-        && (options.force || {
-            let state = states
-                .get(&(id.to_string(), Job::AuthRefresh))
-                .cloned()
-                .unwrap_or_default();
-            decide(
-                &channel.period(Job::AuthRefresh),
-                &JobHistory::from(&state),
-                options.now,
-            )
-            .due
-        });
-    let steps = Job::ALL
-        .into_iter()
-        .filter(|job| options.jobs.is_empty() || options.jobs.contains(job))
-        .map(|job| {
-            let period = channel.period(job);
-            let state = states
-                .get(&(id.to_string(), job))
-                .cloned()
-                .unwrap_or_default();
-            let decision = decide(&period, &JobHistory::from(&state), options.now);
-            let step = if period.is_off() {
-                Step::NotDue(decision)
-            } else if auth_off {
-                Step::Skip("auth-refresh is none: no API call is made to this channel".to_string())
-            } else if let Some(reason) = auth_failing.filter(|_| job.is_product_job() && !auth_runs)
-            {
-                Step::Skip(reason.to_string())
-            } else if decision.due || options.force {
-                Step::Run {
-                    forced: options.force && !decision.due,
-                    decision,
+/// The async runtime and the stop signal listener of one `run-once`, made
+/// on first use: an idle cron call (nothing due) never builds them. One per
+/// command, so a signal between two accounts is not lost.
+#[derive(Default)]
+pub struct JobRuntime {
+    cell: OnceCell<(tokio::runtime::Runtime, watch::Receiver<Option<StopSignal>>)>,
+}
+
+impl JobRuntime {
+    pub fn new() -> JobRuntime {
+        JobRuntime::default()
+    }
+
+    fn get(&self) -> Result<&(tokio::runtime::Runtime, watch::Receiver<Option<StopSignal>>)> {
+        if let Some(ready) = self.cell.get() {
+            return Ok(ready);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let (tx, rx) = watch::channel(None);
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let _inside = runtime.enter();
+            let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+            let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+            runtime.spawn(async move {
+                let stop = tokio::select! {
+                    _ = term.recv() => StopSignal::Terminate,
+                    _ = int.recv() => StopSignal::Interrupt,
+                };
+                tracing::warn!(
+                    signal = stop.name(),
+                    "stopping: no new job starts, the job in flight is recorded as interrupted"
+                );
+                let _ = tx.send(Some(stop));
+                // Stay registered, so a second signal does not kill the
+                // process in the middle of its clean-up.
+                loop {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            } else {
-                Step::NotDue(decision)
-            };
-            (job, step)
-        })
-        .collect();
-    ChannelPlan {
-        id: id.to_string(),
-        steps,
+            });
+        }
+        Ok(self.cell.get_or_init(|| (runtime, rx)))
+    }
+
+    /// The signal that stopped the run, if one did.
+    pub fn stopped(&self) -> Option<StopSignal> {
+        self.cell.get().and_then(|(_, stop)| *stop.borrow())
     }
 }
 
@@ -198,6 +227,7 @@ pub fn run_account(
     loaded: &LoadedAccount,
     capabilities: &Capabilities,
     options: &RunOptions,
+    runtime: &JobRuntime,
 ) -> Result<AccountRun> {
     let account = loaded.id.as_str();
     for wanted in &options.channels {
@@ -214,7 +244,6 @@ pub fn run_account(
         .into_iter()
         .filter(|f| f.severity == Severity::Error)
         .collect();
-    let account_broken = config_errors.iter().any(|f| f.channel.is_none());
 
     let _lock = if options.dry_run {
         None
@@ -237,111 +266,73 @@ pub fn run_account(
         Some(store) => store.read(|tx| tx.job_states())?,
         None => JobStates::new(),
     };
+    // A dry run takes no lock, so a live run may hold the account.
+    let live_run = if options.dry_run {
+        lock::account_run_holder(data_dir, account)
+    } else {
+        None
+    };
+    let auth_failing = match &store {
+        Some(store) => auth_failing_reasons(store, &loaded.config.channels, &states)?,
+        None => BTreeMap::new(),
+    };
 
-    let mut auth_failing: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(store) = &store {
-        for id in loaded.config.channels.keys() {
-            // Only a failing auth-refresh can hold product jobs back; reading
-            // tokens for every healthy channel would slow the idle cron call.
-            let Some(auth) = states
-                .get(&(id.clone(), Job::AuthRefresh))
-                .filter(|auth| auth.consecutive_failures > 0)
-            else {
-                continue;
-            };
-            let tokens = store.read(|tx| tx.tokens(id))?;
-            if let Some(reason) =
-                auth_failing_reason(auth, tokens.as_ref(), &loaded.config.channels[id])
-            {
-                auth_failing.insert(id.clone(), reason);
-            }
-        }
-    }
-
-    let mut rows = Vec::new();
-    let mut plans = Vec::new();
+    let plan_options = options.plan_options();
+    let mut plans: Vec<(&String, &ChannelConfig, Vec<JobPlan>)> = Vec::new();
     for (id, channel) in &loaded.config.channels {
         if !options.channels.is_empty() && !options.channels.contains(id) {
             continue;
         }
-        let errors: Vec<&str> = config_errors
-            .iter()
-            .filter(|f| f.channel.as_deref() == Some(id.as_str()) || f.channel.is_none())
-            .map(|f| f.code)
-            .collect();
-        if !errors.is_empty() || account_broken {
-            for job in Job::ALL {
-                if !options.jobs.is_empty() && !options.jobs.contains(&job) {
-                    continue;
-                }
-                rows.push(JobRow {
-                    channel: id.clone(),
-                    job,
-                    outcome: RowOutcome::Skipped,
-                    items: 0,
-                    duration_ms: None,
-                    next_due: None,
-                    detail: format!(
-                        "config error: {} (see `oms-channels validate`)",
-                        errors.join(", ")
-                    ),
-                });
-            }
-            continue;
-        }
-        plans.push((
-            plan_channel(
-                id,
-                channel,
-                &states,
-                auth_failing.get(id).map(String::as_str),
-                options,
-            ),
-            channel.clone(),
-        ));
+        let facts = ChannelFacts {
+            id,
+            channel,
+            config_errors: channel_errors(&config_errors, id),
+            auth_failing: auth_failing.get(id).cloned(),
+            live_run,
+        };
+        plans.push((id, channel, plan_channel(&facts, &states, &plan_options)));
     }
 
-    let runnable: Vec<_> = if options.dry_run {
-        Vec::new()
-    } else {
-        plans.iter().filter(|(p, _)| p.has_work()).collect()
-    };
     let mut ran: BTreeMap<(String, Job), JobRow> = BTreeMap::new();
+    let runnable: Vec<_> = plans
+        .iter()
+        .filter(|(_, _, plan)| !options.dry_run && plan.iter().any(|p| p.action == Action::Run))
+        .collect();
     if let (false, Some(store)) = (runnable.is_empty(), store) {
         let store = Arc::new(store);
-        let channel_runs: Vec<(ChannelRun, Vec<(Job, bool)>)> = runnable
+        let channel_runs: Vec<(ChannelRun, Vec<JobPlan>)> = runnable
             .iter()
-            .map(|(plan, channel)| {
+            .map(|(id, channel, plan)| {
                 let connector = channel_connector(channel, capabilities, options.client)
-                    .with_context(|| format!("{account}/{}", plan.id))?;
+                    .with_context(|| format!("{account}/{id}"))?;
+                let deadline = capabilities
+                    .get(&channel.channel_type)
+                    .map_or(crate::capabilities::DEFAULT_DEADLINE, |t| {
+                        t.job_deadline(channel.deadline.as_ref())
+                    });
                 let jobs = plan
-                    .steps
                     .iter()
-                    .filter_map(|(job, step)| match step {
-                        Step::Run { forced, .. } => Some((*job, *forced)),
-                        _ => None,
-                    })
+                    .filter(|p| p.action == Action::Run)
+                    .cloned()
                     .collect();
                 Ok((
                     ChannelRun {
                         account: account.to_string(),
-                        channel_id: plan.id.clone(),
-                        channel: channel.clone(),
-                        is_master: loaded.config.master_product_source == plan.id,
+                        channel_id: id.to_string(),
+                        channel: (*channel).clone(),
+                        is_master: loaded.config.master_product_source == **id,
                         store: Arc::clone(&store),
                         connector,
                         data_dir: data_dir.to_path_buf(),
                         full: options.full,
+                        deadline,
                     },
                     jobs,
                 ))
             })
             .collect::<Result<_>>()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        let results = runtime.block_on(run_channels(channel_runs, options))?;
+        let (rt, stop) = runtime.get()?;
+        let results = rt.block_on(run_channels(channel_runs, options, stop.clone()))?;
         for row in results {
             ran.insert((row.channel.clone(), row.job), row);
         }
@@ -357,33 +348,26 @@ pub fn run_account(
         }
     }
 
-    for (plan, _) in plans {
-        for (job, step) in plan.steps {
-            if let Some(row) = ran.remove(&(plan.id.clone(), job)) {
+    let mut rows = Vec::new();
+    for (id, _, plan) in plans {
+        for job_plan in plan {
+            if let Some(row) = ran.remove(&(id.clone(), job_plan.job)) {
                 rows.push(row);
                 continue;
             }
-            let (outcome, next_due, detail) = match step {
-                Step::Run { forced, decision } => (
-                    RowOutcome::WouldRun,
-                    decision.next_due,
-                    if forced {
-                        "forced".to_string()
-                    } else {
-                        decision.reason
-                    },
-                ),
-                Step::NotDue(decision) => (RowOutcome::NotDue, decision.next_due, decision.reason),
-                Step::Skip(reason) => (RowOutcome::Skipped, None, reason),
+            let outcome = match job_plan.action {
+                Action::Run => RowOutcome::WouldRun,
+                Action::NotDue => RowOutcome::NotDue,
+                Action::Skip => RowOutcome::Skipped,
             };
             rows.push(JobRow {
-                channel: plan.id.clone(),
-                job,
+                channel: id.clone(),
+                job: job_plan.job,
                 outcome,
                 items: 0,
                 duration_ms: None,
-                next_due,
-                detail,
+                next_due: job_plan.next_due,
+                detail: job_plan.reason,
             });
         }
     }
@@ -393,6 +377,41 @@ pub fn run_account(
         rows,
         config_errors,
     })
+}
+
+/// The codes of the error findings that keep channel `id` from running
+/// (its own, and the account-wide ones).
+pub fn channel_errors<'a>(findings: &'a [Finding], id: &str) -> Vec<&'a str> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| f.channel.as_deref() == Some(id) || f.channel.is_none())
+        .map(|f| f.code)
+        .collect()
+}
+
+/// For each channel whose product jobs must wait for a failing auth-refresh,
+/// why. Only a failing auth-refresh can hold product jobs back; reading
+/// tokens for every healthy channel would slow the idle cron call.
+pub fn auth_failing_reasons(
+    store: &Store,
+    channels: &BTreeMap<String, ChannelConfig>,
+    states: &JobStates,
+) -> Result<BTreeMap<String, String>> {
+    let mut reasons = BTreeMap::new();
+    for (id, channel) in channels {
+        let Some(auth) = states
+            .get(&(id.clone(), Job::AuthRefresh))
+            .filter(|auth| auth.consecutive_failures > 0)
+        else {
+            continue;
+        };
+        let tokens = store.read(|tx| tx.tokens(id))?;
+        if let Some(reason) = auth_failing_reason(auth, tokens.as_ref(), channel) {
+            reasons.insert(id.clone(), reason);
+        }
+    }
+    Ok(reasons)
 }
 
 /// The connector for a channel, by its type's protocol, with the channel's limits.
@@ -423,8 +442,9 @@ fn channel_connector(
 /// Channels run concurrently (at most `concurrency` at once) on one thread;
 /// each channel's jobs run in order, and a failed auth-refresh skips the rest.
 async fn run_channels(
-    channels: Vec<(ChannelRun, Vec<(Job, bool)>)>,
+    channels: Vec<(ChannelRun, Vec<JobPlan>)>,
     options: &RunOptions,
+    stop: watch::Receiver<Option<StopSignal>>,
 ) -> Result<Vec<JobRow>> {
     let bars = indicatif::MultiProgress::with_draw_target(if options.progress {
         indicatif::ProgressDrawTarget::stderr()
@@ -441,12 +461,14 @@ async fn run_channels(
             for (ch, jobs) in channels {
                 let limit = Arc::clone(&limit);
                 let bars = bars.clone();
+                let mut stop = stop.clone();
                 tasks.spawn_local(async move {
-                    let _permit = limit
-                        .acquire_owned()
-                        .await
-                        .expect("the semaphore is never closed");
-                    run_channel_jobs(&ch, &jobs, &bars).await
+                    let permit = tokio::select! {
+                        permit = limit.acquire_owned() => Some(permit.expect("the semaphore is never closed")),
+                        _ = stopped(&mut stop) => None,
+                    };
+                    let _permit = permit;
+                    run_channel_jobs(&ch, &jobs, &bars, stop).await
                 });
             }
             let mut rows = Vec::new();
@@ -458,32 +480,73 @@ async fn run_channels(
         .await
 }
 
+/// Resolves once a stop signal has arrived (at once if one already has).
+async fn stopped(stop: &mut watch::Receiver<Option<StopSignal>>) -> StopSignal {
+    loop {
+        if let Some(signal) = *stop.borrow_and_update() {
+            return signal;
+        }
+        if stop.changed().await.is_err() {
+            // The listener is gone: no signal can come any more.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// How one job ended.
+enum JobEnd {
+    Done(u64),
+    Failed(anyhow::Error),
+    DeadlineExceeded(Duration),
+    Stopped(StopSignal),
+}
+
+fn human_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string().replace(' ', "")
+}
+
 async fn run_channel_jobs(
     ch: &ChannelRun,
-    jobs: &[(Job, bool)],
+    jobs: &[JobPlan],
     bars: &indicatif::MultiProgress,
+    mut stop: watch::Receiver<Option<StopSignal>>,
 ) -> Result<Vec<JobRow>> {
     let mut rows = Vec::new();
-    let mut auth_failed = false;
-    for &(job, forced) in jobs {
-        if auth_failed && job.is_product_job() {
-            let reason = "auth-refresh failed: product jobs skipped";
-            ch.store
-                .write(|tx| tx.record_skipped(&ch.channel_id, job, Timestamp::now(), reason))?;
-            rows.push(JobRow {
-                channel: ch.channel_id.clone(),
-                job,
-                outcome: RowOutcome::Skipped,
-                items: 0,
-                duration_ms: None,
-                next_due: None,
-                detail: reason.to_string(),
-            });
+    // Why the channel's later jobs do not run, once one of them cannot.
+    let mut held_back: Option<(String, bool)> = None;
+    for job_plan in jobs {
+        let job = job_plan.job;
+        let forced = job_plan.forced;
+        let row = |outcome, items, duration_ms, detail: String| JobRow {
+            channel: ch.channel_id.clone(),
+            job,
+            outcome,
+            items,
+            duration_ms,
+            next_due: None,
+            detail,
+        };
+        if let Some(signal) = *stop.borrow() {
+            // Not started: it stays due, and the next run does it.
+            rows.push(row(
+                RowOutcome::Skipped,
+                0,
+                None,
+                format!("not started: run-once was stopped by {}", signal.name()),
+            ));
             continue;
         }
-        let run = ch
-            .store
-            .write(|tx| tx.begin_run(&ch.channel_id, job, Timestamp::now(), forced))?;
+        if let Some((reason, product_jobs_only)) = &held_back
+            && (job.is_product_job() || !product_jobs_only)
+        {
+            ch.store
+                .write(|tx| tx.record_skipped(&ch.channel_id, job, Timestamp::now(), reason))?;
+            rows.push(row(RowOutcome::Skipped, 0, None, reason.clone()));
+            continue;
+        }
+        let run = ch.store.write(|tx| {
+            tx.begin_run_for_slot(&ch.channel_id, job, Timestamp::now(), forced, job_plan.slot)
+        })?;
         let started = Instant::now();
         let bar = bars.add(indicatif::ProgressBar::new_spinner());
         bar.set_style(
@@ -494,50 +557,108 @@ async fn run_channel_jobs(
         );
         bar.set_prefix(format!("{}/{} {job}", ch.account, ch.channel_id));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        let result = match job {
-            Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| 0),
-            Job::ImportProducts => import::run(ch, run, &bar).await,
-            Job::ExportProducts => export::run(ch, run, &bar).await,
+        let work = async {
+            match job {
+                Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| 0),
+                Job::ImportProducts => import::run(ch, run, &bar).await,
+                Job::ExportProducts => export::run(ch, run, &bar).await,
+            }
+        };
+        // Dropping `work` cancels the job between two awaits: an HTTP request
+        // is abandoned, a page being committed (on a blocking thread) is
+        // committed whole together with its cursor, and nothing else is
+        // half-written, because every state change is one transaction.
+        let end = tokio::select! {
+            biased;
+            signal = stopped(&mut stop) => JobEnd::Stopped(signal),
+            result = tokio::time::timeout(ch.deadline, work) => match result {
+                Ok(Ok(items)) => JobEnd::Done(items),
+                Ok(Err(err)) => JobEnd::Failed(err),
+                Err(_) => JobEnd::DeadlineExceeded(ch.deadline),
+            },
         };
         bar.finish_and_clear();
         let duration_ms = Some(started.elapsed().as_millis() as u64);
-        let row = match result {
-            Ok(items) => {
-                tracing::info!(channel = %ch.channel_id, %job, items, "job succeeded");
-                JobRow {
-                    channel: ch.channel_id.clone(),
-                    job,
-                    outcome: RowOutcome::Ran,
-                    items,
-                    duration_ms,
-                    next_due: None,
-                    detail: if forced {
-                        "forced".into()
-                    } else {
-                        String::new()
-                    },
+        let done = |items| {
+            tracing::info!(channel = %ch.channel_id, %job, items, "job succeeded");
+            row(
+                RowOutcome::Ran,
+                items,
+                duration_ms,
+                if forced {
+                    "forced".into()
+                } else {
+                    String::new()
+                },
+            )
+        };
+        let entry = match end {
+            JobEnd::Done(items) => done(items),
+            JobEnd::Stopped(signal) => {
+                let detail = format!(
+                    "stopped by {}; what it committed is kept, and the next run starts it again",
+                    signal.name()
+                );
+                match finish_unless_finished(ch, |tx| {
+                    tx.finish_interrupted(run, Timestamp::now(), &detail)
+                })? {
+                    // Its last commit, success included, landed as it was stopped.
+                    false => done(0),
+                    true => row(RowOutcome::Interrupted, 0, duration_ms, detail),
                 }
             }
-            Err(err) => {
-                let message = crate::error::describe(&err);
+            JobEnd::Failed(_) | JobEnd::DeadlineExceeded(_) => {
+                let (message, deadline_exceeded) = match end {
+                    JobEnd::Failed(err) => (crate::error::describe(&err), false),
+                    JobEnd::DeadlineExceeded(limit) => (
+                        format!(
+                            "deadline exceeded: {job} did not finish within {} (the channel's deadline); what it committed is kept",
+                            human_duration(limit)
+                        ),
+                        true,
+                    ),
+                    JobEnd::Done(_) | JobEnd::Stopped(_) => unreachable!("matched above"),
+                };
                 tracing::warn!(channel = %ch.channel_id, %job, error = %message, "job failed");
-                ch.store
-                    .write(|tx| tx.finish_failure(run, Timestamp::now(), 0, &message))?;
-                if job == Job::AuthRefresh {
-                    auth_failed = true;
-                }
-                JobRow {
-                    channel: ch.channel_id.clone(),
-                    job,
-                    outcome: RowOutcome::Failed,
-                    items: 0,
-                    duration_ms,
-                    next_due: None,
-                    detail: message,
+                let recorded = finish_unless_finished(ch, |tx| {
+                    tx.finish_failure(run, Timestamp::now(), 0, &message)
+                })?;
+                if !recorded {
+                    done(0)
+                } else {
+                    if deadline_exceeded {
+                        // The channel does not answer: its other jobs would
+                        // only spend their deadlines too.
+                        held_back = Some((
+                            format!(
+                                "{job} exceeded its deadline: this channel's later jobs are skipped"
+                            ),
+                            false,
+                        ));
+                    } else if job == Job::AuthRefresh {
+                        held_back = Some((
+                            "auth-refresh failed: product jobs skipped".to_string(),
+                            true,
+                        ));
+                    }
+                    row(RowOutcome::Failed, 0, duration_ms, message)
                 }
             }
         };
-        rows.push(row);
+        rows.push(entry);
     }
     Ok(rows)
+}
+
+/// Records how a cancelled job ended; `false` when the job had already
+/// recorded its own end (its last commit landed as it was cancelled).
+fn finish_unless_finished(
+    ch: &ChannelRun,
+    finish: impl FnOnce(&crate::store::Tx) -> crate::store::Result<()>,
+) -> Result<bool> {
+    match ch.store.write(finish) {
+        Ok(()) => Ok(true),
+        Err(StoreError::RunNotRunning { outcome, .. }) if outcome != Outcome::Running => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }

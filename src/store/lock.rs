@@ -99,20 +99,18 @@ fn parse_holder(note: &str) -> (Option<u32>, Option<String>) {
 /// make a concurrent cron run give up). `status` uses it to tell a running job
 /// from one whose process was killed.
 pub fn account_run_alive(data_dir: &Path, account: &str) -> bool {
-    let Ok(note) = std::fs::read_to_string(data_dir.join(format!("{account}.lock"))) else {
-        return false;
-    };
-    match parse_holder(&note)
-        .0
-        .and_then(|pid| libc::pid_t::try_from(pid).ok())
-    {
-        // SAFETY: signal 0 only checks that the process exists.
-        Some(pid) => {
-            let exists = unsafe { libc::kill(pid, 0) } == 0;
-            exists || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-        }
-        None => false,
-    }
+    account_run_holder(data_dir, account).is_some()
+}
+
+/// The pid of the live process that last took the account's run lock, if it
+/// is still alive (see [`account_run_alive`]).
+pub fn account_run_holder(data_dir: &Path, account: &str) -> Option<u32> {
+    let note = std::fs::read_to_string(data_dir.join(format!("{account}.lock"))).ok()?;
+    let pid = parse_holder(&note).0?;
+    let raw = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: signal 0 only checks that the process exists.
+    let exists = unsafe { libc::kill(raw, 0) } == 0;
+    (exists || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)).then_some(pid)
 }
 
 /// Takes the account's run lock without waiting, and notes in the lock file

@@ -101,6 +101,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, sku)
     ) WITHOUT ROWID;
     "#,
+    // 2: the schedule slot a run serves, so due times stay on their grid.
+    r#"
+    ALTER TABLE run_history ADD COLUMN slot INTEGER;
+    ALTER TABLE job_state ADD COLUMN last_success_slot INTEGER;
+    "#,
 ];
 
 /// Schema version this binary writes.

@@ -113,6 +113,9 @@ pub struct JobState {
     pub last_outcome: Option<Outcome>,
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
+    /// The schedule slot the last success served (see `schedule`).
+    #[serde(serialize_with = "opt_rfc3339")]
+    pub last_success_slot: Option<Timestamp>,
 }
 
 /// How many runs of each job the history keeps; older ones are deleted when
@@ -169,7 +172,7 @@ impl fmt::Debug for Tokens {
 }
 
 const JOB_STATE_COLUMNS: &str = "last_success_start, last_success_end, last_attempt_start, \
-     last_attempt_end, last_outcome, last_error, consecutive_failures";
+     last_attempt_end, last_outcome, last_error, consecutive_failures, last_success_slot";
 
 fn job_state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<JobState> {
     let ts = |i: usize| {
@@ -184,6 +187,7 @@ fn job_state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<JobState> {
         last_outcome: r.get(first + 4)?,
         last_error: r.get(first + 5)?,
         consecutive_failures: r.get(first + 6)?,
+        last_success_slot: ts(7)?,
     })
 }
 
@@ -246,6 +250,19 @@ impl Tx<'_> {
         started: Timestamp,
         forced: bool,
     ) -> Result<RunId> {
+        self.begin_run_for_slot(channel, job, started, forced, None)
+    }
+
+    /// [`Tx::begin_run`] for the schedule slot the run serves; its success
+    /// records that slot, so the job stays on its grid (see `schedule`).
+    pub fn begin_run_for_slot(
+        &self,
+        channel: &str,
+        job: Job,
+        started: Timestamp,
+        forced: bool,
+        slot: Option<Timestamp>,
+    ) -> Result<RunId> {
         self.conn
             .prepare_cached(
                 "UPDATE run_history SET outcome = 'interrupted', \
@@ -255,10 +272,10 @@ impl Tx<'_> {
             .execute(params![channel, job])?;
         self.conn
             .prepare_cached(
-                "INSERT INTO run_history (channel, job, started, outcome, forced) \
-                 VALUES (?1, ?2, ?3, 'running', ?4)",
+                "INSERT INTO run_history (channel, job, started, outcome, forced, slot) \
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
             )?
-            .execute(params![channel, job, Millis(started), forced])?;
+            .execute(params![channel, job, Millis(started), forced, millis(slot)])?;
         let run = self.conn.last_insert_rowid();
         self.conn
             .prepare_cached(
@@ -347,11 +364,14 @@ impl Tx<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO job_state (channel, job, last_success_start, last_success_end, \
-                 last_attempt_start, last_attempt_end, last_outcome, last_error, consecutive_failures) \
-                 VALUES (?1, ?2, ?3, ?4, ?3, ?4, 'success', NULL, 0) \
+                 last_attempt_start, last_attempt_end, last_outcome, last_error, consecutive_failures, \
+                 last_success_slot) \
+                 VALUES (?1, ?2, ?3, ?4, ?3, ?4, 'success', NULL, 0, \
+                 (SELECT slot FROM run_history WHERE id = ?5)) \
                  ON CONFLICT (channel, job) DO UPDATE SET \
                  last_success_start = excluded.last_success_start, \
                  last_success_end = excluded.last_success_end, \
+                 last_success_slot = excluded.last_success_slot, \
                  last_attempt_end = excluded.last_attempt_end, \
                  last_outcome = 'success', last_error = NULL, consecutive_failures = 0",
             )?
@@ -359,7 +379,8 @@ impl Tx<'_> {
                 done.channel,
                 done.job,
                 Millis(done.started),
-                Millis(finished)
+                Millis(finished),
+                run
             ])?;
         Ok(())
     }
@@ -390,6 +411,20 @@ impl Tx<'_> {
                 Millis(finished),
                 error
             ])?;
+        Ok(())
+    }
+
+    /// The run was stopped (SIGTERM/SIGINT) before it finished: what it
+    /// committed stays, the job is neither a success nor a failure, and the
+    /// next run starts it again.
+    pub fn finish_interrupted(&self, run: RunId, finished: Timestamp, detail: &str) -> Result<()> {
+        let done = self.finish_run(run, finished, Outcome::Interrupted, 0, Some(detail))?;
+        self.conn
+            .prepare_cached(
+                "UPDATE job_state SET last_attempt_end = ?3, last_outcome = 'interrupted' \
+                 WHERE channel = ?1 AND job = ?2",
+            )?
+            .execute(params![done.channel, done.job, Millis(finished)])?;
         Ok(())
     }
 
@@ -587,6 +622,7 @@ mod tests {
             last_outcome: Some(Outcome::Success),
             last_error: None,
             consecutive_failures: 0,
+            last_success_slot: None,
         };
         assert_eq!(s, success);
 

@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod connectors;
 mod crash;
+mod cron;
 mod faults;
 mod medusa_jobs;
 mod peers_medusa;

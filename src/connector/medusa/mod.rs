@@ -34,6 +34,7 @@ pub use self::connector::{Medusa, PROTOCOL, connect, into_channel_error};
 pub use self::export::{DELETE_CHUNK, ItemOutcome, ItemStatus};
 pub use self::http::{ClientOptions, Credential};
 pub use self::import::{ImportCursor, ImportPage, OVERLAP, StoreContext, StoreOverrides};
+pub use self::wire::PRODUCT_FIELDS;
 
 /// Why a call to a Medusa server failed. Messages name the URL without its
 /// query and never contain credentials.
