@@ -309,3 +309,60 @@ fn a_vendure_session_that_expires_between_runs_is_renewed_and_no_job_fails() {
     assert_eq!(run.get(CHANNEL, "export-products").outcome, "ran");
     assert_eq!(server_state(&peer)["SKU-00001"].1, 300);
 }
+
+#[test]
+fn an_api_key_channel_exports_and_auth_refresh_checks_the_key() {
+    let peer = VendurePeer::start();
+    let key = peer.create_api_key("oms-channels");
+    let env = RunEnv::new();
+    let key_file = env.write_file("vendure-key", &key);
+    env.ok(&[
+        "channel",
+        "add",
+        CHANNEL,
+        "--type",
+        "vendure",
+        "--base-url",
+        &peer.admin_api_url(),
+        "--auth-method",
+        "api-key",
+        "--api-key-file",
+        key_file.to_str().expect("utf-8 path"),
+    ]);
+    for (job, period) in [("auth-refresh", "1h"), ("export-products", "1h")] {
+        env.ok(&["channel", "set-period", CHANNEL, job, period]);
+    }
+    let lines: Vec<Value> = (1..=3).map(|n| line(n, "4.50")).collect();
+    env.load_jsonl("catalog.jsonl", &lines);
+    let run = run_once(&env, &[]);
+    assert_eq!(run.get(CHANNEL, "auth-refresh").outcome, "ran");
+    assert_eq!(run.get(CHANNEL, "export-products").outcome, "ran");
+    assert_eq!(server_state(&peer), expected_state(&lines));
+    let store = std::fs::read(env.db_path()).expect("read the store");
+    assert!(
+        !String::from_utf8_lossy(&store).contains(key.split(':').nth(1).unwrap()),
+        "the API key is never stored"
+    );
+
+    // A wrong key fails auth-refresh, saying Vendure refused it.
+    std::fs::write(&key_file, "1:not-the-secret").expect("write key");
+    let out = env
+        .std_cmd(&["--json", "run-once", "--force", "--job", "auth-refresh"])
+        .output()
+        .expect("run oms-channels");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let history = env.json(&["history", "--channel", CHANNEL]).to_string();
+    assert!(
+        history.contains("FORBIDDEN") || history.contains("refused"),
+        "{history}"
+    );
+    assert!(
+        !history.contains("not-the-secret"),
+        "never the key: {history}"
+    );
+}
