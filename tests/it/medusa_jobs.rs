@@ -241,7 +241,11 @@ fn export_300_then_exactly_the_changed_products_reach_medusa() {
     for sku in ["M0050", "M0060"] {
         assert!(remaining.remove(sku).is_some(), "{sku} was on the server");
     }
-    assert_eq!(shop.on_server(), remaining, "exactly the 2 removed are gone");
+    assert_eq!(
+        shop.on_server(),
+        remaining,
+        "exactly the 2 removed are gone"
+    );
 }
 
 #[test]
