@@ -384,7 +384,7 @@ pub fn new_account_text(account: &str, display_name: Option<&str>, master: &str)
     let mut doc = DocumentMut::new();
     doc.decor_mut().set_prefix(format!(
         "# oms-channels account `{account}`: edit by hand or with `oms-channels channel ...`.\n\
-         # Secrets never go in this file: use client-secret-env or client-secret-file.\n"
+         # Secrets never go in this file: name an env var or file (e.g. client-secret-env, password-file).\n"
     ));
     if let Some(name) = display_name {
         doc.insert("display-name", toml_edit::value(name));

@@ -234,9 +234,9 @@ pub trait Connector {
     fn limits(&self) -> Limits;
 
     /// Gets a credential (OAuth token, session) or, for an API key, checks
-    /// that the channel still accepts it. A connector answers
-    /// [`ChannelError::Unsupported`]-style errors for methods it lacks; the
-    /// capability list's `auth` keeps those from being configured.
+    /// that the channel still accepts it. A method the connector lacks is
+    /// [`ChannelError::UnsupportedAuth`]; the capability list's `auth` keeps
+    /// such a channel from being configured.
     async fn authenticate(&self, auth: Authorization<'_>) -> Result<Credential, ChannelError>;
 
     /// One page of the channel's products. `access` is the credential's
