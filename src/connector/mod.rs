@@ -77,6 +77,19 @@ pub struct Limits {
     pub batch_size: usize,
 }
 
+impl Limits {
+    /// Refuses a batch larger than `batch_size`, before anything is sent.
+    pub fn check_batch(&self, batch: &Batch<'_>) -> Result<(), ChannelError> {
+        if batch.len() > self.batch_size {
+            return Err(ChannelError::BatchTooLarge {
+                count: batch.len(),
+                limit: self.batch_size,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// What a connector needs to reach one channel.
 #[derive(Clone, Debug)]
 pub struct Settings {

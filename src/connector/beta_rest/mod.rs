@@ -95,12 +95,7 @@ impl Connector for BetaRest {
         access: &str,
         batch: Batch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        if batch.len() > self.limits.batch_size {
-            return Err(ChannelError::BatchTooLarge {
-                count: batch.len(),
-                limit: self.limits.batch_size,
-            });
-        }
+        self.limits.check_batch(&batch)?;
         self.client
             .export_batch(&self.base_url, access, batch)
             .await

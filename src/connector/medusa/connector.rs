@@ -165,12 +165,7 @@ impl Connector for Medusa {
         access: &str,
         batch: Batch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        if batch.len() > self.limits.batch_size {
-            return Err(ChannelError::BatchTooLarge {
-                count: batch.len(),
-                limit: self.limits.batch_size,
-            });
-        }
+        self.limits.check_batch(&batch)?;
         let ctx = self.context(access).await?;
         let credential = self.credential(access);
         let mut results = Vec::with_capacity(batch.len());

@@ -247,12 +247,7 @@ impl Connector for Vendure {
         access: &str,
         batch: Batch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        if batch.len() > self.limits.batch_size {
-            return Err(ChannelError::BatchTooLarge {
-                count: batch.len(),
-                limit: self.limits.batch_size,
-            });
-        }
+        self.limits.check_batch(&batch)?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
