@@ -6,8 +6,10 @@
 //! operations. The account's config files are never touched here.
 
 mod catalog;
+pub(crate) mod db;
 mod identity;
 pub mod lock;
+pub mod pg;
 mod removal;
 mod schema;
 mod state;
@@ -20,6 +22,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRe
 use rusqlite::{Connection, ToSql, TransactionBehavior};
 
 use crate::ids::{IdError, check_account_id};
+use db::DbError;
 use crate::period::Job;
 use crate::product::ProductError;
 
@@ -42,11 +45,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("store `{path}`: {source}", path = path.display())]
-    Sqlite {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    #[error("store `{location}`: {source}")]
+    Db { location: String, source: DbError },
     #[error(
         "store `{path}` has schema version {found}, but this oms-channels knows only up to version {known}: upgrade oms-channels (a newer version wrote this file)",
         path = path.display()
@@ -79,26 +79,30 @@ pub enum StoreError {
     },
 }
 
-impl From<rusqlite::Error> for StoreError {
-    /// The path is filled in by [`Store::write`]/[`Store::read`] on the way out,
-    /// so `?` works inside [`Tx`] methods and caller closures.
-    fn from(source: rusqlite::Error) -> Self {
-        StoreError::Sqlite {
-            path: PathBuf::new(),
+impl From<DbError> for StoreError {
+    /// The location is filled in by [`Store::write`]/[`Store::read`] on the
+    /// way out, so `?` works inside [`Tx`] methods and caller closures.
+    fn from(source: DbError) -> Self {
+        StoreError::Db {
+            location: String::new(),
             source,
         }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> Self {
+        DbError::Sqlite(source).into()
     }
 }
 
 impl StoreError {
     fn at(self, db: &Path) -> Self {
         match self {
-            StoreError::Sqlite { path, source } if path.as_os_str().is_empty() => {
-                StoreError::Sqlite {
-                    path: db.to_path_buf(),
-                    source,
-                }
-            }
+            StoreError::Db { location, source } if location.is_empty() => StoreError::Db {
+                location: db.display().to_string(),
+                source,
+            },
             StoreError::UnknownRun { path, run } if path.as_os_str().is_empty() => {
                 StoreError::UnknownRun {
                     path: db.to_path_buf(),
@@ -130,6 +134,7 @@ pub struct Store {
 /// An open transaction; every store operation is a method on it.
 pub struct Tx<'a> {
     conn: &'a Connection,
+    db: db::Db<'a>,
 }
 
 /// `<data_dir>/<account>.db`, after checking the account id is a safe file name.
@@ -196,7 +201,7 @@ impl Store {
             // IMMEDIATE takes the write lock up front: a deferred transaction that
             // reads, then writes after another process committed, fails at once.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&Tx { conn: &tx })?;
+            let value = f(&Tx { conn: &tx, db: db::Db::Sqlite(&tx) })?;
             tx.commit()?;
             Ok(value)
         };
@@ -211,7 +216,7 @@ impl Store {
             conn.pragma_update(None, "query_only", true)?;
             let result = (|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-                let value = f(&Tx { conn: &tx })?;
+                let value = f(&Tx { conn: &tx, db: db::Db::Sqlite(&tx) })?;
                 tx.commit()?;
                 Ok(value)
             })();
@@ -263,6 +268,35 @@ impl FromSql for Millis {
         Timestamp::from_millisecond(ms)
             .map(Millis)
             .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+impl db::ToValue for Millis {
+    fn to_value(&self) -> db::Value {
+        db::Value::Int(self.0.as_millisecond())
+    }
+}
+
+impl db::FromValue for Millis {
+    fn from_value(value: &db::Value) -> db::DbResult<Self> {
+        let ms = i64::from_value(value)?;
+        Timestamp::from_millisecond(ms)
+            .map(Millis)
+            .map_err(db::DbError::convert)
+    }
+}
+
+impl db::ToValue for Job {
+    fn to_value(&self) -> db::Value {
+        db::Value::Text(self.as_str().to_string())
+    }
+}
+
+impl db::FromValue for Job {
+    fn from_value(value: &db::Value) -> db::DbResult<Self> {
+        String::from_value(value)?
+            .parse()
+            .map_err(db::DbError::convert)
     }
 }
 

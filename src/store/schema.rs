@@ -229,9 +229,9 @@ fn restrict_modes(path: &Path) -> io::Result<()> {
 
 /// Opens an existing database file, configures the connection and migrates it.
 pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
+    let sql = |source| StoreError::Db {
+        location: path.display().to_string(),
+        source: super::db::DbError::Sqlite(source),
     };
     // No CREATE: the file was made by `create_db_file` with the right mode.
     // No URI: the path is taken literally, whatever characters it holds.
@@ -248,9 +248,9 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 
 /// Per-connection settings; see engineering-notes "SQLite durability".
 fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
+    let sql = |source| StoreError::Db {
+        location: path.display().to_string(),
+        source: super::db::DbError::Sqlite(source),
     };
     // First, so that switching to WAL waits for other processes instead of failing.
     conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
@@ -283,9 +283,9 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// transaction, re-reading the version inside it so two processes opening an
 /// old database at once apply each step once.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
+    let sql = |source| StoreError::Db {
+        location: path.display().to_string(),
+        source: super::db::DbError::Sqlite(source),
     };
     let known = current_version();
     // Fast path without the write lock, so a read-only command never waits
