@@ -22,9 +22,9 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRe
 use rusqlite::{Connection, ToSql, TransactionBehavior};
 
 use crate::ids::{IdError, check_account_id};
-use db::DbError;
 use crate::period::Job;
 use crate::product::ProductError;
+use db::DbError;
 
 pub use catalog::{
     ExportResult, ExportStatus, ImportProgress, Listing, PendingExport, UpsertCounts,
@@ -201,7 +201,10 @@ impl Store {
             // IMMEDIATE takes the write lock up front: a deferred transaction that
             // reads, then writes after another process committed, fails at once.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&Tx { conn: &tx, db: db::Db::Sqlite(&tx) })?;
+            let value = f(&Tx {
+                conn: &tx,
+                db: db::Db::Sqlite(&tx),
+            })?;
             tx.commit()?;
             Ok(value)
         };
@@ -216,7 +219,10 @@ impl Store {
             conn.pragma_update(None, "query_only", true)?;
             let result = (|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-                let value = f(&Tx { conn: &tx, db: db::Db::Sqlite(&tx) })?;
+                let value = f(&Tx {
+                    conn: &tx,
+                    db: db::Db::Sqlite(&tx),
+                })?;
                 tx.commit()?;
                 Ok(value)
             })();

@@ -99,7 +99,9 @@ impl PgEnv {
             password: var("PGPASSWORD"),
             passfile: var("PGPASSFILE").map(PathBuf::from),
             home: var("HOME").map(PathBuf::from),
-            user: var("PGUSER").or_else(|| var("USER")).or_else(|| var("LOGNAME")),
+            user: var("PGUSER")
+                .or_else(|| var("USER"))
+                .or_else(|| var("LOGNAME")),
         }
     }
 }
@@ -142,9 +144,7 @@ impl PgTarget {
             .parse()
             .map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
         if config.get_password().is_some() {
-            return Err(TargetError::PasswordInUrl {
-                url: redact(url),
-            });
+            return Err(TargetError::PasswordInUrl { url: redact(url) });
         }
         if config.get_hosts().is_empty() {
             let socket_dir = Path::new("/var/run/postgresql");
@@ -249,9 +249,7 @@ impl PgTarget {
                             })
                         }
                         None => config.connect(tokio_postgres::NoTls).await.map(
-                            |(client, connection)| {
-                                (client, Box::pin(connection) as DriverFuture)
-                            },
+                            |(client, connection)| (client, Box::pin(connection) as DriverFuture),
                         ),
                     };
                     match connected {
@@ -288,7 +286,10 @@ impl PgTarget {
         if self.ssl_mode == SslMode::Disable {
             return None;
         }
-        Some(tls::client_config(self.ssl_mode, self.ssl_root_cert.as_deref()))
+        Some(tls::client_config(
+            self.ssl_mode,
+            self.ssl_root_cert.as_deref(),
+        ))
     }
 }
 
@@ -344,7 +345,12 @@ fn password_for(config: &tokio_postgres::Config, env: &PgEnv) -> Option<String> 
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         _ => "localhost".to_string(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let db = config.get_dbname().unwrap_or_default();
     let user = config.get_user().unwrap_or_default();
     passfile_lookup(&text, [&host, &port, db, user])
@@ -488,9 +494,15 @@ impl PgSession {
 fn column_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> DbResult<Value> {
     let value = match *ty {
         Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v.into())),
-        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(v.into())),
-        Type::OID => row.try_get::<_, Option<u32>>(i)?.map(|v| Value::Int(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::OID => row
+            .try_get::<_, Option<u32>>(i)?
+            .map(|v| Value::Int(v.into())),
         Type::BOOL => row
             .try_get::<_, Option<bool>>(i)?
             .map(|v| Value::Int(v.into())),
