@@ -301,7 +301,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         let found = user_version(&tx).map_err(sql)?;
         if found > known {
             return Err(StoreError::NewerSchema {
-                path: path.to_path_buf(),
+                location: path.display().to_string(),
                 found,
                 known,
             });

@@ -323,14 +323,14 @@ impl Tx<'_> {
         )?;
         let Some((channel, job, started, current)) = row else {
             return Err(StoreError::UnknownRun {
-                path: Default::default(),
+                location: String::new(),
                 run,
             });
         };
         if current != Outcome::Running {
             // Finishing twice would count a failure twice.
             return Err(StoreError::RunNotRunning {
-                path: Default::default(),
+                location: String::new(),
                 run,
                 outcome: current,
             });
