@@ -208,15 +208,7 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         }
         let result = config::load_account(&ctx.paths, account)
             .map_err(anyhow::Error::new)
-            .and_then(|loaded| {
-                run_account(
-                    store,
-                    &loaded,
-                    &capabilities,
-                    &options,
-                    &runtime,
-                )
-            });
+            .and_then(|loaded| run_account(store, &loaded, &capabilities, &options, &runtime));
         match result {
             Ok(run) => {
                 if run.failed() {

@@ -149,7 +149,10 @@ fn migrate_account(source: &StoreSpec, target: &StoreSpec, account: &str) -> Res
     let _source_lock = lock::try_lock_account(source, account).map_err(busy)?;
     let _target_lock = lock::try_lock_account(target, account).map_err(busy)?;
     let Some(from) = Store::open_if_exists(source, account)? else {
-        anyhow::bail!("account `{account}` has no store in `{}`", source.describe());
+        anyhow::bail!(
+            "account `{account}` has no store in `{}`",
+            source.describe()
+        );
     };
     let to = Store::open(target, account)?;
     Ok(store::copy_account(account, &from, &to)?)

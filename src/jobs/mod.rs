@@ -6,7 +6,6 @@ pub mod export;
 pub mod import;
 pub mod runner;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};

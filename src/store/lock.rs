@@ -27,10 +27,11 @@ pub struct AccountLock {
     path: PathBuf,
 }
 
+/// Kept only to be dropped: dropping releases the lock.
 #[derive(Debug)]
 enum Held {
-    File(File),
-    Advisory(AdvisoryLock),
+    File(#[allow(dead_code)] File),
+    Advisory(#[allow(dead_code)] AdvisoryLock),
 }
 
 impl AccountLock {
@@ -243,7 +244,9 @@ struct AdvisoryLock {
 
 impl std::fmt::Debug for AdvisoryLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdvisoryLock").field("key", &self.key).finish()
+        f.debug_struct("AdvisoryLock")
+            .field("key", &self.key)
+            .finish()
     }
 }
 
@@ -341,9 +344,9 @@ mod advisory {
         target: &Arc<PgTarget>,
         account: &str,
     ) -> Result<AccountLock, LockError> {
-        let store_err = |source| LockError::Store {
+        let store_err = |source: StoreError| LockError::Store {
             account: account.to_string(),
-            source,
+            source: source.at_location(target.url()),
         };
         check_account_id(account).map_err(|e| store_err(e.into()))?;
         let session = target
@@ -440,7 +443,10 @@ mod tests {
     #[test]
     fn a_run_is_alive_only_while_its_process_is() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(!account_run_alive(&files(dir.path()), "acme"), "no lock file yet");
+        assert!(
+            !account_run_alive(&files(dir.path()), "acme"),
+            "no lock file yet"
+        );
         let lock = try_lock_account(&files(dir.path()), "acme").unwrap();
         assert!(
             account_run_alive(&files(dir.path()), "acme"),
@@ -527,7 +533,7 @@ mod tests {
         for (note, pid, started, text) in cases {
             let (p, s) = parse_holder(note);
             assert_eq!((p, s.as_deref()), (*pid, *started), "{note:?}");
-            assert_eq!(describe_holder(p, s.as_deref()), *text);
+            assert_eq!(describe_holder(p, None, s.as_deref()), *text);
         }
     }
 

@@ -34,8 +34,8 @@ pub use catalog::{
 pub use identity::{ChannelEndpoint, ForgetReason, Forgotten, endpoint_key, endpoints_of};
 pub use lock::{AccountLock, ChannelLock, LockError, lock_channel_tokens, try_lock_account};
 pub use removal::{DeletionResult, ExportState, Quarantined, Removed};
-pub use transfer::{Transfer, copy_account};
 pub use state::{JobState, JobStates, Outcome, RunId, RunRecord, Tokens};
+pub use transfer::{Transfer, copy_account};
 
 /// Errors from the store. Messages name the database file; token values never
 /// appear in them.
@@ -100,7 +100,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl StoreError {
-    fn at_location(self, at: &str) -> Self {
+    pub(crate) fn at_location(self, at: &str) -> Self {
         match self {
             StoreError::Db { location, source } if location.is_empty() => StoreError::Db {
                 location: at.to_string(),
@@ -148,6 +148,13 @@ pub enum StoreSpec {
 }
 
 impl StoreSpec {
+    /// SQLite files in `data_dir`.
+    pub fn files(data_dir: impl AsRef<Path>) -> StoreSpec {
+        StoreSpec::Files {
+            data_dir: data_dir.as_ref().to_path_buf(),
+        }
+    }
+
     /// A `postgres://` URL, with the libpq password sources of this process.
     pub fn postgres(url: &str) -> std::result::Result<StoreSpec, pg::TargetError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -548,7 +555,7 @@ pub(crate) mod test_util {
 
     pub fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "acme").unwrap();
+        let store = Store::open(&StoreSpec::files(dir.path()), "acme").unwrap();
         (dir, store)
     }
 
@@ -572,18 +579,29 @@ mod tests {
     fn open_if_exists_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
-        assert!(Store::open_if_exists(&data_dir, "acme").unwrap().is_none());
+        assert!(
+            Store::open_if_exists(&StoreSpec::files(&data_dir), "acme")
+                .unwrap()
+                .is_none()
+        );
         assert!(!data_dir.exists());
-        drop(Store::open(&data_dir, "acme").unwrap());
-        let store = Store::open_if_exists(&data_dir, "acme").unwrap().unwrap();
-        assert_eq!(store.path(), data_dir.join("acme.db"));
+        drop(Store::open(&StoreSpec::files(&data_dir), "acme").unwrap());
+        let store = Store::open_if_exists(&StoreSpec::files(&data_dir), "acme")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store.location(),
+            data_dir.join("acme.db").display().to_string()
+        );
     }
 
     #[test]
     fn refuses_unsafe_account_names() {
         let dir = tempfile::tempdir().unwrap();
         for bad in ["../x", "Acme", "a b", ""] {
-            let err = Store::open(dir.path(), bad).err().expect(bad);
+            let err = Store::open(&StoreSpec::files(dir.path()), bad)
+                .err()
+                .expect(bad);
             assert!(
                 matches!(err, StoreError::InvalidAccount(_)),
                 "{bad}: {err:?}"
@@ -600,7 +618,7 @@ mod tests {
             .write(|tx| {
                 tx.store_login("shop", "r1", t)?;
                 Err::<(), _>(StoreError::UnknownRun {
-                    path: PathBuf::new(),
+                    location: String::new(),
                     run: 7,
                 })
             })
@@ -633,8 +651,8 @@ mod tests {
     #[test]
     fn two_stores_on_one_file_see_each_other() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Store::open(dir.path(), "acme").unwrap();
-        let b = Store::open(dir.path(), "acme").unwrap();
+        let a = Store::open(&StoreSpec::files(dir.path()), "acme").unwrap();
+        let b = Store::open(&StoreSpec::files(dir.path()), "acme").unwrap();
         a.write(|tx| tx.store_login("shop", "r1", at("2026-01-01T00:00:00Z")))
             .unwrap();
         let tokens = b.read(|tx| tx.tokens("shop")).unwrap().unwrap();

@@ -8,9 +8,6 @@ use super::pg::PgSession;
 use super::schema::current_version;
 use super::{Result, StoreError};
 
-/// Registry and run notes shared by all accounts.
-pub(crate) const REGISTRY_SCHEMA: &str = "oms_channels";
-
 /// The schema holding one account's tables: `oms_<account>`, shortened with
 /// a hash when that would pass PostgreSQL's 63-byte identifier limit.
 pub fn schema_name(account: &str) -> String {
