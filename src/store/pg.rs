@@ -167,6 +167,14 @@ impl PgTarget {
         }
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
+        if config.get_options().is_none() {
+            // The server's side too: without it, a runner host that vanishes
+            // (power, network) keeps its advisory locks until the kernel's
+            // default keepalive gives up, about two hours later.
+            config.options(
+                "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
+            );
+        }
         if config.get_application_name().is_none() {
             config.application_name("oms-channels");
         }
