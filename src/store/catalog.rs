@@ -327,7 +327,7 @@ impl Tx<'_> {
             ];
             match stored {
                 None => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "INSERT INTO catalog (sku, title, price, currency, quantity, attributes, \
                          updated_at, id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
                         row,
@@ -338,7 +338,7 @@ impl Tx<'_> {
                 Some(s) if s.content.same_as(p, attributes) => {
                     // An unchanged re-import writes nothing at all.
                     if s.updated_at != p.updated_at || (p.id.is_some() && p.id != s.id) {
-                        self.db.execute(
+                        self.db.execute_deferred(
                             "UPDATE catalog SET updated_at = ?2, id = coalesce(?3, id) \
                              WHERE sku = ?1",
                             params![p.sku, p.updated_at, p.id],
@@ -347,7 +347,7 @@ impl Tx<'_> {
                     counts.unchanged += 1;
                 }
                 Some(_) => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "UPDATE catalog SET title = ?2, price = ?3, currency = ?4, quantity = ?5, \
                          attributes = ?6, updated_at = ?7, id = coalesce(?8, id), \
                          revision = revision + 1 WHERE sku = ?1",
@@ -500,7 +500,7 @@ impl Tx<'_> {
                     Some(_) => counts.updated += 1,
                 }
             }
-            self.db.execute(
+            self.db.execute_deferred(
                 "INSERT INTO listings (channel, sku, listing_id, title, price, currency, quantity, \
                  attributes, updated_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (channel, sku) DO UPDATE SET \
@@ -544,7 +544,7 @@ impl Tx<'_> {
     }
 
     fn put_import_progress(&self, channel: &str, p: &ImportProgress) -> Result<()> {
-        self.db.execute(
+        self.db.execute_deferred(
             "INSERT INTO import_progress (channel, high_water, cursor, since_used, \
              run_high_water) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (channel) DO UPDATE SET high_water = excluded.high_water, \
@@ -693,7 +693,7 @@ impl Tx<'_> {
                         .error
                         .as_deref()
                         .unwrap_or("the channel gave no reason");
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "INSERT INTO exports (channel, sku, exported_revision, last_status, \
                          last_error, attempted_at, rejections, rejected_revision) \
                          VALUES (?1, ?2, NULL, 'error', ?3, ?4, 1, ?5) \
@@ -708,7 +708,7 @@ impl Tx<'_> {
                 status => {
                     // The exported revision never goes back: a late success
                     // for an older revision keeps the newer one.
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "INSERT INTO exports (channel, sku, exported_revision, last_status, \
                          last_error, attempted_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
                          ON CONFLICT (channel, sku) DO UPDATE SET \

@@ -106,7 +106,7 @@ impl Tx<'_> {
                 |r| r.get(0),
             )?;
             if n > 0 {
-                self.db.execute(
+                self.db.execute_deferred(
                     "INSERT INTO removed_products (sku, removed_at) VALUES (?1, ?2) \
                      ON CONFLICT (sku) DO NOTHING",
                     params![sku, Millis(at)],
@@ -166,17 +166,17 @@ impl Tx<'_> {
         for result in results {
             match &result.error {
                 None => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "DELETE FROM exports WHERE channel = ?1 AND sku = ?2",
                         params![channel, result.sku],
                     )?;
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "DELETE FROM listings WHERE channel = ?1 AND sku = ?2",
                         params![channel, result.sku],
                     )?;
                 }
                 Some(error) => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "UPDATE exports SET last_status = 'error', last_error = ?3, \
                          attempted_at = ?4 WHERE channel = ?1 AND sku = ?2",
                         params![channel, result.sku, error, Millis(at)],
@@ -333,7 +333,7 @@ impl Tx<'_> {
     /// One statement per [`SET_SIZE`] skus.
     pub(crate) fn mark_seen(&self, channel: &str, skus: &[&dyn ToValue]) -> Result<()> {
         for set in skus.chunks(SET_SIZE) {
-            self.db.execute(&MARK_SEEN, &padded(&[&channel], set))?;
+            self.db.execute_deferred(&MARK_SEEN, &padded(&[&channel], set))?;
         }
         Ok(())
     }
