@@ -172,7 +172,8 @@ impl PgTarget {
             // (power, network) keeps its advisory locks until the kernel's
             // default keepalive gives up, about two hours later.
             config.options(
-                "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
+                "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3 \
+                 -c plan_cache_mode=force_custom_plan",
             );
         }
         if config.get_application_name().is_none() {

@@ -333,7 +333,8 @@ impl Tx<'_> {
     /// One statement per [`SET_SIZE`] skus.
     pub(crate) fn mark_seen(&self, channel: &str, skus: &[&dyn ToValue]) -> Result<()> {
         for set in skus.chunks(SET_SIZE) {
-            self.db.execute_deferred(&MARK_SEEN, &padded(&[&channel], set))?;
+            self.db
+                .execute_deferred(&MARK_SEEN, &padded(&[&channel], set))?;
         }
         Ok(())
     }
