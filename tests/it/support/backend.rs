@@ -273,6 +273,29 @@ impl TestStore {
     }
 }
 
+impl Drop for TestStore {
+    /// A PostgreSQL variant must not pass on SQLite: had a command ignored
+    /// `OMS_CHANNELS_STORE` and fallen back to the data dir, a store file
+    /// would be there now.
+    fn drop(&mut self) {
+        if self.pg.is_none() || std::thread::panicking() {
+            return;
+        }
+        let stray: Vec<String> = std::fs::read_dir(&self.data_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".db"))
+            .collect();
+        assert!(
+            stray.is_empty(),
+            "a PostgreSQL test left SQLite stores in {}: {stray:?}; a command did not use OMS_CHANNELS_STORE",
+            self.data_dir.display()
+        );
+    }
+}
+
 /// `oms_<account>`, the account's PostgreSQL schema.
 pub fn schema_of(account: &str) -> String {
     format!("oms_{account}")

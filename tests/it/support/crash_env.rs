@@ -62,14 +62,15 @@ impl Row {
 /// A config dir, a data dir (not created: the binary must create it 0700) and
 /// the secret the account's channel reads from [`SECRET_ENV`].
 pub struct Env {
+    /// Where the commands keep state, and the looks into it. Drops first,
+    /// while the data dir it checks is still there.
+    pub store: TestStore,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub data: PathBuf,
     pub secret: String,
     /// Extra environment for every command (crash points, knobs).
     pub vars: Vec<(String, String)>,
-    /// Where the commands keep state, and the looks into it.
-    pub store: TestStore,
 }
 
 impl Env {

@@ -20,11 +20,12 @@ pub const ACCOUNT: &str = "acme";
 
 /// A config dir, a data dir, one account and the env each command runs with.
 pub struct RunEnv {
+    /// Where the commands keep state, and the looks into it. Drops first,
+    /// while the data dir it checks is still there.
+    store: TestStore,
     dir: TempDir,
     /// Secret env vars (one per channel) set on every command.
     secrets: BTreeMap<String, String>,
-    /// Where the commands keep state, and the looks into it.
-    store: TestStore,
     /// Drops last: sandboxes started on it are stopped with it.
     runtime: tokio::runtime::Runtime,
 }
