@@ -11,6 +11,7 @@ mod crash;
 mod cron;
 mod faults;
 mod files;
+mod many_runners;
 mod medusa_jobs;
 mod peers_medusa;
 mod peers_vendure;
