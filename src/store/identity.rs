@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use super::db::params;
 use jiff::Timestamp;
-use rusqlite::params;
 use serde::Serialize;
 
 use super::{Millis, Result, Store, Tx, count_from_sql};
@@ -105,20 +105,17 @@ impl Forgotten {
 
 impl Tx<'_> {
     fn count(&self, sql: &str, channel: &str) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .prepare_cached(sql)?
-            .query_row([channel], |r| r.get(0))?;
+        let n: i64 = self.db.query_one(sql, params![channel], |r| r.get(0))?;
         Ok(count_from_sql(n))
     }
 
     /// Forgets everything the store knows about `channel` except its run
     /// history, in this transaction, and returns what it was.
     pub fn forget_channel(&self, channel: &str, quarantine_after: u32) -> Result<Forgotten> {
-        let endpoint: Option<String> = rusqlite::OptionalExtension::optional(
-            self.conn
-                .prepare_cached("SELECT endpoint FROM channel_identity WHERE channel = ?1")?
-                .query_row([channel], |r| r.get(0)),
+        let endpoint: Option<String> = self.db.query_opt(
+            "SELECT endpoint FROM channel_identity WHERE channel = ?1",
+            params![channel],
+            |r| r.get(0),
         )?;
         let forgotten = Forgotten {
             channel: channel.to_string(),
@@ -130,14 +127,13 @@ impl Tx<'_> {
             )? > 0,
             exports: self.count("SELECT count(*) FROM exports WHERE channel = ?1", channel)?,
             quarantined: {
-                let n: i64 = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT count(*) FROM exports e JOIN catalog c ON c.sku = e.sku \
-                         WHERE e.channel = ?1 AND e.rejections >= ?2 \
-                         AND e.rejected_revision = c.revision",
-                    )?
-                    .query_row(params![channel, quarantine_after], |r| r.get(0))?;
+                let n: i64 = self.db.query_one(
+                    "SELECT count(*) FROM exports e JOIN catalog c ON c.sku = e.sku \
+                     WHERE e.channel = ?1 AND e.rejections >= ?2 \
+                     AND e.rejected_revision = c.revision",
+                    params![channel, quarantine_after],
+                    |r| r.get(0),
+                )?;
                 count_from_sql(n)
             },
             pending_deletions: self.count(
@@ -158,9 +154,10 @@ impl Tx<'_> {
             "job_state",
             "channel_identity",
         ] {
-            self.conn
-                .prepare_cached(&format!("DELETE FROM {table} WHERE channel = ?1"))?
-                .execute([channel])?;
+            self.db.execute(
+                &format!("DELETE FROM {table} WHERE channel = ?1"),
+                params![channel],
+            )?;
         }
         self.drop_settled_removals()?;
         Ok(forgotten)
@@ -191,25 +188,24 @@ impl Tx<'_> {
                 Some(_) => {}
             }
         }
-        let mut record = self.conn.prepare_cached(
-            "INSERT INTO channel_identity (channel, endpoint, since) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (channel) DO UPDATE SET endpoint = excluded.endpoint, \
-             since = excluded.since WHERE endpoint != excluded.endpoint",
-        )?;
         for c in configured {
-            record.execute(params![c.channel, c.endpoint, Millis(at)])?;
+            self.db.execute(
+                "INSERT INTO channel_identity (channel, endpoint, since) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (channel) DO UPDATE SET endpoint = excluded.endpoint, \
+                 since = excluded.since WHERE channel_identity.endpoint <> excluded.endpoint",
+                params![c.channel, c.endpoint, Millis(at)],
+            )?;
         }
         Ok(forgotten)
     }
 
     fn recorded_endpoints(&self) -> Result<BTreeMap<String, String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT channel, endpoint FROM channel_identity")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<BTreeMap<String, String>>>()?;
-        Ok(rows)
+        let rows = self.db.query(
+            "SELECT channel, endpoint FROM channel_identity",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 
     /// The endpoint the channel's state belongs to, when recorded.

@@ -99,7 +99,9 @@ impl PgEnv {
             password: var("PGPASSWORD"),
             passfile: var("PGPASSFILE").map(PathBuf::from),
             home: var("HOME").map(PathBuf::from),
-            user: var("PGUSER").or_else(|| var("USER")).or_else(|| var("LOGNAME")),
+            user: var("PGUSER")
+                .or_else(|| var("USER"))
+                .or_else(|| var("LOGNAME")),
         }
     }
 }
@@ -142,9 +144,7 @@ impl PgTarget {
             .parse()
             .map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
         if config.get_password().is_some() {
-            return Err(TargetError::PasswordInUrl {
-                url: redact(url),
-            });
+            return Err(TargetError::PasswordInUrl { url: redact(url) });
         }
         if config.get_hosts().is_empty() {
             let socket_dir = Path::new("/var/run/postgresql");
@@ -167,6 +167,14 @@ impl PgTarget {
         }
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
+        if config.get_options().is_none() {
+            // The server's side too: without it, a runner host that vanishes
+            // (power, network) keeps its advisory locks until the kernel's
+            // default keepalive gives up, about two hours later.
+            config.options(
+                "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
+            );
+        }
         if config.get_application_name().is_none() {
             config.application_name("oms-channels");
         }
@@ -249,9 +257,7 @@ impl PgTarget {
                             })
                         }
                         None => config.connect(tokio_postgres::NoTls).await.map(
-                            |(client, connection)| {
-                                (client, Box::pin(connection) as DriverFuture)
-                            },
+                            |(client, connection)| (client, Box::pin(connection) as DriverFuture),
                         ),
                     };
                     match connected {
@@ -288,7 +294,10 @@ impl PgTarget {
         if self.ssl_mode == SslMode::Disable {
             return None;
         }
-        Some(tls::client_config(self.ssl_mode, self.ssl_root_cert.as_deref()))
+        Some(tls::client_config(
+            self.ssl_mode,
+            self.ssl_root_cert.as_deref(),
+        ))
     }
 }
 
@@ -344,7 +353,12 @@ fn password_for(config: &tokio_postgres::Config, env: &PgEnv) -> Option<String> 
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         _ => "localhost".to_string(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let db = config.get_dbname().unwrap_or_default();
     let user = config.get_user().unwrap_or_default();
     passfile_lookup(&text, [&host, &port, db, user])
@@ -488,9 +502,15 @@ impl PgSession {
 fn column_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> DbResult<Value> {
     let value = match *ty {
         Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v.into())),
-        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(v.into())),
-        Type::OID => row.try_get::<_, Option<u32>>(i)?.map(|v| Value::Int(v.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Int(v.into())),
+        Type::OID => row
+            .try_get::<_, Option<u32>>(i)?
+            .map(|v| Value::Int(v.into())),
         Type::BOOL => row
             .try_get::<_, Option<bool>>(i)?
             .map(|v| Value::Int(v.into())),
@@ -499,6 +519,8 @@ fn column_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> DbResult<Valu
             .try_get::<_, Option<f32>>(i)?
             .map(|v| Value::Real(v.into())),
         Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob),
+        // `SELECT pg_advisory_lock(...)` and friends.
+        Type::VOID => None,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
             row.try_get::<_, Option<String>>(i)?.map(Value::Text)
         }

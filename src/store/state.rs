@@ -4,9 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::db::{DbError, DbResult, FromValue, Row, ToValue, Value, params};
 use jiff::Timestamp;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{OptionalExtension, Row, ToSql, params};
 use serde::{Serialize, Serializer};
 
 use super::{Millis, Result, StoreError, Tx, count_from_sql, count_to_sql, millis};
@@ -75,18 +74,15 @@ impl Serialize for Outcome {
     }
 }
 
-impl ToSql for Outcome {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
+impl ToValue for Outcome {
+    fn to_value(&self) -> Value {
+        Value::Text(self.as_str().to_string())
     }
 }
 
-impl FromSql for Outcome {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value
-            .as_str()?
-            .parse()
-            .map_err(|e| FromSqlError::Other(Box::new(e)))
+impl FromValue for Outcome {
+    fn from_value(value: &Value) -> DbResult<Self> {
+        String::from_value(value)?.parse().map_err(DbError::convert)
     }
 }
 
@@ -182,7 +178,7 @@ impl fmt::Debug for Tokens {
 const JOB_STATE_COLUMNS: &str = "last_success_start, last_success_end, last_attempt_start, \
      last_attempt_end, last_outcome, last_error, consecutive_failures, last_success_slot";
 
-fn job_state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<JobState> {
+fn job_state_from_row(r: &Row, first: usize) -> DbResult<JobState> {
     let ts = |i: usize| {
         r.get::<_, Option<Millis>>(first + i)
             .map(|m| m.map(|m| m.0))
@@ -202,7 +198,7 @@ fn job_state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<JobState> {
 const RUN_COLUMNS: &str =
     "id, channel, job, started, finished, outcome, items, detail, forced, counts";
 
-fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
+fn run_from_row(r: &Row) -> DbResult<RunRecord> {
     Ok(RunRecord {
         id: r.get(0)?,
         channel: r.get(1)?,
@@ -232,22 +228,21 @@ impl Tx<'_> {
         let sql =
             format!("SELECT {JOB_STATE_COLUMNS} FROM job_state WHERE channel = ?1 AND job = ?2");
         let state = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row(params![channel, job], |r| job_state_from_row(r, 0))
-            .optional()?;
+            .db
+            .query_opt(&sql, params![channel, job], |r| job_state_from_row(r, 0))?;
         Ok(state.unwrap_or_default())
     }
 
     /// Every stored job state, ordered by channel then run order, for `status`.
     pub fn job_states(&self) -> Result<JobStates> {
         let sql = format!("SELECT channel, job, {JOB_STATE_COLUMNS} FROM job_state");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let states = stmt
-            .query_map([], |r| {
+        let states = self
+            .db
+            .query(&sql, params![], |r| {
                 Ok(((r.get(0)?, r.get::<_, Job>(1)?), job_state_from_row(r, 2)?))
             })?
-            .collect::<rusqlite::Result<JobStates>>()?;
+            .into_iter()
+            .collect();
         Ok(states)
     }
 
@@ -275,37 +270,33 @@ impl Tx<'_> {
         forced: bool,
         slot: Option<Timestamp>,
     ) -> Result<RunId> {
-        self.conn
-            .prepare_cached(
-                "UPDATE run_history SET outcome = 'interrupted', \
+        self.db.execute(
+            "UPDATE run_history SET outcome = 'interrupted', \
                  detail = coalesce(detail, 'the process ended before the run finished') \
                  WHERE channel = ?1 AND job = ?2 AND outcome = 'running'",
-            )?
-            .execute(params![channel, job])?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO run_history (channel, job, started, outcome, forced, slot) \
-                 VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-            )?
-            .execute(params![channel, job, Millis(started), forced, millis(slot)])?;
-        let run = self.conn.last_insert_rowid();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO job_state (channel, job, last_attempt_start, last_outcome) \
+            params![channel, job],
+        )?;
+        let run: RunId = self.db.query_one(
+            "INSERT INTO run_history (channel, job, started, outcome, forced, slot) \
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?5) RETURNING id",
+            params![channel, job, Millis(started), forced, millis(slot)],
+            |r| r.get(0),
+        )?;
+        self.db.execute(
+            "INSERT INTO job_state (channel, job, last_attempt_start, last_outcome) \
                  VALUES (?1, ?2, ?3, 'running') \
                  ON CONFLICT (channel, job) DO UPDATE SET \
                  last_attempt_start = excluded.last_attempt_start, \
                  last_attempt_end = NULL, last_outcome = 'running'",
-            )?
-            .execute(params![channel, job, Millis(started)])?;
+            params![channel, job, Millis(started)],
+        )?;
         // Cron runs for years: keep each job's newest runs, not all of them.
-        self.conn
-            .prepare_cached(
-                "DELETE FROM run_history WHERE id IN (SELECT id FROM run_history \
+        self.db.execute(
+            "DELETE FROM run_history WHERE id IN (SELECT id FROM run_history \
                  WHERE channel = ?1 AND job = ?2 ORDER BY started DESC, id DESC \
                  LIMIT -1 OFFSET ?3)",
-            )?
-            .execute(params![channel, job, HISTORY_PER_JOB])?;
+            params![channel, job, HISTORY_PER_JOB],
+        )?;
         Ok(run)
     }
 
@@ -318,44 +309,37 @@ impl Tx<'_> {
         items: u64,
         detail: Option<&str>,
     ) -> Result<FinishedRun> {
-        let row = self
-            .conn
-            .prepare_cached("SELECT channel, job, started, outcome FROM run_history WHERE id = ?1")?
-            .query_row([run], |r| {
+        let row = self.db.query_opt(
+            "SELECT channel, job, started, outcome FROM run_history WHERE id = ?1",
+            params![run],
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, Job>(1)?,
                     r.get::<_, Millis>(2)?.0,
                     r.get::<_, Outcome>(3)?,
                 ))
-            })
-            .optional()?;
+            },
+        )?;
         let Some((channel, job, started, current)) = row else {
             return Err(StoreError::UnknownRun {
-                path: Default::default(),
+                location: String::new(),
                 run,
             });
         };
         if current != Outcome::Running {
             // Finishing twice would count a failure twice.
             return Err(StoreError::RunNotRunning {
-                path: Default::default(),
+                location: String::new(),
                 run,
                 outcome: current,
             });
         }
-        self.conn
-            .prepare_cached(
-                "UPDATE run_history SET finished = ?2, outcome = ?3, items = ?4, detail = ?5 \
+        self.db.execute(
+            "UPDATE run_history SET finished = ?2, outcome = ?3, items = ?4, detail = ?5 \
                  WHERE id = ?1",
-            )?
-            .execute(params![
-                run,
-                Millis(finished),
-                outcome,
-                count_to_sql(items),
-                detail
-            ])?;
+            params![run, Millis(finished), outcome, count_to_sql(items), detail],
+        )?;
         Ok(FinishedRun {
             channel,
             job,
@@ -373,9 +357,7 @@ impl Tx<'_> {
         detail: Option<&str>,
     ) -> Result<()> {
         let done = self.finish_run(run, finished, Outcome::Success, items, detail)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO job_state (channel, job, last_success_start, last_success_end, \
+        self.db.execute("INSERT INTO job_state (channel, job, last_success_start, last_success_end, \
                  last_attempt_start, last_attempt_end, last_outcome, last_error, consecutive_failures, \
                  last_success_slot) \
                  VALUES (?1, ?2, ?3, ?4, ?3, ?4, 'success', NULL, 0, \
@@ -385,9 +367,7 @@ impl Tx<'_> {
                  last_success_end = excluded.last_success_end, \
                  last_success_slot = excluded.last_success_slot, \
                  last_attempt_end = excluded.last_attempt_end, \
-                 last_outcome = 'success', last_error = NULL, consecutive_failures = 0",
-            )?
-            .execute(params![
+                 last_outcome = 'success', last_error = NULL, consecutive_failures = 0", params![
                 done.channel,
                 done.job,
                 Millis(done.started),
@@ -408,15 +388,15 @@ impl Tx<'_> {
         detail: Option<&str>,
     ) -> Result<()> {
         self.finish_success(run, finished, items, detail)?;
-        self.conn
-            .prepare_cached("UPDATE run_history SET outcome = 'partial' WHERE id = ?1")?
-            .execute([run])?;
-        self.conn
-            .prepare_cached(
-                "UPDATE job_state SET last_outcome = 'partial' WHERE (channel, job) = \
+        self.db.execute(
+            "UPDATE run_history SET outcome = 'partial' WHERE id = ?1",
+            params![run],
+        )?;
+        self.db.execute(
+            "UPDATE job_state SET last_outcome = 'partial' WHERE (channel, job) = \
                  (SELECT channel, job FROM run_history WHERE id = ?1)",
-            )?
-            .execute([run])?;
+            params![run],
+        )?;
         Ok(())
     }
 
@@ -427,9 +407,10 @@ impl Tx<'_> {
         counts: &std::collections::BTreeMap<String, u64>,
     ) -> Result<()> {
         let text = serde_json::to_string(counts).expect("a count map always serialises");
-        self.conn
-            .prepare_cached("UPDATE run_history SET counts = ?2 WHERE id = ?1")?
-            .execute(params![run, text])?;
+        self.db.execute(
+            "UPDATE run_history SET counts = ?2 WHERE id = ?1",
+            params![run, text],
+        )?;
         Ok(())
     }
 
@@ -442,23 +423,22 @@ impl Tx<'_> {
         error: &str,
     ) -> Result<()> {
         let done = self.finish_run(run, finished, Outcome::Failed, items, Some(error))?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO job_state (channel, job, last_attempt_start, last_attempt_end, \
+        self.db.execute(
+            "INSERT INTO job_state (channel, job, last_attempt_start, last_attempt_end, \
                  last_outcome, last_error, consecutive_failures) \
                  VALUES (?1, ?2, ?3, ?4, 'failed', ?5, 1) \
                  ON CONFLICT (channel, job) DO UPDATE SET \
                  last_attempt_end = excluded.last_attempt_end, \
                  last_outcome = 'failed', last_error = excluded.last_error, \
-                 consecutive_failures = consecutive_failures + 1",
-            )?
-            .execute(params![
+                 consecutive_failures = job_state.consecutive_failures + 1",
+            params![
                 done.channel,
                 done.job,
                 Millis(done.started),
                 Millis(finished),
                 error
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 
@@ -467,12 +447,11 @@ impl Tx<'_> {
     /// next run starts it again.
     pub fn finish_interrupted(&self, run: RunId, finished: Timestamp, detail: &str) -> Result<()> {
         let done = self.finish_run(run, finished, Outcome::Interrupted, 0, Some(detail))?;
-        self.conn
-            .prepare_cached(
-                "UPDATE job_state SET last_attempt_end = ?3, last_outcome = 'interrupted' \
+        self.db.execute(
+            "UPDATE job_state SET last_attempt_end = ?3, last_outcome = 'interrupted' \
                  WHERE channel = ?1 AND job = ?2",
-            )?
-            .execute(params![done.channel, done.job, Millis(finished)])?;
+            params![done.channel, done.job, Millis(finished)],
+        )?;
         Ok(())
     }
 
@@ -485,12 +464,11 @@ impl Tx<'_> {
         at: Timestamp,
         reason: &str,
     ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO run_history (channel, job, started, finished, outcome, detail) \
+        self.db.execute(
+            "INSERT INTO run_history (channel, job, started, finished, outcome, detail) \
                  VALUES (?1, ?2, ?3, ?3, 'skipped', ?4)",
-            )?
-            .execute(params![channel, job, Millis(at), reason])?;
+            params![channel, job, Millis(at), reason],
+        )?;
         Ok(())
     }
 
@@ -503,17 +481,13 @@ impl Tx<'_> {
                     "SELECT {RUN_COLUMNS} FROM run_history WHERE channel = ?1 \
                      ORDER BY started DESC, id DESC LIMIT ?2"
                 );
-                let mut stmt = self.conn.prepare_cached(&sql)?;
-                stmt.query_map(params![channel, limit], run_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                self.db.query(&sql, params![channel, limit], run_from_row)?
             }
             None => {
                 let sql = format!(
                     "SELECT {RUN_COLUMNS} FROM run_history ORDER BY started DESC, id DESC LIMIT ?1"
                 );
-                let mut stmt = self.conn.prepare_cached(&sql)?;
-                stmt.query_map([limit], run_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                self.db.query(&sql, params![limit], run_from_row)?
             }
         };
         Ok(rows)
@@ -521,13 +495,11 @@ impl Tx<'_> {
 
     /// The channel's tokens, if any were ever stored.
     pub fn tokens(&self, channel: &str) -> Result<Option<Tokens>> {
-        let tokens = self
-            .conn
-            .prepare_cached(
-                "SELECT refresh_token, access_token, access_expires_at, refresh_in_flight_since, \
+        let tokens = self.db.query_opt(
+            "SELECT refresh_token, access_token, access_expires_at, refresh_in_flight_since, \
                  updated_at FROM tokens WHERE channel = ?1",
-            )?
-            .query_row([channel], |r| {
+            params![channel],
+            |r| {
                 Ok(Tokens {
                     refresh_token: r.get(0)?,
                     access_token: r.get(1)?,
@@ -535,36 +507,34 @@ impl Tx<'_> {
                     refresh_in_flight_since: r.get::<_, Option<Millis>>(3)?.map(|m| m.0),
                     updated_at: r.get::<_, Millis>(4)?.0,
                 })
-            })
-            .optional()?;
+            },
+        )?;
         Ok(tokens)
     }
 
     /// `channel login`: a new refresh token; any access token and in-flight
     /// mark belonged to the old grant.
     pub fn store_login(&self, channel: &str, refresh_token: &str, at: Timestamp) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO tokens (channel, refresh_token, updated_at) VALUES (?1, ?2, ?3) \
+        self.db.execute(
+            "INSERT INTO tokens (channel, refresh_token, updated_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (channel) DO UPDATE SET refresh_token = excluded.refresh_token, \
                  access_token = NULL, access_expires_at = NULL, refresh_in_flight_since = NULL, \
                  updated_at = excluded.updated_at",
-            )?
-            .execute(params![channel, refresh_token, Millis(at)])?;
+            params![channel, refresh_token, Millis(at)],
+        )?;
         Ok(())
     }
 
     /// Commit this before the refresh request is sent, so a crash between
     /// the server rotating and us saving the reply can be told apart later.
     pub fn mark_refresh_in_flight(&self, channel: &str, at: Timestamp) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO tokens (channel, refresh_in_flight_since, updated_at) \
+        self.db.execute(
+            "INSERT INTO tokens (channel, refresh_in_flight_since, updated_at) \
                  VALUES (?1, ?2, ?2) \
                  ON CONFLICT (channel) DO UPDATE SET \
                  refresh_in_flight_since = excluded.refresh_in_flight_since",
-            )?
-            .execute(params![channel, Millis(at)])?;
+            params![channel, Millis(at)],
+        )?;
         Ok(())
     }
 
@@ -579,42 +549,41 @@ impl Tx<'_> {
         rotated_refresh: Option<&str>,
         at: Timestamp,
     ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO tokens (channel, refresh_token, access_token, access_expires_at, \
+        self.db.execute(
+            "INSERT INTO tokens (channel, refresh_token, access_token, access_expires_at, \
                  refresh_in_flight_since, updated_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
                  ON CONFLICT (channel) DO UPDATE SET \
-                 refresh_token = coalesce(excluded.refresh_token, refresh_token), \
+                 refresh_token = coalesce(excluded.refresh_token, tokens.refresh_token), \
                  access_token = excluded.access_token, \
                  access_expires_at = excluded.access_expires_at, \
                  refresh_in_flight_since = NULL, updated_at = excluded.updated_at",
-            )?
-            .execute(params![
+            params![
                 channel,
                 rotated_refresh,
                 access_token,
                 millis(expires_at),
                 Millis(at)
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 
     /// The server answered definitely (e.g. `invalid_grant`): no rotation can
     /// be pending any more.
     pub fn clear_refresh_in_flight(&self, channel: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE tokens SET refresh_in_flight_since = NULL WHERE channel = ?1")?
-            .execute([channel])?;
+        self.db.execute(
+            "UPDATE tokens SET refresh_in_flight_since = NULL WHERE channel = ?1",
+            params![channel],
+        )?;
         Ok(())
     }
 
     /// Forgets the access token (e.g. the channel answered 401 with it).
     pub fn clear_access_token(&self, channel: &str) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE tokens SET access_token = NULL, access_expires_at = NULL WHERE channel = ?1",
-            )?
-            .execute([channel])?;
+        self.db.execute(
+            "UPDATE tokens SET access_token = NULL, access_expires_at = NULL WHERE channel = ?1",
+            params![channel],
+        )?;
         Ok(())
     }
 }
