@@ -350,20 +350,22 @@ fn sqlite_query(path: &Path, sql: &str, params: &[&str]) -> Result<Vec<Vec<Cell>
 
 impl PgDb {
     /// Runs `sql` (simple protocol) with `search_path` set to the account's
-    /// schema (or left alone for `None`); the rows of its last statement.
+    /// schema (`public` for `None`); the rows of its last statement.
     fn query(&self, account: Option<&str>, sql: &str) -> Result<Vec<Vec<Cell>>, String> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             *guard = Some(PgConn::open(&self.url)?);
         }
         let conn = guard.as_ref().expect("just opened");
-        let text = match account {
-            Some(account) => format!(
-                "SET search_path TO \"{}\"; {sql}",
-                schema_of(account).replace('"', "\"\"")
-            ),
-            None => sql.to_string(),
+        // The session keeps its search_path: set it on every query.
+        let schema = match account {
+            Some(account) => schema_of(account),
+            None => "public".into(),
         };
+        let text = format!(
+            "SET search_path TO \"{}\"; {sql}",
+            schema.replace('"', "\"\"")
+        );
         let result = conn.runtime.block_on(conn.client.simple_query(&text));
         match result {
             Ok(messages) => {
@@ -411,11 +413,14 @@ impl PgDb {
 
     fn integrity(&self, account: &str) -> String {
         let mut problems = Vec::new();
-        if let Err(e) = self.query(None, "CREATE EXTENSION IF NOT EXISTS amcheck") {
+        if let Err(e) = self.query(
+            None,
+            "CREATE EXTENSION IF NOT EXISTS amcheck WITH SCHEMA public",
+        ) {
             panic!("amcheck (postgresql-15 contrib) is needed for the integrity check: {e}");
         }
         let check = format!(
-            "SELECT c.relname, bt_index_check(c.oid, true)::text FROM pg_index i \
+            "SELECT c.relname, public.bt_index_check(c.oid, true)::text FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indexrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              JOIN pg_am a ON a.oid = c.relam \
@@ -501,6 +506,16 @@ fn the_postgres_looks_read_an_account_schema_and_see_held_locks() {
     assert_eq!(store.count("acme", "SELECT count(*) FROM tokens", &[]), 2);
     assert!(store.query("acme", "SELECT * FROM nothing", &[]).is_err());
     assert_eq!(store.integrity("acme"), "ok");
+    assert_eq!(
+        store.count(
+            "acme",
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE n.nspname = 'oms_acme'",
+            &[]
+        ),
+        0,
+        "the integrity check put nothing into the account's schema"
+    );
 
     // A session holding an advisory lock is seen; once it ends, it is not.
     let holder = PgConn::open(store.url().unwrap()).unwrap();
