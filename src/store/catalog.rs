@@ -2,14 +2,15 @@
 //! import progress (cursor and high water) and export progress (the revision
 //! last exported to each channel). Prices stay the strings they came as.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::db::{DbError, DbResult, Row, params};
+use super::db::{DbError, DbResult, Row, ToValue, params};
 use super::removal::Removed;
 use super::{Millis, Result, StoreError, Tx, count_from_sql, count_to_sql, millis};
 use crate::product::Product;
@@ -172,13 +173,14 @@ struct Content {
 }
 
 impl Content {
-    fn from_row(r: &Row) -> DbResult<Content> {
+    /// Columns `title, price, currency, quantity, attributes` starting at `first`.
+    fn from_row(r: &Row, first: usize) -> DbResult<Content> {
         Ok(Content {
-            title: r.get(0)?,
-            price: r.get(1)?,
-            currency: r.get(2)?,
-            quantity: r.get(3)?,
-            attributes: r.get(4)?,
+            title: r.get(first)?,
+            price: r.get(first + 1)?,
+            currency: r.get(first + 2)?,
+            quantity: r.get(first + 3)?,
+            attributes: r.get(first + 4)?,
         })
     }
 
@@ -199,6 +201,61 @@ fn after(after_sku: Option<&str>) -> &str {
 
 fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// How many skus the bulk paths (an import page, a chunk of a load) read or
+/// write in one statement instead of one statement per sku: each statement
+/// is a round trip to PostgreSQL, and a prepare-cache lookup and a bind
+/// either way. Fixed, so each such statement is one SQL text prepared once;
+/// a shorter set repeats its last sku (see [`padded`]).
+pub(super) const SET_SIZE: usize = 100;
+
+/// `?first, ?first+1, ...`: [`SET_SIZE`] parameters.
+pub(super) fn placeholders(first: usize) -> String {
+    (first..first + SET_SIZE)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `lead` then `set` padded to [`SET_SIZE`] by repeating its last item,
+/// which `IN (...)` and `ON CONFLICT DO NOTHING` take once. `set` holds 1 to
+/// [`SET_SIZE`] items.
+pub(super) fn padded<'a>(
+    lead: &[&'a dyn ToValue],
+    set: &[&'a dyn ToValue],
+) -> Vec<&'a dyn ToValue> {
+    debug_assert!(!set.is_empty() && set.len() <= SET_SIZE);
+    let mut args = Vec::with_capacity(lead.len() + SET_SIZE);
+    args.extend_from_slice(lead);
+    args.extend((0..SET_SIZE).map(|i| set[i.min(set.len() - 1)]));
+    args
+}
+
+/// The stored content of up to [`SET_SIZE`] catalog skus (`?1...`).
+static CATALOG_CONTENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT sku, title, price, currency, quantity, attributes, updated_at, id \
+         FROM catalog WHERE sku IN ({})",
+        placeholders(1)
+    )
+});
+
+/// The stored content of up to [`SET_SIZE`] skus (`?2...`) of one channel's
+/// listings (`?1`).
+static LISTING_CONTENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT sku, title, price, currency, quantity, attributes FROM listings \
+         WHERE channel = ?1 AND sku IN ({})",
+        placeholders(2)
+    )
+});
+
+/// A catalog row as stored, for [`Tx::upsert_catalog`].
+struct Stored {
+    content: Content,
+    updated_at: String,
+    id: Option<String>,
 }
 
 /// Catalog rows `?1` (a channel) has not taken yet, leaving out quarantined
@@ -228,21 +285,36 @@ impl Tx<'_> {
         attributes: &[String],
     ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
-        for (p, attributes) in products.iter().zip(attributes) {
+        for (set, attributes) in products.chunks(SET_SIZE).zip(attributes.chunks(SET_SIZE)) {
+            counts += self.upsert_catalog_set(set, attributes)?;
+        }
+        Ok(counts)
+    }
+
+    /// [`Tx::upsert_catalog_with`] for at most [`SET_SIZE`] products: one
+    /// read for all of them, then at most one write each.
+    fn upsert_catalog_set(
+        &self,
+        products: &[Product],
+        attributes: &[String],
+    ) -> Result<UpsertCounts> {
+        for p in products {
             p.check().map_err(|source| StoreError::InvalidProduct {
                 sku: p.sku.clone(),
                 source,
             })?;
-            let stored = self.db.query_opt(
-                "SELECT title, price, currency, quantity, attributes, updated_at, id \
-                 FROM catalog WHERE sku = ?1",
-                params![p.sku],
-                |r| {
-                    let updated_at: String = r.get(5)?;
-                    let id: Option<String> = r.get(6)?;
-                    Ok((Content::from_row(r)?, updated_at, id))
-                },
-            )?;
+        }
+        let mut counts = UpsertCounts::default();
+        let mut stored = self.stored_catalog(products)?;
+        let mut seen = HashSet::with_capacity(products.len());
+        let mut created = Vec::new();
+        for (p, attributes) in products.iter().zip(attributes) {
+            // A sku given twice: the second one meets what the first wrote.
+            let stored = if seen.insert(p.sku.as_str()) {
+                stored.remove(&p.sku)
+            } else {
+                self.stored_catalog(std::slice::from_ref(p))?.remove(&p.sku)
+            };
             let row = params![
                 p.sku,
                 p.title,
@@ -255,18 +327,18 @@ impl Tx<'_> {
             ];
             match stored {
                 None => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "INSERT INTO catalog (sku, title, price, currency, quantity, attributes, \
                          updated_at, id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
                         row,
                     )?;
-                    self.revive_removed(&p.sku)?;
+                    created.push(&p.sku as &dyn ToValue);
                     counts.created += 1;
                 }
-                Some((c, updated_at, id)) if c.same_as(p, attributes) => {
+                Some(s) if s.content.same_as(p, attributes) => {
                     // An unchanged re-import writes nothing at all.
-                    if updated_at != p.updated_at || (p.id.is_some() && p.id != id) {
-                        self.db.execute(
+                    if s.updated_at != p.updated_at || (p.id.is_some() && p.id != s.id) {
+                        self.db.execute_deferred(
                             "UPDATE catalog SET updated_at = ?2, id = coalesce(?3, id) \
                              WHERE sku = ?1",
                             params![p.sku, p.updated_at, p.id],
@@ -275,7 +347,7 @@ impl Tx<'_> {
                     counts.unchanged += 1;
                 }
                 Some(_) => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "UPDATE catalog SET title = ?2, price = ?3, currency = ?4, quantity = ?5, \
                          attributes = ?6, updated_at = ?7, id = coalesce(?8, id), \
                          revision = revision + 1 WHERE sku = ?1",
@@ -285,7 +357,44 @@ impl Tx<'_> {
                 }
             }
         }
+        if !created.is_empty() {
+            self.revive_removed(&created)?;
+        }
         Ok(counts)
+    }
+
+    /// The stored rows of `products` (at most [`SET_SIZE`]), by sku.
+    fn stored_catalog(&self, products: &[Product]) -> Result<HashMap<String, Stored>> {
+        let skus: Vec<&dyn ToValue> = products.iter().map(|p| &p.sku as &dyn ToValue).collect();
+        let mut stored = HashMap::with_capacity(products.len());
+        self.db
+            .query_each(&CATALOG_CONTENT, &padded(&[], &skus), &mut |r| {
+                let row = Stored {
+                    content: Content::from_row(r, 1)?,
+                    updated_at: r.get(6)?,
+                    id: r.get(7)?,
+                };
+                stored.insert(r.get(0)?, row);
+                Ok(())
+            })?;
+        Ok(stored)
+    }
+
+    /// The stored listing content of `products` (at most [`SET_SIZE`]) on
+    /// `channel`, by sku.
+    fn stored_listings(
+        &self,
+        channel: &str,
+        products: &[Product],
+    ) -> Result<HashMap<String, Content>> {
+        let skus: Vec<&dyn ToValue> = products.iter().map(|p| &p.sku as &dyn ToValue).collect();
+        let mut stored = HashMap::with_capacity(products.len());
+        self.db
+            .query_each(&LISTING_CONTENT, &padded(&[&channel], &skus), &mut |r| {
+                stored.insert(r.get(0)?, Content::from_row(r, 1)?);
+                Ok(())
+            })?;
+        Ok(stored)
     }
 
     /// Starts a `products load` in this transaction: from now on
@@ -353,20 +462,45 @@ impl Tx<'_> {
         count: bool,
     ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
+        for (set, attributes) in products.chunks(SET_SIZE).zip(attributes.chunks(SET_SIZE)) {
+            counts += self.upsert_listings_set(channel, set, attributes, seen_at, count)?;
+        }
+        Ok(counts)
+    }
+
+    /// [`Tx::upsert_listings_with`] for at most [`SET_SIZE`] products: one
+    /// read for all of them (when counting), then one write each.
+    fn upsert_listings_set(
+        &self,
+        channel: &str,
+        products: &[Product],
+        attributes: &[String],
+        seen_at: Timestamp,
+        count: bool,
+    ) -> Result<UpsertCounts> {
+        let mut counts = UpsertCounts::default();
+        let mut stored = if count {
+            self.stored_listings(channel, products)?
+        } else {
+            HashMap::new()
+        };
+        let mut seen = HashSet::with_capacity(if count { products.len() } else { 0 });
         for (p, attributes) in products.iter().zip(attributes) {
             if count {
-                match self.db.query_opt(
-                    "SELECT title, price, currency, quantity, attributes FROM listings \
-                     WHERE channel = ?1 AND sku = ?2",
-                    params![channel, p.sku],
-                    Content::from_row,
-                )? {
+                // A sku given twice: the second one meets what the first wrote.
+                let stored = if seen.insert(p.sku.as_str()) {
+                    stored.remove(&p.sku)
+                } else {
+                    self.stored_listings(channel, std::slice::from_ref(p))?
+                        .remove(&p.sku)
+                };
+                match stored {
                     None => counts.created += 1,
                     Some(c) if c.same_as(p, attributes) => counts.unchanged += 1,
                     Some(_) => counts.updated += 1,
                 }
             }
-            self.db.execute(
+            self.db.execute_deferred(
                 "INSERT INTO listings (channel, sku, listing_id, title, price, currency, quantity, \
                  attributes, updated_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (channel, sku) DO UPDATE SET \
@@ -410,7 +544,7 @@ impl Tx<'_> {
     }
 
     fn put_import_progress(&self, channel: &str, p: &ImportProgress) -> Result<()> {
-        self.db.execute(
+        self.db.execute_deferred(
             "INSERT INTO import_progress (channel, high_water, cursor, since_used, \
              run_high_water) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (channel) DO UPDATE SET high_water = excluded.high_water, \
@@ -457,7 +591,8 @@ impl Tx<'_> {
         // the biggest import for nothing.
         let counts = if into_catalog {
             if self.import_is_complete(channel)? {
-                let skus: Vec<&str> = products.iter().map(|p| p.sku.as_str()).collect();
+                let skus: Vec<&dyn ToValue> =
+                    products.iter().map(|p| &p.sku as &dyn ToValue).collect();
                 self.mark_seen(channel, &skus)?;
             }
             self.upsert_catalog_with(products, &attributes)?
@@ -558,7 +693,7 @@ impl Tx<'_> {
                         .error
                         .as_deref()
                         .unwrap_or("the channel gave no reason");
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "INSERT INTO exports (channel, sku, exported_revision, last_status, \
                          last_error, attempted_at, rejections, rejected_revision) \
                          VALUES (?1, ?2, NULL, 'error', ?3, ?4, 1, ?5) \
@@ -573,7 +708,7 @@ impl Tx<'_> {
                 status => {
                     // The exported revision never goes back: a late success
                     // for an older revision keeps the newer one.
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "INSERT INTO exports (channel, sku, exported_revision, last_status, \
                          last_error, attempted_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
                          ON CONFLICT (channel, sku) DO UPDATE SET \
@@ -774,6 +909,117 @@ mod tests {
         // An id once given survives updates without one.
         let stored = store.read(|tx| tx.product("A")).unwrap().unwrap();
         assert_eq!(stored.id.as_deref(), Some("ch-1"));
+    }
+
+    /// Products for the set tests: more than two sets, some skus twice
+    /// (within one set and across sets), some with content already stored.
+    fn mixed_batch() -> Vec<Product> {
+        let mut batch: Vec<_> = (0..2 * SET_SIZE + 17)
+            .map(|i| product(&format!("S{i:04}"), "1.00"))
+            .collect();
+        // Twice in the first set: once changed, once as it is.
+        batch[5] = product("S0002", "2.00");
+        batch[6] = product("S0002", "2.00");
+        // Again in a later set, with a new id only.
+        batch[SET_SIZE + 3] = Product {
+            id: Some("ch-2".into()),
+            ..product("S0002", "2.00")
+        };
+        batch
+    }
+
+    #[test]
+    fn catalog_upserts_in_sets_count_and_store_as_one_by_one() {
+        let before: Vec<_> = (0..2 * SET_SIZE + 17)
+            .step_by(3)
+            .map(|i| {
+                product(
+                    &format!("S{i:04}"),
+                    if i % 2 == 0 { "1.00" } else { "9.00" },
+                )
+            })
+            .collect();
+        let batch = mixed_batch();
+        let (_a, at_once) = temp_store();
+        let (_b, one_by_one) = temp_store();
+        at_once.write(|tx| tx.upsert_catalog(&before)).unwrap();
+        one_by_one.write(|tx| tx.upsert_catalog(&before)).unwrap();
+
+        let counts_at_once = at_once.write(|tx| tx.upsert_catalog(&batch)).unwrap();
+        let mut counts_one_by_one = UpsertCounts::default();
+        for p in &batch {
+            counts_one_by_one += one_by_one
+                .write(|tx| tx.upsert_catalog(std::slice::from_ref(p)))
+                .unwrap();
+        }
+        assert_eq!(counts_at_once, counts_one_by_one);
+        assert_eq!(counts_at_once.total(), batch.len() as u64);
+        let catalog = |store: &crate::store::Store| {
+            store
+                .read(|tx| {
+                    tx.list_products(None, usize::MAX)?
+                        .into_iter()
+                        .map(|p| Ok((tx.product_revision(&p.sku)?, p)))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .unwrap()
+        };
+        let stored = catalog(&at_once);
+        assert_eq!(stored, catalog(&one_by_one));
+        let s2 = stored.iter().find(|(_, p)| p.sku == "S0002").unwrap();
+        assert_eq!(
+            (s2.0, s2.1.price.as_str(), s2.1.id.as_deref()),
+            (Some(2), "2.00", Some("ch-2"))
+        );
+    }
+
+    #[test]
+    fn listing_upserts_in_sets_count_as_one_by_one() {
+        let seen = at("2026-03-01T00:00:00Z");
+        let before: Vec<_> = (0..2 * SET_SIZE + 17)
+            .step_by(4)
+            .map(|i| {
+                product(
+                    &format!("S{i:04}"),
+                    if i % 8 == 0 { "1.00" } else { "9.00" },
+                )
+            })
+            .collect();
+        let batch = mixed_batch();
+        let (_a, at_once) = temp_store();
+        let (_b, one_by_one) = temp_store();
+        at_once
+            .write(|tx| tx.upsert_listings("web", &before, seen))
+            .unwrap();
+        one_by_one
+            .write(|tx| tx.upsert_listings("web", &before, seen))
+            .unwrap();
+        // Another channel's listing of the same skus does not count.
+        at_once
+            .write(|tx| tx.upsert_listings("shop", &batch, seen))
+            .unwrap();
+
+        let counts_at_once = at_once
+            .write(|tx| tx.upsert_listings("web", &batch, seen))
+            .unwrap();
+        let mut counts_one_by_one = UpsertCounts::default();
+        for p in &batch {
+            counts_one_by_one += one_by_one
+                .write(|tx| tx.upsert_listings("web", std::slice::from_ref(p), seen))
+                .unwrap();
+        }
+        assert_eq!(counts_at_once, counts_one_by_one);
+        assert_eq!(counts_at_once.total(), batch.len() as u64);
+        assert_eq!(
+            at_once.read(|tx| tx.listing_count("web")).unwrap(),
+            one_by_one.read(|tx| tx.listing_count("web")).unwrap()
+        );
+        let s2 = at_once.read(|tx| tx.listings_for_sku("S0002")).unwrap();
+        let web = s2.iter().find(|l| l.channel == "web").unwrap();
+        assert_eq!(
+            (web.product.price.as_str(), web.product.id.as_deref()),
+            ("2.00", Some("ch-2"))
+        );
     }
 
     #[test]

@@ -8,11 +8,33 @@
 //! channel confirms it. A product that comes back into the catalog is no
 //! longer removed, and is exported again everywhere.
 
+use std::sync::LazyLock;
+
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::db::params;
+use super::catalog::{SET_SIZE, padded, placeholders};
+use super::db::{ToValue, params};
 use super::{Millis, Result, Tx, count_from_sql};
+
+/// Ends the removal of up to [`SET_SIZE`] skus (`?1...`), returning those
+/// that were removed.
+static REVIVE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM removed_products WHERE sku IN ({}) RETURNING sku",
+        placeholders(1)
+    )
+});
+
+/// Records that one channel's (`?1`) complete import saw up to [`SET_SIZE`]
+/// skus (`?2...`).
+static MARK_SEEN: LazyLock<String> = LazyLock::new(|| {
+    let rows = (2..2 + SET_SIZE)
+        .map(|i| format!("(?1, ?{i})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT INTO import_seen (channel, sku) VALUES {rows} ON CONFLICT DO NOTHING")
+});
 
 /// What [`Tx::remove_products`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -84,7 +106,7 @@ impl Tx<'_> {
                 |r| r.get(0),
             )?;
             if n > 0 {
-                self.db.execute(
+                self.db.execute_deferred(
                     "INSERT INTO removed_products (sku, removed_at) VALUES (?1, ?2) \
                      ON CONFLICT (sku) DO NOTHING",
                     params![sku, Millis(at)],
@@ -96,15 +118,16 @@ impl Tx<'_> {
         Ok(result)
     }
 
-    /// A product inserted into the catalog is no longer removed: its pending
-    /// deletions are cancelled and every channel gets it again.
-    pub(crate) fn revive_removed(&self, sku: &str) -> Result<()> {
-        let revived = self
-            .db
-            .execute("DELETE FROM removed_products WHERE sku = ?1", params![sku])?;
-        if revived > 0 {
-            self.db
-                .execute("DELETE FROM exports WHERE sku = ?1", params![sku])?;
+    /// Products inserted into the catalog are no longer removed: their
+    /// pending deletions are cancelled and every channel gets them again.
+    /// One statement per [`SET_SIZE`] skus, plus one per revived product.
+    pub(crate) fn revive_removed(&self, skus: &[&dyn ToValue]) -> Result<()> {
+        for set in skus.chunks(SET_SIZE) {
+            let revived: Vec<String> = self.db.query(&REVIVE, &padded(&[], set), |r| r.get(0))?;
+            for sku in revived {
+                self.db
+                    .execute("DELETE FROM exports WHERE sku = ?1", params![sku])?;
+            }
         }
         Ok(())
     }
@@ -143,17 +166,17 @@ impl Tx<'_> {
         for result in results {
             match &result.error {
                 None => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "DELETE FROM exports WHERE channel = ?1 AND sku = ?2",
                         params![channel, result.sku],
                     )?;
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "DELETE FROM listings WHERE channel = ?1 AND sku = ?2",
                         params![channel, result.sku],
                     )?;
                 }
                 Some(error) => {
-                    self.db.execute(
+                    self.db.execute_deferred(
                         "UPDATE exports SET last_status = 'error', last_error = ?3, \
                          attempted_at = ?4 WHERE channel = ?1 AND sku = ?2",
                         params![channel, result.sku, error, Millis(at)],
@@ -307,12 +330,10 @@ impl Tx<'_> {
             .is_some())
     }
 
-    pub(crate) fn mark_seen(&self, channel: &str, skus: &[&str]) -> Result<()> {
-        for sku in skus {
-            self.db.execute(
-                "INSERT INTO import_seen (channel, sku) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![channel, sku],
-            )?;
+    /// One statement per [`SET_SIZE`] skus.
+    pub(crate) fn mark_seen(&self, channel: &str, skus: &[&dyn ToValue]) -> Result<()> {
+        for set in skus.chunks(SET_SIZE) {
+            self.db.execute_deferred(&MARK_SEEN, &padded(&[&channel], set))?;
         }
         Ok(())
     }
@@ -330,7 +351,8 @@ impl Tx<'_> {
         let removed = if seen > 0 {
             let gone: Vec<String> = self.db.query(
                 "SELECT c.sku FROM catalog c WHERE NOT EXISTS \
-                 (SELECT 1 FROM import_seen s WHERE s.channel = ?1 AND s.sku = c.sku)",
+                 (SELECT 1 FROM import_seen s WHERE s.channel = ?1 AND s.sku = c.sku) \
+                 ORDER BY c.sku",
                 params![channel],
                 |r| r.get(0),
             )?;
@@ -347,6 +369,7 @@ impl Tx<'_> {
 mod tests {
     use super::*;
     use crate::product::Product;
+    use crate::store::catalog::SET_SIZE;
     use crate::store::test_util::*;
     use crate::store::{ExportResult, ExportStatus};
 
@@ -565,6 +588,72 @@ mod tests {
                 .read(|tx| tx.quarantined(None, &q))
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn products_coming_back_among_many_new_ones_are_revived_and_only_they() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        let many: Vec<_> = (0..2 * SET_SIZE + 5)
+            .map(|i| product(&format!("N{i:04}"), "1"))
+            .collect();
+        store
+            .write(|tx| {
+                tx.upsert_catalog(&[product("A", "1"), product("B", "1"), product("C", "1")])?;
+                let accepted = ["A", "B", "C"].map(|s| result(s, 1, None));
+                tx.record_export_results("shop", &accepted, t)?;
+                tx.remove_products(&["A".into(), "B".into(), "C".into()], t)
+            })
+            .unwrap();
+        // A comes back in the first set, C in the last; B stays removed.
+        let mut batch = many.clone();
+        batch.insert(3, product("A", "1"));
+        batch.push(product("C", "1"));
+        let counts = store.write(|tx| tx.upsert_catalog(&batch)).unwrap();
+        assert_eq!(counts.created, batch.len() as u64);
+        assert_eq!(
+            store
+                .read(|tx| tx.pending_deletions("shop", None, 10))
+                .unwrap(),
+            ["B"]
+        );
+        let pending = store
+            .read(|tx| tx.pending_exports("shop", None, 1000, 3))
+            .unwrap();
+        assert_eq!(pending.len(), batch.len(), "A and C are sent again");
+    }
+
+    #[test]
+    fn a_complete_import_with_pages_of_several_sets_removes_only_what_it_did_not_list() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        let all: Vec<_> = (0..3 * SET_SIZE)
+            .map(|i| product(&format!("P{i:04}"), "1"))
+            .collect();
+        store.write(|tx| tx.upsert_catalog(&all)).unwrap();
+        // Listed: every product but those at 7, SET_SIZE and the last.
+        let gone = [7, SET_SIZE, 3 * SET_SIZE - 1];
+        let listed: Vec<_> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !gone.contains(i))
+            .map(|(_, p)| p.clone())
+            .collect();
+        let (first, second) = listed.split_at(SET_SIZE + SET_SIZE / 2);
+        let removed = store
+            .write(|tx| {
+                tx.begin_complete_import("m")?;
+                tx.save_import_page("m", true, first, Some("c"), None, t)?;
+                tx.save_import_page("m", true, second, None, None, t)?;
+                tx.finish_import("m")
+            })
+            .unwrap();
+        let expected: Vec<_> = gone.iter().map(|&i| all[i].sku.clone()).collect();
+        assert_eq!(removed.removed, expected);
+        assert_eq!(
+            store.read(|tx| tx.count_products()).unwrap(),
+            listed.len() as u64
         );
     }
 
