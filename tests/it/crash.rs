@@ -4,7 +4,9 @@
 //! product load; afterwards the account file, the store and the channel must
 //! agree, and the next run must converge. Then several processes race.
 
+use crate::both_backends;
 use crate::sandbox;
+use crate::support::backend::Backend;
 use crate::support::crash_env;
 
 use std::collections::BTreeSet;
@@ -30,22 +32,29 @@ fn kill_after(env: &Env, args: &[&str], delay: Duration) -> (bool, Output) {
     (was_running && killed(&out), out)
 }
 
-/// A random delay in `0..max`.
 /// Runs `attempt(i)` for up to `tries` random kills (each kills one run and
 /// checks what it left; it returns whether the kill landed mid-run) until
-/// `RANDOM_KILLS` landed. Returns how many were tried and how many landed.
-fn random_kills(tries: usize, mut attempt: impl FnMut(usize) -> bool) -> (usize, usize) {
+/// `RANDOM_KILLS` landed (fewer on PostgreSQL: [`Backend::iterations`]).
+/// Returns how many were tried and how many landed.
+fn random_kills(
+    backend: Backend,
+    tries: usize,
+    mut attempt: impl FnMut(usize) -> bool,
+) -> (usize, usize) {
+    let target = backend.iterations(RANDOM_KILLS);
+    let tries = backend.iterations(tries);
     let (mut tried, mut landed) = (0, 0);
     for i in 0..tries {
         tried += 1;
         landed += usize::from(attempt(i));
-        if landed >= RANDOM_KILLS {
+        if landed >= target {
             break;
         }
     }
     (tried, landed)
 }
 
+/// A random delay in `0..max`.
 fn random_delay(max: Duration) -> Duration {
     Duration::from_micros(fastrand::u64(0..max.as_micros().max(1) as u64))
 }
@@ -180,13 +189,13 @@ fn assert_channel_equals_catalog(env: &Env, sb: &Sandbox, context: &str) {
 const KILLS_PER_POINT: usize = 10;
 const RANDOM_KILLS: usize = 12;
 
-#[test]
-fn import_killed_at_named_points_and_at_random_converges() {
+both_backends!(import_killed_at_named_points_and_at_random_converges);
+fn import_killed_at_named_points_and_at_random_converges(backend: Backend) {
     let rt = runtime();
     let mut config = sandbox_config(3000);
     config.switches.latency_ms = 3;
     let sb = start_sandbox(&rt, config);
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(
         &sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
@@ -210,7 +219,7 @@ fn import_killed_at_named_points_and_at_random_converges() {
         sb.update_product(&sku, |p| p.price = format!("{change}.99"));
     };
     for point in ["import-page-fetched", "import-page-committed"] {
-        for i in 0..KILLS_PER_POINT {
+        for i in 0..backend.iterations(KILLS_PER_POINT) {
             touch_channel(&sb);
             let args: Vec<&str> = if i % 3 == 0 {
                 import.iter().copied().chain(["--full"]).collect()
@@ -232,7 +241,7 @@ fn import_killed_at_named_points_and_at_random_converges() {
             );
         }
     }
-    let (tries, random_hits) = random_kills(RANDOM_KILLS * 2, |i| {
+    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 2, |i| {
         touch_channel(&sb);
         let args: Vec<&str> = if i % 4 == 0 {
             import.iter().copied().chain(["--full"]).collect()
@@ -250,7 +259,7 @@ fn import_killed_at_named_points_and_at_random_converges() {
     });
     kills += tries;
     assert!(
-        random_hits >= RANDOM_KILLS / 2,
+        random_hits >= backend.iterations(RANDOM_KILLS) / 2,
         "too few random kills landed mid-run: {random_hits}"
     );
 
@@ -266,13 +275,13 @@ fn import_killed_at_named_points_and_at_random_converges() {
     eprintln!("import: {kills} kills ({random_hits} random mid-run)");
 }
 
-#[test]
-fn export_killed_at_named_points_and_at_random_converges() {
+both_backends!(export_killed_at_named_points_and_at_random_converges);
+fn export_killed_at_named_points_and_at_random_converges(backend: Backend) {
     let rt = runtime();
     let mut config = sandbox_config(0);
     config.switches.latency_ms = 3;
     let sb = start_sandbox(&rt, config);
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(
         &sb,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
@@ -303,7 +312,7 @@ fn export_killed_at_named_points_and_at_random_converges() {
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     };
     for point in ["export-batch-sent", "export-batch-recorded"] {
-        for _ in 0..KILLS_PER_POINT {
+        for _ in 0..backend.iterations(KILLS_PER_POINT) {
             new_version(&env);
             let (died, out) = env.run_crashing_at(point, &export);
             assert!(
@@ -321,7 +330,7 @@ fn export_killed_at_named_points_and_at_random_converges() {
         }
     }
     // Random kills: a full-catalog change makes each run long.
-    let (tries, random_hits) = random_kills(RANDOM_KILLS * 2, |i| {
+    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 2, |i| {
         if i % 3 == 0 {
             let out = env.load_products("all.jsonl", &products(0..1500, &format!("{i}.25")));
             assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -337,7 +346,7 @@ fn export_killed_at_named_points_and_at_random_converges() {
     });
     kills += tries;
     assert!(
-        random_hits >= RANDOM_KILLS / 2,
+        random_hits >= backend.iterations(RANDOM_KILLS) / 2,
         "too few random kills landed mid-run: {random_hits}"
     );
 
@@ -354,13 +363,13 @@ fn export_killed_at_named_points_and_at_random_converges() {
     eprintln!("export: {kills} kills ({random_hits} random mid-run)");
 }
 
-#[test]
-fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently() {
+both_backends!(token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently);
+fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backend: Backend) {
     let rt = runtime();
     let mut config = sandbox_config(10);
     config.switches.latency_ms = 20;
     let sb = start_sandbox(&rt, config);
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(&sb, &[("auth-refresh", "50m")], true);
     let account = env.account_text();
     let refresh = ["run-once", "--force", "--job", "auth-refresh"];
@@ -376,7 +385,7 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently() {
         "after-token-reply",
         "after-token-commit",
     ] {
-        for _ in 0..KILLS_PER_POINT {
+        for _ in 0..backend.iterations(KILLS_PER_POINT) {
             let (died, out) = env.run_crashing_at(point, &refresh);
             assert!(
                 died,
@@ -407,7 +416,7 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently() {
             );
         }
     }
-    let (tries, random_hits) = random_kills(RANDOM_KILLS * 3, |i| {
+    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 3, |i| {
         let (died, _) = kill_after(&env, &refresh, random_delay(full_run));
         let context = format!("random kill #{i}");
         assert_sound(&env, &account, &context);
@@ -425,7 +434,7 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently() {
     });
     kills += tries;
     assert!(
-        random_hits >= RANDOM_KILLS / 2,
+        random_hits >= backend.iterations(RANDOM_KILLS) / 2,
         "too few random kills landed mid-run: {random_hits}"
     );
     assert!(!sb.grant_revoked());
@@ -473,7 +482,8 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
             periods[i % 4],
         ]);
     }
-    let (tries, random_hits) = random_kills(RANDOM_KILLS * 3, |i| {
+    // A config edit: the store is not involved, so one backend is enough.
+    let (tries, random_hits) = random_kills(Backend::Sqlite, RANDOM_KILLS * 3, |i| {
         let old = env.account_text();
         let new_period = periods[(i + 1) % 4];
         let (died, _) = kill_after(
@@ -518,11 +528,11 @@ fn assert_no_stray_files(env: &Env) {
     assert!(names.is_empty(), "stray files after a kill: {names:?}");
 }
 
-#[test]
-fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog() {
+both_backends!(products_load_killed_mid_write_leaves_the_old_or_the_new_catalog);
+fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog(backend: Backend) {
     let rt = runtime();
     let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(&sb, &[], false);
     let old_products = products(0..2000, "1.00");
     let out = env.load_products("old.jsonl", &old_products);
@@ -531,7 +541,7 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog() {
     // The new file changes every old product and adds 500.
     let new_products = products(0..2500, "2.00");
     let mut kills = 0;
-    for _ in 0..KILLS_PER_POINT {
+    for _ in 0..backend.iterations(KILLS_PER_POINT) {
         let path = env.dir.path().join("new.jsonl");
         let _ = env.load_products("new.jsonl", &[]);
         std::fs::write(
@@ -586,7 +596,7 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let load_time = started.elapsed();
-    let (tries, random_hits) = random_kills(RANDOM_KILLS * 3, |i| {
+    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 3, |i| {
         let file = &files[(i + 1) % 2];
         let (died, _) = kill_after(
             &env,
@@ -610,7 +620,7 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog() {
     });
     kills += tries;
     assert!(
-        random_hits >= RANDOM_KILLS / 2,
+        random_hits >= backend.iterations(RANDOM_KILLS) / 2,
         "too few random kills landed mid-load: {random_hits}"
     );
     eprintln!("products load: {kills} kills ({random_hits} random mid-run)");
@@ -629,13 +639,13 @@ fn wait_all(children: Vec<std::process::Child>) -> Vec<Output> {
         .collect()
 }
 
-#[test]
-fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once() {
+both_backends!(six_concurrent_run_once_refresh_once_and_fetch_each_product_once);
+fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once(backend: Backend) {
     let rt = runtime();
     let mut config = sandbox_config(2000);
     config.switches.latency_ms = 5;
     let sb = start_sandbox(&rt, config);
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(
         &sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
@@ -766,13 +776,13 @@ fn eight_concurrent_set_period_on_eight_channels_all_land() {
     }
 }
 
-#[test]
-fn run_once_and_set_period_at_the_same_time_keep_both_effects() {
+both_backends!(run_once_and_set_period_at_the_same_time_keep_both_effects);
+fn run_once_and_set_period_at_the_same_time_keep_both_effects(backend: Backend) {
     let rt = runtime();
     let mut config = sandbox_config(1500);
     config.switches.latency_ms = 5;
     let sb = start_sandbox(&rt, config);
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(
         &sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],

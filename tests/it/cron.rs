@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::both_backends;
 use crate::sandbox::{Sandbox, Switches};
+use crate::support::backend::Backend;
 use crate::support::run_env::{self, RunEnv, parse, wait_until};
 
 const HOURLY_IMPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("import-products", "1h")];
 
-fn master_shop(products: u64, switches: Switches) -> (RunEnv, Sandbox) {
-    let mut env = RunEnv::new();
+fn master_shop(backend: Backend, products: u64, switches: Switches) -> (RunEnv, Sandbox) {
+    let mut env = RunEnv::with(backend);
     let shop = env.sandbox(products, switches);
     env.add_channel("shop", &shop, HOURLY_IMPORT);
     env.set_master("shop");
@@ -43,9 +45,9 @@ fn job_row<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {channel}/{job} in {doc:#}"))
 }
 
-#[test]
-fn an_idle_run_once_prints_nothing_on_either_stream() {
-    let (env, _shop) = master_shop(5, Switches::default());
+both_backends!(an_idle_run_once_prints_nothing_on_either_stream);
+fn an_idle_run_once_prints_nothing_on_either_stream(backend: Backend) {
+    let (env, _shop) = master_shop(backend, 5, Switches::default());
     let first = env.output(&["run-once"]);
     assert!(first.status.success());
     assert!(
@@ -73,9 +75,9 @@ fn an_idle_run_once_prints_nothing_on_either_stream() {
     assert!(status.contains("import-products"), "{status}");
 }
 
-#[test]
-fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time() {
-    let mut env = RunEnv::new();
+both_backends!(a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time);
+fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(backend: Backend) {
+    let mut env = RunEnv::with(backend);
     let healthy = env.sandbox(5, Switches::default());
     // Never answers (within this test): every request waits ten minutes.
     let hung = env.sandbox(
@@ -148,7 +150,7 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time() {
 
 #[test]
 fn a_channel_deadline_longer_than_its_types_is_a_warning() {
-    let (env, _shop) = master_shop(1, Switches::default());
+    let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
     edit_channel(&env, "shop", "deadline = \"1h\"");
     let out = env.output(&["validate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -160,7 +162,7 @@ fn a_channel_deadline_longer_than_its_types_is_a_warning() {
 
 #[test]
 fn all_accounts_skips_a_busy_account_and_carries_on() {
-    let (env, _shop) = master_shop(5, Switches::default());
+    let (env, _shop) = master_shop(Backend::Sqlite, 5, Switches::default());
     env.ok(&["account", "add", "beta"]);
     // Another run holds `beta`.
     let _beta = hold_lock(&env, "beta");
@@ -210,9 +212,10 @@ fn hold_lock(env: &RunEnv, account: &str) -> std::fs::File {
     held
 }
 
-#[test]
-fn sigterm_stops_an_import_cleanly_and_the_next_run_converges() {
+both_backends!(sigterm_stops_an_import_cleanly_and_the_next_run_converges);
+fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) {
     let (env, shop) = master_shop(
+        backend,
         4000,
         Switches {
             latency_ms: 400,
@@ -275,16 +278,12 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges() {
     let rows = env.run_once(&[]);
     assert_eq!(rows.get("shop", "import-products").outcome, "ran");
     assert_eq!(env.catalog_count(), 4000);
-    let integrity = rusqlite::Connection::open(env.db_path())
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    assert_eq!(env.integrity(), "ok");
 }
 
 #[test]
 fn json_errors_are_documents_on_stdout_with_the_exit_code() {
-    let (env, _shop) = master_shop(1, Switches::default());
+    let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
     let cases: &[(&[&str], i32, &str, &str)] = &[
         (&["channel", "show", "nope"], 1, "refused", "nope"),
         (
@@ -416,7 +415,7 @@ fn clap_positionals(env: &RunEnv) -> Vec<String> {
 
 #[test]
 fn man_page_and_completions_of_account_channel_and_job_names() {
-    let (env, _shop) = master_shop(1, Switches::default());
+    let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
     env.ok(&["account", "add", "beta"]);
     let man = env.ok(&["man"]);
     assert!(
@@ -467,7 +466,7 @@ fn man_page_and_completions_of_account_channel_and_job_names() {
 
 #[test]
 fn the_shipped_crontab_line_exports_the_secrets_and_logs_nothing_when_idle() {
-    let (env, shop) = master_shop(3, Switches::default());
+    let (env, shop) = master_shop(Backend::Sqlite, 3, Switches::default());
     let crontab = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/crontab"),
     )
@@ -528,7 +527,7 @@ fn bash_completes_channel_and_job_names_through_the_shipped_script() {
         eprintln!("note: bash is not installed; bash completion check skipped");
         return;
     }
-    let (env, _shop) = master_shop(1, Switches::default());
+    let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
     let script = env.write_file("complete.bash", &env.ok(&["completions", "bash"]));
     // What bash does on TAB: fill COMP_WORDS/COMP_CWORD, call the function.
     let tab = |line: &str| {

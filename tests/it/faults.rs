@@ -2,7 +2,9 @@
 //! arguments), property tests (periods, ids, document edits) and security
 //! checks (no secret in any output, private modes, no plain http).
 
+use crate::both_backends;
 use crate::sandbox;
+use crate::support::backend::Backend;
 use crate::support::crash_env;
 
 use std::collections::BTreeMap;
@@ -324,8 +326,8 @@ fn assert_channel_equals_catalog(env: &Env, sb: &Sandbox, context: &str) {
     }
 }
 
-#[test]
-fn faults_end_in_success_after_retries_or_in_a_clean_failure() {
+both_backends!(faults_end_in_success_after_retries_or_in_a_clean_failure);
+fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
     let rt = runtime();
     // Import side: the channel is the master source. Enough products for
     // three pages, so a repeated cursor is seen on the second one.
@@ -333,7 +335,7 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure() {
         &rt,
         sandbox_config(2 * crate::support::beta_rest_page_size() as u64 + 200),
     );
-    let mut import_env = Env::new();
+    let mut import_env = Env::with(backend);
     import_env.setup(
         &import_sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
@@ -342,7 +344,7 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure() {
     import_env.ok(&["run-once"]);
     // Export side: the OMS is the master, the channel starts empty.
     let export_sb = start_sandbox(&rt, sandbox_config(0));
-    let mut export_env = Env::new();
+    let mut export_env = Env::with(backend);
     export_env.setup(
         &export_sb,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
@@ -482,11 +484,11 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure() {
     eprintln!("faults: {tried} tried");
 }
 
-#[test]
-fn a_refresh_whose_reply_is_lost_is_reported_as_interrupted() {
+both_backends!(a_refresh_whose_reply_is_lost_is_reported_as_interrupted);
+fn a_refresh_whose_reply_is_lost_is_reported_as_interrupted(backend: Backend) {
     let rt = runtime();
     let sb = start_sandbox(&rt, sandbox_config(5));
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(&sb, &[("auth-refresh", "50m")], true);
     sb.update_switches(|s| s.drop_reply_next = 1);
     let out = env.run(&["run-once"]);
@@ -834,13 +836,13 @@ mod properties {
 
 // ---- security ----
 
-#[test]
-fn no_secret_or_token_reaches_any_output_or_the_account_file() {
+both_backends!(no_secret_or_token_reaches_any_output_or_the_account_file);
+fn no_secret_or_token_reaches_any_output_or_the_account_file(backend: Backend) {
     let rt = runtime();
     let mut config = sandbox_config(600);
     config.client_secret = "s3cr3t-Zq9-client-secret".into();
     let sb = start_sandbox(&rt, config);
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     let first_refresh = sb.current_refresh_token();
     env.setup(
         &sb,

@@ -12,6 +12,7 @@ mod cron;
 mod deploy_files;
 mod faults;
 mod files;
+mod many_runners;
 mod medusa_jobs;
 mod peers_medusa;
 mod peers_vendure;

@@ -3,22 +3,24 @@
 //! channels on loopback, asserting what the channel received and what the
 //! tool reports in `--json`.
 
+use crate::both_backends;
 use crate::sandbox;
+use crate::support::backend::Backend;
 use crate::support::run_env;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use run_env::{RunEnv, batches, exists, expect, log, product, wait_until};
+use run_env::{RunEnv, batches, expect, log, product, wait_until};
 use sandbox::{Sandbox, Switches};
 
 const HOURLY_IMPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("import-products", "1h")];
 const HOURLY_EXPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("export-products", "1h")];
 
 /// An account whose master is channel `shop`, importing hourly from a sandbox.
-fn master_shop(products: u64, switches: Switches) -> (RunEnv, Sandbox) {
-    let mut env = RunEnv::new();
+fn master_shop(backend: Backend, products: u64, switches: Switches) -> (RunEnv, Sandbox) {
+    let mut env = RunEnv::with(backend);
     let shop = env.sandbox(products, switches);
     env.add_channel("shop", &shop, HOURLY_IMPORT);
     env.set_master("shop");
@@ -26,8 +28,8 @@ fn master_shop(products: u64, switches: Switches) -> (RunEnv, Sandbox) {
 }
 
 /// An account with master `oms` exporting hourly to a sandbox with no products.
-fn exporting_shop(switches: Switches) -> (RunEnv, Sandbox) {
-    let mut env = RunEnv::new();
+fn exporting_shop(backend: Backend, switches: Switches) -> (RunEnv, Sandbox) {
+    let mut env = RunEnv::with(backend);
     let shop = env.sandbox(0, switches);
     env.add_channel("shop", &shop, HOURLY_EXPORT);
     (env, shop)
@@ -41,10 +43,10 @@ fn rotating_with_reuse_detection() -> Switches {
     }
 }
 
-#[test]
-fn first_run_imports_every_product_and_a_second_run_sends_nothing() {
+both_backends!(first_run_imports_every_product_and_a_second_run_sends_nothing);
+fn first_run_imports_every_product_and_a_second_run_sends_nothing(backend: Backend) {
     // 1200 products at 500 a page: three pages.
-    let (env, shop) = master_shop(1200, Switches::default());
+    let (env, shop) = master_shop(backend, 1200, Switches::default());
 
     let first = env.run_once(&[]);
     assert_eq!(
@@ -89,9 +91,9 @@ fn first_run_imports_every_product_and_a_second_run_sends_nothing() {
     );
 }
 
-#[test]
-fn forced_runs_use_the_rotated_refresh_token() {
-    let (env, shop) = master_shop(20, rotating_with_reuse_detection());
+both_backends!(forced_runs_use_the_rotated_refresh_token);
+fn forced_runs_use_the_rotated_refresh_token(backend: Backend) {
+    let (env, shop) = master_shop(backend, 20, rotating_with_reuse_detection());
     let first_token = shop.current_refresh_token();
     env.run_once(&[]);
     for round in 1..=2 {
@@ -120,9 +122,9 @@ fn forced_runs_use_the_rotated_refresh_token() {
     assert_eq!(shop.count("/oauth/token"), 3);
 }
 
-#[test]
-fn forced_import_is_incremental_and_full_rereads_everything() {
-    let (env, shop) = master_shop(300, Switches::default());
+both_backends!(forced_import_is_incremental_and_full_rereads_everything);
+fn forced_import_is_incremental_and_full_rereads_everything(backend: Backend) {
+    let (env, shop) = master_shop(backend, 300, Switches::default());
     env.run_once(&[]);
     let high_water = shop.product("SKU-0000300").unwrap().updated_at;
 
@@ -151,9 +153,9 @@ fn forced_import_is_incremental_and_full_rereads_everything() {
     );
 }
 
-#[test]
-fn an_expired_access_token_is_refreshed_once_and_the_request_retried() {
-    let (env, shop) = master_shop(50, rotating_with_reuse_detection());
+both_backends!(an_expired_access_token_is_refreshed_once_and_the_request_retried);
+fn an_expired_access_token_is_refreshed_once_and_the_request_retried(backend: Backend) {
+    let (env, shop) = master_shop(backend, 50, rotating_with_reuse_detection());
     env.run_once(&[]);
     shop.expire_access_tokens();
     shop.clear_requests();
@@ -177,9 +179,9 @@ fn an_expired_access_token_is_refreshed_once_and_the_request_retried() {
     );
 }
 
-#[test]
-fn rate_limits_and_server_errors_are_retried_until_the_import_completes() {
-    let (env, shop) = master_shop(1200, Switches::default());
+both_backends!(rate_limits_and_server_errors_are_retried_until_the_import_completes);
+fn rate_limits_and_server_errors_are_retried_until_the_import_completes(backend: Backend) {
+    let (env, shop) = master_shop(backend, 1200, Switches::default());
     env.run_once(&[]);
     shop.clear_requests();
     shop.update_switches(|s| {
@@ -206,9 +208,9 @@ fn rate_limits_and_server_errors_are_retried_until_the_import_completes() {
     assert_eq!(env.catalog_count(), 1200);
 }
 
-#[test]
-fn a_garbage_body_fails_the_job_and_the_catalog_keeps_what_it_had() {
-    let (env, shop) = master_shop(40, Switches::default());
+both_backends!(a_garbage_body_fails_the_job_and_the_catalog_keeps_what_it_had);
+fn a_garbage_body_fails_the_job_and_the_catalog_keeps_what_it_had(backend: Backend) {
+    let (env, shop) = master_shop(backend, 40, Switches::default());
     env.run_once(&[]);
     let before = env.show("SKU-0000003");
     shop.update_product("SKU-0000003", |p| p.price = "99.99".into())
@@ -242,9 +244,10 @@ fn a_garbage_body_fails_the_job_and_the_catalog_keeps_what_it_had() {
     assert_eq!(env.show("SKU-0000003")["product"]["price"], "99.99");
 }
 
-#[test]
-fn a_concurrent_run_once_exits_75_and_names_the_holder() {
+both_backends!(a_concurrent_run_once_exits_75_and_names_the_holder);
+fn a_concurrent_run_once_exits_75_and_names_the_holder(backend: Backend) {
     let (env, shop) = master_shop(
+        backend,
         20,
         Switches {
             latency_ms: 700,
@@ -285,9 +288,9 @@ fn a_concurrent_run_once_exits_75_and_names_the_holder() {
     assert_eq!(rows.get("shop", "import-products").outcome, "not-due");
 }
 
-#[test]
-fn auth_refresh_none_sends_no_request_even_when_forced() {
-    let mut env = RunEnv::new();
+both_backends!(auth_refresh_none_sends_no_request_even_when_forced);
+fn auth_refresh_none_sends_no_request_even_when_forced(backend: Backend) {
+    let mut env = RunEnv::with(backend);
     let shop = env.sandbox(20, Switches::default());
     env.add_channel(
         "shop",
@@ -311,9 +314,9 @@ fn auth_refresh_none_sends_no_request_even_when_forced() {
     assert_eq!(shop.requests(), vec![]);
 }
 
-#[test]
-fn invalid_grant_fails_with_the_login_hint_and_skips_the_product_jobs() {
-    let mut env = RunEnv::new();
+both_backends!(invalid_grant_fails_with_the_login_hint_and_skips_the_product_jobs);
+fn invalid_grant_fails_with_the_login_hint_and_skips_the_product_jobs(backend: Backend) {
+    let mut env = RunEnv::with(backend);
     let shop = env.sandbox(20, Switches::default());
     env.add_channel_without_login(
         "shop",
@@ -420,9 +423,9 @@ fn catalog_250() -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn export_sends_changed_products_in_batches_of_at_most_100() {
-    let (env, shop) = exporting_shop(Switches::default());
+both_backends!(export_sends_changed_products_in_batches_of_at_most_100);
+fn export_sends_changed_products_in_batches_of_at_most_100(backend: Backend) {
+    let (env, shop) = exporting_shop(backend, Switches::default());
     let mut catalog = catalog_250();
     let loaded = env.load_jsonl("catalog.jsonl", &catalog);
     assert_eq!(loaded["created"], 250, "{loaded:#}");
@@ -457,9 +460,9 @@ fn export_sends_changed_products_in_batches_of_at_most_100() {
     assert_eq!(shop.product("P-0042").unwrap().price, "43.50");
 }
 
-#[test]
-fn import_from_a_non_master_channel_records_listings_only() {
-    let mut env = RunEnv::new();
+both_backends!(import_from_a_non_master_channel_records_listings_only);
+fn import_from_a_non_master_channel_records_listings_only(backend: Backend) {
+    let mut env = RunEnv::with(backend);
     let a = env.sandbox(30, Switches::default());
     let b = env.sandbox(30, Switches::default());
     env.add_channel("a", &a, HOURLY_IMPORT);
@@ -505,15 +508,15 @@ fn import_from_a_non_master_channel_records_listings_only() {
     assert_eq!(shown["listings"][0]["product"]["id"], json!(only_b.id));
 }
 
-#[test]
-fn dry_run_sends_nothing_and_changes_nothing() {
+both_backends!(dry_run_sends_nothing_and_changes_nothing);
+fn dry_run_sends_nothing_and_changes_nothing(backend: Backend) {
     // Before any store exists: the dry run must not create one.
-    let mut env = RunEnv::new();
+    let mut env = RunEnv::with(backend);
     let shop = env.sandbox(20, Switches::default());
     env.add_channel_without_login("shop", &shop, HOURLY_IMPORT);
     let rows = env.run_once(&["--dry-run"]);
     assert_eq!(rows.get("shop", "import-products").outcome, "would-run");
-    assert!(!exists(&env.db_path()), "a dry run created the store");
+    assert!(!env.store_exists(), "a dry run created the store");
     assert_eq!(shop.requests(), vec![]);
 
     // After a real run: state and channel untouched, even with --force.
@@ -537,9 +540,9 @@ fn dry_run_sends_nothing_and_changes_nothing() {
     assert_eq!(env.ok(&["--json", "history"]), history);
 }
 
-#[test]
-fn now_previews_are_deterministic_and_follow_the_last_success() {
-    let (env, _shop) = master_shop(10, Switches::default());
+both_backends!(now_previews_are_deterministic_and_follow_the_last_success);
+fn now_previews_are_deterministic_and_follow_the_last_success(backend: Backend) {
+    let (env, _shop) = master_shop(backend, 10, Switches::default());
     env.run_once(&[]);
     let preview = [
         "--json",
@@ -580,9 +583,9 @@ fn now_previews_are_deterministic_and_follow_the_last_success() {
     }
 }
 
-#[test]
-fn products_load_is_all_or_nothing_and_reads_csv() {
-    let env = RunEnv::new();
+both_backends!(products_load_is_all_or_nothing_and_reads_csv);
+fn products_load_is_all_or_nothing_and_reads_csv(backend: Backend) {
+    let env = RunEnv::with(backend);
     let bad = [
         product("A-1", "1.00").to_string(),
         product("A-2", "2.00").to_string(),
@@ -612,9 +615,9 @@ fn products_load_is_all_or_nothing_and_reads_csv() {
     assert_eq!(env.show("C-2")["product"]["title"], "Table, large");
 }
 
-#[test]
-fn history_lists_runs_and_status_says_when_and_why() {
-    let (env, shop) = master_shop(10, Switches::default());
+both_backends!(history_lists_runs_and_status_says_when_and_why);
+fn history_lists_runs_and_status_says_when_and_why(backend: Backend) {
+    let (env, shop) = master_shop(backend, 10, Switches::default());
     env.run_once(&[]);
     shop.update_switches(|s| s.garbage_next = 1);
     let (code, _, _) = env.run_once_any(&["--force", "--job", "import-products"]);
@@ -689,10 +692,10 @@ fn history_lists_runs_and_status_says_when_and_why() {
     assert!(human.contains("failed:"), "{human}");
 }
 
-#[test]
-fn export_sends_catalog_data_not_the_master_channels_ids() {
+both_backends!(export_sends_catalog_data_not_the_master_channels_ids);
+fn export_sends_catalog_data_not_the_master_channels_ids(backend: Backend) {
     // Master `a` feeds the catalog; `b` gets it exported.
-    let mut env = RunEnv::new();
+    let mut env = RunEnv::with(backend);
     let a = env.sandbox(5, Switches::default());
     let b = env.sandbox(0, Switches::default());
     env.add_channel("a", &a, HOURLY_IMPORT);
@@ -713,9 +716,9 @@ fn export_sends_catalog_data_not_the_master_channels_ids() {
     }
 }
 
-#[test]
-fn a_channel_with_config_errors_is_skipped_and_the_others_run() {
-    let mut env = RunEnv::new();
+both_backends!(a_channel_with_config_errors_is_skipped_and_the_others_run);
+fn a_channel_with_config_errors_is_skipped_and_the_others_run(backend: Backend) {
+    let mut env = RunEnv::with(backend);
     let good = env.sandbox(5, Switches::default());
     let bad = env.sandbox(5, Switches::default());
     env.add_channel("good", &good, HOURLY_IMPORT);
@@ -747,9 +750,9 @@ fn a_channel_with_config_errors_is_skipped_and_the_others_run() {
     assert_eq!(bad.requests(), vec![]);
 }
 
-#[test]
-fn a_lost_token_reply_is_explained_instead_of_a_bare_invalid_grant() {
-    let (env, shop) = master_shop(5, rotating_with_reuse_detection());
+both_backends!(a_lost_token_reply_is_explained_instead_of_a_bare_invalid_grant);
+fn a_lost_token_reply_is_explained_instead_of_a_bare_invalid_grant(backend: Backend) {
+    let (env, shop) = master_shop(backend, 5, rotating_with_reuse_detection());
     // The channel rotates the refresh token, but the reply never arrives.
     shop.update_switches(|s| s.drop_reply_next = 1);
     let (code, doc, _) = env.run_once_any(&[]);
@@ -782,9 +785,9 @@ fn a_lost_token_reply_is_explained_instead_of_a_bare_invalid_grant() {
     assert!(detail.contains("channel login shop"), "{detail}");
 }
 
-#[test]
-fn a_channel_slower_than_the_request_timeout_fails_the_job_cleanly() {
-    let (env, shop) = master_shop(5, Switches::default());
+both_backends!(a_channel_slower_than_the_request_timeout_fails_the_job_cleanly);
+fn a_channel_slower_than_the_request_timeout_fails_the_job_cleanly(backend: Backend) {
+    let (env, shop) = master_shop(backend, 5, Switches::default());
     env.run_once(&[]);
     shop.update_switches(|s| s.latency_ms = 1500);
     let out = env

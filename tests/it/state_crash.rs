@@ -4,7 +4,9 @@
 //! moments. After each kill nothing is half-applied, and the next run
 //! converges.
 
+use crate::both_backends;
 use crate::sandbox;
+use crate::support::backend::Backend;
 use crate::support::crash_env;
 
 use std::collections::BTreeSet;
@@ -32,7 +34,7 @@ fn random_delay(max: Duration) -> Duration {
 }
 
 fn count(env: &Env, sql: &str) -> i64 {
-    env.db().query_row(sql, [], |r| r.get(0)).expect(sql)
+    env.count(sql)
 }
 
 fn export(env: &Env) -> Output {
@@ -63,11 +65,11 @@ fn reset_state(env: &Env, exported: i64) -> &'static str {
     }
 }
 
-#[test]
-fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges() {
+both_backends!(channel_reset_killed_is_all_or_nothing_and_the_next_run_converges);
+fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges(backend: Backend) {
     let rt = runtime();
     let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(
         &sb,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
@@ -78,7 +80,7 @@ fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges() {
     assert_eq!(export(&env).status.code(), Some(0));
     assert_eq!(sb.product_count(), 500);
 
-    for kill in 0..5 {
+    for kill in 0..backend.iterations(5) {
         let (died, out) = env.run_crashing_at("channel-reset", &["channel", "reset", CHANNEL]);
         assert!(
             died,
@@ -95,7 +97,7 @@ fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges() {
     let reset_time = started.elapsed();
     assert_eq!(reset_state(&env, 500), "after");
     let mut landed = 0;
-    for i in 0..12 {
+    for i in 0..backend.iterations(12) {
         if reset_state(&env, 500) == "after" {
             login(&env, &sb);
             assert_eq!(export(&env).status.code(), Some(0), "re-export #{i}");
@@ -129,13 +131,13 @@ fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges() {
     assert_eq!(sent, 500, "a full export after the reset");
 }
 
-#[test]
-fn an_export_that_deletes_killed_anywhere_converges() {
+both_backends!(an_export_that_deletes_killed_anywhere_converges);
+fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
     let rt = runtime();
     let mut config = sandbox_config(0);
     config.switches.latency_ms = 3;
     let sb = start_sandbox(&rt, config);
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(
         &sb,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
@@ -186,7 +188,7 @@ fn an_export_that_deletes_killed_anywhere_converges() {
     assert_eq!(export(&env).status.code(), Some(0));
     let one_run = started.elapsed();
     let mut landed = 0;
-    for i in 0..6 {
+    for i in 0..backend.iterations(6) {
         remove(&env, removed..removed + 100);
         removed += 100;
         let (died, _) = kill_after(
@@ -208,11 +210,11 @@ fn an_export_that_deletes_killed_anywhere_converges() {
     assert_eq!(sb.count("/products/batch"), 0, "nothing left to send");
 }
 
-#[test]
-fn a_streamed_products_load_killed_mid_file_loads_nothing() {
+both_backends!(a_streamed_products_load_killed_mid_file_loads_nothing);
+fn a_streamed_products_load_killed_mid_file_loads_nothing(backend: Backend) {
     let rt = runtime();
     let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::new();
+    let mut env = Env::with(backend);
     env.setup(&sb, &[], false);
     let old = products(0..3000, "1.00");
     let out = env.load_products("old.jsonl", &old);
@@ -229,7 +231,7 @@ fn a_streamed_products_load_killed_mid_file_loads_nothing() {
         path
     };
     let new = write("new.jsonl", "2.00");
-    for kill in 0..5 {
+    for kill in 0..backend.iterations(5) {
         let (died, out) = env.run_crashing_at(
             "products-load-chunk",
             &["products", "load", new.to_str().unwrap()],
@@ -244,7 +246,7 @@ fn a_streamed_products_load_killed_mid_file_loads_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let load_time = started.elapsed();
     let mut landed = 0;
-    for i in 0..10 {
+    for i in 0..backend.iterations(10) {
         let file = if i % 2 == 0 { &other } else { &new };
         let (died, _) = kill_after(
             &env,

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::support::backend::{Backend, TestStore};
 
 pub const ACCOUNT: &str = "acme";
 pub const CHANNEL: &str = "shop";
@@ -62,6 +62,9 @@ impl Row {
 /// A config dir, a data dir (not created: the binary must create it 0700) and
 /// the secret the account's channel reads from [`SECRET_ENV`].
 pub struct Env {
+    /// Where the commands keep state, and the looks into it. Drops first,
+    /// while the data dir it checks is still there.
+    pub store: TestStore,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub data: PathBuf,
@@ -71,14 +74,22 @@ pub struct Env {
 }
 
 impl Env {
+    /// An env on the default store (SQLite files in the data dir).
     pub fn new() -> Env {
+        Env::with(Backend::Sqlite)
+    }
+
+    /// An env whose commands keep state in `backend`.
+    pub fn with(backend: Backend) -> Env {
         let dir = tempfile::tempdir().expect("a temp dir");
         let config = dir.path().join("config");
         let data = dir.path().join("data");
+        let store = TestStore::new(backend, &data);
         Env {
             dir,
             config,
             data,
+            store,
             secret: "demo-secret".into(),
             vars: vec![
                 // Tiny backoffs and timeouts: every retry path finishes in milliseconds.
@@ -111,6 +122,7 @@ impl Env {
             .env("NO_COLOR", "1")
             .env(SECRET_ENV, &self.secret)
             .stdin(Stdio::null());
+        self.store.apply(&mut cmd);
         for (name, value) in &self.vars {
             cmd.env(name, value);
         }
@@ -192,96 +204,74 @@ impl Env {
         self.data.join(format!("{ACCOUNT}.db"))
     }
 
-    /// A read-only connection to the store (a separate process from the binary).
-    pub fn db(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open_with_flags(
-            self.db_path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .expect("the store opens read-only");
-        conn.busy_timeout(Duration::from_secs(5))
-            .expect("busy timeout");
-        conn
+    /// `PRAGMA integrity_check` on SQLite, the equivalent checks on
+    /// PostgreSQL ([`TestStore::integrity`]): `ok` for a sound store.
+    pub fn integrity(&self) -> String {
+        self.store.integrity(ACCOUNT)
     }
 
-    /// `PRAGMA integrity_check`: `ok` for a sound store.
-    pub fn integrity(&self) -> String {
-        let conn = self.db();
-        let rows: Vec<String> = conn
-            .prepare("PRAGMA integrity_check")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .expect("integrity_check runs");
-        rows.join("; ")
+    /// A `SELECT count(*) ...` on the account's store (same SQL on both).
+    pub fn count(&self, sql: &str) -> i64 {
+        self.store.count(ACCOUNT, sql, &[])
+    }
+
+    fn token_column(&self, column: &str) -> Option<String> {
+        self.store.value(
+            ACCOUNT,
+            &format!("SELECT {column} FROM tokens WHERE channel = ?1"),
+            &[CHANNEL],
+        )
     }
 
     pub fn stored_refresh_token(&self) -> Option<String> {
-        self.db()
-            .query_row(
-                "SELECT refresh_token FROM tokens WHERE channel = ?1",
-                [CHANNEL],
-                |r| r.get(0),
-            )
-            .ok()
-            .flatten()
+        self.token_column("refresh_token")
     }
 
     pub fn stored_access_token(&self) -> Option<String> {
-        self.db()
-            .query_row(
-                "SELECT access_token FROM tokens WHERE channel = ?1",
-                [CHANNEL],
-                |r| r.get(0),
-            )
-            .ok()
-            .flatten()
+        self.token_column("access_token")
     }
 
     pub fn refresh_in_flight(&self) -> bool {
-        self.db()
-            .query_row(
-                "SELECT refresh_in_flight_since IS NOT NULL FROM tokens WHERE channel = ?1",
-                [CHANNEL],
-                |r| r.get(0),
-            )
-            .unwrap_or(false)
+        self.token_column("refresh_in_flight_since").is_some()
     }
 
     /// The whole catalog by SKU.
     pub fn catalog(&self) -> BTreeMap<String, Row> {
-        let conn = self.db();
-        let mut stmt = conn
-            .prepare(
+        let rows = self
+            .store
+            .query(
+                ACCOUNT,
                 "SELECT sku, title, price, currency, quantity, attributes, updated_at, id FROM catalog",
+                &[],
             )
-            .expect("catalog query");
-        stmt.query_map([], |r| {
-            let attributes: String = r.get(5)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                Row {
-                    title: r.get(1)?,
-                    price: r.get(2)?,
-                    currency: r.get(3)?,
-                    quantity: r.get(4)?,
-                    attributes: serde_json::from_str(&attributes).expect("attributes are JSON"),
-                    updated_at: r.get(6)?,
-                    id: r.get(7)?,
-                },
-            ))
-        })
-        .and_then(|rows| rows.collect())
-        .expect("catalog rows")
+            .unwrap_or_else(|e| panic!("catalog query: {e}"));
+        let text = |cell: &Option<String>| cell.clone().expect("a NOT NULL column");
+        rows.iter()
+            .map(|r| {
+                (
+                    text(&r[0]),
+                    Row {
+                        title: text(&r[1]),
+                        price: text(&r[2]),
+                        currency: text(&r[3]),
+                        quantity: text(&r[4]).parse().expect("quantity is an integer"),
+                        attributes: serde_json::from_str(&text(&r[5]))
+                            .expect("attributes are JSON"),
+                        updated_at: text(&r[6]),
+                        id: r[7].clone(),
+                    },
+                )
+            })
+            .collect()
     }
 
     /// Outcome of the last recorded run of `job` (`success`, `failed`, ...).
     pub fn last_outcome(&self, job: &str) -> Option<String> {
-        self.db()
-            .query_row(
-                "SELECT outcome FROM run_history WHERE channel = ?1 AND job = ?2 ORDER BY id DESC LIMIT 1",
-                [CHANNEL, job],
-                |r| r.get(0),
-            )
-            .ok()
+        self.store.value(
+            ACCOUNT,
+            "SELECT outcome FROM run_history WHERE channel = ?1 AND job = ?2 ORDER BY id DESC LIMIT 1",
+            &[CHANNEL, job],
+        )
     }
 
     /// Every regular file under the config dir and its bytes.

@@ -2,6 +2,7 @@
 //! dirs and the command builder of the configuration tests; `run_env` and
 //! `crash_env` add sandbox channels for the job, crash and fault suites.
 
+pub mod backend;
 pub mod crash_env;
 pub mod env;
 pub mod medusa;

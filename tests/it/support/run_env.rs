@@ -4,7 +4,7 @@
 //! It owns nothing outside its temp dir and talks only to 127.0.0.1.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -13,12 +13,16 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::sandbox::{Sandbox, SandboxConfig, Switches};
+use crate::support::backend::{Backend, TestStore};
 
 /// The account every test acts on.
 pub const ACCOUNT: &str = "acme";
 
 /// A config dir, a data dir, one account and the env each command runs with.
 pub struct RunEnv {
+    /// Where the commands keep state, and the looks into it. Drops first,
+    /// while the data dir it checks is still there.
+    store: TestStore,
     dir: TempDir,
     /// Secret env vars (one per channel) set on every command.
     secrets: BTreeMap<String, String>,
@@ -27,16 +31,25 @@ pub struct RunEnv {
 }
 
 impl RunEnv {
-    /// A fresh account `acme` with master product source `oms`.
+    /// A fresh account `acme` with master product source `oms`, on the
+    /// default store (SQLite files in the data dir).
     pub fn new() -> RunEnv {
+        RunEnv::with(Backend::Sqlite)
+    }
+
+    /// The same on `backend`.
+    pub fn with(backend: Backend) -> RunEnv {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("tokio runtime");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = TestStore::new(backend, &dir.path().join("data"));
         let env = RunEnv {
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir,
             secrets: BTreeMap::new(),
+            store,
             runtime,
         };
         // Not through `cmd`: `account add` refuses the global `--account`
@@ -47,9 +60,9 @@ impl RunEnv {
             .arg("--data-dir")
             .arg(env.data_dir())
             .args(["account", "add", ACCOUNT])
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .assert()
-            .success();
+            .env_remove("OMS_CHANNELS_ACCOUNT");
+        env.store.apply_assert(&mut add);
+        add.assert().success();
         env
     }
 
@@ -82,9 +95,19 @@ impl RunEnv {
         self.dir.path().join("data")
     }
 
-    /// The account's store file.
+    /// The account's SQLite store file.
     pub fn db_path(&self) -> PathBuf {
         self.data_dir().join(format!("{ACCOUNT}.db"))
+    }
+
+    /// Whether the account's store exists (its SQLite file or PostgreSQL schema).
+    pub fn store_exists(&self) -> bool {
+        self.store.exists(ACCOUNT)
+    }
+
+    /// `ok` for a sound store ([`TestStore::integrity`]).
+    pub fn integrity(&self) -> String {
+        self.store.integrity(ACCOUNT)
     }
 
     /// A file in the temp dir with these contents.
@@ -118,6 +141,7 @@ impl RunEnv {
             .env("OMS_CHANNELS_REQUEST_TIMEOUT_MS", "5000")
             .env("NO_COLOR", "1")
             .envs(&self.secrets);
+        self.store.apply(&mut cmd);
         cmd
     }
 
@@ -136,6 +160,7 @@ impl RunEnv {
             .env("NO_COLOR", "1")
             .envs(&self.secrets)
             .timeout(Duration::from_secs(30));
+        self.store.apply_assert(cmd);
     }
 
     /// Runs a command and returns its raw output, whatever the exit status.
@@ -254,19 +279,18 @@ impl RunEnv {
         self.ok(&["account", "set-master-source", source]);
     }
 
-    /// The refresh token in the store, read straight from SQLite.
+    /// The refresh token in the store, read straight from its tables.
     pub fn stored_refresh_token(&self, channel: &str) -> Option<String> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.db_path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("open the store read-only");
-        db.query_row(
-            "SELECT refresh_token FROM tokens WHERE channel = ?1",
-            [channel],
-            |row| row.get(0),
-        )
-        .expect("a tokens row")
+        let rows = self
+            .store
+            .query(
+                ACCOUNT,
+                "SELECT refresh_token FROM tokens WHERE channel = ?1",
+                &[channel],
+            )
+            .unwrap_or_else(|e| panic!("read the stored token: {e}"));
+        assert_eq!(rows.len(), 1, "one tokens row for {channel}: {rows:?}");
+        rows[0][0].clone()
     }
 
     /// `products count --json`.
@@ -403,9 +427,4 @@ pub fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     ready()
-}
-
-/// Whether `path` exists.
-pub fn exists(path: &Path) -> bool {
-    path.try_exists().expect("stat")
 }
