@@ -31,7 +31,7 @@ pub struct AccountLock {
 #[derive(Debug)]
 enum Held {
     File(#[allow(dead_code)] File),
-    Advisory(#[allow(dead_code)] AdvisoryLock),
+    Advisory(#[allow(dead_code)] Box<AdvisoryLock>),
 }
 
 impl AccountLock {
@@ -217,7 +217,7 @@ pub fn lock_channel_tokens(
             let key = format!("oms-channels/tokens/{account}/{channel}");
             return advisory::lock(target, &key)
                 .map(|held| ChannelLock {
-                    _held: Held::Advisory(held),
+                    _held: Held::Advisory(Box::new(held)),
                 })
                 .map_err(|e| io::Error::other(format!("in `{}`: {e}", target.url())));
         }
@@ -374,7 +374,7 @@ mod advisory {
         let session = lock.session.as_ref().expect("held");
         write_note(session, account).map_err(store_err)?;
         Ok(AccountLock {
-            held: Held::Advisory(lock),
+            held: Held::Advisory(Box::new(lock)),
             path: PathBuf::new(),
         })
     }
