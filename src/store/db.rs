@@ -84,6 +84,17 @@ impl DbError {
         }
     }
 
+    /// The server turned the login down (wrong password, no such role, a
+    /// pg_hba.conf rule): a setting to fix, not an outage to wait out.
+    pub fn is_auth_failure(&self) -> bool {
+        match self {
+            DbError::Postgres(e) => e
+                .code()
+                .is_some_and(|code| code.code().starts_with("28") || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME),
+            _ => false,
+        }
+    }
+
     /// `readonly`: a write inside a read transaction.
     pub fn is_read_only_violation(&self) -> bool {
         match self {

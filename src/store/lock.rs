@@ -296,10 +296,7 @@ mod advisory {
     }
 
     fn unavailable(target: &PgTarget, source: DbError) -> StoreError {
-        StoreError::Unavailable {
-            url: target.url().to_string(),
-            source,
-        }
+        StoreError::cannot_connect(target.url(), source)
     }
 
     fn try_acquire(db: Db<'_>, key: &str) -> Result<bool, DbError> {

@@ -63,6 +63,10 @@ pub enum StoreError {
     )]
     Unavailable { url: String, source: DbError },
     #[error(
+        "the store at `{url}` turned the connection down: {source}; check the URL's user and database, PGPASSWORD or PGPASSFILE, and the server's pg_hba.conf"
+    )]
+    Rejected { url: String, source: DbError },
+    #[error(
         "store `{path}` cannot use write-ahead logging (journal mode stays `{mode}`): put the data directory on a local file system",
         path = path.display()
     )]
@@ -122,6 +126,22 @@ impl StoreError {
                 outcome,
             },
             other => other,
+        }
+    }
+
+    /// A failed connection: turned down (a setting to fix, exit 2) or not
+    /// reached (an outage, exit 75).
+    pub(crate) fn cannot_connect(url: &str, source: DbError) -> StoreError {
+        if source.is_auth_failure() {
+            StoreError::Rejected {
+                url: url.to_string(),
+                source,
+            }
+        } else {
+            StoreError::Unavailable {
+                url: url.to_string(),
+                source,
+            }
         }
     }
 
@@ -294,10 +314,9 @@ impl Store {
             target.url(),
             pg_schema::schema_name(account)
         );
-        let session = target.session().map_err(|source| StoreError::Unavailable {
-            url: target.url().to_string(),
-            source,
-        })?;
+        let session = target
+            .session()
+            .map_err(|source| StoreError::cannot_connect(target.url(), source))?;
         let opened = pg_schema::prepare(&session, account, create);
         match opened {
             Ok(true) => Ok(Some(Store {

@@ -19,4 +19,5 @@ mod peers_vendure;
 mod run_once;
 mod state;
 mod state_crash;
+mod store_tls;
 mod vendure_jobs;

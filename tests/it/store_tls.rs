@@ -1,0 +1,221 @@
+//! The PostgreSQL store against a server set up like a production one: TLS
+//! on, scram passwords, plain connections refused for the store's role. The
+//! URL's `sslmode` decides what is checked, and the password comes only the
+//! libpq way (PGPASSWORD, PGPASSFILE).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::support::pg::PgCluster;
+
+const PASSWORD: &str = "tls-test-pw-7";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs (install the `openssl` package)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a server certificate for `localhost` only (no IP address), in
+/// a dir the server's user can read.
+fn make_certs(dir: &Path) {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.crt", "-days", "2", "-subj", "/CN=oms-test-ca",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+            "server.csr", "-subj", "/CN=localhost",
+        ],
+    );
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf",
+        ],
+    );
+    let key = dir.join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(dir.join("server.crt"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    // The server (the `postgres` user when the tests run as root) must own its key.
+    if unsafe { libc::geteuid() } == 0 {
+        let out = Command::new("id").args(["-u", "postgres"]).output().unwrap();
+        let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        std::os::unix::fs::chown(&key, Some(uid), None).unwrap();
+    }
+}
+
+/// TLS on, role `oms` with a password, reachable only over TLS with it.
+fn secure_cluster(certs: &Path) -> PgCluster {
+    let cluster = PgCluster::start();
+    let file = |name: &str| certs.join(name).display().to_string();
+    cluster.psql(
+        "postgres",
+        &format!("ALTER SYSTEM SET ssl_cert_file = '{}'", file("server.crt")),
+    );
+    cluster.psql(
+        "postgres",
+        &format!("ALTER SYSTEM SET ssl_key_file = '{}'", file("server.key")),
+    );
+    cluster.psql("postgres", "ALTER SYSTEM SET ssl = on");
+    cluster.psql(
+        "postgres",
+        &format!("CREATE ROLE oms LOGIN PASSWORD '{PASSWORD}'"),
+    );
+    cluster.psql("postgres", "CREATE DATABASE oms OWNER oms");
+    let hba = cluster.psql("postgres", "SHOW hba_file");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!(
+            "hostssl all oms 127.0.0.1/32 scram-sha-256\n\
+             hostssl all oms ::1/128 scram-sha-256\n\
+             host all oms all reject\n{rules}"
+        ),
+    )
+    .unwrap();
+    cluster.psql("postgres", "SELECT pg_reload_conf()");
+    let start = Instant::now();
+    while cluster.psql("postgres", "SHOW ssl") != "on" {
+        assert!(start.elapsed() < Duration::from_secs(10), "ssl did not turn on");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cluster
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    data: std::path::PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env {
+            config: dir.path().join("config"),
+            data: dir.path().join("data"),
+            _dir: dir,
+        };
+        let out = env.run(&["account", "add", "acme"], &[]);
+        assert!(out.status.success(), "{out:?}");
+        env
+    }
+
+    /// `oms-channels <args>` with only the PG variables given here.
+    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("oms-channels"));
+        cmd.args(args)
+            .env("OMS_CHANNELS_CONFIG_DIR", &self.config)
+            .env("OMS_CHANNELS_DATA_DIR", &self.data);
+        for var in [
+            "OMS_CHANNELS_STORE",
+            "PGPASSWORD",
+            "PGPASSFILE",
+            "PGUSER",
+            "PGHOST",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", self._dir.path());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certs(certs.path());
+    let cluster = secure_cluster(certs.path());
+    let port = cluster.port();
+    let ca = certs.path().join("ca.crt").display().to_string();
+    let env = Env::new();
+    let url = |host: &str, query: &str| format!("postgres://oms@{host}:{port}/oms?{query}");
+    let status = |url: &str, vars: &[(&str, &str)]| env.run(&["status", "--store", url], vars);
+    let with_password = [("PGPASSWORD", PASSWORD)];
+
+    // verify-full: the chain and the name check out; the store works.
+    let full = url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
+    let out = status(&full, &with_password);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("schema oms_acme"), "{}", text(&out));
+    assert_eq!(
+        cluster.psql("oms", "SELECT count(*) FROM oms_channels.accounts"),
+        "1",
+        "the account's schema was made over TLS"
+    );
+
+    // The certificate names localhost, not 127.0.0.1: verify-full refuses
+    // the address, verify-ca (the chain only) accepts it.
+    let out = status(
+        &url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}")),
+        &with_password,
+    );
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out));
+    assert!(text(&out).contains("TLS"), "{}", text(&out));
+    let out = status(
+        &url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")),
+        &with_password,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Without the CA, the system's roots do not know this test CA.
+    let out = status(&url("localhost", "sslmode=verify-full"), &with_password);
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out));
+    assert!(text(&out).contains("UnknownIssuer"), "{}", text(&out));
+
+    // require encrypts without checking (libpq's meaning); disable is
+    // refused by the server's rules: a setting to fix, exit 2, not 75.
+    let out = status(&url("localhost", "sslmode=require"), &with_password);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = status(&url("localhost", "sslmode=disable"), &with_password);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("pg_hba.conf"), "{}", text(&out));
+
+    // A wrong password: exit 2, and the password is never shown.
+    let out = status(&full, &[("PGPASSWORD", "not-the-password")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("password authentication failed"), "{}", text(&out));
+    assert!(!text(&out).contains("not-the-password"), "{}", text(&out));
+
+    // A passfile works when only its owner can read it, as with libpq.
+    let passfile = env._dir.path().join("pgpass");
+    std::fs::write(&passfile, format!("localhost:{port}:oms:oms:{PASSWORD}\n")).unwrap();
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let passfile_var = [("PGPASSFILE", passfile.to_str().unwrap())];
+    let out = status(&full, &passfile_var);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = status(&full, &passfile_var);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("0600"), "a warning says why: {}", text(&out));
+}
