@@ -14,8 +14,15 @@ use crate::config::{self, ConfigError, LoadedAccount};
 use crate::ids;
 use crate::output::{self, Render, Report};
 use crate::paths::Paths;
+use crate::store::StoreSpec;
+
+/// A store URL that cannot be used (a usage error: exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreChoiceError(pub String);
 
 pub const ACCOUNT_ENV: &str = "OMS_CHANNELS_ACCOUNT";
+pub const STORE_ENV: &str = "OMS_CHANNELS_STORE";
 
 /// Everything a command needs from the outside world, passed in once.
 pub struct Context {
@@ -24,6 +31,8 @@ pub struct Context {
     pub account_env: Option<String>,
     pub json: bool,
     pub verbosity: i8,
+    pub store_flag: Option<String>,
+    store: std::cell::OnceCell<StoreSpec>,
 }
 
 /// Where the selected account came from, so operators always know.
@@ -61,6 +70,47 @@ impl std::fmt::Display for AccountChoice {
 }
 
 impl Context {
+    pub fn new(paths: Paths, account_flag: Option<String>, json: bool, verbosity: i8) -> Context {
+        Context {
+            paths,
+            account_flag,
+            account_env: std::env::var(ACCOUNT_ENV).ok(),
+            json,
+            verbosity,
+            store_flag: None,
+            store: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Where account state lives: `--store`, then `OMS_CHANNELS_STORE`, then
+    /// `store` in config.toml, else the SQLite files in the data dir.
+    pub fn store(&self) -> Result<&StoreSpec> {
+        if let Some(spec) = self.store.get() {
+            return Ok(spec);
+        }
+        let chosen = match self.store_flag.as_deref().filter(|v| !v.is_empty()) {
+            Some(url) => Some((url.to_string(), "--store".to_string())),
+            None => match crate::paths::env_value(STORE_ENV) {
+                Some(url) => Some((url, STORE_ENV.to_string())),
+                None => config::load_global(&self.paths)?
+                    .store
+                    .filter(|v| !v.is_empty())
+                    .map(|url| {
+                        let from = format!("`store` in {}", self.paths.global_config().display());
+                        (url, from)
+                    }),
+            },
+        };
+        let spec = match chosen {
+            None => StoreSpec::Files {
+                data_dir: self.paths.data_dir.clone(),
+            },
+            Some((url, from)) => StoreSpec::postgres(&url)
+                .map_err(|e| anyhow::Error::new(StoreChoiceError(format!("{e} (from {from})"))))?,
+        };
+        Ok(self.store.get_or_init(|| spec))
+    }
+
     /// `--account`, then `OMS_CHANNELS_ACCOUNT`, then `current-account`.
     pub fn select_account(&self) -> Result<AccountChoice> {
         let (account, source) = if let Some(flag) = &self.account_flag {
@@ -121,17 +171,17 @@ impl Outcome {
 
 /// Runs a parsed command line, writing its report to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8> {
-    let ctx = Context {
-        paths: Paths::resolve(cli.global.config_dir.clone(), cli.global.data_dir.clone())?,
-        account_flag: cli.global.account.clone(),
-        account_env: std::env::var(ACCOUNT_ENV).ok(),
-        json: cli.global.json,
-        verbosity: if cli.global.quiet {
+    let mut ctx = Context::new(
+        Paths::resolve(cli.global.config_dir.clone(), cli.global.data_dir.clone())?,
+        cli.global.account.clone(),
+        cli.global.json,
+        if cli.global.quiet {
             -1
         } else {
             cli.global.verbose as i8
         },
-    };
+    );
+    ctx.store_flag = cli.global.store.clone();
     let outcome = match cli.command {
         Command::Account(command) => commands::account::run(&ctx, command)?,
         Command::Channel(command) => commands::channel::run(&ctx, command)?,
@@ -141,6 +191,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8> {
         Command::Status(args) => commands::status::status(&ctx, &args)?,
         Command::History(args) => commands::status::history(&ctx, &args)?,
         Command::Products(command) => commands::products::run(&ctx, command)?,
+        Command::Store(command) => commands::store::run(&ctx, command)?,
         Command::Completions { shell } => {
             write_completion_registration(shell, out)?;
             return Ok(crate::error::EXIT_OK);

@@ -63,6 +63,9 @@ pub struct GlobalArgs {
     /// Data dir holding each account's store (<account>.db) [env: OMS_CHANNELS_DATA_DIR]
     #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
+    /// Shared store, postgres://user@host/db?sslmode=... (password: PGPASSWORD or PGPASSFILE) [env: OMS_CHANNELS_STORE, then `store` in config.toml; default: SQLite files in the data dir]
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
+    pub store: Option<String>,
     /// Print a stable JSON document on stdout instead of tables
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
@@ -97,6 +100,9 @@ pub enum Command {
     /// The account's product catalog
     #[command(subcommand)]
     Products(ProductsCommand),
+    /// Move account state between stores (SQLite files and PostgreSQL)
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the shell code that completes commands, account, channel and job names
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -347,6 +353,17 @@ pub struct HistoryArgs {
     /// At most this many runs
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy the data dir's SQLite stores into a PostgreSQL store; safe to run
+    /// again, and never overwrites state that is newer in PostgreSQL
+    Migrate {
+        /// The PostgreSQL store, postgres://user@host/db (password: PGPASSWORD or PGPASSFILE)
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

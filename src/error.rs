@@ -7,7 +7,7 @@
 //! | 1 | a refused request (nothing was changed: an unknown channel, a period not offered, an edit that would make the account invalid, a bad line in a product file, ...); a job failed; `validate`: errors, or warnings with `--strict` |
 //! | 2 | usage error; a file that cannot be read or parsed; an account, config dir or data dir that does not exist or is not usable; `run-once`: a channel skipped for config errors |
 //! | 3 | `run-once`: nothing failed, but a job finished `partial` (the channel rejected some items) |
-//! | 75 | another run holds the account's lock (EX_TEMPFAIL: cron retries) |
+//! | 75 | another run holds the account's lock, or the shared store (PostgreSQL) cannot be reached (EX_TEMPFAIL: cron retries) |
 
 use crate::config::ConfigError;
 use crate::config::edit::EditError;
@@ -32,7 +32,20 @@ pub const EXIT_PARTIAL: u8 = 3;
 pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// 1 for refused requests, 75 when locked, 2 for config, usage and file errors.
+/// The shared store is down or the connection to it was lost: nothing can
+/// run until it is back, and nothing is lost by waiting for the next tick.
+pub fn store_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<crate::store::StoreError>()
+            .is_some_and(|e| e.is_unavailable())
+    })
+}
+
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if store_unavailable(err) {
+        return EXIT_TEMPFAIL;
+    }
     for cause in err.chain() {
         if cause.is::<Busy>() {
             return EXIT_TEMPFAIL;

@@ -39,10 +39,13 @@ pub fn emit(report: &dyn Render, json: bool, out: &mut dyn Write) -> io::Result<
 
 /// The `--json` document of a command that failed: `{"error": {"code",
 /// "exit", "message"}}`, on stdout like every document, so a script reads
-/// one place. `code` is stable: `busy` (75), `refused` (1), `config` (a file
-/// that cannot be read or parsed, 2), `usage` (2), `error` (anything else).
+/// one place. `code` is stable: `busy` (75), `store-unavailable` (75),
+/// `refused` (1), `config` (a file that cannot be read or parsed, 2), `usage`
+/// (2), `error` (anything else).
 pub fn write_json_error(out: &mut dyn Write, err: &anyhow::Error, exit: u8) -> io::Result<()> {
-    let code = if err.chain().any(|c| c.is::<crate::error::Busy>()) {
+    let code = if crate::error::store_unavailable(err) {
+        "store-unavailable"
+    } else if err.chain().any(|c| c.is::<crate::error::Busy>()) {
         "busy"
     } else if exit == crate::error::EXIT_FAILED {
         "refused"

@@ -285,7 +285,7 @@ fn remove(ctx: &Context, account: &str) -> Result<Outcome> {
     let global_path = ctx.paths.global_config();
     let mut note = format!(
         "its store `{}` was kept; delete it by hand if it is no longer needed",
-        ctx.paths.data_dir.join(format!("{account}.db")).display()
+        ctx.store()?.account_location(account)?
     );
     if config::load_global(&ctx.paths)?.current_account.as_deref() == Some(account) {
         edit_file(

@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
 
 /// Forgets the store's state for `id`, if there is a store.
 fn forget_in_store(ctx: &Context, account: &str, id: &str) -> Result<()> {
-    if let Some(store) = Store::open_if_exists(&ctx.paths.data_dir, account)? {
+    if let Some(store) = Store::open_if_exists(ctx.store()?, account)? {
         store.write(|tx| tx.forget_channel(id, DEFAULT_QUARANTINE_AFTER))?;
     }
     Ok(())
@@ -104,14 +104,15 @@ impl Report for Reset {
 fn reset(ctx: &Context, id: &str) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     let channel = require_channel(&choice, &loaded, id)?;
-    let _lock = crate::store::lock::try_lock_account(&ctx.paths.data_dir, &choice.account)
-        .map_err(|err| match err {
+    let _lock = crate::store::lock::try_lock_account(ctx.store()?, &choice.account).map_err(
+        |err| match err {
             crate::store::LockError::Held { .. } => anyhow::Error::new(crate::error::Busy(
                 format!("{err}; nothing was reset, try again when the run has finished"),
             )),
             other => anyhow::Error::new(other),
-        })?;
-    let store = Store::open(&ctx.paths.data_dir, &choice.account)?;
+        },
+    )?;
+    let store = Store::open(ctx.store()?, &choice.account)?;
     let endpoints = endpoints_of(&loaded.config);
     let forgotten = store.write(|tx| {
         let forgotten = tx.forget_channel(id, channel.quarantine_threshold())?;
@@ -280,7 +281,7 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
                 SecretSource::File(path) => format!("file {}", path.display()),
             },
         });
-    let tokens = crate::store::Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?
+    let tokens = crate::store::Store::open_if_exists(ctx.store()?, &choice.account)?
         .map(|store| {
             // Tokens of the endpoint the channel had before are not its tokens.
             store.sync_endpoints(&endpoints_of(&loaded.config))?;
@@ -643,7 +644,7 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         )
         .into());
     }
-    let store = crate::store::Store::open(&ctx.paths.data_dir, &choice.account)?;
+    let store = crate::store::Store::open(ctx.store()?, &choice.account)?;
     // First settle whose state this is, so the new token is not forgotten
     // by the next run as belonging to the channel's previous endpoint.
     store.sync_endpoints(&endpoints_of(&loaded.config))?;
@@ -653,11 +654,11 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         account: choice.account,
         what: format!(
             "channel `{id}`: refresh token stored in {}",
-            store.path().display()
+            store.location()
         ),
         old: None,
         new: None,
-        path: store.path().to_path_buf(),
+        path: std::path::PathBuf::from(store.location()),
         findings: Vec::new(),
         note: None,
     }))

@@ -7,6 +7,7 @@ pub mod channel;
 pub mod products;
 pub mod run_once;
 pub mod status;
+pub mod store;
 pub mod validate;
 
 use std::path::Path;

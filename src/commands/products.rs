@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
         ProductsCommand::Remove { skus, file } => remove(ctx, &account, skus, file.as_deref()),
         ProductsCommand::Release { sku, channel } => release(ctx, &loaded, &sku, channel),
         read_only => {
-            let store = Store::open_if_exists(&ctx.paths.data_dir, &account)?;
+            let store = Store::open_if_exists(ctx.store()?, &account)?;
             if let Some(store) = &store {
                 store.sync_endpoints(&endpoints_of(&loaded.config))?;
             }
@@ -255,7 +255,7 @@ fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
     let loaded_at = jiff::Timestamp::now().to_string();
     let rows =
         read_products(io::BufReader::new(reader), format, &loaded_at).map_err(|e| refused(&e))?;
-    let store = Store::open(&ctx.paths.data_dir, account)?;
+    let store = Store::open(ctx.store()?, account)?;
     // One transaction for the whole file: a bad line anywhere, or a kill,
     // leaves the catalog as it was. Products go in by chunks as they are
     // read, so memory does not grow with the file.
@@ -387,7 +387,7 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
 
 fn remove(ctx: &Context, account: &str, skus: Vec<String>, file: Option<&Path>) -> Result<Outcome> {
     let skus = skus_to_remove(skus, file)?;
-    let removed = match Store::open_if_exists(&ctx.paths.data_dir, account)? {
+    let removed = match Store::open_if_exists(ctx.store()?, account)? {
         Some(store) => store.write(|tx| {
             let removed = tx.remove_products(&skus, jiff::Timestamp::now())?;
             crash::point("products-remove");
@@ -453,7 +453,7 @@ fn release(
             .into());
         }
     }
-    let released = match Store::open_if_exists(&ctx.paths.data_dir, &loaded.id)? {
+    let released = match Store::open_if_exists(ctx.store()?, &loaded.id)? {
         Some(store) => store.write(|tx| tx.release_quarantine(sku, channel.as_deref()))?,
         None => 0,
     };

@@ -65,6 +65,11 @@ struct RunReport {
     /// `-v`: tables show the not-due rows too.
     #[serde(skip)]
     verbose: bool,
+    /// Runners share a PostgreSQL store: an account another runner holds is
+    /// the normal case, told only at `-v` (and in JSON), so that cron does
+    /// not mail it every minute.
+    #[serde(skip)]
+    shared_store: bool,
 }
 
 #[derive(Serialize)]
@@ -128,6 +133,9 @@ impl Report for RunReport {
             }
         }
         for error in &self.errors {
+            if error.busy && self.shared_store && !self.verbose {
+                continue;
+            }
             let kind = if error.busy { "busy, skipped" } else { "error" };
             writeln!(out, "{}: {kind}: {}", error.account, error.error)?;
         }
@@ -188,7 +196,10 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         errors: Vec::new(),
         stopped: None,
         verbose: ctx.verbosity > 0,
+        shared_store: false,
     };
+    let store = ctx.store()?;
+    report.shared_store = store.is_postgres();
     let runtime = JobRuntime::new();
     let mut exit = EXIT_OK;
     for account in &accounts {
@@ -197,15 +208,7 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         }
         let result = config::load_account(&ctx.paths, account)
             .map_err(anyhow::Error::new)
-            .and_then(|loaded| {
-                run_account(
-                    &ctx.paths.data_dir,
-                    &loaded,
-                    &capabilities,
-                    &options,
-                    &runtime,
-                )
-            });
+            .and_then(|loaded| run_account(store, &loaded, &capabilities, &options, &runtime));
         match result {
             Ok(run) => {
                 if run.failed() {
@@ -220,6 +223,8 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
             // With one account, a busy lock or a broken file is the whole
             // answer: an error (exit 75 or 2), as a JSON error document with --json.
             Err(err) if !args.all_accounts => return Err(err),
+            // Without the store no account can run: say so once, exit 75.
+            Err(err) if crate::error::store_unavailable(&err) => return Err(err),
             Err(err) => {
                 let busy = err.chain().any(|c| c.is::<Busy>());
                 // Over all accounts, one that another run holds is not a

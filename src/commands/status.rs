@@ -122,7 +122,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let now = parse_now(args.now.as_deref())?;
     let (choice, loaded) = ctx.load_selected()?;
     let capabilities = ctx.capabilities()?;
-    let store = Store::open_if_exists(&ctx.paths.data_dir, &choice.account)?;
+    let store = Store::open_if_exists(ctx.store()?, &choice.account)?;
     if let Some(store) = &store {
         store.sync_endpoints(&store::endpoints_of(&loaded.config))?;
     }
@@ -136,7 +136,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     };
     let live_run = store
         .as_ref()
-        .and_then(|_| account_run_holder(&ctx.paths.data_dir, &choice.account));
+        .and_then(|_| account_run_holder(ctx.store().ok()?, &choice.account));
     let findings = validate_account(
         &choice.account,
         &loaded.config,
@@ -199,10 +199,10 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
             });
         }
     }
-    let store_path = crate::store::db_path(&ctx.paths.data_dir, &choice.account)?;
+    let store_location = ctx.store()?.account_location(&choice.account)?;
     Ok(Outcome::ok(Status {
         choice,
-        store: store_path.display().to_string(),
+        store: store_location,
         now,
         jobs,
         quarantined,
@@ -246,7 +246,7 @@ impl Report for History {
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
     // A missing account is an error here as everywhere (exit 2).
     let (choice, _) = ctx.load_selected()?;
-    let runs = match Store::open_if_exists(&ctx.paths.data_dir, &choice.account)? {
+    let runs = match Store::open_if_exists(ctx.store()?, &choice.account)? {
         Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
         None => Vec::new(),
     };

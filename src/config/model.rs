@@ -18,6 +18,9 @@ use crate::period::{Job, Period};
 pub struct GlobalConfig {
     #[serde(default)]
     pub current_account: Option<String>,
+    /// `postgres://...`: the shared store; absent means SQLite files in the data dir.
+    #[serde(default)]
+    pub store: Option<String>,
 }
 
 /// One account file, parsed and checked for shape (not yet validated against capabilities).

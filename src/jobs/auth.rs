@@ -70,12 +70,12 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
 /// channel's authorization at once (a rotated refresh token would be
 /// replayed by the second).
 async fn lock_tokens(ch: &ChannelRun) -> Result<lock::ChannelLock> {
-    let (data_dir, account, channel) = (
-        ch.data_dir.clone(),
+    let (store, account, channel) = (
+        ch.store_spec.clone(),
         ch.account.clone(),
         ch.channel_id.clone(),
     );
-    tokio::task::spawn_blocking(move || lock::lock_channel_tokens(&data_dir, &account, &channel))
+    tokio::task::spawn_blocking(move || lock::lock_channel_tokens(&store, &account, &channel))
         .await
         .context("token lock task failed")?
         .context("cannot take the channel's token lock")

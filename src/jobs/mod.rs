@@ -6,7 +6,6 @@ pub mod export;
 pub mod import;
 pub mod runner;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
@@ -26,7 +25,7 @@ pub struct ChannelRun {
     pub store: Arc<Store>,
     /// The channel's API, through the connector its type's protocol names.
     pub connector: Box<dyn Connector>,
-    pub data_dir: PathBuf,
+    pub store_spec: crate::store::StoreSpec,
     /// `--full`: ignore the import high-water mark.
     pub full: bool,
     /// How long each of the channel's jobs may take (type default, or the

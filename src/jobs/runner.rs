@@ -8,7 +8,6 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use crate::error::Busy;
 use crate::period::Job;
 use crate::plan::{Action, ChannelFacts, JobPlan, PlanOptions, plan_channel};
 use crate::schedule::{JobHistory, decide};
-use crate::store::{JobState, JobStates, Outcome, Store, StoreError, Tokens, lock};
+use crate::store::{JobState, JobStates, Outcome, Store, StoreError, StoreSpec, Tokens, lock};
 use crate::validate::{Finding, Severity, secret_present_here, validate_account};
 
 #[derive(Clone, Debug)]
@@ -230,7 +229,7 @@ pub fn auth_failing_reason(
 
 /// Runs (or with `dry_run`, previews) the due jobs of one account.
 pub fn run_account(
-    data_dir: &Path,
+    store_spec: &StoreSpec,
     loaded: &LoadedAccount,
     capabilities: &Capabilities,
     options: &RunOptions,
@@ -256,7 +255,7 @@ pub fn run_account(
         None
     } else {
         Some(
-            lock::try_lock_account(data_dir, account).map_err(|err| match err {
+            lock::try_lock_account(store_spec, account).map_err(|err| match err {
                 lock::LockError::Held { .. } => anyhow::Error::new(Busy(format!(
                     "{err}; exiting with 75 so cron retries next time"
                 ))),
@@ -265,9 +264,9 @@ pub fn run_account(
         )
     };
     let store = if options.dry_run {
-        Store::open_if_exists(data_dir, account)?
+        Store::open_if_exists(store_spec, account)?
     } else {
-        let store = Store::open(data_dir, account)?;
+        let store = Store::open(store_spec, account)?;
         // A channel re-pointed or removed since the last run starts fresh.
         store.sync_endpoints(&crate::store::endpoints_of(&loaded.config))?;
         Some(store)
@@ -278,7 +277,7 @@ pub fn run_account(
     };
     // A dry run takes no lock, so a live run may hold the account.
     let live_run = if options.dry_run {
-        lock::account_run_holder(data_dir, account)
+        lock::account_run_holder(store_spec, account)
     } else {
         None
     };
@@ -333,7 +332,7 @@ pub fn run_account(
                         is_master: loaded.config.master_product_source == **id,
                         store: Arc::clone(&store),
                         connector,
-                        data_dir: data_dir.to_path_buf(),
+                        store_spec: store_spec.clone(),
                         full: options.full,
                         deadline,
                     },

@@ -7,10 +7,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use rusqlite::types::Type;
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::db::{DbError, DbResult, Row, params};
 use super::removal::Removed;
 use super::{Millis, Result, StoreError, Tx, count_from_sql, count_to_sql, millis};
 use crate::product::Product;
@@ -145,10 +144,11 @@ fn attributes_of(products: &[Product]) -> Vec<String> {
 
 /// Columns `sku, title, price, currency, quantity, attributes, updated_at, id`
 /// starting at `first`.
-fn product_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<Product> {
+fn product_from_row(r: &Row, first: usize) -> DbResult<Product> {
     let attributes: String = r.get(first + 5)?;
-    let attributes = serde_json::from_str(&attributes).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(first + 5, Type::Text, Box::new(e))
+    let attributes = serde_json::from_str(&attributes).map_err(|e| DbError::Convert {
+        index: first + 5,
+        source: Box::new(e),
     })?;
     Ok(Product {
         sku: r.get(first)?,
@@ -172,7 +172,7 @@ struct Content {
 }
 
 impl Content {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Content> {
+    fn from_row(r: &Row) -> DbResult<Content> {
         Ok(Content {
             title: r.get(0)?,
             price: r.get(1)?,
@@ -203,10 +203,12 @@ fn limit(limit: usize) -> i64 {
 
 /// Catalog rows `?1` (a channel) has not taken yet, leaving out quarantined
 /// ones: a revision rejected `?2` runs in a row (`?2` = 0: no quarantine).
+/// `?2` is first compared with a BIGINT column, so PostgreSQL types it so.
 const PENDING_FROM: &str = "FROM catalog c \
      LEFT JOIN exports e ON e.channel = ?1 AND e.sku = c.sku \
      WHERE (e.exported_revision IS NULL OR e.exported_revision < c.revision) \
-     AND (?2 = 0 OR coalesce(e.rejections, 0) < ?2 OR e.rejected_revision IS NOT c.revision)";
+     AND (coalesce(e.rejections, 0) < ?2 OR ?2 = 0 \
+     OR e.rejected_revision IS NULL OR e.rejected_revision <> c.revision)";
 
 impl Tx<'_> {
     /// Upserts products into the catalog by sku; never deletes. The revision
@@ -226,34 +228,21 @@ impl Tx<'_> {
         attributes: &[String],
     ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
-        let mut select = self.conn.prepare_cached(
-            "SELECT title, price, currency, quantity, attributes, updated_at, id \
-             FROM catalog WHERE sku = ?1",
-        )?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO catalog (sku, title, price, currency, quantity, attributes, updated_at, \
-             id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
-        )?;
-        let mut update = self.conn.prepare_cached(
-            "UPDATE catalog SET title = ?2, price = ?3, currency = ?4, quantity = ?5, \
-             attributes = ?6, updated_at = ?7, id = coalesce(?8, id), revision = revision + 1 \
-             WHERE sku = ?1",
-        )?;
-        let mut touch = self.conn.prepare_cached(
-            "UPDATE catalog SET updated_at = ?2, id = coalesce(?3, id) WHERE sku = ?1",
-        )?;
         for (p, attributes) in products.iter().zip(attributes) {
             p.check().map_err(|source| StoreError::InvalidProduct {
                 sku: p.sku.clone(),
                 source,
             })?;
-            let stored = select
-                .query_row([&p.sku], |r| {
+            let stored = self.db.query_opt(
+                "SELECT title, price, currency, quantity, attributes, updated_at, id \
+                 FROM catalog WHERE sku = ?1",
+                params![p.sku],
+                |r| {
                     let updated_at: String = r.get(5)?;
                     let id: Option<String> = r.get(6)?;
                     Ok((Content::from_row(r)?, updated_at, id))
-                })
-                .optional()?;
+                },
+            )?;
             let row = params![
                 p.sku,
                 p.title,
@@ -266,19 +255,32 @@ impl Tx<'_> {
             ];
             match stored {
                 None => {
-                    insert.execute(row)?;
+                    self.db.execute(
+                        "INSERT INTO catalog (sku, title, price, currency, quantity, attributes, \
+                         updated_at, id, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
+                        row,
+                    )?;
                     self.revive_removed(&p.sku)?;
                     counts.created += 1;
                 }
                 Some((c, updated_at, id)) if c.same_as(p, attributes) => {
                     // An unchanged re-import writes nothing at all.
                     if updated_at != p.updated_at || (p.id.is_some() && p.id != id) {
-                        touch.execute(params![p.sku, p.updated_at, p.id])?;
+                        self.db.execute(
+                            "UPDATE catalog SET updated_at = ?2, id = coalesce(?3, id) \
+                             WHERE sku = ?1",
+                            params![p.sku, p.updated_at, p.id],
+                        )?;
                     }
                     counts.unchanged += 1;
                 }
                 Some(_) => {
-                    update.execute(row)?;
+                    self.db.execute(
+                        "UPDATE catalog SET title = ?2, price = ?3, currency = ?4, quantity = ?5, \
+                         attributes = ?6, updated_at = ?7, id = coalesce(?8, id), \
+                         revision = revision + 1 WHERE sku = ?1",
+                        row,
+                    )?;
                     counts.updated += 1;
                 }
             }
@@ -290,35 +292,39 @@ impl Tx<'_> {
     /// [`Tx::first_load_line`] remembers each sku's line (in a temp table,
     /// which spills to a file, so memory stays flat for any file size).
     pub fn begin_load(&self) -> Result<()> {
-        self.conn.execute_batch(
+        // WITHOUT ROWID keeps SQLite's table one b-tree (no rowid table next
+        // to the key's index); PostgreSQL has no such clause.
+        self.db.batch(if self.db.is_postgres() {
             "CREATE TEMP TABLE IF NOT EXISTS load_seen (sku TEXT PRIMARY KEY NOT NULL, \
-             line INTEGER NOT NULL) WITHOUT ROWID; DELETE FROM temp.load_seen;",
-        )?;
+             line BIGINT NOT NULL); DELETE FROM load_seen;"
+        } else {
+            "CREATE TEMP TABLE IF NOT EXISTS load_seen (sku TEXT PRIMARY KEY NOT NULL, \
+             line BIGINT NOT NULL) WITHOUT ROWID; DELETE FROM load_seen;"
+        })?;
         Ok(())
     }
 
     /// Remembers that `sku` is on `line` of the file being loaded; returns
     /// the line it was already on, if any.
     pub fn first_load_line(&self, sku: &str, line: u64) -> Result<Option<u64>> {
-        let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO temp.load_seen (sku, line) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![sku, count_to_sql(line)])?;
+        let inserted = self.db.execute(
+            "INSERT INTO load_seen (sku, line) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![sku, count_to_sql(line)],
+        )?;
         if inserted == 1 {
             return Ok(None);
         }
-        let first: i64 = self
-            .conn
-            .prepare_cached("SELECT line FROM temp.load_seen WHERE sku = ?1")?
-            .query_row([sku], |r| r.get(0))?;
+        let first: i64 = self.db.query_one(
+            "SELECT line FROM load_seen WHERE sku = ?1",
+            params![sku],
+            |r| r.get(0),
+        )?;
         Ok(Some(count_from_sql(first)))
     }
 
     /// Ends a load: forgets the seen skus.
     pub fn end_load(&self) -> Result<()> {
-        self.conn.execute_batch("DELETE FROM temp.load_seen;")?;
+        self.db.execute("DELETE FROM load_seen", params![])?;
         Ok(())
     }
 
@@ -347,82 +353,77 @@ impl Tx<'_> {
         count: bool,
     ) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
-        let mut select = self.conn.prepare_cached(
-            "SELECT title, price, currency, quantity, attributes FROM listings \
-             WHERE channel = ?1 AND sku = ?2",
-        )?;
-        let mut upsert = self.conn.prepare_cached(
-            "INSERT INTO listings (channel, sku, listing_id, title, price, currency, quantity, \
-             attributes, updated_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-             ON CONFLICT (channel, sku) DO UPDATE SET \
-             listing_id = coalesce(excluded.listing_id, listing_id), title = excluded.title, \
-             price = excluded.price, currency = excluded.currency, quantity = excluded.quantity, \
-             attributes = excluded.attributes, updated_at = excluded.updated_at, \
-             seen_at = excluded.seen_at",
-        )?;
         for (p, attributes) in products.iter().zip(attributes) {
             if count {
-                match select
-                    .query_row([channel, &p.sku], Content::from_row)
-                    .optional()?
-                {
+                match self.db.query_opt(
+                    "SELECT title, price, currency, quantity, attributes FROM listings \
+                     WHERE channel = ?1 AND sku = ?2",
+                    params![channel, p.sku],
+                    Content::from_row,
+                )? {
                     None => counts.created += 1,
                     Some(c) if c.same_as(p, attributes) => counts.unchanged += 1,
                     Some(_) => counts.updated += 1,
                 }
             }
-            upsert.execute(params![
-                channel,
-                p.sku,
-                p.id,
-                p.title,
-                p.price,
-                p.currency,
-                p.quantity,
-                attributes,
-                p.updated_at,
-                Millis(seen_at)
-            ])?;
+            self.db.execute(
+                "INSERT INTO listings (channel, sku, listing_id, title, price, currency, quantity, \
+                 attributes, updated_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (channel, sku) DO UPDATE SET \
+                 listing_id = coalesce(excluded.listing_id, listings.listing_id), \
+                 title = excluded.title, price = excluded.price, currency = excluded.currency, \
+                 quantity = excluded.quantity, attributes = excluded.attributes, \
+                 updated_at = excluded.updated_at, seen_at = excluded.seen_at",
+                params![
+                    channel,
+                    p.sku,
+                    p.id,
+                    p.title,
+                    p.price,
+                    p.currency,
+                    p.quantity,
+                    attributes,
+                    p.updated_at,
+                    Millis(seen_at)
+                ],
+            )?;
         }
         Ok(counts)
     }
 
     /// The channel's import progress; all `None` if it never imported.
     pub fn import_progress(&self, channel: &str) -> Result<ImportProgress> {
-        let progress = self
-            .conn
-            .prepare_cached(
-                "SELECT high_water, cursor, since_used, run_high_water FROM import_progress \
-                 WHERE channel = ?1",
-            )?
-            .query_row([channel], |r| {
+        let progress = self.db.query_opt(
+            "SELECT high_water, cursor, since_used, run_high_water FROM import_progress \
+             WHERE channel = ?1",
+            params![channel],
+            |r| {
                 Ok(ImportProgress {
                     high_water: r.get::<_, Option<Millis>>(0)?.map(|m| m.0),
                     cursor: r.get(1)?,
                     since_used: r.get::<_, Option<Millis>>(2)?.map(|m| m.0),
                     run_high_water: r.get::<_, Option<Millis>>(3)?.map(|m| m.0),
                 })
-            })
-            .optional()?;
+            },
+        )?;
         Ok(progress.unwrap_or_default())
     }
 
     fn put_import_progress(&self, channel: &str, p: &ImportProgress) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO import_progress (channel, high_water, cursor, since_used, \
-                 run_high_water) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT (channel) DO UPDATE SET high_water = excluded.high_water, \
-                 cursor = excluded.cursor, since_used = excluded.since_used, \
-                 run_high_water = excluded.run_high_water",
-            )?
-            .execute(params![
+        self.db.execute(
+            "INSERT INTO import_progress (channel, high_water, cursor, since_used, \
+             run_high_water) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (channel) DO UPDATE SET high_water = excluded.high_water, \
+             cursor = excluded.cursor, since_used = excluded.since_used, \
+             run_high_water = excluded.run_high_water",
+            params![
                 channel,
                 millis(p.high_water),
                 p.cursor,
                 millis(p.since_used),
                 millis(p.run_high_water)
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 
@@ -493,12 +494,11 @@ impl Tx<'_> {
     /// Forgets an unfinished import (cursor, `since_used`, run high water), e.g.
     /// for `--full`; the high water of completed imports stays.
     pub fn reset_import(&self, channel: &str) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE import_progress SET cursor = NULL, since_used = NULL, \
-                 run_high_water = NULL WHERE channel = ?1",
-            )?
-            .execute([channel])?;
+        self.db.execute(
+            "UPDATE import_progress SET cursor = NULL, since_used = NULL, \
+             run_high_water = NULL WHERE channel = ?1",
+            params![channel],
+        )?;
         self.abandon_complete_import(channel)
     }
 
@@ -517,21 +517,18 @@ impl Tx<'_> {
              (SELECT l.listing_id FROM listings l WHERE l.channel = ?1 AND l.sku = c.sku), \
              c.revision {PENDING_FROM} AND c.sku > ?3 ORDER BY c.sku LIMIT ?4"
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
         let args = params![
             channel,
             quarantine_after,
             after(after_sku),
             limit(limit_rows)
         ];
-        let rows = stmt
-            .query_map(args, |r| {
-                Ok(PendingExport {
-                    product: product_from_row(r, 0)?,
-                    revision: r.get(8)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.db.query(&sql, args, |r| {
+            Ok(PendingExport {
+                product: product_from_row(r, 0)?,
+                revision: r.get(8)?,
+            })
+        })?;
         Ok(rows)
     }
 
@@ -539,9 +536,8 @@ impl Tx<'_> {
     pub fn count_pending_exports(&self, channel: &str, quarantine_after: u32) -> Result<u64> {
         let sql = format!("SELECT count(*) {PENDING_FROM}");
         let n: i64 = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row(params![channel, quarantine_after], |r| r.get(0))?;
+            .db
+            .query_one(&sql, params![channel, quarantine_after], |r| r.get(0))?;
         Ok(count_from_sql(n))
     }
 
@@ -555,24 +551,6 @@ impl Tx<'_> {
         results: &[ExportResult],
         at: Timestamp,
     ) -> Result<()> {
-        let mut ok = self.conn.prepare_cached(
-            "INSERT INTO exports (channel, sku, exported_revision, last_status, last_error, \
-             attempted_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
-             ON CONFLICT (channel, sku) DO UPDATE SET \
-             exported_revision = max(coalesce(exported_revision, 0), excluded.exported_revision), \
-             last_status = excluded.last_status, last_error = NULL, \
-             attempted_at = excluded.attempted_at, rejections = 0, rejected_revision = NULL",
-        )?;
-        let mut failed = self.conn.prepare_cached(
-            "INSERT INTO exports (channel, sku, exported_revision, last_status, last_error, \
-             attempted_at, rejections, rejected_revision) \
-             VALUES (?1, ?2, NULL, 'error', ?3, ?4, 1, ?5) \
-             ON CONFLICT (channel, sku) DO UPDATE SET last_status = 'error', \
-             last_error = excluded.last_error, attempted_at = excluded.attempted_at, \
-             rejections = CASE WHEN rejected_revision = excluded.rejected_revision \
-                 THEN rejections + 1 ELSE 1 END, \
-             rejected_revision = excluded.rejected_revision",
-        )?;
         for result in results {
             match result.status {
                 ExportStatus::Error => {
@@ -580,22 +558,40 @@ impl Tx<'_> {
                         .error
                         .as_deref()
                         .unwrap_or("the channel gave no reason");
-                    failed.execute(params![
-                        channel,
-                        result.sku,
-                        error,
-                        Millis(at),
-                        result.revision
-                    ])?;
+                    self.db.execute(
+                        "INSERT INTO exports (channel, sku, exported_revision, last_status, \
+                         last_error, attempted_at, rejections, rejected_revision) \
+                         VALUES (?1, ?2, NULL, 'error', ?3, ?4, 1, ?5) \
+                         ON CONFLICT (channel, sku) DO UPDATE SET last_status = 'error', \
+                         last_error = excluded.last_error, attempted_at = excluded.attempted_at, \
+                         rejections = CASE WHEN exports.rejected_revision = excluded.rejected_revision \
+                             THEN exports.rejections + 1 ELSE 1 END, \
+                         rejected_revision = excluded.rejected_revision",
+                        params![channel, result.sku, error, Millis(at), result.revision],
+                    )?;
                 }
                 status => {
-                    ok.execute(params![
-                        channel,
-                        result.sku,
-                        result.revision,
-                        status.as_str(),
-                        Millis(at)
-                    ])?;
+                    // The exported revision never goes back: a late success
+                    // for an older revision keeps the newer one.
+                    self.db.execute(
+                        "INSERT INTO exports (channel, sku, exported_revision, last_status, \
+                         last_error, attempted_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
+                         ON CONFLICT (channel, sku) DO UPDATE SET \
+                         exported_revision = CASE \
+                             WHEN coalesce(exports.exported_revision, 0) > excluded.exported_revision \
+                             THEN coalesce(exports.exported_revision, 0) \
+                             ELSE excluded.exported_revision END, \
+                         last_status = excluded.last_status, last_error = NULL, \
+                         attempted_at = excluded.attempted_at, rejections = 0, \
+                         rejected_revision = NULL",
+                        params![
+                            channel,
+                            result.sku,
+                            result.revision,
+                            status.as_str(),
+                            Millis(at)
+                        ],
+                    )?;
                 }
             }
         }
@@ -604,22 +600,20 @@ impl Tx<'_> {
 
     /// The last export error per sku for `channel`, ordered by sku.
     pub fn export_errors(&self, channel: &str) -> Result<Vec<(String, String)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let rows = self.db.query(
             "SELECT sku, last_error FROM exports \
              WHERE channel = ?1 AND last_error IS NOT NULL ORDER BY sku",
+            params![channel],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let rows = stmt
-            .query_map([channel], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     /// Products in the catalog.
     pub fn count_products(&self) -> Result<u64> {
         let n: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM catalog")?
-            .query_row([], |r| r.get(0))?;
+            .db
+            .query_one("SELECT count(*) FROM catalog", params![], |r| r.get(0))?;
         Ok(count_from_sql(n))
     }
 
@@ -629,65 +623,60 @@ impl Tx<'_> {
         after_sku: Option<&str>,
         limit_rows: usize,
     ) -> Result<Vec<Product>> {
-        let mut stmt = self.conn.prepare_cached(
+        let rows = self.db.query(
             "SELECT sku, title, price, currency, quantity, attributes, updated_at, id \
              FROM catalog WHERE sku > ?1 ORDER BY sku LIMIT ?2",
+            params![after(after_sku), limit(limit_rows)],
+            |r| product_from_row(r, 0),
         )?;
-        let rows = stmt
-            .query_map(params![after(after_sku), limit(limit_rows)], |r| {
-                product_from_row(r, 0)
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     /// One catalog product.
     pub fn product(&self, sku: &str) -> Result<Option<Product>> {
-        let product = self
-            .conn
-            .prepare_cached(
-                "SELECT sku, title, price, currency, quantity, attributes, updated_at, id \
-                 FROM catalog WHERE sku = ?1",
-            )?
-            .query_row([sku], |r| product_from_row(r, 0))
-            .optional()?;
+        let product = self.db.query_opt(
+            "SELECT sku, title, price, currency, quantity, attributes, updated_at, id \
+             FROM catalog WHERE sku = ?1",
+            params![sku],
+            |r| product_from_row(r, 0),
+        )?;
         Ok(product)
     }
 
     /// The catalog revision of a product (1 when first stored).
     pub fn product_revision(&self, sku: &str) -> Result<Option<i64>> {
-        let revision = self
-            .conn
-            .prepare_cached("SELECT revision FROM catalog WHERE sku = ?1")?
-            .query_row([sku], |r| r.get(0))
-            .optional()?;
+        let revision = self.db.query_opt(
+            "SELECT revision FROM catalog WHERE sku = ?1",
+            params![sku],
+            |r| r.get(0),
+        )?;
         Ok(revision)
     }
 
     /// Every channel's listing of `sku`, ordered by channel.
     pub fn listings_for_sku(&self, sku: &str) -> Result<Vec<Listing>> {
-        let mut stmt = self.conn.prepare_cached(
+        let rows = self.db.query(
             "SELECT channel, sku, title, price, currency, quantity, attributes, updated_at, \
              listing_id, seen_at FROM listings WHERE sku = ?1 ORDER BY channel",
-        )?;
-        let rows = stmt
-            .query_map([sku], |r| {
+            params![sku],
+            |r| {
                 Ok(Listing {
                     channel: r.get(0)?,
                     product: product_from_row(r, 1)?,
                     seen_at: r.get::<_, Millis>(9)?.0,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         Ok(rows)
     }
 
     /// Products `channel` is known to hold.
     pub fn listing_count(&self, channel: &str) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM listings WHERE channel = ?1")?
-            .query_row([channel], |r| r.get(0))?;
+        let n: i64 = self.db.query_one(
+            "SELECT count(*) FROM listings WHERE channel = ?1",
+            params![channel],
+            |r| r.get(0),
+        )?;
         Ok(count_from_sql(n))
     }
 }

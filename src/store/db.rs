@@ -38,21 +38,32 @@ impl Value {
 pub enum DbError {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// Not a `#[source]`: the message already holds the server's words, and
+    /// the crate's own `Display` would add only "db error".
     #[error("{}", describe_pg(.0))]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(tokio_postgres::Error),
     #[error("column {index}: expected {expected}, found {found}")]
     ColumnType {
         index: usize,
         expected: &'static str,
         found: &'static str,
     },
-    #[error("column {index}: {source}")]
+    #[error("{}", match *index {
+        usize::MAX => source.to_string(),
+        i => format!("column {i}: {source}"),
+    })]
     Convert {
         index: usize,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("the query returned no row")]
     NoRow,
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        DbError::Postgres(e)
+    }
 }
 
 impl DbError {

@@ -10,12 +10,14 @@ pub(crate) mod db;
 mod identity;
 pub mod lock;
 pub mod pg;
+mod pg_schema;
 mod removal;
 mod schema;
 mod state;
+mod transfer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
@@ -24,7 +26,7 @@ use rusqlite::{Connection, ToSql, TransactionBehavior};
 use crate::ids::{IdError, check_account_id};
 use crate::period::Job;
 use crate::product::ProductError;
-use db::DbError;
+use db::{DbError, params};
 
 pub use catalog::{
     ExportResult, ExportStatus, ImportProgress, Listing, PendingExport, UpsertCounts,
@@ -33,6 +35,7 @@ pub use identity::{ChannelEndpoint, ForgetReason, Forgotten, endpoint_key, endpo
 pub use lock::{AccountLock, ChannelLock, LockError, lock_channel_tokens, try_lock_account};
 pub use removal::{DeletionResult, ExportState, Quarantined, Removed};
 pub use state::{JobState, JobStates, Outcome, RunId, RunRecord, Tokens};
+pub use transfer::{Transfer, copy_account};
 
 /// Errors from the store. Messages name the database file; token values never
 /// appear in them.
@@ -48,14 +51,17 @@ pub enum StoreError {
     #[error("store `{location}`: {source}")]
     Db { location: String, source: DbError },
     #[error(
-        "store `{path}` has schema version {found}, but this oms-channels knows only up to version {known}: upgrade oms-channels (a newer version wrote this file)",
-        path = path.display()
+        "store `{location}` has schema version {found}, but this oms-channels knows only up to version {known}: upgrade oms-channels (a newer version wrote it)"
     )]
     NewerSchema {
-        path: PathBuf,
+        location: String,
         found: i64,
         known: i64,
     },
+    #[error(
+        "cannot reach the store at `{url}`: {source}; no job ran and nothing was changed (cron's next tick retries; check that PostgreSQL is up and the URL, PGPASSWORD or PGPASSFILE are right)"
+    )]
+    Unavailable { url: String, source: DbError },
     #[error(
         "store `{path}` cannot use write-ahead logging (journal mode stays `{mode}`): put the data directory on a local file system",
         path = path.display()
@@ -66,14 +72,11 @@ pub enum StoreError {
     Abandoned,
     #[error("product `{sku}` not stored: {source}")]
     InvalidProduct { sku: String, source: ProductError },
-    #[error("run {run} not found in store `{path}`", path = path.display())]
-    UnknownRun { path: PathBuf, run: RunId },
-    #[error(
-        "run {run} in store `{path}` is already `{outcome}`: a run is finished once",
-        path = path.display()
-    )]
+    #[error("run {run} not found in store `{location}`")]
+    UnknownRun { location: String, run: RunId },
+    #[error("run {run} in store `{location}` is already `{outcome}`: a run is finished once")]
     RunNotRunning {
-        path: PathBuf,
+        location: String,
         run: RunId,
         outcome: Outcome,
     },
@@ -97,26 +100,38 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl StoreError {
-    fn at(self, db: &Path) -> Self {
+    pub(crate) fn at_location(self, at: &str) -> Self {
         match self {
             StoreError::Db { location, source } if location.is_empty() => StoreError::Db {
-                location: db.display().to_string(),
+                location: at.to_string(),
                 source,
             },
-            StoreError::UnknownRun { path, run } if path.as_os_str().is_empty() => {
+            StoreError::UnknownRun { location, run } if location.is_empty() => {
                 StoreError::UnknownRun {
-                    path: db.to_path_buf(),
+                    location: at.to_string(),
                     run,
                 }
             }
-            StoreError::RunNotRunning { path, run, outcome } if path.as_os_str().is_empty() => {
-                StoreError::RunNotRunning {
-                    path: db.to_path_buf(),
-                    run,
-                    outcome,
-                }
-            }
+            StoreError::RunNotRunning {
+                location,
+                run,
+                outcome,
+            } if location.is_empty() => StoreError::RunNotRunning {
+                location: at.to_string(),
+                run,
+                outcome,
+            },
             other => other,
+        }
+    }
+
+    /// The store cannot be reached (PostgreSQL down, or the connection lost
+    /// mid-run): a temporary failure, retried by the next tick.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable { .. } => true,
+            StoreError::Db { source, .. } => source.is_connection_lost(),
+            _ => false,
         }
     }
 }
@@ -124,16 +139,95 @@ impl StoreError {
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Where every account's state lives: SQLite files in a data dir (one per
+/// account), or one PostgreSQL database shared by runners on many hosts.
+#[derive(Clone, Debug)]
+pub enum StoreSpec {
+    Files { data_dir: PathBuf },
+    Postgres(Arc<pg::PgTarget>),
+}
+
+impl StoreSpec {
+    /// SQLite files in `data_dir`.
+    pub fn files(data_dir: impl AsRef<Path>) -> StoreSpec {
+        StoreSpec::Files {
+            data_dir: data_dir.as_ref().to_path_buf(),
+        }
+    }
+
+    /// A `postgres://` URL, with the libpq password sources of this process.
+    pub fn postgres(url: &str) -> std::result::Result<StoreSpec, pg::TargetError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(pg::TargetError::Invalid {
+                url: url.to_string(),
+                reason: "a store URL starts with postgres:// (leave the store unset for SQLite files in the data dir)".to_string(),
+            });
+        }
+        let target = pg::PgTarget::parse(url, &pg::PgEnv::from_process())?;
+        Ok(StoreSpec::Postgres(Arc::new(target)))
+    }
+
+    /// For messages: the data dir, or the URL (which never holds a password).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSpec::Files { data_dir } => data_dir.display().to_string(),
+            StoreSpec::Postgres(target) => target.url().to_string(),
+        }
+    }
+
+    /// Where one account's state is, for messages and `status`.
+    pub fn account_location(&self, account: &str) -> Result<String> {
+        match self {
+            StoreSpec::Files { data_dir } => Ok(db_path(data_dir, account)?.display().to_string()),
+            StoreSpec::Postgres(target) => {
+                check_account_id(account)?;
+                Ok(format!(
+                    "{} (schema {})",
+                    target.url(),
+                    pg_schema::schema_name(account)
+                ))
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, StoreSpec::Postgres(_))
+    }
+}
+
 /// One account's store. `Send + Sync`: share it between the channel tasks of
 /// a run; calls are serialised on the one connection.
 pub struct Store {
-    conn: Mutex<Connection>,
-    path: PathBuf,
+    backend: Mutex<Backend>,
+    location: String,
+}
+
+enum Backend {
+    Sqlite(Connection),
+    Pg {
+        /// `None` only while being dropped.
+        session: Option<pg::PgSession>,
+        target: Arc<pg::PgTarget>,
+        /// Serialises writers of one account, as SQLite's `BEGIN IMMEDIATE` does.
+        write_key: String,
+    },
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let backend = self.backend.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Backend::Pg {
+            session, target, ..
+        } = backend
+            && let Some(session) = session.take()
+        {
+            target.give_back(session);
+        }
+    }
 }
 
 /// An open transaction; every store operation is a method on it.
 pub struct Tx<'a> {
-    conn: &'a Connection,
     db: db::Db<'a>,
 }
 
@@ -144,106 +238,192 @@ pub fn db_path(data_dir: &Path, account: &str) -> Result<PathBuf> {
 }
 
 impl Store {
-    /// Opens the account's store, creating the data directory (0700) and the
-    /// database (0600) when missing, and migrating it to the current schema.
-    pub fn open(data_dir: &Path, account: &str) -> Result<Store> {
-        let path = db_path(data_dir, account)?;
-        let io = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        schema::create_private_dir(data_dir).map_err(io)?;
-        schema::create_db_file(&path).map_err(io)?;
-        Self::open_existing(path)
-    }
-
-    /// Opens the account's store if its database exists; never creates
-    /// anything, so read-only commands leave no trace for a typo'd account.
-    pub fn open_if_exists(data_dir: &Path, account: &str) -> Result<Option<Store>> {
-        let path = db_path(data_dir, account)?;
-        match std::fs::metadata(&path) {
-            Ok(_) => Self::open_existing(path).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io { path, source }),
+    /// Opens the account's store, creating it (SQLite: the data directory
+    /// 0700 and the database 0600; PostgreSQL: the account's schema) when
+    /// missing, and migrating it to the current schema.
+    pub fn open(spec: &StoreSpec, account: &str) -> Result<Store> {
+        match spec {
+            StoreSpec::Files { data_dir } => {
+                let path = db_path(data_dir, account)?;
+                let io = |source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                };
+                schema::create_private_dir(data_dir).map_err(io)?;
+                schema::create_db_file(&path).map_err(io)?;
+                Self::open_sqlite(path)
+            }
+            StoreSpec::Postgres(target) => {
+                Self::open_postgres(target, account, true).map(|s| s.expect("created"))
+            }
         }
     }
 
-    fn open_existing(path: PathBuf) -> Result<Store> {
+    /// Opens the account's store if it exists; never creates anything, so
+    /// read-only commands leave no trace for a typo'd account.
+    pub fn open_if_exists(spec: &StoreSpec, account: &str) -> Result<Option<Store>> {
+        match spec {
+            StoreSpec::Files { data_dir } => {
+                let path = db_path(data_dir, account)?;
+                match std::fs::metadata(&path) {
+                    Ok(_) => Self::open_sqlite(path).map(Some),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(StoreError::Io { path, source }),
+                }
+            }
+            StoreSpec::Postgres(target) => Self::open_postgres(target, account, false),
+        }
+    }
+
+    fn open_sqlite(path: PathBuf) -> Result<Store> {
         let conn = schema::open_connection(&path)?;
         Ok(Store {
-            conn: Mutex::new(conn),
-            path,
+            backend: Mutex::new(Backend::Sqlite(conn)),
+            location: path.display().to_string(),
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn open_postgres(
+        target: &Arc<pg::PgTarget>,
+        account: &str,
+        create: bool,
+    ) -> Result<Option<Store>> {
+        check_account_id(account)?;
+        let location = format!(
+            "{} (schema {})",
+            target.url(),
+            pg_schema::schema_name(account)
+        );
+        let session = target.session().map_err(|source| StoreError::Unavailable {
+            url: target.url().to_string(),
+            source,
+        })?;
+        let opened = pg_schema::prepare(&session, account, create);
+        match opened {
+            Ok(true) => Ok(Some(Store {
+                backend: Mutex::new(Backend::Pg {
+                    session: Some(session),
+                    target: target.clone(),
+                    write_key: format!("oms-channels/write/{account}"),
+                }),
+                location,
+            })),
+            Ok(false) => {
+                target.give_back(session);
+                Ok(None)
+            }
+            Err(e) => Err(e.at_location(&location)),
+        }
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| {
+    /// Where this store is: the database file, or the URL and schema.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn backend(&self) -> MutexGuard<'_, Backend> {
+        self.backend.lock().unwrap_or_else(|poisoned| {
             // A panic inside a closure rolled its transaction back while
             // unwinding, so the data is sound; only a panic inside `read` can
-            // have left the connection read-only.
-            let conn = poisoned.into_inner();
-            let _ = conn.pragma_update(None, "query_only", false);
-            conn
+            // have left the SQLite connection read-only.
+            let backend = poisoned.into_inner();
+            if let Backend::Sqlite(conn) = &*backend {
+                let _ = conn.pragma_update(None, "query_only", false);
+            }
+            backend
         })
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction: committed if `f` returns
-    /// `Ok`, rolled back otherwise. Do not call the store again from inside `f`
-    /// (it would deadlock); use the `Tx` it is given.
+    /// Runs `f` in a write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+    /// a transaction holding the account's write lock): committed if `f`
+    /// returns `Ok`, rolled back otherwise. Do not call the store again from
+    /// inside `f` (it would deadlock); use the `Tx` it is given.
     pub fn write<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn();
-        let run = || {
-            // IMMEDIATE takes the write lock up front: a deferred transaction that
-            // reads, then writes after another process committed, fails at once.
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&Tx {
-                conn: &tx,
-                db: db::Db::Sqlite(&tx),
-            })?;
-            tx.commit()?;
-            Ok(value)
-        };
-        run().map_err(|e: StoreError| e.at(&self.path))
-    }
-
-    /// Runs `f` in a read transaction (one consistent snapshot). Writes inside
-    /// it fail with "attempt to write a readonly database".
-    pub fn read<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn();
-        let run = || {
-            conn.pragma_update(None, "query_only", true)?;
-            let result = (|| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut backend = self.backend();
+        let result = match &mut *backend {
+            Backend::Sqlite(conn) => (|| {
+                // IMMEDIATE takes the write lock up front: a deferred transaction that
+                // reads, then writes after another process committed, fails at once.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let value = f(&Tx {
-                    conn: &tx,
                     db: db::Db::Sqlite(&tx),
                 })?;
                 tx.commit()?;
                 Ok(value)
-            })();
-            conn.pragma_update(None, "query_only", false)?;
-            result
+            })(),
+            Backend::Pg {
+                session, write_key, ..
+            } => {
+                let session = session.as_ref().expect("open");
+                pg_transaction(session, "BEGIN", |tx| {
+                    tx.db.query_each(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
+                        params![write_key.as_str()],
+                        &mut |_| Ok(()),
+                    )?;
+                    f(tx)
+                })
+            }
         };
-        run().map_err(|e: StoreError| e.at(&self.path))
+        result.map_err(|e: StoreError| e.at_location(&self.location))
     }
 
-    /// SQLite's own consistency check: `"ok"` when the file is sound, else
-    /// the problems it found, one per line.
-    pub fn integrity_check(&self) -> Result<String> {
-        let conn = self.conn();
-        let run = || {
-            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-            let lines = stmt
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(lines.join("\n"))
+    /// Runs `f` in a read transaction (one consistent snapshot). Writes inside
+    /// it fail (SQLite: "attempt to write a readonly database"; PostgreSQL:
+    /// "cannot execute ... in a read-only transaction").
+    pub fn read<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        let mut backend = self.backend();
+        let result = match &mut *backend {
+            Backend::Sqlite(conn) => (|| {
+                conn.pragma_update(None, "query_only", true)?;
+                let result = (|| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                    let value = f(&Tx {
+                        db: db::Db::Sqlite(&tx),
+                    })?;
+                    tx.commit()?;
+                    Ok(value)
+                })();
+                conn.pragma_update(None, "query_only", false)?;
+                result
+            })(),
+            Backend::Pg { session, .. } => pg_transaction(
+                session.as_ref().expect("open"),
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                f,
+            ),
         };
-        run().map_err(|e: StoreError| e.at(&self.path))
+        result.map_err(|e: StoreError| e.at_location(&self.location))
+    }
+
+    /// The engine's own consistency check: `"ok"` when the store is sound,
+    /// else the problems it found, one per line. (PostgreSQL keeps its own
+    /// consistency; there it checks the account's schema is current.)
+    pub fn integrity_check(&self) -> Result<String> {
+        let backend = self.backend();
+        let run = || match &*backend {
+            Backend::Sqlite(conn) => {
+                let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+                let lines = stmt
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(lines.join("\n"))
+            }
+            Backend::Pg { session, .. } => {
+                let db = db::Db::Pg(session.as_ref().expect("open"));
+                let tables: i64 = db.query_one(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+                    params![],
+                    |r| r.get(0),
+                )?;
+                Ok(if tables > 0 {
+                    "ok".to_string()
+                } else {
+                    "the account's schema has no tables".to_string()
+                })
+            }
+        };
+        run().map_err(|e: StoreError| e.at_location(&self.location))
     }
 
     #[cfg(test)]
@@ -251,7 +431,41 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        f(&self.conn())
+        match &*self.backend() {
+            Backend::Sqlite(conn) => f(conn),
+            Backend::Pg { .. } => panic!("with_conn is for SQLite stores"),
+        }
+    }
+}
+
+/// `begin` ... `f` ... COMMIT on one PostgreSQL session; ROLLBACK when `f`
+/// fails, and also when the commit cannot be confirmed.
+fn pg_transaction<T>(
+    session: &pg::PgSession,
+    begin: &str,
+    f: impl FnOnce(&Tx) -> Result<T>,
+) -> Result<T> {
+    let mut outcome: Option<Result<T>> = None;
+    let ran = session.transaction(begin, || {
+        match f(&Tx {
+            db: db::Db::Pg(session),
+        }) {
+            Ok(value) => {
+                outcome = Some(Ok(value));
+                Ok(())
+            }
+            Err(e) => {
+                outcome = Some(Err(e));
+                // Any error rolls back; the real one is kept in `outcome`.
+                Err(DbError::NoRow)
+            }
+        }
+    });
+    match (ran, outcome) {
+        (Ok(()), Some(result)) => result,
+        (Err(_), Some(Err(e))) => Err(e),
+        (Err(e), _) => Err(e.into()),
+        (Ok(()), None) => unreachable!("the closure ran"),
     }
 }
 
@@ -341,7 +555,7 @@ pub(crate) mod test_util {
 
     pub fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "acme").unwrap();
+        let store = Store::open(&StoreSpec::files(dir.path()), "acme").unwrap();
         (dir, store)
     }
 
@@ -365,18 +579,29 @@ mod tests {
     fn open_if_exists_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
-        assert!(Store::open_if_exists(&data_dir, "acme").unwrap().is_none());
+        assert!(
+            Store::open_if_exists(&StoreSpec::files(&data_dir), "acme")
+                .unwrap()
+                .is_none()
+        );
         assert!(!data_dir.exists());
-        drop(Store::open(&data_dir, "acme").unwrap());
-        let store = Store::open_if_exists(&data_dir, "acme").unwrap().unwrap();
-        assert_eq!(store.path(), data_dir.join("acme.db"));
+        drop(Store::open(&StoreSpec::files(&data_dir), "acme").unwrap());
+        let store = Store::open_if_exists(&StoreSpec::files(&data_dir), "acme")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store.location(),
+            data_dir.join("acme.db").display().to_string()
+        );
     }
 
     #[test]
     fn refuses_unsafe_account_names() {
         let dir = tempfile::tempdir().unwrap();
         for bad in ["../x", "Acme", "a b", ""] {
-            let err = Store::open(dir.path(), bad).err().expect(bad);
+            let err = Store::open(&StoreSpec::files(dir.path()), bad)
+                .err()
+                .expect(bad);
             assert!(
                 matches!(err, StoreError::InvalidAccount(_)),
                 "{bad}: {err:?}"
@@ -393,7 +618,7 @@ mod tests {
             .write(|tx| {
                 tx.store_login("shop", "r1", t)?;
                 Err::<(), _>(StoreError::UnknownRun {
-                    path: PathBuf::new(),
+                    location: String::new(),
                     run: 7,
                 })
             })
@@ -426,8 +651,8 @@ mod tests {
     #[test]
     fn two_stores_on_one_file_see_each_other() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Store::open(dir.path(), "acme").unwrap();
-        let b = Store::open(dir.path(), "acme").unwrap();
+        let a = Store::open(&StoreSpec::files(dir.path()), "acme").unwrap();
+        let b = Store::open(&StoreSpec::files(dir.path()), "acme").unwrap();
         a.write(|tx| tx.store_login("shop", "r1", at("2026-01-01T00:00:00Z")))
             .unwrap();
         let tokens = b.read(|tx| tx.tokens("shop")).unwrap().unwrap();

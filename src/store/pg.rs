@@ -511,6 +511,8 @@ fn column_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> DbResult<Valu
             .try_get::<_, Option<f32>>(i)?
             .map(|v| Value::Real(v.into())),
         Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob),
+        // `SELECT pg_advisory_lock(...)` and friends.
+        Type::VOID => None,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
             row.try_get::<_, Option<String>>(i)?.map(Value::Text)
         }

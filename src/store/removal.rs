@@ -9,9 +9,9 @@
 //! longer removed, and is exported again everywhere.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::db::params;
 use super::{Millis, Result, Tx, count_from_sql};
 
 /// What [`Tx::remove_products`] did.
@@ -65,28 +65,30 @@ impl Tx<'_> {
     /// export of one owes its deletion. Exports never accepted are dropped.
     pub fn remove_products(&self, skus: &[String], at: Timestamp) -> Result<Removed> {
         let mut result = Removed::default();
-        let mut delete = self
-            .conn
-            .prepare_cached("DELETE FROM catalog WHERE sku = ?1")?;
-        let mut drop_unaccepted = self
-            .conn
-            .prepare_cached("DELETE FROM exports WHERE sku = ?1 AND exported_revision IS NULL")?;
-        let mut owed = self.conn.prepare_cached(
-            "SELECT count(*) FROM exports WHERE sku = ?1 AND exported_revision IS NOT NULL",
-        )?;
-        let mut mark = self.conn.prepare_cached(
-            "INSERT INTO removed_products (sku, removed_at) VALUES (?1, ?2) \
-             ON CONFLICT (sku) DO NOTHING",
-        )?;
         for sku in skus {
-            if delete.execute([sku])? == 0 {
+            if self
+                .db
+                .execute("DELETE FROM catalog WHERE sku = ?1", params![sku])?
+                == 0
+            {
                 result.missing.push(sku.clone());
                 continue;
             }
-            drop_unaccepted.execute([sku])?;
-            let n: i64 = owed.query_row([sku], |r| r.get(0))?;
+            self.db.execute(
+                "DELETE FROM exports WHERE sku = ?1 AND exported_revision IS NULL",
+                params![sku],
+            )?;
+            let n: i64 = self.db.query_one(
+                "SELECT count(*) FROM exports WHERE sku = ?1 AND exported_revision IS NOT NULL",
+                params![sku],
+                |r| r.get(0),
+            )?;
             if n > 0 {
-                mark.execute(params![sku, Millis(at)])?;
+                self.db.execute(
+                    "INSERT INTO removed_products (sku, removed_at) VALUES (?1, ?2) \
+                     ON CONFLICT (sku) DO NOTHING",
+                    params![sku, Millis(at)],
+                )?;
                 result.deletions_pending += count_from_sql(n);
             }
             result.removed.push(sku.clone());
@@ -98,13 +100,11 @@ impl Tx<'_> {
     /// deletions are cancelled and every channel gets it again.
     pub(crate) fn revive_removed(&self, sku: &str) -> Result<()> {
         let revived = self
-            .conn
-            .prepare_cached("DELETE FROM removed_products WHERE sku = ?1")?
-            .execute([sku])?;
+            .db
+            .execute("DELETE FROM removed_products WHERE sku = ?1", params![sku])?;
         if revived > 0 {
-            self.conn
-                .prepare_cached("DELETE FROM exports WHERE sku = ?1")?
-                .execute([sku])?;
+            self.db
+                .execute("DELETE FROM exports WHERE sku = ?1", params![sku])?;
         }
         Ok(())
     }
@@ -117,21 +117,17 @@ impl Tx<'_> {
         after_sku: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(
+        let rows = self.db.query(
             "SELECT e.sku FROM exports e JOIN removed_products r ON r.sku = e.sku \
              WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL AND e.sku > ?2 \
              ORDER BY e.sku LIMIT ?3",
+            params![
+                channel,
+                after_sku.unwrap_or(""),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| r.get(0),
         )?;
-        let rows = stmt
-            .query_map(
-                params![
-                    channel,
-                    after_sku.unwrap_or(""),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ],
-                |r| r.get(0),
-            )?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(rows)
     }
 
@@ -144,24 +140,24 @@ impl Tx<'_> {
         results: &[DeletionResult],
         at: Timestamp,
     ) -> Result<()> {
-        let mut forget_export = self
-            .conn
-            .prepare_cached("DELETE FROM exports WHERE channel = ?1 AND sku = ?2")?;
-        let mut forget_listing = self
-            .conn
-            .prepare_cached("DELETE FROM listings WHERE channel = ?1 AND sku = ?2")?;
-        let mut failed = self.conn.prepare_cached(
-            "UPDATE exports SET last_status = 'error', last_error = ?3, attempted_at = ?4 \
-             WHERE channel = ?1 AND sku = ?2",
-        )?;
         for result in results {
             match &result.error {
                 None => {
-                    forget_export.execute(params![channel, result.sku])?;
-                    forget_listing.execute(params![channel, result.sku])?;
+                    self.db.execute(
+                        "DELETE FROM exports WHERE channel = ?1 AND sku = ?2",
+                        params![channel, result.sku],
+                    )?;
+                    self.db.execute(
+                        "DELETE FROM listings WHERE channel = ?1 AND sku = ?2",
+                        params![channel, result.sku],
+                    )?;
                 }
                 Some(error) => {
-                    failed.execute(params![channel, result.sku, error, Millis(at)])?;
+                    self.db.execute(
+                        "UPDATE exports SET last_status = 'error', last_error = ?3, \
+                         attempted_at = ?4 WHERE channel = ?1 AND sku = ?2",
+                        params![channel, result.sku, error, Millis(at)],
+                    )?;
                 }
             }
         }
@@ -170,24 +166,22 @@ impl Tx<'_> {
 
     /// Removed products no channel owes a deletion for any more.
     pub(crate) fn drop_settled_removals(&self) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "DELETE FROM removed_products WHERE NOT EXISTS (SELECT 1 FROM exports e \
-                 WHERE e.sku = removed_products.sku AND e.exported_revision IS NOT NULL)",
-            )?
-            .execute([])?;
+        self.db.execute(
+            "DELETE FROM removed_products WHERE NOT EXISTS (SELECT 1 FROM exports e \
+             WHERE e.sku = removed_products.sku AND e.exported_revision IS NOT NULL)",
+            params![],
+        )?;
         Ok(())
     }
 
     /// How many removed products some channel has not confirmed deleted.
     pub fn count_pending_deletions(&self, channel: &str) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT count(*) FROM exports e JOIN removed_products r ON r.sku = e.sku \
-                 WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL",
-            )?
-            .query_row([channel], |r| r.get(0))?;
+        let n: i64 = self.db.query_one(
+            "SELECT count(*) FROM exports e JOIN removed_products r ON r.sku = e.sku \
+             WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL",
+            params![channel],
+            |r| r.get(0),
+        )?;
         Ok(count_from_sql(n))
     }
 
@@ -198,14 +192,14 @@ impl Tx<'_> {
         channel: Option<&str>,
         quarantine_after: &dyn Fn(&str) -> u32,
     ) -> Result<Vec<Quarantined>> {
-        let mut stmt = self.conn.prepare_cached(
+        // `?1` is compared with the TEXT column first, so PostgreSQL types it so.
+        let rows = self.db.query(
             "SELECT e.channel, e.sku, e.rejections, e.last_error, e.attempted_at \
              FROM exports e JOIN catalog c ON c.sku = e.sku \
              WHERE e.rejections > 0 AND e.rejected_revision = c.revision \
-             AND (?1 IS NULL OR e.channel = ?1) ORDER BY e.channel, e.sku",
-        )?;
-        let rows = stmt
-            .query_map([channel], |r| {
+             AND (e.channel = ?1 OR ?1 IS NULL) ORDER BY e.channel, e.sku",
+            params![channel],
+            |r| {
                 Ok(Quarantined {
                     channel: r.get(0)?,
                     sku: r.get(1)?,
@@ -213,8 +207,8 @@ impl Tx<'_> {
                     error: r.get(3)?,
                     last_attempt: r.get::<_, Millis>(4)?.0,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         Ok(rows
             .into_iter()
             .filter(|q| {
@@ -227,13 +221,11 @@ impl Tx<'_> {
     /// Takes `sku` out of quarantine (on `channel`, or on every channel):
     /// it is sent again on the next export. Returns how many were released.
     pub fn release_quarantine(&self, sku: &str, channel: Option<&str>) -> Result<u64> {
-        let n = self
-            .conn
-            .prepare_cached(
-                "UPDATE exports SET rejections = 0, rejected_revision = NULL \
-                 WHERE sku = ?1 AND (?2 IS NULL OR channel = ?2) AND rejections > 0",
-            )?
-            .execute(params![sku, channel])?;
+        let n = self.db.execute(
+            "UPDATE exports SET rejections = 0, rejected_revision = NULL \
+             WHERE sku = ?1 AND (channel = ?2 OR ?2 IS NULL) AND rejections > 0",
+            params![sku, channel],
+        )?;
         Ok(n as u64)
     }
 
@@ -243,16 +235,18 @@ impl Tx<'_> {
         sku: &str,
         quarantine_after: &dyn Fn(&str) -> u32,
     ) -> Result<Vec<ExportState>> {
-        let mut stmt = self.conn.prepare_cached(
+        // The flags are CASE integers: a bare comparison is a boolean in
+        // PostgreSQL, and NULL in both engines once the product has left
+        // the catalog (no `c.revision`).
+        let rows = self.db.query(
             "SELECT e.channel, e.exported_revision, e.last_status, e.last_error, e.rejections, \
-             e.rejected_revision IS NOT NULL AND e.rejected_revision = c.revision, \
-             r.sku IS NOT NULL \
+             CASE WHEN e.rejected_revision = c.revision THEN 1 ELSE 0 END, \
+             CASE WHEN r.sku IS NOT NULL THEN 1 ELSE 0 END \
              FROM exports e LEFT JOIN catalog c ON c.sku = e.sku \
              LEFT JOIN removed_products r ON r.sku = e.sku \
              WHERE e.sku = ?1 ORDER BY e.channel",
-        )?;
-        let rows = stmt
-            .query_map([sku], |r| {
+            params![sku],
+            |r| {
                 let channel: String = r.get(0)?;
                 let rejections: u32 = r.get(4)?;
                 let current: bool = r.get(5)?;
@@ -266,8 +260,8 @@ impl Tx<'_> {
                     rejections,
                     deletion_pending: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         Ok(rows)
     }
 
@@ -277,44 +271,48 @@ impl Tx<'_> {
     /// on its pages record the skus they hold, and [`Tx::finish_import`]
     /// removes the catalog products the listing did not have.
     pub fn begin_complete_import(&self, channel: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM import_seen WHERE channel = ?1")?
-            .execute([channel])?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO import_complete (channel) VALUES (?1) ON CONFLICT DO NOTHING",
-            )?
-            .execute([channel])?;
+        self.db.execute(
+            "DELETE FROM import_seen WHERE channel = ?1",
+            params![channel],
+        )?;
+        self.db.execute(
+            "INSERT INTO import_complete (channel) VALUES (?1) ON CONFLICT DO NOTHING",
+            params![channel],
+        )?;
         Ok(())
     }
 
     /// An unfinished import is abandoned (e.g. `--full` restarts it): it will
     /// remove nothing.
     pub fn abandon_complete_import(&self, channel: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM import_seen WHERE channel = ?1")?
-            .execute([channel])?;
-        self.conn
-            .prepare_cached("DELETE FROM import_complete WHERE channel = ?1")?
-            .execute([channel])?;
+        self.db.execute(
+            "DELETE FROM import_seen WHERE channel = ?1",
+            params![channel],
+        )?;
+        self.db.execute(
+            "DELETE FROM import_complete WHERE channel = ?1",
+            params![channel],
+        )?;
         Ok(())
     }
 
     pub(crate) fn import_is_complete(&self, channel: &str) -> Result<bool> {
         Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM import_complete WHERE channel = ?1")?
-            .query_row([channel], |_| Ok(()))
-            .optional()?
+            .db
+            .query_opt(
+                "SELECT 1 FROM import_complete WHERE channel = ?1",
+                params![channel],
+                |_| Ok(()),
+            )?
             .is_some())
     }
 
     pub(crate) fn mark_seen(&self, channel: &str, skus: &[&str]) -> Result<()> {
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO import_seen (channel, sku) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )?;
         for sku in skus {
-            insert.execute(params![channel, sku])?;
+            self.db.execute(
+                "INSERT INTO import_seen (channel, sku) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![channel, sku],
+            )?;
         }
         Ok(())
     }
@@ -324,19 +322,18 @@ impl Tx<'_> {
     /// (a channel answering with no products at all is more likely broken
     /// than emptied; `products remove` empties the catalog on purpose).
     pub(crate) fn sweep_complete_import(&self, channel: &str, at: Timestamp) -> Result<Removed> {
-        let seen: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM import_seen WHERE channel = ?1")?
-            .query_row([channel], |r| r.get(0))?;
+        let seen: i64 = self.db.query_one(
+            "SELECT count(*) FROM import_seen WHERE channel = ?1",
+            params![channel],
+            |r| r.get(0),
+        )?;
         let removed = if seen > 0 {
-            let gone: Vec<String> = self
-                .conn
-                .prepare_cached(
-                    "SELECT c.sku FROM catalog c WHERE NOT EXISTS \
-                     (SELECT 1 FROM import_seen s WHERE s.channel = ?1 AND s.sku = c.sku)",
-                )?
-                .query_map([channel], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let gone: Vec<String> = self.db.query(
+                "SELECT c.sku FROM catalog c WHERE NOT EXISTS \
+                 (SELECT 1 FROM import_seen s WHERE s.channel = ?1 AND s.sku = c.sku)",
+                params![channel],
+                |r| r.get(0),
+            )?;
             self.remove_products(&gone, at)?
         } else {
             Removed::default()
@@ -448,6 +445,34 @@ mod tests {
             .with_conn(|c| c.query_row("SELECT count(*) FROM removed_products", [], |r| r.get(0)))
             .unwrap();
         assert_eq!(left, 0, "settled removals are dropped");
+    }
+
+    #[test]
+    fn export_states_of_a_removed_product_that_was_rejected_show_the_pending_deletion() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        store
+            .write(|tx| {
+                tx.upsert_catalog(&[product("A", "1")])?;
+                tx.record_export_results("shop", &[result("A", 1, None)], t)?;
+                tx.upsert_catalog(&[product("A", "2")])?;
+                tx.record_export_results("shop", &[result("A", 2, Some("no"))], t)?;
+                tx.remove_products(&["A".into()], t)
+            })
+            .unwrap();
+        let states = store.read(|tx| tx.export_states("A", &|_| 3)).unwrap();
+        assert_eq!(
+            states,
+            [ExportState {
+                channel: "shop".into(),
+                exported_revision: Some(1),
+                last_status: "error".into(),
+                last_error: Some("no".into()),
+                rejections: 1,
+                quarantined: false,
+                deletion_pending: true,
+            }]
+        );
     }
 
     #[test]

@@ -301,7 +301,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         let found = user_version(&tx).map_err(sql)?;
         if found > known {
             return Err(StoreError::NewerSchema {
-                path: path.to_path_buf(),
+                location: path.display().to_string(),
                 found,
                 known,
             });
@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn migrates_from_empty_and_reopen_is_a_no_op() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "acme").unwrap();
+        let store = Store::open(&crate::store::StoreSpec::files(dir.path()), "acme").unwrap();
         let tables: Vec<String> = store
             .with_conn(|c| {
                 let mut stmt =
@@ -366,7 +366,7 @@ mod tests {
         let before = schema(&store);
         drop(store);
 
-        let again = Store::open(dir.path(), "acme").unwrap();
+        let again = Store::open(&crate::store::StoreSpec::files(dir.path()), "acme").unwrap();
         assert_eq!(again.with_conn(user_version).unwrap(), current_version());
         assert_eq!(schema(&again), before);
         assert_eq!(again.integrity_check().unwrap(), "ok");
@@ -389,7 +389,7 @@ mod tests {
             )
             .unwrap();
         }
-        let store = Store::open(dir.path(), "acme").unwrap();
+        let store = Store::open(&crate::store::StoreSpec::files(dir.path()), "acme").unwrap();
         assert_eq!(store.with_conn(user_version).unwrap(), current_version());
         let runs = store.read(|tx| tx.history(None, 10)).unwrap();
         assert_eq!(runs.len(), 1);
@@ -417,12 +417,12 @@ mod tests {
     #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "acme").unwrap();
+        let store = Store::open(&crate::store::StoreSpec::files(dir.path()), "acme").unwrap();
         store
             .with_conn(|c| c.pragma_update(None, "user_version", current_version() + 1))
             .unwrap();
         drop(store);
-        let err = Store::open(dir.path(), "acme")
+        let err = Store::open(&crate::store::StoreSpec::files(dir.path()), "acme")
             .err()
             .expect("newer schema refused");
         assert!(matches!(err, StoreError::NewerSchema { .. }), "{err:?}");
@@ -431,7 +431,7 @@ mod tests {
         assert!(msg.contains("upgrade oms-channels"), "{msg}");
         // Read-only commands get the same refusal, not a silent empty answer.
         assert!(matches!(
-            Store::open_if_exists(dir.path(), "acme"),
+            Store::open_if_exists(&crate::store::StoreSpec::files(dir.path()), "acme"),
             Err(StoreError::NewerSchema { .. })
         ));
     }
@@ -440,7 +440,7 @@ mod tests {
     fn files_and_directory_are_private() {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("deep/data");
-        let store = Store::open(&data_dir, "acme").unwrap();
+        let store = Store::open(&crate::store::StoreSpec::files(&data_dir), "acme").unwrap();
         // Write something so the WAL and shared-memory files exist.
         store
             .write(|tx| tx.store_login("shop", "secret", jiff::Timestamp::UNIX_EPOCH))
@@ -467,7 +467,10 @@ mod tests {
         let file = dir.path().join("data");
         fs::write(&file, "").unwrap();
         for data_dir in [file.clone(), file.join("sub")] {
-            let err = Store::open(&data_dir, "acme").err().unwrap().to_string();
+            let err = Store::open(&crate::store::StoreSpec::files(&data_dir), "acme")
+                .err()
+                .unwrap()
+                .to_string();
             assert!(
                 err.contains(&format!("`{}` is a file, not a directory", file.display())),
                 "{err}"
@@ -478,10 +481,10 @@ mod tests {
     #[test]
     fn existing_too_open_db_file_is_tightened() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Store::open(dir.path(), "acme").unwrap());
+        drop(Store::open(&crate::store::StoreSpec::files(dir.path()), "acme").unwrap());
         let db = dir.path().join("acme.db");
         fs::set_permissions(&db, Permissions::from_mode(0o644)).unwrap();
-        drop(Store::open(dir.path(), "acme").unwrap());
+        drop(Store::open(&crate::store::StoreSpec::files(dir.path()), "acme").unwrap());
         assert_eq!(
             fs::metadata(&db).unwrap().permissions().mode() & 0o777,
             0o600

@@ -323,14 +323,14 @@ impl Tx<'_> {
         )?;
         let Some((channel, job, started, current)) = row else {
             return Err(StoreError::UnknownRun {
-                path: Default::default(),
+                location: String::new(),
                 run,
             });
         };
         if current != Outcome::Running {
             // Finishing twice would count a failure twice.
             return Err(StoreError::RunNotRunning {
-                path: Default::default(),
+                location: String::new(),
                 run,
                 outcome: current,
             });
@@ -430,7 +430,7 @@ impl Tx<'_> {
                  ON CONFLICT (channel, job) DO UPDATE SET \
                  last_attempt_end = excluded.last_attempt_end, \
                  last_outcome = 'failed', last_error = excluded.last_error, \
-                 consecutive_failures = consecutive_failures + 1",
+                 consecutive_failures = job_state.consecutive_failures + 1",
             params![
                 done.channel,
                 done.job,
@@ -553,7 +553,7 @@ impl Tx<'_> {
             "INSERT INTO tokens (channel, refresh_token, access_token, access_expires_at, \
                  refresh_in_flight_since, updated_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
                  ON CONFLICT (channel) DO UPDATE SET \
-                 refresh_token = coalesce(excluded.refresh_token, refresh_token), \
+                 refresh_token = coalesce(excluded.refresh_token, tokens.refresh_token), \
                  access_token = excluded.access_token, \
                  access_expires_at = excluded.access_expires_at, \
                  refresh_in_flight_since = NULL, updated_at = excluded.updated_at",
