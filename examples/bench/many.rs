@@ -14,7 +14,7 @@
 //! sandbox (`/proc`), and the sessions and transactions the server counted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,8 @@ const LATENCY_MS: u64 = 50;
 /// The jobs every channel of the scaling figure has due (each is one
 /// protocol request: a token request, one page of products).
 const DUE: [(&str, &str); 2] = [("auth-refresh", "1h"), ("import-products", "1h")];
-/// Products per page the sandbox serves: fewer than a page, so one import is
-/// one `GET /products`.
+/// Products the sandbox serves: fewer than a page, so one import is one
+/// `GET /products`.
 const PRODUCTS: &str = "10";
 /// More rounds than this and the runners are not finishing the due work.
 const MAX_ROUNDS: usize = 5;
@@ -42,6 +42,11 @@ pub fn figures(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     // Panics, naming what to install, when PostgreSQL 15 is missing.
     let cluster = PgCluster::start();
     let postgres = Postmaster::find(cluster.port())?;
+    table.note(
+        "PostgreSQL: a throwaway cluster on this machine with fsync=off and synchronous_commit=off, \
+         so no commit waits for the disk (SQLite files fsync every commit)"
+            .into(),
+    );
     runners(bins, sizes, &cluster, &postgres, table)?;
     idle_per_account(bins, sizes, &cluster, &postgres, table)?;
     Ok(())
@@ -67,14 +72,38 @@ fn runners(
         ],
     )?;
     let n = sizes.runner_accounts;
-    let one = scale(bins, &sandbox, cluster, postgres, n, 1)?;
-    let many = scale(bins, &sandbox, cluster, postgres, n, sizes.runners)?;
-    let per_minute = |s: &Scaling| n as f64 / s.wall.as_secs_f64() * 60.0;
-    let what = format!(
-        "{n} accounts (1-2 channels at {LATENCY_MS} ms/request, all due), PostgreSQL store"
+    // The accounts, set up once through the CLI; each case copies them.
+    let accounts = Env::new(bins, &sandbox)?;
+    let setup = Instant::now();
+    // Account name -> due jobs.
+    let mut due: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 1..=n {
+        let name = format!("a{i:03}");
+        let channels = 1 + i % 2;
+        add_account(&accounts, &name, channels, &DUE)?;
+        due.insert(name, channels * DUE.len());
+    }
+    eprintln!(
+        "bench:   {n} accounts set up in {}",
+        duration(setup.elapsed())
     );
+    // Each case: a copy of the accounts on a fresh database.
+    let case = |runners: usize| -> Result<Scaling> {
+        let env = Env::new(bins, &sandbox)?;
+        copy_dir(
+            &accounts.dir.path().join("config"),
+            &env.dir.path().join("config"),
+        )?;
+        let env = env.with_store(&cluster.url(&cluster.fresh_database("bench_runners")));
+        scale(&env, &sandbox, cluster, postgres, &due, runners)
+    };
+    let one = case(1)?;
+    let many = case(sizes.runners)?;
+
+    let per_minute = |s: &Scaling| n as f64 / s.wall.as_secs_f64() * 60.0;
+    let what = format!("{n} accounts (1-2 channels at {LATENCY_MS} ms/request, all due)");
     table.info_text(
-        format!("{what}: 1 runner"),
+        format!("{what}, PostgreSQL store: 1 runner"),
         format!(
             "{} ({:.0} accounts/min)",
             duration(one.wall),
@@ -82,7 +111,10 @@ fn runners(
         ),
     );
     table.speedup(
-        format!("{what}: {} runners at once", sizes.runners),
+        format!(
+            "{what}, PostgreSQL store: {} runners at once",
+            sizes.runners
+        ),
         (many.wall, format!("{:.0} accounts/min", per_minute(&many))),
         (one.wall, "1 runner".into()),
         3.5,
@@ -93,8 +125,25 @@ fn runners(
     Ok(())
 }
 
+/// Copies the files of `from` (and of its sub-directories) into `to`.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// One scaling run: what it took, and what each part of it cost.
 struct Scaling {
+    store: &'static str,
     runners: usize,
     due: usize,
     wall: Duration,
@@ -102,72 +151,105 @@ struct Scaling {
     /// Per runner: accounts where it ran jobs, accounts it skipped as busy.
     ran_accounts: Vec<usize>,
     busy: Vec<usize>,
+    /// Sum over accounts of the account's longest channel (its jobs' own
+    /// durations, in order): the part of the wall time the channels set.
+    job_path: Duration,
     runner_cpu: Duration,
     postgres_cpu: Duration,
     sandbox_cpu: Duration,
+    /// PostgreSQL only.
+    stats: Option<DbStats>,
     machine: MachineCpu,
-    setup: Duration,
+    /// The first run on the new accounts: creating their schemas, no job.
+    first_open: Duration,
 }
 
 impl Scaling {
     fn describe(&self, accounts: usize) -> String {
-        let wall = self.wall.as_secs_f64();
+        let per_account = |d: Duration| duration(d / accounts.max(1) as u32);
         let ours = self.runner_cpu + self.postgres_cpu + self.sandbox_cpu;
+        let capacity = self.wall.as_secs_f64() * self.machine.cpus as f64;
         format!(
-            "{} runner(s), {accounts} accounts, {} due jobs: {} round(s) in {}; accounts run per runner {:?}, \
-             busy skips per runner {:?}; CPU: runners {} ({} per account), PostgreSQL {}, sandbox {} \
-             = {:.0}% of {} CPUs over the wall time (the machine as a whole: {:.0}% busy); setup {}",
-            self.runners,
-            self.due,
-            self.rounds,
-            duration(self.wall),
-            self.ran_accounts,
-            self.busy,
-            duration(self.runner_cpu),
-            duration(self.runner_cpu / accounts.max(1) as u32),
-            duration(self.postgres_cpu),
-            duration(self.sandbox_cpu),
-            100.0 * ours.as_secs_f64() / (wall * self.machine.cpus as f64),
-            self.machine.cpus,
-            100.0 * self.machine.busy,
-            duration(self.setup),
+            "{store}, {runners} runner(s), {accounts} accounts, {due} due jobs, {rounds} round(s) in {wall}: \
+             accounts run per runner {ran:?}, busy skips per runner {busy:?}. \
+             Per account: wall × runners {wall_per}, the channels' own job time {path_per}; \
+             CPU: runners {runner_per}, PostgreSQL {pg_per}, sandbox {sandbox_per}{stats}. \
+             Our processes used {ours:.0}% of {cpus} CPUs over the wall time, the machine {busy_all:.0}% (other users included). \
+             First run on the new accounts (store creation, no job): {first_per} per account",
+            store = self.store,
+            runners = self.runners,
+            due = self.due,
+            rounds = self.rounds,
+            wall = duration(self.wall),
+            ran = self.ran_accounts,
+            busy = self.busy,
+            wall_per = per_account(self.wall * self.runners as u32),
+            path_per = per_account(self.job_path),
+            runner_per = per_account(self.runner_cpu),
+            pg_per = per_account(self.postgres_cpu),
+            sandbox_per = per_account(self.sandbox_cpu),
+            stats = self.stats.as_ref().map_or(String::new(), |s| format!(
+                "; {:.1} transactions, {:.2} sessions",
+                s.transactions as f64 / accounts.max(1) as f64,
+                s.sessions as f64 / accounts.max(1) as f64
+            )),
+            ours = 100.0 * ours.as_secs_f64() / capacity,
+            cpus = self.machine.cpus,
+            busy_all = 100.0 * self.machine.busy,
+            first_per = per_account(self.first_open),
         )
     }
 }
 
-/// Sets up `accounts` accounts in a fresh database, then runs `runners`
-/// runners at once, round after round, until every due job ran.
+/// Runs `runners` runners at once on `env`'s accounts and store, round
+/// after round, until every due job ran; then checks that each ran once
+/// and every account ended with success.
 fn scale(
-    bins: &Bins,
+    env: &Env,
     sandbox: &Sandbox,
     cluster: &PgCluster,
     postgres: &Postmaster,
-    accounts: usize,
+    due: &BTreeMap<String, usize>,
     runners: usize,
 ) -> Result<Scaling> {
-    let db = cluster.fresh_database("bench_runners");
-    let env = Env::new(bins, sandbox)?.with_store(&cluster.url(&db));
-    let setup = Instant::now();
-    // Account name -> due jobs.
-    let mut due: BTreeMap<String, usize> = BTreeMap::new();
-    for i in 1..=accounts {
-        let name = format!("a{i:03}");
-        let channels = 1 + i % 2;
-        add_account(&env, &name, channels, &DUE)?;
-        due.insert(name, channels * DUE.len());
-    }
-    let setup = setup.elapsed();
+    let accounts = due.len();
+    let store = if env.store.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let due_jobs: usize = due.values().sum();
+    // The accounts' schemas are made by their first run. That happens once
+    // in an account's life, so it is timed apart: a run of a job whose
+    // period is none opens (creates) every store and runs nothing.
+    let first = env.run(&[
+        "run-once",
+        "--all-accounts",
+        "--json",
+        "--job",
+        "export-products",
+    ])?;
+    ensure!(
+        first.json()?["errors"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            && first.rows()?.iter().all(|r| r["outcome"] == "not-due"),
+        "the first run (export-products only, period none) ran something or failed: {}",
+        first.stdout
+    );
     eprintln!(
-        "bench:   {runners} runner(s): {accounts} accounts set up in {}",
-        duration(setup)
+        "bench:   {store}, {runners} runner(s): {accounts} stores created in {}",
+        duration(first.wall)
     );
 
     let before = sandbox_counts(sandbox)?;
     let (postgres_before, sandbox_before) = (postgres.cpu()?, process_cpu(sandbox_pid(sandbox))?);
+    let db = env.store.as_deref().and_then(|url| url.rsplit('/').next());
+    let stats_before = db.map(|db| db_stats(cluster, db)).transpose()?;
     let machine_before = MachineCpu::sample()?;
     let mut wall = Duration::ZERO;
     let mut runner_cpu = Duration::ZERO;
+    let mut job_path = Duration::ZERO;
     let mut ran_accounts = vec![0; runners];
     let mut busy = vec![0; runners];
     // Account -> (jobs run, runners that ran any).
@@ -179,7 +261,7 @@ fn scale(
             "{runners} runner(s) left due jobs after {MAX_ROUNDS} rounds: ran {ran:?}"
         );
         rounds += 1;
-        let round = run_round(&env, runners, rounds)?;
+        let round = run_round(env, runners, rounds)?;
         wall += round.wall;
         for (i, runner) in round.runners.iter().enumerate() {
             runner_cpu += runner.exit.cpu;
@@ -189,13 +271,19 @@ fn scale(
                     .as_str()
                     .context("an account without a name")?;
                 let mut jobs = 0;
+                // Channel -> its jobs' durations (they run in order).
+                let mut channel_ms: BTreeMap<&str, u64> = BTreeMap::new();
                 for row in account["rows"].as_array().context("no rows")? {
                     match row["outcome"].as_str() {
                         Some("ran") => jobs += 1,
                         Some("not-due") => {}
                         _ => bail!("runner {i}: a job of `{name}` did not succeed: {row}"),
                     }
+                    let channel = row["channel"].as_str().unwrap_or_default();
+                    *channel_ms.entry(channel).or_default() +=
+                        row["duration_ms"].as_u64().unwrap_or(0);
                 }
+                job_path += Duration::from_millis(channel_ms.values().copied().max().unwrap_or(0));
                 if jobs > 0 {
                     let entry = ran.entry(name.to_string()).or_default();
                     entry.0 += jobs;
@@ -212,16 +300,24 @@ fn scale(
             }
         }
     }
-    eprintln!(
-        "bench:   {runners} runner(s): {due_jobs} due jobs done in {} ({rounds} round(s))",
-        duration(wall)
-    );
     let machine = MachineCpu::sample()?.since(&machine_before);
     let postgres_cpu = postgres.cpu()?.saturating_sub(postgres_before);
     let sandbox_cpu = process_cpu(sandbox_pid(sandbox))?.saturating_sub(sandbox_before);
+    let stats = match (db, stats_before) {
+        (Some(db), Some(before)) => {
+            // The server counts a session's work when the session ends.
+            std::thread::sleep(Duration::from_millis(500));
+            Some(db_stats(cluster, db)?.since(&before))
+        }
+        _ => None,
+    };
+    eprintln!(
+        "bench:   {store}, {runners} runner(s): {due_jobs} due jobs done in {} ({rounds} round(s))",
+        duration(wall)
+    );
 
     // No job twice: per account, the runners' reports and the sandbox agree.
-    for (name, jobs) in &due {
+    for (name, jobs) in due {
         let (ran_jobs, by) = ran.get(name).cloned().unwrap_or_default();
         ensure!(
             ran_jobs == *jobs && by.len() == 1,
@@ -250,17 +346,20 @@ fn scale(
         }
     }
     Ok(Scaling {
+        store,
         runners,
         due: due_jobs,
         wall,
         rounds,
         ran_accounts,
         busy,
+        job_path,
         runner_cpu,
         postgres_cpu,
         sandbox_cpu,
+        stats,
         machine,
-        setup,
+        first_open: first.wall,
     })
 }
 
@@ -321,10 +420,12 @@ fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
     let mut children: Vec<(Child, PathBuf, PathBuf)> = Vec::new();
     let start = Instant::now();
     for i in 0..runners {
-        let data = env.dir.path().join(format!("data-runner-{i}"));
+        // The first runner shares the scenario's data dir (with SQLite
+        // files, its stores), the others have their own as other hosts would.
+        let data = (i > 0).then(|| env.dir.path().join(format!("data-runner-{i}")));
         let out = env.dir.path().join(format!("runner-{round}-{i}.json"));
         let err = env.dir.path().join(format!("runner-{round}-{i}.err"));
-        let mut command = env.command(&args, Some(&data), &out, &err)?;
+        let mut command = env.command(&args, data.as_deref(), &out, &err)?;
         let child = command.spawn().context("cannot start oms-channels")?;
         children.push((child, out, err));
     }
