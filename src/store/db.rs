@@ -217,6 +217,17 @@ impl Db<'_> {
         }
     }
 
+    /// Runs a write whose result is not needed. PostgreSQL queues it and
+    /// sends the queue in one round trip before the next statement that
+    /// answers (or the commit); SQLite, in-process, runs it at once. Either
+    /// way it belongs to the transaction, and a failure rolls that back.
+    pub fn execute_deferred(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<()> {
+        match self {
+            Db::Sqlite(_) => self.execute(sql, params).map(|_| ()),
+            Db::Pg(session) => session.execute_deferred(sql, values(params)),
+        }
+    }
+
     /// Runs several statements with no parameters (DDL, maintenance).
     pub fn batch(&self, sql: &str) -> DbResult<()> {
         match self {

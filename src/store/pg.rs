@@ -167,6 +167,14 @@ impl PgTarget {
         }
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
+        if config.get_options().is_none() {
+            // The server's side too: without it, a runner host that vanishes
+            // (power, network) keeps its advisory locks until the kernel's
+            // default keepalive gives up, about two hours later.
+            config.options(
+                "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
+            );
+        }
         if config.get_application_name().is_none() {
             config.application_name("oms-channels");
         }
@@ -277,6 +285,7 @@ impl PgTarget {
         Ok(PgSession {
             client,
             statements: RefCell::new(HashMap::new()),
+            deferred: RefCell::new(Vec::new()),
             in_transaction: std::cell::Cell::new(false),
             _driver: DriverThread(Some(driver)),
         })
@@ -397,6 +406,9 @@ fn passfile_lookup(text: &str, wanted: [&str; 4]) -> Option<String> {
 pub struct PgSession {
     client: Client,
     statements: RefCell<HashMap<String, Statement>>,
+    /// Writes whose results nobody waits for, sent together (pipelined) at
+    /// the next statement that needs an answer, or before COMMIT.
+    deferred: RefCell<Vec<(Statement, Vec<Value>)>>,
     in_transaction: std::cell::Cell<bool>,
     _driver: DriverThread,
 }
@@ -425,7 +437,40 @@ impl PgSession {
         Ok(stmt)
     }
 
+    /// Queues a write: it is sent with the others queued before the next
+    /// statement that needs an answer, in one round trip. An error in it
+    /// surfaces there (still inside the same transaction, which then rolls
+    /// back whole).
+    pub fn execute_deferred(&self, sql: &str, params: Vec<Value>) -> DbResult<()> {
+        let stmt = self.statement(sql)?;
+        self.deferred.borrow_mut().push((stmt, params));
+        Ok(())
+    }
+
+    /// Sends the queued writes, all at once.
+    fn flush(&self) -> DbResult<()> {
+        let pending = std::mem::take(&mut *self.deferred.borrow_mut());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let params: Vec<Vec<PgParam<'_>>> = pending
+            .iter()
+            .map(|(_, values)| values.iter().map(PgParam).collect())
+            .collect();
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = params
+            .iter()
+            .map(|ps| ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect())
+            .collect();
+        let writes = pending
+            .iter()
+            .zip(&refs)
+            .map(|((stmt, _), refs)| self.client.execute(stmt, refs));
+        futures_executor::block_on(futures_util::future::try_join_all(writes))?;
+        Ok(())
+    }
+
     pub fn execute(&self, sql: &str, params: &[Value]) -> DbResult<usize> {
+        self.flush()?;
         let stmt = self.statement(sql)?;
         let params: Vec<PgParam<'_>> = params.iter().map(PgParam).collect();
         let refs: Vec<&(dyn ToSql + Sync)> =
@@ -435,6 +480,12 @@ impl PgSession {
     }
 
     pub fn batch(&self, sql: &str) -> DbResult<()> {
+        if sql == "ROLLBACK" {
+            // Whatever was queued belonged to the transaction being undone.
+            self.deferred.borrow_mut().clear();
+        } else {
+            self.flush()?;
+        }
         Ok(futures_executor::block_on(self.client.batch_execute(sql))?)
     }
 
@@ -444,6 +495,7 @@ impl PgSession {
         params: &[Value],
         each: &mut dyn FnMut(&Row) -> DbResult<()>,
     ) -> DbResult<()> {
+        self.flush()?;
         let stmt = self.statement(sql)?;
         let params: Vec<PgParam<'_>> = params.iter().map(PgParam).collect();
         futures_executor::block_on(async {
@@ -462,21 +514,21 @@ impl PgSession {
         })
     }
 
-    /// Runs `f` inside `begin` ... COMMIT, rolling back when it fails.
+    /// Runs `f` inside `begin` ... COMMIT, rolling back when it (or the
+    /// commit, e.g. a queued write that fails) fails, so the session is
+    /// usable again either way.
     pub fn transaction<T>(&self, begin: &str, f: impl FnOnce() -> DbResult<T>) -> DbResult<T> {
         self.batch(begin)?;
         self.in_transaction.set(true);
-        let result = f();
-        let end = match &result {
-            Ok(_) => self.batch("COMMIT"),
-            Err(_) => self.batch("ROLLBACK"),
+        let outcome = f().and_then(|value| self.batch("COMMIT").map(|()| value));
+        let ended = match outcome {
+            Ok(_) => true,
+            Err(_) => self.batch("ROLLBACK").is_ok(),
         };
-        if end.is_ok() {
+        if ended {
             self.in_transaction.set(false);
         }
-        let value = result?;
-        end?;
-        Ok(value)
+        outcome
     }
 
     /// The server's process id for this session (pg_stat_activity.pid).

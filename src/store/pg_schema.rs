@@ -173,16 +173,19 @@ CREATE TABLE IF NOT EXISTS oms_channels.lock_holders (
 /// Creates the registry if this database has none yet (serialised, since
 /// concurrent `CREATE ... IF NOT EXISTS` can still collide).
 pub(crate) fn ensure_registry(session: &PgSession) -> Result<()> {
-    session.transaction("BEGIN", || {
-        let db = Db::Pg(session);
-        db.query_each(
-            "SELECT pg_advisory_xact_lock(hashtextextended('oms-channels/schema', 0))",
-            params![],
-            &mut |_| Ok(()),
-        )?;
-        db.batch(REGISTRY)
-    })?;
+    session.transaction("BEGIN", || lock_schema_changes(Db::Pg(session)))?;
     Ok(())
+}
+
+/// Inside a transaction: waits for any other runner's schema change to
+/// commit, then makes sure the registry exists.
+fn lock_schema_changes(db: Db<'_>) -> DbResult<()> {
+    db.query_each(
+        "SELECT pg_advisory_xact_lock(hashtextextended('oms-channels/schema', 0))",
+        params![],
+        &mut |_| Ok(()),
+    )?;
+    db.batch(REGISTRY)
 }
 
 /// The account's registered schema version; `None` when it has no schema
@@ -234,12 +237,7 @@ fn migrate(session: &PgSession, account: &str, schema: &str) -> Result<()> {
     let mut newer = None;
     session.transaction("BEGIN", || {
         let db = Db::Pg(session);
-        db.query_each(
-            "SELECT pg_advisory_xact_lock(hashtextextended('oms-channels/schema', 0))",
-            params![],
-            &mut |_| Ok(()),
-        )?;
-        db.batch(REGISTRY)?;
+        lock_schema_changes(db)?;
         let found = registered_version(db, account)?;
         let mut version = found.unwrap_or(0);
         if version > known {
