@@ -72,6 +72,8 @@ struct Sizes {
     runner_accounts: usize,
     /// Runners started at once against the one runner.
     runners: usize,
+    /// How many times each of the two is timed (the median counts).
+    runner_repeats: usize,
     /// Accounts of the idle run-once figure, PostgreSQL vs SQLite.
     idle_accounts: usize,
     /// Timed idle runs of that figure (the median counts).
@@ -95,6 +97,7 @@ impl Sizes {
                 medusa_products: 300,
                 runner_accounts: 40,
                 runners: 4,
+                runner_repeats: 1,
                 idle_accounts: 10,
                 idle_account_runs: 5,
             }
@@ -113,6 +116,7 @@ impl Sizes {
                 medusa_products: 2_000,
                 runner_accounts: 200,
                 runners: 4,
+                runner_repeats: 3,
                 idle_accounts: 50,
                 idle_account_runs: 20,
             }

@@ -4,9 +4,10 @@
 //! - runners scaling: accounts whose jobs are all due, against sandbox
 //!   channels that take 50 ms per request, done by one `run-once
 //!   --all-accounts` vs several started at once, each its own process with
-//!   its own data dir, as separate hosts would be. The sandbox's request
-//!   counters, every runner's report and every account's `status` must show
-//!   each due job run exactly once, successfully;
+//!   its own data dir, as separate hosts would be; the two in turn, a few
+//!   times (the jobs made due again in between), medians compared. The
+//!   sandbox's request counters, every runner's report and every account's
+//!   `status` must show each due job run exactly once, successfully;
 //! - idle `run-once --all-accounts` per account, PostgreSQL vs SQLite.
 //!
 //! Next to the figures, notes say where the time goes: the CPU time of the
@@ -14,7 +15,7 @@
 //! sandbox (`/proc`), and the sessions and transactions the server counted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -72,153 +73,18 @@ fn runners(
         ],
     )?;
     let n = sizes.runner_accounts;
-    // The accounts, set up once through the CLI; each case copies them.
-    let accounts = Env::new(bins, &sandbox)?;
+    let db = cluster.fresh_database("bench_runners");
+    let env = Env::new(bins, &sandbox)?.with_store(&cluster.url(&db));
     let setup = Instant::now();
     // Account name -> due jobs.
     let mut due: BTreeMap<String, usize> = BTreeMap::new();
     for i in 1..=n {
         let name = format!("a{i:03}");
         let channels = 1 + i % 2;
-        add_account(&accounts, &name, channels, &DUE)?;
+        add_account(&env, &name, channels, &DUE)?;
         due.insert(name, channels * DUE.len());
     }
-    eprintln!(
-        "bench:   {n} accounts set up in {}",
-        duration(setup.elapsed())
-    );
-    // Each case: a copy of the accounts on a fresh database.
-    let case = |runners: usize| -> Result<Scaling> {
-        let env = Env::new(bins, &sandbox)?;
-        copy_dir(
-            &accounts.dir.path().join("config"),
-            &env.dir.path().join("config"),
-        )?;
-        let env = env.with_store(&cluster.url(&cluster.fresh_database("bench_runners")));
-        scale(&env, &sandbox, cluster, postgres, &due, runners)
-    };
-    let one = case(1)?;
-    let many = case(sizes.runners)?;
-
-    let per_minute = |s: &Scaling| n as f64 / s.wall.as_secs_f64() * 60.0;
-    let what = format!("{n} accounts (1-2 channels at {LATENCY_MS} ms/request, all due)");
-    table.info_text(
-        format!("{what}, PostgreSQL store: 1 runner"),
-        format!(
-            "{} ({:.0} accounts/min)",
-            duration(one.wall),
-            per_minute(&one)
-        ),
-    );
-    table.speedup(
-        format!(
-            "{what}, PostgreSQL store: {} runners at once",
-            sizes.runners
-        ),
-        (many.wall, format!("{:.0} accounts/min", per_minute(&many))),
-        (one.wall, "1 runner".into()),
-        3.5,
-    );
-    for s in [&one, &many] {
-        table.note(s.describe(n));
-    }
-    Ok(())
-}
-
-/// Copies the files of `from` (and of its sub-directories) into `to`.
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// One scaling run: what it took, and what each part of it cost.
-struct Scaling {
-    store: &'static str,
-    runners: usize,
-    due: usize,
-    wall: Duration,
-    rounds: usize,
-    /// Per runner: accounts where it ran jobs, accounts it skipped as busy.
-    ran_accounts: Vec<usize>,
-    busy: Vec<usize>,
-    /// Sum over accounts of the account's longest channel (its jobs' own
-    /// durations, in order): the part of the wall time the channels set.
-    job_path: Duration,
-    runner_cpu: Duration,
-    postgres_cpu: Duration,
-    sandbox_cpu: Duration,
-    /// PostgreSQL only.
-    stats: Option<DbStats>,
-    machine: MachineCpu,
-    /// The first run on the new accounts: creating their schemas, no job.
-    first_open: Duration,
-}
-
-impl Scaling {
-    fn describe(&self, accounts: usize) -> String {
-        let per_account = |d: Duration| duration(d / accounts.max(1) as u32);
-        let ours = self.runner_cpu + self.postgres_cpu + self.sandbox_cpu;
-        let capacity = self.wall.as_secs_f64() * self.machine.cpus as f64;
-        format!(
-            "{store}, {runners} runner(s), {accounts} accounts, {due} due jobs, {rounds} round(s) in {wall}: \
-             accounts run per runner {ran:?}, busy skips per runner {busy:?}. \
-             Per account: wall × runners {wall_per}, the channels' own job time {path_per}; \
-             CPU: runners {runner_per}, PostgreSQL {pg_per}, sandbox {sandbox_per}{stats}. \
-             Our processes used {ours:.0}% of {cpus} CPUs over the wall time, the machine {busy_all:.0}% (other users included). \
-             First run on the new accounts (store creation, no job): {first_per} per account",
-            store = self.store,
-            runners = self.runners,
-            due = self.due,
-            rounds = self.rounds,
-            wall = duration(self.wall),
-            ran = self.ran_accounts,
-            busy = self.busy,
-            wall_per = per_account(self.wall * self.runners as u32),
-            path_per = per_account(self.job_path),
-            runner_per = per_account(self.runner_cpu),
-            pg_per = per_account(self.postgres_cpu),
-            sandbox_per = per_account(self.sandbox_cpu),
-            stats = self.stats.as_ref().map_or(String::new(), |s| format!(
-                "; {:.1} transactions, {:.2} sessions",
-                s.transactions as f64 / accounts.max(1) as f64,
-                s.sessions as f64 / accounts.max(1) as f64
-            )),
-            ours = 100.0 * ours.as_secs_f64() / capacity,
-            cpus = self.machine.cpus,
-            busy_all = 100.0 * self.machine.busy,
-            first_per = per_account(self.first_open),
-        )
-    }
-}
-
-/// Runs `runners` runners at once on `env`'s accounts and store, round
-/// after round, until every due job ran; then checks that each ran once
-/// and every account ended with success.
-fn scale(
-    env: &Env,
-    sandbox: &Sandbox,
-    cluster: &PgCluster,
-    postgres: &Postmaster,
-    due: &BTreeMap<String, usize>,
-    runners: usize,
-) -> Result<Scaling> {
-    let accounts = due.len();
-    let store = if env.store.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let due_jobs: usize = due.values().sum();
+    let setup = setup.elapsed();
     // The accounts' schemas are made by their first run. That happens once
     // in an account's life, so it is timed apart: a run of a job whose
     // period is none opens (creates) every store and runs nothing.
@@ -238,20 +104,166 @@ fn scale(
         first.stdout
     );
     eprintln!(
-        "bench:   {store}, {runners} runner(s): {accounts} stores created in {}",
+        "bench:   {n} accounts set up in {}, their stores created in {}",
+        duration(setup),
         duration(first.wall)
     );
 
+    // 1 runner and N runners in turn, so a change in the machine's load
+    // (it is shared) weighs on both alike; the medians count.
+    let (mut ones, mut manys) = (Vec::new(), Vec::new());
+    for repeat in 0..sizes.runner_repeats {
+        for (runners, cases) in [(1, &mut ones), (sizes.runners, &mut manys)] {
+            if repeat > 0 || runners > 1 {
+                make_due_again(cluster, &db);
+            }
+            cases.push(scale(
+                &env, &sandbox, cluster, postgres, &db, &due, runners,
+            )?);
+        }
+    }
+    let median_case = |mut cases: Vec<Scaling>| {
+        cases.sort_by_key(|c| c.wall);
+        let walls: Vec<String> = cases.iter().map(|c| duration(c.wall)).collect();
+        (cases.swap_remove(cases.len() / 2), walls.join(", "))
+    };
+    let (one, one_walls) = median_case(ones);
+    let (many, many_walls) = median_case(manys);
+
+    let per_minute = |s: &Scaling| n as f64 / s.wall.as_secs_f64() * 60.0;
+    let what = format!(
+        "{n} accounts (1-2 channels at {LATENCY_MS} ms/request, all due), PostgreSQL store"
+    );
+    let of = |what: &str| {
+        if sizes.runner_repeats > 1 {
+            format!("{what} (median of {})", sizes.runner_repeats)
+        } else {
+            what.to_string()
+        }
+    };
+    table.info_text(
+        of(&format!("{what}: 1 runner")),
+        format!(
+            "{} ({:.0} accounts/min)",
+            duration(one.wall),
+            per_minute(&one)
+        ),
+    );
+    table.speedup(
+        of(&format!("{what}: {} runners at once", sizes.runners)),
+        (many.wall, format!("{:.0} accounts/min", per_minute(&many))),
+        (one.wall, "1 runner".into()),
+        3.5,
+    );
+    table.note(format!(
+        "runners: every wall time: 1 runner {one_walls}; {} runners {many_walls}. \
+         The first run on new accounts (store creation, no job) took {} per account",
+        sizes.runners,
+        duration(first.wall / n as u32)
+    ));
+    for s in [&one, &many] {
+        table.note(s.describe(n));
+    }
+    Ok(())
+}
+
+/// Makes every job of every account due again, as `channel reset` would
+/// (which also forgets tokens and listings), in one statement rather than
+/// a CLI call per channel: the job state of each account's schema goes.
+/// (Panics with psql's message when the registry or a table is missing.)
+fn make_due_again(cluster: &PgCluster, db: &str) {
+    cluster.psql(
+        db,
+        "DO $$ DECLARE s text; BEGIN \
+           FOR s IN SELECT schema_name FROM oms_channels.accounts LOOP \
+             EXECUTE format('DELETE FROM %I.job_state', s); \
+           END LOOP; \
+         END $$",
+    );
+}
+
+/// One scaling run: what it took, and what each part of it cost.
+struct Scaling {
+    runners: usize,
+    due: usize,
+    wall: Duration,
+    rounds: usize,
+    /// Per runner: accounts where it ran jobs, accounts it skipped as busy.
+    ran_accounts: Vec<usize>,
+    busy: Vec<usize>,
+    /// Per runner, summed over rounds: from the start of a round to its exit.
+    walls: Vec<Duration>,
+    /// Sum over accounts of the account's longest channel (its jobs' own
+    /// durations, in order): the part of the wall time the channels set.
+    job_path: Duration,
+    runner_cpu: Duration,
+    postgres_cpu: Duration,
+    sandbox_cpu: Duration,
+    stats: DbStats,
+    machine: MachineCpu,
+}
+
+impl Scaling {
+    fn describe(&self, accounts: usize) -> String {
+        let per_account = |d: Duration| duration(d / accounts.max(1) as u32);
+        let ours = self.runner_cpu + self.postgres_cpu + self.sandbox_cpu;
+        let capacity = self.wall.as_secs_f64() * self.machine.cpus as f64;
+        format!(
+            "{runners} runner(s), {accounts} accounts, {due} due jobs, {rounds} round(s) in {wall}: \
+             accounts run per runner {ran:?}, busy skips {busy:?}, exits after {walls}. \
+             Per account: wall × runners {wall_per}, the channels' own job time {path_per}; \
+             CPU: runners {runner_per}, PostgreSQL {pg_per}, sandbox {sandbox_per}; \
+             {tx:.1} transactions, {sessions:.2} sessions. \
+             Our processes used {ours:.0}% of {cpus} CPUs over the wall time, the machine {busy_all:.0}% (other users included)",
+            runners = self.runners,
+            due = self.due,
+            rounds = self.rounds,
+            wall = duration(self.wall),
+            ran = self.ran_accounts,
+            busy = self.busy,
+            walls = self
+                .walls
+                .iter()
+                .map(|w| duration(*w))
+                .collect::<Vec<_>>()
+                .join(", "),
+            wall_per = per_account(self.wall * self.runners as u32),
+            path_per = per_account(self.job_path),
+            runner_per = per_account(self.runner_cpu),
+            pg_per = per_account(self.postgres_cpu),
+            sandbox_per = per_account(self.sandbox_cpu),
+            tx = self.stats.transactions as f64 / accounts.max(1) as f64,
+            sessions = self.stats.sessions as f64 / accounts.max(1) as f64,
+            ours = 100.0 * ours.as_secs_f64() / capacity,
+            cpus = self.machine.cpus,
+            busy_all = 100.0 * self.machine.busy,
+        )
+    }
+}
+
+/// Runs `runners` runners at once on `env`'s accounts and store, round
+/// after round, until every due job ran; then checks that each ran once
+/// and every account ended with success.
+fn scale(
+    env: &Env,
+    sandbox: &Sandbox,
+    cluster: &PgCluster,
+    postgres: &Postmaster,
+    db: &str,
+    due: &BTreeMap<String, usize>,
+    runners: usize,
+) -> Result<Scaling> {
+    let due_jobs: usize = due.values().sum();
     let before = sandbox_counts(sandbox)?;
     let (postgres_before, sandbox_before) = (postgres.cpu()?, process_cpu(sandbox_pid(sandbox))?);
-    let db = env.store.as_deref().and_then(|url| url.rsplit('/').next());
-    let stats_before = db.map(|db| db_stats(cluster, db)).transpose()?;
+    let stats_before = db_stats(cluster, db)?;
     let machine_before = MachineCpu::sample()?;
     let mut wall = Duration::ZERO;
     let mut runner_cpu = Duration::ZERO;
     let mut job_path = Duration::ZERO;
     let mut ran_accounts = vec![0; runners];
     let mut busy = vec![0; runners];
+    let mut walls = vec![Duration::ZERO; runners];
     // Account -> (jobs run, runners that ran any).
     let mut ran: BTreeMap<String, (usize, BTreeSet<usize>)> = BTreeMap::new();
     let mut rounds = 0;
@@ -265,6 +277,7 @@ fn scale(
         wall += round.wall;
         for (i, runner) in round.runners.iter().enumerate() {
             runner_cpu += runner.exit.cpu;
+            walls[i] += runner.wall;
             let report = &runner.report;
             for account in report["accounts"].as_array().context("no accounts")? {
                 let name = account["account"]
@@ -303,16 +316,11 @@ fn scale(
     let machine = MachineCpu::sample()?.since(&machine_before);
     let postgres_cpu = postgres.cpu()?.saturating_sub(postgres_before);
     let sandbox_cpu = process_cpu(sandbox_pid(sandbox))?.saturating_sub(sandbox_before);
-    let stats = match (db, stats_before) {
-        (Some(db), Some(before)) => {
-            // The server counts a session's work when the session ends.
-            std::thread::sleep(Duration::from_millis(500));
-            Some(db_stats(cluster, db)?.since(&before))
-        }
-        _ => None,
-    };
+    // The server counts a session's work when the session ends.
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = db_stats(cluster, db)?.since(&stats_before);
     eprintln!(
-        "bench:   {store}, {runners} runner(s): {due_jobs} due jobs done in {} ({rounds} round(s))",
+        "bench:   {runners} runner(s): {due_jobs} due jobs done in {} ({rounds} round(s))",
         duration(wall)
     );
 
@@ -346,20 +354,19 @@ fn scale(
         }
     }
     Ok(Scaling {
-        store,
         runners,
         due: due_jobs,
         wall,
         rounds,
         ran_accounts,
         busy,
+        walls,
         job_path,
         runner_cpu,
         postgres_cpu,
         sandbox_cpu,
         stats,
         machine,
-        first_open: first.wall,
     })
 }
 
@@ -410,6 +417,8 @@ struct Round {
 
 struct Runner {
     exit: Exit,
+    /// From the start of the round to this runner's exit.
+    wall: Duration,
     report: Value,
 }
 
@@ -433,8 +442,10 @@ fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
         let waits: Vec<_> = children
             .into_iter()
             .map(|(child, out, err)| {
-                scope
-                    .spawn(move || wait_with_deadline(child, CHILD_DEADLINE).map(|e| (e, out, err)))
+                scope.spawn(move || {
+                    wait_with_deadline(child, CHILD_DEADLINE)
+                        .map(|e| (e, start.elapsed(), out, err))
+                })
             })
             .collect();
         waits
@@ -444,7 +455,7 @@ fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
     })?;
     let wall = start.elapsed();
     let mut done = Vec::new();
-    for (i, (exit, out, err)) in exits.into_iter().enumerate() {
+    for (i, (exit, wall, out, err)) in exits.into_iter().enumerate() {
         let stdout = std::fs::read_to_string(&out)?;
         if exit.code != Some(0) {
             bail!(
@@ -456,7 +467,7 @@ fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
         }
         let report = serde_json::from_str(&stdout)
             .with_context(|| format!("runner {i} printed no JSON: {stdout}"))?;
-        done.push(Runner { exit, report });
+        done.push(Runner { exit, wall, report });
     }
     Ok(Round {
         wall,
@@ -553,7 +564,7 @@ fn idle_per_account(
     let runs = (sizes.idle_account_runs * n) as f64;
     table.note(format!(
         "idle run-once per account: CPU of the tool {} on SQLite, {} on PostgreSQL (median run / {n}); \
-         PostgreSQL server CPU {} per account; the server counted {:.1} sessions and {:.1} transactions \
+         PostgreSQL server CPU {} per account; the server counted {:.2} sessions and {:.1} transactions \
          per account per run ({} sessions, {} transactions in {} runs)",
         duration(per(sqlite_cpu)),
         duration(per(pg_cpu)),
