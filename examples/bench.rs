@@ -6,8 +6,11 @@
 //!
 //! `cargo run --release --example bench` (add `-- --quick` for a smoke run,
 //! `-- --no-build` when the binaries are already built, `-- --no-peers` to
-//! skip the figures against real Vendure and Medusa servers).
+//! skip the figures against real Vendure and Medusa servers, `-- --idle` or
+//! `-- --runners` for those figures alone).
 
+#[path = "bench/many.rs"]
+mod many;
 #[path = "bench/peers.rs"]
 mod peers;
 // The test peers' harnesses, shared with the integration tests.
@@ -65,6 +68,16 @@ struct Sizes {
     slow_products: u64,
     vendure_variants: u32,
     medusa_products: usize,
+    /// Accounts of the runners-scaling figure, on a PostgreSQL store.
+    runner_accounts: usize,
+    /// Runners started at once against the one runner.
+    runners: usize,
+    /// How many times each of the two is timed (the median counts).
+    runner_repeats: usize,
+    /// Accounts of the idle run-once figure, PostgreSQL vs SQLite.
+    idle_accounts: usize,
+    /// Timed idle runs of that figure (the median counts).
+    idle_account_runs: usize,
 }
 
 impl Sizes {
@@ -82,6 +95,11 @@ impl Sizes {
                 slow_products: 2_000,
                 vendure_variants: 1_000,
                 medusa_products: 300,
+                runner_accounts: 40,
+                runners: 4,
+                runner_repeats: 1,
+                idle_accounts: 10,
+                idle_account_runs: 5,
             }
         } else {
             Sizes {
@@ -96,6 +114,11 @@ impl Sizes {
                 slow_products: 2_000,
                 vendure_variants: 10_000,
                 medusa_products: 2_000,
+                runner_accounts: 200,
+                runners: 4,
+                runner_repeats: 3,
+                idle_accounts: 50,
+                idle_account_runs: 20,
             }
         }
     }
@@ -106,20 +129,25 @@ fn main() -> Result<()> {
     let mut build = true;
     let mut with_peers = true;
     let mut only_idle = false;
+    let mut only_runners = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-build" => build = false,
             "--no-peers" => with_peers = false,
             "--idle" => only_idle = true,
+            "--runners" => only_runners = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo run --release --example bench [-- --quick] [-- --no-build] [-- --no-peers] [-- --idle]"
+                    "usage: cargo run --release --example bench [-- --quick] [-- --no-build] [-- --no-peers] [-- --idle] [-- --runners]\n\
+                     --idle     only the idle run-once figure\n\
+                     --runners  only the many-accounts figures on a PostgreSQL store\n\
+                     \x20          (runners scaling; idle run-once per account, PostgreSQL vs SQLite)"
                 );
                 return Ok(());
             }
             other => bail!(
-                "unknown argument `{other}`: expected --quick, --no-build, --no-peers or --idle"
+                "unknown argument `{other}`: expected --quick, --no-build, --no-peers, --idle or --runners"
             ),
         }
     }
@@ -133,20 +161,24 @@ fn main() -> Result<()> {
     let sizes = Sizes::new(quick);
     let mut table = Table::default();
 
-    eprintln!("bench: 1/5 idle run-once");
-    idle(&bins, &sizes, &mut table)?;
-    if only_idle {
-        println!("{}", machine());
-        println!("{}", table.render());
-        return Ok(());
+    let only = only_idle || only_runners;
+    if only_idle || !only {
+        eprintln!("bench: 1/6 idle run-once");
+        idle(&bins, &sizes, &mut table)?;
     }
-    eprintln!("bench: 2-3/5 import and its memory");
-    import(&bins, &sizes, &mut table)?;
-    eprintln!("bench: 4/5 products load and export");
-    export(&bins, &sizes, &mut table)?;
-    eprintln!("bench: 5/5 slow channels concurrently");
-    slow_channels(&bins, &sizes, &mut table)?;
-    if with_peers {
+    if !only {
+        eprintln!("bench: 2-3/6 import and its memory");
+        import(&bins, &sizes, &mut table)?;
+        eprintln!("bench: 4/6 products load and export");
+        export(&bins, &sizes, &mut table)?;
+        eprintln!("bench: 5/6 slow channels concurrently");
+        slow_channels(&bins, &sizes, &mut table)?;
+    }
+    if only_runners || !only {
+        eprintln!("bench: 6/6 many accounts on a PostgreSQL store");
+        many::figures(&bins, &sizes, &mut table)?;
+    }
+    if with_peers && !only {
         eprintln!("bench: real platforms: import from Vendure");
         peers::vendure(&bins, sizes.vendure_variants, &mut table)?;
         eprintln!("bench: real platforms: import from Medusa");
@@ -725,12 +757,17 @@ struct Env<'a> {
     base_url: String,
     token_url: String,
     client_id: String,
+    /// `OMS_CHANNELS_STORE` for every run; `None` runs on the SQLite files
+    /// of the data dir (and keeps a store URL in the caller's env out).
+    store: Option<String>,
 }
 
 /// One finished CLI run.
 struct Run {
     wall: Duration,
     max_rss_kb: u64,
+    /// User plus system CPU time of the process.
+    cpu: Duration,
     stdout: String,
 }
 
@@ -797,7 +834,14 @@ impl<'a> Env<'a> {
             base_url: sandbox.field("base_url")?.to_string(),
             token_url: sandbox.field("token_url")?.to_string(),
             client_id: sandbox.field("client_id")?.to_string(),
+            store: None,
         })
+    }
+
+    /// The same scenario on the store at `url` instead of SQLite files.
+    fn with_store(mut self, url: &str) -> Env<'a> {
+        self.store = Some(url.to_string());
+        self
     }
 
     /// A scenario against a test peer: no sandbox, and `secret` (a password
@@ -812,6 +856,7 @@ impl<'a> Env<'a> {
             base_url: String::new(),
             token_url: String::new(),
             client_id: String::new(),
+            store: None,
         })
     }
 
@@ -862,46 +907,77 @@ impl<'a> Env<'a> {
         self.run(&args)
     }
 
-    /// Runs the CLI to completion; fails unless it exits 0. Wall time from
-    /// spawn to exit; peak RSS from the kernel's accounting of this child.
-    fn run(&self, args: &[&str]) -> Result<Run> {
-        let out_path = self.dir.path().join("stdout");
-        let err_path = self.dir.path().join("stderr");
+    /// The CLI with `args` in this scenario's config dir, data dir `data`
+    /// (the scenario's own when `None`) and store; output to the given files.
+    fn command(
+        &self,
+        args: &[&str],
+        data: Option<&Path>,
+        out: &Path,
+        err: &Path,
+    ) -> Result<Command> {
         let mut command = Command::new(&self.bins.cli);
         command
             .args(args)
             .env("OMS_CHANNELS_CONFIG_DIR", self.dir.path().join("config"))
-            .env("OMS_CHANNELS_DATA_DIR", self.dir.path().join("data"))
+            .env(
+                "OMS_CHANNELS_DATA_DIR",
+                data.map_or_else(|| self.dir.path().join("data"), Path::to_path_buf),
+            )
             .env(SECRET_ENV, &self.secret)
             .env("NO_COLOR", "1")
             .env_remove("OMS_CHANNELS_ACCOUNT")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(File::create(&out_path)?)
-            .stderr(File::create(&err_path)?);
+            .stdout(File::create(out)?)
+            .stderr(File::create(err)?);
+        match &self.store {
+            Some(url) => command.env("OMS_CHANNELS_STORE", url),
+            None => command.env_remove("OMS_CHANNELS_STORE"),
+        };
+        Ok(command)
+    }
+
+    /// Runs the CLI to completion; fails unless it exits 0. Wall time from
+    /// spawn to exit; peak RSS from the kernel's accounting of this child.
+    fn run(&self, args: &[&str]) -> Result<Run> {
+        let out_path = self.dir.path().join("stdout");
+        let err_path = self.dir.path().join("stderr");
+        let mut command = self.command(args, None, &out_path, &err_path)?;
         let start = Instant::now();
         let child = command.spawn().context("cannot start oms-channels")?;
-        let (code, max_rss_kb) = wait_with_deadline(child, CHILD_DEADLINE)?;
+        let exit = wait_with_deadline(child, CHILD_DEADLINE)?;
         let wall = start.elapsed();
         let stdout = std::fs::read_to_string(&out_path)?;
-        if code != Some(0) {
+        if exit.code != Some(0) {
             bail!(
-                "`oms-channels {}` exited with {code:?}\nstdout: {stdout}\nstderr: {}",
+                "`oms-channels {}` exited with {:?}\nstdout: {stdout}\nstderr: {}",
                 args.join(" "),
+                exit.code,
                 std::fs::read_to_string(&err_path)?
             );
         }
         Ok(Run {
             wall,
-            max_rss_kb,
+            max_rss_kb: exit.max_rss_kb,
+            cpu: exit.cpu,
             stdout,
         })
     }
 }
 
-/// Waits for `child`, killing it after `deadline`; returns its exit code
-/// (`None` when a signal ended it) and its peak RSS in KiB.
-fn wait_with_deadline(child: Child, deadline: Duration) -> Result<(Option<i32>, u64)> {
+/// How a child ended, from the kernel's accounting.
+struct Exit {
+    /// `None` when a signal ended it.
+    code: Option<i32>,
+    max_rss_kb: u64,
+    /// User plus system CPU time.
+    cpu: Duration,
+}
+
+/// Waits for `child`, killing it after `deadline`; returns its exit code,
+/// peak RSS and CPU time.
+fn wait_with_deadline(child: Child, deadline: Duration) -> Result<Exit> {
     let pid = i32::try_from(child.id()).context("pid out of range")?;
     let (done, finished) = mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
@@ -945,7 +1021,15 @@ fn wait_with_deadline(child: Child, deadline: Duration) -> Result<(Option<i32>, 
     // `child` was reaped above: dropping it neither waits nor kills.
     drop(child);
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok(Exit {
+        code,
+        max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+    })
 }
 
 // ---- the table ----
@@ -954,6 +1038,8 @@ fn wait_with_deadline(child: Child, deadline: Duration) -> Result<(Option<i32>, 
 struct Table {
     rows: Vec<[String; 6]>,
     missed: usize,
+    /// Lines printed under the table: what a figure is made of.
+    notes: Vec<String>,
 }
 
 impl Table {
@@ -987,6 +1073,29 @@ impl Table {
             target_text,
             verdict,
         ]);
+    }
+
+    /// A speed-up: `base` over `measured`, with `target` as the smallest ratio.
+    fn speedup(
+        &mut self,
+        what: String,
+        (measured, measured_note): (Duration, String),
+        (base, base_note): (Duration, String),
+        target: f64,
+    ) {
+        let ratio = base.as_secs_f64() / measured.as_secs_f64();
+        self.push([
+            what,
+            format!("{} ({measured_note})", duration(measured)),
+            format!("{} ({base_note})", duration(base)),
+            format!("{ratio:.2}× faster"),
+            format!("≥ {target}×"),
+            ok(ratio >= target),
+        ]);
+    }
+
+    fn note(&mut self, line: String) {
+        self.notes.push(line);
     }
 
     /// A time with an absolute target, the floor shown for reference.
@@ -1045,6 +1154,18 @@ impl Table {
         ]);
     }
 
+    /// A figure without a floor or target, its measured cell as given.
+    fn info_text(&mut self, what: String, measured: String) {
+        self.push([
+            what,
+            measured,
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
+
     fn info(&mut self, what: String, measured: Duration) {
         self.push([
             what,
@@ -1079,6 +1200,13 @@ impl Table {
         for row in &self.rows {
             out.push('\n');
             out.push_str(&line(row));
+        }
+        if !self.notes.is_empty() {
+            out.push('\n');
+        }
+        for note in &self.notes {
+            out.push('\n');
+            out.push_str(note);
         }
         out
     }
