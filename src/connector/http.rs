@@ -255,6 +255,36 @@ impl fmt::Debug for HttpClient {
     }
 }
 
+/// The TLS settings every channel client of this process shares: the
+/// system's trusted roots are read once per process, not once per channel
+/// (reading them costs milliseconds: hundreds of files). `None` if the
+/// platform verifier cannot be set up; each client then makes its own.
+pub fn shared_tls() -> Option<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Option<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .and_then(|builder| builder.with_platform_verifier())
+                .ok()?
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            Some(config)
+        })
+        .clone()
+}
+
+/// A client builder with the shared TLS settings.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder();
+    match shared_tls() {
+        Some(tls) => builder.use_preconfigured_tls(tls),
+        None => builder,
+    }
+}
+
 impl HttpClient {
     /// Builds the client (one connection pool for every request it makes).
     pub fn new(options: ClientOptions) -> Result<Self, ChannelError> {
@@ -279,7 +309,7 @@ impl HttpClient {
                 "`max_body_bytes` is 0: no reply would fit".into(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let http = client_builder()
             .user_agent(concat!("oms-channels/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
@@ -644,5 +674,17 @@ pub fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
         excerpt(&body[..end], &[])
     } else {
         format!("…{}", excerpt_n(&body[start..end], &[], EXCERPT_CHARS - 1))
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn every_client_shares_one_tls_setup_that_speaks_h2_and_http1() {
+        let tls = shared_tls().expect("the platform verifier works on this machine");
+        assert_eq!(tls.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+        client_builder().build().expect("a client builds on it");
     }
 }

@@ -88,9 +88,14 @@ impl DbError {
     /// pg_hba.conf rule): a setting to fix, not an outage to wait out.
     pub fn is_auth_failure(&self) -> bool {
         match self {
-            DbError::Postgres(e) => e
-                .code()
-                .is_some_and(|code| code.code().starts_with("28") || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME),
+            DbError::Postgres(e) => {
+                e.code().is_some_and(|code| {
+                    code.code().starts_with("28")
+                        || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME
+                })
+                // The server asked for a password and none was set.
+                || e.to_string().starts_with("invalid configuration")
+            }
             _ => false,
         }
     }

@@ -32,32 +32,70 @@ fn make_certs(dir: &Path) {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.crt", "-days", "2", "-subj", "/CN=oms-test-ca",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=oms-test-ca",
         ],
     );
     openssl(
         dir,
         &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
-            "server.csr", "-subj", "/CN=localhost",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
         ],
     );
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
         ],
     );
     let key = dir.join("server.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::set_permissions(dir.join("server.crt"), std::fs::Permissions::from_mode(0o644))
-        .unwrap();
+    std::fs::set_permissions(
+        dir.join("server.crt"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     // The server (the `postgres` user when the tests run as root) must own its key.
     if unsafe { libc::geteuid() } == 0 {
-        let out = Command::new("id").args(["-u", "postgres"]).output().unwrap();
+        let out = Command::new("id")
+            .args(["-u", "postgres"])
+            .output()
+            .unwrap();
         let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         std::os::unix::fs::chown(&key, Some(uid), None).unwrap();
     }
@@ -95,7 +133,10 @@ fn secure_cluster(certs: &Path) -> PgCluster {
     cluster.psql("postgres", "SELECT pg_reload_conf()");
     let start = Instant::now();
     while cluster.psql("postgres", "SHOW ssl") != "on" {
-        assert!(start.elapsed() < Duration::from_secs(10), "ssl did not turn on");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "ssl did not turn on"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     cluster
@@ -164,7 +205,12 @@ fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
     let with_password = [("PGPASSWORD", PASSWORD)];
 
     // verify-full: the chain and the name check out; the store works.
-    let full = url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
+    let full = url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    let out = env.run(&["run-once", "--store", &full], &with_password);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = status(&full, &with_password);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("schema oms_acme"), "{}", text(&out));
@@ -177,7 +223,10 @@ fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
     // The certificate names localhost, not 127.0.0.1: verify-full refuses
     // the address, verify-ca (the chain only) accepts it.
     let out = status(
-        &url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}")),
+        &url(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
         &with_password,
     );
     assert_eq!(out.status.code(), Some(75), "{}", text(&out));
@@ -204,7 +253,11 @@ fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
     // A wrong password: exit 2, and the password is never shown.
     let out = status(&full, &[("PGPASSWORD", "not-the-password")]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("password authentication failed"), "{}", text(&out));
+    assert!(
+        text(&out).contains("password authentication failed"),
+        "{}",
+        text(&out)
+    );
     assert!(!text(&out).contains("not-the-password"), "{}", text(&out));
 
     // A passfile works when only its owner can read it, as with libpq.
@@ -217,5 +270,9 @@ fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = status(&full, &passfile_var);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("0600"), "a warning says why: {}", text(&out));
+    assert!(
+        text(&out).contains("0600"),
+        "a warning says why: {}",
+        text(&out)
+    );
 }

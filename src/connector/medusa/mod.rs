@@ -148,7 +148,7 @@ impl MedusaClient {
         if options.max_attempts == 0 {
             return Err(bad("`max_attempts` is 0: use at least 1"));
         }
-        let http = reqwest::Client::builder()
+        let http = crate::connector::http::client_builder()
             .user_agent(concat!("oms-channels/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)

@@ -194,7 +194,7 @@ pub enum Replay {
 impl VendureClient {
     /// `admin_api` is the Admin API URL, e.g. `https://shop.example/admin-api`.
     pub fn new(admin_api: reqwest::Url, options: ClientOptions) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = crate::connector::http::client_builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
             // Node closes idle keep-alive connections after 5 s; reusing one
