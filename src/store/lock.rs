@@ -380,7 +380,9 @@ mod advisory {
         let db = Db::Pg(session);
         let upsert = || {
             db.execute(
-                "INSERT INTO oms_channels.lock_holders (account, pid, host, started)                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account) DO UPDATE SET                  pid = excluded.pid, host = excluded.host, started = excluded.started",
+                "INSERT INTO oms_channels.lock_holders (account, pid, host, started) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (account) DO UPDATE SET \
+                 pid = excluded.pid, host = excluded.host, started = excluded.started",
                 params![
                     account,
                     i64::from(std::process::id()),

@@ -1,9 +1,13 @@
-//! The per-account SQLite store at `<data_dir>/<account>.db`: job state, run
-//! history, tokens, catalog, listings, import and export progress.
+//! An account's store: job state, run history, tokens, catalog, listings,
+//! import and export progress. Either a SQLite file at
+//! `<data_dir>/<account>.db` (the default) or the account's schema in a
+//! PostgreSQL database shared by runners on many hosts ([`StoreSpec`]); the
+//! modules below speak one SQL layer (`db`) and never know which.
 //!
-//! Everything goes through [`Store::write`] (a `BEGIN IMMEDIATE` transaction)
-//! or [`Store::read`], whose closures get a [`Tx`] carrying the typed
-//! operations. The account's config files are never touched here.
+//! Everything goes through [`Store::write`] (one write transaction, taken
+//! up front) or [`Store::read`] (one snapshot), whose closures get a [`Tx`]
+//! carrying the typed operations. The account's config files are never
+//! touched here.
 
 mod catalog;
 pub(crate) mod db;
