@@ -562,6 +562,23 @@ impl FromSql for Job {
     }
 }
 
+/// FNV-1a, 64 bits: stable across versions and platforms (std's hasher is
+/// not), for the names and digests the store keeps.
+pub(crate) struct Fnv1a(pub u64);
+
+impl Fnv1a {
+    pub fn new() -> Fnv1a {
+        Fnv1a(0xcbf29ce484222325)
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x100000001b3);
+        }
+    }
+}
+
 /// Counts are `u64` in the API and INTEGER in SQLite; nothing we count comes
 /// near `i64::MAX`, so saturate rather than fail.
 pub(crate) fn count_to_sql(n: u64) -> i64 {

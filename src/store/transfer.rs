@@ -132,13 +132,8 @@ pub enum Transfer {
 /// A stable digest of everything in the store (FNV-1a over the tables in
 /// key order), the same on both engines for the same content.
 fn digest(db: Db<'_>) -> DbResult<(String, u64)> {
-    let mut hash: u64 = 0xcbf29ce484222325;
-    let mut feed = |bytes: &[u8]| {
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x100000001b3);
-        }
-    };
+    let mut hash = super::Fnv1a::new();
+    let mut feed = |bytes: &[u8]| hash.feed(bytes);
     let mut rows = 0u64;
     for (table, columns, key) in TABLES {
         feed(table.as_bytes());
@@ -171,7 +166,7 @@ fn digest(db: Db<'_>) -> DbResult<(String, u64)> {
             Ok(())
         })?;
     }
-    Ok((format!("{hash:016x}"), rows))
+    Ok((format!("{:016x}", hash.0), rows))
 }
 
 /// Copies `from` (an account's SQLite store) into `to` (the same account's
