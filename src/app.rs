@@ -33,6 +33,8 @@ pub struct Context {
     pub verbosity: i8,
     pub store_flag: Option<String>,
     store: std::cell::OnceCell<StoreSpec>,
+    /// `config.toml`, read once per command (store choice and current account).
+    global: std::cell::OnceCell<config::model::GlobalConfig>,
 }
 
 /// Where the selected account came from, so operators always know.
@@ -79,7 +81,17 @@ impl Context {
             verbosity,
             store_flag: None,
             store: std::cell::OnceCell::new(),
+            global: std::cell::OnceCell::new(),
         }
+    }
+
+    /// `config.toml` as it was when the command started.
+    fn global(&self) -> Result<&config::model::GlobalConfig> {
+        if let Some(global) = self.global.get() {
+            return Ok(global);
+        }
+        let global = config::load_global(&self.paths)?;
+        Ok(self.global.get_or_init(|| global))
     }
 
     /// Where account state lives: `--store`, then `OMS_CHANNELS_STORE`, then
@@ -92,8 +104,10 @@ impl Context {
             Some(url) => Some((url.to_string(), "--store".to_string())),
             None => match crate::paths::env_value(STORE_ENV) {
                 Some(url) => Some((url, STORE_ENV.to_string())),
-                None => config::load_global(&self.paths)?
+                None => self
+                    .global()?
                     .store
+                    .clone()
                     .filter(|v| !v.is_empty())
                     .map(|url| {
                         let from = format!("`store` in {}", self.paths.global_config().display());
@@ -118,9 +132,9 @@ impl Context {
         } else if let Some(env) = self.account_env.as_ref().filter(|v| !v.is_empty()) {
             (env.clone(), AccountSource::Env)
         } else {
-            let global = config::load_global(&self.paths)?;
+            let global = self.global()?;
             let path = self.paths.global_config();
-            match global.current_account {
+            match global.current_account.clone() {
                 Some(account) => (account, AccountSource::ConfigFile { path }),
                 None => {
                     // A usage error (exit 2), not a refused request.
