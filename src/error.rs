@@ -32,6 +32,17 @@ pub const EXIT_PARTIAL: u8 = 3;
 pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// 1 for refused requests, 75 when locked, 2 for config, usage and file errors.
+/// A lock another run holds becomes [`Busy`] (exit 75), its message followed
+/// by what happens next; any other lock error stays what it is.
+pub fn busy_if_held(err: crate::store::LockError, what_next: &str) -> anyhow::Error {
+    match err {
+        crate::store::LockError::Held { .. } => {
+            anyhow::Error::new(Busy(format!("{err}; {what_next}")))
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
 /// The shared store is down or the connection to it was lost: nothing can
 /// run until it is back, and nothing is lost by waiting for the next tick.
 pub fn store_unavailable(err: &anyhow::Error) -> bool {

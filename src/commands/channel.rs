@@ -104,14 +104,13 @@ impl Report for Reset {
 fn reset(ctx: &Context, id: &str) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     let channel = require_channel(&choice, &loaded, id)?;
-    let _lock = crate::store::lock::try_lock_account(ctx.store()?, &choice.account).map_err(
-        |err| match err {
-            crate::store::LockError::Held { .. } => anyhow::Error::new(crate::error::Busy(
-                format!("{err}; nothing was reset, try again when the run has finished"),
-            )),
-            other => anyhow::Error::new(other),
-        },
-    )?;
+    let _lock =
+        crate::store::lock::try_lock_account(ctx.store()?, &choice.account).map_err(|err| {
+            crate::error::busy_if_held(
+                err,
+                "nothing was reset, try again when the run has finished",
+            )
+        })?;
     let store = Store::open(ctx.store()?, &choice.account)?;
     let endpoints = endpoints_of(&loaded.config);
     let forgotten = store.write(|tx| {

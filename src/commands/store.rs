@@ -140,11 +140,11 @@ fn migrate(ctx: &Context, to: &str) -> Result<Outcome> {
 
 fn migrate_account(source: &StoreSpec, target: &StoreSpec, account: &str) -> Result<Transfer> {
     // Both locks: no run changes either side while it is copied.
-    let busy = |err: lock::LockError| match err {
-        lock::LockError::Held { .. } => anyhow::Error::new(Busy(format!(
-            "{err}; not migrated, run `store migrate` again when it has finished"
-        ))),
-        other => anyhow::Error::new(other),
+    let busy = |err| {
+        crate::error::busy_if_held(
+            err,
+            "not migrated, run `store migrate` again when it has finished",
+        )
     };
     let _source_lock = lock::try_lock_account(source, account).map_err(busy)?;
     let _target_lock = lock::try_lock_account(target, account).map_err(busy)?;

@@ -20,7 +20,6 @@ use super::{ChannelRun, auth, export, import};
 use crate::capabilities::Capabilities;
 use crate::config::{ChannelConfig, LoadedAccount};
 use crate::connector::{self, ClientOptions, check_url};
-use crate::error::Busy;
 use crate::period::Job;
 use crate::plan::{Action, ChannelFacts, JobPlan, PlanOptions, plan_channel};
 use crate::schedule::{JobHistory, decide};
@@ -254,14 +253,9 @@ pub fn run_account(
     let _lock = if options.dry_run {
         None
     } else {
-        Some(
-            lock::try_lock_account(store_spec, account).map_err(|err| match err {
-                lock::LockError::Held { .. } => anyhow::Error::new(Busy(format!(
-                    "{err}; exiting with 75 so cron retries next time"
-                ))),
-                other => anyhow::Error::new(other),
-            })?,
-        )
+        Some(lock::try_lock_account(store_spec, account).map_err(|err| {
+            crate::error::busy_if_held(err, "exiting with 75 so cron retries next time")
+        })?)
     };
     let store = if options.dry_run {
         Store::open_if_exists(store_spec, account)?
