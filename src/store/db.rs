@@ -279,6 +279,12 @@ impl Db<'_> {
         }
     }
 
+    /// A `SELECT` run for what it does (a lock or sequence function), its
+    /// rows ignored.
+    pub fn call(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<()> {
+        self.query_each(sql, params, &mut |_| Ok(()))
+    }
+
     /// Every row, mapped.
     pub fn query<T>(
         &self,

@@ -256,26 +256,15 @@ impl Drop for AdvisoryLock {
             return;
         };
         let db = Db::Pg(&session);
-        let mut released = true;
         if let Some(account) = &self.note_of {
             let _ = db.execute(
                 "DELETE FROM oms_channels.lock_holders WHERE account = ?1 AND pid = ?2 AND host = ?3",
                 params![account.as_str(), i64::from(std::process::id()), advisory::host_name()],
             );
         }
-        if db
-            .query_each(
-                "SELECT pg_advisory_unlock(hashtextextended(?1, 0))",
-                params![self.key.as_str()],
-                &mut |_| Ok(()),
-            )
-            .is_err()
-        {
-            released = false;
-        }
         // A session whose unlock failed must not be reused while it may
         // still hold the lock; dropping it closes the connection.
-        if released {
+        if advisory::unlock(db, &self.key).is_ok() {
             self.target.give_back(session);
         }
     }
@@ -299,6 +288,13 @@ mod advisory {
         StoreError::cannot_connect(target.url(), source)
     }
 
+    pub(super) fn unlock(db: Db<'_>, key: &str) -> Result<(), DbError> {
+        db.call(
+            "SELECT pg_advisory_unlock(hashtextextended(?1, 0))",
+            params![key],
+        )
+    }
+
     fn try_acquire(db: Db<'_>, key: &str) -> Result<bool, DbError> {
         db.query_one(
             "SELECT pg_try_advisory_lock(hashtextextended(?1, 0))",
@@ -310,10 +306,9 @@ mod advisory {
     /// Waits for the lock (token refreshes are short; the holder is working).
     pub(super) fn lock(target: &Arc<PgTarget>, key: &str) -> Result<AdvisoryLock, StoreError> {
         let session = target.session().map_err(|e| unavailable(target, e))?;
-        Db::Pg(&session).query_each(
+        Db::Pg(&session).call(
             "SELECT pg_advisory_lock(hashtextextended(?1, 0))",
             params![key],
-            &mut |_| Ok(()),
         )?;
         Ok(AdvisoryLock {
             session: Some(session),
@@ -410,20 +405,20 @@ mod advisory {
         let session = target.session().ok()?;
         let db = Db::Pg(&session);
         let key = account_key(account);
-        let holder = match try_acquire(db, &key) {
+        match try_acquire(db, &key) {
             Ok(true) => {
-                let _ = db.query_each(
-                    "SELECT pg_advisory_unlock(hashtextextended(?1, 0))",
-                    params![key.as_str()],
-                    &mut |_| Ok(()),
-                );
+                if unlock(db, &key).is_ok() {
+                    target.give_back(session);
+                }
                 None
             }
-            Ok(false) => read_note(db, account).map(|n| n.0),
+            Ok(false) => {
+                let holder = read_note(db, account).map(|n| n.0);
+                target.give_back(session);
+                holder
+            }
             Err(_) => None,
-        };
-        target.give_back(session);
-        holder
+        }
     }
 }
 

@@ -205,11 +205,7 @@ impl StoreSpec {
             StoreSpec::Files { data_dir } => Ok(db_path(data_dir, account)?.display().to_string()),
             StoreSpec::Postgres(target) => {
                 check_account_id(account)?;
-                Ok(format!(
-                    "{} (schema {})",
-                    target.url(),
-                    pg_schema::schema_name(account)
-                ))
+                Ok(pg_location(target, account))
             }
         }
     }
@@ -217,6 +213,15 @@ impl StoreSpec {
     pub fn is_postgres(&self) -> bool {
         matches!(self, StoreSpec::Postgres(_))
     }
+}
+
+/// `postgres://... (schema oms_acme)`: an account's place in a shared store.
+fn pg_location(target: &pg::PgTarget, account: &str) -> String {
+    format!(
+        "{} (schema {})",
+        target.url(),
+        pg_schema::schema_name(account)
+    )
 }
 
 /// One account's store. `Send + Sync`: share it between the channel tasks of
@@ -313,11 +318,7 @@ impl Store {
         create: bool,
     ) -> Result<Option<Store>> {
         check_account_id(account)?;
-        let location = format!(
-            "{} (schema {})",
-            target.url(),
-            pg_schema::schema_name(account)
-        );
+        let location = pg_location(target, account);
         let session = target
             .session()
             .map_err(|source| StoreError::cannot_connect(target.url(), source))?;
@@ -379,10 +380,9 @@ impl Store {
             } => {
                 let session = session.as_ref().expect("open");
                 pg_transaction(session, "BEGIN", |tx| {
-                    tx.db.query_each(
+                    tx.db.call(
                         "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
                         params![write_key.as_str()],
-                        &mut |_| Ok(()),
                     )?;
                     f(tx)
                 })
@@ -468,28 +468,11 @@ fn pg_transaction<T>(
     begin: &str,
     f: impl FnOnce(&Tx) -> Result<T>,
 ) -> Result<T> {
-    let mut outcome: Option<Result<T>> = None;
-    let ran = session.transaction(begin, || {
-        match f(&Tx {
+    session.transaction(begin, || {
+        f(&Tx {
             db: db::Db::Pg(session),
-        }) {
-            Ok(value) => {
-                outcome = Some(Ok(value));
-                Ok(())
-            }
-            Err(e) => {
-                outcome = Some(Err(e));
-                // Any error rolls back; the real one is kept in `outcome`.
-                Err(DbError::NoRow)
-            }
-        }
-    });
-    match (ran, outcome) {
-        (Ok(()), Some(result)) => result,
-        (Err(_), Some(Err(e))) => Err(e),
-        (Err(e), _) => Err(e.into()),
-        (Ok(()), None) => unreachable!("the closure ran"),
-    }
+        })
+    })
 }
 
 // ---- column conversions shared by the submodules ----

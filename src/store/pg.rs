@@ -518,10 +518,14 @@ impl PgSession {
     /// Runs `f` inside `begin` ... COMMIT, rolling back when it (or the
     /// commit, e.g. a queued write that fails) fails, so the session is
     /// usable again either way.
-    pub fn transaction<T>(&self, begin: &str, f: impl FnOnce() -> DbResult<T>) -> DbResult<T> {
+    pub fn transaction<T, E: From<DbError>>(
+        &self,
+        begin: &str,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
         self.batch(begin)?;
         self.in_transaction.set(true);
-        let outcome = f().and_then(|value| self.batch("COMMIT").map(|()| value));
+        let outcome = f().and_then(|value| Ok(self.batch("COMMIT").map(|()| value)?));
         let ended = match outcome {
             Ok(_) => true,
             Err(_) => self.batch("ROLLBACK").is_ok(),
@@ -532,7 +536,7 @@ impl PgSession {
         outcome
     }
 
-    /// The server's process id for this session (pg_stat_activity.pid).
+    /// The connection is gone (closed by either side).
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
     }

@@ -176,10 +176,9 @@ pub(crate) fn ensure_registry(session: &PgSession) -> Result<()> {
 /// Inside a transaction: waits for any other runner's schema change to
 /// commit, then makes sure the registry exists.
 fn lock_schema_changes(db: Db<'_>) -> DbResult<()> {
-    db.query_each(
+    db.call(
         "SELECT pg_advisory_xact_lock(hashtextextended('oms-channels/schema', 0))",
         params![],
-        &mut |_| Ok(()),
     )?;
     db.batch(REGISTRY)
 }
@@ -230,15 +229,17 @@ pub(crate) fn prepare(session: &PgSession, account: &str, create: bool) -> Resul
 /// four runners opening a new account at once create it once.
 fn migrate(session: &PgSession, account: &str, schema: &str) -> Result<()> {
     let known = current_version();
-    let mut newer = None;
     session.transaction("BEGIN", || {
         let db = Db::Pg(session);
         lock_schema_changes(db)?;
         let found = registered_version(db, account)?;
         let mut version = found.unwrap_or(0);
         if version > known {
-            newer = Some(version);
-            return Ok(());
+            return Err(StoreError::NewerSchema {
+                location: String::new(),
+                found: version,
+                known,
+            });
         }
         if found.is_none() {
             // Never dropped: a schema of that name that the registry does not
@@ -265,15 +266,7 @@ fn migrate(session: &PgSession, account: &str, schema: &str) -> Result<()> {
             ],
         )?;
         Ok(())
-    })?;
-    if let Some(found) = newer {
-        return Err(StoreError::NewerSchema {
-            location: String::new(),
-            found,
-            known,
-        });
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -235,11 +235,10 @@ pub fn copy_account(account: &str, from: &Store, to: &Store) -> Result<Transfer>
             flush(&mut pending)?;
         }
         // New runs on PostgreSQL number after the copied ones.
-        dst.db.query_each(
+        dst.db.call(
             "SELECT setval(pg_get_serial_sequence('run_history', 'id'), \
              coalesce((SELECT max(id) FROM run_history), 0) + 1, false)",
             params![],
-            &mut |_| Ok(()),
         )?;
         dst.db.execute(
             "UPDATE oms_channels.accounts SET migrated_digest = ?2 WHERE account = ?1",
