@@ -14,6 +14,74 @@ use crate::config::edit::EditError;
 use crate::ids::IdError;
 use crate::period::{PeriodError, UnknownJob};
 
+/// What kind of failure an error is. It is decided where the error is made
+/// (each error type says which kind each of its cases is), and the exit code
+/// follows from it at the edge ([`ErrorKind::exit_code`]); `--json` error
+/// documents carry it as `kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The command line is wrong (unknown flag, bad value): exit 2.
+    Usage,
+    /// A file or setting cannot be read, parsed or used as it is: exit 2.
+    Config,
+    /// A request the tool understood and refused; nothing was changed: exit 1.
+    Refused,
+    /// The channel refused us in a way a setting must fix (credentials,
+    /// permissions, a request it will never take): exit 1.
+    Channel,
+    /// A channel or the network failed in a way that may pass (timeouts,
+    /// connection errors, 5xx, 429): exit 69 (EX_UNAVAILABLE), try later.
+    Transient,
+    /// Another run holds the lock, or the shared store cannot be reached:
+    /// exit 75 (EX_TEMPFAIL), cron's next tick retries.
+    Busy,
+    /// A bug or a broken invariant inside the tool: exit 70 (EX_SOFTWARE).
+    Internal,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Usage,
+        ErrorKind::Config,
+        ErrorKind::Refused,
+        ErrorKind::Channel,
+        ErrorKind::Transient,
+        ErrorKind::Busy,
+        ErrorKind::Internal,
+    ];
+
+    /// The `--json` and README name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Config => "config",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Channel => "channel",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The process exit code for a command that failed with this kind.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Usage | ErrorKind::Config => EXIT_CONFIG,
+            ErrorKind::Refused | ErrorKind::Channel => EXIT_FAILED,
+            ErrorKind::Transient => EXIT_UNAVAILABLE,
+            ErrorKind::Busy => EXIT_TEMPFAIL,
+            ErrorKind::Internal => EXIT_SOFTWARE,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A request the tool understood and refused (unknown channel, period not
 /// offered, ...): exit 1, and nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +97,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
 pub const EXIT_PARTIAL: u8 = 3;
+pub const EXIT_UNAVAILABLE: u8 = 69;
+pub const EXIT_SOFTWARE: u8 = 70;
 pub const EXIT_TEMPFAIL: u8 = 75;
 
 /// 1 for refused requests, 75 when locked, 2 for config, usage and file errors.

@@ -198,6 +198,34 @@ fn excerpt_suffix(excerpt: &str) -> String {
 }
 
 impl ChannelError {
+    /// The error's kind, decided here where the error is made: a failure
+    /// that may pass (timeouts, connection errors, 408/429/5xx) is
+    /// transient; the channel refusing our credentials or request is a
+    /// channel error a setting must fix; bad options are config.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            ChannelError::Url(_)
+            | ChannelError::Options(_)
+            | ChannelError::UnsupportedAuth { .. } => ErrorKind::Config,
+            ChannelError::Setup(_) | ChannelError::BatchTooLarge { .. } => ErrorKind::Internal,
+            ChannelError::Timeout { .. }
+            | ChannelError::Connect { .. }
+            | ChannelError::Transport { .. }
+            | ChannelError::TokenOutcomeUnknown { .. } => ErrorKind::Transient,
+            ChannelError::Status { status, .. } if retry::is_retryable_status(*status) => {
+                ErrorKind::Transient
+            }
+            ChannelError::Request { .. }
+            | ChannelError::Unauthorized { .. }
+            | ChannelError::InvalidGrant { .. }
+            | ChannelError::TokenRejected { .. }
+            | ChannelError::Status { .. }
+            | ChannelError::Refused { .. }
+            | ChannelError::Malformed { .. } => ErrorKind::Channel,
+        }
+    }
+
     /// Whether the failure is transient: the same call may succeed later
     /// (connect errors, timeouts, broken connections, 408/429/5xx).
     ///
