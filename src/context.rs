@@ -296,6 +296,9 @@ mod tests {
         assert_eq!(err.to_string(), "no account selected");
         let hints = crate::error::hints(&err);
         assert_eq!(hints.len(), 1);
-        assert!(hints[0].starts_with("pass --account <ACCOUNT>"), "{hints:?}");
+        assert!(
+            hints[0].starts_with("pass --account <ACCOUNT>"),
+            "{hints:?}"
+        );
     }
 }

@@ -198,7 +198,11 @@ impl<T, E: Into<anyhow::Error>> KindContext<T> for Result<T, E> {
         kind: ErrorKind,
         message: impl FnOnce() -> M,
     ) -> anyhow::Result<T> {
-        self.map_err(|e| Failure::new(kind, message().to_string()).caused_by(e).into())
+        self.map_err(|e| {
+            Failure::new(kind, message().to_string())
+                .caused_by(e)
+                .into()
+        })
     }
 }
 
@@ -335,9 +339,16 @@ mod tests {
         .context("cannot load `/x.jsonl`");
         assert_eq!(
             describe(&err),
-            format!("cannot load `/x.jsonl`: cannot read `/x.jsonl`: {}", not_found())
+            format!(
+                "cannot load `/x.jsonl`: cannot read `/x.jsonl`: {}",
+                not_found()
+            )
         );
-        assert_eq!(messages(&err).len(), 2, "the io error is in the read's text");
+        assert_eq!(
+            messages(&err).len(),
+            2,
+            "the io error is in the read's text"
+        );
     }
 
     #[test]
@@ -369,7 +380,10 @@ mod tests {
             hints(&err),
             ["cron retries next minute", "or run `oms-channels status`"]
         );
-        assert_eq!(describe(&err), "cannot run `acme`: account `acme` is locked");
+        assert_eq!(
+            describe(&err),
+            "cannot run `acme`: account `acme` is locked"
+        );
         // The hinted error's own type is still in the chain.
         assert!(err.chain().any(|c| c.is::<Failure>()));
     }

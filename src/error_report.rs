@@ -136,7 +136,10 @@ mod tests {
                 .into(),
                 ErrorKind::Config,
             ),
-            (EditError::NoSuchChannel("x".into()).into(), ErrorKind::Refused),
+            (
+                EditError::NoSuchChannel("x".into()).into(),
+                ErrorKind::Refused,
+            ),
             (
                 crate::ids::check_account_id("A B").unwrap_err().into(),
                 ErrorKind::Refused,

@@ -635,7 +635,10 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         "refresh token for {}/{id} (input hidden, then Enter): ",
         choice.account
     ))
-    .kind_context(ErrorKind::Config, "cannot read the refresh token from stdin")?;
+    .kind_context(
+        ErrorKind::Config,
+        "cannot read the refresh token from stdin",
+    )?;
     let token = input.trim();
     if token.is_empty() || token.contains(char::is_whitespace) {
         return Err(Failure::refused(

@@ -61,9 +61,10 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
                     };
                     let (product, listings, exports) = found;
                     if product.is_none() && listings.is_empty() && exports.is_empty() {
-                        return Err(
-                            Failure::refused(format!("{account}: no product with sku `{sku}`")).into()
-                        );
+                        return Err(Failure::refused(format!(
+                            "{account}: no product with sku `{sku}`"
+                        ))
+                        .into());
                     }
                     Ok(Outcome::ok(Show {
                         account,
@@ -248,11 +249,13 @@ impl Report for Loaded {
 }
 
 fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
-    let refused =
-        |e: &dyn std::fmt::Display| Failure::refused(format!("{}: {e}; nothing was loaded", file.display()));
+    let refused = |e: &dyn std::fmt::Display| {
+        Failure::refused(format!("{}: {e}; nothing was loaded", file.display()))
+    };
     let format = Format::of(file).map_err(|e| refused(&e))?;
-    let reader = std::fs::File::open(file)
-        .with_kind_context(ErrorKind::Config, || format!("cannot read `{}`", file.display()))?;
+    let reader = std::fs::File::open(file).with_kind_context(ErrorKind::Config, || {
+        format!("cannot read `{}`", file.display())
+    })?;
     let loaded_at = jiff::Timestamp::now().to_string();
     let rows =
         read_products(io::BufReader::new(reader), format, &loaded_at).map_err(|e| refused(&e))?;
@@ -358,8 +361,9 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
         check_sku(sku).map_err(|e| Failure::refused(format!("{e}; nothing was removed")))?;
     }
     if let Some(file) = file {
-        let text = std::fs::read_to_string(file)
-            .with_kind_context(ErrorKind::Config, || format!("cannot read `{}`", file.display()))?;
+        let text = std::fs::read_to_string(file).with_kind_context(ErrorKind::Config, || {
+            format!("cannot read `{}`", file.display())
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (index, line) in text.lines().enumerate() {
             let line = line.strip_suffix('\r').unwrap_or(line);

@@ -8,9 +8,7 @@ use serde::Serialize;
 use super::Outcome;
 use crate::cli::StoreCommand;
 use crate::context::Context;
-use crate::error::{
-    EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, ErrorKind, Failure, KindContext as _,
-};
+use crate::error::{EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, ErrorKind, Failure, KindContext as _};
 use crate::error_report::{kind_of, store_unavailable};
 use crate::ids::check_account_id;
 use crate::output::Report;

@@ -97,10 +97,12 @@ pub fn lock_for_edit(path: &Path) -> Result<EditLock> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir)
-        .with_kind_context(ErrorKind::Config, || format!("cannot create `{}`", dir.display()))?;
-    let handle = File::open(dir)
-        .with_kind_context(ErrorKind::Config, || format!("cannot open `{}`", dir.display()))?;
+    fs::create_dir_all(dir).with_kind_context(ErrorKind::Config, || {
+        format!("cannot create `{}`", dir.display())
+    })?;
+    let handle = File::open(dir).with_kind_context(ErrorKind::Config, || {
+        format!("cannot open `{}`", dir.display())
+    })?;
     handle.lock().with_kind_context(ErrorKind::Config, || {
         format!("cannot lock `{}` for an edit", dir.display())
     })?;
@@ -274,8 +276,9 @@ fn remove_abandoned_temp_files(path: &Path) {
 /// or the new content, never a mix.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)
-            .with_kind_context(ErrorKind::Config, || format!("cannot create `{}`", dir.display()))?;
+        fs::create_dir_all(dir).with_kind_context(ErrorKind::Config, || {
+            format!("cannot create `{}`", dir.display())
+        })?;
     }
     let write_error = || format!("cannot write `{}`", path.display());
     let mut file = atomic_write_file::AtomicWriteFile::open(path)

@@ -238,11 +238,13 @@ pub fn run_account(
     let _lock = if options.dry_run {
         None
     } else {
-        Some(
-            lock::try_lock_account(store_spec, account).map_err(|err| {
-                hint_if(err, ErrorKind::Busy, "exiting with 75 so cron retries next time")
-            })?,
-        )
+        Some(lock::try_lock_account(store_spec, account).map_err(|err| {
+            hint_if(
+                err,
+                ErrorKind::Busy,
+                "exiting with 75 so cron retries next time",
+            )
+        })?)
     };
     let store = if options.dry_run {
         Store::open_if_exists(store_spec, account)?
@@ -267,7 +269,11 @@ pub fn run_account(
             continue;
         }
         let facts = inputs.facts(id, channel);
-        plans.push((id, channel, plan_channel(&facts, &inputs.states, &plan_options)));
+        plans.push((
+            id,
+            channel,
+            plan_channel(&facts, &inputs.states, &plan_options),
+        ));
     }
 
     let mut ran: BTreeMap<(String, Job), JobRow> = BTreeMap::new();

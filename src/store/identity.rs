@@ -71,15 +71,15 @@ fn stale_channels(
 ) -> Vec<(ForgetReason, String)> {
     recorded
         .iter()
-        .filter_map(|(channel, endpoint)| {
-            match configured.iter().find(|c| &c.channel == channel) {
+        .filter_map(
+            |(channel, endpoint)| match configured.iter().find(|c| &c.channel == channel) {
                 None => Some((ForgetReason::Removed, channel.clone())),
                 Some(c) if &c.endpoint != endpoint => {
                     Some((ForgetReason::EndpointChanged, channel.clone()))
                 }
                 Some(_) => None,
-            }
-        })
+            },
+        )
         .collect()
 }
 
@@ -354,8 +354,14 @@ mod tests {
                 .is_empty()
         );
 
-        // Re-pointed: forgotten; the other channel keeps its state.
+        // Re-pointed: a reader sees which channel is stale, and nothing changes...
         let moved = ChannelEndpoint::new("out", "beta-rest", "http://127.0.0.1:1001");
+        let stale = store
+            .read(|tx| tx.stale_channels(&[moved.clone(), other.clone()]))
+            .unwrap();
+        assert_eq!(stale, [(ForgetReason::EndpointChanged, "out".to_string())]);
+        assert!(store.read(|tx| tx.tokens("out")).unwrap().is_some());
+        // ... until the sync forgets it; the other channel keeps its state.
         let synced = store
             .sync_endpoints(&[moved.clone(), other.clone()])
             .unwrap();

@@ -191,9 +191,9 @@ impl crate::error::HasKind for StoreError {
             StoreError::InvalidProduct { .. } => ErrorKind::Refused,
             // A caller that abandons a change keeps its own reason; this one
             // reaching the edge, or a run finished twice, is a bug.
-            StoreError::Abandoned | StoreError::UnknownRun { .. } | StoreError::RunNotRunning { .. } => {
-                ErrorKind::Internal
-            }
+            StoreError::Abandoned
+            | StoreError::UnknownRun { .. }
+            | StoreError::RunNotRunning { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -152,7 +152,12 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
         .open(env.data_dir().join(format!("{ACCOUNT}.lock")))
         .unwrap();
     held.lock().unwrap();
-    writeln!(held, "pid={} started=2026-11-27T10:00:00Z", std::process::id()).unwrap();
+    writeln!(
+        held,
+        "pid={} started=2026-11-27T10:00:00Z",
+        std::process::id()
+    )
+    .unwrap();
     let (code, doc, stderr) = env.run_once_any(&["--force"]);
     saw(code, &format!("a held lock: {doc:#}\n{stderr}"), 75);
     let error = error_of(&doc);
