@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::capabilities::Capabilities;
 use crate::config::model::GlobalConfig;
-use crate::config::{self, AccountConfig, ConfigError, LoadedAccount};
+use crate::config::{self, AccountConfig, ConfigError, LoadedAccount, SecretSource};
 use crate::error::{ErrorKind, Failure, Hint as _, KindContext as _};
 use crate::ids;
 use crate::paths::Paths;
@@ -238,22 +238,26 @@ impl Context {
 
     /// Findings of `account` as it is now on this machine.
     pub fn findings(&self, account: &str, config: &AccountConfig) -> Result<Vec<Finding>> {
-        Ok(validate_account(
-            account,
-            config,
-            &self.capabilities()?,
-            &secret_present_here,
-        ))
+        self.findings_where(account, config, &secret_present_here)
     }
 
     /// Findings of `account` that hold on any machine: secrets are taken as
     /// present (`validate --offline`).
     pub fn offline_findings(&self, account: &str, config: &AccountConfig) -> Result<Vec<Finding>> {
+        self.findings_where(account, config, &|_| true)
+    }
+
+    fn findings_where(
+        &self,
+        account: &str,
+        config: &AccountConfig,
+        secret_present: &dyn Fn(&SecretSource) -> bool,
+    ) -> Result<Vec<Finding>> {
         Ok(validate_account(
             account,
             config,
             &self.capabilities()?,
-            &|_| true,
+            secret_present,
         ))
     }
 }

@@ -24,7 +24,7 @@ fn master_shop(backend: Backend, products: u64, switches: Switches) -> (RunEnv, 
 }
 
 /// Adds `line` to channel `id`'s table in the account file, as an operator would.
-fn edit_channel(env: &RunEnv, id: &str, line: &str) {
+pub(crate) fn edit_channel(env: &RunEnv, id: &str, line: &str) {
     let file = env.config_dir().join("accounts/acme.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let header = format!("[channels.{id}]\n");
@@ -36,7 +36,7 @@ fn edit_channel(env: &RunEnv, id: &str, line: &str) {
     .unwrap();
 }
 
-fn job_row<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
+pub(crate) fn job_row<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
     doc["jobs"]
         .as_array()
         .expect("jobs")
@@ -203,7 +203,7 @@ fn all_accounts_skips_a_busy_account_and_carries_on() {
 
 /// Holds `account`'s run lock the way another run-once would (an OS lock on
 /// its lock file, with a note naming this process) until dropped.
-fn hold_lock(env: &RunEnv, account: &str) -> std::fs::File {
+pub(crate) fn hold_lock(env: &RunEnv, account: &str) -> std::fs::File {
     std::fs::create_dir_all(env.data_dir()).unwrap();
     let mut held = std::fs::OpenOptions::new()
         .create(true)

@@ -4,12 +4,12 @@
 //! the `--json` error document; and `status`, which only reads the store.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::cron::{edit_channel, hold_lock, job_row};
 use crate::sandbox::{Sandbox, Switches};
 use crate::support::env::TestEnv;
 use crate::support::run_env::{self, ACCOUNT, RunEnv, product, wait_until};
@@ -49,19 +49,6 @@ fn failed_row_kinds(doc: &Value) -> Vec<String> {
         .filter(|r| r["outcome"] == "failed")
         .map(|r| r["kind"].as_str().unwrap_or("-").to_string())
         .collect()
-}
-
-/// Adds `line` to channel `id`'s table in the account file, as an operator would.
-fn edit_channel(env: &RunEnv, id: &str, line: &str) {
-    let file = env.account_file();
-    let text = std::fs::read_to_string(&file).unwrap();
-    let header = format!("[channels.{id}]\n");
-    assert!(text.contains(&header), "{text}");
-    std::fs::write(
-        &file,
-        text.replacen(&header, &format!("{header}{line}\n"), 1),
-    )
-    .unwrap();
 }
 
 /// Starts `run-once` against a slow import, waits until it is under way,
@@ -145,19 +132,7 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
     std::fs::remove_file(&capabilities).unwrap();
 
     // 75: another run holds the account's lock; the hint says what happens.
-    let mut held = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(env.data_dir().join(format!("{ACCOUNT}.lock")))
-        .unwrap();
-    held.lock().unwrap();
-    writeln!(
-        held,
-        "pid={} started=2026-11-27T10:00:00Z",
-        std::process::id()
-    )
-    .unwrap();
+    let held = hold_lock(&env, ACCOUNT);
     let (code, doc, stderr) = env.run_once_any(&["--force"]);
     saw(code, &format!("a held lock: {doc:#}\n{stderr}"), 75);
     let error = error_of(&doc);
@@ -372,13 +347,4 @@ fn status_shows_a_re_pointed_channel_fresh_and_writes_nothing() {
         "no token for the new shop: {doc:#}"
     );
     assert_eq!(stored_tokens(&env, "out"), 0);
-}
-
-fn job_row<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
-    doc["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .find(|j| j["channel"] == channel && j["job"] == job)
-        .unwrap_or_else(|| panic!("no {channel}/{job} in {doc:#}"))
 }
