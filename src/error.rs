@@ -312,10 +312,20 @@ pub fn messages(err: &anyhow::Error) -> Vec<String> {
     messages
 }
 
-/// The error and its causes on one line, `a: b: c` (a run-once row, a
-/// history entry, an account skipped by `--all-accounts`); no hints.
+/// The error and its causes on one line, `a: b: c`; no hints.
 pub fn describe(err: &anyhow::Error) -> String {
     messages(err).join(": ")
+}
+
+/// [`describe`], then each hint: `a: b; hint: h` (a run-once row and its
+/// history entry, where the hint must travel with the error's text).
+pub fn describe_with_hints(err: &anyhow::Error) -> String {
+    let mut text = describe(err);
+    for hint in hints(err) {
+        text.push_str("; hint: ");
+        text.push_str(&hint);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -383,6 +393,11 @@ mod tests {
         assert_eq!(
             describe(&err),
             "cannot run `acme`: account `acme` is locked"
+        );
+        assert_eq!(
+            describe_with_hints(&err),
+            "cannot run `acme`: account `acme` is locked; \
+             hint: cron retries next minute; hint: or run `oms-channels status`"
         );
         // The hinted error's own type is still in the chain.
         assert!(err.chain().any(|c| c.is::<Failure>()));

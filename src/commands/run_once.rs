@@ -271,7 +271,12 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
                 }
                 report.errors.push(AccountError {
                     account: account.clone(),
-                    error: crate::error::describe(&err),
+                    // A busy account's hint is for a run that named it alone.
+                    error: if busy {
+                        crate::error::describe(&err)
+                    } else {
+                        crate::error::describe_with_hints(&err)
+                    },
                     kind,
                     busy,
                 });

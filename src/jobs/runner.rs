@@ -571,7 +571,7 @@ async fn run_channel_jobs(
             JobEnd::Failed(_) | JobEnd::DeadlineExceeded(_) => {
                 let (message, kind, deadline_exceeded) = match end {
                     JobEnd::Failed(err) => (
-                        crate::error::describe(&err),
+                        crate::error::describe_with_hints(&err),
                         crate::error_report::kind_of(&err),
                         false,
                     ),
