@@ -5,6 +5,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::error_report::ErrorReport;
+
 /// What a command produced: plain data that serializes to the `--json`
 /// document and renders itself for humans.
 pub trait Report: Serialize {
@@ -37,51 +39,49 @@ pub fn emit(report: &dyn Render, json: bool, out: &mut dyn Write) -> io::Result<
     out.flush()
 }
 
-/// The `--json` document of a command that failed: `{"error": {"code",
-/// "exit", "message"}}`, on stdout like every document, so a script reads
-/// one place. `code` is stable: `busy` (75), `store-unavailable` (75),
-/// `refused` (1), `config` (a file that cannot be read or parsed, 2), `usage`
-/// (2), `error` (anything else).
-pub fn write_json_error(out: &mut dyn Write, err: &anyhow::Error, exit: u8) -> io::Result<()> {
-    let code = if crate::error::store_unavailable(err) {
-        "store-unavailable"
-    } else if err.chain().any(|c| c.is::<crate::error::Busy>()) {
-        "busy"
-    } else if exit == crate::error::EXIT_FAILED {
-        "refused"
-    } else if err.chain().any(|c| c.is::<crate::config::ConfigError>()) {
-        "config"
-    } else if exit == crate::error::EXIT_CONFIG {
-        "usage"
-    } else {
-        "error"
-    };
-    write_error_document(out, code, exit, &crate::error::describe(err))
+/// A failed command on stderr: `oms-channels: <message>`, then each cause
+/// on its own line under `Caused by:`, then one `hint: ...` line per hint.
+pub fn write_error(out: &mut dyn Write, report: &ErrorReport) -> io::Result<()> {
+    writeln!(out, "oms-channels: {}", report.message)?;
+    if !report.causes.is_empty() {
+        writeln!(out, "Caused by:")?;
+        for cause in &report.causes {
+            for line in cause.lines() {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
+    for hint in &report.hints {
+        writeln!(out, "hint: {hint}")?;
+    }
+    out.flush()
 }
 
-/// The `--json` document of a command line that was refused before any
-/// command ran (exit 2); `rendered` is clap's message.
-pub fn write_json_usage_error(out: &mut dyn Write, rendered: &str) -> io::Result<()> {
+/// The `--json` document of a command that failed, on stdout like every
+/// document, so a script reads one place: `{"error": {"kind", "exit",
+/// "code", "message", "causes", "hints"}}`.
+pub fn write_json_error(out: &mut dyn Write, report: &ErrorReport) -> io::Result<()> {
+    let document = serde_json::json!({ "error": report });
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// The report of a command line clap refused, from clap's rendered text:
+/// its first line is the message, its `tip:` lines are the hints.
+pub fn clap_error_report(rendered: &str) -> ErrorReport {
     let message = rendered
         .lines()
         .next()
         .unwrap_or_default()
-        .trim_start_matches("error: ");
-    write_error_document(out, "usage", crate::error::EXIT_CONFIG, message)
-}
-
-fn write_error_document(
-    out: &mut dyn Write,
-    code: &str,
-    exit: u8,
-    message: &str,
-) -> io::Result<()> {
-    let document = serde_json::json!({
-        "error": {"code": code, "exit": exit, "message": message}
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)?;
-    out.flush()
+        .trim_start_matches("error: ")
+        .to_string();
+    let hints = rendered
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("tip: "))
+        .map(str::to_string)
+        .collect();
+    ErrorReport::usage(message, hints)
 }
 
 /// A borderless table, like `systemctl list-timers`: columns sized by the
@@ -172,6 +172,48 @@ pub fn when(ts: Option<jiff::Timestamp>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_shows_its_message_then_its_causes_then_its_hints() {
+        let report = ErrorReport {
+            kind: crate::error::ErrorKind::Config,
+            exit: 2,
+            code: "config",
+            message: "cannot load `/x.jsonl`".into(),
+            causes: vec!["cannot read `/x.jsonl`".into(), "two\nlines".into()],
+            hints: vec!["check the path".into()],
+        };
+        let mut out = Vec::new();
+        write_error(&mut out, &report).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "oms-channels: cannot load `/x.jsonl`\n\
+             Caused by:\n  cannot read `/x.jsonl`\n  two\n  lines\n\
+             hint: check the path\n"
+        );
+        let mut out = Vec::new();
+        write_json_error(&mut out, &report).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"error": {
+                "kind": "config", "exit": 2, "code": "config",
+                "message": "cannot load `/x.jsonl`",
+                "causes": ["cannot read `/x.jsonl`", "two\nlines"],
+                "hints": ["check the path"],
+            }})
+        );
+    }
+
+    #[test]
+    fn clap_tips_become_hints() {
+        let report = clap_error_report(
+            "error: unexpected argument '--x' found\n\n  tip: to pass '--x' as a value, use '-- --x'\n\nUsage: oms-channels\n",
+        );
+        assert_eq!(report.message, "unexpected argument '--x' found");
+        assert_eq!(report.hints, ["to pass '--x' as a value, use '-- --x'"]);
+        assert_eq!((report.exit, report.code), (2, "usage"));
+    }
 
     fn render(table: &Table) -> String {
         let mut out = Vec::new();

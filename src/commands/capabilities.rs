@@ -5,10 +5,11 @@ use std::io::{self, Write};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use super::Outcome;
 use crate::capabilities::{ChannelType, Source};
 use crate::cli::CapabilitiesCommand;
-use crate::error::Refused;
+use crate::context::Context;
+use crate::error::Failure;
 use crate::output::{Report, or_dash, table, write_table};
 use crate::period::Job;
 
@@ -91,7 +92,7 @@ pub fn run(ctx: &Context, command: CapabilitiesCommand) -> Result<Outcome> {
                 .iter()
                 .find(|(name, _, _)| *name == channel_type)
                 .ok_or_else(|| {
-                    Refused(format!(
+                    Failure::refused(format!(
                         "unknown channel type `{channel_type}` (known: {})",
                         capabilities.names()
                     ))

@@ -3,12 +3,12 @@
 use std::io::{self, Read as _, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use super::account::{Changed, ChannelRow, channel_table};
-use super::{edit_account, findings_of};
-use crate::app::{AccountChoice, Context, Outcome};
+use super::Outcome;
+use super::edit::edit_account;
+use super::report::{Changed, ChannelRow, channel_table};
 use crate::capabilities::Offer;
 use crate::cli::{AuthArgs, ChannelAddArgs, ChannelCommand, ChannelSetArgs};
 use crate::config::edit::{
@@ -18,12 +18,13 @@ use crate::config::model::DEFAULT_QUARANTINE_AFTER;
 use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource};
 use crate::connector::AuthMethod;
 use crate::connector::check_url;
+use crate::context::{AccountChoice, Context};
 use crate::crash;
-use crate::error::Refused;
+use crate::error::{ErrorKind, Failure, KindContext as _};
 use crate::ids;
 use crate::output::{Report, or_dash};
 use crate::period::{Job, Period};
-use crate::store::{Forgotten, Store, endpoints_of};
+use crate::store::{Forgotten, endpoints_of};
 use crate::validate::{Finding, secret_present_here};
 
 pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
@@ -45,7 +46,7 @@ pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
 
 /// Forgets the store's state for `id`, if there is a store.
 fn forget_in_store(ctx: &Context, account: &str, id: &str) -> Result<()> {
-    if let Some(store) = Store::open_if_exists(ctx.store()?, account)? {
+    if let Some(store) = ctx.open_store_if_exists(account)? {
         store.write(|tx| tx.forget_channel(id, DEFAULT_QUARANTINE_AFTER))?;
     }
     Ok(())
@@ -104,14 +105,11 @@ impl Report for Reset {
 fn reset(ctx: &Context, id: &str) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     let channel = require_channel(&choice, &loaded, id)?;
-    let _lock =
-        crate::store::lock::try_lock_account(ctx.store()?, &choice.account).map_err(|err| {
-            crate::error::busy_if_held(
-                err,
-                "nothing was reset, try again when the run has finished",
-            )
-        })?;
-    let store = Store::open(ctx.store()?, &choice.account)?;
+    let _lock = ctx.lock_account(
+        &choice.account,
+        "nothing was reset; try again when the run has finished",
+    )?;
+    let store = ctx.open_store(&choice.account)?;
     let endpoints = endpoints_of(&loaded.config);
     let forgotten = store.write(|tx| {
         let forgotten = tx.forget_channel(id, channel.quarantine_threshold())?;
@@ -134,7 +132,7 @@ fn require_channel<'a>(
 ) -> Result<&'a crate::config::ChannelConfig> {
     ids::check_channel_id(channel)?;
     loaded.config.channels.get(channel).ok_or_else(|| {
-        Refused(format!(
+        Failure::refused(format!(
             "{}: channel `{channel}` does not exist in `{}` (channels: {})",
             choice.account,
             loaded.path.display(),
@@ -280,7 +278,8 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
                 SecretSource::File(path) => format!("file {}", path.display()),
             },
         });
-    let tokens = crate::store::Store::open_if_exists(ctx.store()?, &choice.account)?
+    let tokens = ctx
+        .open_store_if_exists(&choice.account)?
         .map(|store| {
             // Tokens of the endpoint the channel had before are not its tokens.
             store.sync_endpoints(&endpoints_of(&loaded.config))?;
@@ -293,7 +292,8 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
             access_token_expires_at: t.access_expires_at.map(|ts| ts.to_string()),
             refresh_in_flight_since: t.refresh_in_flight_since.map(|ts| ts.to_string()),
         });
-    let findings = findings_of(ctx, &choice.account, &loaded.config)?
+    let findings = ctx
+        .findings(&choice.account, &loaded.config)?
         .into_iter()
         .filter(|f| f.channel.as_deref() == Some(id))
         .collect();
@@ -317,7 +317,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
     let id = args.channel.as_str();
     ids::check_channel_id(id)?;
     if loaded.config.channels.contains_key(id) {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "{}: channel `{id}` already exists; nothing was changed",
             choice.account
         ))
@@ -325,7 +325,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
     }
     let capabilities = ctx.capabilities()?;
     if capabilities.get(&args.channel_type).is_none() {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "unknown channel type `{}` (known: {}); add it to `{}` first",
             args.channel_type,
             capabilities.names(),
@@ -333,7 +333,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         ))
         .into());
     }
-    check_url(&args.base_url).map_err(|e| Refused(format!("--base-url: {e}")))?;
+    check_url(&args.base_url).map_err(|e| Failure::refused(format!("--base-url: {e}")))?;
     let auth = if args.auth.is_empty() {
         None
     } else {
@@ -366,14 +366,14 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
     let id = args.channel.as_str();
     let channel = require_channel(&choice, &loaded, id)?;
     if args.base_url.is_none() && args.auth.is_empty() {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "{}/{id}: nothing to change; give --base-url or auth flags (see `oms-channels channel set --help`)",
             choice.account
         ))
         .into());
     }
     if let Some(url) = &args.base_url {
-        check_url(url).map_err(|e| Refused(format!("--base-url: {e}")))?;
+        check_url(url).map_err(|e| Failure::refused(format!("--base-url: {e}")))?;
     }
     let auth = if args.auth.is_empty() {
         None
@@ -455,7 +455,7 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
         auth.clear_other_methods();
     }
     if let Some(url) = &args.token_url {
-        check_url(url).map_err(|e| Refused(format!("--token-url: {e}")))?;
+        check_url(url).map_err(|e| Failure::refused(format!("--token-url: {e}")))?;
         auth.token_url = Some(url.clone());
     }
     if let Some(grant) = &args.grant {
@@ -499,7 +499,7 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
         }
     }
     if let Some(problem) = auth.problem() {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "refused: the channel's [auth] table would be incomplete: {problem}; nothing was changed"
         ))
         .into());
@@ -565,7 +565,7 @@ fn set_period(ctx: &Context, id: &str, job: &str, period: &str) -> Result<Outcom
     let parsed: Period = period.parse()?;
     let capabilities = ctx.capabilities()?;
     let Some(channel_type) = capabilities.get(&channel.channel_type) else {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "{}/{id}: channel type `{}` is not in the capability list (known: {}), so no period can be checked; fix the type first",
             choice.account,
             channel.channel_type,
@@ -576,14 +576,14 @@ fn set_period(ctx: &Context, id: &str, job: &str, period: &str) -> Result<Outcom
     match channel_type.offer(job, &parsed) {
         Offer::Allowed => {}
         Offer::JobNotOffered => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: {} does not offer {job}; only `none` is allowed",
                 choice.account, channel.channel_type
             ))
             .into());
         }
         Offer::PeriodNotOffered => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: {job} {period} is not offered by {} (offered: {}, or none)",
                 choice.account,
                 channel.channel_type,
@@ -615,14 +615,14 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
             grant: GrantKind::ClientCredentials,
             ..
         }) => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: the channel uses grant client_credentials, which needs no refresh token",
                 choice.account
             ))
             .into());
         }
         Some(crate::config::AuthSpec::Login { .. } | crate::config::AuthSpec::ApiKey { .. }) => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: the channel authenticates with method `{}`, which needs no refresh token: auth-refresh uses the secret named in its [auth] table",
                 choice.account,
                 channel.auth.as_ref().map(AuthConfig::method).unwrap_or_default()
@@ -635,15 +635,18 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         "refresh token for {}/{id} (input hidden, then Enter): ",
         choice.account
     ))
-    .context("cannot read the refresh token from stdin")?;
+    .kind_context(
+        ErrorKind::Config,
+        "cannot read the refresh token from stdin",
+    )?;
     let token = input.trim();
     if token.is_empty() || token.contains(char::is_whitespace) {
-        return Err(Refused(
-            "expected one refresh token on stdin (e.g. `printf %s \"$TOKEN\" | oms-channels channel login <CHANNEL>`); got nothing usable, nothing was stored".into(),
+        return Err(Failure::refused(
+            "expected one refresh token on stdin (e.g. `printf %s \"$TOKEN\" | oms-channels channel login <CHANNEL>`); got nothing usable, nothing was stored",
         )
         .into());
     }
-    let store = crate::store::Store::open(ctx.store()?, &choice.account)?;
+    let store = ctx.open_store(&choice.account)?;
     // First settle whose state this is, so the new token is not forgotten
     // by the next run as belonging to the channel's previous endpoint.
     store.sync_endpoints(&endpoints_of(&loaded.config))?;

@@ -3,19 +3,20 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use super::Outcome;
 use crate::cli::ProductsCommand;
 use crate::config::LoadedAccount;
 use crate::config::model::DEFAULT_QUARANTINE_AFTER;
+use crate::context::Context;
 use crate::crash;
-use crate::error::Refused;
+use crate::error::{ErrorKind, Failure, KindContext as _};
 use crate::output::{Report, or_dash, table, when, write_table};
 use crate::product::{Product, check_sku};
 use crate::product_file::{Format, ProductFileError, read_products};
-use crate::store::{ExportState, Removed, Store, StoreError, UpsertCounts, endpoints_of};
+use crate::store::{ExportState, Removed, StoreError, UpsertCounts, endpoints_of};
 
 pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
     // Every products command names an existing account, like every other
@@ -27,7 +28,7 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
         ProductsCommand::Remove { skus, file } => remove(ctx, &account, skus, file.as_deref()),
         ProductsCommand::Release { sku, channel } => release(ctx, &loaded, &sku, channel),
         read_only => {
-            let store = Store::open_if_exists(ctx.store()?, &account)?;
+            let store = ctx.open_store_if_exists(&account)?;
             if let Some(store) = &store {
                 store.sync_endpoints(&endpoints_of(&loaded.config))?;
             }
@@ -60,9 +61,10 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
                     };
                     let (product, listings, exports) = found;
                     if product.is_none() && listings.is_empty() && exports.is_empty() {
-                        return Err(
-                            Refused(format!("{account}: no product with sku `{sku}`")).into()
-                        );
+                        return Err(Failure::refused(format!(
+                            "{account}: no product with sku `{sku}`"
+                        ))
+                        .into());
                     }
                     Ok(Outcome::ok(Show {
                         account,
@@ -247,15 +249,17 @@ impl Report for Loaded {
 }
 
 fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
-    let refused =
-        |e: &dyn std::fmt::Display| Refused(format!("{}: {e}; nothing was loaded", file.display()));
+    let refused = |e: &dyn std::fmt::Display| {
+        Failure::refused(format!("{}: {e}; nothing was loaded", file.display()))
+    };
     let format = Format::of(file).map_err(|e| refused(&e))?;
-    let reader =
-        std::fs::File::open(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let reader = std::fs::File::open(file).with_kind_context(ErrorKind::Config, || {
+        format!("cannot read `{}`", file.display())
+    })?;
     let loaded_at = jiff::Timestamp::now().to_string();
     let rows =
         read_products(io::BufReader::new(reader), format, &loaded_at).map_err(|e| refused(&e))?;
-    let store = Store::open(ctx.store()?, account)?;
+    let store = ctx.open_store(account)?;
     // One transaction for the whole file: a bad line anywhere, or a kill,
     // leaves the catalog as it was. Products go in by chunks as they are
     // read, so memory does not grow with the file.
@@ -299,10 +303,11 @@ fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
     let counts = match (result, failure) {
         (Ok(counts), _) => counts,
         (Err(_), Some(e @ ProductFileError::Unreadable { .. })) => {
-            return Err(anyhow::anyhow!(
+            return Err(Failure::config(format!(
                 "cannot read `{}`: {e}; nothing was loaded",
                 file.display()
-            ));
+            ))
+            .into());
         }
         (Err(_), Some(e)) => return Err(refused(&e).into()),
         (Err(e), None) => {
@@ -353,11 +358,12 @@ impl Report for RemovedReport {
 /// sku rules; a bad one refuses the whole command, removing nothing.
 fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<String>> {
     for sku in &skus {
-        check_sku(sku).map_err(|e| Refused(format!("{e}; nothing was removed")))?;
+        check_sku(sku).map_err(|e| Failure::refused(format!("{e}; nothing was removed")))?;
     }
     if let Some(file) = file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read `{}`", file.display()))?;
+        let text = std::fs::read_to_string(file).with_kind_context(ErrorKind::Config, || {
+            format!("cannot read `{}`", file.display())
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (index, line) in text.lines().enumerate() {
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -365,7 +371,7 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
                 continue;
             }
             check_sku(line).map_err(|e| {
-                Refused(format!(
+                Failure::refused(format!(
                     "{}: line {}: {e}; nothing was removed",
                     file.display(),
                     index + 1
@@ -375,8 +381,8 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
         }
     }
     if skus.is_empty() {
-        return Err(Refused(
-            "no sku to remove: name SKUs, or give a file of them with --file".into(),
+        return Err(Failure::refused(
+            "no sku to remove: name SKUs, or give a file of them with --file",
         )
         .into());
     }
@@ -387,7 +393,7 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
 
 fn remove(ctx: &Context, account: &str, skus: Vec<String>, file: Option<&Path>) -> Result<Outcome> {
     let skus = skus_to_remove(skus, file)?;
-    let removed = match Store::open_if_exists(ctx.store()?, account)? {
+    let removed = match ctx.open_store_if_exists(account)? {
         Some(store) => store.write(|tx| {
             let removed = tx.remove_products(&skus, jiff::Timestamp::now())?;
             crash::point("products-remove");
@@ -440,11 +446,11 @@ fn release(
     sku: &str,
     channel: Option<String>,
 ) -> Result<Outcome> {
-    check_sku(sku).map_err(|e| Refused(e.to_string()))?;
+    check_sku(sku).map_err(|e| Failure::refused(e.to_string()))?;
     if let Some(channel) = &channel {
         crate::ids::check_channel_id(channel)?;
         if !loaded.config.channels.contains_key(channel) {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}: channel `{channel}` does not exist in `{}` (channels: {})",
                 loaded.id,
                 loaded.path.display(),
@@ -453,7 +459,7 @@ fn release(
             .into());
         }
     }
-    let released = match Store::open_if_exists(ctx.store()?, &loaded.id)? {
+    let released = match ctx.open_store_if_exists(&loaded.id)? {
         Some(store) => store.write(|tx| tx.release_quarantine(sku, channel.as_deref()))?,
         None => 0,
     };

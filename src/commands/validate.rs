@@ -7,11 +7,11 @@ use std::io::{self, Write};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{findings_of, offline_findings_of};
-use crate::app::{Context, Outcome};
+use super::Outcome;
 use crate::cli::ValidateArgs;
 use crate::config;
-use crate::error::{EXIT_CONFIG, EXIT_FAILED, EXIT_OK};
+use crate::context::Context;
+use crate::error::{EXIT_CONFIG, EXIT_FAILED, EXIT_OK, Failure};
 use crate::output::Report;
 use crate::validate::{Finding, Severity};
 
@@ -59,18 +59,20 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Outcome> {
     // there, or holds no account, is an error (exit 2), like an unreadable file.
     let config_dir = &ctx.paths.config_dir;
     if !config_dir.is_dir() {
-        anyhow::bail!(
+        return Err(Failure::config(format!(
             "config dir `{}` does not exist: pass the right --config-dir (or OMS_CHANNELS_CONFIG_DIR)",
             config_dir.display()
-        );
+        ))
+        .into());
     }
     let accounts = if args.all_accounts {
         let accounts = config::list_accounts(&ctx.paths)?;
         if accounts.is_empty() {
-            anyhow::bail!(
+            return Err(Failure::config(format!(
                 "no account files in `{}`: nothing to validate (is --config-dir right?)",
                 ctx.paths.accounts_dir().display()
-            );
+            ))
+            .into());
         }
         accounts
     } else {
@@ -84,9 +86,9 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Outcome> {
         match config::load_account(&ctx.paths, &account) {
             Ok(loaded) => {
                 let found = if args.offline {
-                    offline_findings_of(ctx, &account, &loaded.config)?
+                    ctx.offline_findings(&account, &loaded.config)?
                 } else {
-                    findings_of(ctx, &account, &loaded.config)?
+                    ctx.findings(&account, &loaded.config)?
                 };
                 let errors = found
                     .iter()

@@ -61,6 +61,28 @@ pub fn endpoint_key(channel_type: &str, base_url: &str) -> String {
     format!("{channel_type} {url}")
 }
 
+/// The channels of `recorded` (channel → endpoint) whose state does not
+/// belong to `configured`: re-pointed, or no longer in the file. A
+/// configured channel with no record adopts its endpoint (a store written
+/// before identities were recorded keeps its state).
+fn stale_channels(
+    recorded: &BTreeMap<String, String>,
+    configured: &[ChannelEndpoint],
+) -> Vec<(ForgetReason, String)> {
+    recorded
+        .iter()
+        .filter_map(
+            |(channel, endpoint)| match configured.iter().find(|c| &c.channel == channel) {
+                None => Some((ForgetReason::Removed, channel.clone())),
+                Some(c) if &c.endpoint != endpoint => {
+                    Some((ForgetReason::EndpointChanged, channel.clone()))
+                }
+                Some(_) => None,
+            },
+        )
+        .collect()
+}
+
 /// Why a channel's state was forgotten.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -173,20 +195,9 @@ impl Tx<'_> {
         at: Timestamp,
     ) -> Result<Vec<(ForgetReason, Forgotten)>> {
         let quarantine_after = DEFAULT_QUARANTINE_AFTER;
-        let recorded = self.recorded_endpoints()?;
         let mut forgotten = Vec::new();
-        for (channel, endpoint) in &recorded {
-            match configured.iter().find(|c| &c.channel == channel) {
-                None => forgotten.push((
-                    ForgetReason::Removed,
-                    self.forget_channel(channel, quarantine_after)?,
-                )),
-                Some(c) if &c.endpoint != endpoint => forgotten.push((
-                    ForgetReason::EndpointChanged,
-                    self.forget_channel(channel, quarantine_after)?,
-                )),
-                Some(_) => {}
-            }
+        for (reason, channel) in self.stale_channels(configured)? {
+            forgotten.push((reason, self.forget_channel(&channel, quarantine_after)?));
         }
         for c in configured {
             self.db.execute(
@@ -197,6 +208,16 @@ impl Tx<'_> {
             )?;
         }
         Ok(forgotten)
+    }
+
+    /// The recorded channels whose state [`Tx::sync_endpoints`] would
+    /// forget for `configured`, and why; read-only, for commands that show
+    /// what the next run will see without changing the store (`status`).
+    pub fn stale_channels(
+        &self,
+        configured: &[ChannelEndpoint],
+    ) -> Result<Vec<(ForgetReason, String)>> {
+        Ok(stale_channels(&self.recorded_endpoints()?, configured))
     }
 
     fn recorded_endpoints(&self) -> Result<BTreeMap<String, String>> {
@@ -333,8 +354,14 @@ mod tests {
                 .is_empty()
         );
 
-        // Re-pointed: forgotten; the other channel keeps its state.
+        // Re-pointed: a reader sees which channel is stale, and nothing changes...
         let moved = ChannelEndpoint::new("out", "beta-rest", "http://127.0.0.1:1001");
+        let stale = store
+            .read(|tx| tx.stale_channels(&[moved.clone(), other.clone()]))
+            .unwrap();
+        assert_eq!(stale, [(ForgetReason::EndpointChanged, "out".to_string())]);
+        assert!(store.read(|tx| tx.tokens("out")).unwrap().is_some());
+        // ... until the sync forgets it; the other channel keeps its state.
         let synced = store
             .sync_endpoints(&[moved.clone(), other.clone()])
             .unwrap();

@@ -80,6 +80,17 @@ pub enum LockError {
     },
 }
 
+impl crate::error::HasKind for LockError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            LockError::Held { .. } => crate::error::ErrorKind::Busy,
+            LockError::Store { source, .. } => crate::error::HasKind::kind(source),
+            // The data dir cannot be used as it is.
+            LockError::Io { .. } => crate::error::ErrorKind::Config,
+        }
+    }
+}
+
 fn describe_holder(pid: Option<u32>, host: Option<&str>, started: Option<&str>) -> String {
     let pid = match (pid, host) {
         (Some(pid), Some(host)) => Some(format!("pid {pid} on {host}")),

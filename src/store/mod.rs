@@ -160,6 +160,44 @@ impl StoreError {
     }
 }
 
+impl crate::error::HasKind for StoreError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            StoreError::InvalidAccount(err) => crate::error::HasKind::kind(err),
+            StoreError::Unavailable { .. } => ErrorKind::Busy,
+            StoreError::Db { source, .. } => match source {
+                _ if source.is_connection_lost() => ErrorKind::Busy,
+                // Another process kept the database locked past the busy timeout.
+                DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) =>
+                {
+                    ErrorKind::Busy
+                }
+                // The store holds what the tool never writes.
+                DbError::ColumnType { .. } | DbError::Convert { .. } | DbError::NoRow => {
+                    ErrorKind::Internal
+                }
+                // A store file or server that cannot be used as it is.
+                DbError::Sqlite(_) | DbError::Postgres(_) => ErrorKind::Config,
+            },
+            StoreError::Io { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Rejected { .. }
+            | StoreError::NoWal { .. } => ErrorKind::Config,
+            StoreError::InvalidProduct { .. } => ErrorKind::Refused,
+            // A caller that abandons a change keeps its own reason; this one
+            // reaching the edge, or a run finished twice, is a bug.
+            StoreError::Abandoned
+            | StoreError::UnknownRun { .. }
+            | StoreError::RunNotRunning { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

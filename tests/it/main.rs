@@ -10,6 +10,7 @@ mod connectors;
 mod crash;
 mod cron;
 mod deploy_files;
+mod edge;
 mod faults;
 mod files;
 mod many_runners;
