@@ -15,13 +15,15 @@ use crate::config::edit::{
     NewChannel, add_channel, remove_channel, set_base_url, set_channel_auth, set_job_period,
 };
 use crate::config::model::DEFAULT_QUARANTINE_AFTER;
-use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource};
+use crate::config::{
+    AuthConfig, GrantKind, LoadedAccount, SecretSource, absolute_secret_path,
+};
 use crate::connector::AuthMethod;
 use crate::connector::check_url;
 use crate::crash;
 use crate::error::Refused;
 use crate::ids;
-use crate::output::{Report, or_dash};
+use crate::output::{Report, count, or_dash};
 use crate::period::{Job, Period};
 use crate::store::{Forgotten, Store, endpoints_of};
 use crate::validate::{Finding, secret_present_here};
@@ -70,15 +72,20 @@ impl Report for Reset {
         }
         if f.exports > 0 {
             forgot.push(format!(
-                "{} exported products ({} quarantined, {} deletions pending)",
-                f.exports, f.quarantined, f.pending_deletions
+                "{} ({} quarantined, {} pending)",
+                count(f.exports, "exported product", "exported products"),
+                f.quarantined,
+                count(f.pending_deletions, "deletion", "deletions")
             ));
         }
         if f.listings > 0 {
-            forgot.push(format!("{} listings", f.listings));
+            forgot.push(count(f.listings, "listing", "listings"));
         }
         if f.job_states > 0 {
-            forgot.push(format!("the schedule state of {} jobs", f.job_states));
+            forgot.push(format!(
+                "the schedule state of {}",
+                count(f.job_states, "job", "jobs")
+            ));
         }
         if forgot.is_empty() {
             writeln!(
@@ -334,10 +341,11 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         .into());
     }
     check_url(&args.base_url).map_err(|e| Refused(format!("--base-url: {e}")))?;
-    let auth = if args.auth.is_empty() {
-        None
+    let (auth, resolved) = if args.auth.is_empty() {
+        (None, None)
     } else {
-        Some(apply_auth_args(AuthConfig::default(), &args.auth)?)
+        let (auth, resolved) = apply_auth_args(AuthConfig::default(), &args.auth)?;
+        (Some(auth), resolved)
     };
     let new = NewChannel {
         channel_type: args.channel_type.clone(),
@@ -357,7 +365,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         new: None,
         path: loaded.path,
         findings,
-        note: None,
+        note: resolved,
     }))
 }
 
@@ -375,11 +383,12 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
     if let Some(url) = &args.base_url {
         check_url(url).map_err(|e| Refused(format!("--base-url: {e}")))?;
     }
-    let auth = if args.auth.is_empty() {
-        None
+    let (auth, resolved) = if args.auth.is_empty() {
+        (None, None)
     } else {
         let current = channel.auth.clone().unwrap_or_default();
-        Some(apply_auth_args(current, &args.auth)?)
+        let (auth, resolved) = apply_auth_args(current, &args.auth)?;
+        (Some(auth), resolved)
     };
     let mut changes = Vec::new();
     if let Some(url) = &args.base_url {
@@ -397,7 +406,7 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
         }
         Ok(())
     })?;
-    let note = args
+    let repointed = args
         .base_url
         .as_ref()
         .filter(|url| **url != channel.base_url)
@@ -405,6 +414,10 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
             "the channel now points at another endpoint: it starts fresh (full export, new tokens)"
                 .to_string()
         });
+    let note = match (repointed, resolved) {
+        (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+        (a, b) => a.or(b),
+    };
     Ok(Outcome::ok(Changed {
         account: choice.account,
         what: format!(
@@ -422,8 +435,13 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
 
 /// The auth table `auth` becomes with the flags applied. A flag of another
 /// method (or `--auth-method`) switches the method and drops the old
-/// method's keys; the result must be complete for its method.
-fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> {
+/// method's keys; the result must be complete for its method. A relative
+/// secret file path is stored absolute (resolved against the working
+/// directory now); the second value says so for the output.
+fn apply_auth_args(
+    mut auth: AuthConfig,
+    args: &AuthArgs,
+) -> Result<(AuthConfig, Option<String>)> {
     let implied = match args.method.as_deref() {
         Some("login") => Some(AuthMethod::Login),
         Some("api-key") => Some(AuthMethod::ApiKey),
@@ -470,25 +488,50 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
     }
     set_if(&mut auth.client_id, &args.client_id);
     set_if(&mut auth.username, &args.username);
+    let mut resolved = Vec::new();
+    let mut absolute = |flag: &str, path: &Option<PathBuf>| -> Result<Option<PathBuf>> {
+        let Some(path) = path else { return Ok(None) };
+        let cwd = std::env::current_dir().with_context(|| {
+            format!(
+                "{flag} `{}` is relative and the working directory cannot be read: give an absolute path",
+                path.display()
+            )
+        })?;
+        Ok(Some(match absolute_secret_path(path, &cwd) {
+            Some(absolute) => {
+                resolved.push(format!(
+                    "{flag} `{}` is stored as `{}` (resolved against the working directory `{}`, so cron and systemd find it too)",
+                    path.display(),
+                    absolute.display(),
+                    cwd.display()
+                ));
+                absolute
+            }
+            None => path.clone(),
+        }))
+    };
+    let client_secret_file = absolute("--client-secret-file", &args.client_secret_file)?;
+    let password_file = absolute("--password-file", &args.password_file)?;
+    let api_key_file = absolute("--api-key-file", &args.api_key_file)?;
     // One source per secret: naming one drops the other.
     for (env, file, new_env, new_file) in [
         (
             &mut auth.client_secret_env,
             &mut auth.client_secret_file,
             &args.client_secret_env,
-            &args.client_secret_file,
+            &client_secret_file,
         ),
         (
             &mut auth.password_env,
             &mut auth.password_file,
             &args.password_env,
-            &args.password_file,
+            &password_file,
         ),
         (
             &mut auth.api_key_env,
             &mut auth.api_key_file,
             &args.api_key_env,
-            &args.api_key_file,
+            &api_key_file,
         ),
     ] {
         if let Some(var) = new_env {
@@ -504,7 +547,7 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
         ))
         .into());
     }
-    Ok(auth)
+    Ok((auth, (!resolved.is_empty()).then(|| resolved.join("\n"))))
 }
 
 fn set_if(field: &mut Option<String>, new: &Option<String>) {

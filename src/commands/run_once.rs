@@ -21,11 +21,9 @@ pub fn parse_now(now: Option<&str>) -> Result<Timestamp> {
     match now {
         None => Ok(Timestamp::now()),
         // A usage error (exit 2), like any bad flag value.
-        Some(text) => text.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "invalid --now `{text}`: expected an RFC 3339 instant such as 2026-11-27T10:00:00Z"
-            )
-        }),
+        Some(text) => {
+            crate::timestamp::parse_instant(text).map_err(|e| anyhow::anyhow!("invalid --now {e}"))
+        }
     }
 }
 
@@ -42,6 +40,11 @@ fn client_options() -> Result<ClientOptions> {
             .transpose()
     };
     if let Some(d) = millis("OMS_CHANNELS_REQUEST_TIMEOUT_MS")? {
+        if d.is_zero() {
+            anyhow::bail!(
+                "OMS_CHANNELS_REQUEST_TIMEOUT_MS=0: every request would time out at once; give at least 1 millisecond"
+            );
+        }
         options.request_timeout = d;
         options.read_timeout = d;
     }

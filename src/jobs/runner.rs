@@ -254,7 +254,7 @@ pub fn run_account(
         None
     } else {
         Some(lock::try_lock_account(store_spec, account).map_err(|err| {
-            crate::error::busy_if_held(err, "exiting with 75 so cron retries next time")
+            crate::error::busy_if_held(err, "cron retries at its next tick")
         })?)
     };
     let store = if options.dry_run {
