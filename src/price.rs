@@ -7,7 +7,10 @@
 //! edges (load files, the store's columns, JSON on the wire). A [`Price`]
 //! always holds a value that passed the rule, so code that has one need not
 //! check it again. Equal values are equal prices whatever their spelling:
-//! `19.9`, `19.90` and `19.900` EUR are one price, written `19.90`.
+//! `19.9`, `19.90` and `19.900` EUR are one price. A price keeps the
+//! decimals it was written with, up to its currency's minor units (`19.9`
+//! stays `19.9`, `19.900` EUR becomes `19.90`), so text read from a file or
+//! a channel goes back out as it came.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -135,9 +138,8 @@ impl<'de> serde::Deserialize<'de> for Currency {
     }
 }
 
-/// An amount of money that passed the price rule. Its amount carries exactly
-/// the currency's minor units as its scale (`19.90` EUR, `1500` JPY), so equal
-/// prices have one representation and one text.
+/// An amount of money that passed the price rule. Equality (and hashing) is
+/// by value: `19.9` EUR equals `19.90` EUR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Price {
     amount: Decimal,
@@ -146,8 +148,8 @@ pub struct Price {
 
 impl Price {
     /// A price from a decimal amount; trailing zeros beyond the currency's
-    /// minor units are fine (`19.900` EUR), other extra digits are refused,
-    /// never rounded.
+    /// minor units are fine (`19.900` EUR, kept as `19.90`), other extra
+    /// digits are refused, never rounded.
     pub fn new(amount: Decimal, currency: Currency) -> Result<Price, PriceError> {
         let minor_units = currency.minor_units();
         if amount.is_sign_negative() && !amount.is_zero() {
@@ -164,7 +166,8 @@ impl Price {
             return Err(PriceError::TooLarge(amount.to_string()));
         }
         let mut amount = amount;
-        amount.rescale(minor_units);
+        // Only zeros go: the scale was at most the minor units once normalized.
+        amount.rescale(amount.scale().min(minor_units));
         amount.set_sign_positive(true);
         Ok(Price { amount, currency })
     }
@@ -193,30 +196,31 @@ impl Price {
             return Err(PriceError::NotDecimal(shown()));
         }
         let whole = whole.trim_start_matches('0');
-        let fraction = fraction.trim_end_matches('0');
-        if negative && !(whole.is_empty() && fraction.is_empty()) {
+        let significant = fraction.trim_end_matches('0');
+        if negative && !(whole.is_empty() && significant.is_empty()) {
             return Err(PriceError::Negative(shown()));
         }
         if whole.len() > MAX_WHOLE_DIGITS {
             return Err(PriceError::TooLarge(shown()));
         }
         let minor_units = currency.minor_units();
-        if fraction.len() > minor_units as usize {
+        if significant.len() > minor_units as usize {
             return Err(PriceError::TooPrecise {
                 amount: shown(),
                 currency: currency.code(),
                 minor_units,
             });
         }
+        // The written decimals, up to the minor units (beyond them: zeros).
+        let kept = &fraction[..fraction.len().min(minor_units as usize)];
         // At most 15 + 3 digits (no currency shops sell in has more than 3
         // minor units): an i64 holds them.
-        let digits = format!("{whole}{fraction:0<width$}", width = minor_units as usize);
-        let mantissa: i64 = match digits.as_str() {
+        let mantissa: i64 = match format!("{whole}{kept}").as_str() {
             "" => 0,
             digits => digits.parse().expect("checked digits fit an i64"),
         };
         Ok(Price {
-            amount: Decimal::new(mantissa, minor_units),
+            amount: Decimal::new(mantissa, kept.len() as u32),
             currency,
         })
     }
@@ -227,22 +231,31 @@ impl Price {
         Price::new(Decimal::new(minor, currency.minor_units()), currency)
     }
 
-    /// The amount, with the currency's minor units as its scale.
+    /// The amount, with the decimals it was written with.
     pub fn amount(&self) -> Decimal {
         self.amount
+    }
+
+    /// The same price written with exactly the currency's minor units
+    /// (`0.1` EUR as `0.10`, `7` BHD as `7.000`).
+    pub fn with_minor_units(self) -> Price {
+        let mut amount = self.amount;
+        amount.rescale(self.currency.minor_units());
+        Price { amount, ..self }
     }
 
     pub fn currency(&self) -> Currency {
         self.currency
     }
 
-    /// The amount in minor units: `19.90` EUR is 1990, `1500` JPY is 1500.
+    /// The amount in minor units: `19.9` EUR is 1990, `1500` JPY is 1500.
     pub fn minor_units(&self) -> i64 {
-        i64::try_from(self.amount.mantissa()).expect("a price is below 10^15 major units")
+        i64::try_from(self.with_minor_units().amount.mantissa())
+            .expect("a price is below 10^15 major units")
     }
 
-    /// The amount as decimal text with the currency's minor units: `19.90`,
-    /// `1500`, `0.500`. It is also a valid JSON number.
+    /// The amount as decimal text, as written: `19.9`, `19.90`, `1500`. It is
+    /// also a valid JSON number.
     pub fn amount_text(&self) -> String {
         self.amount.to_string()
     }
@@ -315,16 +328,17 @@ mod tests {
         );
         let cases: &[Case] = &[
             ("19.90", "EUR", Ok("19.90 EUR")),
-            ("19.9", "EUR", Ok("19.90 EUR")),
+            ("19.9", "EUR", Ok("19.9 EUR")),
             ("19.900", "EUR", Ok("19.90 EUR")),
-            ("19", "EUR", Ok("19.00 EUR")),
-            ("007", "EUR", Ok("7.00 EUR")),
-            ("0", "EUR", Ok("0.00 EUR")),
+            ("19", "EUR", Ok("19 EUR")),
+            ("007.50", "EUR", Ok("7.50 EUR")),
+            ("0", "EUR", Ok("0 EUR")),
             ("-0.00", "EUR", Ok("0.00 EUR")),
             ("1500", "JPY", Ok("1500 JPY")),
             ("1500.00", "JPY", Ok("1500 JPY")),
             ("0.125", "BHD", Ok("0.125 BHD")),
-            ("1.5", "BHD", Ok("1.500 BHD")),
+            ("1.5", "BHD", Ok("1.5 BHD")),
+            ("1.5000", "BHD", Ok("1.500 BHD")),
             ("999999999999999.99", "USD", Ok("999999999999999.99 USD")),
             (
                 "-1.00",
@@ -402,8 +416,16 @@ mod tests {
         let a = Price::parse("19.9", "EUR").unwrap();
         let b = Price::parse("19.900", "EUR").unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.amount_text(), "19.90");
-        assert_eq!(b.amount_text(), "19.90");
+        let state = std::hash::RandomState::new();
+        assert_eq!(
+            std::hash::BuildHasher::hash_one(&state, a),
+            std::hash::BuildHasher::hash_one(&state, b),
+            "equal prices hash alike"
+        );
+        assert_eq!(a.amount_text(), "19.9", "kept as written");
+        assert_eq!(b.amount_text(), "19.90", "zeros beyond the minor units go");
+        assert_eq!(a.with_minor_units().amount_text(), "19.90");
+        assert_eq!(a.minor_units(), 1990);
         assert_ne!(a, Price::parse("19.9", "USD").unwrap());
         assert_ne!(a, Price::parse("19.91", "EUR").unwrap());
     }
@@ -459,7 +481,7 @@ mod tests {
         ));
         assert_eq!(
             Price::new(d("-0"), eur()).map(|p| p.amount_text()),
-            Ok("0.00".to_string())
+            Ok("0".to_string())
         );
     }
 

@@ -40,12 +40,19 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     /// `acme/shop-eu: error[period-not-offered]: export-products 5m is not offered by ...`
+    /// The message quotes values from the file, so it is shown escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.channel {
             Some(channel) => write!(f, "{}/{channel}", self.account)?,
             None => write!(f, "{}", self.account)?,
         }
-        write!(f, ": {}[{}]: {}", self.severity, self.code, self.message)
+        write!(
+            f,
+            ": {}[{}]: {}",
+            self.severity,
+            self.code,
+            crate::output::escape(&self.message)
+        )
     }
 }
 

@@ -15,15 +15,13 @@ use crate::config::edit::{
     NewChannel, add_channel, remove_channel, set_base_url, set_channel_auth, set_job_period,
 };
 use crate::config::model::DEFAULT_QUARANTINE_AFTER;
-use crate::config::{
-    AuthConfig, GrantKind, LoadedAccount, SecretSource, absolute_secret_path,
-};
+use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource, absolute_secret_path};
 use crate::connector::AuthMethod;
 use crate::connector::check_url;
 use crate::crash;
 use crate::error::Refused;
 use crate::ids;
-use crate::output::{Report, count, or_dash};
+use crate::output::{Report, count, escape, or_dash};
 use crate::period::{Job, Period};
 use crate::store::{Forgotten, Store, endpoints_of};
 use crate::validate::{Finding, secret_present_here};
@@ -212,7 +210,7 @@ impl Report for ChannelShow {
         writeln!(out, "account:          {}", self.account)?;
         writeln!(out, "channel:          {}", r.channel)?;
         writeln!(out, "type:             {}", r.channel_type)?;
-        writeln!(out, "base url:         {}", r.base_url)?;
+        writeln!(out, "base url:         {}", escape(&r.base_url))?;
         writeln!(
             out,
             "auth method:      {}",
@@ -223,7 +221,7 @@ impl Report for ChannelShow {
                 writeln!(
                     out,
                     "token url:        {}",
-                    or_dash(self.token_url.as_ref())
+                    or_dash(self.token_url.as_deref().map(escape).as_ref())
                 )?;
                 writeln!(
                     out,
@@ -233,17 +231,26 @@ impl Report for ChannelShow {
                 writeln!(
                     out,
                     "client id:        {}",
-                    or_dash(self.client_id.as_ref())
+                    or_dash(self.client_id.as_deref().map(escape).as_ref())
                 )?;
             }
             Some(AuthMethod::Login) => {
-                writeln!(out, "username:         {}", or_dash(self.username.as_ref()))?;
+                writeln!(
+                    out,
+                    "username:         {}",
+                    or_dash(self.username.as_deref().map(escape).as_ref())
+                )?;
             }
             Some(AuthMethod::ApiKey) | None => {}
         }
         if let (Some(secret), Some(kind)) = (&self.secret, self.secret_kind) {
             let state = if secret.present { "present" } else { "MISSING" };
-            writeln!(out, "{:<18}{} ({state})", format!("{kind}:"), secret.source)?;
+            writeln!(
+                out,
+                "{:<18}{} ({state})",
+                format!("{kind}:"),
+                escape(&secret.source)
+            )?;
         }
         if let Some(tokens) = &self.tokens {
             let refresh = if tokens.refresh_token_stored {
@@ -438,10 +445,7 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
 /// method's keys; the result must be complete for its method. A relative
 /// secret file path is stored absolute (resolved against the working
 /// directory now); the second value says so for the output.
-fn apply_auth_args(
-    mut auth: AuthConfig,
-    args: &AuthArgs,
-) -> Result<(AuthConfig, Option<String>)> {
+fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<(AuthConfig, Option<String>)> {
     let implied = match args.method.as_deref() {
         Some("login") => Some(AuthMethod::Login),
         Some("api-key") => Some(AuthMethod::ApiKey),

@@ -140,7 +140,12 @@ impl Report for RunReport {
                 continue;
             }
             let kind = if error.busy { "busy, skipped" } else { "error" };
-            writeln!(out, "{}: {kind}: {}", error.account, error.error)?;
+            writeln!(
+                out,
+                "{}: {kind}: {}",
+                error.account,
+                crate::output::escape(&error.error)
+            )?;
         }
         if let Some(signal) = self.stopped {
             writeln!(

@@ -28,21 +28,23 @@ fn stored_token_findings(
         let Some(store) = crate::store::Store::open_if_exists(ctx.store()?, account)? else {
             return Ok(Default::default());
         };
-        store.read(|tx| {
-            let mut stored = std::collections::BTreeSet::new();
-            for (id, channel) in &config.channels {
-                let endpoint = crate::store::endpoint_key(&channel.channel_type, &channel.base_url);
-                let same_endpoint = tx
-                    .recorded_endpoint(id)?
-                    .is_none_or(|recorded| recorded == endpoint);
-                let token = tx.tokens(id)?.and_then(|t| t.refresh_token);
-                if same_endpoint && token.is_some() {
-                    stored.insert(id.clone());
+        store
+            .read(|tx| {
+                let mut stored = std::collections::BTreeSet::new();
+                for (id, channel) in &config.channels {
+                    let endpoint =
+                        crate::store::endpoint_key(&channel.channel_type, &channel.base_url);
+                    let same_endpoint = tx
+                        .recorded_endpoint(id)?
+                        .is_none_or(|recorded| recorded == endpoint);
+                    let token = tx.tokens(id)?.and_then(|t| t.refresh_token);
+                    if same_endpoint && token.is_some() {
+                        stored.insert(id.clone());
+                    }
                 }
-            }
-            Ok(stored)
-        })
-        .map_err(Into::into)
+                Ok(stored)
+            })
+            .map_err(Into::into)
     };
     match stored() {
         Ok(stored) => {

@@ -22,7 +22,7 @@ use super::ChannelRun;
 use super::auth::Access;
 use crate::connector::{Batch, ItemStatus};
 use crate::crash;
-use crate::output::count;
+use crate::output::{count, escape};
 use crate::product::Product;
 use crate::store::RunId;
 use crate::store::{DeletionResult, ExportResult, ExportStatus};
@@ -250,7 +250,8 @@ pub async fn run(
             .iter()
             .chain(&refused_deletions)
             .take(3)
-            .map(|(sku, error)| format!("{sku}: {error}"))
+            // The channel's words, in a summary printed and logged as is.
+            .map(|(sku, error)| format!("{}: {}", escape(sku), escape(error)))
             .collect();
         if rejected.len() + refused_deletions.len() > 3 {
             examples.push("...".into());

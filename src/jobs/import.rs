@@ -25,7 +25,9 @@ use crate::store::RunId;
 /// A channel that never ends its pagination is stopped here.
 const MAX_PAGES: usize = 100_000;
 
-/// Returns the number of products read. Success is recorded in the same
+/// Returns the number of products taken, and the run's summary when it is
+/// `partial`: the channel sent products the catalog's rules refuse (skipped,
+/// named in the summary; the others are in). Success is recorded in the same
 /// transaction as the last page.
 ///
 /// Page N is committed on a blocking thread while page N+1 is fetched, so the
@@ -35,7 +37,7 @@ pub async fn run(
     ch: &ChannelRun,
     run: RunId,
     progress_bar: &indicatif::ProgressBar,
-) -> Result<u64> {
+) -> Result<(u64, Option<String>)> {
     let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
     let (mut cursor, since) = if ch.full {
         ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
@@ -69,6 +71,7 @@ pub async fn run(
             skips.add(&ch.channel_id, item);
         }
         let products = checked(&ch.channel_id, products, &mut skips);
+        let refused = std::mem::take(&mut skips.page_refused);
         if let Some(next) = &next_cursor
             && (!seen_cursors.insert(next.clone()) || cursor.as_deref() == Some(next.as_str()))
         {
@@ -98,6 +101,9 @@ pub async fn run(
             ("imported".to_string(), total),
             ("skipped".to_string(), skips.total()),
         ]);
+        // Items without a SKU or a price here are the platform's shape, not
+        // bad data: only a refusal makes the run partial.
+        let partial = skips.refused > 0;
         let save = {
             let (store, channel, is_master) =
                 (Arc::clone(&ch.store), ch.channel_id.clone(), ch.is_master);
@@ -112,6 +118,7 @@ pub async fn run(
                         since,
                         Timestamp::now(),
                     )?;
+                    tx.note_refused(&channel, is_master, &refused)?;
                     if last {
                         let removed = tx.finish_import(&channel)?.removed.len();
                         let detail = if removed > 0 {
@@ -123,9 +130,14 @@ pub async fn run(
                             detail
                         };
                         tx.set_run_counts(run, &counts)?;
-                        tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
+                        if partial {
+                            tx.finish_partial(run, Timestamp::now(), total, Some(&detail))?;
+                        } else {
+                            tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
+                        }
+                        return Ok(partial.then_some(detail));
                     }
-                    Ok(())
+                    Ok(None)
                 })
             })
         };
@@ -137,11 +149,11 @@ pub async fn run(
                 None
             }
         });
-        saved.context("the task saving an import page failed")??;
+        let partial = saved.context("the task saving an import page failed")??;
         crash::point("import-page-committed");
         progress_bar.set_position(total);
         if last {
-            break;
+            return Ok((total, partial));
         }
         let Some(next) = next else {
             bail!("stopped after {MAX_PAGES} pages: the channel's pagination does not end");
@@ -149,7 +161,7 @@ pub async fn run(
         page = next?;
         cursor = next_cursor;
     }
-    Ok(total)
+    unreachable!("the last page or MAX_PAGES ends the loop")
 }
 
 /// One page; its size is the channel's `page-size` (the connector's limits).
@@ -199,6 +211,8 @@ struct Skips {
     no_price: BTreeMap<String, u64>,
     refused: u64,
     named: Vec<String>,
+    /// The SKUs refused on the page being read (a complete import keeps them).
+    page_refused: Vec<String>,
 }
 
 impl Skips {
@@ -207,6 +221,7 @@ impl Skips {
             Skipped::NoSku => self.no_sku += 1,
             Skipped::NoPrice { currency } => *self.no_price.entry(currency).or_default() += 1,
             Skipped::Refused { sku, reason } => {
+                self.page_refused.push(sku.clone());
                 let sku = escape(&sku);
                 tracing::debug!(channel, %sku, %reason, "product skipped");
                 self.refused += 1;

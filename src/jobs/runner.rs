@@ -253,9 +253,10 @@ pub fn run_account(
     let _lock = if options.dry_run {
         None
     } else {
-        Some(lock::try_lock_account(store_spec, account).map_err(|err| {
-            crate::error::busy_if_held(err, "cron retries at its next tick")
-        })?)
+        Some(
+            lock::try_lock_account(store_spec, account)
+                .map_err(|err| crate::error::busy_if_held(err, "cron retries at its next tick"))?,
+        )
     };
     let store = if options.dry_run {
         Store::open_if_exists(store_spec, account)?
@@ -564,7 +565,7 @@ async fn run_channel_jobs(
         let work = async {
             match job {
                 Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None)),
-                Job::ImportProducts => import::run(ch, run, &bar).await.map(|n| (n, None)),
+                Job::ImportProducts => import::run(ch, run, &bar).await,
                 Job::ExportProducts => export::run(ch, run, &bar)
                     .await
                     .map(|done| (done.counts.sent, done.partial)),

@@ -638,6 +638,18 @@ impl Tx<'_> {
         Ok(counts)
     }
 
+    /// SKUs an import read but skipped because the catalog's rules refused
+    /// their values: they are still on the master, so a complete import
+    /// keeps them (with the values the catalog had) instead of removing them
+    /// and having every shop delete them.
+    pub fn note_refused(&self, channel: &str, into_catalog: bool, skus: &[String]) -> Result<()> {
+        if into_catalog && !skus.is_empty() && self.import_is_complete(channel)? {
+            let skus: Vec<&dyn ToValue> = skus.iter().map(|s| s as &dyn ToValue).collect();
+            self.mark_seen(channel, &skus)?;
+        }
+        Ok(())
+    }
+
     /// The import completed: its high water becomes the next `updated_since`
     /// (never moving backwards), and the resume state is cleared. A complete
     /// import (see [`Tx::begin_complete_import`]) removes the catalog

@@ -839,7 +839,10 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
                 .stdin(std::process::Stdio::piped());
             let mut child = login.spawn().unwrap();
             std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"rt-1").unwrap();
-            assert!(child.wait().unwrap().success(), "{account}/{channel}: login");
+            assert!(
+                child.wait().unwrap().success(),
+                "{account}/{channel}: login"
+            );
         }
     }
     let out = validate(&secret_env, false);

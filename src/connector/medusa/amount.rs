@@ -74,16 +74,14 @@ fn plain_decimal(text: &str) -> Result<String, AmountError> {
 }
 
 /// A wire amount (JSON number text) in `currency` as a catalog price, by the
-/// price rule: `0.1` EUR is 0.10 EUR; `1.005` EUR or `-1` are refused.
+/// price rule, written with the currency's minor units (Medusa drops trailing
+/// zeros: `0.1` EUR is 0.10 EUR); `1.005` EUR or `-1` are refused.
 pub fn amount_to_price(amount: &str, currency: Currency) -> Result<Price, AmountError> {
-    Ok(Price::parse_amount(
-        &plain_decimal(amount.trim())?,
-        currency,
-    )?)
+    Ok(Price::parse_amount(&plain_decimal(amount.trim())?, currency)?.with_minor_units())
 }
 
-/// A catalog price as JSON number text for the wire: its digits with the
-/// currency's minor units (`19.90`, `1500`).
+/// A catalog price as JSON number text for the wire: its own digits
+/// (`19.90`, `0.1`, `1500`).
 pub fn price_to_amount(price: &Price) -> String {
     price.amount_text()
 }
@@ -179,14 +177,15 @@ mod tests {
     }
 
     #[test]
-    fn prices_go_out_with_their_currency_digits_as_json_numbers() {
+    fn prices_go_out_with_their_digits_as_json_numbers() {
         for (amount, code, wire) in [
             ("19.99", "EUR", "19.99"),
-            ("0.1", "EUR", "0.10"),
+            ("0.10", "EUR", "0.10"),
+            ("0.1", "EUR", "0.1"),
             ("007.50", "EUR", "7.50"),
-            ("000", "EUR", "0.00"),
-            ("1500", "JPY", "1500"),
-            ("0.5", "BHD", "0.500"),
+            ("000", "EUR", "0"),
+            ("1500.00", "JPY", "1500"),
+            ("0.500", "BHD", "0.500"),
         ] {
             let out = price_to_amount(&price(amount, code));
             assert_eq!(out, wire, "{amount} {code}");
