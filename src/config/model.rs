@@ -109,7 +109,10 @@ pub(crate) mod whole {
         type Value = u64;
 
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "a whole number from {} to {}", self.least, self.most)
+            match self.most {
+                u64::MAX => write!(f, "a whole number of at least {}", self.least),
+                most => write!(f, "a whole number from {} to {most}", self.least),
+            }
         }
 
         fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
@@ -132,9 +135,12 @@ pub(crate) mod whole {
     pub fn at_least_one<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<NonZeroUsize>, D::Error> {
-        let most = u64::try_from(u32::MAX).expect("fits");
-        let n = deserializer.deserialize_u64(Whole { least: 1, most })?;
-        Ok(usize::try_from(n).ok().and_then(NonZeroUsize::new))
+        let n = deserializer.deserialize_u64(Whole {
+            least: 1,
+            most: u64::MAX,
+        })?;
+        // A count beyond the address space is beyond any type's limit too.
+        Ok(NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)))
     }
 
     /// A count of 0 or more (`quarantine-after`).

@@ -122,10 +122,7 @@ pub async fn run(
                     if last {
                         let removed = tx.finish_import(&channel)?.removed.len();
                         let detail = if removed > 0 {
-                            format!(
-                                "{detail}; {} removed (no longer on the master)",
-                                count(removed as u64, "product", "products")
-                            )
+                            format!("{detail}; {removed} removed (no longer on the master)")
                         } else {
                             detail
                         };

@@ -573,7 +573,8 @@ fn small_messages_tell_the_truth() {
     let out = env.cmd(["validate"]).output().unwrap();
     let said = text(&out.stderr);
     assert!(
-        said.contains("expected a whole number from 1 to") && !said.contains("usize"),
+        said.contains("invalid value: integer `0`, expected a whole number of at least 1")
+            && !said.contains("usize"),
         "{said}"
     );
     let out = env
