@@ -11,15 +11,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::output::escape;
 use crate::price::{Price, PriceError};
 use crate::timestamp::{InstantError, parse_instant};
 
 /// One product as the beta-rest protocol and the catalog know it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "ProductFields")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Product {
     pub sku: String,
     pub title: String,
@@ -33,52 +32,24 @@ pub struct Product {
     pub id: Option<String>,
 }
 
-/// The JSON shape of a [`Product`] (`--json` output): the price is a
-/// decimal string with the currency's minor units beside its currency code.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProductFields {
-    sku: String,
-    title: String,
-    price: String,
-    currency: String,
-    quantity: i64,
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-    updated_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-}
-
-impl TryFrom<ProductFields> for Product {
-    type Error = PriceError;
-
-    fn try_from(fields: ProductFields) -> Result<Product, PriceError> {
-        Ok(Product {
-            price: Price::parse(&fields.price, &fields.currency)?,
-            sku: fields.sku,
-            title: fields.title,
-            quantity: fields.quantity,
-            attributes: fields.attributes,
-            updated_at: fields.updated_at,
-            id: fields.id,
-        })
-    }
-}
-
+/// The `--json` shape, the same as a load file's line: the price is a
+/// decimal string beside its currency code, never a float.
 impl Serialize for Product {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        ProductFields {
-            sku: self.sku.clone(),
-            title: self.title.clone(),
-            price: self.price.amount_text(),
-            currency: self.price.currency().code().to_string(),
-            quantity: self.quantity,
-            attributes: self.attributes.clone(),
-            updated_at: self.updated_at.clone(),
-            id: self.id.clone(),
+        use serde::ser::SerializeStruct as _;
+        let mut out = serializer.serialize_struct("Product", 8)?;
+        out.serialize_field("sku", &self.sku)?;
+        out.serialize_field("title", &self.title)?;
+        out.serialize_field("price", &self.price.amount_text())?;
+        out.serialize_field("currency", &self.price.currency())?;
+        out.serialize_field("quantity", &self.quantity)?;
+        out.serialize_field("attributes", &self.attributes)?;
+        out.serialize_field("updated_at", &self.updated_at)?;
+        match &self.id {
+            Some(id) => out.serialize_field("id", id)?,
+            None => out.skip_field("id")?,
         }
-        .serialize(serializer)
+        out.end()
     }
 }
 
@@ -396,16 +367,14 @@ mod tests {
     }
 
     #[test]
-    fn price_survives_json_as_string() {
-        let json = r#"{"sku":"A","title":"t","price":"19.90","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}"#;
-        let product: Product = serde_json::from_str(json).unwrap();
-        assert_eq!(product.price, Price::parse("19.9", "EUR").unwrap());
-        let out = serde_json::to_string(&product).unwrap();
-        assert!(out.contains(r#""price":"19.90","currency":"EUR""#), "{out}");
-        let float = json.replace(r#""19.90""#, "19.90");
-        assert!(serde_json::from_str::<Product>(&float).is_err());
-        let negative = json.replace(r#""19.90""#, r#""-1""#);
-        let err = serde_json::from_str::<Product>(&negative).unwrap_err();
-        assert!(err.to_string().contains("is negative"), "{err}");
+    fn json_carries_the_price_as_a_string_beside_its_currency() {
+        let mut p = product();
+        p.price = Price::parse("19.9", "EUR").unwrap();
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"sku":"A","title":"Mug","price":"19.9","currency":"EUR","quantity":1,"attributes":{"color":"red"},"updated_at":"2026-01-01T00:00:00Z"}"#
+        );
+        p.id = Some("v-1".into());
+        assert!(serde_json::to_string(&p).unwrap().ends_with(r#","id":"v-1"}"#));
     }
 }

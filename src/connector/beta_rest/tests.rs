@@ -225,7 +225,10 @@ fn product_json(sku: &str, price: &str) -> String {
 }
 
 fn product(sku: &str, price: &str) -> Product {
-    serde_json::from_str(&product_json(sku, price)).unwrap()
+    serde_json::from_str::<WireProduct>(&product_json(sku, price))
+        .unwrap()
+        .into_product()
+        .unwrap()
 }
 
 const TOKEN_OK: &str = r#"{"access_token":"at-new","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-rotated"}"#;
