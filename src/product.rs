@@ -375,6 +375,10 @@ mod tests {
             r#"{"sku":"A","title":"Mug","price":"19.9","currency":"EUR","quantity":1,"attributes":{"color":"red"},"updated_at":"2026-01-01T00:00:00Z"}"#
         );
         p.id = Some("v-1".into());
-        assert!(serde_json::to_string(&p).unwrap().ends_with(r#","id":"v-1"}"#));
+        assert!(
+            serde_json::to_string(&p)
+                .unwrap()
+                .ends_with(r#","id":"v-1"}"#)
+        );
     }
 }
