@@ -128,12 +128,8 @@ impl Context {
     pub fn now(&self, at: Option<&str>) -> Result<Timestamp> {
         match at {
             None => Ok(self.clock.now()),
-            Some(text) => text.parse().map_err(|_| {
-                Failure::usage(format!(
-                    "invalid --now `{text}`: expected an RFC 3339 instant such as 2026-11-27T10:00:00Z"
-                ))
-                .into()
-            }),
+            Some(text) => crate::timestamp::parse_instant(text)
+                .map_err(|e| Failure::usage(format!("invalid --now {e}")).into()),
         }
     }
 

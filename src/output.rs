@@ -1,6 +1,8 @@
 //! Rendering: every command returns a report value; this module writes it as
 //! a human table or as one JSON document. Nothing else in the crate prints.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -84,6 +86,48 @@ pub fn clap_error_report(rendered: &str) -> ErrorReport {
     ErrorReport::usage(message, hints)
 }
 
+/// Text that came from outside (a channel, a file, a server's error message)
+/// made safe to print: control characters (C0 including TAB and line breaks,
+/// DEL, C1) become `\t`, `\n`, `\r` or `\u{1b}`, and so do the Unicode
+/// controls that reorder or break a line on screen (bidirectional embeddings,
+/// overrides and isolates; line and paragraph separators). A title can then
+/// neither drive the terminal (ESC sequences, BEL) nor forge table rows or log
+/// lines. Clean text is returned as it is, without copying. JSON output needs
+/// none of this: serde escapes control characters itself.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// A count and its noun, singular or plural: `1 product`, `2 products`,
+/// `0 products`. `plural` is the noun's plural form.
+pub fn count(n: u64, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
 /// A borderless table, like `systemctl list-timers`: columns sized by the
 /// Unicode width of their widest cell, two spaces apart, easy to read and to
 /// grep. At a terminal, long columns wrap to its width; into a pipe or a file
@@ -140,13 +184,19 @@ where
 }
 
 impl Table {
+    /// Adds a row. Every cell is [`escape`]d: a table shows titles, errors
+    /// and names that came from channels and files.
     pub fn add_row<I, S>(&mut self, cells: I) -> &mut Table
     where
         I: IntoIterator<Item = S>,
         S: ToString,
     {
-        self.inner
-            .add_row(cells.into_iter().map(|c| c.to_string()).collect::<Vec<_>>());
+        self.inner.add_row(
+            cells
+                .into_iter()
+                .map(|c| escape(&c.to_string()).into_owned())
+                .collect::<Vec<_>>(),
+        );
         self
     }
 }
@@ -235,6 +285,45 @@ mod tests {
              é        x\n\
              日本     y             z\n"
         );
+    }
+
+    #[test]
+    fn escape_makes_outside_text_inert() {
+        for (text, shown) in [
+            ("Mug", "Mug"),
+            ("Größe XL 粗茶 €", "Größe XL 粗茶 €"),
+            ("\u{1b}]0;owned\u{7}Mug", "\\u{1b}]0;owned\\u{7}Mug"),
+            ("\u{1b}[2J", "\\u{1b}[2J"),
+            ("a\tb", "a\\tb"),
+            ("row\nforged  row", "row\\nforged  row"),
+            ("over\rwrite", "over\\rwrite"),
+            ("nul\0", "nul\\u{0}"),
+            ("del\u{7f}", "del\\u{7f}"),
+            ("csi\u{9b}2J", "csi\\u{9b}2J"),
+            ("\u{202e}txt.exe", "\\u{202e}txt.exe"),
+            ("line\u{2028}sep", "line\\u{2028}sep"),
+            // Marks that RTL text uses are shown as they are.
+            ("שלום\u{200f}", "שלום\u{200f}"),
+        ] {
+            assert_eq!(escape(text), shown, "{text:?}");
+            assert!(!escape(text).chars().any(char::is_control), "{text:?}");
+        }
+        assert!(matches!(escape("clean"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn table_cells_are_escaped() {
+        let mut t = table_for_width(["SKU", "TITLE"], None);
+        t.add_row(["A", "Evil\u{1b}[2J\nB  forged"]);
+        let text = render(&t);
+        assert_eq!(text, "SKU  TITLE\nA    Evil\\u{1b}[2J\\nB  forged\n");
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(1, "product", "products"), "1 product");
+        assert_eq!(count(0, "product", "products"), "0 products");
+        assert_eq!(count(2, "entry", "entries"), "2 entries");
     }
 
     #[test]

@@ -323,7 +323,12 @@ impl Report for Show {
         writeln!(
             out,
             "display name:   {}",
-            or_dash(self.display_name.as_ref())
+            or_dash(
+                self.display_name
+                    .as_deref()
+                    .map(crate::output::escape)
+                    .as_ref()
+            )
         )?;
         writeln!(out, "master source:  {}", self.master_product_source)?;
         writeln!(out, "file:           {}", self.path.display())?;

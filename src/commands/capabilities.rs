@@ -67,6 +67,24 @@ impl Report for TypeRow {
             "token lifetime:  {}",
             or_dash(c.token_lifetime.as_ref())
         )?;
+        writeln!(
+            out,
+            "auth:            {}",
+            or_dash(Some(c.auth_list()).filter(|a| !a.is_empty()))
+        )?;
+        let limits = c.limits();
+        writeln!(out, "page-size:       {}", limits.page_size)?;
+        writeln!(out, "batch-size:      {}", limits.batch_size)?;
+        writeln!(
+            out,
+            "deadline:        {}{}",
+            humantime::format_duration(c.deadline()),
+            if c.deadline.is_none() {
+                " (the default)"
+            } else {
+                ""
+            }
+        )?;
         for job in Job::ALL {
             writeln!(out, "{:<17}{}", format!("{job}:"), offered(c, job))?;
         }

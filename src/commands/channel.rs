@@ -15,14 +15,14 @@ use crate::config::edit::{
     NewChannel, add_channel, remove_channel, set_base_url, set_channel_auth, set_job_period,
 };
 use crate::config::model::DEFAULT_QUARANTINE_AFTER;
-use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource};
+use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource, absolute_secret_path};
 use crate::connector::AuthMethod;
 use crate::connector::check_url;
 use crate::context::{AccountChoice, Context};
 use crate::crash;
 use crate::error::{ErrorKind, Failure, KindContext as _};
 use crate::ids;
-use crate::output::{Report, or_dash};
+use crate::output::{Report, count, escape, or_dash};
 use crate::period::{Job, Period};
 use crate::store::{Forgotten, endpoints_of};
 use crate::validate::{Finding, secret_present_here};
@@ -71,15 +71,20 @@ impl Report for Reset {
         }
         if f.exports > 0 {
             forgot.push(format!(
-                "{} exported products ({} quarantined, {} deletions pending)",
-                f.exports, f.quarantined, f.pending_deletions
+                "{} ({} quarantined, {} pending)",
+                count(f.exports, "exported product", "exported products"),
+                f.quarantined,
+                count(f.pending_deletions, "deletion", "deletions")
             ));
         }
         if f.listings > 0 {
-            forgot.push(format!("{} listings", f.listings));
+            forgot.push(count(f.listings, "listing", "listings"));
         }
         if f.job_states > 0 {
-            forgot.push(format!("the schedule state of {} jobs", f.job_states));
+            forgot.push(format!(
+                "the schedule state of {}",
+                count(f.job_states, "job", "jobs")
+            ));
         }
         if forgot.is_empty() {
             writeln!(
@@ -203,7 +208,7 @@ impl Report for ChannelShow {
         writeln!(out, "account:          {}", self.account)?;
         writeln!(out, "channel:          {}", r.channel)?;
         writeln!(out, "type:             {}", r.channel_type)?;
-        writeln!(out, "base url:         {}", r.base_url)?;
+        writeln!(out, "base url:         {}", escape(&r.base_url))?;
         writeln!(
             out,
             "auth method:      {}",
@@ -214,7 +219,7 @@ impl Report for ChannelShow {
                 writeln!(
                     out,
                     "token url:        {}",
-                    or_dash(self.token_url.as_ref())
+                    or_dash(self.token_url.as_deref().map(escape).as_ref())
                 )?;
                 writeln!(
                     out,
@@ -224,17 +229,26 @@ impl Report for ChannelShow {
                 writeln!(
                     out,
                     "client id:        {}",
-                    or_dash(self.client_id.as_ref())
+                    or_dash(self.client_id.as_deref().map(escape).as_ref())
                 )?;
             }
             Some(AuthMethod::Login) => {
-                writeln!(out, "username:         {}", or_dash(self.username.as_ref()))?;
+                writeln!(
+                    out,
+                    "username:         {}",
+                    or_dash(self.username.as_deref().map(escape).as_ref())
+                )?;
             }
             Some(AuthMethod::ApiKey) | None => {}
         }
         if let (Some(secret), Some(kind)) = (&self.secret, self.secret_kind) {
             let state = if secret.present { "present" } else { "MISSING" };
-            writeln!(out, "{:<18}{} ({state})", format!("{kind}:"), secret.source)?;
+            writeln!(
+                out,
+                "{:<18}{} ({state})",
+                format!("{kind}:"),
+                escape(&secret.source)
+            )?;
         }
         if let Some(tokens) = &self.tokens {
             let refresh = if tokens.refresh_token_stored {
@@ -334,10 +348,11 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         .into());
     }
     check_url(&args.base_url).map_err(|e| Failure::refused(format!("--base-url: {e}")))?;
-    let auth = if args.auth.is_empty() {
-        None
+    let (auth, resolved) = if args.auth.is_empty() {
+        (None, None)
     } else {
-        Some(apply_auth_args(AuthConfig::default(), &args.auth)?)
+        let (auth, resolved) = apply_auth_args(AuthConfig::default(), &args.auth)?;
+        (Some(auth), resolved)
     };
     let new = NewChannel {
         channel_type: args.channel_type.clone(),
@@ -357,7 +372,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         new: None,
         path: loaded.path,
         findings,
-        note: None,
+        note: resolved,
     }))
 }
 
@@ -375,11 +390,12 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
     if let Some(url) = &args.base_url {
         check_url(url).map_err(|e| Failure::refused(format!("--base-url: {e}")))?;
     }
-    let auth = if args.auth.is_empty() {
-        None
+    let (auth, resolved) = if args.auth.is_empty() {
+        (None, None)
     } else {
         let current = channel.auth.clone().unwrap_or_default();
-        Some(apply_auth_args(current, &args.auth)?)
+        let (auth, resolved) = apply_auth_args(current, &args.auth)?;
+        (Some(auth), resolved)
     };
     let mut changes = Vec::new();
     if let Some(url) = &args.base_url {
@@ -397,7 +413,7 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
         }
         Ok(())
     })?;
-    let note = args
+    let repointed = args
         .base_url
         .as_ref()
         .filter(|url| **url != channel.base_url)
@@ -405,6 +421,10 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
             "the channel now points at another endpoint: it starts fresh (full export, new tokens)"
                 .to_string()
         });
+    let note = match (repointed, resolved) {
+        (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+        (a, b) => a.or(b),
+    };
     Ok(Outcome::ok(Changed {
         account: choice.account,
         what: format!(
@@ -422,8 +442,10 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
 
 /// The auth table `auth` becomes with the flags applied. A flag of another
 /// method (or `--auth-method`) switches the method and drops the old
-/// method's keys; the result must be complete for its method.
-fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> {
+/// method's keys; the result must be complete for its method. A relative
+/// secret file path is stored absolute (resolved against the working
+/// directory now); the second value says so for the output.
+fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<(AuthConfig, Option<String>)> {
     let implied = match args.method.as_deref() {
         Some("login") => Some(AuthMethod::Login),
         Some("api-key") => Some(AuthMethod::ApiKey),
@@ -470,25 +492,50 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
     }
     set_if(&mut auth.client_id, &args.client_id);
     set_if(&mut auth.username, &args.username);
+    let mut resolved = Vec::new();
+    let mut absolute = |flag: &str, path: &Option<PathBuf>| -> Result<Option<PathBuf>> {
+        let Some(path) = path else { return Ok(None) };
+        let cwd = std::env::current_dir().with_kind_context(ErrorKind::Config, || {
+            format!(
+                "{flag} `{}` is relative and the working directory cannot be read: give an absolute path",
+                path.display()
+            )
+        })?;
+        Ok(Some(match absolute_secret_path(path, &cwd) {
+            Some(absolute) => {
+                resolved.push(format!(
+                    "{flag} `{}` is stored as `{}` (resolved against the working directory `{}`, so cron and systemd find it too)",
+                    path.display(),
+                    absolute.display(),
+                    cwd.display()
+                ));
+                absolute
+            }
+            None => path.clone(),
+        }))
+    };
+    let client_secret_file = absolute("--client-secret-file", &args.client_secret_file)?;
+    let password_file = absolute("--password-file", &args.password_file)?;
+    let api_key_file = absolute("--api-key-file", &args.api_key_file)?;
     // One source per secret: naming one drops the other.
     for (env, file, new_env, new_file) in [
         (
             &mut auth.client_secret_env,
             &mut auth.client_secret_file,
             &args.client_secret_env,
-            &args.client_secret_file,
+            &client_secret_file,
         ),
         (
             &mut auth.password_env,
             &mut auth.password_file,
             &args.password_env,
-            &args.password_file,
+            &password_file,
         ),
         (
             &mut auth.api_key_env,
             &mut auth.api_key_file,
             &args.api_key_env,
-            &args.api_key_file,
+            &api_key_file,
         ),
     ] {
         if let Some(var) = new_env {
@@ -504,7 +551,7 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
         ))
         .into());
     }
-    Ok(auth)
+    Ok((auth, (!resolved.is_empty()).then(|| resolved.join("\n"))))
 }
 
 fn set_if(field: &mut Option<String>, new: &Option<String>) {

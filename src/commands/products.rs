@@ -13,7 +13,7 @@ use crate::config::model::DEFAULT_QUARANTINE_AFTER;
 use crate::context::Context;
 use crate::crash;
 use crate::error::{ErrorKind, Failure, KindContext as _};
-use crate::output::{Report, or_dash, table, when, write_table};
+use crate::output::{Report, count, escape, or_dash, table, when, write_table};
 use crate::product::{Product, check_sku};
 use crate::product_file::{Format, ProductFileError, read_products};
 use crate::store::{ExportState, Removed, StoreError, UpsertCounts, endpoints_of};
@@ -116,7 +116,7 @@ impl Report for ProductList {
             t.add_row([
                 p.sku.clone(),
                 p.title.clone(),
-                format!("{} {}", p.price, p.currency),
+                p.price.to_string(),
                 p.quantity.to_string(),
                 p.updated_at.clone(),
             ]);
@@ -133,7 +133,12 @@ struct Count {
 
 impl Report for Count {
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "{}: {} products", self.account, self.count)
+        writeln!(
+            out,
+            "{}: {}",
+            self.account,
+            count(self.count, "product", "products")
+        )
     }
 }
 
@@ -160,19 +165,19 @@ impl Report for Show {
         writeln!(out, "account:    {}", self.account)?;
         match &self.product {
             Some(p) => {
-                writeln!(out, "sku:        {}", p.sku)?;
-                writeln!(out, "title:      {}", p.title)?;
-                writeln!(out, "price:      {} {}", p.price, p.currency)?;
+                writeln!(out, "sku:        {}", escape(&p.sku))?;
+                writeln!(out, "title:      {}", escape(&p.title))?;
+                writeln!(out, "price:      {}", p.price)?;
                 writeln!(out, "quantity:   {}", p.quantity)?;
-                writeln!(out, "updated at: {}", p.updated_at)?;
+                writeln!(out, "updated at: {}", escape(&p.updated_at))?;
                 for (key, value) in &p.attributes {
-                    writeln!(out, "attribute:  {key} = {value}")?;
+                    writeln!(out, "attribute:  {} = {}", escape(key), escape(value))?;
                 }
             }
             None => writeln!(
                 out,
                 "sku:        {} (not in the catalog; what the channels hold or still owe follows)",
-                self.sku
+                escape(&self.sku)
             )?,
         }
         if !self.listings.is_empty() {
@@ -182,7 +187,7 @@ impl Report for Show {
                 t.add_row([
                     l.channel.clone(),
                     or_dash(l.product.id.as_ref()),
-                    format!("{} {}", l.product.price, l.product.currency),
+                    l.product.price.to_string(),
                     l.product.quantity.to_string(),
                     when(Some(l.seen_at)),
                 ]);
@@ -203,11 +208,12 @@ impl Report for Show {
                     "deletion pending".to_string()
                 } else if e.quarantined {
                     format!(
-                        "QUARANTINED ({} rejections; `products release {}`)",
-                        e.rejections, self.sku
+                        "QUARANTINED ({}; `products release {}`)",
+                        count(e.rejections.into(), "rejection", "rejections"),
+                        self.sku
                     )
                 } else if e.rejections > 0 {
-                    format!("rejected {} time(s)", e.rejections)
+                    format!("rejected {}", count(e.rejections.into(), "time", "times"))
                 } else {
                     "-".to_string()
                 };
@@ -237,9 +243,9 @@ impl Report for Loaded {
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "{}: loaded {} products from {}: {} created, {} updated, {} unchanged",
+            "{}: loaded {} from {}: {} created, {} updated, {} unchanged",
             self.account,
-            self.counts.total(),
+            count(self.counts.total(), "product", "products"),
             self.file.display(),
             self.counts.created,
             self.counts.updated,
@@ -336,10 +342,10 @@ impl Report for RemovedReport {
         let r = &self.removed;
         writeln!(
             out,
-            "{}: removed {} products from the catalog; {} deletions pending on the channels (sent by the next export)",
+            "{}: removed {} from the catalog; {} pending on the channels (sent by the next export)",
             self.account,
-            r.removed.len(),
-            r.deletions_pending
+            count(r.removed.len() as u64, "product", "products"),
+            count(r.deletions_pending, "deletion", "deletions")
         )?;
         if !r.missing.is_empty() {
             let shown: Vec<&str> = r.missing.iter().take(10).map(String::as_str).collect();
@@ -433,8 +439,10 @@ impl Report for Released {
         } else {
             writeln!(
                 out,
-                "{}: released `{}` on {} channel(s): the next export sends it again",
-                self.account, self.sku, self.released
+                "{}: released `{}` on {}: the next export sends it again",
+                self.account,
+                self.sku,
+                count(self.released, "channel", "channels")
             )
         }
     }

@@ -37,6 +37,11 @@ fn client_options() -> Result<ClientOptions> {
             .transpose()
     };
     if let Some(d) = millis("OMS_CHANNELS_REQUEST_TIMEOUT_MS")? {
+        if d.is_zero() {
+            anyhow::bail!(
+                "OMS_CHANNELS_REQUEST_TIMEOUT_MS=0: every request would time out at once; give at least 1 millisecond"
+            );
+        }
         options.request_timeout = d;
         options.read_timeout = d;
     }
@@ -133,7 +138,12 @@ impl Report for RunReport {
                 continue;
             }
             let kind = if error.busy { "busy, skipped" } else { "error" };
-            writeln!(out, "{}: {kind}: {}", error.account, error.error)?;
+            writeln!(
+                out,
+                "{}: {kind}: {}",
+                error.account,
+                crate::output::escape(&error.error)
+            )?;
         }
         if let Some(signal) = self.stopped {
             writeln!(

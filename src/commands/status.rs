@@ -222,11 +222,25 @@ impl Report for History {
 
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
     // A missing account is an error here as everywhere (exit 2).
-    let (choice, _) = ctx.load_selected()?;
+    let (choice, loaded) = ctx.load_selected()?;
     let runs = match ctx.open_store_if_exists(&choice.account)? {
         Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
         None => Vec::new(),
     };
+    // A removed channel's runs stay in the history, so only a name that is
+    // neither in the file nor in the history is unknown.
+    if let Some(channel) = &args.channel
+        && runs.is_empty()
+        && !loaded.config.channels.contains_key(channel)
+    {
+        return Err(crate::error::Failure::refused(format!(
+            "{}: unknown channel `{}`: not a channel of the account and no runs recorded for it (channels: {})",
+            choice.account,
+            crate::output::escape(channel),
+            loaded.config.channel_names()
+        ))
+        .into());
+    }
     Ok(Outcome::ok(History {
         account: choice.account,
         runs,

@@ -53,8 +53,38 @@ pub fn load_global(paths: &Paths) -> Result<GlobalConfig, ConfigError> {
 }
 
 /// Ids of the account files in the accounts dir, sorted. Files whose names
-/// are not valid ids are not accounts and are ignored.
+/// are not valid ids are not accounts and are ignored
+/// ([`ignored_account_files`] lists them).
 pub fn list_accounts(paths: &Paths) -> Result<Vec<String>> {
+    let mut accounts: Vec<String> = toml_files(paths)?
+        .into_iter()
+        .filter_map(|name| {
+            let id = name.strip_suffix(".toml")?;
+            ids::check_account_id(id).is_ok().then(|| id.to_string())
+        })
+        .collect();
+    accounts.sort();
+    Ok(accounts)
+}
+
+/// The `*.toml` files in the accounts dir whose names are no account id
+/// (`Acme.toml`, `shop eu.toml`): every command ignores them, and `validate
+/// --all-accounts` says so.
+pub fn ignored_account_files(paths: &Paths) -> Result<Vec<String>> {
+    let mut ignored: Vec<String> = toml_files(paths)?
+        .into_iter()
+        .filter(|name| {
+            name.strip_suffix(".toml")
+                .is_none_or(|id| ids::check_account_id(id).is_err())
+        })
+        .collect();
+    ignored.sort();
+    Ok(ignored)
+}
+
+/// The names of the `*.toml` files in the accounts dir (none when it is
+/// missing); a name that is not UTF-8 is shown lossily.
+fn toml_files(paths: &Paths) -> Result<Vec<String>> {
     let dir = paths.accounts_dir();
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -65,21 +95,17 @@ pub fn list_accounts(paths: &Paths) -> Result<Vec<String>> {
             });
         }
     };
-    let mut accounts = Vec::new();
+    let mut names = Vec::new();
     for entry in entries {
         let entry = entry.with_kind_context(ErrorKind::Config, || {
             format!("cannot list accounts in `{}`", dir.display())
         })?;
-        let name = entry.file_name();
-        let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".toml")) else {
-            continue;
-        };
-        if ids::check_account_id(id).is_ok() {
-            accounts.push(id.to_string());
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".toml") {
+            names.push(name);
         }
     }
-    accounts.sort();
-    Ok(accounts)
+    Ok(names)
 }
 
 /// Holds the exclusive edit lock of one file; released on drop or process death.

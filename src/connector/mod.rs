@@ -180,13 +180,26 @@ pub struct PageRequest<'a> {
 /// One page of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductPage {
-    /// Every product here passed [`Product::check`].
+    /// The products read; the import job checks each by the catalog's rules
+    /// ([`Product::check`]) and skips, by name, those that break one.
     pub products: Vec<Product>,
     /// Cursor of the next page; `None` ends the import.
     pub next_cursor: Option<String>,
-    /// Platform items left out because they cannot be catalog products
-    /// (e.g. a variant without a SKU).
-    pub skipped: u64,
+    /// Platform items left out because they cannot be catalog products.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A platform item an import leaves out, and why. A bad item never fails
+/// its page: the import counts it, names it in its summary, and goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// No SKU, so the catalog cannot key it: counted.
+    NoSku,
+    /// No price in `currency`, the one the channel imports prices in: counted.
+    NoPrice { currency: String },
+    /// A value the catalog refuses (a price by the price rule, a quantity, a
+    /// timestamp): named with the reason.
+    Refused { sku: String, reason: String },
 }
 
 /// One export request: products to create or update, SKUs to delete.

@@ -515,7 +515,7 @@ async fn run_channel_jobs(
         let work = async {
             match job {
                 Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None)),
-                Job::ImportProducts => import::run(ch, run, &bar).await.map(|n| (n, None)),
+                Job::ImportProducts => import::run(ch, run, &bar).await,
                 Job::ExportProducts => export::run(ch, run, &bar)
                     .await
                     .map(|done| (done.counts.sent, done.partial)),

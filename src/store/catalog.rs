@@ -1,6 +1,9 @@
 //! The product catalog (with content revisions), each channel's listings,
 //! import progress (cursor and high water) and export progress (the revision
-//! last exported to each channel). Prices stay the strings they came as.
+//! last exported to each channel). A price is kept as decimal text with its
+//! currency's minor units (`19.90`); equal values are equal content whatever
+//! their spelling, so rows written as `19.9` by an earlier version are not
+//! changes (no new revision, nothing re-exported).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -8,12 +11,25 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use jiff::Timestamp;
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::db::{DbError, DbResult, Row, ToValue, params};
 use super::removal::Removed;
 use super::{Millis, Result, StoreError, Tx, count_from_sql, count_to_sql, millis};
+use crate::price::{Price, PriceError};
 use crate::product::Product;
+
+/// A stored row whose price an earlier version took but the price rule
+/// refuses (a negative price, more decimals than the currency has).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stored product `{sku}`: {source} (stored by an earlier version, which did not check prices: load or import it again with a valid price, or remove it)"
+)]
+struct StoredPriceError {
+    sku: String,
+    source: PriceError,
+}
 
 /// What an upsert did, product by product.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -151,11 +167,19 @@ fn product_from_row(r: &Row, first: usize) -> DbResult<Product> {
         index: first + 5,
         source: Box::new(e),
     })?;
+    let sku: String = r.get(first)?;
+    let (amount, currency): (String, String) = (r.get(first + 2)?, r.get(first + 3)?);
+    let price = Price::parse(&amount, &currency).map_err(|source| DbError::Convert {
+        index: usize::MAX,
+        source: Box::new(StoredPriceError {
+            sku: crate::output::escape(&sku).into_owned(),
+            source,
+        }),
+    })?;
     Ok(Product {
-        sku: r.get(first)?,
+        sku,
         title: r.get(first + 1)?,
-        price: r.get(first + 2)?,
-        currency: r.get(first + 3)?,
+        price,
         quantity: r.get(first + 4)?,
         attributes,
         updated_at: r.get(first + 6)?,
@@ -185,9 +209,14 @@ impl Content {
     }
 
     fn same_as(&self, p: &Product, attributes: &str) -> bool {
+        // By value: `19.9` stored by an earlier version is `19.90`.
+        let same_price = self.currency == p.price.currency().code()
+            && self
+                .price
+                .parse::<Decimal>()
+                .is_ok_and(|stored| stored == p.price.amount());
         self.title == p.title
-            && self.price == p.price
-            && self.currency == p.currency
+            && same_price
             && self.quantity == p.quantity
             && self.attributes == attributes
     }
@@ -315,11 +344,12 @@ impl Tx<'_> {
             } else {
                 self.stored_catalog(std::slice::from_ref(p))?.remove(&p.sku)
             };
+            let (amount, currency) = (p.price.amount_text(), p.price.currency().code());
             let row = params![
                 p.sku,
                 p.title,
-                p.price,
-                p.currency,
+                amount,
+                currency,
                 p.quantity,
                 attributes,
                 p.updated_at,
@@ -513,8 +543,8 @@ impl Tx<'_> {
                     p.sku,
                     p.id,
                     p.title,
-                    p.price,
-                    p.currency,
+                    p.price.amount_text(),
+                    p.price.currency().code(),
                     p.quantity,
                     attributes,
                     p.updated_at,
@@ -606,6 +636,18 @@ impl Tx<'_> {
         progress.run_high_water = progress.run_high_water.max(page_high);
         self.put_import_progress(channel, &progress)?;
         Ok(counts)
+    }
+
+    /// SKUs an import read but skipped because the catalog's rules refused
+    /// their values: they are still on the master, so a complete import
+    /// keeps them (with the values the catalog had) instead of removing them
+    /// and having every shop delete them.
+    pub fn note_refused(&self, channel: &str, into_catalog: bool, skus: &[String]) -> Result<()> {
+        if into_catalog && !skus.is_empty() && self.import_is_complete(channel)? {
+            let skus: Vec<&dyn ToValue> = skus.iter().map(|s| s as &dyn ToValue).collect();
+            self.mark_seen(channel, &skus)?;
+        }
+        Ok(())
     }
 
     /// The import completed: its high water becomes the next `updated_since`
@@ -826,8 +868,7 @@ mod tests {
         Product {
             sku: sku.to_string(),
             title: format!("Title {sku}"),
-            price: price.to_string(),
-            currency: "EUR".to_string(),
+            price: Price::parse(price, "EUR").unwrap(),
             quantity: 5,
             attributes: BTreeMap::from([("color".to_string(), "red".to_string())]),
             updated_at: "2026-01-01T00:00:00Z".to_string(),
@@ -865,11 +906,20 @@ mod tests {
             ("an id", |p| p.id = Some("ch-1".into()), false),
             ("title", |p| p.title = "New".into(), true),
             (
-                "price spelled differently",
-                |p| p.price = "19.9".into(),
+                "the same price spelled differently",
+                |p| p.price = Price::parse("19.900", "EUR").unwrap(),
+                false,
+            ),
+            (
+                "price",
+                |p| p.price = Price::parse("19.91", "EUR").unwrap(),
                 true,
             ),
-            ("currency", |p| p.currency = "USD".into(), true),
+            (
+                "currency",
+                |p| p.price = Price::parse("19.90", "USD").unwrap(),
+                true,
+            ),
             ("quantity", |p| p.quantity = 6, true),
             (
                 "attribute value",
@@ -903,12 +953,64 @@ mod tests {
             assert_eq!(c, expected, "{what}");
             assert_eq!(revision(), before + i64::from(*bumps), "{what}");
             let stored = store.read(|tx| tx.product("A")).unwrap().unwrap();
-            assert_eq!(stored.price, p.price, "{what}: price kept as text");
+            assert_eq!(stored.price, p.price, "{what}: price stored");
             assert_eq!(stored.updated_at, p.updated_at, "{what}: updated_at stored");
         }
         // An id once given survives updates without one.
         let stored = store.read(|tx| tx.product("A")).unwrap().unwrap();
         assert_eq!(stored.id.as_deref(), Some("ch-1"));
+    }
+
+    #[test]
+    fn prices_stored_by_an_earlier_version_compare_by_value() {
+        let (_dir, store) = temp_store();
+        store
+            .write(|tx| tx.upsert_catalog(&[product("A", "19.90"), product("B", "1")]))
+            .unwrap();
+        // Earlier versions kept the text as loaded: `19.9`, `1.000`.
+        store
+            .write(|tx| {
+                tx.db.execute(
+                    "UPDATE catalog SET price = CASE sku WHEN 'A' THEN '19.9' ELSE '1.000' END",
+                    &[],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let c = store
+            .write(|tx| tx.upsert_catalog(&[product("A", "19.90"), product("B", "1.00")]))
+            .unwrap();
+        assert_eq!(c, counts(0, 0, 2), "the same values: not a change");
+        assert_eq!(
+            store.read(|tx| tx.product_revision("A")).unwrap(),
+            Some(1),
+            "no new revision, so nothing is exported again"
+        );
+        assert_eq!(
+            store.read(|tx| tx.product("A")).unwrap().unwrap().price,
+            Price::parse("19.90", "EUR").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_stored_price_the_rule_refuses_is_named_when_read() {
+        let (_dir, store) = temp_store();
+        store
+            .write(|tx| tx.upsert_catalog(&[product("NEG", "1.00")]))
+            .unwrap();
+        store
+            .write(|tx| {
+                tx.db
+                    .execute("UPDATE catalog SET price = '-1.00' WHERE sku = 'NEG'", &[])?;
+                Ok(())
+            })
+            .unwrap();
+        let err = store.read(|tx| tx.product("NEG")).unwrap_err().to_string();
+        assert!(
+            err.contains("stored product `NEG`: price `-1.00` is negative")
+                && err.contains("load or import it again with a valid price, or remove it"),
+            "{err}"
+        );
     }
 
     /// Products for the set tests: more than two sets, some skus twice
@@ -968,8 +1070,8 @@ mod tests {
         assert_eq!(stored, catalog(&one_by_one));
         let s2 = stored.iter().find(|(_, p)| p.sku == "S0002").unwrap();
         assert_eq!(
-            (s2.0, s2.1.price.as_str(), s2.1.id.as_deref()),
-            (Some(2), "2.00", Some("ch-2"))
+            (s2.0, s2.1.price.amount_text(), s2.1.id.as_deref()),
+            (Some(2), "2.00".to_string(), Some("ch-2"))
         );
     }
 
@@ -1017,8 +1119,8 @@ mod tests {
         let s2 = at_once.read(|tx| tx.listings_for_sku("S0002")).unwrap();
         let web = s2.iter().find(|l| l.channel == "web").unwrap();
         assert_eq!(
-            (web.product.price.as_str(), web.product.id.as_deref()),
-            ("2.00", Some("ch-2"))
+            (web.product.price.amount_text(), web.product.id.as_deref()),
+            ("2.00".to_string(), Some("ch-2"))
         );
     }
 
@@ -1026,14 +1128,17 @@ mod tests {
     fn catalog_refuses_invalid_products_and_rolls_back() {
         let (_dir, store) = temp_store();
         let bad = Product {
-            price: "1e3".into(),
+            title: "Bad\u{1b}[2J".into(),
             ..product("BAD", "0")
         };
         let err = store
             .write(|tx| tx.upsert_catalog(&[product("OK", "1.00"), bad]))
             .unwrap_err();
         assert!(err.to_string().contains("`BAD`"), "{err}");
-        assert!(err.to_string().contains("`1e3`"), "{err}");
+        assert!(
+            err.to_string().contains("control character U+001B"),
+            "{err}"
+        );
         assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 0);
     }
 
@@ -1081,7 +1186,7 @@ mod tests {
         assert_eq!(c, counts(2, 0, 0));
         assert_eq!(
             store.read(|tx| tx.product("A")).unwrap().unwrap().price,
-            "10.00"
+            Price::parse("10.00", "EUR").unwrap()
         );
         assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 1);
         assert_eq!(store.read(|tx| tx.listing_count("web")).unwrap(), 2);
@@ -1096,7 +1201,7 @@ mod tests {
         assert_eq!(listings.len(), 1);
         assert_eq!(listings[0].channel, "web");
         assert_eq!(listings[0].product.id.as_deref(), Some("web-77"));
-        assert_eq!(listings[0].product.price, "13.00");
+        assert_eq!(listings[0].product.price.amount_text(), "13.00");
         assert_eq!(listings[0].seen_at, later);
     }
 

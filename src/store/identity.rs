@@ -310,8 +310,7 @@ mod tests {
         Product {
             sku: sku.into(),
             title: "t".into(),
-            price: "1.00".into(),
-            currency: "EUR".into(),
+            price: crate::price::Price::parse("1.00", "EUR").unwrap(),
             quantity: 1,
             attributes: Default::default(),
             updated_at: "2026-01-01T00:00:00Z".into(),

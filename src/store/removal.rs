@@ -378,8 +378,7 @@ mod tests {
         Product {
             sku: sku.into(),
             title: "t".into(),
-            price: price.into(),
-            currency: "EUR".into(),
+            price: crate::price::Price::parse(price, "EUR").unwrap(),
             quantity: 1,
             attributes: Default::default(),
             updated_at: "2026-01-01T00:00:00Z".into(),

@@ -82,7 +82,7 @@ fn a_channel_may_lower_its_types_limits_but_never_raise_them() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("acme.toml:"), "file and line: {stderr}");
-    assert!(stderr.contains("nonzero"), "{stderr}");
+    assert!(stderr.contains("a whole number of at least 1"), "{stderr}");
 }
 
 #[test]

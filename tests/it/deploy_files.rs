@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use oms_channels::capabilities::Capabilities;
+use oms_channels::config::{AccountConfig, GrantKind};
 use oms_channels::store::pg::{PgEnv, PgTarget};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -818,6 +819,32 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The pod's store holds the first refresh token of each channel that
+    // needs one (`channel login`, once, from any machine with the store).
+    for (account, content) in &accounts {
+        let config = AccountConfig::parse(std::path::Path::new(account), content).unwrap();
+        for (channel, settings) in &config.channels {
+            let grant = settings.auth.as_ref().and_then(|a| a.grant);
+            if grant != Some(GrantKind::RefreshToken) {
+                continue;
+            }
+            let mut login = Command::new(BIN);
+            login
+                .env_clear()
+                .arg("--config-dir")
+                .arg(&local_config)
+                .arg("--data-dir")
+                .arg(root.path().join("data"))
+                .args(["--account", account, "channel", "login", channel])
+                .stdin(std::process::Stdio::piped());
+            let mut child = login.spawn().unwrap();
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"rt-1").unwrap();
+            assert!(
+                child.wait().unwrap().success(),
+                "{account}/{channel}: login"
+            );
+        }
+    }
     let out = validate(&secret_env, false);
     assert!(
         out.status.success(),

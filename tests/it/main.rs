@@ -18,6 +18,7 @@ mod medusa_jobs;
 mod peers_medusa;
 mod peers_vendure;
 mod run_once;
+mod shop_input;
 mod state;
 mod state_crash;
 mod store_tls;

@@ -143,7 +143,8 @@ impl Shop {
 
 /// The catalog's spelling of an amount in EUR (two decimals).
 fn catalog_price(amount: &str) -> String {
-    amount_to_price(amount, 2).expect("amount")
+    let eur = oms_channels::price::Currency::from_code("EUR").expect("EUR");
+    amount_to_price(amount, eur).expect("amount").amount_text()
 }
 
 /// Medusa's variants, by SKU: (title, exact price, stock).

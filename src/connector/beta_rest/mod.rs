@@ -17,9 +17,10 @@ use super::http::{endpoint, excerpt_at};
 use super::oauth2::request_token;
 use super::{
     AuthMethod, Authorization, Batch, Call, ChannelError, ClientOptions, Connector, Credential,
-    Grant, HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings,
+    Grant, HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings, Skipped,
     TokenReply, Url, check_parsed_url,
 };
+use crate::price::Price;
 use crate::product::Product;
 
 /// The beta-rest connector of one channel.
@@ -229,17 +230,27 @@ struct WireProduct {
     id: Option<String>,
 }
 
-impl From<WireProduct> for Product {
-    fn from(wire: WireProduct) -> Product {
-        Product {
-            sku: wire.sku,
-            title: wire.title,
-            price: wire.price,
-            currency: wire.currency,
-            quantity: wire.quantity,
-            attributes: wire.attributes,
-            updated_at: wire.updated_at,
-            id: wire.id,
+impl WireProduct {
+    /// The catalog product, or why the item is skipped: a price that breaks
+    /// the price rule (the import job checks the other rules).
+    fn into_product(self) -> Result<Product, Skipped> {
+        if self.sku.trim().is_empty() {
+            return Err(Skipped::NoSku);
+        }
+        match Price::parse(&self.price, &self.currency) {
+            Ok(price) => Ok(Product {
+                sku: self.sku,
+                title: self.title,
+                price,
+                quantity: self.quantity,
+                attributes: self.attributes,
+                updated_at: self.updated_at,
+                id: self.id,
+            }),
+            Err(e) => Err(Skipped::Refused {
+                sku: self.sku,
+                reason: e.to_string(),
+            }),
         }
     }
 }
@@ -249,8 +260,9 @@ impl From<WireProduct> for Product {
 struct WireProductOut<'a> {
     sku: &'a str,
     title: &'a str,
-    price: &'a str,
-    currency: &'a str,
+    /// A decimal string with the currency's minor units (`"19.90"`).
+    price: String,
+    currency: &'static str,
     quantity: i64,
     attributes: &'a BTreeMap<String, String>,
     updated_at: &'a str,
@@ -263,8 +275,8 @@ impl<'a> From<&'a Product> for WireProductOut<'a> {
         WireProductOut {
             sku: &p.sku,
             title: &p.title,
-            price: &p.price,
-            currency: &p.currency,
+            price: p.price.amount_text(),
+            currency: p.price.currency().code(),
             quantity: p.quantity,
             attributes: &p.attributes,
             updated_at: &p.updated_at,
@@ -287,22 +299,20 @@ fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelErr
         ),
         excerpt: excerpt_at(body, err.line(), err.column()),
     })?;
-    let products: Vec<Product> = wire.products.into_iter().map(Product::from).collect();
-    for (index, product) in products.iter().enumerate() {
-        product.check().map_err(|err| ChannelError::Malformed {
-            url: url.to_string(),
-            what: format!(
-                "product #{} (sku `{}`) is invalid: {err}",
-                index + 1,
-                product.sku.escape_debug()
-            ),
-            excerpt: String::new(),
-        })?;
+    // A bad item is skipped by name, never the page: the import job checks
+    // the rules and counts what was left out.
+    let mut products = Vec::with_capacity(wire.products.len());
+    let mut skipped = Vec::new();
+    for item in wire.products {
+        match item.into_product() {
+            Ok(product) => products.push(product),
+            Err(skip) => skipped.push(skip),
+        }
     }
     Ok(ProductPage {
         products,
         next_cursor: wire.next_cursor.filter(|c| !c.is_empty()),
-        skipped: 0,
+        skipped,
     })
 }
 

@@ -225,7 +225,10 @@ fn product_json(sku: &str, price: &str) -> String {
 }
 
 fn product(sku: &str, price: &str) -> Product {
-    serde_json::from_str(&product_json(sku, price)).unwrap()
+    serde_json::from_str::<WireProduct>(&product_json(sku, price))
+        .unwrap()
+        .into_product()
+        .unwrap()
 }
 
 const TOKEN_OK: &str = r#"{"access_token":"at-new","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-rotated"}"#;
@@ -522,7 +525,7 @@ async fn product_page_is_parsed_and_the_query_is_complete() {
     let page = format!(
         r#"{{"products":[{},{}],"next_cursor":"c2"}}"#,
         product_json("A-1", "19.90"),
-        product_json("B-2", "1000000.0001")
+        product_json("B-2", "1000000.10")
     );
     let server = TestServer::start(vec![Reply::json(200, page)]).await;
     let since: Timestamp = "2026-01-31T12:00:00Z".parse().unwrap();
@@ -534,10 +537,10 @@ async fn product_page_is_parsed_and_the_query_is_complete() {
     assert_eq!(got.next_cursor.as_deref(), Some("c2"));
     assert_eq!(
         got.products,
-        vec![product("A-1", "19.90"), product("B-2", "1000000.0001")]
+        vec![product("A-1", "19.90"), product("B-2", "1000000.10")]
     );
-    // Prices stay the exact strings the channel sent.
-    assert_eq!(got.products[1].price, "1000000.0001");
+    // Prices stay exact: decimal digits, never a float.
+    assert_eq!(got.products[1].price.amount_text(), "1000000.10");
     assert_eq!(got.products[0].attributes["color"], "red");
     assert_eq!(got.products[0].id.as_deref(), Some("ch-A-1"));
 
@@ -578,7 +581,7 @@ async fn last_page_and_optional_query_parameters() {
             ProductPage {
                 products: vec![],
                 next_cursor: None,
-                skipped: 0,
+                skipped: vec![],
             },
             "{body}"
         );
@@ -703,10 +706,6 @@ async fn bad_pages_are_malformed_and_not_retried() {
         r#"{{"products":[{}],"next_cursor":null}}"#,
         product_json("A-1", "19.90").replace(r#""19.90""#, "19.9")
     );
-    let bad_currency = format!(
-        r#"{{"products":[{}],"next_cursor":null}}"#,
-        product_json("A-1", "19.90").replace("EUR", "euro")
-    );
     let huge = format!(
         r#"{{"products":[],"padding":"{}","next_cursor":null}}"#,
         "x".repeat(100 << 10)
@@ -719,10 +718,6 @@ async fn bad_pages_are_malformed_and_not_retried() {
         ),
         (Reply::json(200, r#"{"products":[{"sku":"A-1","ti"#), "EOF"),
         (Reply::json(200, float_price), "19.9"),
-        (
-            Reply::json(200, bad_currency),
-            "product #1 (sku `A-1`) is invalid: invalid currency `euro`",
-        ),
         (
             Reply::json(200, r#"{"items":[]}"#),
             "missing field `products`",
@@ -1032,6 +1027,46 @@ async fn page_size_comes_from_the_limits_and_extra_fields_are_ignored() {
         .unwrap();
     assert_eq!(got.products[0].sku, "A-1");
     assert_eq!(server.seen()[0].query.as_deref(), Some("limit=100"));
+}
+
+#[tokio::test]
+async fn a_product_whose_values_break_a_rule_is_skipped_by_sku_not_the_page() {
+    let page = format!(
+        r#"{{"products":[{},{},{},{},{}],"next_cursor":null}}"#,
+        product_json("A-1", "19.90"),
+        product_json("NEG", "-1.00"),
+        product_json("FINE", "0.001"),
+        product_json("CUR", "1.00").replace("EUR", "euro"),
+        product_json("", "1.00"),
+    );
+    let server = TestServer::start(vec![Reply::json(200, page)]).await;
+    let got = client()
+        .fetch_products_page(&server.base, "at-1", 10, None, None)
+        .await
+        .unwrap();
+    assert_eq!(got.products, vec![product("A-1", "19.90")]);
+    assert_eq!(
+        got.skipped,
+        vec![
+            Skipped::Refused {
+                sku: "NEG".into(),
+                reason: "price `-1.00` is negative: a price is 0 or more".into()
+            },
+            Skipped::Refused {
+                sku: "FINE".into(),
+                reason:
+                    "price `0.001` has more decimals than EUR allows: at most 2 decimals (ISO 4217)"
+                        .into()
+            },
+            Skipped::Refused {
+                sku: "CUR".into(),
+                reason:
+                    "unknown currency `euro`: expected an ISO 4217 code in capitals, such as `EUR`"
+                        .into()
+            },
+            Skipped::NoSku,
+        ]
+    );
 }
 
 #[tokio::test]

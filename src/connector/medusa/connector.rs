@@ -142,9 +142,6 @@ impl Connector for Medusa {
             )
             .await
             .map_err(into_channel_error)?;
-        for why in &page.skipped {
-            tracing::warn!(reason = %why, "Medusa variant not imported");
-        }
         if !page.deleted_skus.is_empty() {
             // The seam's page has no deletion list yet: a complete import
             // from the master removes what the platform no longer has.
@@ -156,7 +153,7 @@ impl Connector for Medusa {
         Ok(ProductPage {
             products: page.products,
             next_cursor: page.next_cursor,
-            skipped: page.skipped_without_sku + page.skipped.len() as u64,
+            skipped: page.skipped,
         })
     }
 

@@ -603,11 +603,11 @@ fn check_for_export(product: &Product, ctx: &StoreContext) -> Result<Box<RawValu
     if product.sku.trim().is_empty() {
         return Err("empty SKU".into());
     }
-    let currency = product.currency.to_ascii_lowercase();
+    let currency = product.price.currency().code().to_ascii_lowercase();
     if !ctx.currencies.contains_key(&currency) {
         return Err(format!(
             "currency {} is not one of the store's currencies ({}): add it in Medusa under Settings → Store",
-            product.currency,
+            product.price.currency(),
             ctx.currencies
                 .keys()
                 .map(|c| c.to_ascii_uppercase())
@@ -618,8 +618,8 @@ fn check_for_export(product: &Product, ctx: &StoreContext) -> Result<Box<RawValu
     if product.quantity < 0 {
         return Err(format!("negative quantity {}", product.quantity));
     }
-    let amount = amount::price_to_amount(&product.price).map_err(|e| e.to_string())?;
-    Ok(RawValue::from_string(amount).expect("a checked amount is a JSON number"))
+    let amount = amount::price_to_amount(&product.price);
+    Ok(RawValue::from_string(amount).expect("a price's text is a JSON number"))
 }
 
 fn plan_update<'a>(
@@ -629,7 +629,7 @@ fn plan_update<'a>(
     shape: &'a ProductShape,
     ctx: &'a StoreContext,
 ) -> Result<Plan<'a>, String> {
-    let currency = product.currency.to_ascii_lowercase();
+    let currency = product.price.currency().code().to_ascii_lowercase();
     let variants = shape.variants.len();
     let variant_title = variant.title.as_deref().unwrap_or_default();
     let current = wire::catalog_title(&shape.title, variant_title, variants);
@@ -729,7 +729,8 @@ fn create_body(product: &Product, amount: &RawValue, ctx: &StoreContext) -> Stri
         handle = serde_json::to_string(&handle_for(&product.sku)).expect("string"),
         channel = serde_json::to_string(&ctx.sales_channel_id).expect("string"),
         sku = serde_json::to_string(&product.sku).expect("string"),
-        currency = serde_json::to_string(&product.currency.to_ascii_lowercase()).expect("string"),
+        currency = serde_json::to_string(&product.price.currency().code().to_ascii_lowercase())
+            .expect("string"),
         amount = amount.get(),
     )
 }

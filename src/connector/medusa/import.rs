@@ -26,8 +26,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::http::Credential;
-use super::wire::{self, MappingContext, PRODUCT_FIELDS, ProductList, Skip};
+use super::wire::{self, MappingContext, PRODUCT_FIELDS, ProductList};
 use super::{MedusaClient, MedusaError};
+use crate::connector::Skipped;
 use crate::product::Product;
 
 /// How far back an incremental import looks before its `since`.
@@ -58,11 +59,6 @@ impl StoreContext {
     fn mapping(&self) -> MappingContext<'_> {
         MappingContext {
             currency: &self.default_currency,
-            exponent: self
-                .currencies
-                .get(&self.default_currency)
-                .copied()
-                .unwrap_or(2),
             stock_location_id: &self.stock_location_id,
         }
     }
@@ -111,15 +107,12 @@ impl ImportCursor {
 /// One page of an import.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportPage {
-    /// Every product here passed `Product::check`.
     pub products: Vec<Product>,
     /// SKUs deleted on the server since `since` (incremental imports only).
     pub deleted_skus: Vec<String>,
-    /// Variants without a SKU: not importable.
-    pub skipped_without_sku: u64,
-    /// Other variants left out, with why (no base price in the default
+    /// Variants left out, with why (no SKU, no base price in the default
     /// currency, a fractional stock, ...).
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
     /// `None` ends the import.
     pub next_cursor: Option<String>,
 }
@@ -528,13 +521,7 @@ fn map_variants(
         {
             match wire::variant_to_product(product, variant, &mapping) {
                 Ok(mapped) => page.products.push(mapped),
-                Err(Skip::NoSku) => page.skipped_without_sku += 1,
-                Err(Skip::NoPrice) => page.skipped.push(format!(
-                    "sku `{}`: no base price in {}",
-                    variant.sku.as_deref().unwrap_or_default(),
-                    ctx.default_currency.to_ascii_uppercase()
-                )),
-                Err(Skip::Invalid(why)) => page.skipped.push(why),
+                Err(skipped) => page.skipped.push(skipped),
             }
         }
     }

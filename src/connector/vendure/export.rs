@@ -90,7 +90,7 @@ pub fn plan_upsert(
     let accepted = channel
         .available_currency_codes
         .iter()
-        .any(|c| c.as_str() == product.currency);
+        .any(|c| c.as_str() == product.price.currency().code());
     if !accepted {
         let codes: Vec<&str> = channel
             .available_currency_codes
@@ -99,11 +99,12 @@ pub fn plan_upsert(
             .collect();
         return Plan::Refuse(format!(
             "currency `{}` is not accepted by the Vendure channel (it accepts {}): add it to the channel's available currencies",
-            product.currency,
+            product.price.currency(),
             codes.join(", ")
         ));
     }
-    let minor_units = match money::to_minor_units(&product.price, &product.currency) {
+    let currency = product.price.currency().code();
+    let minor_units = match money::to_minor_units(&product.price) {
         Ok(minor) => minor,
         Err(e) => return Plan::Refuse(e.to_string()),
     };
@@ -118,7 +119,7 @@ pub fn plan_upsert(
         return Plan::Create(NewVariant {
             sku: product.sku.clone(),
             title: product.title.clone(),
-            currency: product.currency.clone(),
+            currency: currency.to_string(),
             minor_units,
             quantity,
         });
@@ -127,10 +128,10 @@ pub fn plan_upsert(
     let price_now = existing
         .prices
         .iter()
-        .find(|p| p.currency_code.as_str() == product.currency)
+        .find(|p| p.currency_code.as_str() == currency)
         .map(|p| p.price.0);
     let price_changed = price_now != Some(minor_units);
-    let in_default = channel.default_currency_code.as_str() == product.currency;
+    let in_default = channel.default_currency_code.as_str() == currency;
     let update = UpdateProductVariantInput {
         id: existing.id.clone(),
         translations: (existing.name != product.title).then(|| {
@@ -143,7 +144,7 @@ pub fn plan_upsert(
         price: (price_changed && in_default).then_some(Money(minor_units)),
         prices: (price_changed && !in_default).then(|| {
             vec![UpdateProductVariantPriceInput {
-                currency_code: CurrencyCode::new(&product.currency),
+                currency_code: CurrencyCode::new(currency),
                 price: Money(minor_units),
             }]
         }),
@@ -595,8 +596,7 @@ mod tests {
         Product {
             sku: sku.into(),
             title: format!("Title {sku}"),
-            price: price.into(),
-            currency: currency.into(),
+            price: crate::price::Price::parse(price, currency).unwrap(),
             quantity,
             attributes: Default::default(),
             updated_at: "2026-11-27T10:00:00Z".into(),
@@ -668,12 +668,14 @@ mod tests {
             panic!("refused");
         };
         assert!(why.contains("`EUR`") && why.contains("USD, GBP"), "{why}");
-        let Plan::Refuse(why) =
-            plan_upsert(&product("A", "1.999", "USD", 1), None, &channel(&["USD"]))
-        else {
+        let Plan::Refuse(why) = plan_upsert(
+            &product("A", "21474836.48", "USD", 1),
+            None,
+            &channel(&["USD"]),
+        ) else {
             panic!("refused");
         };
-        assert!(why.contains("more decimals"), "{why}");
+        assert!(why.contains("too large for Vendure"), "{why}");
     }
 
     #[test]

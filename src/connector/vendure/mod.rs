@@ -238,7 +238,7 @@ impl Connector for Vendure {
         Ok(ProductPage {
             products: page.products,
             next_cursor: page.next.map(|c| c.encode()),
-            skipped: page.skipped_without_sku,
+            skipped: page.skipped,
         })
     }
 

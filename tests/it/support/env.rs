@@ -89,6 +89,16 @@ impl TestEnv {
         std::fs::read_to_string(self.account_path(name)).expect("read account file")
     }
 
+    /// Stores a refresh token for an oauth2 channel, as `channel login` does
+    /// (validate warns about a refresh grant without one).
+    pub fn login(&self, account: &str, channel: &str) -> &TestEnv {
+        self.cmd(["--account", account, "channel", "login", channel])
+            .write_stdin("rt-test")
+            .assert()
+            .success();
+        self
+    }
+
     /// `oms-channels --config-dir C --data-dir D <args>`, with no account
     /// chosen by the environment and no colour.
     pub fn cmd<I, S>(&self, args: I) -> assert_cmd::Command
