@@ -3,12 +3,20 @@
 //! products, send a batch (upserts and deletions), and the channel's limits.
 //! The capability list's `protocol` picks the connector ([`connect`]).
 //!
-//! Jobs and the runner see only this module's types: no reqwest type and no
-//! CLI wording cross the seam. A connector owns its wire format (unknown
-//! fields never fail a page; a missing required field fails it, naming the
-//! field) and shares the HTTP plumbing in [`http`] (timeouts, retries with
-//! `Retry-After`, body limits, redacted excerpts). It knows nothing of the
-//! store, the config files or scheduling, and never logs a secret.
+//! Jobs and the runner see only this module's types and plain values. No
+//! reqwest type crosses the seam: [`Url`] is the `url` crate's type (reqwest
+//! re-exports it), and a [`ChannelError`]'s transport cause is a boxed
+//! `std::error::Error`. No CLI wording crosses it either: an error says
+//! what happened, and [`ChannelError::remedy`] says, as data, what can be
+//! done; the CLI edge words it.
+//!
+//! A connector owns its wire format (unknown fields never fail a page; a
+//! missing required field fails it, naming the field) and makes every
+//! request through [`http::HttpClient`], which owns the rules all connectors
+//! share: timeouts, retries with `Retry-After`, a replay rule chosen per
+//! call, no redirect and no credential off the configured origin, body
+//! limits, redacted excerpts. A connector knows nothing of the store, the
+//! config files or scheduling, and never logs a secret.
 //!
 //! To add a platform: a new folder here implementing [`Connector`], one line
 //! in [`PROTOCOLS`], one entry in `src/capabilities.toml`, and its tests.
@@ -21,6 +29,7 @@ mod retry;
 mod url;
 pub mod vendure;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -29,10 +38,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::product::Product;
 
-pub use self::http::{Call, ChannelError, ClientOptions, HttpClient};
+pub use self::http::{
+    ChannelError, ClientOptions, CredentialKind, HttpClient, Remedy, Secret, Url, UrlSetting,
+};
 pub use self::oauth2::{Grant, TokenReply};
 pub use self::url::{UrlError, check_parsed_url, check_url};
-pub use reqwest::Url;
 
 /// How a channel proves who we are. `oauth2` is the default when an `[auth]`
 /// table names no method, so account files older than the method key work.
@@ -185,8 +195,55 @@ pub struct ProductPage {
     /// Cursor of the next page; `None` ends the import.
     pub next_cursor: Option<String>,
     /// Platform items left out because they cannot be catalog products
-    /// (e.g. a variant without a SKU).
-    pub skipped: u64,
+    /// (e.g. a variant without a SKU), by reason.
+    pub skipped: Skipped,
+}
+
+/// Platform items an import left out, counted by reason ("no SKU", "no EUR
+/// price"), so a job can say why in one line instead of one warning each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skipped {
+    by_reason: BTreeMap<String, u64>,
+}
+
+impl Skipped {
+    pub fn add(&mut self, reason: &str, count: u64) {
+        if count > 0 {
+            *self.by_reason.entry(reason.to_string()).or_default() += count;
+        }
+    }
+
+    /// Adds another page's counts.
+    pub fn extend(&mut self, other: &Skipped) {
+        for (reason, count) in &other.by_reason {
+            self.add(reason, *count);
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.by_reason.values().sum()
+    }
+
+    /// `2509 skipped: no EUR price`, or with several reasons, most frequent
+    /// first, `3 skipped: 2 no SKU, 1 fractional stock`; `None` when nothing
+    /// was skipped.
+    pub fn summary(&self) -> Option<String> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let mut reasons: Vec<(&String, &u64)> = self.by_reason.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let why = match reasons.as_slice() {
+            [(reason, _)] => reason.to_string(),
+            many => many
+                .iter()
+                .map(|(reason, count)| format!("{count} {reason}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        Some(format!("{total} skipped: {why}"))
+    }
 }
 
 /// One export request: products to create or update, SKUs to delete.

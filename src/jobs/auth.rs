@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{ChannelRun, read_secret};
 use crate::config::{AuthSpec, GrantKind};
-use crate::connector::{AuthMethod, Authorization, ChannelError, Grant, Url, check_url};
+use crate::connector::{AuthMethod, Authorization, ChannelError, Grant, Remedy, Url, check_url};
 use crate::crash;
 use crate::store::{RunId, lock};
 
@@ -149,14 +149,16 @@ async fn refresh_oauth2(
     let grant = match grant_kind {
         GrantKind::ClientCredentials => Grant::ClientCredentials,
         GrantKind::RefreshToken => {
-            let token = stored.as_ref().and_then(|t| t.refresh_token.clone()).ok_or_else(|| {
-                anyhow!(
-                    "no refresh token stored for channel `{}`: run `printf %s \"$REFRESH_TOKEN\" | oms-channels --account {} channel login {}`",
-                    ch.channel_id,
-                    ch.account,
-                    ch.channel_id
-                )
-            })?;
+            let token = stored
+                .as_ref()
+                .and_then(|t| t.refresh_token.clone())
+                .ok_or_else(|| {
+                    anyhow!(
+                        "no refresh token stored for channel `{}`: {}",
+                        ch.channel_id,
+                        super::hint(&Remedy::Login, &ch.account, &ch.channel_id, &ch.channel)
+                    )
+                })?;
             Grant::RefreshToken(token)
         }
     };
@@ -202,13 +204,10 @@ async fn refresh_oauth2(
             ch.store
                 .write(|tx| tx.clear_refresh_in_flight(&ch.channel_id))?;
             let description = description.map(|d| format!(": {d}")).unwrap_or_default();
-            let login = format!(
-                "store a fresh refresh token with `oms-channels --account {} channel login {}`",
-                ch.account, ch.channel_id
-            );
+            let login = super::hint(&Remedy::Login, &ch.account, &ch.channel_id, &ch.channel);
             Err(match interrupted_since {
                 Some(since) => anyhow!(
-                    "the channel rejected the stored refresh token (invalid_grant{description}). A token refresh started at {since} was interrupted before its reply was stored: the channel most likely rotated the refresh token then, and the new one was lost. {login}"
+                    "the channel rejected the stored refresh token (invalid_grant{description}). A token refresh started at {since} was interrupted before its reply was stored: the channel most likely rotated the refresh token then, and the new one was lost; {login}"
                 ),
                 None => anyhow!(
                     "the channel rejected the stored refresh token (invalid_grant{description}); {login}"

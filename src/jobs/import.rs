@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use super::ChannelRun;
 use super::auth::Access;
-use crate::connector::{PageRequest, ProductPage};
+use crate::connector::{ChannelError, PageRequest, ProductPage, Skipped};
 use crate::crash;
 use crate::store::RunId;
 
@@ -29,7 +29,7 @@ pub async fn run(
     progress_bar: &indicatif::ProgressBar,
 ) -> Result<u64> {
     let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
-    let (mut cursor, since) = if ch.full {
+    let (mut cursor, mut since) = if ch.full {
         ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
         (None, None)
     } else if progress.cursor.is_some() {
@@ -38,26 +38,38 @@ pub async fn run(
     } else {
         (None, progress.high_water)
     };
-    if cursor.is_none() && ch.is_master {
-        // A complete listing of the master (no `updated_since`) removes from
-        // the catalog what the master no longer has, once its last page is in.
-        ch.store.write(|tx| match since {
-            None => tx.begin_complete_import(&ch.channel_id),
-            Some(_) => tx.abandon_complete_import(&ch.channel_id),
-        })?;
+    if cursor.is_none() {
+        start_listing(ch, since)?;
     }
     let mut seen_cursors = HashSet::new();
     let mut total: u64 = 0;
-    let mut skipped: u64 = 0;
+    let mut skipped = Skipped::default();
     let access = Access::new(ch);
-    let mut page = fetch_page(ch, &access, cursor.as_deref(), since).await?;
+    let mut restarted = false;
+    let mut page = match fetch_page(ch, &access, cursor.as_deref(), since).await {
+        // The saved cursor of an interrupted import may have expired or been
+        // invalidated on the channel: start over once, rather than fail on
+        // every run until someone runs `--full`.
+        Err(err)
+            if cursor.is_some()
+                && super::channel_error(&err).is_some_and(ChannelError::refuses_request) =>
+        {
+            tracing::warn!(channel = %ch.channel_id, error = %err, "the channel refused the saved import cursor; restarting the import from the first page");
+            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+            (cursor, since) = (None, progress.high_water);
+            start_listing(ch, since)?;
+            restarted = true;
+            fetch_page(ch, &access, None, since).await?
+        }
+        other => other?,
+    };
     for page_number in 1.. {
         let ProductPage {
             products,
             next_cursor,
             skipped: page_skipped,
         } = page;
-        skipped += page_skipped;
+        skipped.extend(&page_skipped);
         if let Some(next) = &next_cursor
             && (!seen_cursors.insert(next.clone()) || cursor.as_deref() == Some(next.as_str()))
         {
@@ -68,19 +80,22 @@ pub async fn run(
         crash::point("import-page-fetched");
         total += products.len() as u64;
         let last = next_cursor.is_none();
-        let detail = format!(
-            "{total} products {}{}",
+        let mut detail = format!(
+            "{total} products {}",
             if ch.is_master {
                 "into the catalog"
             } else {
                 "recorded as listings"
             },
-            if skipped > 0 {
-                format!("; {skipped} skipped (no SKU)")
-            } else {
-                String::new()
-            }
         );
+        if let Some(summary) = skipped.summary() {
+            detail.push_str(&format!("; {summary}"));
+        }
+        if restarted {
+            detail.push_str(
+                "; restarted from the first page: the channel refused the interrupted import's cursor",
+            );
+        }
         let save = {
             let (store, channel, is_master) =
                 (Arc::clone(&ch.store), ch.channel_id.clone(), ch.is_master);
@@ -129,6 +144,19 @@ pub async fn run(
         cursor = next_cursor;
     }
     Ok(total)
+}
+
+/// Marks the start of a listing from the first page: a complete listing of
+/// the master (no `updated_since`) removes from the catalog what the master
+/// no longer has, once its last page is in.
+fn start_listing(ch: &ChannelRun, since: Option<Timestamp>) -> Result<()> {
+    if ch.is_master {
+        ch.store.write(|tx| match since {
+            None => tx.begin_complete_import(&ch.channel_id),
+            Some(_) => tx.abandon_complete_import(&ch.channel_id),
+        })?;
+    }
+    Ok(())
 }
 
 /// One page; its size is the channel's `page-size` (the connector's limits).

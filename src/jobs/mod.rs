@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::ChannelConfig;
-use crate::connector::{ChannelError, Connector};
+use crate::config::{ChannelConfig, SecretSource};
+use crate::connector::{ChannelError, Connector, Remedy, Secret};
 use crate::store::Store;
 
 /// Everything one channel's jobs need; shared by its three jobs.
@@ -34,18 +34,85 @@ pub struct ChannelRun {
 }
 
 impl ChannelRun {
-    /// A connector error with this channel's id filled into its hints. Its
-    /// causes stay attached, so `-v` and `history` show them.
+    /// A connector error with what to do about it, in this channel's words,
+    /// appended. Its causes stay attached, so `-v` and `history` show them.
     fn explain(&self, err: ChannelError) -> anyhow::Error {
-        let login = format!(
-            "oms-channels --account {} channel login {}",
-            self.account, self.channel_id
-        );
-        let message = err
-            .to_string()
-            .replace("oms-channels channel login <channel>", &login);
+        let mut message = err.to_string();
+        if let Some(remedy) = err.remedy() {
+            message.push_str("; ");
+            message.push_str(&hint(
+                &remedy,
+                &self.account,
+                &self.channel_id,
+                &self.channel,
+            ));
+        }
         anyhow::Error::new(Explained { message, err })
     }
+}
+
+/// The words for a connector's [`Remedy`], with the real account, channel
+/// and where the channel's secrets come from.
+pub fn hint(remedy: &Remedy, account: &str, channel_id: &str, channel: &ChannelConfig) -> String {
+    let auth = channel.auth.as_ref();
+    let login = format!(
+        "`printf %s \"$REFRESH_TOKEN\" | oms-channels --account {account} channel login {channel_id}`"
+    );
+    let source = || match auth.and_then(|a| a.secret_source()) {
+        Some(SecretSource::Env(var)) => format!("environment variable `{var}`"),
+        Some(SecretSource::File(path)) => format!("file `{}`", path.display()),
+        None => "its source".to_string(),
+    };
+    let quoted = |value: Option<&str>| value.map(|v| format!(" (`{v}`)")).unwrap_or_default();
+    match remedy {
+        Remedy::Login => format!("store a new refresh token with {login}"),
+        Remedy::LoginIfGrantRevoked => format!(
+            "if the next refresh fails with `invalid_grant`, store a new refresh token with {login}"
+        ),
+        Remedy::CheckCredentials { what } => match what {
+            Secret::ApiKey => format!(
+                "check the API key in {}: the channel does not accept it (revoked, or for another shop?)",
+                source()
+            ),
+            Secret::Password => format!(
+                "check the channel's `username`{} and the password in {}",
+                quoted(auth.and_then(|a| a.username.as_deref())),
+                source()
+            ),
+            Secret::ClientSecret => format!(
+                "check the channel's `client-id`{}, `grant` and the client secret in {}",
+                quoted(auth.and_then(|a| a.client_id.as_deref())),
+                source()
+            ),
+        },
+        Remedy::CheckPermissions => "the channel refused a credential it had just issued: check what it allows this user or client to do".to_string(),
+        Remedy::TrustPrivateCa => "if the channel's certificate comes from a private CA, trust that CA: set `SSL_CERT_FILE` to a PEM file holding it (or `SSL_CERT_DIR` to a directory of them) in the environment `oms-channels` runs in".to_string(),
+        Remedy::LowerPageSize => format!(
+            "set a `page-size` the channel accepts in `[channels.{channel_id}]` of the account file (e.g. `page-size = 100`)"
+        ),
+        Remedy::FixUrl {
+            setting,
+            expected_form,
+        } => {
+            let key = setting.key();
+            let form = expected_form
+                .map(|f| format!(" (like `{f}`)"))
+                .unwrap_or_default();
+            format!(
+                "set the channel's `{key}` to the API's own address{form}: `oms-channels --account {account} channel set {channel_id} --{key} <url>`"
+            )
+        }
+    }
+}
+
+/// The connector error inside `err`, when the error came from one.
+pub fn channel_error(err: &anyhow::Error) -> Option<&ChannelError> {
+    err.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<Explained>()
+            .map(|explained| &explained.err)
+            .or_else(|| cause.downcast_ref::<ChannelError>())
+    })
 }
 
 /// A [`ChannelError`] shown with the channel's own hints; its sources are the

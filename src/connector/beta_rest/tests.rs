@@ -16,8 +16,8 @@ use tokio::net::TcpListener;
 
 use super::*;
 use crate::connector::http::excerpt;
-use crate::connector::oauth2::form_urlencode;
-use crate::connector::{ItemStatus, UrlError};
+use crate::connector::http::form_urlencode;
+use crate::connector::{ItemStatus, Remedy, UrlError};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -312,8 +312,11 @@ async fn token_error_replies() {
                 400,
                 r#"{"error":"invalid_grant","error_description":"token revoked"}"#,
             ),
-            |e| matches!(e, ChannelError::InvalidGrant { description: Some(d) } if d == "token revoked"),
-            "channel login",
+            |e| {
+                matches!(e, ChannelError::InvalidGrant { description: Some(d) } if d == "token revoked")
+                    && e.remedy() == Some(Remedy::Login)
+            },
+            "expired or revoked",
         ),
         (
             Reply::json(401, r#"{"error":"invalid_grant"}"#),
@@ -322,8 +325,14 @@ async fn token_error_replies() {
         ),
         (
             Reply::json(401, r#"{"error":"invalid_client"}"#),
-            |e| matches!(e, ChannelError::TokenRejected { error, .. } if error == "invalid_client"),
-            "client secret",
+            |e| {
+                matches!(e, ChannelError::TokenRejected { error, .. } if error == "invalid_client")
+                    && e.remedy()
+                        == Some(Remedy::CheckCredentials {
+                            what: crate::connector::Secret::ClientSecret,
+                        })
+            },
+            "`invalid_client`",
         ),
         (
             Reply::json(400, secret_echo),
@@ -351,13 +360,16 @@ async fn token_error_replies() {
         ),
         (
             Reply::json(502, ""),
-            |e| matches!(e, ChannelError::TokenOutcomeUnknown { .. }),
+            |e| {
+                matches!(e, ChannelError::TokenOutcomeUnknown { .. })
+                    && e.remedy() == Some(Remedy::LoginIfGrantRevoked)
+            },
             "outcome is unknown",
         ),
         (
             Reply::raw(200, Some("text/html"), "<html>login</html>"),
-            |e| matches!(e, ChannelError::Malformed { .. }),
-            "`text/html` is not JSON",
+            |e| matches!(e, ChannelError::NotJson { excerpt, .. } if excerpt.is_empty()),
+            "content type `text/html`, not JSON",
         ),
         (
             Reply::json(200, r#"{"access_token":"at-very-secret"}"#),
@@ -578,7 +590,7 @@ async fn last_page_and_optional_query_parameters() {
             ProductPage {
                 products: vec![],
                 next_cursor: None,
-                skipped: 0,
+                skipped: Skipped::default(),
             },
             "{body}"
         );
@@ -638,7 +650,13 @@ async fn product_requests_retry_transient_failures_only() {
         ),
         (
             vec![Reply::json(400, "{\"message\":\n  \"limit too large\"}")],
-            |r| matches!(r, Err(ChannelError::Status { status: 400, excerpt, .. }) if excerpt == r#"{"message": "limit too large"}"#),
+            |r| matches!(r, Err(ChannelError::PageSizeRefused { page_size: 10, message, .. }) if message == "limit too large"),
+            1,
+            Duration::ZERO,
+        ),
+        (
+            vec![Reply::json(400, r#"{"message":"unknown cursor"}"#)],
+            |r| matches!(r, Err(ChannelError::Status { status: 400, excerpt, .. }) if excerpt == "unknown cursor"),
             1,
             Duration::ZERO,
         ),
@@ -668,7 +686,7 @@ async fn product_requests_retry_transient_failures_only() {
         ),
         (
             vec![Reply::json(302, "").header("location", "https://elsewhere.example/")],
-            |r| matches!(r, Err(ChannelError::Status { status: 302, .. })),
+            |r| matches!(r, Err(ChannelError::Redirected { cross_origin: true, to, .. }) if to == "https://elsewhere.example/"),
             1,
             Duration::ZERO,
         ),
@@ -729,11 +747,11 @@ async fn bad_pages_are_malformed_and_not_retried() {
         ),
         (
             Reply::raw(200, Some("text/html; charset=utf-8"), "<html></html>"),
-            "is not JSON",
+            "unusable reply: content type `text/html; charset=utf-8`, not JSON (body: <html></html>)",
         ),
         (
             Reply::raw(200, None, r#"{"products":[]}"#),
-            "no content type",
+            "unusable reply: no content type, not JSON",
         ),
         (Reply::json(200, huge), "larger than the 65536 byte limit"),
     ];
@@ -745,7 +763,10 @@ async fn bad_pages_are_malformed_and_not_retried() {
             .await
             .expect_err(&label);
         assert!(
-            matches!(err, ChannelError::Malformed { .. }),
+            matches!(
+                err,
+                ChannelError::Malformed { .. } | ChannelError::NotJson { .. }
+            ),
             "{label}: {err:?}"
         );
         assert!(!err.is_retryable());
@@ -1242,7 +1263,14 @@ fn retryable_errors() {
         (status(404), false),
         (status(422), false),
         (ChannelError::Timeout { url: url() }, true),
-        (ChannelError::Unauthorized { url: url() }, false),
+        (
+            ChannelError::Unauthorized {
+                url: url(),
+                credential: crate::connector::CredentialKind::AccessToken,
+                answer: "HTTP 401".into(),
+            },
+            false,
+        ),
         (ChannelError::InvalidGrant { description: None }, false),
         (
             ChannelError::TokenOutcomeUnknown {

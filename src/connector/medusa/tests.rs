@@ -84,7 +84,7 @@ fn fractional_stock_is_refused_not_rounded() {
     let list: ProductList = serde_json::from_str(&text).unwrap();
     let result = wire::variant_to_product(&list.products[0], &list.products[0].variants[0], &ctx());
     assert!(
-        matches!(result, Err(Skip::Invalid(ref why)) if why.contains("7.5")),
+        matches!(result, Err(Skip::Invalid { ref detail, .. }) if detail.contains("7.5")),
         "{result:?}"
     );
 }

@@ -126,8 +126,12 @@ pub enum Skip {
     NoSku,
     /// No base price in the store's default currency.
     NoPrice,
-    /// A price, quantity or timestamp the catalog cannot hold.
-    Invalid(String),
+    /// A price, quantity or timestamp the catalog cannot hold: a short
+    /// reason for the job's summary ("unusable price"), and the detail.
+    Invalid {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 /// What a shop owner knows the store by, as the mapping needs it.
@@ -163,8 +167,11 @@ pub fn variant_to_product(
         _ => return Err(Skip::NoSku),
     };
     let price = variant.base_price(ctx.currency).ok_or(Skip::NoPrice)?;
-    let price_text = amount::amount_to_price(price.amount.get(), ctx.exponent)
-        .map_err(|e| Skip::Invalid(format!("sku `{sku}`: {e}")))?;
+    let price_text =
+        amount::amount_to_price(price.amount.get(), ctx.exponent).map_err(|e| Skip::Invalid {
+            reason: "unusable price",
+            detail: format!("sku `{sku}`: {e}"),
+        })?;
     let level = variant.level_at(ctx.stock_location_id);
     let quantity = match level {
         None => 0,
@@ -172,11 +179,12 @@ pub fn variant_to_product(
             .stocked_quantity
             .as_i64()
             .filter(|q| *q >= 0)
-            .ok_or_else(|| {
-                Skip::Invalid(format!(
+            .ok_or_else(|| Skip::Invalid {
+                reason: "fractional or negative stock",
+                detail: format!(
                     "sku `{sku}`: stocked quantity {} is not a whole number of units",
                     level.stocked_quantity
-                ))
+                ),
             })?,
     };
     let live_variants = product
@@ -190,8 +198,10 @@ pub fn variant_to_product(
         price.updated_at.as_deref(),
         level.and_then(|l| l.updated_at.as_deref()),
     ];
-    let updated_at = latest(stamps.into_iter().flatten())
-        .ok_or_else(|| Skip::Invalid(format!("sku `{sku}`: no readable `updated_at`")))?;
+    let updated_at = latest(stamps.into_iter().flatten()).ok_or_else(|| Skip::Invalid {
+        reason: "no readable updated_at",
+        detail: format!("sku `{sku}`: no readable `updated_at`"),
+    })?;
     let product = Product {
         title: catalog_title(
             &product.title,
@@ -206,9 +216,10 @@ pub fn variant_to_product(
         updated_at: updated_at.to_string(),
         id: Some(variant.id.clone()),
     };
-    product
-        .check()
-        .map_err(|e| Skip::Invalid(format!("sku `{}`: {e}", product.sku)))?;
+    product.check().map_err(|e| Skip::Invalid {
+        reason: "not a valid catalog product",
+        detail: format!("sku `{}`: {e}", product.sku),
+    })?;
     Ok(product)
 }
 
