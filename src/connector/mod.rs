@@ -362,3 +362,29 @@ pub fn protocol_names() -> String {
 pub fn is_known_protocol(protocol: &str) -> bool {
     PROTOCOLS.iter().any(|(name, _)| *name == protocol)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Skipped;
+
+    #[test]
+    fn skips_are_summed_by_reason_in_one_line() {
+        let mut page1 = Skipped::default();
+        page1.add("no EUR price", 2000);
+        page1.add("no SKU", 0);
+        let mut page2 = Skipped::default();
+        page2.add("no EUR price", 509);
+        let mut all = Skipped::default();
+        assert_eq!(all.summary(), None);
+        all.extend(&page1);
+        all.extend(&page2);
+        assert_eq!(all.summary().as_deref(), Some("2509 skipped: no EUR price"));
+        all.add("no SKU", 3);
+        all.add("fractional or negative stock", 3);
+        assert_eq!(all.total(), 2515);
+        assert_eq!(
+            all.summary().as_deref(),
+            Some("2515 skipped: 2509 no EUR price, 3 fractional or negative stock, 3 no SKU")
+        );
+    }
+}

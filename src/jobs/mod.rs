@@ -152,3 +152,102 @@ pub fn read_secret(source: &crate::config::SecretSource, what: &str) -> Result<S
     }
     Ok(secret)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::UrlSetting;
+
+    fn channel(auth: &str) -> ChannelConfig {
+        let text = format!(
+            "type = \"vendure\"\nbase-url = \"https://x.example/admin-api\"\n[auth]\n{auth}\n[jobs]\n"
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn hints_name_the_account_the_channel_and_where_the_secret_lives() {
+        let api_key = channel("method = \"api-key\"\napi-key-env = \"SHOP_KEY\"");
+        let password = channel(
+            "method = \"login\"\nusername = \"oms-sync\"\npassword-file = \"/run/secrets/pw\"",
+        );
+        let oauth = channel(
+            "token-url = \"https://x.example/t\"\ngrant = \"refresh_token\"\nclient-id = \"acme-oms\"\nclient-secret-env = \"S\"",
+        );
+        let cases: [(&ChannelConfig, Remedy, &[&str]); 7] = [
+            (
+                &api_key,
+                Remedy::CheckCredentials {
+                    what: Secret::ApiKey,
+                },
+                &["API key", "environment variable `SHOP_KEY`"],
+            ),
+            (
+                &password,
+                Remedy::CheckCredentials {
+                    what: Secret::Password,
+                },
+                &["`username` (`oms-sync`)", "file `/run/secrets/pw`"],
+            ),
+            (
+                &oauth,
+                Remedy::CheckCredentials {
+                    what: Secret::ClientSecret,
+                },
+                &["`client-id` (`acme-oms`)", "environment variable `S`"],
+            ),
+            (
+                &oauth,
+                Remedy::Login,
+                &["oms-channels --account acme channel login shop"],
+            ),
+            (
+                &oauth,
+                Remedy::LoginIfGrantRevoked,
+                &["`invalid_grant`", "channel login shop"],
+            ),
+            (&oauth, Remedy::TrustPrivateCa, &["SSL_CERT_FILE", "SSL_CERT_DIR"]),
+            (
+                &api_key,
+                Remedy::FixUrl {
+                    setting: UrlSetting::BaseUrl,
+                    expected_form: Some("https://shop.example/admin-api"),
+                },
+                &[
+                    "`https://shop.example/admin-api`",
+                    "channel set shop --base-url <url>",
+                ],
+            ),
+        ];
+        for (config, remedy, wanted) in cases {
+            let text = hint(&remedy, "acme", "shop", config);
+            for part in wanted {
+                assert!(text.contains(part), "{remedy:?}: {text}");
+            }
+            assert!(!text.contains("refresh the token"), "{text}");
+        }
+        let page = hint(&Remedy::LowerPageSize, "acme", "shop", &api_key);
+        assert!(page.contains("`page-size`") && page.contains("[channels.shop]"), "{page}");
+    }
+
+    #[test]
+    fn a_refused_api_key_is_explained_with_its_variable() {
+        let err = ChannelError::Unauthorized {
+            url: "https://x.example/admin-api".into(),
+            credential: crate::connector::CredentialKind::ApiKey,
+            answer: "FORBIDDEN".into(),
+        };
+        let remedy = err.remedy().expect("a refused key has a remedy");
+        let text = format!(
+            "{err}; {}",
+            hint(
+                &remedy,
+                "acme",
+                "shop",
+                &channel("method = \"api-key\"\napi-key-env = \"SHOP_KEY\"")
+            )
+        );
+        assert!(text.contains("`SHOP_KEY`"), "{text}");
+        assert!(!text.contains("token"), "{text}");
+    }
+}

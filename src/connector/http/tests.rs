@@ -1,7 +1,670 @@
-//! Unit tests of the shared client's rules: replay, redirects, origin,
-//! Retry-After, redaction, TLS. Servers are axum or raw TCP on 127.0.0.1.
+//! Unit tests of the shared client's rules: replay per call, redirects and
+//! origins, Retry-After, redaction, certificate errors. Servers are axum or
+//! raw TCP on 127.0.0.1 and record what they received.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body as AxBody;
+use axum::extract::{Request as AxRequest, State};
+use axum::response::Response as AxResponse;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn fast() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(1),
+        read_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(300),
+        max_attempts: 3,
+        backoff_base: MS,
+        backoff_cap: 5 * MS,
+        retry_after_cap: 80 * MS,
+        max_body_bytes: 64 << 10,
+    }
+}
+
+fn client() -> HttpClient {
+    HttpClient::new(fast()).unwrap()
+}
+
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    delay: Duration,
+}
+
+fn answer(status: u16, body: &str) -> Answer {
+    Answer {
+        status,
+        headers: vec![("content-type", "application/json".into())],
+        body: body.into(),
+        delay: Duration::ZERO,
+    }
+}
+
+impl Answer {
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Answer {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn delayed(mut self, delay: Duration) -> Answer {
+        self.delay = delay;
+        self
+    }
+}
+
+#[derive(Default)]
+struct Script {
+    answers: Mutex<VecDeque<Answer>>,
+    last: Mutex<Option<Answer>>,
+    seen: Mutex<Vec<axum::http::HeaderMap>>,
+}
+
+/// An axum server playing `answers` in order (the last one repeats) and
+/// recording the headers of every request.
+struct Server {
+    url: Url,
+    script: Arc<Script>,
+}
+
+impl Server {
+    async fn start(answers: Vec<Answer>) -> Server {
+        let script = Arc::new(Script {
+            answers: Mutex::new(answers.into()),
+            ..Script::default()
+        });
+        let app = Router::new()
+            .fallback(play)
+            .with_state(Arc::clone(&script));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server {
+            url: Url::parse(&format!("http://{addr}/api")).unwrap(),
+            script,
+        }
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::new(self.url.clone(), UrlSetting::BaseUrl).unwrap()
+    }
+
+    fn count(&self) -> usize {
+        self.script.seen.lock().unwrap().len()
+    }
+
+    fn headers(&self) -> Vec<axum::http::HeaderMap> {
+        self.script.seen.lock().unwrap().clone()
+    }
+}
+
+async fn play(State(script): State<Arc<Script>>, request: AxRequest) -> AxResponse {
+    script.seen.lock().unwrap().push(request.headers().clone());
+    let next = script.answers.lock().unwrap().pop_front();
+    let answer = {
+        let mut last = script.last.lock().unwrap();
+        if let Some(next) = next {
+            *last = Some(next);
+        }
+        last.clone().expect("a scripted answer")
+    };
+    tokio::time::sleep(answer.delay).await;
+    let mut response = AxResponse::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        response = response.header(*name, value);
+    }
+    response.body(AxBody::from(answer.body)).unwrap()
+}
+
+/// A raw server that reads each request head and then sends `reply` (maybe
+/// nothing) and closes: for replies that break HTTP.
+async fn raw_server(reply: &'static [u8]) -> (Endpoint, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = socket.write_all(reply).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    let url = Url::parse(&format!("http://{addr}/api")).unwrap();
+    (Endpoint::new(url, UrlSetting::BaseUrl).unwrap(), count)
+}
+
+async fn closed_port() -> Endpoint {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let url = Url::parse(&format!("http://{addr}/api")).unwrap();
+    Endpoint::new(url, UrlSetting::BaseUrl).unwrap()
+}
+
+fn post(endpoint: &Endpoint, replay: Replay) -> Call<'static> {
+    Call::post(endpoint.at(&["items"]), replay).json(&b"{}"[..])
+}
+
+// ---------------------------------------------------------------- replay
+
+#[tokio::test]
+async fn a_call_not_safe_to_resend_is_resent_only_when_it_surely_was_not_processed() {
+    let ok = || answer(200, "{}");
+    // (answers, requests the server sees, succeeds)
+    let refused_then_ok: Vec<(Vec<Answer>, usize, bool)> = vec![
+        (vec![answer(429, "slow down"), ok()], 2, true),
+        (vec![answer(503, "maintenance"), ok()], 2, true),
+        (
+            vec![answer(503, "x").header("retry-after", "0"), ok()],
+            2,
+            true,
+        ),
+    ];
+    for (answers, requests, _) in refused_then_ok {
+        let server = Server::start(answers).await;
+        client()
+            .send(post(&server.endpoint(), Replay::NotSafe))
+            .await
+            .expect("a refused call is resent");
+        assert_eq!(server.count(), requests);
+    }
+    for status in [500, 502, 504, 408] {
+        let server = Server::start(vec![answer(status, "boom"), ok()]).await;
+        let err = client()
+            .send(post(&server.endpoint(), Replay::NotSafe))
+            .await
+            .expect_err("a call that reached the server is not resent");
+        assert!(
+            matches!(err, ChannelError::OutcomeUnknown { .. }),
+            "{status}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("outcome is unknown") && message.starts_with("`POST http://"),
+            "{message}"
+        );
+        assert_eq!(server.count(), 1, "{status}: sent once");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Transient);
+        assert_eq!(err.remedy(), None);
+    }
+}
+
+#[tokio::test]
+async fn a_call_not_safe_to_resend_is_not_resent_after_a_timeout_or_a_broken_exchange() {
+    let server = Server::start(vec![answer(200, "{}").delayed(Duration::from_secs(2))]).await;
+    let err = client()
+        .send(post(&server.endpoint(), Replay::NotSafe))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no reply came in time"),
+        "{err}"
+    );
+    assert_eq!(server.count(), 1);
+
+    // The connection closes after the request: reached, no reply.
+    let (endpoint, count) = raw_server(b"").await;
+    let err = client()
+        .send(post(&endpoint, Replay::NotSafe))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChannelError::OutcomeUnknown { cause, .. } if cause.contains("connection broke")),
+        "{err:?}"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+
+    // A 2xx whose body breaks off: the server processed the call.
+    let (endpoint, count) = raw_server(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"id\":",
+    )
+    .await;
+    let err = client()
+        .send(post(&endpoint, Replay::NotSafe))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::OutcomeUnknown { .. }), "{err:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_call_safe_to_resend_is_retried_after_any_transient_failure() {
+    let server = Server::start(vec![
+        answer(500, "boom"),
+        answer(200, "{}").delayed(Duration::from_secs(2)),
+        answer(200, r#"{"ok":true}"#),
+    ])
+    .await;
+    let reply = client()
+        .send(post(&server.endpoint(), Replay::Safe))
+        .await
+        .expect("the third attempt succeeds");
+    assert_eq!(reply.body(), br#"{"ok":true}"#);
+    assert_eq!(server.count(), 3);
+
+    let (endpoint, count) = raw_server(b"").await;
+    let err = client()
+        .send(post(&endpoint, Replay::Safe))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::Transport { .. }), "{err:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 3, "every attempt");
+}
+
+#[tokio::test]
+async fn no_connection_is_retried_whatever_the_replay_rule() {
+    for replay in [Replay::Safe, Replay::NotSafe] {
+        let started = Instant::now();
+        let err = client()
+            .send(post(&closed_port().await, replay))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChannelError::Connect { .. }), "{err:?}");
+        assert!(err.to_string().contains("refused"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_the_least_wait_and_is_capped() {
+    let server = Server::start(vec![
+        answer(429, "later").header("retry-after", "1"),
+        answer(200, "{}"),
+    ])
+    .await;
+    let started = Instant::now();
+    client()
+        .send(post(&server.endpoint(), Replay::NotSafe))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    // One second asked, capped at 80 ms here.
+    assert!(took >= 80 * MS && took < Duration::from_millis(900), "{took:?}");
+
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
+    let server = Server::start(vec![
+        answer(503, "later").header("retry-after", date),
+        answer(200, "{}"),
+    ])
+    .await;
+    let started = Instant::now();
+    client()
+        .send(post(&server.endpoint(), Replay::Safe))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took >= 80 * MS && took < Duration::from_millis(900), "{took:?}");
+}
+
+// ---------------------------------------------------------------- origins
+
+#[tokio::test]
+async fn redirects_are_never_followed_and_name_both_urls() {
+    let elsewhere = Server::start(vec![answer(200, "{}")]).await;
+    let to = elsewhere.url.join("/stolen").unwrap();
+    let auths = [
+        Auth::Bearer("bearer-secret"),
+        Auth::ApiKeyHeader {
+            header: "vendure-api-key",
+            key: "key-secret",
+        },
+        Auth::ApiKeyBasic("sk_secret"),
+        Auth::OAuthClient {
+            id: "client",
+            secret: "client-secret",
+        },
+    ];
+    for status in [301, 302, 303, 307, 308] {
+        for auth in auths {
+            let server =
+                Server::start(vec![answer(status, "").header("location", to.as_str())]).await;
+            let err = client()
+                .send(post(&server.endpoint(), Replay::Safe).auth(auth))
+                .await
+                .unwrap_err();
+            match &err {
+                ChannelError::Redirected {
+                    from,
+                    to: target,
+                    setting,
+                    cross_origin,
+                } => {
+                    assert!(from.ends_with("/api/items"), "{from}");
+                    assert_eq!(target, to.as_str());
+                    assert_eq!(*setting, UrlSetting::BaseUrl);
+                    assert!(cross_origin);
+                }
+                other => panic!("{status} {auth:?}: {other:?}"),
+            }
+            let message = err.to_string();
+            assert!(message.contains("another origin"), "{message}");
+            assert!(message.contains("`base-url` is probably wrong"), "{message}");
+            assert_eq!(server.count(), 1, "{status}: not resent");
+            assert_eq!(err.kind(), crate::error::ErrorKind::Config);
+            assert_eq!(
+                err.remedy(),
+                Some(Remedy::FixUrl {
+                    setting: UrlSetting::BaseUrl,
+                    expected_form: None
+                })
+            );
+        }
+    }
+    assert_eq!(elsewhere.count(), 0, "nothing reached the other origin");
+}
+
+#[tokio::test]
+async fn a_same_origin_redirect_is_not_followed_either() {
+    let server = Server::start(vec![
+        answer(308, "").header("location", "/api/items/"),
+        answer(200, "{}"),
+    ])
+    .await;
+    let token_url = Endpoint::new(server.url.clone(), UrlSetting::TokenUrl).unwrap();
+    let err = client()
+        .send(Call::post(token_url.target(), Replay::NotSafe))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ChannelError::Redirected {
+                cross_origin: false,
+                setting: UrlSetting::TokenUrl,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("/api/items/") && message.contains("`token-url` is probably wrong"),
+        "{message}"
+    );
+    assert!(!message.contains("another origin"), "{message}");
+    assert_eq!(server.count(), 1);
+}
+
+#[test]
+fn targets_stay_on_their_endpoints_origin() {
+    let endpoint = Endpoint::new(
+        Url::parse("https://shop.example:8443/v1?x=1#f").unwrap(),
+        UrlSetting::BaseUrl,
+    )
+    .unwrap();
+    let hostile: &[&[&str]] = &[
+        &["..", "..", "evil.example"],
+        &["//evil.example", "x"],
+        &["http://evil.example/"],
+        &["@evil.example"],
+        &["a?b#c", "%2e%2e"],
+    ];
+    for segments in hostile {
+        let target = endpoint.at(segments).query(&[("next", "https://evil.example/")]);
+        assert_eq!(
+            target.url().origin(),
+            endpoint.url().origin(),
+            "{segments:?}: {}",
+            target.url()
+        );
+        assert!(target.url().path().starts_with("/v1/"), "{}", target.url());
+    }
+    assert_eq!(
+        endpoint.at(&["products", "batch"]).url().as_str(),
+        "https://shop.example:8443/v1/products/batch"
+    );
+    assert!(
+        Endpoint::new(
+            Url::parse("http://shop.example/v1").unwrap(),
+            UrlSetting::BaseUrl
+        )
+        .is_err(),
+        "plain http to a remote host"
+    );
+}
+
+// ---------------------------------------------------------------- credentials
+
+#[tokio::test]
+async fn credentials_are_attached_by_the_client_and_refusals_say_which() {
+    let server = Server::start(vec![answer(401, r#"{"message":"Unauthorized"}"#)]).await;
+    let cases = [
+        (Auth::Bearer("t0k"), CredentialKind::AccessToken, "access token"),
+        (
+            Auth::ApiKeyHeader {
+                header: "vendure-api-key",
+                key: "k3y",
+            },
+            CredentialKind::ApiKey,
+            "API key",
+        ),
+        (Auth::ApiKeyBasic("sk_1"), CredentialKind::ApiKey, "API key"),
+        (Auth::None, CredentialKind::None, "request"),
+    ];
+    for (auth, kind, noun) in cases {
+        let err = client()
+            .send(post(&server.endpoint(), Replay::Safe).auth(auth))
+            .await
+            .unwrap_err();
+        match &err {
+            ChannelError::Unauthorized {
+                credential, answer, ..
+            } => {
+                assert_eq!(*credential, kind);
+                assert_eq!(answer, "HTTP 401 Unauthorized: Unauthorized");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains(&format!("refused the {noun}")));
+    }
+    let seen = server.headers();
+    assert_eq!(seen[0]["authorization"], "Bearer t0k");
+    assert_eq!(seen[1]["vendure-api-key"], "k3y");
+    assert_eq!(seen[2]["authorization"], "Basic c2tfMTo=", "sk_1 and an empty password");
+    assert!(!seen[3].contains_key("authorization"));
+    assert_eq!(server.count(), 4, "a 401 is never retried");
+}
+
+#[tokio::test]
+async fn a_credential_no_header_can_carry_is_refused_before_sending() {
+    let server = Server::start(vec![answer(200, "{}")]).await;
+    let err = client()
+        .send(post(&server.endpoint(), Replay::Safe).auth(Auth::Bearer("a\nb")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ChannelError::BadCredential { .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("a\nb"));
+    assert_eq!(server.count(), 0);
+}
+
+// ---------------------------------------------------------------- redaction
+
+#[test]
+fn excerpts_redact_secrets_bearer_tokens_and_jwts() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    let text = format!(
+        "key sk_live_1 and sk_live_12 rejected; Authorization: Bearer abc.DEF-123 sent; token {jwt}; eyJust a word"
+    );
+    let out = excerpt(text.as_bytes(), &["sk_live_1", "sk_live_12", ""]);
+    assert_eq!(
+        out,
+        "key [redacted] and [redacted] rejected; Authorization: Bearer [redacted] sent; token [redacted]; eyJust a word"
+    );
+    assert_eq!(redact("bearer  x", &[]), "bearer  x", "no token after one space");
+    assert_eq!(redact("BEARER tok", &[]), "BEARER [redacted]");
+}
+
+#[tokio::test]
+async fn error_excerpts_hide_what_the_call_and_the_reply_carried() {
+    let body = "echo: bearer-secret key-secret hunter2 sess-9 cookie-7 cGFzc3dvcmQ=";
+    let server = Server::start(vec![
+        answer(422, body)
+            .header("vendure-auth-token", "sess-9")
+            .header("set-cookie", "session=cookie-7; Path=/; HttpOnly"),
+    ])
+    .await;
+    let call = post(&server.endpoint(), Replay::Safe)
+        .auth(Auth::Bearer("bearer-secret"))
+        .redact("hunter2")
+        .redact("key-secret");
+    let err = client().send(call).await.unwrap_err();
+    let message = err.to_string();
+    for secret in ["bearer-secret", "key-secret", "hunter2", "sess-9", "cookie-7"] {
+        assert!(!message.contains(secret), "{secret}: {message}");
+    }
+    assert!(message.contains("HTTP 422"), "{message}");
+}
+
+#[tokio::test]
+async fn a_form_encoded_secret_is_redacted_as_sent() {
+    let server = Server::start(vec![answer(422, "bad refresh_token=a%2Bb%26c")]).await;
+    let form = [("refresh_token", "a+b&c")];
+    let call = Call::post(server.endpoint().target(), Replay::NotSafe)
+        .form(&form)
+        .redact("a+b&c");
+    let err = client().send(call).await.unwrap_err();
+    assert!(
+        err.to_string().contains("refresh_token=[redacted]"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn kinds_and_remedies_follow_the_variant() {
+    use crate::error::ErrorKind;
+    let url = || "https://h/v1".to_string();
+    let cases: Vec<(ChannelError, ErrorKind, Option<Remedy>)> = vec![
+        (
+            ChannelError::Unauthorized {
+                url: url(),
+                credential: CredentialKind::ApiKey,
+                answer: "HTTP 401".into(),
+            },
+            ErrorKind::Channel,
+            Some(Remedy::CheckCredentials {
+                what: Secret::ApiKey,
+            }),
+        ),
+        (
+            ChannelError::LoginRefused {
+                url: url(),
+                username: "u".into(),
+                message: "no".into(),
+            },
+            ErrorKind::Channel,
+            Some(Remedy::CheckCredentials {
+                what: Secret::Password,
+            }),
+        ),
+        (
+            ChannelError::PageSizeRefused {
+                url: url(),
+                page_size: 500,
+                message: "limit".into(),
+            },
+            ErrorKind::Channel,
+            Some(Remedy::LowerPageSize),
+        ),
+        (
+            ChannelError::NotTheApi {
+                url: url(),
+                api: "Vendure's Admin API",
+                connector: "vendure",
+                expected_form: "https://shop.example/admin-api",
+                why: "x".into(),
+            },
+            ErrorKind::Config,
+            Some(Remedy::FixUrl {
+                setting: UrlSetting::BaseUrl,
+                expected_form: Some("https://shop.example/admin-api"),
+            }),
+        ),
+        (
+            ChannelError::Status {
+                url: url(),
+                status: 503,
+                excerpt: String::new(),
+            },
+            ErrorKind::Transient,
+            None,
+        ),
+        (
+            ChannelError::Status {
+                url: url(),
+                status: 400,
+                excerpt: String::new(),
+            },
+            ErrorKind::Channel,
+            None,
+        ),
+    ];
+    for (err, kind, remedy) in cases {
+        assert_eq!(err.kind(), kind, "{err:?}");
+        assert_eq!(err.remedy(), remedy, "{err:?}");
+    }
+    let status = |status| ChannelError::Status {
+        url: url(),
+        status,
+        excerpt: String::new(),
+    };
+    for (code, refuses) in [(400, true), (404, true), (410, true), (422, true)] {
+        assert_eq!(status(code).refuses_request(), refuses, "{code}");
+    }
+    for code in [401, 403, 408, 429, 500, 503] {
+        assert!(!status(code).refuses_request(), "{code}");
+    }
+}
+
+#[test]
+fn messages_carry_no_cli_advice() {
+    let errors = [
+        ChannelError::InvalidGrant { description: None },
+        ChannelError::TokenOutcomeUnknown {
+            url: "https://h/t".into(),
+            cause: "no reply came in time".into(),
+        },
+        ChannelError::Unauthorized {
+            url: "https://h/t".into(),
+            credential: CredentialKind::ApiKey,
+            answer: "HTTP 401".into(),
+        },
+    ];
+    for err in errors {
+        let message = err.to_string();
+        assert!(
+            !message.contains("oms-channels") && !message.contains("refresh the token"),
+            "{message}"
+        );
+    }
+}
 
 #[test]
 fn every_client_shares_one_tls_setup_that_speaks_h2_and_http1() {
