@@ -206,7 +206,11 @@ mod tests {
                 Remedy::LoginIfGrantRevoked,
                 &["`invalid_grant`", "channel login shop"],
             ),
-            (&oauth, Remedy::TrustPrivateCa, &["SSL_CERT_FILE", "SSL_CERT_DIR"]),
+            (
+                &oauth,
+                Remedy::TrustPrivateCa,
+                &["SSL_CERT_FILE", "SSL_CERT_DIR"],
+            ),
             (
                 &api_key,
                 Remedy::FixUrl {
@@ -227,7 +231,10 @@ mod tests {
             assert!(!text.contains("refresh the token"), "{text}");
         }
         let page = hint(&Remedy::LowerPageSize, "acme", "shop", &api_key);
-        assert!(page.contains("`page-size`") && page.contains("[channels.shop]"), "{page}");
+        assert!(
+            page.contains("`page-size`") && page.contains("[channels.shop]"),
+            "{page}"
+        );
     }
 
     #[test]

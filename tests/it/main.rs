@@ -16,6 +16,7 @@ mod many_runners;
 mod medusa_jobs;
 mod peers_medusa;
 mod peers_vendure;
+mod redirects;
 mod run_once;
 mod state;
 mod state_crash;

@@ -84,9 +84,7 @@ impl Server {
             answers: Mutex::new(answers.into()),
             ..Script::default()
         });
-        let app = Router::new()
-            .fallback(play)
-            .with_state(Arc::clone(&script));
+        let app = Router::new().fallback(play).with_state(Arc::clone(&script));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -219,10 +217,7 @@ async fn a_call_not_safe_to_resend_is_not_resent_after_a_timeout_or_a_broken_exc
         .send(post(&server.endpoint(), Replay::NotSafe))
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("no reply came in time"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("no reply came in time"), "{err}");
     assert_eq!(server.count(), 1);
 
     // The connection closes after the request: reached, no reply.
@@ -246,7 +241,10 @@ async fn a_call_not_safe_to_resend_is_not_resent_after_a_timeout_or_a_broken_exc
         .send(post(&endpoint, Replay::NotSafe))
         .await
         .unwrap_err();
-    assert!(matches!(err, ChannelError::OutcomeUnknown { .. }), "{err:?}");
+    assert!(
+        matches!(err, ChannelError::OutcomeUnknown { .. }),
+        "{err:?}"
+    );
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
 
@@ -302,7 +300,10 @@ async fn retry_after_is_the_least_wait_and_is_capped() {
         .unwrap();
     let took = started.elapsed();
     // One second asked, capped at 80 ms here.
-    assert!(took >= 80 * MS && took < Duration::from_millis(900), "{took:?}");
+    assert!(
+        took >= 80 * MS && took < Duration::from_millis(900),
+        "{took:?}"
+    );
 
     let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
     let server = Server::start(vec![
@@ -316,7 +317,10 @@ async fn retry_after_is_the_least_wait_and_is_capped() {
         .await
         .unwrap();
     let took = started.elapsed();
-    assert!(took >= 80 * MS && took < Duration::from_millis(900), "{took:?}");
+    assert!(
+        took >= 80 * MS && took < Duration::from_millis(900),
+        "{took:?}"
+    );
 }
 
 // ---------------------------------------------------------------- origins
@@ -361,7 +365,10 @@ async fn redirects_are_never_followed_and_name_both_urls() {
             }
             let message = err.to_string();
             assert!(message.contains("another origin"), "{message}");
-            assert!(message.contains("`base-url` is probably wrong"), "{message}");
+            assert!(
+                message.contains("`base-url` is probably wrong"),
+                "{message}"
+            );
             assert_eq!(server.count(), 1, "{status}: not resent");
             assert_eq!(err.kind(), crate::error::ErrorKind::Config);
             assert_eq!(
@@ -423,7 +430,9 @@ fn targets_stay_on_their_endpoints_origin() {
         &["a?b#c", "%2e%2e"],
     ];
     for segments in hostile {
-        let target = endpoint.at(segments).query(&[("next", "https://evil.example/")]);
+        let target = endpoint
+            .at(segments)
+            .query(&[("next", "https://evil.example/")]);
         assert_eq!(
             target.url().origin(),
             endpoint.url().origin(),
@@ -452,7 +461,11 @@ fn targets_stay_on_their_endpoints_origin() {
 async fn credentials_are_attached_by_the_client_and_refusals_say_which() {
     let server = Server::start(vec![answer(401, r#"{"message":"Unauthorized"}"#)]).await;
     let cases = [
-        (Auth::Bearer("t0k"), CredentialKind::AccessToken, "access token"),
+        (
+            Auth::Bearer("t0k"),
+            CredentialKind::AccessToken,
+            "access token",
+        ),
         (
             Auth::ApiKeyHeader {
                 header: "vendure-api-key",
@@ -483,7 +496,10 @@ async fn credentials_are_attached_by_the_client_and_refusals_say_which() {
     let seen = server.headers();
     assert_eq!(seen[0]["authorization"], "Bearer t0k");
     assert_eq!(seen[1]["vendure-api-key"], "k3y");
-    assert_eq!(seen[2]["authorization"], "Basic c2tfMTo=", "sk_1 and an empty password");
+    assert_eq!(
+        seen[2]["authorization"], "Basic c2tfMTo=",
+        "sk_1 and an empty password"
+    );
     assert!(!seen[3].contains_key("authorization"));
     assert_eq!(server.count(), 4, "a 401 is never retried");
 }
@@ -495,10 +511,7 @@ async fn a_credential_no_header_can_carry_is_refused_before_sending() {
         .send(post(&server.endpoint(), Replay::Safe).auth(Auth::Bearer("a\nb")))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, ChannelError::BadCredential { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ChannelError::BadCredential { .. }), "{err:?}");
     assert!(!err.to_string().contains("a\nb"));
     assert_eq!(server.count(), 0);
 }
@@ -516,7 +529,11 @@ fn excerpts_redact_secrets_bearer_tokens_and_jwts() {
         out,
         "key [redacted] and [redacted] rejected; Authorization: Bearer [redacted] sent; token [redacted]; eyJust a word"
     );
-    assert_eq!(redact("bearer  x", &[]), "bearer  x", "no token after one space");
+    assert_eq!(
+        redact("bearer  x", &[]),
+        "bearer  x",
+        "no token after one space"
+    );
     assert_eq!(redact("BEARER tok", &[]), "BEARER [redacted]");
 }
 
@@ -535,7 +552,13 @@ async fn error_excerpts_hide_what_the_call_and_the_reply_carried() {
         .redact("key-secret");
     let err = client().send(call).await.unwrap_err();
     let message = err.to_string();
-    for secret in ["bearer-secret", "key-secret", "hunter2", "sess-9", "cookie-7"] {
+    for secret in [
+        "bearer-secret",
+        "key-secret",
+        "hunter2",
+        "sess-9",
+        "cookie-7",
+    ] {
         assert!(!message.contains(secret), "{secret}: {message}");
     }
     assert!(message.contains("HTTP 422"), "{message}");

@@ -1,0 +1,360 @@
+//! No connector follows a redirect, and no credential leaves the configured
+//! origin: for beta-rest (token-url and base-url), Vendure (login and API
+//! key) and Medusa (login, token renewal and secret key), a channel whose
+//! endpoint redirects to another loopback port fails with a message naming
+//! both URLs, and that port receives nothing at all.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::support::run_env::{Row, RunEnv};
+
+/// What a server saw: method, path and headers of each request.
+type Seen = Arc<Mutex<Vec<(String, String, axum::http::HeaderMap)>>>;
+
+/// A loopback server: `routes` answer by `METHOD /path` with a JSON body;
+/// anything else is redirected (302) to `redirect_to` plus the same path.
+struct Server {
+    base: String,
+    seen: Seen,
+    _runtime: tokio::runtime::Runtime,
+}
+
+#[derive(Clone)]
+struct Routes {
+    answers: BTreeMap<String, String>,
+    redirect_to: Option<String>,
+    seen: Seen,
+}
+
+async fn handle(State(routes): State<Routes>, request: Request) -> Response {
+    let key = format!("{} {}", request.method(), request.uri().path());
+    routes.seen.lock().unwrap().push((
+        request.method().to_string(),
+        request.uri().path().to_string(),
+        request.headers().clone(),
+    ));
+    if let Some(body) = routes.answers.get(&key) {
+        return Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(body.clone()))
+            .unwrap();
+    }
+    match &routes.redirect_to {
+        Some(to) => Response::builder()
+            .status(302)
+            .header("location", format!("{to}{}", request.uri().path()))
+            .body(Body::empty())
+            .unwrap(),
+        None => Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    }
+}
+
+impl Server {
+    fn start(answers: &[(&str, String)], redirect_to: Option<&str>) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let seen: Seen = Arc::default();
+        let routes = Routes {
+            answers: answers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            redirect_to: redirect_to.map(str::to_string),
+            seen: Arc::clone(&seen),
+        };
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().fallback(handle).with_state(routes);
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Server {
+            base: format!("http://{addr}"),
+            seen,
+            _runtime: runtime,
+        }
+    }
+
+    fn requests(&self) -> Vec<(String, String, axum::http::HeaderMap)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// How many requests were `METHOD /path`.
+    fn count(&self, key: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|(m, p, _)| format!("{m} {p}") == key)
+            .count()
+    }
+}
+
+/// The other origin: it records what reaches it, and must see nothing.
+fn elsewhere() -> Server {
+    Server::start(&[], None)
+}
+
+fn assert_nothing_reached(target: &Server) {
+    let requests = target.requests();
+    for (method, path, headers) in &requests {
+        for name in ["authorization", "vendure-api-key", "cookie"] {
+            assert!(
+                !headers.contains_key(name),
+                "{method} {path} carried `{name}` to another origin"
+            );
+        }
+    }
+    assert!(
+        requests.is_empty(),
+        "the other origin received {:?}",
+        requests
+            .iter()
+            .map(|(m, p, _)| format!("{m} {p}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// The row's error says where it was sent, where it was redirected, which
+/// setting is probably wrong, and how to change it.
+fn assert_redirect_explained(row: &Row, from: &str, to: &Server, setting: &str) {
+    assert_eq!(row.outcome, "failed", "{row:?}");
+    let detail = &row.detail;
+    assert!(detail.contains(&format!("`{from}")), "{detail}");
+    assert!(
+        detail.contains(&format!("redirected to `{}", to.base)),
+        "{detail}"
+    );
+    assert!(detail.contains("another origin"), "{detail}");
+    assert!(
+        detail.contains(&format!("`{setting}` is probably wrong")),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!("channel set {} --{setting} <url>", row.channel)),
+        "{detail}"
+    );
+}
+
+fn run_once_rows(env: &RunEnv, args: &[&str]) -> Vec<Row> {
+    let (code, doc, stderr) = env.run_once_any(args);
+    assert_eq!(code, 1, "a failed job: {doc:#}\n{stderr}");
+    crate::support::run_env::rows(&doc).0
+}
+
+fn row<'a>(rows: &'a [Row], channel: &str, job: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| r.channel == channel && r.job == job)
+        .unwrap_or_else(|| panic!("no row {channel}/{job}: {rows:#?}"))
+}
+
+#[test]
+fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
+    let target = elsewhere();
+    let token = r#"{"access_token":"at-1","token_type":"Bearer","expires_in":3600}"#;
+    let shop = Server::start(&[("POST /good/token", token.into())], Some(&target.base));
+    let env = RunEnv::new();
+    let secret = env.write_file("client-secret", "s3cret-client");
+    let add = |id: &str, token_url: &str| {
+        env.ok(&[
+            "channel",
+            "add",
+            id,
+            "--type",
+            "beta-rest",
+            "--base-url",
+            &format!("{}/v1", shop.base),
+            "--token-url",
+            token_url,
+            "--grant",
+            "client_credentials",
+            "--client-id",
+            "oms",
+            "--client-secret-file",
+            secret.to_str().unwrap(),
+        ]);
+        env.ok(&["channel", "set-period", id, "auth-refresh", "1h"]);
+        env.ok(&["channel", "set-period", id, "import-products", "1h"]);
+    };
+    add("tok", &format!("{}/moved/token", shop.base));
+    add("api", &format!("{}/good/token", shop.base));
+
+    let rows = run_once_rows(&env, &[]);
+    assert_redirect_explained(
+        row(&rows, "tok", "auth-refresh"),
+        &format!("{}/moved/token", shop.base),
+        &target,
+        "token-url",
+    );
+    assert_eq!(row(&rows, "api", "auth-refresh").outcome, "ran");
+    assert_redirect_explained(
+        row(&rows, "api", "import-products"),
+        &format!("{}/v1/products", shop.base),
+        &target,
+        "base-url",
+    );
+    assert_eq!(shop.count("POST /moved/token"), 1, "not resent");
+    assert_eq!(shop.count("GET /v1/products"), 1, "not resent");
+    assert_nothing_reached(&target);
+}
+
+#[test]
+fn vendure_follows_no_redirect_from_its_login_or_with_its_api_key() {
+    let target = elsewhere();
+    let shop = Server::start(&[], Some(&target.base));
+    let env = RunEnv::new();
+    let password = env.write_file("password", "hunter2-password");
+    let key = env.write_file("api-key", "lookup:key-secret");
+    let admin_api = format!("{}/admin-api", shop.base);
+    env.ok(&[
+        "channel",
+        "add",
+        "login",
+        "--type",
+        "vendure",
+        "--base-url",
+        &admin_api,
+        "--username",
+        "superadmin",
+        "--password-file",
+        password.to_str().unwrap(),
+    ]);
+    env.ok(&[
+        "channel",
+        "add",
+        "key",
+        "--type",
+        "vendure",
+        "--base-url",
+        &admin_api,
+        "--api-key-file",
+        key.to_str().unwrap(),
+    ]);
+    for id in ["login", "key"] {
+        env.ok(&["channel", "set-period", id, "auth-refresh", "1h"]);
+    }
+
+    let rows = run_once_rows(&env, &[]);
+    for id in ["login", "key"] {
+        assert_redirect_explained(
+            row(&rows, id, "auth-refresh"),
+            &admin_api,
+            &target,
+            "base-url",
+        );
+    }
+    assert_eq!(
+        shop.count("POST /admin-api"),
+        2,
+        "one call each, not resent"
+    );
+    let key_sent = shop
+        .requests()
+        .iter()
+        .filter(|(_, _, h)| {
+            h.get("vendure-api-key")
+                .is_some_and(|v| v == "lookup:key-secret")
+        })
+        .count();
+    assert_eq!(key_sent, 1, "the key went to the configured origin only");
+    assert_nothing_reached(&target);
+}
+
+/// An unsigned JWT that expires in a day: the connector reads `exp`, the
+/// fake server checks nothing.
+fn jwt() -> String {
+    let part = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let exp = jiff::Timestamp::now().as_second() + 86_400;
+    format!(
+        "{}.{}.c2ln",
+        part(serde_json::json!({"alg": "HS256"})),
+        part(serde_json::json!({"exp": exp}))
+    )
+}
+
+#[test]
+fn medusa_follows_no_redirect_from_its_login_its_renewal_or_with_its_secret_key() {
+    let target = elsewhere();
+    // Logins answer; the renewal and the Admin API redirect.
+    let login = serde_json::json!({ "token": jwt() }).to_string();
+    let shop = Server::start(&[("POST /auth/user/emailpass", login)], Some(&target.base));
+    let moved = Server::start(&[], Some(&target.base));
+    let env = RunEnv::new();
+    let password = env.write_file("password", "hunter2-password");
+    let key = env.write_file("api-key", "sk_key_secret");
+    let add = |id: &str, base: &str, auth: &[&str]| {
+        let mut args = vec!["channel", "add", id, "--type", "medusa", "--base-url", base];
+        args.extend_from_slice(auth);
+        env.ok(&args);
+        env.ok(&["channel", "set-period", id, "auth-refresh", "1h"]);
+    };
+    let login_auth = [
+        "--username",
+        "admin@example.com",
+        "--password-file",
+        password.to_str().unwrap(),
+    ];
+    add("renew", &shop.base, &login_auth);
+    add("login", &moved.base, &login_auth);
+    add(
+        "key",
+        &shop.base,
+        &["--api-key-file", key.to_str().unwrap()],
+    );
+
+    let rows = run_once_rows(&env, &[]);
+    assert_eq!(
+        row(&rows, "renew", "auth-refresh").outcome,
+        "ran",
+        "{rows:#?}"
+    );
+    assert_redirect_explained(
+        row(&rows, "login", "auth-refresh"),
+        &format!("{}/auth/user/emailpass", moved.base),
+        &target,
+        "base-url",
+    );
+    assert_redirect_explained(
+        row(&rows, "key", "auth-refresh"),
+        &format!("{}/admin/stores", shop.base),
+        &target,
+        "base-url",
+    );
+
+    // The stored session is still valid: the next refresh renews it.
+    let (code, doc, stderr) =
+        env.run_once_any(&["--force", "--job", "auth-refresh", "--channel", "renew"]);
+    assert_eq!(code, 1, "{doc:#}\n{stderr}");
+    let rows = crate::support::run_env::rows(&doc).0;
+    assert_redirect_explained(
+        row(&rows, "renew", "auth-refresh"),
+        &format!("{}/auth/token/refresh", shop.base),
+        &target,
+        "base-url",
+    );
+    assert_eq!(shop.count("POST /auth/token/refresh"), 1, "not resent");
+    let renewal = shop
+        .requests()
+        .into_iter()
+        .find(|(_, p, _)| p == "/auth/token/refresh")
+        .unwrap();
+    assert!(
+        renewal.2.contains_key("authorization"),
+        "the renewal carried the session to the configured origin"
+    );
+    assert_nothing_reached(&target);
+}
