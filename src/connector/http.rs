@@ -1184,27 +1184,28 @@ fn reply_secrets(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// Whether a transport error is a TLS certificate the client does not
-/// trust. rustls's error sits inside an `io::Error`, whose `source()` skips
-/// it, so each cause is also looked into.
+/// trust. rustls's error sits inside `io::Error`s (nested: the TLS stream's
+/// inside the connector's), whose `source()` skips what they wrap, so each
+/// cause is also unwrapped.
 fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
-    let untrusted = |e: &rustls::Error| {
-        matches!(
-            e,
-            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-        )
-    };
+    fn untrusted(error: &(dyn std::error::Error + 'static)) -> bool {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => untrusted(inner),
+            None => false,
+        }
+    }
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>()
-            && untrusted(tls)
-        {
-            return true;
-        }
-        if let Some(io) = current.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-            && untrusted(tls)
-        {
+        if untrusted(current) {
             return true;
         }
         cause = current.source();

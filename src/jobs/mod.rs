@@ -86,7 +86,7 @@ pub fn hint(remedy: &Remedy, account: &str, channel_id: &str, channel: &ChannelC
             ),
         },
         Remedy::CheckPermissions => "the channel refused a credential it had just issued: check what it allows this user or client to do".to_string(),
-        Remedy::TrustPrivateCa => "if the channel's certificate comes from a private CA, trust that CA: set `SSL_CERT_FILE` to a PEM file holding it (or `SSL_CERT_DIR` to a directory of them) in the environment `oms-channels` runs in".to_string(),
+        Remedy::TrustPrivateCa => "if the channel's certificate comes from a private CA, trust that CA: set `SSL_CERT_FILE` to a PEM bundle holding it, or `SSL_CERT_DIR` to a directory of PEM files, in the environment `oms-channels` runs in (either replaces the system's roots, so include those too if other channels need them, e.g. `/etc/ssl/certs/ca-certificates.crt`)".to_string(),
         Remedy::LowerPageSize => format!(
             "set a `page-size` the channel accepts in `[channels.{channel_id}]` of the account file (e.g. `page-size = 100`)"
         ),

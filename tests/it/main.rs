@@ -5,6 +5,7 @@
 mod sandbox;
 mod support;
 
+mod channel_tls;
 mod cli;
 mod connectors;
 mod crash;
