@@ -595,13 +595,11 @@ pub enum ChannelError {
     },
     /// The URL does not serve the platform's API (a Shop API, a storefront,
     /// a path the API is not on).
-    #[error(
-        "`{url}` is not {api}: {why}; a {connector} channel's `base-url` looks like `{expected_form}`"
-    )]
+    /// The remedy carries what a right one looks like.
+    #[error("`{url}` is not {api}: {why}")]
     NotTheApi {
         url: String,
         api: &'static str,
-        connector: &'static str,
         expected_form: &'static str,
         why: String,
     },
@@ -1348,14 +1346,26 @@ async fn read_prefix(response: &mut Response, limit: usize) -> Vec<u8> {
 }
 
 /// The words of an error reply: the `message` of a JSON error document
-/// (Medusa's `{"type","message"}`, and many others), else the body.
+/// (Medusa's `{"type","message"}`, and many others) or of the first GraphQL
+/// error (`{"errors":[{"message"}]}`), else the body.
 pub(crate) fn error_text(body: &[u8]) -> Cow<'_, [u8]> {
     #[derive(serde::Deserialize)]
-    struct Document {
+    struct Message {
         message: String,
     }
-    match serde_json::from_slice::<Document>(body) {
-        Ok(doc) if !doc.message.trim().is_empty() => Cow::Owned(doc.message.into_bytes()),
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Document {
+        Plain(Message),
+        GraphQl { errors: Vec<Message> },
+    }
+    let message = match serde_json::from_slice::<Document>(body) {
+        Ok(Document::Plain(m)) => Some(m.message),
+        Ok(Document::GraphQl { errors }) => errors.into_iter().next().map(|m| m.message),
+        Err(_) => None,
+    };
+    match message {
+        Some(text) if !text.trim().is_empty() => Cow::Owned(text.into_bytes()),
         _ => Cow::Borrowed(body),
     }
 }

@@ -5,12 +5,14 @@
 mod sandbox;
 mod support;
 
+mod channel_messages;
 mod channel_tls;
 mod cli;
 mod connectors;
 mod crash;
 mod cron;
 mod deploy_files;
+mod fake_channel;
 mod faults;
 mod files;
 mod many_runners;

@@ -4,118 +4,26 @@
 //! endpoint redirects to another loopback port fails with a message naming
 //! both URLs, and that port receives nothing at all.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::fake_channel::{Rule, Server};
 use crate::support::run_env::{Row, RunEnv};
-
-/// What a server saw: method, path and headers of each request.
-type Seen = Arc<Mutex<Vec<(String, String, axum::http::HeaderMap)>>>;
-
-/// A loopback server: `routes` answer by `METHOD /path` with a JSON body;
-/// anything else is redirected (302) to `redirect_to` plus the same path.
-struct Server {
-    base: String,
-    seen: Seen,
-    _runtime: tokio::runtime::Runtime,
-}
-
-#[derive(Clone)]
-struct Routes {
-    answers: BTreeMap<String, String>,
-    redirect_to: Option<String>,
-    seen: Seen,
-}
-
-async fn handle(State(routes): State<Routes>, request: Request) -> Response {
-    let key = format!("{} {}", request.method(), request.uri().path());
-    routes.seen.lock().unwrap().push((
-        request.method().to_string(),
-        request.uri().path().to_string(),
-        request.headers().clone(),
-    ));
-    if let Some(body) = routes.answers.get(&key) {
-        return Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(Body::from(body.clone()))
-            .unwrap();
-    }
-    match &routes.redirect_to {
-        Some(to) => Response::builder()
-            .status(302)
-            .header("location", format!("{to}{}", request.uri().path()))
-            .body(Body::empty())
-            .unwrap(),
-        None => Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(Body::from("{}"))
-            .unwrap(),
-    }
-}
-
-impl Server {
-    fn start(answers: &[(&str, String)], redirect_to: Option<&str>) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let seen: Seen = Arc::default();
-        let routes = Routes {
-            answers: answers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-            redirect_to: redirect_to.map(str::to_string),
-            seen: Arc::clone(&seen),
-        };
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = Router::new().fallback(handle).with_state(routes);
-        runtime.spawn(async move { axum::serve(listener, app).await });
-        Server {
-            base: format!("http://{addr}"),
-            seen,
-            _runtime: runtime,
-        }
-    }
-
-    fn requests(&self) -> Vec<(String, String, axum::http::HeaderMap)> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// How many requests were `METHOD /path`.
-    fn count(&self, key: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|(m, p, _)| format!("{m} {p}") == key)
-            .count()
-    }
-}
 
 /// The other origin: it records what reaches it, and must see nothing.
 fn elsewhere() -> Server {
-    Server::start(&[], None)
+    Server::start(Vec::new(), None)
 }
 
 fn assert_nothing_reached(target: &Server) {
     let requests = target.requests();
-    for (method, path, headers) in &requests {
+    for request in &requests {
         for name in ["authorization", "vendure-api-key", "cookie"] {
             assert!(
-                !headers.contains_key(name),
-                "{method} {path} carried `{name}` to another origin"
+                !request.headers.contains_key(name),
+                "{} {} carried `{name}` to another origin",
+                request.method,
+                request.path
             );
         }
     }
@@ -124,7 +32,7 @@ fn assert_nothing_reached(target: &Server) {
         "the other origin received {:?}",
         requests
             .iter()
-            .map(|(m, p, _)| format!("{m} {p}"))
+            .map(|r| format!("{} {}", r.method, r.path))
             .collect::<Vec<_>>()
     );
 }
@@ -166,7 +74,10 @@ fn row<'a>(rows: &'a [Row], channel: &str, job: &str) -> &'a Row {
 fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
     let target = elsewhere();
     let token = r#"{"access_token":"at-1","token_type":"Bearer","expires_in":3600}"#;
-    let shop = Server::start(&[("POST /good/token", token.into())], Some(&target.base));
+    let shop = Server::start(
+        vec![Rule::json("POST /good/token", token)],
+        Some(&target.base),
+    );
     let env = RunEnv::new();
     let secret = env.write_file("client-secret", "s3cret-client");
     let add = |id: &str, token_url: &str| {
@@ -215,7 +126,7 @@ fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
 #[test]
 fn vendure_follows_no_redirect_from_its_login_or_with_its_api_key() {
     let target = elsewhere();
-    let shop = Server::start(&[], Some(&target.base));
+    let shop = Server::start(Vec::new(), Some(&target.base));
     let env = RunEnv::new();
     let password = env.write_file("password", "hunter2-password");
     let key = env.write_file("api-key", "lookup:key-secret");
@@ -265,8 +176,9 @@ fn vendure_follows_no_redirect_from_its_login_or_with_its_api_key() {
     let key_sent = shop
         .requests()
         .iter()
-        .filter(|(_, _, h)| {
-            h.get("vendure-api-key")
+        .filter(|r| {
+            r.headers
+                .get("vendure-api-key")
                 .is_some_and(|v| v == "lookup:key-secret")
         })
         .count();
@@ -291,8 +203,11 @@ fn medusa_follows_no_redirect_from_its_login_its_renewal_or_with_its_secret_key(
     let target = elsewhere();
     // Logins answer; the renewal and the Admin API redirect.
     let login = serde_json::json!({ "token": jwt() }).to_string();
-    let shop = Server::start(&[("POST /auth/user/emailpass", login)], Some(&target.base));
-    let moved = Server::start(&[], Some(&target.base));
+    let shop = Server::start(
+        vec![Rule::json("POST /auth/user/emailpass", &login)],
+        Some(&target.base),
+    );
+    let moved = Server::start(Vec::new(), Some(&target.base));
     let env = RunEnv::new();
     let password = env.write_file("password", "hunter2-password");
     let key = env.write_file("api-key", "sk_key_secret");
@@ -350,10 +265,10 @@ fn medusa_follows_no_redirect_from_its_login_its_renewal_or_with_its_secret_key(
     let renewal = shop
         .requests()
         .into_iter()
-        .find(|(_, p, _)| p == "/auth/token/refresh")
+        .find(|r| r.path == "/auth/token/refresh")
         .unwrap();
     assert!(
-        renewal.2.contains_key("authorization"),
+        renewal.headers.contains_key("authorization"),
         "the renewal carried the session to the configured origin"
     );
     assert_nothing_reached(&target);

@@ -620,7 +620,6 @@ fn kinds_and_remedies_follow_the_variant() {
             ChannelError::NotTheApi {
                 url: url(),
                 api: "Vendure's Admin API",
-                connector: "vendure",
                 expected_form: "https://shop.example/admin-api",
                 why: "x".into(),
             },

@@ -120,7 +120,6 @@ impl MedusaClient {
         ChannelError::NotTheApi {
             url: shown(self.api.url()),
             api: "a Medusa server's base URL",
-            connector: "medusa",
             expected_form: EXPECTED_FORM,
             why,
         }

@@ -24,7 +24,6 @@ pub const API_KEY_HEADER: &str = "vendure-api-key";
 /// What a right `base-url` of a vendure channel looks like.
 pub const EXPECTED_FORM: &str = "https://shop.example/admin-api";
 const API: &str = "Vendure's Admin API";
-const CONNECTOR: &str = "vendure";
 
 /// How a request proves who we are.
 #[derive(Clone, Copy)]
@@ -125,7 +124,6 @@ impl VendureClient {
         ChannelError::NotTheApi {
             url: self.shown_url(),
             api: API,
-            connector: CONNECTOR,
             expected_form: EXPECTED_FORM,
             why,
         }
@@ -197,7 +195,7 @@ impl VendureClient {
                 excerpt,
                 ..
             } if excerpt.contains("Cannot query field") => {
-                self.not_the_api(format!("it does not know `{name}`: {excerpt}"))
+                self.not_the_api(format!("it has no such query (`{name}`): {excerpt}"))
             }
             other => other,
         })
@@ -217,7 +215,7 @@ impl VendureClient {
         .map_err(|err| match err {
             // The Shop API (or another GraphQL server) has no such query.
             ChannelError::Refused { ref message, .. } if message.contains("Cannot query field") => {
-                self.not_the_api(format!("it does not know `{name}`: {message}"))
+                self.not_the_api(format!("it has no such query (`{name}`): {message}"))
             }
             other => other,
         })
