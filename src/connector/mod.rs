@@ -22,6 +22,7 @@
 //! in [`PROTOCOLS`], one entry in `src/capabilities.toml`, and its tests.
 
 pub mod beta_rest;
+mod error;
 pub mod http;
 pub mod medusa;
 pub mod oauth2;

@@ -268,7 +268,7 @@ fn numeric_id(id: &Id) -> (u64, String) {
 }
 
 /// Sends one export batch. `Err` only when the whole batch failed (the
-/// caller may re-login on [`ChannelError::Forbidden`] and resend: resending
+/// caller may re-login on [`ChannelError::Unauthorized`] and resend: resending
 /// is safe because the SKUs are looked up again first).
 pub async fn send_batch(
     client: &VendureClient,
