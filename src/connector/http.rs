@@ -152,6 +152,15 @@ impl Endpoint {
         self.setting
     }
 
+    /// The last non-empty segment of the configured path (`admin-api` of
+    /// `https://h/admin-api/`), for connectors that know what their API's
+    /// path looks like.
+    pub fn last_segment(&self) -> Option<&str> {
+        self.url
+            .path_segments()
+            .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
+    }
+
     /// The configured URL itself (Vendure's Admin API is one URL; the token
     /// endpoint is one URL).
     pub fn target(&self) -> Target {

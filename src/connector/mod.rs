@@ -27,6 +27,8 @@ pub mod http;
 pub mod medusa;
 pub mod oauth2;
 mod retry;
+#[cfg(test)]
+mod test_server;
 mod url;
 pub mod vendure;
 

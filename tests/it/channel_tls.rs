@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::fake_channel::add_channel;
 use crate::support::run_env::{RunEnv, parse, rows};
 
 /// An HTTPS server for `localhost` with the test CA's certificate: every
@@ -72,24 +73,23 @@ fn an_untrusted_certificate_fails_once_and_says_how_to_trust_a_private_ca() {
     let (port, connections) = https_server(certs.path());
     let env = RunEnv::new();
     let secret = env.write_file("client-secret", "s3cret");
-    env.ok(&[
-        "channel",
-        "add",
+    let token_url = format!("https://localhost:{port}/token");
+    add_channel(
+        &env,
         "shop",
-        "--type",
         "beta-rest",
-        "--base-url",
         &format!("https://localhost:{port}/v1"),
-        "--token-url",
-        &format!("https://localhost:{port}/token"),
-        "--grant",
-        "client_credentials",
-        "--client-id",
-        "oms",
-        "--client-secret-file",
-        secret.to_str().unwrap(),
-    ]);
-    env.ok(&["channel", "set-period", "shop", "auth-refresh", "1h"]);
+        &[
+            "--token-url",
+            &token_url,
+            "--grant",
+            "client_credentials",
+            "--client-id",
+            "oms",
+            "--client-secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
 
     let (code, doc, stderr) = env.run_once_any(&[]);
     assert_eq!(code, 1, "{doc:#}\n{stderr}");

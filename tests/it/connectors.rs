@@ -37,6 +37,11 @@ fn a_channel_capped_at_100_a_page_imports_everything_with_page_size_100() {
     let history = env.json(&["history", "--channel", "shop"]);
     let error = history.to_string();
     assert!(error.contains("expected 1 to 100"), "{error}");
+    assert!(
+        error.contains("refused a page of 500 products")
+            && error.contains("set a `page-size` the channel accepts in `[channels.shop]`"),
+        "the error names the setting: {error}"
+    );
     assert_eq!(env.catalog_count(), 0);
 
     set_channel_key(&env, "shop", "page-size = 100");

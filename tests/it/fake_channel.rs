@@ -147,3 +147,26 @@ impl Server {
             .count()
     }
 }
+
+/// `channel add <id> --type <channel_type> --base-url <base_url> <auth...>`,
+/// with auth-refresh every hour.
+pub fn add_channel(
+    env: &crate::support::run_env::RunEnv,
+    id: &str,
+    channel_type: &str,
+    base_url: &str,
+    auth: &[&str],
+) {
+    let mut args = vec![
+        "channel",
+        "add",
+        id,
+        "--type",
+        channel_type,
+        "--base-url",
+        base_url,
+    ];
+    args.extend_from_slice(auth);
+    env.ok(&args);
+    env.ok(&["channel", "set-period", id, "auth-refresh", "1h"]);
+}

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::fake_channel::{Rule, Server};
+use crate::fake_channel::{Rule, Server, add_channel};
 use crate::support::run_env::{Row, RunEnv};
 
 /// The other origin: it records what reaches it, and must see nothing.
@@ -81,14 +81,7 @@ fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
     let env = RunEnv::new();
     let secret = env.write_file("client-secret", "s3cret-client");
     let add = |id: &str, token_url: &str| {
-        env.ok(&[
-            "channel",
-            "add",
-            id,
-            "--type",
-            "beta-rest",
-            "--base-url",
-            &format!("{}/v1", shop.base),
+        let auth = [
             "--token-url",
             token_url,
             "--grant",
@@ -97,8 +90,8 @@ fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
             "oms",
             "--client-secret-file",
             secret.to_str().unwrap(),
-        ]);
-        env.ok(&["channel", "set-period", id, "auth-refresh", "1h"]);
+        ];
+        add_channel(&env, id, "beta-rest", &format!("{}/v1", shop.base), &auth);
         env.ok(&["channel", "set-period", id, "import-products", "1h"]);
     };
     add("tok", &format!("{}/moved/token", shop.base));
@@ -131,33 +124,15 @@ fn vendure_follows_no_redirect_from_its_login_or_with_its_api_key() {
     let password = env.write_file("password", "hunter2-password");
     let key = env.write_file("api-key", "lookup:key-secret");
     let admin_api = format!("{}/admin-api", shop.base);
-    env.ok(&[
-        "channel",
-        "add",
-        "login",
-        "--type",
-        "vendure",
-        "--base-url",
-        &admin_api,
+    let login_auth = [
         "--username",
         "superadmin",
         "--password-file",
         password.to_str().unwrap(),
-    ]);
-    env.ok(&[
-        "channel",
-        "add",
-        "key",
-        "--type",
-        "vendure",
-        "--base-url",
-        &admin_api,
-        "--api-key-file",
-        key.to_str().unwrap(),
-    ]);
-    for id in ["login", "key"] {
-        env.ok(&["channel", "set-period", id, "auth-refresh", "1h"]);
-    }
+    ];
+    add_channel(&env, "login", "vendure", &admin_api, &login_auth);
+    let key_auth = ["--api-key-file", key.to_str().unwrap()];
+    add_channel(&env, "key", "vendure", &admin_api, &key_auth);
 
     let rows = run_once_rows(&env, &[]);
     for id in ["login", "key"] {
@@ -211,12 +186,7 @@ fn medusa_follows_no_redirect_from_its_login_its_renewal_or_with_its_secret_key(
     let env = RunEnv::new();
     let password = env.write_file("password", "hunter2-password");
     let key = env.write_file("api-key", "sk_key_secret");
-    let add = |id: &str, base: &str, auth: &[&str]| {
-        let mut args = vec!["channel", "add", id, "--type", "medusa", "--base-url", base];
-        args.extend_from_slice(auth);
-        env.ok(&args);
-        env.ok(&["channel", "set-period", id, "auth-refresh", "1h"]);
-    };
+    let add = |id: &str, base: &str, auth: &[&str]| add_channel(&env, id, "medusa", base, auth);
     let login_auth = [
         "--username",
         "admin@example.com",

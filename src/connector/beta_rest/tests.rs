@@ -2,21 +2,17 @@
 //! or raw TCP where a reply must break the HTTP rules). Every server plays a
 //! script of replies and records what it received.
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request as AxRequest, State};
-use axum::response::Response as AxResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
 use crate::connector::http::excerpt;
 use crate::connector::http::form_urlencode;
+use crate::connector::test_server::{Reply, TestServer, closed_port_url, raw_server};
 use crate::connector::{ItemStatus, Remedy, UrlError};
 
 const MS: Duration = Duration::from_millis(1);
@@ -37,170 +33,6 @@ fn fast() -> ClientOptions {
 
 fn client() -> BetaRestClient {
     BetaRestClient::new(fast()).unwrap()
-}
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-impl Reply {
-    fn json(status: u16, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn raw(status: u16, content_type: Option<&str>, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: content_type
-                .map(|ct| ("content-type", ct.to_string()))
-                .into_iter()
-                .collect(),
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    fn delayed(mut self, delay: Duration) -> Reply {
-        self.delay = delay;
-        self
-    }
-}
-
-/// What the server received.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    query: Option<String>,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-#[derive(Default)]
-struct Script {
-    replies: Mutex<VecDeque<Reply>>,
-    last: Mutex<Option<Reply>>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-struct TestServer {
-    base: Url,
-    script: Arc<Script>,
-}
-
-impl TestServer {
-    /// Serves `replies` in order; the last one repeats.
-    async fn start(replies: Vec<Reply>) -> TestServer {
-        let script = Arc::new(Script {
-            replies: Mutex::new(replies.into()),
-            ..Script::default()
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&script));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        TestServer {
-            base: Url::parse(&format!("http://{addr}/v1")).unwrap(),
-            script,
-        }
-    }
-
-    fn url(&self, path: &str) -> Url {
-        self.base.join(path).unwrap()
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.script.seen.lock().unwrap().clone()
-    }
-
-    fn count(&self) -> usize {
-        self.script.seen.lock().unwrap().len()
-    }
-}
-
-async fn handle(State(script): State<Arc<Script>>, request: AxRequest) -> AxResponse {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    script.seen.lock().unwrap().push(Seen {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body: body.to_vec(),
-    });
-    let reply = {
-        let next = script.replies.lock().unwrap().pop_front();
-        let mut last = script.last.lock().unwrap();
-        if let Some(next) = next {
-            *last = Some(next);
-        }
-        last.clone().expect("the script has at least one reply")
-    };
-    tokio::time::sleep(reply.delay).await;
-    let mut response = AxResponse::builder().status(reply.status);
-    for (name, value) in &reply.headers {
-        response = response.header(*name, value);
-    }
-    response.body(Body::from(reply.body)).unwrap()
-}
-
-/// A raw HTTP/1.1 server: answers every request with `reply` bytes and
-/// closes the connection. Returns the base URL and a request counter.
-async fn raw_server(reply: Vec<u8>) -> (Url, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&count);
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            counter.fetch_add(1, Ordering::SeqCst);
-            let reply = reply.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = socket.write_all(&reply).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (Url::parse(&format!("http://{addr}/v1")).unwrap(), count)
-}
-
-/// A loopback port with nothing listening.
-async fn closed_port_url() -> Url {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    Url::parse(&format!("http://{addr}/v1")).unwrap()
 }
 
 fn pairs(encoded: &str) -> Vec<(String, String)> {

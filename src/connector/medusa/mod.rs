@@ -104,12 +104,7 @@ impl MedusaClient {
     /// connector adds `/admin/...` itself, so a base URL ending in `/admin`
     /// would ask for `/admin/admin/...`.
     pub fn url_problem(&self) -> Option<ChannelError> {
-        let last = self
-            .api
-            .url()
-            .path_segments()
-            .and_then(|mut segments| segments.rfind(|s| !s.is_empty()));
-        (last == Some("admin")).then(|| {
+        (self.api.last_segment() == Some("admin")).then(|| {
             self.not_the_api(
                 "it ends in `/admin`, and the connector adds `/admin/...` itself: use the server's URL without `/admin`".into(),
             )

@@ -110,12 +110,7 @@ impl VendureClient {
     /// Shop API answers `login` and `activeChannel` too (for shoppers), so a
     /// `/shop-api` URL would otherwise seem to work.
     pub fn url_problem(&self) -> Option<ChannelError> {
-        let last = self
-            .api
-            .url()
-            .path_segments()
-            .and_then(|mut segments| segments.rfind(|s| !s.is_empty()));
-        (last == Some("shop-api")).then(|| {
+        (self.api.last_segment() == Some("shop-api")).then(|| {
             self.not_the_api("it is Vendure's Shop API, for shoppers, not the Admin API".into())
         })
     }
