@@ -53,6 +53,9 @@ const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reply headers whose values are secrets: never quoted in an excerpt.
 const SECRET_REPLY_HEADERS: [&str; 2] = ["vendure-auth-token", "set-cookie"];
 
+/// Shortest reply header value taken for a secret.
+const MIN_REPLY_SECRET: usize = 8;
+
 /// A transport error's cause, without its type (see the module doc).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
@@ -789,7 +792,9 @@ fn reply_secrets(headers: &HeaderMap) -> Vec<String> {
             }
         }
     }
-    secrets.retain(|s| !s.is_empty());
+    // A short value (`consent=1`) is no session secret, and replacing every
+    // `1` in an excerpt would make it unreadable.
+    secrets.retain(|s| s.len() >= MIN_REPLY_SECRET);
     secrets
 }
 
