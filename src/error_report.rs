@@ -225,7 +225,14 @@ mod tests {
         assert_eq!(code_of(Failure::config("bad file").into()), "config");
         assert_eq!(code_of(Failure::internal("bug").into()), "error");
         assert_eq!(
-            code_of(ChannelError::Unauthorized { url: "u".into() }.into()),
+            code_of(
+                ChannelError::Unauthorized {
+                    url: "u".into(),
+                    credential: crate::connector::CredentialKind::AccessToken,
+                    answer: "HTTP 401 Unauthorized".into(),
+                }
+                .into()
+            ),
             "refused"
         );
     }

@@ -11,13 +11,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use jiff::Timestamp;
 
 use super::ChannelRun;
 use super::auth::Access;
-use crate::connector::{PageRequest, ProductPage, Skipped};
+use crate::connector::{ChannelError, PageRequest, ProductPage, Skipped};
 use crate::crash;
+use crate::error::{ErrorKind, Failure};
 use crate::output::{count, escape};
 use crate::product::Product;
 use crate::store::RunId;
@@ -39,7 +40,7 @@ pub async fn run(
     progress_bar: &indicatif::ProgressBar,
 ) -> Result<(u64, Option<String>)> {
     let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
-    let (mut cursor, since) = if ch.full {
+    let (mut cursor, mut since) = if ch.full {
         ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
         (None, None)
     } else if progress.cursor.is_some() {
@@ -48,19 +49,31 @@ pub async fn run(
     } else {
         (None, progress.high_water)
     };
-    if cursor.is_none() && ch.is_master {
-        // A complete listing of the master (no `updated_since`) removes from
-        // the catalog what the master no longer has, once its last page is in.
-        ch.store.write(|tx| match since {
-            None => tx.begin_complete_import(&ch.channel_id),
-            Some(_) => tx.abandon_complete_import(&ch.channel_id),
-        })?;
+    if cursor.is_none() {
+        start_listing(ch, since)?;
     }
     let mut seen_cursors = HashSet::new();
     let mut total: u64 = 0;
     let mut skips = Skips::default();
     let access = Access::new(ch);
-    let mut page = fetch_page(ch, &access, cursor.as_deref(), since).await?;
+    let mut restarted = false;
+    let mut page = match fetch_page(ch, &access, cursor.as_deref(), since).await {
+        // The saved cursor of an interrupted import may have expired or been
+        // invalidated on the channel: start over once, rather than fail on
+        // every run until someone runs `--full`.
+        Err(err)
+            if cursor.is_some()
+                && super::channel_error(&err).is_some_and(ChannelError::refuses_request) =>
+        {
+            tracing::warn!(channel = %ch.channel_id, error = %err, "the channel refused the saved import cursor; restarting the import from the first page");
+            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+            (cursor, since) = (None, progress.high_water);
+            start_listing(ch, since)?;
+            restarted = true;
+            fetch_page(ch, &access, None, since).await?
+        }
+        other => other?,
+    };
     for page_number in 1.. {
         let ProductPage {
             products,
@@ -75,28 +88,36 @@ pub async fn run(
         if let Some(next) = &next_cursor
             && (!seen_cursors.insert(next.clone()) || cursor.as_deref() == Some(next.as_str()))
         {
-            bail!(
-                "the channel returned cursor `{}` twice: stopping instead of looping forever ({} read before it were stored)",
-                escape(next),
-                count(total, "product", "products")
-            );
+            return Err(Failure::new(
+                ErrorKind::Channel,
+                format!(
+                    "the channel returned cursor `{}` twice: stopping instead of looping forever ({} read before it were stored)",
+                    escape(next),
+                    count(total, "product", "products")
+                ),
+            )
+            .into());
         }
         crash::point("import-page-fetched");
         total += products.len() as u64;
         let last = next_cursor.is_none();
-        let detail = format!(
-            "{} {}{}",
+        let mut detail = format!(
+            "{} {}",
             count(total, "product", "products"),
             if ch.is_master {
                 "into the catalog"
             } else {
                 "recorded as listings"
             },
-            skips
-                .summary()
-                .map(|s| format!("; {s}"))
-                .unwrap_or_default()
         );
+        if let Some(summary) = skips.summary() {
+            detail.push_str(&format!("; {summary}"));
+        }
+        if restarted {
+            detail.push_str(
+                "; restarted from the first page: the channel refused the interrupted import's cursor",
+            );
+        }
         let counts = BTreeMap::from([
             ("imported".to_string(), total),
             ("skipped".to_string(), skips.total()),
@@ -153,12 +174,29 @@ pub async fn run(
             return Ok((total, partial));
         }
         let Some(next) = next else {
-            bail!("stopped after {MAX_PAGES} pages: the channel's pagination does not end");
+            return Err(Failure::new(
+                ErrorKind::Channel,
+                format!("stopped after {MAX_PAGES} pages: the channel's pagination does not end"),
+            )
+            .into());
         };
         page = next?;
         cursor = next_cursor;
     }
     unreachable!("the last page or MAX_PAGES ends the loop")
+}
+
+/// Marks the start of a listing from the first page: a complete listing of
+/// the master (no `updated_since`) removes from the catalog what the master
+/// no longer has, once its last page is in.
+fn start_listing(ch: &ChannelRun, since: Option<Timestamp>) -> Result<()> {
+    if ch.is_master {
+        ch.store.write(|tx| match since {
+            None => tx.begin_complete_import(&ch.channel_id),
+            Some(_) => tx.abandon_complete_import(&ch.channel_id),
+        })?;
+    }
+    Ok(())
 }
 
 /// One page; its size is the channel's `page-size` (the connector's limits).

@@ -5,18 +5,22 @@
 mod sandbox;
 mod support;
 
+mod channel_messages;
+mod channel_tls;
 mod cli;
 mod connectors;
 mod crash;
 mod cron;
 mod deploy_files;
 mod edge;
+mod fake_channel;
 mod faults;
 mod files;
 mod many_runners;
 mod medusa_jobs;
 mod peers_medusa;
 mod peers_vendure;
+mod redirects;
 mod run_once;
 mod shop_input;
 mod state;

@@ -237,7 +237,7 @@ fn a_complete_master_import_removes_what_the_master_lost_and_exports_delete_it()
     // A failed complete listing removes nothing either.
     master.update_switches(|s| s.fail_next = vec![500; 10]);
     let (code, _, _) = env.run_once_any(&["--force", "--full", "--job", "import-products"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 69, "a channel answering 500 is an outage");
     assert_eq!(env.catalog_count(), 30);
     master.update_switches(|s| s.fail_next.clear());
     env.run_once(&["--force", "--full", "--job", "import-products"]);

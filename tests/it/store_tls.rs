@@ -27,7 +27,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA and a server certificate for `localhost` only (no IP address), in
 /// a dir the server's user can read.
-fn make_certs(dir: &Path) {
+pub(crate) fn make_certs(dir: &Path) {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     openssl(
         dir,

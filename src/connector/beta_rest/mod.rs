@@ -9,15 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use reqwest::Method;
-use reqwest::header;
 use serde::{Deserialize, Serialize};
 
-use super::http::{endpoint, excerpt_at};
+use super::http::{Auth, Call, Endpoint, Replay, UrlSetting, excerpt_at, shown};
 use super::oauth2::request_token;
 use super::{
-    AuthMethod, Authorization, Batch, Call, ChannelError, ClientOptions, Connector, Credential,
-    Grant, HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings, Skipped,
+    AuthMethod, Authorization, Batch, ChannelError, ClientOptions, Connector, Credential, Grant,
+    HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings, Skipped,
     TokenReply, Url, check_parsed_url,
 };
 use crate::price::Price;
@@ -130,7 +128,8 @@ impl BetaRestClient {
 
     /// GET {base}/products?limit=N[&cursor=C][&updated_since=RFC3339] with
     /// Bearer auth. Every product is checked with [`Product::check`]; a bad
-    /// one makes the page [`ChannelError::Malformed`].
+    /// one makes the page [`ChannelError::Malformed`]. A 400 that names
+    /// `limit` is [`ChannelError::PageSizeRefused`].
     pub async fn fetch_products_page(
         &self,
         base_url: &Url,
@@ -139,49 +138,37 @@ impl BetaRestClient {
         cursor: Option<&str>,
         updated_since: Option<Timestamp>,
     ) -> Result<ProductPage, ChannelError> {
-        check_parsed_url(base_url)?;
-        let mut url = endpoint(base_url, &["products"]);
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("limit", &limit.to_string());
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-            if let Some(since) = updated_since {
-                query.append_pair("updated_since", &since.to_string());
-            }
+        let limit_text = limit.to_string();
+        let since_text = updated_since.map(|t| t.to_string());
+        let mut query = vec![("limit", limit_text.as_str())];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor));
         }
-        let request = self
+        if let Some(since) = &since_text {
+            query.push(("updated_since", since));
+        }
+        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
+        let target = api.at(&["products"]).query(&query);
+        let url = target.url().clone();
+        let reply = self
             .http
-            .request(Method::GET, url.clone())
-            .header(header::ACCEPT, "application/json")
-            .bearer_auth(access_token)
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: url.to_string(),
-                source,
-            })?;
-        let body = self
-            .http
-            .exchange(request, Call::Product, &[access_token])
-            .await?;
-        parse_products_page(&url, &body)
+            .send(Call::get(target, Replay::Safe).auth(Auth::Bearer(access_token)))
+            .await
+            .map_err(|err| page_size_refused(err, limit))?;
+        parse_products_page(&url, reply.body())
     }
 
     /// POST {base}/products/batch `{"products":[...],"delete":[...]}`.
     /// Returns one result per item sent; a reply that leaves one out, or
     /// names a SKU that was not sent, is malformed. An empty batch makes no
     /// request. The channel's `batch-size` is checked by [`BetaRest`].
-    ///
-    /// Batch export is an SKU-keyed upsert (and deleting a deleted SKU is a
-    /// no-op), so resending a batch is safe: that is why it is retried like a GET.
     pub async fn export_batch(
         &self,
         base_url: &Url,
         access_token: &str,
         batch: Batch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        check_parsed_url(base_url)?;
+        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -191,26 +178,36 @@ impl BetaRestClient {
             #[serde(skip_serializing_if = "<[String]>::is_empty")]
             delete: &'a [String],
         }
-        let url = endpoint(base_url, &["products", "batch"]);
-        let request = self
-            .http
-            .request(Method::POST, url.clone())
-            .header(header::ACCEPT, "application/json")
-            .bearer_auth(access_token)
-            .json(&Wire {
-                products: batch.upserts.iter().map(WireProductOut::from).collect(),
-                delete: batch.deletions,
-            })
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: url.to_string(),
-                source,
-            })?;
-        let body = self
-            .http
-            .exchange(request, Call::Product, &[access_token])
-            .await?;
-        parse_batch_reply(&url, &body, batch)
+        let body = serde_json::to_vec(&Wire {
+            products: batch.upserts.iter().map(WireProductOut::from).collect(),
+            delete: batch.deletions,
+        })
+        .map_err(|err| ChannelError::Options(format!("a batch did not serialize: {err}")))?;
+        let target = api.at(&["products", "batch"]);
+        let url = target.url().clone();
+        // Batch export is an SKU-keyed upsert, and deleting a deleted SKU
+        // answers `deleted`: resending a batch is safe.
+        let call = Call::post(target, Replay::Safe)
+            .auth(Auth::Bearer(access_token))
+            .json(body);
+        let reply = self.http.send(call).await?;
+        parse_batch_reply(&url, reply.body(), batch)
+    }
+}
+
+/// A 400 on a page request that names the page-size parameter.
+fn page_size_refused(err: ChannelError, page_size: usize) -> ChannelError {
+    match err {
+        ChannelError::Status {
+            url,
+            status: 400 | 422,
+            excerpt,
+        } if excerpt.to_ascii_lowercase().contains("limit") => ChannelError::PageSizeRefused {
+            url,
+            page_size,
+            message: excerpt,
+        },
+        other => other,
     }
 }
 
@@ -293,7 +290,7 @@ fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelErr
         next_cursor: Option<String>,
     }
     let wire: Wire = serde_json::from_slice(body).map_err(|err| ChannelError::Malformed {
-        url: url.to_string(),
+        url: shown(url),
         what: format!(
             "not a valid products page (`{{\"products\":[...],\"next_cursor\":...}}`): {err}"
         ),
@@ -326,7 +323,7 @@ fn parse_batch_reply(
         results: Vec<ItemResult>,
     }
     let malformed = |what: String, excerpt: String| ChannelError::Malformed {
-        url: url.to_string(),
+        url: shown(url),
         what,
         excerpt,
     };

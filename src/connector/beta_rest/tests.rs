@@ -2,22 +2,18 @@
 //! or raw TCP where a reply must break the HTTP rules). Every server plays a
 //! script of replies and records what it received.
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request as AxRequest, State};
-use axum::response::Response as AxResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
 use crate::connector::http::excerpt;
-use crate::connector::oauth2::form_urlencode;
-use crate::connector::{ItemStatus, UrlError};
+use crate::connector::http::form_urlencode;
+use crate::connector::test_server::{Reply, TestServer, closed_port_url, raw_server};
+use crate::connector::{ItemStatus, Remedy, UrlError};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -37,170 +33,6 @@ fn fast() -> ClientOptions {
 
 fn client() -> BetaRestClient {
     BetaRestClient::new(fast()).unwrap()
-}
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-impl Reply {
-    fn json(status: u16, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn raw(status: u16, content_type: Option<&str>, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: content_type
-                .map(|ct| ("content-type", ct.to_string()))
-                .into_iter()
-                .collect(),
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    fn delayed(mut self, delay: Duration) -> Reply {
-        self.delay = delay;
-        self
-    }
-}
-
-/// What the server received.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    query: Option<String>,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-#[derive(Default)]
-struct Script {
-    replies: Mutex<VecDeque<Reply>>,
-    last: Mutex<Option<Reply>>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-struct TestServer {
-    base: Url,
-    script: Arc<Script>,
-}
-
-impl TestServer {
-    /// Serves `replies` in order; the last one repeats.
-    async fn start(replies: Vec<Reply>) -> TestServer {
-        let script = Arc::new(Script {
-            replies: Mutex::new(replies.into()),
-            ..Script::default()
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&script));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        TestServer {
-            base: Url::parse(&format!("http://{addr}/v1")).unwrap(),
-            script,
-        }
-    }
-
-    fn url(&self, path: &str) -> Url {
-        self.base.join(path).unwrap()
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.script.seen.lock().unwrap().clone()
-    }
-
-    fn count(&self) -> usize {
-        self.script.seen.lock().unwrap().len()
-    }
-}
-
-async fn handle(State(script): State<Arc<Script>>, request: AxRequest) -> AxResponse {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    script.seen.lock().unwrap().push(Seen {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body: body.to_vec(),
-    });
-    let reply = {
-        let next = script.replies.lock().unwrap().pop_front();
-        let mut last = script.last.lock().unwrap();
-        if let Some(next) = next {
-            *last = Some(next);
-        }
-        last.clone().expect("the script has at least one reply")
-    };
-    tokio::time::sleep(reply.delay).await;
-    let mut response = AxResponse::builder().status(reply.status);
-    for (name, value) in &reply.headers {
-        response = response.header(*name, value);
-    }
-    response.body(Body::from(reply.body)).unwrap()
-}
-
-/// A raw HTTP/1.1 server: answers every request with `reply` bytes and
-/// closes the connection. Returns the base URL and a request counter.
-async fn raw_server(reply: Vec<u8>) -> (Url, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&count);
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            counter.fetch_add(1, Ordering::SeqCst);
-            let reply = reply.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = socket.write_all(&reply).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (Url::parse(&format!("http://{addr}/v1")).unwrap(), count)
-}
-
-/// A loopback port with nothing listening.
-async fn closed_port_url() -> Url {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    Url::parse(&format!("http://{addr}/v1")).unwrap()
 }
 
 fn pairs(encoded: &str) -> Vec<(String, String)> {
@@ -315,8 +147,11 @@ async fn token_error_replies() {
                 400,
                 r#"{"error":"invalid_grant","error_description":"token revoked"}"#,
             ),
-            |e| matches!(e, ChannelError::InvalidGrant { description: Some(d) } if d == "token revoked"),
-            "channel login",
+            |e| {
+                matches!(e, ChannelError::InvalidGrant { description: Some(d) } if d == "token revoked")
+                    && e.remedy() == Some(Remedy::Login)
+            },
+            "expired or revoked",
         ),
         (
             Reply::json(401, r#"{"error":"invalid_grant"}"#),
@@ -325,8 +160,14 @@ async fn token_error_replies() {
         ),
         (
             Reply::json(401, r#"{"error":"invalid_client"}"#),
-            |e| matches!(e, ChannelError::TokenRejected { error, .. } if error == "invalid_client"),
-            "client secret",
+            |e| {
+                matches!(e, ChannelError::TokenRejected { error, .. } if error == "invalid_client")
+                    && e.remedy()
+                        == Some(Remedy::CheckCredentials {
+                            what: crate::connector::Secret::ClientSecret,
+                        })
+            },
+            "`invalid_client`",
         ),
         (
             Reply::json(400, secret_echo),
@@ -354,13 +195,16 @@ async fn token_error_replies() {
         ),
         (
             Reply::json(502, ""),
-            |e| matches!(e, ChannelError::TokenOutcomeUnknown { .. }),
+            |e| {
+                matches!(e, ChannelError::TokenOutcomeUnknown { .. })
+                    && e.remedy() == Some(Remedy::LoginIfGrantRevoked)
+            },
             "outcome is unknown",
         ),
         (
             Reply::raw(200, Some("text/html"), "<html>login</html>"),
-            |e| matches!(e, ChannelError::Malformed { .. }),
-            "`text/html` is not JSON",
+            |e| matches!(e, ChannelError::NotJson { excerpt, .. } if excerpt.is_empty()),
+            "content type `text/html`, not JSON",
         ),
         (
             Reply::json(200, r#"{"access_token":"at-very-secret"}"#),
@@ -641,7 +485,13 @@ async fn product_requests_retry_transient_failures_only() {
         ),
         (
             vec![Reply::json(400, "{\"message\":\n  \"limit too large\"}")],
-            |r| matches!(r, Err(ChannelError::Status { status: 400, excerpt, .. }) if excerpt == r#"{"message": "limit too large"}"#),
+            |r| matches!(r, Err(ChannelError::PageSizeRefused { page_size: 10, message, .. }) if message == "limit too large"),
+            1,
+            Duration::ZERO,
+        ),
+        (
+            vec![Reply::json(400, r#"{"message":"unknown cursor"}"#)],
+            |r| matches!(r, Err(ChannelError::Status { status: 400, excerpt, .. }) if excerpt == "unknown cursor"),
             1,
             Duration::ZERO,
         ),
@@ -671,7 +521,7 @@ async fn product_requests_retry_transient_failures_only() {
         ),
         (
             vec![Reply::json(302, "").header("location", "https://elsewhere.example/")],
-            |r| matches!(r, Err(ChannelError::Status { status: 302, .. })),
+            |r| matches!(r, Err(ChannelError::Redirected { cross_origin: true, to, .. }) if to == "https://elsewhere.example/"),
             1,
             Duration::ZERO,
         ),
@@ -724,11 +574,11 @@ async fn bad_pages_are_malformed_and_not_retried() {
         ),
         (
             Reply::raw(200, Some("text/html; charset=utf-8"), "<html></html>"),
-            "is not JSON",
+            "unusable reply: content type `text/html; charset=utf-8`, not JSON (body: <html></html>)",
         ),
         (
             Reply::raw(200, None, r#"{"products":[]}"#),
-            "no content type",
+            "unusable reply: no content type, not JSON",
         ),
         (Reply::json(200, huge), "larger than the 65536 byte limit"),
     ];
@@ -740,7 +590,10 @@ async fn bad_pages_are_malformed_and_not_retried() {
             .await
             .expect_err(&label);
         assert!(
-            matches!(err, ChannelError::Malformed { .. }),
+            matches!(
+                err,
+                ChannelError::Malformed { .. } | ChannelError::NotJson { .. }
+            ),
             "{label}: {err:?}"
         );
         assert!(!err.is_retryable());
@@ -1277,7 +1130,14 @@ fn retryable_errors() {
         (status(404), false),
         (status(422), false),
         (ChannelError::Timeout { url: url() }, true),
-        (ChannelError::Unauthorized { url: url() }, false),
+        (
+            ChannelError::Unauthorized {
+                url: url(),
+                credential: crate::connector::CredentialKind::AccessToken,
+                answer: "HTTP 401".into(),
+            },
+            false,
+        ),
         (ChannelError::InvalidGrant { description: None }, false),
         (
             ChannelError::TokenOutcomeUnknown {

@@ -25,9 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::http::Credential;
 use super::wire::{self, MappingContext, PRODUCT_FIELDS, ProductList};
-use super::{MedusaClient, MedusaError};
+use super::{ChannelError, Credential, MedusaClient};
 use crate::connector::Skipped;
 use crate::product::Product;
 
@@ -81,8 +80,11 @@ impl ImportCursor {
         }
     }
 
-    pub fn decode(text: &str) -> Result<ImportCursor, MedusaError> {
-        let bad = || MedusaError::Cursor(text.to_string());
+    pub fn decode(text: &str) -> Result<ImportCursor, ChannelError> {
+        let bad = || ChannelError::BadCursor {
+            cursor: text.to_string(),
+            why: "not a Medusa import cursor".into(),
+        };
         let (phase, offset) = text.split_once(':').ok_or_else(bad)?;
         let offset: u64 = offset.parse().map_err(|_| bad())?;
         match phase {
@@ -188,7 +190,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         overrides: &StoreOverrides,
-    ) -> Result<StoreContext, MedusaError> {
+    ) -> Result<StoreContext, ChannelError> {
         let stores: StoreList = self
             .get(
                 "admin/stores",
@@ -200,9 +202,13 @@ impl MedusaClient {
                 credential,
             )
             .await?;
-        let store = stores.stores.into_iter().next().ok_or_else(|| {
-            MedusaError::ShopSetup("the Medusa server has no store: run its migrations".into())
-        })?;
+        let store = stores
+            .stores
+            .into_iter()
+            .next()
+            .ok_or_else(|| ChannelError::ShopSetup {
+                message: "the Medusa server has no store: run its migrations".into(),
+            })?;
         let currencies: BTreeMap<String, u32> = store
             .supported_currencies
             .iter()
@@ -221,11 +227,9 @@ impl MedusaClient {
             .iter()
             .find(|c| c.is_default)
             .map(|c| c.currency_code.to_ascii_lowercase())
-            .ok_or_else(|| {
-                MedusaError::ShopSetup(
-                    "the Medusa store has no default currency: set one under Settings → Store"
-                        .into(),
-                )
+            .ok_or_else(|| ChannelError::ShopSetup {
+                message: "the Medusa store has no default currency: set one under Settings → Store"
+                    .into(),
             })?;
         let sales_channel_id = match &overrides.sales_channel_id {
             Some(id) => {
@@ -236,9 +240,9 @@ impl MedusaClient {
                 id.clone()
             }
             None => store.default_sales_channel_id.ok_or_else(|| {
-                MedusaError::ShopSetup(
-                    "the Medusa store has no default sales channel: set one, or name one with `sales-channel-id`".into(),
-                )
+                ChannelError::ShopSetup {
+                    message: "the Medusa store has no default sales channel: set one, or name one with `sales-channel-id`".into(),
+                }
             })?,
         };
         let stock_location_id =
@@ -270,11 +274,11 @@ impl MedusaClient {
                         )
                         .await?;
                     linked.items.into_iter().next().map(|l| l.id).ok_or_else(|| {
-                    MedusaError::ShopSetup(format!(
+                    ChannelError::ShopSetup { message: format!(
                         "no stock location is linked to sales channel `{sales_channel_id}`: \
                          link one in Medusa (Settings → Locations → Sales channels), \
                          or name one with `stock-location-id`"
-                    ))
+                    ) }
                 })?
                 }
             };
@@ -296,7 +300,7 @@ impl MedusaClient {
         limit: usize,
         cursor: Option<&str>,
         since: Option<Timestamp>,
-    ) -> Result<ImportPage, MedusaError> {
+    ) -> Result<ImportPage, ChannelError> {
         let cursor = match cursor {
             Some(text) => ImportCursor::decode(text)?,
             None => ImportCursor::Products { offset: 0 },
@@ -316,7 +320,12 @@ impl MedusaClient {
             (ImportCursor::Deleted { offset }, Some(since)) => {
                 self.deleted_page(credential, limit, offset, since).await?
             }
-            (other, None) => return Err(MedusaError::Cursor(other.encode())),
+            (other, None) => {
+                return Err(ChannelError::BadCursor {
+                    cursor: other.encode(),
+                    why: "an incremental import's cursor, for a full import".into(),
+                });
+            }
         };
         page.next_cursor = match next_offset {
             Some(offset) => Some(
@@ -339,7 +348,7 @@ impl MedusaClient {
         limit: usize,
         offset: u64,
         since: Option<Timestamp>,
-    ) -> Result<(ImportPage, Option<u64>), MedusaError> {
+    ) -> Result<(ImportPage, Option<u64>), ChannelError> {
         let (limit_text, offset_text) = (limit.to_string(), offset.to_string());
         let since_text = since.map(|t| t.to_string());
         let mut query = vec![
@@ -363,7 +372,7 @@ impl MedusaClient {
         limit: usize,
         offset: u64,
         since: Timestamp,
-    ) -> Result<(ImportPage, Option<u64>), MedusaError> {
+    ) -> Result<(ImportPage, Option<u64>), ChannelError> {
         let (limit_text, offset_text) = (limit.to_string(), offset.to_string());
         let items: IdList<WireInventoryItem> = self
             .get(
@@ -425,7 +434,7 @@ impl MedusaClient {
         limit: usize,
         offset: u64,
         since: Timestamp,
-    ) -> Result<(ImportPage, Option<u64>), MedusaError> {
+    ) -> Result<(ImportPage, Option<u64>), ChannelError> {
         let (limit_text, offset_text, since_text) =
             (limit.to_string(), offset.to_string(), since.to_string());
         let list: ProductList = self
@@ -476,7 +485,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         skus: &BTreeSet<String>,
-    ) -> Result<Vec<String>, MedusaError> {
+    ) -> Result<Vec<String>, ChannelError> {
         let mut live = Vec::new();
         let skus: Vec<&String> = skus.iter().collect();
         for chunk in skus.chunks(100) {
@@ -529,11 +538,11 @@ fn map_variants(
 }
 
 /// Maps a Medusa "not found" to a message naming the configured id.
-fn not_found(err: MedusaError, what: String) -> MedusaError {
+fn not_found(err: ChannelError, what: String) -> ChannelError {
     match err {
-        MedusaError::Status { status: 404, .. } => {
-            MedusaError::ShopSetup(format!("{what} does not exist on this Medusa server"))
-        }
+        ChannelError::Status { status: 404, .. } => ChannelError::ShopSetup {
+            message: format!("{what} does not exist on this Medusa server"),
+        },
         other => other,
     }
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use cynic::{MutationBuilder, QueryBuilder};
 use futures_util::StreamExt as _;
 
-use super::client::{Credential, Replay, VendureClient, VendureError};
+use super::client::{Credential, Replay, VendureClient};
 use super::money;
 use super::wire::{
     Channel, CreateProduct, CreateProductInput, CreateProductVariables, CreateProductVariantInput,
@@ -29,6 +29,7 @@ use super::wire::{
     UpdateProductVariantInput, UpdateProductVariantPriceInput, UpdateVariants,
     UpdateVariantsVariables, VariantListVariables, VariantsBySku,
 };
+use crate::connector::ChannelError;
 use crate::crash;
 use crate::product::Product;
 
@@ -209,7 +210,7 @@ pub async fn look_up(
     client: &VendureClient,
     credential: Credential<'_>,
     skus: &[String],
-) -> Result<(Channel, HashMap<String, Vec<ExistingVariant>>), VendureError> {
+) -> Result<(Channel, HashMap<String, Vec<ExistingVariant>>), ChannelError> {
     let mut by_sku: HashMap<String, Vec<ExistingVariant>> = HashMap::new();
     let mut channel = None;
     // SKU lists are split like mutations; each is paged to the list limit.
@@ -235,7 +236,7 @@ pub async fn look_up(
                     }),
                 }),
             });
-            let (reply, _) = client
+            let reply = client
                 .run::<VariantsBySku, _>(
                     "productVariants(sku in)",
                     credential,
@@ -268,14 +269,14 @@ fn numeric_id(id: &Id) -> (u64, String) {
 }
 
 /// Sends one export batch. `Err` only when the whole batch failed (the
-/// caller may re-login on [`VendureError::Forbidden`] and resend: resending
+/// caller may re-login on [`ChannelError::Unauthorized`] and resend: resending
 /// is safe because the SKUs are looked up again first).
 pub async fn send_batch(
     client: &VendureClient,
     credential: Credential<'_>,
     upserts: &[Product],
     deletions: &[String],
-) -> Result<Vec<ItemOutcome>, VendureError> {
+) -> Result<Vec<ItemOutcome>, ChannelError> {
     let skus: Vec<String> = upserts
         .iter()
         .map(|p| p.sku.clone())
@@ -336,7 +337,7 @@ async fn update_variants(
     credential: Credential<'_>,
     updates: Vec<(usize, UpdateProductVariantInput)>,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), VendureError> {
+) -> Result<(), ChannelError> {
     let overhead = UpdateVariants::build(UpdateVariantsVariables { input: vec![] })
         .query
         .len()
@@ -357,7 +358,7 @@ async fn update_variants(
                 )
                 .await
             {
-                Ok((reply, _)) => {
+                Ok(reply) => {
                     // Matched by id: Vendure need not answer in input order.
                     let answered: std::collections::HashSet<Id> = reply
                         .update_product_variants
@@ -376,10 +377,10 @@ async fn update_variants(
                         });
                     }
                 }
-                Err(VendureError::GraphQl { message, .. }) if part.len() == 1 => {
+                Err(ChannelError::Refused { message, .. }) if part.len() == 1 => {
                     outcomes[part[0].0] = Some(Outcome::Error(message));
                 }
-                Err(VendureError::GraphQl { .. }) => {
+                Err(ChannelError::Refused { .. }) => {
                     let mut part = part;
                     let back = part.split_off(part.len() / 2);
                     pending.push(part);
@@ -398,15 +399,15 @@ async fn create_variants(
     channel: &Channel,
     creates: Vec<(usize, NewVariant)>,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), VendureError> {
+) -> Result<(), ChannelError> {
     if creates.is_empty() {
         return Ok(());
     }
     let language = channel.default_language_code.clone();
     // A product per new variant, a few at a time (Vendure creates one
     // product per call). A kill after this leaves empty products (no
-    // variant, so no SKU): harmless, and the next run creates others.
-    let product_ids: Vec<Result<Id, VendureError>> = futures_util::stream::iter(&creates)
+    // variant, so no SKU) that the next run does not see: it creates others.
+    let product_ids: Vec<Result<Id, ChannelError>> = futures_util::stream::iter(&creates)
         .map(|(_, new)| create_product(client, credential, &language, new))
         .buffered(PRODUCTS_IN_FLIGHT)
         .collect()
@@ -445,18 +446,18 @@ async fn create_variants(
             let input: Vec<CreateProductVariantInput> =
                 part.iter().map(|(_, v)| v.clone()).collect();
             let operation = CreateVariants::build(CreateVariantsVariables { input });
-            // Unsafe to replay: a timeout may hide a committed create. The
+            // Not safe to replay: a timeout may hide a committed create. The
             // look-up at the next send finds what was created.
             match client
                 .run::<CreateVariants, _>(
                     "createProductVariants",
                     credential,
                     &operation,
-                    Replay::Unsafe,
+                    Replay::NotSafe,
                 )
                 .await
             {
-                Ok((reply, _)) => {
+                Ok(reply) => {
                     crash::point("vendure-variants-created");
                     // Matched by SKU: Vendure need not answer in input order.
                     let answered: std::collections::HashSet<String> = reply
@@ -475,10 +476,10 @@ async fn create_variants(
                 }
                 // All or nothing per call: a refusal created nothing, so the
                 // halves can be sent again.
-                Err(VendureError::GraphQl { message, .. }) if part.len() == 1 => {
+                Err(ChannelError::Refused { message, .. }) if part.len() == 1 => {
                     outcomes[part[0].0] = Some(Outcome::Error(message));
                 }
-                Err(VendureError::GraphQl { .. }) => {
+                Err(ChannelError::Refused { .. }) => {
                     let mut part = part;
                     let back = part.split_off(part.len() / 2);
                     pending.push(part);
@@ -496,7 +497,7 @@ async fn create_product(
     credential: Credential<'_>,
     language: &LanguageCode,
     new: &NewVariant,
-) -> Result<Id, VendureError> {
+) -> Result<Id, ChannelError> {
     let operation = CreateProduct::build(CreateProductVariables {
         input: CreateProductInput {
             translations: vec![ProductTranslationInput {
@@ -508,9 +509,10 @@ async fn create_product(
             }],
         },
     });
-    // An empty product is harmless, so a replay after a timeout is too.
-    let (reply, _) = client
-        .run::<CreateProduct, _>("createProduct", credential, &operation, Replay::Safe)
+    // Not safe to replay: a create whose reply was lost may have made a
+    // product, and a second call makes a second one.
+    let reply = client
+        .run::<CreateProduct, _>("createProduct", credential, &operation, Replay::NotSafe)
         .await?;
     Ok(reply.create_product.id)
 }
@@ -521,7 +523,7 @@ async fn delete(
     ids: Vec<(usize, Id)>,
     whole_products: bool,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), VendureError> {
+) -> Result<(), ChannelError> {
     let overhead = 512;
     for chunk in split_by_size_indexed(ids, overhead) {
         let ids: Vec<Id> = chunk.iter().map(|(_, id)| id.clone()).collect();
@@ -531,14 +533,12 @@ async fn delete(
             client
                 .run::<DeleteProducts, _>("deleteProducts", credential, &op, Replay::Safe)
                 .await?
-                .0
                 .delete_products
         } else {
             let op = DeleteVariants::build(operation);
             client
                 .run::<DeleteVariants, _>("deleteProductVariants", credential, &op, Replay::Safe)
                 .await?
-                .0
                 .delete_product_variants
         };
         for ((i, _), response) in chunk.iter().zip(responses) {

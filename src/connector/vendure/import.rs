@@ -18,13 +18,14 @@
 
 use jiff::Timestamp;
 
-use super::client::{Credential, Replay, VendureClient, VendureError};
+use super::client::{Credential, Replay, VendureClient};
 use super::money;
 use super::wire::{
     DateOperators, DateRange, DateTime, ListedVariant, ProductVariantFilterParameter,
     ProductVariantListOptions, ProductVariantSortParameter, SortOrder, VariantListVariables,
     VariantsPage,
 };
+use crate::connector::ChannelError;
 use crate::connector::Skipped;
 use crate::price::PriceError;
 use crate::product::Product;
@@ -125,26 +126,40 @@ pub struct VariantPage {
     pub next: Option<PageCursor>,
 }
 
-/// Fetches the page at `cursor` (`take` at most [`MAX_PAGE_SIZE`]).
+/// Fetches the page at `cursor` (`take` at most [`MAX_PAGE_SIZE`]). A
+/// refusal of the page size (a server whose `adminListQueryLimit` is lower)
+/// is [`ChannelError::PageSizeRefused`].
 pub async fn fetch_page(
     client: &VendureClient,
     credential: Credential<'_>,
     cursor: PageCursor,
     take: usize,
-) -> Result<VariantPage, VendureError> {
+) -> Result<VariantPage, ChannelError> {
     use cynic::QueryBuilder;
     let take = take.clamp(1, MAX_PAGE_SIZE);
     let operation = VariantsPage::build(VariantListVariables {
         options: Some(cursor.options(take)),
     });
-    let (page, _) = client
+    let page = client
         .run::<VariantsPage, _>("productVariants", credential, &operation, Replay::Safe)
-        .await?;
+        .await
+        .map_err(|err| match err {
+            ChannelError::Refused { url, message, .. }
+                if message.to_ascii_lowercase().contains("take") =>
+            {
+                ChannelError::PageSizeRefused {
+                    url,
+                    page_size: take,
+                    message,
+                }
+            }
+            other => other,
+        })?;
     page_from_items(&page.product_variants.items, cursor, take).map_err(|what| {
-        VendureError::Malformed {
-            url: client.admin_api().to_string(),
-            operation: "productVariants".into(),
-            what,
+        ChannelError::Malformed {
+            url: client.shown_url(),
+            what: format!("`productVariants`: {what}"),
+            excerpt: String::new(),
         }
     })
 }
