@@ -116,9 +116,7 @@ impl Context {
             },
         };
         let spec = match chosen {
-            None => StoreSpec::Files {
-                data_dir: self.paths.data_dir.clone(),
-            },
+            None => StoreSpec::files(&self.paths.data_dir),
             Some((url, from)) => StoreSpec::postgres(&url)
                 .map_err(|e| anyhow::Error::new(StoreChoiceError(format!("{e} (from {from})"))))?,
         };

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::db::params;
+use super::sql::params;
 use jiff::Timestamp;
 use serde::Serialize;
 

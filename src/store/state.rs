@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::db::{DbError, DbResult, FromValue, Row, ToValue, Value, params};
+use super::sql::{DbError, DbResult, FromValue, Row, ToValue, Value, params};
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 
