@@ -9,6 +9,7 @@ mod cli;
 mod connectors;
 mod crash;
 mod cron;
+mod data_dir;
 mod deploy_files;
 mod faults;
 mod files;
