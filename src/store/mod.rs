@@ -9,7 +9,7 @@
 //! Everything goes through [`Store::write`] (one write transaction, taken
 //! up front) or [`Store::read`] (one snapshot), whose closures get a [`Tx`]
 //! carrying the typed operations, one module per topic (`state`,
-//! `identity`, `catalog/*`). The account's config files are never touched
+//! `tokens`, `identity`, `catalog/*`). The account's config files are never touched
 //! here.
 
 mod catalog;
@@ -19,6 +19,7 @@ pub mod lock;
 mod schema;
 pub(crate) mod sql;
 mod state;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,7 +41,8 @@ pub use engine::postgres::TargetError;
 pub use engine::postgres::transfer::{Transfer, copy_account};
 pub use identity::{ChannelEndpoint, ForgetReason, Forgotten, endpoint_key, endpoints_of};
 pub use lock::{AccountLock, ChannelLock, LockError, lock_channel_tokens, try_lock_account};
-pub use state::{JobState, JobStates, Outcome, RunId, RunRecord, Tokens};
+pub use state::{JobState, JobStates, Outcome, RunId, RunRecord};
+pub use tokens::Tokens;
 
 /// Errors from the store. Messages name the database file; token values never
 /// appear in them.
