@@ -188,8 +188,11 @@ impl StoreError {
 
     /// What kind of failure this is (see [`ErrorKind`]): a store that cannot
     /// be reached is `busy` (exit 75, the next tick retries); a data dir or
-    /// store file that cannot be used as it is, or a setting the server
-    /// turned down, is `config`; a product the store refuses is `refused`.
+    /// store that cannot be used as it is (its modes, a link, a read-only
+    /// file system, a schema from another version, a disk error), or a
+    /// setting the server turned down, is `config`; a product or account id
+    /// the store refuses is `refused`; a store operation used the wrong way
+    /// is `internal`.
     pub fn kind(&self) -> ErrorKind {
         if self.is_unavailable() {
             return ErrorKind::Busy;
@@ -197,6 +200,7 @@ impl StoreError {
         match self {
             StoreError::InvalidAccount(_) | StoreError::InvalidProduct { .. } => ErrorKind::Refused,
             StoreError::Io { .. }
+            | StoreError::Db { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Rejected { .. }
             | StoreError::NoWal { .. }
@@ -205,8 +209,7 @@ impl StoreError {
             | StoreError::ReadOnlyDataDir { .. }
             | StoreError::NeedsMigration { .. } => ErrorKind::Config,
             StoreError::Unavailable { .. } => ErrorKind::Busy,
-            StoreError::Db { .. }
-            | StoreError::Abandoned
+            StoreError::Abandoned
             | StoreError::UnknownRun { .. }
             | StoreError::RunNotRunning { .. }
             | StoreError::ReadOnly { .. } => ErrorKind::Internal,
@@ -489,6 +492,8 @@ pub(crate) mod test_util {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::test_util::*;
     use super::*;
 
@@ -569,6 +574,29 @@ mod tests {
         store
             .write(|tx| tx.store_login("shop", "r1", at("2026-01-01T00:00:00Z")))
             .unwrap();
+    }
+
+    #[test]
+    fn store_errors_say_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = StoreSpec::files(dir.path());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let unsafe_dir = Store::open(&spec, "acme").err().unwrap();
+        assert_eq!(unsafe_dir.kind(), ErrorKind::Config, "{unsafe_dir}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let bad_id = Store::open(&spec, "../x").err().unwrap();
+        assert_eq!(bad_id.kind(), ErrorKind::Refused, "{bad_id}");
+        drop(Store::open(&spec, "acme").unwrap());
+        let read_only = Store::open_read_only(&spec, "acme").unwrap().unwrap();
+        let err = read_only
+            .write(|tx| tx.store_login("shop", "r1", at("2026-01-01T00:00:00Z")))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+        assert!(err.to_string().contains("acme.db"), "{err}");
+        let held = lock::try_lock_account(&spec, "acme").unwrap();
+        let busy = lock::try_lock_account(&spec, "acme").unwrap_err();
+        assert_eq!(busy.kind(), ErrorKind::Busy);
+        drop(held);
     }
 
     #[test]
