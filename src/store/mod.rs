@@ -274,12 +274,6 @@ pub struct Tx<'a> {
     db: sql::Db<'a>,
 }
 
-/// `<data_dir>/<account>.db`, after checking the account id is a safe file name.
-pub fn db_path(data_dir: &Path, account: &str) -> Result<PathBuf> {
-    check_account_id(account)?;
-    Ok(data_dir.join(format!("{account}.db")))
-}
-
 /// A transaction in progress: rolled back when dropped before it committed,
 /// also while a panic in the caller's closure unwinds.
 struct Open<'c> {
