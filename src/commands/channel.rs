@@ -280,7 +280,7 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
                 SecretSource::File(path) => format!("file {}", path.display()),
             },
         });
-    let tokens = crate::store::Store::open_read_only(ctx.store()?, &choice.account)?
+    let tokens = crate::store::Store::open_for_reading(ctx.store()?, &choice.account)?
         .map(|store| {
             // Tokens of the endpoint the channel had before are not its tokens.
             store.sync_endpoints(&endpoints_of(&loaded.config))?;

@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
         ProductsCommand::Remove { skus, file } => remove(ctx, &account, skus, file.as_deref()),
         ProductsCommand::Release { sku, channel } => release(ctx, &loaded, &sku, channel),
         read_only => {
-            let store = Store::open_read_only(ctx.store()?, &account)?;
+            let store = Store::open_for_reading(ctx.store()?, &account)?;
             if let Some(store) = &store {
                 store.sync_endpoints(&endpoints_of(&loaded.config))?;
             }

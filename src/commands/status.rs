@@ -122,7 +122,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let now = parse_now(args.now.as_deref())?;
     let (choice, loaded) = ctx.load_selected()?;
     let capabilities = ctx.capabilities()?;
-    let store = Store::open_read_only(ctx.store()?, &choice.account)?;
+    let store = Store::open_for_reading(ctx.store()?, &choice.account)?;
     if let Some(store) = &store {
         store.sync_endpoints(&store::endpoints_of(&loaded.config))?;
     }
@@ -246,7 +246,7 @@ impl Report for History {
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
     // A missing account is an error here as everywhere (exit 2).
     let (choice, _) = ctx.load_selected()?;
-    let runs = match Store::open_read_only(ctx.store()?, &choice.account)? {
+    let runs = match Store::open_for_reading(ctx.store()?, &choice.account)? {
         Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
         None => Vec::new(),
     };

@@ -258,7 +258,7 @@ pub fn run_account(
         })?)
     };
     let store = if options.dry_run {
-        Store::open_read_only(store_spec, account)?
+        Store::open_for_reading(store_spec, account)?
     } else {
         let store = Store::open(store_spec, account)?;
         // A channel re-pointed or removed since the last run starts fresh.

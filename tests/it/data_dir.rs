@@ -438,6 +438,25 @@ fn read_only_commands_work_on_a_read_only_data_dir(backend: Backend) {
         Backend::Postgres => assert!(load.status.success(), "{}", describe(&load)),
     }
 
+    // A channel pointed elsewhere by hand: its state cannot be forgotten
+    // here, and the command says so instead of failing.
+    let account = env.account_file();
+    let text_before = std::fs::read_to_string(&account).unwrap();
+    std::fs::write(
+        &account,
+        text_before.replace("http://127.0.0.1", "http://localhost"),
+    )
+    .unwrap();
+    let status = run(&["status"]);
+    assert!(status.status.success(), "{}", describe(&status));
+    if backend == Backend::Sqlite {
+        assert!(
+            text(&status.stderr).contains("forgotten by the next command that writes"),
+            "{}",
+            describe(&status)
+        );
+    }
+
     chmod(&data, 0o700);
     if backend == Backend::Sqlite {
         chmod(&db, 0o600);

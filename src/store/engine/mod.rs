@@ -33,10 +33,12 @@ pub(crate) enum OpenMode {
     Create,
     /// Only if it exists; migrated to the current schema.
     Existing,
-    /// Only if it exists, and nothing is written: the store may sit on a
-    /// read-only file system. A store whose schema is older is migrated
-    /// first where that is possible, else it is refused, saying so.
-    ReadOnly,
+    /// Only if it exists, for a command that only reads: opened as with
+    /// `Existing` where the store can be written; where it cannot (a
+    /// read-only file system, a mode that keeps this user out) opened to
+    /// read only, writing nothing, and a store whose schema is older is
+    /// refused, saying so.
+    ForReading,
 }
 
 impl OpenMode {
@@ -104,4 +106,9 @@ pub(crate) trait Connection: Send {
     /// The engine's own consistency check: `"ok"` when the store is sound,
     /// else the problems it found, one per line.
     fn integrity_check(&mut self) -> Result<String, DbError>;
+
+    /// Opened to read only (see [`OpenMode::ForReading`]): writes fail.
+    fn is_read_only(&self) -> bool {
+        false
+    }
 }

@@ -9,6 +9,7 @@ mod data_dir;
 mod lock;
 
 use std::cell::RefCell;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -67,8 +68,16 @@ impl Engine for SqliteEngine {
         if !data_dir::store_files(&path)? {
             return Ok(None);
         }
+        let writable = || {
+            [self.data_dir.as_path(), path.as_path()]
+                .into_iter()
+                .find_map(data_dir::not_writable)
+        };
         let conn = match mode {
-            OpenMode::ReadOnly => open_read_only(&self.data_dir, &path)?,
+            OpenMode::ForReading => match writable() {
+                None => open_read_write(&self.data_dir, &path)?,
+                Some(_) => open_read_only(&self.data_dir, &path)?,
+            },
             OpenMode::Create | OpenMode::Existing => open_read_write(&self.data_dir, &path)?,
         };
         Ok(Some(Box::new(conn)))
@@ -112,6 +121,8 @@ struct SqliteConnection {
     reading: bool,
     /// Scratch tables of the transaction in progress, dropped before it commits.
     scratch: RefCell<Vec<String>>,
+    /// Opened with SQLite's read-only flag.
+    read_only: bool,
 }
 
 fn with_location(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -156,9 +167,8 @@ fn open_read_write(dir: &Path, path: &Path) -> Result<SqliteConnection> {
 }
 
 /// Opens an existing store for reading only, writing nothing to the data
-/// dir where it can help it, so that it works on a read-only file system.
-/// A store whose schema is older is migrated first if the data dir is
-/// writable; on a read-only one that is refused, saying what to do.
+/// dir, so that it works on a read-only file system. A store whose schema
+/// is older is refused, saying what to do (nothing can upgrade it here).
 fn open_read_only(dir: &Path, path: &Path) -> Result<SqliteConnection> {
     let sql = with_location(path);
     let resolved = data_dir::resolved(path).map_err(|source| StoreError::Io {
@@ -194,19 +204,20 @@ fn open_read_only(dir: &Path, path: &Path) -> Result<SqliteConnection> {
         });
     }
     if found < known {
-        if let Some(source) = [dir, path].into_iter().find_map(data_dir::not_writable) {
-            return Err(StoreError::NeedsMigration {
-                location: path.display().to_string(),
-                found,
-                known,
-                source,
-            });
-        }
-        drop(conn);
-        drop(open_read_write(dir, path)?);
-        return open_read_only(dir, path);
+        let source = [dir, path]
+            .into_iter()
+            .find_map(data_dir::not_writable)
+            .unwrap_or_else(|| io::Error::other("the store is opened to read only"));
+        return Err(StoreError::NeedsMigration {
+            location: path.display().to_string(),
+            found,
+            known,
+            source,
+        });
     }
-    Ok(SqliteConnection::new(conn))
+    let mut conn = SqliteConnection::new(conn);
+    conn.read_only = true;
+    Ok(conn)
 }
 
 /// `file:<path>?mode=ro&immutable=1`: SQLite takes no lock and needs no
@@ -316,6 +327,7 @@ impl SqliteConnection {
             conn,
             reading: false,
             scratch: RefCell::new(Vec::new()),
+            read_only: false,
         }
     }
 }
@@ -363,6 +375,10 @@ impl Connection for SqliteConnection {
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(lines.join("\n"))
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.read_only
     }
 }
 
@@ -625,13 +641,28 @@ mod tests {
             Err(StoreError::NewerSchema { .. })
         ));
         assert!(matches!(
-            Store::open_read_only(&spec(dir.path()), "acme"),
+            Store::open_for_reading(&spec(dir.path()), "acme"),
+            Err(StoreError::NewerSchema { .. })
+        ));
+        assert!(matches!(
+            open_read_only(dir.path(), &dir.path().join("acme.db")),
             Err(StoreError::NewerSchema { .. })
         ));
     }
 
+    /// A store as a read-only data dir gives it: opened to read only.
+    fn read_only_store(dir: &Path) -> Result<Store> {
+        let path = dir.join("acme.db");
+        let conn = open_read_only(dir, &path)?;
+        Ok(Store {
+            read_only: conn.is_read_only(),
+            conn: std::sync::Mutex::new(Box::new(conn)),
+            location: path.display().to_string(),
+        })
+    }
+
     #[test]
-    fn a_read_only_open_of_an_older_store_migrates_it_where_it_can_write() {
+    fn opened_for_reading_an_older_store_is_upgraded_where_it_can_be_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("acme.db");
         {
@@ -639,19 +670,46 @@ mod tests {
             conn.execute_batch(STEPS[0].sqlite).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
         }
-        let store = Store::open_read_only(&spec(dir.path()), "acme")
+        // Read-only, it cannot be: refused, saying what to do.
+        let err = read_only_store(dir.path()).err().expect("refused");
+        assert!(
+            matches!(err, StoreError::NeedsMigration { found: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("run-once"), "{err}");
+
+        let store = Store::open_for_reading(&spec(dir.path()), "acme")
             .unwrap()
             .unwrap();
-        assert!(store.is_read_only());
+        assert!(!store.is_read_only());
         assert_eq!(
             pragma(&store, "user_version"),
             Value::Int(current_version())
         );
-        assert!(store.read(|tx| tx.history(None, 10)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_store_opened_to_read_only_reads_and_refuses_to_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        let store = Store::open(&spec(dir.path()), "acme").unwrap();
+        let first = crate::store::ChannelEndpoint::new("shop", "beta-rest", "https://first");
+        store.sync_endpoints(&[first]).unwrap();
+        store.write(|tx| tx.store_login("shop", "r1", at)).unwrap();
+        drop(store);
+        let store = read_only_store(dir.path()).unwrap();
+        assert!(store.is_read_only());
+        assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_some());
         let err = store
-            .write(|tx| tx.store_login("shop", "r1", jiff::Timestamp::UNIX_EPOCH))
+            .write(|tx| tx.store_login("shop", "r2", at))
             .unwrap_err();
         assert!(matches!(err, StoreError::ReadOnly { .. }), "{err:?}");
+        assert_eq!(err.kind(), crate::error::ErrorKind::Internal);
+        assert!(err.to_string().contains("acme.db"), "{err}");
+        // A re-pointed channel's state is left alone, not forgotten.
+        let other = crate::store::ChannelEndpoint::new("shop", "beta-rest", "https://elsewhere");
+        assert!(store.sync_endpoints(&[other]).unwrap().is_empty());
+        assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_some());
     }
 
     #[test]
@@ -723,7 +781,7 @@ mod tests {
         for open in [
             Store::open(&spec(&data_dir), "acme").err(),
             Store::open_if_exists(&spec(&data_dir), "acme").err(),
-            Store::open_read_only(&spec(&data_dir), "acme").err(),
+            Store::open_for_reading(&spec(&data_dir), "acme").err(),
         ] {
             let err = open.expect("refused").to_string();
             assert!(err.contains("symbolic link"), "{err}");
