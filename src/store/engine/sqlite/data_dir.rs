@@ -197,12 +197,14 @@ pub(super) fn restrict_modes(db: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Why this process cannot write to `path` (a read-only file system, a
-/// mode that keeps it out), or `None` when it can.
-pub(super) fn not_writable(path: &Path) -> Option<io::Error> {
-    rustix::fs::access(path, Access::WRITE_OK)
-        .err()
-        .map(io::Error::from)
+/// Where and why this process cannot write the store `db` in `dir` (a
+/// read-only file system, a mode that keeps it out), or `None` when it can.
+pub(super) fn not_writable(dir: &Path, db: &Path) -> Option<(PathBuf, io::Error)> {
+    [dir, db].into_iter().find_map(|place| {
+        rustix::fs::access(place, Access::WRITE_OK)
+            .err()
+            .map(|e| (place.to_path_buf(), io::Error::from(e)))
+    })
 }
 
 /// The database's path with the data dir's own links resolved, so SQLite

@@ -68,13 +68,8 @@ impl Engine for SqliteEngine {
         if !data_dir::store_files(&path)? {
             return Ok(None);
         }
-        let writable = || {
-            [self.data_dir.as_path(), path.as_path()]
-                .into_iter()
-                .find_map(data_dir::not_writable)
-        };
         let conn = match mode {
-            OpenMode::ForReading => match writable() {
+            OpenMode::ForReading => match data_dir::not_writable(&self.data_dir, &path) {
                 None => open_read_write(&self.data_dir, &path)?,
                 Some(_) => open_read_only(&self.data_dir, &path)?,
             },
@@ -135,13 +130,11 @@ fn with_location(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 /// Opens an existing store to read and write it, after checking that this
 /// process may write there at all, then configures and migrates it.
 fn open_read_write(dir: &Path, path: &Path) -> Result<SqliteConnection> {
-    for place in [dir, path] {
-        if let Some(why) = data_dir::not_writable(place) {
-            return Err(StoreError::ReadOnlyDataDir {
-                path: place.to_path_buf(),
-                source: why,
-            });
-        }
+    if let Some((place, why)) = data_dir::not_writable(dir, path) {
+        return Err(StoreError::ReadOnlyDataDir {
+            path: place,
+            source: why,
+        });
     }
     let sql = with_location(path);
     let resolved = data_dir::resolved(path).map_err(|source| StoreError::Io {
@@ -204,10 +197,10 @@ fn open_read_only(dir: &Path, path: &Path) -> Result<SqliteConnection> {
         });
     }
     if found < known {
-        let source = [dir, path]
-            .into_iter()
-            .find_map(data_dir::not_writable)
-            .unwrap_or_else(|| io::Error::other("the store is opened to read only"));
+        let source = data_dir::not_writable(dir, path).map_or_else(
+            || io::Error::other("the store is opened to read only"),
+            |(_, why)| why,
+        );
         return Err(StoreError::NeedsMigration {
             location: path.display().to_string(),
             found,
