@@ -166,9 +166,7 @@ impl Context {
             },
         };
         let spec = match chosen {
-            None => StoreSpec::Files {
-                data_dir: self.paths.data_dir.clone(),
-            },
+            None => StoreSpec::files(&self.paths.data_dir),
             Some((url, from, kind)) => StoreSpec::postgres(&url)
                 .map_err(|e| Failure::new(kind, format!("{e} (from {from})")))?,
         };
@@ -184,6 +182,13 @@ impl Context {
     /// command leaves no trace.
     pub fn open_store_if_exists(&self, account: &str) -> Result<Option<Store>> {
         Ok(Store::open_if_exists(self.store_spec()?, account)?)
+    }
+
+    /// The account's store for a command that only reads: `None` when it
+    /// does not exist (nothing is created); opened read-only where the data
+    /// dir cannot be written.
+    pub fn open_store_for_reading(&self, account: &str) -> Result<Option<Store>> {
+        Ok(Store::open_for_reading(self.store_spec()?, account)?)
     }
 
     /// The account's run lock, without waiting. When another run holds it,

@@ -293,7 +293,7 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
             },
         });
     let tokens = ctx
-        .open_store_if_exists(&choice.account)?
+        .open_store_for_reading(&choice.account)?
         .map(|store| {
             // Tokens of the endpoint the channel had before are not its tokens.
             store.sync_endpoints(&endpoints_of(&loaded.config))?;

@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
         ProductsCommand::Remove { skus, file } => remove(ctx, &account, skus, file.as_deref()),
         ProductsCommand::Release { sku, channel } => release(ctx, &loaded, &sku, channel),
         read_only => {
-            let store = ctx.open_store_if_exists(&account)?;
+            let store = ctx.open_store_for_reading(&account)?;
             if let Some(store) = &store {
                 store.sync_endpoints(&endpoints_of(&loaded.config))?;
             }

@@ -115,7 +115,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
     let now = ctx.now(args.now.as_deref())?;
     let (choice, loaded) = ctx.load_selected()?;
     let capabilities = ctx.capabilities()?;
-    let store = ctx.open_store_if_exists(&choice.account)?;
+    let store = ctx.open_store_for_reading(&choice.account)?;
     let inputs = PlanInputs::gather(
         store.as_ref(),
         LiveRun::Ask(ctx.store_spec()?),
@@ -223,7 +223,7 @@ impl Report for History {
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
     // A missing account is an error here as everywhere (exit 2).
     let (choice, loaded) = ctx.load_selected()?;
-    let runs = match ctx.open_store_if_exists(&choice.account)? {
+    let runs = match ctx.open_store_for_reading(&choice.account)? {
         Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
         None => Vec::new(),
     };

@@ -94,9 +94,7 @@ fn sqlite_accounts(ctx: &Context) -> Result<Vec<String>> {
 
 fn migrate(ctx: &Context, to: &str) -> Result<Outcome> {
     let target = StoreSpec::postgres(to).map_err(|e| Failure::usage(format!("--to: {e}")))?;
-    let source = StoreSpec::Files {
-        data_dir: ctx.paths.data_dir.clone(),
-    };
+    let source = StoreSpec::files(&ctx.paths.data_dir);
     let mut report = Migration {
         from: source.describe(),
         to: target.describe(),

@@ -247,7 +247,7 @@ pub fn run_account(
         })?)
     };
     let store = if options.dry_run {
-        Store::open_if_exists(store_spec, account)?
+        Store::open_for_reading(store_spec, account)?
     } else {
         let store = Store::open(store_spec, account)?;
         // A channel re-pointed or removed since the last run starts fresh.

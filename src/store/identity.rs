@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::db::params;
+use super::sql::params;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -237,7 +237,10 @@ impl Tx<'_> {
 
 impl Store {
     /// [`Tx::sync_endpoints`], taking the write lock only when something
-    /// differs: the idle cron call pays one small read.
+    /// differs: the idle cron call pays one small read. A store opened to
+    /// read only is left as it is (a read-only command writes nothing): the
+    /// channels whose state would be forgotten are logged, and the next
+    /// command that writes forgets it.
     pub fn sync_endpoints(
         &self,
         configured: &[ChannelEndpoint],
@@ -248,6 +251,20 @@ impl Store {
                 .iter()
                 .all(|c| recorded.get(&c.channel) == Some(&c.endpoint));
         if same {
+            return Ok(Vec::new());
+        }
+        if self.is_read_only() {
+            for (channel, endpoint) in &recorded {
+                if configured
+                    .iter()
+                    .all(|c| &c.channel != channel || &c.endpoint != endpoint)
+                {
+                    tracing::warn!(
+                        %channel,
+                        "the store still holds this channel's state for {endpoint}, which the account file no longer names; it is forgotten by the next command that writes (this one only reads)"
+                    );
+                }
+            }
             return Ok(Vec::new());
         }
         let forgotten = self.write(|tx| tx.sync_endpoints(configured, Timestamp::now()))?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use oms_channels::capabilities::Capabilities;
 use oms_channels::config::{AccountConfig, GrantKind};
-use oms_channels::store::pg::{PgEnv, PgTarget};
+use oms_channels::store::StoreSpec;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::support::env::BIN;
@@ -882,7 +882,7 @@ fn no_store_url_holds_a_password_and_the_tool_accepts_each_one() {
             Some("verify-full"),
             "{store}"
         );
-        PgTarget::parse(store, &PgEnv::default())
+        StoreSpec::postgres(store)
             .unwrap_or_else(|e| panic!("the tool refuses the shipped store URL: {e}"));
     }
 

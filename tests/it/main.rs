@@ -11,6 +11,7 @@ mod cli;
 mod connectors;
 mod crash;
 mod cron;
+mod data_dir;
 mod deploy_files;
 mod edge;
 mod fake_channel;
