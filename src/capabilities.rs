@@ -51,6 +51,20 @@ pub struct ChannelType {
         deserialize_with = "crate::config::model::whole::at_least_one"
     )]
     pub batch_size: Option<NonZeroUsize>,
+    /// The most bytes one export request may carry (a platform's request
+    /// body limit); absent: no limit but `batch-size`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::config::model::whole::at_least_one"
+    )]
+    pub max_request_bytes: Option<NonZeroUsize>,
+    /// How long after a create the platform's look-ups surely see it: the
+    /// write journal closes an intent only after a reconcile that ran at
+    /// least this long after the intent started ([`DEFAULT_SETTLE`] when
+    /// absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<Period>,
     /// The auth methods the type accepts.
     #[serde(default)]
     pub auth: Option<Vec<AuthMethod>>,
@@ -60,6 +74,9 @@ pub struct ChannelType {
 
 /// A type's job deadline when its definition names none.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10 * 60);
+
+/// A type's settle window when its definition names none.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(20);
 
 /// The periods offered per job; a missing job is a direction the type does not offer.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -142,6 +159,7 @@ impl ChannelType {
         Limits {
             page_size: self.page_size.map_or(1, NonZeroUsize::get),
             batch_size: self.batch_size.map_or(1, NonZeroUsize::get),
+            max_request_bytes: self.max_request_bytes.map(NonZeroUsize::get),
         }
     }
 
@@ -154,7 +172,19 @@ impl ChannelType {
         Limits {
             page_size: lower(own.page_size, channel.page_size),
             batch_size: lower(own.batch_size, channel.batch_size),
+            max_request_bytes: match (own.max_request_bytes, channel.max_request_bytes) {
+                (Some(most), wanted) => Some(lower(most, wanted)),
+                (None, wanted) => wanted.map(NonZeroUsize::get),
+            },
         }
+    }
+
+    /// The type's settle window (`settle = "none"` means the default).
+    pub fn settle(&self) -> Duration {
+        self.settle
+            .as_ref()
+            .and_then(Period::duration)
+            .unwrap_or(DEFAULT_SETTLE)
     }
 
     /// The auth methods the type accepts.
@@ -254,6 +284,9 @@ impl Capabilities {
         };
         channel_type.page_size = channel_type.page_size.or(default.page_size);
         channel_type.batch_size = channel_type.batch_size.or(default.batch_size);
+        channel_type.max_request_bytes =
+            channel_type.max_request_bytes.or(default.max_request_bytes);
+        channel_type.settle = channel_type.settle.clone().or(default.settle.clone());
         if channel_type.auth.is_none() {
             channel_type.auth = default.auth.clone();
         }
@@ -293,7 +326,8 @@ mod tests {
             beta.limits(),
             Limits {
                 page_size: 500,
-                batch_size: 100
+                batch_size: 100,
+                max_request_bytes: None,
             }
         );
         assert_eq!(beta.auth_methods(), [AuthMethod::Oauth2]);

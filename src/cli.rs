@@ -368,41 +368,42 @@ pub enum StoreCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ProductsCommand {
-    /// List catalog products by SKU
+    /// List catalog products by handle, one line each with its variant count
     List {
         /// At most this many products
         #[arg(long, default_value_t = 50)]
         limit: usize,
-        /// Start after this SKU (for paging)
-        #[arg(long, value_name = "SKU")]
+        /// Start after this handle (for paging)
+        #[arg(long, value_name = "HANDLE")]
         after: Option<String>,
     },
-    /// Show one product and its listings on each channel
+    /// Show one whole product (variants, prices, stock) and where it stands on each channel
     Show {
-        /// The product's SKU
-        sku: String,
+        /// The product's handle, or the SKU of one of its variants
+        #[arg(value_name = "HANDLE|SKU")]
+        key: String,
     },
-    /// Count catalog products
+    /// Count catalog products (and their variants)
     Count,
     /// Upsert products from a JSON Lines (.jsonl) or CSV (.csv) file; all or nothing
     Load {
-        /// A .jsonl (one product object a line) or .csv file
+        /// A .jsonl (one product a line) or .csv (one variant a row, or flat) file
         file: PathBuf,
     },
-    /// Remove products from the catalog; export then deletes them on every exporting channel
+    /// Remove products (by handle) or variants (by SKU) from the catalog; export then deletes them on every exporting channel
     Remove {
-        /// SKUs to remove
-        #[arg(value_name = "SKU")]
-        skus: Vec<String>,
-        /// Also remove the SKUs in this file (one a line; blank lines are skipped)
+        /// Handles of products, or SKUs of variants, to remove
+        #[arg(value_name = "HANDLE|SKU")]
+        keys: Vec<String>,
+        /// Also remove the handles or SKUs in this file (one a line; blank lines are skipped)
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
     /// Take a product out of quarantine: export sends it again on the next run
     Release {
-        /// The quarantined product's SKU
-        #[arg(value_name = "SKU")]
-        sku: String,
+        /// The quarantined product's handle, or the SKU of one of its variants
+        #[arg(value_name = "HANDLE|SKU")]
+        key: String,
         /// Only on this channel (default: every channel)
         #[arg(long, value_name = "CHANNEL", add = ArgValueCandidates::new(complete::channels))]
         channel: Option<String>,

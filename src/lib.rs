@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod capabilities;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod complete;
@@ -20,8 +21,6 @@ pub mod paths;
 pub mod period;
 pub mod plan;
 pub mod price;
-pub mod product;
-pub mod product_file;
 pub mod schedule;
 pub mod store;
 pub mod timestamp;

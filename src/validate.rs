@@ -129,6 +129,16 @@ fn check_channel(
     let ch = Some(id);
     let is_on = |job: Job| !channel.period(job).is_off();
 
+    if let Err(unknown) = channel.export_fields() {
+        findings.push(
+            Severity::Error,
+            "unknown-export-field",
+            ch,
+            None,
+            format!("export-fields: {unknown}"),
+        );
+    }
+
     match capabilities.get(&channel.channel_type) {
         None => findings.push(
             Severity::Error,
@@ -189,6 +199,11 @@ fn check_channel(
             for (key, wanted, most) in [
                 ("page-size", channel.page_size, limits.page_size),
                 ("batch-size", channel.batch_size, limits.batch_size),
+                (
+                    "max-request-bytes",
+                    channel.max_request_bytes,
+                    limits.max_request_bytes.unwrap_or(usize::MAX),
+                ),
             ] {
                 if let Some(wanted) = wanted.filter(|w| w.get() > most) {
                     findings.push(
@@ -568,6 +583,20 @@ export-products = "1h"
             (
                 BASE.replace("https://a.example/v1", "not a url"),
                 vec![("invalid-url", a.clone())],
+            ),
+            (
+                BASE.replace(
+                    "base-url = \"https://a.example/v1\"",
+                    "base-url = \"https://a.example/v1\"\nexport-fields = [\"prices\", \"price\"]",
+                ),
+                vec![("unknown-export-field", a.clone())],
+            ),
+            (
+                BASE.replace(
+                    "base-url = \"https://a.example/v1\"",
+                    "base-url = \"https://a.example/v1\"\nexport-fields = [\"prices\", \"stock\"]\nmax-request-bytes = 100000\n[channels.a.locations]\nberlin = \"loc-1\"",
+                ),
+                vec![],
             ),
         ];
         for (text, expected) in cases {

@@ -91,13 +91,13 @@ impl Report for Status {
         if !self.quarantined.is_empty() {
             writeln!(
                 out,
-                "\nquarantined (not sent until changed or `oms-channels products release <sku>`):"
+                "\nquarantined (not sent until changed or `oms-channels products release <handle>`):"
             )?;
-            let mut t = table(["CHANNEL", "SKU", "REJECTIONS", "LAST ATTEMPT", "ERROR"]);
+            let mut t = table(["CHANNEL", "PRODUCT", "REJECTIONS", "LAST ATTEMPT", "ERROR"]);
             for q in &self.quarantined {
                 t.add_row([
                     q.channel.clone(),
-                    q.sku.clone(),
+                    q.handle.clone(),
                     q.rejections.to_string(),
                     when(Some(q.last_attempt)),
                     first_line(q.error.as_deref().unwrap_or("-"), 60),

@@ -74,6 +74,23 @@ pub struct ChannelConfig {
     /// The platform's stock location to use instead of its default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock_location_id: Option<String>,
+    /// Lowers (or, where the type has none, sets) the most bytes one export
+    /// request may carry.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::at_least_one"
+    )]
+    pub max_request_bytes: Option<NonZeroUsize>,
+    /// The fields this channel's export owns (`title`, `prices`, ...): an
+    /// update writes only these. Absent: all. Checked by `validate`
+    /// (`unknown-export-field`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_fields: Option<Vec<String>>,
+    /// Catalog stock location -> the platform's stock location id
+    /// (`[channels.x.locations]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub locations: BTreeMap<String, String>,
     #[serde(default)]
     pub auth: Option<AuthConfig>,
     #[serde(default)]
@@ -472,6 +489,17 @@ impl ChannelConfig {
     /// See [`ChannelConfig::quarantine_after`] (the field).
     pub fn quarantine_threshold(&self) -> u32 {
         self.quarantine_after.unwrap_or(DEFAULT_QUARANTINE_AFTER)
+    }
+
+    /// The fields this channel's export owns; every field when it names
+    /// none. A name that is no field is a validation error
+    /// (`unknown-export-field`), so a channel run with one never gets here
+    /// with it.
+    pub fn export_fields(&self) -> Result<crate::catalog::FieldSet, crate::catalog::UnknownField> {
+        match &self.export_fields {
+            None => Ok(crate::catalog::FieldSet::ALL),
+            Some(names) => crate::catalog::FieldSet::parse(names),
+        }
     }
 
     pub fn period(&self, job: Job) -> Period {

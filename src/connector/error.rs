@@ -98,6 +98,10 @@ pub enum ChannelError {
         "export batch of {count} items is too large: this channel takes at most {limit} per request (its `batch-size`)"
     )]
     BatchTooLarge { count: usize, limit: usize },
+    /// The store could not record a write intent or the ids a platform
+    /// gave: the connector stops before writing more than it can account for.
+    #[error("the write journal could not record what the export does: {0}")]
+    Journal(String),
     /// The connector cannot authenticate this way; the capability list's
     /// `auth` should have kept it from being configured.
     #[error("the {protocol} connector does not support auth method `{method}`")]
@@ -316,7 +320,9 @@ impl ChannelError {
             | ChannelError::UnsupportedAuth { .. }
             | ChannelError::Redirected { .. }
             | ChannelError::NotTheApi { .. } => ErrorKind::Config,
-            ChannelError::Setup(_) | ChannelError::BatchTooLarge { .. } => ErrorKind::Internal,
+            ChannelError::Setup(_)
+            | ChannelError::BatchTooLarge { .. }
+            | ChannelError::Journal(_) => ErrorKind::Internal,
             ChannelError::Timeout { .. }
             | ChannelError::Connect { .. }
             | ChannelError::Transport { .. }

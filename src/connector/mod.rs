@@ -1,6 +1,9 @@
 //! Connectors: how the jobs talk to a channel's API. Each protocol is one
 //! folder behind one seam, [`Connector`]: authenticate, fetch a page of
-//! products, send a batch (upserts and deletions), and the channel's limits.
+//! whole products, send a batch (products to write with the fields the
+//! channel owns, deletions of products or variants), reconcile what an
+//! interrupted run left (through the write [`Journal`]), and the channel's
+//! limits.
 //! The capability list's `protocol` picks the connector ([`connect`]).
 //!
 //! Jobs and the runner see only this module's types and plain values. No
@@ -23,6 +26,7 @@
 
 pub mod beta_rest;
 mod error;
+mod flat_seam;
 pub mod http;
 pub mod medusa;
 pub mod oauth2;
@@ -32,13 +36,15 @@ mod test_server;
 mod url;
 pub mod vendure;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::product::Product;
+use crate::catalog::{FieldSet, Product, derive_handle};
+use crate::price::Currency;
 
 pub use self::http::{
     ChannelError, ClientOptions, CredentialKind, HttpClient, Remedy, Secret, Url, UrlSetting,
@@ -85,13 +91,18 @@ impl fmt::Display for AuthMethod {
 pub struct Limits {
     /// Products asked per import page.
     pub page_size: usize,
-    /// Products (upserts plus deletions) per export request.
+    /// Items (products to write plus deletions) per export request.
     pub batch_size: usize,
+    /// The most bytes one export request may carry (capability
+    /// `max-request-bytes`); `None`: no limit but the count. The export job
+    /// cuts batches to it with [`Connector::request_bytes`], and an item too
+    /// large alone is refused for its product without being sent.
+    pub max_request_bytes: Option<usize>,
 }
 
 impl Limits {
-    /// Refuses a batch larger than `batch_size`, before anything is sent.
-    pub fn check_batch(&self, batch: &Batch<'_>) -> Result<(), ChannelError> {
+    /// Refuses a batch of more than `batch_size` items, before anything is sent.
+    pub fn check_batch(&self, batch: &ExportBatch<'_>) -> Result<(), ChannelError> {
         if batch.len() > self.batch_size {
             return Err(ChannelError::BatchTooLarge {
                 count: batch.len(),
@@ -101,6 +112,11 @@ impl Limits {
         Ok(())
     }
 }
+
+/// Catalog location name -> the platform's stock location id
+/// (`[channels.x.locations]`). Empty: the platform's default location takes
+/// the catalog's location `default`.
+pub type LocationMap = BTreeMap<String, String>;
 
 /// What a connector needs to reach one channel.
 #[derive(Clone, Debug)]
@@ -113,8 +129,9 @@ pub struct Settings {
     pub sales_channel_id: Option<String>,
     /// The platform's stock location to use, when not its default.
     pub stock_location_id: Option<String>,
+    /// Where the catalog's stock locations are on the platform.
+    pub locations: LocationMap,
 }
-
 /// The secret-bearing input of [`Connector::authenticate`]; never logged.
 pub enum Authorization<'a> {
     Oauth2 {
@@ -192,8 +209,9 @@ pub struct PageRequest<'a> {
 /// One page of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductPage {
-    /// The products read; the import job checks each by the catalog's rules
-    /// ([`Product::check`]) and skips, by name, those that break one.
+    /// Whole products (all their variants); the import job checks each by
+    /// the catalog's rules ([`Product::check`]) and skips, by name, those
+    /// that break one.
     pub products: Vec<Product>,
     /// Cursor of the next page; `None` ends the import.
     pub next_cursor: Option<String>,
@@ -210,20 +228,148 @@ pub enum Skipped {
     /// No price in `currency`, the one the channel imports prices in: counted.
     NoPrice { currency: String },
     /// A value the catalog refuses (a price by the price rule, a quantity, a
-    /// timestamp): named with the reason.
-    Refused { sku: String, reason: String },
+    /// timestamp): named with the reason. `key` is what the summary names
+    /// (a SKU, or a handle for a product-level problem); `handle` is the
+    /// product's, which a complete import keeps (it is still on the master).
+    Refused {
+        key: String,
+        handle: String,
+        reason: String,
+    },
 }
 
-/// One export request: products to create or update, SKUs to delete.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Batch<'a> {
-    pub upserts: &'a [Product],
-    pub deletions: &'a [String],
+impl Skipped {
+    /// A refused item of a platform that the catalog knows by its SKU alone
+    /// (a flat product: its handle is derived from the SKU).
+    pub fn refused_sku(sku: String, reason: String) -> Skipped {
+        Skipped::Refused {
+            handle: derive_handle(&sku),
+            key: sku,
+            reason,
+        }
+    }
 }
 
-impl Batch<'_> {
+/// A platform's ids for the parts of products, by kind (`product`,
+/// `variant`, `inventory-item`, `asset`, ...) and key (a handle, a SKU, a
+/// URL, ...). The store keeps them per channel; connectors get the ones it
+/// holds ([`ExportItem::known`]) and give the ones they learn
+/// ([`ItemResult::ids`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlatformIds(BTreeMap<(String, String), String>);
+
+impl PlatformIds {
+    pub const fn new() -> PlatformIds {
+        PlatformIds(BTreeMap::new())
+    }
+
+    /// A product's id, keyed by its handle.
+    pub const PRODUCT: &'static str = "product";
+    /// A variant's id, keyed by its SKU.
+    pub const VARIANT: &'static str = "variant";
+
+    pub fn get(&self, kind: &str, key: &str) -> Option<&str> {
+        self.0
+            .get(&(kind.to_string(), key.to_string()))
+            .map(String::as_str)
+    }
+
+    pub fn insert(&mut self, kind: &str, key: &str, id: impl Into<String>) {
+        self.0
+            .insert((kind.to_string(), key.to_string()), id.into());
+    }
+
+    pub fn product(&self, handle: &str) -> Option<&str> {
+        self.get(Self::PRODUCT, handle)
+    }
+
+    pub fn variant(&self, sku: &str) -> Option<&str> {
+        self.get(Self::VARIANT, sku)
+    }
+
+    /// `(kind, key, id)`, ordered by kind and key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.0
+            .iter()
+            .map(|((kind, key), id)| (kind.as_str(), key.as_str(), id.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn len(&self) -> usize {
-        self.upserts.len() + self.deletions.len()
+        self.0.len()
+    }
+
+    /// Adds `other`'s ids, replacing those of the same kind and key.
+    pub fn extend(&mut self, other: &PlatformIds) {
+        for (k, v) in &other.0 {
+            self.0.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+impl FromIterator<(String, String, String)> for PlatformIds {
+    fn from_iter<I: IntoIterator<Item = (String, String, String)>>(iter: I) -> PlatformIds {
+        PlatformIds(
+            iter.into_iter()
+                .map(|(kind, key, id)| ((kind, key), id))
+                .collect(),
+        )
+    }
+}
+
+/// `[{"kind": "variant", "key": "TS-S", "id": "v1"}, ...]`.
+impl Serialize for PlatformIds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            kind: &'a str,
+            key: &'a str,
+            id: &'a str,
+        }
+        serializer.collect_seq(self.iter().map(|(kind, key, id)| Entry { kind, key, id }))
+    }
+}
+
+/// One product to write: the desired product, whole, and what the export
+/// may change of it.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportItem<'a> {
+    pub product: &'a Product,
+    /// The fields this channel's export owns: an update of an existing
+    /// product writes only these; a create sends everything.
+    pub fields: FieldSet,
+    /// The ids the store holds for this product on this channel.
+    pub known: &'a PlatformIds,
+    pub locations: &'a LocationMap,
+}
+
+/// Something to delete on the channel: a whole product, or some of its
+/// variants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deletion {
+    pub handle: String,
+    /// The ids the store holds for it on this channel.
+    pub known: PlatformIds,
+    /// The whole product (it left the catalog); else only `skus`.
+    pub whole_product: bool,
+    /// The variants to delete; for a whole product, the variants the
+    /// channel holds of it (as far as the store knows).
+    pub skus: Vec<String>,
+}
+
+/// One export request: products to write, things to delete.
+#[derive(Clone, Debug, Default)]
+pub struct ExportBatch<'a> {
+    pub items: Vec<ExportItem<'a>>,
+    pub deletions: Vec<Deletion>,
+}
+
+impl ExportBatch<'_> {
+    pub fn len(&self) -> usize {
+        self.items.len() + self.deletions.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -231,37 +377,102 @@ impl Batch<'_> {
     }
 }
 
-/// What the channel did with one item of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// What the channel did with one item (a product written, or a deletion),
+/// by handle: one result per handle of a batch's items and deletions.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemResult {
-    pub sku: String,
+    pub handle: String,
     pub status: ItemStatus,
-    #[serde(default)]
-    pub error: Option<String>,
+    /// Ids the platform gave (for the product and its variants); the store
+    /// records them for the channel.
+    pub ids: PlatformIds,
+    /// Currencies the channel does not accept: those prices were left out
+    /// (the export job reports them once per run).
+    pub dropped_currencies: Vec<Currency>,
+    /// Variants the channel refused while taking the rest, with why.
+    pub variant_errors: Vec<(String, String)>,
+}
+
+impl ItemResult {
+    pub fn new(handle: impl Into<String>, status: ItemStatus) -> ItemResult {
+        ItemResult {
+            handle: handle.into(),
+            status,
+            ids: PlatformIds::default(),
+            dropped_currencies: Vec::new(),
+            variant_errors: Vec::new(),
+        }
+    }
 }
 
 /// Per-item outcome of an export batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemStatus {
     Created,
     Updated,
     Unchanged,
     Deleted,
-    Error,
+    /// Refused for this item alone, with the channel's reason.
+    Error(String),
 }
 
 impl ItemStatus {
     /// The protocol's (and the store's) name for the status.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             ItemStatus::Created => "created",
             ItemStatus::Updated => "updated",
             ItemStatus::Unchanged => "unchanged",
             ItemStatus::Deleted => "deleted",
-            ItemStatus::Error => "error",
+            ItemStatus::Error(_) => "error",
         }
     }
+}
+
+/// The id of a write intent in the store's journal.
+pub type IntentId = i64;
+
+/// The write journal (shop safety): a connector records an intent before
+/// each call that is not safe to repeat (a create), and the platform ids as
+/// they arrive; the export job keeps them in the store. Each call is durable
+/// when it returns, so a run that dies after a create leaves the next run
+/// the intent and whatever ids came back. An intent not [`Journal::done`]
+/// stays open until a [`Connector::reconcile`] settles it.
+pub trait Journal {
+    /// Before a create of (parts of) product `handle` carrying `skus`;
+    /// `action` names the step (`create-product`, `create-variants`, ...).
+    fn intent(&self, handle: &str, action: &str, skus: &[String])
+    -> Result<IntentId, ChannelError>;
+    /// Ids the platform gave for what `intent` creates.
+    fn ids(&self, intent: IntentId, ids: &PlatformIds) -> Result<(), ChannelError>;
+    /// The intent's calls all came back: nothing of it is left to repair.
+    fn done(&self, intent: IntentId) -> Result<(), ChannelError>;
+}
+
+/// An intent left open by an earlier run (or this one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIntent {
+    pub id: IntentId,
+    pub handle: String,
+    pub action: String,
+    pub skus: Vec<String>,
+    /// The ids recorded for it so far.
+    pub ids: PlatformIds,
+    pub started_at: Timestamp,
+}
+
+/// What a reconcile found for one open intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub intent: IntentId,
+    /// Ids to keep for the intent's product (what it adopted).
+    pub ids: PlatformIds,
+    /// SKUs the channel holds twice through no doing of the tool, with
+    /// both ids: a rejection per SKU.
+    pub rejections: Vec<(String, String)>,
+    /// Nothing of the intent is left to repair. The job closes it only if
+    /// the reconcile ran at least `settle` after the intent started.
+    pub settled: bool,
 }
 
 /// One channel's API, as the jobs see it. Futures need not be `Send`: the
@@ -285,14 +496,45 @@ pub trait Connector {
         request: PageRequest<'_>,
     ) -> Result<ProductPage, ChannelError>;
 
-    /// Creates or updates `batch.upserts` and deletes `batch.deletions`
-    /// (at most `limits().batch_size` items in all), one result per item.
-    /// Resending a batch must be harmless: export resends after a crash.
+    /// About how many bytes `item` adds to an export request, for cutting
+    /// batches to `max-request-bytes`. The default is the product's JSON.
+    fn request_bytes(&self, item: &ExportItem<'_>) -> usize {
+        item.product.to_json().len()
+    }
+
+    /// Writes `batch.items` and carries out `batch.deletions` (at most
+    /// `limits().batch_size` in all), one result per item and deletion.
+    /// An update reads what the platform holds and writes only the changed
+    /// fields of `item.fields`; a create sends the whole product. Every
+    /// create that is not safe to repeat is journalled first
+    /// ([`Journal::intent`]). Resending a batch must be harmless.
     async fn send_batch(
         &self,
         access: &str,
-        batch: Batch<'_>,
+        batch: &ExportBatch<'_>,
+        journal: &dyn Journal,
     ) -> Result<Vec<ItemResult>, ChannelError>;
+
+    /// Repairs what open intents may have left (finish or delete a
+    /// half-made product, remove what the tool made twice, adopt what was
+    /// made) and says which are settled. The default, for platforms whose
+    /// batch is atomic and keyed (beta-rest), settles every intent.
+    async fn reconcile(
+        &self,
+        _access: &str,
+        open: &[OpenIntent],
+        _journal: &dyn Journal,
+    ) -> Result<Vec<Resolution>, ChannelError> {
+        Ok(open
+            .iter()
+            .map(|intent| Resolution {
+                intent: intent.id,
+                ids: PlatformIds::default(),
+                rejections: Vec::new(),
+                settled: true,
+            })
+            .collect())
+    }
 }
 
 type Constructor = fn(Settings) -> Result<Box<dyn Connector>, ChannelError>;

@@ -1,18 +1,25 @@
 //! export-products: sends the catalog products whose content changed since
-//! their last successful export to this channel, in batches of the channel's
-//! `batch-size`,
-//! then deletes on the channel the products removed from the catalog that it
-//! still holds. Batch export is an SKU-keyed upsert and deleting a product
-//! that is gone answers `deleted`, so a batch resent after a crash or a retry
-//! does no harm; a product counts as exported (or deleted) only after the
-//! channel said so.
+//! their last successful export to this channel, whole, with the fields the
+//! channel's export owns (`export-fields`), in batches cut to the channel's
+//! `batch-size` and `max-request-bytes`; before them, the deletions the
+//! channel is owed (products removed from the catalog, variants removed
+//! from products), so a SKU that moved to another product is gone from its
+//! old one first. A product counts as exported (or deleted) only after the
+//! channel said so; the store then keeps the product as the channel
+//! accepted it and the ids it gave.
 //!
 //! Items the channel rejects make the run `partial`, not failed: what was
 //! accepted is committed. A revision rejected `quarantine-after` runs in a row
 //! is quarantined: not sent again until its content changes or the operator
-//! runs `products release`.
+//! runs `products release`. A price in a currency the channel does not take
+//! is left out for that channel and reported once per run.
+//!
+//! Creates a connector cannot safely repeat go through the write journal
+//! (`journal`): open intents are reconciled before new work, and at the end
+//! of a run that left some, once the channel's `settle` window allows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use jiff::Timestamp;
@@ -20,12 +27,16 @@ use serde::Serialize;
 
 use super::ChannelRun;
 use super::auth::Access;
-use crate::connector::{Batch, ItemStatus};
+use super::journal::{StoreJournal, reconcile_open, settle_wait};
+use crate::catalog::FieldSet;
+use crate::connector::{Deletion, ExportBatch, ExportItem, ItemResult, ItemStatus};
 use crate::crash;
+use crate::error::Failure;
 use crate::output::{count, escape};
-use crate::product::Product;
-use crate::store::RunId;
-use crate::store::{DeletionResult, ExportResult, ExportStatus};
+use crate::price::Currency;
+use crate::store::{
+    DeletionResult, ExportResult, ExportStatus, PendingDeletion, PendingExport, RunId,
+};
 
 /// Items of one export run, by outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -36,7 +47,8 @@ pub struct ExportCounts {
     pub accepted: u64,
     /// Of those, refused by the channel (retried next run).
     pub rejected: u64,
-    /// Removed products the channel confirmed deleted.
+    /// Deletions (of removed products, or of variants removed from a
+    /// product) the channel confirmed.
     pub deleted: u64,
     /// Deletions the channel refused (retried next run).
     pub delete_failed: u64,
@@ -100,158 +112,401 @@ pub struct ExportSummary {
     pub partial: Option<String>,
 }
 
-/// Sends the pending products, then the pending deletions, and records the
-/// run as success or partial. An error (the channel unreachable, a malformed
+/// Room a reconcile needs before the deadline, after the settle wait.
+const RECONCILE_MARGIN: Duration = Duration::from_secs(10);
+
+/// What one run has seen so far.
+#[derive(Default)]
+struct Tally {
+    counts: ExportCounts,
+    rejected: Vec<(String, String)>,
+    refused_deletions: Vec<(String, String)>,
+    /// Currencies the channel does not take, with how many products' prices
+    /// in them were left out.
+    dropped: BTreeMap<Currency, u64>,
+}
+
+/// Reconciles what earlier runs left open, sends the pending deletions and
+/// products, settles what this run left open, and records the run as
+/// success or partial. An error (the channel unreachable, a malformed
 /// reply, ...) fails the job; what earlier batches committed stays.
 pub async fn run(
     ch: &ChannelRun,
     run: RunId,
     progress_bar: &indicatif::ProgressBar,
 ) -> Result<ExportSummary> {
-    let quarantine_after = ch.channel.quarantine_threshold();
-    let batch_size = ch.connector.limits().batch_size;
-    let mut counts = ExportCounts::default();
-    let mut rejected: Vec<(String, String)> = Vec::new();
+    let started = Instant::now();
+    let fields = ch.channel.export_fields().map_err(|e| {
+        Failure::config(format!(
+            "export-fields: {e}; fix the channel's table in the account file"
+        ))
+    })?;
+    let journal = StoreJournal {
+        store: &ch.store,
+        channel: &ch.channel_id,
+        run,
+    };
     let access = Access::new(ch);
+    let mut tally = Tally::default();
+    let sent = async {
+        reconcile(ch, &access, &journal, &mut tally).await?;
+        send_deletions(ch, &access, &journal, &mut tally).await?;
+        send_products(ch, &access, &journal, fields, &mut tally, progress_bar).await
+    }
+    .await;
+    // A run that leaves intents open waits out the settle window, if the
+    // deadline allows, so the next run finds them closed.
+    let settled = settle(ch, &access, &journal, &mut tally, started).await;
+    sent?;
+    settled?;
+    finish(ch, run, tally)
+}
 
+async fn reconcile(
+    ch: &ChannelRun,
+    access: &Access<'_>,
+    journal: &StoreJournal<'_>,
+    tally: &mut Tally,
+) -> Result<usize> {
+    let done = reconcile_open(&ch.store, &ch.channel_id, ch.settle, async |open| {
+        access
+            .call(async |token| ch.connector.reconcile(token, open, journal).await)
+            .await
+    })
+    .await?;
+    tally.counts.rejected += done.rejected.len() as u64;
+    tally.rejected.extend(done.rejected);
+    Ok(done.open)
+}
+
+async fn settle(
+    ch: &ChannelRun,
+    access: &Access<'_>,
+    journal: &StoreJournal<'_>,
+    tally: &mut Tally,
+    started: Instant,
+) -> Result<()> {
+    let open = ch.store.read(|tx| tx.open_intents(&ch.channel_id))?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let time_left = ch.deadline.saturating_sub(started.elapsed());
+    let Some(wait) = settle_wait(
+        &open,
+        Timestamp::now(),
+        ch.settle,
+        time_left,
+        RECONCILE_MARGIN,
+    ) else {
+        tracing::info!(channel = %ch.channel_id, open = open.len(), "write intents stay open: the settle window does not fit before the deadline; the next run reconciles them");
+        return Ok(());
+    };
+    tracing::info!(channel = %ch.channel_id, open = open.len(), wait = ?wait, "waiting out the settle window before reconciling");
+    tokio::time::sleep(wait).await;
+    reconcile(ch, access, journal, tally).await.map(|_| ())
+}
+
+async fn send_deletions(
+    ch: &ChannelRun,
+    access: &Access<'_>,
+    journal: &StoreJournal<'_>,
+    tally: &mut Tally,
+) -> Result<()> {
+    let batch_size = ch.connector.limits().batch_size;
+    for variants in [false, true] {
+        let mut after: Option<String> = None;
+        loop {
+            let pending = ch.store.read(|tx| {
+                tx.pending_deletions(&ch.channel_id, after.as_deref(), batch_size, variants)
+            })?;
+            let Some(last) = pending.last() else { break };
+            after = Some(last.handle.clone());
+            let batch = ExportBatch {
+                items: Vec::new(),
+                deletions: pending.iter().map(deletion).collect(),
+            };
+            let replies = access
+                .call(async |token| ch.connector.send_batch(token, &batch, journal).await)
+                .await?;
+            crash::point("delete-batch-sent");
+            let by_handle: HashMap<&str, &ItemResult> =
+                replies.iter().map(|r| (r.handle.as_str(), r)).collect();
+            let results: Vec<DeletionResult> = pending
+                .into_iter()
+                .map(|deletion| {
+                    let error = match by_handle.get(deletion.handle.as_str()) {
+                        Some(reply) => match &reply.status {
+                            ItemStatus::Deleted => None,
+                            ItemStatus::Error(why) => Some(why.clone()),
+                            other => Some(format!(
+                                "the channel answered `{}` to a deletion",
+                                other.as_str()
+                            )),
+                        },
+                        None => Some("the channel's reply omitted this item".into()),
+                    };
+                    DeletionResult { deletion, error }
+                })
+                .collect();
+            for r in &results {
+                match &r.error {
+                    Some(error) => tally
+                        .refused_deletions
+                        .push((r.deletion.handle.clone(), error.clone())),
+                    None => tally.counts.deleted += 1,
+                }
+            }
+            tally.counts.delete_failed = tally.refused_deletions.len() as u64;
+            ch.store
+                .write(|tx| tx.record_deletions(&ch.channel_id, &results, Timestamp::now()))?;
+            crash::point("delete-batch-recorded");
+        }
+    }
+    Ok(())
+}
+
+fn deletion(pending: &PendingDeletion) -> Deletion {
+    Deletion {
+        handle: pending.handle.clone(),
+        known: pending.known.clone(),
+        whole_product: pending.whole_product,
+        skus: pending.skus.clone(),
+    }
+}
+
+async fn send_products(
+    ch: &ChannelRun,
+    access: &Access<'_>,
+    journal: &StoreJournal<'_>,
+    fields: FieldSet,
+    tally: &mut Tally,
+    progress_bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    let limits = ch.connector.limits();
+    let quarantine_after = ch.channel.quarantine_threshold();
     let mut after: Option<String> = None;
     loop {
-        let batch = ch.store.read(|tx| {
+        let page = ch.store.read(|tx| {
             tx.pending_exports(
                 &ch.channel_id,
                 after.as_deref(),
-                batch_size,
+                limits.batch_size,
                 quarantine_after,
             )
         })?;
-        let Some(last) = batch.last() else { break };
-        after = Some(last.product.sku.clone());
-        let products: Vec<Product> = batch.iter().map(|p| p.product.clone()).collect();
-        let replies = access
-            .call(async |token| {
-                let batch = Batch {
-                    upserts: &products,
-                    deletions: &[],
-                };
-                ch.connector.send_batch(token, batch).await
-            })
-            .await?;
-        crash::point("export-batch-sent");
-        let mut by_sku: HashMap<&str, _> = replies.iter().map(|r| (r.sku.as_str(), r)).collect();
-        let results: Vec<ExportResult> = batch
+        let Some(last) = page.last() else { break };
+        after = Some(last.product.handle.clone());
+        let items: Vec<ExportItem<'_>> = page
             .iter()
-            .map(|pending| {
-                let sku = pending.product.sku.clone();
-                let (status, error) = match by_sku.remove(sku.as_str()) {
-                    Some(reply) => match reply.status {
-                        ItemStatus::Created => (ExportStatus::Created, None),
-                        ItemStatus::Updated => (ExportStatus::Updated, None),
-                        ItemStatus::Unchanged => (ExportStatus::Unchanged, None),
-                        ItemStatus::Deleted => (
-                            ExportStatus::Error,
-                            Some("the channel answered `deleted` to an upsert".to_string()),
-                        ),
-                        ItemStatus::Error => (
-                            ExportStatus::Error,
-                            Some(
-                                reply
-                                    .error
-                                    .clone()
-                                    .unwrap_or_else(|| "rejected without a reason".into()),
-                            ),
-                        ),
-                    },
-                    None => (
-                        ExportStatus::Error,
-                        Some("the channel's reply omitted this item".into()),
-                    ),
-                };
-                ExportResult {
-                    sku,
-                    revision: pending.revision,
-                    status,
-                    error,
-                }
+            .map(|pending| ExportItem {
+                product: &pending.product,
+                fields,
+                known: &pending.known,
+                locations: &ch.channel.locations,
             })
             .collect();
-        for r in &results {
-            match &r.error {
-                Some(error) => rejected.push((r.sku.clone(), error.clone())),
-                None => counts.accepted += 1,
+        let mut results = Vec::with_capacity(page.len());
+        for part in cut(&items, limits.max_request_bytes, |item| {
+            ch.connector.request_bytes(item)
+        }) {
+            match part {
+                Cut::Batch(batch) => {
+                    let replies = access
+                        .call(async |token| ch.connector.send_batch(token, &batch, journal).await)
+                        .await?;
+                    crash::point("export-batch-sent");
+                    let by_handle: HashMap<&str, &ItemResult> =
+                        replies.iter().map(|r| (r.handle.as_str(), r)).collect();
+                    for item in &batch.items {
+                        let pending = page
+                            .iter()
+                            .find(|p| p.product.handle == item.product.handle)
+                            .expect("a batch item is of the page");
+                        results.push(verdict(
+                            pending,
+                            by_handle.get(item.product.handle.as_str()).copied(),
+                            tally,
+                        ));
+                    }
+                }
+                Cut::TooLarge { item, bytes, limit } => {
+                    let pending = page
+                        .iter()
+                        .find(|p| p.product.handle == item.product.handle)
+                        .expect("an item is of the page");
+                    results.push(refused(
+                        pending,
+                        format!(
+                            "the product is {bytes} bytes as this channel's request, more than its `max-request-bytes` of {limit}: not sent (fewer variants, images or a shorter description make it fit)"
+                        ),
+                    ));
+                }
             }
         }
-        counts.rejected = rejected.len() as u64;
+        for r in &results {
+            match &r.error {
+                Some(error) => tally.rejected.push((r.handle.clone(), error.clone())),
+                None => tally.counts.accepted += 1,
+            }
+        }
+        tally.counts.rejected = tally.rejected.len() as u64;
         ch.store
             .write(|tx| tx.record_export_results(&ch.channel_id, &results, Timestamp::now()))?;
         crash::point("export-batch-recorded");
-        counts.sent += batch.len() as u64;
-        progress_bar.set_position(counts.sent);
+        tally.counts.sent += page.len() as u64;
+        progress_bar.set_position(tally.counts.sent);
     }
+    Ok(())
+}
 
-    let mut refused_deletions: Vec<(String, String)> = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let skus = ch
-            .store
-            .read(|tx| tx.pending_deletions(&ch.channel_id, after.as_deref(), batch_size))?;
-        let Some(last) = skus.last() else { break };
-        after = Some(last.clone());
-        let replies = access
-            .call(async |token| {
-                let batch = Batch {
-                    upserts: &[],
-                    deletions: &skus,
-                };
-                ch.connector.send_batch(token, batch).await
-            })
-            .await?;
-        crash::point("delete-batch-sent");
-        let by_sku: HashMap<&str, _> = replies.iter().map(|r| (r.sku.as_str(), r)).collect();
-        let results: Vec<DeletionResult> = skus
-            .iter()
-            .map(|sku| {
-                let error = match by_sku.get(sku.as_str()) {
-                    Some(reply) if reply.status == ItemStatus::Deleted => None,
-                    Some(reply) => Some(reply.error.clone().unwrap_or_else(|| {
-                        format!(
-                            "the channel answered `{}` to a deletion",
-                            reply.status.as_str()
-                        )
-                    })),
-                    None => Some("the channel's reply omitted this item".into()),
-                };
-                DeletionResult {
-                    sku: sku.clone(),
-                    error,
-                }
-            })
-            .collect();
-        for r in &results {
-            match &r.error {
-                Some(error) => refused_deletions.push((r.sku.clone(), error.clone())),
-                None => counts.deleted += 1,
-            }
+/// One request's worth of items, or an item too large for any request.
+enum Cut<'a> {
+    Batch(ExportBatch<'a>),
+    TooLarge {
+        item: ExportItem<'a>,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+/// Room a request's envelope takes beside its items (`{"products":[...]}`,
+/// headers' worth of slack).
+const ENVELOPE_BYTES: usize = 256;
+
+/// Cuts `items` (at most `batch-size`) into requests of at most `limit`
+/// bytes by `bytes_of`; an item too large alone is cut out by itself.
+fn cut<'a>(
+    items: &[ExportItem<'a>],
+    limit: Option<usize>,
+    bytes_of: impl Fn(&ExportItem<'a>) -> usize,
+) -> Vec<Cut<'a>> {
+    let Some(limit) = limit else {
+        return vec![Cut::Batch(ExportBatch {
+            items: items.to_vec(),
+            deletions: Vec::new(),
+        })];
+    };
+    let room = limit.saturating_sub(ENVELOPE_BYTES);
+    let mut cuts = Vec::new();
+    let mut current: Vec<ExportItem<'a>> = Vec::new();
+    let mut size = 0;
+    for item in items {
+        let bytes = bytes_of(item);
+        if bytes > room {
+            cuts.push(Cut::TooLarge {
+                item: *item,
+                bytes,
+                limit,
+            });
+            continue;
         }
-        counts.delete_failed = refused_deletions.len() as u64;
-        ch.store
-            .write(|tx| tx.record_deletions(&ch.channel_id, &results, Timestamp::now()))?;
-        crash::point("delete-batch-recorded");
+        if size + bytes > room && !current.is_empty() {
+            cuts.push(Cut::Batch(ExportBatch {
+                items: std::mem::take(&mut current),
+                deletions: Vec::new(),
+            }));
+            size = 0;
+        }
+        size += bytes;
+        current.push(*item);
     }
+    if !current.is_empty() {
+        cuts.push(Cut::Batch(ExportBatch {
+            items: current,
+            deletions: Vec::new(),
+        }));
+    }
+    cuts
+}
 
+fn refused(pending: &PendingExport, error: String) -> ExportResult {
+    ExportResult {
+        handle: pending.product.handle.clone(),
+        revision: pending.revision,
+        status: ExportStatus::Error,
+        error: Some(error),
+        accepted: None,
+        ids: Default::default(),
+    }
+}
+
+/// The channel's verdict on one product; what it accepted is the product
+/// without the prices it left out.
+fn verdict(pending: &PendingExport, reply: Option<&ItemResult>, tally: &mut Tally) -> ExportResult {
+    let Some(reply) = reply else {
+        return refused(pending, "the channel's reply omitted this item".into());
+    };
+    let mut result = refused(pending, String::new());
+    result.ids = reply.ids.clone();
+    let status = match &reply.status {
+        ItemStatus::Created => ExportStatus::Created,
+        ItemStatus::Updated => ExportStatus::Updated,
+        ItemStatus::Unchanged => ExportStatus::Unchanged,
+        ItemStatus::Deleted => {
+            result.error = Some("the channel answered `deleted` to a product".into());
+            return result;
+        }
+        ItemStatus::Error(why) => {
+            result.error = Some(why.clone());
+            return result;
+        }
+    };
+    if !reply.variant_errors.is_empty() {
+        let errors: Vec<String> = (reply.variant_errors.iter())
+            .map(|(sku, why)| format!("variant `{sku}`: {why}"))
+            .collect();
+        result.error = Some(errors.join("; "));
+        return result;
+    }
+    let mut accepted = pending.product.clone();
+    for currency in &reply.dropped_currencies {
+        *tally.dropped.entry(*currency).or_default() += 1;
+        for variant in &mut accepted.variants {
+            variant.prices.remove(*currency);
+        }
+    }
+    ExportResult {
+        status,
+        error: None,
+        accepted: Some(accepted),
+        ..result
+    }
+}
+
+fn finish(ch: &ChannelRun, run: RunId, tally: Tally) -> Result<ExportSummary> {
+    let Tally {
+        mut counts,
+        rejected,
+        refused_deletions,
+        dropped,
+    } = tally;
+    let quarantine_after = ch.channel.quarantine_threshold();
     let channel_id = ch.channel_id.as_str();
     let threshold = |_: &str| quarantine_after;
     counts.quarantined = ch
         .store
         .read(|tx| tx.quarantined(Some(channel_id), &threshold))?
         .len() as u64;
-    let summary = counts.summary();
+    let mut summary = counts.summary();
+    if !dropped.is_empty() {
+        let left_out: Vec<String> = dropped
+            .iter()
+            .map(|(currency, n)| format!("{currency} ({})", count(*n, "product", "products")))
+            .collect();
+        let note = format!(
+            "prices left out, the channel does not take their currency: {}",
+            left_out.join(", ")
+        );
+        tracing::warn!(channel = %ch.channel_id, "{note}");
+        summary.push_str(&format!("; {note}"));
+    }
     let partial = counts.is_partial().then(|| {
         let mut examples: Vec<String> = rejected
             .iter()
             .chain(&refused_deletions)
             .take(3)
             // The channel's words, in a summary printed and logged as is.
-            .map(|(sku, error)| format!("{}: {}", escape(sku), escape(error)))
+            .map(|(handle, error)| format!("{}: {}", escape(handle), escape(error)))
             .collect();
         if rejected.len() + refused_deletions.len() > 3 {
             examples.push("...".into());

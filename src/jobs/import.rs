@@ -2,11 +2,16 @@
 //! page together with the import's progress, so a crash resumes after the last
 //! committed page. Only the master channel's import feeds the catalog.
 //!
-//! Every product read is checked by the catalog's rules (the SKU rule, shop
-//! text without control characters and within its sizes, a quantity, an
-//! `updated_at`; the price rule already held when the connector made its
-//! price). One that breaks a rule is skipped by SKU, never the page: the
-//! job's summary counts what was left out and names the SKUs refused.
+//! Pages hold whole products: the master's go into the catalog whole (a
+//! variant a product no longer has leaves the catalog, and the channels
+//! holding it are owed its deletion).
+//!
+//! Every product read is checked by the catalog's rules (handle and SKU
+//! rules, shop text without control characters and within its sizes, option
+//! values, stock, an `updated_at`; the price rule already held when the
+//! connector made its prices). One that breaks a rule is skipped by name,
+//! never the page: the job's summary counts what was left out and names
+//! the products refused.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -16,11 +21,11 @@ use jiff::Timestamp;
 
 use super::ChannelRun;
 use super::auth::Access;
+use crate::catalog::{Product, ProductError};
 use crate::connector::{ChannelError, PageRequest, ProductPage, Skipped};
 use crate::crash;
 use crate::error::{ErrorKind, Failure};
 use crate::output::{count, escape};
-use crate::product::Product;
 use crate::store::RunId;
 
 /// A channel that never ends its pagination is stopped here.
@@ -216,19 +221,28 @@ async fn fetch_page(
 }
 
 /// The products that meet the catalog's rules; the others join `skips`,
-/// by SKU and reason.
+/// by name and reason: a variant's SKU when the problem is the variant's,
+/// or the product is one SKU; else the product's handle.
 fn checked(channel: &str, products: Vec<Product>, skips: &mut Skips) -> Vec<Product> {
     let mut kept = Vec::with_capacity(products.len());
     for product in products {
         match product.check() {
             Ok(()) => kept.push(product),
-            Err(e) => skips.add(
-                channel,
-                Skipped::Refused {
-                    sku: product.sku,
-                    reason: e.to_string(),
-                },
-            ),
+            Err(e) => {
+                let (key, reason) = match (e, product.variants.as_slice()) {
+                    (ProductError::InVariant { sku, source }, _) => (sku, source.to_string()),
+                    (e, [only]) => (only.sku.clone(), e.to_string()),
+                    (e, _) => (product.handle.clone(), e.to_string()),
+                };
+                skips.add(
+                    channel,
+                    Skipped::Refused {
+                        key,
+                        handle: product.handle,
+                        reason,
+                    },
+                )
+            }
         }
     }
     kept
@@ -246,7 +260,7 @@ struct Skips {
     no_price: BTreeMap<String, u64>,
     refused: u64,
     named: Vec<String>,
-    /// The SKUs refused on the page being read (a complete import keeps them).
+    /// The handles refused on the page being read (a complete import keeps them).
     page_refused: Vec<String>,
 }
 
@@ -255,13 +269,17 @@ impl Skips {
         match item {
             Skipped::NoSku => self.no_sku += 1,
             Skipped::NoPrice { currency } => *self.no_price.entry(currency).or_default() += 1,
-            Skipped::Refused { sku, reason } => {
-                self.page_refused.push(sku.clone());
-                let sku = escape(&sku);
-                tracing::debug!(channel, %sku, %reason, "product skipped");
+            Skipped::Refused {
+                key,
+                handle,
+                reason,
+            } => {
+                self.page_refused.push(handle);
+                let key = escape(&key);
+                tracing::debug!(channel, %key, %reason, "product skipped");
                 self.refused += 1;
                 if self.named.len() < NAMED_REFUSALS {
-                    self.named.push(format!("`{sku}`: {reason}"));
+                    self.named.push(format!("`{key}`: {reason}"));
                 }
             }
         }
@@ -304,11 +322,12 @@ impl Skips {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::FlatProduct;
     use crate::price::Price;
 
     fn product(sku: &str, title: &str) -> Product {
-        Product {
-            sku: sku.into(),
+        let mut p = FlatProduct {
+            sku: "x".into(),
             title: title.into(),
             price: Price::parse("1.00", "EUR").unwrap(),
             quantity: 1,
@@ -316,6 +335,11 @@ mod tests {
             updated_at: "2026-01-01T00:00:00Z".into(),
             id: None,
         }
+        .into_product();
+        // The SKU as a channel sent it, rules or not.
+        p.variants[0].sku = sku.into();
+        p.handle = crate::catalog::derive_handle(sku);
+        p
     }
 
     #[test]
@@ -356,10 +380,10 @@ mod tests {
         for i in 0..7 {
             skips.add(
                 "shop",
-                Skipped::Refused {
-                    sku: format!("S{i}"),
-                    reason: "price `-1` is negative: a price is 0 or more".into(),
-                },
+                Skipped::refused_sku(
+                    format!("S{i}"),
+                    "price `-1` is negative: a price is 0 or more".into(),
+                ),
             );
         }
         assert_eq!(skips.total(), 12);

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod export;
 pub mod import;
+mod journal;
 pub mod runner;
 
 use std::sync::Arc;
@@ -32,6 +33,10 @@ pub struct ChannelRun {
     /// How long each of the channel's jobs may take (type default, or the
     /// channel's shorter one); the runner cancels a job that exceeds it.
     pub deadline: std::time::Duration,
+    /// How long after a create the channel's look-ups surely see it (the
+    /// type's `settle`): the export job closes a write intent only after a
+    /// reconcile that ran at least this long after the intent started.
+    pub settle: std::time::Duration,
 }
 
 impl ChannelRun {

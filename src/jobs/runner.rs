@@ -288,11 +288,12 @@ pub fn run_account(
             .map(|(id, channel, plan)| {
                 let connector = channel_connector(channel, capabilities, options.client)
                     .with_context(|| format!("{account}/{id}"))?;
-                let deadline = capabilities
-                    .get(&channel.channel_type)
-                    .map_or(crate::capabilities::DEFAULT_DEADLINE, |t| {
-                        t.job_deadline(channel.deadline.as_ref())
-                    });
+                let channel_type = capabilities.get(&channel.channel_type);
+                let deadline = channel_type.map_or(crate::capabilities::DEFAULT_DEADLINE, |t| {
+                    t.job_deadline(channel.deadline.as_ref())
+                });
+                let settle =
+                    channel_type.map_or(crate::capabilities::DEFAULT_SETTLE, |t| t.settle());
                 let jobs = plan
                     .iter()
                     .filter(|p| p.action == Action::Run)
@@ -309,6 +310,7 @@ pub fn run_account(
                         store_spec: store_spec.clone(),
                         full: options.full,
                         deadline,
+                        settle,
                     },
                     jobs,
                 ))
@@ -388,6 +390,7 @@ fn channel_connector(
         options: client,
         sales_channel_id: channel.sales_channel_id.clone(),
         stock_location_id: channel.stock_location_id.clone(),
+        locations: channel.locations.clone(),
     };
     Ok(connector::connect(&channel_type.protocol, settings)?)
 }

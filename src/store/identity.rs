@@ -150,19 +150,15 @@ impl Tx<'_> {
             exports: self.count("SELECT count(*) FROM exports WHERE channel = ?1", channel)?,
             quarantined: {
                 let n: i64 = self.db.query_one(
-                    "SELECT count(*) FROM exports e JOIN catalog c ON c.sku = e.sku \
+                    "SELECT count(*) FROM exports e JOIN products p ON p.handle = e.handle \
                      WHERE e.channel = ?1 AND e.rejections >= ?2 \
-                     AND e.rejected_revision = c.revision",
+                     AND e.rejected_revision = p.revision",
                     params![channel, quarantine_after],
                     |r| r.get(0),
                 )?;
                 count_from_sql(n)
             },
-            pending_deletions: self.count(
-                "SELECT count(*) FROM exports e JOIN removed_products r ON r.sku = e.sku \
-                 WHERE e.channel = ?1",
-                channel,
-            )?,
+            pending_deletions: self.count_pending_deletions(channel)?,
             listings: self.count("SELECT count(*) FROM listings WHERE channel = ?1", channel)?,
             job_states: self.count("SELECT count(*) FROM job_state WHERE channel = ?1", channel)?,
         };
@@ -173,6 +169,9 @@ impl Tx<'_> {
             "import_complete",
             "exports",
             "listings",
+            "listing_variants",
+            "platform_ids",
+            "shop_intents",
             "job_state",
             "channel_identity",
         ] {
@@ -285,9 +284,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::product::Product;
+    use crate::store::catalog::test_data::{bare_product, result};
     use crate::store::test_util::*;
-    use crate::store::{ExportResult, ExportStatus};
 
     #[test]
     fn endpoint_keys_normalise_what_a_server_would_not_tell_apart() {
@@ -323,18 +321,6 @@ mod tests {
         }
     }
 
-    fn product(sku: &str) -> Product {
-        Product {
-            sku: sku.into(),
-            title: "t".into(),
-            price: crate::price::Price::parse("1.00", "EUR").unwrap(),
-            quantity: 1,
-            attributes: Default::default(),
-            updated_at: "2026-01-01T00:00:00Z".into(),
-            id: None,
-        }
-    }
-
     #[test]
     fn a_changed_or_removed_endpoint_forgets_the_channel_state() {
         let (_dir, store) = temp_store();
@@ -345,17 +331,8 @@ mod tests {
         store
             .write(|tx| {
                 tx.store_login("out", "r1", t)?;
-                tx.upsert_catalog(&[product("A"), product("B")])?;
-                tx.record_export_results(
-                    "out",
-                    &[ExportResult {
-                        sku: "A".into(),
-                        revision: 1,
-                        status: ExportStatus::Created,
-                        error: None,
-                    }],
-                    t,
-                )?;
+                tx.upsert_products(&[bare_product("A", "1"), bare_product("B", "1")])?;
+                tx.record_export_results("out", &[result(&bare_product("A", "1"), 1, None)], t)?;
                 tx.store_login("other", "r2", t)
             })
             .unwrap();

@@ -12,7 +12,7 @@
 //! `tokens`, `identity`, `catalog/*`). The account's config files are never touched
 //! here.
 
-mod catalog;
+pub(crate) mod catalog;
 mod engine;
 mod identity;
 pub mod lock;
@@ -26,16 +26,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 
+use crate::catalog::ProductError;
 use crate::error::ErrorKind;
 use crate::ids::{IdError, check_account_id};
 use crate::period::Job;
-use crate::product::ProductError;
 use engine::{Connection, Engine, OpenMode, TxKind};
 use sql::DbError;
 
 pub use catalog::{
-    DeletionResult, ExportResult, ExportState, ExportStatus, ImportProgress, Listing,
-    PendingExport, Quarantined, Removed, UpsertCounts,
+    DeletionResult, ExportResult, ExportState, ExportStatus, ImportProgress, Listing, LoadKey,
+    PendingDeletion, PendingExport, Quarantined, Removed, UpsertCounts,
 };
 pub use engine::postgres::TargetError;
 pub use engine::postgres::transfer::{Transfer, copy_account};
@@ -111,8 +111,8 @@ pub enum StoreError {
     /// The caller's closure gave up (it keeps its own reason); rolled back.
     #[error("the change was abandoned; nothing was written")]
     Abandoned,
-    #[error("product `{sku}` not stored: {source}")]
-    InvalidProduct { sku: String, source: ProductError },
+    #[error("product `{key}` not stored: {source}")]
+    InvalidProduct { key: String, source: ProductError },
     #[error("run {run} not found in store `{location}`")]
     UnknownRun { location: String, run: RunId },
     #[error("run {run} in store `{location}` is already `{outcome}`: a run is finished once")]

@@ -6,13 +6,19 @@
 //! Adding a table: append a step here (both dialects), then the typed
 //! operations in a module of their own. `store migrate` copies every table
 //! the engine reports ([`super::sql::Sql::tables`]), so it needs no edit.
-//! Nothing here knows what the tables mean.
+//! Nothing here knows what the tables mean, except a step's `data`, which
+//! lives with the topic whose data it moves.
+
+use super::sql::{Db, DbResult};
 
 /// One schema version: step `i` of [`STEPS`] takes a store from version `i`
 /// to `i + 1`. Append only; never edit a step that has shipped.
 pub(crate) struct Step {
     /// What the step brings, for messages and the reader.
     pub what: &'static str,
+    /// Moves the data the DDL cannot (values computed in Rust), after the
+    /// step's DDL and in its transaction, in the SQL both engines share.
+    pub data: Option<fn(Db<'_>) -> DbResult<()>>,
     /// SQLite: INTEGER for every integer (read as i64), `WITHOUT ROWID` for
     /// tables keyed by text.
     pub sqlite: &'static str,
@@ -24,6 +30,7 @@ pub(crate) struct Step {
 pub(crate) const STEPS: &[Step] = &[
     Step {
         what: "job state, run history, tokens, catalog, listings, import progress, exports",
+        data: None,
         sqlite: r#"
         CREATE TABLE job_state (
             channel TEXT NOT NULL,
@@ -196,6 +203,7 @@ pub(crate) const STEPS: &[Step] = &[
     },
     Step {
         what: "the schedule slot a run serves, so due times stay on their grid",
+        data: None,
         sqlite: r#"
         ALTER TABLE run_history ADD COLUMN slot INTEGER;
         ALTER TABLE job_state ADD COLUMN last_success_slot INTEGER;
@@ -207,6 +215,7 @@ pub(crate) const STEPS: &[Step] = &[
     },
     Step {
         what: "channel identity, deletions, quarantine, partial runs with item counts",
+        data: None,
         sqlite: r#"
         -- Which endpoint (type + normalised base URL) a channel's state belongs to.
         CREATE TABLE channel_identity (
@@ -293,6 +302,192 @@ pub(crate) const STEPS: &[Step] = &[
             ADD CONSTRAINT run_history_outcome_check
                 CHECK (outcome IN ('running', 'success', 'partial', 'failed', 'skipped', 'interrupted')),
             ADD COLUMN counts TEXT;
+        "#,
+    },
+    Step {
+        what: "products with variants: products, variants, stock per location, listings and exports per product, platform ids, the write journal",
+        data: Some(super::catalog::migrate_flat_catalog),
+        sqlite: r#"
+        -- The catalog: one row per product (its canonical JSON without stock),
+        -- its variants by SKU, and stock per variant and location.
+        CREATE TABLE products (
+            handle TEXT PRIMARY KEY NOT NULL,
+            doc TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            revision INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE variants (
+            sku TEXT PRIMARY KEY NOT NULL,
+            handle TEXT NOT NULL,
+            position INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX variants_by_handle ON variants (handle, position);
+        CREATE TABLE stock_levels (
+            sku TEXT NOT NULL,
+            location TEXT NOT NULL,
+            on_hand INTEGER NOT NULL,
+            reserved INTEGER NOT NULL DEFAULT 0,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (sku, location)
+        ) WITHOUT ROWID;
+
+        -- What other channels hold, per product.
+        CREATE TABLE listings_v2 (
+            channel TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            seen_at INTEGER NOT NULL,
+            PRIMARY KEY (channel, handle)
+        ) WITHOUT ROWID;
+        CREATE TABLE listing_variants (
+            channel TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            PRIMARY KEY (channel, sku)
+        ) WITHOUT ROWID;
+        CREATE INDEX listing_variants_by_handle ON listing_variants (channel, handle);
+
+        -- Export state per channel and product, with the product as the
+        -- channel last accepted it.
+        CREATE TABLE exports_v2 (
+            channel TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            exported_revision INTEGER,
+            exported_doc TEXT,
+            last_status TEXT NOT NULL,
+            last_error TEXT,
+            attempted_at INTEGER NOT NULL,
+            rejections INTEGER NOT NULL DEFAULT 0,
+            rejected_revision INTEGER,
+            PRIMARY KEY (channel, handle)
+        ) WITHOUT ROWID;
+        CREATE INDEX exports_by_handle ON exports_v2 (handle);
+
+        -- A channel's ids for products, variants, ...; a variant row means the
+        -- channel holds it (its id may be unknown: NULL).
+        CREATE TABLE platform_ids (
+            channel TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            platform_id TEXT,
+            PRIMARY KEY (channel, kind, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX platform_ids_by_key ON platform_ids (key);
+
+        -- The write journal: creates started on a shop and not yet settled.
+        CREATE TABLE shop_intents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            run_id INTEGER,
+            settled_at INTEGER
+        );
+        CREATE INDEX shop_intents_open ON shop_intents (channel, id) WHERE settled_at IS NULL;
+
+        -- Products and variants that left the catalog, whose deletion some
+        -- channel still owes.
+        CREATE TABLE removed_products_v2 (
+            handle TEXT PRIMARY KEY NOT NULL,
+            removed_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE removed_variants (
+            sku TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            removed_at INTEGER NOT NULL,
+            PRIMARY KEY (sku, handle)
+        ) WITHOUT ROWID;
+
+        ALTER TABLE import_seen RENAME COLUMN sku TO handle;
+        "#,
+        postgres: r#"
+        CREATE TABLE products (
+            handle TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+            doc TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            revision BIGINT NOT NULL
+        );
+        CREATE TABLE variants (
+            sku TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+            handle TEXT COLLATE "C" NOT NULL,
+            position BIGINT NOT NULL
+        );
+        CREATE INDEX variants_by_handle ON variants (handle, position);
+        CREATE TABLE stock_levels (
+            sku TEXT COLLATE "C" NOT NULL,
+            location TEXT COLLATE "C" NOT NULL,
+            on_hand BIGINT NOT NULL,
+            reserved BIGINT NOT NULL DEFAULT 0,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (sku, location)
+        );
+
+        CREATE TABLE listings_v2 (
+            channel TEXT COLLATE "C" NOT NULL,
+            handle TEXT COLLATE "C" NOT NULL,
+            doc TEXT NOT NULL,
+            seen_at BIGINT NOT NULL,
+            PRIMARY KEY (channel, handle)
+        );
+        CREATE TABLE listing_variants (
+            channel TEXT COLLATE "C" NOT NULL,
+            sku TEXT COLLATE "C" NOT NULL,
+            handle TEXT COLLATE "C" NOT NULL,
+            PRIMARY KEY (channel, sku)
+        );
+        CREATE INDEX listing_variants_by_handle ON listing_variants (channel, handle);
+
+        CREATE TABLE exports_v2 (
+            channel TEXT COLLATE "C" NOT NULL,
+            handle TEXT COLLATE "C" NOT NULL,
+            exported_revision BIGINT,
+            exported_doc TEXT,
+            last_status TEXT NOT NULL,
+            last_error TEXT,
+            attempted_at BIGINT NOT NULL,
+            rejections BIGINT NOT NULL DEFAULT 0,
+            rejected_revision BIGINT,
+            PRIMARY KEY (channel, handle)
+        );
+        CREATE INDEX exports_by_handle ON exports_v2 (handle);
+
+        CREATE TABLE platform_ids (
+            channel TEXT COLLATE "C" NOT NULL,
+            kind TEXT COLLATE "C" NOT NULL,
+            key TEXT COLLATE "C" NOT NULL,
+            platform_id TEXT,
+            PRIMARY KEY (channel, kind, key)
+        );
+        CREATE INDEX platform_ids_by_key ON platform_ids (key);
+
+        CREATE TABLE shop_intents (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            channel TEXT COLLATE "C" NOT NULL,
+            handle TEXT COLLATE "C" NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            started_at BIGINT NOT NULL,
+            run_id BIGINT,
+            settled_at BIGINT
+        );
+        CREATE INDEX shop_intents_open ON shop_intents (channel, id) WHERE settled_at IS NULL;
+
+        CREATE TABLE removed_products_v2 (
+            handle TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+            removed_at BIGINT NOT NULL
+        );
+        CREATE TABLE removed_variants (
+            sku TEXT COLLATE "C" NOT NULL,
+            handle TEXT COLLATE "C" NOT NULL,
+            removed_at BIGINT NOT NULL,
+            PRIMARY KEY (sku, handle)
+        );
+
+        ALTER TABLE import_seen RENAME COLUMN sku TO handle;
         "#,
     },
 ];

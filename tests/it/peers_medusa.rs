@@ -42,13 +42,13 @@ async fn a_medusa_peer_keeps_a_product_with_its_price_and_stock() {
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use oms_channels::catalog::FlatProduct;
 use oms_channels::connector::Skipped;
 use oms_channels::connector::medusa::{
     ChannelError, ClientOptions, Credential, ImportPage, ItemStatus, MedusaClient, OVERLAP,
     StoreContext, StoreOverrides, amount_to_price,
 };
 use oms_channels::price::Price;
-use oms_channels::product::Product;
 use serde_json::json;
 
 use crate::support::medusa::{ADMIN_EMAIL, ADMIN_PASSWORD, PeerOptions};
@@ -57,8 +57,8 @@ fn client(peer: &MedusaPeer) -> MedusaClient {
     MedusaClient::new(&peer.base_url, ClientOptions::default()).expect("client")
 }
 
-fn product(sku: &str, title: &str, price: &str, quantity: i64) -> Product {
-    Product {
+fn product(sku: &str, title: &str, price: &str, quantity: i64) -> FlatProduct {
+    FlatProduct {
         sku: sku.into(),
         title: title.into(),
         price: Price::parse(price, "EUR").expect("a price"),
@@ -94,7 +94,7 @@ async fn import_all(
     panic!("the import did not end");
 }
 
-fn by_sku(pages: &[(Option<String>, ImportPage)]) -> BTreeMap<String, Product> {
+fn by_sku(pages: &[(Option<String>, ImportPage)]) -> BTreeMap<String, FlatProduct> {
     pages
         .iter()
         .flat_map(|(_, p)| p.products.iter().cloned())

@@ -63,12 +63,12 @@ fn the_committed_schema_is_the_peers_admin_api() {
 // ------------------------------------------------------------------------
 // The connector's protocol functions against the real server.
 
+use oms_channels::catalog::FlatProduct;
 use oms_channels::connector::vendure::{
     self, ChannelError, ClientOptions, Credential, ItemOutcome, Outcome, PageCursor, VendureClient,
     export, import,
 };
 use oms_channels::price::Price;
-use oms_channels::product::Product;
 
 use crate::support::vendure::{PeerOptions, SUPERADMIN, SUPERADMIN_PASSWORD};
 
@@ -83,8 +83,8 @@ fn session(peer: &VendurePeer, client: &VendureClient) -> String {
         .expect("superadmin login")
 }
 
-fn product(sku: &str, title: &str, price: &str, currency: &str, quantity: i64) -> Product {
-    Product {
+fn product(sku: &str, title: &str, price: &str, currency: &str, quantity: i64) -> FlatProduct {
+    FlatProduct {
         sku: sku.into(),
         title: title.into(),
         price: Price::parse(price, currency).expect("a price"),
@@ -109,7 +109,7 @@ fn import_all(
     token: &str,
     mut cursor: PageCursor,
     take: usize,
-) -> (Vec<Product>, u64, usize) {
+) -> (Vec<FlatProduct>, u64, usize) {
     let mut products = Vec::new();
     let mut skipped = 0;
     let mut pages = 0;
@@ -284,7 +284,7 @@ fn export_creates_updates_leaves_alone_refuses_per_item_and_deletes() {
     let peer = VendurePeer::start();
     let client = client(&peer);
     let token = session(&peer, &client);
-    let send = |upserts: &[Product], deletions: &[String]| {
+    let send = |upserts: &[FlatProduct], deletions: &[String]| {
         peer.block_on(export::send_batch(
             &client,
             Credential::Session(&token),
@@ -399,7 +399,7 @@ fn a_batch_larger_than_the_body_limit_is_split_and_lands_whole() {
     let token = session(&peer, &client);
     // 250 products with long titles: about 150 kB of variants, over the 100 kB limit.
     let long = "x".repeat(500);
-    let batch: Vec<Product> = (0..250)
+    let batch: Vec<FlatProduct> = (0..250)
         .map(|i| {
             product(
                 &format!("BIG-{i:03}"),
@@ -424,9 +424,9 @@ fn a_batch_larger_than_the_body_limit_is_split_and_lands_whole() {
         result.iter().find(|i| i.outcome != Outcome::Created)
     );
     assert_eq!(peer.variants().len(), 250);
-    let changed: Vec<Product> = batch
+    let changed: Vec<FlatProduct> = batch
         .iter()
-        .map(|p| Product {
+        .map(|p| FlatProduct {
             quantity: 2,
             ..p.clone()
         })

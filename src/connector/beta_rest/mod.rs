@@ -1,25 +1,32 @@
 //! The beta-rest protocol (the reference connector, spoken by the sandbox):
-//! OAuth 2 tokens, cursor-paged `GET /products`, and `POST /products/batch`
-//! with upserts and a `delete` list. See the brief's "beta-rest protocol".
+//! OAuth 2 tokens, cursor-paged `GET /products` (whole products, or flat
+//! ones from servers of earlier versions), and `POST /products/batch` with
+//! products (and the fields the channel owns) and a `delete` list of
+//! products or variants. The README's "beta-rest" section is the protocol.
+//!
+//! A batch is atomic and keyed by handle and SKU on the server, so sending
+//! one again is harmless: nothing is journalled, and the default
+//! [`Connector::reconcile`] settles any intent.
 
 #[cfg(test)]
 mod tests;
+mod wire;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use self::wire::{WireDeletion, WireProduct, WireProductOut, WireResult};
 use super::http::{Auth, Call, Endpoint, Replay, UrlSetting, excerpt_at, shown};
 use super::oauth2::request_token;
 use super::{
-    AuthMethod, Authorization, Batch, ChannelError, ClientOptions, Connector, Credential, Grant,
-    HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings, Skipped,
-    TokenReply, Url, check_parsed_url,
+    AuthMethod, Authorization, ChannelError, ClientOptions, Connector, Credential, ExportBatch,
+    ExportItem, Grant, HttpClient, ItemResult, ItemStatus, Journal, Limits, LocationMap,
+    PageRequest, PlatformIds, ProductPage, Settings, TokenReply, Url, check_parsed_url,
 };
-use crate::price::Price;
-use crate::product::Product;
+use crate::price::Currency;
 
 /// The beta-rest connector of one channel.
 pub struct BetaRest {
@@ -27,6 +34,7 @@ pub struct BetaRest {
     base_url: Url,
     auth_method: AuthMethod,
     limits: Limits,
+    locations: LocationMap,
 }
 
 /// [`super::PROTOCOLS`]' constructor.
@@ -37,6 +45,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         base_url: settings.base_url,
         auth_method: settings.auth_method,
         limits: settings.limits,
+        locations: settings.locations,
     }))
 }
 
@@ -85,16 +94,23 @@ impl Connector for BetaRest {
                 self.limits.page_size,
                 request.cursor,
                 request.since,
+                &self.locations,
             )
             .await
+    }
+
+    fn request_bytes(&self, item: &ExportItem<'_>) -> usize {
+        // The item as it goes on the wire, and its comma.
+        serde_json::to_vec(&WireProductOut::new(item)).map_or(usize::MAX, |v| v.len() + 1)
     }
 
     async fn send_batch(
         &self,
         access: &str,
-        batch: Batch<'_>,
+        batch: &ExportBatch<'_>,
+        _journal: &dyn Journal,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        self.limits.check_batch(&batch)?;
+        self.limits.check_batch(batch)?;
         self.client
             .export_batch(&self.base_url, access, batch)
             .await
@@ -127,9 +143,10 @@ impl BetaRestClient {
     }
 
     /// GET {base}/products?limit=N[&cursor=C][&updated_since=RFC3339] with
-    /// Bearer auth. Every product is checked with [`Product::check`]; a bad
-    /// one makes the page [`ChannelError::Malformed`]. A 400 that names
-    /// `limit` is [`ChannelError::PageSizeRefused`].
+    /// Bearer auth. A product without a field the protocol requires makes
+    /// the page [`ChannelError::Malformed`]; one whose values the catalog
+    /// cannot take is skipped by name. A 400 that names `limit` is
+    /// [`ChannelError::PageSizeRefused`].
     pub async fn fetch_products_page(
         &self,
         base_url: &Url,
@@ -137,6 +154,7 @@ impl BetaRestClient {
         limit: usize,
         cursor: Option<&str>,
         updated_since: Option<Timestamp>,
+        locations: &LocationMap,
     ) -> Result<ProductPage, ChannelError> {
         let limit_text = limit.to_string();
         let since_text = updated_since.map(|t| t.to_string());
@@ -155,18 +173,19 @@ impl BetaRestClient {
             .send(Call::get(target, Replay::Safe).auth(Auth::Bearer(access_token)))
             .await
             .map_err(|err| page_size_refused(err, limit))?;
-        parse_products_page(&url, reply.body())
+        parse_products_page(&url, reply.body(), locations)
     }
 
     /// POST {base}/products/batch `{"products":[...],"delete":[...]}`.
-    /// Returns one result per item sent; a reply that leaves one out, or
-    /// names a SKU that was not sent, is malformed. An empty batch makes no
-    /// request. The channel's `batch-size` is checked by [`BetaRest`].
+    /// Returns one result per product and deletion, in that order; a reply
+    /// that leaves one out, adds one, or answers a product with `deleted`
+    /// is malformed. An empty batch makes no request. The channel's
+    /// `batch-size` is checked by [`BetaRest`].
     pub async fn export_batch(
         &self,
         base_url: &Url,
         access_token: &str,
-        batch: Batch<'_>,
+        batch: &ExportBatch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
         let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
         if batch.is_empty() {
@@ -175,17 +194,24 @@ impl BetaRestClient {
         #[derive(Serialize)]
         struct Wire<'a> {
             products: Vec<WireProductOut<'a>>,
-            #[serde(skip_serializing_if = "<[String]>::is_empty")]
-            delete: &'a [String],
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            delete: Vec<WireDeletion<'a>>,
         }
         let body = serde_json::to_vec(&Wire {
-            products: batch.upserts.iter().map(WireProductOut::from).collect(),
-            delete: batch.deletions,
+            products: batch.items.iter().map(WireProductOut::new).collect(),
+            delete: batch
+                .deletions
+                .iter()
+                .map(|d| WireDeletion {
+                    handle: &d.handle,
+                    skus: (!d.whole_product).then_some(d.skus.as_slice()),
+                })
+                .collect(),
         })
         .map_err(|err| ChannelError::Options(format!("a batch did not serialize: {err}")))?;
         let target = api.at(&["products", "batch"]);
         let url = target.url().clone();
-        // Batch export is an SKU-keyed upsert, and deleting a deleted SKU
+        // The server writes by handle and SKU, and deleting what is gone
         // answers `deleted`: resending a batch is safe.
         let call = Call::post(target, Replay::Safe)
             .auth(Auth::Bearer(access_token))
@@ -211,99 +237,49 @@ fn page_size_refused(err: ChannelError, page_size: usize) -> ChannelError {
     }
 }
 
-/// A product as beta-rest sends it. Fields a channel adds beyond these are
-/// ignored (the protocol allows them); a missing one fails the page.
-#[derive(Deserialize)]
-struct WireProduct {
-    sku: String,
-    title: String,
-    price: String,
-    currency: String,
-    quantity: i64,
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-    updated_at: String,
-    #[serde(default)]
-    id: Option<String>,
-}
-
-impl WireProduct {
-    /// The catalog product, or why the item is skipped: a price that breaks
-    /// the price rule (the import job checks the other rules).
-    fn into_product(self) -> Result<Product, Skipped> {
-        if self.sku.trim().is_empty() {
-            return Err(Skipped::NoSku);
-        }
-        match Price::parse(&self.price, &self.currency) {
-            Ok(price) => Ok(Product {
-                sku: self.sku,
-                title: self.title,
-                price,
-                quantity: self.quantity,
-                attributes: self.attributes,
-                updated_at: self.updated_at,
-                id: self.id,
-            }),
-            Err(e) => Err(Skipped::Refused {
-                sku: self.sku,
-                reason: e.to_string(),
-            }),
-        }
-    }
-}
-
-/// A catalog product as beta-rest receives it.
-#[derive(Serialize)]
-struct WireProductOut<'a> {
-    sku: &'a str,
-    title: &'a str,
-    /// A decimal string with the currency's minor units (`"19.90"`).
-    price: String,
-    currency: &'static str,
-    quantity: i64,
-    attributes: &'a BTreeMap<String, String>,
-    updated_at: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-}
-
-impl<'a> From<&'a Product> for WireProductOut<'a> {
-    fn from(p: &'a Product) -> Self {
-        WireProductOut {
-            sku: &p.sku,
-            title: &p.title,
-            price: p.price.amount_text(),
-            currency: p.price.currency().code(),
-            quantity: p.quantity,
-            attributes: &p.attributes,
-            updated_at: &p.updated_at,
-            id: p.id.as_deref(),
-        }
-    }
-}
-
-fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelError> {
+fn parse_products_page(
+    url: &Url,
+    body: &[u8],
+    locations: &LocationMap,
+) -> Result<ProductPage, ChannelError> {
     #[derive(Deserialize)]
     struct Wire {
         products: Vec<WireProduct>,
         #[serde(default)]
         next_cursor: Option<String>,
     }
-    let wire: Wire = serde_json::from_slice(body).map_err(|err| ChannelError::Malformed {
+    let malformed = |what: String, excerpt: String| ChannelError::Malformed {
         url: shown(url),
-        what: format!(
-            "not a valid products page (`{{\"products\":[...],\"next_cursor\":...}}`): {err}"
-        ),
-        excerpt: excerpt_at(body, err.line(), err.column()),
+        what,
+        excerpt,
+    };
+    let wire: Wire = serde_json::from_slice(body).map_err(|err| {
+        malformed(
+            format!(
+                "not a valid products page (`{{\"products\":[...],\"next_cursor\":...}}`): {err}"
+            ),
+            excerpt_at(body, err.line(), err.column()),
+        )
     })?;
     // A bad item is skipped by name, never the page: the import job checks
     // the rules and counts what was left out.
     let mut products = Vec::with_capacity(wire.products.len());
     let mut skipped = Vec::new();
-    for item in wire.products {
-        match item.into_product() {
-            Ok(product) => products.push(product),
-            Err(skip) => skipped.push(skip),
+    for (index, item) in wire.products.into_iter().enumerate() {
+        match item.into_product(locations) {
+            Ok((product, skips)) => {
+                products.extend(product);
+                skipped.extend(skips);
+            }
+            Err(missing) => {
+                return Err(malformed(
+                    format!(
+                        "not a valid products page: product {} of the page: {missing}",
+                        index + 1
+                    ),
+                    String::new(),
+                ));
+            }
         }
     }
     Ok(ProductPage {
@@ -316,11 +292,11 @@ fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelErr
 fn parse_batch_reply(
     url: &Url,
     body: &[u8],
-    sent: Batch<'_>,
+    sent: &ExportBatch<'_>,
 ) -> Result<Vec<ItemResult>, ChannelError> {
     #[derive(Deserialize)]
     struct Wire {
-        results: Vec<ItemResult>,
+        results: Vec<WireResult>,
     }
     let malformed = |what: String, excerpt: String| ChannelError::Malformed {
         url: shown(url),
@@ -333,59 +309,84 @@ fn parse_batch_reply(
             excerpt_at(body, err.line(), err.column()),
         )
     })?;
-    // Without a result per product, the caller could not tell what was
-    // exported; the whole batch is then resent later (safe: it is an upsert).
-    let sent_skus: Vec<&str> = (sent.upserts.iter().map(|p| p.sku.as_str()))
-        .chain(sent.deletions.iter().map(String::as_str))
-        .collect();
-    let mut missing: BTreeSet<&str> = sent_skus.iter().copied().collect();
-    for result in &wire.results {
-        let was_deletion = sent.deletions.contains(&result.sku);
-        let fits = match result.status {
-            ItemStatus::Error => true,
-            ItemStatus::Deleted => was_deletion,
-            ItemStatus::Created | ItemStatus::Updated | ItemStatus::Unchanged => !was_deletion,
-        };
-        if missing.contains(result.sku.as_str()) && !fits {
-            return Err(malformed(
-                format!(
-                    "the batch reply says `{}` for sku `{}`, which was sent as {}",
-                    result.status.as_str(),
-                    result.sku.escape_debug(),
-                    if was_deletion {
-                        "a deletion"
-                    } else {
-                        "an upsert"
-                    }
-                ),
-                String::new(),
-            ));
-        }
-        if !missing.remove(result.sku.as_str()) {
-            let why = if sent_skus.contains(&result.sku.as_str()) {
-                "twice"
-            } else {
-                "but it was not sent"
-            };
-            return Err(malformed(
-                format!(
-                    "the batch reply has a result for sku `{}` {why}",
-                    result.sku.escape_debug()
-                ),
-                String::new(),
-            ));
-        }
-    }
-    if let Some(sku) = missing.first() {
-        return Err(malformed(
-            format!(
-                "the batch reply has no result for sku `{}` ({} of {} missing)",
-                sku.escape_debug(),
-                missing.len(),
-                sent_skus.len()
+    // Without a result per item, the caller could not tell what was
+    // exported; the whole batch is then resent later (safe: it is keyed).
+    let expected: Vec<(&str, bool)> = (sent
+        .items
+        .iter()
+        .map(|i| (i.product.handle.as_str(), false)))
+    .chain(sent.deletions.iter().map(|d| (d.handle.as_str(), true)))
+    .collect();
+    if wire.results.len() != expected.len() {
+        let answered: BTreeSet<&str> = wire.results.iter().map(|r| r.handle.as_str()).collect();
+        let what = match expected.iter().find(|(h, _)| !answered.contains(h)) {
+            Some((handle, _)) => format!(
+                "the batch reply has no result for handle `{}` ({} results for {} items)",
+                handle.escape_debug(),
+                wire.results.len(),
+                expected.len()
             ),
-            String::new(),
-        ));
+            None => format!(
+                "the batch reply has {} results for {} items",
+                wire.results.len(),
+                expected.len()
+            ),
+        };
+        return Err(malformed(what, String::new()));
     }
-    Ok(wire.results)
+    let mut results = Vec::with_capacity(expected.len());
+    for (result, (handle, deletion)) in wire.results.into_iter().zip(expected) {
+        if result.handle != handle {
+            return Err(malformed(
+                format!(
+                    "the batch reply has a result for handle `{}` where the batch's item was `{}` (results come in the batch's order: products, then deletions)",
+                    result.handle.escape_debug(),
+                    handle.escape_debug()
+                ),
+                String::new(),
+            ));
+        }
+        let status = match (result.status.as_str(), deletion) {
+            ("error", _) => ItemStatus::Error(
+                result
+                    .error
+                    .unwrap_or_else(|| "rejected without a reason".into()),
+            ),
+            ("deleted", true) => ItemStatus::Deleted,
+            ("created", false) => ItemStatus::Created,
+            ("updated", false) => ItemStatus::Updated,
+            ("unchanged", false) => ItemStatus::Unchanged,
+            (other, _) => {
+                return Err(malformed(
+                    format!(
+                        "the batch reply says `{}` for handle `{}`, which was sent as {}",
+                        other.escape_debug(),
+                        handle.escape_debug(),
+                        if deletion { "a deletion" } else { "a product" }
+                    ),
+                    String::new(),
+                ));
+            }
+        };
+        let mut ids = PlatformIds::default();
+        if let Some(id) = result.id {
+            ids.insert(PlatformIds::PRODUCT, handle, id);
+        }
+        for (sku, id) in result.variant_ids {
+            ids.insert(PlatformIds::VARIANT, &sku, id);
+        }
+        results.push(ItemResult {
+            handle: handle.to_string(),
+            status,
+            ids,
+            // A code the catalog does not know cannot be one of its prices.
+            dropped_currencies: (result.dropped_currencies.iter())
+                .filter_map(|code| Currency::from_code(code).ok())
+                .collect(),
+            variant_errors: (result.variant_errors.into_iter())
+                .map(|e| (e.sku, e.error))
+                .collect(),
+        });
+    }
+    Ok(results)
 }

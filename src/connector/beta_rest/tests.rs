@@ -10,10 +10,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::catalog::Product;
 use crate::connector::http::excerpt;
 use crate::connector::http::form_urlencode;
 use crate::connector::test_server::{Reply, TestServer, closed_port_url, raw_server};
-use crate::connector::{ItemStatus, Remedy, UrlError};
+use crate::connector::{Deletion, IntentId, ItemStatus, PlatformIds, Remedy, Skipped, UrlError};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -56,11 +57,52 @@ fn product_json(sku: &str, price: &str) -> String {
     )
 }
 
+/// A product as a flat server's page gives it.
 fn product(sku: &str, price: &str) -> Product {
     serde_json::from_str::<WireProduct>(&product_json(sku, price))
         .unwrap()
-        .into_product()
+        .into_product(&LocationMap::new())
         .unwrap()
+        .0
+        .unwrap()
+}
+
+fn handle(sku: &str) -> String {
+    crate::catalog::derive_handle(sku)
+}
+
+static NO_IDS: PlatformIds = PlatformIds::new();
+static NO_LOCATIONS: LocationMap = LocationMap::new();
+
+/// Products to write, owning every field.
+fn items(products: &[Product]) -> ExportBatch<'_> {
+    ExportBatch {
+        items: products
+            .iter()
+            .map(|product| ExportItem {
+                product,
+                fields: crate::catalog::FieldSet::ALL,
+                known: &NO_IDS,
+                locations: &NO_LOCATIONS,
+            })
+            .collect(),
+        deletions: Vec::new(),
+    }
+}
+
+/// beta-rest's batches are atomic and keyed: it journals nothing.
+struct NoJournal;
+
+impl Journal for NoJournal {
+    fn intent(&self, _: &str, _: &str, _: &[String]) -> Result<IntentId, ChannelError> {
+        panic!("beta-rest journals nothing")
+    }
+    fn ids(&self, _: IntentId, _: &PlatformIds) -> Result<(), ChannelError> {
+        panic!("beta-rest journals nothing")
+    }
+    fn done(&self, _: IntentId) -> Result<(), ChannelError> {
+        panic!("beta-rest journals nothing")
+    }
 }
 
 const TOKEN_OK: &str = r#"{"access_token":"at-new","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-rotated"}"#;
@@ -374,7 +416,14 @@ async fn product_page_is_parsed_and_the_query_is_complete() {
     let server = TestServer::start(vec![Reply::json(200, page)]).await;
     let since: Timestamp = "2026-01-31T12:00:00Z".parse().unwrap();
     let got = client()
-        .fetch_products_page(&server.base, "at-1", 50, Some("c1"), Some(since))
+        .fetch_products_page(
+            &server.base,
+            "at-1",
+            50,
+            Some("c1"),
+            Some(since),
+            &NO_LOCATIONS,
+        )
         .await
         .unwrap();
 
@@ -384,7 +433,8 @@ async fn product_page_is_parsed_and_the_query_is_complete() {
         vec![product("A-1", "19.90"), product("B-2", "1000000.10")]
     );
     // Prices stay exact: decimal digits, never a float.
-    assert_eq!(got.products[1].price.amount_text(), "1000000.10");
+    let price = got.products[1].variants[0].prices.iter().next().unwrap();
+    assert_eq!(price.amount_text(), "1000000.10");
     assert_eq!(got.products[0].attributes["color"], "red");
     assert_eq!(got.products[0].id.as_deref(), Some("ch-A-1"));
 
@@ -417,7 +467,7 @@ async fn last_page_and_optional_query_parameters() {
         let port = server.base.port().unwrap();
         let base = Url::parse(&base.replace("{}", &format!("{host}:{port}"))).unwrap();
         let page = client()
-            .fetch_products_page(&base, "at-1", 100, None, None)
+            .fetch_products_page(&base, "at-1", 100, None, None, &NO_LOCATIONS)
             .await
             .unwrap();
         assert_eq!(
@@ -537,7 +587,7 @@ async fn product_requests_retry_transient_failures_only() {
         let server = TestServer::start(replies).await;
         let started = Instant::now();
         let result = client()
-            .fetch_products_page(&server.base, "at-1", 10, None, None)
+            .fetch_products_page(&server.base, "at-1", 10, None, None, &NO_LOCATIONS)
             .await;
         let took = started.elapsed();
         assert!(check(&result), "{label}: {result:?}");
@@ -586,7 +636,7 @@ async fn bad_pages_are_malformed_and_not_retried() {
         let label: String = reply.body.chars().take(40).collect();
         let server = TestServer::start(vec![reply]).await;
         let err = client()
-            .fetch_products_page(&server.base, "at-1", 10, None, None)
+            .fetch_products_page(&server.base, "at-1", 10, None, None, &NO_LOCATIONS)
             .await
             .expect_err(&label);
         assert!(
@@ -618,7 +668,7 @@ async fn oversized_chunked_body_is_refused_while_streaming() {
     reply.extend_from_slice(b"0\r\n\r\n");
     let (base, count) = raw_server(reply).await;
     let err = client()
-        .fetch_products_page(&base, "at-1", 10, None, None)
+        .fetch_products_page(&base, "at-1", 10, None, None, &NO_LOCATIONS)
         .await
         .unwrap_err();
     assert!(
@@ -636,7 +686,7 @@ async fn broken_connection_during_a_page_is_retried() {
     )
     .await;
     let err = client()
-        .fetch_products_page(&base, "at-1", 10, None, None)
+        .fetch_products_page(&base, "at-1", 10, None, None, &NO_LOCATIONS)
         .await
         .unwrap_err();
     assert!(matches!(err, ChannelError::Transport { .. }), "{err:?}");
@@ -658,7 +708,7 @@ async fn slow_server_times_out_after_the_bounded_attempts() {
     .unwrap();
     let started = Instant::now();
     let err = client
-        .fetch_products_page(&server.base, "at-1", 10, None, None)
+        .fetch_products_page(&server.base, "at-1", 10, None, None, &NO_LOCATIONS)
         .await
         .unwrap_err();
     assert!(matches!(err, ChannelError::Timeout { .. }), "{err:?}");
@@ -676,14 +726,14 @@ async fn insecure_urls_are_refused_before_sending() {
     let remote = Url::parse("http://api.example.com/v1").unwrap();
     let client = client();
     let page = client
-        .fetch_products_page(&remote, "at-1", 10, None, None)
+        .fetch_products_page(&remote, "at-1", 10, None, None, &NO_LOCATIONS)
         .await;
     assert!(
         matches!(page, Err(ChannelError::Url(UrlError::InsecureHttp { .. }))),
         "{page:?}"
     );
     let batch = client
-        .export_batch(&remote, "at-1", upserts(&[product("A", "1")]))
+        .export_batch(&remote, "at-1", &items(&[product("A", "1")]))
         .await;
     assert!(
         matches!(batch, Err(ChannelError::Url(UrlError::InsecureHttp { .. }))),
@@ -703,35 +753,45 @@ async fn insecure_urls_are_refused_before_sending() {
 
 #[tokio::test]
 async fn export_posts_the_batch_and_reads_per_item_results() {
-    let server = TestServer::start(vec![Reply::json(
-        200,
-        r#"{"results":[
-            {"sku":"A-1","status":"created"},
-            {"sku":"B-2","status":"updated"},
-            {"sku":"C-3","status":"unchanged"},
-            {"sku":"D-4","status":"error","error":"title too long"}]}"#,
-    )])
-    .await;
+    let reply = format!(
+        r#"{{"results":[
+            {{"handle":"{}","status":"created","id":"p-1","variant_ids":{{"A-1":"v-1"}}}},
+            {{"handle":"{}","status":"updated"}},
+            {{"handle":"{}","status":"unchanged","dropped_currencies":["JPY","XYZ"]}},
+            {{"handle":"{}","status":"error","error":"title too long"}}]}}"#,
+        handle("A-1"),
+        handle("B-2"),
+        handle("C-3"),
+        handle("D-4")
+    );
+    let server = TestServer::start(vec![Reply::json(200, reply)]).await;
     let products: Vec<Product> = ["A-1", "B-2", "C-3", "D-4"]
         .iter()
         .map(|sku| product(sku, "0.10"))
         .collect();
     let results = client()
-        .export_batch(&server.base, "at-9", upserts(&products))
+        .export_batch(&server.base, "at-9", &items(&products))
         .await
         .unwrap();
-    let got: Vec<(&str, ItemStatus, Option<&str>)> = results
+    let got: Vec<(String, ItemStatus)> = results
         .iter()
-        .map(|r| (r.sku.as_str(), r.status, r.error.as_deref()))
+        .map(|r| (r.handle.clone(), r.status.clone()))
         .collect();
     assert_eq!(
         got,
         vec![
-            ("A-1", ItemStatus::Created, None),
-            ("B-2", ItemStatus::Updated, None),
-            ("C-3", ItemStatus::Unchanged, None),
-            ("D-4", ItemStatus::Error, Some("title too long")),
+            (handle("A-1"), ItemStatus::Created),
+            (handle("B-2"), ItemStatus::Updated),
+            (handle("C-3"), ItemStatus::Unchanged),
+            (handle("D-4"), ItemStatus::Error("title too long".into())),
         ]
+    );
+    assert_eq!(results[0].ids.product(&handle("A-1")), Some("p-1"));
+    assert_eq!(results[0].ids.variant("A-1"), Some("v-1"));
+    assert_eq!(
+        results[2].dropped_currencies,
+        [crate::price::Currency::from_code("JPY").unwrap()],
+        "a code the catalog does not know is no price of it"
     );
 
     let request = &server.seen()[0];
@@ -742,21 +802,86 @@ async fn export_posts_the_batch_and_reads_per_item_results() {
     assert_eq!(request.header("authorization"), Some("Bearer at-9"));
     assert_eq!(request.header("content-type"), Some("application/json"));
     let sent: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
-    assert_eq!(sent, serde_json::json!({ "products": products }));
-    // Prices go out as the exact strings.
-    assert_eq!(sent["products"][0]["price"], serde_json::json!("0.10"));
+    let first = &sent["products"][0];
+    assert_eq!(first["handle"], handle("A-1"));
+    assert_eq!(first["title"], "Item A-1");
+    // Prices go out as exact strings, with the currency's minor units.
+    assert_eq!(
+        first["variants"][0]["prices"],
+        serde_json::json!({"EUR": "0.10"})
+    );
+    assert_eq!(
+        first["variants"][0]["stock"],
+        serde_json::json!({"default": 3})
+    );
+    assert!(
+        first.get("fields").is_none(),
+        "every field is owned: {first}"
+    );
+    assert!(
+        first.get("id").is_none(),
+        "no id of this channel known: {first}"
+    );
+    assert!(sent.get("delete").is_none());
+}
+
+#[tokio::test]
+async fn an_item_carries_its_owned_fields_its_known_ids_and_the_channels_locations() {
+    let server = TestServer::start(vec![Reply::json(
+        200,
+        r#"{"results":[{"handle":"tshirt","status":"updated"}]}"#,
+    )])
+    .await;
+    let mut shirt = crate::catalog::test_data::shirt();
+    shirt.variants[0].stock.insert("berlin".into(), 2);
+    let mut known = PlatformIds::default();
+    known.insert(PlatformIds::PRODUCT, "tshirt", "p-9");
+    known.insert(PlatformIds::VARIANT, "TS-M", "v-7");
+    let locations = LocationMap::from([("berlin".to_string(), "loc-b".to_string())]);
+    let item = ExportItem {
+        product: &shirt,
+        fields: crate::catalog::FieldSet::parse(&["prices", "stock"]).unwrap(),
+        known: &known,
+        locations: &locations,
+    };
+    let conn = connector(&server.base, 10, 10);
+    let batch = ExportBatch {
+        items: vec![item],
+        deletions: Vec::new(),
+    };
+    conn.send_batch("at-9", &batch, &NoJournal).await.unwrap();
+    let body = &server.seen()[0].body;
+    let sent: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let product = &sent["products"][0];
+    assert_eq!(product["fields"], serde_json::json!(["prices", "stock"]));
+    assert_eq!(product["id"], "p-9");
+    assert_eq!(product["variants"][1]["id"], "v-7");
+    assert_eq!(
+        product["variants"][0]["stock"],
+        serde_json::json!({"default": 5, "loc-b": 2})
+    );
+    assert_eq!(product["description"], "<p>Soft cotton.</p>\n");
+    // The bytes an item adds are what it weighs on the wire.
+    let one = serde_json::to_vec(&product).unwrap().len();
+    assert_eq!(conn.request_bytes(&item), one + 1);
 }
 
 #[tokio::test]
 async fn export_is_resent_after_a_transient_failure() {
-    // Safe because batch export is an SKU-keyed upsert.
+    // Safe because batch export is keyed by handle and SKU.
     let server = TestServer::start(vec![
         Reply::json(502, "bad gateway"),
-        Reply::json(200, r#"{"results":[{"sku":"A-1","status":"updated"}]}"#),
+        Reply::json(
+            200,
+            format!(
+                r#"{{"results":[{{"handle":"{}","status":"updated"}}]}}"#,
+                handle("A-1")
+            ),
+        ),
     ])
     .await;
     let results = client()
-        .export_batch(&server.base, "at-9", upserts(&[product("A-1", "5")]))
+        .export_batch(&server.base, "at-9", &items(&[product("A-1", "5")]))
         .await
         .unwrap();
     assert_eq!(results[0].status, ItemStatus::Updated);
@@ -767,48 +892,48 @@ async fn export_is_resent_after_a_transient_failure() {
 
 #[tokio::test]
 async fn export_reply_must_account_for_every_product() {
+    let (a, b) = (handle("A-1"), handle("B-2"));
     let cases = [
         (
-            r#"{"results":[{"sku":"A-1","status":"created"}]}"#,
-            "no result for sku `B-2`",
+            format!(r#"{{"results":[{{"handle":"{a}","status":"created"}}]}}"#),
+            format!("no result for handle `{b}`"),
         ),
         (
-            r#"{"results":[{"sku":"A-1","status":"created"},{"sku":"B-2","status":"created"},{"sku":"Z-9","status":"created"}]}"#,
-            "sku `Z-9` but it was not sent",
+            format!(
+                r#"{{"results":[{{"handle":"{a}","status":"created"}},{{"handle":"{b}","status":"created"}},{{"handle":"z","status":"created"}}]}}"#
+            ),
+            "has 3 results for 2 items".to_string(),
         ),
         (
-            r#"{"results":[{"sku":"A-1","status":"created"},{"sku":"A-1","status":"created"}]}"#,
-            "sku `A-1` twice",
+            format!(
+                r#"{{"results":[{{"handle":"{a}","status":"created"}},{{"handle":"{a}","status":"created"}}]}}"#
+            ),
+            format!("a result for handle `{a}` where the batch's item was `{b}`"),
         ),
         (
-            r#"{"results":[{"sku":"A-1","status":"deleted"},{"sku":"B-2","status":"created"}]}"#,
-            "says `deleted` for sku `A-1`, which was sent as an upsert",
+            format!(
+                r#"{{"results":[{{"handle":"{a}","status":"deleted"}},{{"handle":"{b}","status":"created"}}]}}"#
+            ),
+            format!("says `deleted` for handle `{a}`, which was sent as a product"),
         ),
-        (r#"{"ok":true}"#, "missing field `results`"),
+        (
+            r#"{"ok":true}"#.to_string(),
+            "missing field `results`".to_string(),
+        ),
     ];
     for (body, text) in cases {
-        let server = TestServer::start(vec![Reply::json(200, body)]).await;
+        let server = TestServer::start(vec![Reply::json(200, body.clone())]).await;
+        let products = [product("A-1", "1"), product("B-2", "2")];
         let err = client()
-            .export_batch(
-                &server.base,
-                "at-9",
-                upserts(&[product("A-1", "1"), product("B-2", "2")]),
-            )
+            .export_batch(&server.base, "at-9", &items(&products))
             .await
-            .expect_err(body);
+            .expect_err(&body);
         assert!(
             matches!(err, ChannelError::Malformed { .. }),
             "{body}: {err:?}"
         );
-        assert!(err.to_string().contains(text), "{body}: {err}");
+        assert!(err.to_string().contains(&text), "{body}: {err}");
         assert_eq!(server.count(), 1);
-    }
-}
-
-fn upserts(products: &[Product]) -> Batch<'_> {
-    Batch {
-        upserts: products,
-        deletions: &[],
     }
 }
 
@@ -819,10 +944,12 @@ fn connector(base: &Url, page_size: usize, batch_size: usize) -> Box<dyn Connect
         limits: Limits {
             page_size,
             batch_size,
+            max_request_bytes: None,
         },
         options: fast(),
         sales_channel_id: None,
         stock_location_id: None,
+        locations: LocationMap::new(),
     })
     .unwrap()
 }
@@ -832,7 +959,7 @@ async fn batch_size_comes_from_the_limits_and_empty_batches_send_nothing() {
     let server = TestServer::start(vec![Reply::json(200, r#"{"results":[]}"#)]).await;
     let too_many: Vec<Product> = (0..=10).map(|i| product(&format!("S{i}"), "1")).collect();
     let err = connector(&server.base, 500, 10)
-        .send_batch("at-9", upserts(&too_many))
+        .send_batch("at-9", &items(&too_many), &NoJournal)
         .await
         .unwrap_err();
     assert!(
@@ -845,15 +972,15 @@ async fn batch_size_comes_from_the_limits_and_empty_batches_send_nothing() {
         ),
         "{err:?}"
     );
-    let deletions = ["GONE-1".to_string()];
+    let mut batch = items(&too_many[..10]);
+    batch.deletions.push(Deletion {
+        handle: "gone-1".into(),
+        known: PlatformIds::default(),
+        whole_product: true,
+        skus: vec!["GONE-1".into()],
+    });
     let err = connector(&server.base, 500, 10)
-        .send_batch(
-            "at-9",
-            Batch {
-                upserts: &too_many[..10],
-                deletions: &deletions,
-            },
-        )
+        .send_batch("at-9", &batch, &NoJournal)
         .await
         .unwrap_err();
     assert!(
@@ -862,7 +989,7 @@ async fn batch_size_comes_from_the_limits_and_empty_batches_send_nothing() {
     );
     assert!(
         connector(&server.base, 500, 10)
-            .send_batch("at-9", Batch::default())
+            .send_batch("at-9", &ExportBatch::default(), &NoJournal)
             .await
             .unwrap()
             .is_empty()
@@ -878,7 +1005,7 @@ async fn page_size_comes_from_the_limits_and_extra_fields_are_ignored() {
         .fetch_page("at-1", PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(got.products[0].sku, "A-1");
+    assert_eq!(got.products[0].variants[0].sku, "A-1");
     assert_eq!(server.seen()[0].query.as_deref(), Some("limit=100"));
 }
 
@@ -894,29 +1021,27 @@ async fn a_product_whose_values_break_a_rule_is_skipped_by_sku_not_the_page() {
     );
     let server = TestServer::start(vec![Reply::json(200, page)]).await;
     let got = client()
-        .fetch_products_page(&server.base, "at-1", 10, None, None)
+        .fetch_products_page(&server.base, "at-1", 10, None, None, &NO_LOCATIONS)
         .await
         .unwrap();
     assert_eq!(got.products, vec![product("A-1", "19.90")]);
     assert_eq!(
         got.skipped,
         vec![
-            Skipped::Refused {
-                sku: "NEG".into(),
-                reason: "price `-1.00` is negative: a price is 0 or more".into()
-            },
-            Skipped::Refused {
-                sku: "FINE".into(),
-                reason:
-                    "price `0.001` has more decimals than EUR allows: at most 2 decimals (ISO 4217)"
-                        .into()
-            },
-            Skipped::Refused {
-                sku: "CUR".into(),
-                reason:
-                    "unknown currency `euro`: expected an ISO 4217 code in capitals, such as `EUR`"
-                        .into()
-            },
+            Skipped::refused_sku(
+                "NEG".into(),
+                "price `-1.00` is negative: a price is 0 or more".into()
+            ),
+            Skipped::refused_sku(
+                "FINE".into(),
+                "price `0.001` has more decimals than EUR allows: at most 2 decimals (ISO 4217)"
+                    .into()
+            ),
+            Skipped::refused_sku(
+                "CUR".into(),
+                "unknown currency `euro`: expected an ISO 4217 code in capitals, such as `EUR`"
+                    .into()
+            ),
             Skipped::NoSku,
         ]
     );
@@ -927,42 +1052,99 @@ async fn a_missing_product_field_fails_the_page_naming_it() {
     let page = r#"{"products":[{"sku":"A-1","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}],"next_cursor":null}"#;
     let server = TestServer::start(vec![Reply::json(200, page)]).await;
     let err = client()
-        .fetch_products_page(&server.base, "at-1", 10, None, None)
+        .fetch_products_page(&server.base, "at-1", 10, None, None, &NO_LOCATIONS)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("missing field `title`"), "{err}");
 }
 
 #[tokio::test]
-async fn deletions_go_in_the_batch_delete_list() {
+async fn deletions_of_products_and_of_variants_go_in_the_delete_list() {
     let server = TestServer::start(vec![Reply::json(
         200,
-        r#"{"results":[{"sku":"A-1","status":"updated"},{"sku":"GONE","status":"deleted"}]}"#,
+        format!(
+            r#"{{"results":[{{"handle":"{}","status":"updated"}},{{"handle":"gone","status":"deleted"}},{{"handle":"tshirt","status":"error","error":"locked"}}]}}"#,
+            handle("A-1")
+        ),
     )])
     .await;
-    let deletions = ["GONE".to_string()];
+    let products = [product("A-1", "2")];
+    let mut batch = items(&products);
+    batch.deletions = vec![
+        Deletion {
+            handle: "gone".into(),
+            known: PlatformIds::default(),
+            whole_product: true,
+            skus: vec!["GONE".into()],
+        },
+        Deletion {
+            handle: "tshirt".into(),
+            known: PlatformIds::default(),
+            whole_product: false,
+            skus: vec!["TS-S".into()],
+        },
+    ];
     let results = client()
-        .export_batch(
-            &server.base,
-            "at-9",
-            Batch {
-                upserts: &[product("A-1", "2")],
-                deletions: &deletions,
-            },
-        )
+        .export_batch(&server.base, "at-9", &batch)
         .await
         .unwrap();
     assert_eq!(results[1].status, ItemStatus::Deleted);
+    assert_eq!(results[2].status, ItemStatus::Error("locked".into()));
     let body: serde_json::Value = serde_json::from_slice(&server.seen()[0].body).unwrap();
-    assert_eq!(body["delete"], serde_json::json!(["GONE"]));
-    assert_eq!(body["products"][0]["sku"], "A-1");
+    assert_eq!(
+        body["delete"],
+        serde_json::json!([{"handle": "gone"}, {"handle": "tshirt", "skus": ["TS-S"]}])
+    );
+    assert_eq!(body["products"][0]["variants"][0]["sku"], "A-1");
+}
+
+#[tokio::test]
+async fn nested_products_come_whole_with_the_catalogs_location_names() {
+    let mut shirt = crate::catalog::test_data::shirt();
+    shirt.id = Some("p-1".into());
+    shirt.variants[0].stock = [("berlin".to_string(), 2), ("default".to_string(), 5)].into();
+    let mut wire: serde_json::Value = serde_json::to_value(&shirt).unwrap();
+    wire["variants"][0]["stock"] = serde_json::json!({"loc-b": 2, "default": 5});
+    wire["vendor_field"] = serde_json::json!({"anything": true});
+    // A variant without a SKU is left out, the product kept.
+    wire["variants"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"title": "no sku"}));
+    let page = serde_json::json!({"products": [wire], "next_cursor": null}).to_string();
+    let server = TestServer::start(vec![Reply::json(200, page)]).await;
+    let locations = LocationMap::from([("berlin".to_string(), "loc-b".to_string())]);
+    let got = client()
+        .fetch_products_page(&server.base, "at-1", 10, None, None, &locations)
+        .await
+        .unwrap();
+    assert_eq!(got.products, [shirt]);
+    assert_eq!(got.skipped, [Skipped::NoSku]);
+    // A bad price skips the whole product by its variant's SKU.
+    let mut bad = serde_json::to_value(crate::catalog::test_data::shirt()).unwrap();
+    bad["variants"][1]["prices"]["EUR"] = serde_json::json!("-2");
+    let page = serde_json::json!({"products": [bad]}).to_string();
+    let server = TestServer::start(vec![Reply::json(200, page)]).await;
+    let got = client()
+        .fetch_products_page(&server.base, "at-1", 10, None, None, &NO_LOCATIONS)
+        .await
+        .unwrap();
+    assert!(got.products.is_empty());
+    assert_eq!(
+        got.skipped,
+        [Skipped::Refused {
+            key: "TS-M".into(),
+            handle: "tshirt".into(),
+            reason: "price `-2` is negative: a price is 0 or more".into()
+        }]
+    );
 }
 
 #[tokio::test]
 async fn a_refused_connection_says_why() {
     let url = closed_port_url().await;
     let err = client()
-        .fetch_products_page(&url, "at-1", 10, None, None)
+        .fetch_products_page(&url, "at-1", 10, None, None, &NO_LOCATIONS)
         .await
         .unwrap_err();
     assert!(
@@ -1012,7 +1194,7 @@ async fn one_client_and_its_clones_share_one_connection() {
     for _ in 0..5 {
         client
             .clone()
-            .fetch_products_page(&base, "at-1", 10, None, None)
+            .fetch_products_page(&base, "at-1", 10, None, None, &NO_LOCATIONS)
             .await
             .unwrap();
     }

@@ -9,9 +9,10 @@ use tokio::sync::OnceCell;
 
 use super::Credential as WireCredential;
 use super::{ItemOutcome, MedusaClient, StoreContext, StoreOverrides, is_unauthorized};
+use crate::connector::flat_seam::Flattened;
 use crate::connector::{
-    AuthMethod, Authorization, Batch, ChannelError, Connector, Credential, ItemResult, ItemStatus,
-    Limits, PageRequest, ProductPage, Settings,
+    AuthMethod, Authorization, ChannelError, Connector, Credential, ExportBatch, ItemResult,
+    ItemStatus, Journal, Limits, PageRequest, ProductPage, Settings,
 };
 
 /// The protocol's name in the capability list.
@@ -153,7 +154,9 @@ impl Connector for Medusa {
             );
         }
         Ok(ProductPage {
-            products: page.products,
+            products: (page.products.into_iter())
+                .map(|p| p.into_product())
+                .collect(),
             next_cursor: page.next_cursor,
             skipped: page.skipped,
         })
@@ -162,41 +165,43 @@ impl Connector for Medusa {
     async fn send_batch(
         &self,
         access: &str,
-        batch: Batch<'_>,
+        batch: &ExportBatch<'_>,
+        _journal: &dyn Journal,
     ) -> Result<Vec<ItemResult>, ChannelError> {
         self.check_url()?;
-        self.limits.check_batch(&batch)?;
-        let ctx = self.context(access).await?;
-        let credential = self.credential(access);
-        let mut results = Vec::with_capacity(batch.len());
-        if !batch.upserts.is_empty() {
-            let outcomes = self
-                .client
-                .export_products(credential, ctx, batch.upserts)
-                .await?;
-            results.extend(outcomes.into_iter().map(item_result));
+        self.limits.check_batch(batch)?;
+        let flat = Flattened::new(batch, "Medusa");
+        let mut outcomes = Vec::with_capacity(batch.len());
+        if !flat.upserts.is_empty() {
+            let ctx = self.context(access).await?;
+            outcomes.extend(
+                self.client
+                    .export_products(self.credential(access), ctx, &flat.upserts)
+                    .await?,
+            );
         }
-        if !batch.deletions.is_empty() {
-            let outcomes = self
-                .client
-                .delete_products(credential, batch.deletions)
-                .await?;
-            results.extend(outcomes.into_iter().map(item_result));
+        if !flat.deletions.is_empty() {
+            outcomes.extend(
+                self.client
+                    .delete_products(self.credential(access), &flat.deletions)
+                    .await?,
+            );
         }
-        Ok(results)
+        Ok(flat.into_results(outcomes.into_iter().map(item_status)))
     }
 }
 
-fn item_result(outcome: ItemOutcome) -> ItemResult {
-    ItemResult {
-        sku: outcome.sku,
-        status: match outcome.status {
-            super::ItemStatus::Created => ItemStatus::Created,
-            super::ItemStatus::Updated => ItemStatus::Updated,
-            super::ItemStatus::Unchanged => ItemStatus::Unchanged,
-            super::ItemStatus::Deleted => ItemStatus::Deleted,
-            super::ItemStatus::Error => ItemStatus::Error,
-        },
-        error: outcome.error,
-    }
+fn item_status(outcome: ItemOutcome) -> (String, ItemStatus) {
+    let status = match outcome.status {
+        super::ItemStatus::Created => ItemStatus::Created,
+        super::ItemStatus::Updated => ItemStatus::Updated,
+        super::ItemStatus::Unchanged => ItemStatus::Unchanged,
+        super::ItemStatus::Deleted => ItemStatus::Deleted,
+        super::ItemStatus::Error => ItemStatus::Error(
+            outcome
+                .error
+                .unwrap_or_else(|| "rejected without a reason".into()),
+        ),
+    };
+    (outcome.sku, status)
 }

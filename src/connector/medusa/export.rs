@@ -28,8 +28,8 @@ use super::amount;
 use super::import::StoreContext;
 use super::wire::{self, WireVariant};
 use super::{ChannelError, Credential, MedusaClient, Replay};
+use crate::catalog::{FlatProduct, derive_handle};
 use crate::crash;
-use crate::product::Product;
 
 /// Products deleted per request.
 pub const DELETE_CHUNK: usize = 10;
@@ -143,7 +143,7 @@ struct LevelOut<'a> {
 
 /// One SKU's planned update.
 struct Plan<'a> {
-    product: &'a Product,
+    product: &'a FlatProduct,
     /// The product's currency as Medusa writes it (lower case).
     currency: String,
     amount: Box<RawValue>,
@@ -170,10 +170,10 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         ctx: &StoreContext,
-        products: &[Product],
+        products: &[FlatProduct],
     ) -> Result<Vec<ItemOutcome>, ChannelError> {
         let mut outcomes: HashMap<String, ItemOutcome> = HashMap::new();
-        let mut valid: Vec<(&Product, Box<RawValue>)> = Vec::new();
+        let mut valid: Vec<(&FlatProduct, Box<RawValue>)> = Vec::new();
         for product in products {
             match check_for_export(product, ctx) {
                 Ok(amount) => valid.push((product, amount)),
@@ -195,7 +195,7 @@ impl MedusaClient {
             .await?;
 
         let mut plans: Vec<Plan<'_>> = Vec::new();
-        let mut creates: Vec<(&Product, Box<RawValue>)> = Vec::new();
+        let mut creates: Vec<(&FlatProduct, Box<RawValue>)> = Vec::new();
         for (product, amount) in valid {
             match existing.get(product.sku.as_str()).map(Vec::as_slice) {
                 None | Some([]) => creates.push((product, amount)),
@@ -370,7 +370,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         ctx: &StoreContext,
-        creates: &[(&Product, Box<RawValue>)],
+        creates: &[(&FlatProduct, Box<RawValue>)],
         outcomes: &mut HashMap<String, ItemOutcome>,
     ) -> Result<(), ChannelError> {
         if creates.is_empty() {
@@ -381,7 +381,7 @@ impl MedusaClient {
             .map(|(product, amount)| create_body(product, amount, ctx))
             .collect();
         let batch = format!(r#"{{"create":[{}]}}"#, bodies.join(","));
-        let mut created: Vec<&Product> = Vec::new();
+        let mut created: Vec<&FlatProduct> = Vec::new();
         // Creates are not safe to send twice: a lost reply may hide products
         // Medusa made. An unknown outcome fails the batch; the next export
         // looks the SKUs up before creating anything.
@@ -426,7 +426,7 @@ impl MedusaClient {
         let skus: Vec<&str> = created.iter().map(|p| p.sku.as_str()).collect();
         let found = self.find_variants(credential, &skus).await?;
         let mut levels = Vec::new();
-        let mut stocked: Vec<&Product> = Vec::new();
+        let mut stocked: Vec<&FlatProduct> = Vec::new();
         for product in &created {
             let item = found
                 .get(product.sku.as_str())
@@ -633,7 +633,7 @@ impl MedusaClient {
 }
 
 /// The amount to send, or why the product cannot go to this store.
-fn check_for_export(product: &Product, ctx: &StoreContext) -> Result<Box<RawValue>, String> {
+fn check_for_export(product: &FlatProduct, ctx: &StoreContext) -> Result<Box<RawValue>, String> {
     if product.sku.trim().is_empty() {
         return Err("empty SKU".into());
     }
@@ -657,7 +657,7 @@ fn check_for_export(product: &Product, ctx: &StoreContext) -> Result<Box<RawValu
 }
 
 fn plan_update<'a>(
-    product: &'a Product,
+    product: &'a FlatProduct,
     amount: Box<RawValue>,
     variant: &'a WireVariant,
     shape: &'a ProductShape,
@@ -756,47 +756,15 @@ fn variant_update<'a>(plan: &'a Plan<'a>) -> VariantUpdate<'a> {
 }
 
 /// The JSON body creating a product with one variant (amount as its text).
-fn create_body(product: &Product, amount: &RawValue, ctx: &StoreContext) -> String {
+fn create_body(product: &FlatProduct, amount: &RawValue, ctx: &StoreContext) -> String {
     let title = serde_json::to_string(&product.title).expect("string");
     format!(
         r#"{{"title":{title},"handle":{handle},"status":"published","options":[{{"title":"Default","values":["Default"]}}],"sales_channels":[{{"id":{channel}}}],"variants":[{{"title":{title},"sku":{sku},"manage_inventory":true,"options":{{"Default":"Default"}},"prices":[{{"currency_code":{currency},"amount":{amount}}}]}}]}}"#,
-        handle = serde_json::to_string(&handle_for(&product.sku)).expect("string"),
+        handle = serde_json::to_string(&derive_handle(&product.sku)).expect("string"),
         channel = serde_json::to_string(&ctx.sales_channel_id).expect("string"),
         sku = serde_json::to_string(&product.sku).expect("string"),
         currency = serde_json::to_string(&product.price.currency().code().to_ascii_lowercase())
             .expect("string"),
         amount = amount.get(),
     )
-}
-
-/// A product handle (URL slug) derived from the SKU. Handles are unique
-/// among live products; a SKU that does not map to a slug one to one
-/// (upper case, punctuation) gets a short hash of itself appended, so two
-/// SKUs never share a handle.
-pub(super) fn handle_for(sku: &str) -> String {
-    let slug: String = sku
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let slug = slug.trim_matches('-').to_string();
-    let lossless = !slug.is_empty() && slug == sku && !slug.contains("--");
-    if lossless {
-        slug
-    } else {
-        let mut hash: u32 = 0x811c_9dc5;
-        for byte in sku.bytes() {
-            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
-        }
-        if slug.is_empty() {
-            format!("sku-{hash:08x}")
-        } else {
-            format!("{slug}-{hash:08x}")
-        }
-    }
 }

@@ -27,8 +27,8 @@ use serde::Deserialize;
 
 use super::wire::{self, MappingContext, PRODUCT_FIELDS, ProductList};
 use super::{ChannelError, Credential, MedusaClient};
+use crate::catalog::FlatProduct;
 use crate::connector::Skipped;
-use crate::product::Product;
 
 /// How far back an incremental import looks before its `since`.
 pub const OVERLAP: SignedDuration = SignedDuration::from_secs(60);
@@ -109,7 +109,7 @@ impl ImportCursor {
 /// One page of an import.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportPage {
-    pub products: Vec<Product>,
+    pub products: Vec<FlatProduct>,
     /// SKUs deleted on the server since `since` (incremental imports only).
     pub deleted_skus: Vec<String>,
     /// Variants left out, with why (no SKU, no base price in the default

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::amount;
+use crate::catalog::FlatProduct;
 use crate::connector::Skipped;
 use crate::price::Currency;
-use crate::product::Product;
 
 /// The `fields=` of a product listing: what the mapping reads, nothing more.
 pub const PRODUCT_FIELDS: &str = "id,title,updated_at,deleted_at,\
@@ -147,15 +147,12 @@ pub fn variant_to_product(
     product: &WireProduct,
     variant: &WireVariant,
     ctx: &MappingContext<'_>,
-) -> Result<Product, Skipped> {
+) -> Result<FlatProduct, Skipped> {
     let sku = match variant.sku.as_deref().map(str::trim) {
         Some(sku) if !sku.is_empty() => variant.sku.clone().expect("checked"),
         _ => return Err(Skipped::NoSku),
     };
-    let refused = |reason: String| Skipped::Refused {
-        sku: sku.clone(),
-        reason,
-    };
+    let refused = |reason: String| Skipped::refused_sku(sku.clone(), reason);
     let price = variant
         .base_price(ctx.currency)
         .ok_or_else(|| Skipped::NoPrice {
@@ -192,7 +189,7 @@ pub fn variant_to_product(
     ];
     let updated_at = latest(stamps.into_iter().flatten())
         .ok_or_else(|| refused("no readable `updated_at`".into()))?;
-    Ok(Product {
+    Ok(FlatProduct {
         title: catalog_title(
             &product.title,
             variant.title.as_deref().unwrap_or(""),

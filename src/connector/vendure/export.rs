@@ -29,9 +29,9 @@ use super::wire::{
     UpdateProductVariantInput, UpdateProductVariantPriceInput, UpdateVariants,
     UpdateVariantsVariables, VariantListVariables, VariantsBySku,
 };
+use crate::catalog::FlatProduct;
 use crate::connector::ChannelError;
 use crate::crash;
-use crate::product::Product;
 
 /// Vendure's stock JSON body limit (NestJS's default `100kb`).
 pub const BODY_LIMIT: usize = 100 * 1024;
@@ -84,7 +84,7 @@ pub struct NewVariant {
 /// Decides what an upsert needs, given the variant that carries its SKU (the
 /// oldest one, should Vendure already hold several) and the channel.
 pub fn plan_upsert(
-    product: &Product,
+    product: &FlatProduct,
     existing: Option<&ExistingVariant>,
     channel: &Channel,
 ) -> Plan {
@@ -164,15 +164,7 @@ pub fn plan_upsert(
 
 /// A URL slug for a new product, from its SKU (`"Mug 1/Blue"` -> `"mug-1-blue"`).
 pub fn slug(sku: &str) -> String {
-    let mut slug = String::with_capacity(sku.len());
-    for c in sku.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-').to_string();
+    let slug = crate::catalog::slug(sku);
     if slug.is_empty() {
         "product".into()
     } else {
@@ -274,7 +266,7 @@ fn numeric_id(id: &Id) -> (u64, String) {
 pub async fn send_batch(
     client: &VendureClient,
     credential: Credential<'_>,
-    upserts: &[Product],
+    upserts: &[FlatProduct],
     deletions: &[String],
 ) -> Result<Vec<ItemOutcome>, ChannelError> {
     let skus: Vec<String> = upserts
@@ -592,8 +584,8 @@ mod tests {
         }
     }
 
-    fn product(sku: &str, price: &str, currency: &str, quantity: i64) -> Product {
-        Product {
+    fn product(sku: &str, price: &str, currency: &str, quantity: i64) -> FlatProduct {
+        FlatProduct {
             sku: sku.into(),
             title: format!("Title {sku}"),
             price: crate::price::Price::parse(price, currency).unwrap(),

@@ -25,10 +25,10 @@ use super::wire::{
     ProductVariantListOptions, ProductVariantSortParameter, SortOrder, VariantListVariables,
     VariantsPage,
 };
+use crate::catalog::FlatProduct;
 use crate::connector::ChannelError;
 use crate::connector::Skipped;
 use crate::price::PriceError;
-use crate::product::Product;
 
 /// Vendure's stock `adminListQueryLimit`: `take` above it is a USER_INPUT_ERROR.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -120,7 +120,7 @@ impl PageCursor {
 /// One page of an import.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VariantPage {
-    pub products: Vec<Product>,
+    pub products: Vec<FlatProduct>,
     /// Variants left out: no SKU, or a value the catalog refuses.
     pub skipped: Vec<Skipped>,
     pub next: Option<PageCursor>,
@@ -189,10 +189,7 @@ pub fn page_from_items(
         }
         match product_from_variant(item) {
             Ok(product) => products.push(product),
-            Err(e) => skipped.push(Skipped::Refused {
-                sku: item.sku.clone(),
-                reason: e.to_string(),
-            }),
+            Err(e) => skipped.push(Skipped::refused_sku(item.sku.clone(), e.to_string())),
         }
     }
     Ok(VariantPage {
@@ -205,8 +202,8 @@ pub fn page_from_items(
 /// One variant as a catalog product: title = the variant's name, price in
 /// the variant's currency by the price rule, quantity = stock on hand
 /// (never below 0), id = the variant id.
-pub fn product_from_variant(variant: &ListedVariant) -> Result<Product, PriceError> {
-    Ok(Product {
+pub fn product_from_variant(variant: &ListedVariant) -> Result<FlatProduct, PriceError> {
+    Ok(FlatProduct {
         sku: variant.sku.clone(),
         title: variant.name.clone(),
         price: money::from_minor_units(variant.price.0, variant.currency_code.as_str())?,
@@ -247,7 +244,7 @@ mod tests {
         let v = variant(7, "MUG-1", 1999, "USD", "2026-11-27T09:43:01.123Z");
         assert_eq!(
             product_from_variant(&v),
-            Ok(Product {
+            Ok(FlatProduct {
                 sku: "MUG-1".into(),
                 title: "Variant 7".into(),
                 price: crate::price::Price::parse("19.99", "USD").unwrap(),
@@ -287,10 +284,10 @@ mod tests {
         assert_eq!(page.products.len(), 1);
         assert_eq!(
             page.skipped,
-            [Skipped::Refused {
-                sku: "NEG".into(),
-                reason: "price `-1.00` is negative: a price is 0 or more".into()
-            }]
+            [Skipped::refused_sku(
+                "NEG".into(),
+                "price `-1.00` is negative: a price is 0 or more".into()
+            )]
         );
     }
 

@@ -100,9 +100,10 @@ pub async fn check_credential(
 
 use async_trait::async_trait;
 
+use super::flat_seam::Flattened;
 use super::{
-    AuthMethod, Authorization, Batch, Connector, ItemResult, ItemStatus, Limits, PageRequest,
-    ProductPage, Settings,
+    AuthMethod, Authorization, Connector, ExportBatch, ItemResult, ItemStatus, Journal, Limits,
+    PageRequest, ProductPage, Settings,
 };
 
 /// The Vendure connector of one channel (`base-url` = the Admin API URL).
@@ -120,7 +121,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         auth_method: settings.auth_method,
         limits: Limits {
             page_size: settings.limits.page_size.min(import::MAX_PAGE_SIZE),
-            batch_size: settings.limits.batch_size,
+            ..settings.limits
         },
     }))
 }
@@ -207,7 +208,9 @@ impl Connector for Vendure {
         )
         .await?;
         Ok(ProductPage {
-            products: page.products,
+            products: (page.products.into_iter())
+                .map(|p| p.into_product())
+                .collect(),
             next_cursor: page.next.map(|c| c.encode()),
             skipped: page.skipped,
         })
@@ -216,37 +219,36 @@ impl Connector for Vendure {
     async fn send_batch(
         &self,
         access: &str,
-        batch: Batch<'_>,
+        batch: &ExportBatch<'_>,
+        _journal: &dyn Journal,
     ) -> Result<Vec<ItemResult>, ChannelError> {
         self.check_url()?;
-        self.limits.check_batch(&batch)?;
+        self.limits.check_batch(batch)?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        let flat = Flattened::new(batch, "Vendure");
         // Resending is safe: every send looks the SKUs up first.
-        let outcomes = export::send_batch(
-            &self.client,
-            self.credential(access),
-            batch.upserts,
-            batch.deletions,
-        )
-        .await?;
-        Ok(outcomes
-            .into_iter()
-            .map(|item| {
-                let (status, error) = match item.outcome {
-                    Outcome::Created => (ItemStatus::Created, None),
-                    Outcome::Updated => (ItemStatus::Updated, None),
-                    Outcome::Unchanged => (ItemStatus::Unchanged, None),
-                    Outcome::Deleted => (ItemStatus::Deleted, None),
-                    Outcome::Error(why) => (ItemStatus::Error, Some(why)),
-                };
-                ItemResult {
-                    sku: item.sku,
-                    status,
-                    error,
-                }
-            })
-            .collect())
+        let outcomes = if flat.upserts.is_empty() && flat.deletions.is_empty() {
+            Vec::new()
+        } else {
+            export::send_batch(
+                &self.client,
+                self.credential(access),
+                &flat.upserts,
+                &flat.deletions,
+            )
+            .await?
+        };
+        Ok(flat.into_results(outcomes.into_iter().map(|item| {
+            let status = match item.outcome {
+                Outcome::Created => ItemStatus::Created,
+                Outcome::Updated => ItemStatus::Updated,
+                Outcome::Unchanged => ItemStatus::Unchanged,
+                Outcome::Deleted => ItemStatus::Deleted,
+                Outcome::Error(why) => ItemStatus::Error(why),
+            };
+            (item.sku, status)
+        })))
     }
 }

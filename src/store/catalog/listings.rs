@@ -1,5 +1,6 @@
-//! What each channel holds: its ids and the values it last showed, as an
-//! import from a channel other than the master records them. Never the
+//! What each channel holds: whole products as it last showed them (with
+//! its ids and stock), as an import from a channel other than the master
+//! records them, and which of its products holds each SKU. Never the
 //! catalog.
 
 use std::collections::{HashMap, HashSet};
@@ -7,10 +8,8 @@ use std::sync::LazyLock;
 
 use jiff::Timestamp;
 
-use super::{
-    Content, SET_SIZE, UpsertCounts, attributes_of, padded, placeholders, product_from_row,
-};
-use crate::product::Product;
+use super::{UpsertCounts, placeholders, product_from_doc};
+use crate::catalog::Product;
 use crate::store::sql::{ToValue, params};
 use crate::store::{Millis, Result, Tx, count_from_sql};
 
@@ -18,142 +17,106 @@ use crate::store::{Millis, Result, Tx, count_from_sql};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
     pub channel: String,
-    /// Last-seen values; `id` is the channel's own id.
+    /// Last-seen values; ids are the channel's own.
     pub product: Product,
     pub seen_at: Timestamp,
 }
 
-/// The stored content of up to [`SET_SIZE`] skus (`?2...`) of one channel's
-/// listings (`?1`).
-static LISTING_CONTENT: LazyLock<String> = LazyLock::new(|| {
+/// The stored documents of up to [`super::SET_SIZE`] handles (`?2...`) of
+/// one channel's listings (`?1`).
+static LISTING_DOCS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT sku, title, price, currency, quantity, attributes FROM listings \
-         WHERE channel = ?1 AND sku IN ({})",
+        "SELECT handle, doc FROM listings WHERE channel = ?1 AND handle IN ({})",
         placeholders(2)
     )
 });
 
 impl Tx<'_> {
-    /// The stored listing content of `products` (at most [`SET_SIZE`]) on
-    /// `channel`, by sku.
-    fn stored_listings(
-        &self,
-        channel: &str,
-        products: &[Product],
-    ) -> Result<HashMap<String, Content>> {
-        let skus: Vec<&dyn ToValue> = products.iter().map(|p| &p.sku as &dyn ToValue).collect();
-        let mut stored = HashMap::with_capacity(products.len());
-        self.db
-            .query_each(&LISTING_CONTENT, &padded(&[&channel], &skus), &mut |r| {
-                stored.insert(r.get(0)?, Content::from_row(r, 1)?);
-                Ok(())
-            })?;
-        Ok(stored)
-    }
-
-    /// Records what `channel` holds: its ids and last-seen values. Never
-    /// touches the catalog. Counts are of listing rows (new, content changed,
-    /// same).
+    /// Records what `channel` holds: whole products with its ids, stock
+    /// and last-seen values. Never touches the catalog. Counts are of
+    /// listings (new, changed, same).
     pub fn upsert_listings(
         &self,
         channel: &str,
         products: &[Product],
         seen_at: Timestamp,
     ) -> Result<UpsertCounts> {
-        self.upsert_listings_with(channel, products, &attributes_of(products), seen_at, true)
-    }
-
-    /// [`Tx::upsert_listings`] with the attributes already as JSON (see
-    /// [`Tx::upsert_catalog_with`]). Without `count`, the stored rows are not
-    /// read first and the counts stay zero: the master's import reports
-    /// catalog counts, so reading its listings back would be wasted work.
-    pub(super) fn upsert_listings_with(
-        &self,
-        channel: &str,
-        products: &[Product],
-        attributes: &[String],
-        seen_at: Timestamp,
-        count: bool,
-    ) -> Result<UpsertCounts> {
+        let handles: Vec<&str> = products.iter().map(|p| p.handle.as_str()).collect();
+        let mut stored: HashMap<String, String> = HashMap::new();
+        let lead: [&dyn ToValue; 1] = [&channel];
+        self.query_sets(&LISTING_DOCS, &lead, &handles, &mut |r| {
+            stored.insert(r.get(0)?, r.get(1)?);
+            Ok(())
+        })?;
         let mut counts = UpsertCounts::default();
-        for (set, attributes) in products.chunks(SET_SIZE).zip(attributes.chunks(SET_SIZE)) {
-            counts += self.upsert_listings_set(channel, set, attributes, seen_at, count)?;
-        }
-        Ok(counts)
-    }
-
-    /// [`Tx::upsert_listings_with`] for at most [`SET_SIZE`] products: one
-    /// read for all of them (when counting), then one write each.
-    fn upsert_listings_set(
-        &self,
-        channel: &str,
-        products: &[Product],
-        attributes: &[String],
-        seen_at: Timestamp,
-        count: bool,
-    ) -> Result<UpsertCounts> {
-        let mut counts = UpsertCounts::default();
-        let mut stored = if count {
-            self.stored_listings(channel, products)?
-        } else {
-            HashMap::new()
-        };
-        let mut seen = HashSet::with_capacity(if count { products.len() } else { 0 });
-        for (p, attributes) in products.iter().zip(attributes) {
-            if count {
-                // A sku given twice: the second one meets what the first wrote.
-                let stored = if seen.insert(p.sku.as_str()) {
-                    stored.remove(&p.sku)
-                } else {
-                    self.stored_listings(channel, std::slice::from_ref(p))?
-                        .remove(&p.sku)
-                };
-                match stored {
-                    None => counts.created += 1,
-                    Some(c) if c.same_as(p, attributes) => counts.unchanged += 1,
-                    Some(_) => counts.updated += 1,
-                }
+        let mut seen = HashSet::with_capacity(products.len());
+        for p in products {
+            let doc = p.to_json();
+            // A handle given twice: the second meets what the first wrote.
+            let before = if seen.insert(p.handle.as_str()) {
+                stored.remove(&p.handle)
+            } else {
+                Some(String::new())
+            };
+            match before {
+                None => counts.created += 1,
+                Some(before) if before == doc => counts.unchanged += 1,
+                Some(_) => counts.updated += 1,
             }
             self.db.execute_deferred(
-                "INSERT INTO listings (channel, sku, listing_id, title, price, currency, quantity, \
-                 attributes, updated_at, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                 ON CONFLICT (channel, sku) DO UPDATE SET \
-                 listing_id = coalesce(excluded.listing_id, listings.listing_id), \
-                 title = excluded.title, price = excluded.price, currency = excluded.currency, \
-                 quantity = excluded.quantity, attributes = excluded.attributes, \
-                 updated_at = excluded.updated_at, seen_at = excluded.seen_at",
-                params![
-                    channel,
-                    p.sku,
-                    p.id,
-                    p.title,
-                    p.price.amount_text(),
-                    p.price.currency().code(),
-                    p.quantity,
-                    attributes,
-                    p.updated_at,
-                    Millis(seen_at)
-                ],
+                "INSERT INTO listings (channel, handle, doc, seen_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (channel, handle) DO UPDATE SET doc = excluded.doc, \
+                 seen_at = excluded.seen_at",
+                params![channel, p.handle, doc, Millis(seen_at)],
             )?;
+            self.db.execute_deferred(
+                "DELETE FROM listing_variants WHERE channel = ?1 AND handle = ?2",
+                params![channel, p.handle],
+            )?;
+            for sku in p.skus() {
+                self.db.execute_deferred(
+                    "INSERT INTO listing_variants (channel, sku, handle) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (channel, sku) DO UPDATE SET handle = excluded.handle",
+                    params![channel, sku, p.handle],
+                )?;
+            }
         }
         Ok(counts)
     }
 
-    /// Every channel's listing of `sku`, ordered by channel.
-    pub fn listings_for_sku(&self, sku: &str) -> Result<Vec<Listing>> {
-        let rows = self.db.query(
-            "SELECT channel, sku, title, price, currency, quantity, attributes, updated_at, \
-             listing_id, seen_at FROM listings WHERE sku = ?1 ORDER BY channel",
-            params![sku],
-            |r| {
-                Ok(Listing {
-                    channel: r.get(0)?,
-                    product: product_from_row(r, 1)?,
-                    seen_at: r.get::<_, Millis>(9)?.0,
-                })
-            },
+    /// Every channel's listing of product `handle`, and of the products
+    /// holding `skus` there, ordered by channel.
+    pub fn listings_for(&self, handle: &str, skus: &[String]) -> Result<Vec<Listing>> {
+        let mut keys: Vec<(String, String)> = self.db.query(
+            "SELECT channel, handle FROM listings WHERE handle = ?1",
+            params![handle],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok(rows)
+        for sku in skus {
+            keys.extend(self.db.query(
+                "SELECT channel, handle FROM listing_variants WHERE sku = ?1",
+                params![sku],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?);
+        }
+        keys.sort();
+        keys.dedup();
+        let mut listings = Vec::with_capacity(keys.len());
+        for (channel, listed) in keys {
+            let row: Option<(String, Millis)> = self.db.query_opt(
+                "SELECT doc, seen_at FROM listings WHERE channel = ?1 AND handle = ?2",
+                params![channel, listed],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if let Some((doc, seen_at)) = row {
+                listings.push(Listing {
+                    channel,
+                    product: product_from_doc(&listed, &doc)?,
+                    seen_at: seen_at.0,
+                });
+            }
+        }
+        Ok(listings)
     }
 
     /// Products `channel` is known to hold.
@@ -169,93 +132,44 @@ impl Tx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::price::Price;
+    use crate::catalog::test_data::shirt;
     use crate::store::catalog::test_data::*;
     use crate::store::test_util::*;
 
     #[test]
-    fn listing_upserts_in_sets_count_as_one_by_one() {
-        let seen = at("2026-03-01T00:00:00Z");
-        let before: Vec<_> = (0..2 * SET_SIZE + 17)
-            .step_by(4)
-            .map(|i| {
-                product(
-                    &format!("S{i:04}"),
-                    if i % 8 == 0 { "1.00" } else { "9.00" },
-                )
-            })
-            .collect();
-        let batch = mixed_batch();
-        let (_a, at_once) = temp_store();
-        let (_b, one_by_one) = temp_store();
-        at_once
-            .write(|tx| tx.upsert_listings("web", &before, seen))
-            .unwrap();
-        one_by_one
-            .write(|tx| tx.upsert_listings("web", &before, seen))
-            .unwrap();
-        // Another channel's listing of the same skus does not count.
-        at_once
-            .write(|tx| tx.upsert_listings("shop", &batch, seen))
-            .unwrap();
-
-        let counts_at_once = at_once
-            .write(|tx| tx.upsert_listings("web", &batch, seen))
-            .unwrap();
-        let mut counts_one_by_one = UpsertCounts::default();
-        for p in &batch {
-            counts_one_by_one += one_by_one
-                .write(|tx| tx.upsert_listings("web", std::slice::from_ref(p), seen))
-                .unwrap();
-        }
-        assert_eq!(counts_at_once, counts_one_by_one);
-        assert_eq!(counts_at_once.total(), batch.len() as u64);
-        assert_eq!(
-            at_once.read(|tx| tx.listing_count("web")).unwrap(),
-            one_by_one.read(|tx| tx.listing_count("web")).unwrap()
-        );
-        let s2 = at_once.read(|tx| tx.listings_for_sku("S0002")).unwrap();
-        let web = s2.iter().find(|l| l.channel == "web").unwrap();
-        assert_eq!(
-            (web.product.price.amount_text(), web.product.id.as_deref()),
-            ("2.00".to_string(), Some("ch-2"))
-        );
-    }
-
-    #[test]
-    fn listings_never_touch_the_catalog() {
+    fn listings_keep_whole_products_per_channel_and_count_changes() {
         let (_dir, store) = temp_store();
         let seen = at("2026-03-01T00:00:00Z");
-        store
-            .write(|tx| tx.upsert_catalog(&[product("A", "10.00")]))
-            .unwrap();
-        let theirs = Product {
-            id: Some("web-77".into()),
-            ..product("A", "12.00")
-        };
+        let mut first = vec![shirt(), product("MUG", "1.00")];
+        first[0].id = Some("p-7".into());
         let c = store
-            .write(|tx| tx.upsert_listings("web", &[theirs.clone(), product("X", "1")], seen))
+            .write(|tx| tx.upsert_listings("web", &first, seen))
             .unwrap();
         assert_eq!(c, counts(2, 0, 0));
-        assert_eq!(
-            store.read(|tx| tx.product("A")).unwrap().unwrap().price,
-            Price::parse("10.00", "EUR").unwrap()
-        );
-        assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 1);
-        assert_eq!(store.read(|tx| tx.listing_count("web")).unwrap(), 2);
-
-        // A later sighting without id keeps the id, updates values.
-        let later = at("2026-03-02T00:00:00Z");
+        let mut second = first.clone();
+        second[1].variants[0].stock.insert("default".into(), 0);
         let c = store
-            .write(|tx| tx.upsert_listings("web", &[product("A", "13.00")], later))
+            .write(|tx| tx.upsert_listings("web", &second, seen))
             .unwrap();
-        assert_eq!(c, counts(0, 1, 0));
-        let listings = store.read(|tx| tx.listings_for_sku("A")).unwrap();
-        assert_eq!(listings.len(), 1);
-        assert_eq!(listings[0].channel, "web");
-        assert_eq!(listings[0].product.id.as_deref(), Some("web-77"));
-        assert_eq!(listings[0].product.price.amount_text(), "13.00");
-        assert_eq!(listings[0].seen_at, later);
+        assert_eq!(c, counts(0, 1, 1));
+        // Another channel's listing of the same product does not count.
+        store
+            .write(|tx| tx.upsert_listings("shop", &first[..1], seen))
+            .unwrap();
+        let listed = store
+            .read(|tx| tx.listings_for("tshirt", &["TS-S".to_string()]))
+            .unwrap();
+        let channels: Vec<&str> = listed.iter().map(|l| l.channel.as_str()).collect();
+        assert_eq!(channels, ["shop", "web"]);
+        assert_eq!(listed[1].product.id.as_deref(), Some("p-7"));
+        assert_eq!(listed[1].product.variants[0].stock["default"], 5);
+        // Found by a SKU the channel holds under another handle.
+        let by_sku = store
+            .read(|tx| tx.listings_for("nothing", &["MUG".to_string()]))
+            .unwrap();
+        assert_eq!(by_sku.len(), 1);
+        assert_eq!(by_sku[0].product.variants[0].stock["default"], 0);
+        assert_eq!(store.read(|tx| tx.listing_count("web")).unwrap(), 2);
+        assert!(store.read(|tx| tx.product("tshirt")).unwrap().is_none());
     }
 }

@@ -1,55 +1,53 @@
 //! The product catalog and what each channel holds of it, by topic:
-//! `products` (the catalog, with content revisions, and `products load`),
-//! `listings` (each channel's copy), `import` (progress, pages, and the
-//! removals a complete import makes), `export` (what each channel has not
-//! taken yet, and its verdicts), `removal` (products leaving the catalog
-//! and the deletions channels owe) and `quarantine` (products a channel
-//! keeps rejecting). A price is kept as decimal text with its currency's
-//! minor units (`19.90`); equal values are equal content whatever their
-//! spelling, so rows written as `19.9` by an earlier version are not changes
-//! (no new revision, nothing re-exported).
+//! `products` (whole products with a content revision, their variants by
+//! SKU, stock per location, and `products load`), `listings` (each other
+//! channel's copy), `import` (progress, pages, and the removals a complete
+//! import makes), `export` (what each channel has not taken yet, its
+//! verdicts, the product as it last accepted it), `ids` (each channel's
+//! platform ids), `removal` (products and variants leaving the catalog and
+//! the deletions channels owe), `quarantine` (products a channel keeps
+//! rejecting), `intents` (the write journal) and `migrate` (stores of
+//! earlier versions, whose products were flat).
+//!
+//! A product is kept as its canonical JSON without stock (`products.doc`),
+//! its variants in `variants` (a SKU belongs to one product) and its stock
+//! in `stock_levels`; `digest` is [`Product::content_digest`], so the
+//! revision goes up exactly when content changes (`19.9` == `19.90`).
 
 mod export;
+mod ids;
 mod import;
+mod intents;
 mod listings;
+mod migrate;
 mod products;
 mod quarantine;
 mod removal;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::sql::{DbError, DbResult, Row, ToValue};
-use crate::price::{Price, PriceError};
-use crate::product::Product;
-
-/// A stored row whose price an earlier version took but the price rule
-/// refuses (a negative price, more decimals than the currency has).
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "stored product `{sku}`: {source} (stored by an earlier version, which did not check prices: load or import it again with a valid price, or remove it)"
-)]
-struct StoredPriceError {
-    sku: String,
-    source: PriceError,
-}
+use super::sql::{DbError, DbResult, Row, ToValue, params};
+use super::{Result, Tx};
+use crate::catalog::Product;
 
 pub use export::{ExportResult, ExportStatus, PendingExport};
 pub use import::ImportProgress;
 pub use listings::Listing;
+pub(crate) use migrate::migrate_flat_catalog;
+pub use products::LoadKey;
 pub use quarantine::{ExportState, Quarantined};
-pub use removal::{DeletionResult, Removed};
+pub use removal::{DeletionResult, PendingDeletion, Removed};
 
 /// What an upsert did, product by product.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct UpsertCounts {
-    /// New rows.
+    /// New products.
     pub created: u64,
-    /// Rows whose content (title, price, currency, quantity, attributes) changed.
+    /// Products whose content changed.
     pub updated: u64,
-    /// Rows whose content was already as given.
+    /// Products whose content was already as given.
     pub unchanged: u64,
 }
 
@@ -68,97 +66,43 @@ impl std::ops::AddAssign for UpsertCounts {
     }
 }
 
-/// Attribute maps are stored as JSON text. A `BTreeMap` serialises with sorted
-/// keys, so equal maps give equal text and text comparison finds changes.
-fn attributes_json(attributes: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(attributes).expect("a string map always serialises")
+/// A stored document that does not read back as a product: one an earlier
+/// version stored with a price the rule now refuses, or a bug.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stored product `{handle}`: {source} (stored by an earlier version, which did not check prices: load or import it again with a valid price, or remove it)"
+)]
+struct StoredProductError {
+    handle: String,
+    source: serde_json::Error,
 }
 
-fn attributes_of(products: &[Product]) -> Vec<String> {
-    products
-        .iter()
-        .map(|p| attributes_json(&p.attributes))
-        .collect()
-}
-
-/// Columns `sku, title, price, currency, quantity, attributes, updated_at, id`
-/// starting at `first`.
-fn product_from_row(r: &Row, first: usize) -> DbResult<Product> {
-    let attributes: String = r.get(first + 5)?;
-    let attributes = serde_json::from_str(&attributes).map_err(|e| DbError::Convert {
-        index: first + 5,
-        source: Box::new(e),
-    })?;
-    let sku: String = r.get(first)?;
-    let (amount, currency): (String, String) = (r.get(first + 2)?, r.get(first + 3)?);
-    let price = Price::parse(&amount, &currency).map_err(|source| DbError::Convert {
+/// A product from its stored document (stock comes separately).
+fn product_from_doc(handle: &str, doc: &str) -> DbResult<Product> {
+    serde_json::from_str(doc).map_err(|source| DbError::Convert {
         index: usize::MAX,
-        source: Box::new(StoredPriceError {
-            sku: crate::output::escape(&sku).into_owned(),
+        source: Box::new(StoredProductError {
+            handle: crate::output::escape(handle).into_owned(),
             source,
         }),
-    })?;
-    Ok(Product {
-        sku,
-        title: r.get(first + 1)?,
-        price,
-        quantity: r.get(first + 4)?,
-        attributes,
-        updated_at: r.get(first + 6)?,
-        id: r.get(first + 7)?,
     })
 }
 
-/// Stored content, for change detection.
-struct Content {
-    title: String,
-    price: String,
-    currency: String,
-    quantity: i64,
-    attributes: String,
-}
-
-impl Content {
-    /// Columns `title, price, currency, quantity, attributes` starting at `first`.
-    fn from_row(r: &Row, first: usize) -> DbResult<Content> {
-        Ok(Content {
-            title: r.get(first)?,
-            price: r.get(first + 1)?,
-            currency: r.get(first + 2)?,
-            quantity: r.get(first + 3)?,
-            attributes: r.get(first + 4)?,
-        })
-    }
-
-    fn same_as(&self, p: &Product, attributes: &str) -> bool {
-        // By value: `19.9` stored by an earlier version is `19.90`.
-        let same_price = self.currency == p.price.currency().code()
-            && self
-                .price
-                .parse::<Decimal>()
-                .is_ok_and(|stored| stored == p.price.amount());
-        self.title == p.title
-            && same_price
-            && self.quantity == p.quantity
-            && self.attributes == attributes
-    }
-}
-
-/// `after_sku` as a bound: every stored sku is non-empty (`Product::check`),
-/// so `""` means "from the start" and the primary key range still applies.
-fn after(after_sku: Option<&str>) -> &str {
-    after_sku.unwrap_or("")
+/// `after_key` as a bound: every stored handle or SKU is non-empty, so `""`
+/// means "from the start" and the primary key range still applies.
+fn after(after_key: Option<&str>) -> &str {
+    after_key.unwrap_or("")
 }
 
 fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// How many skus the bulk paths (an import page, a chunk of a load) read or
-/// write in one statement instead of one statement per sku: each statement
+/// How many keys the bulk paths (an import page, a chunk of a load) read or
+/// write in one statement instead of one statement per key: each statement
 /// is a round trip to PostgreSQL, and a prepare-cache lookup and a bind
 /// either way. Fixed, so each such statement is one SQL text prepared once;
-/// a shorter set repeats its last sku (see [`padded`]).
+/// a shorter set repeats its last key (see [`padded`]).
 pub(super) const SET_SIZE: usize = 100;
 
 /// `?first, ?first+1, ...`: [`SET_SIZE`] parameters.
@@ -183,18 +127,98 @@ pub(super) fn padded<'a>(
     args
 }
 
+impl Tx<'_> {
+    /// Runs `sql` (whose `?1...` are [`SET_SIZE`] keys after `lead`) for
+    /// every set of `keys`, passing each row to `each`.
+    pub(super) fn query_sets(
+        &self,
+        sql: &str,
+        lead: &[&dyn ToValue],
+        keys: &[&str],
+        each: &mut dyn FnMut(&Row) -> DbResult<()>,
+    ) -> Result<()> {
+        for set in keys.chunks(SET_SIZE) {
+            let set: Vec<&dyn ToValue> = set.iter().map(|k| k as &dyn ToValue).collect();
+            self.db.query_each(sql, &padded(lead, &set), each)?;
+        }
+        Ok(())
+    }
+
+    /// Fills in the stock of `products` (their variants' stock is empty, as
+    /// read from their documents) from `stock_levels`.
+    pub(super) fn attach_stock(&self, products: &mut [Product]) -> Result<()> {
+        if products.is_empty() {
+            return Ok(());
+        }
+        let mut at: HashMap<String, (usize, usize)> = HashMap::new();
+        for (p, product) in products.iter().enumerate() {
+            for (v, variant) in product.variants.iter().enumerate() {
+                at.insert(variant.sku.clone(), (p, v));
+            }
+        }
+        let skus: Vec<&str> = at.keys().map(String::as_str).collect();
+        let mut rows: Vec<(String, String, i64)> = Vec::new();
+        self.query_sets(&STOCK_OF_SKUS, &[], &skus, &mut |r| {
+            rows.push((r.get(0)?, r.get(1)?, r.get(2)?));
+            Ok(())
+        })?;
+        for (sku, location, on_hand) in rows {
+            if let Some(&(p, v)) = at.get(&sku) {
+                products[p].variants[v].stock.insert(location, on_hand);
+            }
+        }
+        Ok(())
+    }
+
+    /// Products (with stock) from `(handle, doc)` rows.
+    pub(super) fn products_from_docs(&self, rows: Vec<(String, String)>) -> Result<Vec<Product>> {
+        let mut products = rows
+            .iter()
+            .map(|(handle, doc)| product_from_doc(handle, doc))
+            .collect::<DbResult<Vec<_>>>()?;
+        self.attach_stock(&mut products)?;
+        Ok(products)
+    }
+
+    /// Products in the catalog.
+    pub fn count_products(&self) -> Result<u64> {
+        let n: i64 = self
+            .db
+            .query_one("SELECT count(*) FROM products", params![], |r| r.get(0))?;
+        Ok(super::count_from_sql(n))
+    }
+
+    /// Variants in the catalog.
+    pub fn count_variants(&self) -> Result<u64> {
+        let n: i64 = self
+            .db
+            .query_one("SELECT count(*) FROM variants", params![], |r| r.get(0))?;
+        Ok(super::count_from_sql(n))
+    }
+}
+
+/// Stock of up to [`SET_SIZE`] SKUs (`?1...`).
+static STOCK_OF_SKUS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT sku, location, on_hand FROM stock_levels WHERE sku IN ({})",
+        placeholders(1)
+    )
+});
+
 #[cfg(test)]
-pub(super) mod test_data {
+pub(crate) mod test_data {
     //! Products and verdicts the topic tests share.
 
     use std::collections::BTreeMap;
 
     use super::{ExportResult, ExportStatus, SET_SIZE, UpsertCounts};
+    use crate::catalog::{FlatProduct, Product};
+    use crate::connector::PlatformIds;
     use crate::price::Price;
-    use crate::product::Product;
 
+    /// A one-variant product of `sku` (a flat product), stock 5.
     pub fn product(sku: &str, price: &str) -> Product {
-        Product {
+        FlatProduct {
             sku: sku.to_string(),
             title: format!("Title {sku}"),
             price: Price::parse(price, "EUR").unwrap(),
@@ -203,6 +227,12 @@ pub(super) mod test_data {
             updated_at: "2026-01-01T00:00:00Z".to_string(),
             id: None,
         }
+        .into_product()
+    }
+
+    /// The handle of [`product`]`(sku)`.
+    pub fn handle(sku: &str) -> String {
+        crate::catalog::derive_handle(sku)
     }
 
     pub fn counts(created: u64, updated: u64, unchanged: u64) -> UpsertCounts {
@@ -217,35 +247,38 @@ pub(super) mod test_data {
     /// (within one set and across sets), some with content already stored.
     pub fn mixed_batch() -> Vec<Product> {
         let mut batch: Vec<_> = (0..2 * SET_SIZE + 17)
-            .map(|i| product(&format!("S{i:04}"), "1.00"))
+            .map(|i| product(&format!("s{i:04}"), "1.00"))
             .collect();
         // Twice in the first set: once changed, once as it is.
-        batch[5] = product("S0002", "2.00");
-        batch[6] = product("S0002", "2.00");
+        batch[5] = product("s0002", "2.00");
+        batch[6] = product("s0002", "2.00");
         // Again in a later set, with a new id only.
         batch[SET_SIZE + 3] = Product {
             id: Some("ch-2".into()),
-            ..product("S0002", "2.00")
+            ..product("s0002", "2.00")
         };
         batch
     }
 
     /// A product with the least content: for tests about what happens to it, not in it.
     pub fn bare_product(sku: &str, price: &str) -> Product {
-        Product {
+        FlatProduct {
             sku: sku.into(),
             title: "t".into(),
-            price: crate::price::Price::parse(price, "EUR").unwrap(),
+            price: Price::parse(price, "EUR").unwrap(),
             quantity: 1,
             attributes: Default::default(),
             updated_at: "2026-01-01T00:00:00Z".into(),
             id: None,
         }
+        .into_product()
     }
 
-    pub fn result(sku: &str, revision: i64, error: Option<&str>) -> ExportResult {
+    /// A verdict on `product` at `revision`: accepted (the channel now
+    /// holds it, as sent) or refused.
+    pub fn result(product: &Product, revision: i64, error: Option<&str>) -> ExportResult {
         ExportResult {
-            sku: sku.into(),
+            handle: product.handle.clone(),
             revision,
             status: if error.is_some() {
                 ExportStatus::Error
@@ -253,6 +286,8 @@ pub(super) mod test_data {
                 ExportStatus::Created
             },
             error: error.map(Into::into),
+            accepted: error.is_none().then(|| product.clone()),
+            ids: PlatformIds::default(),
         }
     }
 }

@@ -1,123 +1,244 @@
-//! Products leaving the catalog (`products remove`, a complete master
-//! import) and the deletions each exporting channel still owes for them.
+//! Products and variants leaving the catalog (`products remove`, a complete
+//! master import, an upsert whose product no longer has a variant) and the
+//! deletions each exporting channel still owes for them.
 //!
-//! A removed product stays in `removed_products` while any channel holds an
-//! accepted export of it; each channel's deletion is pending until that
-//! channel confirms it. A product that comes back into the catalog is no
-//! longer removed, and is exported again everywhere.
-
-use std::sync::LazyLock;
+//! A channel is owed a deletion only of what it holds because the tool
+//! exported it: a product it accepted an export of (`exports`), a variant
+//! it holds (`platform_ids`, kind `variant`). A removed product stays in
+//! `removed_products`, a removed variant in `removed_variants`, while any
+//! channel holds it; each channel's deletion is pending until that channel
+//! confirms it. What comes back into the catalog is no longer removed and
+//! is exported again.
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::{SET_SIZE, padded, placeholders};
-use crate::store::sql::{ToValue, params};
+use super::{after, limit};
+use crate::connector::PlatformIds;
+use crate::store::sql::params;
 use crate::store::{Millis, Result, Tx, count_from_sql};
 
-/// Ends the removal of up to [`SET_SIZE`] skus (`?1...`), returning those
-/// that were removed.
-static REVIVE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "DELETE FROM removed_products WHERE sku IN ({}) RETURNING sku",
-        placeholders(1)
-    )
-});
-
-/// What [`Tx::remove_products`] did.
+/// What [`Tx::remove`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Removed {
-    /// Skus removed from the catalog.
+    /// Handles of products removed from the catalog.
     pub removed: Vec<String>,
-    /// Skus that were not in the catalog.
+    /// SKUs of variants removed from products that keep other variants.
+    pub variants_removed: Vec<String>,
+    /// Keys that are no handle or SKU of the catalog.
     pub missing: Vec<String>,
-    /// Channel deletions now pending (one per channel holding the product).
+    /// Channel deletions now pending (one per channel holding each product;
+    /// variants count with the product they leave).
     pub deletions_pending: u64,
+}
+
+/// Something a channel is owed a deletion of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingDeletion {
+    pub handle: String,
+    /// The whole product; else `skus` only.
+    pub whole_product: bool,
+    /// The variants to delete (for a whole product: those the channel
+    /// holds of it, as far as the store knows).
+    pub skus: Vec<String>,
+    /// The channel's ids for the product and those variants.
+    pub known: PlatformIds,
 }
 
 /// A channel's verdict on one deletion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeletionResult {
-    pub sku: String,
+    pub deletion: PendingDeletion,
     /// `None`: deleted (or already gone); `Some`: the channel's error.
     pub error: Option<String>,
 }
 
+/// Variant-level kinds of platform ids are keyed by SKU; the product's by
+/// handle. A variant's deletion forgets every id keyed by its SKU.
+const NOT_PRODUCT: &str = "kind <> 'product'";
+
 impl Tx<'_> {
-    /// Removes `skus` from the catalog; each channel holding an accepted
-    /// export of one owes its deletion. Exports never accepted are dropped.
-    pub fn remove_products(&self, skus: &[String], at: Timestamp) -> Result<Removed> {
+    /// Removes each of `keys` from the catalog: a handle removes its
+    /// product, a SKU its variant (and the product with its last variant).
+    /// Channels holding what left are owed its deletion.
+    pub fn remove(&self, keys: &[String], at: Timestamp) -> Result<Removed> {
         let mut result = Removed::default();
-        for sku in skus {
-            if self
-                .db
-                .execute("DELETE FROM catalog WHERE sku = ?1", params![sku])?
-                == 0
-            {
-                result.missing.push(sku.clone());
+        for key in keys {
+            if self.product_revision(key)?.is_some() {
+                result.deletions_pending += self.remove_product(key, at)?;
+                result.removed.push(key.clone());
                 continue;
             }
-            self.db.execute(
-                "DELETE FROM exports WHERE sku = ?1 AND exported_revision IS NULL",
-                params![sku],
-            )?;
-            let n: i64 = self.db.query_one(
-                "SELECT count(*) FROM exports WHERE sku = ?1 AND exported_revision IS NOT NULL",
-                params![sku],
-                |r| r.get(0),
-            )?;
-            if n > 0 {
-                self.db.execute_deferred(
-                    "INSERT INTO removed_products (sku, removed_at) VALUES (?1, ?2) \
-                     ON CONFLICT (sku) DO NOTHING",
-                    params![sku, Millis(at)],
-                )?;
-                result.deletions_pending += count_from_sql(n);
+            let Some(handle) = self.handle_of_sku(key)? else {
+                result.missing.push(key.clone());
+                continue;
+            };
+            let mut product = self.product(&handle)?.expect("a variant's product exists");
+            product.variants.retain(|v| v.sku != *key);
+            if product.variants.is_empty() {
+                result.deletions_pending += self.remove_product(&handle, at)?;
+                result.removed.push(handle);
+            } else {
+                let stored = self.stored_products(&[&handle])?;
+                result.deletions_pending += self.holders_of_sku(key)?;
+                self.store_product(&product, stored.get(&handle), at)?;
+                result.variants_removed.push(key.clone());
             }
-            result.removed.push(sku.clone());
         }
         Ok(result)
     }
 
-    /// Products inserted into the catalog are no longer removed: their
-    /// pending deletions are cancelled and every channel gets them again.
-    /// One statement per [`SET_SIZE`] skus, plus one per revived product.
-    pub(crate) fn revive_removed(&self, skus: &[&dyn ToValue]) -> Result<()> {
-        for set in skus.chunks(SET_SIZE) {
-            let revived: Vec<String> = self.db.query(&REVIVE, &padded(&[], set), |r| r.get(0))?;
-            for sku in revived {
-                self.db
-                    .execute("DELETE FROM exports WHERE sku = ?1", params![sku])?;
-            }
+    /// Removes product `handle`; returns how many channels are owed its
+    /// deletion. Exports never accepted are dropped.
+    pub(super) fn remove_product(&self, handle: &str, at: Timestamp) -> Result<u64> {
+        let skus: Vec<String> = self.db.query(
+            "SELECT sku FROM variants WHERE handle = ?1",
+            params![handle],
+            |r| r.get(0),
+        )?;
+        for sku in &skus {
+            self.db
+                .execute_deferred("DELETE FROM stock_levels WHERE sku = ?1", params![sku])?;
         }
+        self.db
+            .execute_deferred("DELETE FROM variants WHERE handle = ?1", params![handle])?;
+        self.db
+            .execute("DELETE FROM products WHERE handle = ?1", params![handle])?;
+        self.db.execute(
+            "DELETE FROM exports WHERE handle = ?1 AND exported_revision IS NULL",
+            params![handle],
+        )?;
+        let n: i64 = self.db.query_one(
+            "SELECT count(*) FROM exports WHERE handle = ?1 AND exported_revision IS NOT NULL",
+            params![handle],
+            |r| r.get(0),
+        )?;
+        if n > 0 {
+            self.db.execute_deferred(
+                "INSERT INTO removed_products (handle, removed_at) VALUES (?1, ?2) \
+                 ON CONFLICT (handle) DO NOTHING",
+                params![handle, Millis(at)],
+            )?;
+        }
+        Ok(count_from_sql(n))
+    }
+
+    /// Variant `sku` left product `handle` (which stays): its row and stock
+    /// go, and channels holding it are owed its deletion.
+    pub(super) fn variant_left(&self, handle: &str, sku: &str, at: Timestamp) -> Result<()> {
+        self.db.execute_deferred(
+            "DELETE FROM variants WHERE sku = ?1 AND handle = ?2",
+            params![sku, handle],
+        )?;
+        self.db
+            .execute_deferred("DELETE FROM stock_levels WHERE sku = ?1", params![sku])?;
+        // The casts type the parameters for PostgreSQL, which cannot infer
+        // them from a SELECT list.
+        self.db.execute_deferred(
+            "INSERT INTO removed_variants (sku, handle, removed_at) \
+             SELECT CAST(?1 AS TEXT), CAST(?2 AS TEXT), CAST(?3 AS BIGINT) WHERE EXISTS \
+             (SELECT 1 FROM platform_ids WHERE kind = 'variant' AND key = ?1) \
+             ON CONFLICT (sku, handle) DO NOTHING",
+            params![sku, handle, Millis(at)],
+        )?;
         Ok(())
     }
 
-    /// Skus removed from the catalog that `channel` has not confirmed
-    /// deleted, ordered, after `after_sku`, at most `limit`.
+    /// How many channels hold variant `sku`.
+    fn holders_of_sku(&self, sku: &str) -> Result<u64> {
+        let n: i64 = self.db.query_one(
+            "SELECT count(*) FROM platform_ids WHERE kind = 'variant' AND key = ?1",
+            params![sku],
+            |r| r.get(0),
+        )?;
+        Ok(count_from_sql(n))
+    }
+
+    /// Deletions `channel` is owed, after `after_handle`, at most `limit`:
+    /// whole products first (ordered by handle), then variants of products
+    /// that stay. `after_handle` pages the products; variants come all at
+    /// once when the products are done (`variants = true`).
     pub fn pending_deletions(
         &self,
         channel: &str,
-        after_sku: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<String>> {
-        let rows = self.db.query(
-            "SELECT e.sku FROM exports e JOIN removed_products r ON r.sku = e.sku \
-             WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL AND e.sku > ?2 \
-             ORDER BY e.sku LIMIT ?3",
-            params![
-                channel,
-                after_sku.unwrap_or(""),
-                i64::try_from(limit).unwrap_or(i64::MAX)
-            ],
-            |r| r.get(0),
+        after_handle: Option<&str>,
+        limit_rows: usize,
+        variants: bool,
+    ) -> Result<Vec<PendingDeletion>> {
+        if !variants {
+            let rows: Vec<(String, Option<String>)> = self.db.query(
+                "SELECT e.handle, e.exported_doc FROM exports e \
+                 JOIN removed_products r ON r.handle = e.handle \
+                 WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL AND e.handle > ?2 \
+                 ORDER BY e.handle LIMIT ?3",
+                params![channel, after(after_handle), limit(limit_rows)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let mut pending = Vec::with_capacity(rows.len());
+            for (handle, doc) in rows {
+                let mut skus: Vec<String> = match doc {
+                    Some(doc) => super::product_from_doc(&handle, &doc)?
+                        .skus()
+                        .map(str::to_string)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let held: Vec<String> = self.db.query(
+                    "SELECT v.sku FROM removed_variants v JOIN platform_ids p \
+                     ON p.channel = ?1 AND p.kind = 'variant' AND p.key = v.sku \
+                     WHERE v.handle = ?2 ORDER BY v.sku",
+                    params![channel, handle],
+                    |r| r.get(0),
+                )?;
+                for sku in held {
+                    if !skus.contains(&sku) {
+                        skus.push(sku);
+                    }
+                }
+                let known = self.known_ids(channel, &handle, skus.iter().map(String::as_str))?;
+                pending.push(PendingDeletion {
+                    handle,
+                    whole_product: true,
+                    skus,
+                    known,
+                });
+            }
+            return Ok(pending);
+        }
+        let rows: Vec<(String, String)> = self.db.query(
+            "SELECT v.handle, v.sku FROM removed_variants v JOIN platform_ids p \
+             ON p.channel = ?1 AND p.kind = 'variant' AND p.key = v.sku \
+             WHERE v.handle > ?2 AND NOT EXISTS \
+             (SELECT 1 FROM removed_products r WHERE r.handle = v.handle) \
+             ORDER BY v.handle, v.sku LIMIT ?3",
+            params![channel, after(after_handle), limit(limit_rows)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok(rows)
+        let mut pending: Vec<PendingDeletion> = Vec::new();
+        for (handle, sku) in rows {
+            match pending.last_mut() {
+                Some(last) if last.handle == handle => last.skus.push(sku),
+                _ => pending.push(PendingDeletion {
+                    handle,
+                    whole_product: false,
+                    skus: vec![sku],
+                    known: PlatformIds::default(),
+                }),
+            }
+        }
+        for deletion in &mut pending {
+            deletion.known = self.known_ids(
+                channel,
+                &deletion.handle,
+                deletion.skus.iter().map(String::as_str),
+            )?;
+        }
+        Ok(pending)
     }
 
     /// Records a channel's verdicts on deletions: a confirmed one forgets
-    /// the product for that channel (export and listing); an error keeps it
-    /// pending for the next run.
+    /// what was deleted for that channel (export state, listing, ids); an
+    /// error keeps it pending for the next run.
     pub fn record_deletions(
         &self,
         channel: &str,
@@ -125,22 +246,40 @@ impl Tx<'_> {
         at: Timestamp,
     ) -> Result<()> {
         for result in results {
+            let d = &result.deletion;
             match &result.error {
                 None => {
-                    self.db.execute_deferred(
-                        "DELETE FROM exports WHERE channel = ?1 AND sku = ?2",
-                        params![channel, result.sku],
-                    )?;
-                    self.db.execute_deferred(
-                        "DELETE FROM listings WHERE channel = ?1 AND sku = ?2",
-                        params![channel, result.sku],
-                    )?;
+                    if d.whole_product {
+                        for table in ["exports", "listings", "listing_variants"] {
+                            self.db.execute_deferred(
+                                &format!("DELETE FROM {table} WHERE channel = ?1 AND handle = ?2"),
+                                params![channel, d.handle],
+                            )?;
+                        }
+                        self.db.execute_deferred(
+                            "DELETE FROM platform_ids WHERE channel = ?1 AND kind = 'product' \
+                             AND key = ?2",
+                            params![channel, d.handle],
+                        )?;
+                    }
+                    for sku in &d.skus {
+                        self.db.execute_deferred(
+                            &format!(
+                                "DELETE FROM platform_ids WHERE channel = ?1 AND key = ?2 AND {NOT_PRODUCT}"
+                            ),
+                            params![channel, sku],
+                        )?;
+                        self.db.execute_deferred(
+                            "DELETE FROM listing_variants WHERE channel = ?1 AND sku = ?2",
+                            params![channel, sku],
+                        )?;
+                    }
                 }
                 Some(error) => {
                     self.db.execute_deferred(
                         "UPDATE exports SET last_status = 'error', last_error = ?3, \
-                         attempted_at = ?4 WHERE channel = ?1 AND sku = ?2",
-                        params![channel, result.sku, error, Millis(at)],
+                         attempted_at = ?4 WHERE channel = ?1 AND handle = ?2",
+                        params![channel, d.handle, error, Millis(at)],
                     )?;
                 }
             }
@@ -148,21 +287,30 @@ impl Tx<'_> {
         self.drop_settled_removals()
     }
 
-    /// Removed products no channel owes a deletion for any more.
+    /// Removed products and variants no channel owes a deletion for any more.
     pub(crate) fn drop_settled_removals(&self) -> Result<()> {
         self.db.execute(
             "DELETE FROM removed_products WHERE NOT EXISTS (SELECT 1 FROM exports e \
-             WHERE e.sku = removed_products.sku AND e.exported_revision IS NOT NULL)",
+             WHERE e.handle = removed_products.handle AND e.exported_revision IS NOT NULL)",
+            params![],
+        )?;
+        self.db.execute(
+            "DELETE FROM removed_variants WHERE NOT EXISTS (SELECT 1 FROM platform_ids p \
+             WHERE p.kind = 'variant' AND p.key = removed_variants.sku)",
             params![],
         )?;
         Ok(())
     }
 
-    /// How many removed products some channel has not confirmed deleted.
+    /// How many deletions (products, and products some of whose variants
+    /// went) `channel` has not confirmed.
     pub fn count_pending_deletions(&self, channel: &str) -> Result<u64> {
         let n: i64 = self.db.query_one(
-            "SELECT count(*) FROM exports e JOIN removed_products r ON r.sku = e.sku \
-             WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL",
+            "SELECT (SELECT count(*) FROM exports e JOIN removed_products r ON r.handle = e.handle \
+             WHERE e.channel = ?1 AND e.exported_revision IS NOT NULL) + \
+             (SELECT count(DISTINCT v.handle) FROM removed_variants v JOIN platform_ids p \
+             ON p.channel = ?1 AND p.kind = 'variant' AND p.key = v.sku \
+             WHERE NOT EXISTS (SELECT 1 FROM removed_products r WHERE r.handle = v.handle))",
             params![channel],
             |r| r.get(0),
         )?;
@@ -171,157 +319,5 @@ impl Tx<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::catalog::test_data::*;
-    use crate::store::test_util::*;
-
-    #[test]
-    fn removed_products_are_deleted_where_they_were_exported() {
-        let (_dir, store) = temp_store();
-        let t = at("2026-01-01T00:00:00Z");
-        store
-            .write(|tx| {
-                tx.upsert_catalog(&[
-                    bare_product("A", "1"),
-                    bare_product("B", "1"),
-                    bare_product("C", "1"),
-                ])?;
-                tx.record_export_results("shop", &[result("A", 1, None), result("B", 1, None)], t)?;
-                tx.record_export_results(
-                    "web",
-                    &[result("A", 1, None), result("C", 1, Some("no"))],
-                    t,
-                )
-            })
-            .unwrap();
-        let removed = store
-            .write(|tx| tx.remove_products(&["A".into(), "C".into(), "Z".into()], t))
-            .unwrap();
-        assert_eq!(removed.removed, ["A", "C"]);
-        assert_eq!(removed.missing, ["Z"]);
-        assert_eq!(
-            removed.deletions_pending, 2,
-            "A on shop and web; C was never accepted"
-        );
-        let pending = |ch: &str| store.read(|tx| tx.pending_deletions(ch, None, 10)).unwrap();
-        assert_eq!(pending("shop"), ["A"]);
-        assert_eq!(pending("web"), ["A"]);
-        assert!(store.read(|tx| tx.product("A")).unwrap().is_none());
-
-        // shop confirms; web fails and stays pending.
-        store
-            .write(|tx| {
-                tx.record_deletions(
-                    "shop",
-                    &[DeletionResult {
-                        sku: "A".into(),
-                        error: None,
-                    }],
-                    t,
-                )?;
-                tx.record_deletions(
-                    "web",
-                    &[DeletionResult {
-                        sku: "A".into(),
-                        error: Some("locked".into()),
-                    }],
-                    t,
-                )
-            })
-            .unwrap();
-        assert!(pending("shop").is_empty());
-        assert_eq!(pending("web"), ["A"]);
-        store
-            .write(|tx| {
-                tx.record_deletions(
-                    "web",
-                    &[DeletionResult {
-                        sku: "A".into(),
-                        error: None,
-                    }],
-                    t,
-                )
-            })
-            .unwrap();
-        assert!(pending("web").is_empty());
-        let left: i64 = store
-            .read(|tx| {
-                Ok(tx
-                    .db
-                    .query_one("SELECT count(*) FROM removed_products", params![], |r| {
-                        r.get(0)
-                    })?)
-            })
-            .unwrap();
-        assert_eq!(left, 0, "settled removals are dropped");
-    }
-
-    #[test]
-    fn a_product_that_comes_back_is_exported_again_and_not_deleted() {
-        let (_dir, store) = temp_store();
-        let t = at("2026-01-01T00:00:00Z");
-        store
-            .write(|tx| {
-                tx.upsert_catalog(&[bare_product("A", "1")])?;
-                tx.upsert_catalog(&[bare_product("A", "2")])?;
-                tx.record_export_results("shop", &[result("A", 2, None)], t)?;
-                tx.remove_products(&["A".into()], t)
-            })
-            .unwrap();
-        store
-            .write(|tx| tx.upsert_catalog(&[bare_product("A", "3")]))
-            .unwrap();
-        assert!(
-            store
-                .read(|tx| tx.pending_deletions("shop", None, 10))
-                .unwrap()
-                .is_empty()
-        );
-        let pending = store
-            .read(|tx| tx.pending_exports("shop", None, 10, 3))
-            .unwrap();
-        assert_eq!(
-            pending.len(),
-            1,
-            "sent again although its new revision is 1"
-        );
-    }
-
-    #[test]
-    fn products_coming_back_among_many_new_ones_are_revived_and_only_they() {
-        let (_dir, store) = temp_store();
-        let t = at("2026-01-01T00:00:00Z");
-        let many: Vec<_> = (0..2 * SET_SIZE + 5)
-            .map(|i| bare_product(&format!("N{i:04}"), "1"))
-            .collect();
-        store
-            .write(|tx| {
-                tx.upsert_catalog(&[
-                    bare_product("A", "1"),
-                    bare_product("B", "1"),
-                    bare_product("C", "1"),
-                ])?;
-                let accepted = ["A", "B", "C"].map(|s| result(s, 1, None));
-                tx.record_export_results("shop", &accepted, t)?;
-                tx.remove_products(&["A".into(), "B".into(), "C".into()], t)
-            })
-            .unwrap();
-        // A comes back in the first set, C in the last; B stays removed.
-        let mut batch = many.clone();
-        batch.insert(3, bare_product("A", "1"));
-        batch.push(bare_product("C", "1"));
-        let counts = store.write(|tx| tx.upsert_catalog(&batch)).unwrap();
-        assert_eq!(counts.created, batch.len() as u64);
-        assert_eq!(
-            store
-                .read(|tx| tx.pending_deletions("shop", None, 10))
-                .unwrap(),
-            ["B"]
-        );
-        let pending = store
-            .read(|tx| tx.pending_exports("shop", None, 1000, 3))
-            .unwrap();
-        assert_eq!(pending.len(), batch.len(), "A and C are sent again");
-    }
-}
+#[path = "removal_tests.rs"]
+mod tests;

@@ -277,6 +277,9 @@ fn migrate(session: &PgSession, account: &str, schema: &str) -> Result<()> {
         db.batch(&format!("SET LOCAL search_path TO {}", quoted(schema)))?;
         for (i, step) in STEPS.iter().enumerate().skip(version as usize) {
             db.batch(step.postgres)?;
+            if let Some(data) = step.data {
+                data(db)?;
+            }
             tracing::info!(schema, version = i + 1, "store upgraded: {}", step.what);
         }
         db.execute(

@@ -315,6 +315,10 @@ fn migrate(conn: &mut rusqlite::Connection, path: &Path) -> Result<()> {
         }
         let step = &STEPS[found as usize];
         tx.execute_batch(step.sqlite).map_err(&sql)?;
+        if let Some(data) = step.data {
+            data(crate::store::sql::Db(&Migrating(&tx)))
+                .map_err(|e| StoreError::from(e).at_location(&path.display().to_string()))?;
+        }
         tx.pragma_update(None, "user_version", found + 1)
             .map_err(&sql)?;
         tx.commit().map_err(&sql)?;
@@ -394,9 +398,7 @@ impl SqliteConnection {
 
 impl Sql for SqliteConnection {
     fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<usize> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        bind(&mut stmt, params)?;
-        Ok(stmt.raw_execute()?)
+        execute(&self.conn, sql, params)
     }
 
     fn batch(&self, sql: &str) -> DbResult<()> {
@@ -409,19 +411,7 @@ impl Sql for SqliteConnection {
         params: &[&dyn ToValue],
         each: &mut dyn FnMut(&Row) -> DbResult<()>,
     ) -> DbResult<()> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        bind(&mut stmt, params)?;
-        let columns = stmt.column_count();
-        let mut rows = stmt.raw_query();
-        let mut row = Row::default();
-        while let Some(r) = rows.next()? {
-            row.values.clear();
-            for i in 0..columns {
-                row.values.push(value(r.get_ref(i)?));
-            }
-            each(&row)?;
-        }
-        Ok(())
+        query_each(&self.conn, sql, params, each)
     }
 
     /// A table in the store itself (a TEMP table would spill to the system's
@@ -440,32 +430,93 @@ impl Sql for SqliteConnection {
     }
 
     fn tables(&self) -> DbResult<Vec<TableShape>> {
-        let names: Vec<String> = self
-            .conn
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut tables = Vec::with_capacity(names.len());
-        for name in names {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
-            let columns: Vec<(String, i64)> = stmt
-                .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut key: Vec<&(String, i64)> = columns.iter().filter(|c| c.1 > 0).collect();
-            key.sort_by_key(|c| c.1);
-            tables.push(TableShape {
-                key: key.iter().map(|c| c.0.clone()).collect(),
-                columns: columns.iter().map(|c| c.0.clone()).collect(),
-                name,
-            });
-        }
-        Ok(tables)
+        tables(&self.conn)
     }
+}
+
+/// The SQL surface of a migration step's `data`, inside the step's own
+/// transaction (no scratch tables there).
+struct Migrating<'c>(&'c rusqlite::Connection);
+
+impl Sql for Migrating<'_> {
+    fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<usize> {
+        execute(self.0, sql, params)
+    }
+
+    fn batch(&self, sql: &str) -> DbResult<()> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+
+    fn query_each(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        each: &mut dyn FnMut(&Row) -> DbResult<()>,
+    ) -> DbResult<()> {
+        query_each(self.0, sql, params, each)
+    }
+
+    fn scratch_table(&self, name: &str, _columns: &str) -> DbResult<()> {
+        Err(DbError::convert(format!(
+            "scratch table `{name}` asked for during a migration"
+        )))
+    }
+
+    fn tables(&self) -> DbResult<Vec<TableShape>> {
+        tables(self.0)
+    }
+}
+
+fn execute(conn: &rusqlite::Connection, sql: &str, params: &[&dyn ToValue]) -> DbResult<usize> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, params)?;
+    Ok(stmt.raw_execute()?)
+}
+
+fn query_each(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[&dyn ToValue],
+    each: &mut dyn FnMut(&Row) -> DbResult<()>,
+) -> DbResult<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, params)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.raw_query();
+    let mut row = Row::default();
+    while let Some(r) = rows.next()? {
+        row.values.clear();
+        for i in 0..columns {
+            row.values.push(value(r.get_ref(i)?));
+        }
+        each(&row)?;
+    }
+    Ok(())
+}
+
+fn tables(conn: &rusqlite::Connection) -> DbResult<Vec<TableShape>> {
+    let names: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        let mut stmt = conn.prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+        let columns: Vec<(String, i64)> = stmt
+            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut key: Vec<&(String, i64)> = columns.iter().filter(|c| c.1 > 0).collect();
+        key.sort_by_key(|c| c.1);
+        tables.push(TableShape {
+            key: key.iter().map(|c| c.0.clone()).collect(),
+            columns: columns.iter().map(|c| c.0.clone()).collect(),
+            name,
+        });
+    }
+    Ok(tables)
 }
 
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[&dyn ToValue]) -> DbResult<()> {
@@ -539,22 +590,32 @@ mod tests {
         let tables = store.read(|tx| Ok(tx.db.engine().tables()?)).unwrap();
         let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
         for table in [
-            "catalog",
             "channel_identity",
             "exports",
             "import_complete",
             "import_seen",
             "import_progress",
             "job_state",
+            "listing_variants",
             "listings",
+            "platform_ids",
+            "products",
             "removed_products",
+            "removed_variants",
             "run_history",
+            "shop_intents",
+            "stock_levels",
             "tokens",
+            "variants",
         ] {
             assert!(names.contains(&table), "{table} missing: {names:?}");
         }
+        assert!(
+            !names.contains(&"catalog"),
+            "the flat catalog is gone: {names:?}"
+        );
         let exports = tables.iter().find(|t| t.name == "exports").unwrap();
-        assert_eq!(exports.key, ["channel", "sku"]);
+        assert_eq!(exports.key, ["channel", "handle"]);
         assert_eq!(exports.columns.last().unwrap(), "rejected_revision");
         assert_eq!(
             pragma(&store, "user_version"),
