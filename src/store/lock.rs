@@ -144,10 +144,13 @@ pub fn account_run_holder(store: &StoreSpec, account: &str) -> Option<u32> {
 fn file_run_holder(data_dir: &Path, account: &str) -> Option<u32> {
     let note = std::fs::read_to_string(data_dir.join(format!("{account}.lock"))).ok()?;
     let pid = parse_holder(&note).0?;
-    let raw = libc::pid_t::try_from(pid).ok()?;
-    // SAFETY: signal 0 only checks that the process exists.
-    let exists = unsafe { libc::kill(raw, 0) } == 0;
-    (exists || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)).then_some(pid)
+    let raw = rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?;
+    // Signal 0 only checks that the process exists; EPERM means it does,
+    // under another user.
+    match rustix::process::test_kill_process(raw) {
+        Ok(()) | Err(rustix::io::Errno::PERM) => Some(pid),
+        Err(_) => None,
+    }
 }
 
 /// Takes the account's run lock without waiting, and notes in the lock file
@@ -274,14 +277,10 @@ mod advisory {
     use super::*;
 
     pub(super) fn host_name() -> String {
-        let mut buf = [0u8; 256];
-        // SAFETY: the buffer outlives the call and its length is passed.
-        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-        if rc != 0 {
-            return "unknown-host".to_string();
-        }
-        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
     }
 
     fn unavailable(target: &PgTarget, source: DbError) -> StoreError {

@@ -247,8 +247,8 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
     let human = env.ok(&["status"]);
     assert!(human.contains(&format!("running (pid {pid})")), "{human}");
 
-    // SAFETY: signals the child this test started.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) }, 0);
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signal the run");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -241,8 +241,9 @@ fn finish(child: Child, limit: Duration) -> Output {
     match recv.recv_timeout(limit) {
         Ok(out) => out.expect("wait for oms-channels"),
         Err(_) => {
-            // SAFETY: signals a child this test started and has not reaped.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            // Not reaped yet, so the pid is still this child's.
+            let raw = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid");
+            let _ = rustix::process::kill_process(raw, rustix::process::Signal::KILL);
             let out = recv.recv().expect("killed child").expect("output");
             panic!(
                 "oms-channels (pid {pid}) did not finish within {limit:?}:\n{}",

@@ -91,7 +91,7 @@ fn make_certs(dir: &Path) {
     )
     .unwrap();
     // The server (the `postgres` user when the tests run as root) must own its key.
-    if unsafe { libc::geteuid() } == 0 {
+    if rustix::process::geteuid().is_root() {
         let out = Command::new("id")
             .args(["-u", "postgres"])
             .output()

@@ -175,9 +175,8 @@ impl MedusaPeer {
 
 impl Drop for MedusaPeer {
     fn drop(&mut self) {
-        // SAFETY: kill(2) on the server's own process group.
-        unsafe {
-            libc::kill(-(self.server.id() as i32), libc::SIGKILL);
+        if let Some(group) = rustix::process::Pid::from_raw(self.server.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         }
         let _ = self.server.wait();
         drop(self.watchdog_pipe.take());

@@ -265,8 +265,7 @@ fn fresh_dir() -> PathBuf {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
 }
 
 /// The uid and gid of the `postgres` user (the postgresql-15 package makes it).
