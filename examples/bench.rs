@@ -11,6 +11,8 @@
 
 #[path = "bench/many.rs"]
 mod many;
+#[path = "bench/measure.rs"]
+mod measure;
 #[path = "bench/peers.rs"]
 mod peers;
 // The test peers' harnesses, shared with the integration tests.
@@ -23,12 +25,12 @@ mod pg;
 #[path = "../tests/it/support/vendure.rs"]
 mod vendure;
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
@@ -124,7 +126,11 @@ impl Sizes {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<ExitCode> {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if let Some(code) = measure::measurer(&args) {
+        return Ok(code);
+    }
     let mut quick = false;
     let mut build = true;
     let mut with_peers = true;
@@ -144,7 +150,7 @@ fn main() -> Result<()> {
                      --runners  only the many-accounts figures on a PostgreSQL store\n\
                      \x20          (runners scaling; idle run-once per account, PostgreSQL vs SQLite)"
                 );
-                return Ok(());
+                return Ok(ExitCode::SUCCESS);
             }
             other => bail!(
                 "unknown argument `{other}`: expected --quick, --no-build, --no-peers, --idle or --runners"
@@ -190,7 +196,7 @@ fn main() -> Result<()> {
     if table.missed > 0 {
         println!("{} figure(s) miss their target", table.missed);
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 // ---- the five figures ----
@@ -733,10 +739,9 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own child, which is not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
+        // Not reaped yet, so the pid is still this child's.
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -760,6 +765,19 @@ struct Env<'a> {
     /// `OMS_CHANNELS_STORE` for every run; `None` runs on the SQLite files
     /// of the data dir (and keeps a store URL in the caller's env out).
     store: Option<String>,
+}
+
+/// A CLI run in flight, through the measurer.
+struct Running {
+    child: Child,
+    report: PathBuf,
+}
+
+impl Running {
+    /// Waits at most [`CHILD_DEADLINE`] (then kills it and its child).
+    fn wait(self) -> Result<measure::Exit> {
+        measure::wait(self.child, &self.report, CHILD_DEADLINE)
+    }
 }
 
 /// One finished CLI run.
@@ -938,16 +956,26 @@ impl<'a> Env<'a> {
         Ok(command)
     }
 
+    /// Starts the CLI with `args` ([`Env::command`]) through the measurer.
+    fn start(&self, args: &[&str], data: Option<&Path>, out: &Path, err: &Path) -> Result<Running> {
+        let report = out.with_extension("measured");
+        let _ = std::fs::remove_file(&report);
+        let command = self.command(args, data, out, err)?;
+        let child = measure::wrap(&command, &report)?
+            .stdin(Stdio::null())
+            .stdout(File::create(out)?)
+            .stderr(File::create(err)?)
+            .spawn()
+            .context("cannot start oms-channels")?;
+        Ok(Running { child, report })
+    }
+
     /// Runs the CLI to completion; fails unless it exits 0. Wall time from
     /// spawn to exit; peak RSS from the kernel's accounting of this child.
     fn run(&self, args: &[&str]) -> Result<Run> {
         let out_path = self.dir.path().join("stdout");
         let err_path = self.dir.path().join("stderr");
-        let mut command = self.command(args, None, &out_path, &err_path)?;
-        let start = Instant::now();
-        let child = command.spawn().context("cannot start oms-channels")?;
-        let exit = wait_with_deadline(child, CHILD_DEADLINE)?;
-        let wall = start.elapsed();
+        let exit = self.start(args, None, &out_path, &err_path)?.wait()?;
         let stdout = std::fs::read_to_string(&out_path)?;
         if exit.code != Some(0) {
             bail!(
@@ -958,78 +986,12 @@ impl<'a> Env<'a> {
             );
         }
         Ok(Run {
-            wall,
+            wall: exit.wall,
             max_rss_kb: exit.max_rss_kb,
             cpu: exit.cpu,
             stdout,
         })
     }
-}
-
-/// How a child ended, from the kernel's accounting.
-struct Exit {
-    /// `None` when a signal ended it.
-    code: Option<i32>,
-    max_rss_kb: u64,
-    /// User plus system CPU time.
-    cpu: Duration,
-}
-
-/// Waits for `child`, killing it after `deadline`; returns its exit code,
-/// peak RSS and CPU time.
-fn wait_with_deadline(child: Child, deadline: Duration) -> Result<Exit> {
-    let pid = i32::try_from(child.id()).context("pid out of range")?;
-    let (done, finished) = mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if finished.recv_timeout(deadline) == Err(mpsc::RecvTimeoutError::Timeout) {
-            eprintln!("bench: a child ran past {deadline:?}; killing it");
-            // SAFETY: the child is not reaped before this thread is joined.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    });
-    // Wait without reaping, so the pid stays ours until the watchdog is gone.
-    // SAFETY: plain syscalls on our own child with zeroed out-parameters.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        while libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOWAIT,
-        ) != 0
-        {
-            let err = std::io::Error::last_os_error();
-            ensure!(
-                err.kind() == std::io::ErrorKind::Interrupted,
-                "waitid: {err}"
-            );
-        }
-    }
-    drop(done);
-    let _ = watchdog.join();
-    let mut status = 0;
-    // SAFETY: as above; this reaps the child and reads its resource usage.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        ensure!(
-            libc::wait4(pid, &mut status, 0, &mut usage) == pid,
-            "wait4: {}",
-            std::io::Error::last_os_error()
-        );
-        usage
-    };
-    // `child` was reaped above: dropping it neither waits nor kills.
-    drop(child);
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    let time = |t: libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
-    };
-    Ok(Exit {
-        code,
-        max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        cpu: time(usage.ru_utime) + time(usage.ru_stime),
-    })
 }
 
 // ---- the table ----

@@ -11,9 +11,7 @@ pub fn point(point: &str) {
     static TARGET: OnceLock<Option<String>> = OnceLock::new();
     let target = TARGET.get_or_init(|| std::env::var(ENV).ok().filter(|v| !v.is_empty()));
     if target.as_deref() == Some(point) {
-        let _ = rustix::process::kill_process(
-            rustix::process::getpid(),
-            rustix::process::Signal::KILL,
-        );
+        let _ =
+            rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
     }
 }

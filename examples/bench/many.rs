@@ -16,16 +16,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::Child;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use serde_json::Value;
 
 use super::{
-    Bins, CHILD_DEADLINE, Env, Exit, SECRET_ENV, Sandbox, Sizes, Table, duration, median, runtime,
-    thousands, wait_with_deadline,
+    Bins, Env, Running, SECRET_ENV, Sandbox, Sizes, Table, duration, median, runtime, thousands,
 };
+use crate::measure::Exit;
 use crate::pg::PgCluster;
 
 /// Per-request latency of the channels of the scaling figure.
@@ -426,7 +426,7 @@ struct Runner {
 /// data dir of its own, and waits for all; the wall time ends at the last exit.
 fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
     let args = ["run-once", "--all-accounts", "--json"];
-    let mut children: Vec<(Child, PathBuf, PathBuf)> = Vec::new();
+    let mut children: Vec<(Running, PathBuf, PathBuf)> = Vec::new();
     let start = Instant::now();
     for i in 0..runners {
         // The first runner shares the scenario's data dir (with SQLite
@@ -434,18 +434,14 @@ fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
         let data = (i > 0).then(|| env.dir.path().join(format!("data-runner-{i}")));
         let out = env.dir.path().join(format!("runner-{round}-{i}.json"));
         let err = env.dir.path().join(format!("runner-{round}-{i}.err"));
-        let mut command = env.command(&args, data.as_deref(), &out, &err)?;
-        let child = command.spawn().context("cannot start oms-channels")?;
-        children.push((child, out, err));
+        let running = env.start(&args, data.as_deref(), &out, &err)?;
+        children.push((running, out, err));
     }
     let exits = std::thread::scope(|scope| {
         let waits: Vec<_> = children
             .into_iter()
-            .map(|(child, out, err)| {
-                scope.spawn(move || {
-                    wait_with_deadline(child, CHILD_DEADLINE)
-                        .map(|e| (e, start.elapsed(), out, err))
-                })
+            .map(|(running, out, err)| {
+                scope.spawn(move || running.wait().map(|e| (e, start.elapsed(), out, err)))
             })
             .collect();
         waits
@@ -709,9 +705,7 @@ fn stat_cpu(pid: u32, with_children: bool) -> Result<Duration> {
 }
 
 fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if hz > 0 { hz as f64 } else { 100.0 }
+    rustix::param::clock_ticks_per_second() as f64
 }
 
 /// The machine's CPU use from `/proc/stat`, every process included.

@@ -1,8 +1,7 @@
 //! The integration tests, in one binary: the real `oms-channels` binary in
 //! temp config and data dirs, against sandbox beta-rest channels on loopback.
 
-#[path = "../../examples/sandbox/server.rs"]
-mod sandbox;
+use ::sandbox;
 mod support;
 
 mod cli;
