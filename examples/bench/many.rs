@@ -26,7 +26,7 @@ use super::{
     Bins, Env, Running, SECRET_ENV, Sandbox, Sizes, Table, duration, median, runtime, thousands,
 };
 use crate::measure::Exit;
-use crate::pg::PgCluster;
+use test_support::pg::PgCluster;
 
 /// Per-request latency of the channels of the scaling figure.
 const LATENCY_MS: u64 = 50;
@@ -74,7 +74,7 @@ fn runners(
     )?;
     let n = sizes.runner_accounts;
     let db = cluster.fresh_database("bench_runners");
-    let env = Env::new(bins, &sandbox)?.with_store(&cluster.url(&db));
+    let env = Env::new(&sandbox)?.with_store(&cluster.url(&db));
     let setup = Instant::now();
     // Account name -> due jobs.
     let mut due: BTreeMap<String, usize> = BTreeMap::new();
@@ -431,9 +431,9 @@ fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
     for i in 0..runners {
         // The first runner shares the scenario's data dir (with SQLite
         // files, its stores), the others have their own as other hosts would.
-        let data = (i > 0).then(|| env.dir.path().join(format!("data-runner-{i}")));
-        let out = env.dir.path().join(format!("runner-{round}-{i}.json"));
-        let err = env.dir.path().join(format!("runner-{round}-{i}.err"));
+        let data = (i > 0).then(|| env.test.root().join(format!("data-runner-{i}")));
+        let out = env.test.root().join(format!("runner-{round}-{i}.json"));
+        let err = env.test.root().join(format!("runner-{round}-{i}.err"));
         let running = env.start(&args, data.as_deref(), &out, &err)?;
         children.push((running, out, err));
     }
@@ -485,8 +485,8 @@ fn idle_per_account(
         &["--products", PRODUCTS, "--client-credentials"],
     )?;
     let db = cluster.fresh_database("bench_idle");
-    let sqlite = Env::new(bins, &sandbox)?;
-    let pg = Env::new(bins, &sandbox)?.with_store(&cluster.url(&db));
+    let sqlite = Env::new(&sandbox)?;
+    let pg = Env::new(&sandbox)?.with_store(&cluster.url(&db));
     let n = sizes.idle_accounts;
     let periods = [
         ("auth-refresh", "1h"),

@@ -8,23 +8,23 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::both_backends;
-use crate::sandbox::{Sandbox, Switches};
-use crate::support::backend::Backend;
-use crate::support::run_env::{self, RunEnv, parse, wait_until};
+use sandbox::Switches;
+use test_support::output::{parse, wait_until};
+use test_support::peer::SandboxPeer;
+use test_support::{Backend, Rows, TestEnv, both_backends};
 
 const HOURLY_IMPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("import-products", "1h")];
 
-fn master_shop(backend: Backend, products: u64, switches: Switches) -> (RunEnv, Sandbox) {
-    let mut env = RunEnv::with(backend);
-    let shop = env.sandbox(products, switches);
+fn master_shop(backend: Backend, products: u64, switches: Switches) -> (TestEnv, SandboxPeer) {
+    let mut env = TestEnv::with_account(backend);
+    let shop = SandboxPeer::with(products, switches);
     env.add_channel("shop", &shop, HOURLY_IMPORT);
     env.set_master("shop");
     (env, shop)
 }
 
 /// Adds `line` to channel `id`'s table in the account file, as an operator would.
-fn edit_channel(env: &RunEnv, id: &str, line: &str) {
+fn edit_channel(env: &TestEnv, id: &str, line: &str) {
     let file = env.config_dir().join("accounts/acme.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let header = format!("[channels.{id}]\n");
@@ -48,7 +48,7 @@ fn job_row<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
 both_backends!(an_idle_run_once_prints_nothing_on_either_stream);
 fn an_idle_run_once_prints_nothing_on_either_stream(backend: Backend) {
     let (env, _shop) = master_shop(backend, 5, Switches::default());
-    let first = env.output(&["run-once"]);
+    let first = env.run(["run-once"]);
     assert!(first.status.success());
     assert!(
         String::from_utf8_lossy(&first.stdout).contains("ran"),
@@ -56,7 +56,7 @@ fn an_idle_run_once_prints_nothing_on_either_stream(backend: Backend) {
     );
 
     for args in [&["run-once"][..], &["run-once", "-q"][..]] {
-        let idle = env.output(args);
+        let idle = env.run(args);
         assert_eq!(idle.status.code(), Some(0), "{args:?}");
         assert_eq!(
             (idle.stdout.len(), idle.stderr.len()),
@@ -67,20 +67,20 @@ fn an_idle_run_once_prints_nothing_on_either_stream(backend: Backend) {
         );
     }
     // -v and --json show the not-due rows; status always shows everything.
-    let verbose = String::from_utf8(env.output(&["run-once", "-v"]).stdout).unwrap();
+    let verbose = String::from_utf8(env.run(["run-once", "-v"]).stdout).unwrap();
     assert!(verbose.contains("not-due"), "{verbose}");
     let rows = env.run_once(&[]);
     assert_eq!(rows.get("shop", "import-products").outcome, "not-due");
-    let status = env.ok(&["status"]);
+    let status = env.ok(["status"]);
     assert!(status.contains("import-products"), "{status}");
 }
 
 both_backends!(a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time);
 fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(backend: Backend) {
-    let mut env = RunEnv::with(backend);
-    let healthy = env.sandbox(5, Switches::default());
+    let mut env = TestEnv::with_account(backend);
+    let healthy = SandboxPeer::with(5, Switches::default());
     // Never answers (within this test): every request waits ten minutes.
-    let hung = env.sandbox(
+    let hung = SandboxPeer::with(
         5,
         Switches {
             latency_ms: 600_000,
@@ -96,7 +96,7 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(back
     let (code, doc, stderr) = env.run_once_any(&[]);
     let wall = started.elapsed();
     assert_eq!(code, 1, "{doc:#}\n{stderr}");
-    let rows = run_env::rows(&doc);
+    let rows = Rows::of(&doc);
     let healthy_import = rows.get("healthy", "import-products");
     assert_eq!(healthy_import.outcome, "ran", "{doc:#}");
     assert_eq!(healthy_import.items, 5);
@@ -152,7 +152,7 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(back
 fn a_channel_deadline_longer_than_its_types_is_a_warning() {
     let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
     edit_channel(&env, "shop", "deadline = \"1h\"");
-    let out = env.output(&["validate"]);
+    let out = env.run(["validate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("warning[deadline-above-type]") && stdout.contains("so 5m applies"),
@@ -163,20 +163,17 @@ fn a_channel_deadline_longer_than_its_types_is_a_warning() {
 #[test]
 fn all_accounts_skips_a_busy_account_and_carries_on() {
     let (env, _shop) = master_shop(Backend::Sqlite, 5, Switches::default());
-    env.ok(&["account", "add", "beta"]);
+    env.ok(["account", "add", "beta"]);
     // Another run holds `beta`.
     let _beta = hold_lock(&env, "beta");
 
     let (code, doc, stderr) = env.run_once_any(&["--all-accounts"]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
-    assert_eq!(
-        run_env::rows(&doc).get("shop", "import-products").outcome,
-        "ran"
-    );
+    assert_eq!(Rows::of(&doc).get("shop", "import-products").outcome, "ran");
     assert_eq!(doc["errors"][0]["account"], "beta", "{doc:#}");
     assert_eq!(doc["errors"][0]["busy"], true, "{doc:#}");
 
-    let human = env.output(&["run-once", "--all-accounts"]);
+    let human = env.run(["run-once", "--all-accounts"]);
     assert_eq!(human.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&human.stdout);
     assert!(
@@ -194,7 +191,7 @@ fn all_accounts_skips_a_busy_account_and_carries_on() {
 
 /// Holds `account`'s run lock the way another run-once would (an OS lock on
 /// its lock file, with a note naming this process) until dropped.
-fn hold_lock(env: &RunEnv, account: &str) -> std::fs::File {
+fn hold_lock(env: &TestEnv, account: &str) -> std::fs::File {
     std::fs::create_dir_all(env.data_dir()).unwrap();
     let mut held = std::fs::OpenOptions::new()
         .create(true)
@@ -223,7 +220,7 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
         },
     );
     let child = env
-        .std_cmd(&["run-once"])
+        .command(["run-once"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -244,7 +241,7 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
         format!("running now (pid {pid})"),
         "{import:#}"
     );
-    let human = env.ok(&["status"]);
+    let human = env.ok(["status"]);
     assert!(human.contains(&format!("running (pid {pid})")), "{human}");
 
     let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid");
@@ -299,7 +296,7 @@ fn json_errors_are_documents_on_stdout_with_the_exit_code() {
     for (args, exit, code, needle) in cases {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = env.output(&all);
+        let out = env.run(&all);
         let stdout = String::from_utf8(out.stdout).unwrap();
         assert_eq!(out.status.code(), Some(*exit), "{args:?}: {stdout}");
         let doc = parse(&stdout);
@@ -314,7 +311,7 @@ fn json_errors_are_documents_on_stdout_with_the_exit_code() {
         "channels = 3\n",
     )
     .unwrap();
-    let out = env.output(&["--json", "status"]);
+    let out = env.run(["--json", "status"]);
     assert_eq!(out.status.code(), Some(2));
     let doc = parse(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(doc["error"]["code"], "config", "{doc:#}");
@@ -329,9 +326,9 @@ fn json_errors_are_documents_on_stdout_with_the_exit_code() {
 
 #[test]
 fn help_lists_global_options_apart_and_describes_every_positional() {
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let help = |args: &[&str]| {
-        let out = env.output(args);
+        let out = env.run(args);
         assert!(out.status.success(), "{args:?}");
         String::from_utf8(out.stdout).unwrap()
     };
@@ -379,7 +376,7 @@ fn help_lists_global_options_apart_and_describes_every_positional() {
 
 /// `command path: positional` for every positional argument without help,
 /// read from the man page of each subcommand's `--help`.
-fn clap_positionals(env: &RunEnv) -> Vec<String> {
+fn clap_positionals(env: &TestEnv) -> Vec<String> {
     let mut missing = Vec::new();
     let paths: &[&[&str]] = &[
         &["account", "use"],
@@ -399,7 +396,7 @@ fn clap_positionals(env: &RunEnv) -> Vec<String> {
     for path in paths {
         let mut args = path.to_vec();
         args.push("--help");
-        let text = String::from_utf8(env.output(&args).stdout).unwrap();
+        let text = String::from_utf8(env.run(&args).stdout).unwrap();
         let Some((_, rest)) = text.split_once("Arguments:\n") else {
             missing.push(format!("{path:?}: no Arguments section"));
             continue;
@@ -416,8 +413,8 @@ fn clap_positionals(env: &RunEnv) -> Vec<String> {
 #[test]
 fn man_page_and_completions_of_account_channel_and_job_names() {
     let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
-    env.ok(&["account", "add", "beta"]);
-    let man = env.ok(&["man"]);
+    env.ok(["account", "add", "beta"]);
+    let man = env.ok(["man"]);
     assert!(
         man.starts_with(".ie") || man.contains(".TH oms-channels 1"),
         "{man}"
@@ -428,17 +425,17 @@ fn man_page_and_completions_of_account_channel_and_job_names() {
     );
 
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let script = env.ok(&["completions", shell]);
+        let script = env.ok(["completions", shell]);
         assert!(script.contains("COMPLETE"), "{shell}: {script}");
     }
     // What the shell code asks the binary while the user types (fish's protocol).
     let complete = |words: &[&str]| {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("oms-channels"))
+        let out = env
+            .bare_command()
             .args(["--", "oms-channels"])
             .args(words)
             .env("COMPLETE", "fish")
             .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
-            .env_remove("OMS_CHANNELS_ACCOUNT")
             .output()
             .unwrap();
         assert!(out.status.success(), "{words:?}");
@@ -467,10 +464,8 @@ fn man_page_and_completions_of_account_channel_and_job_names() {
 #[test]
 fn the_shipped_crontab_line_exports_the_secrets_and_logs_nothing_when_idle() {
     let (env, shop) = master_shop(Backend::Sqlite, 3, Switches::default());
-    let crontab = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/crontab"),
-    )
-    .unwrap();
+    let crontab =
+        std::fs::read_to_string(test_support::repo_root().join("examples/crontab")).unwrap();
     let line = crontab
         .lines()
         .find(|l| l.starts_with("* * * * *"))
@@ -486,14 +481,13 @@ fn the_shipped_crontab_line_exports_the_secrets_and_logs_nothing_when_idle() {
         .replace("/etc/oms-channels/secrets.env", secrets.to_str().unwrap())
         .replace(
             "/usr/local/bin/oms-channels",
-            assert_cmd::cargo::cargo_bin("oms-channels")
-                .to_str()
-                .unwrap(),
+            test_support::oms_channels_bin().to_str().unwrap(),
         )
         .replace("/var/log/oms-channels/run-once.log", log.to_str().unwrap());
     let cron = || {
         // cron runs the line with /bin/sh and a bare environment.
-        let status = std::process::Command::new("/bin/sh")
+        let status = env
+            .tool("/bin/sh")
             .args(["-c", &command])
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -528,7 +522,7 @@ fn bash_completes_channel_and_job_names_through_the_shipped_script() {
         return;
     }
     let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
-    let script = env.write_file("complete.bash", &env.ok(&["completions", "bash"]));
+    let script = env.write_file("complete.bash", &env.ok(["completions", "bash"]));
     // What bash does on TAB: fill COMP_WORDS/COMP_CWORD, call the function.
     let tab = |line: &str| {
         let words: Vec<&str> = line.split(' ').collect();
@@ -546,11 +540,10 @@ fn bash_completes_channel_and_job_names_through_the_shipped_script() {
             last = words[words.len() - 1],
             prev = words[words.len() - 2],
         );
-        let out = std::process::Command::new("bash")
+        let out = env
+            .tool("bash")
             .args(["--norc", "-c", &program])
             .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
             .output()
             .unwrap();
         String::from_utf8(out.stdout).unwrap()

@@ -16,7 +16,7 @@ use oms_channels::capabilities::Capabilities;
 use oms_channels::store::pg::{PgEnv, PgTarget};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::support::env::BIN;
+use test_support::{TestEnv, oms_channels_bin};
 
 const K8S_DIR: &str = "examples/k8s";
 const SYSTEMD_DIR: &str = "examples/systemd-multi-host";
@@ -730,8 +730,9 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
     let files = mounted_files(&objects, cron);
 
     // The config dir as the pod sees it, written to a temp dir.
-    let root = tempfile::tempdir().unwrap();
-    let local_config = root.path().join("config");
+    let test_env = TestEnv::new();
+    let root = test_env.root();
+    let local_config = root.join("config-from-configmap");
     let mut accounts = Vec::new();
     for file in &files {
         let Some(relative) = file.path.strip_prefix(&format!("{config_dir}/")) else {
@@ -797,14 +798,15 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
     }
 
     let validate = |extra_env: &BTreeMap<String, String>, offline: bool| {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = test_env.bare_command();
+        // The pod's environment: nothing but what the CronJob gives it.
         cmd.env_clear()
             .env("NO_COLOR", "1")
             .envs(extra_env)
             .arg("--config-dir")
             .arg(&local_config)
             .arg("--data-dir")
-            .arg(root.path().join("data"))
+            .arg(test_env.data_dir())
             .args(["validate", "--all-accounts", "--strict"]);
         if offline {
             cmd.arg("--offline");
@@ -1021,8 +1023,10 @@ fn systemd_analyze_verify_accepts_the_multi_host_units() {
     let dir = tempfile::tempdir().unwrap();
     let mut units = Vec::new();
     for name in ["oms-channels.service", "oms-channels.timer"] {
-        let text =
-            read(&format!("{SYSTEMD_DIR}/{name}")).replace("/usr/local/bin/oms-channels", BIN);
+        let text = read(&format!("{SYSTEMD_DIR}/{name}")).replace(
+            "/usr/local/bin/oms-channels",
+            &oms_channels_bin().display().to_string(),
+        );
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         units.push(path);

@@ -1,6 +1,6 @@
 //! A real Medusa v2 server as a test peer: the npm packages pinned by
 //! `tests/peers/medusa/package-lock.json`, installed on first use into
-//! `target/peers/medusa/<lockfile hash>/` (so reruns take seconds), on a
+//! `target/peers/medusa/<hash>/` ([`node`](super::node)), on a
 //! fresh database of the shared throwaway PostgreSQL cluster, listening on
 //! 127.0.0.1. It owns that install dir, its databases and the servers it
 //! starts; a dropped peer (or a test process that dies) kills its server.
@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -24,16 +24,24 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::pg::PgCluster;
+use super::node::{NodeProject, check, free_port, last_chars, node_env, node_version};
+use super::{Listing, Offer, Peer, PeerKind, ShopProduct, ShopVariant, two_decimals};
+use crate::pg::PgCluster;
+
+/// The npm project of `tests/peers/medusa`.
+const PROJECT: NodeProject = NodeProject {
+    name: "medusa",
+    files: &["package.json", "package-lock.json", "medusa-config.js"],
+    installed_marker: "node_modules/.bin/medusa",
+    node_supported: node_is_supported,
+    node_wanted: "Node.js ^20.19 or >= 22.12 (Medusa 2.21's `engines`; Debian 12's own `nodejs` is 18)",
+};
 
 /// The shop owner's login on every peer.
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "peer-admin-password";
 /// A fresh Medusa store's default currency.
 pub const CURRENCY: &str = "eur";
-
-/// Files that make up the peer's npm project; their contents key the cache.
-const PROJECT_FILES: [&str; 3] = ["package.json", "package-lock.json", "medusa-config.js"];
 
 /// Options a test may vary; everything else is Medusa's stock default.
 #[derive(Debug, Clone, Default)]
@@ -211,6 +219,14 @@ pub struct PeerVariant {
     pub quantity: Option<i64>,
 }
 
+/// One live product as the peer holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MedusaProduct {
+    pub id: String,
+    pub title: String,
+    pub variants: Vec<PeerVariant>,
+}
+
 /// The Admin API as a shop owner uses it (JWT from the email/password login,
 /// renewed by a fresh login when a test's short JWT lifetime ends it).
 pub struct MedusaAdmin {
@@ -345,6 +361,15 @@ impl MedusaAdmin {
     /// Every variant of every live product, with prices and stock at the
     /// peer's stock location.
     pub async fn variants(&self) -> Vec<PeerVariant> {
+        self.products()
+            .await
+            .into_iter()
+            .flat_map(|p| p.variants)
+            .collect()
+    }
+
+    /// Every live product with its variants (none for a product left empty).
+    pub async fn products(&self) -> Vec<MedusaProduct> {
         #[derive(Deserialize)]
         struct Page {
             products: Vec<WireProduct>,
@@ -403,9 +428,10 @@ impl MedusaAdmin {
             let page: Page = serde_json::from_str(&text).expect("products page");
             let got = page.products.len();
             for product in page.products {
+                let mut variants = Vec::new();
                 for variant in product.variants {
                     let link = variant.inventory_items.first();
-                    out.push(PeerVariant {
+                    variants.push(PeerVariant {
                         product_id: product.id.clone(),
                         product_title: product.title.clone(),
                         variant_id: variant.id,
@@ -427,6 +453,11 @@ impl MedusaAdmin {
                             .map(|l| l.stocked_quantity),
                     });
                 }
+                out.push(MedusaProduct {
+                    id: product.id,
+                    title: product.title,
+                    variants,
+                });
             }
             offset += got;
             if got == 0 || offset >= page.count {
@@ -540,109 +571,16 @@ fn http_client() -> reqwest::Client {
         .expect("http client")
 }
 
-/// The peer's npm project, installed once per lockfile into the cache.
-/// Panics naming what to install when node or npm is missing.
+/// The peer's npm project, installed once per content into the cache.
 fn installed_project() -> &'static Path {
     static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
-    INSTALLED.get_or_init(install_project)
-}
-
-fn install_project() -> PathBuf {
-    for (tool, package) in [("node", "nodejs"), ("npm", "npm")] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "the Medusa peer needs `{tool}` (Node.js 20.19 or newer) on PATH: \
-             install it with `apt-get install {package}`"
-        );
-    }
-    let version = Command::new("node")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    assert!(
-        node_is_supported(&version),
-        "the Medusa peer needs Node.js ^20.19 or >= 22.12 (Medusa 2.21's `engines`), \
-         but `node --version` says `{version}`: install a newer Node.js \
-         (Debian 12's own `nodejs` package is 18)"
-    );
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/medusa");
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for name in PROJECT_FILES {
-        let bytes = std::fs::read(source.join(name))
-            .unwrap_or_else(|e| panic!("read {}: {e}", source.join(name).display()));
-        for byte in name.bytes().chain(bytes) {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    let cache = cache_dir();
-    std::fs::create_dir_all(&cache).expect("create target/peers/medusa");
-    let project = cache.join(format!("{hash:016x}"));
-    // Other test processes may install at the same time: one at a time.
-    let lock = File::create(cache.join("install.lock")).expect("install lock file");
-    lock.lock().expect("lock the Medusa install");
-    if project.join("node_modules/.bin/medusa").exists() {
-        return project;
-    }
-    let staging = cache.join(format!("{hash:016x}.partial"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).expect("create the install dir");
-    for name in PROJECT_FILES {
-        std::fs::copy(source.join(name), staging.join(name)).expect("copy the peer project");
-    }
-    let started = Instant::now();
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&staging)
-        .envs(node_env(&cache))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run npm ci");
-    check(&out, "npm ci (installing the Medusa test peer)");
-    std::fs::rename(&staging, &project).expect("move the installed peer into place");
-    eprintln!(
-        "installed the Medusa peer into {} in {:.0?}",
-        project.display(),
-        started.elapsed()
-    );
-    project
+    INSTALLED.get_or_init(|| PROJECT.install())
 }
 
 /// Medusa 2.21's `engines`: `^20.19.0 || >=22.12.0`.
 pub fn node_is_supported(version: &str) -> bool {
-    let mut parts = version
-        .trim_start_matches('v')
-        .split('.')
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let (major, minor) = node_version(version);
     (major == 20 && minor >= 19) || (major == 22 && minor >= 12) || major > 22
-}
-
-/// `target/peers/medusa` (or under `CARGO_TARGET_DIR`).
-fn cache_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("peers/medusa")
-}
-
-/// Node's environment: its own HOME (the CLI writes `$HOME/.config/medusa`,
-/// swc `$HOME/.cache`, npm `$HOME/.npm`), headers from the machine's Node
-/// (nothing is downloaded from nodejs.org), and no telemetry.
-fn node_env(cache: &Path) -> Vec<(&'static str, String)> {
-    let home = cache.join("home");
-    std::fs::create_dir_all(&home).expect("create the peer's HOME");
-    vec![
-        ("HOME", home.display().to_string()),
-        ("npm_config_nodedir", "/usr".into()),
-        ("npm_config_update_notifier", "false".into()),
-        ("MEDUSA_DISABLE_TELEMETRY", "true".into()),
-        ("NODE_ENV", "development".into()),
-    ]
 }
 
 fn medusa_command(project: &Path, database_url: &str, options: &PeerOptions) -> Command {
@@ -651,6 +589,7 @@ fn medusa_command(project: &Path, database_url: &str, options: &PeerOptions) -> 
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(node_env(project.parent().expect("cache dir")))
+        .env("NODE_ENV", "development")
         .env("DATABASE_URL", database_url)
         .env("JWT_SECRET", "oms-channels-test-jwt-secret")
         .env("COOKIE_SECRET", "oms-channels-test-cookie-secret");
@@ -673,7 +612,7 @@ fn template_database(project: &'static Path) -> &'static str {
         let url = cluster.url(&name);
         let dump = project.join("migrated.sql");
         if dump.exists() {
-            let out = Command::new(pg_tool("psql"))
+            let out = Command::new(crate::pg::bin_dir().join("psql"))
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"])
                 .arg(&dump)
                 .stdin(Stdio::null())
@@ -696,7 +635,7 @@ fn template_database(project: &'static Path) -> &'static str {
             .expect("run medusa user");
         check(&out, "medusa user");
         let partial = project.join("migrated.sql.partial");
-        let out = Command::new(pg_tool("pg_dump"))
+        let out = Command::new(crate::pg::bin_dir().join("pg_dump"))
             .args(["--no-owner", "--no-privileges", "-d", &url, "-f"])
             .arg(&partial)
             .stdin(Stdio::null())
@@ -706,13 +645,6 @@ fn template_database(project: &'static Path) -> &'static str {
         std::fs::rename(&partial, &dump).expect("keep the migrated schema");
         name
     })
-}
-
-fn pg_tool(tool: &str) -> PathBuf {
-    std::env::var_os("OMS_TEST_PG_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(super::pg::DEFAULT_PG_BIN))
-        .join(tool)
 }
 
 fn next_name(prefix: &str) -> String {
@@ -738,28 +670,131 @@ fn spawn_watchdog(server_pid: u32) -> (Child, ChildStdin) {
     (child, pipe)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
-
-fn check(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed with {}\nstdout (end): {}\nstderr (end): {}",
-        out.status,
-        last_chars(&String::from_utf8_lossy(&out.stdout), 4000),
-        last_chars(&String::from_utf8_lossy(&out.stderr), 4000),
-    );
-}
-
 fn tail(path: &Path) -> String {
     last_chars(&std::fs::read_to_string(path).unwrap_or_default(), 4000)
 }
 
-fn last_chars(text: &str, n: usize) -> String {
-    let start = text.char_indices().rev().nth(n).map_or(0, |(i, _)| i);
-    text[start..].to_string()
+/// A Medusa peer, its shop owner logged in, and a runtime to drive both
+/// from a synchronous test: the [`Peer`] for suites that run on every shop.
+pub struct MedusaShop {
+    pub peer: MedusaPeer,
+    pub admin: MedusaAdmin,
+    /// Drops last, after the peer's server and the admin's connections.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl MedusaShop {
+    pub fn start() -> MedusaShop {
+        MedusaShop::start_with(PeerOptions::default())
+    }
+
+    pub fn start_with(options: PeerOptions) -> MedusaShop {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let peer = runtime.block_on(MedusaPeer::start_with(options));
+        let admin = runtime.block_on(peer.admin());
+        MedusaShop {
+            peer,
+            admin,
+            runtime,
+        }
+    }
+
+    /// Runs an admin call (or any future) on the shop's runtime.
+    pub fn wait<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+impl Peer for MedusaShop {
+    fn kind(&self) -> PeerKind {
+        PeerKind::Medusa
+    }
+
+    fn channel_args(&self, secret_var: &str) -> Vec<String> {
+        [
+            "--type",
+            "medusa",
+            "--base-url",
+            &self.peer.base_url,
+            "--username",
+            ADMIN_EMAIL,
+            "--password-env",
+            secret_var,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    fn secret(&self) -> String {
+        ADMIN_PASSWORD.to_string()
+    }
+
+    fn currency(&self) -> &'static str {
+        "EUR"
+    }
+
+    fn request_timeout(&self) -> Duration {
+        // Its batch endpoints take seconds on a loaded machine.
+        Duration::from_secs(120)
+    }
+
+    fn create_steps(&self) -> &'static [&'static str] {
+        &["medusa-export-created"]
+    }
+
+    fn seed(&self, offers: &[Offer]) {
+        let products: Vec<NewProduct> = offers
+            .iter()
+            .map(|o| {
+                assert_eq!(o.currency, "EUR", "{}: the Medusa peer sells in EUR", o.sku);
+                NewProduct {
+                    sku: o.sku.clone(),
+                    title: o.title.clone(),
+                    amount: o.price.clone(),
+                    quantity: o.quantity,
+                }
+            })
+            .collect();
+        self.wait(self.admin.create_products(&products));
+    }
+
+    fn change(&self, sku: &str, price: &str, quantity: i64) {
+        self.wait(self.admin.set_price(sku, price));
+        self.wait(self.admin.set_stock(sku, quantity));
+    }
+
+    fn read_back(&self) -> Listing {
+        let products = self.wait(self.admin.products());
+        Listing {
+            products: products
+                .into_iter()
+                .map(|p| ShopProduct {
+                    id: p.id,
+                    title: p.title,
+                    variants: p
+                        .variants
+                        .into_iter()
+                        .map(|v| ShopVariant {
+                            id: v.variant_id,
+                            sku: v.sku,
+                            title: v.title,
+                            prices: v
+                                .prices
+                                .iter()
+                                .map(|(currency, amount)| {
+                                    (currency.to_uppercase(), two_decimals(amount))
+                                })
+                                .collect(),
+                            quantity: v.quantity,
+                            changed_at: None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }

@@ -5,21 +5,28 @@
 //! change variants and to create API keys. It owns only its database, its
 //! port, its log and the `node` process; several peers can run at once.
 //!
-//! Node packages install on first use into `target/peers/vendure/<lock hash>/`
-//! (`npm ci` from the committed lockfile), so reruns take seconds.
+//! Node packages install on first use into `target/peers/vendure/<hash>/`
+//! ([`node`](super::node)), so reruns take seconds.
 
-// Each suite uses a different part of these helpers.
-#![allow(dead_code)]
-
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::pg::PgCluster;
+use super::node::{NodeProject, free_port, node_env, node_version};
+use super::{Listing, Offer, Peer, PeerKind, ShopProduct, ShopVariant, from_minor_units};
+use crate::pg::PgCluster;
+
+/// The npm project of `tests/peers/vendure`.
+const PROJECT: NodeProject = NodeProject {
+    name: "vendure",
+    files: &["package.json", "package-lock.json"],
+    installed_marker: "node_modules/@vendure/core/package.json",
+    node_supported: |version| node_version(version).0 >= 20,
+    node_wanted: "Node.js 20 or newer",
+};
 
 pub const SUPERADMIN: &str = "superadmin";
 pub const SUPERADMIN_PASSWORD: &str = "superadmin-test-password";
@@ -93,6 +100,7 @@ impl VendurePeer {
 
     pub fn start_with(options: PeerOptions) -> VendurePeer {
         let modules = installed_node_modules();
+        let source = PROJECT.source_dir();
         let cluster = PgCluster::shared();
         let database = cluster.fresh_database("vendure");
         let port = free_port();
@@ -103,9 +111,9 @@ impl VendurePeer {
             .expect("create the peer's log file");
         let mut cmd = Command::new("node");
         cmd.arg("--max-old-space-size=256")
-            .arg(peer_source_dir().join("server.js"))
+            .arg(source.join("server.js"))
             .env("NODE_PATH", &modules)
-            .env("VENDURE_DISABLE_TELEMETRY", "true")
+            .envs(node_env(&PROJECT.cache_dir()))
             .env("VENDURE_PORT", port.to_string())
             .env("VENDURE_DB_URL", cluster.url(&database))
             .env("VENDURE_SUPERADMIN_USER", SUPERADMIN)
@@ -276,7 +284,7 @@ impl VendurePeer {
     /// The Admin API's SDL as `tests/peers/vendure/print-schema.js` prints it.
     pub fn print_schema(&self) -> String {
         let out = Command::new("node")
-            .arg(peer_source_dir().join("print-schema.js"))
+            .arg(PROJECT.source_dir().join("print-schema.js"))
             .arg(self.admin_api_url())
             .env("NODE_PATH", installed_node_modules())
             .output()
@@ -509,112 +517,141 @@ fn variant_from_json(v: &Value) -> Variant {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
-
-/// `tests/peers/vendure` in the source tree.
-pub fn peer_source_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/vendure")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
-/// The peer's `node_modules`, installed once per lockfile content: the
-/// lockfile's hash names the cache dir, an `npm ci` fills a temp dir that is
-/// renamed into place, and a file lock keeps concurrent test processes from
-/// installing twice.
+/// The peer's `node_modules`, installed once per content of its project.
 pub fn installed_node_modules() -> PathBuf {
     static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
-    INSTALLED.get_or_init(install).clone()
+    INSTALLED
+        .get_or_init(|| PROJECT.install().join("node_modules"))
+        .clone()
 }
 
-fn install() -> PathBuf {
-    let source = peer_source_dir();
-    let lock = std::fs::read(source.join("package-lock.json")).expect("read package-lock.json");
-    let package = std::fs::read(source.join("package.json")).expect("read package.json");
-    let key = format!("{:016x}", fnv1a(&[&lock[..], &package[..]].concat()));
-    let cache = target_dir().join("peers/vendure");
-    let ready = cache.join(&key);
-    let modules = ready.join("node_modules");
-    if modules.join("@vendure/core/package.json").is_file() {
-        return modules;
+impl VendurePeer {
+    /// Every product that is not deleted, with its variants and their
+    /// prices in every currency, by `id` order.
+    pub fn products(&self) -> Vec<ShopProduct> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.gql(
+                "query($skip: Int!) { products(options: {take: 100, skip: $skip, sort: {id: ASC}}) \
+                 { totalItems items { id name variants { id sku name stockOnHand updatedAt prices { currencyCode price } } } } }",
+                json!({"skip": all.len()}),
+            );
+            let list = &page["products"];
+            let items = list["items"].as_array().expect("items");
+            all.extend(items.iter().map(|p| {
+                ShopProduct {
+                    id: p["id"].as_str().expect("product id").to_string(),
+                    title: p["name"].as_str().expect("product name").to_string(),
+                    variants: p["variants"]
+                        .as_array()
+                        .expect("variants")
+                        .iter()
+                        .map(|v| ShopVariant {
+                            id: v["id"].as_str().expect("variant id").to_string(),
+                            sku: v["sku"]
+                                .as_str()
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string),
+                            title: v["name"].as_str().expect("variant name").to_string(),
+                            prices: v["prices"]
+                                .as_array()
+                                .expect("prices")
+                                .iter()
+                                .map(|p| {
+                                    (
+                                        p["currencyCode"].as_str().expect("currency").to_string(),
+                                        from_minor_units(
+                                            p["price"].as_i64().expect("integer price"),
+                                        ),
+                                    )
+                                })
+                                .collect(),
+                            quantity: v["stockOnHand"].as_i64(),
+                            changed_at: v["updatedAt"].as_str().map(str::to_string),
+                        })
+                        .collect(),
+                }
+            }));
+            if items.is_empty() || all.len() as u64 >= list["totalItems"].as_u64().expect("total") {
+                return all;
+            }
+        }
     }
-    std::fs::create_dir_all(&cache).expect("create target/peers/vendure");
-    let lock_file = File::create(cache.join("install.lock")).expect("create the install lock");
-    lock_file.lock().expect("lock the peer install");
-    if modules.join("@vendure/core/package.json").is_file() {
-        return modules;
+}
+
+impl Peer for VendurePeer {
+    fn kind(&self) -> PeerKind {
+        PeerKind::Vendure
     }
-    for tool in ["node", "npm"] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            found,
-            "the Vendure peer needs `{tool}`, which is not on PATH: install Node.js 20+ and npm \
-             (`apt-get install nodejs npm`)"
+
+    fn channel_args(&self, secret_var: &str) -> Vec<String> {
+        [
+            "--type",
+            "vendure",
+            "--base-url",
+            &self.admin_api_url(),
+            "--auth-method",
+            "login",
+            "--username",
+            SUPERADMIN,
+            "--password-env",
+            secret_var,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    fn secret(&self) -> String {
+        SUPERADMIN_PASSWORD.to_string()
+    }
+
+    fn currency(&self) -> &'static str {
+        CURRENCY
+    }
+
+    fn request_timeout(&self) -> Duration {
+        // Vendure on two shared cores creates a few products a second.
+        Duration::from_secs(60)
+    }
+
+    fn create_steps(&self) -> &'static [&'static str] {
+        &["vendure-products-created", "vendure-variants-created"]
+    }
+
+    fn seed(&self, offers: &[Offer]) {
+        let variants: Vec<NewVariant> = offers
+            .iter()
+            .map(|o| {
+                assert_eq!(
+                    o.currency, CURRENCY,
+                    "{}: Vendure's channel sells in {CURRENCY}",
+                    o.sku
+                );
+                NewVariant {
+                    sku: o.sku.clone(),
+                    name: o.title.clone(),
+                    price: super::to_minor_units(&o.price),
+                    stock_on_hand: o.quantity,
+                }
+            })
+            .collect();
+        self.create_variants(&variants);
+    }
+
+    fn change(&self, sku: &str, price: &str, quantity: i64) {
+        let variant = self
+            .variants_with_sku(sku)
+            .pop()
+            .unwrap_or_else(|| panic!("no variant {sku} on Vendure"));
+        self.update_variant(
+            &variant.id,
+            json!({"price": super::to_minor_units(price), "stockOnHand": quantity}),
         );
     }
-    let version = Command::new("node")
-        .arg("--version")
-        .output()
-        .expect("run node --version");
-    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        major >= 20,
-        "the Vendure peer needs Node.js 20 or newer, found `{version}`: install a newer nodejs"
-    );
-    let staging = cache.join(format!("{key}.partial"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).expect("create the staging dir");
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(source.join(file), staging.join(file)).expect("copy package files");
-    }
-    eprintln!(
-        "installing the Vendure peer into {} (npm ci, once per lockfile)",
-        ready.display()
-    );
-    let out = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&staging)
-        // node-gyp must not download headers: use the system's.
-        .env("npm_config_nodedir", "/usr")
-        .env("npm_config_update_notifier", "false")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run npm ci");
-    assert!(
-        out.status.success(),
-        "`npm ci` for the Vendure peer failed in {}:\n{}\n{}",
-        staging.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::fs::remove_dir_all(&ready);
-    std::fs::rename(&staging, &ready).expect("move the install into place");
-    modules
-}
 
-/// 64-bit FNV-1a: a stable content hash for the cache key.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
+    fn read_back(&self) -> Listing {
+        Listing {
+            products: self.products(),
+        }
+    }
 }

@@ -9,21 +9,9 @@
 //! skip the figures against real Vendure and Medusa servers, `-- --idle` or
 //! `-- --runners` for those figures alone).
 
-#[path = "bench/many.rs"]
 mod many;
-#[path = "bench/measure.rs"]
 mod measure;
-#[path = "bench/peers.rs"]
 mod peers;
-// The test peers' harnesses, shared with the integration tests.
-#[allow(dead_code)]
-#[path = "../tests/it/support/medusa.rs"]
-mod medusa;
-#[allow(dead_code)]
-#[path = "../tests/it/support/pg.rs"]
-mod pg;
-#[path = "../tests/it/support/vendure.rs"]
-mod vendure;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -35,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use serde_json::Value;
+use test_support::TestEnv;
 
 /// No child may run longer than this; a hung one is killed and the bench fails.
 const CHILD_DEADLINE: Duration = Duration::from_secs(900);
@@ -186,9 +175,9 @@ fn main() -> Result<ExitCode> {
     }
     if with_peers && !only {
         eprintln!("bench: real platforms: import from Vendure");
-        peers::vendure(&bins, sizes.vendure_variants, &mut table)?;
+        peers::vendure(sizes.vendure_variants, &mut table)?;
         eprintln!("bench: real platforms: import from Medusa");
-        peers::medusa(&bins, sizes.medusa_products, &mut table)?;
+        peers::medusa(sizes.medusa_products, &mut table)?;
     }
 
     println!("{}", machine());
@@ -204,7 +193,7 @@ fn main() -> Result<ExitCode> {
 /// Figure 1: `run-once` with nothing due on many channels vs `--version`.
 fn idle(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     let sandbox = Sandbox::start(&bins.sandbox, &["--products", "10", "--client-credentials"])?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     let channels: Vec<String> = (1..=sizes.idle_channels)
         .map(|i| format!("c{i:02}"))
         .collect();
@@ -315,7 +304,7 @@ fn import_once(bins: &Bins, products: u64, with_floor: bool, latency_ms: u64) ->
             "--client-credentials",
         ],
     )?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     env.account(
         "imp",
         &["shop".to_string()],
@@ -347,14 +336,14 @@ fn import_once(bins: &Bins, products: u64, with_floor: bool, latency_ms: u64) ->
 /// nothing changed.
 fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     let sandbox = Sandbox::start(&bins.sandbox, &["--products", "0", "--client-credentials"])?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     env.account(
         "exp",
         &["shop".to_string()],
         None,
         &[("auth-refresh", "1h"), ("export-products", "1h")],
     )?;
-    let file = env.dir.path().join("products.jsonl");
+    let file = env.test.root().join("products.jsonl");
     write_products(&file, sizes.export)?;
     let n = thousands(sizes.export as u64);
 
@@ -375,7 +364,7 @@ fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
         version,
         Duration::from_secs(1),
     );
-    load_large(bins, &sandbox, sizes, table, (sizes.export, load.wall))?;
+    load_large(&sandbox, sizes, table, (sizes.export, load.wall))?;
 
     let run = env.run(&["run-once", "--json"])?;
     let sent = run.job_items("shop", "export-products")?;
@@ -413,15 +402,14 @@ fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
 /// an account of its own: peak RSS (the file is streamed, so memory stays
 /// flat) and wall time, shown next to the small load's per-product time.
 fn load_large(
-    bins: &Bins,
     sandbox: &Sandbox,
     sizes: &Sizes,
     table: &mut Table,
     (small_n, small_wall): (usize, Duration),
 ) -> Result<()> {
-    let env = Env::new(bins, sandbox)?;
+    let env = Env::new(sandbox)?;
     env.account("big", &[], None, &[])?;
-    let file = env.dir.path().join("products.csv");
+    let file = env.test.root().join("products.csv");
     write_products_csv(&file, sizes.load_large)?;
     let n = sizes.load_large;
     let load = env.run(&[
@@ -473,7 +461,7 @@ fn slow_channels(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
             "--client-credentials",
         ],
     )?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     let periods = [("auth-refresh", "1h"), ("import-products", "1h")];
     let many: Vec<String> = (1..=sizes.slow_channels)
         .map(|i| format!("c{i:02}"))
@@ -755,9 +743,9 @@ impl Drop for Sandbox {
 }
 
 /// A throwaway config and data dir for one scenario, and the CLI run in it.
-struct Env<'a> {
-    bins: &'a Bins,
-    dir: tempfile::TempDir,
+struct Env {
+    /// The dirs and the clean environment every run gets.
+    test: TestEnv,
     secret: String,
     base_url: String,
     token_url: String,
@@ -765,6 +753,15 @@ struct Env<'a> {
     /// `OMS_CHANNELS_STORE` for every run; `None` runs on the SQLite files
     /// of the data dir (and keeps a store URL in the caller's env out).
     store: Option<String>,
+}
+
+/// A test env with the binary's own retry and timeout defaults: the bench
+/// measures what users get, not the tests' fast-failing knobs.
+fn bench_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.remove_var("OMS_CHANNELS_RETRY_BASE_MS");
+    env.remove_var("OMS_CHANNELS_REQUEST_TIMEOUT_MS");
+    env
 }
 
 /// A CLI run in flight, through the measurer.
@@ -841,13 +838,10 @@ impl Run {
     }
 }
 
-impl<'a> Env<'a> {
-    fn new(bins: &'a Bins, sandbox: &Sandbox) -> Result<Env<'a>> {
+impl Env {
+    fn new(sandbox: &Sandbox) -> Result<Env> {
         Ok(Env {
-            bins,
-            dir: tempfile::Builder::new()
-                .prefix("oms-channels-bench")
-                .tempdir()?,
+            test: bench_env(),
             secret: sandbox.field("client_secret")?.to_string(),
             base_url: sandbox.field("base_url")?.to_string(),
             token_url: sandbox.field("token_url")?.to_string(),
@@ -857,19 +851,16 @@ impl<'a> Env<'a> {
     }
 
     /// The same scenario on the store at `url` instead of SQLite files.
-    fn with_store(mut self, url: &str) -> Env<'a> {
+    fn with_store(mut self, url: &str) -> Env {
         self.store = Some(url.to_string());
         self
     }
 
     /// A scenario against a test peer: no sandbox, and `secret` (a password
     /// or an API key) in the env var the channel names.
-    fn for_peer(bins: &'a Bins, secret: &str) -> Result<Env<'a>> {
+    fn for_peer(secret: &str) -> Result<Env> {
         Ok(Env {
-            bins,
-            dir: tempfile::Builder::new()
-                .prefix("oms-channels-bench")
-                .tempdir()?,
+            test: bench_env(),
             secret: secret.to_string(),
             base_url: String::new(),
             token_url: String::new(),
@@ -934,25 +925,20 @@ impl<'a> Env<'a> {
         out: &Path,
         err: &Path,
     ) -> Result<Command> {
-        let mut command = Command::new(&self.bins.cli);
+        let mut command = self.test.bare_command();
         command
             .args(args)
-            .env("OMS_CHANNELS_CONFIG_DIR", self.dir.path().join("config"))
+            .env("OMS_CHANNELS_CONFIG_DIR", self.test.config_dir())
             .env(
                 "OMS_CHANNELS_DATA_DIR",
-                data.map_or_else(|| self.dir.path().join("data"), Path::to_path_buf),
+                data.map_or_else(|| self.test.data_dir(), Path::to_path_buf),
             )
             .env(SECRET_ENV, &self.secret)
-            .env("NO_COLOR", "1")
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .stdout(File::create(out)?)
             .stderr(File::create(err)?);
-        match &self.store {
-            Some(url) => command.env("OMS_CHANNELS_STORE", url),
-            None => command.env_remove("OMS_CHANNELS_STORE"),
-        };
+        if let Some(url) = &self.store {
+            command.env("OMS_CHANNELS_STORE", url);
+        }
         Ok(command)
     }
 
@@ -973,8 +959,8 @@ impl<'a> Env<'a> {
     /// Runs the CLI to completion; fails unless it exits 0. Wall time from
     /// spawn to exit; peak RSS from the kernel's accounting of this child.
     fn run(&self, args: &[&str]) -> Result<Run> {
-        let out_path = self.dir.path().join("stdout");
-        let err_path = self.dir.path().join("stderr");
+        let out_path = self.test.root().join("stdout");
+        let err_path = self.test.root().join("stderr");
         let exit = self.start(args, None, &out_path, &err_path)?.wait()?;
         let stdout = std::fs::read_to_string(&out_path)?;
         if exit.code != Some(0) {
