@@ -156,12 +156,13 @@ fn import_killed_at_named_points_and_at_random_converges(case: Case) {
     if case.peer != PeerKind::Sandbox {
         peer.seed(&Offer::numbered("IK-", 0..300, "5.00", peer.currency()));
     }
+    // Periods every shop type offers.
     let env = TestEnv::builder()
         .backend(case.backend)
         .channel(
             CHANNEL,
             &*peer,
-            &[("auth-refresh", "50m"), ("import-products", "1h")],
+            &[("auth-refresh", "1h"), ("import-products", "1h")],
         )
         .master(CHANNEL)
         .build();
@@ -268,12 +269,13 @@ fn export_killed_at_named_points_and_at_random_converges(case: Case) {
     let peer = shop(case, 0);
     let real = case.peer != PeerKind::Sandbox;
     let currency = peer.currency();
+    // Periods every shop type offers.
     let env = TestEnv::builder()
         .backend(case.backend)
         .channel(
             CHANNEL,
             &*peer,
-            &[("auth-refresh", "50m"), ("export-products", "1h")],
+            &[("auth-refresh", "1h"), ("export-products", "1h")],
         )
         .build();
     let account = env.account_text();

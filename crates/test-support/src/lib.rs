@@ -2,7 +2,7 @@
 //! support: the integration tests, the bench and the examples drive the real
 //! binary through it, never a `Command` of their own.
 //!
-//! - [`TestEnv`] ([`env`]): a throwaway config, data and home dir, one store
+//! - [`TestEnv`] ([`env`](mod@env)): a throwaway config, data and home dir, one store
 //!   backend, channels on shop peers, and the binary run with a clean
 //!   environment (no `OMS_CHANNELS_*`, `PG*`, `XDG_*` or `RUST_LOG` of the
 //!   caller's, `HOME` in the temp dir), found one way ([`oms_channels_bin`]).

@@ -18,19 +18,23 @@
 //! assert_eq!(rows.get("shop", "import-products").outcome, "ran");
 //! ```
 //!
+//! Running commands and reading their output is in `run.rs`; the env's
+//! files and read-only looks into its store are in `looks.rs`.
+//!
 //! [`oms_channels_bin`]: crate::oms_channels_bin
 
+mod looks;
+mod run;
+
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
-use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::ffi::OsStr;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::output::{Rows, assert_no_panic, describe, files_under, parse};
+use crate::output::describe;
 use crate::peer::{Offer, Peer};
 use crate::store::{Backend, TestStore};
 
@@ -275,119 +279,6 @@ impl TestEnv {
 
     /// Runs a command to its end (failing the test if it outlives the env's
     /// limit), whatever its exit status; never a panic.
-    pub fn run<I, S>(&self, args: I) -> Output
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        self.finish(self.command(args), None)
-    }
-
-    /// Runs a command with `input` on stdin.
-    pub fn run_with_stdin<I, S>(&self, args: I, input: &str) -> Output
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        self.finish(self.command(args), Some(input))
-    }
-
-    /// Runs a prepared command (from [`TestEnv::command`], with extra
-    /// variables) to its end, within the env's limit; never a panic.
-    pub fn finish(&self, mut cmd: Command, input: Option<&str>) -> Output {
-        let mut child = cmd
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start oms-channels");
-        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-            // A command that exits before reading all of it is not an error here.
-            let _ = stdin.write_all(input.as_bytes());
-        }
-        let out = wait_within(child, self.run_limit);
-        assert_no_panic(&out);
-        out
-    }
-
-    /// Runs a command that must exit 0; returns its stdout.
-    pub fn ok<I, S>(&self, args: I) -> String
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        let out = self.run(&args);
-        assert!(
-            out.status.success(),
-            "`oms-channels {}` failed:\n{}",
-            shown(&args),
-            describe(&out)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 stdout")
-    }
-
-    /// Runs `--json <args>` that must exit 0; returns the document.
-    pub fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        parse(&self.ok(&all))
-    }
-
-    /// Runs `--json <args>`; returns exit code, document (Null when stdout
-    /// is empty) and stderr.
-    pub fn json_any(&self, args: &[&str]) -> (i32, Value, String) {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
-        let doc = if stdout.trim().is_empty() {
-            Value::Null
-        } else {
-            parse(&stdout)
-        };
-        (
-            out.status.code().expect("exited, not killed"),
-            doc,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// `run-once --json <args>` that must exit 0; returns the job rows.
-    pub fn run_once(&self, args: &[&str]) -> Rows {
-        let (code, doc, stderr) = self.run_once_any(args);
-        assert_eq!(
-            code, 0,
-            "run-once {args:?} exited {code}\n{doc:#}\n{stderr}"
-        );
-        Rows::of(&doc)
-    }
-
-    /// `run-once --json <args>`, any exit status.
-    pub fn run_once_any(&self, args: &[&str]) -> (i32, Value, String) {
-        let mut all = vec!["run-once"];
-        all.extend_from_slice(args);
-        self.json_any(&all)
-    }
-
-    /// Starts a command without waiting; stdout and stderr are piped.
-    pub fn spawn<I, S>(&self, args: I) -> Child
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        self.command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start oms-channels")
-    }
-
-    // ---- setup ----
 
     /// Sets a variable on every later command.
     pub fn set_var(&mut self, name: &str, value: &str) {
@@ -498,257 +389,67 @@ impl TestEnv {
         assert_ne!(edited, text, "no [channels.{channel}] table");
         std::fs::write(&path, edited).expect("write the account file");
     }
+}
 
-    // ---- files ----
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub fn root(&self) -> &Path {
-        self.root.path()
-    }
-
-    pub fn config_dir(&self) -> PathBuf {
-        self.root.path().join("config")
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data")
-    }
-
-    pub fn home_dir(&self) -> PathBuf {
-        self.root.path().join("home")
-    }
-
-    /// A path under the config dir.
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.config_dir().join(relative)
-    }
-
-    /// `<config dir>/accounts/<name>.toml`.
-    pub fn account_path(&self, name: &str) -> PathBuf {
-        self.config_dir()
-            .join("accounts")
-            .join(format!("{name}.toml"))
-    }
-
-    /// The file of the env's account (or [`ACCOUNT`]).
-    pub fn account_file(&self) -> PathBuf {
-        self.account_path(self.account.as_deref().unwrap_or(ACCOUNT))
-    }
-
-    /// The text of the env's account file.
-    pub fn account_text(&self) -> String {
-        std::fs::read_to_string(self.account_file()).expect("read the account file")
-    }
-
-    /// The text of an account file; panics if it is missing or not UTF-8.
-    pub fn read_account(&self, name: &str) -> String {
-        std::fs::read_to_string(self.account_path(name)).expect("read account file")
-    }
-
-    /// Writes an account file (any bytes, so broken files can be tested too).
-    pub fn account(&self, name: &str, contents: impl AsRef<[u8]>) -> &TestEnv {
-        std::fs::write(self.account_path(name), contents).expect("write account file");
-        self
-    }
-
-    /// Writes a file under the config dir (`capabilities.toml`, `config.toml`).
-    pub fn file(&self, relative: &str, contents: impl AsRef<[u8]>) -> &TestEnv {
-        let path = self.path(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create the file's dir");
-        }
-        std::fs::write(path, contents).expect("write config file");
-        self
-    }
-
-    /// Makes `name` the current account through `config.toml`.
-    pub fn current(&self, name: &str) -> &TestEnv {
-        self.file("config.toml", format!("current-account = \"{name}\"\n"))
-    }
-
-    /// The bytes of a file, or `None` if it does not exist.
-    pub fn bytes(&self, path: impl AsRef<Path>) -> Option<Vec<u8>> {
-        match std::fs::read(path.as_ref()) {
-            Ok(bytes) => Some(bytes),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-            Err(err) => panic!("read {}: {err}", path.as_ref().display()),
-        }
-    }
-
-    /// A file in the temp dir (beside config and data) with these contents.
-    pub fn write_file(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.root.path().join(name);
-        std::fs::write(&path, contents).expect("write test file");
-        path
-    }
-
-    /// Every regular file under the config dir and its bytes.
-    pub fn config_files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        files_under(&self.config_dir())
-    }
-
-    // ---- the store ----
-
-    pub fn store(&self) -> &TestStore {
-        &self.store
-    }
-
-    fn account_name(&self) -> &str {
-        self.account.as_deref().unwrap_or(ACCOUNT)
-    }
-
-    /// The account's SQLite store file.
-    pub fn db_path(&self) -> PathBuf {
-        self.store.sqlite_path(self.account_name())
-    }
-
-    /// Whether the account's store exists (its SQLite file or PostgreSQL schema).
-    pub fn store_exists(&self) -> bool {
-        self.store.exists(self.account_name())
-    }
-
-    /// `ok` for a sound store ([`TestStore::integrity`]).
-    pub fn integrity(&self) -> String {
-        self.store.integrity(self.account_name())
-    }
-
-    /// A `SELECT count(*) ...` on the account's store (same SQL on both).
-    pub fn count(&self, sql: &str) -> i64 {
-        self.store.count(self.account_name(), sql, &[])
-    }
-
-    /// The first cell of a query on the account's store ([`TestStore::value`]).
-    pub fn value(&self, sql: &str, params: &[&str]) -> Option<String> {
-        self.store.value(self.account_name(), sql, params)
-    }
-
-    fn token_column(&self, channel: &str, column: &str) -> Option<String> {
-        self.value(
-            &format!("SELECT {column} FROM tokens WHERE channel = ?1"),
-            &[channel],
-        )
-    }
-
-    /// The refresh token in the store, read straight from its tables.
-    pub fn stored_refresh_token(&self, channel: &str) -> Option<String> {
-        self.token_column(channel, "refresh_token")
-    }
-
-    pub fn stored_access_token(&self, channel: &str) -> Option<String> {
-        self.token_column(channel, "access_token")
-    }
-
-    /// Whether a token refresh of `channel` is marked as sent and unanswered.
-    pub fn refresh_in_flight(&self, channel: &str) -> bool {
-        self.token_column(channel, "refresh_in_flight_since")
-            .is_some()
-    }
-
-    /// Outcome of the last recorded run of `job` (`success`, `failed`, ...).
-    pub fn last_outcome(&self, channel: &str, job: &str) -> Option<String> {
-        self.value(
-            "SELECT outcome FROM run_history WHERE channel = ?1 AND job = ?2 ORDER BY id DESC LIMIT 1",
-            &[channel, job],
-        )
-    }
-
-    /// The whole catalog as stored, by SKU, each row as the protocol's product.
-    pub fn catalog(&self) -> BTreeMap<String, sandbox::Product> {
-        let rows = self
-            .store
-            .query(
-                self.account_name(),
-                "SELECT sku, title, price, currency, quantity, attributes, updated_at, id FROM catalog",
-                &[],
-            )
-            .unwrap_or_else(|e| panic!("catalog query: {e}"));
-        let text = |cell: &Option<String>| cell.clone().expect("a NOT NULL column");
-        rows.iter()
-            .map(|r| {
-                let product = sandbox::Product {
-                    sku: text(&r[0]),
-                    title: text(&r[1]),
-                    price: text(&r[2]),
-                    currency: text(&r[3]),
-                    quantity: text(&r[4]).parse().expect("quantity is an integer"),
-                    attributes: serde_json::from_str(&text(&r[5])).expect("attributes are JSON"),
-                    updated_at: text(&r[6]),
-                    id: r[7].clone(),
-                };
-                (product.sku.clone(), product)
+    #[test]
+    fn commands_leave_the_callers_setup_behind() {
+        let env = TestEnv::builder().var("EXTRA", "1").build();
+        let cmd = env.command(["validate"]);
+        let set: BTreeMap<String, Option<String>> = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
             })
-            .collect()
-    }
-
-    /// The catalog as the offers a shop is compared with, by SKU.
-    pub fn catalog_offers(&self) -> BTreeMap<String, Offer> {
-        self.catalog()
-            .into_values()
-            .map(|p| (p.sku.clone(), Offer::from(&p)))
-            .collect()
-    }
-
-    /// `products count --json`.
-    pub fn catalog_count(&self) -> u64 {
-        self.json(&["products", "count"])["count"]
-            .as_u64()
-            .expect("count")
-    }
-
-    /// `products show <sku> --json`.
-    pub fn show(&self, sku: &str) -> Value {
-        self.json(&["products", "show", sku])
-    }
-}
-
-/// The args as a user would type them, for messages.
-fn shown(args: &[OsString]) -> String {
-    args.iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Waits for `child` (stdout and stderr piped) at most `limit`, reading its
-/// output meanwhile; kills it and fails the test when it takes longer: a
-/// hung run must not hang the suite.
-fn wait_within(mut child: Child, limit: Duration) -> Output {
-    let reader = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
+            .collect();
+        // Whatever of these the caller has exported is removed.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            if ["OMS_CHANNELS_", "PG", "XDG_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+                && !set.contains_key(&name)
+            {
+                panic!("{name} reaches the command");
             }
-            bytes
-        })
-    };
-    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let mut late = None;
-    let status: ExitStatus = loop {
-        if let Some(status) = child.try_wait().expect("poll oms-channels") {
-            break status;
         }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            late = Some(started.elapsed());
-            break child.wait().expect("reap oms-channels");
-        }
-        // Short runs are polled often; long ones cost little either way.
-        let pause =
-            (started.elapsed() / 20).clamp(Duration::from_micros(200), Duration::from_millis(20));
-        std::thread::sleep(pause);
-    };
-    let out = Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    };
-    if let Some(after) = late {
-        panic!(
-            "oms-channels did not finish within {limit:?} (killed after {after:?}):\n{}",
-            describe(&out)
+        assert_eq!(
+            set["HOME"].as_deref(),
+            Some(env.home_dir().to_str().unwrap())
         );
+        assert_eq!(set["EXTRA"].as_deref(), Some("1"));
+        assert_eq!(set["NO_COLOR"].as_deref(), Some("1"));
+        assert!(set.get("RUST_LOG").is_none_or(Option::is_none));
+        assert!(
+            set.get("OMS_CHANNELS_STORE").is_none_or(Option::is_none),
+            "SQLite: no store variable"
+        );
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "--config-dir",
+                env.config_dir().to_str().unwrap(),
+                "--data-dir",
+                env.data_dir().to_str().unwrap(),
+                "validate"
+            ]
+        );
+        assert!(env.config_dir().join("accounts").is_dir());
+        assert!(!env.data_dir().exists(), "the binary makes it, 0700");
     }
-    out
+
+    #[test]
+    fn secret_vars_are_named_after_their_channel() {
+        assert_eq!(TestEnv::secret_var("shop-eu.2"), "TEST_SECRET_SHOP_EU_2");
+    }
 }
