@@ -277,9 +277,6 @@ impl TestEnv {
         cmd
     }
 
-    /// Runs a command to its end (failing the test if it outlives the env's
-    /// limit), whatever its exit status; never a panic.
-
     /// Sets a variable on every later command.
     pub fn set_var(&mut self, name: &str, value: &str) {
         self.vars.insert(name.to_string(), value.to_string());

@@ -13,6 +13,8 @@ use super::TestEnv;
 use crate::output::{Rows, assert_no_panic, describe, parse};
 
 impl TestEnv {
+    /// Runs a command to its end (failing the test if it outlives the env's
+    /// limit), whatever its exit status; never a panic.
     pub fn run<I, S>(&self, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
