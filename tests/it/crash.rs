@@ -157,15 +157,12 @@ fn import_killed_at_named_points_and_at_random_converges(case: Case) {
         peer.seed(&Offer::numbered("IK-", 0..300, "5.00", peer.currency()));
     }
     // Periods every shop type offers.
-    let env = TestEnv::builder()
-        .backend(case.backend)
-        .channel(
-            CHANNEL,
-            &*peer,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(
+        case.backend,
+        &*peer,
+        &[("auth-refresh", "1h"), ("import-products", "1h")],
+    );
+    env.set_master(CHANNEL);
     if case.peer != PeerKind::Sandbox {
         // Three pages, so kills land between pages as on the sandbox's six.
         env.set_channel_key(CHANNEL, "page-size = 100");
@@ -270,14 +267,11 @@ fn export_killed_at_named_points_and_at_random_converges(case: Case) {
     let real = case.peer != PeerKind::Sandbox;
     let currency = peer.currency();
     // Periods every shop type offers.
-    let env = TestEnv::builder()
-        .backend(case.backend)
-        .channel(
-            CHANNEL,
-            &*peer,
-            &[("auth-refresh", "1h"), ("export-products", "1h")],
-        )
-        .build();
+    let env = TestEnv::with_channel(
+        case.backend,
+        &*peer,
+        &[("auth-refresh", "1h"), ("export-products", "1h")],
+    );
     let account = env.account_text();
     let export = ["run-once", "--force", "--job", "export-products"];
 
@@ -424,11 +418,8 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backe
     let mut config = SandboxPeer::rotating(10);
     config.switches.latency_ms = 20;
     let sb = SandboxPeer::start(config);
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(CHANNEL, &sb, &[("auth-refresh", "50m")])
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(backend, &sb, &[("auth-refresh", "50m")]);
+    env.set_master(CHANNEL);
     let account = env.account_text();
     let refresh = ["run-once", "--force", "--job", "auth-refresh"];
 
@@ -508,10 +499,7 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backe
 #[test]
 fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
     let sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let env = TestEnv::builder()
-        .backend(Backend::Sqlite)
-        .channel(CHANNEL, &sb, &[])
-        .build();
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[]);
     let periods = ["15m", "30m", "1h", "2h"];
     let mut kills = 0;
     for i in 0..KILLS_PER_POINT {
@@ -595,10 +583,7 @@ fn assert_no_stray_files(env: &TestEnv) {
 both_backends!(products_load_killed_mid_write_leaves_the_old_or_the_new_catalog);
 fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog(backend: Backend) {
     let sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(CHANNEL, &sb, &[])
-        .build();
+    let env = TestEnv::with_channel(backend, &sb, &[]);
     let old_products = catalog::numbered(0..2000, "1.00");
     env.load_jsonl("old.jsonl", &old_products);
     let old = env.catalog();
@@ -711,15 +696,12 @@ fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once(backend: Bac
     let mut config = SandboxPeer::rotating(2000);
     config.switches.latency_ms = 5;
     let sb = SandboxPeer::start(config);
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(
-            CHANNEL,
-            &sb,
-            &[("auth-refresh", "50m"), ("import-products", "1h")],
-        )
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(
+        backend,
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+    );
+    env.set_master(CHANNEL);
     for round in 0..2 {
         sb.clear_requests();
         // Round 0: everything is due once. Round 1: --force, so every run
@@ -794,10 +776,7 @@ fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once(backend: Bac
 #[test]
 fn eight_concurrent_set_period_on_eight_channels_all_land() {
     let sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let env = TestEnv::builder()
-        .backend(Backend::Sqlite)
-        .channel(CHANNEL, &sb, &[])
-        .build();
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[]);
     let channels: Vec<String> = (0..8).map(|i| format!("ch{i}")).collect();
     for ch in &channels {
         env.ok([
@@ -854,15 +833,12 @@ fn run_once_and_set_period_at_the_same_time_keep_both_effects(backend: Backend) 
     let mut config = SandboxPeer::rotating(1500);
     config.switches.latency_ms = 5;
     let sb = SandboxPeer::start(config);
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(
-            CHANNEL,
-            &sb,
-            &[("auth-refresh", "50m"), ("import-products", "1h")],
-        )
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(
+        backend,
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+    );
+    env.set_master(CHANNEL);
     let periods = ["30m", "15m", "1h", "50m"];
     for (round, period) in periods.iter().enumerate() {
         sb.update_product("SKU-0000007", |p| p.title = format!("round {round}"));

@@ -11,15 +11,14 @@ use serde_json::Value;
 use sandbox::Switches;
 use test_support::output::{parse, wait_until};
 use test_support::peer::SandboxPeer;
-use test_support::{Backend, Rows, TestEnv, both_backends};
+use test_support::{Backend, CHANNEL, Rows, TestEnv, both_backends};
 
 const HOURLY_IMPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("import-products", "1h")];
 
 fn master_shop(backend: Backend, products: u64, switches: Switches) -> (TestEnv, SandboxPeer) {
-    let mut env = TestEnv::with_account(backend);
     let shop = SandboxPeer::with(products, switches);
-    env.add_channel("shop", &shop, HOURLY_IMPORT);
-    env.set_master("shop");
+    let env = TestEnv::with_channel(backend, &shop, HOURLY_IMPORT);
+    env.set_master(CHANNEL);
     (env, shop)
 }
 

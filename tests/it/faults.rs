@@ -283,27 +283,21 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
     let import_sb = SandboxPeer::start(SandboxPeer::rotating(
         2 * crate::beta_rest_page_size() as u64 + 200,
     ));
-    let mut import_env = TestEnv::builder()
-        .backend(backend)
-        .channel(
-            CHANNEL,
-            &import_sb,
-            &[("auth-refresh", "50m"), ("import-products", "1h")],
-        )
-        .master(CHANNEL)
-        .build();
+    let mut import_env = TestEnv::with_channel(
+        backend,
+        &import_sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+    );
+    import_env.set_master(CHANNEL);
     import_env.set_run_limit(Duration::from_secs(30));
     import_env.ok(["run-once"]);
     // Export side: the OMS is the master, the channel starts empty.
     let export_sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let mut export_env = TestEnv::builder()
-        .backend(backend)
-        .channel(
-            CHANNEL,
-            &export_sb,
-            &[("auth-refresh", "50m"), ("export-products", "1h")],
-        )
-        .build();
+    let mut export_env = TestEnv::with_channel(
+        backend,
+        &export_sb,
+        &[("auth-refresh", "50m"), ("export-products", "1h")],
+    );
     export_env.set_run_limit(Duration::from_secs(30));
     assert_eq!(
         export_env
@@ -444,11 +438,8 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
 both_backends!(a_refresh_whose_reply_is_lost_is_reported_as_interrupted);
 fn a_refresh_whose_reply_is_lost_is_reported_as_interrupted(backend: Backend) {
     let sb = SandboxPeer::start(SandboxPeer::rotating(5));
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(CHANNEL, &sb, &[("auth-refresh", "50m")])
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(backend, &sb, &[("auth-refresh", "50m")]);
+    env.set_master(CHANNEL);
     sb.update_switches(|s| s.drop_reply_next = 1);
     let out = env.run(["run-once"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -778,15 +769,12 @@ fn no_secret_or_token_reaches_any_output_or_the_account_file(backend: Backend) {
     config.client_secret = "s3cr3t-Zq9-client-secret".into();
     let sb = SandboxPeer::start(config);
     let first_refresh = sb.current_refresh_token();
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(
-            CHANNEL,
-            &sb,
-            &[("auth-refresh", "50m"), ("import-products", "1h")],
-        )
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(
+        backend,
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+    );
+    env.set_master(CHANNEL);
     let mut tokens = vec![first_refresh];
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let mut record = |env: &TestEnv, sb: &Sandbox, tokens: &mut Vec<String>, args: &[&str]| {
@@ -916,15 +904,12 @@ fn base64_encode(bytes: &[u8]) -> String {
 fn store_and_lock_files_are_private() {
     use std::os::unix::fs::PermissionsExt as _;
     let sb = SandboxPeer::start(SandboxPeer::rotating(50));
-    let env = TestEnv::builder()
-        .backend(Backend::Sqlite)
-        .channel(
-            CHANNEL,
-            &sb,
-            &[("auth-refresh", "50m"), ("import-products", "1h")],
-        )
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(
+        Backend::Sqlite,
+        &sb,
+        &[("auth-refresh", "50m"), ("import-products", "1h")],
+    );
+    env.set_master(CHANNEL);
     env.ok(["run-once"]);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&env.data_dir()), 0o700, "data dir");
@@ -965,10 +950,7 @@ fn store_and_lock_files_are_private() {
 #[test]
 fn plain_http_to_a_non_loopback_host_is_refused() {
     let sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let env = TestEnv::builder()
-        .backend(Backend::Sqlite)
-        .channel(CHANNEL, &sb, &[])
-        .build();
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[]);
     let before = env.account_text();
     for args in [
         &[
@@ -1027,10 +1009,7 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
 fn an_unwritable_config_dir_gives_a_clear_error_and_loses_nothing() {
     use std::os::unix::fs::PermissionsExt as _;
     let sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let env = TestEnv::builder()
-        .backend(Backend::Sqlite)
-        .channel(CHANNEL, &sb, &[("auth-refresh", "50m")])
-        .build();
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[("auth-refresh", "50m")]);
     let before = env.config_files();
     let accounts = env.config_dir().join("accounts");
     std::fs::set_permissions(&accounts, std::fs::Permissions::from_mode(0o555)).unwrap();

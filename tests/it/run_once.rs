@@ -21,18 +21,16 @@ const HOURLY_EXPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("export-produ
 
 /// An account whose master is channel `shop`, importing hourly from a sandbox.
 fn master_shop(backend: Backend, products: u64, switches: Switches) -> (TestEnv, SandboxPeer) {
-    let mut env = TestEnv::with_account(backend);
     let shop = SandboxPeer::with(products, switches);
-    env.add_channel("shop", &shop, HOURLY_IMPORT);
-    env.set_master("shop");
+    let env = TestEnv::with_channel(backend, &shop, HOURLY_IMPORT);
+    env.set_master(CHANNEL);
     (env, shop)
 }
 
 /// An account with master `oms` exporting hourly to a sandbox with no products.
 fn exporting_shop(backend: Backend, switches: Switches) -> (TestEnv, SandboxPeer) {
-    let mut env = TestEnv::with_account(backend);
     let shop = SandboxPeer::with(0, switches);
-    env.add_channel("shop", &shop, HOURLY_EXPORT);
+    let env = TestEnv::with_channel(backend, &shop, HOURLY_EXPORT);
     (env, shop)
 }
 
@@ -838,14 +836,11 @@ fn assert_shop_holds(peer: &dyn Peer, catalog: &[Offer], context: &str) -> Listi
 on_peers!(export_reaches_the_shop_exactly_then_only_what_changed: sandbox, sandbox_postgres, vendure, medusa);
 fn export_reaches_the_shop_exactly_then_only_what_changed(case: Case) {
     let peer = test_support::peer::start(case.peer);
-    let env = TestEnv::builder()
-        .backend(case.backend)
-        .channel(
-            CHANNEL,
-            &*peer,
-            &[("auth-refresh", "1h"), ("export-products", "1h")],
-        )
-        .build();
+    let env = TestEnv::with_channel(
+        case.backend,
+        &*peer,
+        &[("auth-refresh", "1h"), ("export-products", "1h")],
+    );
     let n = case.rounds(250, 300) as u32;
     let mut catalog = priced_offers("EX-", n, &*peer);
     env.load("catalog.jsonl", &catalog);
@@ -928,15 +923,12 @@ fn import_from_the_master_shop_then_only_what_changed(case: Case) {
         .offers(peer.currency())
         .into_values()
         .collect();
-    let env = TestEnv::builder()
-        .backend(case.backend)
-        .channel(
-            CHANNEL,
-            &*peer,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .master(CHANNEL)
-        .build();
+    let env = TestEnv::with_channel(
+        case.backend,
+        &*peer,
+        &[("auth-refresh", "1h"), ("import-products", "1h")],
+    );
+    env.set_master(CHANNEL);
 
     let run = env.run_once(&[]);
     let import = run.get(CHANNEL, "import-products");

@@ -49,14 +49,11 @@ fn reset_state(env: &TestEnv, exported: i64) -> &'static str {
 both_backends!(channel_reset_killed_is_all_or_nothing_and_the_next_run_converges);
 fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges(backend: Backend) {
     let sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(
-            CHANNEL,
-            &sb,
-            &[("auth-refresh", "50m"), ("export-products", "1h")],
-        )
-        .build();
+    let env = TestEnv::with_channel(
+        backend,
+        &sb,
+        &[("auth-refresh", "50m"), ("export-products", "1h")],
+    );
     env.load_jsonl("catalog.jsonl", &catalog::numbered(0..500, "1.00"));
     assert_eq!(export(&env).status.code(), Some(0));
     assert_eq!(sb.product_count(), 500);
@@ -113,14 +110,11 @@ fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
     let mut config = SandboxPeer::rotating(0);
     config.switches.latency_ms = 3;
     let sb = SandboxPeer::start(config);
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(
-            CHANNEL,
-            &sb,
-            &[("auth-refresh", "50m"), ("export-products", "1h")],
-        )
-        .build();
+    let env = TestEnv::with_channel(
+        backend,
+        &sb,
+        &[("auth-refresh", "50m"), ("export-products", "1h")],
+    );
     env.load_jsonl("catalog.jsonl", &catalog::numbered(0..1500, "1.00"));
     assert_eq!(export(&env).status.code(), Some(0));
     assert_eq!(sb.product_count(), 1500);
@@ -189,10 +183,7 @@ fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
 both_backends!(a_streamed_products_load_killed_mid_file_loads_nothing);
 fn a_streamed_products_load_killed_mid_file_loads_nothing(backend: Backend) {
     let sb = SandboxPeer::start(SandboxPeer::rotating(0));
-    let env = TestEnv::builder()
-        .backend(backend)
-        .channel(CHANNEL, &sb, &[])
-        .build();
+    let env = TestEnv::with_channel(backend, &sb, &[]);
     let old = catalog::numbered(0..3000, "1.00");
     env.load_jsonl("old.jsonl", &old);
     let before = env.catalog();

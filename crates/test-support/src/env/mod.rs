@@ -207,6 +207,15 @@ impl TestEnv {
         TestEnv::builder().backend(backend).account(ACCOUNT).build()
     }
 
+    /// Account [`ACCOUNT`] on `backend` with one channel, [`CHANNEL`], on
+    /// `peer`, with these job periods: where most suites start.
+    pub fn with_channel(backend: Backend, peer: &dyn Peer, periods: &[(&str, &str)]) -> TestEnv {
+        TestEnv::builder()
+            .backend(backend)
+            .channel(CHANNEL, peer, periods)
+            .build()
+    }
+
     // ---- commands ----
 
     /// The binary with this env's dirs, account, variables and a clean
