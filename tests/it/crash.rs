@@ -398,6 +398,39 @@ fn export_killed_at_named_points_and_at_random_converges(case: Case) {
     );
 }
 
+#[test]
+fn a_sigterm_right_after_a_batch_is_sent_stops_the_export_cleanly_and_the_next_run_finishes_it() {
+    // Slow enough that the next batch cannot land before the stop does.
+    let mut config = SandboxPeer::rotating(0);
+    config.switches.latency_ms = 50;
+    let sb = SandboxPeer::start(config);
+    let env = TestEnv::with_channel(
+        Backend::Sqlite,
+        &sb,
+        &[("auth-refresh", "50m"), ("export-products", "1h")],
+    );
+    env.load_jsonl("catalog.jsonl", &catalog::numbered(0..250, "1.00"));
+    // As `systemctl stop` landing right after the first batch went out.
+    let out = env.run_terminated_at("export-batch-sent", ["run-once"]);
+    assert_eq!(out.status.code(), Some(143), "{}", describe(&out));
+    assert_eq!(
+        env.last_outcome(CHANNEL, "export-products").as_deref(),
+        Some("interrupted")
+    );
+    assert_eq!(env.integrity(), "ok");
+    assert!(
+        sb.product_count() < 250,
+        "the stop did not stop the export: {} exported",
+        sb.product_count()
+    );
+    converge(
+        &env,
+        &["run-once", "--force", "--job", "export-products"],
+        "after the stop",
+    );
+    assert_channel_equals_catalog(&env, &sb, "after the stop");
+}
+
 /// Says what a kill left on the shop that the catalog comparison does not
 /// see (products without variants, variants without a price): the shop-side
 /// safety work (issue 16) turns these counts into assertions.
