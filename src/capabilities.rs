@@ -40,10 +40,16 @@ pub struct ChannelType {
     pub deadline: Option<Period>,
     /// Products asked per import page. A user type that leaves it (or
     /// `batch-size`, `auth`) out takes the built-in value of its protocol.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::config::model::whole::at_least_one"
+    )]
     pub page_size: Option<NonZeroUsize>,
     /// Products (upserts plus deletions) per export request.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::config::model::whole::at_least_one"
+    )]
     pub batch_size: Option<NonZeroUsize>,
     /// The auth methods the type accepts.
     #[serde(default)]

@@ -37,7 +37,7 @@ pub fn channels() -> Vec<CompletionCandidate> {
     let Some(paths) = paths() else {
         return Vec::new();
     };
-    let account = std::env::var(crate::app::ACCOUNT_ENV)
+    let account = std::env::var(crate::context::ACCOUNT_ENV)
         .ok()
         .filter(|a| !a.is_empty())
         .or_else(|| config::load_global(&paths).ok()?.current_account);

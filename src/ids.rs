@@ -34,6 +34,13 @@ pub fn check_id(kind: &'static str, value: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+impl crate::error::HasKind for IdError {
+    /// A bad id is refused (exit 1), wherever it was typed.
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Refused
+    }
+}
+
 pub fn check_account_id(value: &str) -> Result<(), IdError> {
     check_id("account", value)
 }

@@ -1,9 +1,11 @@
-//! The `oms-channels` binary: parse arguments, run, map errors to exit codes.
+//! The `oms-channels` binary: parse arguments, run, show an error with its
+//! causes and hints, exit with the code of its kind.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use oms_channels::{app, cli, cli::Cli, error, logging, output};
+use oms_channels::error_report::ErrorReport;
+use oms_channels::{app, cli, cli::Cli, logging, output};
 
 fn main() -> ExitCode {
     // `COMPLETE=<shell>`: the shell asks for completions (see `complete`).
@@ -28,12 +30,12 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             drop(out);
-            let code = error::exit_code(&err);
-            eprintln!("oms-channels: {}", error::describe(&err));
+            let report = ErrorReport::of(&err);
+            let _ = output::write_error(&mut io::stderr(), &report);
             if json {
-                let _ = output::write_json_error(&mut io::stdout(), &err, code);
+                let _ = output::write_json_error(&mut io::stdout(), &report);
             }
-            ExitCode::from(code)
+            ExitCode::from(report.exit)
         }
     }
 }
@@ -46,8 +48,9 @@ fn usage_error(err: clap::Error) -> ExitCode {
         err.exit();
     }
     let _ = err.print();
-    let _ = output::write_json_usage_error(&mut io::stdout(), &err.render().to_string());
-    ExitCode::from(error::EXIT_CONFIG)
+    let report = output::clap_error_report(&err.render().to_string());
+    let _ = output::write_json_error(&mut io::stdout(), &report);
+    ExitCode::from(report.exit)
 }
 
 /// `oms-channels history | head` closing the pipe early is not an error.

@@ -1,9 +1,13 @@
 //! Rendering: every command returns a report value; this module writes it as
 //! a human table or as one JSON document. Nothing else in the crate prints.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use serde::Serialize;
+
+use crate::error_report::ErrorReport;
 
 /// What a command produced: plain data that serializes to the `--json`
 /// document and renders itself for humans.
@@ -37,51 +41,91 @@ pub fn emit(report: &dyn Render, json: bool, out: &mut dyn Write) -> io::Result<
     out.flush()
 }
 
-/// The `--json` document of a command that failed: `{"error": {"code",
-/// "exit", "message"}}`, on stdout like every document, so a script reads
-/// one place. `code` is stable: `busy` (75), `store-unavailable` (75),
-/// `refused` (1), `config` (a file that cannot be read or parsed, 2), `usage`
-/// (2), `error` (anything else).
-pub fn write_json_error(out: &mut dyn Write, err: &anyhow::Error, exit: u8) -> io::Result<()> {
-    let code = if crate::error::store_unavailable(err) {
-        "store-unavailable"
-    } else if err.chain().any(|c| c.is::<crate::error::Busy>()) {
-        "busy"
-    } else if exit == crate::error::EXIT_FAILED {
-        "refused"
-    } else if err.chain().any(|c| c.is::<crate::config::ConfigError>()) {
-        "config"
-    } else if exit == crate::error::EXIT_CONFIG {
-        "usage"
-    } else {
-        "error"
-    };
-    write_error_document(out, code, exit, &crate::error::describe(err))
+/// A failed command on stderr: `oms-channels: <message>`, then each cause
+/// on its own line under `Caused by:`, then one `hint: ...` line per hint.
+pub fn write_error(out: &mut dyn Write, report: &ErrorReport) -> io::Result<()> {
+    writeln!(out, "oms-channels: {}", report.message)?;
+    if !report.causes.is_empty() {
+        writeln!(out, "Caused by:")?;
+        for cause in &report.causes {
+            for line in cause.lines() {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
+    for hint in &report.hints {
+        writeln!(out, "hint: {hint}")?;
+    }
+    out.flush()
 }
 
-/// The `--json` document of a command line that was refused before any
-/// command ran (exit 2); `rendered` is clap's message.
-pub fn write_json_usage_error(out: &mut dyn Write, rendered: &str) -> io::Result<()> {
+/// The `--json` document of a command that failed, on stdout like every
+/// document, so a script reads one place: `{"error": {"kind", "exit",
+/// "code", "message", "causes", "hints"}}`.
+pub fn write_json_error(out: &mut dyn Write, report: &ErrorReport) -> io::Result<()> {
+    let document = serde_json::json!({ "error": report });
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// The report of a command line clap refused, from clap's rendered text:
+/// its first line is the message, its `tip:` lines are the hints.
+pub fn clap_error_report(rendered: &str) -> ErrorReport {
     let message = rendered
         .lines()
         .next()
         .unwrap_or_default()
-        .trim_start_matches("error: ");
-    write_error_document(out, "usage", crate::error::EXIT_CONFIG, message)
+        .trim_start_matches("error: ")
+        .to_string();
+    let hints = rendered
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("tip: "))
+        .map(str::to_string)
+        .collect();
+    ErrorReport::usage(message, hints)
 }
 
-fn write_error_document(
-    out: &mut dyn Write,
-    code: &str,
-    exit: u8,
-    message: &str,
-) -> io::Result<()> {
-    let document = serde_json::json!({
-        "error": {"code": code, "exit": exit, "message": message}
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)?;
-    out.flush()
+/// Text that came from outside (a channel, a file, a server's error message)
+/// made safe to print: control characters (C0 including TAB and line breaks,
+/// DEL, C1) become `\t`, `\n`, `\r` or `\u{1b}`, and so do the Unicode
+/// controls that reorder or break a line on screen (bidirectional embeddings,
+/// overrides and isolates; line and paragraph separators). A title can then
+/// neither drive the terminal (ESC sequences, BEL) nor forge table rows or log
+/// lines. Clean text is returned as it is, without copying. JSON output needs
+/// none of this: serde escapes control characters itself.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// A count and its noun, singular or plural: `1 product`, `2 products`,
+/// `0 products`. `plural` is the noun's plural form.
+pub fn count(n: u64, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
 }
 
 /// A borderless table, like `systemctl list-timers`: columns sized by the
@@ -138,13 +182,19 @@ where
 }
 
 impl Table {
+    /// Adds a row. Every cell is [`escape`]d: a table shows titles, errors
+    /// and names that came from channels and files.
     pub fn add_row<I, S>(&mut self, cells: I) -> &mut Table
     where
         I: IntoIterator<Item = S>,
         S: ToString,
     {
-        self.inner
-            .add_row(cells.into_iter().map(|c| c.to_string()).collect::<Vec<_>>());
+        self.inner.add_row(
+            cells
+                .into_iter()
+                .map(|c| escape(&c.to_string()).into_owned())
+                .collect::<Vec<_>>(),
+        );
         self
     }
 }
@@ -171,6 +221,48 @@ pub fn when(ts: Option<jiff::Timestamp>) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_error_shows_its_message_then_its_causes_then_its_hints() {
+        let report = ErrorReport {
+            kind: crate::error::ErrorKind::Config,
+            exit: 2,
+            code: "config",
+            message: "cannot load `/x.jsonl`".into(),
+            causes: vec!["cannot read `/x.jsonl`".into(), "two\nlines".into()],
+            hints: vec!["check the path".into()],
+        };
+        let mut out = Vec::new();
+        write_error(&mut out, &report).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "oms-channels: cannot load `/x.jsonl`\n\
+             Caused by:\n  cannot read `/x.jsonl`\n  two\n  lines\n\
+             hint: check the path\n"
+        );
+        let mut out = Vec::new();
+        write_json_error(&mut out, &report).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"error": {
+                "kind": "config", "exit": 2, "code": "config",
+                "message": "cannot load `/x.jsonl`",
+                "causes": ["cannot read `/x.jsonl`", "two\nlines"],
+                "hints": ["check the path"],
+            }})
+        );
+    }
+
+    #[test]
+    fn clap_tips_become_hints() {
+        let report = clap_error_report(
+            "error: unexpected argument '--x' found\n\n  tip: to pass '--x' as a value, use '-- --x'\n\nUsage: oms-channels\n",
+        );
+        assert_eq!(report.message, "unexpected argument '--x' found");
+        assert_eq!(report.hints, ["to pass '--x' as a value, use '-- --x'"]);
+        assert_eq!((report.exit, report.code), (2, "usage"));
+    }
+
     fn render(table: &Table) -> String {
         let mut out = Vec::new();
         write_table(&mut out, table).unwrap();
@@ -191,6 +283,45 @@ mod tests {
              é        x\n\
              日本     y             z\n"
         );
+    }
+
+    #[test]
+    fn escape_makes_outside_text_inert() {
+        for (text, shown) in [
+            ("Mug", "Mug"),
+            ("Größe XL 粗茶 €", "Größe XL 粗茶 €"),
+            ("\u{1b}]0;owned\u{7}Mug", "\\u{1b}]0;owned\\u{7}Mug"),
+            ("\u{1b}[2J", "\\u{1b}[2J"),
+            ("a\tb", "a\\tb"),
+            ("row\nforged  row", "row\\nforged  row"),
+            ("over\rwrite", "over\\rwrite"),
+            ("nul\0", "nul\\u{0}"),
+            ("del\u{7f}", "del\\u{7f}"),
+            ("csi\u{9b}2J", "csi\\u{9b}2J"),
+            ("\u{202e}txt.exe", "\\u{202e}txt.exe"),
+            ("line\u{2028}sep", "line\\u{2028}sep"),
+            // Marks that RTL text uses are shown as they are.
+            ("שלום\u{200f}", "שלום\u{200f}"),
+        ] {
+            assert_eq!(escape(text), shown, "{text:?}");
+            assert!(!escape(text).chars().any(char::is_control), "{text:?}");
+        }
+        assert!(matches!(escape("clean"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn table_cells_are_escaped() {
+        let mut t = table_for_width(["SKU", "TITLE"], None);
+        t.add_row(["A", "Evil\u{1b}[2J\nB  forged"]);
+        let text = render(&t);
+        assert_eq!(text, "SKU  TITLE\nA    Evil\\u{1b}[2J\\nB  forged\n");
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(1, "product", "products"), "1 product");
+        assert_eq!(count(0, "product", "products"), "0 products");
+        assert_eq!(count(2, "entry", "entries"), "2 entries");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
+
+use crate::error::Failure;
 
 pub const CONFIG_DIR_ENV: &str = "OMS_CHANNELS_CONFIG_DIR";
 pub const DATA_DIR_ENV: &str = "OMS_CHANNELS_DATA_DIR";
@@ -38,10 +40,12 @@ impl Paths {
         let config_dir = non_empty(config_dir).or_else(|| env_path(CONFIG_DIR_ENV));
         let data_dir = non_empty(data_dir).or_else(|| env_path(DATA_DIR_ENV));
         let project = || {
-            directories::ProjectDirs::from("", "", "oms-channels").context(
-                "cannot find a home directory for the default config and data dirs; \
-                 pass --config-dir and --data-dir (or set OMS_CHANNELS_CONFIG_DIR and OMS_CHANNELS_DATA_DIR)",
-            )
+            directories::ProjectDirs::from("", "", "oms-channels").ok_or_else(|| {
+                Failure::config(
+                    "cannot find a home directory for the default config and data dirs; \
+                     pass --config-dir and --data-dir (or set OMS_CHANNELS_CONFIG_DIR and OMS_CHANNELS_DATA_DIR)",
+                )
+            })
         };
         let config_dir = match config_dir {
             Some(dir) => dir,

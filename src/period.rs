@@ -44,6 +44,12 @@ impl fmt::Display for Job {
 #[error("unknown job `{0}`: expected one of auth-refresh, import-products, export-products")]
 pub struct UnknownJob(pub String);
 
+impl crate::error::HasKind for UnknownJob {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Refused
+    }
+}
+
 impl FromStr for Job {
     type Err = UnknownJob;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -82,6 +88,12 @@ pub enum PeriodError {
     Zero(String),
     #[error("invalid period `{0}`: periods cannot be negative (use `none` to turn a job off)")]
     Negative(String),
+}
+
+impl crate::error::HasKind for PeriodError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Refused
+    }
 }
 
 /// Longest period accepted: a year. Anything longer is almost surely a typo,

@@ -2,7 +2,10 @@
 //! `run-once`, `run-once --dry-run` and `status` all print, so they cannot
 //! disagree. Pure: plain values in (the channel's periods, its config errors,
 //! its recorded job states, whether its auth is failing, the instant), a plan
-//! out. The due rule itself lives in `schedule`.
+//! out. The due rule itself lives in `schedule`; `inputs` gathers the facts
+//! from the store and the account file.
+
+pub mod inputs;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -32,7 +35,7 @@ pub struct ChannelFacts<'a> {
     /// whole account); any of them keeps the channel from running.
     pub config_errors: Vec<&'a str>,
     /// Why product jobs must wait for auth-refresh, if they must (see
-    /// `jobs::runner::auth_failing_reason`).
+    /// `inputs::auth_failing_reason`).
     pub auth_failing: Option<String>,
     /// The pid of a live `run-once` holding the account, if any: a job it
     /// has running is running, not interrupted.

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::product::Product;
+use crate::output::escape;
+use crate::price::Price;
+use crate::product::{Product, check_sku};
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProductFileError {
@@ -75,14 +77,16 @@ pub fn read_products<'r>(
     }
 }
 
-/// A JSON Lines product: `updated_at` may be left out.
+/// A product as a line of a file gives it, before the rules: `updated_at`
+/// may be left out.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonProduct {
+struct LineProduct {
     sku: String,
     title: String,
     price: String,
     currency: String,
+    #[serde(deserialize_with = "whole_number")]
     quantity: i64,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
@@ -92,15 +96,49 @@ struct JsonProduct {
     id: Option<String>,
 }
 
-fn checked(product: Product, line: u64) -> Result<Row, ProductFileError> {
-    product.check().map_err(|e| match e {
-        // The sku error already shows the sku.
-        crate::product::ProductError::Sku { .. } | crate::product::ProductError::EmptySku => {
-            at(line, e.to_string())
+/// A quantity: a JSON integer, said in words when it is not one.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number of units")
         }
-        other => at(line, format!("sku `{}`: {other}", product.sku)),
-    })?;
-    Ok((line, product))
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom(format!("quantity {v} is too large")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            Err(E::custom(format!(
+                "quantity {v} is not a whole number of units"
+            )))
+        }
+    }
+    deserializer.deserialize_any(Whole)
+}
+
+impl LineProduct {
+    /// The product, checked by the catalog's rules; an error names the line
+    /// (and the sku, once it is known to be printable).
+    fn checked(self, line: u64, loaded_at: &str) -> Result<Row, ProductFileError> {
+        check_sku(&self.sku).map_err(|e| at(line, e.to_string()))?;
+        let sku = self.sku;
+        let in_line = |e: &dyn std::fmt::Display| at(line, format!("sku `{sku}`: {e}"));
+        let price = Price::parse(&self.price, &self.currency).map_err(|e| in_line(&e))?;
+        let product = Product {
+            sku: sku.clone(),
+            title: self.title,
+            price,
+            quantity: self.quantity,
+            attributes: self.attributes,
+            updated_at: self.updated_at.unwrap_or_else(|| loaded_at.to_string()),
+            id: self.id,
+        };
+        product.check().map_err(|e| in_line(&e))?;
+        Ok((line, product))
+    }
 }
 
 struct JsonLines<R> {
@@ -136,21 +174,11 @@ impl<R: BufRead> Iterator for JsonLines<R> {
             if text.trim().is_empty() {
                 continue;
             }
-            let parsed: JsonProduct = match serde_json::from_str(text) {
+            let parsed: LineProduct = match serde_json::from_str(text) {
                 Ok(p) => p,
                 Err(e) => return Some(Err(at(self.line, e.to_string()))),
             };
-            let product = Product {
-                sku: parsed.sku,
-                title: parsed.title,
-                price: parsed.price,
-                currency: parsed.currency,
-                quantity: parsed.quantity,
-                attributes: parsed.attributes,
-                updated_at: parsed.updated_at.unwrap_or_else(|| self.loaded_at.clone()),
-                id: parsed.id,
-            };
-            return Some(checked(product, self.line));
+            return Some(parsed.checked(self.line, &self.loaded_at));
         }
     }
 }
@@ -196,11 +224,12 @@ impl<R: BufRead> CsvRows<R> {
             )
         };
         for (i, name) in names.iter().enumerate() {
+            let shown = escape(name);
             if let Some(first) = names[..i].iter().position(|n| n == name) {
                 return Err(at(
                     1,
                     format!(
-                        "column `{name}` appears twice in the header (columns {} and {})",
+                        "column `{shown}` appears twice in the header (columns {} and {})",
                         first + 1,
                         i + 1
                     ),
@@ -212,7 +241,7 @@ impl<R: BufRead> CsvRows<R> {
             {
                 return Err(at(
                     1,
-                    format!("unknown column `{name}` (allowed: {})", allowed()),
+                    format!("unknown column `{shown}` (allowed: {})", allowed()),
                 ));
             }
             if *name == "attr." {
@@ -251,15 +280,23 @@ impl<R: BufRead> CsvRows<R> {
     fn row(&self, record: &csv::StringRecord, line: u64) -> Result<Row, ProductFileError> {
         let field = |i: usize| record.get(self.required[i]).unwrap_or("").to_string();
         let quantity = field(4);
-        let product = Product {
+        let optional = |column: Option<usize>| {
+            column
+                .and_then(|i| record.get(i))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        LineProduct {
             sku: field(0),
             title: field(1),
             price: field(2),
             currency: field(3),
-            quantity: quantity
-                .trim()
-                .parse()
-                .map_err(|_| at(line, format!("quantity `{quantity}` is not a whole number")))?,
+            quantity: quantity.trim().parse().map_err(|_| {
+                at(
+                    line,
+                    format!("quantity `{}` is not a whole number", escape(&quantity)),
+                )
+            })?,
             attributes: self
                 .attributes
                 .iter()
@@ -270,18 +307,10 @@ impl<R: BufRead> CsvRows<R> {
                         .map(|v| (name.clone(), v.to_string()))
                 })
                 .collect(),
-            updated_at: self
-                .updated_at
-                .and_then(|i| record.get(i))
-                .filter(|v| !v.is_empty())
-                .map_or_else(|| self.loaded_at.clone(), str::to_string),
-            id: self
-                .id
-                .and_then(|i| record.get(i))
-                .filter(|v| !v.is_empty())
-                .map(str::to_string),
-        };
-        checked(product, line)
+            updated_at: optional(self.updated_at),
+            id: optional(self.id),
+        }
+        .checked(line, &self.loaded_at)
     }
 }
 
@@ -335,12 +364,60 @@ mod tests {
 {"sku":"B","title":"u","price":"0.05","currency":"EUR","quantity":0,"updated_at":"2026-01-01T00:00:00+01:00"}"#;
         let products = parse(good, Format::JsonLines).unwrap();
         assert_eq!(products.len(), 2);
-        assert_eq!(products[0].price, "19.90");
+        assert_eq!(products[0].price.to_string(), "19.90 EUR");
         let cases = [
             (good.replace("\"19.90\"", "19.90"), "line 1:"),
             (
                 good.replace("\"0.05\"", "\"0,05\""),
-                "line 3: sku `B`: invalid price `0,05`",
+                "line 3: sku `B`: price `0,05` is not a decimal number",
+            ),
+            (
+                good.replace("\"0.05\"", "\"-1.00\""),
+                "line 3: sku `B`: price `-1.00` is negative: a price is 0 or more",
+            ),
+            (
+                good.replace(
+                    "\"0.05\",\"currency\":\"EUR\"",
+                    "\"0.001\",\"currency\":\"USD\"",
+                ),
+                "line 3: sku `B`: price `0.001` has more decimals than USD allows: at most 2 decimals (ISO 4217)",
+            ),
+            (
+                good.replace(
+                    "\"0.05\",\"currency\":\"EUR\"",
+                    "\"1500.5\",\"currency\":\"JPY\"",
+                ),
+                "line 3: sku `B`: price `1500.5` has more decimals than JPY allows: no decimals (ISO 4217)",
+            ),
+            (
+                good.replace(
+                    "\"0.05\",\"currency\":\"EUR\"",
+                    "\"1\",\"currency\":\"XTS\"",
+                ),
+                "line 3: sku `B`: currency `XTS` is a special code",
+            ),
+            (
+                good.replace("\"title\":\"u\"", "\"title\":\"u\\u001b]0;owned\\u0007\""),
+                "line 3: sku `B`: title `u\\u{1b}]0;owned\\u{7}` has control character U+001B at character 2",
+            ),
+            (
+                good.replace("\"title\":\"u\"", "\"title\":\"a\\tb\""),
+                "line 3: sku `B`: title `a\\tb` has control character U+0009",
+            ),
+            (
+                good.replace(
+                    "\"title\":\"u\"",
+                    &format!("\"title\":\"{}\"", "x".repeat(256)),
+                ),
+                "line 3: sku `B`: title `xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...` is 256 characters long: at most 255",
+            ),
+            (
+                good.replace("\"red\"", "\"r\\ned\""),
+                "line 1: sku `A`: attribute `color` `r\\ned` has control character U+000A",
+            ),
+            (
+                good.replace("\"quantity\":1", "\"quantity\":1.5"),
+                "line 1: quantity 1.5 is not a whole number of units",
             ),
             (
                 good.replace("\"B\"", "\"A\""),
@@ -348,11 +425,15 @@ mod tests {
             ),
             (
                 good.replace("\"EUR\",\"quantity\":0", "\"euro\",\"quantity\":0"),
-                "line 3: sku `B`: invalid currency",
+                "line 3: sku `B`: unknown currency `euro`: expected an ISO 4217 code in capitals, such as `EUR`",
             ),
             (
                 good.replace("2026-01-01T00:00:00+01:00", "yesterday"),
-                "line 3: sku `B`: invalid updated_at",
+                "line 3: sku `B`: invalid updated_at: `yesterday` is not an RFC 3339 timestamp",
+            ),
+            (
+                good.replace("2026-01-01T00:00:00+01:00", "9999-12-31T23:59:59Z"),
+                "line 3: sku `B`: invalid updated_at: `9999-12-31T23:59:59Z` is beyond the supported range",
             ),
             (
                 good.replace("\"quantity\":1", "\"quantity\":-1"),
@@ -411,7 +492,27 @@ mod tests {
         let cases = [
             (
                 good.replace("0.05", "1e3"),
-                "line 3: sku `B`: invalid price `1e3`",
+                "line 3: sku `B`: price `1e3` is not a decimal number",
+            ),
+            (
+                good.replace("0.05", "-0.05"),
+                "line 3: sku `B`: price `-0.05` is negative",
+            ),
+            (
+                good.replace("Mug", "Mug\u{1b}[2J"),
+                "line 3: sku `B`: title `Mug\\u{1b}[2J` has control character U+001B",
+            ),
+            (
+                good.replace("Mug", "\"Mug\rB2\""),
+                "line 3: sku `B`: title `Mug\\rB2` has control character U+000D",
+            ),
+            (
+                good.replace(",id\n", ",attr.co\u{1b}l\n"),
+                "line 3: sku `B`: attribute name `co\\u{1b}l` has control character U+001B",
+            ),
+            (
+                good.replace(",id\n", ",na\u{7}me\n"),
+                "line 1: unknown column `na\\u{7}me`",
             ),
             (good.replace(",3,", ",three,"), "line 2: quantity `three`"),
             (

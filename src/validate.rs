@@ -7,8 +7,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::capabilities::{Capabilities, Offer};
-use crate::config::{AccountConfig, ChannelConfig, SecretSource};
-use crate::connector::check_url;
+use crate::config::{AccountConfig, AuthConfig, AuthSpec, ChannelConfig, GrantKind, SecretSource};
+use crate::connector::{AuthMethod, check_url};
 use crate::period::Job;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -40,12 +40,19 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     /// `acme/shop-eu: error[period-not-offered]: export-products 5m is not offered by ...`
+    /// The message quotes values from the file, so it is shown escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.channel {
             Some(channel) => write!(f, "{}/{channel}", self.account)?,
             None => write!(f, "{}", self.account)?,
         }
-        write!(f, ": {}[{}]: {}", self.severity, self.code, self.message)
+        write!(
+            f,
+            ": {}[{}]: {}",
+            self.severity,
+            self.code,
+            crate::output::escape(&self.message)
+        )
     }
 }
 
@@ -297,6 +304,27 @@ fn check_channel(
         }
     }
 
+    if let Some(auth) = &channel.auth
+        && let Some(SecretSource::File(path)) = auth.secret_source()
+        && path.is_relative()
+    {
+        // A warning, not an error: the channel works wherever the runs
+        // start in the right directory, and an error would make run-once
+        // skip a channel that works today.
+        findings.push(
+            Severity::Warning,
+            "relative-secret-path",
+            ch,
+            None,
+            format!(
+                "{} `{}` is relative: each run resolves it against its own working directory ($HOME under cron, / under systemd), not against this file; write it absolute, or run `oms-channels channel set {id} --{} <PATH>`, which stores it absolute",
+                secret_file_key(auth),
+                crate::output::escape(&path.to_string_lossy()),
+                secret_file_key(auth),
+            ),
+        );
+    }
+
     match &channel.auth {
         None if is_on(Job::AuthRefresh) => findings.push(
             Severity::Error,
@@ -332,6 +360,77 @@ fn check_channel(
         }
         _ => {}
     }
+}
+
+/// The account file's key naming the secret file of the channel's method.
+fn secret_file_key(auth: &AuthConfig) -> &'static str {
+    match auth.method() {
+        AuthMethod::Oauth2 => "client-secret-file",
+        AuthMethod::Login => "password-file",
+        AuthMethod::ApiKey => "api-key-file",
+    }
+}
+
+/// Findings about the accounts dir itself: a `*.toml` whose name is no
+/// valid account id is never loaded by any command, so the account it was
+/// meant to be silently never runs. `files` are those names (`Acme.toml`).
+/// A warning: no account is broken by it, but `--strict` fails on it.
+pub fn account_file_findings(files: &[String]) -> Vec<Finding> {
+    files
+        .iter()
+        .map(|file| {
+            let stem = file.strip_suffix(".toml").unwrap_or(file);
+            let why = crate::ids::check_account_id(stem)
+                .err()
+                .map_or_else(String::new, |e| format!(" ({e})"));
+            Finding {
+                severity: Severity::Warning,
+                code: "ignored-account-file",
+                account: crate::output::escape(stem).into_owned(),
+                channel: None,
+                job: None,
+                message: format!(
+                    "accounts/{} is not an account file: its name is no valid account id{why}, so every command ignores it; rename it",
+                    crate::output::escape(file)
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Findings a store can tell (`validate`, not `--offline`): an oauth2
+/// channel with the refresh_token grant and auth-refresh on needs a refresh
+/// token in the store; `refresh_token_stored` answers for a channel.
+pub fn stored_token_findings(
+    account: &str,
+    config: &AccountConfig,
+    refresh_token_stored: &dyn Fn(&str) -> bool,
+) -> Vec<Finding> {
+    let mut findings = Findings {
+        account,
+        list: Vec::new(),
+    };
+    for (id, channel) in &config.channels {
+        let needs_token = matches!(
+            channel.auth.as_ref().and_then(AuthConfig::spec),
+            Some(AuthSpec::Oauth2 {
+                grant: GrantKind::RefreshToken,
+                ..
+            })
+        );
+        if needs_token && !channel.period(Job::AuthRefresh).is_off() && !refresh_token_stored(id) {
+            findings.push(
+                Severity::Warning,
+                "missing-refresh-token",
+                Some(id),
+                Some(Job::AuthRefresh),
+                format!(
+                    "auth-refresh is on with grant refresh_token, but no refresh token is stored for this channel: auth-refresh will fail until you run `oms-channels channel login {id}`"
+                ),
+            );
+        }
+    }
+    findings.list
 }
 
 /// Asks the real environment and file system whether a secret is there.
@@ -475,8 +574,81 @@ export-products = "1h"
             assert_eq!(codes(&text, true), expected, "{text}");
         }
         assert_eq!(codes(BASE, false), vec![("missing-secret", a.clone())]);
+        for (secret, expected) in [
+            ("client-secret-file = \"/run/secrets/a\"", vec![]),
+            (
+                "client-secret-file = \"secrets/a\"",
+                vec![("relative-secret-path", a.clone())],
+            ),
+            (
+                "client-secret-file = \"./a\"",
+                vec![("relative-secret-path", a.clone())],
+            ),
+        ] {
+            let text = BASE.replace("client-secret-env = \"A_SECRET\"", secret);
+            assert_eq!(codes(&text, true), expected, "{secret}");
+        }
         let no_auth = "[channels.a]\ntype = \"beta-rest\"\nbase-url = \"https://a\"\n[channels.a.jobs]\nauth-refresh = \"1h\"\n";
         assert_eq!(codes(no_auth, true), vec![("missing-auth", a)]);
+    }
+
+    #[test]
+    fn a_relative_secret_path_names_its_key_and_the_fix() {
+        let text = BASE.replace(
+            "client-secret-env = \"A_SECRET\"",
+            "client-secret-file = \"secrets/a\"",
+        );
+        let config = AccountConfig::parse(Path::new("t.toml"), &text).unwrap();
+        let findings = validate_account("acme", &config, &Capabilities::built_in(), &|_| true);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].severity, Severity::Warning);
+        assert!(
+            findings[0].to_string().starts_with(
+                "acme/a: warning[relative-secret-path]: client-secret-file `secrets/a` is relative"
+            ) && findings[0]
+                .message
+                .contains("`oms-channels channel set a --client-secret-file <PATH>`"),
+            "{}",
+            findings[0]
+        );
+    }
+
+    #[test]
+    fn account_files_whose_names_are_no_id_are_findings() {
+        let findings = account_file_findings(&["Acme.toml".into(), "shop eu.toml".into()]);
+        let shown: Vec<String> = findings.iter().map(ToString::to_string).collect();
+        assert_eq!(findings.len(), 2);
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.code == "ignored-account-file" && f.severity == Severity::Warning)
+        );
+        assert!(
+            shown[0].starts_with("Acme: warning[ignored-account-file]: accounts/Acme.toml is not an account file: its name is no valid account id (invalid account id `Acme`"),
+            "{}",
+            shown[0]
+        );
+    }
+
+    #[test]
+    fn an_oauth2_refresh_grant_without_a_stored_token_is_a_warning() {
+        let second = second_channel("auth-refresh = \"1h\"");
+        let config = AccountConfig::parse(Path::new("t.toml"), &second).unwrap();
+        let codes = |stored: &dyn Fn(&str) -> bool| -> Vec<(&'static str, Option<String>)> {
+            stored_token_findings("acme", &config, stored)
+                .into_iter()
+                .map(|f| (f.code, f.channel))
+                .collect()
+        };
+        // `a` uses refresh_token; `b` client_credentials, which needs none.
+        assert_eq!(
+            codes(&|_| false),
+            vec![("missing-refresh-token", Some("a".to_string()))]
+        );
+        assert_eq!(codes(&|id| id == "a"), vec![]);
+        let off = second.replace("auth-refresh = \"50m\"", "auth-refresh = \"none\"");
+        let config = AccountConfig::parse(Path::new("t.toml"), &off).unwrap();
+        assert!(stored_token_findings("acme", &config, &|_| false).is_empty());
     }
 
     #[test]

@@ -3,20 +3,21 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use super::{edit_account, findings_of};
-use crate::app::{AccountChoice, Context, Outcome};
+use super::Outcome;
+use super::edit::edit_account;
+use super::report::{Changed, ChannelRow, channel_table};
 use crate::cli::AccountCommand;
 use crate::config::edit::{new_account_text, set_current_account, set_master_source};
 use crate::config::file::{IfMissing, edit_file, lock_for_edit, write_atomically};
 use crate::config::model::GlobalConfig;
 use crate::config::{self, AccountConfig, ConfigError, error::parse_toml};
-use crate::error::Refused;
+use crate::context::{AccountChoice, Context};
+use crate::error::{ErrorKind, Failure, KindContext as _};
 use crate::ids::{self, OMS};
 use crate::output::{Report, or_dash, table, write_table};
-use crate::period::Job;
 use crate::validate::{Finding, Severity, has_errors};
 
 pub fn run(ctx: &Context, command: AccountCommand) -> Result<Outcome> {
@@ -137,42 +138,6 @@ fn current(ctx: &Context) -> Result<Outcome> {
     }))
 }
 
-/// A one-line change report: "acme: current-account: beta → acme".
-#[derive(Serialize)]
-pub struct Changed {
-    pub account: String,
-    pub what: String,
-    pub old: Option<String>,
-    pub new: Option<String>,
-    pub path: PathBuf,
-    pub findings: Vec<Finding>,
-    #[serde(skip)]
-    pub note: Option<String>,
-}
-
-impl Report for Changed {
-    fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        match (&self.old, &self.new) {
-            (old, Some(new)) => writeln!(
-                out,
-                "{}: {}: {} → {}",
-                self.account,
-                self.what,
-                old.as_deref().unwrap_or("(unset)"),
-                new
-            )?,
-            (_, None) => writeln!(out, "{}: {}", self.account, self.what)?,
-        }
-        if let Some(note) = &self.note {
-            writeln!(out, "{note}")?;
-        }
-        for finding in &self.findings {
-            writeln!(out, "{finding}")?;
-        }
-        Ok(())
-    }
-}
-
 fn check_global(path: &std::path::Path, text: &str) -> Result<()> {
     parse_toml::<GlobalConfig>(path, text)?;
     Ok(())
@@ -210,21 +175,24 @@ fn use_account(ctx: &Context, account: &str) -> Result<Outcome> {
 fn add(ctx: &Context, account: &str, master: &str, display_name: Option<&str>) -> Result<Outcome> {
     ids::check_account_id(account)?;
     if master != OMS {
-        ids::check_channel_id(master).context("--master-product-source")?;
+        ids::check_channel_id(master)
+            .kind_context(ErrorKind::Refused, "--master-product-source")?;
     }
     let path = ctx.paths.account_file(account);
     let text = new_account_text(account, display_name, master);
-    let new = AccountConfig::parse(&path, &text)
-        .context("internal error: the new account file does not parse")?;
+    let new = AccountConfig::parse(&path, &text).kind_context(
+        ErrorKind::Internal,
+        "internal error: the new account file does not parse",
+    )?;
     // Validate before writing: the tool never writes a file it would refuse.
-    let findings = findings_of(ctx, account, &new)?;
+    let findings = ctx.findings(account, &new)?;
     if has_errors(&findings) {
         let lines: Vec<String> = findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
             .map(ToString::to_string)
             .collect();
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "refused: the new account would be invalid; nothing was written:\n{}",
             lines.join("\n")
         ))
@@ -233,7 +201,7 @@ fn add(ctx: &Context, account: &str, master: &str, display_name: Option<&str>) -
     let created = {
         let _lock = lock_for_edit(&path)?;
         if path.exists() {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "account `{account}` already exists (`{}`); nothing was changed",
                 path.display()
             ))
@@ -255,7 +223,7 @@ fn add(ctx: &Context, account: &str, master: &str, display_name: Option<&str>) -
             "`{account}` is now the current account (it is the first one)"
         ));
     }
-    let findings = findings_of(ctx, account, &created)?;
+    let findings = ctx.findings(account, &created)?;
     Ok(Outcome::ok(Changed {
         account: account.to_string(),
         what: format!("created {}", path.display()),
@@ -279,13 +247,14 @@ fn remove(ctx: &Context, account: &str) -> Result<Outcome> {
             }
             .into());
         }
-        std::fs::remove_file(&path)
-            .with_context(|| format!("cannot remove `{}`", path.display()))?;
+        std::fs::remove_file(&path).with_kind_context(ErrorKind::Config, || {
+            format!("cannot remove `{}`", path.display())
+        })?;
     }
     let global_path = ctx.paths.global_config();
     let mut note = format!(
         "its store `{}` was kept; delete it by hand if it is no longer needed",
-        ctx.store()?.account_location(account)?
+        ctx.store_spec()?.account_location(account)?
     );
     if config::load_global(&ctx.paths)?.current_account.as_deref() == Some(account) {
         edit_file(
@@ -317,7 +286,7 @@ fn set_master(ctx: &Context, source: &str) -> Result<Outcome> {
     if source != OMS {
         ids::check_channel_id(source)?;
         if !loaded.config.channels.contains_key(source) {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}: `{source}` is not a channel of this account; use \"oms\" or one of: {}",
                 choice.account,
                 loaded.config.channel_names()
@@ -338,58 +307,6 @@ fn set_master(ctx: &Context, source: &str) -> Result<Outcome> {
 }
 
 #[derive(Serialize)]
-pub struct ChannelRow {
-    pub channel: String,
-    #[serde(rename = "type")]
-    pub channel_type: String,
-    pub base_url: String,
-    pub auth_refresh: String,
-    pub import_products: String,
-    pub export_products: String,
-}
-
-impl ChannelRow {
-    pub fn of(id: &str, channel: &config::ChannelConfig) -> ChannelRow {
-        ChannelRow {
-            channel: id.to_string(),
-            channel_type: channel.channel_type.clone(),
-            base_url: channel.base_url.clone(),
-            auth_refresh: channel.period(Job::AuthRefresh).to_string(),
-            import_products: channel.period(Job::ImportProducts).to_string(),
-            export_products: channel.period(Job::ExportProducts).to_string(),
-        }
-    }
-}
-
-pub fn channel_table(out: &mut dyn Write, rows: &[ChannelRow]) -> io::Result<()> {
-    if rows.is_empty() {
-        return writeln!(
-            out,
-            "no channels yet; add one with `oms-channels channel add <CHANNEL> --type beta-rest --base-url <URL> ...`"
-        );
-    }
-    let mut t = table([
-        "CHANNEL",
-        "TYPE",
-        "AUTH-REFRESH",
-        "IMPORT-PRODUCTS",
-        "EXPORT-PRODUCTS",
-        "BASE URL",
-    ]);
-    for row in rows {
-        t.add_row([
-            &row.channel,
-            &row.channel_type,
-            &row.auth_refresh,
-            &row.import_products,
-            &row.export_products,
-            &row.base_url,
-        ]);
-    }
-    write_table(out, &t)
-}
-
-#[derive(Serialize)]
 struct Show {
     #[serde(flatten)]
     choice: AccountChoice,
@@ -406,7 +323,12 @@ impl Report for Show {
         writeln!(
             out,
             "display name:   {}",
-            or_dash(self.display_name.as_ref())
+            or_dash(
+                self.display_name
+                    .as_deref()
+                    .map(crate::output::escape)
+                    .as_ref()
+            )
         )?;
         writeln!(out, "master source:  {}", self.master_product_source)?;
         writeln!(out, "file:           {}", self.path.display())?;
@@ -424,7 +346,7 @@ impl Report for Show {
 
 fn show(ctx: &Context) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
-    let findings = findings_of(ctx, &choice.account, &loaded.config)?;
+    let findings = ctx.findings(&choice.account, &loaded.config)?;
     let config = loaded.config;
     Ok(Outcome::ok(Show {
         choice,

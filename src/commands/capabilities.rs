@@ -5,10 +5,11 @@ use std::io::{self, Write};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use super::Outcome;
 use crate::capabilities::{ChannelType, Source};
 use crate::cli::CapabilitiesCommand;
-use crate::error::Refused;
+use crate::context::Context;
+use crate::error::Failure;
 use crate::output::{Report, or_dash, table, write_table};
 use crate::period::Job;
 
@@ -66,6 +67,24 @@ impl Report for TypeRow {
             "token lifetime:  {}",
             or_dash(c.token_lifetime.as_ref())
         )?;
+        writeln!(
+            out,
+            "auth:            {}",
+            or_dash(Some(c.auth_list()).filter(|a| !a.is_empty()))
+        )?;
+        let limits = c.limits();
+        writeln!(out, "page-size:       {}", limits.page_size)?;
+        writeln!(out, "batch-size:      {}", limits.batch_size)?;
+        writeln!(
+            out,
+            "deadline:        {}{}",
+            humantime::format_duration(c.deadline()),
+            if c.deadline.is_none() {
+                " (the default)"
+            } else {
+                ""
+            }
+        )?;
         for job in Job::ALL {
             writeln!(out, "{:<17}{}", format!("{job}:"), offered(c, job))?;
         }
@@ -91,7 +110,7 @@ pub fn run(ctx: &Context, command: CapabilitiesCommand) -> Result<Outcome> {
                 .iter()
                 .find(|(name, _, _)| *name == channel_type)
                 .ok_or_else(|| {
-                    Refused(format!(
+                    Failure::refused(format!(
                         "unknown channel type `{channel_type}` (known: {})",
                         capabilities.names()
                     ))

@@ -3,27 +3,28 @@
 use std::io::{self, Read as _, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use super::account::{Changed, ChannelRow, channel_table};
-use super::{edit_account, findings_of};
-use crate::app::{AccountChoice, Context, Outcome};
+use super::Outcome;
+use super::edit::edit_account;
+use super::report::{Changed, ChannelRow, channel_table};
 use crate::capabilities::Offer;
 use crate::cli::{AuthArgs, ChannelAddArgs, ChannelCommand, ChannelSetArgs};
 use crate::config::edit::{
     NewChannel, add_channel, remove_channel, set_base_url, set_channel_auth, set_job_period,
 };
 use crate::config::model::DEFAULT_QUARANTINE_AFTER;
-use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource};
+use crate::config::{AuthConfig, GrantKind, LoadedAccount, SecretSource, absolute_secret_path};
 use crate::connector::AuthMethod;
 use crate::connector::check_url;
+use crate::context::{AccountChoice, Context};
 use crate::crash;
-use crate::error::Refused;
+use crate::error::{ErrorKind, Failure, KindContext as _};
 use crate::ids;
-use crate::output::{Report, or_dash};
+use crate::output::{Report, count, escape, or_dash};
 use crate::period::{Job, Period};
-use crate::store::{Forgotten, Store, endpoints_of};
+use crate::store::{Forgotten, endpoints_of};
 use crate::validate::{Finding, secret_present_here};
 
 pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
@@ -45,7 +46,7 @@ pub fn run(ctx: &Context, command: ChannelCommand) -> Result<Outcome> {
 
 /// Forgets the store's state for `id`, if there is a store.
 fn forget_in_store(ctx: &Context, account: &str, id: &str) -> Result<()> {
-    if let Some(store) = Store::open_if_exists(ctx.store()?, account)? {
+    if let Some(store) = ctx.open_store_if_exists(account)? {
         store.write(|tx| tx.forget_channel(id, DEFAULT_QUARANTINE_AFTER))?;
     }
     Ok(())
@@ -70,15 +71,20 @@ impl Report for Reset {
         }
         if f.exports > 0 {
             forgot.push(format!(
-                "{} exported products ({} quarantined, {} deletions pending)",
-                f.exports, f.quarantined, f.pending_deletions
+                "{} ({} quarantined, {} pending)",
+                count(f.exports, "exported product", "exported products"),
+                f.quarantined,
+                count(f.pending_deletions, "deletion", "deletions")
             ));
         }
         if f.listings > 0 {
-            forgot.push(format!("{} listings", f.listings));
+            forgot.push(count(f.listings, "listing", "listings"));
         }
         if f.job_states > 0 {
-            forgot.push(format!("the schedule state of {} jobs", f.job_states));
+            forgot.push(format!(
+                "the schedule state of {}",
+                count(f.job_states, "job", "jobs")
+            ));
         }
         if forgot.is_empty() {
             writeln!(
@@ -104,14 +110,11 @@ impl Report for Reset {
 fn reset(ctx: &Context, id: &str) -> Result<Outcome> {
     let (choice, loaded) = ctx.load_selected()?;
     let channel = require_channel(&choice, &loaded, id)?;
-    let _lock =
-        crate::store::lock::try_lock_account(ctx.store()?, &choice.account).map_err(|err| {
-            crate::error::busy_if_held(
-                err,
-                "nothing was reset, try again when the run has finished",
-            )
-        })?;
-    let store = Store::open(ctx.store()?, &choice.account)?;
+    let _lock = ctx.lock_account(
+        &choice.account,
+        "nothing was reset; try again when the run has finished",
+    )?;
+    let store = ctx.open_store(&choice.account)?;
     let endpoints = endpoints_of(&loaded.config);
     let forgotten = store.write(|tx| {
         let forgotten = tx.forget_channel(id, channel.quarantine_threshold())?;
@@ -134,7 +137,7 @@ fn require_channel<'a>(
 ) -> Result<&'a crate::config::ChannelConfig> {
     ids::check_channel_id(channel)?;
     loaded.config.channels.get(channel).ok_or_else(|| {
-        Refused(format!(
+        Failure::refused(format!(
             "{}: channel `{channel}` does not exist in `{}` (channels: {})",
             choice.account,
             loaded.path.display(),
@@ -205,7 +208,7 @@ impl Report for ChannelShow {
         writeln!(out, "account:          {}", self.account)?;
         writeln!(out, "channel:          {}", r.channel)?;
         writeln!(out, "type:             {}", r.channel_type)?;
-        writeln!(out, "base url:         {}", r.base_url)?;
+        writeln!(out, "base url:         {}", escape(&r.base_url))?;
         writeln!(
             out,
             "auth method:      {}",
@@ -216,7 +219,7 @@ impl Report for ChannelShow {
                 writeln!(
                     out,
                     "token url:        {}",
-                    or_dash(self.token_url.as_ref())
+                    or_dash(self.token_url.as_deref().map(escape).as_ref())
                 )?;
                 writeln!(
                     out,
@@ -226,17 +229,26 @@ impl Report for ChannelShow {
                 writeln!(
                     out,
                     "client id:        {}",
-                    or_dash(self.client_id.as_ref())
+                    or_dash(self.client_id.as_deref().map(escape).as_ref())
                 )?;
             }
             Some(AuthMethod::Login) => {
-                writeln!(out, "username:         {}", or_dash(self.username.as_ref()))?;
+                writeln!(
+                    out,
+                    "username:         {}",
+                    or_dash(self.username.as_deref().map(escape).as_ref())
+                )?;
             }
             Some(AuthMethod::ApiKey) | None => {}
         }
         if let (Some(secret), Some(kind)) = (&self.secret, self.secret_kind) {
             let state = if secret.present { "present" } else { "MISSING" };
-            writeln!(out, "{:<18}{} ({state})", format!("{kind}:"), secret.source)?;
+            writeln!(
+                out,
+                "{:<18}{} ({state})",
+                format!("{kind}:"),
+                escape(&secret.source)
+            )?;
         }
         if let Some(tokens) = &self.tokens {
             let refresh = if tokens.refresh_token_stored {
@@ -280,7 +292,8 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
                 SecretSource::File(path) => format!("file {}", path.display()),
             },
         });
-    let tokens = crate::store::Store::open_if_exists(ctx.store()?, &choice.account)?
+    let tokens = ctx
+        .open_store_for_reading(&choice.account)?
         .map(|store| {
             // Tokens of the endpoint the channel had before are not its tokens.
             store.sync_endpoints(&endpoints_of(&loaded.config))?;
@@ -293,7 +306,8 @@ fn show(ctx: &Context, id: &str) -> Result<Outcome> {
             access_token_expires_at: t.access_expires_at.map(|ts| ts.to_string()),
             refresh_in_flight_since: t.refresh_in_flight_since.map(|ts| ts.to_string()),
         });
-    let findings = findings_of(ctx, &choice.account, &loaded.config)?
+    let findings = ctx
+        .findings(&choice.account, &loaded.config)?
         .into_iter()
         .filter(|f| f.channel.as_deref() == Some(id))
         .collect();
@@ -317,7 +331,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
     let id = args.channel.as_str();
     ids::check_channel_id(id)?;
     if loaded.config.channels.contains_key(id) {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "{}: channel `{id}` already exists; nothing was changed",
             choice.account
         ))
@@ -325,7 +339,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
     }
     let capabilities = ctx.capabilities()?;
     if capabilities.get(&args.channel_type).is_none() {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "unknown channel type `{}` (known: {}); add it to `{}` first",
             args.channel_type,
             capabilities.names(),
@@ -333,11 +347,12 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         ))
         .into());
     }
-    check_url(&args.base_url).map_err(|e| Refused(format!("--base-url: {e}")))?;
-    let auth = if args.auth.is_empty() {
-        None
+    check_url(&args.base_url).map_err(|e| Failure::refused(format!("--base-url: {e}")))?;
+    let (auth, resolved) = if args.auth.is_empty() {
+        (None, None)
     } else {
-        Some(apply_auth_args(AuthConfig::default(), &args.auth)?)
+        let (auth, resolved) = apply_auth_args(AuthConfig::default(), &args.auth)?;
+        (Some(auth), resolved)
     };
     let new = NewChannel {
         channel_type: args.channel_type.clone(),
@@ -357,7 +372,7 @@ fn add(ctx: &Context, args: &ChannelAddArgs) -> Result<Outcome> {
         new: None,
         path: loaded.path,
         findings,
-        note: None,
+        note: resolved,
     }))
 }
 
@@ -366,20 +381,21 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
     let id = args.channel.as_str();
     let channel = require_channel(&choice, &loaded, id)?;
     if args.base_url.is_none() && args.auth.is_empty() {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "{}/{id}: nothing to change; give --base-url or auth flags (see `oms-channels channel set --help`)",
             choice.account
         ))
         .into());
     }
     if let Some(url) = &args.base_url {
-        check_url(url).map_err(|e| Refused(format!("--base-url: {e}")))?;
+        check_url(url).map_err(|e| Failure::refused(format!("--base-url: {e}")))?;
     }
-    let auth = if args.auth.is_empty() {
-        None
+    let (auth, resolved) = if args.auth.is_empty() {
+        (None, None)
     } else {
         let current = channel.auth.clone().unwrap_or_default();
-        Some(apply_auth_args(current, &args.auth)?)
+        let (auth, resolved) = apply_auth_args(current, &args.auth)?;
+        (Some(auth), resolved)
     };
     let mut changes = Vec::new();
     if let Some(url) = &args.base_url {
@@ -397,7 +413,7 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
         }
         Ok(())
     })?;
-    let note = args
+    let repointed = args
         .base_url
         .as_ref()
         .filter(|url| **url != channel.base_url)
@@ -405,6 +421,10 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
             "the channel now points at another endpoint: it starts fresh (full export, new tokens)"
                 .to_string()
         });
+    let note = match (repointed, resolved) {
+        (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+        (a, b) => a.or(b),
+    };
     Ok(Outcome::ok(Changed {
         account: choice.account,
         what: format!(
@@ -422,8 +442,10 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
 
 /// The auth table `auth` becomes with the flags applied. A flag of another
 /// method (or `--auth-method`) switches the method and drops the old
-/// method's keys; the result must be complete for its method.
-fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> {
+/// method's keys; the result must be complete for its method. A relative
+/// secret file path is stored absolute (resolved against the working
+/// directory now); the second value says so for the output.
+fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<(AuthConfig, Option<String>)> {
     let implied = match args.method.as_deref() {
         Some("login") => Some(AuthMethod::Login),
         Some("api-key") => Some(AuthMethod::ApiKey),
@@ -455,7 +477,7 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
         auth.clear_other_methods();
     }
     if let Some(url) = &args.token_url {
-        check_url(url).map_err(|e| Refused(format!("--token-url: {e}")))?;
+        check_url(url).map_err(|e| Failure::refused(format!("--token-url: {e}")))?;
         auth.token_url = Some(url.clone());
     }
     if let Some(grant) = &args.grant {
@@ -470,25 +492,50 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
     }
     set_if(&mut auth.client_id, &args.client_id);
     set_if(&mut auth.username, &args.username);
+    let mut resolved = Vec::new();
+    let mut absolute = |flag: &str, path: &Option<PathBuf>| -> Result<Option<PathBuf>> {
+        let Some(path) = path else { return Ok(None) };
+        let cwd = std::env::current_dir().with_kind_context(ErrorKind::Config, || {
+            format!(
+                "{flag} `{}` is relative and the working directory cannot be read: give an absolute path",
+                path.display()
+            )
+        })?;
+        Ok(Some(match absolute_secret_path(path, &cwd) {
+            Some(absolute) => {
+                resolved.push(format!(
+                    "{flag} `{}` is stored as `{}` (resolved against the working directory `{}`, so cron and systemd find it too)",
+                    path.display(),
+                    absolute.display(),
+                    cwd.display()
+                ));
+                absolute
+            }
+            None => path.clone(),
+        }))
+    };
+    let client_secret_file = absolute("--client-secret-file", &args.client_secret_file)?;
+    let password_file = absolute("--password-file", &args.password_file)?;
+    let api_key_file = absolute("--api-key-file", &args.api_key_file)?;
     // One source per secret: naming one drops the other.
     for (env, file, new_env, new_file) in [
         (
             &mut auth.client_secret_env,
             &mut auth.client_secret_file,
             &args.client_secret_env,
-            &args.client_secret_file,
+            &client_secret_file,
         ),
         (
             &mut auth.password_env,
             &mut auth.password_file,
             &args.password_env,
-            &args.password_file,
+            &password_file,
         ),
         (
             &mut auth.api_key_env,
             &mut auth.api_key_file,
             &args.api_key_env,
-            &args.api_key_file,
+            &api_key_file,
         ),
     ] {
         if let Some(var) = new_env {
@@ -499,12 +546,12 @@ fn apply_auth_args(mut auth: AuthConfig, args: &AuthArgs) -> Result<AuthConfig> 
         }
     }
     if let Some(problem) = auth.problem() {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "refused: the channel's [auth] table would be incomplete: {problem}; nothing was changed"
         ))
         .into());
     }
-    Ok(auth)
+    Ok((auth, (!resolved.is_empty()).then(|| resolved.join("\n"))))
 }
 
 fn set_if(field: &mut Option<String>, new: &Option<String>) {
@@ -565,7 +612,7 @@ fn set_period(ctx: &Context, id: &str, job: &str, period: &str) -> Result<Outcom
     let parsed: Period = period.parse()?;
     let capabilities = ctx.capabilities()?;
     let Some(channel_type) = capabilities.get(&channel.channel_type) else {
-        return Err(Refused(format!(
+        return Err(Failure::refused(format!(
             "{}/{id}: channel type `{}` is not in the capability list (known: {}), so no period can be checked; fix the type first",
             choice.account,
             channel.channel_type,
@@ -576,14 +623,14 @@ fn set_period(ctx: &Context, id: &str, job: &str, period: &str) -> Result<Outcom
     match channel_type.offer(job, &parsed) {
         Offer::Allowed => {}
         Offer::JobNotOffered => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: {} does not offer {job}; only `none` is allowed",
                 choice.account, channel.channel_type
             ))
             .into());
         }
         Offer::PeriodNotOffered => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: {job} {period} is not offered by {} (offered: {}, or none)",
                 choice.account,
                 channel.channel_type,
@@ -615,14 +662,14 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
             grant: GrantKind::ClientCredentials,
             ..
         }) => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: the channel uses grant client_credentials, which needs no refresh token",
                 choice.account
             ))
             .into());
         }
         Some(crate::config::AuthSpec::Login { .. } | crate::config::AuthSpec::ApiKey { .. }) => {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}/{id}: the channel authenticates with method `{}`, which needs no refresh token: auth-refresh uses the secret named in its [auth] table",
                 choice.account,
                 channel.auth.as_ref().map(AuthConfig::method).unwrap_or_default()
@@ -635,15 +682,18 @@ fn login(ctx: &Context, id: &str) -> Result<Outcome> {
         "refresh token for {}/{id} (input hidden, then Enter): ",
         choice.account
     ))
-    .context("cannot read the refresh token from stdin")?;
+    .kind_context(
+        ErrorKind::Config,
+        "cannot read the refresh token from stdin",
+    )?;
     let token = input.trim();
     if token.is_empty() || token.contains(char::is_whitespace) {
-        return Err(Refused(
-            "expected one refresh token on stdin (e.g. `printf %s \"$TOKEN\" | oms-channels channel login <CHANNEL>`); got nothing usable, nothing was stored".into(),
+        return Err(Failure::refused(
+            "expected one refresh token on stdin (e.g. `printf %s \"$TOKEN\" | oms-channels channel login <CHANNEL>`); got nothing usable, nothing was stored",
         )
         .into());
     }
-    let store = crate::store::Store::open(ctx.store()?, &choice.account)?;
+    let store = ctx.open_store(&choice.account)?;
     // First settle whose state this is, so the new token is not forgotten
     // by the next run as belonging to the channel's previous endpoint.
     store.sync_endpoints(&endpoints_of(&loaded.config))?;

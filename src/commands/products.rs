@@ -3,19 +3,20 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use super::Outcome;
 use crate::cli::ProductsCommand;
 use crate::config::LoadedAccount;
 use crate::config::model::DEFAULT_QUARANTINE_AFTER;
+use crate::context::Context;
 use crate::crash;
-use crate::error::Refused;
-use crate::output::{Report, or_dash, table, when, write_table};
+use crate::error::{ErrorKind, Failure, KindContext as _};
+use crate::output::{Report, count, escape, or_dash, table, when, write_table};
 use crate::product::{Product, check_sku};
 use crate::product_file::{Format, ProductFileError, read_products};
-use crate::store::{ExportState, Removed, Store, StoreError, UpsertCounts, endpoints_of};
+use crate::store::{ExportState, Removed, StoreError, UpsertCounts, endpoints_of};
 
 pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
     // Every products command names an existing account, like every other
@@ -27,7 +28,7 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
         ProductsCommand::Remove { skus, file } => remove(ctx, &account, skus, file.as_deref()),
         ProductsCommand::Release { sku, channel } => release(ctx, &loaded, &sku, channel),
         read_only => {
-            let store = Store::open_if_exists(ctx.store()?, &account)?;
+            let store = ctx.open_store_for_reading(&account)?;
             if let Some(store) = &store {
                 store.sync_endpoints(&endpoints_of(&loaded.config))?;
             }
@@ -60,9 +61,10 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
                     };
                     let (product, listings, exports) = found;
                     if product.is_none() && listings.is_empty() && exports.is_empty() {
-                        return Err(
-                            Refused(format!("{account}: no product with sku `{sku}`")).into()
-                        );
+                        return Err(Failure::refused(format!(
+                            "{account}: no product with sku `{sku}`"
+                        ))
+                        .into());
                     }
                     Ok(Outcome::ok(Show {
                         account,
@@ -114,7 +116,7 @@ impl Report for ProductList {
             t.add_row([
                 p.sku.clone(),
                 p.title.clone(),
-                format!("{} {}", p.price, p.currency),
+                p.price.to_string(),
                 p.quantity.to_string(),
                 p.updated_at.clone(),
             ]);
@@ -131,7 +133,12 @@ struct Count {
 
 impl Report for Count {
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "{}: {} products", self.account, self.count)
+        writeln!(
+            out,
+            "{}: {}",
+            self.account,
+            count(self.count, "product", "products")
+        )
     }
 }
 
@@ -158,19 +165,19 @@ impl Report for Show {
         writeln!(out, "account:    {}", self.account)?;
         match &self.product {
             Some(p) => {
-                writeln!(out, "sku:        {}", p.sku)?;
-                writeln!(out, "title:      {}", p.title)?;
-                writeln!(out, "price:      {} {}", p.price, p.currency)?;
+                writeln!(out, "sku:        {}", escape(&p.sku))?;
+                writeln!(out, "title:      {}", escape(&p.title))?;
+                writeln!(out, "price:      {}", p.price)?;
                 writeln!(out, "quantity:   {}", p.quantity)?;
-                writeln!(out, "updated at: {}", p.updated_at)?;
+                writeln!(out, "updated at: {}", escape(&p.updated_at))?;
                 for (key, value) in &p.attributes {
-                    writeln!(out, "attribute:  {key} = {value}")?;
+                    writeln!(out, "attribute:  {} = {}", escape(key), escape(value))?;
                 }
             }
             None => writeln!(
                 out,
                 "sku:        {} (not in the catalog; what the channels hold or still owe follows)",
-                self.sku
+                escape(&self.sku)
             )?,
         }
         if !self.listings.is_empty() {
@@ -180,7 +187,7 @@ impl Report for Show {
                 t.add_row([
                     l.channel.clone(),
                     or_dash(l.product.id.as_ref()),
-                    format!("{} {}", l.product.price, l.product.currency),
+                    l.product.price.to_string(),
                     l.product.quantity.to_string(),
                     when(Some(l.seen_at)),
                 ]);
@@ -201,11 +208,12 @@ impl Report for Show {
                     "deletion pending".to_string()
                 } else if e.quarantined {
                     format!(
-                        "QUARANTINED ({} rejections; `products release {}`)",
-                        e.rejections, self.sku
+                        "QUARANTINED ({}; `products release {}`)",
+                        count(e.rejections.into(), "rejection", "rejections"),
+                        self.sku
                     )
                 } else if e.rejections > 0 {
-                    format!("rejected {} time(s)", e.rejections)
+                    format!("rejected {}", count(e.rejections.into(), "time", "times"))
                 } else {
                     "-".to_string()
                 };
@@ -235,9 +243,9 @@ impl Report for Loaded {
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
-            "{}: loaded {} products from {}: {} created, {} updated, {} unchanged",
+            "{}: loaded {} from {}: {} created, {} updated, {} unchanged",
             self.account,
-            self.counts.total(),
+            count(self.counts.total(), "product", "products"),
             self.file.display(),
             self.counts.created,
             self.counts.updated,
@@ -247,15 +255,17 @@ impl Report for Loaded {
 }
 
 fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
-    let refused =
-        |e: &dyn std::fmt::Display| Refused(format!("{}: {e}; nothing was loaded", file.display()));
+    let refused = |e: &dyn std::fmt::Display| {
+        Failure::refused(format!("{}: {e}; nothing was loaded", file.display()))
+    };
     let format = Format::of(file).map_err(|e| refused(&e))?;
-    let reader =
-        std::fs::File::open(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let reader = std::fs::File::open(file).with_kind_context(ErrorKind::Config, || {
+        format!("cannot read `{}`", file.display())
+    })?;
     let loaded_at = jiff::Timestamp::now().to_string();
     let rows =
         read_products(io::BufReader::new(reader), format, &loaded_at).map_err(|e| refused(&e))?;
-    let store = Store::open(ctx.store()?, account)?;
+    let store = ctx.open_store(account)?;
     // One transaction for the whole file: a bad line anywhere, or a kill,
     // leaves the catalog as it was. Products go in by chunks as they are
     // read, so memory does not grow with the file.
@@ -299,10 +309,11 @@ fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
     let counts = match (result, failure) {
         (Ok(counts), _) => counts,
         (Err(_), Some(e @ ProductFileError::Unreadable { .. })) => {
-            return Err(anyhow::anyhow!(
+            return Err(Failure::config(format!(
                 "cannot read `{}`: {e}; nothing was loaded",
                 file.display()
-            ));
+            ))
+            .into());
         }
         (Err(_), Some(e)) => return Err(refused(&e).into()),
         (Err(e), None) => {
@@ -331,10 +342,10 @@ impl Report for RemovedReport {
         let r = &self.removed;
         writeln!(
             out,
-            "{}: removed {} products from the catalog; {} deletions pending on the channels (sent by the next export)",
+            "{}: removed {} from the catalog; {} pending on the channels (sent by the next export)",
             self.account,
-            r.removed.len(),
-            r.deletions_pending
+            count(r.removed.len() as u64, "product", "products"),
+            count(r.deletions_pending, "deletion", "deletions")
         )?;
         if !r.missing.is_empty() {
             let shown: Vec<&str> = r.missing.iter().take(10).map(String::as_str).collect();
@@ -353,11 +364,12 @@ impl Report for RemovedReport {
 /// sku rules; a bad one refuses the whole command, removing nothing.
 fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<String>> {
     for sku in &skus {
-        check_sku(sku).map_err(|e| Refused(format!("{e}; nothing was removed")))?;
+        check_sku(sku).map_err(|e| Failure::refused(format!("{e}; nothing was removed")))?;
     }
     if let Some(file) = file {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read `{}`", file.display()))?;
+        let text = std::fs::read_to_string(file).with_kind_context(ErrorKind::Config, || {
+            format!("cannot read `{}`", file.display())
+        })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (index, line) in text.lines().enumerate() {
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -365,7 +377,7 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
                 continue;
             }
             check_sku(line).map_err(|e| {
-                Refused(format!(
+                Failure::refused(format!(
                     "{}: line {}: {e}; nothing was removed",
                     file.display(),
                     index + 1
@@ -375,8 +387,8 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
         }
     }
     if skus.is_empty() {
-        return Err(Refused(
-            "no sku to remove: name SKUs, or give a file of them with --file".into(),
+        return Err(Failure::refused(
+            "no sku to remove: name SKUs, or give a file of them with --file",
         )
         .into());
     }
@@ -387,7 +399,7 @@ fn skus_to_remove(mut skus: Vec<String>, file: Option<&Path>) -> Result<Vec<Stri
 
 fn remove(ctx: &Context, account: &str, skus: Vec<String>, file: Option<&Path>) -> Result<Outcome> {
     let skus = skus_to_remove(skus, file)?;
-    let removed = match Store::open_if_exists(ctx.store()?, account)? {
+    let removed = match ctx.open_store_if_exists(account)? {
         Some(store) => store.write(|tx| {
             let removed = tx.remove_products(&skus, jiff::Timestamp::now())?;
             crash::point("products-remove");
@@ -427,8 +439,10 @@ impl Report for Released {
         } else {
             writeln!(
                 out,
-                "{}: released `{}` on {} channel(s): the next export sends it again",
-                self.account, self.sku, self.released
+                "{}: released `{}` on {}: the next export sends it again",
+                self.account,
+                self.sku,
+                count(self.released, "channel", "channels")
             )
         }
     }
@@ -440,11 +454,11 @@ fn release(
     sku: &str,
     channel: Option<String>,
 ) -> Result<Outcome> {
-    check_sku(sku).map_err(|e| Refused(e.to_string()))?;
+    check_sku(sku).map_err(|e| Failure::refused(e.to_string()))?;
     if let Some(channel) = &channel {
         crate::ids::check_channel_id(channel)?;
         if !loaded.config.channels.contains_key(channel) {
-            return Err(Refused(format!(
+            return Err(Failure::refused(format!(
                 "{}: channel `{channel}` does not exist in `{}` (channels: {})",
                 loaded.id,
                 loaded.path.display(),
@@ -453,7 +467,7 @@ fn release(
             .into());
         }
     }
-    let released = match Store::open_if_exists(ctx.store()?, &loaded.id)? {
+    let released = match ctx.open_store_if_exists(&loaded.id)? {
         Some(store) => store.write(|tx| tx.release_quarantine(sku, channel.as_deref()))?,
         None => 0,
     };

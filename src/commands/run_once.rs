@@ -3,31 +3,24 @@
 use std::io::{self, IsTerminal as _, Write};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use super::Outcome;
+use super::report::human_millis;
 use crate::cli::RunOnceArgs;
 use crate::config;
 use crate::connector::ClientOptions;
-use crate::error::{Busy, EXIT_CONFIG, EXIT_FAILED, EXIT_OK, exit_code};
+use crate::context::Context;
+use crate::error::{
+    EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_UNAVAILABLE, ErrorKind, Failure,
+    KindContext as _,
+};
+use crate::error_report::{kind_of, store_unavailable};
 use crate::jobs::runner::{AccountRun, JobRuntime, RunOptions, StopSignal, run_account};
 use crate::output::{Report, table, when, write_table};
 use crate::period::Job;
-
-/// Parses `--now`; an RFC 3339 instant with an offset (`Z` or `+01:00`).
-pub fn parse_now(now: Option<&str>) -> Result<Timestamp> {
-    match now {
-        None => Ok(Timestamp::now()),
-        // A usage error (exit 2), like any bad flag value.
-        Some(text) => text.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "invalid --now `{text}`: expected an RFC 3339 instant such as 2026-11-27T10:00:00Z"
-            )
-        }),
-    }
-}
 
 /// HTTP settings, with hidden env overrides so tests can shrink timeouts.
 fn client_options() -> Result<ClientOptions> {
@@ -37,11 +30,18 @@ fn client_options() -> Result<ClientOptions> {
             .map(|v| {
                 v.parse::<u64>()
                     .map(Duration::from_millis)
-                    .with_context(|| format!("{name}={v:?} is not a number of milliseconds"))
+                    .with_kind_context(ErrorKind::Usage, || {
+                        format!("{name}={v:?} is not a number of milliseconds")
+                    })
             })
             .transpose()
     };
     if let Some(d) = millis("OMS_CHANNELS_REQUEST_TIMEOUT_MS")? {
+        if d.is_zero() {
+            anyhow::bail!(
+                "OMS_CHANNELS_REQUEST_TIMEOUT_MS=0: every request would time out at once; give at least 1 millisecond"
+            );
+        }
         options.request_timeout = d;
         options.read_timeout = d;
     }
@@ -76,6 +76,7 @@ struct RunReport {
 struct AccountError {
     account: String,
     error: String,
+    kind: ErrorKind,
     busy: bool,
 }
 
@@ -137,7 +138,12 @@ impl Report for RunReport {
                 continue;
             }
             let kind = if error.busy { "busy, skipped" } else { "error" };
-            writeln!(out, "{}: {kind}: {}", error.account, error.error)?;
+            writeln!(
+                out,
+                "{}: {kind}: {}",
+                error.account,
+                crate::output::escape(&error.error)
+            )?;
         }
         if let Some(signal) = self.stopped {
             writeln!(
@@ -150,21 +156,64 @@ impl Report for RunReport {
     }
 }
 
-/// `850ms`, `12.3s`.
-pub fn human_millis(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{:.1}s", ms as f64 / 1000.0)
+/// What one account's run adds to the exit status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RunSummary {
+    /// Jobs failed, each for a reason that may pass (transient).
+    transient_failures: bool,
+    /// Jobs failed for a reason that needs a fix (or an unknown one).
+    other_failures: bool,
+    /// The exit code of the first other thing that went wrong: 3 for a
+    /// partial job, 2 for channels skipped for config errors, or that of an
+    /// account that could not run.
+    first_other: Option<u8>,
+}
+
+impl RunSummary {
+    fn of(run: &AccountRun) -> RunSummary {
+        let first_other = if run.partial() {
+            Some(EXIT_PARTIAL)
+        } else if !run.config_errors.is_empty() {
+            Some(EXIT_CONFIG)
+        } else {
+            None
+        };
+        RunSummary {
+            transient_failures: run.failed() && run.failed_only_transiently(),
+            other_failures: run.failed() && !run.failed_only_transiently(),
+            first_other,
+        }
+    }
+
+    fn merge(&mut self, other: RunSummary) {
+        self.transient_failures |= other.transient_failures;
+        self.other_failures |= other.other_failures;
+        self.first_other = self.first_other.or(other.first_other);
+    }
+
+    /// 1 when a job failed; 69 instead when every failure was transient and
+    /// nothing else went wrong (nothing to fix: cron's next tick retries);
+    /// else the code of the first other thing that went wrong, or 0.
+    fn exit_code(&self) -> u8 {
+        if self.transient_failures && !self.other_failures && self.first_other.is_none() {
+            EXIT_UNAVAILABLE
+        } else if self.transient_failures || self.other_failures {
+            EXIT_FAILED
+        } else {
+            self.first_other.unwrap_or(EXIT_OK)
+        }
     }
 }
 
 pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
-    let now = parse_now(args.now.as_deref())?;
+    let now = ctx.now(args.now.as_deref())?;
     let jobs = args
         .job
         .iter()
-        .map(|j| j.parse::<Job>().map_err(|e| anyhow::anyhow!("--job: {e}")))
+        .map(|j| {
+            j.parse::<Job>()
+                .map_err(|e| Failure::usage(format!("--job: {e}")).into())
+        })
         .collect::<Result<Vec<_>>>()?;
     let options = RunOptions {
         force: args.force,
@@ -198,10 +247,10 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         verbose: ctx.verbosity > 0,
         shared_store: false,
     };
-    let store = ctx.store()?;
+    let store = ctx.store_spec()?;
     report.shared_store = store.is_postgres();
     let runtime = JobRuntime::new();
-    let mut exit = EXIT_OK;
+    let mut summary = RunSummary::default();
     for account in &accounts {
         if runtime.stopped().is_some() {
             break;
@@ -211,38 +260,85 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
             .and_then(|loaded| run_account(store, &loaded, &capabilities, &options, &runtime));
         match result {
             Ok(run) => {
-                if run.failed() {
-                    exit = EXIT_FAILED;
-                } else if run.partial() && exit == EXIT_OK {
-                    exit = crate::error::EXIT_PARTIAL;
-                } else if !run.config_errors.is_empty() && exit == EXIT_OK {
-                    exit = EXIT_CONFIG;
-                }
+                summary.merge(RunSummary::of(&run));
                 report.accounts.push(run);
             }
             // With one account, a busy lock or a broken file is the whole
             // answer: an error (exit 75 or 2), as a JSON error document with --json.
             Err(err) if !args.all_accounts => return Err(err),
             // Without the store no account can run: say so once, exit 75.
-            Err(err) if crate::error::store_unavailable(&err) => return Err(err),
+            Err(err) if store_unavailable(&err) => return Err(err),
             Err(err) => {
-                let busy = err.chain().any(|c| c.is::<Busy>());
+                let kind = kind_of(&err);
+                let busy = kind == ErrorKind::Busy;
                 // Over all accounts, one that another run holds is not a
                 // failure of this run: it is reported and skipped.
-                if !busy && exit == EXIT_OK {
-                    exit = exit_code(&err);
+                if !busy {
+                    summary.merge(RunSummary {
+                        first_other: Some(kind.exit_code()),
+                        ..RunSummary::default()
+                    });
                 }
                 report.errors.push(AccountError {
                     account: account.clone(),
-                    error: crate::error::describe(&err),
+                    // A busy account's hint is for a run that named it alone.
+                    error: if busy {
+                        crate::error::describe(&err)
+                    } else {
+                        crate::error::describe_with_hints(&err)
+                    },
+                    kind,
                     busy,
                 });
             }
         }
     }
-    if let Some(signal) = runtime.stopped() {
-        report.stopped = Some(signal);
-        exit = signal.exit_code();
-    }
+    let exit = match runtime.stopped() {
+        Some(signal) => {
+            report.stopped = Some(signal);
+            signal.exit_code()
+        }
+        None => summary.exit_code(),
+    };
     Ok(Outcome::with_exit(report, exit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(transient: bool, other: bool, first_other: Option<u8>) -> RunSummary {
+        RunSummary {
+            transient_failures: transient,
+            other_failures: other,
+            first_other,
+        }
+    }
+
+    #[test]
+    fn exit_codes_of_a_run() {
+        assert_eq!(summary(false, false, None).exit_code(), 0);
+        // Only outages: nothing to fix, the next tick retries.
+        assert_eq!(summary(true, false, None).exit_code(), 69);
+        // Anything that needs a fix makes it a plain failure.
+        assert_eq!(summary(true, true, None).exit_code(), 1);
+        assert_eq!(summary(true, false, Some(3)).exit_code(), 1);
+        assert_eq!(summary(true, false, Some(2)).exit_code(), 1);
+        assert_eq!(summary(false, true, None).exit_code(), 1);
+        assert_eq!(summary(false, false, Some(3)).exit_code(), 3);
+        assert_eq!(summary(false, false, Some(2)).exit_code(), 2);
+    }
+
+    #[test]
+    fn accounts_merge_into_one_exit_code() {
+        let mut all = summary(true, false, None);
+        all.merge(RunSummary::default());
+        assert_eq!(all.exit_code(), 69);
+        // The first account's config error is not replaced by a later partial.
+        let mut all = summary(false, false, Some(2));
+        all.merge(summary(false, false, Some(3)));
+        assert_eq!(all.exit_code(), 2);
+        all.merge(summary(true, false, None));
+        assert_eq!(all.exit_code(), 1);
+    }
 }

@@ -7,15 +7,15 @@ use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::run_once::{human_millis, parse_now};
-use crate::app::{AccountChoice, Context, Outcome};
+use super::Outcome;
+use super::report::{first_line, human_millis};
 use crate::cli::{HistoryArgs, StatusArgs};
-use crate::jobs::runner::{auth_failing_reasons, channel_errors};
+use crate::context::{AccountChoice, Context};
 use crate::output::{Report, or_dash, table, when, write_table};
 use crate::period::Job;
-use crate::plan::{Action, ChannelFacts, PlanOptions, plan_channel};
-use crate::store::{self, JobStates, RunRecord, Store, lock::account_run_holder};
-use crate::validate::{secret_present_here, validate_account};
+use crate::plan::inputs::{LiveRun, PlanInputs};
+use crate::plan::{Action, PlanOptions, plan_channel};
+use crate::store::{self, RunRecord};
 
 #[derive(Serialize)]
 struct StatusRow {
@@ -109,40 +109,20 @@ impl Report for Status {
     }
 }
 
-fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or("");
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_string()
-    }
-}
-
+/// Reads only: what a channel's state would be after the next run's
+/// endpoint check is shown without the store being changed.
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
-    let now = parse_now(args.now.as_deref())?;
+    let now = ctx.now(args.now.as_deref())?;
     let (choice, loaded) = ctx.load_selected()?;
     let capabilities = ctx.capabilities()?;
-    let store = Store::open_if_exists(ctx.store()?, &choice.account)?;
-    if let Some(store) = &store {
-        store.sync_endpoints(&store::endpoints_of(&loaded.config))?;
-    }
-    let states = match &store {
-        Some(store) => store.read(|tx| tx.job_states())?,
-        None => JobStates::new(),
-    };
-    let auth_failing = match &store {
-        Some(store) => auth_failing_reasons(store, &loaded.config.channels, &states)?,
-        None => Default::default(),
-    };
-    let live_run = store
-        .as_ref()
-        .and_then(|_| account_run_holder(ctx.store().ok()?, &choice.account));
-    let findings = validate_account(
-        &choice.account,
-        &loaded.config,
+    let store = ctx.open_store_for_reading(&choice.account)?;
+    let inputs = PlanInputs::gather(
+        store.as_ref(),
+        LiveRun::Ask(ctx.store_spec()?),
+        &loaded,
         &capabilities,
-        &secret_present_here,
-    );
+    )?;
+    let live_run = inputs.live_run;
     // The same planner as run-once, asked what an ordinary tick would do now.
     let options = PlanOptions {
         now,
@@ -162,20 +142,17 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
         Some(store) => store.read(|tx| tx.quarantined(None, &threshold))?,
         None => Vec::new(),
     };
+    // Only what belongs to the channels of the file, at their endpoints.
+    let quarantined = quarantined
+        .into_iter()
+        .filter(|q| {
+            loaded.config.channels.contains_key(&q.channel) && !inputs.stale.contains(&q.channel)
+        })
+        .collect();
     let mut jobs = Vec::new();
     for (id, channel) in &loaded.config.channels {
-        let facts = ChannelFacts {
-            id,
-            channel,
-            config_errors: channel_errors(&findings, id),
-            auth_failing: auth_failing.get(id).cloned(),
-            live_run,
-        };
-        for plan in plan_channel(&facts, &states, &options) {
-            let state = states
-                .get(&(id.clone(), plan.job))
-                .cloned()
-                .unwrap_or_default();
+        for plan in plan_channel(&inputs.facts(id, channel), &inputs.states, &options) {
+            let state = inputs.state(id, plan.job);
             jobs.push(StatusRow {
                 channel: id.clone(),
                 job: plan.job,
@@ -199,7 +176,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<Outcome> {
             });
         }
     }
-    let store_location = ctx.store()?.account_location(&choice.account)?;
+    let store_location = ctx.store_spec()?.account_location(&choice.account)?;
     Ok(Outcome::ok(Status {
         choice,
         store: store_location,
@@ -245,11 +222,25 @@ impl Report for History {
 
 pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<Outcome> {
     // A missing account is an error here as everywhere (exit 2).
-    let (choice, _) = ctx.load_selected()?;
-    let runs = match Store::open_if_exists(ctx.store()?, &choice.account)? {
+    let (choice, loaded) = ctx.load_selected()?;
+    let runs = match ctx.open_store_for_reading(&choice.account)? {
         Some(store) => store.read(|tx| tx.history(args.channel.as_deref(), args.limit))?,
         None => Vec::new(),
     };
+    // A removed channel's runs stay in the history, so only a name that is
+    // neither in the file nor in the history is unknown.
+    if let Some(channel) = &args.channel
+        && runs.is_empty()
+        && !loaded.config.channels.contains_key(channel)
+    {
+        return Err(crate::error::Failure::refused(format!(
+            "{}: unknown channel `{}`: not a channel of the account and no runs recorded for it (channels: {})",
+            choice.account,
+            crate::output::escape(channel),
+            loaded.config.channel_names()
+        ))
+        .into());
+    }
     Ok(Outcome::ok(History {
         account: choice.account,
         runs,

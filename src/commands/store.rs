@@ -2,12 +2,14 @@
 
 use std::io::{self, Write};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome, StoreChoiceError};
+use super::Outcome;
 use crate::cli::StoreCommand;
-use crate::error::{Busy, EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL};
+use crate::context::Context;
+use crate::error::{EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, ErrorKind, Failure, KindContext as _};
+use crate::error_report::{kind_of, store_unavailable};
 use crate::ids::check_account_id;
 use crate::output::Report;
 use crate::store::{self, Store, StoreSpec, Transfer, lock};
@@ -59,20 +61,26 @@ impl Report for Migration {
 /// The accounts with a SQLite store in the data dir (or the one named by
 /// `--account`), sorted.
 fn sqlite_accounts(ctx: &Context) -> Result<Vec<String>> {
-    if let Some(account) = &ctx.account_flag {
-        return Ok(vec![account.clone()]);
+    if let Some(account) = ctx.account_flag() {
+        return Ok(vec![account.to_string()]);
     }
     let dir = &ctx.paths.data_dir;
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot read the data dir `{}`", dir.display()));
+            return Err(e).with_kind_context(ErrorKind::Config, || {
+                format!("cannot read the data dir `{}`", dir.display())
+            });
         }
     };
     let mut accounts = Vec::new();
     for entry in entries {
-        let name = entry?.file_name();
+        let name = entry
+            .with_kind_context(ErrorKind::Config, || {
+                format!("cannot read the data dir `{}`", dir.display())
+            })?
+            .file_name();
         let Some(account) = name.to_str().and_then(|n| n.strip_suffix(".db")) else {
             continue;
         };
@@ -85,10 +93,8 @@ fn sqlite_accounts(ctx: &Context) -> Result<Vec<String>> {
 }
 
 fn migrate(ctx: &Context, to: &str) -> Result<Outcome> {
-    let target = StoreSpec::postgres(to).map_err(|e| StoreChoiceError(format!("--to: {e}")))?;
-    let source = StoreSpec::Files {
-        data_dir: ctx.paths.data_dir.clone(),
-    };
+    let target = StoreSpec::postgres(to).map_err(|e| Failure::usage(format!("--to: {e}")))?;
+    let source = StoreSpec::files(&ctx.paths.data_dir);
     let mut report = Migration {
         from: source.describe(),
         to: target.describe(),
@@ -119,8 +125,8 @@ fn migrate(ctx: &Context, to: &str) -> Result<Outcome> {
                     reason: Some(reason),
                 }
             }
-            Err(err) if crate::error::store_unavailable(&err) => return Err(err),
-            Err(err) if err.chain().any(|c| c.is::<Busy>()) => {
+            Err(err) if store_unavailable(&err) => return Err(err),
+            Err(err) if kind_of(&err) == ErrorKind::Busy => {
                 if exit == EXIT_OK {
                     exit = EXIT_TEMPFAIL;
                 }
@@ -128,7 +134,10 @@ fn migrate(ctx: &Context, to: &str) -> Result<Outcome> {
                     account,
                     result: "busy",
                     rows: None,
-                    reason: Some(crate::error::describe(&err)),
+                    reason: Some(format!(
+                        "{}; not migrated, run `store migrate` again when it has finished",
+                        crate::error::describe(&err)
+                    )),
                 }
             }
             Err(err) => return Err(err.context(format!("cannot migrate account `{account}`"))),
@@ -140,19 +149,15 @@ fn migrate(ctx: &Context, to: &str) -> Result<Outcome> {
 
 fn migrate_account(source: &StoreSpec, target: &StoreSpec, account: &str) -> Result<Transfer> {
     // Both locks: no run changes either side while it is copied.
-    let busy = |err| {
-        crate::error::busy_if_held(
-            err,
-            "not migrated, run `store migrate` again when it has finished",
-        )
-    };
-    let _source_lock = lock::try_lock_account(source, account).map_err(busy)?;
-    let _target_lock = lock::try_lock_account(target, account).map_err(busy)?;
+    let _source_lock = lock::try_lock_account(source, account)?;
+    let _target_lock = lock::try_lock_account(target, account)?;
     let Some(from) = Store::open_if_exists(source, account)? else {
-        anyhow::bail!(
+        // Like an account that does not exist (exit 2).
+        return Err(Failure::config(format!(
             "account `{account}` has no store in `{}`",
             source.describe()
-        );
+        ))
+        .into());
     };
     let to = Store::open(target, account)?;
     Ok(store::copy_account(account, &from, &to)?)

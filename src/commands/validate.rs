@@ -7,13 +7,55 @@ use std::io::{self, Write};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{findings_of, offline_findings_of};
-use crate::app::{Context, Outcome};
+use super::Outcome;
 use crate::cli::ValidateArgs;
 use crate::config;
-use crate::error::{EXIT_CONFIG, EXIT_FAILED, EXIT_OK};
-use crate::output::Report;
-use crate::validate::{Finding, Severity};
+use crate::context::Context;
+use crate::error::{EXIT_CONFIG, EXIT_FAILED, EXIT_OK, Failure};
+use crate::output::{Report, count};
+use crate::validate::{Finding, Severity, account_file_findings};
+
+/// `missing-refresh-token` findings, from the store as it is (read only; a
+/// token kept for a channel's previous endpoint is not its token). A store
+/// that cannot be read gives none: validate checks files, and a store that
+/// is down is `run-once`'s to report.
+fn stored_token_findings(
+    ctx: &Context,
+    account: &str,
+    config: &crate::config::AccountConfig,
+) -> Vec<Finding> {
+    let stored = || -> Result<std::collections::BTreeSet<String>> {
+        let Some(store) = ctx.open_store_if_exists(account)? else {
+            return Ok(Default::default());
+        };
+        store
+            .read(|tx| {
+                let mut stored = std::collections::BTreeSet::new();
+                for (id, channel) in &config.channels {
+                    let endpoint =
+                        crate::store::endpoint_key(&channel.channel_type, &channel.base_url);
+                    let same_endpoint = tx
+                        .recorded_endpoint(id)?
+                        .is_none_or(|recorded| recorded == endpoint);
+                    let token = tx.tokens(id)?.and_then(|t| t.refresh_token);
+                    if same_endpoint && token.is_some() {
+                        stored.insert(id.clone());
+                    }
+                }
+                Ok(stored)
+            })
+            .map_err(Into::into)
+    };
+    match stored() {
+        Ok(stored) => {
+            crate::validate::stored_token_findings(account, config, &|id| stored.contains(id))
+        }
+        Err(err) => {
+            tracing::warn!("{account}: cannot read the store to check refresh tokens: {err:#}");
+            Vec::new()
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct AccountResult {
@@ -45,8 +87,10 @@ impl Report for Validation {
                 }
                 None => writeln!(
                     out,
-                    "{}: {} error(s), {} warning(s)",
-                    account.account, account.errors, account.warnings
+                    "{}: {}, {}",
+                    account.account,
+                    count(account.errors as u64, "error", "errors"),
+                    count(account.warnings as u64, "warning", "warnings")
                 )?,
             }
         }
@@ -59,18 +103,29 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Outcome> {
     // there, or holds no account, is an error (exit 2), like an unreadable file.
     let config_dir = &ctx.paths.config_dir;
     if !config_dir.is_dir() {
-        anyhow::bail!(
+        return Err(Failure::config(format!(
             "config dir `{}` does not exist: pass the right --config-dir (or OMS_CHANNELS_CONFIG_DIR)",
             config_dir.display()
-        );
+        ))
+        .into());
     }
     let accounts = if args.all_accounts {
         let accounts = config::list_accounts(&ctx.paths)?;
         if accounts.is_empty() {
-            anyhow::bail!(
-                "no account files in `{}`: nothing to validate (is --config-dir right?)",
-                ctx.paths.accounts_dir().display()
-            );
+            let ignored = config::ignored_account_files(&ctx.paths)?;
+            return Err(Failure::config(format!(
+                "no account files in `{}`: nothing to validate (is --config-dir right?){}",
+                ctx.paths.accounts_dir().display(),
+                if ignored.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; files whose names are no account id are ignored: {}",
+                        crate::output::escape(&ignored.join(", "))
+                    )
+                }
+            ))
+            .into());
         }
         accounts
     } else {
@@ -84,9 +139,11 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Outcome> {
         match config::load_account(&ctx.paths, &account) {
             Ok(loaded) => {
                 let found = if args.offline {
-                    offline_findings_of(ctx, &account, &loaded.config)?
+                    ctx.offline_findings(&account, &loaded.config)?
                 } else {
-                    findings_of(ctx, &account, &loaded.config)?
+                    let mut found = ctx.findings(&account, &loaded.config)?;
+                    found.extend(stored_token_findings(ctx, &account, &loaded.config));
+                    found
                 };
                 let errors = found
                     .iter()
@@ -108,6 +165,11 @@ pub fn run(ctx: &Context, args: &ValidateArgs) -> Result<Outcome> {
                 warnings: 0,
             }),
         }
+    }
+    if args.all_accounts {
+        findings.extend(account_file_findings(&config::ignored_account_files(
+            &ctx.paths,
+        )?));
     }
     let unreadable = results.iter().any(|r| r.error.is_some());
     let errors = findings.iter().any(|f| f.severity == Severity::Error);

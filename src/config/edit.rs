@@ -20,6 +20,14 @@ pub enum EditError {
     NotAValue(String),
 }
 
+impl crate::error::HasKind for EditError {
+    /// The edit was refused and nothing was written (exit 1); the file
+    /// stays as it was for the user to fix by hand.
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Refused
+    }
+}
+
 /// Sets `key` in `table` to the string `new`, keeping the old value's
 /// decoration (spacing and trailing comment). Returns the old value as text.
 fn set_string(

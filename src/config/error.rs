@@ -26,6 +26,14 @@ pub enum ConfigError {
     },
 }
 
+impl crate::error::HasKind for ConfigError {
+    /// A file that cannot be read or parsed, or an account that does not
+    /// exist: exit 2, for every command.
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Config
+    }
+}
+
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

@@ -7,12 +7,13 @@ use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use toml_edit::DocumentMut;
 
 use super::error::{ConfigError, parse_toml, read_text};
 use super::model::{AccountConfig, GlobalConfig};
 use crate::crash;
+use crate::error::{ErrorKind, Failure, KindContext as _};
 use crate::ids;
 use crate::paths::Paths;
 
@@ -52,31 +53,59 @@ pub fn load_global(paths: &Paths) -> Result<GlobalConfig, ConfigError> {
 }
 
 /// Ids of the account files in the accounts dir, sorted. Files whose names
-/// are not valid ids are not accounts and are ignored.
+/// are not valid ids are not accounts and are ignored
+/// ([`ignored_account_files`] lists them).
 pub fn list_accounts(paths: &Paths) -> Result<Vec<String>> {
+    let mut accounts: Vec<String> = toml_files(paths)?
+        .into_iter()
+        .filter_map(|name| {
+            let id = name.strip_suffix(".toml")?;
+            ids::check_account_id(id).is_ok().then(|| id.to_string())
+        })
+        .collect();
+    accounts.sort();
+    Ok(accounts)
+}
+
+/// The `*.toml` files in the accounts dir whose names are no account id
+/// (`Acme.toml`, `shop eu.toml`): every command ignores them, and `validate
+/// --all-accounts` says so.
+pub fn ignored_account_files(paths: &Paths) -> Result<Vec<String>> {
+    let mut ignored: Vec<String> = toml_files(paths)?
+        .into_iter()
+        .filter(|name| {
+            name.strip_suffix(".toml")
+                .is_none_or(|id| ids::check_account_id(id).is_err())
+        })
+        .collect();
+    ignored.sort();
+    Ok(ignored)
+}
+
+/// The names of the `*.toml` files in the accounts dir (none when it is
+/// missing); a name that is not UTF-8 is shown lossily.
+fn toml_files(paths: &Paths) -> Result<Vec<String>> {
     let dir = paths.accounts_dir();
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => {
-            return Err(err)
-                .with_context(|| format!("cannot list accounts in `{}`", dir.display()));
+            return Err(err).with_kind_context(ErrorKind::Config, || {
+                format!("cannot list accounts in `{}`", dir.display())
+            });
         }
     };
-    let mut accounts = Vec::new();
+    let mut names = Vec::new();
     for entry in entries {
-        let entry =
-            entry.with_context(|| format!("cannot list accounts in `{}`", dir.display()))?;
-        let name = entry.file_name();
-        let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".toml")) else {
-            continue;
-        };
-        if ids::check_account_id(id).is_ok() {
-            accounts.push(id.to_string());
+        let entry = entry.with_kind_context(ErrorKind::Config, || {
+            format!("cannot list accounts in `{}`", dir.display())
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".toml") {
+            names.push(name);
         }
     }
-    accounts.sort();
-    Ok(accounts)
+    Ok(names)
 }
 
 /// Holds the exclusive edit lock of one file; released on drop or process death.
@@ -94,11 +123,15 @@ pub fn lock_for_edit(path: &Path) -> Result<EditLock> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let handle = File::open(dir).with_context(|| format!("cannot open `{}`", dir.display()))?;
-    handle
-        .lock()
-        .with_context(|| format!("cannot lock `{}` for an edit", dir.display()))?;
+    fs::create_dir_all(dir).with_kind_context(ErrorKind::Config, || {
+        format!("cannot create `{}`", dir.display())
+    })?;
+    let handle = File::open(dir).with_kind_context(ErrorKind::Config, || {
+        format!("cannot open `{}`", dir.display())
+    })?;
+    handle.lock().with_kind_context(ErrorKind::Config, || {
+        format!("cannot lock `{}` for an edit", dir.display())
+    })?;
     Ok(EditLock { _dir: handle })
 }
 
@@ -110,8 +143,9 @@ pub fn edit_target(path: &Path) -> Result<PathBuf> {
     for _ in 0..40 {
         match fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                let link = fs::read_link(&current)
-                    .with_context(|| format!("cannot read the link `{}`", current.display()))?;
+                let link = fs::read_link(&current).with_kind_context(ErrorKind::Config, || {
+                    format!("cannot read the link `{}`", current.display())
+                })?;
                 current = match current.parent() {
                     Some(dir) if link.is_relative() => dir.join(link),
                     _ => link,
@@ -120,10 +154,11 @@ pub fn edit_target(path: &Path) -> Result<PathBuf> {
             _ => return Ok(current),
         }
     }
-    anyhow::bail!(
+    Err(Failure::config(format!(
         "cannot edit `{}`: too many levels of symbolic links",
         path.display()
-    )
+    ))
+    .into())
 }
 
 /// How a file spells its text: a UTF-8 byte order mark, CRLF line ends.
@@ -267,19 +302,23 @@ fn remove_abandoned_temp_files(path: &Path) {
 /// or the new content, never a mix.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+        fs::create_dir_all(dir).with_kind_context(ErrorKind::Config, || {
+            format!("cannot create `{}`", dir.display())
+        })?;
     }
+    let write_error = || format!("cannot write `{}`", path.display());
     let mut file = atomic_write_file::AtomicWriteFile::open(path)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
+        .with_kind_context(ErrorKind::Config, write_error)?;
     let half = bytes.len() / 2;
     file.write_all(&bytes[..half])
         .and_then(|()| {
             crash::point("config-write");
             file.write_all(&bytes[half..])
         })
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    file.commit()
-        .with_context(|| format!("cannot replace `{}`", path.display()))?;
+        .with_kind_context(ErrorKind::Config, write_error)?;
+    file.commit().with_kind_context(ErrorKind::Config, || {
+        format!("cannot replace `{}`", path.display())
+    })?;
     Ok(())
 }
 

@@ -55,10 +55,18 @@ pub struct ChannelConfig {
     pub channel_type: String,
     pub base_url: String,
     /// Lowers the type's `page-size` for this channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::at_least_one"
+    )]
     pub page_size: Option<NonZeroUsize>,
     /// Lowers the type's `batch-size` for this channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::at_least_one"
+    )]
     pub batch_size: Option<NonZeroUsize>,
     /// The platform's sales channel to use instead of its default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,8 +84,73 @@ pub struct ChannelConfig {
     pub deadline: Option<Period>,
     /// Consecutive rejections of one product revision after which export
     /// quarantines it (0: never); [`DEFAULT_QUARANTINE_AFTER`] when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::zero_or_more"
+    )]
     pub quarantine_after: Option<u32>,
+}
+
+/// Whole numbers in files, refused in words ("a whole number of at least
+/// 1"), never by the Rust type that holds them.
+pub(crate) mod whole {
+    use std::num::NonZeroUsize;
+
+    use serde::Deserializer;
+    use serde::de::{Error, Unexpected, Visitor};
+
+    struct Whole {
+        least: u64,
+        most: u64,
+    }
+
+    impl Visitor<'_> for Whole {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self.most {
+                u64::MAX => write!(f, "a whole number of at least {}", self.least),
+                most => write!(f, "a whole number from {} to {most}", self.least),
+            }
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u64, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+            }
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u64, E> {
+            if (self.least..=self.most).contains(&v) {
+                Ok(v)
+            } else {
+                Err(E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+        }
+    }
+
+    /// A count of at least 1 (`page-size`, `batch-size`).
+    pub fn at_least_one<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<NonZeroUsize>, D::Error> {
+        let n = deserializer.deserialize_u64(Whole {
+            least: 1,
+            most: u64::MAX,
+        })?;
+        // A count beyond the address space is beyond any type's limit too.
+        Ok(NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)))
+    }
+
+    /// A count of 0 or more (`quarantine-after`).
+    pub fn zero_or_more<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u32>, D::Error> {
+        let most = u64::from(u32::MAX);
+        let n = deserializer.deserialize_u64(Whole { least: 0, most })?;
+        Ok(u32::try_from(n).ok())
+    }
 }
 
 /// Rejections in a row that quarantine a product when the channel says nothing.
@@ -152,6 +225,18 @@ impl SecretSource {
             (None, None) => None,
         }
     }
+}
+
+/// A secret file path as an account file keeps it: absolute, so it means
+/// the same under cron (working directory `$HOME`), systemd (`/`) and the
+/// shell that set it. A relative `path` is resolved against `cwd`
+/// lexically: `.` parts go, `..` parts stay (a symlink may lie behind
+/// them). `None` when `path` was absolute already.
+pub fn absolute_secret_path(path: &Path, cwd: &Path) -> Option<PathBuf> {
+    if path.is_absolute() || path.as_os_str().is_empty() {
+        return None;
+    }
+    Some(cwd.join(path).components().collect())
 }
 
 /// An `[auth]` table by method, with what each method needs.
@@ -490,6 +575,26 @@ fn check_auth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_secret_paths_become_absolute_against_the_working_directory() {
+        let cwd = Path::new("/home/ops/conf");
+        for (given, stored) in [
+            ("pw", Some("/home/ops/conf/pw")),
+            ("./pw", Some("/home/ops/conf/pw")),
+            ("secrets/./key", Some("/home/ops/conf/secrets/key")),
+            ("../secrets/key", Some("/home/ops/conf/../secrets/key")),
+            ("secrets//key/", Some("/home/ops/conf/secrets/key")),
+            ("/run/secrets/key", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                absolute_secret_path(Path::new(given), cwd),
+                stored.map(PathBuf::from),
+                "{given:?}"
+            );
+        }
+    }
 
     const SAMPLE: &str = r#"
 display-name = "Acme Retail"

@@ -1,18 +1,41 @@
-//! The HTTP plumbing every connector shares: one keep-alive `reqwest::Client`
-//! with connect, read and request timeouts, bounded retries with full-jitter
-//! backoff and `Retry-After`, a body size cap, and error excerpts with secrets
-//! redacted. It knows no protocol: connectors build requests and parse bodies.
+//! The one HTTP client every connector talks through, so that the rules
+//! below hold for beta-rest, Vendure and Medusa alike:
+//!
+//! - **Timeouts**: connect, read and whole-request limits ([`ClientOptions`]).
+//! - **Retries**: bounded, with full-jitter backoff and a server's
+//!   `Retry-After` (seconds or an HTTP date, capped) as the least wait.
+//! - **Replay**: every [`Call`] says whether it is safe to send twice
+//!   ([`Replay`]); there is no default. A call that is not is resent only
+//!   when it surely never reached the server, and otherwise fails with
+//!   [`ChannelError::OutcomeUnknown`].
+//! - **Credentials** are attached here, from the call's [`Auth`], and only
+//!   to the origin of the configured URL the call is made under
+//!   ([`Endpoint`]): a [`Target`] can only be built under its endpoint, and
+//!   redirects are never followed (see [`HttpClient::new`]).
+//! - **Bodies**: a size cap on replies; JSON only.
+//! - **Excerpts** in errors are short single lines with every secret the
+//!   call carried, session tokens and cookies the reply carried, bearer
+//!   tokens and JWTs redacted.
+//!
+//! Connectors build [`Call`]s and read [`Reply`]s. No reqwest type leaves
+//! this module: [`Url`] is the `url` crate's and [`Method`] the `http`
+//! crate's, and transport causes travel as boxed errors.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{self, HeaderMap};
-use reqwest::{Method, Request, Response, StatusCode};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Request, Response, StatusCode};
+use serde::Serialize;
 use tracing::{debug, warn};
 
+use super::error::or_empty;
+pub(crate) use super::error::status_text;
+pub use super::error::{ChannelError, CredentialKind, Remedy, Secret};
 use super::retry;
-use super::url::UrlError;
-pub use reqwest::Url;
+use super::url::check_parsed_url;
+pub use reqwest::{Method, Url};
 
 /// Longest body excerpt kept in an error message, in characters.
 const EXCERPT_CHARS: usize = 200;
@@ -20,6 +43,21 @@ const EXCERPT_CHARS: usize = 200;
 /// How much of an error reply is read for its excerpt: enough for an OAuth
 /// error document, without downloading a large error page.
 const ERROR_BODY_BYTES: usize = 4096;
+
+/// Idle keep-alive connections are dropped before Node's 5 s
+/// `keepAliveTimeout` (Vendure, Medusa): a request sent on a connection the
+/// server is closing breaks mid-exchange, and a call that is not safe to
+/// resend would then fail with an unknown outcome for nothing.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Reply headers whose values are secrets: never quoted in an excerpt.
+const SECRET_REPLY_HEADERS: [&str; 2] = ["vendure-auth-token", "set-cookie"];
+
+/// Shortest reply header value taken for a secret.
+const MIN_REPLY_SECRET: usize = 8;
+
+/// A transport error's cause, without its type (see the module doc).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Timeouts, retry bounds and body limits of an [`HttpClient`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,211 +94,330 @@ impl Default for ClientOptions {
         }
     }
 }
-/// Why a call to a channel failed. Messages name the URL (which
-/// never carries secrets here) and never contain tokens.
-#[derive(Debug, thiserror::Error)]
-pub enum ChannelError {
-    #[error(transparent)]
-    Url(#[from] UrlError),
-    #[error("invalid connector options: {0}")]
-    Options(String),
-    #[error("could not set up the HTTP client")]
-    Setup(#[source] reqwest::Error),
-    #[error("could not build the request to `{url}` (is the stored token damaged? refresh it)")]
-    Request {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error(
-        "export batch of {count} items is too large: this channel takes at most {limit} per request (its `batch-size`)"
-    )]
-    BatchTooLarge { count: usize, limit: usize },
-    /// The connector cannot authenticate this way; the capability list's
-    /// `auth` should have kept it from being configured.
-    #[error("the {protocol} connector does not support auth method `{method}`")]
-    UnsupportedAuth {
-        protocol: &'static str,
-        method: super::AuthMethod,
-    },
-    /// 401 on a product request: the caller refreshes the token once and retries.
-    #[error(
-        "`{url}` refused the access token (HTTP 401 Unauthorized): refresh the token and try again"
-    )]
-    Unauthorized { url: String },
-    /// The token endpoint answered `invalid_grant`: the refresh token is dead.
-    #[error(
-        "the token endpoint rejected the grant (`invalid_grant`{}): the refresh token is expired or revoked; store a new one with `oms-channels channel login <channel>`",
-        describe(.description)
-    )]
-    InvalidGrant { description: Option<String> },
-    /// Any other OAuth error from the token endpoint (`invalid_client`, `unauthorized_client`, ...).
-    #[error(
-        "the token endpoint `{url}` refused the request (`{error}`{}): check the channel's `client-id`, client secret and `grant`",
-        describe(.description)
-    )]
-    TokenRejected {
-        url: String,
-        error: String,
-        description: Option<String>,
-    },
-    /// A refresh-token request may have been processed but no usable reply
-    /// came; it was not resent, because replaying a rotated refresh token
-    /// can revoke the grant.
-    #[error(
-        "the token request to `{url}` may have reached the server, but {cause}; its outcome is unknown and it was not resent, because replaying a rotated refresh token can revoke the grant. If the next refresh fails with `invalid_grant`, store a new refresh token with `oms-channels channel login <channel>`"
-    )]
-    TokenOutcomeUnknown { url: String, cause: String },
-    /// A non-retryable status, or a retryable one after the last attempt.
-    #[error("`{url}` answered HTTP {}: {}", status_text(*.status), or_empty(.excerpt))]
-    Status {
-        url: String,
-        status: u16,
-        /// At most 200 characters of the body, on one line, with known secrets redacted.
-        excerpt: String,
-    },
-    #[error("`{url}` did not answer in time; the channel may be slow or down, try again later")]
-    Timeout { url: String },
-    #[error(
-        "could not connect to `{url}` ({}); check the URL and that the channel is up",
-        root_cause(.source)
-    )]
-    Connect {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// The connection broke after the request was sent (reset, truncated reply).
-    #[error(
-        "the connection to `{url}` broke during the exchange ({})",
-        root_cause(.source)
-    )]
-    Transport {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// The channel answered (often inside an HTTP 200, as GraphQL does) that
-    /// it refused the request; `message` is its own words, excerpted.
-    #[error("`{url}` refused the request: {message}")]
-    Refused { url: String, message: String },
-    /// Bad JSON, wrong shape, invalid product, wrong content type, or a body over the limit.
-    #[error("`{url}` sent an unusable reply: {what}{}", excerpt_suffix(.excerpt))]
-    Malformed {
-        url: String,
-        what: String,
-        excerpt: String,
-    },
+
+// ------------------------------------------------------------ the call
+
+/// Whether a call may reach the server twice. Every call chooses one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// Applying it twice is applying it once: reads (GraphQL queries
+    /// included), SKU-keyed upserts, updates and deletions by id, a login
+    /// that only opens a session. Resent after any transient failure.
+    Safe,
+    /// Must not be applied twice: a refresh with a rotating grant (a replayed
+    /// refresh token can revoke the grant), a create that is not idempotent
+    /// (a second product). Resent only when it surely never reached the
+    /// server: no connection was made, or the server refused it with 429 or
+    /// 503. After a timeout, a broken connection or another 5xx it fails with
+    /// [`ChannelError::OutcomeUnknown`].
+    NotSafe,
 }
 
-/// The innermost cause of a transport error ("Connection refused (os error
-/// 111)", "dns error: ...", "invalid peer certificate: ..."): the part an
-/// operator can act on, which reqwest's own message leaves out.
-fn root_cause(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
+/// Which setting of a channel a URL comes from, for messages and hints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UrlSetting {
+    BaseUrl,
+    TokenUrl,
 }
 
-fn describe(description: &Option<String>) -> String {
-    description
-        .as_deref()
-        .map(|d| format!(": {d}"))
-        .unwrap_or_default()
-}
-
-fn status_text(status: u16) -> String {
-    match StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-    {
-        Some(reason) => format!("{status} {reason}"),
-        None => status.to_string(),
-    }
-}
-
-fn or_empty(excerpt: &str) -> &str {
-    if excerpt.is_empty() {
-        "(empty body)"
-    } else {
-        excerpt
-    }
-}
-
-fn excerpt_suffix(excerpt: &str) -> String {
-    if excerpt.is_empty() {
-        String::new()
-    } else {
-        format!(" (body: {excerpt})")
-    }
-}
-
-impl ChannelError {
-    /// The error's kind, decided here where the error is made: a failure
-    /// that may pass (timeouts, connection errors, 408/429/5xx) is
-    /// transient; the channel refusing our credentials or request is a
-    /// channel error a setting must fix; bad options are config.
-    pub fn kind(&self) -> crate::error::ErrorKind {
-        use crate::error::ErrorKind;
+impl UrlSetting {
+    /// Its key in the account file.
+    pub fn key(self) -> &'static str {
         match self {
-            ChannelError::Url(_)
-            | ChannelError::Options(_)
-            | ChannelError::UnsupportedAuth { .. } => ErrorKind::Config,
-            ChannelError::Setup(_) | ChannelError::BatchTooLarge { .. } => ErrorKind::Internal,
-            ChannelError::Timeout { .. }
-            | ChannelError::Connect { .. }
-            | ChannelError::Transport { .. }
-            | ChannelError::TokenOutcomeUnknown { .. } => ErrorKind::Transient,
-            ChannelError::Status { status, .. } if retry::is_retryable_status(*status) => {
-                ErrorKind::Transient
+            UrlSetting::BaseUrl => "base-url",
+            UrlSetting::TokenUrl => "token-url",
+        }
+    }
+}
+
+/// A configured URL (a channel's `base-url`, or its `token-url` for the
+/// token call). Calls are made under it, so credentials go to its origin
+/// (scheme, host and port) only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    url: Url,
+    setting: UrlSetting,
+}
+
+impl Endpoint {
+    /// Checks the URL (https, or http to loopback; no user or password).
+    pub fn new(url: Url, setting: UrlSetting) -> Result<Endpoint, ChannelError> {
+        check_parsed_url(&url)?;
+        Ok(Endpoint { url, setting })
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    pub fn setting(&self) -> UrlSetting {
+        self.setting
+    }
+
+    /// The last non-empty segment of the configured path (`admin-api` of
+    /// `https://h/admin-api/`), for connectors that know what their API's
+    /// path looks like.
+    pub fn last_segment(&self) -> Option<&str> {
+        self.url
+            .path_segments()
+            .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
+    }
+
+    /// The configured URL itself (Vendure's Admin API is one URL; the token
+    /// endpoint is one URL).
+    pub fn target(&self) -> Target {
+        Target {
+            url: self.url.clone(),
+            setting: self.setting,
+        }
+    }
+
+    /// `{url}/a/b`, keeping the configured path (`https://h/v1` →
+    /// `https://h/v1/products`); the configured query and fragment are
+    /// dropped. Segments are percent-encoded, so ids from a server cannot
+    /// leave the path.
+    pub fn at(&self, segments: &[&str]) -> Target {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        Target {
+            url,
+            setting: self.setting,
+        }
+    }
+}
+
+/// Where one call goes: a URL built under an [`Endpoint`], so always on
+/// its origin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    url: Url,
+    setting: UrlSetting,
+}
+
+impl Target {
+    /// Adds query pairs (percent-encoded).
+    pub fn query<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Target {
+        if !pairs.is_empty() {
+            self.url
+                .query_pairs_mut()
+                .extend_pairs(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+        }
+        self
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+/// The credential a call carries. The client attaches it, so it knows what
+/// to redact and that it goes to the call's endpoint only.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    /// An OAuth access token or a session token: `Authorization: Bearer`.
+    Bearer(&'a str),
+    /// An API key in a header of its own (Vendure: `vendure-api-key`).
+    ApiKeyHeader {
+        header: &'static str,
+        key: &'a str,
+    },
+    /// An API key as the HTTP Basic user, with an empty password (Medusa's
+    /// secret keys).
+    ApiKeyBasic(&'a str),
+    /// OAuth client authentication (RFC 6749 §2.3.1: HTTP Basic with the id
+    /// and secret each form-urlencoded). A 400 or 401 reply to such a call is
+    /// read as an OAuth error document (§5.2), and its reply body, which
+    /// holds tokens, is never quoted.
+    OAuthClient {
+        id: &'a str,
+        secret: &'a str,
+    },
+}
+
+impl fmt::Debug for Auth<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Bearer(_) => f.write_str("Bearer([redacted])"),
+            Auth::ApiKeyHeader { header, .. } => write!(f, "ApiKeyHeader({header}: [redacted])"),
+            Auth::ApiKeyBasic(_) => f.write_str("ApiKeyBasic([redacted])"),
+            Auth::OAuthClient { id, .. } => write!(f, "OAuthClient({id:?}, [redacted])"),
+        }
+    }
+}
+
+impl Auth<'_> {
+    /// What a 401 to this call refused.
+    fn kind(&self) -> CredentialKind {
+        match self {
+            Auth::None => CredentialKind::None,
+            Auth::Bearer(_) => CredentialKind::AccessToken,
+            Auth::ApiKeyHeader { .. } | Auth::ApiKeyBasic(_) => CredentialKind::ApiKey,
+            Auth::OAuthClient { .. } => CredentialKind::ClientSecret,
+        }
+    }
+}
+
+/// A request body, JSON or a form.
+#[derive(Clone, Debug)]
+pub enum Body<'a> {
+    Empty,
+    /// Serialized JSON (kept as bytes so a connector can measure it, and so
+    /// decimal amounts keep their digits).
+    Json(Cow<'a, [u8]>),
+    Form(&'a [(&'a str, &'a str)]),
+}
+
+/// One request: method, target, credential, body, and its replay rule.
+#[derive(Debug)]
+pub struct Call<'a> {
+    method: Method,
+    target: Target,
+    replay: Replay,
+    auth: Auth<'a>,
+    body: Body<'a>,
+    /// Secrets in the body (a password, a refresh token), redacted too.
+    secrets: Vec<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(method: Method, target: Target, replay: Replay) -> Call<'a> {
+        Call {
+            method,
+            target,
+            replay,
+            auth: Auth::None,
+            body: Body::Empty,
+            secrets: Vec::new(),
+        }
+    }
+
+    pub fn get(target: Target, replay: Replay) -> Call<'a> {
+        Call::new(Method::GET, target, replay)
+    }
+
+    pub fn post(target: Target, replay: Replay) -> Call<'a> {
+        Call::new(Method::POST, target, replay)
+    }
+
+    pub fn delete(target: Target, replay: Replay) -> Call<'a> {
+        Call::new(Method::DELETE, target, replay)
+    }
+
+    pub fn auth(mut self, auth: Auth<'a>) -> Call<'a> {
+        self.auth = auth;
+        self
+    }
+
+    pub fn json(mut self, body: impl Into<Cow<'a, [u8]>>) -> Call<'a> {
+        self.body = Body::Json(body.into());
+        self
+    }
+
+    pub fn form(mut self, pairs: &'a [(&'a str, &'a str)]) -> Call<'a> {
+        self.body = Body::Form(pairs);
+        self
+    }
+
+    /// A secret the body carries: redacted from every excerpt, as sent and
+    /// as a form would encode it.
+    pub fn redact(mut self, secret: &'a str) -> Call<'a> {
+        self.secrets.push(secret);
+        self
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.target.url
+    }
+
+    /// Every secret of the call, for redaction.
+    fn all_secrets(&self) -> Vec<String> {
+        let mut plain: Vec<&str> = self.secrets.clone();
+        match self.auth {
+            Auth::None => {}
+            Auth::Bearer(s) | Auth::ApiKeyBasic(s) => plain.push(s),
+            Auth::ApiKeyHeader { key, .. } => plain.push(key),
+            Auth::OAuthClient { secret, .. } => plain.push(secret),
+        }
+        let mut all: Vec<String> = Vec::new();
+        for secret in plain.into_iter().filter(|s| !s.is_empty()) {
+            let encoded = form_urlencode(secret);
+            if encoded != secret {
+                all.push(encoded);
             }
-            ChannelError::Request { .. }
-            | ChannelError::Unauthorized { .. }
-            | ChannelError::InvalidGrant { .. }
-            | ChannelError::TokenRejected { .. }
-            | ChannelError::Status { .. }
-            | ChannelError::Refused { .. }
-            | ChannelError::Malformed { .. } => ErrorKind::Channel,
+            all.push(secret.to_string());
         }
-    }
-
-    /// Whether the failure is transient: the same call may succeed later
-    /// (connect errors, timeouts, broken connections, 408/429/5xx).
-    ///
-    /// False for [`ChannelError::Unauthorized`] (refresh the token instead) and
-    /// for [`ChannelError::TokenOutcomeUnknown`] (resending could replay a
-    /// rotated refresh token).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            ChannelError::Timeout { .. }
-            | ChannelError::Connect { .. }
-            | ChannelError::Transport { .. } => true,
-            ChannelError::Status { status, .. } => retry::is_retryable_status(*status),
-            _ => false,
-        }
+        all
     }
 }
 
-/// A reqwest client with the connectors' retry, timeout and body rules.
-/// Cloning is cheap and shares the connection pool; it needs a tokio runtime
-/// (current-thread is enough).
+/// A 2xx reply: its body (JSON, within the size cap) and headers.
+pub struct Reply {
+    url: Url,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    secrets: Vec<String>,
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("url", &self.url.as_str())
+            .field("bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reply {
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// A header's value, when it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The URL the call went to, as messages show it (no query).
+    pub fn shown_url(&self) -> String {
+        shown(&self.url)
+    }
+
+    /// `text` (from this reply) as an excerpt for a message, with the call's
+    /// and the reply's secrets redacted.
+    pub fn excerpt(&self, text: &[u8]) -> String {
+        excerpt(text, &self.secret_refs())
+    }
+
+    fn secret_refs(&self) -> Vec<&str> {
+        self.secrets.iter().map(String::as_str).collect()
+    }
+}
+
+// ------------------------------------------------------------ errors
+// ------------------------------------------------------------ the client
+
+/// The reqwest client behind every connector, with the rules of this
+/// module. Cloning is cheap and shares the connection pool; it needs a tokio
+/// runtime (current-thread is enough).
 #[derive(Clone)]
 pub struct HttpClient {
     http: reqwest::Client,
     options: ClientOptions,
 }
 
-/// What kind of call an exchange is, which decides how failures are handled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Call {
-    /// An API read or an idempotent write (a product page, an SKU-keyed
-    /// batch): safe to resend; 401 means "renew the authorization".
-    Product,
-    /// Token POST. `replay_safe` is false for refresh-token grants, which must
-    /// not be resent once they may have reached the server.
-    Token { replay_safe: bool },
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One failed attempt.
@@ -275,18 +432,11 @@ enum Failure {
     Fatal(ChannelError),
 }
 
-impl fmt::Debug for HttpClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpClient")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The TLS settings every channel client of this process shares: the
 /// system's trusted roots are read once per process, not once per channel
 /// (reading them costs milliseconds: hundreds of files). `None` if the
 /// platform verifier cannot be set up; each client then makes its own.
+/// On Linux the roots include `SSL_CERT_FILE` / `SSL_CERT_DIR`.
 pub fn shared_tls() -> Option<rustls::ClientConfig> {
     static CONFIG: std::sync::OnceLock<Option<rustls::ClientConfig>> = std::sync::OnceLock::new();
     CONFIG
@@ -305,7 +455,7 @@ pub fn shared_tls() -> Option<rustls::ClientConfig> {
 }
 
 /// A client builder with the shared TLS settings.
-pub fn client_builder() -> reqwest::ClientBuilder {
+fn client_builder() -> reqwest::ClientBuilder {
     let builder = reqwest::Client::builder();
     match shared_tls() {
         Some(tls) => builder.use_preconfigured_tls(tls),
@@ -342,11 +492,20 @@ impl HttpClient {
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
             .timeout(options.request_timeout)
-            // An API endpoint has no business redirecting; following one would
-            // resend tokens and form bodies to wherever it points.
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+            // No redirect is followed, not even to the same origin. Every
+            // call goes to an API address under a configured URL, so a
+            // redirect there means the setting is not the API's own address
+            // (http to https, a moved host, a missing path); following it
+            // would turn a POST into a GET and drop its body on 301/302/303
+            // (a write silently becoming a read), could send a call that is
+            // not safe to resend twice, and to another origin would carry
+            // the credential there (reqwest strips `Authorization` across
+            // hosts, but not `vendure-api-key`). The error names both URLs,
+            // which tells the operator the right setting at once.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(ChannelError::Setup)?;
+            .map_err(|e| ChannelError::Setup(Box::new(e)))?;
         Ok(HttpClient { http, options })
     }
 
@@ -355,20 +514,11 @@ impl HttpClient {
         &self.options
     }
 
-    /// A request builder on the shared connection pool.
-    pub fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
-        self.http.request(method, url)
-    }
-
-    /// Sends `request` until it succeeds, fails for good, or runs out of
-    /// attempts; returns the body of a 2xx JSON reply. `secrets` are redacted
-    /// from every excerpt of a reply.
-    pub async fn exchange(
-        &self,
-        request: Request,
-        call: Call,
-        secrets: &[&str],
-    ) -> Result<Vec<u8>, ChannelError> {
+    /// Sends `call` until it succeeds, fails for good, or runs out of
+    /// attempts (see [`Replay`]); returns a 2xx JSON reply.
+    pub async fn send(&self, call: Call<'_>) -> Result<Reply, ChannelError> {
+        let request = self.build(&call)?;
+        let secrets = call.all_secrets();
         let max_attempts = self.options.max_attempts;
         let mut attempt = 1;
         loop {
@@ -377,8 +527,8 @@ impl HttpClient {
                 .try_clone()
                 .expect("in-memory request bodies can be cloned");
             let (error, retry_after, reached_server) =
-                match self.attempt(this_try, call, secrets, attempt).await {
-                    Ok(body) => return Ok(body),
+                match self.attempt(this_try, &call, &secrets, attempt).await {
+                    Ok(reply) => return Ok(reply),
                     Err(Failure::Fatal(error)) => return Err(error),
                     Err(Failure::Retry {
                         error,
@@ -386,9 +536,10 @@ impl HttpClient {
                         reached_server,
                     }) => (error, retry_after, reached_server),
                 };
-            if reached_server && call == (Call::Token { replay_safe: false }) {
-                return Err(ChannelError::TokenOutcomeUnknown {
-                    url: request.url().to_string(),
+            if reached_server && call.replay == Replay::NotSafe {
+                return Err(ChannelError::OutcomeUnknown {
+                    method: call.method.to_string(),
+                    url: shown(call.url()),
                     cause: unknown_outcome_cause(&error),
                 });
             }
@@ -403,8 +554,8 @@ impl HttpClient {
                 self.options.retry_after_cap,
             );
             warn!(
-                method = %request.method(),
-                path = request.url().path(),
+                method = %call.method,
+                path = call.url().path(),
                 attempt,
                 max_attempts,
                 wait_ms = wait.as_millis() as u64,
@@ -416,22 +567,59 @@ impl HttpClient {
         }
     }
 
+    /// The request, with its credential attached here and nowhere else.
+    fn build(&self, call: &Call<'_>) -> Result<Request, ChannelError> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), call.target.url.clone())
+            .header(header::ACCEPT, "application/json");
+        let bad_credential = || ChannelError::BadCredential {
+            url: shown(call.url()),
+            credential: call.auth.kind(),
+        };
+        request = match call.auth {
+            Auth::None => request,
+            Auth::Bearer(token) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| bad_credential())?;
+                value.set_sensitive(true);
+                request.header(header::AUTHORIZATION, value)
+            }
+            Auth::ApiKeyHeader { header, key } => {
+                let mut value = HeaderValue::from_str(key).map_err(|_| bad_credential())?;
+                value.set_sensitive(true);
+                request.header(HeaderName::from_static(header), value)
+            }
+            Auth::ApiKeyBasic(key) => request.basic_auth(key, Some("")),
+            Auth::OAuthClient { id, secret } => {
+                request.basic_auth(form_urlencode(id), Some(form_urlencode(secret)))
+            }
+        };
+        request = match &call.body {
+            Body::Empty => request,
+            Body::Json(bytes) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.to_vec()),
+            Body::Form(pairs) => request.form(pairs),
+        };
+        request.build().map_err(|_| bad_credential())
+    }
+
     /// One attempt: send, classify the status, read the body.
     async fn attempt(
         &self,
         request: Request,
-        call: Call,
-        secrets: &[&str],
+        call: &Call<'_>,
+        secrets: &[String],
         attempt: u32,
-    ) -> Result<Vec<u8>, Failure> {
-        let method: Method = request.method().clone();
-        let url = request.url().clone();
+    ) -> Result<Reply, Failure> {
+        let url = call.target.url.clone();
         let started = Instant::now();
         let mut response = match self.http.execute(request).await {
             Ok(response) => response,
             Err(source) => {
                 debug!(
-                    %method,
+                    method = %call.method,
                     path = url.path(),
                     attempt,
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -444,39 +632,61 @@ impl HttpClient {
         };
         let status = response.status();
         debug!(
-            %method,
+            method = %call.method,
             path = url.path(),
             status = status.as_u16(),
             attempt,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "channel request"
         );
+        let mut secrets: Vec<String> = secrets.to_vec();
+        secrets.extend(reply_secrets(response.headers()));
+        let redact: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let token_call = matches!(call.auth, Auth::OAuthClient { .. });
 
+        if status.is_redirection() {
+            return Err(Failure::Fatal(redirected(call, response.headers())));
+        }
         if status.is_success() {
+            if status == StatusCode::NO_CONTENT {
+                return Ok(Reply {
+                    url,
+                    headers: response.headers().clone(),
+                    body: Vec::new(),
+                    secrets,
+                });
+            }
             if !is_json(response.headers()) {
                 let content_type = response
                     .headers()
                     .get(header::CONTENT_TYPE)
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
                 let head = read_prefix(&mut response, ERROR_BODY_BYTES).await;
-                return Err(Failure::Fatal(ChannelError::Malformed {
-                    url: url.to_string(),
+                return Err(Failure::Fatal(ChannelError::NotJson {
+                    url: shown(&url),
                     what: match content_type {
-                        Some(ct) => format!("content type `{ct}` is not JSON"),
-                        None => "the reply has no content type; expected `application/json`".into(),
+                        Some(ct) => format!("content type `{}`", excerpt(ct.as_bytes(), &[])),
+                        None => "no content type".into(),
                     },
-                    excerpt: if matches!(call, Call::Token { .. }) {
+                    // A token reply holds tokens whatever its content type.
+                    excerpt: if token_call {
                         String::new()
                     } else {
-                        excerpt(&head, secrets)
+                        excerpt(&head, &redact)
                     },
                 }));
             }
+            let headers = response.headers().clone();
             return match read_limited(&mut response, self.options.max_body_bytes).await {
-                Ok(body) => Ok(body),
+                Ok(body) => Ok(Reply {
+                    url,
+                    headers,
+                    body,
+                    secrets,
+                }),
                 Err(BodyError::TooLarge { at_least }) => {
                     Err(Failure::Fatal(ChannelError::Malformed {
-                        url: url.to_string(),
+                        url: shown(&url),
                         what: format!(
                             "the body is larger than the {} byte limit (at least {at_least} bytes)",
                             self.options.max_body_bytes
@@ -484,6 +694,7 @@ impl HttpClient {
                         excerpt: String::new(),
                     }))
                 }
+                // The server answered 2xx: it processed the call.
                 Err(BodyError::Net(source)) => Err(network_failure(&url, source.without_url())),
             };
         }
@@ -496,42 +707,144 @@ impl HttpClient {
         let body = read_prefix(&mut response, ERROR_BODY_BYTES).await;
         let code = status.as_u16();
         let status_error = || ChannelError::Status {
-            url: url.to_string(),
+            url: shown(&url),
             status: code,
-            excerpt: excerpt(&body, secrets),
+            excerpt: excerpt(&error_text(&body), &redact),
         };
-        // Retry-After only counts where the protocol gives it meaning.
-        let retry_after = if matches!(code, 429 | 503) {
-            retry_after
-        } else {
-            None
-        };
-        match call {
-            Call::Product if code == 401 => Err(Failure::Fatal(ChannelError::Unauthorized {
-                url: url.to_string(),
-            })),
-            Call::Token { .. } if matches!(code, 400 | 401) => Err(Failure::Fatal(
-                super::oauth2::oauth_error(&url, &body, secrets).unwrap_or_else(status_error),
-            )),
-            _ if retry::is_retryable_status(code) => Err(Failure::Retry {
-                error: status_error(),
-                retry_after,
-                // 429 and 503 are the server refusing to process the request.
-                reached_server: !matches!(code, 429 | 503),
-            }),
-            _ => Err(Failure::Fatal(status_error())),
+        if token_call && matches!(code, 400 | 401) {
+            return Err(Failure::Fatal(
+                super::oauth2::oauth_error(&url, &body, &redact).unwrap_or_else(status_error),
+            ));
         }
+        if code == 401 {
+            let said = excerpt(&error_text(&body), &redact);
+            return Err(Failure::Fatal(ChannelError::Unauthorized {
+                url: shown(&url),
+                credential: call.auth.kind(),
+                answer: if said.is_empty() {
+                    format!("HTTP {}", status_text(code))
+                } else {
+                    format!("HTTP {}: {said}", status_text(code))
+                },
+            }));
+        }
+        if retry::is_retryable_status(code) {
+            // 429 and 503 are the server refusing to process the request;
+            // Retry-After only counts where the protocol gives it meaning.
+            let refused = matches!(code, 429 | 503);
+            return Err(Failure::Retry {
+                error: status_error(),
+                retry_after: retry_after.filter(|_| refused),
+                reached_server: !refused,
+            });
+        }
+        Err(Failure::Fatal(status_error()))
     }
 }
 
+/// The redirect error for a 3xx reply to `call`.
+fn redirected(call: &Call<'_>, headers: &HeaderMap) -> ChannelError {
+    let from = call.url();
+    let location = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| from.join(v).ok());
+    let (to, cross_origin) = match location {
+        Some(to) => {
+            let cross = to.origin() != from.origin();
+            (shown(&to), cross)
+        }
+        None => ("(no Location header)".to_string(), false),
+    };
+    ChannelError::Redirected {
+        from: shown(from),
+        to,
+        setting: call.target.setting,
+        cross_origin,
+    }
+}
+
+/// A URL as messages show it: no query (long field lists, cursors), no
+/// fragment, and never a user or password.
+pub(crate) fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    let _ = url.set_password(None);
+    let _ = url.set_username("");
+    url.to_string()
+}
+
+/// Secrets a reply carries in its headers: a session token, cookie values.
+fn reply_secrets(headers: &HeaderMap) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for name in SECRET_REPLY_HEADERS {
+        for value in headers.get_all(name) {
+            let Ok(text) = value.to_str() else { continue };
+            if name == "set-cookie" {
+                // `name=value; Path=/; ...`: the value is the secret.
+                let pair = text.split(';').next().unwrap_or("");
+                if let Some((_, cookie)) = pair.split_once('=') {
+                    secrets.push(cookie.trim().to_string());
+                }
+            } else {
+                secrets.push(text.trim().to_string());
+            }
+        }
+    }
+    // A short value (`consent=1`) is no session secret, and replacing every
+    // `1` in an excerpt would make it unreadable.
+    secrets.retain(|s| s.len() >= MIN_REPLY_SECRET);
+    secrets
+}
+
+/// Whether a transport error is a TLS certificate the client does not
+/// trust. rustls's error sits inside `io::Error`s (nested: the TLS stream's
+/// inside the connector's), whose `source()` skips what they wrap, so each
+/// cause is also unwrapped.
+fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    fn untrusted(error: &(dyn std::error::Error + 'static)) -> bool {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => untrusted(inner),
+            None => false,
+        }
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if untrusted(current) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
 /// Classifies a transport error. Only a connect error proves the request
-/// never reached the server.
+/// never reached the server; an untrusted certificate is final.
 fn network_failure(url: &Url, source: reqwest::Error) -> Failure {
-    let url = url.to_string();
+    let url = shown(url);
+    if is_certificate_error(&source) {
+        return Failure::Fatal(ChannelError::Certificate {
+            url,
+            source: Box::new(source),
+        });
+    }
     if source.is_connect() {
         // Checked first: a connect timeout is also a timeout.
         Failure::Retry {
-            error: ChannelError::Connect { url, source },
+            error: ChannelError::Connect {
+                url,
+                source: Box::new(source),
+            },
             retry_after: None,
             reached_server: false,
         }
@@ -543,7 +856,10 @@ fn network_failure(url: &Url, source: reqwest::Error) -> Failure {
         }
     } else {
         Failure::Retry {
-            error: ChannelError::Transport { url, source },
+            error: ChannelError::Transport {
+                url,
+                source: Box::new(source),
+            },
             retry_after: None,
             reached_server: true,
         }
@@ -561,7 +877,7 @@ fn unknown_outcome_cause(error: &ChannelError) -> String {
             or_empty(excerpt)
         ),
         ChannelError::Transport { source, .. } => {
-            format!("the connection broke ({})", error_chain(source))
+            format!("the connection broke ({})", error_chain(source.as_ref()))
         }
         other => other.to_string(),
     }
@@ -577,6 +893,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
 pub fn category(err: &serde_json::Error) -> &'static str {
     match err.classify() {
         serde_json::error::Category::Io => "read error",
@@ -585,33 +902,23 @@ pub fn category(err: &serde_json::Error) -> &'static str {
         serde_json::error::Category::Eof => "unexpected end",
     }
 }
-/// `{base}/a/b`, keeping the base path (`https://h/v1` → `https://h/v1/products`).
-/// Any query or fragment of the base is dropped.
-pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(segments);
-    }
-    url
+
+/// application/x-www-form-urlencoded byte serialisation (the WHATWG rules),
+/// which RFC 6749 §2.3.1 applies to the client id and secret before Basic auth.
+pub(crate) fn form_urlencode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// `application/json` or any `application/*+json`.
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let mime = value.split(';').next().unwrap_or("").trim();
-    mime.eq_ignore_ascii_case("application/json")
-        || mime
-            .get(..12)
-            .is_some_and(|p| p.eq_ignore_ascii_case("application/"))
-            && mime
-                .get(mime.len().saturating_sub(5)..)
-                .is_some_and(|s| s.eq_ignore_ascii_case("+json"))
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == mime::APPLICATION
+                && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+        })
 }
 
 enum BodyError {
@@ -655,16 +962,39 @@ async fn read_prefix(response: &mut Response, limit: usize) -> Vec<u8> {
     body
 }
 
-/// At most [`EXCERPT_CHARS`] characters of `body` on one line, with `secrets` redacted.
+/// The words of an error reply: the `message` of a JSON error document
+/// (Medusa's `{"type","message"}`, and many others) or of the first GraphQL
+/// error (`{"errors":[{"message"}]}`), else the body.
+pub(crate) fn error_text(body: &[u8]) -> Cow<'_, [u8]> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        message: String,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Document {
+        Plain(Message),
+        GraphQl { errors: Vec<Message> },
+    }
+    let message = match serde_json::from_slice::<Document>(body) {
+        Ok(Document::Plain(m)) => Some(m.message),
+        Ok(Document::GraphQl { errors }) => errors.into_iter().next().map(|m| m.message),
+        Err(_) => None,
+    };
+    match message {
+        Some(text) if !text.trim().is_empty() => Cow::Owned(text.into_bytes()),
+        _ => Cow::Borrowed(body),
+    }
+}
+
+/// At most 200 characters of `body` on one line, with
+/// `secrets`, bearer tokens and JWTs redacted.
 pub fn excerpt(body: &[u8], secrets: &[&str]) -> String {
     excerpt_n(body, secrets, EXCERPT_CHARS)
 }
 
 fn excerpt_n(body: &[u8], secrets: &[&str], max_chars: usize) -> String {
-    let mut text = String::from_utf8_lossy(body).into_owned();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        text = text.replace(secret, "[redacted]");
-    }
+    let text = redact(&String::from_utf8_lossy(body), secrets);
     let mut out: Vec<char> = Vec::with_capacity(max_chars + 1);
     let words = text
         .split(|c: char| c.is_whitespace() || c.is_control())
@@ -681,6 +1011,69 @@ fn excerpt_n(body: &[u8], secrets: &[&str], max_chars: usize) -> String {
         }
     }
     out.into_iter().collect()
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// `text` with every secret, the word after `Bearer`, and anything shaped
+/// like a JWT replaced by `[redacted]`. Longer secrets go first, so a
+/// secret containing another is not left half visible.
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut text = text.to_string();
+    for secret in secrets {
+        text = text.replace(secret, REDACTED);
+    }
+    redact_bearer(&redact_jwts(&text))
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=')
+}
+
+/// `Bearer <token>` (any case) loses its token.
+fn redact_bearer(text: &str) -> String {
+    // ASCII lower-casing keeps every byte offset.
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut from) = (0, 0);
+    while let Some(found) = lower[from..].find("bearer ") {
+        let start = from + found + "bearer ".len();
+        let len = text[start..]
+            .find(|c: char| !is_token_char(c))
+            .unwrap_or(text.len() - start);
+        if len > 0 {
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = start + len;
+        }
+        from = start + len;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// `eyJ...x.y[.z]`: a JWT (a base64url JSON header, payload, signature).
+fn redact_jwts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find("eyJ") {
+        let start = from + found;
+        let end = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .map_or(text.len(), |i| start + i);
+        let candidate = &text[start..end];
+        if candidate.matches('.').count() >= 2 && candidate.len() >= 16 {
+            out.push_str(&text[rest..start]);
+            out.push_str(REDACTED);
+            rest = end;
+        }
+        from = end.max(start + 3);
+    }
+    out.push_str(&text[rest..]);
+    out
 }
 
 /// An excerpt of a (possibly huge, one-line) JSON body around the place
@@ -706,13 +1099,4 @@ pub fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
 }
 
 #[cfg(test)]
-mod tls_tests {
-    use super::*;
-
-    #[test]
-    fn every_client_shares_one_tls_setup_that_speaks_h2_and_http1() {
-        let tls = shared_tls().expect("the platform verifier works on this machine");
-        assert_eq!(tls.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
-        client_builder().build().expect("a client builds on it");
-    }
-}
+mod tests;

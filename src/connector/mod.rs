@@ -3,21 +3,32 @@
 //! products, send a batch (upserts and deletions), and the channel's limits.
 //! The capability list's `protocol` picks the connector ([`connect`]).
 //!
-//! Jobs and the runner see only this module's types: no reqwest type and no
-//! CLI wording cross the seam. A connector owns its wire format (unknown
-//! fields never fail a page; a missing required field fails it, naming the
-//! field) and shares the HTTP plumbing in [`http`] (timeouts, retries with
-//! `Retry-After`, body limits, redacted excerpts). It knows nothing of the
-//! store, the config files or scheduling, and never logs a secret.
+//! Jobs and the runner see only this module's types and plain values. No
+//! reqwest type crosses the seam: [`Url`] is the `url` crate's type (reqwest
+//! re-exports it), and a [`ChannelError`]'s transport cause is a boxed
+//! `std::error::Error`. No CLI wording crosses it either: an error says
+//! what happened, and [`ChannelError::remedy`] says, as data, what can be
+//! done; the CLI edge words it.
+//!
+//! A connector owns its wire format (unknown fields never fail a page; a
+//! missing required field fails it, naming the field) and makes every
+//! request through [`http::HttpClient`], which owns the rules all connectors
+//! share: timeouts, retries with `Retry-After`, a replay rule chosen per
+//! call, no redirect and no credential off the configured origin, body
+//! limits, redacted excerpts. A connector knows nothing of the store, the
+//! config files or scheduling, and never logs a secret.
 //!
 //! To add a platform: a new folder here implementing [`Connector`], one line
 //! in [`PROTOCOLS`], one entry in `src/capabilities.toml`, and its tests.
 
 pub mod beta_rest;
+mod error;
 pub mod http;
 pub mod medusa;
 pub mod oauth2;
 mod retry;
+#[cfg(test)]
+mod test_server;
 mod url;
 pub mod vendure;
 
@@ -29,10 +40,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::product::Product;
 
-pub use self::http::{Call, ChannelError, ClientOptions, HttpClient};
+pub use self::http::{
+    ChannelError, ClientOptions, CredentialKind, HttpClient, Remedy, Secret, Url, UrlSetting,
+};
 pub use self::oauth2::{Grant, TokenReply};
 pub use self::url::{UrlError, check_parsed_url, check_url};
-pub use reqwest::Url;
 
 /// How a channel proves who we are. `oauth2` is the default when an `[auth]`
 /// table names no method, so account files older than the method key work.
@@ -180,13 +192,26 @@ pub struct PageRequest<'a> {
 /// One page of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductPage {
-    /// Every product here passed [`Product::check`].
+    /// The products read; the import job checks each by the catalog's rules
+    /// ([`Product::check`]) and skips, by name, those that break one.
     pub products: Vec<Product>,
     /// Cursor of the next page; `None` ends the import.
     pub next_cursor: Option<String>,
-    /// Platform items left out because they cannot be catalog products
-    /// (e.g. a variant without a SKU).
-    pub skipped: u64,
+    /// Platform items left out because they cannot be catalog products.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A platform item an import leaves out, and why. A bad item never fails
+/// its page: the import counts it, names it in its summary, and goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// No SKU, so the catalog cannot key it: counted.
+    NoSku,
+    /// No price in `currency`, the one the channel imports prices in: counted.
+    NoPrice { currency: String },
+    /// A value the catalog refuses (a price by the price rule, a quantity, a
+    /// timestamp): named with the reason.
+    Refused { sku: String, reason: String },
 }
 
 /// One export request: products to create or update, SKUs to delete.

@@ -5,13 +5,12 @@
 
 use std::fmt;
 
-use reqwest::Method;
-use reqwest::header;
 use serde::Deserialize;
 
-use super::http::{Call, ChannelError, HttpClient, category, excerpt};
-use super::url::check_parsed_url;
-use reqwest::Url;
+use super::http::{
+    Auth, Call, ChannelError, Endpoint, HttpClient, Replay, Url, UrlSetting, category, excerpt,
+    shown,
+};
 
 /// An OAuth grant used to get an access token.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,7 +47,7 @@ pub struct TokenReply {
     /// Always `Bearer` (any case) here: other types are refused as malformed.
     pub token_type: String,
     /// Lifetime of the access token in seconds. Count it from before the
-    /// call to [`BetaRestClient::request_token`]: retries may delay the send,
+    /// call to [`request_token`]: retries may delay the send,
     /// so that errs on the early side.
     pub expires_in: Option<u64>,
     /// A rotated refresh token; `None` means "keep using the old one".
@@ -73,11 +72,13 @@ impl fmt::Debug for TokenReply {
 /// POST token-url, form body, HTTP Basic client auth (RFC 6749 §2.3.1:
 /// client id and secret each form-urlencoded, then Basic).
 ///
-/// A refresh-token grant is resent only when it surely did not reach the
-/// server (connect error) or the server refused it (429/503); a timeout or
-/// 5xx after sending is [`ChannelError::TokenOutcomeUnknown`]. A
-/// client-credentials grant has no rotation to break, so it is retried like
-/// a product request. `invalid_grant` is never retried.
+/// A refresh-token grant is [`Replay::NotSafe`]: the server may rotate the
+/// refresh token, and one with reuse protection revokes the whole grant when
+/// an old one is replayed. It is resent only when it surely did not reach
+/// the server (connect error) or the server refused it (429/503); a timeout
+/// or 5xx after sending is [`ChannelError::TokenOutcomeUnknown`]. A
+/// client-credentials grant has no rotation to break, so it is
+/// [`Replay::Safe`]. `invalid_grant` is never retried.
 pub async fn request_token(
     http: &HttpClient,
     token_url: &Url,
@@ -85,37 +86,31 @@ pub async fn request_token(
     client_secret: &str,
     grant: &Grant,
 ) -> Result<TokenReply, ChannelError> {
-    check_parsed_url(token_url)?;
+    let endpoint = Endpoint::new(token_url.clone(), UrlSetting::TokenUrl)?;
     let mut form = vec![("grant_type", grant.as_str())];
-    if let Grant::RefreshToken(token) = grant {
-        form.push(("refresh_token", token));
-    }
-    let request = http
-        .request(Method::POST, token_url.clone())
-        .header(header::ACCEPT, "application/json")
-        .basic_auth(
-            form_urlencode(client_id),
-            Some(form_urlencode(client_secret)),
-        )
-        .form(&form)
-        .build()
-        .map_err(|source| ChannelError::Request {
-            url: token_url.to_string(),
-            source,
-        })?;
-
-    let encoded_secret = form_urlencode(client_secret);
-    let mut secrets = vec![client_secret, encoded_secret.as_str()];
-    let encoded_token;
-    if let Grant::RefreshToken(token) = grant {
-        encoded_token = form_urlencode(token);
-        secrets.extend([token.as_str(), encoded_token.as_str()]);
-    }
-    let call = Call::Token {
-        replay_safe: matches!(grant, Grant::ClientCredentials),
+    let replay = match grant {
+        Grant::RefreshToken(token) => {
+            form.push(("refresh_token", token));
+            Replay::NotSafe
+        }
+        Grant::ClientCredentials => Replay::Safe,
     };
-    let body = http.exchange(request, call, &secrets).await?;
-    parse_token_reply(token_url, &body)
+    let mut call = Call::post(endpoint.target(), replay)
+        .auth(Auth::OAuthClient {
+            id: client_id,
+            secret: client_secret,
+        })
+        .form(&form);
+    if let Grant::RefreshToken(token) = grant {
+        call = call.redact(token);
+    }
+    let reply = http.send(call).await.map_err(|err| match err {
+        ChannelError::OutcomeUnknown { url, cause, .. } => {
+            ChannelError::TokenOutcomeUnknown { url, cause }
+        }
+        other => other,
+    })?;
+    parse_token_reply(token_url, reply.body())
 }
 
 /// Reads an OAuth error document (RFC 6749 §5.2) from a 400/401 token reply.
@@ -135,7 +130,7 @@ pub(super) fn oauth_error(url: &Url, body: &[u8], secrets: &[&str]) -> Option<Ch
         ChannelError::InvalidGrant { description }
     } else {
         ChannelError::TokenRejected {
-            url: url.to_string(),
+            url: shown(url),
             error: excerpt(parsed.error.as_bytes(), secrets),
             description,
         }
@@ -154,7 +149,7 @@ fn parse_token_reply(url: &Url, body: &[u8]) -> Result<TokenReply, ChannelError>
     }
     // The body holds tokens: messages give the position, never the text.
     let malformed = |what: String| ChannelError::Malformed {
-        url: url.to_string(),
+        url: shown(url),
         what: format!("{what} (body not shown: it may hold tokens)"),
         excerpt: String::new(),
     };
@@ -183,19 +178,4 @@ fn parse_token_reply(url: &Url, body: &[u8]) -> Result<TokenReply, ChannelError>
         expires_in: wire.expires_in,
         refresh_token: wire.refresh_token.filter(|t| !t.is_empty()),
     })
-}
-/// application/x-www-form-urlencoded byte serialisation (the WHATWG rules),
-/// which RFC 6749 §2.3.1 applies to the client id and secret before Basic auth.
-pub(crate) fn form_urlencode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for &byte in value.as_bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }

@@ -1,6 +1,7 @@
 //! How long to wait before the next attempt: full-jitter exponential backoff
-//! and the server's `Retry-After`. Pure apart from the random jitter; the
-//! decision *whether* to retry lives with the request code in `mod.rs`.
+//! and the server's `Retry-After`. Pure apart from the random jitter. The
+//! decision *whether* to retry (the status, the call's replay rule) is
+//! [`super::http::HttpClient::send`]'s.
 
 use std::time::{Duration, SystemTime};
 

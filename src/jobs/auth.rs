@@ -6,13 +6,14 @@
 
 use std::cell::RefCell;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{ChannelRun, read_secret};
 use crate::config::{AuthSpec, GrantKind};
-use crate::connector::{AuthMethod, Authorization, ChannelError, Grant, Url, check_url};
+use crate::connector::{AuthMethod, Authorization, ChannelError, Grant, Remedy, Url, check_url};
 use crate::crash;
+use crate::error::{ErrorKind, Failure, Hint as _, KindContext as _};
 use crate::store::{RunId, lock};
 
 /// Access tokens this close to expiry are refreshed before use.
@@ -23,17 +24,15 @@ const EXPIRY_MARGIN: SignedDuration = SignedDuration::from_secs(60);
 /// auth-refresh job's success is recorded in the same transaction as the new
 /// tokens. Returns the credential product requests carry.
 pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
-    let auth = ch
-        .channel
-        .auth
-        .as_ref()
-        .with_context(|| format!("channel `{}` has no [auth] table", ch.channel_id))?;
-    let spec = auth.spec().with_context(|| {
-        format!(
+    let auth = ch.channel.auth.as_ref().ok_or_else(|| {
+        Failure::config(format!("channel `{}` has no [auth] table", ch.channel_id))
+    })?;
+    let spec = auth.spec().ok_or_else(|| {
+        Failure::config(format!(
             "channel `{}`: the [auth] table lacks what method `{}` needs (run `oms-channels validate`)",
             ch.channel_id,
             auth.method()
-        )
+        ))
     })?;
     match spec {
         AuthSpec::Oauth2 {
@@ -43,7 +42,8 @@ pub async fn refresh(ch: &ChannelRun, run: Option<RunId>) -> Result<String> {
             client_secret,
         } => {
             let secret = read_secret(&client_secret, auth.secret_name())?;
-            let token_url = check_url(token_url).context("auth.token-url")?;
+            let token_url =
+                check_url(token_url).kind_context(ErrorKind::Config, "auth.token-url")?;
             refresh_oauth2(ch, run, &token_url, grant, client_id, &secret).await
         }
         AuthSpec::Login { username, password } => {
@@ -149,14 +149,21 @@ async fn refresh_oauth2(
     let grant = match grant_kind {
         GrantKind::ClientCredentials => Grant::ClientCredentials,
         GrantKind::RefreshToken => {
-            let token = stored.as_ref().and_then(|t| t.refresh_token.clone()).ok_or_else(|| {
-                anyhow!(
-                    "no refresh token stored for channel `{}`: run `printf %s \"$REFRESH_TOKEN\" | oms-channels --account {} channel login {}`",
-                    ch.channel_id,
-                    ch.account,
-                    ch.channel_id
-                )
-            })?;
+            let token = stored
+                .as_ref()
+                .and_then(|t| t.refresh_token.clone())
+                .ok_or_else(|| {
+                    anyhow::Error::from(Failure::config(format!(
+                        "no refresh token stored for channel `{}`",
+                        ch.channel_id
+                    )))
+                    .hint(super::hint(
+                        &Remedy::Login,
+                        &ch.account,
+                        &ch.channel_id,
+                        &ch.channel,
+                    ))
+                })?;
             Grant::RefreshToken(token)
         }
     };
@@ -202,18 +209,16 @@ async fn refresh_oauth2(
             ch.store
                 .write(|tx| tx.clear_refresh_in_flight(&ch.channel_id))?;
             let description = description.map(|d| format!(": {d}")).unwrap_or_default();
-            let login = format!(
-                "store a fresh refresh token with `oms-channels --account {} channel login {}`",
-                ch.account, ch.channel_id
-            );
-            Err(match interrupted_since {
-                Some(since) => anyhow!(
-                    "the channel rejected the stored refresh token (invalid_grant{description}). A token refresh started at {since} was interrupted before its reply was stored: the channel most likely rotated the refresh token then, and the new one was lost. {login}"
+            let login = super::hint(&Remedy::Login, &ch.account, &ch.channel_id, &ch.channel);
+            let message = match interrupted_since {
+                Some(since) => format!(
+                    "the channel rejected the stored refresh token (invalid_grant{description}). A token refresh started at {since} was interrupted before its reply was stored: the channel most likely rotated the refresh token then, and the new one was lost"
                 ),
-                None => anyhow!(
-                    "the channel rejected the stored refresh token (invalid_grant{description}); {login}"
+                None => format!(
+                    "the channel rejected the stored refresh token (invalid_grant{description})"
                 ),
-            })
+            };
+            Err(anyhow::Error::from(Failure::new(ErrorKind::Channel, message)).hint(login))
         }
         Err(err @ ChannelError::TokenOutcomeUnknown { .. }) => {
             // Keep the in-flight mark: the server may have rotated the token.
@@ -239,7 +244,7 @@ pub async fn access_token(ch: &ChannelRun, force: bool) -> Result<String> {
         // The key itself is the credential; it is never copied into the store.
         let source = auth
             .secret_source()
-            .context("no API key source is configured")?;
+            .ok_or_else(|| Failure::config("no API key source is configured"))?;
         return read_secret(&source, auth.secret_name());
     }
     if !force {

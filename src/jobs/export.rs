@@ -22,6 +22,7 @@ use super::ChannelRun;
 use super::auth::Access;
 use crate::connector::{Batch, ItemStatus};
 use crate::crash;
+use crate::output::{count, escape};
 use crate::product::Product;
 use crate::store::RunId;
 use crate::store::{DeletionResult, ExportResult, ExportStatus};
@@ -74,7 +75,10 @@ impl ExportCounts {
             text.push_str(&format!("; {} deleted", self.deleted));
         }
         if self.delete_failed > 0 {
-            text.push_str(&format!("; {} deletions refused", self.delete_failed));
+            text.push_str(&format!(
+                "; {} refused",
+                count(self.delete_failed, "deletion", "deletions")
+            ));
         }
         if self.quarantined > 0 {
             text.push_str(&format!("; {} quarantined", self.quarantined));
@@ -246,14 +250,16 @@ pub async fn run(
             .iter()
             .chain(&refused_deletions)
             .take(3)
-            .map(|(sku, error)| format!("{sku}: {error}"))
+            // The channel's words, in a summary printed and logged as is.
+            .map(|(sku, error)| format!("{}: {}", escape(sku), escape(error)))
             .collect();
         if rejected.len() + refused_deletions.len() > 3 {
             examples.push("...".into());
         }
         format!(
-            "{summary} ({}); rejected items are retried next run, and quarantined after {quarantine_after} rejections in a row",
-            examples.join("; ")
+            "{summary} ({}); rejected items are retried next run, and quarantined after {} in a row",
+            examples.join("; "),
+            count(quarantine_after.into(), "rejection", "rejections")
         )
     });
     ch.store.write(|tx| {

@@ -1,23 +1,34 @@
 //! import-products: pages through the channel's products and commits each
 //! page together with the import's progress, so a crash resumes after the last
 //! committed page. Only the master channel's import feeds the catalog.
+//!
+//! Every product read is checked by the catalog's rules (the SKU rule, shop
+//! text without control characters and within its sizes, a quantity, an
+//! `updated_at`; the price rule already held when the connector made its
+//! price). One that breaks a rule is skipped by SKU, never the page: the
+//! job's summary counts what was left out and names the SKUs refused.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use jiff::Timestamp;
 
 use super::ChannelRun;
 use super::auth::Access;
-use crate::connector::{PageRequest, ProductPage};
+use crate::connector::{ChannelError, PageRequest, ProductPage, Skipped};
 use crate::crash;
+use crate::error::{ErrorKind, Failure};
+use crate::output::{count, escape};
+use crate::product::Product;
 use crate::store::RunId;
 
 /// A channel that never ends its pagination is stopped here.
 const MAX_PAGES: usize = 100_000;
 
-/// Returns the number of products read. Success is recorded in the same
+/// Returns the number of products taken, and the run's summary when it is
+/// `partial`: the channel sent products the catalog's rules refuse (skipped,
+/// named in the summary; the others are in). Success is recorded in the same
 /// transaction as the last page.
 ///
 /// Page N is committed on a blocking thread while page N+1 is fetched, so the
@@ -27,9 +38,9 @@ pub async fn run(
     ch: &ChannelRun,
     run: RunId,
     progress_bar: &indicatif::ProgressBar,
-) -> Result<u64> {
+) -> Result<(u64, Option<String>)> {
     let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
-    let (mut cursor, since) = if ch.full {
+    let (mut cursor, mut since) = if ch.full {
         ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
         (None, None)
     } else if progress.cursor.is_some() {
@@ -38,49 +49,82 @@ pub async fn run(
     } else {
         (None, progress.high_water)
     };
-    if cursor.is_none() && ch.is_master {
-        // A complete listing of the master (no `updated_since`) removes from
-        // the catalog what the master no longer has, once its last page is in.
-        ch.store.write(|tx| match since {
-            None => tx.begin_complete_import(&ch.channel_id),
-            Some(_) => tx.abandon_complete_import(&ch.channel_id),
-        })?;
+    if cursor.is_none() {
+        start_listing(ch, since)?;
     }
     let mut seen_cursors = HashSet::new();
     let mut total: u64 = 0;
-    let mut skipped: u64 = 0;
+    let mut skips = Skips::default();
     let access = Access::new(ch);
-    let mut page = fetch_page(ch, &access, cursor.as_deref(), since).await?;
+    let mut restarted = false;
+    let mut page = match fetch_page(ch, &access, cursor.as_deref(), since).await {
+        // The saved cursor of an interrupted import may have expired or been
+        // invalidated on the channel: start over once, rather than fail on
+        // every run until someone runs `--full`.
+        Err(err)
+            if cursor.is_some()
+                && super::channel_error(&err).is_some_and(ChannelError::refuses_request) =>
+        {
+            tracing::warn!(channel = %ch.channel_id, error = %err, "the channel refused the saved import cursor; restarting the import from the first page");
+            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+            (cursor, since) = (None, progress.high_water);
+            start_listing(ch, since)?;
+            restarted = true;
+            fetch_page(ch, &access, None, since).await?
+        }
+        other => other?,
+    };
     for page_number in 1.. {
         let ProductPage {
             products,
             next_cursor,
-            skipped: page_skipped,
+            skipped,
         } = page;
-        skipped += page_skipped;
+        for item in skipped {
+            skips.add(&ch.channel_id, item);
+        }
+        let products = checked(&ch.channel_id, products, &mut skips);
+        let refused = std::mem::take(&mut skips.page_refused);
         if let Some(next) = &next_cursor
             && (!seen_cursors.insert(next.clone()) || cursor.as_deref() == Some(next.as_str()))
         {
-            bail!(
-                "the channel returned cursor `{next}` twice: stopping instead of looping forever ({total} products read before it were stored)"
-            );
+            return Err(Failure::new(
+                ErrorKind::Channel,
+                format!(
+                    "the channel returned cursor `{}` twice: stopping instead of looping forever ({} read before it were stored)",
+                    escape(next),
+                    count(total, "product", "products")
+                ),
+            )
+            .into());
         }
         crash::point("import-page-fetched");
         total += products.len() as u64;
         let last = next_cursor.is_none();
-        let detail = format!(
-            "{total} products {}{}",
+        let mut detail = format!(
+            "{} {}",
+            count(total, "product", "products"),
             if ch.is_master {
                 "into the catalog"
             } else {
                 "recorded as listings"
             },
-            if skipped > 0 {
-                format!("; {skipped} skipped (no SKU)")
-            } else {
-                String::new()
-            }
         );
+        if let Some(summary) = skips.summary() {
+            detail.push_str(&format!("; {summary}"));
+        }
+        if restarted {
+            detail.push_str(
+                "; restarted from the first page: the channel refused the interrupted import's cursor",
+            );
+        }
+        let counts = BTreeMap::from([
+            ("imported".to_string(), total),
+            ("skipped".to_string(), skips.total()),
+        ]);
+        // Items without a SKU or a price here are the platform's shape, not
+        // bad data: only a refusal makes the run partial.
+        let partial = skips.refused > 0;
         let save = {
             let (store, channel, is_master) =
                 (Arc::clone(&ch.store), ch.channel_id.clone(), ch.is_master);
@@ -95,6 +139,7 @@ pub async fn run(
                         since,
                         Timestamp::now(),
                     )?;
+                    tx.note_refused(&channel, is_master, &refused)?;
                     if last {
                         let removed = tx.finish_import(&channel)?.removed.len();
                         let detail = if removed > 0 {
@@ -102,9 +147,15 @@ pub async fn run(
                         } else {
                             detail
                         };
-                        tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
+                        tx.set_run_counts(run, &counts)?;
+                        if partial {
+                            tx.finish_partial(run, Timestamp::now(), total, Some(&detail))?;
+                        } else {
+                            tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
+                        }
+                        return Ok(partial.then_some(detail));
                     }
-                    Ok(())
+                    Ok(None)
                 })
             })
         };
@@ -116,19 +167,36 @@ pub async fn run(
                 None
             }
         });
-        saved.context("the task saving an import page failed")??;
+        let partial = saved.context("the task saving an import page failed")??;
         crash::point("import-page-committed");
         progress_bar.set_position(total);
         if last {
-            break;
+            return Ok((total, partial));
         }
         let Some(next) = next else {
-            bail!("stopped after {MAX_PAGES} pages: the channel's pagination does not end");
+            return Err(Failure::new(
+                ErrorKind::Channel,
+                format!("stopped after {MAX_PAGES} pages: the channel's pagination does not end"),
+            )
+            .into());
         };
         page = next?;
         cursor = next_cursor;
     }
-    Ok(total)
+    unreachable!("the last page or MAX_PAGES ends the loop")
+}
+
+/// Marks the start of a listing from the first page: a complete listing of
+/// the master (no `updated_since`) removes from the catalog what the master
+/// no longer has, once its last page is in.
+fn start_listing(ch: &ChannelRun, since: Option<Timestamp>) -> Result<()> {
+    if ch.is_master {
+        ch.store.write(|tx| match since {
+            None => tx.begin_complete_import(&ch.channel_id),
+            Some(_) => tx.abandon_complete_import(&ch.channel_id),
+        })?;
+    }
+    Ok(())
 }
 
 /// One page; its size is the channel's `page-size` (the connector's limits).
@@ -145,4 +213,166 @@ async fn fetch_page(
                 .await
         })
         .await
+}
+
+/// The products that meet the catalog's rules; the others join `skips`,
+/// by SKU and reason.
+fn checked(channel: &str, products: Vec<Product>, skips: &mut Skips) -> Vec<Product> {
+    let mut kept = Vec::with_capacity(products.len());
+    for product in products {
+        match product.check() {
+            Ok(()) => kept.push(product),
+            Err(e) => skips.add(
+                channel,
+                Skipped::Refused {
+                    sku: product.sku,
+                    reason: e.to_string(),
+                },
+            ),
+        }
+    }
+    kept
+}
+
+/// How many refused SKUs the summary names; `-v` logs every one.
+const NAMED_REFUSALS: usize = 5;
+
+/// What an import left out, for its summary: counts by reason, and the
+/// first refused SKUs with why.
+#[derive(Debug, Default)]
+struct Skips {
+    no_sku: u64,
+    /// By currency.
+    no_price: BTreeMap<String, u64>,
+    refused: u64,
+    named: Vec<String>,
+    /// The SKUs refused on the page being read (a complete import keeps them).
+    page_refused: Vec<String>,
+}
+
+impl Skips {
+    fn add(&mut self, channel: &str, item: Skipped) {
+        match item {
+            Skipped::NoSku => self.no_sku += 1,
+            Skipped::NoPrice { currency } => *self.no_price.entry(currency).or_default() += 1,
+            Skipped::Refused { sku, reason } => {
+                self.page_refused.push(sku.clone());
+                let sku = escape(&sku);
+                tracing::debug!(channel, %sku, %reason, "product skipped");
+                self.refused += 1;
+                if self.named.len() < NAMED_REFUSALS {
+                    self.named.push(format!("`{sku}`: {reason}"));
+                }
+            }
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.no_sku + self.no_price.values().sum::<u64>() + self.refused
+    }
+
+    /// `5 skipped: 2 without a SKU, 1 without a price in EUR, 2 refused
+    /// (`A`: price `-1.00` is negative: ...; `B`: ...)`; `None` when nothing was.
+    fn summary(&self) -> Option<String> {
+        if self.total() == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.no_sku > 0 {
+            parts.push(format!("{} without a SKU", self.no_sku));
+        }
+        for (currency, n) in &self.no_price {
+            parts.push(format!("{n} without a price in {}", escape(currency)));
+        }
+        if self.refused > 0 {
+            let more = self.refused - self.named.len() as u64;
+            parts.push(format!(
+                "{} refused by the catalog's rules ({}{})",
+                self.refused,
+                self.named.join("; "),
+                if more > 0 {
+                    format!("; and {more} more: `-v` shows each")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        Some(format!("{} skipped: {}", self.total(), parts.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::price::Price;
+
+    fn product(sku: &str, title: &str) -> Product {
+        Product {
+            sku: sku.into(),
+            title: title.into(),
+            price: Price::parse("1.00", "EUR").unwrap(),
+            quantity: 1,
+            attributes: Default::default(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            id: None,
+        }
+    }
+
+    #[test]
+    fn products_that_break_a_rule_are_skipped_by_name() {
+        let mut skips = Skips::default();
+        let kept = checked(
+            "shop",
+            vec![
+                product("A", "Mug"),
+                product("B", "Evil\u{1b}]0;owned\u{7}"),
+                product("C\u{1b}[2J", "Cup"),
+                product("D", &"x".repeat(300)),
+            ],
+            &mut skips,
+        );
+        assert_eq!(kept, [product("A", "Mug")]);
+        let summary = skips.summary().unwrap();
+        assert!(summary.starts_with("3 skipped: 3 refused by the catalog's rules (`B`: title `Evil\\u{1b}]0;owned\\u{7}` has control character U+001B"), "{summary}");
+        assert!(summary.contains("`C\\u{1b}[2J`: invalid sku"), "{summary}");
+        assert!(summary.contains("`D`: title `xxx"), "{summary}");
+        assert!(!summary.chars().any(char::is_control), "{summary:?}");
+    }
+
+    #[test]
+    fn the_summary_counts_by_reason_and_names_the_first_refusals() {
+        let mut skips = Skips::default();
+        assert_eq!(skips.summary(), None);
+        skips.add("shop", Skipped::NoSku);
+        skips.add("shop", Skipped::NoSku);
+        for _ in 0..3 {
+            skips.add(
+                "shop",
+                Skipped::NoPrice {
+                    currency: "EUR".into(),
+                },
+            );
+        }
+        for i in 0..7 {
+            skips.add(
+                "shop",
+                Skipped::Refused {
+                    sku: format!("S{i}"),
+                    reason: "price `-1` is negative: a price is 0 or more".into(),
+                },
+            );
+        }
+        assert_eq!(skips.total(), 12);
+        let summary = skips.summary().unwrap();
+        assert!(
+            summary.starts_with("12 skipped: 2 without a SKU, 3 without a price in EUR, 7 refused by the catalog's rules (`S0`: price `-1` is negative: a price is 0 or more; `S1`: "),
+            "{summary}"
+        );
+        assert!(summary.contains("`S4`"), "{summary}");
+        assert!(!summary.contains("`S5`"), "{summary}");
+        assert!(
+            summary.ends_with("; and 2 more: `-v` shows each)"),
+            "{summary}"
+        );
+    }
 }

@@ -8,10 +8,11 @@ pub mod runner;
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
-use crate::config::ChannelConfig;
-use crate::connector::{ChannelError, Connector};
+use crate::config::{ChannelConfig, SecretSource};
+use crate::connector::{ChannelError, Connector, Remedy, Secret};
+use crate::error::{ErrorKind, Failure, Hint as _, KindContext as _};
 use crate::store::Store;
 
 /// Everything one channel's jobs need; shared by its three jobs.
@@ -34,38 +35,82 @@ pub struct ChannelRun {
 }
 
 impl ChannelRun {
-    /// A connector error with this channel's id filled into its hints. Its
-    /// causes stay attached, so `-v` and `history` show them.
+    /// A connector error with what to do about it, in this channel's words,
+    /// attached as a hint. The error itself stays in the chain, so its kind
+    /// decides the row's kind and exit code.
     fn explain(&self, err: ChannelError) -> anyhow::Error {
-        let login = format!(
-            "oms-channels --account {} channel login {}",
-            self.account, self.channel_id
-        );
-        let message = err
-            .to_string()
-            .replace("oms-channels channel login <channel>", &login);
-        anyhow::Error::new(Explained { message, err })
+        let remedy = err.remedy();
+        let err = anyhow::Error::new(err);
+        match remedy {
+            Some(remedy) => err.hint(hint(
+                &remedy,
+                &self.account,
+                &self.channel_id,
+                &self.channel,
+            )),
+            None => err,
+        }
     }
 }
 
-/// A [`ChannelError`] shown with the channel's own hints; its sources are the
-/// error's sources.
-#[derive(Debug)]
-struct Explained {
-    message: String,
-    err: ChannelError,
-}
-
-impl std::fmt::Display for Explained {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+/// The words for a connector's [`Remedy`], with the real account, channel
+/// and where the channel's secrets come from.
+pub fn hint(remedy: &Remedy, account: &str, channel_id: &str, channel: &ChannelConfig) -> String {
+    let auth = channel.auth.as_ref();
+    let login = format!(
+        "`printf %s \"$REFRESH_TOKEN\" | oms-channels --account {account} channel login {channel_id}`"
+    );
+    let source = || match auth.and_then(|a| a.secret_source()) {
+        Some(SecretSource::Env(var)) => format!("environment variable `{var}`"),
+        Some(SecretSource::File(path)) => format!("file `{}`", path.display()),
+        None => "its source".to_string(),
+    };
+    let quoted = |value: Option<&str>| value.map(|v| format!(" (`{v}`)")).unwrap_or_default();
+    match remedy {
+        Remedy::Login => format!("store a new refresh token with {login}"),
+        Remedy::LoginIfGrantRevoked => format!(
+            "if the next refresh fails with `invalid_grant`, store a new refresh token with {login}"
+        ),
+        Remedy::CheckCredentials { what } => match what {
+            Secret::ApiKey => format!(
+                "check the API key in {}: the channel does not accept it (revoked, or for another shop?)",
+                source()
+            ),
+            Secret::Password => format!(
+                "check the channel's `username`{} and the password in {}",
+                quoted(auth.and_then(|a| a.username.as_deref())),
+                source()
+            ),
+            Secret::ClientSecret => format!(
+                "check the channel's `client-id`{}, `grant` and the client secret in {}",
+                quoted(auth.and_then(|a| a.client_id.as_deref())),
+                source()
+            ),
+        },
+        Remedy::CheckPermissions => "the channel refused a credential it had just issued: check what it allows this user or client to do".to_string(),
+        Remedy::TrustPrivateCa => "if the channel's certificate comes from a private CA, trust that CA: set `SSL_CERT_FILE` to a PEM bundle holding it, or `SSL_CERT_DIR` to a directory of PEM files, in the environment `oms-channels` runs in (either replaces the system's roots, so include those too if other channels need them, e.g. `/etc/ssl/certs/ca-certificates.crt`)".to_string(),
+        Remedy::LowerPageSize => format!(
+            "set a `page-size` the channel accepts in `[channels.{channel_id}]` of the account file (e.g. `page-size = 100`)"
+        ),
+        Remedy::FixUrl {
+            setting,
+            expected_form,
+        } => {
+            let key = setting.key();
+            let form = expected_form
+                .map(|f| format!(" (like `{f}`)"))
+                .unwrap_or_default();
+            format!(
+                "set the channel's `{key}` to the API's own address{form}: `oms-channels --account {account} channel set {channel_id} --{key} <url>`"
+            )
+        }
     }
 }
 
-impl std::error::Error for Explained {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.err)
-    }
+/// The connector error inside `err`, when the error came from one.
+pub fn channel_error(err: &anyhow::Error) -> Option<&ChannelError> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<ChannelError>())
 }
 
 /// Reads a channel's secret (`what`: "client secret", "password", "API key")
@@ -74,14 +119,124 @@ pub fn read_secret(source: &crate::config::SecretSource, what: &str) -> Result<S
     use crate::config::SecretSource;
     let secret = match source {
         SecretSource::Env(var) => std::env::var(var)
-            .with_context(|| format!("{what} environment variable `{var}` is not set"))?,
+            .with_kind_context(ErrorKind::Config, || {
+                format!("{what} environment variable `{var}` is not set")
+            })?,
         SecretSource::File(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {what} file `{}`", path.display()))?
+            .with_kind_context(ErrorKind::Config, || {
+                format!("cannot read {what} file `{}`", path.display())
+            })?
             .trim_end_matches(['\n', '\r'])
             .to_string(),
     };
     if secret.is_empty() {
-        anyhow::bail!("the {what} is empty");
+        return Err(Failure::config(format!("the {what} is empty")).into());
     }
     Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::UrlSetting;
+
+    fn channel(auth: &str) -> ChannelConfig {
+        let text = format!(
+            "type = \"vendure\"\nbase-url = \"https://x.example/admin-api\"\n[auth]\n{auth}\n[jobs]\n"
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn hints_name_the_account_the_channel_and_where_the_secret_lives() {
+        let api_key = channel("method = \"api-key\"\napi-key-env = \"SHOP_KEY\"");
+        let password = channel(
+            "method = \"login\"\nusername = \"oms-sync\"\npassword-file = \"/run/secrets/pw\"",
+        );
+        let oauth = channel(
+            "token-url = \"https://x.example/t\"\ngrant = \"refresh_token\"\nclient-id = \"acme-oms\"\nclient-secret-env = \"S\"",
+        );
+        let cases: [(&ChannelConfig, Remedy, &[&str]); 7] = [
+            (
+                &api_key,
+                Remedy::CheckCredentials {
+                    what: Secret::ApiKey,
+                },
+                &["API key", "environment variable `SHOP_KEY`"],
+            ),
+            (
+                &password,
+                Remedy::CheckCredentials {
+                    what: Secret::Password,
+                },
+                &["`username` (`oms-sync`)", "file `/run/secrets/pw`"],
+            ),
+            (
+                &oauth,
+                Remedy::CheckCredentials {
+                    what: Secret::ClientSecret,
+                },
+                &["`client-id` (`acme-oms`)", "environment variable `S`"],
+            ),
+            (
+                &oauth,
+                Remedy::Login,
+                &["oms-channels --account acme channel login shop"],
+            ),
+            (
+                &oauth,
+                Remedy::LoginIfGrantRevoked,
+                &["`invalid_grant`", "channel login shop"],
+            ),
+            (
+                &oauth,
+                Remedy::TrustPrivateCa,
+                &["SSL_CERT_FILE", "SSL_CERT_DIR"],
+            ),
+            (
+                &api_key,
+                Remedy::FixUrl {
+                    setting: UrlSetting::BaseUrl,
+                    expected_form: Some("https://shop.example/admin-api"),
+                },
+                &[
+                    "`https://shop.example/admin-api`",
+                    "channel set shop --base-url <url>",
+                ],
+            ),
+        ];
+        for (config, remedy, wanted) in cases {
+            let text = hint(&remedy, "acme", "shop", config);
+            for part in wanted {
+                assert!(text.contains(part), "{remedy:?}: {text}");
+            }
+            assert!(!text.contains("refresh the token"), "{text}");
+        }
+        let page = hint(&Remedy::LowerPageSize, "acme", "shop", &api_key);
+        assert!(
+            page.contains("`page-size`") && page.contains("[channels.shop]"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn a_refused_api_key_is_explained_with_its_variable() {
+        let err = ChannelError::Unauthorized {
+            url: "https://x.example/admin-api".into(),
+            credential: crate::connector::CredentialKind::ApiKey,
+            answer: "FORBIDDEN".into(),
+        };
+        let remedy = err.remedy().expect("a refused key has a remedy");
+        let text = format!(
+            "{err}; {}",
+            hint(
+                &remedy,
+                "acme",
+                "shop",
+                &channel("method = \"api-key\"\napi-key-env = \"SHOP_KEY\"")
+            )
+        );
+        assert!(text.contains("`SHOP_KEY`"), "{text}");
+        assert!(!text.contains("token"), "{text}");
+    }
 }

@@ -20,11 +20,13 @@ use super::{ChannelRun, auth, export, import};
 use crate::capabilities::Capabilities;
 use crate::config::{ChannelConfig, LoadedAccount};
 use crate::connector::{self, ClientOptions, check_url};
+use crate::error::{ErrorKind, Failure, hint_if};
 use crate::period::Job;
-use crate::plan::{Action, ChannelFacts, JobPlan, PlanOptions, plan_channel};
+use crate::plan::inputs::{LiveRun, PlanInputs};
+use crate::plan::{Action, JobPlan, PlanOptions, plan_channel};
 use crate::schedule::{JobHistory, decide};
-use crate::store::{JobState, JobStates, Outcome, Store, StoreError, StoreSpec, Tokens, lock};
-use crate::validate::{Finding, Severity, secret_present_here, validate_account};
+use crate::store::{Outcome, Store, StoreError, StoreSpec, lock};
+use crate::validate::Finding;
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -98,6 +100,10 @@ pub struct JobRow {
     pub next_due: Option<Timestamp>,
     /// Why it ran or not, or the error.
     pub detail: String,
+    /// A failed job's error kind: `transient` (may pass: timeout, connection,
+    /// 5xx, 429, deadline), `channel`, `config` or `internal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +117,14 @@ pub struct AccountRun {
 impl AccountRun {
     pub fn failed(&self) -> bool {
         self.rows.iter().any(|r| r.outcome == RowOutcome::Failed)
+    }
+
+    /// Whether every failed job failed for a reason that may pass.
+    pub fn failed_only_transiently(&self) -> bool {
+        self.rows
+            .iter()
+            .filter(|r| r.outcome == RowOutcome::Failed)
+            .all(|r| r.kind == Some(ErrorKind::Transient))
     }
 
     pub fn partial(&self) -> bool {
@@ -202,30 +216,6 @@ impl JobRuntime {
     }
 }
 
-/// Why product jobs must wait: the last auth-refresh failed and no token was
-/// stored since (a `channel login` or a successful refresh clears this).
-/// `status` uses it too, so it tells the same story as `run-once`.
-pub fn auth_failing_reason(
-    auth: &JobState,
-    tokens: Option<&Tokens>,
-    channel: &ChannelConfig,
-) -> Option<String> {
-    let attempt = auth.last_attempt_start?;
-    if auth.consecutive_failures == 0 || tokens.is_some_and(|t| t.updated_at > attempt) {
-        return None;
-    }
-    let retry = decide(
-        &channel.period(Job::AuthRefresh),
-        &JobHistory::from(auth),
-        attempt,
-    )
-    .next_due
-    .map_or_else(String::new, |at| format!("; it is retried at {at}"));
-    Some(format!(
-        "auth-refresh failed at {attempt} and no token was stored since: product jobs wait for it{retry}"
-    ))
-}
-
 /// Runs (or with `dry_run`, previews) the due jobs of one account.
 pub fn run_account(
     store_spec: &StoreSpec,
@@ -237,48 +227,40 @@ pub fn run_account(
     let account = loaded.id.as_str();
     for wanted in &options.channels {
         if !loaded.config.channels.contains_key(wanted) {
-            // A usage error (exit 2), like any bad flag value.
-            anyhow::bail!(
+            return Err(Failure::usage(format!(
                 "{account}: --channel `{wanted}` is not a channel of this account (channels: {})",
                 loaded.config.channel_names()
-            );
+            ))
+            .into());
         }
     }
-    let findings = validate_account(account, &loaded.config, capabilities, &secret_present_here);
-    let config_errors: Vec<Finding> = findings
-        .into_iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
 
     let _lock = if options.dry_run {
         None
     } else {
         Some(lock::try_lock_account(store_spec, account).map_err(|err| {
-            crate::error::busy_if_held(err, "exiting with 75 so cron retries next time")
+            hint_if(
+                err,
+                ErrorKind::Busy,
+                "exiting with 75 so cron retries next time",
+            )
         })?)
     };
     let store = if options.dry_run {
-        Store::open_if_exists(store_spec, account)?
+        Store::open_for_reading(store_spec, account)?
     } else {
         let store = Store::open(store_spec, account)?;
         // A channel re-pointed or removed since the last run starts fresh.
         store.sync_endpoints(&crate::store::endpoints_of(&loaded.config))?;
         Some(store)
     };
-    let states = match &store {
-        Some(store) => store.read(|tx| tx.job_states())?,
-        None => JobStates::new(),
-    };
     // A dry run takes no lock, so a live run may hold the account.
-    let live_run = if options.dry_run {
-        lock::account_run_holder(store_spec, account)
+    let live = if options.dry_run {
+        LiveRun::Ask(store_spec)
     } else {
-        None
+        LiveRun::HeldHere
     };
-    let auth_failing = match &store {
-        Some(store) => auth_failing_reasons(store, &loaded.config.channels, &states)?,
-        None => BTreeMap::new(),
-    };
+    let inputs = PlanInputs::gather(store.as_ref(), live, loaded, capabilities)?;
 
     let plan_options = options.plan_options();
     let mut plans: Vec<(&String, &ChannelConfig, Vec<JobPlan>)> = Vec::new();
@@ -286,14 +268,12 @@ pub fn run_account(
         if !options.channels.is_empty() && !options.channels.contains(id) {
             continue;
         }
-        let facts = ChannelFacts {
+        let facts = inputs.facts(id, channel);
+        plans.push((
             id,
             channel,
-            config_errors: channel_errors(&config_errors, id),
-            auth_failing: auth_failing.get(id).cloned(),
-            live_run,
-        };
-        plans.push((id, channel, plan_channel(&facts, &states, &plan_options)));
+            plan_channel(&facts, &inputs.states, &plan_options),
+        ));
     }
 
     let mut ran: BTreeMap<(String, Job), JobRow> = BTreeMap::new();
@@ -371,6 +351,7 @@ pub fn run_account(
                 duration_ms: None,
                 next_due: job_plan.next_due,
                 detail: job_plan.reason,
+                kind: None,
             });
         }
     }
@@ -378,43 +359,8 @@ pub fn run_account(
     Ok(AccountRun {
         account: account.to_string(),
         rows,
-        config_errors,
+        config_errors: inputs.config_errors,
     })
-}
-
-/// The codes of the error findings that keep channel `id` from running
-/// (its own, and the account-wide ones).
-pub fn channel_errors<'a>(findings: &'a [Finding], id: &str) -> Vec<&'a str> {
-    findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .filter(|f| f.channel.as_deref() == Some(id) || f.channel.is_none())
-        .map(|f| f.code)
-        .collect()
-}
-
-/// For each channel whose product jobs must wait for a failing auth-refresh,
-/// why. Only a failing auth-refresh can hold product jobs back; reading
-/// tokens for every healthy channel would slow the idle cron call.
-pub fn auth_failing_reasons(
-    store: &Store,
-    channels: &BTreeMap<String, ChannelConfig>,
-    states: &JobStates,
-) -> Result<BTreeMap<String, String>> {
-    let mut reasons = BTreeMap::new();
-    for (id, channel) in channels {
-        let Some(auth) = states
-            .get(&(id.clone(), Job::AuthRefresh))
-            .filter(|auth| auth.consecutive_failures > 0)
-        else {
-            continue;
-        };
-        let tokens = store.read(|tx| tx.tokens(id))?;
-        if let Some(reason) = auth_failing_reason(auth, tokens.as_ref(), channel) {
-            reasons.insert(id.clone(), reason);
-        }
-    }
-    Ok(reasons)
 }
 
 /// The connector for a channel, by its type's protocol, with the channel's limits.
@@ -423,12 +369,16 @@ fn channel_connector(
     capabilities: &Capabilities,
     client: ClientOptions,
 ) -> Result<Box<dyn connector::Connector>> {
-    // Validation ran first: a channel of an unknown type was skipped.
-    let channel_type = capabilities
-        .get(&channel.channel_type)
-        .with_context(|| format!("unknown channel type `{}`", channel.channel_type))?;
+    // Validation ran first: a channel of an unknown type or a bad URL was skipped.
+    let channel_type = capabilities.get(&channel.channel_type).ok_or_else(|| {
+        Failure::internal(format!(
+            "unknown channel type `{}` after validation",
+            channel.channel_type
+        ))
+    })?;
     let settings = connector::Settings {
-        base_url: check_url(&channel.base_url)?,
+        base_url: check_url(&channel.base_url)
+            .map_err(|e| Failure::config(format!("base-url: {e}")))?,
         auth_method: channel
             .auth
             .as_ref()
@@ -529,6 +479,7 @@ async fn run_channel_jobs(
             duration_ms,
             next_due: None,
             detail,
+            kind: None,
         };
         if let Some(signal) = *stop.borrow() {
             // Not started: it stays due, and the next run does it.
@@ -564,7 +515,7 @@ async fn run_channel_jobs(
         let work = async {
             match job {
                 Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None)),
-                Job::ImportProducts => import::run(ch, run, &bar).await.map(|n| (n, None)),
+                Job::ImportProducts => import::run(ch, run, &bar).await,
                 Job::ExportProducts => export::run(ch, run, &bar)
                     .await
                     .map(|done| (done.counts.sent, done.partial)),
@@ -618,13 +569,19 @@ async fn run_channel_jobs(
                 }
             }
             JobEnd::Failed(_) | JobEnd::DeadlineExceeded(_) => {
-                let (message, deadline_exceeded) = match end {
-                    JobEnd::Failed(err) => (crate::error::describe(&err), false),
+                let (message, kind, deadline_exceeded) = match end {
+                    JobEnd::Failed(err) => (
+                        crate::error::describe_with_hints(&err),
+                        crate::error_report::kind_of(&err),
+                        false,
+                    ),
+                    // The channel did not answer in time: it may next time.
                     JobEnd::DeadlineExceeded(limit) => (
                         format!(
                             "deadline exceeded: {job} did not finish within {} (the channel's deadline); what it committed is kept",
                             human_duration(limit)
                         ),
+                        ErrorKind::Transient,
                         true,
                     ),
                     JobEnd::Done(..) | JobEnd::Stopped(_) => unreachable!("matched above"),
@@ -651,7 +608,10 @@ async fn run_channel_jobs(
                             true,
                         ));
                     }
-                    row(RowOutcome::Failed, 0, duration_ms, message)
+                    JobRow {
+                        kind: Some(kind),
+                        ..row(RowOutcome::Failed, 0, duration_ms, message)
+                    }
                 }
             }
         };

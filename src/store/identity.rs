@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::db::params;
+use super::sql::params;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -59,6 +59,28 @@ pub fn endpoint_key(channel_type: &str, base_url: &str) -> String {
         Err(_) => trimmed.trim_end_matches('/').to_string(),
     };
     format!("{channel_type} {url}")
+}
+
+/// The channels of `recorded` (channel → endpoint) whose state does not
+/// belong to `configured`: re-pointed, or no longer in the file. A
+/// configured channel with no record adopts its endpoint (a store written
+/// before identities were recorded keeps its state).
+fn stale_channels(
+    recorded: &BTreeMap<String, String>,
+    configured: &[ChannelEndpoint],
+) -> Vec<(ForgetReason, String)> {
+    recorded
+        .iter()
+        .filter_map(
+            |(channel, endpoint)| match configured.iter().find(|c| &c.channel == channel) {
+                None => Some((ForgetReason::Removed, channel.clone())),
+                Some(c) if &c.endpoint != endpoint => {
+                    Some((ForgetReason::EndpointChanged, channel.clone()))
+                }
+                Some(_) => None,
+            },
+        )
+        .collect()
 }
 
 /// Why a channel's state was forgotten.
@@ -173,20 +195,9 @@ impl Tx<'_> {
         at: Timestamp,
     ) -> Result<Vec<(ForgetReason, Forgotten)>> {
         let quarantine_after = DEFAULT_QUARANTINE_AFTER;
-        let recorded = self.recorded_endpoints()?;
         let mut forgotten = Vec::new();
-        for (channel, endpoint) in &recorded {
-            match configured.iter().find(|c| &c.channel == channel) {
-                None => forgotten.push((
-                    ForgetReason::Removed,
-                    self.forget_channel(channel, quarantine_after)?,
-                )),
-                Some(c) if &c.endpoint != endpoint => forgotten.push((
-                    ForgetReason::EndpointChanged,
-                    self.forget_channel(channel, quarantine_after)?,
-                )),
-                Some(_) => {}
-            }
+        for (reason, channel) in self.stale_channels(configured)? {
+            forgotten.push((reason, self.forget_channel(&channel, quarantine_after)?));
         }
         for c in configured {
             self.db.execute(
@@ -197,6 +208,16 @@ impl Tx<'_> {
             )?;
         }
         Ok(forgotten)
+    }
+
+    /// The recorded channels whose state [`Tx::sync_endpoints`] would
+    /// forget for `configured`, and why; read-only, for commands that show
+    /// what the next run will see without changing the store (`status`).
+    pub fn stale_channels(
+        &self,
+        configured: &[ChannelEndpoint],
+    ) -> Result<Vec<(ForgetReason, String)>> {
+        Ok(stale_channels(&self.recorded_endpoints()?, configured))
     }
 
     fn recorded_endpoints(&self) -> Result<BTreeMap<String, String>> {
@@ -216,7 +237,10 @@ impl Tx<'_> {
 
 impl Store {
     /// [`Tx::sync_endpoints`], taking the write lock only when something
-    /// differs: the idle cron call pays one small read.
+    /// differs: the idle cron call pays one small read. A store opened to
+    /// read only is left as it is (a read-only command writes nothing): the
+    /// channels whose state would be forgotten are logged, and the next
+    /// command that writes forgets it.
     pub fn sync_endpoints(
         &self,
         configured: &[ChannelEndpoint],
@@ -227,6 +251,20 @@ impl Store {
                 .iter()
                 .all(|c| recorded.get(&c.channel) == Some(&c.endpoint));
         if same {
+            return Ok(Vec::new());
+        }
+        if self.is_read_only() {
+            for (channel, endpoint) in &recorded {
+                if configured
+                    .iter()
+                    .all(|c| &c.channel != channel || &c.endpoint != endpoint)
+                {
+                    tracing::warn!(
+                        %channel,
+                        "the store still holds this channel's state for {endpoint}, which the account file no longer names; it is forgotten by the next command that writes (this one only reads)"
+                    );
+                }
+            }
             return Ok(Vec::new());
         }
         let forgotten = self.write(|tx| tx.sync_endpoints(configured, Timestamp::now()))?;
@@ -289,8 +327,7 @@ mod tests {
         Product {
             sku: sku.into(),
             title: "t".into(),
-            price: "1.00".into(),
-            currency: "EUR".into(),
+            price: crate::price::Price::parse("1.00", "EUR").unwrap(),
             quantity: 1,
             attributes: Default::default(),
             updated_at: "2026-01-01T00:00:00Z".into(),
@@ -333,8 +370,14 @@ mod tests {
                 .is_empty()
         );
 
-        // Re-pointed: forgotten; the other channel keeps its state.
+        // Re-pointed: a reader sees which channel is stale, and nothing changes...
         let moved = ChannelEndpoint::new("out", "beta-rest", "http://127.0.0.1:1001");
+        let stale = store
+            .read(|tx| tx.stale_channels(&[moved.clone(), other.clone()]))
+            .unwrap();
+        assert_eq!(stale, [(ForgetReason::EndpointChanged, "out".to_string())]);
+        assert!(store.read(|tx| tx.tokens("out")).unwrap().is_some());
+        // ... until the sync forgets it; the other channel keeps its state.
         let synced = store
             .sync_endpoints(&[moved.clone(), other.clone()])
             .unwrap();

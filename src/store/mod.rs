@@ -1,45 +1,48 @@
 //! An account's store: job state, run history, tokens, catalog, listings,
-//! import and export progress. Either a SQLite file at
-//! `<data_dir>/<account>.db` (the default) or the account's schema in a
-//! PostgreSQL database shared by runners on many hosts ([`StoreSpec`]); the
-//! modules below speak one SQL layer (`db`) and never know which.
+//! import and export progress. Where it lives is a [`StoreSpec`]: SQLite
+//! files in the data dir (the default) or a PostgreSQL database shared by
+//! runners on many hosts. The engines sit behind one seam (`engine`); the
+//! modules here speak one SQL surface (`sql`) and never know which engine
+//! answers. The schema is one list of steps in every engine's dialect
+//! (`schema`).
 //!
 //! Everything goes through [`Store::write`] (one write transaction, taken
 //! up front) or [`Store::read`] (one snapshot), whose closures get a [`Tx`]
-//! carrying the typed operations. The account's config files are never
-//! touched here.
+//! carrying the typed operations, one module per topic (`state`,
+//! `tokens`, `identity`, `catalog/*`). The account's config files are never touched
+//! here.
 
 mod catalog;
-pub(crate) mod db;
+mod engine;
 mod identity;
 pub mod lock;
-pub mod pg;
-mod pg_schema;
-mod removal;
 mod schema;
+pub(crate) mod sql;
 mod state;
-mod transfer;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ToSql, TransactionBehavior};
 
+use crate::error::ErrorKind;
 use crate::ids::{IdError, check_account_id};
 use crate::period::Job;
 use crate::product::ProductError;
-use db::{DbError, params};
+use engine::{Connection, Engine, OpenMode, TxKind};
+use sql::DbError;
 
 pub use catalog::{
-    ExportResult, ExportStatus, ImportProgress, Listing, PendingExport, UpsertCounts,
+    DeletionResult, ExportResult, ExportState, ExportStatus, ImportProgress, Listing,
+    PendingExport, Quarantined, Removed, UpsertCounts,
 };
+pub use engine::postgres::TargetError;
+pub use engine::postgres::transfer::{Transfer, copy_account};
 pub use identity::{ChannelEndpoint, ForgetReason, Forgotten, endpoint_key, endpoints_of};
 pub use lock::{AccountLock, ChannelLock, LockError, lock_channel_tokens, try_lock_account};
-pub use removal::{DeletionResult, ExportState, Quarantined, Removed};
-pub use state::{JobState, JobStates, Outcome, RunId, RunRecord, Tokens};
-pub use transfer::{Transfer, copy_account};
+pub use state::{JobState, JobStates, Outcome, RunId, RunRecord};
+pub use tokens::Tokens;
 
 /// Errors from the store. Messages name the database file; token values never
 /// appear in them.
@@ -75,6 +78,36 @@ pub enum StoreError {
         path = path.display()
     )]
     NoWal { path: PathBuf, mode: String },
+    #[error(
+        "data dir `{path}` is writable by group or others (mode {mode:04o}): whoever can write there can replace the account's store or plant a link in place of its lock files; run `chmod 700 {path}`",
+        path = path.display()
+    )]
+    UnsafeDataDir { path: PathBuf, mode: u32 },
+    #[error("{what} `{path}` {reason}", path = path.display())]
+    UnsafeFile {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "cannot write the store: `{path}` is not writable ({source}); read-only commands (`status`, `history`, `products list/show/count`, `channel show`, `run-once --dry-run`) work as it is; make the data dir writable for this one",
+        path = path.display()
+    )]
+    ReadOnlyDataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "store `{location}` has schema version {found} and this oms-channels needs version {known}, but it cannot upgrade it here ({source}): run a command that writes, such as `oms-channels run-once`, once where the data dir is writable"
+    )]
+    NeedsMigration {
+        location: String,
+        found: i64,
+        known: i64,
+        source: std::io::Error,
+    },
+    #[error("store `{location}` was opened to read only; nothing was written")]
+    ReadOnly { location: String },
     /// The caller's closure gave up (it keeps its own reason); rolled back.
     #[error("the change was abandoned; nothing was written")]
     Abandoned,
@@ -98,12 +131,6 @@ impl From<DbError> for StoreError {
             location: String::new(),
             source,
         }
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(source: rusqlite::Error) -> Self {
-        DbError::Sqlite(source).into()
     }
 }
 
@@ -158,6 +185,50 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// What kind of failure this is (see [`ErrorKind`]): a store that cannot
+    /// be reached is `busy` (exit 75, the next tick retries); a data dir or
+    /// store that cannot be used as it is (its modes, a link, a read-only
+    /// file system, a schema from another version, a disk error), or a
+    /// setting the server turned down, is `config`; a product or account id
+    /// the store refuses is `refused`; a store operation used the wrong way
+    /// is `internal`.
+    pub fn kind(&self) -> ErrorKind {
+        if self.is_unavailable() {
+            return ErrorKind::Busy;
+        }
+        match self {
+            StoreError::InvalidAccount(_) | StoreError::InvalidProduct { .. } => ErrorKind::Refused,
+            StoreError::Db { source, .. } => match source {
+                _ if source.is_busy() => ErrorKind::Busy,
+                // The store holds what the tool never writes.
+                DbError::ColumnType { .. } | DbError::Convert { .. } | DbError::NoRow => {
+                    ErrorKind::Internal
+                }
+                // A store file or server that cannot be used as it is.
+                DbError::Engine(_) => ErrorKind::Config,
+            },
+            StoreError::Io { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Rejected { .. }
+            | StoreError::NoWal { .. }
+            | StoreError::UnsafeDataDir { .. }
+            | StoreError::UnsafeFile { .. }
+            | StoreError::ReadOnlyDataDir { .. }
+            | StoreError::NeedsMigration { .. } => ErrorKind::Config,
+            StoreError::Unavailable { .. } => ErrorKind::Busy,
+            StoreError::Abandoned
+            | StoreError::UnknownRun { .. }
+            | StoreError::RunNotRunning { .. }
+            | StoreError::ReadOnly { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+impl crate::error::HasKind for StoreError {
+    fn kind(&self) -> ErrorKind {
+        StoreError::kind(self)
+    }
 }
 
 /// Shorthand for store results.
@@ -165,105 +236,71 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Where every account's state lives: SQLite files in a data dir (one per
 /// account), or one PostgreSQL database shared by runners on many hosts.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
-pub enum StoreSpec {
-    Files { data_dir: PathBuf },
-    Postgres(Arc<pg::PgTarget>),
-}
+pub struct StoreSpec(Arc<dyn Engine>);
 
 impl StoreSpec {
     /// SQLite files in `data_dir`.
     pub fn files(data_dir: impl AsRef<Path>) -> StoreSpec {
-        StoreSpec::Files {
-            data_dir: data_dir.as_ref().to_path_buf(),
-        }
+        StoreSpec(Arc::new(engine::sqlite::SqliteEngine::new(
+            data_dir.as_ref(),
+        )))
     }
 
     /// A `postgres://` URL, with the libpq password sources of this process.
-    pub fn postgres(url: &str) -> std::result::Result<StoreSpec, pg::TargetError> {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(pg::TargetError::Invalid {
-                url: url.to_string(),
-                reason: "a store URL starts with postgres:// (leave the store unset for SQLite files in the data dir)".to_string(),
-            });
-        }
-        let target = pg::PgTarget::parse(url, &pg::PgEnv::from_process())?;
-        Ok(StoreSpec::Postgres(Arc::new(target)))
+    pub fn postgres(url: &str) -> std::result::Result<StoreSpec, TargetError> {
+        let engine = engine::postgres::PostgresEngine::from_url(url)?;
+        Ok(StoreSpec(Arc::new(engine)))
     }
 
     /// For messages: the data dir, or the URL (which never holds a password).
     pub fn describe(&self) -> String {
-        match self {
-            StoreSpec::Files { data_dir } => data_dir.display().to_string(),
-            StoreSpec::Postgres(target) => target.url().to_string(),
-        }
+        self.0.describe()
     }
 
     /// Where one account's state is, for messages and `status`.
     pub fn account_location(&self, account: &str) -> Result<String> {
-        match self {
-            StoreSpec::Files { data_dir } => Ok(db_path(data_dir, account)?.display().to_string()),
-            StoreSpec::Postgres(target) => {
-                check_account_id(account)?;
-                Ok(pg_location(target, account))
-            }
-        }
+        check_account_id(account)?;
+        Ok(self.0.account_location(account))
     }
 
+    /// A store shared by runners on many hosts (PostgreSQL).
     pub fn is_postgres(&self) -> bool {
-        matches!(self, StoreSpec::Postgres(_))
+        self.0.is_shared()
     }
-}
 
-/// `postgres://... (schema oms_acme)`: an account's place in a shared store.
-fn pg_location(target: &pg::PgTarget, account: &str) -> String {
-    format!(
-        "{} (schema {})",
-        target.url(),
-        pg_schema::schema_name(account)
-    )
+    pub(crate) fn engine(&self) -> &dyn Engine {
+        &*self.0
+    }
 }
 
 /// One account's store. `Send + Sync`: share it between the channel tasks of
 /// a run; calls are serialised on the one connection.
 pub struct Store {
-    backend: Mutex<Backend>,
+    conn: Mutex<Box<dyn Connection>>,
     location: String,
-}
-
-enum Backend {
-    Sqlite(Connection),
-    Pg {
-        /// `None` only while being dropped.
-        session: Option<pg::PgSession>,
-        target: Arc<pg::PgTarget>,
-        /// Serialises writers of one account, as SQLite's `BEGIN IMMEDIATE` does.
-        write_key: String,
-    },
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let backend = self.backend.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Backend::Pg {
-            session, target, ..
-        } = backend
-            && let Some(session) = session.take()
-        {
-            target.give_back(session);
-        }
-    }
+    read_only: bool,
 }
 
 /// An open transaction; every store operation is a method on it.
 pub struct Tx<'a> {
-    db: db::Db<'a>,
+    db: sql::Db<'a>,
 }
 
-/// `<data_dir>/<account>.db`, after checking the account id is a safe file name.
-pub fn db_path(data_dir: &Path, account: &str) -> Result<PathBuf> {
-    check_account_id(account)?;
-    Ok(data_dir.join(format!("{account}.db")))
+/// A transaction in progress: rolled back when dropped before it committed,
+/// also while a panic in the caller's closure unwinds.
+struct Open<'c> {
+    conn: &'c mut dyn Connection,
+    committed: bool,
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.rollback();
+        }
+    }
 }
 
 impl Store {
@@ -271,73 +308,38 @@ impl Store {
     /// 0700 and the database 0600; PostgreSQL: the account's schema) when
     /// missing, and migrating it to the current schema.
     pub fn open(spec: &StoreSpec, account: &str) -> Result<Store> {
-        match spec {
-            StoreSpec::Files { data_dir } => {
-                let path = db_path(data_dir, account)?;
-                let io = |source| StoreError::Io {
-                    path: path.clone(),
-                    source,
-                };
-                schema::create_private_dir(data_dir).map_err(io)?;
-                schema::create_db_file(&path).map_err(io)?;
-                Self::open_sqlite(path)
-            }
-            StoreSpec::Postgres(target) => {
-                Self::open_postgres(target, account, true).map(|s| s.expect("created"))
-            }
-        }
+        Self::open_with(spec, account, OpenMode::Create)
+            .map(|store| store.expect("a store opened to be created exists"))
     }
 
-    /// Opens the account's store if it exists; never creates anything, so
-    /// read-only commands leave no trace for a typo'd account.
+    /// Opens the account's store if it exists, to read and write it; never
+    /// creates anything, so a command leaves no trace for a typo'd account.
     pub fn open_if_exists(spec: &StoreSpec, account: &str) -> Result<Option<Store>> {
-        match spec {
-            StoreSpec::Files { data_dir } => {
-                let path = db_path(data_dir, account)?;
-                match std::fs::metadata(&path) {
-                    Ok(_) => Self::open_sqlite(path).map(Some),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(StoreError::Io { path, source }),
-                }
-            }
-            StoreSpec::Postgres(target) => Self::open_postgres(target, account, false),
-        }
+        Self::open_with(spec, account, OpenMode::Existing)
     }
 
-    fn open_sqlite(path: PathBuf) -> Result<Store> {
-        let conn = schema::open_connection(&path)?;
-        Ok(Store {
-            backend: Mutex::new(Backend::Sqlite(conn)),
-            location: path.display().to_string(),
-        })
+    /// Opens the account's store if it exists, for a command that only
+    /// reads. Where the store can be written it is opened as with
+    /// [`Store::open_if_exists`]; where it cannot (a read-only data dir) it
+    /// is opened to read only: nothing is written, [`Store::write`] fails,
+    /// [`Store::sync_endpoints`] leaves a re-pointed channel's state for the
+    /// next command that writes, and a store whose schema is older is
+    /// refused, saying what to do.
+    pub fn open_for_reading(spec: &StoreSpec, account: &str) -> Result<Option<Store>> {
+        Self::open_with(spec, account, OpenMode::ForReading)
     }
 
-    fn open_postgres(
-        target: &Arc<pg::PgTarget>,
-        account: &str,
-        create: bool,
-    ) -> Result<Option<Store>> {
-        check_account_id(account)?;
-        let location = pg_location(target, account);
-        let session = target
-            .session()
-            .map_err(|source| StoreError::cannot_connect(target.url(), source))?;
-        let opened = pg_schema::prepare(&session, account, create);
-        match opened {
-            Ok(true) => Ok(Some(Store {
-                backend: Mutex::new(Backend::Pg {
-                    session: Some(session),
-                    target: target.clone(),
-                    write_key: format!("oms-channels/write/{account}"),
-                }),
-                location,
-            })),
-            Ok(false) => {
-                target.give_back(session);
-                Ok(None)
-            }
-            Err(e) => Err(e.at_location(&location)),
-        }
+    fn open_with(spec: &StoreSpec, account: &str, mode: OpenMode) -> Result<Option<Store>> {
+        let location = spec.account_location(account)?;
+        let conn = spec
+            .engine()
+            .open(account, mode)
+            .map_err(|e| e.at_location(&location))?;
+        Ok(conn.map(|conn| Store {
+            read_only: conn.is_read_only(),
+            conn: Mutex::new(conn),
+            location,
+        }))
     }
 
     /// Where this store is: the database file, or the URL and schema.
@@ -345,17 +347,35 @@ impl Store {
         &self.location
     }
 
-    fn backend(&self) -> MutexGuard<'_, Backend> {
-        self.backend.lock().unwrap_or_else(|poisoned| {
-            // A panic inside a closure rolled its transaction back while
-            // unwinding, so the data is sound; only a panic inside `read` can
-            // have left the SQLite connection read-only.
-            let backend = poisoned.into_inner();
-            if let Backend::Sqlite(conn) = &*backend {
-                let _ = conn.pragma_update(None, "query_only", false);
-            }
-            backend
-        })
+    /// Opened to read only by [`Store::open_for_reading`]: writes fail.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Box<dyn Connection>> {
+        // A panic inside a closure rolled its transaction back while
+        // unwinding (see `Open`), so the connection is sound.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn transaction<T>(&self, kind: TxKind, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let run = || {
+            let mut open = Open {
+                conn: &mut **conn,
+                committed: false,
+            };
+            open.conn.begin(kind)?;
+            let value = f(&Tx {
+                db: sql::Db(open.conn.sql()),
+            })?;
+            open.conn.commit()?;
+            open.committed = true;
+            Ok(value)
+        };
+        run().map_err(|e: StoreError| e.at_location(&self.location))
     }
 
     /// Runs `f` in a write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
@@ -363,116 +383,29 @@ impl Store {
     /// returns `Ok`, rolled back otherwise. Do not call the store again from
     /// inside `f` (it would deadlock); use the `Tx` it is given.
     pub fn write<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let mut backend = self.backend();
-        let result = match &mut *backend {
-            Backend::Sqlite(conn) => (|| {
-                // IMMEDIATE takes the write lock up front: a deferred transaction that
-                // reads, then writes after another process committed, fails at once.
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let value = f(&Tx {
-                    db: db::Db::Sqlite(&tx),
-                })?;
-                tx.commit()?;
-                Ok(value)
-            })(),
-            Backend::Pg {
-                session, write_key, ..
-            } => {
-                let session = session.as_ref().expect("open");
-                pg_transaction(session, "BEGIN", |tx| {
-                    tx.db.call(
-                        "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
-                        params![write_key.as_str()],
-                    )?;
-                    f(tx)
-                })
-            }
-        };
-        result.map_err(|e: StoreError| e.at_location(&self.location))
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                location: self.location.clone(),
+            });
+        }
+        self.transaction(TxKind::Write, f)
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot). Writes inside
     /// it fail (SQLite: "attempt to write a readonly database"; PostgreSQL:
     /// "cannot execute ... in a read-only transaction").
     pub fn read<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let mut backend = self.backend();
-        let result = match &mut *backend {
-            Backend::Sqlite(conn) => (|| {
-                conn.pragma_update(None, "query_only", true)?;
-                let result = (|| {
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-                    let value = f(&Tx {
-                        db: db::Db::Sqlite(&tx),
-                    })?;
-                    tx.commit()?;
-                    Ok(value)
-                })();
-                conn.pragma_update(None, "query_only", false)?;
-                result
-            })(),
-            Backend::Pg { session, .. } => pg_transaction(
-                session.as_ref().expect("open"),
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                f,
-            ),
-        };
-        result.map_err(|e: StoreError| e.at_location(&self.location))
+        self.transaction(TxKind::Read, f)
     }
 
     /// The engine's own consistency check: `"ok"` when the store is sound,
     /// else the problems it found, one per line. (PostgreSQL keeps its own
     /// consistency; there it checks the account's schema is current.)
     pub fn integrity_check(&self) -> Result<String> {
-        let backend = self.backend();
-        let run = || match &*backend {
-            Backend::Sqlite(conn) => {
-                let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-                let lines = stmt
-                    .query_map([], |r| r.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(lines.join("\n"))
-            }
-            Backend::Pg { session, .. } => {
-                let db = db::Db::Pg(session.as_ref().expect("open"));
-                let tables: i64 = db.query_one(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
-                    params![],
-                    |r| r.get(0),
-                )?;
-                Ok(if tables > 0 {
-                    "ok".to_string()
-                } else {
-                    "the account's schema has no tables".to_string()
-                })
-            }
-        };
-        run().map_err(|e: StoreError| e.at_location(&self.location))
+        self.conn()
+            .integrity_check()
+            .map_err(|e| StoreError::from(e).at_location(&self.location))
     }
-
-    #[cfg(test)]
-    pub(crate) fn with_conn<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
-        match &*self.backend() {
-            Backend::Sqlite(conn) => f(conn),
-            Backend::Pg { .. } => panic!("with_conn is for SQLite stores"),
-        }
-    }
-}
-
-/// `begin` ... `f` ... COMMIT on one PostgreSQL session; ROLLBACK when `f`
-/// fails, and also when the commit cannot be confirmed.
-fn pg_transaction<T>(
-    session: &pg::PgSession,
-    begin: &str,
-    f: impl FnOnce(&Tx) -> Result<T>,
-) -> Result<T> {
-    session.transaction(begin, || {
-        f(&Tx {
-            db: db::Db::Pg(session),
-        })
-    })
 }
 
 // ---- column conversions shared by the submodules ----
@@ -482,67 +415,37 @@ fn pg_transaction<T>(
 #[derive(Clone, Copy)]
 pub(crate) struct Millis(pub Timestamp);
 
-impl ToSql for Millis {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.0.as_millisecond()))
+impl sql::ToValue for Millis {
+    fn to_value(&self) -> sql::Value {
+        sql::Value::Int(self.0.as_millisecond())
     }
 }
 
-impl FromSql for Millis {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let ms = i64::column_result(value)?;
-        Timestamp::from_millisecond(ms)
-            .map(Millis)
-            .map_err(|e| FromSqlError::Other(Box::new(e)))
-    }
-}
-
-impl db::ToValue for Millis {
-    fn to_value(&self) -> db::Value {
-        db::Value::Int(self.0.as_millisecond())
-    }
-}
-
-impl db::FromValue for Millis {
-    fn from_value(value: &db::Value) -> db::DbResult<Self> {
+impl sql::FromValue for Millis {
+    fn from_value(value: &sql::Value) -> sql::DbResult<Self> {
         let ms = i64::from_value(value)?;
         Timestamp::from_millisecond(ms)
             .map(Millis)
-            .map_err(db::DbError::convert)
+            .map_err(sql::DbError::convert)
     }
 }
 
-impl db::ToValue for Job {
-    fn to_value(&self) -> db::Value {
-        db::Value::Text(self.as_str().to_string())
+impl sql::ToValue for Job {
+    fn to_value(&self) -> sql::Value {
+        sql::Value::Text(self.as_str().to_string())
     }
 }
 
-impl db::FromValue for Job {
-    fn from_value(value: &db::Value) -> db::DbResult<Self> {
+impl sql::FromValue for Job {
+    fn from_value(value: &sql::Value) -> sql::DbResult<Self> {
         String::from_value(value)?
             .parse()
-            .map_err(db::DbError::convert)
+            .map_err(sql::DbError::convert)
     }
 }
 
 pub(crate) fn millis(t: Option<Timestamp>) -> Option<Millis> {
     t.map(Millis)
-}
-
-impl ToSql for Job {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for Job {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        value
-            .as_str()?
-            .parse()
-            .map_err(|e| FromSqlError::Other(Box::new(e)))
-    }
 }
 
 /// FNV-1a, 64 bits: stable across versions and platforms (std's hasher is
@@ -585,10 +488,23 @@ pub(crate) mod test_util {
     pub fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
     }
+
+    /// An error with its causes, `a: b: c`, as the binary prints it.
+    pub fn with_causes(err: &dyn std::error::Error) -> String {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        text
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::test_util::*;
     use super::*;
 
@@ -669,6 +585,22 @@ mod tests {
         store
             .write(|tx| tx.store_login("shop", "r1", at("2026-01-01T00:00:00Z")))
             .unwrap();
+    }
+
+    #[test]
+    fn store_errors_say_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = StoreSpec::files(dir.path());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let unsafe_dir = Store::open(&spec, "acme").err().unwrap();
+        assert_eq!(unsafe_dir.kind(), ErrorKind::Config, "{unsafe_dir}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let bad_id = Store::open(&spec, "../x").err().unwrap();
+        assert_eq!(bad_id.kind(), ErrorKind::Refused, "{bad_id}");
+        let held = lock::try_lock_account(&spec, "acme").unwrap();
+        let busy = lock::try_lock_account(&spec, "acme").unwrap_err();
+        assert_eq!(busy.kind(), ErrorKind::Busy);
+        drop(held);
     }
 
     #[test]

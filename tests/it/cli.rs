@@ -154,6 +154,8 @@ struct ValidateCase {
     text: String,
     /// Whether `SECRET_VAR` is set for the run.
     secret: bool,
+    /// Whether shop-eu has a refresh token stored.
+    token: bool,
     expected: Vec<Expected>,
 }
 
@@ -163,6 +165,7 @@ fn validate_cases() -> Vec<ValidateCase> {
         name,
         text,
         secret: true,
+        token: true,
         expected,
     };
     vec![
@@ -279,26 +282,51 @@ fn validate_cases() -> Vec<ValidateCase> {
             name: "missing-secret",
             text: BASE.to_string(),
             secret: false,
+            token: true,
             expected: vec![e("warning", "missing-secret", EU, Some("auth-refresh"))],
         },
+        ValidateCase {
+            name: "missing-refresh-token",
+            text: BASE.to_string(),
+            secret: true,
+            token: false,
+            expected: vec![e(
+                "warning",
+                "missing-refresh-token",
+                EU,
+                Some("auth-refresh"),
+            )],
+        },
+        case(
+            "relative-secret-path",
+            BASE.replace(
+                "client-secret-env = \"OMS_CLI_TEST_SECRET\"",
+                "client-secret-file = \"secrets/shop-eu\"",
+            ),
+            vec![
+                e("warning", "relative-secret-path", EU, None),
+                e("warning", "missing-secret", EU, Some("auth-refresh")),
+            ],
+        ),
     ]
 }
 
 #[test]
 fn the_clean_base_file_validates_clean() {
     let env = config_env();
-    env.account("acme", BASE);
+    env.account("acme", BASE).logged_in("acme", "shop-eu");
     let out = env
         .cmd(["--account", "acme", "validate", "--strict"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "acme: ok\n");
-    // http:// to loopback is allowed.
+    // http:// to loopback is allowed. (Another endpoint: its own token.)
     env.account(
         "acme",
         BASE.replace("https://api.shop-eu.example/v1", "http://127.0.0.1:8080/v1"),
-    );
+    )
+    .logged_in("acme", "shop-eu");
     env.cmd(["--account", "acme", "validate", "--strict"])
         .assert()
         .code(0);
@@ -309,6 +337,9 @@ fn every_validation_code_reaches_the_user() {
     for case in validate_cases() {
         let env = config_env();
         env.account("acme", &case.text);
+        if case.token {
+            env.logged_in("acme", "shop-eu");
+        }
         let run = |extra: &[&str]| {
             let mut cmd = env.cmd(["--account", "acme", "validate"]);
             cmd.args(extra);
@@ -345,9 +376,11 @@ fn every_validation_code_reaches_the_user() {
             .iter()
             .filter(|x| x.severity == "error")
             .count();
+        let warnings = case.expected.len() - errors;
         let summary = format!(
-            "acme: {errors} error(s), {} warning(s)",
-            case.expected.len() - errors
+            "acme: {errors} error{}, {warnings} warning{}",
+            if errors == 1 { "" } else { "s" },
+            if warnings == 1 { "" } else { "s" }
         );
         assert!(text.lines().any(|l| l == summary), "{name}: {text}");
         assert_eq!(
@@ -405,7 +438,8 @@ fn periods_compare_as_durations() {
     env.account(
         "acme",
         BASE.replace("export-products = \"1h\"", "export-products = \"60m\""),
-    );
+    )
+    .logged_in("acme", "shop-eu");
     env.cmd(["--account", "acme", "validate", "--strict"])
         .assert()
         .code(0);
@@ -1274,7 +1308,8 @@ fn a_user_capability_file_adds_a_type() {
         .stdout(predicates::str::contains(
             "acme/shop-eu: error[unknown-channel-type]: type `fastshop`",
         ));
-    env.file("capabilities.toml", USER_CAPABILITIES);
+    env.file("capabilities.toml", USER_CAPABILITIES)
+        .logged_in("acme", "shop-eu");
     env.cmd(["validate", "--strict"])
         .assert()
         .code(0)
@@ -1479,7 +1514,8 @@ fn the_sample_files_are_valid_and_editable() {
     let env = config_env();
     env.account("acme", example("acme.toml"))
         .file("capabilities.toml", example("capabilities.toml"))
-        .current("acme");
+        .current("acme")
+        .logged_in("acme", "shop-eu");
     env.cmd(["validate", "--strict"])
         .env("SHOP_EU_SECRET", "x")
         .assert()
@@ -1607,7 +1643,9 @@ fn works_in_a_terminal() {
         return;
     }
     let env = config_env();
-    env.account("acme", BASE).current("acme");
+    env.account("acme", BASE)
+        .current("acme")
+        .logged_in("acme", "shop-eu");
     let command = format!(
         "\"$OMS_CHANNELS\" --config-dir {} --data-dir {} -v validate",
         env.config_dir().display(),

@@ -2,14 +2,13 @@
 //! channels, busy accounts under `--all-accounts`, a clean stop on SIGTERM,
 //! JSON error documents, and the help, man page and completions.
 
-use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use sandbox::Switches;
-use test_support::output::{parse, wait_until};
+use test_support::output::{parse, status_job, wait_until};
 use test_support::peer::SandboxPeer;
 use test_support::{Backend, CHANNEL, Rows, TestEnv, both_backends};
 
@@ -20,28 +19,6 @@ fn master_shop(backend: Backend, products: u64, switches: Switches) -> (TestEnv,
     let env = TestEnv::with_channel(backend, &shop, HOURLY_IMPORT);
     env.set_master(CHANNEL);
     (env, shop)
-}
-
-/// Adds `line` to channel `id`'s table in the account file, as an operator would.
-fn edit_channel(env: &TestEnv, id: &str, line: &str) {
-    let file = env.config_dir().join("accounts/acme.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let header = format!("[channels.{id}]\n");
-    assert!(text.contains(&header), "{text}");
-    std::fs::write(
-        &file,
-        text.replacen(&header, &format!("{header}{line}\n"), 1),
-    )
-    .unwrap();
-}
-
-fn job_row<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
-    doc["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .find(|j| j["channel"] == channel && j["job"] == job)
-        .unwrap_or_else(|| panic!("no {channel}/{job} in {doc:#}"))
 }
 
 both_backends!(an_idle_run_once_prints_nothing_on_either_stream);
@@ -89,12 +66,13 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(back
     env.add_channel("healthy", &healthy, HOURLY_IMPORT);
     env.add_channel("hung", &hung, HOURLY_IMPORT);
     env.set_master("healthy");
-    edit_channel(&env, "hung", "deadline = \"2s\"");
+    env.set_channel_key("hung", "deadline = \"2s\"");
 
     let started = Instant::now();
     let (code, doc, stderr) = env.run_once_any(&[]);
     let wall = started.elapsed();
-    assert_eq!(code, 1, "{doc:#}\n{stderr}");
+    // The only failure is a channel that did not answer: 69, try later.
+    assert_eq!(code, 69, "{doc:#}\n{stderr}");
     let rows = Rows::of(&doc);
     let healthy_import = rows.get("healthy", "import-products");
     assert_eq!(healthy_import.outcome, "ran", "{doc:#}");
@@ -102,6 +80,14 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(back
 
     let hung_auth = rows.get("hung", "auth-refresh");
     assert_eq!(hung_auth.outcome, "failed", "{doc:#}");
+    let kinds: Vec<&Value> = doc["accounts"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "failed")
+        .map(|r| &r["kind"])
+        .collect();
+    assert_eq!(kinds, [&Value::from("transient")], "{doc:#}");
     assert!(
         hung_auth
             .detail
@@ -150,7 +136,7 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(back
 #[test]
 fn a_channel_deadline_longer_than_its_types_is_a_warning() {
     let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
-    edit_channel(&env, "shop", "deadline = \"1h\"");
+    env.set_channel_key("shop", "deadline = \"1h\"");
     let out = env.run(["validate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -164,7 +150,7 @@ fn all_accounts_skips_a_busy_account_and_carries_on() {
     let (env, _shop) = master_shop(Backend::Sqlite, 5, Switches::default());
     env.ok(["account", "add", "beta"]);
     // Another run holds `beta`.
-    let _beta = hold_lock(&env, "beta");
+    let _beta = env.hold_run_lock("beta");
 
     let (code, doc, stderr) = env.run_once_any(&["--all-accounts"]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
@@ -181,31 +167,11 @@ fn all_accounts_skips_a_busy_account_and_carries_on() {
     );
 
     // Named on its own, a busy account still exits 75 so cron retries.
-    let acme = hold_lock(&env, "acme");
+    let acme = env.hold_run_lock("acme");
     let (code, doc, _) = env.run_once_any(&[]);
     assert_eq!(code, 75, "{doc:#}");
     assert_eq!(doc["error"]["code"], "busy", "{doc:#}");
     drop(acme);
-}
-
-/// Holds `account`'s run lock the way another run-once would (an OS lock on
-/// its lock file, with a note naming this process) until dropped.
-fn hold_lock(env: &TestEnv, account: &str) -> std::fs::File {
-    std::fs::create_dir_all(env.data_dir()).unwrap();
-    let mut held = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(env.data_dir().join(format!("{account}.lock")))
-        .unwrap();
-    held.lock().unwrap();
-    writeln!(
-        held,
-        "pid={} started=2026-11-27T10:00:00Z",
-        std::process::id()
-    )
-    .unwrap();
-    held
 }
 
 both_backends!(sigterm_stops_an_import_cleanly_and_the_next_run_converges);
@@ -231,7 +197,7 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
 
     // A live run is running, with its pid, never "interrupted".
     let status = env.json(&["status"]);
-    let import = job_row(&status, "shop", "import-products");
+    let import = status_job(&status, "shop", "import-products");
     assert_eq!(import["last_outcome"], "running", "{import:#}");
     assert_eq!(import["running_pid"], pid, "{import:#}");
     assert_eq!(import["due"], false, "{import:#}");
@@ -265,7 +231,7 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
         "{history:#}"
     );
     let status = env.json(&["status"]);
-    let import = job_row(&status, "shop", "import-products");
+    let import = status_job(&status, "shop", "import-products");
     assert_eq!(import["last_outcome"], "interrupted", "{import:#}");
     assert_eq!(import["due"], true, "{import:#}");
 

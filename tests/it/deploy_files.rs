@@ -13,7 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use oms_channels::capabilities::Capabilities;
-use oms_channels::store::pg::{PgEnv, PgTarget};
+use oms_channels::config::{AccountConfig, GrantKind};
+use oms_channels::store::StoreSpec;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use test_support::{TestEnv, oms_channels_bin};
@@ -820,6 +821,27 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The pod's store holds the first refresh token of each channel that
+    // needs one (`channel login`, once, from any machine with the store).
+    for (account, content) in &accounts {
+        let config = AccountConfig::parse(std::path::Path::new(account), content).unwrap();
+        for (channel, settings) in &config.channels {
+            let grant = settings.auth.as_ref().and_then(|a| a.grant);
+            if grant != Some(GrantKind::RefreshToken) {
+                continue;
+            }
+            let mut login = test_env.bare_command();
+            login
+                .env_clear()
+                .arg("--config-dir")
+                .arg(&local_config)
+                .arg("--data-dir")
+                .arg(test_env.data_dir())
+                .args(["--account", account, "channel", "login", channel]);
+            let out = test_env.finish(login, Some("rt-1"));
+            assert!(out.status.success(), "{account}/{channel}: login");
+        }
+    }
     let out = validate(&secret_env, false);
     assert!(
         out.status.success(),
@@ -857,7 +879,7 @@ fn no_store_url_holds_a_password_and_the_tool_accepts_each_one() {
             Some("verify-full"),
             "{store}"
         );
-        PgTarget::parse(store, &PgEnv::default())
+        StoreSpec::postgres(store)
             .unwrap_or_else(|e| panic!("the tool refuses the shipped store URL: {e}"));
     }
 

@@ -19,8 +19,12 @@ use test_support::{ACCOUNT, Backend, CHANNEL, TestEnv, both_backends};
 enum Expect {
     /// Retries carry the job through.
     Success,
-    /// The job fails cleanly (exit 1) with a message containing this.
+    /// The job fails cleanly (exit 1: the channel refused something a
+    /// setting must fix) with a message containing this.
     Failure(&'static str),
+    /// The job fails cleanly as an outage that may pass (exit 69, row kind
+    /// `transient`) with a message containing this.
+    Outage(&'static str),
     /// The job commits what the channel took and ends `partial` (exit 3),
     /// naming what it rejected.
     Partial(&'static str),
@@ -83,14 +87,14 @@ const FAULTS: &[Fault] = &[
         job: "import-products",
         switches: |s| s.error_rate = 1.0,
         vars: &[],
-        expect: Expect::Failure("HTTP 500"),
+        expect: Expect::Outage("HTTP 500"),
     },
     Fault {
         name: "slow past the request timeout",
         job: "import-products",
         switches: |s| s.latency_ms = 400,
         vars: &[("OMS_CHANNELS_REQUEST_TIMEOUT_MS", "60")],
-        expect: Expect::Failure("did not answer in time"),
+        expect: Expect::Outage("did not answer in time"),
     },
     Fault {
         name: "two connection resets",
@@ -104,7 +108,7 @@ const FAULTS: &[Fault] = &[
         job: "import-products",
         switches: |s| s.close_next = 50,
         vars: &[],
-        expect: Expect::Failure("products"),
+        expect: Expect::Outage("products"),
     },
     Fault {
         name: "reply lost after processing",
@@ -202,7 +206,7 @@ const FAULTS: &[Fault] = &[
         job: "export-products",
         switches: |s| s.error_rate = 1.0,
         vars: &[],
-        expect: Expect::Failure("HTTP 500"),
+        expect: Expect::Outage("HTTP 500"),
     },
     Fault {
         name: "batch malformed JSON",
@@ -230,14 +234,14 @@ const FAULTS: &[Fault] = &[
         job: "auth-refresh",
         switches: |s| s.close_next = 1,
         vars: &[],
-        expect: Expect::Failure("outcome is unknown"),
+        expect: Expect::Outage("outcome is unknown"),
     },
     Fault {
         name: "token slow past the timeout",
         job: "auth-refresh",
         switches: |s| s.latency_ms = 400,
         vars: &[("OMS_CHANNELS_REQUEST_TIMEOUT_MS", "60")],
-        expect: Expect::Failure("channel login"),
+        expect: Expect::Outage("channel login"),
     },
 ];
 
@@ -361,8 +365,18 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
                 assert!(text.contains(words), "{context}: {}", describe(&out));
                 assert_eq!(status["last_outcome"], "partial", "{context}: {status}");
             }
-            Expect::Failure(words) => {
-                assert_eq!(out.status.code(), Some(1), "{context}: {}", describe(&out));
+            Expect::Failure(words) | Expect::Outage(words) => {
+                let code = if matches!(fault.expect, Expect::Outage(_)) {
+                    69
+                } else {
+                    1
+                };
+                assert_eq!(
+                    out.status.code(),
+                    Some(code),
+                    "{context}: {}",
+                    describe(&out)
+                );
                 assert!(
                     text.contains(words),
                     "{context}: the failure does not mention `{words}`:\n{}",
@@ -396,7 +410,9 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
         } else {
             assert_nothing_lost(&catalog_before, env, sb, &context);
         }
-        if fault.job == "auth-refresh" && matches!(fault.expect, Expect::Failure(_)) {
+        if fault.job == "auth-refresh"
+            && matches!(fault.expect, Expect::Failure(_) | Expect::Outage(_))
+        {
             // A timed-out refresh may have rotated on the server: either the old
             // token still works, or the next run says what happened.
             let _ = token_before;
@@ -442,7 +458,8 @@ fn a_refresh_whose_reply_is_lost_is_reported_as_interrupted(backend: Backend) {
     env.set_master(CHANNEL);
     sb.update_switches(|s| s.drop_reply_next = 1);
     let out = env.run(["run-once"]);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    // A reply lost in transit is an outage (exit 69), whatever it did.
+    assert_eq!(out.status.code(), Some(69), "{}", describe(&out));
     assert_eq!(status_of(&env, "auth-refresh")["last_outcome"], "failed");
     let out = env.run(["run-once", "--force"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));

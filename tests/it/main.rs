@@ -3,18 +3,24 @@
 //! loopback: the sandbox beta-rest channel, and real Vendure and Medusa
 //! servers (`test_support::peer`).
 
+mod channel_messages;
+mod channel_tls;
 mod cli;
 mod connectors;
 mod crash;
 mod cron;
+mod data_dir;
 mod deploy_files;
+mod edge;
 mod faults;
 mod files;
 mod many_runners;
 mod medusa_auth;
 mod peers_medusa;
 mod peers_vendure;
+mod redirects;
 mod run_once;
+mod shop_input;
 mod state;
 mod state_crash;
 mod store_tls;

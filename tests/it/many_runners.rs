@@ -815,11 +815,14 @@ fn a_store_that_is_down_or_a_password_in_the_url_stops_the_run_before_any_job() 
     assert_eq!(out.status.code(), Some(75), "{}", describe(&out));
     let doc = parse(&stdout(&out));
     assert_eq!(doc["error"]["exit"], 75, "{doc:#}");
+    assert_eq!(doc["error"]["code"], "store-unavailable", "{doc:#}");
+    // What failed is the message; why (the store, by its URL) is a cause.
     assert!(
-        doc["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&down),
+        doc["error"]["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|cause| cause.as_str().unwrap_or_default().contains(&down)),
         "{doc:#}"
     );
     // The same store named by the environment.

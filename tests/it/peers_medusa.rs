@@ -42,10 +42,12 @@ async fn a_medusa_peer_keeps_a_product_with_its_price_and_stock() {
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use oms_channels::connector::Skipped;
 use oms_channels::connector::medusa::{
-    ClientOptions, Credential, ImportPage, ItemStatus, MedusaClient, MedusaError, OVERLAP,
+    ChannelError, ClientOptions, Credential, ImportPage, ItemStatus, MedusaClient, OVERLAP,
     StoreContext, StoreOverrides, amount_to_price,
 };
+use oms_channels::price::Price;
 use oms_channels::product::Product;
 use serde_json::json;
 
@@ -59,8 +61,7 @@ fn product(sku: &str, title: &str, price: &str, quantity: i64) -> Product {
     Product {
         sku: sku.into(),
         title: title.into(),
-        price: price.into(),
-        currency: "EUR".into(),
+        price: Price::parse(price, "EUR").expect("a price"),
         quantity,
         attributes: BTreeMap::new(),
         updated_at: "2026-11-27T00:00:00Z".into(),
@@ -114,7 +115,7 @@ async fn medusa_logins_renew_expire_and_secret_keys_work() {
         .await
         .unwrap_err();
     assert!(
-        matches!(refused, MedusaError::LoginRefused { .. }),
+        matches!(refused, ChannelError::LoginRefused { .. }),
         "{refused:?}"
     );
     assert!(!refused.to_string().contains("wrong-password"), "{refused}");
@@ -153,10 +154,13 @@ async fn medusa_logins_renew_expire_and_secret_keys_work() {
         .check_credential(Credential::Bearer(&renewed.token))
         .await
         .unwrap_err();
-    assert!(expired.is_unauthorized(), "{expired:?}");
+    assert!(
+        matches!(expired, ChannelError::Unauthorized { .. }),
+        "{expired:?}"
+    );
     let too_late = client.refresh(&renewed.token).await.unwrap_err();
     assert!(
-        too_late.is_unauthorized(),
+        matches!(too_late, ChannelError::Unauthorized { .. }),
         "an expired JWT cannot be renewed: {too_late:?}"
     );
     let again = client
@@ -183,7 +187,7 @@ async fn medusa_logins_renew_expire_and_secret_keys_work() {
         .check_credential(Credential::SecretKey("sk_not_a_key"))
         .await
         .unwrap_err();
-    assert!(bad.is_unauthorized(), "{bad:?}");
+    assert!(matches!(bad, ChannelError::Unauthorized { .. }), "{bad:?}");
     assert!(!bad.to_string().contains("sk_not_a_key"), "{bad}");
 }
 
@@ -226,7 +230,7 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
         product("Ex.4", "Odd SKU", "3.00", 1),
     ];
     let mut usd = product("EX-USD", "Dollar thing", "1.00", 1);
-    usd.currency = "USD".into();
+    usd.price = Price::parse("1.00", "USD").expect("a price");
     let mut batch = catalog.clone();
     batch.push(usd);
     let outcomes = client
@@ -263,7 +267,7 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
         assert_eq!(got.title, want.title);
         assert_eq!(got.product_title, want.title);
         assert_eq!(
-            amount_to_price(&got.prices["eur"], 2).unwrap(),
+            amount_to_price(&got.prices["eur"], want.price.currency()).unwrap(),
             want.price,
             "exact on the server: {}",
             got.prices["eur"]
@@ -279,8 +283,8 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
     for want in &catalog {
         let got = &imported[&want.sku];
         assert_eq!(
-            (&got.title, &got.price, &got.currency, got.quantity),
-            (&want.title, &want.price, &want.currency, want.quantity),
+            (&got.title, &got.price, got.quantity),
+            (&want.title, &want.price, want.quantity),
             "{}",
             want.sku
         );
@@ -336,7 +340,7 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
 
     // Updates: price of EX-1, stock of EX-2, title of EX-3; EX-4 unchanged;
     // TWO-S's price and title (a variant of a two-variant product).
-    catalog[0].price = "21.50".into();
+    catalog[0].price = Price::parse("21.50", "EUR").expect("a price");
     catalog[1].quantity = 40;
     catalog[2].title = "Big sofa".into();
     let update = vec![
@@ -430,7 +434,8 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
     let pages = import_all(&client, cred, &ctx, 200, Some(since)).await;
     let changed = by_sku(&pages);
     assert_eq!(
-        changed["Ex.4"].price, "7.25",
+        changed["Ex.4"].price.amount_text(),
+        "7.25",
         "price change picked up: {changed:?}"
     );
     assert_eq!(
@@ -448,7 +453,11 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
     let deleted: Vec<&String> = pages.iter().flat_map(|(_, p)| &p.deleted_skus).collect();
     assert_eq!(deleted, [&"EX-2".to_string()], "{pages:?}");
     assert!(!changed.contains_key("EX-2"));
-    let skipped: u64 = pages.iter().map(|(_, p)| p.skipped_without_sku).sum();
+    let skipped = pages
+        .iter()
+        .flat_map(|(_, p)| &p.skipped)
+        .filter(|s| **s == Skipped::NoSku)
+        .count();
     assert_eq!(
         skipped, 1,
         "the variant without SKU is counted, not imported"

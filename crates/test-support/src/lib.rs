@@ -16,17 +16,23 @@
 //!   start the next one at once.
 //! - [`output`]: what a run printed, as a user reads it (`run-once` rows,
 //!   JSON documents, exit status).
+//! - [`fake_channel`]: a scripted HTTP server for tests that need a
+//!   platform's answers, not the platform; [`tls`]: certificates for the
+//!   TLS tests; [`mount`]: read-only file systems for one command.
 //!
 //! It owns only its temp dirs and the servers it starts, and talks to
 //! nothing but 127.0.0.1.
 
 pub mod catalog;
 pub mod env;
+pub mod fake_channel;
 pub mod kill;
+pub mod mount;
 pub mod output;
 pub mod peer;
 pub mod pg;
 pub mod store;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

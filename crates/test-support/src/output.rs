@@ -99,6 +99,17 @@ impl Rows {
     }
 }
 
+/// The `channel`/`job` entry of a `status --json` document; panics when
+/// there is none.
+pub fn status_job<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
+    doc["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["channel"] == channel && j["job"] == job)
+        .unwrap_or_else(|| panic!("no {channel}/{job} in {doc:#}"))
+}
+
 /// `(channel, job, outcome)` triples for a table-driven comparison.
 pub fn expect(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
     rows.iter()

@@ -9,17 +9,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use reqwest::Method;
-use reqwest::header;
 use serde::{Deserialize, Serialize};
 
-use super::http::{endpoint, excerpt_at};
+use super::http::{Auth, Call, Endpoint, Replay, UrlSetting, excerpt_at, shown};
 use super::oauth2::request_token;
 use super::{
-    AuthMethod, Authorization, Batch, Call, ChannelError, ClientOptions, Connector, Credential,
-    Grant, HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings,
+    AuthMethod, Authorization, Batch, ChannelError, ClientOptions, Connector, Credential, Grant,
+    HttpClient, ItemResult, ItemStatus, Limits, PageRequest, ProductPage, Settings, Skipped,
     TokenReply, Url, check_parsed_url,
 };
+use crate::price::Price;
 use crate::product::Product;
 
 /// The beta-rest connector of one channel.
@@ -129,7 +128,8 @@ impl BetaRestClient {
 
     /// GET {base}/products?limit=N[&cursor=C][&updated_since=RFC3339] with
     /// Bearer auth. Every product is checked with [`Product::check`]; a bad
-    /// one makes the page [`ChannelError::Malformed`].
+    /// one makes the page [`ChannelError::Malformed`]. A 400 that names
+    /// `limit` is [`ChannelError::PageSizeRefused`].
     pub async fn fetch_products_page(
         &self,
         base_url: &Url,
@@ -138,49 +138,37 @@ impl BetaRestClient {
         cursor: Option<&str>,
         updated_since: Option<Timestamp>,
     ) -> Result<ProductPage, ChannelError> {
-        check_parsed_url(base_url)?;
-        let mut url = endpoint(base_url, &["products"]);
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("limit", &limit.to_string());
-            if let Some(cursor) = cursor {
-                query.append_pair("cursor", cursor);
-            }
-            if let Some(since) = updated_since {
-                query.append_pair("updated_since", &since.to_string());
-            }
+        let limit_text = limit.to_string();
+        let since_text = updated_since.map(|t| t.to_string());
+        let mut query = vec![("limit", limit_text.as_str())];
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor));
         }
-        let request = self
+        if let Some(since) = &since_text {
+            query.push(("updated_since", since));
+        }
+        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
+        let target = api.at(&["products"]).query(&query);
+        let url = target.url().clone();
+        let reply = self
             .http
-            .request(Method::GET, url.clone())
-            .header(header::ACCEPT, "application/json")
-            .bearer_auth(access_token)
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: url.to_string(),
-                source,
-            })?;
-        let body = self
-            .http
-            .exchange(request, Call::Product, &[access_token])
-            .await?;
-        parse_products_page(&url, &body)
+            .send(Call::get(target, Replay::Safe).auth(Auth::Bearer(access_token)))
+            .await
+            .map_err(|err| page_size_refused(err, limit))?;
+        parse_products_page(&url, reply.body())
     }
 
     /// POST {base}/products/batch `{"products":[...],"delete":[...]}`.
     /// Returns one result per item sent; a reply that leaves one out, or
     /// names a SKU that was not sent, is malformed. An empty batch makes no
     /// request. The channel's `batch-size` is checked by [`BetaRest`].
-    ///
-    /// Batch export is an SKU-keyed upsert (and deleting a deleted SKU is a
-    /// no-op), so resending a batch is safe: that is why it is retried like a GET.
     pub async fn export_batch(
         &self,
         base_url: &Url,
         access_token: &str,
         batch: Batch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        check_parsed_url(base_url)?;
+        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -190,26 +178,36 @@ impl BetaRestClient {
             #[serde(skip_serializing_if = "<[String]>::is_empty")]
             delete: &'a [String],
         }
-        let url = endpoint(base_url, &["products", "batch"]);
-        let request = self
-            .http
-            .request(Method::POST, url.clone())
-            .header(header::ACCEPT, "application/json")
-            .bearer_auth(access_token)
-            .json(&Wire {
-                products: batch.upserts.iter().map(WireProductOut::from).collect(),
-                delete: batch.deletions,
-            })
-            .build()
-            .map_err(|source| ChannelError::Request {
-                url: url.to_string(),
-                source,
-            })?;
-        let body = self
-            .http
-            .exchange(request, Call::Product, &[access_token])
-            .await?;
-        parse_batch_reply(&url, &body, batch)
+        let body = serde_json::to_vec(&Wire {
+            products: batch.upserts.iter().map(WireProductOut::from).collect(),
+            delete: batch.deletions,
+        })
+        .map_err(|err| ChannelError::Options(format!("a batch did not serialize: {err}")))?;
+        let target = api.at(&["products", "batch"]);
+        let url = target.url().clone();
+        // Batch export is an SKU-keyed upsert, and deleting a deleted SKU
+        // answers `deleted`: resending a batch is safe.
+        let call = Call::post(target, Replay::Safe)
+            .auth(Auth::Bearer(access_token))
+            .json(body);
+        let reply = self.http.send(call).await?;
+        parse_batch_reply(&url, reply.body(), batch)
+    }
+}
+
+/// A 400 on a page request that names the page-size parameter.
+fn page_size_refused(err: ChannelError, page_size: usize) -> ChannelError {
+    match err {
+        ChannelError::Status {
+            url,
+            status: 400 | 422,
+            excerpt,
+        } if excerpt.to_ascii_lowercase().contains("limit") => ChannelError::PageSizeRefused {
+            url,
+            page_size,
+            message: excerpt,
+        },
+        other => other,
     }
 }
 
@@ -229,17 +227,27 @@ struct WireProduct {
     id: Option<String>,
 }
 
-impl From<WireProduct> for Product {
-    fn from(wire: WireProduct) -> Product {
-        Product {
-            sku: wire.sku,
-            title: wire.title,
-            price: wire.price,
-            currency: wire.currency,
-            quantity: wire.quantity,
-            attributes: wire.attributes,
-            updated_at: wire.updated_at,
-            id: wire.id,
+impl WireProduct {
+    /// The catalog product, or why the item is skipped: a price that breaks
+    /// the price rule (the import job checks the other rules).
+    fn into_product(self) -> Result<Product, Skipped> {
+        if self.sku.trim().is_empty() {
+            return Err(Skipped::NoSku);
+        }
+        match Price::parse(&self.price, &self.currency) {
+            Ok(price) => Ok(Product {
+                sku: self.sku,
+                title: self.title,
+                price,
+                quantity: self.quantity,
+                attributes: self.attributes,
+                updated_at: self.updated_at,
+                id: self.id,
+            }),
+            Err(e) => Err(Skipped::Refused {
+                sku: self.sku,
+                reason: e.to_string(),
+            }),
         }
     }
 }
@@ -249,8 +257,9 @@ impl From<WireProduct> for Product {
 struct WireProductOut<'a> {
     sku: &'a str,
     title: &'a str,
-    price: &'a str,
-    currency: &'a str,
+    /// A decimal string with the currency's minor units (`"19.90"`).
+    price: String,
+    currency: &'static str,
     quantity: i64,
     attributes: &'a BTreeMap<String, String>,
     updated_at: &'a str,
@@ -263,8 +272,8 @@ impl<'a> From<&'a Product> for WireProductOut<'a> {
         WireProductOut {
             sku: &p.sku,
             title: &p.title,
-            price: &p.price,
-            currency: &p.currency,
+            price: p.price.amount_text(),
+            currency: p.price.currency().code(),
             quantity: p.quantity,
             attributes: &p.attributes,
             updated_at: &p.updated_at,
@@ -281,28 +290,26 @@ fn parse_products_page(url: &Url, body: &[u8]) -> Result<ProductPage, ChannelErr
         next_cursor: Option<String>,
     }
     let wire: Wire = serde_json::from_slice(body).map_err(|err| ChannelError::Malformed {
-        url: url.to_string(),
+        url: shown(url),
         what: format!(
             "not a valid products page (`{{\"products\":[...],\"next_cursor\":...}}`): {err}"
         ),
         excerpt: excerpt_at(body, err.line(), err.column()),
     })?;
-    let products: Vec<Product> = wire.products.into_iter().map(Product::from).collect();
-    for (index, product) in products.iter().enumerate() {
-        product.check().map_err(|err| ChannelError::Malformed {
-            url: url.to_string(),
-            what: format!(
-                "product #{} (sku `{}`) is invalid: {err}",
-                index + 1,
-                product.sku.escape_debug()
-            ),
-            excerpt: String::new(),
-        })?;
+    // A bad item is skipped by name, never the page: the import job checks
+    // the rules and counts what was left out.
+    let mut products = Vec::with_capacity(wire.products.len());
+    let mut skipped = Vec::new();
+    for item in wire.products {
+        match item.into_product() {
+            Ok(product) => products.push(product),
+            Err(skip) => skipped.push(skip),
+        }
     }
     Ok(ProductPage {
         products,
         next_cursor: wire.next_cursor.filter(|c| !c.is_empty()),
-        skipped: 0,
+        skipped,
     })
 }
 
@@ -316,7 +323,7 @@ fn parse_batch_reply(
         results: Vec<ItemResult>,
     }
     let malformed = |what: String, excerpt: String| ChannelError::Malformed {
-        url: url.to_string(),
+        url: shown(url),
         what,
         excerpt,
     };

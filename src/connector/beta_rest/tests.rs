@@ -2,22 +2,18 @@
 //! or raw TCP where a reply must break the HTTP rules). Every server plays a
 //! script of replies and records what it received.
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request as AxRequest, State};
-use axum::response::Response as AxResponse;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
 use crate::connector::http::excerpt;
-use crate::connector::oauth2::form_urlencode;
-use crate::connector::{ItemStatus, UrlError};
+use crate::connector::http::form_urlencode;
+use crate::connector::test_server::{Reply, TestServer, closed_port_url, raw_server};
+use crate::connector::{ItemStatus, Remedy, UrlError};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -37,170 +33,6 @@ fn fast() -> ClientOptions {
 
 fn client() -> BetaRestClient {
     BetaRestClient::new(fast()).unwrap()
-}
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-impl Reply {
-    fn json(status: u16, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json".into())],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn raw(status: u16, content_type: Option<&str>, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: content_type
-                .map(|ct| ("content-type", ct.to_string()))
-                .into_iter()
-                .collect(),
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    fn delayed(mut self, delay: Duration) -> Reply {
-        self.delay = delay;
-        self
-    }
-}
-
-/// What the server received.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    query: Option<String>,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-#[derive(Default)]
-struct Script {
-    replies: Mutex<VecDeque<Reply>>,
-    last: Mutex<Option<Reply>>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-struct TestServer {
-    base: Url,
-    script: Arc<Script>,
-}
-
-impl TestServer {
-    /// Serves `replies` in order; the last one repeats.
-    async fn start(replies: Vec<Reply>) -> TestServer {
-        let script = Arc::new(Script {
-            replies: Mutex::new(replies.into()),
-            ..Script::default()
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&script));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        TestServer {
-            base: Url::parse(&format!("http://{addr}/v1")).unwrap(),
-            script,
-        }
-    }
-
-    fn url(&self, path: &str) -> Url {
-        self.base.join(path).unwrap()
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.script.seen.lock().unwrap().clone()
-    }
-
-    fn count(&self) -> usize {
-        self.script.seen.lock().unwrap().len()
-    }
-}
-
-async fn handle(State(script): State<Arc<Script>>, request: AxRequest) -> AxResponse {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-    script.seen.lock().unwrap().push(Seen {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body: body.to_vec(),
-    });
-    let reply = {
-        let next = script.replies.lock().unwrap().pop_front();
-        let mut last = script.last.lock().unwrap();
-        if let Some(next) = next {
-            *last = Some(next);
-        }
-        last.clone().expect("the script has at least one reply")
-    };
-    tokio::time::sleep(reply.delay).await;
-    let mut response = AxResponse::builder().status(reply.status);
-    for (name, value) in &reply.headers {
-        response = response.header(*name, value);
-    }
-    response.body(Body::from(reply.body)).unwrap()
-}
-
-/// A raw HTTP/1.1 server: answers every request with `reply` bytes and
-/// closes the connection. Returns the base URL and a request counter.
-async fn raw_server(reply: Vec<u8>) -> (Url, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&count);
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            counter.fetch_add(1, Ordering::SeqCst);
-            let reply = reply.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = socket.write_all(&reply).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (Url::parse(&format!("http://{addr}/v1")).unwrap(), count)
-}
-
-/// A loopback port with nothing listening.
-async fn closed_port_url() -> Url {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    Url::parse(&format!("http://{addr}/v1")).unwrap()
 }
 
 fn pairs(encoded: &str) -> Vec<(String, String)> {
@@ -225,7 +57,10 @@ fn product_json(sku: &str, price: &str) -> String {
 }
 
 fn product(sku: &str, price: &str) -> Product {
-    serde_json::from_str(&product_json(sku, price)).unwrap()
+    serde_json::from_str::<WireProduct>(&product_json(sku, price))
+        .unwrap()
+        .into_product()
+        .unwrap()
 }
 
 const TOKEN_OK: &str = r#"{"access_token":"at-new","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-rotated"}"#;
@@ -312,8 +147,11 @@ async fn token_error_replies() {
                 400,
                 r#"{"error":"invalid_grant","error_description":"token revoked"}"#,
             ),
-            |e| matches!(e, ChannelError::InvalidGrant { description: Some(d) } if d == "token revoked"),
-            "channel login",
+            |e| {
+                matches!(e, ChannelError::InvalidGrant { description: Some(d) } if d == "token revoked")
+                    && e.remedy() == Some(Remedy::Login)
+            },
+            "expired or revoked",
         ),
         (
             Reply::json(401, r#"{"error":"invalid_grant"}"#),
@@ -322,8 +160,14 @@ async fn token_error_replies() {
         ),
         (
             Reply::json(401, r#"{"error":"invalid_client"}"#),
-            |e| matches!(e, ChannelError::TokenRejected { error, .. } if error == "invalid_client"),
-            "client secret",
+            |e| {
+                matches!(e, ChannelError::TokenRejected { error, .. } if error == "invalid_client")
+                    && e.remedy()
+                        == Some(Remedy::CheckCredentials {
+                            what: crate::connector::Secret::ClientSecret,
+                        })
+            },
+            "`invalid_client`",
         ),
         (
             Reply::json(400, secret_echo),
@@ -351,13 +195,16 @@ async fn token_error_replies() {
         ),
         (
             Reply::json(502, ""),
-            |e| matches!(e, ChannelError::TokenOutcomeUnknown { .. }),
+            |e| {
+                matches!(e, ChannelError::TokenOutcomeUnknown { .. })
+                    && e.remedy() == Some(Remedy::LoginIfGrantRevoked)
+            },
             "outcome is unknown",
         ),
         (
             Reply::raw(200, Some("text/html"), "<html>login</html>"),
-            |e| matches!(e, ChannelError::Malformed { .. }),
-            "`text/html` is not JSON",
+            |e| matches!(e, ChannelError::NotJson { excerpt, .. } if excerpt.is_empty()),
+            "content type `text/html`, not JSON",
         ),
         (
             Reply::json(200, r#"{"access_token":"at-very-secret"}"#),
@@ -522,7 +369,7 @@ async fn product_page_is_parsed_and_the_query_is_complete() {
     let page = format!(
         r#"{{"products":[{},{}],"next_cursor":"c2"}}"#,
         product_json("A-1", "19.90"),
-        product_json("B-2", "1000000.0001")
+        product_json("B-2", "1000000.10")
     );
     let server = TestServer::start(vec![Reply::json(200, page)]).await;
     let since: Timestamp = "2026-01-31T12:00:00Z".parse().unwrap();
@@ -534,10 +381,10 @@ async fn product_page_is_parsed_and_the_query_is_complete() {
     assert_eq!(got.next_cursor.as_deref(), Some("c2"));
     assert_eq!(
         got.products,
-        vec![product("A-1", "19.90"), product("B-2", "1000000.0001")]
+        vec![product("A-1", "19.90"), product("B-2", "1000000.10")]
     );
-    // Prices stay the exact strings the channel sent.
-    assert_eq!(got.products[1].price, "1000000.0001");
+    // Prices stay exact: decimal digits, never a float.
+    assert_eq!(got.products[1].price.amount_text(), "1000000.10");
     assert_eq!(got.products[0].attributes["color"], "red");
     assert_eq!(got.products[0].id.as_deref(), Some("ch-A-1"));
 
@@ -578,7 +425,7 @@ async fn last_page_and_optional_query_parameters() {
             ProductPage {
                 products: vec![],
                 next_cursor: None,
-                skipped: 0,
+                skipped: vec![],
             },
             "{body}"
         );
@@ -638,7 +485,13 @@ async fn product_requests_retry_transient_failures_only() {
         ),
         (
             vec![Reply::json(400, "{\"message\":\n  \"limit too large\"}")],
-            |r| matches!(r, Err(ChannelError::Status { status: 400, excerpt, .. }) if excerpt == r#"{"message": "limit too large"}"#),
+            |r| matches!(r, Err(ChannelError::PageSizeRefused { page_size: 10, message, .. }) if message == "limit too large"),
+            1,
+            Duration::ZERO,
+        ),
+        (
+            vec![Reply::json(400, r#"{"message":"unknown cursor"}"#)],
+            |r| matches!(r, Err(ChannelError::Status { status: 400, excerpt, .. }) if excerpt == "unknown cursor"),
             1,
             Duration::ZERO,
         ),
@@ -668,7 +521,7 @@ async fn product_requests_retry_transient_failures_only() {
         ),
         (
             vec![Reply::json(302, "").header("location", "https://elsewhere.example/")],
-            |r| matches!(r, Err(ChannelError::Status { status: 302, .. })),
+            |r| matches!(r, Err(ChannelError::Redirected { cross_origin: true, to, .. }) if to == "https://elsewhere.example/"),
             1,
             Duration::ZERO,
         ),
@@ -703,10 +556,6 @@ async fn bad_pages_are_malformed_and_not_retried() {
         r#"{{"products":[{}],"next_cursor":null}}"#,
         product_json("A-1", "19.90").replace(r#""19.90""#, "19.9")
     );
-    let bad_currency = format!(
-        r#"{{"products":[{}],"next_cursor":null}}"#,
-        product_json("A-1", "19.90").replace("EUR", "euro")
-    );
     let huge = format!(
         r#"{{"products":[],"padding":"{}","next_cursor":null}}"#,
         "x".repeat(100 << 10)
@@ -720,20 +569,16 @@ async fn bad_pages_are_malformed_and_not_retried() {
         (Reply::json(200, r#"{"products":[{"sku":"A-1","ti"#), "EOF"),
         (Reply::json(200, float_price), "19.9"),
         (
-            Reply::json(200, bad_currency),
-            "product #1 (sku `A-1`) is invalid: invalid currency `euro`",
-        ),
-        (
             Reply::json(200, r#"{"items":[]}"#),
             "missing field `products`",
         ),
         (
             Reply::raw(200, Some("text/html; charset=utf-8"), "<html></html>"),
-            "is not JSON",
+            "unusable reply: content type `text/html; charset=utf-8`, not JSON (body: <html></html>)",
         ),
         (
             Reply::raw(200, None, r#"{"products":[]}"#),
-            "no content type",
+            "unusable reply: no content type, not JSON",
         ),
         (Reply::json(200, huge), "larger than the 65536 byte limit"),
     ];
@@ -745,7 +590,10 @@ async fn bad_pages_are_malformed_and_not_retried() {
             .await
             .expect_err(&label);
         assert!(
-            matches!(err, ChannelError::Malformed { .. }),
+            matches!(
+                err,
+                ChannelError::Malformed { .. } | ChannelError::NotJson { .. }
+            ),
             "{label}: {err:?}"
         );
         assert!(!err.is_retryable());
@@ -1035,6 +883,46 @@ async fn page_size_comes_from_the_limits_and_extra_fields_are_ignored() {
 }
 
 #[tokio::test]
+async fn a_product_whose_values_break_a_rule_is_skipped_by_sku_not_the_page() {
+    let page = format!(
+        r#"{{"products":[{},{},{},{},{}],"next_cursor":null}}"#,
+        product_json("A-1", "19.90"),
+        product_json("NEG", "-1.00"),
+        product_json("FINE", "0.001"),
+        product_json("CUR", "1.00").replace("EUR", "euro"),
+        product_json("", "1.00"),
+    );
+    let server = TestServer::start(vec![Reply::json(200, page)]).await;
+    let got = client()
+        .fetch_products_page(&server.base, "at-1", 10, None, None)
+        .await
+        .unwrap();
+    assert_eq!(got.products, vec![product("A-1", "19.90")]);
+    assert_eq!(
+        got.skipped,
+        vec![
+            Skipped::Refused {
+                sku: "NEG".into(),
+                reason: "price `-1.00` is negative: a price is 0 or more".into()
+            },
+            Skipped::Refused {
+                sku: "FINE".into(),
+                reason:
+                    "price `0.001` has more decimals than EUR allows: at most 2 decimals (ISO 4217)"
+                        .into()
+            },
+            Skipped::Refused {
+                sku: "CUR".into(),
+                reason:
+                    "unknown currency `euro`: expected an ISO 4217 code in capitals, such as `EUR`"
+                        .into()
+            },
+            Skipped::NoSku,
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_missing_product_field_fails_the_page_naming_it() {
     let page = r#"{"products":[{"sku":"A-1","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z"}],"next_cursor":null}"#;
     let server = TestServer::start(vec![Reply::json(200, page)]).await;
@@ -1242,7 +1130,14 @@ fn retryable_errors() {
         (status(404), false),
         (status(422), false),
         (ChannelError::Timeout { url: url() }, true),
-        (ChannelError::Unauthorized { url: url() }, false),
+        (
+            ChannelError::Unauthorized {
+                url: url(),
+                credential: crate::connector::CredentialKind::AccessToken,
+                answer: "HTTP 401".into(),
+            },
+            false,
+        ),
         (ChannelError::InvalidGrant { description: None }, false),
         (
             ChannelError::TokenOutcomeUnknown {

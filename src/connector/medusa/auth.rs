@@ -4,12 +4,12 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use jiff::Timestamp;
-use reqwest::Method;
 use serde::Deserialize;
 
-use super::http::Credential;
-use super::{MedusaClient, MedusaError};
+use super::{ChannelError, Credential, MedusaClient, Method, Replay, Reply, Target};
 
 /// A Medusa JWT and, when its payload says, when it expires.
 #[derive(Clone, PartialEq, Eq)]
@@ -49,42 +49,59 @@ struct TokenReply {
 }
 
 impl MedusaClient {
-    /// `POST /auth/user/emailpass {"email","password"}` -> a JWT.
-    pub async fn login(&self, email: &str, password: &str) -> Result<Jwt, MedusaError> {
-        let url = self.url("auth/user/emailpass", &[]);
+    /// `POST /auth/user/emailpass {"email","password"}` -> a JWT. A login
+    /// opens a session and changes nothing else: safe to send again.
+    pub async fn login(&self, email: &str, password: &str) -> Result<Jwt, ChannelError> {
+        let target = self.target("auth/user/emailpass", &[]);
         let body = serde_json::json!({"email": email, "password": password}).to_string();
-        match self
-            .call(Method::POST, &url, Credential::None, Some(&body))
-            .await
-        {
-            Ok(reply) => token_from(&url, &reply),
-            Err(MedusaError::Unauthorized { url, message })
-            | Err(MedusaError::Status {
+        let call = super::Call::post(target, Replay::Safe)
+            .json(body.as_bytes())
+            .redact(password);
+        match self.http.send(call).await {
+            Ok(reply) => token_from(&reply),
+            Err(ChannelError::Unauthorized { url, answer, .. }) => {
+                Err(ChannelError::LoginRefused {
+                    url,
+                    username: email.to_string(),
+                    message: answer,
+                })
+            }
+            Err(ChannelError::Status {
                 url,
                 status: 400,
-                message,
-            }) => Err(MedusaError::LoginRefused {
+                excerpt,
+            }) => Err(ChannelError::LoginRefused {
                 url,
-                email: email.to_string(),
-                message: message.replace(password, "[redacted]"),
+                username: email.to_string(),
+                message: format!("HTTP 400: {excerpt}"),
             }),
-            Err(other) => Err(other),
+            Err(other) => Err(self.not_found_is_wrong_base(other)),
         }
     }
 
     /// `POST /auth/token/refresh` with a still-valid JWT -> a new JWT. An
-    /// expired one answers [`MedusaError::Unauthorized`]: log in again.
-    pub async fn refresh(&self, jwt: &str) -> Result<Jwt, MedusaError> {
-        let url = self.url("auth/token/refresh", &[]);
+    /// expired one answers [`ChannelError::Unauthorized`]: log in again.
+    /// Medusa's JWTs are stateless (the old one stays valid until it
+    /// expires), so a renewal is safe to send again, unlike a rotating
+    /// OAuth refresh.
+    pub async fn refresh(&self, jwt: &str) -> Result<Jwt, ChannelError> {
+        let target: Target = self.target("auth/token/refresh", &[]);
         let reply = self
-            .call(Method::POST, &url, Credential::Bearer(jwt), Some("{}"))
-            .await?;
-        token_from(&url, &reply)
+            .call(
+                Method::POST,
+                target,
+                Credential::Bearer(jwt),
+                Some("{}"),
+                Replay::Safe,
+            )
+            .await
+            .map_err(|err| self.not_found_is_wrong_base(err))?;
+        token_from(&reply)
     }
 
     /// Whether the server accepts this credential for the Admin API (a
     /// cheap read of the store). Keys do not expire, but may be revoked.
-    pub async fn check_credential(&self, credential: Credential<'_>) -> Result<(), MedusaError> {
+    pub async fn check_credential(&self, credential: Credential<'_>) -> Result<(), ChannelError> {
         #[derive(Deserialize)]
         struct Stores {
             #[allow(dead_code)]
@@ -93,22 +110,26 @@ impl MedusaClient {
         self.get::<Stores>("admin/stores", &[("fields", "id")], credential)
             .await
             .map(|_| ())
+            .map_err(|err| self.not_found_is_wrong_base(err))
     }
 }
 
-fn token_from(url: &reqwest::Url, body: &[u8]) -> Result<Jwt, MedusaError> {
+fn token_from(reply: &Reply) -> Result<Jwt, ChannelError> {
     // The body holds a token: never quote it.
-    let reply: TokenReply = serde_json::from_slice(body).map_err(|err| MedusaError::Malformed {
-        url: super::http::url_without_query(url),
-        what: format!("expected `{{\"token\": ...}}` ({err}; body not shown: it may hold a token)"),
+    let malformed = |what: String| ChannelError::Malformed {
+        url: reply.shown_url(),
+        what,
+        excerpt: String::new(),
+    };
+    let parsed: TokenReply = serde_json::from_slice(reply.body()).map_err(|err| {
+        malformed(format!(
+            "expected `{{\"token\": ...}}` ({err}; body not shown: it may hold a token)"
+        ))
     })?;
-    if reply.token.is_empty() {
-        return Err(MedusaError::Malformed {
-            url: super::http::url_without_query(url),
-            what: "the token is empty".into(),
-        });
+    if parsed.token.is_empty() {
+        return Err(malformed("the token is empty".into()));
     }
-    Ok(Jwt::new(reply.token))
+    Ok(Jwt::new(parsed.token))
 }
 
 /// The `exp` claim of a JWT (seconds since the epoch), read without
@@ -119,35 +140,10 @@ fn expiry_of(token: &str) -> Option<Timestamp> {
         exp: Option<i64>,
     }
     let payload = token.split('.').nth(1)?;
-    let bytes = base64url_decode(payload)?;
+    // Unpadded (or padded) base64url, as JWTs use it (RFC 7515 §2).
+    let bytes = URL_SAFE_NO_PAD_INDIFFERENT.decode(payload).ok()?;
     let claims: Claims = serde_json::from_slice(&bytes).ok()?;
     Timestamp::from_second(claims.exp?).ok()
-}
-
-/// Unpadded (or padded) base64url, as JWTs use it (RFC 7515 §2).
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for byte in text.bytes() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        buffer = (buffer << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    (bits < 6).then_some(out)
 }
 
 #[cfg(test)]
@@ -155,14 +151,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64url_decodes_jwt_parts() {
-        assert_eq!(base64url_decode("").unwrap(), b"");
-        assert_eq!(base64url_decode("TWFu").unwrap(), b"Man");
-        assert_eq!(base64url_decode("TWE").unwrap(), b"Ma");
-        assert_eq!(base64url_decode("TQ==").unwrap(), b"M");
-        assert_eq!(base64url_decode("-_8").unwrap(), [0xfb, 0xff]);
-        assert!(base64url_decode("a+b/").is_none());
-        assert!(base64url_decode("T").is_none());
+    fn jwt_payloads_decode_padded_or_not_and_only_as_base64url() {
+        let claims = |payload: &str| expiry_of(&format!("h.{payload}.s"));
+        // {"exp":12} unpadded and padded; not the standard alphabet, not a
+        // length base64 cannot have.
+        assert_eq!(claims("eyJleHAiOjEyfQ"), Timestamp::from_second(12).ok());
+        assert_eq!(claims("eyJleHAiOjEyfQ=="), Timestamp::from_second(12).ok());
+        assert_eq!(claims("eyJleHAiOjEyfQ+/"), None);
+        assert_eq!(claims("eyJleHAiOjEyfQT"), None);
     }
 
     #[test]

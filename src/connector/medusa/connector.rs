@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::OnceCell;
 
-use super::http::Credential as WireCredential;
-use super::{ItemOutcome, MedusaClient, MedusaError, StoreContext, StoreOverrides};
+use super::Credential as WireCredential;
+use super::{ItemOutcome, MedusaClient, StoreContext, StoreOverrides, is_unauthorized};
 use crate::connector::{
     AuthMethod, Authorization, Batch, ChannelError, Connector, Credential, ItemResult, ItemStatus,
     Limits, PageRequest, ProductPage, Settings,
@@ -28,9 +28,7 @@ pub struct Medusa {
 
 /// [`crate::connector::PROTOCOLS`]' constructor.
 pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
-    crate::connector::check_parsed_url(&settings.base_url)?;
-    let client = MedusaClient::new(settings.base_url.as_str(), settings.options)
-        .map_err(into_channel_error)?;
+    let client = MedusaClient::new(settings.base_url.as_str(), settings.options)?;
     Ok(Box::new(Medusa {
         client,
         auth_method: settings.auth_method,
@@ -58,9 +56,17 @@ impl Medusa {
                 self.client
                     .store_context(self.credential(access), &self.overrides)
                     .await
-                    .map_err(into_channel_error)
             })
             .await
+    }
+
+    /// A base URL that cannot be a Medusa server's fails each call before
+    /// any request (in the job, so the other channels still run).
+    fn check_url(&self) -> Result<(), ChannelError> {
+        match self.client.url_problem() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
     }
 }
 
@@ -71,6 +77,7 @@ impl Connector for Medusa {
     }
 
     async fn authenticate(&self, auth: Authorization<'_>) -> Result<Credential, ChannelError> {
+        self.check_url()?;
         match auth {
             Authorization::Login {
                 username,
@@ -82,18 +89,14 @@ impl Connector for Medusa {
                 let renewed = match current {
                     Some(jwt) => match self.client.refresh(jwt).await {
                         Ok(jwt) => Some(jwt),
-                        Err(err) if err.is_unauthorized() => None,
-                        Err(err) => return Err(into_channel_error(err)),
+                        Err(err) if is_unauthorized(&err) => None,
+                        Err(err) => return Err(err),
                     },
                     None => None,
                 };
                 let jwt = match renewed {
                     Some(jwt) => jwt,
-                    None => self
-                        .client
-                        .login(username, password)
-                        .await
-                        .map_err(into_channel_error)?,
+                    None => self.client.login(username, password).await?,
                 };
                 let expires_in = jwt.expires_at.map(|at| {
                     at.duration_since(Timestamp::now())
@@ -110,8 +113,7 @@ impl Connector for Medusa {
             Authorization::ApiKey { key } => {
                 self.client
                     .check_credential(WireCredential::SecretKey(key))
-                    .await
-                    .map_err(into_channel_error)?;
+                    .await?;
                 Ok(Credential {
                     access_token: key.to_string(),
                     expires_in: None,
@@ -130,6 +132,7 @@ impl Connector for Medusa {
         access: &str,
         request: PageRequest<'_>,
     ) -> Result<ProductPage, ChannelError> {
+        self.check_url()?;
         let ctx = self.context(access).await?;
         let page = self
             .client
@@ -140,11 +143,7 @@ impl Connector for Medusa {
                 request.cursor,
                 request.since,
             )
-            .await
-            .map_err(into_channel_error)?;
-        for why in &page.skipped {
-            tracing::warn!(reason = %why, "Medusa variant not imported");
-        }
+            .await?;
         if !page.deleted_skus.is_empty() {
             // The seam's page has no deletion list yet: a complete import
             // from the master removes what the platform no longer has.
@@ -156,7 +155,7 @@ impl Connector for Medusa {
         Ok(ProductPage {
             products: page.products,
             next_cursor: page.next_cursor,
-            skipped: page.skipped_without_sku + page.skipped.len() as u64,
+            skipped: page.skipped,
         })
     }
 
@@ -165,6 +164,7 @@ impl Connector for Medusa {
         access: &str,
         batch: Batch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
+        self.check_url()?;
         self.limits.check_batch(&batch)?;
         let ctx = self.context(access).await?;
         let credential = self.credential(access);
@@ -173,16 +173,14 @@ impl Connector for Medusa {
             let outcomes = self
                 .client
                 .export_products(credential, ctx, batch.upserts)
-                .await
-                .map_err(into_channel_error)?;
+                .await?;
             results.extend(outcomes.into_iter().map(item_result));
         }
         if !batch.deletions.is_empty() {
             let outcomes = self
                 .client
                 .delete_products(credential, batch.deletions)
-                .await
-                .map_err(into_channel_error)?;
+                .await?;
             results.extend(outcomes.into_iter().map(item_result));
         }
         Ok(results)
@@ -200,45 +198,5 @@ fn item_result(outcome: ItemOutcome) -> ItemResult {
             super::ItemStatus::Error => ItemStatus::Error,
         },
         error: outcome.error,
-    }
-}
-
-/// The seam's error for a Medusa one; the jobs branch on `Unauthorized`
-/// (renew once) and on retryability.
-pub fn into_channel_error(err: MedusaError) -> ChannelError {
-    match err {
-        MedusaError::BaseUrl { .. } => ChannelError::Options(err.to_string()),
-        MedusaError::Setup(source) => ChannelError::Setup(source),
-        MedusaError::LoginRefused { ref url, .. } => ChannelError::Refused {
-            url: url.clone(),
-            message: err.to_string(),
-        },
-        MedusaError::Unauthorized { url, .. } => ChannelError::Unauthorized { url },
-        MedusaError::Status {
-            url,
-            status,
-            message,
-        } => ChannelError::Status {
-            url,
-            status,
-            excerpt: message,
-        },
-        MedusaError::Timeout { url } => ChannelError::Timeout { url },
-        MedusaError::Connect { url, source } => ChannelError::Connect { url, source },
-        MedusaError::Transport { url, source } => ChannelError::Transport { url, source },
-        MedusaError::Malformed { url, what } => ChannelError::Malformed {
-            url,
-            what,
-            excerpt: String::new(),
-        },
-        MedusaError::ShopSetup(message) => ChannelError::Refused {
-            url: "the Medusa store".into(),
-            message,
-        },
-        MedusaError::Cursor(_) => ChannelError::Malformed {
-            url: "the stored import cursor".into(),
-            what: err.to_string(),
-            excerpt: String::new(),
-        },
     }
 }

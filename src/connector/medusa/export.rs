@@ -25,10 +25,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::amount;
-use super::http::Credential;
 use super::import::StoreContext;
 use super::wire::{self, WireVariant};
-use super::{MedusaClient, MedusaError};
+use super::{ChannelError, Credential, MedusaClient, Replay};
 use crate::crash;
 use crate::product::Product;
 
@@ -75,12 +74,12 @@ impl ItemOutcome {
 
 /// A 4xx on a request is the items' fault: it becomes their error. Anything
 /// else fails the whole call.
-fn item_error(err: MedusaError) -> Result<String, MedusaError> {
+fn item_error(err: ChannelError) -> Result<String, ChannelError> {
     match err {
-        MedusaError::Status {
-            status, message, ..
+        ChannelError::Status {
+            status, excerpt, ..
         } if (400..500).contains(&status) && !matches!(status, 408 | 429) => {
-            Ok(format!("Medusa refused it (HTTP {status}): {message}"))
+            Ok(format!("Medusa refused it (HTTP {status}): {excerpt}"))
         }
         other => Err(other),
     }
@@ -172,7 +171,7 @@ impl MedusaClient {
         credential: Credential<'_>,
         ctx: &StoreContext,
         products: &[Product],
-    ) -> Result<Vec<ItemOutcome>, MedusaError> {
+    ) -> Result<Vec<ItemOutcome>, ChannelError> {
         let mut outcomes: HashMap<String, ItemOutcome> = HashMap::new();
         let mut valid: Vec<(&Product, Box<RawValue>)> = Vec::new();
         for product in products {
@@ -256,7 +255,7 @@ impl MedusaClient {
         ctx: &StoreContext,
         plans: &[Plan<'_>],
         outcomes: &mut HashMap<String, ItemOutcome>,
-    ) -> Result<(), MedusaError> {
+    ) -> Result<(), ChannelError> {
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
 
         // Variant titles and prices, one request per product.
@@ -275,8 +274,15 @@ impl MedusaClient {
                 serde_json::to_string(&updates).expect("variant updates serialize")
             );
             let path = format!("admin/products/{product_id}/variants/batch");
+            // Sets titles and prices of variants by id: safe to apply twice.
             if let Err(err) = self
-                .post::<serde::de::IgnoredAny>(&path, &[("fields", "id")], credential, &body)
+                .post::<serde::de::IgnoredAny>(
+                    &path,
+                    &[("fields", "id")],
+                    credential,
+                    &body,
+                    Replay::Safe,
+                )
                 .await
             {
                 let why = item_error(err)?;
@@ -297,8 +303,15 @@ impl MedusaClient {
                 .map(|p| serde_json::json!({"id": p.product_id, "title": p.product_title}))
                 .collect();
             let body = serde_json::json!({"update": updates}).to_string();
+            // Sets product titles by id: safe to apply twice.
             if let Err(err) = self
-                .post::<serde::de::IgnoredAny>("admin/products/batch", &[], credential, &body)
+                .post::<serde::de::IgnoredAny>(
+                    "admin/products/batch",
+                    &[],
+                    credential,
+                    &body,
+                    Replay::Safe,
+                )
                 .await
             {
                 let why = item_error(err)?;
@@ -359,7 +372,7 @@ impl MedusaClient {
         ctx: &StoreContext,
         creates: &[(&Product, Box<RawValue>)],
         outcomes: &mut HashMap<String, ItemOutcome>,
-    ) -> Result<(), MedusaError> {
+    ) -> Result<(), ChannelError> {
         if creates.is_empty() {
             return Ok(());
         }
@@ -369,8 +382,17 @@ impl MedusaClient {
             .collect();
         let batch = format!(r#"{{"create":[{}]}}"#, bodies.join(","));
         let mut created: Vec<&Product> = Vec::new();
+        // Creates are not safe to send twice: a lost reply may hide products
+        // Medusa made. An unknown outcome fails the batch; the next export
+        // looks the SKUs up before creating anything.
         match self
-            .post::<serde::de::IgnoredAny>("admin/products/batch", &[], credential, &batch)
+            .post::<serde::de::IgnoredAny>(
+                "admin/products/batch",
+                &[],
+                credential,
+                &batch,
+                Replay::NotSafe,
+            )
             .await
         {
             Ok(_) => created.extend(creates.iter().map(|(p, _)| *p)),
@@ -383,6 +405,7 @@ impl MedusaClient {
                             &[("fields", "id")],
                             credential,
                             body,
+                            Replay::NotSafe,
                         )
                         .await
                     {
@@ -449,7 +472,7 @@ impl MedusaClient {
         credential: Credential<'_>,
         create: &[LevelOut<'_>],
         update: &[LevelOut<'_>],
-    ) -> Result<Result<(), String>, MedusaError> {
+    ) -> Result<Result<(), String>, ChannelError> {
         if create.is_empty() && update.is_empty() {
             return Ok(Ok(()));
         }
@@ -460,6 +483,10 @@ impl MedusaClient {
                 &[],
                 credential,
                 &body,
+                // Absolute levels, one per item and location: applying
+                // twice leaves the same level (a second create is refused,
+                // never a second level).
+                Replay::Safe,
             )
             .await
         {
@@ -474,7 +501,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         skus: &[String],
-    ) -> Result<Vec<ItemOutcome>, MedusaError> {
+    ) -> Result<Vec<ItemOutcome>, ChannelError> {
         let wanted: Vec<&str> = skus.iter().map(String::as_str).collect();
         let existing = self.find_variants(credential, &wanted).await?;
         let shapes = self
@@ -515,8 +542,15 @@ impl MedusaClient {
         for chunk in products.chunks(DELETE_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
             let body = serde_json::json!({"delete": ids}).to_string();
+            // Deleting by id twice deletes once.
             let result = self
-                .post::<serde::de::IgnoredAny>("admin/products/batch", &[], credential, &body)
+                .post::<serde::de::IgnoredAny>(
+                    "admin/products/batch",
+                    &[],
+                    credential,
+                    &body,
+                    Replay::Safe,
+                )
                 .await;
             let error = match result {
                 Ok(_) => None,
@@ -534,7 +568,7 @@ impl MedusaClient {
             let path = format!("admin/products/{product_id}/variants/{variant_id}");
             let outcome = match self.delete(&path, credential).await {
                 Ok(()) => ItemOutcome::ok(sku, ItemStatus::Deleted),
-                Err(MedusaError::Status { status: 404, .. }) => {
+                Err(ChannelError::Status { status: 404, .. }) => {
                     ItemOutcome::ok(sku, ItemStatus::Deleted)
                 }
                 Err(err) => ItemOutcome::error(sku, item_error(err)?),
@@ -556,7 +590,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         skus: &[&str],
-    ) -> Result<HashMap<String, Vec<WireVariant>>, MedusaError> {
+    ) -> Result<HashMap<String, Vec<WireVariant>>, ChannelError> {
         let mut found: HashMap<String, Vec<WireVariant>> = HashMap::new();
         for chunk in skus.chunks(LOOKUP_CHUNK) {
             let mut query: Vec<(&str, &str)> = chunk.iter().map(|s| ("sku[]", *s)).collect();
@@ -582,7 +616,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         ids: impl Iterator<Item = &'a str>,
-    ) -> Result<HashMap<String, ProductShape>, MedusaError> {
+    ) -> Result<HashMap<String, ProductShape>, ChannelError> {
         let ids: BTreeSet<&str> = ids.collect();
         let ids: Vec<&str> = ids.into_iter().collect();
         let mut shapes = HashMap::new();
@@ -603,11 +637,11 @@ fn check_for_export(product: &Product, ctx: &StoreContext) -> Result<Box<RawValu
     if product.sku.trim().is_empty() {
         return Err("empty SKU".into());
     }
-    let currency = product.currency.to_ascii_lowercase();
+    let currency = product.price.currency().code().to_ascii_lowercase();
     if !ctx.currencies.contains_key(&currency) {
         return Err(format!(
             "currency {} is not one of the store's currencies ({}): add it in Medusa under Settings → Store",
-            product.currency,
+            product.price.currency(),
             ctx.currencies
                 .keys()
                 .map(|c| c.to_ascii_uppercase())
@@ -618,8 +652,8 @@ fn check_for_export(product: &Product, ctx: &StoreContext) -> Result<Box<RawValu
     if product.quantity < 0 {
         return Err(format!("negative quantity {}", product.quantity));
     }
-    let amount = amount::price_to_amount(&product.price).map_err(|e| e.to_string())?;
-    Ok(RawValue::from_string(amount).expect("a checked amount is a JSON number"))
+    let amount = amount::price_to_amount(&product.price);
+    Ok(RawValue::from_string(amount).expect("a price's text is a JSON number"))
 }
 
 fn plan_update<'a>(
@@ -629,7 +663,7 @@ fn plan_update<'a>(
     shape: &'a ProductShape,
     ctx: &'a StoreContext,
 ) -> Result<Plan<'a>, String> {
-    let currency = product.currency.to_ascii_lowercase();
+    let currency = product.price.currency().code().to_ascii_lowercase();
     let variants = shape.variants.len();
     let variant_title = variant.title.as_deref().unwrap_or_default();
     let current = wire::catalog_title(&shape.title, variant_title, variants);
@@ -729,7 +763,8 @@ fn create_body(product: &Product, amount: &RawValue, ctx: &StoreContext) -> Stri
         handle = serde_json::to_string(&handle_for(&product.sku)).expect("string"),
         channel = serde_json::to_string(&ctx.sales_channel_id).expect("string"),
         sku = serde_json::to_string(&product.sku).expect("string"),
-        currency = serde_json::to_string(&product.currency.to_ascii_lowercase()).expect("string"),
+        currency = serde_json::to_string(&product.price.currency().code().to_ascii_lowercase())
+            .expect("string"),
         amount = amount.get(),
     )
 }

@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::http::Credential;
-use super::wire::{self, MappingContext, PRODUCT_FIELDS, ProductList, Skip};
-use super::{MedusaClient, MedusaError};
+use super::wire::{self, MappingContext, PRODUCT_FIELDS, ProductList};
+use super::{ChannelError, Credential, MedusaClient};
+use crate::connector::Skipped;
 use crate::product::Product;
 
 /// How far back an incremental import looks before its `since`.
@@ -58,11 +58,6 @@ impl StoreContext {
     fn mapping(&self) -> MappingContext<'_> {
         MappingContext {
             currency: &self.default_currency,
-            exponent: self
-                .currencies
-                .get(&self.default_currency)
-                .copied()
-                .unwrap_or(2),
             stock_location_id: &self.stock_location_id,
         }
     }
@@ -85,8 +80,11 @@ impl ImportCursor {
         }
     }
 
-    pub fn decode(text: &str) -> Result<ImportCursor, MedusaError> {
-        let bad = || MedusaError::Cursor(text.to_string());
+    pub fn decode(text: &str) -> Result<ImportCursor, ChannelError> {
+        let bad = || ChannelError::BadCursor {
+            cursor: text.to_string(),
+            why: "not a Medusa import cursor".into(),
+        };
         let (phase, offset) = text.split_once(':').ok_or_else(bad)?;
         let offset: u64 = offset.parse().map_err(|_| bad())?;
         match phase {
@@ -111,15 +109,12 @@ impl ImportCursor {
 /// One page of an import.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportPage {
-    /// Every product here passed `Product::check`.
     pub products: Vec<Product>,
     /// SKUs deleted on the server since `since` (incremental imports only).
     pub deleted_skus: Vec<String>,
-    /// Variants without a SKU: not importable.
-    pub skipped_without_sku: u64,
-    /// Other variants left out, with why (no base price in the default
+    /// Variants left out, with why (no SKU, no base price in the default
     /// currency, a fractional stock, ...).
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Skipped>,
     /// `None` ends the import.
     pub next_cursor: Option<String>,
 }
@@ -195,7 +190,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         overrides: &StoreOverrides,
-    ) -> Result<StoreContext, MedusaError> {
+    ) -> Result<StoreContext, ChannelError> {
         let stores: StoreList = self
             .get(
                 "admin/stores",
@@ -207,9 +202,13 @@ impl MedusaClient {
                 credential,
             )
             .await?;
-        let store = stores.stores.into_iter().next().ok_or_else(|| {
-            MedusaError::ShopSetup("the Medusa server has no store: run its migrations".into())
-        })?;
+        let store = stores
+            .stores
+            .into_iter()
+            .next()
+            .ok_or_else(|| ChannelError::ShopSetup {
+                message: "the Medusa server has no store: run its migrations".into(),
+            })?;
         let currencies: BTreeMap<String, u32> = store
             .supported_currencies
             .iter()
@@ -228,11 +227,9 @@ impl MedusaClient {
             .iter()
             .find(|c| c.is_default)
             .map(|c| c.currency_code.to_ascii_lowercase())
-            .ok_or_else(|| {
-                MedusaError::ShopSetup(
-                    "the Medusa store has no default currency: set one under Settings → Store"
-                        .into(),
-                )
+            .ok_or_else(|| ChannelError::ShopSetup {
+                message: "the Medusa store has no default currency: set one under Settings → Store"
+                    .into(),
             })?;
         let sales_channel_id = match &overrides.sales_channel_id {
             Some(id) => {
@@ -243,9 +240,9 @@ impl MedusaClient {
                 id.clone()
             }
             None => store.default_sales_channel_id.ok_or_else(|| {
-                MedusaError::ShopSetup(
-                    "the Medusa store has no default sales channel: set one, or name one with `sales-channel-id`".into(),
-                )
+                ChannelError::ShopSetup {
+                    message: "the Medusa store has no default sales channel: set one, or name one with `sales-channel-id`".into(),
+                }
             })?,
         };
         let stock_location_id =
@@ -277,11 +274,11 @@ impl MedusaClient {
                         )
                         .await?;
                     linked.items.into_iter().next().map(|l| l.id).ok_or_else(|| {
-                    MedusaError::ShopSetup(format!(
+                    ChannelError::ShopSetup { message: format!(
                         "no stock location is linked to sales channel `{sales_channel_id}`: \
                          link one in Medusa (Settings → Locations → Sales channels), \
                          or name one with `stock-location-id`"
-                    ))
+                    ) }
                 })?
                 }
             };
@@ -303,7 +300,7 @@ impl MedusaClient {
         limit: usize,
         cursor: Option<&str>,
         since: Option<Timestamp>,
-    ) -> Result<ImportPage, MedusaError> {
+    ) -> Result<ImportPage, ChannelError> {
         let cursor = match cursor {
             Some(text) => ImportCursor::decode(text)?,
             None => ImportCursor::Products { offset: 0 },
@@ -323,7 +320,12 @@ impl MedusaClient {
             (ImportCursor::Deleted { offset }, Some(since)) => {
                 self.deleted_page(credential, limit, offset, since).await?
             }
-            (other, None) => return Err(MedusaError::Cursor(other.encode())),
+            (other, None) => {
+                return Err(ChannelError::BadCursor {
+                    cursor: other.encode(),
+                    why: "an incremental import's cursor, for a full import".into(),
+                });
+            }
         };
         page.next_cursor = match next_offset {
             Some(offset) => Some(
@@ -346,7 +348,7 @@ impl MedusaClient {
         limit: usize,
         offset: u64,
         since: Option<Timestamp>,
-    ) -> Result<(ImportPage, Option<u64>), MedusaError> {
+    ) -> Result<(ImportPage, Option<u64>), ChannelError> {
         let (limit_text, offset_text) = (limit.to_string(), offset.to_string());
         let since_text = since.map(|t| t.to_string());
         let mut query = vec![
@@ -370,7 +372,7 @@ impl MedusaClient {
         limit: usize,
         offset: u64,
         since: Timestamp,
-    ) -> Result<(ImportPage, Option<u64>), MedusaError> {
+    ) -> Result<(ImportPage, Option<u64>), ChannelError> {
         let (limit_text, offset_text) = (limit.to_string(), offset.to_string());
         let items: IdList<WireInventoryItem> = self
             .get(
@@ -432,7 +434,7 @@ impl MedusaClient {
         limit: usize,
         offset: u64,
         since: Timestamp,
-    ) -> Result<(ImportPage, Option<u64>), MedusaError> {
+    ) -> Result<(ImportPage, Option<u64>), ChannelError> {
         let (limit_text, offset_text, since_text) =
             (limit.to_string(), offset.to_string(), since.to_string());
         let list: ProductList = self
@@ -483,7 +485,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         skus: &BTreeSet<String>,
-    ) -> Result<Vec<String>, MedusaError> {
+    ) -> Result<Vec<String>, ChannelError> {
         let mut live = Vec::new();
         let skus: Vec<&String> = skus.iter().collect();
         for chunk in skus.chunks(100) {
@@ -528,13 +530,7 @@ fn map_variants(
         {
             match wire::variant_to_product(product, variant, &mapping) {
                 Ok(mapped) => page.products.push(mapped),
-                Err(Skip::NoSku) => page.skipped_without_sku += 1,
-                Err(Skip::NoPrice) => page.skipped.push(format!(
-                    "sku `{}`: no base price in {}",
-                    variant.sku.as_deref().unwrap_or_default(),
-                    ctx.default_currency.to_ascii_uppercase()
-                )),
-                Err(Skip::Invalid(why)) => page.skipped.push(why),
+                Err(skipped) => page.skipped.push(skipped),
             }
         }
     }
@@ -542,11 +538,11 @@ fn map_variants(
 }
 
 /// Maps a Medusa "not found" to a message naming the configured id.
-fn not_found(err: MedusaError, what: String) -> MedusaError {
+fn not_found(err: ChannelError, what: String) -> ChannelError {
     match err {
-        MedusaError::Status { status: 404, .. } => {
-            MedusaError::ShopSetup(format!("{what} does not exist on this Medusa server"))
-        }
+        ChannelError::Status { status: 404, .. } => ChannelError::ShopSetup {
+            message: format!("{what} does not exist on this Medusa server"),
+        },
         other => other,
     }
 }

@@ -2,14 +2,14 @@
 //! real server sends it, no network.
 
 use super::export::handle_for;
-use super::wire::{self, MappingContext, ProductList, Skip, catalog_title};
+use super::wire::{self, MappingContext, ProductList, catalog_title};
+use crate::connector::Skipped;
 
 const LOCATION: &str = "sloc_1";
 
 fn ctx() -> MappingContext<'static> {
     MappingContext {
         currency: "eur",
-        exponent: 2,
         stock_location_id: LOCATION,
     }
 }
@@ -44,10 +44,10 @@ fn a_variant_maps_to_a_catalog_product_with_exact_price_and_located_stock() {
     assert_eq!(product.sku, "A1");
     assert_eq!(product.title, "Shirt");
     assert_eq!(
-        product.price, "0.10",
+        product.price.to_string(),
+        "0.10 EUR",
         "the base price, with the currency's two digits"
     );
-    assert_eq!(product.currency, "EUR");
     assert_eq!(product.quantity, 7, "stock at the chosen location only");
     assert_eq!(product.id.as_deref(), Some("variant_1"));
     assert_eq!(
@@ -66,15 +66,17 @@ fn variants_without_sku_price_or_stock_level_are_handled() {
         small.title, "Mug / Small",
         "a product with several variants"
     );
-    assert_eq!(small.price, "1234567.89");
+    assert_eq!(small.price.amount_text(), "1234567.89");
     assert_eq!(small.quantity, 0, "no inventory: nothing stocked here");
     assert_eq!(
         wire::variant_to_product(mug, &mug.variants[1], &ctx()),
-        Err(Skip::NoSku)
+        Err(Skipped::NoSku)
     );
     assert_eq!(
         wire::variant_to_product(mug, &mug.variants[2], &ctx()),
-        Err(Skip::NoPrice)
+        Err(Skipped::NoPrice {
+            currency: "EUR".into()
+        })
     );
 }
 
@@ -84,9 +86,26 @@ fn fractional_stock_is_refused_not_rounded() {
     let list: ProductList = serde_json::from_str(&text).unwrap();
     let result = wire::variant_to_product(&list.products[0], &list.products[0].variants[0], &ctx());
     assert!(
-        matches!(result, Err(Skip::Invalid(ref why)) if why.contains("7.5")),
+        matches!(result, Err(Skipped::Refused { ref sku, ref reason }) if sku == "A1" && reason.contains("7.5")),
         "{result:?}"
     );
+}
+
+#[test]
+fn prices_that_break_the_price_rule_are_refused_by_sku() {
+    for (amount, expected) in [
+        ("-1", "price `-1` is negative"),
+        ("1.005", "more decimals than EUR allows"),
+    ] {
+        let text = LISTING.replace(r#""amount":0.1,"#, &format!(r#""amount":{amount},"#));
+        let list: ProductList = serde_json::from_str(&text).unwrap();
+        let result =
+            wire::variant_to_product(&list.products[0], &list.products[0].variants[0], &ctx());
+        assert!(
+            matches!(&result, Err(Skipped::Refused { sku, reason }) if sku == "A1" && reason.contains(expected)),
+            "{amount}: {result:?}"
+        );
+    }
 }
 
 #[test]

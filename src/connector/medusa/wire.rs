@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::amount;
+use crate::connector::Skipped;
+use crate::price::Currency;
 use crate::product::Product;
 
 /// The `fields=` of a product listing: what the mapping reads, nothing more.
@@ -120,22 +122,10 @@ impl WireVariant {
     }
 }
 
-/// Why a variant is not imported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Skip {
-    NoSku,
-    /// No base price in the store's default currency.
-    NoPrice,
-    /// A price, quantity or timestamp the catalog cannot hold.
-    Invalid(String),
-}
-
 /// What a shop owner knows the store by, as the mapping needs it.
 pub struct MappingContext<'a> {
     /// The store's default currency, lower case.
     pub currency: &'a str,
-    /// Its ISO 4217 exponent (Medusa's `decimal_digits`).
-    pub exponent: u32,
     pub stock_location_id: &'a str,
 }
 
@@ -157,14 +147,24 @@ pub fn variant_to_product(
     product: &WireProduct,
     variant: &WireVariant,
     ctx: &MappingContext<'_>,
-) -> Result<Product, Skip> {
+) -> Result<Product, Skipped> {
     let sku = match variant.sku.as_deref().map(str::trim) {
         Some(sku) if !sku.is_empty() => variant.sku.clone().expect("checked"),
-        _ => return Err(Skip::NoSku),
+        _ => return Err(Skipped::NoSku),
     };
-    let price = variant.base_price(ctx.currency).ok_or(Skip::NoPrice)?;
-    let price_text = amount::amount_to_price(price.amount.get(), ctx.exponent)
-        .map_err(|e| Skip::Invalid(format!("sku `{sku}`: {e}")))?;
+    let refused = |reason: String| Skipped::Refused {
+        sku: sku.clone(),
+        reason,
+    };
+    let price = variant
+        .base_price(ctx.currency)
+        .ok_or_else(|| Skipped::NoPrice {
+            currency: ctx.currency.to_ascii_uppercase(),
+        })?;
+    let catalog_price = Currency::from_code(&ctx.currency.to_ascii_uppercase())
+        .map_err(amount::AmountError::from)
+        .and_then(|currency| amount::amount_to_price(price.amount.get(), currency))
+        .map_err(|e| refused(e.to_string()))?;
     let level = variant.level_at(ctx.stock_location_id);
     let quantity = match level {
         None => 0,
@@ -173,8 +173,8 @@ pub fn variant_to_product(
             .as_i64()
             .filter(|q| *q >= 0)
             .ok_or_else(|| {
-                Skip::Invalid(format!(
-                    "sku `{sku}`: stocked quantity {} is not a whole number of units",
+                refused(format!(
+                    "stocked quantity {} is not a whole number of units",
                     level.stocked_quantity
                 ))
             })?,
@@ -191,25 +191,20 @@ pub fn variant_to_product(
         level.and_then(|l| l.updated_at.as_deref()),
     ];
     let updated_at = latest(stamps.into_iter().flatten())
-        .ok_or_else(|| Skip::Invalid(format!("sku `{sku}`: no readable `updated_at`")))?;
-    let product = Product {
+        .ok_or_else(|| refused("no readable `updated_at`".into()))?;
+    Ok(Product {
         title: catalog_title(
             &product.title,
             variant.title.as_deref().unwrap_or(""),
             live_variants,
         ),
         sku,
-        price: price_text,
-        currency: ctx.currency.to_ascii_uppercase(),
+        price: catalog_price,
         quantity,
         attributes: BTreeMap::new(),
         updated_at: updated_at.to_string(),
         id: Some(variant.id.clone()),
-    };
-    product
-        .check()
-        .map_err(|e| Skip::Invalid(format!("sku `{}`: {e}", product.sku)))?;
-    Ok(product)
+    })
 }
 
 /// The latest of some RFC 3339 timestamps (unreadable ones ignored).

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use cynic::{MutationBuilder, QueryBuilder};
 use futures_util::StreamExt as _;
 
-use super::client::{Credential, Replay, VendureClient, VendureError};
+use super::client::{Credential, Replay, VendureClient};
 use super::money;
 use super::wire::{
     Channel, CreateProduct, CreateProductInput, CreateProductVariables, CreateProductVariantInput,
@@ -29,6 +29,7 @@ use super::wire::{
     UpdateProductVariantInput, UpdateProductVariantPriceInput, UpdateVariants,
     UpdateVariantsVariables, VariantListVariables, VariantsBySku,
 };
+use crate::connector::ChannelError;
 use crate::crash;
 use crate::product::Product;
 
@@ -90,7 +91,7 @@ pub fn plan_upsert(
     let accepted = channel
         .available_currency_codes
         .iter()
-        .any(|c| c.as_str() == product.currency);
+        .any(|c| c.as_str() == product.price.currency().code());
     if !accepted {
         let codes: Vec<&str> = channel
             .available_currency_codes
@@ -99,11 +100,12 @@ pub fn plan_upsert(
             .collect();
         return Plan::Refuse(format!(
             "currency `{}` is not accepted by the Vendure channel (it accepts {}): add it to the channel's available currencies",
-            product.currency,
+            product.price.currency(),
             codes.join(", ")
         ));
     }
-    let minor_units = match money::to_minor_units(&product.price, &product.currency) {
+    let currency = product.price.currency().code();
+    let minor_units = match money::to_minor_units(&product.price) {
         Ok(minor) => minor,
         Err(e) => return Plan::Refuse(e.to_string()),
     };
@@ -118,7 +120,7 @@ pub fn plan_upsert(
         return Plan::Create(NewVariant {
             sku: product.sku.clone(),
             title: product.title.clone(),
-            currency: product.currency.clone(),
+            currency: currency.to_string(),
             minor_units,
             quantity,
         });
@@ -127,10 +129,10 @@ pub fn plan_upsert(
     let price_now = existing
         .prices
         .iter()
-        .find(|p| p.currency_code.as_str() == product.currency)
+        .find(|p| p.currency_code.as_str() == currency)
         .map(|p| p.price.0);
     let price_changed = price_now != Some(minor_units);
-    let in_default = channel.default_currency_code.as_str() == product.currency;
+    let in_default = channel.default_currency_code.as_str() == currency;
     let update = UpdateProductVariantInput {
         id: existing.id.clone(),
         translations: (existing.name != product.title).then(|| {
@@ -143,7 +145,7 @@ pub fn plan_upsert(
         price: (price_changed && in_default).then_some(Money(minor_units)),
         prices: (price_changed && !in_default).then(|| {
             vec![UpdateProductVariantPriceInput {
-                currency_code: CurrencyCode::new(&product.currency),
+                currency_code: CurrencyCode::new(currency),
                 price: Money(minor_units),
             }]
         }),
@@ -208,7 +210,7 @@ pub async fn look_up(
     client: &VendureClient,
     credential: Credential<'_>,
     skus: &[String],
-) -> Result<(Channel, HashMap<String, Vec<ExistingVariant>>), VendureError> {
+) -> Result<(Channel, HashMap<String, Vec<ExistingVariant>>), ChannelError> {
     let mut by_sku: HashMap<String, Vec<ExistingVariant>> = HashMap::new();
     let mut channel = None;
     // SKU lists are split like mutations; each is paged to the list limit.
@@ -234,7 +236,7 @@ pub async fn look_up(
                     }),
                 }),
             });
-            let (reply, _) = client
+            let reply = client
                 .run::<VariantsBySku, _>(
                     "productVariants(sku in)",
                     credential,
@@ -267,14 +269,14 @@ fn numeric_id(id: &Id) -> (u64, String) {
 }
 
 /// Sends one export batch. `Err` only when the whole batch failed (the
-/// caller may re-login on [`VendureError::Forbidden`] and resend: resending
+/// caller may re-login on [`ChannelError::Unauthorized`] and resend: resending
 /// is safe because the SKUs are looked up again first).
 pub async fn send_batch(
     client: &VendureClient,
     credential: Credential<'_>,
     upserts: &[Product],
     deletions: &[String],
-) -> Result<Vec<ItemOutcome>, VendureError> {
+) -> Result<Vec<ItemOutcome>, ChannelError> {
     let skus: Vec<String> = upserts
         .iter()
         .map(|p| p.sku.clone())
@@ -335,7 +337,7 @@ async fn update_variants(
     credential: Credential<'_>,
     updates: Vec<(usize, UpdateProductVariantInput)>,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), VendureError> {
+) -> Result<(), ChannelError> {
     let overhead = UpdateVariants::build(UpdateVariantsVariables { input: vec![] })
         .query
         .len()
@@ -356,7 +358,7 @@ async fn update_variants(
                 )
                 .await
             {
-                Ok((reply, _)) => {
+                Ok(reply) => {
                     // Matched by id: Vendure need not answer in input order.
                     let answered: std::collections::HashSet<Id> = reply
                         .update_product_variants
@@ -375,10 +377,10 @@ async fn update_variants(
                         });
                     }
                 }
-                Err(VendureError::GraphQl { message, .. }) if part.len() == 1 => {
+                Err(ChannelError::Refused { message, .. }) if part.len() == 1 => {
                     outcomes[part[0].0] = Some(Outcome::Error(message));
                 }
-                Err(VendureError::GraphQl { .. }) => {
+                Err(ChannelError::Refused { .. }) => {
                     let mut part = part;
                     let back = part.split_off(part.len() / 2);
                     pending.push(part);
@@ -397,15 +399,15 @@ async fn create_variants(
     channel: &Channel,
     creates: Vec<(usize, NewVariant)>,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), VendureError> {
+) -> Result<(), ChannelError> {
     if creates.is_empty() {
         return Ok(());
     }
     let language = channel.default_language_code.clone();
     // A product per new variant, a few at a time (Vendure creates one
     // product per call). A kill after this leaves empty products (no
-    // variant, so no SKU): harmless, and the next run creates others.
-    let product_ids: Vec<Result<Id, VendureError>> = futures_util::stream::iter(&creates)
+    // variant, so no SKU) that the next run does not see: it creates others.
+    let product_ids: Vec<Result<Id, ChannelError>> = futures_util::stream::iter(&creates)
         .map(|(_, new)| create_product(client, credential, &language, new))
         .buffered(PRODUCTS_IN_FLIGHT)
         .collect()
@@ -444,18 +446,18 @@ async fn create_variants(
             let input: Vec<CreateProductVariantInput> =
                 part.iter().map(|(_, v)| v.clone()).collect();
             let operation = CreateVariants::build(CreateVariantsVariables { input });
-            // Unsafe to replay: a timeout may hide a committed create. The
+            // Not safe to replay: a timeout may hide a committed create. The
             // look-up at the next send finds what was created.
             match client
                 .run::<CreateVariants, _>(
                     "createProductVariants",
                     credential,
                     &operation,
-                    Replay::Unsafe,
+                    Replay::NotSafe,
                 )
                 .await
             {
-                Ok((reply, _)) => {
+                Ok(reply) => {
                     crash::point("vendure-variants-created");
                     // Matched by SKU: Vendure need not answer in input order.
                     let answered: std::collections::HashSet<String> = reply
@@ -474,10 +476,10 @@ async fn create_variants(
                 }
                 // All or nothing per call: a refusal created nothing, so the
                 // halves can be sent again.
-                Err(VendureError::GraphQl { message, .. }) if part.len() == 1 => {
+                Err(ChannelError::Refused { message, .. }) if part.len() == 1 => {
                     outcomes[part[0].0] = Some(Outcome::Error(message));
                 }
-                Err(VendureError::GraphQl { .. }) => {
+                Err(ChannelError::Refused { .. }) => {
                     let mut part = part;
                     let back = part.split_off(part.len() / 2);
                     pending.push(part);
@@ -495,7 +497,7 @@ async fn create_product(
     credential: Credential<'_>,
     language: &LanguageCode,
     new: &NewVariant,
-) -> Result<Id, VendureError> {
+) -> Result<Id, ChannelError> {
     let operation = CreateProduct::build(CreateProductVariables {
         input: CreateProductInput {
             translations: vec![ProductTranslationInput {
@@ -507,9 +509,10 @@ async fn create_product(
             }],
         },
     });
-    // An empty product is harmless, so a replay after a timeout is too.
-    let (reply, _) = client
-        .run::<CreateProduct, _>("createProduct", credential, &operation, Replay::Safe)
+    // Not safe to replay: a create whose reply was lost may have made a
+    // product, and a second call makes a second one.
+    let reply = client
+        .run::<CreateProduct, _>("createProduct", credential, &operation, Replay::NotSafe)
         .await?;
     Ok(reply.create_product.id)
 }
@@ -520,7 +523,7 @@ async fn delete(
     ids: Vec<(usize, Id)>,
     whole_products: bool,
     outcomes: &mut [Option<Outcome>],
-) -> Result<(), VendureError> {
+) -> Result<(), ChannelError> {
     let overhead = 512;
     for chunk in split_by_size_indexed(ids, overhead) {
         let ids: Vec<Id> = chunk.iter().map(|(_, id)| id.clone()).collect();
@@ -530,14 +533,12 @@ async fn delete(
             client
                 .run::<DeleteProducts, _>("deleteProducts", credential, &op, Replay::Safe)
                 .await?
-                .0
                 .delete_products
         } else {
             let op = DeleteVariants::build(operation);
             client
                 .run::<DeleteVariants, _>("deleteProductVariants", credential, &op, Replay::Safe)
                 .await?
-                .0
                 .delete_product_variants
         };
         for ((i, _), response) in chunk.iter().zip(responses) {
@@ -595,8 +596,7 @@ mod tests {
         Product {
             sku: sku.into(),
             title: format!("Title {sku}"),
-            price: price.into(),
-            currency: currency.into(),
+            price: crate::price::Price::parse(price, currency).unwrap(),
             quantity,
             attributes: Default::default(),
             updated_at: "2026-11-27T10:00:00Z".into(),
@@ -668,12 +668,14 @@ mod tests {
             panic!("refused");
         };
         assert!(why.contains("`EUR`") && why.contains("USD, GBP"), "{why}");
-        let Plan::Refuse(why) =
-            plan_upsert(&product("A", "1.999", "USD", 1), None, &channel(&["USD"]))
-        else {
+        let Plan::Refuse(why) = plan_upsert(
+            &product("A", "21474836.48", "USD", 1),
+            None,
+            &channel(&["USD"]),
+        ) else {
             panic!("refused");
         };
-        assert!(why.contains("more decimals"), "{why}");
+        assert!(why.contains("too large for Vendure"), "{why}");
     }
 
     #[test]

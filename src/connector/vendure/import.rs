@@ -18,13 +18,16 @@
 
 use jiff::Timestamp;
 
-use super::client::{Credential, Replay, VendureClient, VendureError};
+use super::client::{Credential, Replay, VendureClient};
 use super::money;
 use super::wire::{
     DateOperators, DateRange, DateTime, ListedVariant, ProductVariantFilterParameter,
     ProductVariantListOptions, ProductVariantSortParameter, SortOrder, VariantListVariables,
     VariantsPage,
 };
+use crate::connector::ChannelError;
+use crate::connector::Skipped;
+use crate::price::PriceError;
 use crate::product::Product;
 
 /// Vendure's stock `adminListQueryLimit`: `take` above it is a USER_INPUT_ERROR.
@@ -117,33 +120,46 @@ impl PageCursor {
 /// One page of an import.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VariantPage {
-    /// Every product passed [`Product::check`].
     pub products: Vec<Product>,
-    /// Variants left out because they have no SKU.
-    pub skipped_without_sku: u64,
+    /// Variants left out: no SKU, or a value the catalog refuses.
+    pub skipped: Vec<Skipped>,
     pub next: Option<PageCursor>,
 }
 
-/// Fetches the page at `cursor` (`take` at most [`MAX_PAGE_SIZE`]).
+/// Fetches the page at `cursor` (`take` at most [`MAX_PAGE_SIZE`]). A
+/// refusal of the page size (a server whose `adminListQueryLimit` is lower)
+/// is [`ChannelError::PageSizeRefused`].
 pub async fn fetch_page(
     client: &VendureClient,
     credential: Credential<'_>,
     cursor: PageCursor,
     take: usize,
-) -> Result<VariantPage, VendureError> {
+) -> Result<VariantPage, ChannelError> {
     use cynic::QueryBuilder;
     let take = take.clamp(1, MAX_PAGE_SIZE);
     let operation = VariantsPage::build(VariantListVariables {
         options: Some(cursor.options(take)),
     });
-    let (page, _) = client
+    let page = client
         .run::<VariantsPage, _>("productVariants", credential, &operation, Replay::Safe)
-        .await?;
+        .await
+        .map_err(|err| match err {
+            ChannelError::Refused { url, message, .. }
+                if message.to_ascii_lowercase().contains("take") =>
+            {
+                ChannelError::PageSizeRefused {
+                    url,
+                    page_size: take,
+                    message,
+                }
+            }
+            other => other,
+        })?;
     page_from_items(&page.product_variants.items, cursor, take).map_err(|what| {
-        VendureError::Malformed {
-            url: client.admin_api().to_string(),
-            operation: "productVariants".into(),
-            what,
+        ChannelError::Malformed {
+            url: client.shown_url(),
+            what: format!("`productVariants`: {what}"),
+            excerpt: String::new(),
         }
     })
 }
@@ -155,9 +171,10 @@ pub fn page_from_items(
     take: usize,
 ) -> Result<VariantPage, String> {
     let mut products = Vec::with_capacity(items.len());
-    let mut skipped_without_sku = 0;
+    let mut skipped = Vec::new();
     let mut page_ms = Vec::with_capacity(items.len());
     for item in items {
+        // The cursor is built from these: an unreadable one fails the page.
         let updated: Timestamp = item.updated_at.0.parse().map_err(|_| {
             format!(
                 "variant {} has an unreadable `updatedAt` `{}`",
@@ -167,37 +184,37 @@ pub fn page_from_items(
         })?;
         page_ms.push(updated.as_millisecond());
         if item.sku.trim().is_empty() {
-            skipped_without_sku += 1;
+            skipped.push(Skipped::NoSku);
             continue;
         }
-        let product = product_from_variant(item);
-        product
-            .check()
-            .map_err(|e| format!("variant {} (SKU `{}`): {e}", item.id.inner(), item.sku))?;
-        products.push(product);
+        match product_from_variant(item) {
+            Ok(product) => products.push(product),
+            Err(e) => skipped.push(Skipped::Refused {
+                sku: item.sku.clone(),
+                reason: e.to_string(),
+            }),
+        }
     }
     Ok(VariantPage {
         products,
-        skipped_without_sku,
+        skipped,
         next: cursor.next(&page_ms, take),
     })
 }
 
 /// One variant as a catalog product: title = the variant's name, price in
-/// the variant's currency by its ISO 4217 exponent, quantity = stock on hand
+/// the variant's currency by the price rule, quantity = stock on hand
 /// (never below 0), id = the variant id.
-pub fn product_from_variant(variant: &ListedVariant) -> Product {
-    let currency = variant.currency_code.as_str().to_string();
-    Product {
+pub fn product_from_variant(variant: &ListedVariant) -> Result<Product, PriceError> {
+    Ok(Product {
         sku: variant.sku.clone(),
         title: variant.name.clone(),
-        price: money::from_minor_units(variant.price.0, &currency),
-        currency,
+        price: money::from_minor_units(variant.price.0, variant.currency_code.as_str())?,
         quantity: i64::from(variant.stock_on_hand.max(0)),
         attributes: Default::default(),
         updated_at: variant.updated_at.0.clone(),
         id: Some(variant.id.inner().to_string()),
-    }
+    })
 }
 
 /// `2026-11-27T09:43:01.123Z` for a millisecond timestamp.
@@ -230,19 +247,21 @@ mod tests {
         let v = variant(7, "MUG-1", 1999, "USD", "2026-11-27T09:43:01.123Z");
         assert_eq!(
             product_from_variant(&v),
-            Product {
+            Ok(Product {
                 sku: "MUG-1".into(),
                 title: "Variant 7".into(),
-                price: "19.99".into(),
-                currency: "USD".into(),
+                price: crate::price::Price::parse("19.99", "USD").unwrap(),
                 quantity: 5,
                 attributes: Default::default(),
                 updated_at: "2026-11-27T09:43:01.123Z".into(),
                 id: Some("7".into()),
-            }
+            })
         );
         let yen = variant(8, "CUP", 1999, "JPY", "2026-11-27T09:43:01.123Z");
-        assert_eq!(product_from_variant(&yen).price, "1999");
+        assert_eq!(
+            product_from_variant(&yen).unwrap().price.to_string(),
+            "1999 JPY"
+        );
     }
 
     #[test]
@@ -254,8 +273,25 @@ mod tests {
         ];
         let page = page_from_items(&items, PageCursor::default(), 10).unwrap();
         assert_eq!(page.products.len(), 1);
-        assert_eq!(page.skipped_without_sku, 2);
+        assert_eq!(page.skipped, [Skipped::NoSku, Skipped::NoSku]);
         assert_eq!(page.next, None, "a short page is the last");
+    }
+
+    #[test]
+    fn a_price_that_breaks_the_price_rule_skips_its_sku_not_the_page() {
+        let items = [
+            variant(1, "A", 100, "USD", "2026-11-27T09:43:01.001Z"),
+            variant(2, "NEG", -100, "USD", "2026-11-27T09:43:01.002Z"),
+        ];
+        let page = page_from_items(&items, PageCursor::default(), 10).unwrap();
+        assert_eq!(page.products.len(), 1);
+        assert_eq!(
+            page.skipped,
+            [Skipped::Refused {
+                sku: "NEG".into(),
+                reason: "price `-1.00` is negative: a price is 0 or more".into()
+            }]
+        );
     }
 
     #[test]

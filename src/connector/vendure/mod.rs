@@ -1,14 +1,15 @@
 //! The Vendure connector (protocol `vendure-admin`): Vendure's GraphQL Admin
-//! API over reqwest, with every operation checked at build time against the
-//! committed `schema.graphql` by cynic (chosen over graphql_client for its
-//! code-first fragments: the Rust types are the selection, so a query cannot
-//! drift from the types that decode it).
+//! API over the shared [`crate::connector::http::HttpClient`], with every
+//! operation checked at build time against the committed `schema.graphql` by
+//! cynic (chosen over graphql_client for its code-first fragments: the Rust
+//! types are the selection, so a query cannot drift from the types that
+//! decode it).
 //!
 //! It owns the wire format and the mapping (one catalog product is one
 //! variant with that SKU); it knows nothing of the store, the config files
 //! or scheduling, and never logs a token, password or key.
 //!
-//! - [`client`]: one GraphQL exchange, credentials, retries, typed errors.
+//! - [`client`]: one GraphQL exchange: credential, replay rule, errors in a 200.
 //! - [`import`]: `productVariants` pages and the incremental cursor.
 //! - [`export`]: look-up by SKU, update / create / delete, body splitting.
 //! - [`money`]: integer minor units by ISO 4217 exponent, never a float.
@@ -24,10 +25,11 @@ mod tests;
 
 use cynic::{MutationBuilder, QueryBuilder};
 
-pub use self::client::{ClientOptions, Credential, VendureClient, VendureError};
+pub use self::client::{Credential, Replay, VendureClient};
 pub use self::export::{ItemOutcome, Outcome};
 pub use self::import::{PageCursor, VariantPage};
-use self::wire::{ActiveChannelQuery, Login, LoginVariables, NativeAuthenticationResult};
+use self::wire::{AdminApiCheck, Login, LoginVariables, NativeAuthenticationResult};
+pub use crate::connector::{ChannelError, ClientOptions};
 
 /// Logs in with `login(username, password)` and returns the session token
 /// from the `vendure-auth-token` header (Vendure has no refresh token: a new
@@ -36,53 +38,56 @@ pub async fn login(
     client: &VendureClient,
     username: &str,
     password: &str,
-) -> Result<String, VendureError> {
+) -> Result<String, ChannelError> {
     let operation = Login::build(LoginVariables { username, password });
-    // A login creates a session and nothing else: safe to send again.
-    let (reply, headers) = client
-        .run::<Login, _>("login", Credential::None, &operation, client::Replay::Safe)
+    let body = client::operation_body(&operation)?;
+    // A login opens a session and changes nothing else: safe to send again.
+    let reply = client
+        .exchange("login", Credential::None, &body, &[password], Replay::Safe)
         .await?;
-    let refused = |code: &wire::ErrorCode, message: &str| VendureError::LoginRefused {
+    let data: Login = client.decode("login", Credential::None, &reply)?;
+    let refused = |code: &wire::ErrorCode, message: &str| ChannelError::LoginRefused {
+        url: reply.shown_url(),
         username: username.to_string(),
-        code: code.as_str().to_string(),
-        message: message.to_string(),
+        message: format!("{}: {}", code.as_str(), reply.excerpt(message.as_bytes())),
     };
-    match reply.login {
-        NativeAuthenticationResult::CurrentUser(_) => headers
-            .get(client::SESSION_TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
+    match data.login {
+        NativeAuthenticationResult::CurrentUser(_) => reply
+            .header(client::SESSION_TOKEN_HEADER)
             .filter(|t| !t.is_empty())
             .map(str::to_string)
-            .ok_or(VendureError::NoSessionToken),
+            .ok_or_else(|| ChannelError::Malformed {
+                url: reply.shown_url(),
+                what: format!(
+                    "Vendure accepted the login but sent no `{}` header: is `authOptions.tokenMethod` set to include \"bearer\"?",
+                    client::SESSION_TOKEN_HEADER
+                ),
+                excerpt: String::new(),
+            }),
         NativeAuthenticationResult::InvalidCredentialsError(e) => {
             Err(refused(&e.error_code, &e.message))
         }
         NativeAuthenticationResult::NativeAuthStrategyError(e) => {
             Err(refused(&e.error_code, &e.message))
         }
-        NativeAuthenticationResult::Unknown => Err(VendureError::Malformed {
-            url: client.admin_api().to_string(),
-            operation: "login".into(),
+        NativeAuthenticationResult::Unknown => Err(ChannelError::Malformed {
+            url: reply.shown_url(),
             what: "`login` answered a result type the connector does not know".into(),
+            excerpt: String::new(),
         }),
     }
 }
 
 /// Checks that `credential` is accepted (an API key, or a session that may
-/// have expired) by reading the active channel, which needs an authenticated
-/// user; returns the channel's default currency.
+/// have expired) by the Admin API for reading the catalog: the active
+/// channel and one variant. Returns the channel's default currency.
 pub async fn check_credential(
     client: &VendureClient,
     credential: Credential<'_>,
-) -> Result<String, VendureError> {
-    let operation = ActiveChannelQuery::build(());
-    let (reply, _) = client
-        .run::<ActiveChannelQuery, _>(
-            "activeChannel",
-            credential,
-            &operation,
-            client::Replay::Safe,
-        )
+) -> Result<String, ChannelError> {
+    let operation = AdminApiCheck::build(());
+    let reply = client
+        .run::<AdminApiCheck, _>("activeChannel", credential, &operation, Replay::Safe)
         .await?;
     Ok(reply
         .active_channel
@@ -96,8 +101,8 @@ pub async fn check_credential(
 use async_trait::async_trait;
 
 use super::{
-    AuthMethod, Authorization, Batch, ChannelError, Connector, ItemResult, ItemStatus, Limits,
-    PageRequest, ProductPage, Settings, check_parsed_url,
+    AuthMethod, Authorization, Batch, Connector, ItemResult, ItemStatus, Limits, PageRequest,
+    ProductPage, Settings,
 };
 
 /// The Vendure connector of one channel (`base-url` = the Admin API URL).
@@ -109,15 +114,7 @@ pub struct Vendure {
 
 /// [`super::PROTOCOLS`]' constructor.
 pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
-    check_parsed_url(&settings.base_url)?;
-    let options = ClientOptions {
-        connect_timeout: settings.options.connect_timeout,
-        request_timeout: settings.options.request_timeout,
-        max_attempts: settings.options.max_attempts.max(1),
-        backoff_base: settings.options.backoff_base,
-        backoff_cap: settings.options.backoff_cap,
-    };
-    let client = VendureClient::new(settings.base_url, options).map_err(ChannelError::Setup)?;
+    let client = VendureClient::new(settings.base_url, settings.options)?;
     Ok(Box::new(Vendure {
         client,
         auth_method: settings.auth_method,
@@ -136,35 +133,12 @@ impl Vendure {
         }
     }
 
-    fn explain(&self, error: VendureError) -> ChannelError {
-        let url = self.client.admin_api().to_string();
-        match error {
-            // The runner's "refresh once and retry" path: a new login.
-            VendureError::Forbidden { .. } => ChannelError::Unauthorized { url },
-            VendureError::Status {
-                url,
-                status,
-                excerpt,
-                ..
-            } => ChannelError::Status {
-                url,
-                status,
-                excerpt,
-            },
-            VendureError::Timeout { url, .. } => ChannelError::Timeout { url },
-            VendureError::Connect { url, source } => ChannelError::Connect { url, source },
-            VendureError::Transport { url, source, .. } => ChannelError::Transport { url, source },
-            VendureError::Malformed { url, what, .. } => ChannelError::Malformed {
-                url,
-                what,
-                excerpt: String::new(),
-            },
-            refused @ (VendureError::LoginRefused { .. }
-            | VendureError::NoSessionToken
-            | VendureError::GraphQl { .. }) => ChannelError::Refused {
-                url,
-                message: refused.to_string(),
-            },
+    /// A base URL that cannot be the Admin API fails each call before any
+    /// request (in the job, so the other channels still run).
+    fn check_url(&self) -> Result<(), ChannelError> {
+        match self.client.url_problem() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
         }
     }
 }
@@ -179,16 +153,18 @@ impl Connector for Vendure {
         &self,
         auth: Authorization<'_>,
     ) -> Result<super::Credential, ChannelError> {
+        self.check_url()?;
         match auth {
             // Vendure has no session renewal: a new login every time, and
             // the session lasts the server's `sessionDuration` (unknown
-            // here; an expired one is FORBIDDEN, which logs in again).
+            // here; an expired one is FORBIDDEN, which logs in again). The
+            // new session is checked against the Admin API, so a URL that
+            // answers `login` but is not the Admin API does not pass.
             Authorization::Login {
                 username, password, ..
             } => {
-                let token = login(&self.client, username, password)
-                    .await
-                    .map_err(|e| self.explain(e))?;
+                let token = login(&self.client, username, password).await?;
+                check_credential(&self.client, Credential::Session(&token)).await?;
                 Ok(super::Credential {
                     access_token: token,
                     expires_in: None,
@@ -196,9 +172,7 @@ impl Connector for Vendure {
                 })
             }
             Authorization::ApiKey { key } => {
-                check_credential(&self.client, Credential::ApiKey(key))
-                    .await
-                    .map_err(|e| self.explain(e))?;
+                check_credential(&self.client, Credential::ApiKey(key)).await?;
                 Ok(super::Credential {
                     access_token: key.to_string(),
                     expires_in: None,
@@ -217,13 +191,11 @@ impl Connector for Vendure {
         access: &str,
         request: PageRequest<'_>,
     ) -> Result<ProductPage, ChannelError> {
+        self.check_url()?;
         let cursor = match request.cursor {
-            Some(text) => PageCursor::decode(text).ok_or_else(|| ChannelError::Malformed {
-                url: self.client.admin_api().to_string(),
-                what: format!(
-                    "the stored import cursor `{text}` is not a Vendure cursor: run the import with `--full`"
-                ),
-                excerpt: String::new(),
+            Some(text) => PageCursor::decode(text).ok_or_else(|| ChannelError::BadCursor {
+                cursor: text.to_string(),
+                why: "not a Vendure cursor".into(),
             })?,
             None => PageCursor::first(request.since),
         };
@@ -233,12 +205,11 @@ impl Connector for Vendure {
             cursor,
             self.limits.page_size,
         )
-        .await
-        .map_err(|e| self.explain(e))?;
+        .await?;
         Ok(ProductPage {
             products: page.products,
             next_cursor: page.next.map(|c| c.encode()),
-            skipped: page.skipped_without_sku,
+            skipped: page.skipped,
         })
     }
 
@@ -247,6 +218,7 @@ impl Connector for Vendure {
         access: &str,
         batch: Batch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
+        self.check_url()?;
         self.limits.check_batch(&batch)?;
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -258,8 +230,7 @@ impl Connector for Vendure {
             batch.upserts,
             batch.deletions,
         )
-        .await
-        .map_err(|e| self.explain(e))?;
+        .await?;
         Ok(outcomes
             .into_iter()
             .map(|item| {

@@ -1,12 +1,26 @@
 //! Wire-level unit tests: replies decoded exactly as the client decodes them.
 
-use super::client::{ReplyFailure, VendureError, decode_reply};
+use super::client::{Credential, decode_reply};
 use super::wire::VariantsPage;
+use crate::connector::http::excerpt;
+use crate::connector::{ChannelError, CredentialKind};
+
+const URL: &str = "http://127.0.0.1:3000/admin-api";
+
+fn decode_as(body: &str, credential: Credential<'_>) -> Result<VariantsPage, ChannelError> {
+    decode_reply::<VariantsPage>(
+        "productVariants",
+        credential,
+        body.as_bytes(),
+        URL,
+        |text| excerpt(text, &["s3cret-key"]),
+    )
+}
 
 fn decode(body: &str) -> Result<VariantsPage, String> {
-    decode_reply::<VariantsPage>("productVariants", body.as_bytes()).map_err(|f| match f {
-        ReplyFailure::Malformed(what) => format!("malformed: {what}"),
-        ReplyFailure::Error(e) => format!("error: {e}"),
+    decode_as(body, Credential::Session("token")).map_err(|e| match e {
+        ChannelError::Malformed { .. } => format!("malformed: {e}"),
+        other => format!("error: {other}"),
     })
 }
 
@@ -48,13 +62,36 @@ fn a_float_price_fails_the_page_rather_than_being_rounded() {
 }
 
 #[test]
-fn forbidden_inside_a_200_is_a_typed_failure() {
+fn forbidden_inside_a_200_is_a_refused_credential_of_the_kind_sent() {
     let body = r#"{"errors":[{"message":"You are not currently authorized to perform this action","extensions":{"code":"FORBIDDEN"}}],"data":null}"#;
-    match decode_reply::<VariantsPage>("productVariants", body.as_bytes()) {
-        Err(ReplyFailure::Error(VendureError::Forbidden { operation })) => {
-            assert_eq!(operation, "productVariants")
+    for (credential, kind) in [
+        (Credential::Session("t"), CredentialKind::AccessToken),
+        (Credential::ApiKey("k"), CredentialKind::ApiKey),
+    ] {
+        match decode_as(body, credential) {
+            Err(ChannelError::Unauthorized {
+                credential, answer, ..
+            }) => {
+                assert_eq!(credential, kind);
+                assert!(
+                    answer.contains("FORBIDDEN to `productVariants`"),
+                    "{answer}"
+                );
+            }
+            other => panic!("FORBIDDEN must be Unauthorized: {other:?}"),
         }
-        _ => panic!("FORBIDDEN must be VendureError::Forbidden"),
+    }
+}
+
+#[test]
+fn vendure_error_messages_are_excerpted_and_redacted() {
+    let body = r#"{"errors":[{"message":"bad key s3cret-key\u001b[2J\nline two","extensions":{"code":"X"}}]}"#;
+    match decode_as(body, Credential::None) {
+        Err(ChannelError::Refused { code, message, .. }) => {
+            assert_eq!(code.as_deref(), Some("X"));
+            assert_eq!(message, "bad key [redacted] [2J line two");
+        }
+        other => panic!("{other:?}"),
     }
 }
 

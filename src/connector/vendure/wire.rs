@@ -145,11 +145,16 @@ pub struct NativeAuthStrategyError {
 
 // ---------------------------------------------------------------- channel
 
-/// The channel the credential acts on: its currencies and language.
+/// The channel the credential acts on (its currencies and language), and
+/// proof that this is the Admin API and the credential may read the
+/// catalog: the Shop API has `activeChannel` but no `productVariants`.
 #[derive(cynic::QueryFragment, Debug)]
 #[cynic(graphql_type = "Query")]
-pub struct ActiveChannelQuery {
+pub struct AdminApiCheck {
     pub active_channel: Channel,
+    #[arguments(options: { take: 1 })]
+    #[allow(dead_code)]
+    pub product_variants: VariantCount,
 }
 
 #[derive(cynic::QueryFragment, Clone, Debug)]

@@ -87,6 +87,8 @@ struct ChannelSpec<'a> {
 
 /// Builds a [`TestEnv`]: the store backend, an account, channels on peers.
 pub struct TestEnvBuilder<'a> {
+    /// Where the env's temp dir goes (the system's temp dir by default).
+    temp_base: Option<std::path::PathBuf>,
     backend: Backend,
     account: Option<String>,
     vars: Vec<(String, String)>,
@@ -98,6 +100,13 @@ impl<'a> TestEnvBuilder<'a> {
     /// Where the commands keep state (SQLite files by default).
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// Puts the env's temp dir (config, data, home) under `base` instead of
+    /// the system's temp dir: for tests that hide `/tmp` from the binary.
+    pub fn temp_dir_in(mut self, base: &std::path::Path) -> Self {
+        self.temp_base = Some(base.to_path_buf());
         self
     }
 
@@ -136,10 +145,13 @@ impl<'a> TestEnvBuilder<'a> {
     }
 
     pub fn build(self) -> TestEnv {
-        let root = tempfile::Builder::new()
-            .prefix("oms-channels-test")
-            .tempdir()
-            .expect("create a temp dir");
+        let mut root = tempfile::Builder::new();
+        root.prefix("oms-channels-test");
+        let root = match &self.temp_base {
+            Some(base) => root.tempdir_in(base),
+            None => root.tempdir(),
+        }
+        .expect("create a temp dir");
         for dir in ["config/accounts", "home"] {
             std::fs::create_dir_all(root.path().join(dir)).expect("create a test dir");
         }
@@ -188,6 +200,7 @@ impl Default for TestEnv {
 impl TestEnv {
     pub fn builder<'a>() -> TestEnvBuilder<'a> {
         TestEnvBuilder {
+            temp_base: None,
             backend: Backend::Sqlite,
             account: None,
             vars: Vec::new(),
@@ -355,10 +368,42 @@ impl TestEnv {
         }
     }
 
+    /// `channel add <id> --type <channel_type> --base-url <base_url>
+    /// <auth...>` with auth-refresh every hour: a channel on a server that
+    /// is no [`Peer`] (a [`fake_channel`](crate::fake_channel) script, an
+    /// HTTPS server, an address nothing listens on).
+    pub fn add_channel_at(&self, id: &str, channel_type: &str, base_url: &str, auth: &[&str]) {
+        let mut args = vec![
+            "channel",
+            "add",
+            id,
+            "--type",
+            channel_type,
+            "--base-url",
+            base_url,
+        ];
+        args.extend_from_slice(auth);
+        self.ok(&args);
+        self.ok(["channel", "set-period", id, "auth-refresh", "1h"]);
+    }
+
     /// `channel login <id>` with `token` on stdin.
     pub fn login(&self, id: &str, token: &str) {
         let out = self.run_with_stdin(["channel", "login", id], token);
         assert!(out.status.success(), "login failed:\n{}", describe(&out));
+    }
+
+    /// Stores a refresh token for `account`'s oauth2 `channel`, as an
+    /// operator's `channel login` does (validate warns about a refresh grant
+    /// without one): for the configuration suites, whose envs name the
+    /// account in the args.
+    pub fn logged_in(&self, account: &str, channel: &str) -> &TestEnv {
+        let out = self.run_with_stdin(
+            ["--account", account, "channel", "login", channel],
+            "rt-test",
+        );
+        assert!(out.status.success(), "login failed:\n{}", describe(&out));
+        self
     }
 
     pub fn set_master(&self, source: &str) {

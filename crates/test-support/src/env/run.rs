@@ -128,6 +128,34 @@ impl TestEnv {
     }
 }
 
+impl TestEnv {
+    /// Holds `account`'s run lock the way another `run-once` would (an OS
+    /// lock on its lock file, with a note naming this process) until the
+    /// file is dropped. SQLite stores only: PostgreSQL holds it in a session.
+    pub fn hold_run_lock(&self, account: &str) -> std::fs::File {
+        assert_eq!(
+            self.store().backend(),
+            crate::Backend::Sqlite,
+            "the run lock is a file only beside SQLite stores"
+        );
+        std::fs::create_dir_all(self.data_dir()).expect("create the data dir");
+        let mut held = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.data_dir().join(format!("{account}.lock")))
+            .expect("open the lock file");
+        held.lock().expect("take the run lock");
+        writeln!(
+            held,
+            "pid={} started=2026-11-27T10:00:00Z",
+            std::process::id()
+        )
+        .expect("note the holder");
+        held
+    }
+}
+
 /// The args as a user would type them, for messages.
 fn shown(args: &[OsString]) -> String {
     args.iter()

@@ -1,26 +1,28 @@
-//! The PostgreSQL backend: where the server is and how to reach it (the URL,
+//! The PostgreSQL client: where the server is and how to reach it (the URL,
 //! the libpq password sources, `sslmode` over rustls), one session per
-//! connection, and a small per-process pool so a runner going through many
-//! accounts does not log in for each.
+//! connection with the shared SQL surface on it, and a small per-process
+//! pool so a runner going through many accounts does not log in for each.
 //!
 //! The store's API is synchronous and called from inside the runner's
 //! current-thread tokio runtime, where a blocking client's own runtime would
 //! panic. So each connection is driven on a thread of its own, and callers
 //! wait on the client's futures with a plain executor.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{StreamExt, pin_mut};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Statement};
 
-use super::db::{DbError, DbResult, Row, Value, to_postgres_sql};
+use super::tls;
+use crate::store::sql::{DbError, DbResult, EngineError, Row, Sql, TableShape, ToValue, Value};
 
 /// How long to wait for a server that does not answer before saying so.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -208,14 +210,8 @@ impl PgTarget {
         let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match reused {
             Some(session) if !session.client.is_closed() => Ok(session),
-            _ => self.connect(None),
+            _ => self.connect(),
         }
-    }
-
-    /// A new connection of its own (never pooled): for a lock that must
-    /// live exactly as long as its holder.
-    pub fn dedicated_session(&self, application_name: &str) -> DbResult<PgSession> {
-        self.connect(Some(application_name))
     }
 
     /// Hands a session back for reuse, unless it is broken or the pool is full.
@@ -229,11 +225,8 @@ impl PgTarget {
         }
     }
 
-    fn connect(&self, application_name: Option<&str>) -> DbResult<PgSession> {
-        let mut config = self.config.clone();
-        if let Some(name) = application_name {
-            config.application_name(name);
-        }
+    fn connect(&self) -> DbResult<PgSession> {
+        let config = self.config.clone();
         let tls = self.tls_config();
         let (sender, receiver) = std::sync::mpsc::channel();
         let driver = std::thread::Builder::new()
@@ -277,7 +270,7 @@ impl PgTarget {
             .map_err(|e| DbError::convert(format!("cannot start a connection thread: {e}")))?;
         let client = match receiver.recv() {
             Ok(Ok(client)) => client,
-            Ok(Err(ConnectError::Postgres(e))) => return Err(DbError::Postgres(e)),
+            Ok(Err(ConnectError::Postgres(e))) => return Err(e.into()),
             Ok(Err(ConnectError::Runtime(e))) => {
                 return Err(DbError::convert(format!("cannot start a runtime: {e}")));
             }
@@ -515,30 +508,42 @@ impl PgSession {
         })
     }
 
+    /// Starts a transaction with `begin` (`BEGIN ...`).
+    pub fn begin(&self, begin: &str) -> DbResult<()> {
+        self.batch(begin)?;
+        self.in_transaction.set(true);
+        Ok(())
+    }
+
+    /// COMMIT; on failure (e.g. a queued write that fails) the transaction
+    /// is still open: [`PgSession::rollback`] it.
+    pub fn commit(&self) -> DbResult<()> {
+        self.batch("COMMIT")?;
+        self.in_transaction.set(false);
+        Ok(())
+    }
+
+    /// ROLLBACK; a session that could not roll back stays marked as in a
+    /// transaction, so it is never handed out again.
+    pub fn rollback(&self) {
+        if self.batch("ROLLBACK").is_ok() {
+            self.in_transaction.set(false);
+        }
+    }
+
     /// Runs `f` inside `begin` ... COMMIT, rolling back when it (or the
-    /// commit, e.g. a queued write that fails) fails, so the session is
-    /// usable again either way.
+    /// commit) fails, so the session is usable again either way.
     pub fn transaction<T, E: From<DbError>>(
         &self,
         begin: &str,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        self.batch(begin)?;
-        self.in_transaction.set(true);
-        let outcome = f().and_then(|value| Ok(self.batch("COMMIT").map(|()| value)?));
-        let ended = match outcome {
-            Ok(_) => true,
-            Err(_) => self.batch("ROLLBACK").is_ok(),
-        };
-        if ended {
-            self.in_transaction.set(false);
+        self.begin(begin)?;
+        let outcome = f().and_then(|value| Ok(self.commit().map(|()| value)?));
+        if outcome.is_err() {
+            self.rollback();
         }
         outcome
-    }
-
-    /// The connection is gone (closed by either side).
-    pub fn is_closed(&self) -> bool {
-        self.client.is_closed()
     }
 
     /// Drops prepared statements (after `SET search_path`, they would still
@@ -546,6 +551,196 @@ impl PgSession {
     pub fn forget_statements(&self) {
         self.statements.borrow_mut().clear();
     }
+}
+
+fn values(params: &[&dyn ToValue]) -> Vec<Value> {
+    params.iter().map(|p| p.to_value()).collect()
+}
+
+impl Sql for PgSession {
+    fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<usize> {
+        PgSession::execute(self, sql, &values(params))
+    }
+
+    fn execute_deferred(&self, sql: &str, params: &[&dyn ToValue]) -> DbResult<()> {
+        PgSession::execute_deferred(self, sql, values(params))
+    }
+
+    fn batch(&self, sql: &str) -> DbResult<()> {
+        PgSession::batch(self, sql)
+    }
+
+    fn query_each(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        each: &mut dyn FnMut(&Row) -> DbResult<()>,
+    ) -> DbResult<()> {
+        PgSession::query_each(self, sql, &values(params), each)
+    }
+
+    /// A TEMP table dropped at commit: the server keeps it (and spills it
+    /// on its side), this process keeps nothing.
+    fn scratch_table(&self, name: &str, columns: &str) -> DbResult<()> {
+        PgSession::batch(
+            self,
+            &format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DROP; DELETE FROM {name};"
+            ),
+        )
+    }
+
+    fn tables(&self) -> DbResult<Vec<TableShape>> {
+        let mut tables: Vec<TableShape> = Vec::new();
+        PgSession::query_each(
+            self,
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+            &[],
+            &mut |row| {
+                let (table, column): (String, String) = (row.get(0)?, row.get(1)?);
+                match tables.last_mut() {
+                    Some(last) if last.name == table => last.columns.push(column),
+                    _ => tables.push(TableShape {
+                        name: table,
+                        columns: vec![column],
+                        key: Vec::new(),
+                    }),
+                }
+                Ok(())
+            },
+        )?;
+        PgSession::query_each(
+            self,
+            "SELECT k.table_name::text, k.column_name::text \
+             FROM information_schema.table_constraints c \
+             JOIN information_schema.key_column_usage k \
+             ON k.constraint_schema = c.constraint_schema AND k.constraint_name = c.constraint_name \
+             WHERE c.table_schema = current_schema() AND c.constraint_type = 'PRIMARY KEY' \
+             ORDER BY k.table_name, k.ordinal_position",
+            &[],
+            &mut |row| {
+                let (table, column): (String, String) = (row.get(0)?, row.get(1)?);
+                if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+                    t.key.push(column);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(tables)
+    }
+}
+
+/// PostgreSQL's error, shown with the server's own words.
+#[derive(Debug)]
+pub(crate) struct PgError(pub tokio_postgres::Error);
+
+impl fmt::Display for PgError {
+    /// PostgreSQL's own message, with its detail and hint when it gives them
+    /// (the bare `Display` of the crate says only "db error").
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_db_error() {
+            Some(db) => {
+                write!(f, "{}: {}", db.severity(), db.message())?;
+                if let Some(detail) = db.detail() {
+                    write!(f, " ({detail})")?;
+                }
+                if let Some(hint) = db.hint() {
+                    write!(f, "; hint: {hint}")?;
+                }
+                Ok(())
+            }
+            None => {
+                write!(f, "{}", self.0)?;
+                let mut source = StdError::source(&self.0);
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl StdError for PgError {}
+
+impl EngineError for PgError {
+    fn is_connection_lost(&self) -> bool {
+        self.0.is_closed() || self.0.as_db_error().is_none()
+    }
+
+    fn is_auth_failure(&self) -> bool {
+        self.0.code().is_some_and(|code| {
+            code.code().starts_with("28")
+                || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME
+        })
+            // The server asked for a password and none was set.
+            || self.0.to_string().starts_with("invalid configuration")
+    }
+
+    fn is_read_only_violation(&self) -> bool {
+        self.0.code() == Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
+    }
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        DbError::Engine(Box::new(PgError(e)))
+    }
+}
+
+/// The server's SQLSTATE of a failed statement, if the server answered.
+pub(crate) fn sql_state(e: &DbError) -> Option<&tokio_postgres::error::SqlState> {
+    e.engine_error::<PgError>().and_then(|e| e.0.code())
+}
+
+/// The shared dialect to PostgreSQL's: `?N` and `?` parameters become `$N`,
+/// `LIMIT -1` (SQLite's "no limit") becomes `LIMIT ALL`. Quoted text is left
+/// alone.
+pub(crate) fn to_postgres_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('?') && !sql.contains("LIMIT -1") {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut next_bare = 1;
+    let mut chars = sql.char_indices().peekable();
+    let mut quote: Option<char> = None;
+    while let Some((_, c)) = chars.next() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            '?' => {
+                let mut digits = String::new();
+                while let Some(&(_, d)) = chars.peek() {
+                    if d.is_ascii_digit() {
+                        digits.push(d);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                out.push('$');
+                if digits.is_empty() {
+                    out.push_str(&next_bare.to_string());
+                    next_bare += 1;
+                } else {
+                    out.push_str(&digits);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out.replace("LIMIT -1", "LIMIT ALL"))
 }
 
 fn column_value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> DbResult<Value> {
@@ -624,214 +819,26 @@ impl ToSql for PgParam<'_> {
     to_sql_checked!();
 }
 
-/// `sslmode` over rustls: `verify-full` checks the chain and the host name,
-/// `verify-ca` only the chain; `require`, `prefer` and `allow` encrypt
-/// without checking, as libpq does (unless `sslrootcert` names a CA file, in
-/// which case `require` checks the chain, as libpq does too).
-mod tls {
-    use std::path::Path;
-    use std::sync::Arc;
-
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use rustls::{DigitallySignedStruct, Error as TlsError, SignatureScheme};
-
-    use super::SslMode;
-
-    pub(super) fn client_config(mode: SslMode, root_cert: Option<&Path>) -> rustls::ClientConfig {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("the default TLS versions are supported");
-        let checks_chain = matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull)
-            || (mode == SslMode::Require && root_cert.is_some());
-        let verifier: Arc<dyn ServerCertVerifier> = if !checks_chain {
-            Arc::new(AcceptAny(provider))
-        } else {
-            let chain = chain_verifier(root_cert, provider);
-            if mode == SslMode::VerifyFull {
-                chain
-            } else {
-                Arc::new(ChainOnly(chain))
-            }
-        };
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth()
-    }
-
-    fn chain_verifier(
-        root_cert: Option<&Path>,
-        provider: Arc<rustls::crypto::CryptoProvider>,
-    ) -> Arc<dyn ServerCertVerifier> {
-        use rustls::pki_types::pem::PemObject;
-        if let Some(path) = root_cert {
-            let mut roots = rustls::RootCertStore::empty();
-            if let Ok(certs) = CertificateDer::pem_file_iter(path) {
-                for cert in certs.flatten() {
-                    let _ = roots.add(cert);
-                }
-            }
-            // An unreadable or empty file leaves no root: every server fails
-            // the check, which is the safe way to be wrong.
-            if let Ok(verifier) =
-                rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider)
-                    .build()
-            {
-                return verifier;
-            }
-            return Arc::new(RejectAll);
-        }
-        match rustls_platform_verifier::Verifier::new(provider) {
-            Ok(verifier) => Arc::new(verifier),
-            Err(_) => Arc::new(RejectAll),
-        }
-    }
-
-    #[derive(Debug)]
-    struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
-
-    impl ServerCertVerifier for AcceptAny {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, TlsError> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, TlsError> {
-            rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, TlsError> {
-            rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    /// verify-ca: the chain must check out; the name may differ.
-    #[derive(Debug)]
-    struct ChainOnly(Arc<dyn ServerCertVerifier>);
-
-    impl ServerCertVerifier for ChainOnly {
-        fn verify_server_cert(
-            &self,
-            end_entity: &CertificateDer<'_>,
-            intermediates: &[CertificateDer<'_>],
-            server_name: &ServerName<'_>,
-            ocsp: &[u8],
-            now: UnixTime,
-        ) -> Result<ServerCertVerified, TlsError> {
-            match self
-                .0
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-            {
-                Err(TlsError::InvalidCertificate(rustls::CertificateError::NotValidForName))
-                | Err(TlsError::InvalidCertificate(
-                    rustls::CertificateError::NotValidForNameContext { .. },
-                )) => Ok(ServerCertVerified::assertion()),
-                other => other,
-            }
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, TlsError> {
-            self.0.verify_tls12_signature(message, cert, dss)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, TlsError> {
-            self.0.verify_tls13_signature(message, cert, dss)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.supported_verify_schemes()
-        }
-    }
-
-    #[derive(Debug)]
-    struct RejectAll;
-
-    impl ServerCertVerifier for RejectAll {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, TlsError> {
-            Err(TlsError::General(
-                "no usable CA certificate to check the server against (check sslrootcert)".into(),
-            ))
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            _: &[u8],
-            _: &CertificateDer<'_>,
-            _: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, TlsError> {
-            Err(TlsError::General("no usable CA certificate".into()))
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            _: &[u8],
-            _: &CertificateDer<'_>,
-            _: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, TlsError> {
-            Err(TlsError::General("no usable CA certificate".into()))
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            Vec::new()
-        }
-    }
-}
-
-/// A shared handle; cheap to clone.
-pub type SharedTarget = Arc<PgTarget>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_become_dollar_numbers_outside_quotes() {
+        assert_eq!(
+            to_postgres_sql("SELECT a FROM t WHERE b = ?2 AND c = ?1 AND d = '?3'"),
+            "SELECT a FROM t WHERE b = $2 AND c = $1 AND d = '?3'"
+        );
+        assert_eq!(
+            to_postgres_sql("INSERT INTO t VALUES (?, ?)"),
+            "INSERT INTO t VALUES ($1, $2)"
+        );
+        assert_eq!(
+            to_postgres_sql("SELECT x FROM t ORDER BY x LIMIT -1 OFFSET ?3"),
+            "SELECT x FROM t ORDER BY x LIMIT ALL OFFSET $3"
+        );
+        assert!(matches!(to_postgres_sql("SELECT 1"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn a_password_in_the_url_is_refused_without_showing_it() {
