@@ -184,43 +184,39 @@ mod tests {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let post = |body: &'static str| {
+        let send = |request: reqwest::RequestBuilder| {
             runtime.block_on(async {
-                let reply = client
-                    .post(format!("{}/api", server.base))
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
+                let reply = request.send().await.unwrap();
                 let status = reply.status().as_u16();
+                let location = reply
+                    .headers()
+                    .get("location")
+                    .map(|v| v.to_str().unwrap().to_string());
                 let seen = reply.headers().contains_key("x-seen");
-                (status, seen, reply.text().await.unwrap())
+                (status, location, seen, reply.text().await.unwrap())
             })
         };
-        assert_eq!(post("a login"), (200, false, r#"{"who":"login"}"#.into()));
-        assert_eq!(post("else"), (400, true, r#"{"who":"other"}"#.into()));
-        let moved = runtime.block_on(async {
-            client
-                .get(format!("{}/elsewhere", server.base))
-                .send()
-                .await
-                .unwrap()
-        });
-        assert_eq!(moved.status().as_u16(), 302);
+        let post =
+            |body: &'static str| send(client.post(format!("{}/api", server.base)).body(body));
+        let login = post("a login");
         assert_eq!(
-            moved.headers()["location"],
-            format!("{}/elsewhere", other.base).as_str()
+            (login.0, login.2, login.3.as_str()),
+            (200, false, r#"{"who":"login"}"#)
+        );
+        let other_post = post("else");
+        assert_eq!(
+            (other_post.0, other_post.2, other_post.3.as_str()),
+            (400, true, r#"{"who":"other"}"#)
+        );
+        let moved = send(client.get(format!("{}/elsewhere", server.base)));
+        assert_eq!(
+            (moved.0, moved.1),
+            (302, Some(format!("{}/elsewhere", other.base)))
         );
         assert_eq!(server.count("POST /api"), 2);
         assert_eq!(server.requests()[0].body, "a login");
         assert!(other.requests().is_empty(), "a redirect is not followed");
-        let missing = runtime.block_on(async {
-            client
-                .get(format!("{}/nothing", other.base))
-                .send()
-                .await
-                .unwrap()
-        });
-        assert_eq!(missing.status().as_u16(), 404);
+        let missing = send(client.get(format!("{}/nothing", other.base)));
+        assert_eq!(missing.0, 404);
     }
 }
