@@ -16,9 +16,12 @@ struct Args {
     /// Port on 127.0.0.1; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Number of seeded products (`SKU-0000001` ...).
+    /// Number of seeded products (`SKU-0000001` ..., or `prod-0000001` ... with variants).
     #[arg(long, default_value_t = 1000)]
     products: u64,
+    /// Variants of each seeded product (`SKU-0000001-1` ...); 0 seeds flat products.
+    #[arg(long, default_value_t = 0)]
+    variants_per_product: u32,
     /// Delay before every protocol reply.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -76,6 +79,7 @@ async fn main() -> ExitCode {
     let config = SandboxConfig {
         port: args.port,
         products: args.products,
+        variants_per_product: args.variants_per_product,
         client_id: args.client_id,
         client_secret: args.client_secret,
         max_page_size: args.max_page_size,

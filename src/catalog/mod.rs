@@ -137,8 +137,9 @@ pub struct Image {
 }
 
 /// A variant's prices, one per currency, each by the price rule. JSON:
-/// `{"EUR": "19.90", "USD": "21.00"}`, written with each currency's minor
-/// units; equal values are equal prices (`19.9` == `19.90`).
+/// `{"EUR": "19.90", "USD": "21"}`, each written as it was given (a load
+/// file's or a channel's text goes back out as it came); equal values are
+/// equal prices (`19.9` == `19.90`), and a content digest counts them so.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Prices(BTreeMap<Currency, Price>);
 
@@ -198,12 +199,23 @@ impl Serialize for Prices {
         use serde::ser::SerializeMap as _;
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for price in self.0.values() {
-            map.serialize_entry(
-                price.currency().code(),
-                &price.with_minor_units().amount_text(),
-            )?;
+            map.serialize_entry(price.currency().code(), &price.amount_text())?;
         }
         map.end()
+    }
+}
+
+/// Prices as a digest counts them: by value, written with their currency's
+/// minor units.
+struct ByValue<'a>(&'a Prices);
+
+impl Serialize for ByValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .iter()
+                .map(|p| (p.currency().code(), p.with_minor_units().amount_text())),
+        )
     }
 }
 
@@ -270,7 +282,7 @@ impl Product {
             sku: &'a str,
             title: &'a str,
             option_values: &'a [String],
-            prices: &'a Prices,
+            prices: ByValue<'a>,
             stock: &'a BTreeMap<String, i64>,
             attributes: &'a BTreeMap<String, String>,
         }
@@ -291,7 +303,7 @@ impl Product {
                     sku: &v.sku,
                     title: &v.title,
                     option_values: &v.option_values,
-                    prices: &v.prices,
+                    prices: ByValue(&v.prices),
                     stock: &v.stock,
                     attributes: &v.attributes,
                 })
@@ -374,13 +386,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_writes_prices_with_minor_units_and_reads_them_back() {
+    fn json_writes_prices_as_given_and_reads_them_back() {
         let mut p = shirt();
         p.variants[0].prices.insert(price("19.9", "USD"));
-        p.variants[0].prices.insert(price("1500", "JPY"));
+        p.variants[0].prices.insert(price("1500.00", "JPY"));
         let json = p.to_json();
         assert!(
-            json.contains(r#""prices":{"EUR":"19.90","JPY":"1500","USD":"19.90"}"#),
+            json.contains(r#""prices":{"EUR":"19.90","JPY":"1500","USD":"19.9"}"#),
             "{json}"
         );
         let back: Product = serde_json::from_str(&json).unwrap();

@@ -93,11 +93,29 @@ impl Report for Status {
                 out,
                 "\nquarantined (not sent until changed or `oms-channels products release <handle>`):"
             )?;
-            let mut t = table(["CHANNEL", "PRODUCT", "REJECTIONS", "LAST ATTEMPT", "ERROR"]);
+            let mut t = table([
+                "CHANNEL",
+                "PRODUCT",
+                "SKUS",
+                "REJECTIONS",
+                "LAST ATTEMPT",
+                "ERROR",
+            ]);
             for q in &self.quarantined {
+                let mut skus = q
+                    .skus
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if q.skus.len() > 3 {
+                    skus.push_str(", ...");
+                }
                 t.add_row([
                     q.channel.clone(),
                     q.handle.clone(),
+                    skus,
                     q.rejections.to_string(),
                     when(Some(q.last_attempt)),
                     first_line(q.error.as_deref().unwrap_or("-"), 60),

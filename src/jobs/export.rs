@@ -250,9 +250,13 @@ async fn send_deletions(
                 .collect();
             for r in &results {
                 match &r.error {
-                    Some(error) => tally
-                        .refused_deletions
-                        .push((r.deletion.handle.clone(), error.clone())),
+                    Some(error) => {
+                        let name = match r.deletion.skus.as_slice() {
+                            [only] => only.clone(),
+                            _ => r.deletion.handle.clone(),
+                        };
+                        tally.refused_deletions.push((name, error.clone()));
+                    }
                     None => tally.counts.deleted += 1,
                 }
             }
@@ -263,6 +267,15 @@ async fn send_deletions(
         }
     }
     Ok(())
+}
+
+/// How a run's summary names a product: a one-variant product by its SKU
+/// (what a flat catalog knew it by), else by its handle.
+fn name_of(product: &crate::catalog::Product) -> String {
+    match product.variants.as_slice() {
+        [only] => only.sku.clone(),
+        _ => product.handle.clone(),
+    }
 }
 
 fn deletion(pending: &PendingDeletion) -> Deletion {
@@ -345,7 +358,11 @@ async fn send_products(
         }
         for r in &results {
             match &r.error {
-                Some(error) => tally.rejected.push((r.handle.clone(), error.clone())),
+                Some(error) => {
+                    let product = page.iter().find(|p| p.product.handle == r.handle);
+                    let name = product.map_or_else(|| r.handle.clone(), |p| name_of(&p.product));
+                    tally.rejected.push((name, error.clone()));
+                }
                 None => tally.counts.accepted += 1,
             }
         }

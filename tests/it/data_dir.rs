@@ -254,7 +254,10 @@ fn read_only_commands_work_on_a_read_only_data_dir(backend: Backend) {
         Some(3),
         "{listed}"
     );
-    assert_eq!(json(&["products", "show", "B"])["product"]["price"], "2.00");
+    assert_eq!(
+        json(&["products", "show", "B"])["product"]["variants"][0]["prices"]["EUR"],
+        "2.00"
+    );
     let history = json(&["history"]);
     assert!(
         history["runs"]

@@ -171,7 +171,7 @@ const FAULTS: &[Fault] = &[
         job: "export-products",
         switches: |s| s.omit_results_next = 1,
         vars: &[],
-        expect: Expect::Failure("no result for sku"),
+        expect: Expect::Failure("no result for handle"),
     },
     Fault {
         name: "per-item error",

@@ -198,7 +198,8 @@ fn exported_skus(sandbox: &Sandbox) -> Vec<String> {
                 .as_array()
                 .expect("products")
                 .iter()
-                .map(|p| p["sku"].as_str().expect("sku").to_string())
+                .flat_map(|p| p["variants"].as_array().expect("variants").iter())
+                .map(|v| v["sku"].as_str().expect("sku").to_string())
                 .collect::<Vec<_>>()
         })
         .collect()
@@ -482,7 +483,7 @@ fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(
     let catalog = |fleet: &Fleet| {
         fleet
             .store()
-            .value("acme", "SELECT count(*) FROM catalog", &[])
+            .value("acme", "SELECT count(*) FROM products", &[])
             .map_or(0, |n| n.parse::<u64>().unwrap())
     };
     let committed = wait_until(Duration::from_secs(60), || {
@@ -556,10 +557,19 @@ fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(
     assert_eq!(catalog(&fleet), total);
     let stored: BTreeMap<String, String> = fleet
         .store()
-        .query("acme", "SELECT sku, price FROM catalog", &[])
+        .query(
+            "acme",
+            "SELECT v.sku, p.doc FROM variants v JOIN products p ON p.handle = v.handle",
+            &[],
+        )
         .unwrap()
         .into_iter()
-        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .map(|r| {
+            let doc: Value = serde_json::from_str(r[1].as_deref().unwrap()).unwrap();
+            let prices = &doc["variants"][0]["prices"];
+            let price = prices.as_object().unwrap().values().next().unwrap();
+            (r[0].clone().unwrap(), price.as_str().unwrap().to_string())
+        })
         .collect();
     let channel: BTreeMap<String, String> = shop
         .all_products()

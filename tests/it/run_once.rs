@@ -61,9 +61,12 @@ fn first_run_imports_every_product_and_a_second_run_sends_nothing(backend: Backe
     let page_size = crate::beta_rest_page_size();
     assert_eq!(shop.count("/products"), 1200usize.div_ceil(page_size));
     // The catalog holds the channel's data exactly (prices as strings).
+    let catalog = env.catalog();
     for sku in ["SKU-0000001", "SKU-0000010", "SKU-0001200"] {
-        let expected = serde_json::to_value(shop.product(sku).unwrap()).unwrap();
-        assert_eq!(env.show(sku)["product"], expected, "{sku}");
+        assert_eq!(catalog[sku], shop.product(sku).unwrap(), "{sku}");
+        let shown = &env.show(sku)["product"];
+        assert_eq!(shown["variants"][0]["sku"], sku);
+        assert_eq!(shown["handle"], oms_channels::catalog::derive_handle(sku));
     }
 
     let before = shop.requests().len();
@@ -139,7 +142,10 @@ fn forced_import_is_incremental_and_full_rereads_everything(backend: Backend) {
     );
     // The changed product, plus the one at the high-water instant (inclusive).
     assert_eq!(rows.get("shop", "import-products").items, 2);
-    assert_eq!(env.show("SKU-0000007")["product"]["price"], "12.34");
+    assert_eq!(
+        env.show("SKU-0000007")["product"]["variants"][0]["prices"]["EUR"],
+        "12.34"
+    );
 
     shop.clear_requests();
     let rows = env.run_once(&["--force", "--full", "--job", "import-products"]);
@@ -240,7 +246,10 @@ fn a_garbage_body_fails_the_job_and_the_catalog_keeps_what_it_had(backend: Backe
 
     // A failure never counts as done: the next forced run picks up the change.
     env.run_once(&["--force", "--job", "import-products"]);
-    assert_eq!(env.show("SKU-0000003")["product"]["price"], "99.99");
+    assert_eq!(
+        env.show("SKU-0000003")["product"]["variants"][0]["prices"]["EUR"],
+        "99.99"
+    );
 }
 
 both_backends!(a_concurrent_run_once_exits_75_and_names_the_holder);
@@ -439,7 +448,7 @@ fn export_sends_changed_products_in_batches_of_at_most_100(backend: Backend) {
     let bodies: String = shop.requests().into_iter().filter_map(|r| r.body).collect();
     for price in ["0.10", "1234567.89", "19.90"] {
         assert!(
-            bodies.contains(&format!("\"price\":\"{price}\"")),
+            bodies.contains(&format!("\"EUR\":\"{price}\"")),
             "{price} not sent as a string"
         );
     }
@@ -491,7 +500,7 @@ fn import_from_a_non_master_channel_records_listings_only(backend: Backend) {
 
     let shown = env.show("SKU-0000001");
     assert_eq!(
-        shown["product"]["price"],
+        shown["product"]["variants"][0]["prices"]["EUR"],
         a.product("SKU-0000001").unwrap().price
     );
     let listings = shown["listings"].as_array().unwrap();
@@ -499,7 +508,10 @@ fn import_from_a_non_master_channel_records_listings_only(backend: Backend) {
         .iter()
         .find(|l| l["channel"] == "b")
         .expect("b's listing is recorded");
-    assert_eq!(b_listing["product"]["price"], "777.00");
+    assert_eq!(
+        b_listing["product"]["variants"][0]["prices"]["EUR"],
+        "777.00"
+    );
 
     let shown = env.show("ONLY-B");
     assert_eq!(shown["product"], Value::Null);
@@ -609,7 +621,7 @@ fn products_load_is_all_or_nothing_and_reads_csv(backend: Backend) {
     assert_eq!(loaded["created"], 2, "{loaded:#}");
     assert_eq!(env.catalog_count(), 2);
     let chair = env.show("C-1")["product"].clone();
-    assert_eq!(chair["price"], "49.90");
+    assert_eq!(chair["variants"][0]["prices"]["EUR"], "49.90");
     assert_eq!(chair["attributes"]["color"], "oak");
     assert_eq!(env.show("C-2")["product"]["title"], "Table, large");
 }

@@ -132,7 +132,7 @@ fn bad_load_lines_are_refused_naming_the_line_the_value_and_what_is_allowed() {
     assert!(out.contains("loaded 2 products"), "{out}");
     let one = env.write_file("one.jsonl", &format!("{}\n", good_line("A")));
     let out = env.ok(["products", "load", one.to_str().unwrap()]);
-    assert!(out.contains("loaded 1 product from"), "{out}");
+    assert!(out.contains("loaded 1 product (1 variant) from"), "{out}");
     assert!(env.ok(["products", "count"]).contains(": 3 products"));
     let list = env.ok(["products", "list"]);
     assert!(list.contains("1500 JPY"), "{list}");
@@ -254,7 +254,10 @@ fn products_from_a_channel_that_break_a_rule_are_skipped_named_and_never_printed
     let (code, doc, _) = env.run_once_any(&["--force", "--job", "import-products"]);
     assert_eq!(code, 3, "{doc:#}");
     assert_eq!(env.catalog_count(), 4);
-    assert_eq!(env.show("NEG")["product"]["price"], "1.00");
+    assert_eq!(
+        env.show("NEG")["product"]["variants"][0]["prices"]["EUR"],
+        "1.00"
+    );
 
     // A product the catalog holds that the master now sends with a control
     // character keeps its values, and a complete import does not remove it
@@ -280,7 +283,8 @@ fn text_a_channel_sends_in_an_error_is_escaped_in_rows_history_and_status() {
     // A beta-rest channel whose batch reply refuses an item with ESC, BEL
     // and a line break in its message.
     let token = json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600});
-    let refused = json!({"results": [{"sku": "A", "status": "error",
+    let handle = oms_channels::catalog::derive_handle("A");
+    let refused = json!({"results": [{"handle": handle, "status": "error",
         "error": "title refused\u{1b}]0;owned\u{7}\r\nshop  export-products  ran"}]});
     let server = Server::start(
         vec![

@@ -138,7 +138,7 @@ fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
             // A deletion is forgotten only once the channel confirmed it.
             let pending = count(
                 &env,
-                "SELECT count(*) FROM exports e JOIN removed_products r ON r.sku = e.sku",
+                "SELECT count(*) FROM exports e JOIN removed_products r ON r.handle = e.handle",
             );
             let catalog = env.catalog();
             let on_channel_not_in_catalog = sb

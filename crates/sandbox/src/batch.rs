@@ -1,26 +1,80 @@
-//! `POST /products/batch`: SKU-keyed upserts and deletions, at most
-//! [`MAX_BATCH`] items, each judged from the JSON the client sent and
-//! answered with its own result.
+//! `POST /products/batch`: products with their variants, keyed by handle
+//! (each variant by its SKU), and deletions of products or of some of their
+//! variants, at most [`MAX_BATCH`] items, each judged from the JSON the
+//! client sent and answered with its own result, in the batch's order
+//! (products, then deletions).
+//!
+//! A product the channel holds is updated in the fields the item names in
+//! `fields` (all when it names none); a variant it does not hold yet is
+//! added whole; variants are never removed by an upsert, only by a
+//! deletion. A product it does not hold is created whole.
+
+use std::collections::BTreeMap;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::Product;
+use crate::catalog::{Catalog, Entry, nested_key};
 use crate::faults::take_one;
 use crate::http::{bad_request, content_type_is, json_response};
+use crate::product::NestedProduct;
 use crate::shared::{Shared, lock, write};
 
 /// Export batches above this size are refused with 413, as the protocol says.
 const MAX_BATCH: usize = 100;
 
+/// The fields an upsert may own (`fields`), as the protocol names them.
+const FIELDS: [&str; 10] = [
+    "title",
+    "description",
+    "status",
+    "images",
+    "categories",
+    "tags",
+    "options",
+    "prices",
+    "stock",
+    "attributes",
+];
+
 #[derive(Serialize)]
 struct ItemResult {
-    sku: String,
+    handle: String,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    variant_ids: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dropped_currencies: Vec<String>,
+}
+
+impl ItemResult {
+    fn error(handle: String, error: String) -> ItemResult {
+        ItemResult {
+            handle,
+            status: "error",
+            error: Some(error),
+            id: None,
+            variant_ids: BTreeMap::new(),
+            dropped_currencies: Vec::new(),
+        }
+    }
+
+    fn done(handle: String, status: &'static str) -> ItemResult {
+        ItemResult {
+            handle,
+            status,
+            error: None,
+            id: None,
+            variant_ids: BTreeMap::new(),
+            dropped_currencies: Vec::new(),
+        }
+    }
 }
 
 /// Why a channel refuses an export item; `None` when it accepts it.
@@ -28,37 +82,65 @@ fn item_problem(item: &Value) -> Option<String> {
     let Some(object) = item.as_object() else {
         return Some("item is not a JSON object".into());
     };
-    match object.get("price") {
-        Some(Value::String(price)) if !is_decimal(price) => {
-            return Some(format!(
-                "invalid `price` `{price}`: expected digits with an optional `.` such as \"19.90\""
-            ));
+    if !object.contains_key("variants") {
+        return Some(
+            "a product needs `handle` and `variants` (a flat product with `sku` and `price` is no export item)"
+                .into(),
+        );
+    }
+    match object.get("handle") {
+        Some(Value::String(handle)) if handle.trim().is_empty() => {
+            return Some("empty `handle`".into());
         }
-        Some(Value::String(_)) | None => {}
-        Some(other) => {
-            return Some(format!(
-                "invalid `price` {other}: must be a JSON string such as \"19.90\", not a number"
-            ));
+        _ => {}
+    }
+    let variants = object.get("variants").and_then(Value::as_array)?;
+    if variants.is_empty() {
+        return Some("no variants: a product has at least one".into());
+    }
+    for variant in variants {
+        if let Some(Value::String(sku)) = variant.get("sku")
+            && sku.trim().is_empty()
+        {
+            return Some("empty `sku`".into());
         }
-    }
-    if let Some(Value::String(sku)) = object.get("sku")
-        && sku.trim().is_empty()
-    {
-        return Some("empty `sku`".into());
-    }
-    if let Some(Value::String(currency)) = object.get("currency")
-        && (currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()))
-    {
-        return Some(format!(
-            "invalid `currency` `{currency}`: expected three upper-case letters such as `EUR`"
-        ));
-    }
-    if let Some(quantity) = object.get("quantity").and_then(Value::as_i64)
-        && quantity < 0
-    {
-        return Some(format!(
-            "invalid `quantity` {quantity}: must not be negative"
-        ));
+        for (currency, price) in variant
+            .get("prices")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Some(format!(
+                    "invalid currency `{currency}`: expected three upper-case letters such as `EUR`"
+                ));
+            }
+            match price {
+                Value::String(price) if !is_decimal(price) => {
+                    return Some(format!(
+                        "invalid price `{price}`: expected digits with an optional `.` such as \"19.90\""
+                    ));
+                }
+                Value::String(_) => {}
+                other => {
+                    return Some(format!(
+                        "invalid price {other}: must be a JSON string such as \"19.90\", not a number"
+                    ));
+                }
+            }
+        }
+        for (location, on_hand) in variant
+            .get("stock")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if on_hand.as_i64().is_some_and(|n| n < 0) {
+                return Some(format!(
+                    "invalid stock {on_hand} at `{location}`: must not be negative"
+                ));
+            }
+        }
     }
     None
 }
@@ -69,6 +151,15 @@ pub(crate) fn is_decimal(price: &str) -> bool {
         Some((whole, fraction)) => digits(whole) && digits(fraction),
         None => digits(price),
     }
+}
+
+/// A deletion: a whole product by handle, or some of its variants by SKU.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deletion {
+    handle: String,
+    #[serde(default)]
+    skus: Option<Vec<String>>,
 }
 
 pub(crate) fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
@@ -83,15 +174,14 @@ pub(crate) fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Respon
     struct Batch {
         #[serde(default)]
         products: Vec<Value>,
-        /// Skus to delete; each gets a `deleted` (or `error`) result.
         #[serde(default)]
-        delete: Vec<String>,
+        delete: Vec<Deletion>,
     }
     let batch: Batch = match serde_json::from_slice(body) {
         Ok(batch) => batch,
         Err(err) => {
             return bad_request(&format!(
-                "body is not `{{\"products\":[...],\"delete\":[...]}}` JSON: {err}"
+                "body is not `{{\"products\":[...],\"delete\":[{{\"handle\":...}}]}}` JSON: {err}"
             ));
         }
     };
@@ -101,64 +191,73 @@ pub(crate) fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Respon
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({
                 "error": "batch_too_large",
-                "error_description": format!("{items} products in one batch: at most {MAX_BATCH}"),
+                "error_description": format!("{items} items in one batch: at most {MAX_BATCH}"),
             }),
         );
     }
-    let error_skus = lock(&shared.switches).item_error_skus.clone();
+    let (error_keys, currencies) = {
+        let switches = lock(&shared.switches);
+        (
+            switches.item_error_skus.clone(),
+            switches.currencies.clone(),
+        )
+    };
+    let refused = |keys: &[&str]| keys.iter().any(|k| error_keys.iter().any(|e| e == k));
     let mut catalog = write(&shared.catalog);
-    let results: Vec<ItemResult> = batch
-        .products
-        .into_iter()
-        .map(|value| {
-            let sku = value
-                .get("sku")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let error = |error: String| ItemResult {
-                sku: sku.clone(),
-                status: "error",
-                error: Some(error),
-            };
-            if let Some(problem) = item_problem(&value) {
-                return error(problem);
+    let mut results: Vec<ItemResult> = Vec::with_capacity(items);
+    for value in batch.products {
+        let handle = value
+            .get("handle")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if let Some(problem) = item_problem(&value) {
+            results.push(ItemResult::error(handle, problem));
+            continue;
+        }
+        let (item, fields) = match parse_item(value) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                results.push(ItemResult::error(handle, err));
+                continue;
             }
-            let item = match serde_json::from_value::<Product>(value) {
-                Ok(item) => item,
-                Err(err) => return error(format!("invalid product: {err}")),
-            };
-            if error_skus.contains(&item.sku) {
-                return error("refused by the channel (sandbox `item_error_skus`)".into());
-            }
-            ItemResult {
-                status: catalog.upsert(item),
-                sku: sku.clone(),
-                error: None,
-            }
-        })
-        .collect();
-    let mut results = results;
-    for sku in batch.delete {
-        let result = if sku.trim().is_empty() {
-            ItemResult {
-                sku,
-                status: "error",
-                error: Some("empty `sku` in `delete`".into()),
-            }
-        } else if error_skus.contains(&sku) {
-            ItemResult {
-                sku,
-                status: "error",
-                error: Some("refused by the channel (sandbox `item_error_skus`)".into()),
-            }
+        };
+        let keys: Vec<&str> = std::iter::once(item.handle.as_str())
+            .chain(item.variants.iter().map(|v| v.sku.as_str()))
+            .collect();
+        if refused(&keys) {
+            results.push(ItemResult::error(
+                handle,
+                "refused by the channel (sandbox `item_error_skus`)".into(),
+            ));
+            continue;
+        }
+        results.push(upsert(&mut catalog, item, fields.as_deref(), &currencies));
+    }
+    for deletion in batch.delete {
+        // What the product holds counts too: the switch names SKUs.
+        let held = catalog
+            .entry(&nested_key(&deletion.handle))
+            .map(|e| e.skus())
+            .unwrap_or_default();
+        let keys: Vec<&str> = std::iter::once(deletion.handle.as_str())
+            .chain(deletion.skus.iter().flatten().map(String::as_str))
+            .chain(held.iter().map(String::as_str))
+            .collect();
+        let refuse = refused(&keys);
+        let result = if deletion.handle.trim().is_empty() {
+            ItemResult::error(deletion.handle, "empty `handle` in `delete`".into())
+        } else if refuse {
+            ItemResult::error(
+                deletion.handle,
+                "refused by the channel (sandbox `item_error_skus`)".into(),
+            )
         } else {
-            catalog.delete(&sku);
-            ItemResult {
-                sku,
-                status: "deleted",
-                error: None,
+            match &deletion.skus {
+                None => catalog.delete_key(&nested_key(&deletion.handle)),
+                Some(skus) => catalog.delete_variants(&deletion.handle, skus),
             }
+            ItemResult::done(deletion.handle, "deleted")
         };
         results.push(result);
     }
@@ -169,6 +268,129 @@ pub(crate) fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Respon
     json_response(StatusCode::OK, json!({ "results": results }))
 }
 
+/// The product and the fields the item owns (`None`: all).
+fn parse_item(mut value: Value) -> Result<(NestedProduct, Option<Vec<String>>), String> {
+    let fields = match value.as_object_mut().and_then(|o| o.remove("fields")) {
+        None => None,
+        Some(fields) => {
+            let names: Vec<String> =
+                serde_json::from_value(fields).map_err(|e| format!("invalid `fields`: {e}"))?;
+            if let Some(unknown) = names.iter().find(|n| !FIELDS.contains(&n.as_str())) {
+                return Err(format!(
+                    "unknown field `{unknown}` in `fields` (fields: {})",
+                    FIELDS.join(", ")
+                ));
+            }
+            Some(names)
+        }
+    };
+    let product: NestedProduct =
+        serde_json::from_value(value).map_err(|err| format!("invalid product: {err}"))?;
+    Ok((product, fields))
+}
+
+/// Writes one item: creates it whole, or updates the fields it owns.
+fn upsert(
+    catalog: &mut Catalog,
+    mut item: NestedProduct,
+    fields: Option<&[String]>,
+    currencies: &[String],
+) -> ItemResult {
+    // The item's timestamp and ids are the client's, never the channel's.
+    item.updated_at = String::new();
+    item.id = None;
+    let mut dropped = Vec::new();
+    for variant in &mut item.variants {
+        variant.id = None;
+        if !currencies.is_empty() {
+            variant.prices.retain(|currency, _| {
+                let keep = currencies.contains(currency);
+                if !keep && !dropped.contains(currency) {
+                    dropped.push(currency.clone());
+                }
+                keep
+            });
+        }
+    }
+    let key = nested_key(&item.handle);
+    let handle = item.handle.clone();
+    let (status, stored) = match catalog.entry(&key) {
+        Some(Entry::Nested(old)) => {
+            let merged = merge(&old, item, fields);
+            if merged == old {
+                ("unchanged", old)
+            } else {
+                ("updated", catalog.store_nested(merged))
+            }
+        }
+        _ => ("created", catalog.store_nested(item)),
+    };
+    let mut result = ItemResult::done(handle, status);
+    result.id = stored.id.clone();
+    result.variant_ids = stored
+        .variants
+        .iter()
+        .filter_map(|v| v.id.clone().map(|id| (v.sku.clone(), id)))
+        .collect();
+    result.dropped_currencies = dropped;
+    result
+}
+
+/// `old` with `item`'s values in the fields it owns; variants matched by
+/// SKU, new ones added whole, none removed. Keeps `old`'s timestamp and ids
+/// so an unchanged product compares equal.
+fn merge(old: &NestedProduct, item: NestedProduct, fields: Option<&[String]>) -> NestedProduct {
+    let owns = |field: &str| fields.is_none_or(|f| f.iter().any(|n| n == field));
+    let mut merged = old.clone();
+    if owns("title") {
+        merged.title = item.title;
+    }
+    if owns("description") {
+        merged.description = item.description;
+    }
+    if owns("status") {
+        merged.status = item.status;
+    }
+    if owns("images") {
+        merged.images = item.images;
+    }
+    if owns("categories") {
+        merged.categories = item.categories;
+    }
+    if owns("tags") {
+        merged.tags = item.tags;
+    }
+    if owns("options") {
+        merged.options = item.options;
+    }
+    if owns("attributes") {
+        merged.attributes = item.attributes;
+    }
+    for variant in item.variants {
+        match merged.variants.iter_mut().find(|v| v.sku == variant.sku) {
+            None => merged.variants.push(variant),
+            Some(have) => {
+                if owns("title") {
+                    have.title = variant.title;
+                }
+                if owns("options") {
+                    have.option_values = variant.option_values;
+                }
+                if owns("prices") {
+                    have.prices = variant.prices;
+                }
+                if owns("stock") {
+                    have.stock = variant.stock;
+                }
+                if owns("attributes") {
+                    have.attributes = variant.attributes;
+                }
+            }
+        }
+    }
+    merged
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -176,75 +398,139 @@ mod tests {
     use crate::Switches;
     use crate::test_client::*;
 
-    #[tokio::test]
-    async fn batch_delete_removes_seeded_and_stored_products() {
-        let sb = start(5, Switches::default()).await;
-        let http = client();
-        let access = access_token(&sb, &http).await;
-        let (status, _) = export(
-            &sb,
-            &http,
-            &access,
-            json!({"products": [product_json("NEW-1", json!("1.00"))]}),
-        )
-        .await;
-        assert_eq!(status, 200);
-        assert_eq!(sb.product_count(), 6);
-        sb.update_switches(|s| s.item_error_skus = vec!["SKU-0000003".into()]);
-        let (status, reply) = export(
-            &sb,
-            &http,
-            &access,
-            json!({"delete": ["SKU-0000001", "NEW-1", "GONE-9", "SKU-0000003"]}),
-        )
-        .await;
-        assert_eq!(status, 200, "{reply}");
-        let statuses: Vec<(&str, &str)> = reply["results"]
+    fn statuses(reply: &Value) -> Vec<(String, String)> {
+        reply["results"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["sku"].as_str().unwrap(), r["status"].as_str().unwrap()))
-            .collect();
+            .map(|r| {
+                (
+                    r["handle"].as_str().unwrap().to_string(),
+                    r["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn products_are_created_whole_updated_in_their_owned_fields_and_deleted() {
+        let sb = start(3, Switches::default()).await;
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let mut shirt = nested_json("tshirt", &[("TS-S", "19.90"), ("TS-M", "19.90")]);
+        shirt["description"] = json!("Soft");
+        let (status, reply) =
+            export(&sb, &http, &access, json!({"products": [shirt.clone()]})).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["results"][0]["status"], "created");
+        let id = reply["results"][0]["id"].as_str().unwrap().to_string();
         assert_eq!(
-            statuses,
-            [
-                ("SKU-0000001", "deleted"),
-                ("NEW-1", "deleted"),
-                ("GONE-9", "deleted"),
-                ("SKU-0000003", "error")
-            ]
+            reply["results"][0]["variant_ids"]
+                .as_object()
+                .unwrap()
+                .len(),
+            2
         );
-        assert_eq!(sb.product_count(), 4);
-        assert!(sb.product("SKU-0000001").is_none());
-        assert!(sb.product("NEW-1").is_none());
-        assert!(sb.product("SKU-0000003").is_some());
-        let listed = import_all(&sb, &http, &access, None).await;
-        assert_eq!(
-            listed,
-            ["SKU-0000002", "SKU-0000003", "SKU-0000004", "SKU-0000005"]
-        );
-        // A deleted product can come back.
+        // The same again: unchanged, the same ids.
+        let (_, reply) = export(&sb, &http, &access, json!({"products": [shirt.clone()]})).await;
+        assert_eq!(reply["results"][0]["status"], "unchanged");
+        assert_eq!(reply["results"][0]["id"], json!(id));
+        // The shop edits the description; an export owning prices and stock
+        // changes a price and keeps the shop's description.
+        sb.update_nested("tshirt", |p| p.description = "Edited by the shop".into())
+            .unwrap();
+        let mut owned = shirt.clone();
+        owned["fields"] = json!(["prices", "stock"]);
+        owned["variants"][1]["prices"]["EUR"] = json!("18.00");
+        owned["variants"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"sku": "TS-L", "option_values": ["TS-L"], "prices": {"EUR": "21.00"}}));
+        let (_, reply) = export(&sb, &http, &access, json!({"products": [owned]})).await;
+        assert_eq!(reply["results"][0]["status"], "updated", "{reply}");
+        let stored = sb.nested_product("tshirt").unwrap();
+        assert_eq!(stored.description, "Edited by the shop");
+        assert_eq!(stored.variants[1].prices["EUR"], "18.00");
+        assert_eq!(stored.variants.len(), 3, "a new variant is added whole");
+        assert_eq!(stored.id.as_deref(), Some(id.as_str()));
+        // Owning every field (no `fields`): the description is the catalog's.
+        let (_, reply) = export(&sb, &http, &access, json!({"products": [shirt]})).await;
+        assert_eq!(reply["results"][0]["status"], "updated");
+        let stored = sb.nested_product("tshirt").unwrap();
+        assert_eq!(stored.description, "Soft");
+        assert_eq!(stored.variants.len(), 3, "an upsert removes no variant");
+        // A product naming a seeded SKU takes it from the seed.
         let (_, reply) = export(
             &sb,
             &http,
             &access,
-            json!({"products": [product_json("SKU-0000001", json!("2.00"))], "delete": []}),
+            json!({"products": [nested_json("one", &[("SKU-0000002", "5.00")])]}),
         )
         .await;
         assert_eq!(reply["results"][0]["status"], "created");
-        // Upserts and deletions count together against the batch limit.
-        let products: Vec<Value> = (0..60)
-            .map(|i| product_json(&format!("B-{i}"), json!("1")))
-            .collect();
-        let delete: Vec<String> = (0..41).map(|i| format!("D-{i}")).collect();
-        let (status, _) = export(
+        assert_eq!(sb.product_count(), 4, "seeds 1 and 3, the shirt and `one`");
+        assert_eq!(sb.product("SKU-0000002").unwrap().price, "5.00");
+        // Deletions: variants by SKU, products by handle; gone is deleted.
+        let (_, reply) = export(
             &sb,
             &http,
             &access,
-            json!({"products": products, "delete": delete}),
+            json!({"delete": [{"handle": "tshirt", "skus": ["TS-S", "TS-X"]}, {"handle": "one"}, {"handle": "never-there"}]}),
         )
         .await;
-        assert_eq!(status, 413);
+        assert_eq!(
+            statuses(&reply),
+            pairs(&[
+                ("tshirt", "deleted"),
+                ("one", "deleted"),
+                ("never-there", "deleted")
+            ])
+        );
+        let stored = sb.nested_product("tshirt").unwrap();
+        assert_eq!(
+            stored
+                .variants
+                .iter()
+                .map(|v| v.sku.as_str())
+                .collect::<Vec<_>>(),
+            ["TS-M", "TS-L"]
+        );
+        assert!(sb.product("SKU-0000002").is_none());
+        let listed = import_all(&sb, &http, &access, None).await;
+        assert_eq!(listed, ["SKU-0000001", "SKU-0000003", "tshirt"]);
+        // Deleting a product's last variants deletes it.
+        export(
+            &sb,
+            &http,
+            &access,
+            json!({"delete": [{"handle": "tshirt", "skus": ["TS-M", "TS-L"]}]}),
+        )
+        .await;
+        assert!(sb.nested_product("tshirt").is_none());
+    }
+
+    #[tokio::test]
+    async fn prices_in_currencies_the_channel_does_not_take_are_left_out_and_named() {
+        let sb = start(0, Switches::default()).await;
+        sb.update_switches(|s| s.currencies = vec!["EUR".into()]);
+        let http = client();
+        let access = access_token(&sb, &http).await;
+        let mut item = nested_json("mug", &[("MUG", "5.00")]);
+        item["variants"][0]["prices"]["JPY"] = json!("800");
+        let (_, reply) = export(&sb, &http, &access, json!({"products": [item]})).await;
+        assert_eq!(reply["results"][0]["status"], "created");
+        assert_eq!(reply["results"][0]["dropped_currencies"], json!(["JPY"]));
+        let stored = sb.nested_product("mug").unwrap();
+        assert_eq!(
+            stored.variants[0].prices.keys().collect::<Vec<_>>(),
+            ["EUR"]
+        );
     }
 
     #[tokio::test]
@@ -264,41 +550,27 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(last["products"][0]["sku"], "SKU-0002500");
-
-        let mut changed = serde_json::to_value(sb.product("SKU-0000005").unwrap()).unwrap();
-        changed["price"] = json!("7.77");
         let (status, reply) = export(
             &sb,
             &http,
             &access,
-            json!({"products": [changed, product_json("NEW-1", json!("1.00"))]}),
+            json!({"products": [nested_json("five", &[("SKU-0000005", "7.77")]), nested_json("new-1", &[("NEW-1", "1.00")])]}),
         )
         .await;
         assert_eq!(status, 200);
         assert_eq!(
-            reply["results"][0],
-            json!({"sku": "SKU-0000005", "status": "updated"})
+            statuses(&reply),
+            pairs(&[("five", "created"), ("new-1", "created")])
         );
-        assert_eq!(
-            reply["results"][1],
-            json!({"sku": "NEW-1", "status": "created"})
-        );
-
         let got = import_all(&sb, &http, &access, Some(&high_water)).await;
-        assert_eq!(got, ["SKU-0002500", "SKU-0000005", "NEW-1"]);
+        assert_eq!(got, ["SKU-0002500", "five", "new-1"]);
         let stored = sb.product("SKU-0000005").unwrap();
-        assert_eq!(
-            (stored.price.as_str(), stored.id.as_deref()),
-            ("7.77", Some("p-5"))
-        );
+        assert_eq!(stored.price, "7.77");
         assert!(stored.updated_at > high_water);
-        assert_eq!(sb.product_count(), 2501);
-        // A full import still sees every sku once, the changed one at the end.
+        assert_eq!(sb.product_count(), 2501, "`five` replaced seed 5");
         let all = import_all(&sb, &http, &access, None).await;
         assert_eq!(all.len(), 2501);
-        assert_eq!(all.iter().filter(|s| *s == "SKU-0000005").count(), 1);
-        assert_eq!(all.last().unwrap(), "NEW-1");
-
+        assert!(!all.contains(&"SKU-0000005".to_string()));
         // Rust-side changes behave the same way.
         sb.update_product("SKU-0000001", |p| p.quantity = 0)
             .unwrap();
@@ -312,17 +584,26 @@ mod tests {
         let http = client();
         let access = access_token(&sb, &http).await;
 
-        let too_many: Vec<Value> = (0..101)
-            .map(|i| product_json(&format!("X{i}"), json!("1")))
+        let items: Vec<Value> = (0..60)
+            .map(|i| nested_json(&format!("b-{i}"), &[(&format!("B-{i}"), "1")]))
+            .collect();
+        let delete: Vec<Value> = (0..41)
+            .map(|i| json!({"handle": format!("d-{i}")}))
             .collect();
         assert_eq!(
-            export(&sb, &http, &access, json!({ "products": too_many }))
-                .await
-                .0,
-            413
+            export(
+                &sb,
+                &http,
+                &access,
+                json!({"products": items, "delete": delete})
+            )
+            .await
+            .0,
+            413,
+            "products and deletions count together"
         );
         let hundred: Vec<Value> = (0..100)
-            .map(|i| product_json(&format!("X{i}"), json!("1")))
+            .map(|i| nested_json(&format!("x-{i}"), &[(&format!("X{i}"), "1")]))
             .collect();
         assert_eq!(
             export(&sb, &http, &access, json!({ "products": hundred }))
@@ -330,7 +611,6 @@ mod tests {
                 .0,
             200
         );
-
         let not_json = http
             .post(format!("{}/products/batch", sb.base_url()))
             .bearer_auth(&access)
@@ -340,69 +620,63 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(not_json.status(), 400);
+        let old_delete = export(&sb, &http, &access, json!({"delete": ["SKU-0000001"]})).await;
+        assert_eq!(old_delete.0, 400, "deletions name a handle");
 
         sb.update_switches(|s| s.item_error_skus = vec!["REFUSED".into()]);
-        let unchanged = serde_json::to_value(sb.product("SKU-0000002").unwrap()).unwrap();
-        let mut bad_currency = product_json("B2", json!("1.00"));
-        bad_currency["currency"] = json!("eur");
-        let mut negative = product_json("B3", json!("1.00"));
-        negative["quantity"] = json!(-1);
-        let mut extra = product_json("B4", json!("1.00"));
-        extra["colour"] = json!("red");
+        let with = |handle: &str, edit: &dyn Fn(&mut Value)| {
+            let mut item = nested_json(handle, &[(&handle.to_uppercase(), "1.00")]);
+            edit(&mut item);
+            item
+        };
         let items = json!({"products": [
-            product_json("FLOAT", json!(19.9)),
-            product_json("OK-1", json!("19.90")),
-            bad_currency,
-            negative,
-            product_json("", json!("1")),
-            product_json("B5", json!("1.2.3")),
-            product_json("B6", json!("-5")),
-            extra,
-            product_json("REFUSED", json!("1")),
-            unchanged,
+            with("float", &|i| i["variants"][0]["prices"]["EUR"] = json!(19.9)),
+            with("ok-1", &|_| {}),
+            with("cur", &|i| i["variants"][0]["prices"] = json!({"eur": "1"})),
+            with("neg", &|i| i["variants"][0]["stock"]["default"] = json!(-1)),
+            with("sku", &|i| i["variants"][0]["sku"] = json!(" ")),
+            with("dec", &|i| i["variants"][0]["prices"]["EUR"] = json!("1.2.3")),
+            with("extra", &|i| i["colour"] = json!("red")),
+            with("refused", &|_| {}),
+            with("none", &|i| i["variants"] = json!([])),
+            with("fields", &|i| i["fields"] = json!(["price"])),
+            product_json("FLAT", json!("1.00")),
             "not an object",
         ]});
         let (status, reply) = export(&sb, &http, &access, items).await;
         assert_eq!(status, 200, "{reply}");
         let results = reply["results"].as_array().unwrap();
-        let got: Vec<(&str, &str)> = results
+        let got: Vec<&str> = results
             .iter()
-            .map(|r| (r["sku"].as_str().unwrap(), r["status"].as_str().unwrap()))
+            .map(|r| r["status"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            got,
-            [
-                ("FLOAT", "error"),
-                ("OK-1", "created"),
-                ("B2", "error"),
-                ("B3", "error"),
-                ("", "error"),
-                ("B5", "error"),
-                ("B6", "error"),
-                ("B4", "error"),
-                ("REFUSED", "error"),
-                ("SKU-0000002", "unchanged"),
-                ("", "error"),
-            ]
+        let mut expected = vec!["error"; 12];
+        expected[1] = "created";
+        assert_eq!(got, expected, "{reply}");
+        let error = |i: usize| results[i]["error"].as_str().unwrap().to_string();
+        assert!(error(0).contains("not a number"), "{}", error(0));
+        assert!(
+            error(9).contains("unknown field `price` in `fields`"),
+            "{}",
+            error(9)
         );
         assert!(
-            results[0]["error"]
-                .as_str()
-                .unwrap()
-                .contains("not a number")
+            error(10).contains("a product needs `handle` and `variants`"),
+            "{}",
+            error(10)
         );
         assert!(
             results
                 .iter()
                 .all(|r| (r["status"] == "error") == r.get("error").is_some())
         );
-        assert!(sb.product("FLOAT").is_none());
-        assert_eq!(sb.product("OK-1").unwrap().price, "19.90");
+        assert!(sb.nested_product("float").is_none());
+        assert_eq!(sb.product("OK-1").unwrap().price, "1.00");
         let recorded = sb
             .requests()
             .into_iter()
             .rfind(|r| r.path == "/products/batch")
             .unwrap();
-        assert!(recorded.body.unwrap().contains("\"FLOAT\""));
+        assert!(recorded.body.unwrap().contains("\"float\""));
     }
 }

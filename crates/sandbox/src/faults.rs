@@ -264,7 +264,7 @@ mod tests {
             s.omit_results_next = 1;
         });
         let body =
-            json!({"products": [product_json("A", json!("1")), product_json("B", json!("2"))]});
+            json!({"products": [nested_json("a", &[("A", "1")]), nested_json("b", &[("B", "2")])]});
         let (_, reply) = export(&sb, &http, &access, body.clone()).await;
         assert_eq!(reply["results"].as_array().unwrap().len(), 1);
         assert!(

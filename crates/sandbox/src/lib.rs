@@ -11,6 +11,9 @@
 //! (what the switches do to a request), `admin` (`/_sandbox/*`), `http`
 //! (dispatch) and `conn` (connections a fault can reset).
 //!
+//! Products are nested (a `handle` and its `variants`, as exports write them)
+//! or flat (`sku`, `price`, `quantity`, as servers of earlier versions serve
+//! them); seeds are flat unless `variants_per_product` asks for variants.
 //! Seeded products are derived from their index on demand, so a catalog of a
 //! million products costs a bitset, not a million structs; only products
 //! created or changed through export or the Rust API live in a map.
@@ -41,9 +44,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use product::Product;
+pub use product::{Image, NestedProduct, NestedVariant, Product};
 pub use switches::Switches;
 
+use catalog::{Entry, nested_key};
 use shared::{Shared, lock, read, write};
 
 /// How to start a sandbox.
@@ -51,8 +55,12 @@ use shared::{Shared, lock, read, write};
 pub struct SandboxConfig {
     /// 0 picks a free port.
     pub port: u16,
-    /// Number of seeded products (`SKU-0000001` ..).
+    /// Number of seeded products (`SKU-0000001` .., or `prod-0000001` ..
+    /// with variants).
     pub products: u64,
+    /// Variants of each seeded product (`SKU-0000001-1` ..); 0: seeded
+    /// products are flat.
+    pub variants_per_product: u32,
     pub client_id: String,
     pub client_secret: String,
     /// Largest `limit` accepted by `GET /products`.
@@ -67,6 +75,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             port: 0,
             products: 1000,
+            variants_per_product: 0,
             client_id: "demo-client".into(),
             client_secret: "demo-secret".into(),
             // The beta-rest protocol's maximum; tests lower it to play a
@@ -226,36 +235,113 @@ impl Sandbox {
         *switches = next;
     }
 
+    /// The product holding `sku`, as a flat product (a variant of a product
+    /// with variants: see [`NestedProduct::flat_view`]).
     pub fn product(&self, sku: &str) -> Option<Product> {
         read(&self.shared.catalog).current(sku)
     }
 
-    /// Every product in serving order (materialises them: for small seeds).
+    /// Every variant as a flat product, in serving order (materialises
+    /// them: for small seeds).
     pub fn all_products(&self) -> Vec<Product> {
         let catalog = read(&self.shared.catalog);
         catalog
             .items(None, None)
-            .map(|item| catalog.materialise(item))
+            .flat_map(|item| {
+                let entry = catalog.materialise(item);
+                entry
+                    .skus()
+                    .iter()
+                    .filter_map(|sku| entry.flat_view(sku))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
+    /// The product with variants under `handle`.
+    pub fn nested_product(&self, handle: &str) -> Option<NestedProduct> {
+        match read(&self.shared.catalog).entry(&nested_key(handle)) {
+            Some(Entry::Nested(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Every product with variants, in serving order.
+    pub fn nested_products(&self) -> Vec<NestedProduct> {
+        let catalog = read(&self.shared.catalog);
+        catalog
+            .items(None, None)
+            .filter_map(|item| match catalog.materialise(item) {
+                Entry::Nested(p) => Some(p),
+                Entry::Flat(_) => None,
+            })
+            .collect()
+    }
+
+    /// Products (flat ones and those with variants).
     pub fn product_count(&self) -> u64 {
         read(&self.shared.catalog).count()
     }
 
-    /// Changes an existing product and sets its `updated_at` to now; `None`
-    /// when there is no such sku.
+    /// Changes the product holding `sku` through its flat view and sets its
+    /// `updated_at` to now; `None` when no product holds the sku.
     pub fn update_product(&self, sku: &str, change: impl FnOnce(&mut Product)) -> Option<Product> {
         let mut catalog = write(&self.shared.catalog);
-        let mut product = catalog.current(sku)?;
-        change(&mut product);
-        Some(catalog.store(product))
+        let entry = catalog.entry(&catalog.owner(sku)?)?;
+        let mut view = entry.flat_view(sku)?;
+        change(&mut view);
+        let changed = match entry {
+            Entry::Flat(_) => Entry::Flat(view),
+            Entry::Nested(mut p) => {
+                p.apply_flat(sku, view);
+                Entry::Nested(p)
+            }
+        };
+        catalog.store(changed).flat_view(sku)
     }
 
-    /// Creates or replaces a product, setting `updated_at` to now (and `id`
-    /// when it has none). Returns what is stored.
+    /// Deletes the product holding `sku` (as the shop's own admin would);
+    /// whether there was one.
+    pub fn delete_product(&self, sku: &str) -> bool {
+        let mut catalog = write(&self.shared.catalog);
+        match catalog.owner(sku) {
+            Some(key) => {
+                catalog.delete_key(&key);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Creates or replaces a flat product, setting `updated_at` to now (and
+    /// `id` when it has none). Returns what is stored.
     pub fn put_product(&self, product: Product) -> Product {
-        write(&self.shared.catalog).store(product)
+        let sku = product.sku.clone();
+        write(&self.shared.catalog)
+            .store(Entry::Flat(product))
+            .flat_view(&sku)
+            .expect("a flat product has its sku")
+    }
+
+    /// Creates or replaces a product with variants, setting `updated_at` to
+    /// now and ids where it has none. Returns what is stored.
+    pub fn put_nested(&self, product: NestedProduct) -> NestedProduct {
+        write(&self.shared.catalog).store_nested(product)
+    }
+
+    /// Changes the product with variants under `handle` (as a shop's own
+    /// admin would) and sets its `updated_at` to now.
+    pub fn update_nested(
+        &self,
+        handle: &str,
+        change: impl FnOnce(&mut NestedProduct),
+    ) -> Option<NestedProduct> {
+        let mut catalog = write(&self.shared.catalog);
+        let Some(Entry::Nested(mut product)) = catalog.entry(&nested_key(handle)) else {
+            return None;
+        };
+        change(&mut product);
+        Some(catalog.store_nested(product))
     }
 
     /// The same document as `GET /_sandbox/state`.

@@ -1,12 +1,14 @@
-//! `GET /products`: pages in (`updated_at`, `sku`) order, `limit`,
-//! `cursor` and an inclusive `updated_since`, and nothing else.
+//! `GET /products`: pages in (`updated_at`, key) order, `limit`,
+//! `cursor` and an inclusive `updated_since`, and nothing else. Flat
+//! products go out flat (`sku`, `price`, ...), products with variants
+//! nested (`handle`, `variants`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::catalog::Item;
+use crate::catalog::{Entry, Item};
 use crate::http::form_params;
-use crate::seed::write_seeded;
+use crate::seed::{seeded_nested, write_seeded};
 use crate::shared::{Shared, read};
 
 /// The page size when the client names none.
@@ -68,7 +70,7 @@ pub(crate) fn parse_list_query(raw: &str, max_page_size: u32) -> Result<ListQuer
     })
 }
 
-/// Opaque to clients: `<nanos>:<sku>` of the last item, base64url.
+/// Opaque to clients: `<nanos>:<key>` of the last item, base64url.
 fn encode_cursor(nanos: i128, sku: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{nanos}:{sku}"))
 }
@@ -92,10 +94,16 @@ pub(crate) fn list_page(shared: &Shared, query: &ListQuery, repeat_cursor: bool)
             buf.push(b',');
         }
         match item {
-            Item::Seeded(i) => write_seeded(&mut buf, i),
-            Item::Stored(stored) => {
-                serde_json::to_writer(&mut buf, &stored.product).expect("product serializes")
+            Item::Seeded(i) => match catalog.seed_variants() {
+                0 => write_seeded(&mut buf, i),
+                n => serde_json::to_writer(&mut buf, &seeded_nested(i, n))
+                    .expect("product serializes"),
+            },
+            Item::Stored(stored) => match &stored.entry {
+                Entry::Flat(p) => serde_json::to_writer(&mut buf, p),
+                Entry::Nested(p) => serde_json::to_writer(&mut buf, p),
             }
+            .expect("product serializes"),
         }
         last = Some(item);
     }

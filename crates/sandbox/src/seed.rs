@@ -1,11 +1,15 @@
 //! Seeded products: every field is a pure function of the index, so a
-//! catalog of a million costs nothing until a product changes.
+//! catalog of a million costs nothing until a product changes. Seeds are
+//! flat products (`SKU-0000001`, as servers of earlier versions send them)
+//! or, with `variants_per_product`, products with that many variants
+//! (`prod-0000001` with `SKU-0000001-1`, `SKU-0000001-2`, ... by size).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
 
 use crate::Product;
+use crate::product::{Image, NestedProduct, NestedVariant};
 
 /// Seeded product `i` has `updated_at` = this instant + `i` seconds
 /// (2025-01-01T00:00:00Z), so seeded products sort by index.
@@ -134,6 +138,56 @@ pub(crate) fn write_seeded(buf: &mut Vec<u8>, i: u64) {
     );
 }
 
+pub(crate) fn seed_handle(i: u64) -> String {
+    format!("prod-{i:07}")
+}
+
+/// Option values of a seeded product's variants, in order.
+fn variant_size(v: u32) -> String {
+    const NAMED: [&str; 6] = ["XS", "S", "M", "L", "XL", "XXL"];
+    NAMED
+        .get(v as usize - 1)
+        .map_or_else(|| format!("V{v}"), |s| s.to_string())
+}
+
+/// Seeded product `i` with `variants` variants (a size each), in EUR.
+pub(crate) fn seeded_nested(i: u64, variants: u32) -> NestedProduct {
+    NestedProduct {
+        handle: seed_handle(i),
+        title: SeedTitle {
+            i,
+            json_escaped: false,
+        }
+        .to_string(),
+        description: format!("<p>Seeded product {i}.</p>"),
+        status: "active".into(),
+        categories: vec!["Sandbox > Seeds".into()],
+        tags: vec![seed_color(i).to_string()],
+        images: vec![Image {
+            url: format!("https://cdn.sandbox.example/p{i}.jpg"),
+            alt: String::new(),
+        }],
+        options: vec!["Size".into()],
+        attributes: BTreeMap::from([("color".to_string(), seed_color(i).to_string())]),
+        variants: (1..=variants)
+            .map(|v| NestedVariant {
+                sku: format!("SKU-{i:07}-{v}"),
+                title: String::new(),
+                option_values: vec![variant_size(v)],
+                prices: BTreeMap::from([(
+                    "EUR".to_string(),
+                    format!("{}.{:02}", 10 + v, (mix(i) >> 16) % 100),
+                )]),
+                stock: BTreeMap::from([("default".to_string(), seed_quantity(i) + i64::from(v))]),
+                attributes: BTreeMap::new(),
+                id: Some(format!("v-{i}-{v}")),
+            })
+            .collect(),
+        updated_at: timestamp(seed_nanos(i)),
+        id: Some(format!("p-{i}")),
+    }
+}
+
 pub(crate) fn timestamp(nanos: i128) -> String {
     jiff::Timestamp::from_nanosecond(nanos)
         .expect("sandbox timestamps are in range")
@@ -150,7 +204,7 @@ mod tests {
 
     #[test]
     fn seeded_json_matches_the_product_it_stands_for() {
-        let catalog = Catalog::new(40);
+        let catalog = Catalog::new(40, 0);
         for i in 1..=40 {
             let mut buf = Vec::new();
             write_seeded(&mut buf, i);

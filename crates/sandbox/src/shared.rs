@@ -54,7 +54,7 @@ impl Shared {
             max_page_size: config.max_page_size.max(1),
             switches: Mutex::new(config.switches),
             auth: Mutex::new(AuthState::new(refresh)),
-            catalog: RwLock::new(Catalog::new(config.products)),
+            catalog: RwLock::new(Catalog::new(config.products, config.variants_per_product)),
             log: Mutex::new(Vec::new()),
             token_requests: AtomicU64::new(0),
             product_requests: AtomicU64::new(0),

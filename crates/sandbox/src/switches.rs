@@ -34,8 +34,13 @@ pub struct Switches {
     pub repeat_cursor: bool,
     /// The next N successful batch replies leave out the last item's result.
     pub omit_results_next: u32,
-    /// These skus get a per-item error in export batches (upserts and deletions).
+    /// These skus (or handles) get a per-item error in export batches
+    /// (upserts and deletions).
     pub item_error_skus: Vec<String>,
+    /// The currencies the channel takes (ISO codes); empty: every one. A
+    /// price in another is left out of the stored product, and the item's
+    /// result names the currency in `dropped_currencies`.
+    pub currencies: Vec<String>,
     /// The next N protocol requests get their TCP connection reset, no reply.
     pub close_next: u32,
     /// The next N protocol requests are fully processed (a refresh token
@@ -67,6 +72,7 @@ impl Default for Switches {
             repeat_cursor: false,
             omit_results_next: 0,
             item_error_skus: Vec::new(),
+            currencies: Vec::new(),
             close_next: 0,
             drop_reply_next: 0,
             token_lifetime_secs: 3600,

@@ -97,12 +97,33 @@ pub(crate) fn product_json(sku: &str, price: Value) -> Value {
            "attributes": {}, "updated_at": "2026-01-01T00:00:00Z"})
 }
 
+/// A product with variants as an export item: `(sku, EUR price)` each,
+/// one option value each.
+pub(crate) fn nested_json(handle: &str, variants: &[(&str, &str)]) -> Value {
+    let variants: Vec<Value> = variants
+        .iter()
+        .map(|(sku, price)| {
+            json!({"sku": sku, "option_values": [sku], "prices": {"EUR": price},
+                   "stock": {"default": 1}})
+        })
+        .collect();
+    json!({"handle": handle, "title": format!("Product {handle}"), "options": ["Variant"],
+           "variants": variants})
+}
+
+/// The key of each listed product: a flat one's SKU, a nested one's handle.
 pub(crate) fn skus(reply: &Value) -> Vec<String> {
     reply["products"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["sku"].as_str().unwrap().to_string())
+        .map(|p| {
+            p.get("sku")
+                .or_else(|| p.get("handle"))
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 

@@ -115,8 +115,8 @@ impl Report for ProductList {
     }
 }
 
-/// `19.90 EUR` or `19.90-21.00 EUR` (the first currency of the first
-/// variant), `-` for none.
+/// `19.90 EUR` or `19.90-21.00 EUR` (in the first currency of the first
+/// variant that has a price, as written), `-` for none.
 fn price_range(product: &Product) -> String {
     let Some(currency) = product
         .variants
@@ -125,20 +125,18 @@ fn price_range(product: &Product) -> String {
     else {
         return "-".to_string();
     };
-    let amounts: Vec<_> = product
+    let prices: Vec<_> = product
         .variants
         .iter()
         .filter_map(|v| v.prices.get(currency))
-        .map(|p| p.with_minor_units())
         .collect();
-    let low = amounts.iter().map(|p| p.amount()).min().expect("one price");
-    let high = amounts.iter().map(|p| p.amount()).max().expect("one price");
-    let text = |p: &crate::price::Price| p.amount_text();
-    let low = amounts.iter().find(|p| p.amount() == low).map(text);
-    let high = amounts.iter().find(|p| p.amount() == high).map(text);
+    let low = prices.iter().min_by_key(|p| p.amount());
+    let high = prices.iter().max_by_key(|p| p.amount());
     match (low, high) {
-        (Some(low), Some(high)) if low != high => format!("{low}-{high} {currency}"),
-        (Some(low), _) => format!("{low} {currency}"),
+        (Some(low), Some(high)) if low.amount() != high.amount() => {
+            format!("{}-{} {currency}", low.amount_text(), high.amount_text())
+        }
+        (Some(low), _) => format!("{} {currency}", low.amount_text()),
         _ => "-".to_string(),
     }
 }
@@ -345,7 +343,7 @@ mod tests {
         p.variants.truncate(1);
         assert_eq!(price_range(&p), "19.90 EUR");
         p.variants[0].prices = [price("5", "USD")].into_iter().collect();
-        assert_eq!(price_range(&p), "5.00 USD");
+        assert_eq!(price_range(&p), "5 USD");
         p.variants[0].prices = Default::default();
         assert_eq!(price_range(&p), "-");
     }

@@ -15,6 +15,8 @@ use crate::store::{Millis, Result, Tx};
 pub struct Quarantined {
     pub channel: String,
     pub handle: String,
+    /// The product's SKUs (its variants'), in order.
+    pub skus: Vec<String>,
     /// Consecutive rejections of the current revision.
     pub rejections: u32,
     pub error: Option<String>,
@@ -55,19 +57,28 @@ impl Tx<'_> {
                 Ok(Quarantined {
                     channel: r.get(0)?,
                     handle: r.get(1)?,
+                    skus: Vec::new(),
                     rejections: r.get(2)?,
                     error: r.get(3)?,
                     last_attempt: r.get::<_, Millis>(4)?.0,
                 })
             },
         )?;
-        Ok(rows
+        let mut quarantined: Vec<Quarantined> = rows
             .into_iter()
             .filter(|q| {
                 let limit = quarantine_after(&q.channel);
                 limit > 0 && q.rejections >= limit
             })
-            .collect())
+            .collect();
+        for q in &mut quarantined {
+            q.skus = self.db.query(
+                "SELECT sku FROM variants WHERE handle = ?1 ORDER BY position",
+                params![q.handle],
+                |r| r.get(0),
+            )?;
+        }
+        Ok(quarantined)
     }
 
     /// Takes product `handle` out of quarantine (on `channel`, or on every

@@ -18,10 +18,11 @@ use crate::connector::PlatformIds;
 use crate::store::sql::params;
 use crate::store::{Millis, Result, Tx, count_from_sql};
 
-/// What [`Tx::remove`] did.
+/// What [`Tx::remove`] did, by the keys it was given.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Removed {
-    /// Handles of products removed from the catalog.
+    /// Keys (handles, or SKUs of their last variant) whose product left
+    /// the catalog.
     pub removed: Vec<String>,
     /// SKUs of variants removed from products that keep other variants.
     pub variants_removed: Vec<String>,
@@ -77,7 +78,7 @@ impl Tx<'_> {
             product.variants.retain(|v| v.sku != *key);
             if product.variants.is_empty() {
                 result.deletions_pending += self.remove_product(&handle, at)?;
-                result.removed.push(handle);
+                result.removed.push(key.clone());
             } else {
                 let stored = self.stored_products(&[&handle])?;
                 result.deletions_pending += self.holders_of_sku(key)?;

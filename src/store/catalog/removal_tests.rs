@@ -142,7 +142,7 @@ fn a_removed_variant_is_owed_only_where_the_channel_holds_it() {
         .write(|tx| tx.remove(&["TS-M".into(), "TS-L".into()], t))
         .unwrap();
     assert_eq!(removed.variants_removed, ["TS-M"]);
-    assert_eq!(removed.removed, ["tshirt"]);
+    assert_eq!(removed.removed, ["TS-L"], "named by the key given");
     let whole = owed(&store, "shop", false);
     assert_eq!(whole.len(), 1);
     assert_eq!(whole[0].0, "tshirt");

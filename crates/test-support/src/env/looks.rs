@@ -164,30 +164,37 @@ impl TestEnv {
         )
     }
 
-    /// The whole catalog as stored, by SKU, each row as the protocol's product.
+    /// The whole catalog as stored, by SKU: each variant as the flat
+    /// product the protocol had (its product's title and attributes, its
+    /// first price, its stock at `default`, the product's timestamp and id).
     pub fn catalog(&self) -> BTreeMap<String, sandbox::Product> {
         let rows = self
             .store
             .query(
                 self.account_name(),
-                "SELECT sku, title, price, currency, quantity, attributes, updated_at, id FROM catalog",
+                "SELECT v.sku, p.doc, s.on_hand FROM variants v \
+                 JOIN products p ON p.handle = v.handle \
+                 LEFT JOIN stock_levels s ON s.sku = v.sku AND s.location = 'default'",
                 &[],
             )
             .unwrap_or_else(|e| panic!("catalog query: {e}"));
-        let text = |cell: &Option<String>| cell.clone().expect("a NOT NULL column");
         rows.iter()
             .map(|r| {
-                let product = sandbox::Product {
-                    sku: text(&r[0]),
-                    title: text(&r[1]),
-                    price: text(&r[2]),
-                    currency: text(&r[3]),
-                    quantity: text(&r[4]).parse().expect("quantity is an integer"),
-                    attributes: serde_json::from_str(&text(&r[5])).expect("attributes are JSON"),
-                    updated_at: text(&r[6]),
-                    id: r[7].clone(),
-                };
-                (product.sku.clone(), product)
+                let sku = r[0].clone().expect("a sku");
+                let mut product: sandbox::NestedProduct =
+                    serde_json::from_str(r[1].as_deref().expect("a document"))
+                        .expect("a stored product reads as the protocol's");
+                // The document leaves stock out: it is in its own table.
+                let quantity: i64 = r[2].as_deref().map_or(0, |n| n.parse().expect("a number"));
+                for variant in &mut product.variants {
+                    if variant.sku == sku {
+                        variant.stock.insert("default".into(), quantity);
+                    }
+                }
+                let flat = product
+                    .flat_view(&sku)
+                    .expect("the variant is in its product");
+                (sku, flat)
             })
             .collect()
     }

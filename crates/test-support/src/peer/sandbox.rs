@@ -60,7 +60,8 @@ impl SandboxPeer {
         config
     }
 
-    /// Export batches the sandbox received: the SKUs of each, in order.
+    /// Export batches the sandbox received: the SKUs of each, in order (of
+    /// each product's variants, product by product).
     pub fn batches(&self) -> Vec<Vec<String>> {
         self.requests()
             .into_iter()
@@ -73,7 +74,8 @@ impl SandboxPeer {
                     .as_array()
                     .expect("products array")
                     .iter()
-                    .map(|p| p["sku"].as_str().expect("sku").to_string())
+                    .flat_map(|p| p["variants"].as_array().expect("variants").iter())
+                    .map(|v| v["sku"].as_str().expect("sku").to_string())
                     .collect()
             })
             .collect()
