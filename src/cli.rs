@@ -327,9 +327,17 @@ pub struct RunOnceArgs {
     /// Only report what would run; send nothing, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: show what each exporting channel's next export would
+    /// create, update (field by field) and delete, from the store alone
+    #[arg(long, requires = "dry_run")]
+    pub diff: bool,
     /// Import everything, ignoring the last import's high-water mark
     #[arg(long)]
     pub full: bool,
+    /// Let this run remove from the catalog, and delete from channels, more
+    /// than their `max-removal` allows (once; the setting stays)
+    #[arg(long)]
+    pub allow_removal: bool,
     /// Evaluate what is due at this RFC 3339 instant instead of now
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,

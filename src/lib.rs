@@ -13,6 +13,7 @@ pub mod context;
 pub mod crash;
 pub mod error;
 pub mod error_report;
+pub mod guard;
 pub mod ids;
 pub mod jobs;
 pub mod logging;

@@ -421,6 +421,18 @@ fn set(ctx: &Context, args: &ChannelSetArgs) -> Result<Outcome> {
             "the channel now points at another endpoint: it starts fresh (full export, new tokens)"
                 .to_string()
         });
+    let is_master = loaded.config.master_product_source == id;
+    let repointed = repointed.map(|note| {
+        if is_master {
+            format!(
+                "{note}\n`{id}` is the master product source: its next complete import defines the catalog, \
+                 removing what it does not list (more than max-removal {} allows fails the import and removes nothing)",
+                channel.removal_limit()
+            )
+        } else {
+            note
+        }
+    });
     let note = match (repointed, resolved) {
         (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
         (a, b) => a.or(b),

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use super::report::human_millis;
+use crate::catalog::{Change, VariantDiff};
 use crate::cli::RunOnceArgs;
 use crate::config;
 use crate::connector::ClientOptions;
@@ -18,6 +19,7 @@ use crate::error::{
     KindContext as _,
 };
 use crate::error_report::{kind_of, store_unavailable};
+use crate::jobs::preview::ExportPreview;
 use crate::jobs::runner::{AccountRun, JobRuntime, RunOptions, StopSignal, run_account};
 use crate::output::{Report, table, when, write_table};
 use crate::period::Job;
@@ -132,6 +134,9 @@ impl Report for RunReport {
             for finding in &run.config_errors {
                 writeln!(out, "{finding}")?;
             }
+            for preview in run.previews.iter().flatten() {
+                write_preview(out, preview)?;
+            }
         }
         for error in &self.errors {
             if error.busy && self.shared_store && !self.verbose {
@@ -154,6 +159,72 @@ impl Report for RunReport {
         }
         Ok(())
     }
+}
+
+/// `--dry-run --diff`: one channel's next export, a line per product
+/// created or deleted and per field changed (`old -> new`, as JSON values,
+/// escaped: they may be a shop's text).
+fn write_preview(out: &mut dyn Write, preview: &ExportPreview) -> io::Result<()> {
+    use crate::output::escape;
+    writeln!(
+        out,
+        "\nnext export to {}: {} to create, {} to update, {} to delete",
+        preview.channel,
+        preview.create.len(),
+        preview.update.len(),
+        preview.delete.len()
+    )?;
+    let change = |out: &mut dyn Write, at: &str, c: &Change| {
+        writeln!(
+            out,
+            "  update  {at}{}: {} -> {}",
+            c.path,
+            escape(&c.old.to_string()),
+            escape(&c.new.to_string())
+        )
+    };
+    for created in &preview.create {
+        writeln!(
+            out,
+            "  create  {} ({})",
+            escape(&created.handle),
+            escape(&created.skus.join(", "))
+        )?;
+    }
+    for update in &preview.update {
+        let handle = escape(&update.handle);
+        for c in &update.changes {
+            change(out, &format!("{handle} "), c)?;
+        }
+        for variant in &update.variants {
+            match variant {
+                VariantDiff::Added { sku } => {
+                    writeln!(out, "  update  {handle} adds variant {}", escape(sku))?
+                }
+                VariantDiff::Removed { sku } => {
+                    writeln!(out, "  update  {handle} drops variant {}", escape(sku))?
+                }
+                VariantDiff::Changed { sku, changes } => {
+                    for c in changes {
+                        change(out, &format!("{handle} {} ", escape(sku)), c)?;
+                    }
+                }
+            }
+        }
+    }
+    for deleted in &preview.delete {
+        if deleted.whole_product {
+            writeln!(out, "  delete  {}", escape(&deleted.handle))?;
+        } else {
+            writeln!(
+                out,
+                "  delete  {} variants {}",
+                escape(&deleted.handle),
+                escape(&deleted.skus.join(", "))
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// What one account's run adds to the exit status.
@@ -219,6 +290,8 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         force: args.force,
         dry_run: args.dry_run,
         full: args.full,
+        allow_removal: args.allow_removal,
+        diff: args.diff,
         now,
         channels: args.channel.clone(),
         jobs,

@@ -107,6 +107,12 @@ pub struct ChannelConfig {
         deserialize_with = "whole::zero_or_more"
     )]
     pub quarantine_after: Option<u32>,
+    /// The most one complete import of this channel (the master) may remove
+    /// from the catalog, or one export may delete from this channel: a
+    /// count, a share (`"10%"`) or `"none"`; [`crate::guard::DEFAULT`] when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_removal: Option<crate::guard::MaxRemoval>,
 }
 
 /// Whole numbers in files, refused in words ("a whole number of at least
@@ -486,6 +492,11 @@ impl JobsConfig {
 }
 
 impl ChannelConfig {
+    /// See [`ChannelConfig::max_removal`] (the field).
+    pub fn removal_limit(&self) -> crate::guard::MaxRemoval {
+        self.max_removal.unwrap_or_default()
+    }
+
     /// See [`ChannelConfig::quarantine_after`] (the field).
     pub fn quarantine_threshold(&self) -> u32 {
         self.quarantine_after.unwrap_or(DEFAULT_QUARANTINE_AFTER)

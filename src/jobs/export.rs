@@ -31,7 +31,7 @@ use super::journal::{StoreJournal, reconcile_open, settle_wait};
 use crate::catalog::FieldSet;
 use crate::connector::{Deletion, ExportBatch, ExportItem, ItemResult, ItemStatus};
 use crate::crash;
-use crate::error::Failure;
+use crate::error::{ErrorKind, Failure, Hint as _};
 use crate::output::{count, escape};
 use crate::price::Currency;
 use crate::store::{
@@ -107,6 +107,8 @@ impl ExportCounts {
 #[derive(Clone, Debug)]
 pub struct ExportSummary {
     pub counts: ExportCounts,
+    /// What the run's history row says.
+    pub detail: String,
     /// Set when the channel rejected items: the run is `partial`, and this
     /// says which (a few examples).
     pub partial: Option<String>,
@@ -150,6 +152,7 @@ pub async fn run(
     let mut tally = Tally::default();
     let sent = async {
         reconcile(ch, &access, &journal, &mut tally).await?;
+        check_removal_limit(ch)?;
         send_deletions(ch, &access, &journal, &mut tally).await?;
         send_products(ch, &access, &journal, fields, &mut tally, progress_bar).await
     }
@@ -204,6 +207,35 @@ async fn settle(
     tracing::info!(channel = %ch.channel_id, open = open.len(), wait = ?wait, "waiting out the settle window before reconciling");
     tokio::time::sleep(wait).await;
     reconcile(ch, access, journal, tally).await.map(|_| ())
+}
+
+/// Deletes nothing, failing the job, when the deletions this channel is owed
+/// are more of what it holds from us than its `max-removal` allows: a
+/// catalog emptied by mistake must not empty the shops.
+fn check_removal_limit(ch: &ChannelRun) -> Result<()> {
+    let (owed, held) = ch.store.read(|tx| {
+        Ok((
+            tx.count_pending_deletions(&ch.channel_id)?,
+            tx.count_exported(&ch.channel_id)?,
+        ))
+    })?;
+    let Some(over) = ch.removal_limit().check(owed, held) else {
+        return Ok(());
+    };
+    Err(anyhow::Error::new(Failure::new(
+        ErrorKind::Refused,
+        format!(
+            "{} owed to this channel, of the {} it holds from this catalog, more than {}: nothing was deleted or sent",
+            count(over.removing, "deletion is", "deletions are"),
+            count(over.held, "product", "products"),
+            over.allowance()
+        ),
+    ))
+    .hint(format!(
+        "if the catalog really lost them, run `oms-channels --account {} run-once --allow-removal` once; \
+         `products list` shows what the catalog holds",
+        ch.account
+    )))
 }
 
 async fn send_deletions(
@@ -261,8 +293,10 @@ async fn send_deletions(
                 }
             }
             tally.counts.delete_failed = tally.refused_deletions.len() as u64;
-            ch.store
-                .write(|tx| tx.record_deletions(&ch.channel_id, &results, Timestamp::now()))?;
+            ch.store.write(|tx| {
+                tx.record_deletions(&ch.channel_id, &results, Timestamp::now())?;
+                tx.set_run_progress(journal.run, tally.counts.sent, &tally.counts.as_map())
+            })?;
             crash::point("delete-batch-recorded");
         }
     }
@@ -367,10 +401,12 @@ async fn send_products(
             }
         }
         tally.counts.rejected = tally.rejected.len() as u64;
-        ch.store
-            .write(|tx| tx.record_export_results(&ch.channel_id, &results, Timestamp::now()))?;
-        crash::point("export-batch-recorded");
         tally.counts.sent += page.len() as u64;
+        ch.store.write(|tx| {
+            tx.record_export_results(&ch.channel_id, &results, Timestamp::now())?;
+            tx.set_run_progress(journal.run, tally.counts.sent, &tally.counts.as_map())
+        })?;
+        crash::point("export-batch-recorded");
         progress_bar.set_position(tally.counts.sent);
     }
     Ok(())
@@ -541,7 +577,11 @@ fn finish(ch: &ChannelRun, run: RunId, tally: Tally) -> Result<ExportSummary> {
             None => tx.finish_success(run, Timestamp::now(), counts.sent, Some(&summary)),
         }
     })?;
-    Ok(ExportSummary { counts, partial })
+    Ok(ExportSummary {
+        counts,
+        detail: partial.clone().unwrap_or(summary),
+        partial,
+    })
 }
 
 #[cfg(test)]

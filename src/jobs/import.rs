@@ -24,17 +24,18 @@ use super::auth::Access;
 use crate::catalog::{Product, ProductError};
 use crate::connector::{ChannelError, PageRequest, ProductPage, Skipped};
 use crate::crash;
-use crate::error::{ErrorKind, Failure};
+use crate::error::{ErrorKind, Failure, Hint as _};
+use crate::guard::Exceeded;
 use crate::output::{count, escape};
 use crate::store::RunId;
 
 /// A channel that never ends its pagination is stopped here.
 const MAX_PAGES: usize = 100_000;
 
-/// Returns the number of products taken, and the run's summary when it is
-/// `partial`: the channel sent products the catalog's rules refuse (skipped,
-/// named in the summary; the others are in). Success is recorded in the same
-/// transaction as the last page.
+/// Returns the number of products taken and the run's summary (`partial`
+/// when the channel sent products the catalog's rules refuse: skipped,
+/// named in the summary; the others are in). Success is recorded in the
+/// same transaction as the last page.
 ///
 /// Page N is committed on a blocking thread while page N+1 is fetched, so the
 /// store's work overlaps the network's; page N+1 is looked at only after page N
@@ -43,7 +44,7 @@ pub async fn run(
     ch: &ChannelRun,
     run: RunId,
     progress_bar: &indicatif::ProgressBar,
-) -> Result<(u64, Option<String>)> {
+) -> Result<super::Finished> {
     let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
     let (mut cursor, mut since) = if ch.full {
         ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
@@ -123,13 +124,14 @@ pub async fn run(
                 "; restarted from the first page: the channel refused the interrupted import's cursor",
             );
         }
-        let counts = BTreeMap::from([
+        let mut counts = BTreeMap::from([
             ("imported".to_string(), total),
             ("skipped".to_string(), skips.total()),
         ]);
         // Items without a SKU or a price here are the platform's shape, not
         // bad data: only a refusal makes the run partial.
         let partial = skips.refused > 0;
+        let limit = ch.removal_limit();
         let save = {
             let (store, channel, is_master) =
                 (Arc::clone(&ch.store), ch.channel_id.clone(), ch.is_master);
@@ -145,22 +147,34 @@ pub async fn run(
                         Timestamp::now(),
                     )?;
                     tx.note_refused(&channel, is_master, &refused)?;
-                    if last {
-                        let removed = tx.finish_import(&channel)?.removed.len();
-                        let detail = if removed > 0 {
-                            format!("{detail}; {removed} removed (no longer on the master)")
-                        } else {
-                            detail
-                        };
-                        tx.set_run_counts(run, &counts)?;
-                        if partial {
-                            tx.finish_partial(run, Timestamp::now(), total, Some(&detail))?;
-                        } else {
-                            tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
-                        }
-                        return Ok(partial.then_some(detail));
+                    if !last {
+                        tx.set_run_progress(run, total, &counts)?;
+                        return Ok(PageSaved::More);
                     }
-                    Ok(None)
+                    let finished = tx.finish_import(&channel, limit)?;
+                    if let Some(held) = finished.held_back {
+                        tx.set_run_progress(run, total, &counts)?;
+                        return Ok(PageSaved::RemovalHeldBack(held));
+                    }
+                    let removed = finished.removed.removed.len() as u64
+                        + finished.removed.variants_removed.len() as u64;
+                    counts.insert("removed".to_string(), removed);
+                    let detail = if removed > 0 {
+                        format!("{detail}; {removed} removed (no longer on the master)")
+                    } else {
+                        detail
+                    };
+                    tx.set_run_counts(run, &counts)?;
+                    if partial {
+                        tx.finish_partial(run, Timestamp::now(), total, Some(&detail))?;
+                    } else {
+                        tx.finish_success(run, Timestamp::now(), total, Some(&detail))?;
+                    }
+                    Ok(PageSaved::Last(super::Finished {
+                        items: total,
+                        detail,
+                        partial,
+                    }))
                 })
             })
         };
@@ -172,11 +186,13 @@ pub async fn run(
                 None
             }
         });
-        let partial = saved.context("the task saving an import page failed")??;
+        let saved = saved.context("the task saving an import page failed")??;
         crash::point("import-page-committed");
         progress_bar.set_position(total);
-        if last {
-            return Ok((total, partial));
+        match saved {
+            PageSaved::More => {}
+            PageSaved::Last(finished) => return Ok(finished),
+            PageSaved::RemovalHeldBack(held) => return Err(removal_held_back(&ch.account, &held)),
         }
         let Some(next) = next else {
             return Err(Failure::new(
@@ -189,6 +205,35 @@ pub async fn run(
         cursor = next_cursor;
     }
     unreachable!("the last page or MAX_PAGES ends the loop")
+}
+
+/// What committing a page came to.
+enum PageSaved {
+    /// More pages follow.
+    More,
+    /// The import is done.
+    Last(super::Finished),
+    /// The complete listing lacks more of the catalog than `max-removal`
+    /// allows: nothing was removed.
+    RemovalHeldBack(Exceeded),
+}
+
+/// The job's failure when the master's complete listing would remove more
+/// than `max-removal` allows.
+fn removal_held_back(account: &str, held: &Exceeded) -> anyhow::Error {
+    anyhow::Error::new(Failure::new(
+        ErrorKind::Refused,
+        format!(
+            "the master's complete listing lacks {} of the {} in the catalog, more than {}: nothing was removed",
+            count(held.removing, "product", "products"),
+            count(held.held, "product", "products"),
+            held.allowance()
+        ),
+    ))
+    .hint(format!(
+        "if the master really dropped them, run `oms-channels --account {account} run-once --allow-removal` once; \
+         if it points at the wrong server, fix its base-url with `channel set`"
+    ))
 }
 
 /// Marks the start of a listing from the first page: a complete listing of

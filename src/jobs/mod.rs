@@ -5,6 +5,7 @@ pub mod auth;
 pub mod export;
 pub mod import;
 mod journal;
+pub mod preview;
 pub mod runner;
 
 use std::sync::Arc;
@@ -15,6 +16,16 @@ use crate::config::{ChannelConfig, SecretSource};
 use crate::connector::{ChannelError, Connector, Remedy, Secret};
 use crate::error::{ErrorKind, Failure, Hint as _, KindContext as _};
 use crate::store::Store;
+
+/// How a job that ran to its end went: its items, its summary (what the
+/// run's history row says), and whether the channel's items were only
+/// partly taken.
+#[derive(Debug)]
+pub struct Finished {
+    pub items: u64,
+    pub detail: String,
+    pub partial: bool,
+}
 
 /// Everything one channel's jobs need; shared by its three jobs.
 pub struct ChannelRun {
@@ -30,6 +41,9 @@ pub struct ChannelRun {
     pub store_spec: crate::store::StoreSpec,
     /// `--full`: ignore the import high-water mark.
     pub full: bool,
+    /// `--allow-removal`: removals and deletions in this run are not held
+    /// to the channel's `max-removal`.
+    pub allow_removal: bool,
     /// How long each of the channel's jobs may take (type default, or the
     /// channel's shorter one); the runner cancels a job that exceeds it.
     pub deadline: std::time::Duration,
@@ -40,6 +54,16 @@ pub struct ChannelRun {
 }
 
 impl ChannelRun {
+    /// The limit this run holds removals to (`max-removal`, lifted by
+    /// `--allow-removal`).
+    pub fn removal_limit(&self) -> crate::guard::MaxRemoval {
+        if self.allow_removal {
+            crate::guard::MaxRemoval::Unlimited
+        } else {
+            self.channel.removal_limit()
+        }
+    }
+
     /// A connector error with what to do about it, in this channel's words,
     /// attached as a hint. The error itself stays in the chain, so its kind
     /// decides the row's kind and exit code.

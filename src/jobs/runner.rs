@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::{ChannelRun, auth, export, import};
+use super::{ChannelRun, Finished, auth, export, import};
 use crate::capabilities::Capabilities;
 use crate::config::{ChannelConfig, LoadedAccount};
 use crate::connector::{self, ClientOptions, check_url};
@@ -33,6 +33,10 @@ pub struct RunOptions {
     pub force: bool,
     pub dry_run: bool,
     pub full: bool,
+    /// `--allow-removal`: this run's removals are not held to `max-removal`.
+    pub allow_removal: bool,
+    /// `--dry-run --diff`: preview each exporting channel's next export.
+    pub diff: bool,
     /// The instant "due" is evaluated at (`--now`, or the clock).
     pub now: Timestamp,
     /// Only these channels (empty: all).
@@ -112,6 +116,9 @@ pub struct AccountRun {
     pub rows: Vec<JobRow>,
     /// Error findings that made channels be skipped.
     pub config_errors: Vec<Finding>,
+    /// `--dry-run --diff`: what each exporting channel's next export would do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previews: Option<Vec<super::preview::ExportPreview>>,
 }
 
 impl AccountRun {
@@ -276,6 +283,12 @@ pub fn run_account(
         ));
     }
 
+    // A dry run runs nothing, so what is pending now is what the next run finds.
+    let previews = if options.dry_run && options.diff {
+        Some(export_previews(store.as_ref(), loaded, &options.channels)?)
+    } else {
+        None
+    };
     let mut ran: BTreeMap<(String, Job), JobRow> = BTreeMap::new();
     let runnable: Vec<_> = plans
         .iter()
@@ -309,6 +322,7 @@ pub fn run_account(
                         connector,
                         store_spec: store_spec.clone(),
                         full: options.full,
+                        allow_removal: options.allow_removal,
                         deadline,
                         settle,
                     },
@@ -362,7 +376,37 @@ pub fn run_account(
         account: account.to_string(),
         rows,
         config_errors: inputs.config_errors,
+        previews,
     })
+}
+
+/// What the next export of each exporting channel (of `only`, when given)
+/// would do; with no store yet, nothing is pending anywhere.
+fn export_previews(
+    store: Option<&Store>,
+    loaded: &LoadedAccount,
+    only: &[String],
+) -> Result<Vec<super::preview::ExportPreview>> {
+    let mut previews = Vec::new();
+    for (id, channel) in &loaded.config.channels {
+        let exporting = channel.period(Job::ExportProducts) != crate::period::Period::Off
+            && loaded.config.master_product_source != *id;
+        if !exporting || (!only.is_empty() && !only.contains(id)) {
+            continue;
+        }
+        let preview = match (store, channel.export_fields()) {
+            (Some(store), Ok(fields)) => {
+                super::preview::preview(store, id, fields, channel.quarantine_threshold())?
+            }
+            // An unknown field is a validation error: the channel is skipped.
+            _ => super::preview::ExportPreview {
+                channel: id.clone(),
+                ..Default::default()
+            },
+        };
+        previews.push(preview);
+    }
+    Ok(previews)
 }
 
 /// The connector for a channel, by its type's protocol, with the channel's limits.
@@ -451,8 +495,7 @@ async fn stopped(stop: &mut watch::Receiver<Option<StopSignal>>) -> StopSignal {
 
 /// How one job ended.
 enum JobEnd {
-    /// Items done, and what was left undone when the job only partly succeeded.
-    Done(u64, Option<String>),
+    Done(Finished),
     Failed(anyhow::Error),
     DeadlineExceeded(Duration),
     Stopped(StopSignal),
@@ -517,11 +560,17 @@ async fn run_channel_jobs(
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         let work = async {
             match job {
-                Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None)),
+                Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| Finished {
+                    items: 0,
+                    detail: String::new(),
+                    partial: false,
+                }),
                 Job::ImportProducts => import::run(ch, run, &bar).await,
-                Job::ExportProducts => export::run(ch, run, &bar)
-                    .await
-                    .map(|done| (done.counts.sent, done.partial)),
+                Job::ExportProducts => export::run(ch, run, &bar).await.map(|done| Finished {
+                    items: done.counts.sent,
+                    partial: done.partial.is_some(),
+                    detail: done.detail,
+                }),
             }
         };
         // Dropping `work` cancels the job between two awaits: an HTTP request
@@ -532,29 +581,29 @@ async fn run_channel_jobs(
             biased;
             signal = stopped(&mut stop) => JobEnd::Stopped(signal),
             result = tokio::time::timeout(ch.deadline, work) => match result {
-                Ok(Ok((items, partial))) => JobEnd::Done(items, partial),
+                Ok(Ok(finished)) => JobEnd::Done(finished),
                 Ok(Err(err)) => JobEnd::Failed(err),
                 Err(_) => JobEnd::DeadlineExceeded(ch.deadline),
             },
         };
         bar.finish_and_clear();
         let duration_ms = Some(started.elapsed().as_millis() as u64);
-        let done = |items| {
+        let done = |items, detail: &str| {
             tracing::info!(channel = %ch.channel_id, %job, items, "job succeeded");
-            row(
-                RowOutcome::Ran,
-                items,
-                duration_ms,
-                if forced {
-                    "forced".into()
-                } else {
-                    String::new()
-                },
-            )
+            let detail = match (forced, detail) {
+                (true, "") => "forced".to_string(),
+                (true, detail) => format!("forced; {detail}"),
+                (false, detail) => detail.to_string(),
+            };
+            row(RowOutcome::Ran, items, duration_ms, detail)
         };
         let entry = match end {
-            JobEnd::Done(items, None) => done(items),
-            JobEnd::Done(items, Some(detail)) => {
+            JobEnd::Done(Finished {
+                items,
+                detail,
+                partial: false,
+            }) => done(items, &detail),
+            JobEnd::Done(Finished { items, detail, .. }) => {
                 tracing::warn!(channel = %ch.channel_id, %job, items, %detail, "job partly done");
                 row(RowOutcome::Partial, items, duration_ms, detail)
             }
@@ -567,8 +616,8 @@ async fn run_channel_jobs(
                     tx.finish_interrupted(run, Timestamp::now(), &detail)
                 })? {
                     // Its last commit, success included, landed as it was stopped.
-                    false => done(0),
-                    true => row(RowOutcome::Interrupted, 0, duration_ms, detail),
+                    None => done(0, ""),
+                    Some(committed) => row(RowOutcome::Interrupted, committed, duration_ms, detail),
                 }
             }
             JobEnd::Failed(_) | JobEnd::DeadlineExceeded(_) => {
@@ -593,9 +642,7 @@ async fn run_channel_jobs(
                 let recorded = finish_unless_finished(ch, |tx| {
                     tx.finish_failure(run, Timestamp::now(), 0, &message)
                 })?;
-                if !recorded {
-                    done(0)
-                } else {
+                if let Some(committed) = recorded {
                     if deadline_exceeded {
                         // The channel does not answer: its other jobs would
                         // only spend their deadlines too.
@@ -613,8 +660,10 @@ async fn run_channel_jobs(
                     }
                     JobRow {
                         kind: Some(kind),
-                        ..row(RowOutcome::Failed, 0, duration_ms, message)
+                        ..row(RowOutcome::Failed, committed, duration_ms, message)
                     }
+                } else {
+                    done(0, "")
                 }
             }
         };
@@ -623,15 +672,16 @@ async fn run_channel_jobs(
     Ok(rows)
 }
 
-/// Records how a cancelled job ended; `false` when the job had already
-/// recorded its own end (its last commit landed as it was cancelled).
+/// Records how a cancelled or failed job ended, returning the items its
+/// commits recorded; `None` when the job had already recorded its own end
+/// (its last commit landed as it was cancelled).
 fn finish_unless_finished(
     ch: &ChannelRun,
-    finish: impl FnOnce(&crate::store::Tx) -> crate::store::Result<()>,
-) -> Result<bool> {
+    finish: impl FnOnce(&crate::store::Tx) -> crate::store::Result<u64>,
+) -> Result<Option<u64>> {
     match ch.store.write(finish) {
-        Ok(()) => Ok(true),
-        Err(StoreError::RunNotRunning { outcome, .. }) if outcome != Outcome::Running => Ok(false),
+        Ok(committed) => Ok(Some(committed)),
+        Err(StoreError::RunNotRunning { outcome, .. }) if outcome != Outcome::Running => Ok(None),
         Err(err) => Err(err.into()),
     }
 }

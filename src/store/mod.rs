@@ -34,8 +34,8 @@ use engine::{Connection, Engine, OpenMode, TxKind};
 use sql::DbError;
 
 pub use catalog::{
-    DeletionResult, ExportResult, ExportState, ExportStatus, ImportProgress, Listing, LoadKey,
-    PendingDeletion, PendingExport, Quarantined, Removed, UpsertCounts,
+    DeletionResult, ExportResult, ExportState, ExportStatus, FinishedImport, ImportProgress,
+    Listing, LoadKey, PendingDeletion, PendingExport, Quarantined, Removed, UpsertCounts,
 };
 pub use engine::postgres::TargetError;
 pub use engine::postgres::transfer::{Transfer, copy_account};

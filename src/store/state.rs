@@ -193,6 +193,8 @@ struct FinishedRun {
     channel: String,
     job: Job,
     started: Timestamp,
+    /// The items the row holds now.
+    items: u64,
 }
 
 impl Tx<'_> {
@@ -308,15 +310,20 @@ impl Tx<'_> {
                 outcome: current,
             });
         }
-        self.db.execute(
-            "UPDATE run_history SET finished = ?2, outcome = ?3, items = ?4, detail = ?5 \
-                 WHERE id = ?1",
+        // A job that fails or is stopped after committing work says 0; what
+        // its commits recorded (see `set_run_progress`) stays.
+        let items: i64 = self.db.query_one(
+            "UPDATE run_history SET finished = ?2, outcome = ?3, \
+                 items = CASE WHEN ?4 > items THEN ?4 ELSE items END, detail = ?5 \
+                 WHERE id = ?1 RETURNING items",
             params![run, Millis(finished), outcome, count_to_sql(items), detail],
+            |r| r.get(0),
         )?;
         Ok(FinishedRun {
             channel,
             job,
             started,
+            items: items.max(0) as u64,
         })
     }
 
@@ -373,6 +380,21 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// What a running job has committed so far: its items and counts, kept
+    /// on its row if it then fails or is stopped.
+    pub fn set_run_progress(
+        &self,
+        run: RunId,
+        items: u64,
+        counts: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<()> {
+        self.db.execute(
+            "UPDATE run_history SET items = ?2 WHERE id = ?1",
+            params![run, count_to_sql(items)],
+        )?;
+        self.set_run_counts(run, counts)
+    }
+
     /// Item counts by outcome for a run (shown by `history`).
     pub fn set_run_counts(
         &self,
@@ -388,13 +410,15 @@ impl Tx<'_> {
     }
 
     /// The run failed: one more consecutive failure; the last success stays.
+    /// Returns the items the row keeps (the larger of `items` and what the
+    /// run's commits recorded).
     pub fn finish_failure(
         &self,
         run: RunId,
         finished: Timestamp,
         items: u64,
         error: &str,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let done = self.finish_run(run, finished, Outcome::Failed, items, Some(error))?;
         self.db.execute(
             "INSERT INTO job_state (channel, job, last_attempt_start, last_attempt_end, \
@@ -412,20 +436,20 @@ impl Tx<'_> {
                 error
             ],
         )?;
-        Ok(())
+        Ok(done.items)
     }
 
     /// The run was stopped (SIGTERM/SIGINT) before it finished: what it
     /// committed stays, the job is neither a success nor a failure, and the
-    /// next run starts it again.
-    pub fn finish_interrupted(&self, run: RunId, finished: Timestamp, detail: &str) -> Result<()> {
+    /// next run starts it again. Returns the items its commits recorded.
+    pub fn finish_interrupted(&self, run: RunId, finished: Timestamp, detail: &str) -> Result<u64> {
         let done = self.finish_run(run, finished, Outcome::Interrupted, 0, Some(detail))?;
         self.db.execute(
             "UPDATE job_state SET last_attempt_end = ?3, last_outcome = 'interrupted' \
                  WHERE channel = ?1 AND job = ?2",
             params![done.channel, done.job, Millis(finished)],
         )?;
-        Ok(())
+        Ok(done.items)
     }
 
     /// A job that was due but did not run (e.g. auth failed first): a history

@@ -148,6 +148,17 @@ impl Tx<'_> {
         Ok(count_from_sql(n))
     }
 
+    /// How many products `channel` holds from this catalog (exported and
+    /// not yet deleted there), removed ones included.
+    pub fn count_exported(&self, channel: &str) -> Result<u64> {
+        let n: i64 = self.db.query_one(
+            "SELECT count(*) FROM exports WHERE channel = ?1 AND exported_revision IS NOT NULL",
+            params![channel],
+            |r| r.get(0),
+        )?;
+        Ok(count_from_sql(n))
+    }
+
     /// Records a channel's verdicts on an exported batch. Success (created,
     /// updated, unchanged) marks that revision exported, keeps the product
     /// as accepted and the variants as held, and clears the error; `Error`

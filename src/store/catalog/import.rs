@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::{Removed, SET_SIZE, UpsertCounts, padded};
 use crate::catalog::Product;
+use crate::guard::{Exceeded, MaxRemoval};
 use crate::store::sql::{ToValue, params};
 use crate::store::{Millis, Result, StoreError, Tx, millis};
 
@@ -25,6 +26,15 @@ pub struct ImportProgress {
     pub since_used: Option<Timestamp>,
     /// Latest `updated_at` seen so far by the unfinished import.
     pub run_high_water: Option<Timestamp>,
+}
+
+/// How an import ended: what its complete listing removed from the
+/// catalog, or, when that was more than `max-removal` allows, the counts of
+/// the removal it held back (nothing was removed).
+#[derive(Debug, Default)]
+pub struct FinishedImport {
+    pub removed: Removed,
+    pub held_back: Option<Exceeded>,
 }
 
 /// Records that one channel's (`?1`) complete import saw up to [`SET_SIZE`]
@@ -141,19 +151,26 @@ impl Tx<'_> {
     /// The import completed: its high water becomes the next `updated_since`
     /// (never moving backwards), and the resume state is cleared. A complete
     /// import (see [`Tx::begin_complete_import`]) removes the catalog
-    /// products its listing did not have; returns what it removed.
-    pub fn finish_import(&self, channel: &str) -> Result<Removed> {
+    /// products its listing did not have, unless that is more than `limit`
+    /// allows: then it removes nothing, and the next import is complete
+    /// again (no `updated_since`), so the question comes back every run
+    /// until the master lists the catalog or a run allows the removal.
+    pub fn finish_import(&self, channel: &str, limit: MaxRemoval) -> Result<FinishedImport> {
         let mut progress = self.import_progress(channel)?;
         progress.high_water = progress.high_water.max(progress.run_high_water);
         progress.cursor = None;
         progress.since_used = None;
         progress.run_high_water = None;
-        self.put_import_progress(channel, &progress)?;
-        if self.import_is_complete(channel)? {
-            self.sweep_complete_import(channel, Timestamp::now())
+        let finished = if self.import_is_complete(channel)? {
+            self.sweep_complete_import(channel, limit, Timestamp::now())?
         } else {
-            Ok(Removed::default())
+            FinishedImport::default()
+        };
+        if finished.held_back.is_some() {
+            progress.high_water = None;
         }
+        self.put_import_progress(channel, &progress)?;
+        Ok(finished)
     }
 
     /// Forgets an unfinished import (cursor, `since_used`, run high water), e.g.
@@ -217,16 +234,23 @@ impl Tx<'_> {
     }
 
     /// The last page of a complete import is in: the catalog products its
-    /// listing did not hold are removed. An empty listing removes nothing
-    /// (a channel answering with no products at all is more likely broken
-    /// than emptied; `products remove` empties the catalog on purpose).
-    pub(crate) fn sweep_complete_import(&self, channel: &str, at: Timestamp) -> Result<Removed> {
+    /// listing did not hold are removed, if `limit` allows that many. An
+    /// empty listing removes nothing (a channel answering with no products
+    /// at all is more likely broken than emptied; `products remove` empties
+    /// the catalog on purpose).
+    pub(crate) fn sweep_complete_import(
+        &self,
+        channel: &str,
+        limit: MaxRemoval,
+        at: Timestamp,
+    ) -> Result<FinishedImport> {
         let seen: i64 = self.db.query_one(
             "SELECT count(*) FROM import_seen WHERE channel = ?1",
             params![channel],
             |r| r.get(0),
         )?;
-        let removed = if seen > 0 {
+        let mut finished = FinishedImport::default();
+        if seen > 0 {
             let gone: Vec<String> = self.db.query(
                 "SELECT p.handle FROM products p WHERE NOT EXISTS \
                  (SELECT 1 FROM import_seen s WHERE s.channel = ?1 AND s.handle = p.handle) \
@@ -234,12 +258,16 @@ impl Tx<'_> {
                 params![channel],
                 |r| r.get(0),
             )?;
-            self.remove(&gone, at)?
-        } else {
-            Removed::default()
-        };
+            let held: i64 = self
+                .db
+                .query_one("SELECT count(*) FROM products", params![], |r| r.get(0))?;
+            finished.held_back = limit.check(gone.len() as u64, held as u64);
+            if finished.held_back.is_none() {
+                finished.removed = self.remove(&gone, at)?;
+            }
+        }
         self.abandon_complete_import(channel)?;
-        Ok(removed)
+        Ok(finished)
     }
 }
 

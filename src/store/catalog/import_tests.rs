@@ -1,5 +1,6 @@
 use super::*;
 use crate::catalog::test_data::{shirt, variant};
+use crate::guard::MaxRemoval;
 use crate::store::catalog::test_data::*;
 use crate::store::test_util::*;
 
@@ -46,7 +47,9 @@ fn import_progress_and_high_water_compare_as_timestamps() {
     assert_eq!(p.run_high_water, Some(at("2026-04-10T09:00:00Z")));
     assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 3);
 
-    store.write(|tx| tx.finish_import("m")).unwrap();
+    store
+        .write(|tx| tx.finish_import("m", MaxRemoval::Unlimited))
+        .unwrap();
     let done = ImportProgress {
         high_water: Some(at("2026-04-10T09:00:00Z")),
         ..Default::default()
@@ -58,8 +61,8 @@ fn import_progress_and_high_water_compare_as_timestamps() {
     store
         .write(|tx| {
             tx.save_import_page("m", true, &page2, None, done.high_water, seen)?;
-            tx.finish_import("m")?;
-            tx.finish_import("m")
+            tx.finish_import("m", MaxRemoval::Unlimited)?;
+            tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
     assert_eq!(store.read(|tx| tx.import_progress("m")).unwrap(), done);
@@ -130,11 +133,11 @@ fn a_complete_import_with_pages_of_several_sets_removes_only_what_it_did_not_lis
             tx.begin_complete_import("m")?;
             tx.save_import_page("m", true, first, Some("c"), None, t)?;
             tx.save_import_page("m", true, second, None, None, t)?;
-            tx.finish_import("m")
+            tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
     let expected: Vec<_> = gone.iter().map(|&i| all[i].handle.clone()).collect();
-    assert_eq!(removed.removed, expected);
+    assert_eq!(removed.removed.removed, expected);
     assert_eq!(
         store.read(|tx| tx.count_products()).unwrap(),
         listed.len() as u64
@@ -159,7 +162,7 @@ fn a_complete_import_removes_what_it_did_not_list_and_an_empty_one_nothing() {
             tx.begin_complete_import("m")?;
             tx.save_import_page("m", true, &[bare_product("A", "1")], Some("c"), None, t)?;
             tx.save_import_page("m", true, &[bare_product("C", "1")], None, None, t)?;
-            tx.finish_import("m")
+            tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
     assert!(store.read(|tx| tx.product(&handle("B"))).unwrap().is_none());
@@ -168,7 +171,7 @@ fn a_complete_import_removes_what_it_did_not_list_and_an_empty_one_nothing() {
     store
         .write(|tx| {
             tx.save_import_page("m", true, &[bare_product("A", "1")], None, Some(t), t)?;
-            tx.finish_import("m")
+            tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
     assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 2);
@@ -177,7 +180,7 @@ fn a_complete_import_removes_what_it_did_not_list_and_an_empty_one_nothing() {
         .write(|tx| {
             tx.begin_complete_import("m")?;
             tx.save_import_page("m", true, &[], None, None, t)?;
-            tx.finish_import("m")
+            tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
     assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 2);
@@ -202,4 +205,56 @@ fn the_masters_import_replaces_whole_products() {
     assert_eq!(stored, p);
     assert_eq!(store.read(|tx| tx.handle_of_sku("TS-S")).unwrap(), None);
     assert_eq!(store.read(|tx| tx.count_variants()).unwrap(), 3);
+}
+
+#[test]
+fn a_complete_import_over_max_removal_removes_nothing_and_the_next_one_is_complete() {
+    let (_dir, store) = temp_store();
+    let t = at("2026-01-01T00:00:00Z");
+    let all: Vec<_> = (0..40)
+        .map(|i| bare_product(&format!("P{i}"), "1"))
+        .collect();
+    store.write(|tx| tx.upsert_products(&all)).unwrap();
+    store
+        .write(|tx| {
+            tx.save_import_page("m", true, &all, None, None, t)?;
+            tx.finish_import("m", MaxRemoval::Unlimited)
+        })
+        .unwrap();
+    assert!(
+        store
+            .read(|tx| tx.import_progress("m"))
+            .unwrap()
+            .high_water
+            .is_some()
+    );
+
+    // The master now lists 3 of 40: 37 to remove; "10%" allows 10.
+    let finished = store
+        .write(|tx| {
+            tx.begin_complete_import("m")?;
+            tx.save_import_page("m", true, &all[..3], None, None, t)?;
+            tx.finish_import("m", crate::guard::DEFAULT)
+        })
+        .unwrap();
+    let held = finished.held_back.expect("held back");
+    assert_eq!((held.removing, held.held, held.limit), (37, 40, 10));
+    assert!(finished.removed.removed.is_empty());
+    assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 40);
+    // No `updated_since` next time: the same complete listing asks again.
+    assert_eq!(
+        store.read(|tx| tx.import_progress("m")).unwrap().high_water,
+        None
+    );
+
+    // Allowed once: the removal goes through.
+    let finished = store
+        .write(|tx| {
+            tx.begin_complete_import("m")?;
+            tx.save_import_page("m", true, &all[..3], None, None, t)?;
+            tx.finish_import("m", MaxRemoval::Unlimited)
+        })
+        .unwrap();
+    assert_eq!(finished.removed.removed.len(), 37);
+    assert_eq!(store.read(|tx| tx.count_products()).unwrap(), 3);
 }
