@@ -407,6 +407,13 @@ pub enum ProductsCommand {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Read a channel's whole listing (never writing to it) and show where it
+    /// differs from the catalog: missing, extra, and field by field
+    Diff {
+        /// Channel id of the selected account
+        #[arg(add = ArgValueCandidates::new(complete::channels))]
+        channel: String,
+    },
     /// Take a product out of quarantine: export sends it again on the next run
     Release {
         /// The quarantined product's handle, or the SKU of one of its variants

@@ -6,6 +6,7 @@
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
 use jiff::Timestamp;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use crate::capabilities::Capabilities;
 use crate::config::model::GlobalConfig;
 use crate::config::{self, AccountConfig, ConfigError, LoadedAccount, SecretSource};
+use crate::connector::ClientOptions;
 use crate::error::{ErrorKind, Failure, Hint as _, KindContext as _};
 use crate::ids;
 use crate::paths::Paths;
@@ -116,6 +118,37 @@ impl Context {
             store: OnceCell::new(),
             global: OnceCell::new(),
         })
+    }
+
+    /// HTTP settings, with hidden env overrides so tests can shrink timeouts.
+    pub fn client_options(&self) -> Result<ClientOptions> {
+        let mut options = ClientOptions::default();
+        let millis = |name: &str| -> Result<Option<Duration>> {
+            crate::paths::env_value(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map(Duration::from_millis)
+                        .with_kind_context(ErrorKind::Usage, || {
+                            format!("{name}={v:?} is not a number of milliseconds")
+                        })
+                })
+                .transpose()
+        };
+        if let Some(d) = millis("OMS_CHANNELS_REQUEST_TIMEOUT_MS")? {
+            if d.is_zero() {
+                anyhow::bail!(
+                    "OMS_CHANNELS_REQUEST_TIMEOUT_MS=0: every request would time out at once; give at least 1 millisecond"
+                );
+            }
+            options.request_timeout = d;
+            options.read_timeout = d;
+        }
+        if let Some(d) = millis("OMS_CHANNELS_RETRY_BASE_MS")? {
+            options.backoff_base = d;
+            options.backoff_cap = d * 8;
+            options.retry_after_cap = d * 8;
+        }
+        Ok(options)
     }
 
     /// `--account`, when given.

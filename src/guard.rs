@@ -82,6 +82,16 @@ pub struct Exceeded {
 }
 
 impl Exceeded {
+    /// The job's failure (refused: nothing was removed), saying `what` was
+    /// held back, with the way to allow it once and `otherwise`, what else
+    /// may be wrong.
+    pub fn refusal(&self, what: String, account: &str, otherwise: &str) -> anyhow::Error {
+        use crate::error::{ErrorKind, Failure, Hint as _};
+        anyhow::Error::new(Failure::new(ErrorKind::Refused, what)).hint(format!(
+            "if that is right, run `oms-channels --account {account} run-once --allow-removal` once; {otherwise}"
+        ))
+    }
+
     /// `max-removal "10%" allows 1000`: the setting and what it allows here.
     pub fn allowance(&self) -> String {
         format!("max-removal {} allows {}", self.setting, self.limit)

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::catalog::{Change, ProductDiff, VariantDiff};
 use crate::config::ChannelConfig;
-use crate::output::{table, write_table};
+use crate::output::{escape, table, write_table};
 use crate::period::Job;
 use crate::validate::Finding;
 
@@ -117,6 +118,41 @@ pub fn first_line(text: &str, max: usize) -> String {
     } else {
         line.to_string()
     }
+}
+
+/// A product's differences, a line per changed field (`old -> new`, as
+/// JSON values, escaped: they may be a shop's text) and per variant added or
+/// dropped, each line led by `verb` and the handle (and the variant's SKU).
+pub fn write_product_diff(out: &mut dyn Write, verb: &str, diff: &ProductDiff) -> io::Result<()> {
+    let handle = escape(&diff.handle);
+    let change = |out: &mut dyn Write, at: &str, c: &Change| {
+        writeln!(
+            out,
+            "  {verb}  {at}{}: {} -> {}",
+            c.path,
+            escape(&c.old.to_string()),
+            escape(&c.new.to_string())
+        )
+    };
+    for c in &diff.changes {
+        change(out, &format!("{handle} "), c)?;
+    }
+    for variant in &diff.variants {
+        match variant {
+            VariantDiff::Added { sku } => {
+                writeln!(out, "  {verb}  {handle} adds variant {}", escape(sku))?
+            }
+            VariantDiff::Removed { sku } => {
+                writeln!(out, "  {verb}  {handle} drops variant {}", escape(sku))?
+            }
+            VariantDiff::Changed { sku, changes } => {
+                for c in changes {
+                    change(out, &format!("{handle} {} ", escape(sku)), c)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,59 +1,24 @@
 //! `run-once`: run the due jobs of the selected account (or all accounts).
 
 use std::io::{self, IsTerminal as _, Write};
-use std::time::Duration;
 
 use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Outcome;
-use super::report::human_millis;
-use crate::catalog::{Change, VariantDiff};
+use super::report::{human_millis, write_product_diff};
 use crate::cli::RunOnceArgs;
 use crate::config;
-use crate::connector::ClientOptions;
 use crate::context::Context;
 use crate::error::{
     EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_UNAVAILABLE, ErrorKind, Failure,
-    KindContext as _,
 };
 use crate::error_report::{kind_of, store_unavailable};
 use crate::jobs::preview::ExportPreview;
 use crate::jobs::runner::{AccountRun, JobRuntime, RunOptions, StopSignal, run_account};
 use crate::output::{Report, table, when, write_table};
 use crate::period::Job;
-
-/// HTTP settings, with hidden env overrides so tests can shrink timeouts.
-fn client_options() -> Result<ClientOptions> {
-    let mut options = ClientOptions::default();
-    let millis = |name: &str| -> Result<Option<Duration>> {
-        crate::paths::env_value(name)
-            .map(|v| {
-                v.parse::<u64>()
-                    .map(Duration::from_millis)
-                    .with_kind_context(ErrorKind::Usage, || {
-                        format!("{name}={v:?} is not a number of milliseconds")
-                    })
-            })
-            .transpose()
-    };
-    if let Some(d) = millis("OMS_CHANNELS_REQUEST_TIMEOUT_MS")? {
-        if d.is_zero() {
-            anyhow::bail!(
-                "OMS_CHANNELS_REQUEST_TIMEOUT_MS=0: every request would time out at once; give at least 1 millisecond"
-            );
-        }
-        options.request_timeout = d;
-        options.read_timeout = d;
-    }
-    if let Some(d) = millis("OMS_CHANNELS_RETRY_BASE_MS")? {
-        options.backoff_base = d;
-        options.backoff_cap = d * 8;
-        options.retry_after_cap = d * 8;
-    }
-    Ok(options)
-}
 
 #[derive(Serialize)]
 struct RunReport {
@@ -174,15 +139,6 @@ fn write_preview(out: &mut dyn Write, preview: &ExportPreview) -> io::Result<()>
         preview.update.len(),
         preview.delete.len()
     )?;
-    let change = |out: &mut dyn Write, at: &str, c: &Change| {
-        writeln!(
-            out,
-            "  update  {at}{}: {} -> {}",
-            c.path,
-            escape(&c.old.to_string()),
-            escape(&c.new.to_string())
-        )
-    };
     for created in &preview.create {
         writeln!(
             out,
@@ -192,25 +148,7 @@ fn write_preview(out: &mut dyn Write, preview: &ExportPreview) -> io::Result<()>
         )?;
     }
     for update in &preview.update {
-        let handle = escape(&update.handle);
-        for c in &update.changes {
-            change(out, &format!("{handle} "), c)?;
-        }
-        for variant in &update.variants {
-            match variant {
-                VariantDiff::Added { sku } => {
-                    writeln!(out, "  update  {handle} adds variant {}", escape(sku))?
-                }
-                VariantDiff::Removed { sku } => {
-                    writeln!(out, "  update  {handle} drops variant {}", escape(sku))?
-                }
-                VariantDiff::Changed { sku, changes } => {
-                    for c in changes {
-                        change(out, &format!("{handle} {} ", escape(sku)), c)?;
-                    }
-                }
-            }
-        }
+        write_product_diff(out, "update", update)?;
     }
     for deleted in &preview.delete {
         if deleted.whole_product {
@@ -296,7 +234,7 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         channels: args.channel.clone(),
         jobs,
         concurrency: args.concurrency as usize,
-        client: client_options()?,
+        client: ctx.client_options()?,
         // The brief: no progress bar when stdout is not a terminal (cron, pipes,
         // CI) or NO_COLOR is set; it is drawn on stderr, so that must be one too.
         progress: ctx.verbosity >= 0

@@ -31,7 +31,7 @@ use super::journal::{StoreJournal, reconcile_open, settle_wait};
 use crate::catalog::FieldSet;
 use crate::connector::{Deletion, ExportBatch, ExportItem, ItemResult, ItemStatus};
 use crate::crash;
-use crate::error::{ErrorKind, Failure, Hint as _};
+use crate::error::Failure;
 use crate::output::{count, escape};
 use crate::price::Currency;
 use crate::store::{
@@ -222,20 +222,16 @@ fn check_removal_limit(ch: &ChannelRun) -> Result<()> {
     let Some(over) = ch.removal_limit().check(owed, held) else {
         return Ok(());
     };
-    Err(anyhow::Error::new(Failure::new(
-        ErrorKind::Refused,
+    Err(over.refusal(
         format!(
             "{} owed to this channel, of the {} it holds from this catalog, more than {}: nothing was deleted or sent",
             count(over.removing, "deletion is", "deletions are"),
             count(over.held, "product", "products"),
             over.allowance()
         ),
+        &ch.account,
+        "if the catalog lost them by mistake, load them again (`products list` shows what it holds)",
     ))
-    .hint(format!(
-        "if the catalog really lost them, run `oms-channels --account {} run-once --allow-removal` once; \
-         `products list` shows what the catalog holds",
-        ch.account
-    )))
 }
 
 async fn send_deletions(

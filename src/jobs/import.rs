@@ -24,7 +24,7 @@ use super::auth::Access;
 use crate::catalog::{Product, ProductError};
 use crate::connector::{ChannelError, PageRequest, ProductPage, Skipped};
 use crate::crash;
-use crate::error::{ErrorKind, Failure, Hint as _};
+use crate::error::{ErrorKind, Failure};
 use crate::guard::Exceeded;
 use crate::output::{count, escape};
 use crate::store::RunId;
@@ -221,19 +221,16 @@ enum PageSaved {
 /// The job's failure when the master's complete listing would remove more
 /// than `max-removal` allows.
 fn removal_held_back(account: &str, held: &Exceeded) -> anyhow::Error {
-    anyhow::Error::new(Failure::new(
-        ErrorKind::Refused,
+    held.refusal(
         format!(
             "the master's complete listing lacks {} of the {} in the catalog, more than {}: nothing was removed",
             count(held.removing, "product", "products"),
             count(held.held, "product", "products"),
             held.allowance()
         ),
-    ))
-    .hint(format!(
-        "if the master really dropped them, run `oms-channels --account {account} run-once --allow-removal` once; \
-         if it points at the wrong server, fix its base-url with `channel set`"
-    ))
+        account,
+        "if the master points at the wrong server, fix its base-url with `channel set`",
+    )
 }
 
 /// Marks the start of a listing from the first page: a complete listing of

@@ -2,6 +2,7 @@
 //! runner that decides which are due and runs them per channel.
 
 pub mod auth;
+pub mod compare;
 pub mod export;
 pub mod import;
 mod journal;

@@ -50,6 +50,24 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// For a command that runs no job but talks to one channel with the
+    /// jobs' machinery (`products diff`).
+    pub fn one_channel(client: ClientOptions, now: Timestamp) -> RunOptions {
+        RunOptions {
+            force: false,
+            dry_run: false,
+            full: false,
+            allow_removal: false,
+            diff: false,
+            now,
+            channels: Vec::new(),
+            jobs: Vec::new(),
+            concurrency: 1,
+            client,
+            progress: false,
+        }
+    }
+
     fn plan_options(&self) -> PlanOptions {
         PlanOptions {
             now: self.now,
@@ -298,36 +316,14 @@ pub fn run_account(
         let store = Arc::new(store);
         let channel_runs: Vec<(ChannelRun, Vec<JobPlan>)> = runnable
             .iter()
-            .map(|(id, channel, plan)| {
-                let connector = channel_connector(channel, capabilities, options.client)
-                    .with_context(|| format!("{account}/{id}"))?;
-                let channel_type = capabilities.get(&channel.channel_type);
-                let deadline = channel_type.map_or(crate::capabilities::DEFAULT_DEADLINE, |t| {
-                    t.job_deadline(channel.deadline.as_ref())
-                });
-                let settle =
-                    channel_type.map_or(crate::capabilities::DEFAULT_SETTLE, |t| t.settle());
+            .map(|(id, _, plan)| {
                 let jobs = plan
                     .iter()
                     .filter(|p| p.action == Action::Run)
                     .cloned()
                     .collect();
-                Ok((
-                    ChannelRun {
-                        account: account.to_string(),
-                        channel_id: id.to_string(),
-                        channel: (*channel).clone(),
-                        is_master: loaded.config.master_product_source == **id,
-                        store: Arc::clone(&store),
-                        connector,
-                        store_spec: store_spec.clone(),
-                        full: options.full,
-                        allow_removal: options.allow_removal,
-                        deadline,
-                        settle,
-                    },
-                    jobs,
-                ))
+                let ch = channel_run(loaded, id, capabilities, &store, store_spec, options)?;
+                Ok((ch, jobs))
             })
             .collect::<Result<_>>()?;
         let (rt, stop) = runtime.get()?;
@@ -407,6 +403,46 @@ fn export_previews(
         previews.push(preview);
     }
     Ok(previews)
+}
+
+/// What channel `id`'s jobs need to run: its settings, its connector, the
+/// store, the deadline and settle time of its type. For run-once, and for
+/// the commands that talk to a channel outside it (`products diff`).
+pub fn channel_run(
+    loaded: &LoadedAccount,
+    id: &str,
+    capabilities: &Capabilities,
+    store: &Arc<Store>,
+    store_spec: &StoreSpec,
+    options: &RunOptions,
+) -> Result<ChannelRun> {
+    let account = loaded.id.as_str();
+    let channel = loaded.config.channels.get(id).ok_or_else(|| {
+        Failure::usage(format!(
+            "{account}: `{id}` is not a channel of this account (channels: {})",
+            loaded.config.channel_names()
+        ))
+    })?;
+    let connector = channel_connector(channel, capabilities, options.client)
+        .with_context(|| format!("{account}/{id}"))?;
+    let channel_type = capabilities.get(&channel.channel_type);
+    let deadline = channel_type.map_or(crate::capabilities::DEFAULT_DEADLINE, |t| {
+        t.job_deadline(channel.deadline.as_ref())
+    });
+    let settle = channel_type.map_or(crate::capabilities::DEFAULT_SETTLE, |t| t.settle());
+    Ok(ChannelRun {
+        account: account.to_string(),
+        channel_id: id.to_string(),
+        channel: channel.clone(),
+        is_master: loaded.config.master_product_source == id,
+        store: Arc::clone(store),
+        connector,
+        store_spec: store_spec.clone(),
+        full: options.full,
+        allow_removal: options.allow_removal,
+        deadline,
+        settle,
+    })
 }
 
 /// The connector for a channel, by its type's protocol, with the channel's limits.

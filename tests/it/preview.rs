@@ -95,3 +95,66 @@ fn diff_needs_dry_run() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--dry-run"));
 }
+
+#[test]
+fn products_diff_reads_the_whole_listing_and_shows_missing_extra_and_changed_fields() {
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(0, Switches::default());
+    env.add_channel("shop", &shop, HOURLY_EXPORT);
+    env.load_jsonl(
+        "catalog.jsonl",
+        &[
+            product("mug", "8.50"),
+            product("cup", "4.00"),
+            product("bowl", "6.00"),
+        ],
+    );
+    env.run_once(&[]);
+    // Someone edits the shop by hand: a price, a deleted product, a new one.
+    shop.update_product("mug", |p| p.price = "7.00".into())
+        .expect("the mug is on the shop");
+    assert!(shop.delete_product("bowl"));
+    shop.put_product(sandbox::Product {
+        sku: "stray".into(),
+        title: "Made in the shop".into(),
+        price: "1.00".into(),
+        currency: "EUR".into(),
+        quantity: 1,
+        attributes: Default::default(),
+        updated_at: String::new(),
+        id: None,
+    });
+    env.load_jsonl("more.jsonl", &[product("plate", "3.00")]);
+    shop.clear_requests();
+
+    let doc = env.json(&["products", "diff", "shop"]);
+    assert_eq!(doc["listed"], 3, "{doc:#}");
+    assert_eq!(doc["missing"], serde_json::json!(["bowl", "plate"]));
+    assert_eq!(doc["extra"], serde_json::json!(["stray"]));
+    let changed = &doc["changed"][0];
+    assert_eq!(changed["handle"], "mug");
+    let change = &changed["variants"][0]["changes"][0];
+    assert_eq!(change["path"], "prices.EUR");
+    assert_eq!(
+        (&change["old"], &change["new"]),
+        (&"7.00".into(), &"8.50".into())
+    );
+    assert!(
+        shop.requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path.contains("token")),
+        "a diff only reads the shop"
+    );
+
+    let text = env.ok(["products", "diff", "shop"]);
+    for line in [
+        "shop lists 3 products; 2 missing there, 1 extra, 1 with differences",
+        "  missing  bowl",
+        "  extra    stray",
+        "  differs  mug mug prices.EUR: \"7.00\" -> \"8.50\"",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    let out = env.run(["products", "diff", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,6 +1,7 @@
 //! `products list | show | count | load | remove | release`: the account's
 //! catalog of whole products (`show` in `show`, `load` in `load`).
 
+mod diff;
 mod load;
 mod show;
 
@@ -30,6 +31,7 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
         ProductsCommand::Load { file } => load::load(ctx, &account, &file),
         ProductsCommand::Remove { keys, file } => remove(ctx, &account, keys, file.as_deref()),
         ProductsCommand::Release { key, channel } => release(ctx, &loaded, &key, channel),
+        ProductsCommand::Diff { channel } => diff::diff(ctx, &loaded, &channel),
         read_only => {
             let store = ctx.open_store_for_reading(&account)?;
             if let Some(store) = &store {
@@ -59,6 +61,7 @@ pub fn run(ctx: &Context, command: ProductsCommand) -> Result<Outcome> {
                     show::show(account, store.as_ref(), &key, &threshold)
                 }
                 ProductsCommand::Load { .. }
+                | ProductsCommand::Diff { .. }
                 | ProductsCommand::Remove { .. }
                 | ProductsCommand::Release { .. } => unreachable!("handled above"),
             }
