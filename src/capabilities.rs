@@ -12,7 +12,7 @@ use std::num::NonZeroUsize;
 
 use crate::config::ChannelConfig;
 use crate::config::error::{ConfigError, parse_toml, read_text};
-use crate::connector::{self, AuthMethod, Limits};
+use crate::connector::{self, AuthMethod, Limits, RateLimit};
 use crate::period::{Job, Period};
 
 const BUILT_IN: &str = include_str!("capabilities.toml");
@@ -54,6 +54,10 @@ pub struct ChannelType {
     /// The auth methods the type accepts.
     #[serde(default)]
     pub auth: Option<Vec<AuthMethod>>,
+    /// Requests per second and burst a channel of the type may be sent;
+    /// `None` is unlimited (the channel's rate headers still pace it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub jobs: OfferedJobs,
 }
@@ -154,6 +158,15 @@ impl ChannelType {
         Limits {
             page_size: lower(own.page_size, channel.page_size),
             batch_size: lower(own.batch_size, channel.batch_size),
+        }
+    }
+
+    /// A channel's request budget: the type's `rate-limit`, lowered by the
+    /// channel's own (which, with none on the type, applies as it is).
+    pub fn channel_rate_limit(&self, channel: &ChannelConfig) -> Option<RateLimit> {
+        match (self.rate_limit, channel.rate_limit) {
+            (Some(own), Some(wanted)) => Some(own.lowered_by(wanted)),
+            (own, wanted) => own.or(wanted),
         }
     }
 
@@ -355,6 +368,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(user.get("slow").unwrap().deadline(), DEFAULT_DEADLINE);
+    }
+
+    #[test]
+    fn a_channel_may_only_lower_its_types_rate_limit() {
+        let mut capabilities = Capabilities::built_in();
+        capabilities
+            .merge_text(
+                Path::new("capabilities.toml"),
+                "[types.paced]\nprotocol = \"beta-rest\"\nrate-limit = { per-second = 10, burst = 20 }\n",
+            )
+            .unwrap();
+        let paced = capabilities.get("paced").unwrap();
+        let beta = capabilities.get("beta-rest").unwrap();
+        let channel = |own: &str| -> ChannelConfig {
+            toml::from_str(&format!(
+                "type = \"paced\"\nbase-url = \"https://x.example\"\n{own}"
+            ))
+            .unwrap()
+        };
+        let rate = |per_second, burst| Some(RateLimit { per_second, burst });
+        let cases = [
+            ("", rate(10.0, 20), None),
+            (
+                "rate-limit = { per-second = 4 }",
+                rate(4.0, 1),
+                rate(4.0, 1),
+            ),
+            (
+                "rate-limit = { per-second = 50, burst = 5 }",
+                rate(10.0, 5),
+                rate(50.0, 5),
+            ),
+            (
+                "rate-limit = { per-second = 2.5, burst = 100 }",
+                rate(2.5, 20),
+                rate(2.5, 100),
+            ),
+        ];
+        for (own, on_paced, on_unlimited) in cases {
+            let ch = channel(own);
+            assert_eq!(paced.channel_rate_limit(&ch), on_paced, "{own}");
+            assert_eq!(beta.channel_rate_limit(&ch), on_unlimited, "{own}");
+        }
     }
 
     #[test]

@@ -385,7 +385,10 @@ fn channel_connector(
             .map(|a| a.method())
             .unwrap_or_default(),
         limits: channel_type.channel_limits(channel),
-        options: client,
+        options: ClientOptions {
+            rate_limit: channel_type.channel_rate_limit(channel),
+            ..client
+        },
         sales_channel_id: channel.sales_channel_id.clone(),
         stock_location_id: channel.stock_location_id.clone(),
     };
