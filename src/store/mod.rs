@@ -275,6 +275,21 @@ impl StoreSpec {
     }
 }
 
+/// How durable a write transaction's commit is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk when the commit returns: survives a power cut. Every write
+    /// but an import's pages (tokens, export state, job outcomes, the
+    /// catalog a user loads).
+    Full,
+    /// Survives the process crashing, but a power cut (or the database
+    /// server crashing) may lose it, whole, never in part. For writes that
+    /// are simply redone when lost: an import page and its cursor (the
+    /// import resumes after the last page that is durable, fetching the lost
+    /// one again). Any later [`Durability::Full`] commit makes it durable too.
+    Relaxed,
+}
+
 /// One account's store. `Send + Sync`: share it between the channel tasks of
 /// a run; calls are serialised on the one connection.
 pub struct Store {
@@ -383,12 +398,23 @@ impl Store {
     /// returns `Ok`, rolled back otherwise. Do not call the store again from
     /// inside `f` (it would deadlock); use the `Tx` it is given.
     pub fn write<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        self.write_as(Durability::Full, f)
+    }
+
+    /// [`Store::write`] with a commit only as durable as `durability` says:
+    /// [`Durability::Relaxed`] does not wait for the disk (see there for
+    /// what may then be lost).
+    pub fn write_as<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&Tx) -> Result<T>,
+    ) -> Result<T> {
         if self.read_only {
             return Err(StoreError::ReadOnly {
                 location: self.location.clone(),
             });
         }
-        self.transaction(TxKind::Write, f)
+        self.transaction(TxKind::Write(durability), f)
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot). Writes inside
@@ -573,6 +599,37 @@ mod tests {
         // The connection is writable again afterwards.
         store.write(|tx| tx.store_login("shop", "r1", t)).unwrap();
         assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_some());
+    }
+
+    #[test]
+    fn relaxed_writes_leave_the_sync_to_the_next_full_one() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        // SQLite's `synchronous` inside each transaction: 1 NORMAL, 2 FULL.
+        let level = |tx: &Tx| -> Result<i64> {
+            Ok(tx
+                .db
+                .query_one("PRAGMA synchronous", sql::params![], |r| r.get(0))?)
+        };
+        let relaxed = store
+            .write_as(Durability::Relaxed, |tx| {
+                tx.store_login("shop", "r1", t)?;
+                level(tx)
+            })
+            .unwrap();
+        assert_eq!(relaxed, 1);
+        // Every other write is durable at once, also right after a relaxed one.
+        let full = store
+            .write(|tx| {
+                tx.store_login("shop", "r2", t)?;
+                level(tx)
+            })
+            .unwrap();
+        assert_eq!(full, 2);
+        assert_eq!(store.write_as(Durability::Relaxed, level).unwrap(), 1);
+        assert_eq!(store.write(level).unwrap(), 2);
+        let tokens = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(tokens.refresh_token.as_deref(), Some("r2"));
     }
 
     #[test]

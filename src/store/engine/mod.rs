@@ -22,9 +22,9 @@ pub(crate) mod sqlite;
 
 use std::fmt;
 
-use super::Result;
 use super::lock::{AccountLock, ChannelLock, LockError};
 use super::sql::{DbError, Sql};
+use super::{Durability, Result};
 
 /// How a store is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,8 +54,9 @@ pub(crate) enum TxKind {
     Read,
     /// Takes the account's write lock up front (SQLite's `BEGIN IMMEDIATE`,
     /// an advisory lock on PostgreSQL), so a read-modify-write never fails
-    /// halfway because another writer came first.
-    Write,
+    /// halfway because another writer came first; its commit is as durable
+    /// as the [`Durability`] says.
+    Write(Durability),
 }
 
 /// One database engine, holding where its stores are.

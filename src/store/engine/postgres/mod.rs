@@ -18,7 +18,7 @@ use super::{Connection, Engine, OpenMode, TxKind};
 use crate::store::lock::{AccountLock, ChannelLock, LockError};
 use crate::store::schema::{STEPS, current_version};
 use crate::store::sql::{Db, DbError, DbResult, Sql, params};
-use crate::store::{Result, StoreError};
+use crate::store::{Durability, Result, StoreError};
 
 /// Accounts' stores in one PostgreSQL database.
 #[derive(Debug)]
@@ -118,8 +118,14 @@ impl Connection for PgConnection {
         let session = self.session();
         match kind {
             TxKind::Read => session.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-            TxKind::Write => {
-                session.begin("BEGIN")?;
+            TxKind::Write(durability) => {
+                session.begin(match durability {
+                    Durability::Full => "BEGIN",
+                    // The commit returns before its WAL record is flushed;
+                    // a server crash may lose it (never half of it), and
+                    // the next synchronous commit flushes it with its own.
+                    Durability::Relaxed => "BEGIN; SET LOCAL synchronous_commit = off",
+                })?;
                 Db(session).call(
                     "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
                     params![self.write_key.as_str()],

@@ -1,6 +1,7 @@
 //! The SQLite engine: one database file per account, `<data dir>/<account>.db`
 //! (mode 0600, in a 0700 data dir checked like `~/.ssh`, see `data_dir`),
-//! durable per commit (WAL, `synchronous=FULL`), and file locks next to it
+//! durable per commit (WAL, `synchronous=FULL`; `NORMAL` for the writes the
+//! caller marks [`Durability::Relaxed`]), and file locks next to it
 //! (see `lock`). SQLite's temporary files never go to the system's temp
 //! dir: temporary structures stay in memory, and the one that can grow with
 //! the input (a load's seen SKUs) is a scratch table in the store itself.
@@ -19,7 +20,7 @@ use super::{Connection, Engine, OpenMode, TxKind};
 use crate::store::lock::{AccountLock, ChannelLock, LockError};
 use crate::store::schema::{STEPS, current_version};
 use crate::store::sql::{DbError, DbResult, EngineError, Row, Sql, TableShape, ToValue, Value};
-use crate::store::{Result, StoreError};
+use crate::store::{Durability, Result, StoreError};
 
 /// SQLite stores in a data dir.
 #[derive(Debug)]
@@ -126,6 +127,9 @@ struct SqliteConnection {
     scratch: RefCell<Vec<String>>,
     /// Opened with SQLite's read-only flag.
     read_only: bool,
+    /// The `synchronous` level the connection is at (set outside
+    /// transactions only: SQLite refuses to change it inside one).
+    synchronous: Durability,
 }
 
 fn with_location(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -329,6 +333,7 @@ impl SqliteConnection {
             reading: false,
             scratch: RefCell::new(Vec::new()),
             read_only: false,
+            synchronous: Durability::Full,
         }
     }
 }
@@ -339,7 +344,25 @@ impl Connection for SqliteConnection {
             // IMMEDIATE takes the write lock up front: a deferred transaction
             // that reads, then writes after another process committed, fails
             // at once whatever the busy timeout.
-            TxKind::Write => self.conn.execute_batch("BEGIN IMMEDIATE")?,
+            TxKind::Write(durability) => {
+                if durability != self.synchronous {
+                    // FULL syncs the WAL at every commit. NORMAL leaves that
+                    // to the next checkpoint: a power cut may roll the commit
+                    // back (whole; never an application crash), and the next
+                    // FULL commit's sync makes it durable with its own, since
+                    // both sit in the one WAL, in order.
+                    self.conn.pragma_update(
+                        None,
+                        "synchronous",
+                        match durability {
+                            Durability::Full => "FULL",
+                            Durability::Relaxed => "NORMAL",
+                        },
+                    )?;
+                    self.synchronous = durability;
+                }
+                self.conn.execute_batch("BEGIN IMMEDIATE")?
+            }
             TxKind::Read => {
                 self.conn.pragma_update(None, "query_only", true)?;
                 self.reading = true;
