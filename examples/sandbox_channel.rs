@@ -2,15 +2,12 @@
 //! benchmarks: prints one JSON line with its URLs and credentials on stdout,
 //! then serves on loopback until SIGTERM or SIGINT.
 
-#[path = "sandbox/server.rs"]
-mod server;
-
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use server::{Sandbox, SandboxConfig, Switches};
+use sandbox::{Sandbox, SandboxConfig, Switches};
 
 /// A strict beta-rest channel on 127.0.0.1 with seeded products and fault switches.
 #[derive(Parser, Debug)]

@@ -16,17 +16,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::process::Child;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use serde_json::Value;
 
 use super::{
-    Bins, CHILD_DEADLINE, Env, Exit, SECRET_ENV, Sandbox, Sizes, Table, duration, median, runtime,
-    thousands, wait_with_deadline,
+    Bins, Env, Running, SECRET_ENV, Sandbox, Sizes, Table, duration, median, runtime, thousands,
 };
-use crate::pg::PgCluster;
+use crate::measure::Exit;
+use test_support::pg::PgCluster;
 
 /// Per-request latency of the channels of the scaling figure.
 const LATENCY_MS: u64 = 50;
@@ -74,7 +74,7 @@ fn runners(
     )?;
     let n = sizes.runner_accounts;
     let db = cluster.fresh_database("bench_runners");
-    let env = Env::new(bins, &sandbox)?.with_store(&cluster.url(&db));
+    let env = Env::new(&sandbox)?.with_store(&cluster.url(&db));
     let setup = Instant::now();
     // Account name -> due jobs.
     let mut due: BTreeMap<String, usize> = BTreeMap::new();
@@ -426,26 +426,22 @@ struct Runner {
 /// data dir of its own, and waits for all; the wall time ends at the last exit.
 fn run_round(env: &Env, runners: usize, round: usize) -> Result<Round> {
     let args = ["run-once", "--all-accounts", "--json"];
-    let mut children: Vec<(Child, PathBuf, PathBuf)> = Vec::new();
+    let mut children: Vec<(Running, PathBuf, PathBuf)> = Vec::new();
     let start = Instant::now();
     for i in 0..runners {
         // The first runner shares the scenario's data dir (with SQLite
         // files, its stores), the others have their own as other hosts would.
-        let data = (i > 0).then(|| env.dir.path().join(format!("data-runner-{i}")));
-        let out = env.dir.path().join(format!("runner-{round}-{i}.json"));
-        let err = env.dir.path().join(format!("runner-{round}-{i}.err"));
-        let mut command = env.command(&args, data.as_deref(), &out, &err)?;
-        let child = command.spawn().context("cannot start oms-channels")?;
-        children.push((child, out, err));
+        let data = (i > 0).then(|| env.test.root().join(format!("data-runner-{i}")));
+        let out = env.test.root().join(format!("runner-{round}-{i}.json"));
+        let err = env.test.root().join(format!("runner-{round}-{i}.err"));
+        let running = env.start(&args, data.as_deref(), &out, &err)?;
+        children.push((running, out, err));
     }
     let exits = std::thread::scope(|scope| {
         let waits: Vec<_> = children
             .into_iter()
-            .map(|(child, out, err)| {
-                scope.spawn(move || {
-                    wait_with_deadline(child, CHILD_DEADLINE)
-                        .map(|e| (e, start.elapsed(), out, err))
-                })
+            .map(|(running, out, err)| {
+                scope.spawn(move || running.wait().map(|e| (e, start.elapsed(), out, err)))
             })
             .collect();
         waits
@@ -489,8 +485,8 @@ fn idle_per_account(
         &["--products", PRODUCTS, "--client-credentials"],
     )?;
     let db = cluster.fresh_database("bench_idle");
-    let sqlite = Env::new(bins, &sandbox)?;
-    let pg = Env::new(bins, &sandbox)?.with_store(&cluster.url(&db));
+    let sqlite = Env::new(&sandbox)?;
+    let pg = Env::new(&sandbox)?.with_store(&cluster.url(&db));
     let n = sizes.idle_accounts;
     let periods = [
         ("auth-refresh", "1h"),
@@ -709,9 +705,7 @@ fn stat_cpu(pid: u32, with_children: bool) -> Result<Duration> {
 }
 
 fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if hz > 0 { hz as f64 } else { 100.0 }
+    rustix::param::clock_ticks_per_second() as f64
 }
 
 /// The machine's CPU use from `/proc/stat`, every process included.

@@ -10,19 +10,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, ensure};
 use serde_json::{Value, json};
 
-use super::{Bins, Env, SECRET_ENV, Table, median, runtime, thousands};
-use crate::medusa::{MedusaPeer, sample_products};
-use crate::vendure::{NewVariant, SUPERADMIN, SUPERADMIN_PASSWORD, VendurePeer};
+use super::{Env, SECRET_ENV, Table, median, runtime, thousands};
+use test_support::peer::medusa::{MedusaPeer, sample_products};
+use test_support::peer::vendure::{NewVariant, SUPERADMIN, SUPERADMIN_PASSWORD, VendurePeer};
 
 /// How many timed imports each figure takes the median of.
 const ROUNDS: usize = 3;
 
 /// Import `variants` variants from a Vendure peer vs a bare GraphQL client.
-pub fn vendure(bins: &Bins, variants: u32, table: &mut Table) -> Result<()> {
+pub fn vendure(variants: u32, table: &mut Table) -> Result<()> {
     let peer = VendurePeer::start();
     let new: Vec<NewVariant> = (1..=variants).map(NewVariant::numbered).collect();
     peer.create_variants(&new);
-    let env = Env::for_peer(bins, SUPERADMIN_PASSWORD)?;
+    let env = Env::for_peer(SUPERADMIN_PASSWORD)?;
     master_channel(
         &env,
         &[
@@ -56,13 +56,13 @@ pub fn vendure(bins: &Bins, variants: u32, table: &mut Table) -> Result<()> {
 }
 
 /// Import `products` products from a Medusa peer vs a bare REST client.
-pub fn medusa(bins: &Bins, products: usize, table: &mut Table) -> Result<()> {
+pub fn medusa(products: usize, table: &mut Table) -> Result<()> {
     let rt = runtime()?;
     let peer = rt.block_on(MedusaPeer::start());
     let admin = rt.block_on(peer.admin());
     rt.block_on(admin.create_products(&sample_products("BENCH", products)));
     let key = rt.block_on(admin.create_secret_key());
-    let env = Env::for_peer(bins, &key)?;
+    let env = Env::for_peer(&key)?;
     master_channel(
         &env,
         &[

@@ -733,31 +733,25 @@ fn read_secret_input(prompt: &str) -> io::Result<String> {
 
 /// Turns terminal echo off on stdin until dropped (also on error paths).
 struct EchoOff {
-    saved: libc::termios,
+    saved: rustix::termios::Termios,
 }
 
 impl EchoOff {
     fn new() -> io::Result<EchoOff> {
-        // SAFETY: termios is plain data; tcgetattr fills it for a valid fd.
-        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut quiet = saved;
-        quiet.c_lflag &= !libc::ECHO;
-        // SAFETY: a valid fd and a termios obtained from tcgetattr.
-        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &quiet) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let saved = rustix::termios::tcgetattr(io::stdin())?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        rustix::termios::tcsetattr(io::stdin(), rustix::termios::OptionalActions::Now, &quiet)?;
         Ok(EchoOff { saved })
     }
 }
 
 impl Drop for EchoOff {
     fn drop(&mut self) {
-        // SAFETY: restores the settings read in `new` on the same fd.
-        unsafe {
-            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved);
-        }
+        let _ = rustix::termios::tcsetattr(
+            io::stdin(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
     }
 }

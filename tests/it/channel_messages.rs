@@ -4,11 +4,12 @@
 //! refuses, and Medusa's skipped variants in one line. (A refused page size
 //! naming `page-size`: `connectors.rs`.)
 
-use crate::fake_channel::{Rule, Server, add_channel};
-use crate::sandbox::Switches;
-use crate::support::run_env::{Row, RunEnv, rows};
+use sandbox::Switches;
+use test_support::fake_channel::{Rule, Server};
+use test_support::peer::SandboxPeer;
+use test_support::{Backend, CHANNEL, Row, Rows, TestEnv};
 
-fn add_vendure(env: &RunEnv, id: &str, base_url: &str) {
+fn add_vendure(env: &TestEnv, id: &str, base_url: &str) {
     let password = env.write_file("password", "hunter2-password");
     let auth = [
         "--username",
@@ -16,14 +17,13 @@ fn add_vendure(env: &RunEnv, id: &str, base_url: &str) {
         "--password-file",
         password.to_str().unwrap(),
     ];
-    add_channel(env, id, "vendure", base_url, &auth);
+    env.add_channel_at(id, "vendure", base_url, &auth);
 }
 
 /// A medusa channel with a secret API key.
-fn add_medusa(env: &RunEnv, id: &str, base_url: &str) {
+fn add_medusa(env: &TestEnv, id: &str, base_url: &str) {
     let key = env.write_file("api-key", "sk_1");
-    add_channel(
-        env,
+    env.add_channel_at(
         id,
         "medusa",
         base_url,
@@ -31,10 +31,10 @@ fn add_medusa(env: &RunEnv, id: &str, base_url: &str) {
     );
 }
 
-fn failed_rows(env: &RunEnv) -> Vec<Row> {
+fn failed_rows(env: &TestEnv) -> Vec<Row> {
     let (code, doc, stderr) = env.run_once_any(&[]);
     assert_eq!(code, 1, "{doc:#}\n{stderr}");
-    rows(&doc).0
+    Rows::of(&doc).0
 }
 
 fn detail<'a>(rows: &'a [Row], channel: &str) -> &'a str {
@@ -65,7 +65,7 @@ fn a_vendure_url_that_is_not_the_admin_api_does_not_pass_auth_refresh() {
         ],
         None,
     );
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     add_vendure(&env, "shop", &format!("{}/shop-api", server.base));
     add_vendure(&env, "custom", &format!("{}/store/graphql", server.base));
     add_vendure(&env, "root", &format!("{}/", server.base));
@@ -109,7 +109,7 @@ fn a_vendure_url_that_is_not_the_admin_api_does_not_pass_auth_refresh() {
 #[test]
 fn a_medusa_url_ending_in_admin_names_the_right_form() {
     let server = Server::start(Vec::new(), None);
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     add_medusa(&env, "shop", &format!("{}/admin", server.base));
     let rows = failed_rows(&env);
     let text = detail(&rows, "shop");
@@ -120,15 +120,14 @@ fn a_medusa_url_ending_in_admin_names_the_right_form() {
 
 #[test]
 fn a_resumed_import_whose_cursor_is_refused_restarts_from_the_first_page_once() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(700, Switches::default());
-    env.add_channel(
-        "shop",
+    let shop = SandboxPeer::with(700, Switches::default());
+    let env = TestEnv::with_channel(
+        Backend::Sqlite,
         &shop,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
     );
-    env.set_master("shop");
-    env.ok(&["run-once", "--job", "auth-refresh"]);
+    env.set_master(CHANNEL);
+    env.ok(["run-once", "--job", "auth-refresh"]);
     // An interrupted import left a cursor the channel no longer knows.
     let db = rusqlite::Connection::open(env.db_path()).expect("open the store");
     db.execute(
@@ -199,13 +198,13 @@ fn medusa_says_why_variants_were_skipped_in_one_line() {
         ],
         None,
     );
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     add_medusa(&env, "shop", &server.base);
-    env.ok(&["channel", "set-period", "shop", "import-products", "1h"]);
+    env.ok(["channel", "set-period", "shop", "import-products", "1h"]);
     env.set_master("shop");
     let (code, doc, stderr) = env.run_once_any(&[]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
-    assert_eq!(rows(&doc).get("shop", "import-products").items, 1);
+    assert_eq!(Rows::of(&doc).get("shop", "import-products").items, 1);
     let history = env
         .json(&["history", "--channel", "shop", "--limit", "1"])
         .to_string();

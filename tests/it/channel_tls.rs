@@ -12,8 +12,9 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::fake_channel::add_channel;
-use crate::support::run_env::{RunEnv, parse, rows, wait_until};
+use test_support::output::{parse, wait_until};
+use test_support::tls::make_certs;
+use test_support::{Backend, Rows, TestEnv};
 
 /// An HTTPS server for `localhost` with the test CA's certificate: every
 /// request gets a token reply. Returns its port and a counter of the TLS
@@ -78,13 +79,12 @@ fn https_server(certs: &Path) -> (u16, Arc<AtomicUsize>) {
 #[test]
 fn an_untrusted_certificate_fails_once_and_says_how_to_trust_a_private_ca() {
     let certs = tempfile::tempdir().unwrap();
-    crate::store_tls::make_certs(certs.path());
+    make_certs(certs.path());
     let (port, connections) = https_server(certs.path());
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let secret = env.write_file("client-secret", "s3cret");
     let token_url = format!("https://localhost:{port}/token");
-    add_channel(
-        &env,
+    env.add_channel_at(
         "shop",
         "beta-rest",
         &format!("https://localhost:{port}/v1"),
@@ -102,7 +102,7 @@ fn an_untrusted_certificate_fails_once_and_says_how_to_trust_a_private_ca() {
 
     let (code, doc, stderr) = env.run_once_any(&[]);
     assert_eq!(code, 1, "{doc:#}\n{stderr}");
-    let row = rows(&doc).get("shop", "auth-refresh").clone();
+    let row = Rows::of(&doc).get("shop", "auth-refresh").clone();
     assert_eq!(row.outcome, "failed");
     assert!(
         row.detail
@@ -123,11 +123,9 @@ fn an_untrusted_certificate_fails_once_and_says_how_to_trust_a_private_ca() {
     assert_eq!(connections.load(Ordering::SeqCst), 1, "final: not retried");
 
     // What the hint says works: the CA in SSL_CERT_FILE.
-    let out = env
-        .std_cmd(&["--json", "run-once", "--force", "--job", "auth-refresh"])
-        .env("SSL_CERT_FILE", certs.path().join("ca.crt"))
-        .output()
-        .unwrap();
+    let mut trusting = env.command(["--json", "run-once", "--force", "--job", "auth-refresh"]);
+    trusting.env("SSL_CERT_FILE", certs.path().join("ca.crt"));
+    let out = env.finish(trusting, None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -136,7 +134,9 @@ fn an_untrusted_certificate_fails_once_and_says_how_to_trust_a_private_ca() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        rows(&parse(&stdout)).get("shop", "auth-refresh").outcome,
+        Rows::of(&parse(&stdout))
+            .get("shop", "auth-refresh")
+            .outcome,
         "ran"
     );
 }

@@ -2,12 +2,22 @@
 //! the real binary, and assertions on what an operator sees (output lines,
 //! JSON documents, exit codes) and on the files left behind.
 
-use crate::support;
-
 use std::process::Output;
 
 use serde_json::Value;
-use support::env::{SECRET_VAR, TestEnv};
+use test_support::TestEnv;
+
+/// The variable the fixtures name as their client secret source.
+pub const SECRET_VAR: &str = "OMS_CLI_TEST_SECRET";
+
+/// An env for the configuration commands: no account yet, and the
+/// fixtures' secret present, so `missing-secret` appears only where a test
+/// removes it.
+pub fn config_env() -> TestEnv {
+    TestEnv::builder()
+        .var(SECRET_VAR, "present-but-never-printed")
+        .build()
+}
 
 /// One clean channel: validates without findings while `SECRET_VAR` is set.
 const BASE: &str = r#"display-name = "Acme Retail"
@@ -303,8 +313,8 @@ fn validate_cases() -> Vec<ValidateCase> {
 
 #[test]
 fn the_clean_base_file_validates_clean() {
-    let env = TestEnv::new();
-    env.account("acme", BASE).login("acme", "shop-eu");
+    let env = config_env();
+    env.account("acme", BASE).logged_in("acme", "shop-eu");
     let out = env
         .cmd(["--account", "acme", "validate", "--strict"])
         .output()
@@ -316,7 +326,7 @@ fn the_clean_base_file_validates_clean() {
         "acme",
         BASE.replace("https://api.shop-eu.example/v1", "http://127.0.0.1:8080/v1"),
     )
-    .login("acme", "shop-eu");
+    .logged_in("acme", "shop-eu");
     env.cmd(["--account", "acme", "validate", "--strict"])
         .assert()
         .code(0);
@@ -325,10 +335,10 @@ fn the_clean_base_file_validates_clean() {
 #[test]
 fn every_validation_code_reaches_the_user() {
     for case in validate_cases() {
-        let env = TestEnv::new();
+        let env = config_env();
         env.account("acme", &case.text);
         if case.token {
-            env.login("acme", "shop-eu");
+            env.logged_in("acme", "shop-eu");
         }
         let run = |extra: &[&str]| {
             let mut cmd = env.cmd(["--account", "acme", "validate"]);
@@ -409,7 +419,7 @@ fn every_validation_code_reaches_the_user() {
 
 #[test]
 fn the_brief_example_line_is_printed_verbatim() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account(
         "acme",
         BASE.replace("export-products = \"1h\"", "export-products = \"5m\""),
@@ -424,12 +434,12 @@ fn the_brief_example_line_is_printed_verbatim() {
 
 #[test]
 fn periods_compare_as_durations() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account(
         "acme",
         BASE.replace("export-products = \"1h\"", "export-products = \"60m\""),
     )
-    .login("acme", "shop-eu");
+    .logged_in("acme", "shop-eu");
     env.cmd(["--account", "acme", "validate", "--strict"])
         .assert()
         .code(0);
@@ -456,7 +466,7 @@ fn unparsable_files_exit_2_naming_file_line_and_column() {
         ),
     ];
     for (text, location) in cases {
-        let env = TestEnv::new();
+        let env = config_env();
         env.account("acme", &text);
         for json_flag in [false, true] {
             let mut cmd = env.cmd(["--account", "acme", "validate"]);
@@ -657,7 +667,7 @@ fn refused_edits_leave_the_file_byte_identical() {
         ),
         (&["channel", "remove", "shop-us"], 1, "does not exist"),
     ];
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", COMMENTED).current("acme");
     let path = env.account_path("acme");
     let before = env.bytes(&path).unwrap();
@@ -688,7 +698,7 @@ fn refused_edits_leave_the_file_byte_identical() {
 
 #[test]
 fn a_negative_period_without_dashdash_is_refused_too() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", COMMENTED).current("acme");
     let before = env.bytes(env.account_path("acme"));
     env.cmd(["channel", "set-period", "shop-eu", "export-products", "-5m"])
@@ -700,7 +710,7 @@ fn a_negative_period_without_dashdash_is_refused_too() {
 #[test]
 fn a_malformed_account_file_is_reported_and_never_rewritten() {
     let broken = COMMENTED.replace("export-products = \"1h\"", "export-products = 1h");
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", &broken).current("acme");
     let path = env.account_path("acme");
     let edits: &[&[&str]] = &[
@@ -761,7 +771,7 @@ fn set_period_changes_exactly_one_value() {
         ),
     ];
     for (args, from, to) in cases {
-        let env = TestEnv::new();
+        let env = config_env();
         env.account("acme", COMMENTED).current("acme");
         let out = env
             .cmd(["channel", "set-period"])
@@ -780,7 +790,7 @@ fn set_period_changes_exactly_one_value() {
 
 #[test]
 fn set_period_reports_old_new_and_caused_warnings() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", COMMENTED).current("acme");
     env.cmd(["channel", "set-period", "shop-eu", "export-products", "2h"])
         .assert()
@@ -800,7 +810,7 @@ fn set_period_reports_old_new_and_caused_warnings() {
 
 #[test]
 fn set_master_source_changes_exactly_one_value() {
-    let env = TestEnv::new();
+    let env = config_env();
     let text = COMMENTED.replace(
         "export-products = \"1h\"   # hourly",
         "export-products = \"none\"   # hourly",
@@ -823,7 +833,7 @@ fn set_master_source_changes_exactly_one_value() {
 
 #[test]
 fn edits_that_would_add_validation_errors_are_refused() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", COMMENTED).current("acme");
     // shop-eu exports: making it the master would be export-to-master.
     env.cmd(["account", "set-master-source", "shop-eu"])
@@ -856,7 +866,7 @@ fn edits_that_would_add_validation_errors_are_refused() {
 
 #[test]
 fn channel_add_keeps_every_comment_and_adds_a_parsable_channel() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", COMMENTED).current("acme");
     env.cmd([
         "channel",
@@ -927,7 +937,7 @@ fn channel_remove_keeps_every_comment_outside_the_channel() {
         ),
     ];
     for (channel, own) in cases {
-        let env = TestEnv::new();
+        let env = config_env();
         env.account("acme", COMMENTED).current("acme");
         env.cmd(["channel", "remove", channel])
             .assert()
@@ -957,13 +967,13 @@ fn eight_concurrent_set_periods_all_land() {
             "\n# channel number {i}\n[channels.c{i}]\ntype = \"beta-rest\"   # type {i}\nbase-url = \"https://c{i}.example\"\n\n[channels.c{i}.jobs]\nexport-products = \"none\"   # job {i}\n"
         ));
     }
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", &text).current("acme");
     let children: Vec<_> = PERIODS
         .iter()
         .enumerate()
         .map(|(i, period)| {
-            env.std_cmd([
+            env.command([
                 "channel",
                 "set-period",
                 &format!("c{i}"),
@@ -996,7 +1006,7 @@ fn eight_concurrent_set_periods_all_land() {
 
 #[test]
 fn account_use_refuses_bad_and_missing_accounts() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", BASE);
     // A missing account is exit 2, as for every command (see error.rs).
     for (name, fragment, code) in [
@@ -1023,7 +1033,7 @@ fn account_use_refuses_bad_and_missing_accounts() {
 
 #[test]
 fn account_use_keeps_the_config_comments() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", BASE).account("beta", BASE);
     env.file(
         "config.toml",
@@ -1041,7 +1051,7 @@ fn account_use_keeps_the_config_comments() {
 
 #[test]
 fn account_selection_precedence() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("from-flag", BASE)
         .account("from-env", BASE)
         .account("from-config", BASE)
@@ -1139,7 +1149,7 @@ fn account_selection_precedence() {
 
 #[test]
 fn json_documents_have_the_documented_fields() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", COMMENTED)
         .account("beta", "master-product-source = \"oms\"\n")
         .current("acme");
@@ -1227,7 +1237,7 @@ fn json_documents_have_the_documented_fields() {
 
 #[test]
 fn global_flags_work_before_and_after_the_command() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account(
         "acme",
         BASE.replace("export-products = \"1h\"", "export-products = \"5m\""),
@@ -1248,23 +1258,21 @@ fn global_flags_work_before_and_after_the_command() {
         assert_eq!(out.stdout, outputs[0].stdout, "{args:?}");
     }
     // --config-dir after the command, too.
-    let out = assert_cmd::Command::new(support::env::BIN)
-        .env_remove("OMS_CHANNELS_ACCOUNT")
-        .env_remove("OMS_CHANNELS_CONFIG_DIR")
+    let out = env
+        .bare_command()
         .args(["validate", "--account", "acme", "--json", "--config-dir"])
         .arg(env.config_dir())
         .arg("--data-dir")
         .arg(env.data_dir())
-        .env(SECRET_VAR, "x")
         .output()
         .unwrap();
     assert_eq!(out.stdout, outputs[0].stdout);
     // ... and through the environment.
-    let out = assert_cmd::Command::new(support::env::BIN)
+    let out = env
+        .bare_command()
         .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
         .env("OMS_CHANNELS_DATA_DIR", env.data_dir())
         .env("OMS_CHANNELS_ACCOUNT", "acme")
-        .env(SECRET_VAR, "x")
         .args(["validate", "--json"])
         .output()
         .unwrap();
@@ -1288,7 +1296,7 @@ export-products = ["5m", "15m"]
 
 #[test]
 fn a_user_capability_file_adds_a_type() {
-    let env = TestEnv::new();
+    let env = config_env();
     let account = BASE
         .replace("type = \"beta-rest\"", "type = \"fastshop\"")
         .replace("auth-refresh = \"50m\"", "auth-refresh = \"15m\"")
@@ -1301,7 +1309,7 @@ fn a_user_capability_file_adds_a_type() {
             "acme/shop-eu: error[unknown-channel-type]: type `fastshop`",
         ));
     env.file("capabilities.toml", USER_CAPABILITIES)
-        .login("acme", "shop-eu");
+        .logged_in("acme", "shop-eu");
     env.cmd(["validate", "--strict"])
         .assert()
         .code(0)
@@ -1366,7 +1374,7 @@ fn a_broken_capability_file_exits_2_naming_file_line_and_column() {
         ),
     ];
     for (text, location) in cases {
-        let env = TestEnv::new();
+        let env = config_env();
         env.account("acme", BASE).current("acme");
         env.file("capabilities.toml", text);
         let before = env.bytes(env.account_path("acme"));
@@ -1390,7 +1398,7 @@ fn a_broken_capability_file_exits_2_naming_file_line_and_column() {
 
 #[test]
 fn completions_bash_prints_a_script() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.cmd(["completions", "bash"])
         .assert()
         .code(0)
@@ -1403,7 +1411,7 @@ fn completions_bash_prints_a_script() {
 
 #[test]
 fn a_non_utf8_account_file_is_named() {
-    let env = TestEnv::new();
+    let env = config_env();
     let mut bytes = b"display-name = \"Acme ".to_vec();
     bytes.extend_from_slice(&[0xff, 0xfe]);
     bytes.extend_from_slice(b"\"\nmaster-product-source = \"oms\"\n");
@@ -1443,7 +1451,7 @@ fn a_secret_in_the_account_file_is_refused_and_never_echoed() {
         ),
     ];
     for text in cases {
-        let env = TestEnv::new();
+        let env = config_env();
         env.account("acme", &text).current("acme");
         for args in [
             &["validate"][..],
@@ -1472,7 +1480,7 @@ fn a_secret_in_the_account_file_is_refused_and_never_echoed() {
         assert_eq!(env.read_account("acme"), text);
     }
     // The brief's own case: a clear message that says what to do.
-    let env = TestEnv::new();
+    let env = config_env();
     env.account(
         "acme",
         BASE.replace(
@@ -1503,11 +1511,11 @@ fn example(name: &str) -> String {
 
 #[test]
 fn the_sample_files_are_valid_and_editable() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", example("acme.toml"))
         .file("capabilities.toml", example("capabilities.toml"))
         .current("acme")
-        .login("acme", "shop-eu");
+        .logged_in("acme", "shop-eu");
     env.cmd(["validate", "--strict"])
         .env("SHOP_EU_SECRET", "x")
         .assert()
@@ -1559,16 +1567,13 @@ fn the_sample_files_are_valid_and_editable() {
 
 #[test]
 fn the_ci_script_fails_on_findings_with_and_without_jq() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci-validate.sh");
-    let env = TestEnv::new();
+    let script = test_support::repo_root().join("examples/ci-validate.sh");
+    let env = config_env();
     let run = |shell: &str, jq: &str| {
-        std::process::Command::new(shell)
+        env.tool(shell)
             .arg(&script)
             .arg(env.config_dir())
-            .env("OMS_CHANNELS", support::env::BIN)
             .env("JQ", jq)
-            .env(SECRET_VAR, "x")
-            .env_remove("OMS_CHANNELS_CONFIG_DIR")
             .output()
             .expect("run the script")
     };
@@ -1597,10 +1602,10 @@ fn the_ci_script_fails_on_findings_with_and_without_jq() {
             );
         }
     }
-    let out = std::process::Command::new("sh")
+    let out = env
+        .tool("sh")
         .arg(&script)
         .arg(env.path("nowhere"))
-        .env("OMS_CHANNELS", support::env::BIN)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -1608,7 +1613,7 @@ fn the_ci_script_fails_on_findings_with_and_without_jq() {
 
 #[test]
 fn global_account_flag_works_with_account_subcommands_that_take_an_account() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.cmd(["--account", "other", "account", "add", "acme"])
         .assert()
         .success();
@@ -1637,19 +1642,18 @@ fn works_in_a_terminal() {
         eprintln!("note: `script` (util-linux) is not installed; terminal check skipped");
         return;
     }
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", BASE)
         .current("acme")
-        .login("acme", "shop-eu");
+        .logged_in("acme", "shop-eu");
     let command = format!(
-        "{} --config-dir {} --data-dir {} -v validate",
-        support::env::BIN,
+        "\"$OMS_CHANNELS\" --config-dir {} --data-dir {} -v validate",
         env.config_dir().display(),
         env.data_dir().display()
     );
-    let output = std::process::Command::new("script")
+    let output = env
+        .tool("script")
         .args(["-qec", &command, "/dev/null"])
-        .env(support::env::SECRET_VAR, "s3cret")
         .env_remove("NO_COLOR")
         .output()
         .expect("script runs");

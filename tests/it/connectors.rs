@@ -2,23 +2,16 @@
 //! list and the account file, auth methods and their flags, and connector
 //! errors that keep their causes.
 
-use crate::sandbox::{SandboxConfig, Switches};
-use crate::support::run_env::{RunEnv, expect};
+use sandbox::{SandboxConfig, Switches};
+use test_support::output::expect;
+use test_support::peer::SandboxPeer;
+use test_support::{Backend, TestEnv};
 
 /// Appends `line` to the `[channels.<id>]` table of the account file.
-fn set_channel_key(env: &RunEnv, id: &str, line: &str) {
-    let path = env.account_file();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let header = format!("[channels.{id}]\n");
-    let edited = text.replacen(&header, &format!("{header}{line}\n"), 1);
-    assert_ne!(edited, text, "no [channels.{id}] table");
-    std::fs::write(&path, edited).unwrap();
-}
-
 #[test]
 fn a_channel_capped_at_100_a_page_imports_everything_with_page_size_100() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox_with(SandboxConfig {
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::start(SandboxConfig {
         products: 350,
         max_page_size: 100,
         ..SandboxConfig::default()
@@ -44,7 +37,7 @@ fn a_channel_capped_at_100_a_page_imports_everything_with_page_size_100() {
     );
     assert_eq!(env.catalog_count(), 0);
 
-    set_channel_key(&env, "shop", "page-size = 100");
+    env.set_channel_key("shop", "page-size = 100");
     let run = env.run_once(&["--force", "--job", "import-products"]);
     assert_eq!(run.get("shop", "import-products").items, 350);
     assert_eq!(env.catalog_count(), 350);
@@ -64,10 +57,10 @@ fn a_channel_capped_at_100_a_page_imports_everything_with_page_size_100() {
 
 #[test]
 fn a_channel_may_lower_its_types_limits_but_never_raise_them() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(0, Switches::default());
     env.add_channel("shop", &shop, &[("auth-refresh", "50m")]);
-    set_channel_key(&env, "shop", "batch-size = 101");
+    env.set_channel_key("shop", "batch-size = 101");
     let (code, doc, _) = env.json_any(&["validate", "--strict"]);
     assert_eq!(code, 1, "{doc}");
     let text = doc.to_string();
@@ -83,7 +76,7 @@ fn a_channel_may_lower_its_types_limits_but_never_raise_them() {
         .unwrap()
         .replace("batch-size = 101", "batch-size = 0");
     std::fs::write(&path, fixed).unwrap();
-    let out = env.output(&["validate"]);
+    let out = env.run(["validate"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("acme.toml:"), "file and line: {stderr}");
@@ -92,38 +85,35 @@ fn a_channel_may_lower_its_types_limits_but_never_raise_them() {
 
 #[test]
 fn exports_go_in_batches_of_the_channels_batch_size() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(0, Switches::default());
     env.add_channel(
         "shop",
         &shop,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
     );
-    set_channel_key(&env, "shop", "batch-size = 7");
+    env.set_channel_key("shop", "batch-size = 7");
     let lines: Vec<serde_json::Value> = (0..20)
-        .map(|i| crate::support::run_env::product(&format!("B-{i:02}"), "1.50"))
+        .map(|i| test_support::catalog::product(&format!("B-{i:02}"), "1.50"))
         .collect();
     env.load_jsonl("products.jsonl", &lines);
     let run = env.run_once(&[]);
     assert_eq!(run.get("shop", "export-products").items, 20);
-    let sizes: Vec<usize> = crate::support::run_env::batches(&shop)
-        .iter()
-        .map(Vec::len)
-        .collect();
+    let sizes: Vec<usize> = shop.batches().iter().map(Vec::len).collect();
     assert_eq!(sizes, [7, 7, 6]);
 }
 
 #[test]
 fn a_refused_connection_keeps_its_reason_in_history() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(0, Switches::default());
     env.add_channel(
         "shop",
         &shop,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
     );
     // Nothing listens on port 1 of loopback.
-    env.ok(&[
+    env.ok([
         "channel",
         "set",
         "shop",
@@ -144,10 +134,10 @@ fn a_refused_connection_keeps_its_reason_in_history() {
 
 #[test]
 fn auth_methods_are_checked_against_the_type() {
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     // beta-rest accepts oauth2 only: a login channel is refused, file untouched.
     let before = std::fs::read_to_string(env.account_file()).unwrap();
-    let out = env.output(&[
+    let out = env.run([
         "channel",
         "add",
         "shop",
@@ -173,7 +163,7 @@ fn auth_methods_are_checked_against_the_type() {
         "[types.shop-login]\nprotocol = \"beta-rest\"\nauth = [\"oauth2\", \"login\"]\n[types.shop-login.jobs]\nauth-refresh = [\"1h\"]\n",
     )
     .unwrap();
-    env.ok(&[
+    env.ok([
         "channel",
         "add",
         "shop",
@@ -195,7 +185,7 @@ fn auth_methods_are_checked_against_the_type() {
     assert_eq!(show["secret_kind"], "password");
 
     // Switching to an API key drops the login keys; half a table is refused.
-    let out = env.output(&["channel", "set", "shop", "--auth-method", "oauth2"]);
+    let out = env.run(["channel", "set", "shop", "--auth-method", "oauth2"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("needs `token-url`"), "{stderr}");
@@ -204,8 +194,8 @@ fn auth_methods_are_checked_against_the_type() {
 
 #[test]
 fn channel_set_changes_the_endpoint_and_credentials_in_place() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(0, Switches::default());
     env.add_channel("shop", &shop, &[("auth-refresh", "50m")]);
     let path = env.account_file();
     let text = std::fs::read_to_string(&path).unwrap();
@@ -215,8 +205,8 @@ fn channel_set_changes_the_endpoint_and_credentials_in_place() {
     );
     std::fs::write(&path, &commented).unwrap();
 
-    let other = env.sandbox(0, Switches::default());
-    env.ok(&[
+    let other = SandboxPeer::with(0, Switches::default());
+    env.ok([
         "channel",
         "set",
         "shop",
@@ -242,7 +232,7 @@ fn channel_set_changes_the_endpoint_and_credentials_in_place() {
     };
     assert_eq!(untouched(&edited), untouched(&commented));
 
-    let out = env.output(&["channel", "set", "shop"]);
+    let out = env.run(["channel", "set", "shop"]);
     assert_eq!(out.status.code(), Some(1), "nothing to change is refused");
     let run = env.run_once(&["--dry-run"]);
     assert_eq!(

@@ -2,47 +2,33 @@
 //! with SIGKILL at every named crash point and at random moments during a long
 //! import, a long export, a rotating token refresh, a config edit and a
 //! product load; afterwards the account file, the store and the channel must
-//! agree, and the next run must converge. Then several processes race.
-
-use crate::both_backends;
-use crate::sandbox;
-use crate::support::backend::Backend;
-use crate::support::crash_env;
+//! agree, and the next run must converge. The import and export kills run on
+//! every shop (the sandbox on both stores, Vendure, Medusa). Then several
+//! processes race.
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crash_env::{
-    ACCOUNT, CHANNEL, Env, assert_no_panic, describe, killed, products, runtime, sandbox_config,
-    start_sandbox, stderr, stdout,
-};
 use sandbox::Sandbox;
-
-/// Kills a spawned run after `delay`; returns its output and whether it was
-/// killed (false: it had already finished).
-fn kill_after(env: &Env, args: &[&str], delay: Duration) -> (bool, Output) {
-    let mut child = env.spawn(args);
-    std::thread::sleep(delay);
-    let was_running = matches!(child.try_wait(), Ok(None));
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("the killed run is reaped");
-    assert_no_panic(&out);
-    (was_running && killed(&out), out)
-}
+use test_support::catalog;
+use test_support::kill::random_delay;
+use test_support::output::{assert_no_panic, describe, stderr, stdout};
+use test_support::peer::sandbox::{assert_catalog_equals_channel, assert_channel_equals_catalog};
+use test_support::peer::{Listing, SandboxPeer};
+use test_support::{
+    ACCOUNT, Backend, CHANNEL, Case, Offer, Peer, PeerKind, TestEnv, both_backends, on_peers,
+};
 
 /// Runs `attempt(i)` for up to `tries` random kills (each kills one run and
 /// checks what it left; it returns whether the kill landed mid-run) until
-/// `RANDOM_KILLS` landed (fewer on PostgreSQL: [`Backend::iterations`]).
-/// Returns how many were tried and how many landed.
+/// `target` landed. Returns how many were tried and how many landed.
 fn random_kills(
-    backend: Backend,
+    target: usize,
     tries: usize,
     mut attempt: impl FnMut(usize) -> bool,
 ) -> (usize, usize) {
-    let target = backend.iterations(RANDOM_KILLS);
-    let tries = backend.iterations(tries);
     let (mut tried, mut landed) = (0, 0);
     for i in 0..tries {
         tried += 1;
@@ -54,13 +40,8 @@ fn random_kills(
     (tried, landed)
 }
 
-/// A random delay in `0..max`.
-fn random_delay(max: Duration) -> Duration {
-    Duration::from_micros(fastrand::u64(0..max.as_micros().max(1) as u64))
-}
-
 /// What must hold after every kill, whatever was interrupted.
-fn assert_sound(env: &Env, account_text: &str, context: &str) {
+fn assert_sound(env: &TestEnv, account_text: &str, context: &str) {
     assert_eq!(env.integrity(), "ok", "{context}: store integrity");
     // Unchanged: so no token (or anything else) was written into it.
     assert_eq!(
@@ -74,13 +55,13 @@ fn assert_sound(env: &Env, account_text: &str, context: &str) {
 /// fell into the inherent window (server rotated, reply not yet committed):
 /// then the store still marks the refresh as in flight, so the next run can
 /// say what happened.
-fn token_state_after_kill(env: &Env, sb: &Sandbox, context: &str) -> TokenState {
-    let stored = env.stored_refresh_token();
+fn token_state_after_kill(env: &TestEnv, sb: &Sandbox, context: &str) -> TokenState {
+    let stored = env.stored_refresh_token(CHANNEL);
     if stored.as_deref() == Some(sb.current_refresh_token().as_str()) && !sb.grant_revoked() {
         TokenState::InSync
     } else {
         assert!(
-            env.refresh_in_flight(),
+            env.refresh_in_flight(CHANNEL),
             "{context}: the stored refresh token is not the channel's, and no refresh is marked in flight"
         );
         TokenState::LostInWindow
@@ -96,7 +77,7 @@ enum TokenState {
 /// The next run after a token lost in the window must fail and say that a
 /// refresh was interrupted and to run `channel login`; then a fresh login
 /// restores service.
-fn assert_interrupted_refresh_reported(env: &Env, sb: &Sandbox, args: &[&str], context: &str) {
+fn assert_interrupted_refresh_reported(env: &TestEnv, sb: &Sandbox, args: &[&str], context: &str) {
     let out = env.run(args);
     assert_eq!(out.status.code(), Some(1), "{context}: {}", describe(&out));
     let text = format!("{}{}", stdout(&out), stderr(&out));
@@ -106,7 +87,7 @@ fn assert_interrupted_refresh_reported(env: &Env, sb: &Sandbox, args: &[&str], c
         describe(&out)
     );
     let fresh = sb.mint_refresh_token();
-    let login = env.run_with_stdin(&["channel", "login", CHANNEL], &fresh);
+    let login = env.run_with_stdin(["channel", "login", CHANNEL], &fresh);
     assert_eq!(
         login.status.code(),
         Some(0),
@@ -117,7 +98,7 @@ fn assert_interrupted_refresh_reported(env: &Env, sb: &Sandbox, args: &[&str], c
 
 /// Runs `args` until it exits 0 (at most a few tries: a kill can leave a
 /// lost token that needs a login first, handled by the caller).
-fn converge(env: &Env, args: &[&str], context: &str) -> Output {
+fn converge(env: &TestEnv, args: &[&str], context: &str) -> Output {
     let out = env.run(args);
     assert_eq!(
         out.status.code(),
@@ -128,84 +109,70 @@ fn converge(env: &Env, args: &[&str], context: &str) -> Output {
     out
 }
 
-/// The catalog holds exactly the channel's products, with its latest values.
-fn assert_catalog_equals_channel(env: &Env, sb: &Sandbox, context: &str) {
-    let catalog = env.catalog();
-    let channel = sb.all_products();
-    assert_eq!(catalog.len(), channel.len(), "{context}: catalog size");
-    for p in &channel {
-        let row = catalog
-            .get(&p.sku)
-            .unwrap_or_else(|| panic!("{context}: {} missing from the catalog", p.sku));
-        assert_eq!(
-            (
-                &row.title,
-                &row.price,
-                &row.currency,
-                row.quantity,
-                &row.attributes,
-                &row.updated_at,
-                &row.id
-            ),
-            (
-                &p.title,
-                &p.price,
-                &p.currency,
-                p.quantity,
-                &p.attributes,
-                &p.updated_at,
-                &p.id
-            ),
-            "{context}: {} differs from the channel",
-            p.sku
-        );
-    }
-}
-
-/// The channel holds exactly the catalog (content; the channel stamps its own
-/// `updated_at` and ids).
-fn assert_channel_equals_catalog(env: &Env, sb: &Sandbox, context: &str) {
-    let catalog = env.catalog();
-    let channel = sb.all_products();
-    let skus: BTreeSet<&String> = channel.iter().map(|p| &p.sku).collect();
-    assert_eq!(skus, catalog.keys().collect(), "{context}: sku sets differ");
-    for p in &channel {
-        let row = &catalog[&p.sku];
-        assert_eq!(
-            row.content(),
-            (
-                p.title.clone(),
-                p.price.clone(),
-                p.currency.clone(),
-                p.quantity,
-                p.attributes.clone()
-            ),
-            "{context}: {} on the channel is not the catalog's latest",
-            p.sku
-        );
-    }
-}
-
 const KILLS_PER_POINT: usize = 10;
 const RANDOM_KILLS: usize = 12;
 
-both_backends!(import_killed_at_named_points_and_at_random_converges);
-fn import_killed_at_named_points_and_at_random_converges(backend: Backend) {
-    let rt = runtime();
-    let mut config = sandbox_config(3000);
-    config.switches.latency_ms = 3;
-    let sb = start_sandbox(&rt, config);
-    let mut env = Env::with(backend);
-    env.setup(
-        &sb,
-        &[("auth-refresh", "50m"), ("import-products", "1h")],
-        true,
+/// A shop for the kill suites: the sandbox rotates refresh tokens with
+/// reuse detection and answers after 3 ms, so a kill can land between
+/// requests; a real server takes longer than that anyway.
+fn shop(case: Case, seeded: u64) -> Box<dyn Peer> {
+    match case.peer {
+        PeerKind::Sandbox => {
+            let mut config = SandboxPeer::rotating(seeded);
+            config.switches.latency_ms = 3;
+            Box::new(SandboxPeer::start(config))
+        }
+        kind => test_support::peer::start(kind),
+    }
+}
+
+/// The catalog holds exactly what the shop offers (on the sandbox: every
+/// field, ids and timestamps too).
+fn assert_catalog_is_the_shop(env: &TestEnv, peer: &dyn Peer, context: &str) {
+    match peer.as_sandbox() {
+        Some(sb) => assert_catalog_equals_channel(env, sb, context),
+        None => assert_eq!(
+            env.catalog_offers(),
+            peer.read_back().offers(peer.currency()),
+            "{context}: the catalog is not the shop"
+        ),
+    }
+}
+
+/// The shop holds exactly the catalog, each SKU once (on the sandbox:
+/// attributes too).
+fn assert_shop_is_the_catalog(env: &TestEnv, peer: &dyn Peer, context: &str) -> Listing {
+    if let Some(sb) = peer.as_sandbox() {
+        assert_channel_equals_catalog(env, sb, context);
+    }
+    let listing = peer.read_back();
+    listing.assert_offers(peer.currency(), &env.catalog_offers(), context);
+    listing
+}
+
+on_peers!(import_killed_at_named_points_and_at_random_converges: sandbox, sandbox_postgres, vendure, medusa);
+fn import_killed_at_named_points_and_at_random_converges(case: Case) {
+    let peer = shop(case, 3000);
+    if case.peer != PeerKind::Sandbox {
+        peer.seed(&Offer::numbered("IK-", 0..300, "5.00", peer.currency()));
+    }
+    // Periods every shop type offers.
+    let env = TestEnv::with_channel(
+        case.backend,
+        &*peer,
+        &[("auth-refresh", "1h"), ("import-products", "1h")],
     );
+    env.set_master(CHANNEL);
+    if case.peer != PeerKind::Sandbox {
+        // Three pages, so kills land between pages as on the sandbox's six.
+        env.set_channel_key(CHANNEL, "page-size = 100");
+    }
     let account = env.account_text();
     let import = ["run-once", "--force", "--job", "import-products"];
 
     converge(&env, &["run-once"], "first run");
-    assert_catalog_equals_channel(&env, &sb, "first run");
+    assert_catalog_is_the_shop(&env, &*peer, "first run");
+    let skus: Vec<String> = env.catalog().into_keys().collect();
     // Random kills aim inside the run they kill, so time the two kinds
     // (the first run also made the store and refreshed the token: longer).
     let full: Vec<&str> = import.iter().copied().chain(["--full"]).collect();
@@ -219,21 +186,29 @@ fn import_killed_at_named_points_and_at_random_converges(backend: Backend) {
 
     let mut kills = 0;
     let mut change = 0u32;
-    let mut touch_channel = |sb: &Sandbox| {
-        // The channel keeps changing between runs: the import must pick up the latest.
+    let mut touch_shop = |peer: &dyn Peer| {
+        // The shop keeps changing between runs: the import must pick up the latest.
         change += 1;
-        let sku = format!("SKU-{:07}", 1 + (change * 397) % 3000);
-        sb.update_product(&sku, |p| p.price = format!("{change}.99"));
+        let sku = &skus[(change as usize * 397) % skus.len()];
+        peer.change(sku, &format!("{change}.99"), i64::from(change % 50));
+    };
+    let in_sync = |peer: &dyn Peer, context: &str| {
+        if let Some(sb) = peer.as_sandbox() {
+            assert_eq!(
+                token_state_after_kill(&env, sb, context),
+                TokenState::InSync
+            );
+        }
     };
     for point in ["import-page-fetched", "import-page-committed"] {
-        for i in 0..backend.iterations(KILLS_PER_POINT) {
-            touch_channel(&sb);
+        for i in 0..case.rounds(KILLS_PER_POINT, 2) {
+            touch_shop(&*peer);
             let args: Vec<&str> = if i % 3 == 0 {
                 import.iter().copied().chain(["--full"]).collect()
             } else {
                 import.to_vec()
             };
-            let (died, out) = env.run_crashing_at(point, &args);
+            let (died, out) = env.run_killed_at(point, &args);
             assert!(
                 died,
                 "{point}: the run did not reach the crash point:\n{}",
@@ -242,14 +217,13 @@ fn import_killed_at_named_points_and_at_random_converges(backend: Backend) {
             kills += 1;
             let context = format!("kill #{kills} at {point}");
             assert_sound(&env, &account, &context);
-            assert_eq!(
-                token_state_after_kill(&env, &sb, &context),
-                TokenState::InSync
-            );
+            in_sync(&*peer, &context);
         }
     }
-    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 2, |i| {
-        touch_channel(&sb);
+    // An import only reads the shop: a kill anywhere is safe on every shop.
+    let target = case.rounds(RANDOM_KILLS, 3);
+    let (tries, random_hits) = random_kills(target, case.rounds(RANDOM_KILLS * 2, 6), |i| {
+        touch_shop(&*peer);
         let args: Vec<&str> = if i % 4 == 0 {
             import.iter().copied().chain(["--full"]).collect()
         } else {
@@ -260,78 +234,93 @@ fn import_killed_at_named_points_and_at_random_converges(backend: Backend) {
         } else {
             incremental_run
         };
-        let (died, _) = kill_after(&env, &args, random_delay(run));
+        let (died, _) = env.kill_after(&args, random_delay(run));
         let context = format!("random kill #{i}");
         assert_sound(&env, &account, &context);
-        assert_eq!(
-            token_state_after_kill(&env, &sb, &context),
-            TokenState::InSync
-        );
+        in_sync(&*peer, &context);
         died
     });
     kills += tries;
     assert!(
-        random_hits >= backend.iterations(RANDOM_KILLS) / 2,
+        random_hits >= target / 2,
         "too few random kills landed mid-run: {random_hits}"
     );
 
     converge(&env, &import, "after the kills");
-    assert_catalog_equals_channel(&env, &sb, "after the kills");
+    assert_catalog_is_the_shop(&env, &*peer, "after the kills");
     // A full import agrees as well: nothing the incremental import skipped.
     converge(
         &env,
         &["run-once", "--force", "--full", "--job", "import-products"],
         "full",
     );
-    assert_catalog_equals_channel(&env, &sb, "after a full import");
-    eprintln!("import: {kills} kills ({random_hits} random mid-run)");
+    assert_catalog_is_the_shop(&env, &*peer, "after a full import");
+    eprintln!(
+        "import on {:?}: {kills} kills ({random_hits} random mid-run)",
+        case.peer
+    );
 }
 
-both_backends!(export_killed_at_named_points_and_at_random_converges);
-fn export_killed_at_named_points_and_at_random_converges(backend: Backend) {
-    let rt = runtime();
-    let mut config = sandbox_config(0);
-    config.switches.latency_ms = 3;
-    let sb = start_sandbox(&rt, config);
-    let mut env = Env::with(backend);
-    env.setup(
-        &sb,
-        &[("auth-refresh", "50m"), ("export-products", "1h")],
-        false,
+on_peers!(export_killed_at_named_points_and_at_random_converges: sandbox, sandbox_postgres, vendure, medusa);
+fn export_killed_at_named_points_and_at_random_converges(case: Case) {
+    let peer = shop(case, 0);
+    let real = case.peer != PeerKind::Sandbox;
+    let currency = peer.currency();
+    // Periods every shop type offers.
+    let env = TestEnv::with_channel(
+        case.backend,
+        &*peer,
+        &[("auth-refresh", "1h"), ("export-products", "1h")],
     );
     let account = env.account_text();
     let export = ["run-once", "--force", "--job", "export-products"];
 
-    let out = env.load_products("catalog.jsonl", &products(0..1500, "10.00"));
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let size = if real { 150 } else { 1500 };
+    env.load(
+        "catalog.jsonl",
+        &Offer::numbered("CAT-", 0..size, "10.00", currency),
+    );
     converge(&env, &["run-once"], "first export");
-    assert_channel_equals_catalog(&env, &sb, "first export");
+    assert_shop_is_the_catalog(&env, &*peer, "first export");
     // Random kills aim inside a whole-catalog export, the kind of run they
     // interrupt: time one (the first run also refreshed the token and, on
     // PostgreSQL, made the store).
-    let out = env.load_products("all.jsonl", &products(0..1500, "0.75"));
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    env.load(
+        "all.jsonl",
+        &Offer::numbered("CAT-", 0..size, "0.75", currency),
+    );
     let started = Instant::now();
     converge(&env, &export, "timed full export");
     let full_run = started.elapsed();
 
     let mut kills = 0;
     let mut version = 0;
-    let mut new_version = |env: &Env| {
-        // Each round changes a different slice of the catalog, so the
-        // channel must end with the latest value of every product.
+    let mut next = size;
+    let mut new_version = |env: &TestEnv| {
         version += 1;
-        let start = (version * 131) % 1400;
-        let out = env.load_products(
-            "changes.jsonl",
-            &products(start..start + 100 + version * 7, &format!("{version}.50")),
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let price = format!("{version}.50");
+        let mut changes = if real {
+            // Every product changes, and 150 new ones make every create
+            // step of the platform run (two batches).
+            let mut all = Offer::numbered("CAT-", 0..next, &price, currency);
+            all.extend(Offer::numbered("CAT-", next..next + 150, "10.00", currency));
+            next += 150;
+            all
+        } else {
+            // Each round changes a different slice of the catalog, so the
+            // channel must end with the latest value of every product.
+            let start = (version * 131) % 1400;
+            Offer::numbered("CAT-", start..start + 100 + version * 7, &price, currency)
+        };
+        changes.sort();
+        env.load("changes.jsonl", &changes);
     };
-    for point in ["export-batch-sent", "export-batch-recorded"] {
-        for _ in 0..backend.iterations(KILLS_PER_POINT) {
+    let mut points = vec!["export-batch-sent", "export-batch-recorded"];
+    points.extend(peer.create_steps());
+    for point in points {
+        for _ in 0..case.rounds(KILLS_PER_POINT, 1) {
             new_version(&env);
-            let (died, out) = env.run_crashing_at(point, &export);
+            let (died, out) = env.run_killed_at(point, export);
             assert!(
                 died,
                 "{point}: the run did not reach the crash point:\n{}",
@@ -340,53 +329,130 @@ fn export_killed_at_named_points_and_at_random_converges(backend: Backend) {
             kills += 1;
             let context = format!("kill #{kills} at {point}");
             assert_sound(&env, &account, &context);
-            assert_eq!(
-                token_state_after_kill(&env, &sb, &context),
-                TokenState::InSync
-            );
+            if let Some(sb) = peer.as_sandbox() {
+                assert_eq!(
+                    token_state_after_kill(&env, sb, &context),
+                    TokenState::InSync
+                );
+            } else {
+                // The next run, at once, finishes what the killed one began.
+                converge(&env, &export, &context);
+                let listing = assert_shop_is_the_catalog(&env, &*peer, &context);
+                report_leftovers(&listing, currency, &context);
+            }
         }
     }
-    // Random kills: a full-catalog change before each makes every run as
-    // long as the timed one.
-    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 2, |i| {
-        let out = env.load_products("all.jsonl", &products(0..1500, &format!("{i}.25")));
-        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-        let (died, _) = kill_after(&env, &export, random_delay(full_run));
-        let context = format!("random kill #{i}");
-        assert_sound(&env, &account, &context);
-        assert_eq!(
-            token_state_after_kill(&env, &sb, &context),
-            TokenState::InSync
+    // Random kills, on the sandbox: a full-catalog change before each makes
+    // every run as long as the timed one. On a real shop a kill in the
+    // middle of a create, with the next run at once, can still leave a SKU
+    // twice (issue 16), so its kills stay at the named points for now.
+    let mut random_hits = 0;
+    if peer.as_sandbox().is_some() {
+        let target = case.backend.iterations(RANDOM_KILLS);
+        let tries;
+        (tries, random_hits) =
+            random_kills(target, case.backend.iterations(RANDOM_KILLS * 2), |i| {
+                env.load(
+                    "all.jsonl",
+                    &Offer::numbered("CAT-", 0..size, &format!("{i}.25"), currency),
+                );
+                let (died, _) = env.kill_after(export, random_delay(full_run));
+                let context = format!("random kill #{i}");
+                assert_sound(&env, &account, &context);
+                let sb = peer.as_sandbox().expect("the sandbox");
+                assert_eq!(
+                    token_state_after_kill(&env, sb, &context),
+                    TokenState::InSync
+                );
+                died
+            });
+        kills += tries;
+        assert!(
+            random_hits >= target / 2,
+            "too few random kills landed mid-run: {random_hits}"
         );
-        died
-    });
-    kills += tries;
-    assert!(
-        random_hits >= backend.iterations(RANDOM_KILLS) / 2,
-        "too few random kills landed mid-run: {random_hits}"
-    );
+    }
 
     converge(&env, &export, "after the kills");
-    assert_channel_equals_catalog(&env, &sb, "after the kills");
+    let listing = assert_shop_is_the_catalog(&env, &*peer, "after the kills");
+    report_leftovers(&listing, currency, "after the kills");
     // Nothing is left pending: another export sends nothing.
-    sb.clear_requests();
-    converge(&env, &export, "idle export");
+    let requests = peer.product_requests();
+    let run = env.run_once(&export[1..]);
     assert_eq!(
-        sb.count("/products/batch"),
+        run.get(CHANNEL, "export-products").items,
         0,
         "an up-to-date catalog was sent again"
     );
-    eprintln!("export: {kills} kills ({random_hits} random mid-run)");
+    if let Some(sb) = peer.as_sandbox() {
+        assert_eq!(
+            peer.product_requests(),
+            requests,
+            "an up-to-date catalog reached the channel: {:?}",
+            sb.log()
+        );
+    }
+    eprintln!(
+        "export on {:?}: {kills} kills ({random_hits} random mid-run)",
+        case.peer
+    );
+}
+
+#[test]
+fn a_sigterm_right_after_a_batch_is_sent_stops_the_export_cleanly_and_the_next_run_finishes_it() {
+    // Slow enough that the next batch cannot land before the stop does.
+    let mut config = SandboxPeer::rotating(0);
+    config.switches.latency_ms = 50;
+    let sb = SandboxPeer::start(config);
+    let env = TestEnv::with_channel(
+        Backend::Sqlite,
+        &sb,
+        &[("auth-refresh", "50m"), ("export-products", "1h")],
+    );
+    env.load_jsonl("catalog.jsonl", &catalog::numbered(0..250, "1.00"));
+    // As `systemctl stop` landing right after the first batch went out.
+    let out = env.run_terminated_at("export-batch-sent", ["run-once"]);
+    assert_eq!(out.status.code(), Some(143), "{}", describe(&out));
+    assert_eq!(
+        env.last_outcome(CHANNEL, "export-products").as_deref(),
+        Some("interrupted")
+    );
+    assert_eq!(env.integrity(), "ok");
+    assert!(
+        sb.product_count() < 250,
+        "the stop did not stop the export: {} exported",
+        sb.product_count()
+    );
+    converge(
+        &env,
+        &["run-once", "--force", "--job", "export-products"],
+        "after the stop",
+    );
+    assert_channel_equals_catalog(&env, &sb, "after the stop");
+}
+
+/// Says what a kill left on the shop that the catalog comparison does not
+/// see (products without variants, variants without a price): the shop-side
+/// safety work (issue 16) turns these counts into assertions.
+fn report_leftovers(listing: &Listing, currency: &str, context: &str) {
+    let empty = listing.products_without_variants();
+    let unpriced = listing.variants_without_price(currency);
+    if !empty.is_empty() || !unpriced.is_empty() {
+        eprintln!(
+            "{context}: {} products without variants, {} variants without a {currency} price",
+            empty.len(),
+            unpriced.len()
+        );
+    }
 }
 
 both_backends!(token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently);
 fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backend: Backend) {
-    let rt = runtime();
-    let mut config = sandbox_config(10);
+    let mut config = SandboxPeer::rotating(10);
     config.switches.latency_ms = 20;
-    let sb = start_sandbox(&rt, config);
-    let mut env = Env::with(backend);
-    env.setup(&sb, &[("auth-refresh", "50m")], true);
+    let sb = SandboxPeer::start(config);
+    let env = TestEnv::with_channel(backend, &sb, &[("auth-refresh", "50m")]);
+    env.set_master(CHANNEL);
     let account = env.account_text();
     let refresh = ["run-once", "--force", "--job", "auth-refresh"];
 
@@ -404,7 +470,7 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backe
         "after-token-commit",
     ] {
         for _ in 0..backend.iterations(KILLS_PER_POINT) {
-            let (died, out) = env.run_crashing_at(point, &refresh);
+            let (died, out) = env.run_killed_at(point, refresh);
             assert!(
                 died,
                 "{point}: the run did not reach the crash point:\n{}",
@@ -424,32 +490,36 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backe
             }
             converge(&env, &refresh, &context);
             assert_eq!(
-                env.stored_refresh_token(),
+                env.stored_refresh_token(CHANNEL),
                 Some(sb.current_refresh_token()),
                 "{context}: after the next run"
             );
             assert!(
-                !env.refresh_in_flight(),
+                !env.refresh_in_flight(CHANNEL),
                 "{context}: a finished refresh stays marked in flight"
             );
         }
     }
-    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 3, |i| {
-        let (died, _) = kill_after(&env, &refresh, random_delay(full_run));
-        let context = format!("random kill #{i}");
-        assert_sound(&env, &account, &context);
-        if token_state_after_kill(&env, &sb, &context) == TokenState::LostInWindow {
-            lost_in_window += 1;
-            assert_interrupted_refresh_reported(&env, &sb, &refresh, &context);
-        }
-        converge(&env, &refresh, &context);
-        assert_eq!(
-            env.stored_refresh_token(),
-            Some(sb.current_refresh_token()),
-            "{context}"
-        );
-        died
-    });
+    let (tries, random_hits) = random_kills(
+        backend.iterations(RANDOM_KILLS),
+        backend.iterations(RANDOM_KILLS * 3),
+        |i| {
+            let (died, _) = env.kill_after(refresh, random_delay(full_run));
+            let context = format!("random kill #{i}");
+            assert_sound(&env, &account, &context);
+            if token_state_after_kill(&env, &sb, &context) == TokenState::LostInWindow {
+                lost_in_window += 1;
+                assert_interrupted_refresh_reported(&env, &sb, &refresh, &context);
+            }
+            converge(&env, &refresh, &context);
+            assert_eq!(
+                env.stored_refresh_token(CHANNEL),
+                Some(sb.current_refresh_token()),
+                "{context}"
+            );
+            died
+        },
+    );
     kills += tries;
     assert!(
         random_hits >= backend.iterations(RANDOM_KILLS) / 2,
@@ -461,17 +531,15 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backe
 
 #[test]
 fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::new();
-    env.setup(&sb, &[], false);
+    let sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[]);
     let periods = ["15m", "30m", "1h", "2h"];
     let mut kills = 0;
     for i in 0..KILLS_PER_POINT {
         let old = env.account_text();
-        let (died, out) = env.run_crashing_at(
+        let (died, out) = env.run_killed_at(
             "config-write",
-            &[
+            [
                 "channel",
                 "set-period",
                 CHANNEL,
@@ -492,7 +560,7 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
         );
         assert_no_stray_files(&env);
         // The edit still works afterwards: no stale lock, nothing half-written.
-        env.ok(&[
+        env.ok([
             "channel",
             "set-period",
             CHANNEL,
@@ -501,12 +569,11 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
         ]);
     }
     // A config edit: the store is not involved, so one backend is enough.
-    let (tries, random_hits) = random_kills(Backend::Sqlite, RANDOM_KILLS * 3, |i| {
+    let (tries, random_hits) = random_kills(RANDOM_KILLS, RANDOM_KILLS * 3, |i| {
         let old = env.account_text();
         let new_period = periods[(i + 1) % 4];
-        let (died, _) = kill_after(
-            &env,
-            &[
+        let (died, _) = env.kill_after(
+            [
                 "channel",
                 "set-period",
                 CHANNEL,
@@ -525,10 +592,10 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
                 "random kill #{i}: neither the old nor the new file\n{now}"
             );
         }
-        env.ok(&["validate"]);
+        env.ok(["validate"]);
         // A kill between link and rename can leave atomic-write-file's temp
         // file behind; the next edit (here one that changes nothing) removes it.
-        env.ok(&["channel", "set-period", CHANNEL, "import-products", "none"]);
+        env.ok(["channel", "set-period", CHANNEL, "import-products", "none"]);
         assert_no_stray_files(&env);
         died
     });
@@ -537,8 +604,8 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
 }
 
 /// No temp file or half-written sibling is left in the accounts dir.
-fn assert_no_stray_files(env: &Env) {
-    let names: Vec<String> = std::fs::read_dir(env.config.join("accounts"))
+fn assert_no_stray_files(env: &TestEnv) {
+    let names: Vec<String> = std::fs::read_dir(env.config_dir().join("accounts"))
         .expect("accounts dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .filter(|n| n != &format!("{ACCOUNT}.toml") && n != &format!(".{ACCOUNT}.toml.lock"))
@@ -548,20 +615,17 @@ fn assert_no_stray_files(env: &Env) {
 
 both_backends!(products_load_killed_mid_write_leaves_the_old_or_the_new_catalog);
 fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog(backend: Backend) {
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::with(backend);
-    env.setup(&sb, &[], false);
-    let old_products = products(0..2000, "1.00");
-    let out = env.load_products("old.jsonl", &old_products);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let env = TestEnv::with_channel(backend, &sb, &[]);
+    let old_products = catalog::numbered(0..2000, "1.00");
+    env.load_jsonl("old.jsonl", &old_products);
     let old = env.catalog();
     // The new file changes every old product and adds 500.
-    let new_products = products(0..2500, "2.00");
+    let new_products = catalog::numbered(0..2500, "2.00");
     let mut kills = 0;
     for _ in 0..backend.iterations(KILLS_PER_POINT) {
-        let path = env.dir.path().join("new.jsonl");
-        let _ = env.load_products("new.jsonl", &[]);
+        let path = env.root().join("new.jsonl");
+        let _ = env.try_load("new.jsonl", &[]);
         std::fs::write(
             &path,
             new_products
@@ -570,9 +634,9 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog(backend: Bac
                 .collect::<String>(),
         )
         .unwrap();
-        let (died, out) = env.run_crashing_at(
+        let (died, out) = env.run_killed_at(
             "products-load",
-            &["products", "load", path.to_str().unwrap()],
+            ["products", "load", path.to_str().unwrap()],
         );
         assert!(
             died,
@@ -593,11 +657,11 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog(backend: Bac
         .iter()
         .map(|price| {
             let name = format!("v{price}.jsonl");
-            let _ = env.load_products(&name, &[]);
-            let path = env.dir.path().join(&name);
+            let _ = env.try_load(&name, &[]);
+            let path = env.root().join(&name);
             std::fs::write(
                 &path,
-                products(0..2500, price)
+                catalog::numbered(0..2500, price)
                     .iter()
                     .map(|p| serde_json::to_string(p).unwrap() + "\n")
                     .collect::<String>(),
@@ -607,35 +671,38 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog(backend: Bac
         })
         .collect();
     let started = Instant::now();
-    let out = env.run(&[
+    let out = env.run([
         OsStr::new("products"),
         OsStr::new("load"),
         files[0].as_os_str(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let load_time = started.elapsed();
-    let (tries, random_hits) = random_kills(backend, RANDOM_KILLS * 3, |i| {
-        let file = &files[(i + 1) % 2];
-        let (died, _) = kill_after(
-            &env,
-            &["products", "load", file.to_str().unwrap()],
-            random_delay(load_time),
-        );
-        assert_eq!(env.integrity(), "ok", "random kill #{i}");
-        let now = env.catalog();
-        assert_eq!(
-            now.len(),
-            2500,
-            "random kill #{i}: a partial load is visible"
-        );
-        let prices: BTreeSet<&str> = now.values().map(|r| r.price.as_str()).collect();
-        assert_eq!(
-            prices.len(),
-            1,
-            "random kill #{i}: a mix of versions: {prices:?}"
-        );
-        died
-    });
+    let (tries, random_hits) = random_kills(
+        backend.iterations(RANDOM_KILLS),
+        backend.iterations(RANDOM_KILLS * 3),
+        |i| {
+            let file = &files[(i + 1) % 2];
+            let (died, _) = env.kill_after(
+                ["products", "load", file.to_str().unwrap()],
+                random_delay(load_time),
+            );
+            assert_eq!(env.integrity(), "ok", "random kill #{i}");
+            let now = env.catalog();
+            assert_eq!(
+                now.len(),
+                2500,
+                "random kill #{i}: a partial load is visible"
+            );
+            let prices: BTreeSet<&str> = now.values().map(|r| r.price.as_str()).collect();
+            assert_eq!(
+                prices.len(),
+                1,
+                "random kill #{i}: a mix of versions: {prices:?}"
+            );
+            died
+        },
+    );
     kills += tries;
     assert!(
         random_hits >= backend.iterations(RANDOM_KILLS) / 2,
@@ -659,16 +726,15 @@ fn wait_all(children: Vec<std::process::Child>) -> Vec<Output> {
 
 both_backends!(six_concurrent_run_once_refresh_once_and_fetch_each_product_once);
 fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once(backend: Backend) {
-    let rt = runtime();
-    let mut config = sandbox_config(2000);
+    let mut config = SandboxPeer::rotating(2000);
     config.switches.latency_ms = 5;
-    let sb = start_sandbox(&rt, config);
-    let mut env = Env::with(backend);
-    env.setup(
+    let sb = SandboxPeer::start(config);
+    let env = TestEnv::with_channel(
+        backend,
         &sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
-        true,
     );
+    env.set_master(CHANNEL);
     for round in 0..2 {
         sb.clear_requests();
         // Round 0: everything is due once. Round 1: --force, so every run
@@ -719,7 +785,7 @@ fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once(backend: Bac
                 page_requests.len(),
                 "a page was fetched twice: {page_requests:?}"
             );
-            let page_size = crate::support::beta_rest_page_size();
+            let page_size = crate::beta_rest_page_size();
             assert_eq!(
                 page_requests.len(),
                 2000usize.div_ceil(page_size),
@@ -733,19 +799,20 @@ fn six_concurrent_run_once_refresh_once_and_fetch_each_product_once(backend: Bac
         }
         assert_catalog_equals_channel(&env, &sb, &format!("round {round}"));
     }
-    assert_eq!(env.stored_refresh_token(), Some(sb.current_refresh_token()));
+    assert_eq!(
+        env.stored_refresh_token(CHANNEL),
+        Some(sb.current_refresh_token())
+    );
     assert!(!sb.grant_revoked());
 }
 
 #[test]
 fn eight_concurrent_set_period_on_eight_channels_all_land() {
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::new();
-    env.setup(&sb, &[], false);
+    let sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[]);
     let channels: Vec<String> = (0..8).map(|i| format!("ch{i}")).collect();
     for ch in &channels {
-        env.ok(&[
+        env.ok([
             "channel",
             "add",
             ch,
@@ -761,7 +828,7 @@ fn eight_concurrent_set_period_on_eight_channels_all_land() {
             .iter()
             .enumerate()
             .map(|(i, ch)| {
-                env.spawn(&[
+                env.spawn([
                     "channel",
                     "set-period",
                     ch,
@@ -778,8 +845,8 @@ fn eight_concurrent_set_period_on_eight_channels_all_land() {
                 describe(&out)
             );
         }
-        let out = env.ok(&["--json", "account", "show"]);
-        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let out = env.ok(["--json", "account", "show"]);
+        let shown: serde_json::Value = serde_json::from_str(&out).expect("json");
         let text = env.account_text();
         let parsed: toml::Table = text.parse().expect("the account file parses");
         for (i, ch) in channels.iter().enumerate() {
@@ -796,22 +863,21 @@ fn eight_concurrent_set_period_on_eight_channels_all_land() {
 
 both_backends!(run_once_and_set_period_at_the_same_time_keep_both_effects);
 fn run_once_and_set_period_at_the_same_time_keep_both_effects(backend: Backend) {
-    let rt = runtime();
-    let mut config = sandbox_config(1500);
+    let mut config = SandboxPeer::rotating(1500);
     config.switches.latency_ms = 5;
-    let sb = start_sandbox(&rt, config);
-    let mut env = Env::with(backend);
-    env.setup(
+    let sb = SandboxPeer::start(config);
+    let env = TestEnv::with_channel(
+        backend,
         &sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
-        true,
     );
+    env.set_master(CHANNEL);
     let periods = ["30m", "15m", "1h", "50m"];
     for (round, period) in periods.iter().enumerate() {
         sb.update_product("SKU-0000007", |p| p.title = format!("round {round}"));
-        let run = env.spawn(&["run-once", "--force", "--full"]);
+        let run = env.spawn(["run-once", "--force", "--full"]);
         std::thread::sleep(random_delay(Duration::from_millis(40)));
-        let edit = env.spawn(&["channel", "set-period", CHANNEL, "auth-refresh", period]);
+        let edit = env.spawn(["channel", "set-period", CHANNEL, "auth-refresh", period]);
         let outs = wait_all(vec![run, edit]);
         for out in &outs {
             assert_eq!(
@@ -830,7 +896,7 @@ fn run_once_and_set_period_at_the_same_time_keep_both_effects(backend: Backend) 
         );
         assert_catalog_equals_channel(&env, &sb, &format!("round {round}"));
         assert_eq!(
-            env.last_outcome("import-products").as_deref(),
+            env.last_outcome(CHANNEL, "import-products").as_deref(),
             Some("success")
         );
         assert_eq!(env.integrity(), "ok");

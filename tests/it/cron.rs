@@ -2,53 +2,29 @@
 //! channels, busy accounts under `--all-accounts`, a clean stop on SIGTERM,
 //! JSON error documents, and the help, man page and completions.
 
-use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::both_backends;
-use crate::sandbox::{Sandbox, Switches};
-use crate::support::backend::Backend;
-use crate::support::run_env::{self, RunEnv, parse, wait_until};
+use sandbox::Switches;
+use test_support::output::{parse, status_job, wait_until};
+use test_support::peer::SandboxPeer;
+use test_support::{Backend, CHANNEL, Rows, TestEnv, both_backends};
 
 const HOURLY_IMPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("import-products", "1h")];
 
-fn master_shop(backend: Backend, products: u64, switches: Switches) -> (RunEnv, Sandbox) {
-    let mut env = RunEnv::with(backend);
-    let shop = env.sandbox(products, switches);
-    env.add_channel("shop", &shop, HOURLY_IMPORT);
-    env.set_master("shop");
+fn master_shop(backend: Backend, products: u64, switches: Switches) -> (TestEnv, SandboxPeer) {
+    let shop = SandboxPeer::with(products, switches);
+    let env = TestEnv::with_channel(backend, &shop, HOURLY_IMPORT);
+    env.set_master(CHANNEL);
     (env, shop)
-}
-
-/// Adds `line` to channel `id`'s table in the account file, as an operator would.
-pub(crate) fn edit_channel(env: &RunEnv, id: &str, line: &str) {
-    let file = env.config_dir().join("accounts/acme.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let header = format!("[channels.{id}]\n");
-    assert!(text.contains(&header), "{text}");
-    std::fs::write(
-        &file,
-        text.replacen(&header, &format!("{header}{line}\n"), 1),
-    )
-    .unwrap();
-}
-
-pub(crate) fn job_row<'a>(doc: &'a Value, channel: &str, job: &str) -> &'a Value {
-    doc["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .find(|j| j["channel"] == channel && j["job"] == job)
-        .unwrap_or_else(|| panic!("no {channel}/{job} in {doc:#}"))
 }
 
 both_backends!(an_idle_run_once_prints_nothing_on_either_stream);
 fn an_idle_run_once_prints_nothing_on_either_stream(backend: Backend) {
     let (env, _shop) = master_shop(backend, 5, Switches::default());
-    let first = env.output(&["run-once"]);
+    let first = env.run(["run-once"]);
     assert!(first.status.success());
     assert!(
         String::from_utf8_lossy(&first.stdout).contains("ran"),
@@ -56,7 +32,7 @@ fn an_idle_run_once_prints_nothing_on_either_stream(backend: Backend) {
     );
 
     for args in [&["run-once"][..], &["run-once", "-q"][..]] {
-        let idle = env.output(args);
+        let idle = env.run(args);
         assert_eq!(idle.status.code(), Some(0), "{args:?}");
         assert_eq!(
             (idle.stdout.len(), idle.stderr.len()),
@@ -67,20 +43,20 @@ fn an_idle_run_once_prints_nothing_on_either_stream(backend: Backend) {
         );
     }
     // -v and --json show the not-due rows; status always shows everything.
-    let verbose = String::from_utf8(env.output(&["run-once", "-v"]).stdout).unwrap();
+    let verbose = String::from_utf8(env.run(["run-once", "-v"]).stdout).unwrap();
     assert!(verbose.contains("not-due"), "{verbose}");
     let rows = env.run_once(&[]);
     assert_eq!(rows.get("shop", "import-products").outcome, "not-due");
-    let status = env.ok(&["status"]);
+    let status = env.ok(["status"]);
     assert!(status.contains("import-products"), "{status}");
 }
 
 both_backends!(a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time);
 fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(backend: Backend) {
-    let mut env = RunEnv::with(backend);
-    let healthy = env.sandbox(5, Switches::default());
+    let mut env = TestEnv::with_account(backend);
+    let healthy = SandboxPeer::with(5, Switches::default());
     // Never answers (within this test): every request waits ten minutes.
-    let hung = env.sandbox(
+    let hung = SandboxPeer::with(
         5,
         Switches {
             latency_ms: 600_000,
@@ -90,14 +66,14 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(back
     env.add_channel("healthy", &healthy, HOURLY_IMPORT);
     env.add_channel("hung", &hung, HOURLY_IMPORT);
     env.set_master("healthy");
-    edit_channel(&env, "hung", "deadline = \"2s\"");
+    env.set_channel_key("hung", "deadline = \"2s\"");
 
     let started = Instant::now();
     let (code, doc, stderr) = env.run_once_any(&[]);
     let wall = started.elapsed();
     // The only failure is a channel that did not answer: 69, try later.
     assert_eq!(code, 69, "{doc:#}\n{stderr}");
-    let rows = run_env::rows(&doc);
+    let rows = Rows::of(&doc);
     let healthy_import = rows.get("healthy", "import-products");
     assert_eq!(healthy_import.outcome, "ran", "{doc:#}");
     assert_eq!(healthy_import.items, 5);
@@ -160,8 +136,8 @@ fn a_hung_channel_costs_its_deadline_and_the_other_channel_finishes_on_time(back
 #[test]
 fn a_channel_deadline_longer_than_its_types_is_a_warning() {
     let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
-    edit_channel(&env, "shop", "deadline = \"1h\"");
-    let out = env.output(&["validate"]);
+    env.set_channel_key("shop", "deadline = \"1h\"");
+    let out = env.run(["validate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("warning[deadline-above-type]") && stdout.contains("so 5m applies"),
@@ -172,20 +148,17 @@ fn a_channel_deadline_longer_than_its_types_is_a_warning() {
 #[test]
 fn all_accounts_skips_a_busy_account_and_carries_on() {
     let (env, _shop) = master_shop(Backend::Sqlite, 5, Switches::default());
-    env.ok(&["account", "add", "beta"]);
+    env.ok(["account", "add", "beta"]);
     // Another run holds `beta`.
-    let _beta = hold_lock(&env, "beta");
+    let _beta = env.hold_run_lock("beta");
 
     let (code, doc, stderr) = env.run_once_any(&["--all-accounts"]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
-    assert_eq!(
-        run_env::rows(&doc).get("shop", "import-products").outcome,
-        "ran"
-    );
+    assert_eq!(Rows::of(&doc).get("shop", "import-products").outcome, "ran");
     assert_eq!(doc["errors"][0]["account"], "beta", "{doc:#}");
     assert_eq!(doc["errors"][0]["busy"], true, "{doc:#}");
 
-    let human = env.output(&["run-once", "--all-accounts"]);
+    let human = env.run(["run-once", "--all-accounts"]);
     assert_eq!(human.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&human.stdout);
     assert!(
@@ -194,31 +167,11 @@ fn all_accounts_skips_a_busy_account_and_carries_on() {
     );
 
     // Named on its own, a busy account still exits 75 so cron retries.
-    let acme = hold_lock(&env, "acme");
+    let acme = env.hold_run_lock("acme");
     let (code, doc, _) = env.run_once_any(&[]);
     assert_eq!(code, 75, "{doc:#}");
     assert_eq!(doc["error"]["code"], "busy", "{doc:#}");
     drop(acme);
-}
-
-/// Holds `account`'s run lock the way another run-once would (an OS lock on
-/// its lock file, with a note naming this process) until dropped.
-pub(crate) fn hold_lock(env: &RunEnv, account: &str) -> std::fs::File {
-    std::fs::create_dir_all(env.data_dir()).unwrap();
-    let mut held = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(env.data_dir().join(format!("{account}.lock")))
-        .unwrap();
-    held.lock().unwrap();
-    writeln!(
-        held,
-        "pid={} started=2026-11-27T10:00:00Z",
-        std::process::id()
-    )
-    .unwrap();
-    held
 }
 
 both_backends!(sigterm_stops_an_import_cleanly_and_the_next_run_converges);
@@ -232,7 +185,7 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
         },
     );
     let child = env
-        .std_cmd(&["run-once"])
+        .command(["run-once"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -244,7 +197,7 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
 
     // A live run is running, with its pid, never "interrupted".
     let status = env.json(&["status"]);
-    let import = job_row(&status, "shop", "import-products");
+    let import = status_job(&status, "shop", "import-products");
     assert_eq!(import["last_outcome"], "running", "{import:#}");
     assert_eq!(import["running_pid"], pid, "{import:#}");
     assert_eq!(import["due"], false, "{import:#}");
@@ -253,11 +206,11 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
         format!("running now (pid {pid})"),
         "{import:#}"
     );
-    let human = env.ok(&["status"]);
+    let human = env.ok(["status"]);
     assert!(human.contains(&format!("running (pid {pid})")), "{human}");
 
-    // SAFETY: signals the child this test started.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) }, 0);
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signal the run");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -278,7 +231,7 @@ fn sigterm_stops_an_import_cleanly_and_the_next_run_converges(backend: Backend) 
         "{history:#}"
     );
     let status = env.json(&["status"]);
-    let import = job_row(&status, "shop", "import-products");
+    let import = status_job(&status, "shop", "import-products");
     assert_eq!(import["last_outcome"], "interrupted", "{import:#}");
     assert_eq!(import["due"], true, "{import:#}");
 
@@ -308,7 +261,7 @@ fn json_errors_are_documents_on_stdout_with_the_exit_code() {
     for (args, exit, code, needle) in cases {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let out = env.output(&all);
+        let out = env.run(&all);
         let stdout = String::from_utf8(out.stdout).unwrap();
         assert_eq!(out.status.code(), Some(*exit), "{args:?}: {stdout}");
         let doc = parse(&stdout);
@@ -323,7 +276,7 @@ fn json_errors_are_documents_on_stdout_with_the_exit_code() {
         "channels = 3\n",
     )
     .unwrap();
-    let out = env.output(&["--json", "status"]);
+    let out = env.run(["--json", "status"]);
     assert_eq!(out.status.code(), Some(2));
     let doc = parse(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(doc["error"]["code"], "config", "{doc:#}");
@@ -338,9 +291,9 @@ fn json_errors_are_documents_on_stdout_with_the_exit_code() {
 
 #[test]
 fn help_lists_global_options_apart_and_describes_every_positional() {
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let help = |args: &[&str]| {
-        let out = env.output(args);
+        let out = env.run(args);
         assert!(out.status.success(), "{args:?}");
         String::from_utf8(out.stdout).unwrap()
     };
@@ -388,7 +341,7 @@ fn help_lists_global_options_apart_and_describes_every_positional() {
 
 /// `command path: positional` for every positional argument without help,
 /// read from the man page of each subcommand's `--help`.
-fn clap_positionals(env: &RunEnv) -> Vec<String> {
+fn clap_positionals(env: &TestEnv) -> Vec<String> {
     let mut missing = Vec::new();
     let paths: &[&[&str]] = &[
         &["account", "use"],
@@ -408,7 +361,7 @@ fn clap_positionals(env: &RunEnv) -> Vec<String> {
     for path in paths {
         let mut args = path.to_vec();
         args.push("--help");
-        let text = String::from_utf8(env.output(&args).stdout).unwrap();
+        let text = String::from_utf8(env.run(&args).stdout).unwrap();
         let Some((_, rest)) = text.split_once("Arguments:\n") else {
             missing.push(format!("{path:?}: no Arguments section"));
             continue;
@@ -425,8 +378,8 @@ fn clap_positionals(env: &RunEnv) -> Vec<String> {
 #[test]
 fn man_page_and_completions_of_account_channel_and_job_names() {
     let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
-    env.ok(&["account", "add", "beta"]);
-    let man = env.ok(&["man"]);
+    env.ok(["account", "add", "beta"]);
+    let man = env.ok(["man"]);
     assert!(
         man.starts_with(".ie") || man.contains(".TH oms-channels 1"),
         "{man}"
@@ -437,17 +390,17 @@ fn man_page_and_completions_of_account_channel_and_job_names() {
     );
 
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let script = env.ok(&["completions", shell]);
+        let script = env.ok(["completions", shell]);
         assert!(script.contains("COMPLETE"), "{shell}: {script}");
     }
     // What the shell code asks the binary while the user types (fish's protocol).
     let complete = |words: &[&str]| {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("oms-channels"))
+        let out = env
+            .bare_command()
             .args(["--", "oms-channels"])
             .args(words)
             .env("COMPLETE", "fish")
             .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
-            .env_remove("OMS_CHANNELS_ACCOUNT")
             .output()
             .unwrap();
         assert!(out.status.success(), "{words:?}");
@@ -476,10 +429,8 @@ fn man_page_and_completions_of_account_channel_and_job_names() {
 #[test]
 fn the_shipped_crontab_line_exports_the_secrets_and_logs_nothing_when_idle() {
     let (env, shop) = master_shop(Backend::Sqlite, 3, Switches::default());
-    let crontab = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/crontab"),
-    )
-    .unwrap();
+    let crontab =
+        std::fs::read_to_string(test_support::repo_root().join("examples/crontab")).unwrap();
     let line = crontab
         .lines()
         .find(|l| l.starts_with("* * * * *"))
@@ -495,14 +446,13 @@ fn the_shipped_crontab_line_exports_the_secrets_and_logs_nothing_when_idle() {
         .replace("/etc/oms-channels/secrets.env", secrets.to_str().unwrap())
         .replace(
             "/usr/local/bin/oms-channels",
-            assert_cmd::cargo::cargo_bin("oms-channels")
-                .to_str()
-                .unwrap(),
+            test_support::oms_channels_bin().to_str().unwrap(),
         )
         .replace("/var/log/oms-channels/run-once.log", log.to_str().unwrap());
     let cron = || {
         // cron runs the line with /bin/sh and a bare environment.
-        let status = std::process::Command::new("/bin/sh")
+        let status = env
+            .tool("/bin/sh")
             .args(["-c", &command])
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -537,7 +487,7 @@ fn bash_completes_channel_and_job_names_through_the_shipped_script() {
         return;
     }
     let (env, _shop) = master_shop(Backend::Sqlite, 1, Switches::default());
-    let script = env.write_file("complete.bash", &env.ok(&["completions", "bash"]));
+    let script = env.write_file("complete.bash", &env.ok(["completions", "bash"]));
     // What bash does on TAB: fill COMP_WORDS/COMP_CWORD, call the function.
     let tab = |line: &str| {
         let words: Vec<&str> = line.split(' ').collect();
@@ -555,11 +505,10 @@ fn bash_completes_channel_and_job_names_through_the_shipped_script() {
             last = words[words.len() - 1],
             prev = words[words.len() - 2],
         );
-        let out = std::process::Command::new("bash")
+        let out = env
+            .tool("bash")
             .args(["--norc", "-c", &program])
             .env("OMS_CHANNELS_CONFIG_DIR", env.config_dir())
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
             .output()
             .unwrap();
         String::from_utf8(out.stdout).unwrap()

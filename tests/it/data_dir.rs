@@ -7,39 +7,21 @@
 //! tables and columns.
 //!
 //! Read-only file systems are real ones: each such command runs in a mount
-//! namespace of its own (util-linux `unshare`) where a bind mount makes the
-//! directory read-only, since permission bits do not stop root, which the
-//! tests may run as.
+//! namespace of its own ([`MountNamespace`]), since permission bits do not
+//! stop root, which the tests may run as.
 
-use std::ffi::OsStr;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
-use crate::both_backends;
-use crate::sandbox::{Sandbox, Switches};
-use crate::support::backend::{Backend, TestStore};
-use crate::support::env::BIN;
-use crate::support::run_env::{RunEnv, log, product};
+use test_support::catalog::product;
+use test_support::mount::MountNamespace;
+use test_support::output::{self, describe};
+use test_support::peer::SandboxPeer;
+use test_support::{ACCOUNT, Backend, TestEnv, both_backends};
 
-const ACCOUNT: &str = "acme";
 const HOURLY_EXPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("export-products", "1h")];
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
@@ -49,138 +31,12 @@ fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// `'text'` for `sh`.
-fn quoted(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
-}
-
-/// `cmd` as it would run, but in a mount namespace of its own where the
-/// shell commands `setup` ran first (`set -e`: a failed mount fails the
-/// run), then `cd` into `cwd` when given. Root needs no user namespace;
-/// anyone else gets one that maps them to root inside.
-fn in_mount_namespace(cmd: &Command, setup: &str, cwd: Option<&Path>) -> Output {
-    let mut ns = Command::new("unshare");
-    if !rustix::process::geteuid().is_root() {
-        ns.arg("--map-root-user");
-    }
-    let cd = cwd.map_or_else(String::new, |dir| format!("cd {}; ", quoted(dir)));
-    ns.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-        .arg(format!("set -e; {setup}; {cd}exec \"$0\" \"$@\""))
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (name, value) in cmd.get_envs() {
-        match value {
-            Some(value) => ns.env(name, value),
-            None => ns.env_remove(name),
-        };
-    }
-    ns.output().unwrap_or_else(|e| {
-        panic!("these tests need util-linux `unshare` (apt-get install util-linux): {e}")
-    })
-}
-
-/// Shell commands that make `dir` read-only in the namespace.
-fn read_only(dir: &Path) -> String {
-    let dir = quoted(dir);
-    format!("mount --bind {dir} {dir}; mount -o remount,ro,bind {dir}")
-}
-
-/// Fails the test unless nothing can be written into `dirs` (as the
-/// commands will run: same namespace setup, same user).
-fn assert_nothing_writable(setup: &str, dirs: &[&Path]) {
-    let mut probe = Command::new("sh");
-    let targets: Vec<String> = dirs.iter().map(|d| quoted(d)).collect();
-    probe.args([
-        "-c",
-        &format!(
-            "for d in {}; do if touch \"$d/.probe\" 2>/dev/null; then echo \"$d is writable\"; exit 1; fi; done",
-            targets.join(" ")
-        ),
-    ]);
-    let out = in_mount_namespace(&probe, setup, None);
-    assert!(
-        out.status.success(),
-        "the mount namespace could not make these read-only (needs root, or unprivileged user namespaces): {}",
-        describe(&out)
-    );
-}
-
-/// A config dir and a data dir (under `base`, default the system's temp
-/// dir) with account `acme`, on `backend`, for the tests that need no
-/// channel.
-struct Dirs {
-    store: TestStore,
-    root: TempDir,
-}
-
-impl Dirs {
-    fn new(backend: Backend, base: Option<&Path>) -> Dirs {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("oms-channels-data-dir");
-        let root = match base {
-            Some(base) => builder.tempdir_in(base),
-            None => builder.tempdir(),
-        }
-        .expect("temp dir");
-        let store = TestStore::new(backend, &root.path().join("data"));
-        let dirs = Dirs { store, root };
-        let out = dirs.command(&["account", "add", ACCOUNT]).output().unwrap();
-        assert!(out.status.success(), "account add: {}", describe(&out));
-        dirs
-    }
-
-    fn config_dir(&self) -> PathBuf {
-        self.root.path().join("config")
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data")
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.root.path().join(name)
-    }
-
-    /// The binary with these dirs and this store, nothing from the caller's
-    /// environment that would choose another account, dir or store.
-    fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--config-dir")
-            .arg(self.config_dir())
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .env_remove("OMS_CHANNELS_CONFIG_DIR")
-            .env_remove("OMS_CHANNELS_DATA_DIR")
-            .env_remove("RUST_LOG");
-        self.store.apply(&mut cmd);
-        cmd
-    }
-
-    /// `--account acme <args>`.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut all = vec!["--account", ACCOUNT];
-        all.extend_from_slice(args);
-        self.command(&all)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", describe(&out));
-        text(&out.stdout)
-    }
-
-    /// A JSON Lines product file of `n` products.
-    fn products_file(&self, name: &str, n: usize) -> PathBuf {
-        let path = self.path(name);
-        let lines: String = (0..n)
-            .map(|i| format!("{}\n", product(&format!("SKU-{i:07}"), "1.00")))
-            .collect();
-        std::fs::write(&path, lines).unwrap();
-        path
-    }
+/// A JSON Lines product file of `n` products, beside the env's dirs.
+fn products_file(env: &TestEnv, name: &str, n: usize) -> PathBuf {
+    let lines: String = (0..n)
+        .map(|i| format!("{}\n", product(&format!("SKU-{i:07}"), "1.00")))
+        .collect();
+    env.write_file(name, &lines)
 }
 
 fn count_of(stdout: &str) -> u64 {
@@ -190,10 +46,9 @@ fn count_of(stdout: &str) -> u64 {
 
 /// An account exporting to a sandbox, after one run that exported three
 /// products: a store with a catalog, history, tokens and a lock file.
-fn after_one_run(backend: Backend) -> (RunEnv, Sandbox) {
-    let mut env = RunEnv::with(backend);
-    let shop = env.sandbox(0, Switches::default());
-    env.add_channel("shop", &shop, HOURLY_EXPORT);
+fn after_one_run(backend: Backend) -> (TestEnv, SandboxPeer) {
+    let shop = SandboxPeer::empty();
+    let env = TestEnv::with_channel(backend, &shop, HOURLY_EXPORT);
     env.load_jsonl(
         "products.jsonl",
         &[
@@ -208,23 +63,22 @@ fn after_one_run(backend: Backend) -> (RunEnv, Sandbox) {
 
 both_backends!(a_lock_or_store_file_that_is_a_link_is_refused_and_its_target_untouched);
 fn a_lock_or_store_file_that_is_a_link_is_refused_and_its_target_untouched(backend: Backend) {
-    let mut env = RunEnv::with(backend);
-    let shop = env.sandbox(0, Switches::default());
-    env.add_channel("shop", &shop, HOURLY_EXPORT);
+    let shop = SandboxPeer::empty();
+    let env = TestEnv::with_channel(backend, &shop, HOURLY_EXPORT);
     let victim = env.write_file("victim", "precious\n");
     let data = env.data_dir();
     std::fs::create_dir_all(&data).unwrap();
     chmod(&data, 0o700);
     let lock = data.join(format!("{ACCOUNT}.lock"));
     symlink(&victim, &lock).unwrap();
-    let requests_before = log(&shop).len();
+    let requests_before = shop.log().len();
 
-    let out = env.output(&["run-once"]);
+    let out = env.run(["run-once"]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
     match backend {
         Backend::Sqlite => {
             assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-            let stderr = text(&out.stderr);
+            let stderr = output::stderr(&out);
             assert!(
                 stderr.contains(&format!(
                     "lock file `{}` is a symbolic link",
@@ -233,7 +87,7 @@ fn a_lock_or_store_file_that_is_a_link_is_refused_and_its_target_untouched(backe
                 "{stderr}"
             );
             assert!(stderr.contains("remove it"), "{stderr}");
-            assert_eq!(log(&shop).len(), requests_before, "no job ran");
+            assert_eq!(shop.log().len(), requests_before, "no job ran");
         }
         // The data dir is not used: the lock is PostgreSQL's.
         Backend::Postgres => assert!(out.status.success(), "{}", describe(&out)),
@@ -257,7 +111,7 @@ fn a_lock_or_store_file_that_is_a_link_is_refused_and_its_target_untouched(backe
     }
     symlink(&empty, &db).unwrap();
     let file = env.write_file("more.jsonl", &format!("{}\n", product("D", "4.00")));
-    let out = env.output(&["products", "load", file.to_str().unwrap()]);
+    let out = env.run(["products", "load", file.to_str().unwrap()]);
     assert_eq!(
         std::fs::read(&empty).unwrap(),
         b"",
@@ -266,7 +120,7 @@ fn a_lock_or_store_file_that_is_a_link_is_refused_and_its_target_untouched(backe
     match backend {
         Backend::Sqlite => {
             assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-            let stderr = text(&out.stderr);
+            let stderr = output::stderr(&out);
             assert!(
                 stderr.contains(&format!("store file `{}` is a symbolic link", db.display())),
                 "{stderr}"
@@ -281,11 +135,11 @@ fn a_lock_or_store_file_that_is_a_link_is_refused_and_its_target_untouched(backe
 
 both_backends!(a_data_dir_others_may_write_to_is_refused_with_the_fix);
 fn a_data_dir_others_may_write_to_is_refused_with_the_fix(backend: Backend) {
-    let dirs = Dirs::new(backend, None);
-    let data = dirs.data_dir();
+    let env = TestEnv::with_account(backend);
+    let data = env.data_dir();
     std::fs::create_dir(&data).unwrap();
     chmod(&data, 0o777);
-    let file = dirs.products_file("p.jsonl", 3);
+    let file = products_file(&env, "p.jsonl", 3);
     let file = file.to_str().unwrap();
 
     for args in [
@@ -294,11 +148,11 @@ fn a_data_dir_others_may_write_to_is_refused_with_the_fix(backend: Backend) {
         vec!["run-once"],
         vec!["products", "count"],
     ] {
-        let out = dirs.cmd(&args).output().unwrap();
+        let out = env.run(&args);
         match backend {
             Backend::Sqlite => {
                 assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
-                let stderr = text(&out.stderr);
+                let stderr = output::stderr(&out);
                 assert!(
                     stderr.contains(&format!(
                         "data dir `{}` is writable by group or others (mode 0777)",
@@ -319,8 +173,8 @@ fn a_data_dir_others_may_write_to_is_refused_with_the_fix(backend: Backend) {
     assert_eq!(mode(&data), 0o777, "the mode is the user's to change");
 
     chmod(&data, 0o700);
-    dirs.ok(&["products", "load", file]);
-    assert_eq!(count_of(&dirs.ok(&["--json", "products", "count"])), 3);
+    env.ok(["products", "load", file]);
+    assert_eq!(count_of(&env.ok(["--json", "products", "count"])), 3);
 }
 
 /// `products load` of 100,000 lines where no temp dir is writable: the
@@ -331,46 +185,37 @@ fn a_data_dir_others_may_write_to_is_refused_with_the_fix(backend: Backend) {
 #[test]
 fn products_load_needs_no_temp_dir() {
     // Under the build dir, since the namespace hides `/tmp`.
-    let dirs = Dirs::new(
-        Backend::Sqlite,
-        Some(Path::new(env!("CARGO_TARGET_TMPDIR"))),
-    );
-    let file = dirs.products_file("p.jsonl", 100_000);
-    let read_only_dir = dirs.path("read-only");
+    let env = TestEnv::builder()
+        .temp_dir_in(Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .account(ACCOUNT)
+        .build();
+    let file = products_file(&env, "p.jsonl", 100_000);
+    let read_only_dir = env.root().join("read-only");
     std::fs::create_dir(&read_only_dir).unwrap();
-    let setup = [
-        "mount -t tmpfs -o ro tmpfs /tmp".to_string(),
-        "mount -t tmpfs -o ro tmpfs /var/tmp".to_string(),
-        "if [ -d /usr/tmp ] && [ ! -L /usr/tmp ]; then mount -t tmpfs -o ro tmpfs /usr/tmp; fi"
-            .to_string(),
-        read_only(&read_only_dir),
-    ];
-    let setup_text = setup.join("; ");
-    assert_nothing_writable(
-        &setup_text,
-        &[Path::new("/tmp"), Path::new("/var/tmp"), &read_only_dir],
-    );
+    let ns = MountNamespace::new()
+        .hide(Path::new("/tmp"))
+        .hide(Path::new("/var/tmp"))
+        .hide(Path::new("/usr/tmp"))
+        .read_only(&read_only_dir);
+    ns.assert_nothing_writable(&[Path::new("/tmp"), Path::new("/var/tmp"), &read_only_dir]);
 
-    let mut load = dirs.cmd(&["products", "load", file.to_str().unwrap()]);
+    let mut load = env.command(["products", "load", file.to_str().unwrap()]);
     load.env("TMPDIR", &read_only_dir);
-    let out = in_mount_namespace(&load, &setup_text, Some(&read_only_dir));
+    let out = env.run_in(&ns.in_dir(&read_only_dir), load);
     assert!(out.status.success(), "{}", describe(&out));
     assert!(
-        text(&out.stdout).contains("loaded 100000 products"),
+        output::stdout(&out).contains("loaded 100000 products"),
         "{}",
         describe(&out)
     );
+    assert_eq!(count_of(&env.ok(["--json", "products", "count"])), 100_000);
     assert_eq!(
-        count_of(&dirs.ok(&["--json", "products", "count"])),
-        100_000
-    );
-    assert_eq!(
-        dirs.store.integrity(ACCOUNT),
+        env.integrity(),
         "ok",
         "the load's bookkeeping left nothing behind"
     );
-    let tables = dirs
-        .store
+    let tables = env
+        .store()
         .query(
             ACCOUNT,
             "SELECT name FROM sqlite_master WHERE name LIKE 'scratch%'",
@@ -391,16 +236,16 @@ fn read_only_commands_work_on_a_read_only_data_dir(backend: Backend) {
     if backend == Backend::Sqlite {
         chmod(&db, 0o400);
     }
-    let setup = read_only(&data);
-    assert_nothing_writable(&setup, &[&data]);
+    let ns = MountNamespace::new().read_only(&data);
+    ns.assert_nothing_writable(&[&data]);
 
-    let run = |args: &[&str]| in_mount_namespace(&env.std_cmd(args), &setup, None);
+    let run = |args: &[&str]| env.run_in(&ns, env.command(args));
     let json = |args: &[&str]| -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = run(&all);
         assert!(out.status.success(), "{args:?}: {}", describe(&out));
-        serde_json::from_str(&text(&out.stdout)).expect("a JSON document")
+        serde_json::from_str(&output::stdout(&out)).expect("a JSON document")
     };
     assert_eq!(json(&["products", "count"])["count"], 3);
     let listed = json(&["products", "list"]);
@@ -430,7 +275,7 @@ fn read_only_commands_work_on_a_read_only_data_dir(backend: Backend) {
     match backend {
         Backend::Sqlite => {
             assert_eq!(load.status.code(), Some(2), "{}", describe(&load));
-            let stderr = text(&load.stderr);
+            let stderr = output::stderr(&load);
             assert!(stderr.contains("is not writable"), "{stderr}");
             assert!(stderr.contains("Read-only file system"), "{stderr}");
             assert!(stderr.contains(&data.display().to_string()), "{stderr}");
@@ -451,7 +296,7 @@ fn read_only_commands_work_on_a_read_only_data_dir(backend: Backend) {
     let status = run(&["status"]);
     assert!(status.status.success(), "{}", describe(&status));
     assert!(
-        text(&status.stdout).contains("never ran"),
+        output::stdout(&status).contains("never ran"),
         "{}",
         describe(&status)
     );
@@ -461,7 +306,7 @@ fn read_only_commands_work_on_a_read_only_data_dir(backend: Backend) {
     assert!(show.status.success(), "{}", describe(&show));
     if backend == Backend::Sqlite {
         assert!(
-            text(&show.stderr).contains("forgotten by the next command that writes"),
+            output::stderr(&show).contains("forgotten by the next command that writes"),
             "{}",
             describe(&show)
         );
@@ -485,11 +330,10 @@ fn an_older_store_on_a_read_only_data_dir_says_how_to_upgrade_it() {
         let conn = rusqlite::Connection::open(&db).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
     }
-    let data = env.data_dir();
-    let setup = read_only(&data);
-    let out = in_mount_namespace(&env.std_cmd(&["status"]), &setup, None);
+    let ns = MountNamespace::new().read_only(&env.data_dir());
+    let out = env.run_in(&ns, env.command(["status"]));
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    let stderr = text(&out.stderr);
+    let stderr = output::stderr(&out);
     assert!(
         stderr.contains(&format!(
             "store `{}` has schema version 1 and this oms-channels needs version",
@@ -506,10 +350,10 @@ fn an_older_store_on_a_read_only_data_dir_says_how_to_upgrade_it() {
 #[test]
 fn both_engines_hold_the_same_tables_and_columns() {
     let columns = |backend: Backend, sql: &str| {
-        let dirs = Dirs::new(backend, None);
-        let file = dirs.products_file("p.jsonl", 1);
-        dirs.ok(&["products", "load", file.to_str().unwrap()]);
-        dirs.store
+        let env = TestEnv::with_account(backend);
+        let file = products_file(&env, "p.jsonl", 1);
+        env.ok(["products", "load", file.to_str().unwrap()]);
+        env.store()
             .query(ACCOUNT, sql, &[])
             .unwrap_or_else(|e| panic!("{backend:?}: {e}"))
     };

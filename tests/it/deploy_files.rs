@@ -17,7 +17,7 @@ use oms_channels::config::{AccountConfig, GrantKind};
 use oms_channels::store::StoreSpec;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::support::env::BIN;
+use test_support::{TestEnv, oms_channels_bin};
 
 const K8S_DIR: &str = "examples/k8s";
 const SYSTEMD_DIR: &str = "examples/systemd-multi-host";
@@ -731,8 +731,9 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
     let files = mounted_files(&objects, cron);
 
     // The config dir as the pod sees it, written to a temp dir.
-    let root = tempfile::tempdir().unwrap();
-    let local_config = root.path().join("config");
+    let test_env = TestEnv::new();
+    let root = test_env.root();
+    let local_config = root.join("config-from-configmap");
     let mut accounts = Vec::new();
     for file in &files {
         let Some(relative) = file.path.strip_prefix(&format!("{config_dir}/")) else {
@@ -798,14 +799,15 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
     }
 
     let validate = |extra_env: &BTreeMap<String, String>, offline: bool| {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = test_env.bare_command();
+        // The pod's environment: nothing but what the CronJob gives it.
         cmd.env_clear()
             .env("NO_COLOR", "1")
             .envs(extra_env)
             .arg("--config-dir")
             .arg(&local_config)
             .arg("--data-dir")
-            .arg(root.path().join("data"))
+            .arg(test_env.data_dir())
             .args(["validate", "--all-accounts", "--strict"]);
         if offline {
             cmd.arg("--offline");
@@ -828,21 +830,16 @@ fn the_config_maps_account_files_validate_with_exactly_the_secrets_the_pod_gets(
             if grant != Some(GrantKind::RefreshToken) {
                 continue;
             }
-            let mut login = Command::new(BIN);
+            let mut login = test_env.bare_command();
             login
                 .env_clear()
                 .arg("--config-dir")
                 .arg(&local_config)
                 .arg("--data-dir")
-                .arg(root.path().join("data"))
-                .args(["--account", account, "channel", "login", channel])
-                .stdin(std::process::Stdio::piped());
-            let mut child = login.spawn().unwrap();
-            std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"rt-1").unwrap();
-            assert!(
-                child.wait().unwrap().success(),
-                "{account}/{channel}: login"
-            );
+                .arg(test_env.data_dir())
+                .args(["--account", account, "channel", "login", channel]);
+            let out = test_env.finish(login, Some("rt-1"));
+            assert!(out.status.success(), "{account}/{channel}: login");
         }
     }
     let out = validate(&secret_env, false);
@@ -1048,8 +1045,10 @@ fn systemd_analyze_verify_accepts_the_multi_host_units() {
     let dir = tempfile::tempdir().unwrap();
     let mut units = Vec::new();
     for name in ["oms-channels.service", "oms-channels.timer"] {
-        let text =
-            read(&format!("{SYSTEMD_DIR}/{name}")).replace("/usr/local/bin/oms-channels", BIN);
+        let text = read(&format!("{SYSTEMD_DIR}/{name}")).replace(
+            "/usr/local/bin/oms-channels",
+            &oms_channels_bin().display().to_string(),
+        );
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         units.push(path);

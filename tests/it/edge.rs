@@ -4,15 +4,17 @@
 //! the `--json` error document; and `status`, which only reads the store.
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::io::Errno;
+use rustix::process::Signal;
 use serde_json::{Value, json};
 
-use crate::cron::{edit_channel, hold_lock, job_row};
-use crate::sandbox::{Sandbox, Switches};
-use crate::support::env::TestEnv;
-use crate::support::run_env::{self, ACCOUNT, RunEnv, product, wait_until};
+use sandbox::Switches;
+use test_support::catalog::product;
+use test_support::output::{parse, status_job, wait_until};
+use test_support::peer::SandboxPeer;
+use test_support::{ACCOUNT, Backend, Rows, TestEnv};
 
 const HOURLY_EXPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("export-products", "1h")];
 const HOURLY_IMPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("import-products", "1h")];
@@ -53,29 +55,24 @@ fn failed_row_kinds(doc: &Value) -> Vec<String> {
 
 /// Starts `run-once` against a slow import, waits until it is under way,
 /// sends it `signal` and returns its exit code.
-fn run_once_stopped_by(signal: libc::c_int) -> i32 {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(
+fn run_once_stopped_by(signal: Signal) -> i32 {
+    let shop = SandboxPeer::with(
         2000,
         Switches {
             latency_ms: 300,
             ..Switches::default()
         },
     );
-    env.add_channel("shop", &shop, HOURLY_IMPORT);
+    let env = TestEnv::with_channel(Backend::Sqlite, &shop, HOURLY_IMPORT);
     env.set_master("shop");
-    let child = env
-        .std_cmd(&["run-once"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start run-once");
+    let child = env.spawn(["run-once"]);
     let importing = wait_until(Duration::from_secs(20), || {
         shop.state()["requests"]["products"].as_u64() >= Some(1)
     });
     assert!(importing, "the import never started");
-    // SAFETY: signals the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+    // Not reaped yet, so the pid is still this child's.
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal)
+        .expect("signal run-once");
     let out = child.wait_with_output().unwrap();
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("interrupted"),
@@ -94,15 +91,14 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
     };
 
     // 0: success.
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(
+    let shop = SandboxPeer::with(
         0,
         Switches {
             item_error_skus: vec!["P-2".into()],
             ..Switches::default()
         },
     );
-    env.add_channel("shop", &shop, HOURLY_EXPORT);
+    let env = TestEnv::with_channel(Backend::Sqlite, &shop, HOURLY_EXPORT);
     let (code, _, stderr) = env.json_any(&["validate"]);
     saw(code, &format!("a clean validate: {stderr}"), 0);
 
@@ -132,7 +128,7 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
     std::fs::remove_file(&capabilities).unwrap();
 
     // 75: another run holds the account's lock; the hint says what happens.
-    let held = hold_lock(&env, ACCOUNT);
+    let held = env.hold_run_lock(ACCOUNT);
     let (code, doc, stderr) = env.run_once_any(&["--force"]);
     saw(code, &format!("a held lock: {doc:#}\n{stderr}"), 75);
     let error = error_of(&doc);
@@ -152,8 +148,8 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
     drop(held);
 
     // 1: a job failed for a reason a setting must fix (a dead refresh token).
-    let mut env = RunEnv::new();
-    let refusing = env.sandbox(1, Switches::default());
+    let refusing = SandboxPeer::with(1, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
     env.add_channel_without_login("shop", &refusing, HOURLY_IMPORT);
     env.set_master("shop");
     env.login("shop", "a-token-the-channel-never-issued");
@@ -164,16 +160,16 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
     assert_ne!(kinds[0], "transient", "{doc:#}");
 
     // 69: the only failure is a channel that does not answer in time.
-    let mut env = RunEnv::new();
-    let hung = env.sandbox(
+    let hung = SandboxPeer::with(
         1,
         Switches {
             latency_ms: 600_000,
             ..Switches::default()
         },
     );
+    let mut env = TestEnv::with_account(Backend::Sqlite);
     env.add_channel("hung", &hung, HOURLY_IMPORT);
-    edit_channel(&env, "hung", "deadline = \"2s\"");
+    env.set_channel_key("hung", "deadline = \"2s\"");
     let (code, doc, stderr) = env.run_once_any(&[]);
     saw(code, &format!("a hung channel: {doc:#}\n{stderr}"), 69);
     assert_eq!(failed_row_kinds(&doc), ["transient"], "{doc:#}");
@@ -206,8 +202,8 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
     );
 
     // 130 and 143: stopped by SIGINT or SIGTERM.
-    saw(run_once_stopped_by(libc::SIGINT), "SIGINT", 130);
-    saw(run_once_stopped_by(libc::SIGTERM), "SIGTERM", 143);
+    saw(run_once_stopped_by(Signal::INT), "SIGINT", 130);
+    saw(run_once_stopped_by(Signal::TERM), "SIGTERM", 143);
 
     assert_eq!(
         seen,
@@ -218,16 +214,16 @@ fn every_exit_code_in_the_readme_table_comes_out_of_the_binary() {
 
 #[test]
 fn an_error_prints_its_message_then_each_cause_then_its_hints() {
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let missing = env.config_dir().join("missing.jsonl");
     let missing_text = missing.display().to_string();
-    let out = env.output(&["products", "load", &missing_text]);
+    let out = env.run(["products", "load", &missing_text]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
             "oms-channels: cannot read `{missing_text}`\nCaused by:\n  {}\n",
-            std::io::Error::from_raw_os_error(libc::ENOENT)
+            std::io::Error::from(Errno::NOENT)
         )
     );
     let (code, doc, _) = env.json_any(&["products", "load", &missing_text]);
@@ -240,7 +236,7 @@ fn an_error_prints_its_message_then_each_cause_then_its_hints() {
             "exit": 2,
             "code": "config",
             "message": format!("cannot read `{missing_text}`"),
-            "causes": [std::io::Error::from_raw_os_error(libc::ENOENT).to_string()],
+            "causes": [std::io::Error::from(Errno::NOENT).to_string()],
             "hints": [],
         })
     );
@@ -258,7 +254,7 @@ fn an_error_prints_its_message_then_each_cause_then_its_hints() {
         "{stderr}"
     );
     assert_eq!(lines.next(), None, "{stderr}");
-    let doc = run_env::parse(&String::from_utf8_lossy(&out.stdout));
+    let doc = parse(&String::from_utf8_lossy(&out.stdout));
     let error = error_of(&doc);
     assert_eq!(error["kind"], "usage");
     assert_eq!(error["message"], "no account selected");
@@ -284,35 +280,29 @@ fn an_error_prints_its_message_then_each_cause_then_its_hints() {
 }
 
 /// How many tokens rows the store holds for `channel`, read without the tool.
-fn stored_tokens(env: &RunEnv, channel: &str) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(
-        env.db_path(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    conn.query_row(
+fn stored_tokens(env: &TestEnv, channel: &str) -> i64 {
+    env.store().count(
+        ACCOUNT,
         "SELECT count(*) FROM tokens WHERE channel = ?1",
-        [channel],
-        |r| r.get(0),
+        &[channel],
     )
-    .unwrap()
 }
 
 #[test]
 fn status_shows_a_re_pointed_channel_fresh_and_writes_nothing() {
-    let mut env = RunEnv::new();
-    let first = env.sandbox(0, Switches::default());
+    let first = SandboxPeer::empty();
+    let mut env = TestEnv::with_account(Backend::Sqlite);
     env.add_channel("out", &first, HOURLY_EXPORT);
     env.load_jsonl("catalog.jsonl", &[product("P-1", "1.00")]);
     let rows = env.run_once(&[]);
     assert_eq!(rows.get("out", "export-products").outcome, "ran");
     let before = env.json(&["status"]);
-    let export = job_row(&before, "out", "export-products");
+    let export = status_job(&before, "out", "export-products");
     assert_eq!(export["due"], false, "{export:#}");
     assert!(export["last_success"].is_string(), "{export:#}");
 
     // Point the channel at another shop by hand.
-    let other: Sandbox = env.sandbox(0, Switches::default());
+    let other = SandboxPeer::empty();
     let file = env.account_file();
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace(&first.base_url(), &other.base_url())).unwrap();
@@ -321,7 +311,7 @@ fn status_shows_a_re_pointed_channel_fresh_and_writes_nothing() {
     // status shows what the next run will see: a channel that never ran.
     let after = env.json(&["status"]);
     for job in ["auth-refresh", "export-products"] {
-        let row = job_row(&after, "out", job);
+        let row = status_job(&after, "out", job);
         assert_eq!(row["last_success"], Value::Null, "{row:#}");
         assert_eq!(row["last_attempt"], Value::Null, "{row:#}");
         assert_eq!(row["due"], true, "{row:#}");
@@ -329,7 +319,7 @@ fn status_shows_a_re_pointed_channel_fresh_and_writes_nothing() {
     // ... and so does a dry run, from the same inputs.
     let (code, doc, stderr) = env.run_once_any(&["--dry-run"]);
     assert_eq!(code, 0, "{stderr}");
-    let dry = run_env::rows(&doc);
+    let dry = Rows::of(&doc);
     assert_eq!(dry.get("out", "export-products").outcome, "would-run");
 
     // Neither wrote anything: the old endpoint's token is still stored.
@@ -342,7 +332,7 @@ fn status_shows_a_re_pointed_channel_fresh_and_writes_nothing() {
     // The next real run forgets it, as status said.
     let (_, doc, _) = env.run_once_any(&[]);
     assert_eq!(
-        run_env::rows(&doc).get("out", "auth-refresh").outcome,
+        Rows::of(&doc).get("out", "auth-refresh").outcome,
         "failed",
         "no token for the new shop: {doc:#}"
     );

@@ -2,20 +2,16 @@
 //! arguments), property tests (periods, ids, document edits) and security
 //! checks (no secret in any output, private modes, no plain http).
 
-use crate::both_backends;
-use crate::sandbox;
-use crate::support::backend::Backend;
-use crate::support::crash_env;
-
 use std::collections::BTreeMap;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crash_env::{
-    ACCOUNT, CHANNEL, Env, Row, assert_no_panic, describe, files_under, products, runtime,
-    sandbox_config, start_sandbox, stderr, stdout,
-};
-use sandbox::{Sandbox, Switches};
+use sandbox::{Product, Sandbox, Switches};
+use test_support::catalog;
+use test_support::output::{describe, files_under, stderr, stdout};
+use test_support::peer::SandboxPeer;
+use test_support::peer::sandbox::{assert_catalog_equals_channel, assert_channel_equals_catalog};
+use test_support::{ACCOUNT, Backend, CHANNEL, TestEnv, both_backends};
 
 // ---- fault suite ----
 
@@ -249,30 +245,9 @@ const FAULTS: &[Fault] = &[
     },
 ];
 
-/// Runs with a deadline: a run that loops forever fails the test instead of hanging it.
-fn run_bounded(env: &Env, args: &[&str], limit: Duration) -> Output {
-    let mut child = env.spawn(args);
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if let Ok(Some(_)) = child.try_wait() {
-            let out = child.wait_with_output().expect("output");
-            assert_no_panic(&out);
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("output");
-    panic!(
-        "{args:?} did not finish within {limit:?}:\n{}",
-        describe(&out)
-    );
-}
-
 /// The job's row in `status --json`.
-fn status_of(env: &Env, job: &str) -> serde_json::Value {
-    let out = env.ok(&["--json", "status"]);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
+fn status_of(env: &TestEnv, job: &str) -> serde_json::Value {
+    let doc = env.json(&["status"]);
     doc["jobs"]
         .as_array()
         .expect("jobs")
@@ -284,7 +259,12 @@ fn status_of(env: &Env, job: &str) -> serde_json::Value {
 
 /// Everything stored before is still there: each row is unchanged or
 /// carries the channel's newer value.
-fn assert_nothing_lost(before: &BTreeMap<String, Row>, env: &Env, sb: &Sandbox, context: &str) {
+fn assert_nothing_lost(
+    before: &BTreeMap<String, Product>,
+    env: &TestEnv,
+    sb: &Sandbox,
+    context: &str,
+) {
     let now = env.catalog();
     for (sku, old) in before {
         let row = now
@@ -300,68 +280,37 @@ fn assert_nothing_lost(before: &BTreeMap<String, Row>, env: &Env, sb: &Sandbox, 
     }
 }
 
-fn assert_catalog_equals_channel(env: &Env, sb: &Sandbox, context: &str) {
-    let catalog = env.catalog();
-    let channel = sb.all_products();
-    assert_eq!(catalog.len(), channel.len(), "{context}");
-    for p in channel {
-        let row = &catalog[&p.sku];
-        assert_eq!(
-            (&row.title, &row.price, &row.quantity, &row.updated_at),
-            (&p.title, &p.price, &p.quantity, &p.updated_at),
-            "{context}: {}",
-            p.sku
-        );
-    }
-}
-
-fn assert_channel_equals_catalog(env: &Env, sb: &Sandbox, context: &str) {
-    let catalog = env.catalog();
-    let channel = sb.all_products();
-    assert_eq!(catalog.len(), channel.len(), "{context}");
-    for p in channel {
-        let row = &catalog[&p.sku];
-        assert_eq!(
-            row.content(),
-            (p.title, p.price, p.currency, p.quantity, p.attributes),
-            "{context}: {}",
-            p.sku
-        );
-    }
-}
-
 both_backends!(faults_end_in_success_after_retries_or_in_a_clean_failure);
 fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
-    let rt = runtime();
     // Import side: the channel is the master source. Enough products for
     // three pages, so a repeated cursor is seen on the second one.
-    let import_sb = start_sandbox(
-        &rt,
-        sandbox_config(2 * crate::support::beta_rest_page_size() as u64 + 200),
-    );
-    let mut import_env = Env::with(backend);
-    import_env.setup(
+    let import_sb = SandboxPeer::start(SandboxPeer::rotating(
+        2 * crate::beta_rest_page_size() as u64 + 200,
+    ));
+    let mut import_env = TestEnv::with_channel(
+        backend,
         &import_sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
-        true,
     );
-    import_env.ok(&["run-once"]);
+    import_env.set_master(CHANNEL);
+    import_env.set_run_limit(Duration::from_secs(30));
+    import_env.ok(["run-once"]);
     // Export side: the OMS is the master, the channel starts empty.
-    let export_sb = start_sandbox(&rt, sandbox_config(0));
-    let mut export_env = Env::with(backend);
-    export_env.setup(
+    let export_sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let mut export_env = TestEnv::with_channel(
+        backend,
         &export_sb,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
-        false,
     );
+    export_env.set_run_limit(Duration::from_secs(30));
     assert_eq!(
         export_env
-            .load_products("c.jsonl", &products(0..250, "1.00"))
+            .try_load("c.jsonl", &catalog::numbered(0..250, "1.00"))
             .status
             .code(),
         Some(0)
     );
-    export_env.ok(&["run-once"]);
+    export_env.ok(["run-once"]);
 
     let mut tried = 0;
     for (i, fault) in FAULTS.iter().enumerate() {
@@ -374,15 +323,19 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
         // Something new on each side, so every run has work.
         sb.update_product("SKU-0000042", |p| p.price = format!("{i}.42"));
         if fault.job == "export-products" {
-            let load = env.load_products("c.jsonl", &products(0..250, &format!("{i}.00")));
-            assert_eq!(load.status.code(), Some(0), "{}", describe(&load));
+            env.load_jsonl("c.jsonl", &catalog::numbered(0..250, &format!("{i}.00")));
         }
         let catalog_before = env.catalog();
         let channel_before = sb.all_products();
-        let token_before = env.stored_refresh_token();
+        let token_before = env.stored_refresh_token(CHANNEL);
 
         sb.set_switches(Switches::default());
         sb.update_switches(fault.switches);
+        let defaults: Vec<(&str, Option<String>)> = fault
+            .vars
+            .iter()
+            .map(|(name, _)| (*name, env.var(name)))
+            .collect();
         for (name, value) in fault.vars {
             env.set_var(name, value);
         }
@@ -391,11 +344,14 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
         if fault.job == "import-products" {
             args.push("--full");
         }
-        let out = run_bounded(env, &args, Duration::from_secs(30));
+        let out = env.run(&args);
         tried += 1;
         sb.set_switches(Switches::default());
-        for (name, _) in fault.vars {
-            env.vars.retain(|(n, _)| n != name);
+        for (name, default) in defaults {
+            match default {
+                Some(value) => env.set_var(name, &value),
+                None => env.remove_var(name),
+            }
         }
         let text = format!("{}{}", stdout(&out), stderr(&out));
         let status = status_of(env, fault.job);
@@ -462,11 +418,7 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
             let _ = token_before;
         }
         // Recovery: with the channel healthy again, the next run converges.
-        let recover = run_bounded(
-            env,
-            &["run-once", "--force", "--job", fault.job],
-            Duration::from_secs(30),
-        );
+        let recover = env.run(["run-once", "--force", "--job", fault.job]);
         if recover.status.code() != Some(0) {
             let text = format!("{}{}", stdout(&recover), stderr(&recover));
             assert!(
@@ -476,10 +428,9 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
                 "{context}: no recovery:\n{}",
                 describe(&recover)
             );
-            let login =
-                env.run_with_stdin(&["channel", "login", CHANNEL], &sb.mint_refresh_token());
+            let login = env.run_with_stdin(["channel", "login", CHANNEL], &sb.mint_refresh_token());
             assert_eq!(login.status.code(), Some(0));
-            env.ok(&["run-once", "--force", "--job", fault.job]);
+            env.ok(["run-once", "--force", "--job", fault.job]);
         }
         assert_eq!(
             status_of(env, fault.job)["last_outcome"],
@@ -492,7 +443,7 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
             assert_catalog_equals_channel(env, sb, &context);
         }
         assert_eq!(
-            env.stored_refresh_token(),
+            env.stored_refresh_token(CHANNEL),
             Some(sb.current_refresh_token()),
             "{context}"
         );
@@ -502,16 +453,15 @@ fn faults_end_in_success_after_retries_or_in_a_clean_failure(backend: Backend) {
 
 both_backends!(a_refresh_whose_reply_is_lost_is_reported_as_interrupted);
 fn a_refresh_whose_reply_is_lost_is_reported_as_interrupted(backend: Backend) {
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(5));
-    let mut env = Env::with(backend);
-    env.setup(&sb, &[("auth-refresh", "50m")], true);
+    let sb = SandboxPeer::start(SandboxPeer::rotating(5));
+    let env = TestEnv::with_channel(backend, &sb, &[("auth-refresh", "50m")]);
+    env.set_master(CHANNEL);
     sb.update_switches(|s| s.drop_reply_next = 1);
-    let out = env.run(&["run-once"]);
+    let out = env.run(["run-once"]);
     // A reply lost in transit is an outage (exit 69), whatever it did.
     assert_eq!(out.status.code(), Some(69), "{}", describe(&out));
     assert_eq!(status_of(&env, "auth-refresh")["last_outcome"], "failed");
-    let out = env.run(&["run-once", "--force"]);
+    let out = env.run(["run-once", "--force"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
@@ -649,47 +599,24 @@ const CORPUS: &[BadInput] = &[
 fn bad_inputs_are_refused_with_a_specific_message_and_change_nothing() {
     let mut failures = Vec::new();
     for case in CORPUS {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config");
-        std::fs::create_dir_all(config.join("accounts")).unwrap();
-        std::fs::write(config.join("accounts/acme.toml"), BASE_ACCOUNT).unwrap();
+        let env = TestEnv::new();
+        env.account(ACCOUNT, BASE_ACCOUNT);
+        let dir = env.root();
         for (path, bytes) in case.files {
-            let path = dir.path().join(path);
+            let path = dir.join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, bytes).unwrap();
         }
-        let before = files_under(dir.path());
+        let before = files_under(dir);
         let args: Vec<String> = case
             .args
             .iter()
-            .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
+            .map(|a| a.replace("{dir}", &dir.display().to_string()))
             .collect();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oms-channels"))
-            .arg("--config-dir")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(&args)
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .env_remove("OMS_CHANNELS_CONFIG_DIR")
-            .env_remove("OMS_CHANNELS_DATA_DIR")
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write as _;
-            let mut stdin = child.stdin.take().unwrap();
-            let _ = stdin.write_all(case.stdin.as_bytes());
-        }
-        let out = child.wait_with_output().unwrap();
+        // Never a panic, whatever the input (`finish` fails the test on one).
+        let out = env.finish(env.command(&args), Some(case.stdin));
         let err = stderr(&out);
         let mut problems = Vec::new();
-        if err.contains("panicked") {
-            problems.push("panicked".to_string());
-        }
         if out.status.code() != Some(case.exit) {
             problems.push(format!(
                 "exit {:?}, expected {}",
@@ -704,7 +631,7 @@ fn bad_inputs_are_refused_with_a_specific_message_and_change_nothing() {
         }
         // Every file that was there is byte-identical; only lock files and
         // the (empty) store may appear.
-        let after = files_under(dir.path());
+        let after = files_under(dir);
         for (path, bytes) in &before {
             if after.get(path) != Some(bytes) {
                 problems.push(format!("{} changed", path.display()));
@@ -712,7 +639,7 @@ fn bad_inputs_are_refused_with_a_specific_message_and_change_nothing() {
         }
         for path in after.keys().filter(|p| !before.contains_key(*p)) {
             let name = path.file_name().unwrap().to_string_lossy();
-            if !(name.ends_with(".lock") || path.starts_with(dir.path().join("data"))) {
+            if !(name.ends_with(".lock") || path.starts_with(env.data_dir())) {
                 problems.push(format!("{} appeared", path.display()));
             }
         }
@@ -855,24 +782,23 @@ mod properties {
 
 both_backends!(no_secret_or_token_reaches_any_output_or_the_account_file);
 fn no_secret_or_token_reaches_any_output_or_the_account_file(backend: Backend) {
-    let rt = runtime();
-    let mut config = sandbox_config(600);
+    let mut config = SandboxPeer::rotating(600);
     config.client_secret = "s3cr3t-Zq9-client-secret".into();
-    let sb = start_sandbox(&rt, config);
-    let mut env = Env::with(backend);
+    let sb = SandboxPeer::start(config);
     let first_refresh = sb.current_refresh_token();
-    env.setup(
+    let env = TestEnv::with_channel(
+        backend,
         &sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
-        true,
     );
+    env.set_master(CHANNEL);
     let mut tokens = vec![first_refresh];
     let mut outputs: Vec<(String, Output)> = Vec::new();
-    let mut record = |env: &Env, sb: &Sandbox, tokens: &mut Vec<String>, args: &[&str]| {
+    let mut record = |env: &TestEnv, sb: &Sandbox, tokens: &mut Vec<String>, args: &[&str]| {
         let out = env.run(args);
         tokens.push(sb.current_refresh_token());
-        tokens.extend(env.stored_refresh_token());
-        tokens.extend(env.stored_access_token());
+        tokens.extend(env.stored_refresh_token(CHANNEL));
+        tokens.extend(env.stored_access_token(CHANNEL));
         outputs.push((args.join(" "), out));
     };
     // A refresh and an import at each verbosity and in JSON.
@@ -959,7 +885,7 @@ fn no_secret_or_token_reaches_any_output_or_the_account_file(backend: Backend) {
         );
     }
     assert!(!account.contains(&secret));
-    for file in files_under(&env.config).keys() {
+    for file in files_under(&env.config_dir()).keys() {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         assert!(
             tokens.iter().all(|t| !text.contains(t.as_str())),
@@ -994,19 +920,18 @@ fn base64_encode(bytes: &[u8]) -> String {
 #[test]
 fn store_and_lock_files_are_private() {
     use std::os::unix::fs::PermissionsExt as _;
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(50));
-    let mut env = Env::new();
-    env.setup(
+    let sb = SandboxPeer::start(SandboxPeer::rotating(50));
+    let env = TestEnv::with_channel(
+        Backend::Sqlite,
         &sb,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
-        true,
     );
-    env.ok(&["run-once"]);
+    env.set_master(CHANNEL);
+    env.ok(["run-once"]);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&env.data), 0o700, "data dir");
+    assert_eq!(mode(&env.data_dir()), 0o700, "data dir");
     let mut seen = Vec::new();
-    for entry in std::fs::read_dir(&env.data).unwrap() {
+    for entry in std::fs::read_dir(env.data_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(mode(&path), 0o600, "{name} is {:o}", mode(&path));
@@ -1021,7 +946,7 @@ fn store_and_lock_files_are_private() {
         "no lock file: {seen:?}"
     );
     // Edit lock files next to the account file are private too.
-    for path in files_under(&env.config).keys() {
+    for path in files_under(&env.config_dir()).keys() {
         if path
             .file_name()
             .unwrap()
@@ -1041,10 +966,8 @@ fn store_and_lock_files_are_private() {
 
 #[test]
 fn plain_http_to_a_non_loopback_host_is_refused() {
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::new();
-    env.setup(&sb, &[], false);
+    let sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[]);
     let before = env.account_text();
     for args in [
         &[
@@ -1091,10 +1014,10 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
         "{before}\n[channels.web]\ntype = \"beta-rest\"\nbase-url = \"http://api.example.com/v1\"\n"
     );
     std::fs::write(env.account_file(), &edited).unwrap();
-    let out = env.run(&["validate"]);
+    let out = env.run(["validate"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(stdout(&out).contains("insecure-url"), "{}", describe(&out));
-    let out = env.run(&["--json", "validate"]);
+    let out = env.run(["--json", "validate"]);
     assert!(stdout(&out).contains("insecure-url"), "{}", describe(&out));
     assert_eq!(env.account_text(), edited, "validate rewrote the file");
 }
@@ -1102,18 +1025,16 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
 #[test]
 fn an_unwritable_config_dir_gives_a_clear_error_and_loses_nothing() {
     use std::os::unix::fs::PermissionsExt as _;
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::new();
-    env.setup(&sb, &[("auth-refresh", "50m")], false);
+    let sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let env = TestEnv::with_channel(Backend::Sqlite, &sb, &[("auth-refresh", "50m")]);
     let before = env.config_files();
-    let accounts = env.config.join("accounts");
+    let accounts = env.config_dir().join("accounts");
     std::fs::set_permissions(&accounts, std::fs::Permissions::from_mode(0o555)).unwrap();
     let probe = accounts.join(".probe");
     let chmod_binds = std::fs::write(&probe, b"x").is_err();
     let _ = std::fs::remove_file(&probe);
     if chmod_binds {
-        let out = env.run(&["channel", "set-period", CHANNEL, "auth-refresh", "1h"]);
+        let out = env.run(["channel", "set-period", CHANNEL, "auth-refresh", "1h"]);
         std::fs::set_permissions(&accounts, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
         assert!(stderr(&out).contains("accounts"), "{}", describe(&out));
@@ -1125,19 +1046,16 @@ fn an_unwritable_config_dir_gives_a_clear_error_and_loses_nothing() {
         );
     }
     // Works as root too: a config dir whose parent is a regular file.
-    let blocker = env.dir.path().join("blocker");
+    let blocker = env.root().join("blocker");
     std::fs::write(&blocker, b"not a directory\n").unwrap();
     let bad_dir = blocker.join("config");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oms-channels"))
-        .arg("--config-dir")
+    let mut add = env.bare_command();
+    add.arg("--config-dir")
         .arg(&bad_dir)
         .arg("--data-dir")
-        .arg(&env.data)
-        .args(["account", "add", "other"])
-        .env_remove("OMS_CHANNELS_ACCOUNT")
-        .output()
-        .unwrap();
-    assert_no_panic(&out);
+        .arg(env.data_dir())
+        .args(["account", "add", "other"]);
+    let out = env.finish(add, None);
     assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
         stderr(&out).contains("blocker/config"),

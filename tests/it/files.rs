@@ -7,8 +7,7 @@
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::process::Output;
 
-use crate::support;
-use support::env::TestEnv;
+use crate::cli::config_env as env_with_secret;
 
 const BASE: &str = "display-name = \"Acme\"\nmaster-product-source = \"oms\"\n\n# the shop\n[channels.shop]\ntype = \"beta-rest\"\nbase-url = \"https://api.shop.example/v1\"\n\n[channels.shop.auth]\ntoken-url = \"https://api.shop.example/oauth/token\"\ngrant = \"refresh_token\"\nclient-id = \"acme\"\nclient-secret-env = \"OMS_CLI_TEST_SECRET\"\n\n[channels.shop.jobs]\nauth-refresh = \"50m\"\nimport-products = \"none\"\nexport-products = \"1h\"\n";
 
@@ -27,7 +26,7 @@ fn names_in(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn an_edit_through_a_symlink_changes_the_target_and_keeps_its_mode() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     let real_dir = env.config_dir().join("../shared-configs");
     std::fs::create_dir_all(&real_dir).unwrap();
     let target = real_dir.join("acme.toml");
@@ -57,7 +56,7 @@ fn an_edit_through_a_symlink_changes_the_target_and_keeps_its_mode() {
 
 #[test]
 fn edits_keep_crlf_line_ends_and_a_byte_order_mark() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     let crlf = format!("\u{feff}{}", BASE.replace('\n', "\r\n"));
     env.account("acme", &crlf).current("acme");
     env.cmd(["channel", "set-period", "shop", "export-products", "2h"])
@@ -97,7 +96,7 @@ fn edits_keep_crlf_line_ends_and_a_byte_order_mark() {
 
 #[test]
 fn refusals_and_failures_leave_no_lock_files_and_never_say_internal_error() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     let with_master = BASE
         .replace(
             "master-product-source = \"oms\"",
@@ -153,7 +152,7 @@ fn refusals_and_failures_leave_no_lock_files_and_never_say_internal_error() {
 
 #[test]
 fn an_old_lock_file_next_to_the_account_is_cleaned_up() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     env.account("acme", BASE).current("acme");
     env.file("accounts/.acme.toml.lock", "");
     env.cmd(["channel", "set-period", "shop", "export-products", "2h"])
@@ -164,7 +163,7 @@ fn an_old_lock_file_next_to_the_account_is_cleaned_up() {
 
 #[test]
 fn account_add_validates_before_it_writes() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     let out = env
         .cmd(["account", "add", "a", "--master-product-source", "nosuch"])
         .output()
@@ -180,7 +179,7 @@ fn account_add_validates_before_it_writes() {
 
 #[test]
 fn validate_offline_skips_machine_checks_and_missing_things_are_errors() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     env.account("acme", BASE.replace("OMS_CLI_TEST_SECRET", "NOT_SET_IN_CI"))
         .current("acme");
     let out = env.cmd(["validate", "--strict"]).output().unwrap();
@@ -197,10 +196,10 @@ fn validate_offline_skips_machine_checks_and_missing_things_are_errors() {
         .code(0);
 
     // A config dir that does not exist: exit 2, never `"ok": true`.
-    let out = std::process::Command::new(support::env::BIN)
+    let out = env
+        .bare_command()
         .args(["--config-dir", "/nonexistent/oms-config", "--json"])
         .args(["validate", "--all-accounts", "--strict"])
-        .env_remove("OMS_CHANNELS_CONFIG_DIR")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -211,7 +210,7 @@ fn validate_offline_skips_machine_checks_and_missing_things_are_errors() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"ok\": true"));
     // No account files at all, or an account that does not exist: exit 2.
-    let empty = TestEnv::new();
+    let empty = env_with_secret();
     empty.cmd(["validate", "--all-accounts"]).assert().code(2);
     env.cmd(["--account", "nosuch", "validate"])
         .assert()
@@ -220,16 +219,15 @@ fn validate_offline_skips_machine_checks_and_missing_things_are_errors() {
 
 #[test]
 fn the_shipped_ci_script_passes_on_the_shipped_example() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/acme.toml");
     std::fs::copy(example, env.account_path("acme")).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ci-validate.sh");
-    let out = std::process::Command::new("sh")
+    let out = env
+        .tool("sh")
         .arg(script)
         .arg(env.config_dir())
-        .env("OMS_CHANNELS", support::env::BIN)
         .env_remove("SHOP_EU_SECRET")
-        .env_remove("OMS_CHANNELS_CONFIG_DIR")
         .output()
         .unwrap();
     assert_eq!(
@@ -241,10 +239,10 @@ fn the_shipped_ci_script_passes_on_the_shipped_example() {
     );
     // And it still fails a broken file.
     env.account("broken", "master-product-source = \"nosuch\"\n");
-    let out = std::process::Command::new("sh")
+    let out = env
+        .tool("sh")
         .arg(script)
         .arg(env.config_dir())
-        .env("OMS_CHANNELS", support::env::BIN)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -252,28 +250,25 @@ fn the_shipped_ci_script_passes_on_the_shipped_example() {
 
 #[test]
 fn empty_environment_variables_count_as_unset() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     env.account("acme", BASE).current("acme");
-    let home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(support::env::BIN)
+    // `bare_command` gives HOME an empty dir of its own and no XDG_* dirs.
+    let out = env
+        .bare_command()
         .args(["--config-dir"])
         .arg(env.config_dir())
         .args(["account", "current"])
         .env("OMS_CHANNELS_DATA_DIR", "")
         .env("OMS_CHANNELS_ACCOUNT", "")
-        .env("HOME", home.path())
-        .env_remove("XDG_DATA_HOME")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("acme"));
-    let out = std::process::Command::new(support::env::BIN)
+    let out = env
+        .bare_command()
         .args(["account", "list"])
         .env("OMS_CHANNELS_CONFIG_DIR", "")
         .env("OMS_CHANNELS_DATA_DIR", "")
-        .env("HOME", home.path())
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("XDG_DATA_HOME")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -281,7 +276,7 @@ fn empty_environment_variables_count_as_unset() {
 
 #[test]
 fn a_data_dir_that_is_a_file_is_named_in_the_error() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     env.account("acme", BASE).current("acme");
     let file = env.config_dir().join("not-a-dir");
     std::fs::write(&file, "").unwrap();
@@ -295,13 +290,13 @@ fn a_data_dir_that_is_a_file_is_named_in_the_error() {
         ],
         vec!["run-once".to_string(), "--force".into()],
     ] {
-        let out = std::process::Command::new(support::env::BIN)
+        let out = env
+            .bare_command()
             .arg("--config-dir")
             .arg(env.config_dir())
             .arg("--data-dir")
             .arg(&file)
             .args(&args)
-            .env("OMS_CLI_TEST_SECRET", "x")
             .output()
             .unwrap();
         let err = stderr(&out);
@@ -316,7 +311,7 @@ fn a_data_dir_that_is_a_file_is_named_in_the_error() {
 
 #[test]
 fn a_missing_account_has_the_same_exit_code_everywhere() {
-    let env = TestEnv::new();
+    let env = env_with_secret();
     env.account("acme", BASE).current("acme");
     for args in [
         ["account", "use", "nosuch"],

@@ -1,9 +1,7 @@
 //! The integration tests, in one binary: the real `oms-channels` binary in
-//! temp config and data dirs, against sandbox beta-rest channels on loopback.
-
-#[path = "../../examples/sandbox/server.rs"]
-mod sandbox;
-mod support;
+//! temp config and data dirs (`test_support::TestEnv`), against shops on
+//! loopback: the sandbox beta-rest channel, and real Vendure and Medusa
+//! servers (`test_support::peer`).
 
 mod channel_messages;
 mod channel_tls;
@@ -14,11 +12,10 @@ mod cron;
 mod data_dir;
 mod deploy_files;
 mod edge;
-mod fake_channel;
 mod faults;
 mod files;
 mod many_runners;
-mod medusa_jobs;
+mod medusa_auth;
 mod peers_medusa;
 mod peers_vendure;
 mod redirects;
@@ -27,4 +24,13 @@ mod shop_input;
 mod state;
 mod state_crash;
 mod store_tls;
-mod vendure_jobs;
+mod vendure_auth;
+
+/// The built-in beta-rest type's import page size (from the capability list).
+fn beta_rest_page_size() -> usize {
+    oms_channels::capabilities::Capabilities::built_in()
+        .get("beta-rest")
+        .expect("beta-rest is built in")
+        .limits()
+        .page_size
+}

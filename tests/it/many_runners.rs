@@ -8,129 +8,82 @@
 //! that is down or a URL with a password stops the run before any job.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Barrier};
+use std::ffi::{OsStr, OsString};
+use std::process::Output;
+use std::sync::Barrier;
 use std::time::Duration;
 
+use sandbox::{Sandbox, Switches};
 use serde_json::Value;
-
-use crate::both_backends;
-use crate::sandbox::{Sandbox, SandboxConfig, Switches};
-use crate::support::backend::{Backend, TestStore, literal, schema_of};
-use crate::support::crash_env::products;
-use crate::support::run_env::{parse, wait_until};
+use test_support::catalog;
+use test_support::output::{assert_no_panic, describe, killed, parse, stderr, stdout, wait_until};
+use test_support::peer::SandboxPeer;
+use test_support::store::{literal, schema_of};
+use test_support::{Backend, TestEnv, TestStore, both_backends};
 
 /// A channel of a hand-written account file: id, its sandbox, job periods
 /// (the jobs not named are `none`).
 type ChannelSpec<'a> = (&'a str, &'a Sandbox, &'a [(&'a str, &'a str)]);
 
-/// Accounts, channels, secrets and sandboxes in one temp config/data dir,
-/// every command on one store; any account can be named.
+/// Many accounts in one env, on one store; each command names its account
+/// (or none, for `--all-accounts`).
 struct Fleet {
-    /// Drops first, while the data dir it checks is still there.
-    store: TestStore,
-    dir: tempfile::TempDir,
-    /// Secret env vars (one per account and channel), set on every command.
-    secrets: BTreeMap<String, String>,
-    /// Drops last: the sandboxes started on it stop with it.
-    runtime: tokio::runtime::Runtime,
+    env: TestEnv,
 }
 
 impl Fleet {
     fn new(backend: Backend) -> Fleet {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir_all(dir.path().join("config/accounts")).unwrap();
-        let store = TestStore::new(backend, &dir.path().join("data"));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        Fleet {
-            dir,
-            store,
-            secrets: BTreeMap::new(),
-            runtime,
-        }
+        let mut env = TestEnv::builder()
+            .backend(backend)
+            .var("OMS_CHANNELS_REQUEST_TIMEOUT_MS", "10000")
+            .build();
+        // Four runners on forty accounts share two cores.
+        env.set_run_limit(Duration::from_secs(300));
+        Fleet { env }
     }
 
-    fn sandbox(&self, products: u64, latency_ms: u64) -> Sandbox {
-        self.runtime.block_on(Sandbox::start(SandboxConfig {
+    fn store(&self) -> &TestStore {
+        self.env.store()
+    }
+
+    fn sandbox(&self, products: u64, latency_ms: u64) -> SandboxPeer {
+        SandboxPeer::with(
             products,
-            switches: Switches {
+            Switches {
                 latency_ms,
                 ..Switches::default()
             },
-            ..SandboxConfig::default()
-        }))
+        )
     }
 
     fn account_file(&self, account: &str) -> std::path::PathBuf {
-        self.dir
-            .path()
-            .join(format!("config/accounts/{account}.toml"))
+        self.env.account_path(account)
     }
 
-    /// `oms-channels --config-dir C --data-dir D [--account A] <args>` on
-    /// this fleet's store, with the secrets and tiny retry backoffs.
-    fn command<S: AsRef<OsStr>>(&self, account: Option<&str>, args: &[S]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oms-channels"));
-        cmd.arg("--config-dir")
-            .arg(self.dir.path().join("config"))
-            .arg("--data-dir")
-            .arg(self.dir.path().join("data"));
+    /// `[--account A] <args>`.
+    fn args<S: AsRef<OsStr>>(account: Option<&str>, args: &[S]) -> Vec<OsString> {
+        let mut all: Vec<OsString> = Vec::new();
         if let Some(account) = account {
-            cmd.arg("--account").arg(account);
+            all.extend(["--account".into(), account.into()]);
         }
-        cmd.args(args)
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .env_remove("OMS_CHANNELS_CONFIG_DIR")
-            .env_remove("OMS_CHANNELS_DATA_DIR")
-            .env_remove("OMS_CHANNELS_TEST_CRASH_AT")
-            .env_remove("RUST_LOG")
-            .env("OMS_CHANNELS_RETRY_BASE_MS", "5")
-            .env("OMS_CHANNELS_REQUEST_TIMEOUT_MS", "10000")
-            .env("NO_COLOR", "1")
-            .envs(&self.secrets)
-            .stdin(Stdio::null());
-        self.store.apply(&mut cmd);
-        cmd
+        all.extend(args.iter().map(|a| a.as_ref().to_owned()));
+        all
     }
 
     fn run<S: AsRef<OsStr>>(&self, account: Option<&str>, args: &[S]) -> Output {
-        let out = finish(
-            self.command(account, args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start oms-channels"),
-            Duration::from_secs(120),
-        );
-        assert_no_panic(&out);
-        out
+        self.env.run(Fleet::args(account, args))
     }
 
-    /// Runs a command that must exit 0; returns its output.
-    fn ok<S: AsRef<OsStr>>(&self, account: Option<&str>, args: &[S]) -> Output {
-        let out = self.run(account, args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{:?} failed:\n{}",
-            args.iter()
-                .map(|a| a.as_ref().to_string_lossy().into_owned())
-                .collect::<Vec<_>>(),
-            describe(&out)
-        );
-        out
+    /// Runs a command that must exit 0; returns its stdout.
+    fn ok<S: AsRef<OsStr>>(&self, account: Option<&str>, args: &[S]) -> String {
+        self.env.ok(Fleet::args(account, args))
     }
 
     /// `--json <args>` that must exit 0; the document.
     fn json(&self, account: Option<&str>, args: &[&str]) -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        parse(&stdout(&self.ok(account, &all)))
+        parse(&self.ok(account, &all))
     }
 
     /// Writes `account`'s file by hand (as a config map would deliver it):
@@ -144,7 +97,7 @@ impl Fleet {
                 account.to_uppercase(),
                 id.to_uppercase()
             );
-            self.secrets.insert(var.clone(), sandbox.client_secret());
+            self.env.set_var(&var, &sandbox.client_secret());
             text.push_str(&format!(
                 "\n[channels.{id}]\ntype = \"beta-rest\"\nbase-url = \"{}\"\n\n\
                  [channels.{id}.auth]\ntoken-url = \"{}\"\ngrant = \"refresh_token\"\n\
@@ -161,26 +114,15 @@ impl Fleet {
                 text.push_str(&format!("{job} = \"{period}\"\n"));
             }
         }
-        std::fs::write(self.account_file(account), text).expect("write the account file");
+        self.env.account(account, text);
     }
 
     /// `channel login <id>` with the sandbox's current refresh token on stdin.
     fn login(&self, account: &str, id: &str, sandbox: &Sandbox) {
-        use std::io::Write as _;
-        let mut child = self
-            .command(Some(account), &["channel", "login", id])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start login");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(sandbox.current_refresh_token().as_bytes())
-            .unwrap();
-        let out = finish(child, Duration::from_secs(60));
+        let out = self.env.run_with_stdin(
+            Fleet::args(Some(account), &["channel", "login", id]),
+            &sandbox.current_refresh_token(),
+        );
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -191,12 +133,10 @@ impl Fleet {
 
     /// `products load` of `n` catalog products into `account`.
     fn load_catalog(&self, account: &str, n: u32) {
-        let path = self.dir.path().join(format!("{account}-catalog.jsonl"));
-        let text: String = products(0..n, "9.99")
-            .iter()
-            .map(|p| serde_json::to_string(p).unwrap() + "\n")
-            .collect();
-        std::fs::write(&path, text).unwrap();
+        let path = self.env.write_file(
+            &format!("{account}-catalog.jsonl"),
+            &catalog::jsonl(&catalog::numbered(0..n, "9.99")),
+        );
         self.ok(
             Some(account),
             &[OsStr::new("products"), OsStr::new("load"), path.as_os_str()],
@@ -206,75 +146,24 @@ impl Fleet {
     /// Starts `runners` copies of `args` at the same moment (threads released
     /// by one barrier) and waits for all of them.
     fn race(&self, runners: usize, args: &[&str]) -> Vec<Output> {
-        let barrier = Arc::new(Barrier::new(runners));
-        let handles: Vec<_> = (0..runners)
-            .map(|_| {
-                let mut cmd = self.command(None, args);
-                cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-                let barrier = barrier.clone();
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    let child = cmd.spawn().expect("start a runner");
-                    finish(child, Duration::from_secs(300))
+        let barrier = Barrier::new(runners);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..runners)
+                .map(|_| {
+                    let cmd = self.env.command(args);
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        barrier.wait();
+                        self.env.finish(cmd, None)
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                let out = h.join().expect("runner thread");
-                assert_no_panic(&out);
-                out
-            })
-            .collect()
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("runner thread"))
+                .collect()
+        })
     }
-}
-
-/// Waits for `child` at most `limit`; kills it (and fails the test with its
-/// output) when it takes longer: a hung runner must not hang the suite.
-fn finish(child: Child, limit: Duration) -> Output {
-    let pid = child.id();
-    let (send, recv) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = send.send(child.wait_with_output());
-    });
-    match recv.recv_timeout(limit) {
-        Ok(out) => out.expect("wait for oms-channels"),
-        Err(_) => {
-            // SAFETY: signals a child this test started and has not reaped.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            let out = recv.recv().expect("killed child").expect("output");
-            panic!(
-                "oms-channels (pid {pid}) did not finish within {limit:?}:\n{}",
-                describe(&out)
-            );
-        }
-    }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        stdout(out),
-        stderr(out)
-    )
-}
-
-fn assert_no_panic(out: &Output) {
-    assert!(
-        !stderr(out).contains("panicked"),
-        "the binary panicked:\n{}",
-        describe(out)
-    );
 }
 
 /// The `cursor` query parameter of a recorded page request (`None` for the
@@ -363,7 +252,7 @@ const ACCOUNTS: usize = 40;
 const RUNNERS: usize = 4;
 /// Products on each importing channel: two pages at the beta-rest page size.
 fn shop_products() -> u64 {
-    crate::support::beta_rest_page_size() as u64 + 100
+    crate::beta_rest_page_size() as u64 + 100
 }
 /// Catalog products each account exports: two batches (100 + 50).
 const CATALOG: u32 = 150;
@@ -378,7 +267,7 @@ fn four_runners_on_forty_accounts_run_each_due_job_exactly_once(backend: Backend
     // Each account: `shop` (listings imported, two pages) and `outlet`
     // (the catalog exported, two batches), each its own sandbox, so every
     // request is counted per channel. A little latency, so runners overlap.
-    let mut sandboxes: BTreeMap<(String, &str), Sandbox> = BTreeMap::new();
+    let mut sandboxes: BTreeMap<(String, &str), SandboxPeer> = BTreeMap::new();
     for name in &names {
         let shop = fleet.sandbox(shop_products(), 15);
         let outlet = fleet.sandbox(0, 15);
@@ -456,7 +345,7 @@ fn four_runners_on_forty_accounts_run_each_due_job_exactly_once(backend: Backend
 
     // At the channels: one token refresh per channel, every page once,
     // every catalog product exported once.
-    let page_size = crate::support::beta_rest_page_size();
+    let page_size = crate::beta_rest_page_size();
     for name in &names {
         let shop = &sandboxes[&(name.clone(), "shop")];
         let outlet = &sandboxes[&(name.clone(), "outlet")];
@@ -495,7 +384,7 @@ fn four_runners_on_forty_accounts_run_each_due_job_exactly_once(backend: Backend
             ("outlet", "export-products"),
         ] {
             assert_eq!(
-                fleet.store.count(
+                fleet.store().count(
                     name,
                     "SELECT count(*) FROM run_history WHERE channel = ?1 AND job = ?2",
                     &[channel, job]
@@ -508,11 +397,11 @@ fn four_runners_on_forty_accounts_run_each_due_job_exactly_once(backend: Backend
     // Every runner has exited: no lock is left behind.
     assert!(
         wait_until(Duration::from_secs(5), || fleet
-            .store
+            .store()
             .advisory_locks()
             .is_empty()),
         "locks outlived their runners: {:?}",
-        fleet.store.advisory_locks()
+        fleet.store().advisory_locks()
     );
 
     // The next tick, with nothing due: nothing reaches any channel, and
@@ -524,7 +413,7 @@ fn four_runners_on_forty_accounts_run_each_due_job_exactly_once(backend: Backend
         .iter()
         .map(|n| {
             fleet
-                .store
+                .store()
                 .count(n, "SELECT count(*) FROM run_history", &[])
         })
         .sum();
@@ -555,7 +444,7 @@ fn four_runners_on_forty_accounts_run_each_due_job_exactly_once(backend: Backend
         .iter()
         .map(|n| {
             fleet
-                .store
+                .store()
                 .count(n, "SELECT count(*) FROM run_history", &[])
         })
         .sum();
@@ -568,7 +457,7 @@ fn four_runners_on_forty_accounts_run_each_due_job_exactly_once(backend: Backend
 both_backends!(a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page);
 fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(backend: Backend) {
     let mut fleet = Fleet::new(backend);
-    let page_size = crate::support::beta_rest_page_size();
+    let page_size = crate::beta_rest_page_size();
     let total = 8 * page_size as u64;
     // Slow pages: the import takes seconds, so the kill lands mid-import.
     let shop = fleet.sandbox(total, 250);
@@ -588,16 +477,11 @@ fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(
     fleet.login("beta", "outlet", &other);
     shop.clear_requests();
 
-    let mut first = fleet
-        .command(None, &["--json", "run-once", "--all-accounts"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the first runner");
+    let mut first = fleet.env.spawn(["--json", "run-once", "--all-accounts"]);
     // Kill it once two pages are committed (and before the last).
     let catalog = |fleet: &Fleet| {
         fleet
-            .store
+            .store()
             .value("acme", "SELECT count(*) FROM catalog", &[])
             .map_or(0, |n| n.parse::<u64>().unwrap())
     };
@@ -609,7 +493,7 @@ fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(
     let out = first.wait_with_output().expect("reap the first runner");
     assert_no_panic(&out);
     assert!(
-        crate::support::crash_env::killed(&out),
+        killed(&out),
         "the first runner finished before the kill:\n{}",
         describe(&out)
     );
@@ -617,7 +501,7 @@ fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(
     assert!(kept < total, "the import finished before the kill: {kept}");
     assert_eq!(kept % page_size as u64, 0, "a page is committed whole");
     let resume_point = fleet
-        .store
+        .store()
         .value(
             "acme",
             "SELECT cursor FROM import_progress WHERE channel = ?1",
@@ -671,7 +555,7 @@ fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(
     // The catalog is complete and the channel's.
     assert_eq!(catalog(&fleet), total);
     let stored: BTreeMap<String, String> = fleet
-        .store
+        .store()
         .query("acme", "SELECT sku, price FROM catalog", &[])
         .unwrap()
         .into_iter()
@@ -683,7 +567,7 @@ fn a_sigkilled_runners_import_is_resumed_by_the_next_runner_after_its_last_page(
         .map(|p| (p.sku, p.price))
         .collect();
     assert_eq!(stored, channel, "the catalog is the channel's");
-    assert_eq!(fleet.store.integrity("acme"), "ok");
+    assert_eq!(fleet.store().integrity("acme"), "ok");
 }
 
 /// `(channel, job) -> the fields a user plans by` from `status --json`.
@@ -734,7 +618,7 @@ fn store_migrate_moves_sqlite_stores_and_refuses_to_overwrite_newer_state() {
     // Built on SQLite, with the real binary; the PostgreSQL database is the
     // target only.
     let mut fleet = Fleet::new(Backend::Sqlite);
-    let pg = TestStore::new(Backend::Postgres, &fleet.dir.path().join("unused"));
+    let pg = TestStore::new(Backend::Postgres, &fleet.env.root().join("unused"));
     let url = pg.url().unwrap().to_string();
     let shop = fleet.sandbox(1200, 0);
     let outlet = fleet.sandbox(0, 0);
@@ -779,7 +663,8 @@ fn store_migrate_moves_sqlite_stores_and_refuses_to_overwrite_newer_state() {
         .collect();
 
     let migrate = ["store", "migrate", "--to", url.as_str()];
-    let out = fleet.ok(None, &migrate);
+    let out = fleet.run(None, &migrate);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let first = dump_store(&pg, &["acme", "beta"]);
 
     // The same schedule, history and catalog through the PostgreSQL store.
@@ -942,7 +827,8 @@ fn a_store_that_is_down_or_a_password_in_the_url_stops_the_run_before_any_job() 
     );
     // The same store named by the environment.
     let out = fleet
-        .command(Some("acme"), &["run-once"])
+        .env
+        .command(Fleet::args(Some("acme"), &["run-once"]))
         .env("OMS_CHANNELS_STORE", &down)
         .output()
         .unwrap();
@@ -971,7 +857,8 @@ fn a_store_that_is_down_or_a_password_in_the_url_stops_the_run_before_any_job() 
         );
     }
     let out = fleet
-        .command(Some("acme"), &["run-once"])
+        .env
+        .command(Fleet::args(Some("acme"), &["run-once"]))
         .env("OMS_CHANNELS_STORE", &with_password)
         .output()
         .unwrap();

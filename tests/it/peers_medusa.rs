@@ -1,7 +1,7 @@
 //! The Medusa test peer itself: a real Medusa server starts, keeps what the
 //! shop owner creates, and gives it back with exact prices.
 
-use crate::support::medusa::{CURRENCY, MedusaPeer, NewProduct};
+use test_support::peer::medusa::{CURRENCY, MedusaPeer, NewProduct};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_medusa_peer_keeps_a_product_with_its_price_and_stock() {
@@ -51,7 +51,7 @@ use oms_channels::price::Price;
 use oms_channels::product::Product;
 use serde_json::json;
 
-use crate::support::medusa::{ADMIN_EMAIL, ADMIN_PASSWORD, PeerOptions};
+use test_support::peer::medusa::{ADMIN_EMAIL, ADMIN_PASSWORD, PeerOptions};
 
 fn client(peer: &MedusaPeer) -> MedusaClient {
     MedusaClient::new(&peer.base_url, ClientOptions::default()).expect("client")
@@ -488,7 +488,7 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
 
 #[test]
 fn the_peer_names_the_node_versions_medusa_supports() {
-    use crate::support::medusa::node_is_supported;
+    use test_support::peer::medusa::node_is_supported;
     for ok in ["v20.19.0", "v20.20.2", "v22.12.0", "v24.1.0"] {
         assert!(node_is_supported(ok), "{ok}");
     }

@@ -1,7 +1,7 @@
 //! The Vendure test peer itself: a real Vendure server on the shared
 //! PostgreSQL cluster, set up as a shop owner would, answering its Admin API.
 
-use crate::support::vendure::{CURRENCY, NewVariant, VendurePeer};
+use test_support::peer::vendure::{CURRENCY, NewVariant, VendurePeer};
 
 #[test]
 fn the_vendure_peer_creates_a_product_and_lists_it_back() {
@@ -70,7 +70,7 @@ use oms_channels::connector::vendure::{
 use oms_channels::price::Price;
 use oms_channels::product::Product;
 
-use crate::support::vendure::{PeerOptions, SUPERADMIN, SUPERADMIN_PASSWORD};
+use test_support::peer::vendure::{PeerOptions, SUPERADMIN, SUPERADMIN_PASSWORD};
 
 fn client(peer: &VendurePeer) -> VendureClient {
     let url = peer.admin_api_url().parse().expect("admin API URL");

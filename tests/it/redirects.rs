@@ -7,8 +7,8 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::fake_channel::{Rule, Server, add_channel};
-use crate::support::run_env::{Row, RunEnv};
+use test_support::fake_channel::{Rule, Server};
+use test_support::{Backend, Row, Rows, TestEnv};
 
 /// The other origin: it records what reaches it, and must see nothing.
 fn elsewhere() -> Server {
@@ -64,10 +64,10 @@ fn assert_redirect_explained(row: &Row, from: &str, to: &Server, setting: &str) 
     );
 }
 
-fn run_once_rows(env: &RunEnv, args: &[&str]) -> Vec<Row> {
+fn run_once_rows(env: &TestEnv, args: &[&str]) -> Vec<Row> {
     let (code, doc, stderr) = env.run_once_any(args);
     assert_eq!(code, 1, "a failed job: {doc:#}\n{stderr}");
-    crate::support::run_env::rows(&doc).0
+    Rows::of(&doc).0
 }
 
 fn row<'a>(rows: &'a [Row], channel: &str, job: &str) -> &'a Row {
@@ -84,7 +84,7 @@ fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
         vec![Rule::json("POST /good/token", token)],
         Some(&target.base),
     );
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let secret = env.write_file("client-secret", "s3cret-client");
     let add = |id: &str, token_url: &str| {
         let auth = [
@@ -97,8 +97,8 @@ fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
             "--client-secret-file",
             secret.to_str().unwrap(),
         ];
-        add_channel(&env, id, "beta-rest", &format!("{}/v1", shop.base), &auth);
-        env.ok(&["channel", "set-period", id, "import-products", "1h"]);
+        env.add_channel_at(id, "beta-rest", &format!("{}/v1", shop.base), &auth);
+        env.ok(["channel", "set-period", id, "import-products", "1h"]);
     };
     add("tok", &format!("{}/moved/token", shop.base));
     add("api", &format!("{}/good/token", shop.base));
@@ -126,7 +126,7 @@ fn beta_rest_follows_no_redirect_from_its_token_url_or_base_url() {
 fn vendure_follows_no_redirect_from_its_login_or_with_its_api_key() {
     let target = elsewhere();
     let shop = Server::start(Vec::new(), Some(&target.base));
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let password = env.write_file("password", "hunter2-password");
     let key = env.write_file("api-key", "lookup:key-secret");
     let admin_api = format!("{}/admin-api", shop.base);
@@ -136,9 +136,9 @@ fn vendure_follows_no_redirect_from_its_login_or_with_its_api_key() {
         "--password-file",
         password.to_str().unwrap(),
     ];
-    add_channel(&env, "login", "vendure", &admin_api, &login_auth);
+    env.add_channel_at("login", "vendure", &admin_api, &login_auth);
     let key_auth = ["--api-key-file", key.to_str().unwrap()];
-    add_channel(&env, "key", "vendure", &admin_api, &key_auth);
+    env.add_channel_at("key", "vendure", &admin_api, &key_auth);
 
     let rows = run_once_rows(&env, &[]);
     for id in ["login", "key"] {
@@ -189,10 +189,10 @@ fn medusa_follows_no_redirect_from_its_login_its_renewal_or_with_its_secret_key(
         Some(&target.base),
     );
     let moved = Server::start(Vec::new(), Some(&target.base));
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let password = env.write_file("password", "hunter2-password");
     let key = env.write_file("api-key", "sk_key_secret");
-    let add = |id: &str, base: &str, auth: &[&str]| add_channel(&env, id, "medusa", base, auth);
+    let add = |id: &str, base: &str, auth: &[&str]| env.add_channel_at(id, "medusa", base, auth);
     let login_auth = [
         "--username",
         "admin@example.com",
@@ -230,7 +230,7 @@ fn medusa_follows_no_redirect_from_its_login_its_renewal_or_with_its_secret_key(
     let (code, doc, stderr) =
         env.run_once_any(&["--force", "--job", "auth-refresh", "--channel", "renew"]);
     assert_eq!(code, 1, "{doc:#}\n{stderr}");
-    let rows = crate::support::run_env::rows(&doc).0;
+    let rows = Rows::of(&doc).0;
     assert_redirect_explained(
         row(&rows, "renew", "auth-refresh"),
         &format!("{}/auth/token/refresh", shop.base),

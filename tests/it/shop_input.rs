@@ -8,9 +8,12 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{Product as ShopProduct, Switches};
-use crate::support::env::{SECRET_VAR, TestEnv};
-use crate::support::run_env::{ACCOUNT, RunEnv};
+use sandbox::{Product as ShopProduct, Switches};
+use test_support::fake_channel::{Rule, Server};
+use test_support::peer::SandboxPeer;
+use test_support::{Backend, CHANNEL, TestEnv};
+
+use crate::cli::{SECRET_VAR, config_env};
 
 const ESC: u8 = 0x1b;
 
@@ -36,7 +39,7 @@ fn good_line(sku: &str) -> Value {
 
 #[test]
 fn bad_load_lines_are_refused_naming_the_line_the_value_and_what_is_allowed() {
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     type Case = (&'static str, Value, &'static str);
     let cases: Vec<Case> = vec![
         (
@@ -104,7 +107,7 @@ fn bad_load_lines_are_refused_naming_the_line_the_value_and_what_is_allowed() {
             "bad.jsonl",
             &format!("{}\n{bad}\n{}\n", good_line("A"), good_line("C")),
         );
-        let out = env.output(&["products", "load", path.to_str().unwrap()]);
+        let out = env.run(["products", "load", path.to_str().unwrap()]);
         let all = no_raw_control(&out);
         assert_eq!(out.status.code(), Some(1), "{what}: {all}");
         assert!(
@@ -125,13 +128,13 @@ fn bad_load_lines_are_refused_naming_the_line_the_value_and_what_is_allowed() {
             json!({"sku": "D", "title": "Dinar", "price": "0.5", "currency": "BHD", "quantity": 1})
         ),
     );
-    let out = env.ok(&["products", "load", path.to_str().unwrap()]);
+    let out = env.ok(["products", "load", path.to_str().unwrap()]);
     assert!(out.contains("loaded 2 products"), "{out}");
     let one = env.write_file("one.jsonl", &format!("{}\n", good_line("A")));
-    let out = env.ok(&["products", "load", one.to_str().unwrap()]);
+    let out = env.ok(["products", "load", one.to_str().unwrap()]);
     assert!(out.contains("loaded 1 product from"), "{out}");
-    assert!(env.ok(&["products", "count"]).contains(": 3 products"));
-    let list = env.ok(&["products", "list"]);
+    assert!(env.ok(["products", "count"]).contains(": 3 products"));
+    let list = env.ok(["products", "list"]);
     assert!(list.contains("1500 JPY"), "{list}");
     assert!(list.contains("0.5 BHD"), "{list}");
     assert!(list.contains("19.90 EUR"), "{list}");
@@ -139,10 +142,9 @@ fn bad_load_lines_are_refused_naming_the_line_the_value_and_what_is_allowed() {
 
 #[test]
 fn the_same_price_spelled_differently_is_no_change_and_exports_nothing() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(0, Switches::default());
-    env.add_channel(
-        "shop",
+    let shop = SandboxPeer::empty();
+    let env = TestEnv::with_channel(
+        Backend::Sqlite,
         &shop,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
     );
@@ -170,8 +172,7 @@ fn the_same_price_spelled_differently_is_no_change_and_exports_nothing() {
 
 #[test]
 fn products_from_a_channel_that_break_a_rule_are_skipped_named_and_never_printed_raw() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(3, Switches::default());
+    let shop = SandboxPeer::with(3, Switches::default());
     let bad = |sku: &str, title: &str, price: &str, currency: &str| ShopProduct {
         sku: sku.into(),
         title: title.into(),
@@ -191,15 +192,15 @@ fn products_from_a_channel_that_break_a_rule_are_skipped_named_and_never_printed
     shop.put_product(bad("EVIL-2", "row\r\nSKU-9999  forged", "1.00", "EUR"));
     shop.put_product(bad("NEG", "Mug", "-1.00", "EUR"));
     shop.put_product(bad("YEN", "Cup", "1500.5", "JPY"));
-    env.add_channel(
-        "shop",
+    let env = TestEnv::with_channel(
+        Backend::Sqlite,
         &shop,
         &[("auth-refresh", "50m"), ("import-products", "1h")],
     );
-    env.set_master("shop");
+    env.set_master(CHANNEL);
 
     // The run is partial (exit 3): the channel holds data to fix.
-    let out = env.output(&["run-once"]);
+    let out = env.run(["run-once"]);
     let human = no_raw_control(&out);
     assert_eq!(out.status.code(), Some(3), "{human}");
     assert!(
@@ -237,7 +238,7 @@ fn products_from_a_channel_that_break_a_rule_are_skipped_named_and_never_printed
         &["status"],
         &["products", "show", "SKU-0000001"],
     ] {
-        let all = no_raw_control(&env.output(args));
+        let all = no_raw_control(&env.run(args));
         assert!(
             !all.contains("EVIL-1  "),
             "{args:?}: not in the catalog: {all}"
@@ -278,43 +279,28 @@ fn products_from_a_channel_that_break_a_rule_are_skipped_named_and_never_printed
 fn text_a_channel_sends_in_an_error_is_escaped_in_rows_history_and_status() {
     // A beta-rest channel whose batch reply refuses an item with ESC, BEL
     // and a line break in its message.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .route(
-            "/oauth/token",
-            axum::routing::post(|| async {
-                axum::Json(
-                    json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600}),
-                )
-            }),
-        )
-        .route(
-            "/products/batch",
-            axum::routing::post(|| async {
-                axum::Json(json!({"results": [{"sku": "A", "status": "error",
-                    "error": "title refused\u{1b}]0;owned\u{7}\r\nshop  export-products  ran"}]}))
-            }),
-        );
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    let token = json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 3600});
+    let refused = json!({"results": [{"sku": "A", "status": "error",
+        "error": "title refused\u{1b}]0;owned\u{7}\r\nshop  export-products  ran"}]});
+    let server = Server::start(
+        vec![
+            Rule::json("POST /oauth/token", &token.to_string()),
+            Rule::json("POST /products/batch", &refused.to_string()),
+        ],
+        None,
+    );
+    let base = &server.base;
 
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let secret = env.write_file("client-secret", "s3cret");
-    env.ok(&[
+    env.ok([
         "channel",
         "add",
         "shop",
         "--type",
         "beta-rest",
         "--base-url",
-        &base,
+        base,
         "--token-url",
         &format!("{base}/oauth/token"),
         "--client-id",
@@ -324,12 +310,12 @@ fn text_a_channel_sends_in_an_error_is_escaped_in_rows_history_and_status() {
         "--client-secret-file",
         secret.to_str().unwrap(),
     ]);
-    env.ok(&["channel", "set-period", "shop", "auth-refresh", "50m"]);
-    env.ok(&["channel", "set-period", "shop", "export-products", "1h"]);
+    env.ok(["channel", "set-period", "shop", "auth-refresh", "50m"]);
+    env.ok(["channel", "set-period", "shop", "export-products", "1h"]);
     let path = env.write_file("a.jsonl", &format!("{}\n", good_line("A")));
-    env.ok(&["products", "load", path.to_str().unwrap()]);
+    env.ok(["products", "load", path.to_str().unwrap()]);
 
-    let out = env.output(&["run-once"]);
+    let out = env.run(["run-once"]);
     let human = no_raw_control(&out);
     assert_eq!(out.status.code(), Some(3), "partial: {human}");
     assert!(
@@ -342,10 +328,10 @@ fn text_a_channel_sends_in_an_error_is_escaped_in_rows_history_and_status() {
         "one row, no forged one: {human}"
     );
     for args in [&["history"][..], &["products", "show", "A"]] {
-        let all = no_raw_control(&env.output(args));
+        let all = no_raw_control(&env.run(args));
         assert!(all.contains("title refused\\u{1b}"), "{args:?}: {all}");
     }
-    no_raw_control(&env.output(&["status"]));
+    no_raw_control(&env.run(["status"]));
     // JSON keeps the channel's text as sent (serde escapes it).
     let show = env.json(&["products", "show", "A"]);
     assert_eq!(
@@ -357,32 +343,30 @@ fn text_a_channel_sends_in_an_error_is_escaped_in_rows_history_and_status() {
 
 #[test]
 fn a_relative_secret_path_is_stored_absolute_and_works_from_slash_with_an_empty_environment() {
-    let env = RunEnv::new();
-    let shop = env.sandbox(5, Switches::default());
+    let env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(5, Switches::default());
     let secrets = env.write_file("secrets-dir-marker", "");
     let work = secrets.parent().unwrap().join("work");
     std::fs::create_dir_all(work.join("secrets")).unwrap();
     std::fs::write(work.join("secrets/shop"), shop.client_secret()).unwrap();
 
-    let out = env
-        .cmd(&[
-            "channel",
-            "add",
-            "shop",
-            "--type",
-            "beta-rest",
-            "--base-url",
-            &shop.base_url(),
-            "--token-url",
-            &shop.token_url(),
-            "--client-id",
-            &shop.client_id(),
-            "--client-secret-file",
-            "./secrets/shop",
-        ])
-        .current_dir(&work)
-        .output()
-        .unwrap();
+    let mut add = env.command([
+        "channel",
+        "add",
+        "shop",
+        "--type",
+        "beta-rest",
+        "--base-url",
+        &shop.base_url(),
+        "--token-url",
+        &shop.token_url(),
+        "--client-id",
+        &shop.client_id(),
+        "--client-secret-file",
+        "./secrets/shop",
+    ]);
+    add.current_dir(&work);
+    let out = env.finish(add, None);
     let said = text(&out.stdout);
     assert!(out.status.success(), "{said}{}", text(&out.stderr));
     let absolute = work.join("secrets/shop");
@@ -399,24 +383,16 @@ fn a_relative_secret_path_is_stored_absolute_and_works_from_slash_with_an_empty_
         file.contains(&format!("client-secret-file = \"{}\"", absolute.display())),
         "{file}"
     );
-    env.ok(&["channel", "set-period", "shop", "auth-refresh", "50m"]);
-    env.ok(&["channel", "set-period", "shop", "import-products", "1h"]);
+    env.ok(["channel", "set-period", "shop", "auth-refresh", "50m"]);
+    env.ok(["channel", "set-period", "shop", "import-products", "1h"]);
     env.set_master("shop");
     env.login("shop", &shop.current_refresh_token());
 
     // As systemd starts it: working directory `/`, nothing in the environment.
     let from_slash = |args: &[&str]| {
-        std::process::Command::new(crate::support::env::BIN)
-            .env_clear()
-            .current_dir("/")
-            .arg("--config-dir")
-            .arg(env.config_dir())
-            .arg("--data-dir")
-            .arg(env.data_dir())
-            .args(["--account", ACCOUNT, "--json", "run-once"])
-            .args(args)
-            .output()
-            .unwrap()
+        let mut cmd = env.command(["--json", "run-once"]);
+        cmd.args(args).env_clear().current_dir("/");
+        env.finish(cmd, None)
     };
     let out = from_slash(&[]);
     assert_eq!(
@@ -436,7 +412,7 @@ fn a_relative_secret_path_is_stored_absolute_and_works_from_slash_with_an_empty_
         "client-secret-file = \"secrets/shop\"",
     );
     std::fs::write(env.account_file(), relative).unwrap();
-    let out = env.output(&["validate"]);
+    let out = env.run(["validate"]);
     assert!(
         text(&out.stdout).contains("acme/shop: warning[relative-secret-path]: client-secret-file `secrets/shop` is relative"),
         "{}",
@@ -450,7 +426,7 @@ fn a_relative_secret_path_is_stored_absolute_and_works_from_slash_with_an_empty_
 
 #[test]
 fn validate_finds_relative_secret_paths_ignored_account_files_and_missing_refresh_tokens() {
-    let env = TestEnv::new();
+    let env = config_env();
     let account = format!(
         "master-product-source = \"oms\"\n\
          [channels.shop]\ntype = \"beta-rest\"\nbase-url = \"https://shop.example/v1\"\n\
@@ -534,7 +510,7 @@ fn validate_finds_relative_secret_paths_ignored_account_files_and_missing_refres
     env.cmd(["--account", "acme", "validate", "--offline", "--strict"])
         .assert()
         .code(0);
-    env.login("acme", "shop");
+    env.logged_in("acme", "shop");
     env.cmd(["--account", "acme", "validate", "--strict"])
         .assert()
         .code(0);
@@ -542,7 +518,7 @@ fn validate_finds_relative_secret_paths_ignored_account_files_and_missing_refres
 
 #[test]
 fn small_messages_tell_the_truth() {
-    let env = TestEnv::new();
+    let env = config_env();
     env.account("acme", "master-product-source = \"oms\"\n")
         .current("acme");
     let out = env

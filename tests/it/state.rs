@@ -2,13 +2,12 @@
 //! identity (remove, re-add, re-point, `channel reset`), deletions end to
 //! end, partial exports and quarantine, and `products load`/`remove` rules.
 
-use crate::sandbox;
-use crate::support::run_env;
-
 use serde_json::{Value, json};
 
-use run_env::{RunEnv, batches, product};
 use sandbox::{Sandbox, Switches};
+use test_support::catalog::product;
+use test_support::peer::SandboxPeer;
+use test_support::{Backend, Rows, TestEnv};
 
 const HOURLY_EXPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("export-products", "1h")];
 const HOURLY_IMPORT: &[(&str, &str)] = &[("auth-refresh", "50m"), ("import-products", "1h")];
@@ -38,14 +37,14 @@ fn deletions(sandbox: &Sandbox) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn channel_show(env: &RunEnv, channel: &str) -> Value {
+fn channel_show(env: &TestEnv, channel: &str) -> Value {
     env.json(&["channel", "show", channel])
 }
 
 #[test]
 fn a_removed_and_re_added_channel_starts_fresh_against_a_new_shop() {
-    let mut env = RunEnv::new();
-    let old_shop = env.sandbox(
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let old_shop = SandboxPeer::with(
         0,
         Switches {
             item_error_skus: vec!["P-0007".into(), "P-0100".into()],
@@ -56,7 +55,7 @@ fn a_removed_and_re_added_channel_starts_fresh_against_a_new_shop() {
     env.load_jsonl("catalog.jsonl", &catalog(250));
     let (code, doc, stderr) = env.run_once_any(&[]);
     assert_eq!(code, 3, "partial: {doc:#}\n{stderr}");
-    let row = run_env::rows(&doc).get("out", "export-products").clone();
+    let row = Rows::of(&doc).get("out", "export-products").clone();
     assert_eq!(row.outcome, "partial");
     assert_eq!(old_shop.product_count(), 248);
     assert_eq!(
@@ -64,8 +63,8 @@ fn a_removed_and_re_added_channel_starts_fresh_against_a_new_shop() {
         true
     );
 
-    env.ok(&["channel", "remove", "out"]);
-    let new_shop = env.sandbox(0, Switches::default());
+    env.ok(["channel", "remove", "out"]);
+    let new_shop = SandboxPeer::with(0, Switches::default());
     env.add_channel_without_login("out", &new_shop, HOURLY_EXPORT);
     // No token of the old shop shows (or is used) for the new one.
     let shown = channel_show(&env, "out");
@@ -86,14 +85,14 @@ fn a_removed_and_re_added_channel_starts_fresh_against_a_new_shop() {
 
 #[test]
 fn a_channel_pointed_elsewhere_by_hand_starts_fresh_and_reset_forgets_on_purpose() {
-    let mut env = RunEnv::new();
-    let first = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let first = SandboxPeer::with(0, Switches::default());
     env.add_channel("out", &first, HOURLY_EXPORT);
     env.load_jsonl("catalog.jsonl", &catalog(30));
     assert_eq!(env.run_once(&[]).get("out", "export-products").items, 30);
 
     // Edit the base URL by hand (and the token URL with it).
-    let second = env.sandbox(0, Switches::default());
+    let second = SandboxPeer::with(0, Switches::default());
     let path = env.config_dir().join("accounts/acme.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let text = text
@@ -124,7 +123,7 @@ fn a_channel_pointed_elsewhere_by_hand_starts_fresh_and_reset_forgets_on_purpose
     assert_eq!(reset["channel"], "out");
     assert_eq!(reset["tokens"], true);
     assert_eq!(reset["exports"], 30);
-    let human = env.ok(&["channel", "reset", "out"]);
+    let human = env.ok(["channel", "reset", "out"]);
     assert!(human.contains("nothing to forget"), "{human}");
     assert_eq!(channel_show(&env, "out")["tokens"], Value::Null);
     env.login("out", &second.current_refresh_token());
@@ -144,9 +143,9 @@ fn a_channel_pointed_elsewhere_by_hand_starts_fresh_and_reset_forgets_on_purpose
 
 #[test]
 fn removed_products_are_deleted_on_every_exporting_channel() {
-    let mut env = RunEnv::new();
-    let a = env.sandbox(0, Switches::default());
-    let b = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let a = SandboxPeer::with(0, Switches::default());
+    let b = SandboxPeer::with(0, Switches::default());
     env.add_channel("a", &a, HOURLY_EXPORT);
     env.add_channel("b", &b, HOURLY_EXPORT);
     env.load_jsonl("catalog.jsonl", &catalog(20));
@@ -178,7 +177,7 @@ fn removed_products_are_deleted_on_every_exporting_channel() {
     a.clear_requests();
     let (code, doc, _) = env.run_once_any(&["--force"]);
     assert_eq!(code, 3, "{doc:#}");
-    let rows = run_env::rows(&doc);
+    let rows = Rows::of(&doc);
     assert_eq!(rows.get("a", "export-products").outcome, "ran");
     assert_eq!(rows.get("b", "export-products").outcome, "partial");
     assert!(rows.get("b", "export-products").detail.contains("P-0002"));
@@ -216,9 +215,9 @@ fn removed_products_are_deleted_on_every_exporting_channel() {
 
 #[test]
 fn a_complete_master_import_removes_what_the_master_lost_and_exports_delete_it() {
-    let mut env = RunEnv::new();
-    let master = env.sandbox(30, Switches::default());
-    let shop = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let master = SandboxPeer::with(30, Switches::default());
+    let shop = SandboxPeer::with(0, Switches::default());
     env.add_channel("m", &master, HOURLY_IMPORT);
     env.add_channel("shop", &shop, HOURLY_EXPORT);
     env.set_master("m");
@@ -255,7 +254,7 @@ fn a_complete_master_import_removes_what_the_master_lost_and_exports_delete_it()
 }
 
 /// Deletes skus on a sandbox through its batch API, as another system would.
-fn reqwest_delete(env: &RunEnv, sandbox: &Sandbox, skus: &[&str]) -> usize {
+fn reqwest_delete(env: &TestEnv, sandbox: &Sandbox, skus: &[&str]) -> usize {
     let _ = env;
     let base = sandbox.base_url();
     let token_url = sandbox.token_url();
@@ -306,8 +305,8 @@ fn reqwest_delete(env: &RunEnv, sandbox: &Sandbox, skus: &[&str]) -> usize {
 
 #[test]
 fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(
         0,
         Switches {
             item_error_skus: vec!["P-0003".into(), "P-0017".into()],
@@ -321,7 +320,7 @@ fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
         shop.clear_requests();
         let (code, doc, stderr) = env.run_once_any(&["--force"]);
         assert_eq!(code, 3, "run {run}: {doc:#}\n{stderr}");
-        let row = run_env::rows(&doc).get("shop", "export-products").clone();
+        let row = Rows::of(&doc).get("shop", "export-products").clone();
         assert_eq!(row.outcome, "partial", "run {run}");
         assert!(
             row.detail.contains("P-0003") && row.detail.contains("P-0017"),
@@ -336,7 +335,7 @@ fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
                 row.detail
             );
         } else {
-            assert_eq!(batches(&shop), vec![vec!["P-0003", "P-0017"]], "run {run}");
+            assert_eq!(shop.batches(), vec![vec!["P-0003", "P-0017"]], "run {run}");
         }
     }
     let history = env.json(&["history", "--channel", "shop"]);
@@ -356,7 +355,7 @@ fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
     shop.clear_requests();
     let rows = env.run_once(&["--force"]);
     assert_eq!(rows.get("shop", "export-products").outcome, "ran");
-    assert!(batches(&shop).is_empty());
+    assert!(shop.batches().is_empty());
     let status = env.json(&["status"]);
     let quarantined: Vec<&str> = status["quarantined"]
         .as_array()
@@ -365,7 +364,7 @@ fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
         .map(|q| q["sku"].as_str().unwrap())
         .collect();
     assert_eq!(quarantined, ["P-0003", "P-0017"]);
-    let human = env.ok(&["status"]);
+    let human = env.ok(["status"]);
     assert!(
         human.contains("quarantined") && human.contains("P-0017"),
         "{human}"
@@ -373,7 +372,7 @@ fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
     let show = env.show("P-0003");
     assert_eq!(show["exports"][0]["quarantined"], true, "{show:#}");
     assert!(
-        env.ok(&["products", "show", "P-0003"])
+        env.ok(["products", "show", "P-0003"])
             .contains("QUARANTINED")
     );
 
@@ -387,7 +386,7 @@ fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
     shop.clear_requests();
     let rows = env.run_once(&["--force"]);
     assert_eq!(rows.get("shop", "export-products").outcome, "ran");
-    assert_eq!(batches(&shop), vec![vec!["P-0003", "P-0017"]]);
+    assert_eq!(shop.batches(), vec![vec!["P-0003", "P-0017"]]);
     assert_eq!(shop.product_count(), 30);
     assert!(
         env.json(&["status"])["quarantined"]
@@ -399,8 +398,8 @@ fn rejected_items_make_the_export_partial_and_three_in_a_row_quarantine_them() {
 
 #[test]
 fn quarantine_after_is_set_per_channel() {
-    let mut env = RunEnv::new();
-    let shop = env.sandbox(
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let shop = SandboxPeer::with(
         0,
         Switches {
             item_error_skus: vec!["P-0002".into()],
@@ -418,12 +417,12 @@ fn quarantine_after_is_set_per_channel() {
     env.run_once_any(&[]);
     shop.clear_requests();
     env.run_once(&["--force"]);
-    assert!(batches(&shop).is_empty(), "quarantined after one rejection");
+    assert!(shop.batches().is_empty(), "quarantined after one rejection");
 }
 
 #[test]
 fn products_load_takes_files_without_updated_at_and_applies_the_sku_rules() {
-    let env = RunEnv::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let csv = env.write_file(
         "plain.csv",
         "\u{feff}sku,title,price,currency,quantity\r\nA-1,Shirt,19.90,EUR,3\r\nA-2,Mug,5,EUR,0\r\n",
@@ -469,7 +468,7 @@ fn products_load_takes_files_without_updated_at_and_applies_the_sku_rules() {
     ];
     for (text, ext, expected) in cases {
         let path = env.write_file(&format!("bad.{ext}"), &text);
-        let out = env.output(&["products", "load", path.to_str().unwrap()]);
+        let out = env.run(["products", "load", path.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{expected}: {stderr}");
         assert!(stderr.contains(expected), "{expected}: {stderr}");
@@ -484,11 +483,11 @@ fn products_load_takes_files_without_updated_at_and_applies_the_sku_rules() {
     );
 
     // `products remove` follows the same rules.
-    let out = env.output(&["products", "remove", "A-1 "]);
+    let out = env.run(["products", "remove", "A-1 "]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trailing white space"));
     let list = env.write_file("bad-list.txt", "A-1\n\tA-2\n");
-    let out = env.output(&["products", "remove", "--file", list.to_str().unwrap()]);
+    let out = env.run(["products", "remove", "--file", list.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -500,8 +499,8 @@ fn products_load_takes_files_without_updated_at_and_applies_the_sku_rules() {
 
 #[test]
 fn an_import_skips_a_bad_sku_by_name_and_takes_the_others() {
-    let mut env = RunEnv::new();
-    let master = env.sandbox(5, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let master = SandboxPeer::with(5, Switches::default());
     master.put_product(sandbox::Product {
         sku: "BAD ".into(),
         title: "t".into(),
@@ -519,7 +518,7 @@ fn an_import_skips_a_bad_sku_by_name_and_takes_the_others() {
         code, 3,
         "partial: one bad product never fails the page: {doc:#}"
     );
-    let row = run_env::rows(&doc).get("m", "import-products").clone();
+    let row = Rows::of(&doc).get("m", "import-products").clone();
     assert!(
         row.detail.starts_with("5 products into the catalog; 1 skipped: 1 refused by the catalog's rules (`BAD `: invalid sku `BAD `: trailing white space"),
         "{}",
@@ -530,14 +529,14 @@ fn an_import_skips_a_bad_sku_by_name_and_takes_the_others() {
 
 #[test]
 fn channel_set_to_another_base_url_starts_the_channel_fresh() {
-    let mut env = RunEnv::new();
-    let first = env.sandbox(0, Switches::default());
+    let mut env = TestEnv::with_account(Backend::Sqlite);
+    let first = SandboxPeer::with(0, Switches::default());
     env.add_channel("out", &first, HOURLY_EXPORT);
     env.load_jsonl("catalog.jsonl", &catalog(40));
     assert_eq!(env.run_once(&[]).get("out", "export-products").items, 40);
 
-    let second = env.sandbox(0, Switches::default());
-    env.ok(&[
+    let second = SandboxPeer::with(0, Switches::default());
+    env.ok([
         "channel",
         "set",
         "out",
@@ -555,7 +554,7 @@ fn channel_set_to_another_base_url_starts_the_channel_fresh() {
     assert_eq!(second.product_count(), 40);
     // Only a trailing slash more: the same endpoint, nothing forgotten.
     let same = second.base_url() + "/";
-    env.ok(&["channel", "set", "out", "--base-url", &same]);
+    env.ok(["channel", "set", "out", "--base-url", &same]);
     assert_eq!(
         channel_show(&env, "out")["tokens"]["refresh_token_stored"],
         true

@@ -1,60 +1,41 @@
-//! Crash suite for the state this branch added: SIGKILL during `channel
-//! reset`, during an export that deletes, and during a streamed `products
-//! load`, at named points (`OMS_CHANNELS_TEST_CRASH_AT`) and at random
-//! moments. After each kill nothing is half-applied, and the next run
-//! converges.
-
-use crate::both_backends;
-use crate::sandbox;
-use crate::support::backend::Backend;
-use crate::support::crash_env;
+//! Crash suite for the store's own state: SIGKILL during `channel reset`,
+//! during an export that deletes, and during a streamed `products load`, at
+//! named points (`OMS_CHANNELS_TEST_CRASH_AT`) and at random moments. After
+//! each kill nothing is half-applied, and the next run converges.
 
 use std::collections::BTreeSet;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crash_env::{
-    CHANNEL, Env, assert_no_panic, describe, killed, products, runtime, sandbox_config,
-    start_sandbox,
-};
 use sandbox::Sandbox;
+use test_support::catalog;
+use test_support::kill::random_delay;
+use test_support::output::describe;
+use test_support::peer::SandboxPeer;
+use test_support::{Backend, CHANNEL, TestEnv, both_backends};
 
-fn kill_after(env: &Env, args: &[&str], delay: Duration) -> (bool, Output) {
-    let mut child = env.spawn(args);
-    std::thread::sleep(delay);
-    let was_running = matches!(child.try_wait(), Ok(None));
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("the killed run is reaped");
-    assert_no_panic(&out);
-    (was_running && killed(&out), out)
-}
-
-fn random_delay(max: Duration) -> Duration {
-    Duration::from_micros(fastrand::u64(0..max.as_micros().max(1) as u64))
-}
-
-fn count(env: &Env, sql: &str) -> i64 {
+fn count(env: &TestEnv, sql: &str) -> i64 {
     env.count(sql)
 }
 
-fn export(env: &Env) -> Output {
-    env.run(&["run-once", "--force", "--job", "export-products"])
+fn export(env: &TestEnv) -> Output {
+    env.run(["run-once", "--force", "--job", "export-products"])
 }
 
 /// The channel holds exactly the catalog's skus.
-fn assert_channel_holds_the_catalog(env: &Env, sb: &Sandbox, context: &str) {
+fn assert_channel_holds_the_catalog(env: &TestEnv, sb: &Sandbox, context: &str) {
     let channel: BTreeSet<String> = sb.all_products().into_iter().map(|p| p.sku).collect();
     let catalog: BTreeSet<String> = env.catalog().into_keys().collect();
     assert_eq!(channel, catalog, "{context}");
 }
 
-fn login(env: &Env, sb: &Sandbox) {
-    let out = env.run_with_stdin(&["channel", "login", CHANNEL], &sb.current_refresh_token());
+fn login(env: &TestEnv, sb: &Sandbox) {
+    let out = env.run_with_stdin(["channel", "login", CHANNEL], &sb.current_refresh_token());
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
 /// Either the reset happened whole (no token, no export state) or not at all.
-fn reset_state(env: &Env, exported: i64) -> &'static str {
+fn reset_state(env: &TestEnv, exported: i64) -> &'static str {
     let exports = count(env, "SELECT count(*) FROM exports");
     let tokens = count(env, "SELECT count(*) FROM tokens");
     let jobs = count(env, "SELECT count(*) FROM job_state");
@@ -67,21 +48,18 @@ fn reset_state(env: &Env, exported: i64) -> &'static str {
 
 both_backends!(channel_reset_killed_is_all_or_nothing_and_the_next_run_converges);
 fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges(backend: Backend) {
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::with(backend);
-    env.setup(
+    let sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let env = TestEnv::with_channel(
+        backend,
         &sb,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
-        false,
     );
-    let out = env.load_products("catalog.jsonl", &products(0..500, "1.00"));
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    env.load_jsonl("catalog.jsonl", &catalog::numbered(0..500, "1.00"));
     assert_eq!(export(&env).status.code(), Some(0));
     assert_eq!(sb.product_count(), 500);
 
     for kill in 0..backend.iterations(5) {
-        let (died, out) = env.run_crashing_at("channel-reset", &["channel", "reset", CHANNEL]);
+        let (died, out) = env.run_killed_at("channel-reset", ["channel", "reset", CHANNEL]);
         assert!(
             died,
             "reset did not reach its crash point:\n{}",
@@ -92,7 +70,7 @@ fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges(backend: Ba
     }
     // Random kills: each leaves the reset whole or undone.
     let started = Instant::now();
-    let out = env.run(&["channel", "reset", CHANNEL, "--json"]);
+    let out = env.run(["channel", "reset", CHANNEL, "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let reset_time = started.elapsed();
     assert_eq!(reset_state(&env, 500), "after");
@@ -102,11 +80,7 @@ fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges(backend: Ba
             login(&env, &sb);
             assert_eq!(export(&env).status.code(), Some(0), "re-export #{i}");
         }
-        let (died, _) = kill_after(
-            &env,
-            &["channel", "reset", CHANNEL],
-            random_delay(reset_time * 2),
-        );
+        let (died, _) = env.kill_after(["channel", "reset", CHANNEL], random_delay(reset_time * 2));
         landed += usize::from(died);
         assert_eq!(env.integrity(), "ok", "random kill #{i}");
         reset_state(&env, 500);
@@ -114,7 +88,7 @@ fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges(backend: Ba
     eprintln!("channel reset: {landed} random kills landed mid-run");
     // Converges: the reset completes, and after a login the next export
     // sends every product again.
-    env.ok(&["channel", "reset", CHANNEL]);
+    env.ok(["channel", "reset", CHANNEL]);
     login(&env, &sb);
     sb.clear_requests();
     let out = export(&env);
@@ -133,26 +107,23 @@ fn channel_reset_killed_is_all_or_nothing_and_the_next_run_converges(backend: Ba
 
 both_backends!(an_export_that_deletes_killed_anywhere_converges);
 fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
-    let rt = runtime();
-    let mut config = sandbox_config(0);
+    let mut config = SandboxPeer::rotating(0);
     config.switches.latency_ms = 3;
-    let sb = start_sandbox(&rt, config);
-    let mut env = Env::with(backend);
-    env.setup(
+    let sb = SandboxPeer::start(config);
+    let env = TestEnv::with_channel(
+        backend,
         &sb,
         &[("auth-refresh", "50m"), ("export-products", "1h")],
-        false,
     );
-    let out = env.load_products("catalog.jsonl", &products(0..1500, "1.00"));
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    env.load_jsonl("catalog.jsonl", &catalog::numbered(0..1500, "1.00"));
     assert_eq!(export(&env).status.code(), Some(0));
     assert_eq!(sb.product_count(), 1500);
 
-    let remove = |env: &Env, range: std::ops::Range<u32>| {
+    let remove = |env: &TestEnv, range: std::ops::Range<u32>| {
         let list: String = range.map(|i| format!("CAT-{i:05}\n")).collect();
-        let path = env.dir.path().join("remove.txt");
+        let path = env.root().join("remove.txt");
         std::fs::write(&path, list).unwrap();
-        let out = env.run(&["products", "remove", "--file", path.to_str().unwrap()]);
+        let out = env.run(["products", "remove", "--file", path.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     };
     let mut removed = 0;
@@ -161,7 +132,7 @@ fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
             remove(&env, removed..removed + 100);
             removed += 100;
             let (died, out) =
-                env.run_crashing_at(point, &["run-once", "--force", "--job", "export-products"]);
+                env.run_killed_at(point, ["run-once", "--force", "--job", "export-products"]);
             assert!(died, "{point}: not reached:\n{}", describe(&out));
             assert_eq!(env.integrity(), "ok", "{point} #{kill}");
             // A deletion is forgotten only once the channel confirmed it.
@@ -191,9 +162,8 @@ fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
     for i in 0..backend.iterations(6) {
         remove(&env, removed..removed + 100);
         removed += 100;
-        let (died, _) = kill_after(
-            &env,
-            &["run-once", "--force", "--job", "export-products"],
+        let (died, _) = env.kill_after(
+            ["run-once", "--force", "--job", "export-products"],
             random_delay(one_run),
         );
         landed += usize::from(died);
@@ -212,18 +182,15 @@ fn an_export_that_deletes_killed_anywhere_converges(backend: Backend) {
 
 both_backends!(a_streamed_products_load_killed_mid_file_loads_nothing);
 fn a_streamed_products_load_killed_mid_file_loads_nothing(backend: Backend) {
-    let rt = runtime();
-    let sb = start_sandbox(&rt, sandbox_config(0));
-    let mut env = Env::with(backend);
-    env.setup(&sb, &[], false);
-    let old = products(0..3000, "1.00");
-    let out = env.load_products("old.jsonl", &old);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let sb = SandboxPeer::start(SandboxPeer::rotating(0));
+    let env = TestEnv::with_channel(backend, &sb, &[]);
+    let old = catalog::numbered(0..3000, "1.00");
+    env.load_jsonl("old.jsonl", &old);
     let before = env.catalog();
     // Many chunks: the kill lands after some of them were written.
     let write = |name: &str, price: &str| {
-        let path = env.dir.path().join(name);
-        let text: String = products(0..20_000, price)
+        let path = env.root().join(name);
+        let text: String = catalog::numbered(0..20_000, price)
             .iter()
             .map(|p| serde_json::to_string(p).unwrap() + "\n")
             .collect();
@@ -232,9 +199,9 @@ fn a_streamed_products_load_killed_mid_file_loads_nothing(backend: Backend) {
     };
     let new = write("new.jsonl", "2.00");
     for kill in 0..backend.iterations(5) {
-        let (died, out) = env.run_crashing_at(
+        let (died, out) = env.run_killed_at(
             "products-load-chunk",
-            &["products", "load", new.to_str().unwrap()],
+            ["products", "load", new.to_str().unwrap()],
         );
         assert!(died, "not reached:\n{}", describe(&out));
         assert_eq!(env.integrity(), "ok");
@@ -242,15 +209,14 @@ fn a_streamed_products_load_killed_mid_file_loads_nothing(backend: Backend) {
     }
     let other = write("other.jsonl", "3.00");
     let started = Instant::now();
-    let out = env.run(&["products", "load", new.to_str().unwrap()]);
+    let out = env.run(["products", "load", new.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let load_time = started.elapsed();
     let mut landed = 0;
     for i in 0..backend.iterations(10) {
         let file = if i % 2 == 0 { &other } else { &new };
-        let (died, _) = kill_after(
-            &env,
-            &["products", "load", file.to_str().unwrap()],
+        let (died, _) = env.kill_after(
+            ["products", "load", file.to_str().unwrap()],
             random_delay(load_time),
         );
         landed += usize::from(died);
@@ -262,7 +228,7 @@ fn a_streamed_products_load_killed_mid_file_loads_nothing(backend: Backend) {
     }
     eprintln!("streamed load: {landed} random kills landed mid-load");
     // The next load converges.
-    let out = env.run(&["products", "load", other.to_str().unwrap()]);
+    let out = env.run(["products", "load", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     assert!(env.catalog().values().all(|r| r.price == "3.00"));
 }

@@ -5,101 +5,14 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::support::pg::PgCluster;
+use test_support::pg::PgCluster;
+use test_support::tls::make_certs;
+use test_support::{Backend, TestEnv};
 
 const PASSWORD: &str = "tls-test-pw-7";
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs (install the `openssl` package)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA and a server certificate for `localhost` only (no IP address), in
-/// a dir the server's user can read.
-pub(crate) fn make_certs(dir: &Path) {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=oms-test-ca",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-    let key = dir.join("server.key");
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::set_permissions(
-        dir.join("server.crt"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    // The server (the `postgres` user when the tests run as root) must own its key.
-    if unsafe { libc::geteuid() } == 0 {
-        let out = Command::new("id")
-            .args(["-u", "postgres"])
-            .output()
-            .unwrap();
-        let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        std::os::unix::fs::chown(&key, Some(uid), None).unwrap();
-    }
-}
 
 /// TLS on, role `oms` with a password, reachable only over TLS with it.
 fn secure_cluster(certs: &Path) -> PgCluster {
@@ -142,46 +55,12 @@ fn secure_cluster(certs: &Path) -> PgCluster {
     cluster
 }
 
-struct Env {
-    _dir: tempfile::TempDir,
-    config: std::path::PathBuf,
-    data: std::path::PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let env = Env {
-            config: dir.path().join("config"),
-            data: dir.path().join("data"),
-            _dir: dir,
-        };
-        let out = env.run(&["account", "add", "acme"], &[]);
-        assert!(out.status.success(), "{out:?}");
-        env
-    }
-
-    /// `oms-channels <args>` with only the PG variables given here.
-    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("oms-channels"));
-        cmd.args(args)
-            .env("OMS_CHANNELS_CONFIG_DIR", &self.config)
-            .env("OMS_CHANNELS_DATA_DIR", &self.data);
-        for var in [
-            "OMS_CHANNELS_STORE",
-            "PGPASSWORD",
-            "PGPASSFILE",
-            "PGUSER",
-            "PGHOST",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("HOME", self._dir.path());
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    }
+/// `oms-channels <args>` in `env` with only these PostgreSQL variables
+/// (the env removes the caller's).
+fn run(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = env.command(args);
+    cmd.envs(vars.iter().copied());
+    env.finish(cmd, None)
 }
 
 fn text(out: &Output) -> String {
@@ -199,9 +78,9 @@ fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
     let cluster = secure_cluster(certs.path());
     let port = cluster.port();
     let ca = certs.path().join("ca.crt").display().to_string();
-    let env = Env::new();
+    let env = TestEnv::with_account(Backend::Sqlite);
     let url = |host: &str, query: &str| format!("postgres://oms@{host}:{port}/oms?{query}");
-    let status = |url: &str, vars: &[(&str, &str)]| env.run(&["status", "--store", url], vars);
+    let status = |url: &str, vars: &[(&str, &str)]| run(&env, &["status", "--store", url], vars);
     let with_password = [("PGPASSWORD", PASSWORD)];
 
     // verify-full: the chain and the name check out; the store works.
@@ -209,7 +88,7 @@ fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
         "localhost",
         &format!("sslmode=verify-full&sslrootcert={ca}"),
     );
-    let out = env.run(&["run-once", "--store", &full], &with_password);
+    let out = run(&env, &["run-once", "--store", &full], &with_password);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = status(&full, &with_password);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -261,7 +140,7 @@ fn the_store_honours_sslmode_and_takes_its_password_the_libpq_way() {
     assert!(!text(&out).contains("not-the-password"), "{}", text(&out));
 
     // A passfile works when only its owner can read it, as with libpq.
-    let passfile = env._dir.path().join("pgpass");
+    let passfile = env.root().join("pgpass");
     std::fs::write(&passfile, format!("localhost:{port}:oms:oms:{PASSWORD}\n")).unwrap();
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
     let passfile_var = [("PGPASSFILE", passfile.to_str().unwrap())];

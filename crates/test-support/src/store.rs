@@ -9,31 +9,11 @@
 //!
 //! [`both_backends!`]: crate::both_backends
 
-// Each suite uses a different part of these helpers.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::pg::PgCluster;
-
-/// The variable that selects the store for every command.
-pub const STORE_VAR: &str = "OMS_CHANNELS_STORE";
-
-/// libpq variables that would leak the caller's PostgreSQL setup into a test.
-const CLEARED_PG_ENV: [&str; 10] = [
-    "PGPASSWORD",
-    "PGPASSFILE",
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGDATABASE",
-    "PGSSLMODE",
-    "PGSERVICE",
-    "PGOPTIONS",
-];
+use crate::pg::PgCluster;
 
 /// Which store a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +47,7 @@ impl Backend {
 /// `cargo test --test it postgres` runs every PostgreSQL variant.
 ///
 /// ```ignore
-/// fn imports_everything(backend: Backend) { let env = RunEnv::with(backend); ... }
+/// fn imports_everything(backend: Backend) { let env = TestEnv::builder().backend(backend).build(); ... }
 /// both_backends!(imports_everything);
 /// ```
 #[macro_export]
@@ -77,12 +57,12 @@ macro_rules! both_backends {
             mod $name {
                 #[test]
                 fn sqlite() {
-                    super::$name($crate::support::backend::Backend::Sqlite)
+                    super::$name($crate::Backend::Sqlite)
                 }
 
                 #[test]
                 fn postgres() {
-                    super::$name($crate::support::backend::Backend::Postgres)
+                    super::$name($crate::Backend::Postgres)
                 }
             }
         )+
@@ -146,35 +126,6 @@ impl TestStore {
     /// The database name on the shared cluster.
     pub fn database(&self) -> Option<&str> {
         self.pg.as_ref().map(|pg| pg.database.as_str())
-    }
-
-    /// The variables every command of this env runs with: `OMS_CHANNELS_STORE`
-    /// for PostgreSQL; none (and the caller's removed) for SQLite.
-    pub fn vars(&self) -> Vec<(&'static str, Option<String>)> {
-        let mut vars: Vec<(&'static str, Option<String>)> =
-            CLEARED_PG_ENV.iter().map(|v| (*v, None)).collect();
-        vars.push((STORE_VAR, self.url().map(str::to_string)));
-        vars
-    }
-
-    /// Sets [`TestStore::vars`] on a command.
-    pub fn apply(&self, cmd: &mut std::process::Command) {
-        for (name, value) in self.vars() {
-            match value {
-                Some(value) => cmd.env(name, value),
-                None => cmd.env_remove(name),
-            };
-        }
-    }
-
-    /// Sets [`TestStore::vars`] on an `assert_cmd` command.
-    pub fn apply_assert(&self, cmd: &mut assert_cmd::Command) {
-        for (name, value) in self.vars() {
-            match value {
-                Some(value) => cmd.env(name, value),
-                None => cmd.env_remove(name),
-            };
-        }
     }
 
     /// `<data dir>/<account>.db`, the SQLite store's file.
@@ -474,60 +425,65 @@ impl PgConn {
     }
 }
 
-#[test]
-fn the_postgres_looks_read_an_account_schema_and_see_held_locks() {
-    let store = TestStore::new(Backend::Postgres, Path::new("/nonexistent"));
-    let cluster = PgCluster::shared();
-    let db = store.database().unwrap();
-    assert!(!store.exists("acme"));
-    cluster.psql(
-        db,
-        "CREATE SCHEMA oms_acme; \
-         CREATE TABLE oms_acme.tokens (channel TEXT PRIMARY KEY, refresh_token TEXT, n BIGINT); \
-         INSERT INTO oms_acme.tokens VALUES ('shop', 'it''s', 7), ('web', NULL, 8)",
-    );
-    assert!(store.exists("acme"));
-    assert_eq!(
-        store.query(
-            "acme",
-            "SELECT refresh_token, n FROM tokens WHERE channel = ?1",
-            &["shop"]
-        ),
-        Ok(vec![vec![Some("it's".to_string()), Some("7".to_string())]])
-    );
-    assert_eq!(
-        store.value(
-            "acme",
-            "SELECT refresh_token FROM tokens WHERE channel = ?1",
-            &["web"]
-        ),
-        None
-    );
-    assert_eq!(store.count("acme", "SELECT count(*) FROM tokens", &[]), 2);
-    assert!(store.query("acme", "SELECT * FROM nothing", &[]).is_err());
-    assert_eq!(store.integrity("acme"), "ok");
-    assert_eq!(
-        store.count(
-            "acme",
-            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE n.nspname = 'oms_acme'",
-            &[]
-        ),
-        0,
-        "the integrity check put nothing into the account's schema"
-    );
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    // A session holding an advisory lock is seen; once it ends, it is not.
-    let holder = PgConn::open(store.url().unwrap()).unwrap();
-    holder
-        .runtime
-        .block_on(holder.client.simple_query("SELECT pg_advisory_lock(42)"))
-        .unwrap();
-    assert_eq!(store.advisory_locks().len(), 1);
-    drop(holder);
-    assert_eq!(
-        store.integrity("acme"),
-        "ok",
-        "the lock died with its session"
-    );
+    #[test]
+    fn the_postgres_looks_read_an_account_schema_and_see_held_locks() {
+        let store = TestStore::new(Backend::Postgres, Path::new("/nonexistent"));
+        let cluster = PgCluster::shared();
+        let db = store.database().unwrap();
+        assert!(!store.exists("acme"));
+        cluster.psql(
+            db,
+            "CREATE SCHEMA oms_acme; \
+             CREATE TABLE oms_acme.tokens (channel TEXT PRIMARY KEY, refresh_token TEXT, n BIGINT); \
+             INSERT INTO oms_acme.tokens VALUES ('shop', 'it''s', 7), ('web', NULL, 8)",
+        );
+        assert!(store.exists("acme"));
+        assert_eq!(
+            store.query(
+                "acme",
+                "SELECT refresh_token, n FROM tokens WHERE channel = ?1",
+                &["shop"]
+            ),
+            Ok(vec![vec![Some("it's".to_string()), Some("7".to_string())]])
+        );
+        assert_eq!(
+            store.value(
+                "acme",
+                "SELECT refresh_token FROM tokens WHERE channel = ?1",
+                &["web"]
+            ),
+            None
+        );
+        assert_eq!(store.count("acme", "SELECT count(*) FROM tokens", &[]), 2);
+        assert!(store.query("acme", "SELECT * FROM nothing", &[]).is_err());
+        assert_eq!(store.integrity("acme"), "ok");
+        assert_eq!(
+            store.count(
+                "acme",
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE n.nspname = 'oms_acme'",
+                &[]
+            ),
+            0,
+            "the integrity check put nothing into the account's schema"
+        );
+
+        // A session holding an advisory lock is seen; once it ends, it is not.
+        let holder = PgConn::open(store.url().unwrap()).unwrap();
+        holder
+            .runtime
+            .block_on(holder.client.simple_query("SELECT pg_advisory_lock(42)"))
+            .unwrap();
+        assert_eq!(store.advisory_locks().len(), 1);
+        drop(holder);
+        assert_eq!(
+            store.integrity("acme"),
+            "ok",
+            "the lock died with its session"
+        );
+    }
 }

@@ -26,6 +26,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Where the server binaries are unless `OMS_TEST_PG_BIN` says otherwise.
 pub const DEFAULT_PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
+/// The dir of the PostgreSQL server binaries (`OMS_TEST_PG_BIN`, else
+/// [`DEFAULT_PG_BIN`]).
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("OMS_TEST_PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PG_BIN))
+}
+
 /// The database superuser of every test cluster (trust auth, loopback only).
 pub const SUPERUSER: &str = "postgres";
 
@@ -53,9 +61,7 @@ impl PgCluster {
     /// Starts a fresh cluster. Panics, naming what to install or what failed,
     /// when PostgreSQL 15 is missing or the server does not start.
     pub fn start() -> PgCluster {
-        let bin = std::env::var_os("OMS_TEST_PG_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_PG_BIN));
+        let bin = bin_dir();
         for tool in ["initdb", "pg_ctl", "postgres", "psql"] {
             assert!(
                 bin.join(tool).is_file(),
@@ -265,8 +271,7 @@ fn fresh_dir() -> PathBuf {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    rustix::process::geteuid().is_root()
 }
 
 /// The uid and gid of the `postgres` user (the postgresql-15 package makes it).
@@ -309,43 +314,48 @@ fn describe(out: &Output) -> String {
     )
 }
 
-#[test]
-fn a_throwaway_cluster_answers_queries_and_is_gone_after_drop() {
-    let cluster = PgCluster::start();
-    cluster.create_database("smoke");
-    assert_eq!(cluster.psql("smoke", "SELECT 40 + 2"), "42");
-    assert_eq!(
-        cluster.psql("smoke", "SHOW fsync"),
-        "off",
-        "a throwaway cluster never fsyncs"
-    );
-    let port = cluster.port();
-    assert!(
-        cluster
-            .socket_dir()
-            .join(format!(".s.PGSQL.{port}"))
-            .exists(),
-        "the server also listens on a unix socket in its temp dir"
-    );
-    let dir = cluster.dir.clone();
-    drop(cluster);
-    assert!(!dir.exists(), "the temp dir {} is removed", dir.display());
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "nothing listens on port {port} after drop"
-    );
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[test]
-fn the_shared_cluster_gives_each_test_its_own_database() {
-    let cluster = PgCluster::shared();
-    let a = cluster.fresh_database("pg_shared");
-    let b = cluster.fresh_database("pg_shared");
-    assert_ne!(a, b);
-    cluster.psql(&a, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
-    assert_eq!(cluster.psql(&a, "SELECT count(*) FROM t"), "1");
-    assert_eq!(
-        cluster.psql(&b, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"),
-        "0"
-    );
+    #[test]
+    fn a_throwaway_cluster_answers_queries_and_is_gone_after_drop() {
+        let cluster = PgCluster::start();
+        cluster.create_database("smoke");
+        assert_eq!(cluster.psql("smoke", "SELECT 40 + 2"), "42");
+        assert_eq!(
+            cluster.psql("smoke", "SHOW fsync"),
+            "off",
+            "a throwaway cluster never fsyncs"
+        );
+        let port = cluster.port();
+        assert!(
+            cluster
+                .socket_dir()
+                .join(format!(".s.PGSQL.{port}"))
+                .exists(),
+            "the server also listens on a unix socket in its temp dir"
+        );
+        let dir = cluster.dir.clone();
+        drop(cluster);
+        assert!(!dir.exists(), "the temp dir {} is removed", dir.display());
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "nothing listens on port {port} after drop"
+        );
+    }
+
+    #[test]
+    fn the_shared_cluster_gives_each_test_its_own_database() {
+        let cluster = PgCluster::shared();
+        let a = cluster.fresh_database("pg_shared");
+        let b = cluster.fresh_database("pg_shared");
+        assert_ne!(a, b);
+        cluster.psql(&a, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
+        assert_eq!(cluster.psql(&a, "SELECT count(*) FROM t"), "1");
+        assert_eq!(
+            cluster.psql(&b, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"),
+            "0"
+        );
+    }
 }

@@ -9,30 +9,21 @@
 //! skip the figures against real Vendure and Medusa servers, `-- --idle` or
 //! `-- --runners` for those figures alone).
 
-#[path = "bench/many.rs"]
 mod many;
-#[path = "bench/peers.rs"]
+mod measure;
 mod peers;
-// The test peers' harnesses, shared with the integration tests.
-#[allow(dead_code)]
-#[path = "../tests/it/support/medusa.rs"]
-mod medusa;
-#[allow(dead_code)]
-#[path = "../tests/it/support/pg.rs"]
-mod pg;
-#[path = "../tests/it/support/vendure.rs"]
-mod vendure;
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 use serde_json::Value;
+use test_support::TestEnv;
 
 /// No child may run longer than this; a hung one is killed and the bench fails.
 const CHILD_DEADLINE: Duration = Duration::from_secs(900);
@@ -124,7 +115,11 @@ impl Sizes {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<ExitCode> {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if let Some(code) = measure::measurer(&args) {
+        return Ok(code);
+    }
     let mut quick = false;
     let mut build = true;
     let mut with_peers = true;
@@ -144,7 +139,7 @@ fn main() -> Result<()> {
                      --runners  only the many-accounts figures on a PostgreSQL store\n\
                      \x20          (runners scaling; idle run-once per account, PostgreSQL vs SQLite)"
                 );
-                return Ok(());
+                return Ok(ExitCode::SUCCESS);
             }
             other => bail!(
                 "unknown argument `{other}`: expected --quick, --no-build, --no-peers, --idle or --runners"
@@ -180,9 +175,9 @@ fn main() -> Result<()> {
     }
     if with_peers && !only {
         eprintln!("bench: real platforms: import from Vendure");
-        peers::vendure(&bins, sizes.vendure_variants, &mut table)?;
+        peers::vendure(sizes.vendure_variants, &mut table)?;
         eprintln!("bench: real platforms: import from Medusa");
-        peers::medusa(&bins, sizes.medusa_products, &mut table)?;
+        peers::medusa(sizes.medusa_products, &mut table)?;
     }
 
     println!("{}", machine());
@@ -190,7 +185,7 @@ fn main() -> Result<()> {
     if table.missed > 0 {
         println!("{} figure(s) miss their target", table.missed);
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 // ---- the five figures ----
@@ -198,7 +193,7 @@ fn main() -> Result<()> {
 /// Figure 1: `run-once` with nothing due on many channels vs `--version`.
 fn idle(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     let sandbox = Sandbox::start(&bins.sandbox, &["--products", "10", "--client-credentials"])?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     let channels: Vec<String> = (1..=sizes.idle_channels)
         .map(|i| format!("c{i:02}"))
         .collect();
@@ -309,7 +304,7 @@ fn import_once(bins: &Bins, products: u64, with_floor: bool, latency_ms: u64) ->
             "--client-credentials",
         ],
     )?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     env.account(
         "imp",
         &["shop".to_string()],
@@ -341,14 +336,14 @@ fn import_once(bins: &Bins, products: u64, with_floor: bool, latency_ms: u64) ->
 /// nothing changed.
 fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     let sandbox = Sandbox::start(&bins.sandbox, &["--products", "0", "--client-credentials"])?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     env.account(
         "exp",
         &["shop".to_string()],
         None,
         &[("auth-refresh", "1h"), ("export-products", "1h")],
     )?;
-    let file = env.dir.path().join("products.jsonl");
+    let file = env.test.root().join("products.jsonl");
     write_products(&file, sizes.export)?;
     let n = thousands(sizes.export as u64);
 
@@ -369,7 +364,7 @@ fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
         version,
         Duration::from_secs(1),
     );
-    load_large(bins, &sandbox, sizes, table, (sizes.export, load.wall))?;
+    load_large(&sandbox, sizes, table, (sizes.export, load.wall))?;
 
     let run = env.run(&["run-once", "--json"])?;
     let sent = run.job_items("shop", "export-products")?;
@@ -407,15 +402,14 @@ fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
 /// an account of its own: peak RSS (the file is streamed, so memory stays
 /// flat) and wall time, shown next to the small load's per-product time.
 fn load_large(
-    bins: &Bins,
     sandbox: &Sandbox,
     sizes: &Sizes,
     table: &mut Table,
     (small_n, small_wall): (usize, Duration),
 ) -> Result<()> {
-    let env = Env::new(bins, sandbox)?;
+    let env = Env::new(sandbox)?;
     env.account("big", &[], None, &[])?;
-    let file = env.dir.path().join("products.csv");
+    let file = env.test.root().join("products.csv");
     write_products_csv(&file, sizes.load_large)?;
     let n = sizes.load_large;
     let load = env.run(&[
@@ -467,7 +461,7 @@ fn slow_channels(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
             "--client-credentials",
         ],
     )?;
-    let env = Env::new(bins, &sandbox)?;
+    let env = Env::new(&sandbox)?;
     let periods = [("auth-refresh", "1h"), ("import-products", "1h")];
     let many: Vec<String> = (1..=sizes.slow_channels)
         .map(|i| format!("c{i:02}"))
@@ -733,10 +727,9 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own child, which is not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-        }
+        // Not reaped yet, so the pid is still this child's.
+        let pid = rustix::process::Pid::from_child(&self.child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -750,9 +743,9 @@ impl Drop for Sandbox {
 }
 
 /// A throwaway config and data dir for one scenario, and the CLI run in it.
-struct Env<'a> {
-    bins: &'a Bins,
-    dir: tempfile::TempDir,
+struct Env {
+    /// The dirs and the clean environment every run gets.
+    test: TestEnv,
     secret: String,
     base_url: String,
     token_url: String,
@@ -760,6 +753,28 @@ struct Env<'a> {
     /// `OMS_CHANNELS_STORE` for every run; `None` runs on the SQLite files
     /// of the data dir (and keeps a store URL in the caller's env out).
     store: Option<String>,
+}
+
+/// A test env with the binary's own retry and timeout defaults: the bench
+/// measures what users get, not the tests' fast-failing knobs.
+fn bench_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.remove_var("OMS_CHANNELS_RETRY_BASE_MS");
+    env.remove_var("OMS_CHANNELS_REQUEST_TIMEOUT_MS");
+    env
+}
+
+/// A CLI run in flight, through the measurer.
+struct Running {
+    child: Child,
+    report: PathBuf,
+}
+
+impl Running {
+    /// Waits at most [`CHILD_DEADLINE`] (then kills it and its child).
+    fn wait(self) -> Result<measure::Exit> {
+        measure::wait(self.child, &self.report, CHILD_DEADLINE)
+    }
 }
 
 /// One finished CLI run.
@@ -823,13 +838,10 @@ impl Run {
     }
 }
 
-impl<'a> Env<'a> {
-    fn new(bins: &'a Bins, sandbox: &Sandbox) -> Result<Env<'a>> {
+impl Env {
+    fn new(sandbox: &Sandbox) -> Result<Env> {
         Ok(Env {
-            bins,
-            dir: tempfile::Builder::new()
-                .prefix("oms-channels-bench")
-                .tempdir()?,
+            test: bench_env(),
             secret: sandbox.field("client_secret")?.to_string(),
             base_url: sandbox.field("base_url")?.to_string(),
             token_url: sandbox.field("token_url")?.to_string(),
@@ -839,19 +851,16 @@ impl<'a> Env<'a> {
     }
 
     /// The same scenario on the store at `url` instead of SQLite files.
-    fn with_store(mut self, url: &str) -> Env<'a> {
+    fn with_store(mut self, url: &str) -> Env {
         self.store = Some(url.to_string());
         self
     }
 
     /// A scenario against a test peer: no sandbox, and `secret` (a password
     /// or an API key) in the env var the channel names.
-    fn for_peer(bins: &'a Bins, secret: &str) -> Result<Env<'a>> {
+    fn for_peer(secret: &str) -> Result<Env> {
         Ok(Env {
-            bins,
-            dir: tempfile::Builder::new()
-                .prefix("oms-channels-bench")
-                .tempdir()?,
+            test: bench_env(),
             secret: secret.to_string(),
             base_url: String::new(),
             token_url: String::new(),
@@ -916,38 +925,43 @@ impl<'a> Env<'a> {
         out: &Path,
         err: &Path,
     ) -> Result<Command> {
-        let mut command = Command::new(&self.bins.cli);
+        let mut command = self.test.bare_command();
         command
             .args(args)
-            .env("OMS_CHANNELS_CONFIG_DIR", self.dir.path().join("config"))
+            .env("OMS_CHANNELS_CONFIG_DIR", self.test.config_dir())
             .env(
                 "OMS_CHANNELS_DATA_DIR",
-                data.map_or_else(|| self.dir.path().join("data"), Path::to_path_buf),
+                data.map_or_else(|| self.test.data_dir(), Path::to_path_buf),
             )
             .env(SECRET_ENV, &self.secret)
-            .env("NO_COLOR", "1")
-            .env_remove("OMS_CHANNELS_ACCOUNT")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .stdout(File::create(out)?)
             .stderr(File::create(err)?);
-        match &self.store {
-            Some(url) => command.env("OMS_CHANNELS_STORE", url),
-            None => command.env_remove("OMS_CHANNELS_STORE"),
-        };
+        if let Some(url) = &self.store {
+            command.env("OMS_CHANNELS_STORE", url);
+        }
         Ok(command)
+    }
+
+    /// Starts the CLI with `args` ([`Env::command`]) through the measurer.
+    fn start(&self, args: &[&str], data: Option<&Path>, out: &Path, err: &Path) -> Result<Running> {
+        let report = out.with_extension("measured");
+        let _ = std::fs::remove_file(&report);
+        let command = self.command(args, data, out, err)?;
+        let child = measure::wrap(&command, &report)?
+            .stdin(Stdio::null())
+            .stdout(File::create(out)?)
+            .stderr(File::create(err)?)
+            .spawn()
+            .context("cannot start oms-channels")?;
+        Ok(Running { child, report })
     }
 
     /// Runs the CLI to completion; fails unless it exits 0. Wall time from
     /// spawn to exit; peak RSS from the kernel's accounting of this child.
     fn run(&self, args: &[&str]) -> Result<Run> {
-        let out_path = self.dir.path().join("stdout");
-        let err_path = self.dir.path().join("stderr");
-        let mut command = self.command(args, None, &out_path, &err_path)?;
-        let start = Instant::now();
-        let child = command.spawn().context("cannot start oms-channels")?;
-        let exit = wait_with_deadline(child, CHILD_DEADLINE)?;
-        let wall = start.elapsed();
+        let out_path = self.test.root().join("stdout");
+        let err_path = self.test.root().join("stderr");
+        let exit = self.start(args, None, &out_path, &err_path)?.wait()?;
         let stdout = std::fs::read_to_string(&out_path)?;
         if exit.code != Some(0) {
             bail!(
@@ -958,78 +972,12 @@ impl<'a> Env<'a> {
             );
         }
         Ok(Run {
-            wall,
+            wall: exit.wall,
             max_rss_kb: exit.max_rss_kb,
             cpu: exit.cpu,
             stdout,
         })
     }
-}
-
-/// How a child ended, from the kernel's accounting.
-struct Exit {
-    /// `None` when a signal ended it.
-    code: Option<i32>,
-    max_rss_kb: u64,
-    /// User plus system CPU time.
-    cpu: Duration,
-}
-
-/// Waits for `child`, killing it after `deadline`; returns its exit code,
-/// peak RSS and CPU time.
-fn wait_with_deadline(child: Child, deadline: Duration) -> Result<Exit> {
-    let pid = i32::try_from(child.id()).context("pid out of range")?;
-    let (done, finished) = mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if finished.recv_timeout(deadline) == Err(mpsc::RecvTimeoutError::Timeout) {
-            eprintln!("bench: a child ran past {deadline:?}; killing it");
-            // SAFETY: the child is not reaped before this thread is joined.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    });
-    // Wait without reaping, so the pid stays ours until the watchdog is gone.
-    // SAFETY: plain syscalls on our own child with zeroed out-parameters.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        while libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOWAIT,
-        ) != 0
-        {
-            let err = std::io::Error::last_os_error();
-            ensure!(
-                err.kind() == std::io::ErrorKind::Interrupted,
-                "waitid: {err}"
-            );
-        }
-    }
-    drop(done);
-    let _ = watchdog.join();
-    let mut status = 0;
-    // SAFETY: as above; this reaps the child and reads its resource usage.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        ensure!(
-            libc::wait4(pid, &mut status, 0, &mut usage) == pid,
-            "wait4: {}",
-            std::io::Error::last_os_error()
-        );
-        usage
-    };
-    // `child` was reaped above: dropping it neither waits nor kills.
-    drop(child);
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    let time = |t: libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
-    };
-    Ok(Exit {
-        code,
-        max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-        cpu: time(usage.ru_utime) + time(usage.ru_stime),
-    })
 }
 
 // ---- the table ----

@@ -1,0 +1,321 @@
+//! The sandbox beta-rest channel: a strict HTTP server on loopback with seeded
+//! products and fault switches, for the quick start, the integration tests and
+//! the bench. It speaks the beta-rest protocol only and depends on nothing of
+//! `oms-channels`, so it checks the client from outside, as a real channel
+//! would, and decodes with the crates a real server uses (`base64`,
+//! `form_urlencoded`, `mime`, `serde_json`).
+//!
+//! The modules follow the protocol: `auth` (the OAuth token endpoint and
+//! bearer checks), `listing` (`GET /products`), `batch` (`POST
+//! /products/batch`), `catalog` and `seed` (what it holds), `faults`
+//! (what the switches do to a request), `admin` (`/_sandbox/*`), `http`
+//! (dispatch) and `conn` (connections a fault can reset).
+//!
+//! Seeded products are derived from their index on demand, so a catalog of a
+//! million products costs a bitset, not a million structs; only products
+//! created or changed through export or the Rust API live in a map.
+
+mod admin;
+mod auth;
+mod batch;
+mod catalog;
+mod conn;
+mod faults;
+mod http;
+mod listing;
+mod product;
+mod seed;
+mod shared;
+mod switches;
+
+#[cfg(test)]
+mod test_client;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use product::Product;
+pub use switches::Switches;
+
+use shared::{Shared, lock, read, write};
+
+/// How to start a sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Number of seeded products (`SKU-0000001` ..).
+    pub products: u64,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Largest `limit` accepted by `GET /products`.
+    pub max_page_size: u32,
+    /// The grant's first refresh token; random when `None`.
+    pub refresh_token: Option<String>,
+    pub switches: Switches,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            port: 0,
+            products: 1000,
+            client_id: "demo-client".into(),
+            client_secret: "demo-secret".into(),
+            // The beta-rest protocol's maximum; tests lower it to play a
+            // stricter channel.
+            max_page_size: 500,
+            refresh_token: None,
+            switches: Switches::default(),
+        }
+    }
+}
+
+/// One protocol request as the sandbox saw it (`/_sandbox/*` is not recorded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// Raw query string, empty when there was none.
+    pub query: String,
+    /// Status sent; 0 when the connection was reset without a reply.
+    pub status: u16,
+    pub authorization_present: bool,
+    /// Raw body, kept for `POST /products/batch` only.
+    pub body: Option<String>,
+}
+
+/// A running sandbox; dropping it stops the server too.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1 (on `config.port`) and serves on the current runtime.
+    ///
+    /// Panics when it cannot bind or the switches are invalid; see [`Sandbox::try_start`].
+    pub async fn start(config: SandboxConfig) -> Sandbox {
+        match Sandbox::try_start(config).await {
+            Ok(sandbox) => sandbox,
+            Err(err) => panic!("cannot start the sandbox channel: {err}"),
+        }
+    }
+
+    /// Like [`Sandbox::start`], but returns bind errors and invalid switches.
+    pub async fn try_start(config: SandboxConfig) -> std::io::Result<Sandbox> {
+        config
+            .switches
+            .check()
+            .map_err(|msg| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg))?;
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let router = Router::new()
+            .fallback(http::handle)
+            .with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = axum::serve(
+            conn::ResettableListener(listener),
+            router.into_make_service_with_connect_info::<conn::ConnHandle>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        let task = tokio::spawn(async move {
+            if let Err(err) = server.await {
+                eprintln!("sandbox: server stopped: {err}");
+            }
+        });
+        Ok(Sandbox {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, the beta-rest `base-url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("http://{}/oauth/token", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn client_id(&self) -> String {
+        self.shared.client_id.clone()
+    }
+
+    pub fn client_secret(&self) -> String {
+        self.shared.client_secret.clone()
+    }
+
+    /// The grant's latest refresh token. After a revocation it is still
+    /// returned but no longer accepted: check [`Sandbox::grant_revoked`].
+    pub fn current_refresh_token(&self) -> String {
+        lock(&self.shared.auth).refresh.clone()
+    }
+
+    /// Starts a fresh grant and returns its refresh token (clears a revocation).
+    pub fn mint_refresh_token(&self) -> String {
+        lock(&self.shared.auth).mint()
+    }
+
+    /// Whether reuse detection revoked the grant.
+    pub fn grant_revoked(&self) -> bool {
+        lock(&self.shared.auth).revoked
+    }
+
+    /// Makes every access token issued so far expire now (instead of waiting).
+    pub fn expire_access_tokens(&self) {
+        lock(&self.shared.auth).access.clear();
+    }
+
+    /// Recorded protocol requests, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// How many recorded requests went to `path` (e.g. `"/products"`).
+    pub fn count(&self, path: &str) -> usize {
+        lock(&self.shared.log)
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    pub fn switches(&self) -> Switches {
+        lock(&self.shared.switches).clone()
+    }
+
+    /// Replaces all switches. Panics on values [`Switches::check`] refuses.
+    pub fn set_switches(&self, switches: Switches) {
+        if let Err(msg) = switches.check() {
+            panic!("{msg}");
+        }
+        *lock(&self.shared.switches) = switches;
+    }
+
+    /// Changes some switches in place. Panics on values [`Switches::check`] refuses.
+    pub fn update_switches(&self, change: impl FnOnce(&mut Switches)) {
+        let mut switches = lock(&self.shared.switches);
+        let mut next = switches.clone();
+        change(&mut next);
+        if let Err(msg) = next.check() {
+            panic!("{msg}");
+        }
+        *switches = next;
+    }
+
+    pub fn product(&self, sku: &str) -> Option<Product> {
+        read(&self.shared.catalog).current(sku)
+    }
+
+    /// Every product in serving order (materialises them: for small seeds).
+    pub fn all_products(&self) -> Vec<Product> {
+        let catalog = read(&self.shared.catalog);
+        catalog
+            .items(None, None)
+            .map(|item| catalog.materialise(item))
+            .collect()
+    }
+
+    pub fn product_count(&self) -> u64 {
+        read(&self.shared.catalog).count()
+    }
+
+    /// Changes an existing product and sets its `updated_at` to now; `None`
+    /// when there is no such sku.
+    pub fn update_product(&self, sku: &str, change: impl FnOnce(&mut Product)) -> Option<Product> {
+        let mut catalog = write(&self.shared.catalog);
+        let mut product = catalog.current(sku)?;
+        change(&mut product);
+        Some(catalog.store(product))
+    }
+
+    /// Creates or replaces a product, setting `updated_at` to now (and `id`
+    /// when it has none). Returns what is stored.
+    pub fn put_product(&self, product: Product) -> Product {
+        write(&self.shared.catalog).store(product)
+    }
+
+    /// The same document as `GET /_sandbox/state`.
+    pub fn state(&self) -> Value {
+        self.shared.state()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (at most 2 s), and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Switches;
+    use crate::seed::seeded_product;
+    use crate::test_client::*;
+
+    #[tokio::test]
+    async fn rust_side_catalog_changes() {
+        let sb = start(3, Switches::default()).await;
+        assert_eq!(
+            sb.all_products(),
+            (1..=3).map(seeded_product).collect::<Vec<_>>()
+        );
+        let mut new = seeded_product(1);
+        new.sku = "OWN-1".into();
+        new.id = None;
+        let stored = sb.put_product(new);
+        assert_eq!(stored.id.as_deref(), Some("p-4"));
+        assert!(stored.updated_at > seeded_product(3).updated_at);
+        let changed = sb
+            .update_product("SKU-0000002", |p| p.title = "Renamed".into())
+            .unwrap();
+        assert_eq!(changed.id.as_deref(), Some("p-2"));
+        assert!(sb.update_product("NOPE", |_| {}).is_none());
+        let order: Vec<String> = sb.all_products().into_iter().map(|p| p.sku).collect();
+        assert_eq!(
+            order,
+            ["SKU-0000001", "SKU-0000003", "OWN-1", "SKU-0000002"]
+        );
+        assert_eq!(sb.product_count(), 4);
+        assert_eq!(sb.product("SKU-0000002").unwrap().title, "Renamed");
+    }
+}

@@ -1,0 +1,355 @@
+//! What a shop owner does on the Vendure peer through its Admin API:
+//! create variants (each on a product of its own), read them back, change
+//! them, delete them, create API keys; and the peer as a [`Peer`].
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{CURRENCY, SUPERADMIN, SUPERADMIN_PASSWORD, VendurePeer};
+use crate::peer::{Listing, Offer, Peer, PeerKind, ShopProduct, ShopVariant, from_minor_units};
+
+/// One variant as the Admin API lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub id: String,
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    /// Integer minor units of `currency`.
+    pub price: i64,
+    pub currency: String,
+    pub stock_on_hand: i64,
+    pub enabled: bool,
+    pub updated_at: String,
+}
+
+/// A variant to create, each on a product of its own.
+#[derive(Clone, Debug)]
+pub struct NewVariant {
+    pub sku: String,
+    pub name: String,
+    /// Integer minor units of the channel's currency.
+    pub price: i64,
+    pub stock_on_hand: i64,
+}
+
+impl NewVariant {
+    /// `SKU-{n:05}`, "Product {n}", a price and stock derived from `n`.
+    pub fn numbered(n: u32) -> NewVariant {
+        NewVariant {
+            sku: format!("SKU-{n:05}"),
+            name: format!("Product {n}"),
+            price: 1000 + i64::from(n),
+            stock_on_hand: i64::from(n % 50),
+        }
+    }
+}
+
+impl VendurePeer {
+    /// Adds currencies the channel accepts besides its default (USD).
+    pub fn accept_currencies(&self, codes: &[&str]) {
+        let channel = self.gql("{ activeChannel { id availableCurrencyCodes } }", json!({}));
+        let mut available: Vec<Value> = channel["activeChannel"]["availableCurrencyCodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for code in codes {
+            if !available.iter().any(|c| c == code) {
+                available.push(json!(code));
+            }
+        }
+        let updated = self.gql(
+            "mutation($input: UpdateChannelInput!) { updateChannel(input: $input) \
+             { __typename ... on ErrorResult { message } } }",
+            json!({"input": {"id": channel["activeChannel"]["id"], "availableCurrencyCodes": available}}),
+        );
+        assert_eq!(
+            updated["updateChannel"]["__typename"], "Channel",
+            "{updated}"
+        );
+    }
+
+    /// Creates each variant on a product of its own; returns the variant ids
+    /// in input order. Sent in chunks that stay under the 100 kB body limit.
+    pub fn create_variants(&self, variants: &[NewVariant]) -> Vec<String> {
+        let mut ids = Vec::with_capacity(variants.len());
+        for chunk in variants.chunks(200) {
+            let mut query = String::from("mutation {");
+            for (i, v) in chunk.iter().enumerate() {
+                query.push_str(&format!(
+                    " p{i}: createProduct(input: {{translations: [{{languageCode: en, name: {name}, slug: {slug}, description: \"\"}}]}}) {{ id }}",
+                    name = json!(v.name),
+                    slug = json!(v.sku.to_lowercase()),
+                ));
+            }
+            query.push_str(" }");
+            let products = self.gql(&query, json!({}));
+            let input: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    json!({
+                        "productId": products[format!("p{i}")]["id"],
+                        "sku": v.sku,
+                        "price": v.price,
+                        "stockOnHand": v.stock_on_hand,
+                        "translations": [{"languageCode": "en", "name": v.name}],
+                    })
+                })
+                .collect();
+            let created = self.gql(
+                "mutation($input: [CreateProductVariantInput!]!) { createProductVariants(input: $input) { id sku } }",
+                json!({"input": input}),
+            );
+            // Vendure answers in its own order: match by SKU.
+            let by_sku: std::collections::HashMap<&str, &str> = created["createProductVariants"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|c| {
+                    (
+                        c["sku"].as_str().expect("sku"),
+                        c["id"].as_str().expect("id"),
+                    )
+                })
+                .collect();
+            for v in chunk {
+                ids.push(by_sku[v.sku.as_str()].to_string());
+            }
+        }
+        ids
+    }
+
+    /// Every variant that is not deleted, by `id` order.
+    pub fn variants(&self) -> Vec<Variant> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.gql(
+                "query($skip: Int!) { productVariants(options: {take: 1000, skip: $skip, sort: {id: ASC}}) \
+                 { totalItems items { id productId sku name price currencyCode stockOnHand enabled updatedAt } } }",
+                json!({"skip": all.len()}),
+            );
+            let list = &page["productVariants"];
+            let items = list["items"].as_array().expect("items");
+            all.extend(items.iter().map(variant_from_json));
+            if items.is_empty() || all.len() as u64 >= list["totalItems"].as_u64().expect("total") {
+                return all;
+            }
+        }
+    }
+
+    /// The variants with this SKU (a correct client never makes two).
+    pub fn variants_with_sku(&self, sku: &str) -> Vec<Variant> {
+        let page = self.gql(
+            "query($sku: String!) { productVariants(options: {filter: {sku: {eq: $sku}}}) \
+             { items { id productId sku name price currencyCode stockOnHand enabled updatedAt } } }",
+            json!({"sku": sku}),
+        );
+        page["productVariants"]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(variant_from_json)
+            .collect()
+    }
+
+    /// Applies `UpdateProductVariantInput` fields (e.g. `{"price": 1234}`) to a variant.
+    pub fn update_variant(&self, id: &str, fields: Value) {
+        let mut input = fields;
+        input["id"] = json!(id);
+        self.gql(
+            "mutation($input: [UpdateProductVariantInput!]!) { updateProductVariants(input: $input) { id } }",
+            json!({"input": [input]}),
+        );
+    }
+
+    /// Renames a variant (its English translation).
+    pub fn rename_variant(&self, id: &str, name: &str) {
+        self.update_variant(
+            id,
+            json!({"translations": [{"languageCode": "en", "name": name}]}),
+        );
+    }
+
+    /// Deletes variants (Vendure soft-deletes them; they leave the listings).
+    pub fn delete_variants(&self, ids: &[String]) {
+        self.gql(
+            "mutation($ids: [ID!]!) { deleteProductVariants(ids: $ids) { result message } }",
+            json!({"ids": ids}),
+        );
+    }
+
+    /// A new API key with the SuperAdmin role; returns `<lookupId>:<secret>`.
+    pub fn create_api_key(&self, name: &str) -> String {
+        let roles = self.gql("{ roles { items { id code } } }", json!({}));
+        let superadmin_role = roles["roles"]["items"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .find(|r| r["code"] == "__super_admin_role__")
+            .expect("the superadmin role")["id"]
+            .clone();
+        let created = self.gql(
+            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey entityId } }",
+            json!({"input": {"roleIds": [superadmin_role], "translations": [{"languageCode": "en", "name": name}]}}),
+        );
+        created["createApiKey"]["apiKey"]
+            .as_str()
+            .expect("apiKey")
+            .to_string()
+    }
+    /// Every product that is not deleted, with its variants and their
+    /// prices in every currency, by `id` order.
+    pub fn products(&self) -> Vec<ShopProduct> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.gql(
+                "query($skip: Int!) { products(options: {take: 100, skip: $skip, sort: {id: ASC}}) \
+                 { totalItems items { id name variants { id sku name stockOnHand updatedAt prices { currencyCode price } } } } }",
+                json!({"skip": all.len()}),
+            );
+            let list = &page["products"];
+            let items = list["items"].as_array().expect("items");
+            all.extend(items.iter().map(|p| {
+                ShopProduct {
+                    id: p["id"].as_str().expect("product id").to_string(),
+                    title: p["name"].as_str().expect("product name").to_string(),
+                    variants: p["variants"]
+                        .as_array()
+                        .expect("variants")
+                        .iter()
+                        .map(|v| ShopVariant {
+                            id: v["id"].as_str().expect("variant id").to_string(),
+                            sku: v["sku"]
+                                .as_str()
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string),
+                            title: v["name"].as_str().expect("variant name").to_string(),
+                            prices: v["prices"]
+                                .as_array()
+                                .expect("prices")
+                                .iter()
+                                .map(|p| {
+                                    (
+                                        p["currencyCode"].as_str().expect("currency").to_string(),
+                                        from_minor_units(
+                                            p["price"].as_i64().expect("integer price"),
+                                        ),
+                                    )
+                                })
+                                .collect(),
+                            quantity: v["stockOnHand"].as_i64(),
+                            changed_at: v["updatedAt"].as_str().map(str::to_string),
+                        })
+                        .collect(),
+                }
+            }));
+            if items.is_empty() || all.len() as u64 >= list["totalItems"].as_u64().expect("total") {
+                return all;
+            }
+        }
+    }
+}
+
+fn variant_from_json(v: &Value) -> Variant {
+    let text = |field: &str| -> String {
+        v[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("variant field `{field}` in {v}"))
+            .to_string()
+    };
+    let int = |field: &str| -> i64 {
+        v[field]
+            .as_i64()
+            .unwrap_or_else(|| panic!("variant field `{field}` in {v}"))
+    };
+    Variant {
+        id: text("id"),
+        product_id: text("productId"),
+        sku: text("sku"),
+        name: text("name"),
+        price: int("price"),
+        currency: text("currencyCode"),
+        stock_on_hand: int("stockOnHand"),
+        enabled: v["enabled"].as_bool().expect("enabled"),
+        updated_at: text("updatedAt"),
+    }
+}
+
+impl Peer for VendurePeer {
+    fn kind(&self) -> PeerKind {
+        PeerKind::Vendure
+    }
+
+    fn channel_args(&self, secret_var: &str) -> Vec<String> {
+        [
+            "--type",
+            "vendure",
+            "--base-url",
+            &self.admin_api_url(),
+            "--auth-method",
+            "login",
+            "--username",
+            SUPERADMIN,
+            "--password-env",
+            secret_var,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    fn secret(&self) -> String {
+        SUPERADMIN_PASSWORD.to_string()
+    }
+
+    fn currency(&self) -> &'static str {
+        CURRENCY
+    }
+
+    fn request_timeout(&self) -> Duration {
+        // Vendure on two shared cores creates a few products a second.
+        Duration::from_secs(60)
+    }
+
+    fn create_steps(&self) -> &'static [&'static str] {
+        &["vendure-products-created", "vendure-variants-created"]
+    }
+
+    fn seed(&self, offers: &[Offer]) {
+        let variants: Vec<NewVariant> = offers
+            .iter()
+            .map(|o| {
+                assert_eq!(
+                    o.currency, CURRENCY,
+                    "{}: Vendure's channel sells in {CURRENCY}",
+                    o.sku
+                );
+                NewVariant {
+                    sku: o.sku.clone(),
+                    name: o.title.clone(),
+                    price: crate::peer::to_minor_units(&o.price),
+                    stock_on_hand: o.quantity,
+                }
+            })
+            .collect();
+        self.create_variants(&variants);
+    }
+
+    fn change(&self, sku: &str, price: &str, quantity: i64) {
+        let variant = self
+            .variants_with_sku(sku)
+            .pop()
+            .unwrap_or_else(|| panic!("no variant {sku} on Vendure"));
+        self.update_variant(
+            &variant.id,
+            json!({"price": crate::peer::to_minor_units(price), "stockOnHand": quantity}),
+        );
+    }
+
+    fn read_back(&self) -> Listing {
+        Listing {
+            products: self.products(),
+        }
+    }
+}
