@@ -175,35 +175,23 @@ pub fn budget<'h>(header: impl Fn(&str) -> Option<&'h str>, now_unix: f64) -> Op
             .unwrap_or_default();
         found.extend(ietf_budget(value, &policies));
     }
-    let pairs: [(&str, &str, &'static str, fn(&str, f64) -> Option<Duration>); 2] = [
-        (
-            "ratelimit-remaining",
-            "ratelimit-reset",
-            "RateLimit-Remaining",
-            |v, _| parse_seconds(v),
-        ),
-        (
-            "x-ratelimit-remaining",
-            "x-ratelimit-reset",
-            "X-RateLimit-Remaining",
-            parse_reset,
-        ),
-    ];
-    for (remaining, reset, name, read_reset) in pairs {
-        if let Some(left) = header(remaining).and_then(parse_count) {
-            let reset = header(reset)
-                .and_then(|v| read_reset(v, now_unix))
-                .or_else(|| {
-                    (name == "X-RateLimit-Remaining")
-                        .then(|| header("x-ratelimit-reset-after").and_then(parse_seconds))
-                        .flatten()
-                });
-            found.push(Budget {
-                remaining: left,
-                reset,
-                header: name,
-            });
-        }
+    if let Some(left) = header("ratelimit-remaining").and_then(parse_count) {
+        found.push(Budget {
+            remaining: left,
+            // The drafts that had this field gave its reset in seconds.
+            reset: header("ratelimit-reset").and_then(parse_seconds),
+            header: "RateLimit-Remaining",
+        });
+    }
+    if let Some(left) = header("x-ratelimit-remaining").and_then(parse_count) {
+        let reset = header("x-ratelimit-reset")
+            .and_then(|v| parse_reset(v, now_unix))
+            .or_else(|| header("x-ratelimit-reset-after").and_then(parse_seconds));
+        found.push(Budget {
+            remaining: left,
+            reset,
+            header: "X-RateLimit-Remaining",
+        });
     }
     if let Some(used_of) = header("x-shopify-shop-api-call-limit")
         && let Some((used, limit)) = used_of.split_once('/')
@@ -690,7 +678,8 @@ mod tests {
                 header,
             })
         };
-        let cases: Vec<(&[(&str, &str)], Option<Budget>)> = vec![
+        type Headers<'a> = &'a [(&'a str, &'a str)];
+        let cases: Vec<(Headers, Option<Budget>)> = vec![
             (&[], None),
             // IETF draft: the policy's name, r and t.
             (
