@@ -196,6 +196,19 @@ pub enum Source {
 #[derive(Clone, Debug, Default)]
 pub struct Capabilities {
     types: BTreeMap<String, (ChannelType, Source)>,
+    /// A digest of the texts the list was read from (see [`Capabilities::digest`]).
+    digest: u64,
+}
+
+/// FNV-1a of `text`, continuing from `from`.
+fn digest_on(from: u64, text: &[u8]) -> u64 {
+    let mut hash = crate::store::Fnv1a(from);
+    hash.feed(text);
+    hash.0
+}
+
+fn built_in_digest() -> u64 {
+    digest_on(crate::store::Fnv1a::new().0, BUILT_IN.as_bytes())
 }
 
 impl Capabilities {
@@ -204,7 +217,10 @@ impl Capabilities {
         let file: CapabilitiesFile =
             parse_toml(Path::new("<built-in capabilities.toml>"), BUILT_IN)
                 .expect("the built-in capability list parses (checked by a unit test)");
-        let mut capabilities = Capabilities::default();
+        let mut capabilities = Capabilities {
+            digest: built_in_digest(),
+            ..Capabilities::default()
+        };
         capabilities.merge(file, Source::BuiltIn);
         capabilities
     }
@@ -241,7 +257,25 @@ impl Capabilities {
             }
         }
         self.merge(file, Source::User);
+        self.digest = digest_on(self.digest, text.as_bytes());
         Ok(())
+    }
+
+    /// A digest of every text the list was read from: the built-in list and
+    /// the user's file as merged. Equal to [`Capabilities::file_digest`] of
+    /// the same file, which reads it without parsing it.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The [`Capabilities::digest`] that [`Capabilities::load`] of `path`
+    /// would give, from the file's bytes alone.
+    pub fn file_digest(path: &Path) -> std::io::Result<u64> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(digest_on(built_in_digest(), &bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(built_in_digest()),
+            Err(e) => Err(e),
+        }
     }
 
     fn merge(&mut self, file: CapabilitiesFile, source: Source) {
@@ -323,6 +357,24 @@ mod tests {
             assert!(channel_type.batch_size.is_some(), "{name}: batch-size");
             assert!(!channel_type.auth_methods().is_empty(), "{name}: auth");
             assert!(channel_type.deadline.is_some(), "{name}: deadline");
+        }
+    }
+
+    #[test]
+    fn the_digest_of_a_loaded_list_is_that_of_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("capabilities.toml");
+        let absent = Capabilities::load(&path).unwrap().digest();
+        assert_eq!(Capabilities::file_digest(&path).unwrap(), absent);
+        assert_eq!(Capabilities::built_in().digest(), absent);
+        for text in [
+            "[types.x]\nprotocol = \"beta-rest\"\n",
+            "[types.x]\nprotocol = \"beta-rest\"\npage-size = 10\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let loaded = Capabilities::load(&path).unwrap().digest();
+            assert_eq!(Capabilities::file_digest(&path).unwrap(), loaded);
+            assert_ne!(loaded, absent);
         }
     }
 

@@ -7,6 +7,7 @@
 //! the input (a load's seen SKUs) is a scratch table in the store itself.
 
 mod data_dir;
+mod idle;
 mod lock;
 
 use std::cell::RefCell;
@@ -20,7 +21,10 @@ use super::{Connection, Engine, OpenMode, TxKind};
 use crate::store::lock::{AccountLock, ChannelLock, LockError};
 use crate::store::schema::{STEPS, current_version};
 use crate::store::sql::{DbError, DbResult, EngineError, Row, Sql, TableShape, ToValue, Value};
-use crate::store::{Durability, Result, StoreError};
+use crate::store::{Durability, IdleStamp, Result, StoreError};
+
+/// How long a statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// SQLite stores in a data dir.
 #[derive(Debug)]
@@ -90,6 +94,13 @@ impl Engine for SqliteEngine {
     fn account_run_holder(&self, account: &str) -> Option<u32> {
         lock::run_holder(&self.data_dir, account)
     }
+
+    fn idle_stamp(&self, account: &str) -> Option<IdleStamp> {
+        if !data_dir::existing(&self.data_dir).ok()? {
+            return None;
+        }
+        idle::StampFile::of(&self.db_path(account)).read()
+    }
 }
 
 impl EngineError for rusqlite::Error {
@@ -130,6 +141,9 @@ struct SqliteConnection {
     /// The `synchronous` level the connection is at (set outside
     /// transactions only: SQLite refuses to change it inside one).
     synchronous: Durability,
+    /// The account's idle stamp, removed by every write transaction; `None`
+    /// on a connection that cannot write.
+    idle_stamp: Option<idle::StampFile>,
 }
 
 fn with_location(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -168,6 +182,7 @@ fn open_read_write(dir: &Path, path: &Path) -> Result<SqliteConnection> {
     })?;
     let mut conn = SqliteConnection::new(conn);
     migrate(&mut conn.conn, path)?;
+    conn.idle_stamp = Some(idle::StampFile::of(path));
     Ok(conn)
 }
 
@@ -256,7 +271,7 @@ fn cannot_open_shared_memory(e: &rusqlite::Error) -> bool {
 fn configure(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
     let sql = with_location(path);
     // First, so that switching to WAL waits for other processes instead of failing.
-    conn.busy_timeout(Duration::from_secs(10)).map_err(&sql)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(&sql)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(&sql)?;
@@ -281,7 +296,7 @@ fn configure(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
 /// system's temp dir may be read-only (systemd's `ProtectSystem=strict`,
 /// Kubernetes' `readOnlyRootFilesystem`).
 fn configure_reader(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "temp_store", "MEMORY")
 }
 
@@ -334,6 +349,7 @@ impl SqliteConnection {
             scratch: RefCell::new(Vec::new()),
             read_only: false,
             synchronous: Durability::Full,
+            idle_stamp: None,
         }
     }
 }
@@ -361,7 +377,8 @@ impl Connection for SqliteConnection {
                     )?;
                     self.synchronous = durability;
                 }
-                self.conn.execute_batch("BEGIN IMMEDIATE")?
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+                self.forget_idle_stamp()?;
             }
             TxKind::Read => {
                 self.conn.pragma_update(None, "query_only", true)?;
@@ -393,6 +410,26 @@ impl Connection for SqliteConnection {
         let _ = self.end_reading();
     }
 
+    fn try_begin_write(&mut self) -> Result<bool, DbError> {
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let begun = self.conn.execute_batch("BEGIN IMMEDIATE");
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        match begun {
+            Ok(()) => {}
+            Err(e) if e.is_busy() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.forget_idle_stamp()?;
+        Ok(true)
+    }
+
+    fn set_idle_stamp(&mut self, stamp: &IdleStamp) -> Result<(), DbError> {
+        match &self.idle_stamp {
+            Some(file) => file.write(stamp).map_err(DbError::convert),
+            None => Ok(()),
+        }
+    }
+
     fn integrity_check(&mut self) -> Result<String, DbError> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let lines = stmt
@@ -407,6 +444,15 @@ impl Connection for SqliteConnection {
 }
 
 impl SqliteConnection {
+    /// Inside a write transaction, before anything is written: whatever it
+    /// writes may make something due, so the idle stamp goes first.
+    fn forget_idle_stamp(&self) -> Result<(), DbError> {
+        match &self.idle_stamp {
+            Some(file) => file.remove().map_err(DbError::convert),
+            None => Ok(()),
+        }
+    }
+
     fn end_reading(&mut self) -> Result<(), DbError> {
         if std::mem::take(&mut self.reading) {
             self.conn.pragma_update(None, "query_only", false)?;
