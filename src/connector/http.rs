@@ -650,7 +650,10 @@ impl HttpClient {
     ) -> Result<Reply, Failure> {
         let url = call.target.url.clone();
         let started = Instant::now();
-        let mut response = match self.http.execute(request).await {
+        let sent = self.http.execute(request).await;
+        // Answered or failed, the channel may have counted it as late as now.
+        self.pacer.answered(Instant::now());
+        let mut response = match sent {
             Ok(response) => response,
             Err(source) => {
                 debug!(

@@ -101,6 +101,18 @@ impl<'de> Deserialize<'de> for RateLimit {
 
 /// A token bucket (as GCRA: one "theoretical arrival time" instead of a
 /// token count): `burst` requests at once, then one per interval.
+///
+/// The channel's own bucket counts a request when it arrives, which the
+/// client cannot see: somewhere between sending it and its reply. A bucket
+/// that only counted sends would run ahead of the channel's whenever the
+/// first request of a burst took longer to arrive than the later ones (a
+/// new connection, a TLS handshake), and a client at exactly the channel's
+/// rate would be refused. So each answered request counts again as if it
+/// had arrived when its reply came ([`Bucket::answered`]): the bucket stays
+/// at or behind the channel's whatever the latency. That costs nothing
+/// while replies come faster than the burst's window, `burst - 1`
+/// intervals; with a burst of 1 each request waits an interval after the
+/// last reply.
 #[derive(Clone, Debug)]
 pub struct Bucket {
     interval: Duration,
@@ -128,6 +140,15 @@ impl Bucket {
         let allowed = arrival.checked_sub(self.tolerance).unwrap_or(now).max(now);
         self.arrival = Some(arrival + self.interval);
         allowed
+    }
+
+    /// A request's reply came at `at`: the channel counted the request at
+    /// the latest then (see [`Bucket`]).
+    pub fn answered(&mut self, at: Instant) {
+        let counted = at + self.interval;
+        if self.arrival.is_none_or(|arrival| arrival < counted) {
+            self.arrival = Some(counted);
+        }
     }
 }
 
@@ -591,6 +612,14 @@ impl PacerState {
         (at, held)
     }
 
+    /// A request's attempt ended at `at` (a reply, or an error that may
+    /// have reached the channel): see [`Bucket::answered`].
+    pub fn answered(&mut self, at: Instant) {
+        if let Some(bucket) = &mut self.bucket {
+            bucket.answered(at);
+        }
+    }
+
     /// Takes in what a reply said: its budget from the rate headers, and a
     /// refusal's `Retry-After`. A spent budget holds every request of the
     /// channel until its reset.
@@ -627,6 +656,11 @@ impl Pacer {
     /// See [`PacerState::reserve`].
     pub fn reserve(&self, now: Instant, obeys_headers: bool) -> (Instant, Option<SpentUntil>) {
         self.state().reserve(now, obeys_headers)
+    }
+
+    /// See [`PacerState::answered`].
+    pub fn answered(&self, at: Instant) {
+        self.state().answered(at);
     }
 
     /// See [`PacerState::observe`].
@@ -824,6 +858,41 @@ mod tests {
         for i in 0..8 {
             now = bucket.reserve(now);
             assert_eq!(now - start, 250 * MS * i);
+        }
+    }
+
+    #[test]
+    fn the_bucket_counts_a_request_as_arriving_when_its_reply_came() {
+        let start = Instant::now();
+        // The first request of a burst answered 30 ms after it went (a new
+        // connection): the channel may have counted it that late, so the
+        // requests after it go up to 30 ms later, and then at the rate.
+        let mut bucket = Bucket::new(limit(10.0, 3));
+        assert_eq!(bucket.reserve(start), start);
+        bucket.answered(start + 30 * MS);
+        let at: Vec<Duration> = (0..4).map(|_| bucket.reserve(start) - start).collect();
+        assert_eq!(at, [0, 30, 130, 230].map(|ms| ms * MS));
+        // Replies faster than the burst's window cost the first reply's
+        // latency once, and nothing after: a client that sends each request
+        // when the last is answered (5 ms later) and the bucket allows.
+        let mut bucket = Bucket::new(limit(10.0, 3));
+        let mut sent = Vec::new();
+        let mut ready = start;
+        for _ in 0..8 {
+            let at = bucket.reserve(ready);
+            sent.push(at - start);
+            ready = at + 5 * MS;
+            bucket.answered(ready);
+        }
+        assert_eq!(sent, [0, 5, 10, 105, 205, 305, 405, 505].map(|ms| ms * MS));
+        // With a burst of one, each request waits an interval after the
+        // last reply.
+        let mut bucket = Bucket::new(limit(10.0, 1));
+        let mut now = start;
+        for i in 0..4 {
+            now = bucket.reserve(now);
+            assert_eq!(now - start, 105 * MS * i);
+            bucket.answered(now + 5 * MS);
         }
     }
 

@@ -75,6 +75,30 @@ fn a_rate_limit_below_the_channels_rate_is_never_refused() {
 }
 
 #[test]
+fn a_rate_limit_equal_to_the_channels_is_never_refused() {
+    // What a user writes who read "10 requests a second, 2 at once" in the
+    // channel's documentation. The first request (a new connection) reaches
+    // the channel later after its send than the next ones do: a bucket that
+    // only counted sends would run ahead of the channel's and be refused.
+    for burst in [1, 2] {
+        let shop = enforcing(10.0, burst, RateHeaders::None);
+        let limit = format!("rate-limit = {{ per-second = 10, burst = {burst} }}");
+        let took = import(&shop, &[&limit]);
+        assert_eq!(
+            shop.refused_for_rate(),
+            0,
+            "burst {burst}: {:?}",
+            shop.log()
+        );
+        // 13 requests, `burst` at once, then one every 100 ms (or a little
+        // more: each waits for the last reply's latency).
+        let paced = Duration::from_millis(100 * (13 - u64::from(burst)));
+        assert!(took >= paced, "burst {burst}: {took:?}");
+        assert!(took < Duration::from_secs(10), "burst {burst}: {took:?}");
+    }
+}
+
+#[test]
 fn the_channels_rate_headers_pace_a_channel_without_a_rate_limit() {
     for style in [
         RateHeaders::Ietf,
