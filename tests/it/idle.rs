@@ -179,7 +179,10 @@ fn another_processs_commit_makes_the_stamp_void(backend: Backend) {
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(
         cron_tick(&env),
-        [row("auth-refresh", "ran", 0), row("import-products", "ran", 3)]
+        [
+            row("auth-refresh", "ran", 0),
+            row("import-products", "ran", 3)
+        ]
     );
     assert_idle(&env.run(["run-once"]), "after the run");
 }
