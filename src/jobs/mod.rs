@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod export;
+pub mod idle;
 pub mod import;
 pub mod runner;
 
