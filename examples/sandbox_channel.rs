@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use sandbox::{Sandbox, SandboxConfig, Switches};
+use sandbox::{RateHeaders, Sandbox, SandboxConfig, Switches};
 
 /// A strict beta-rest channel on 127.0.0.1 with seeded products and fault switches.
 #[derive(Parser, Debug)]
@@ -34,6 +34,17 @@ struct Args {
     /// `Retry-After` seconds sent with 429 and 503.
     #[arg(long, default_value_t = 1)]
     retry_after_secs: u64,
+    /// Enforce a rate: requests per second (a token bucket over every
+    /// protocol request); a request past it is answered 429 with Retry-After.
+    #[arg(long)]
+    rate_per_second: Option<f64>,
+    /// Requests the enforced rate lets through at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_burst: u32,
+    /// Rate headers sent while a rate is enforced: none, ietf,
+    /// ratelimit-fields, x-ratelimit, x-ratelimit-epoch or shopify.
+    #[arg(long, default_value = "none")]
+    rate_headers: RateHeaders,
     /// Access token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     token_lifetime: u64,
@@ -65,6 +76,9 @@ async fn main() -> ExitCode {
         latency_ms: args.latency_ms,
         error_rate: args.error_rate,
         rate_limit_every: args.rate_limit_every,
+        rate_per_second: args.rate_per_second,
+        rate_burst: args.rate_burst,
+        rate_headers: args.rate_headers,
         retry_after_secs: args.retry_after_secs,
         token_lifetime_secs: args.token_lifetime,
         rotate_refresh_tokens: !args.no_rotate,

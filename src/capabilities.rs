@@ -12,7 +12,7 @@ use std::num::NonZeroUsize;
 
 use crate::config::ChannelConfig;
 use crate::config::error::{ConfigError, parse_toml, read_text};
-use crate::connector::{self, AuthMethod, Limits};
+use crate::connector::{self, AuthMethod, Limits, RateLimit};
 use crate::period::{Job, Period};
 
 const BUILT_IN: &str = include_str!("capabilities.toml");
@@ -68,6 +68,10 @@ pub struct ChannelType {
     /// The auth methods the type accepts.
     #[serde(default)]
     pub auth: Option<Vec<AuthMethod>>,
+    /// Requests per second and burst a channel of the type may be sent;
+    /// `None` is unlimited (the channel's rate headers still pace it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub jobs: OfferedJobs,
 }
@@ -187,6 +191,15 @@ impl ChannelType {
             .unwrap_or(DEFAULT_SETTLE)
     }
 
+    /// A channel's request budget: the type's `rate-limit`, lowered by the
+    /// channel's own (which, with none on the type, applies as it is).
+    pub fn channel_rate_limit(&self, channel: &ChannelConfig) -> Option<RateLimit> {
+        match (self.rate_limit, channel.rate_limit) {
+            (Some(own), Some(wanted)) => Some(own.lowered_by(wanted)),
+            (own, wanted) => own.or(wanted),
+        }
+    }
+
     /// The auth methods the type accepts.
     pub fn auth_methods(&self) -> &[AuthMethod] {
         self.auth.as_deref().unwrap_or_default()
@@ -213,6 +226,19 @@ pub enum Source {
 #[derive(Clone, Debug, Default)]
 pub struct Capabilities {
     types: BTreeMap<String, (ChannelType, Source)>,
+    /// A digest of the texts the list was read from (see [`Capabilities::digest`]).
+    digest: u64,
+}
+
+/// FNV-1a of `text`, continuing from `from`.
+fn digest_on(from: u64, text: &[u8]) -> u64 {
+    let mut hash = crate::store::Fnv1a(from);
+    hash.feed(text);
+    hash.0
+}
+
+fn built_in_digest() -> u64 {
+    digest_on(crate::store::Fnv1a::new().0, BUILT_IN.as_bytes())
 }
 
 impl Capabilities {
@@ -221,7 +247,10 @@ impl Capabilities {
         let file: CapabilitiesFile =
             parse_toml(Path::new("<built-in capabilities.toml>"), BUILT_IN)
                 .expect("the built-in capability list parses (checked by a unit test)");
-        let mut capabilities = Capabilities::default();
+        let mut capabilities = Capabilities {
+            digest: built_in_digest(),
+            ..Capabilities::default()
+        };
         capabilities.merge(file, Source::BuiltIn);
         capabilities
     }
@@ -258,7 +287,25 @@ impl Capabilities {
             }
         }
         self.merge(file, Source::User);
+        self.digest = digest_on(self.digest, text.as_bytes());
         Ok(())
+    }
+
+    /// A digest of every text the list was read from: the built-in list and
+    /// the user's file as merged. Equal to [`Capabilities::file_digest`] of
+    /// the same file, which reads it without parsing it.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The [`Capabilities::digest`] that [`Capabilities::load`] of `path`
+    /// would give, from the file's bytes alone.
+    pub fn file_digest(path: &Path) -> std::io::Result<u64> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(digest_on(built_in_digest(), &bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(built_in_digest()),
+            Err(e) => Err(e),
+        }
     }
 
     fn merge(&mut self, file: CapabilitiesFile, source: Source) {
@@ -348,6 +395,24 @@ mod tests {
     }
 
     #[test]
+    fn the_digest_of_a_loaded_list_is_that_of_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("capabilities.toml");
+        let absent = Capabilities::load(&path).unwrap().digest();
+        assert_eq!(Capabilities::file_digest(&path).unwrap(), absent);
+        assert_eq!(Capabilities::built_in().digest(), absent);
+        for text in [
+            "[types.x]\nprotocol = \"beta-rest\"\n",
+            "[types.x]\nprotocol = \"beta-rest\"\npage-size = 10\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let loaded = Capabilities::load(&path).unwrap().digest();
+            assert_eq!(Capabilities::file_digest(&path).unwrap(), loaded);
+            assert_ne!(loaded, absent);
+        }
+    }
+
+    #[test]
     fn user_types_inherit_missing_limits_and_may_set_their_own() {
         let mut capabilities = Capabilities::built_in();
         let user = "[types.old]\nprotocol = \"beta-rest\"\n\n[types.small]\nprotocol = \"beta-rest\"\npage-size = 100\nbatch-size = 10\n";
@@ -389,6 +454,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(user.get("slow").unwrap().deadline(), DEFAULT_DEADLINE);
+    }
+
+    #[test]
+    fn a_channel_may_only_lower_its_types_rate_limit() {
+        let mut capabilities = Capabilities::built_in();
+        capabilities
+            .merge_text(
+                Path::new("capabilities.toml"),
+                "[types.paced]\nprotocol = \"beta-rest\"\nrate-limit = { per-second = 10, burst = 20 }\n",
+            )
+            .unwrap();
+        let paced = capabilities.get("paced").unwrap();
+        let beta = capabilities.get("beta-rest").unwrap();
+        let channel = |own: &str| -> ChannelConfig {
+            toml::from_str(&format!(
+                "type = \"paced\"\nbase-url = \"https://x.example\"\n{own}"
+            ))
+            .unwrap()
+        };
+        let rate = |per_second, burst| Some(RateLimit { per_second, burst });
+        let cases = [
+            ("", rate(10.0, 20), None),
+            (
+                "rate-limit = { per-second = 4 }",
+                rate(4.0, 1),
+                rate(4.0, 1),
+            ),
+            (
+                "rate-limit = { per-second = 50, burst = 5 }",
+                rate(10.0, 5),
+                rate(50.0, 5),
+            ),
+            (
+                "rate-limit = { per-second = 2.5, burst = 100 }",
+                rate(2.5, 20),
+                rate(2.5, 100),
+            ),
+        ];
+        for (own, on_paced, on_unlimited) in cases {
+            let ch = channel(own);
+            assert_eq!(paced.channel_rate_limit(&ch), on_paced, "{own}");
+            assert_eq!(beta.channel_rate_limit(&ch), on_unlimited, "{own}");
+        }
     }
 
     #[test]

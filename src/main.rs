@@ -10,8 +10,12 @@ use oms_channels::{app, cli, cli::Cli, logging, output};
 fn main() -> ExitCode {
     // `COMPLETE=<shell>`: the shell asks for completions (see `complete`).
     clap_complete::CompleteEnv::with_factory(cli::command).complete();
-    let cli = match cli::command()
-        .try_get_matches()
+    // The command's definition lives until the process ends instead of
+    // being dropped here: freeing its hundreds of allocations cost cron's
+    // idle call a tenth of a millisecond, for memory the exit frees anyway.
+    let command: &'static mut clap::Command = Box::leak(Box::new(cli::command()));
+    let cli = match command
+        .try_get_matches_from_mut(std::env::args_os())
         .and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches))
     {
         Ok(cli) => cli,

@@ -218,6 +218,21 @@ fn check_channel(
                     );
                 }
             }
+            if let (Some(most), Some(wanted)) = (channel_type.rate_limit, channel.rate_limit)
+                && wanted.exceeds(&most)
+            {
+                findings.push(
+                    Severity::Warning,
+                    "limit-above-type",
+                    ch,
+                    None,
+                    format!(
+                        "rate-limit {wanted} is above {}'s {most}: a channel may only lower its type's limits, so {} applies",
+                        channel.channel_type,
+                        most.lowered_by(wanted)
+                    ),
+                );
+            }
             if let (Some(lifetime), Some(every)) = (
                 channel_type.token_lifetime(),
                 channel.period(Job::AuthRefresh).duration(),
@@ -678,6 +693,50 @@ export-products = "1h"
         let off = second.replace("auth-refresh = \"50m\"", "auth-refresh = \"none\"");
         let config = AccountConfig::parse(Path::new("t.toml"), &off).unwrap();
         assert!(stored_token_findings("acme", &config, &|_| false).is_empty());
+    }
+
+    #[test]
+    fn a_rate_limit_above_the_types_is_a_warning_and_the_lower_applies() {
+        let mut capabilities = Capabilities::built_in();
+        capabilities
+            .merge_text(
+                Path::new("capabilities.toml"),
+                "[types.paced]\nprotocol = \"beta-rest\"\nrate-limit = { per-second = 10, burst = 20 }\n[types.paced.jobs]\nauth-refresh = [\"50m\"]\nexport-products = [\"1h\"]\n",
+            )
+            .unwrap();
+        let findings = |own: &str| {
+            let text = BASE.replace("\"beta-rest\"", "\"paced\"").replace(
+                "base-url = \"https://a.example/v1\"",
+                &format!("base-url = \"https://a.example/v1\"\n{own}"),
+            );
+            let config = AccountConfig::parse(Path::new("t.toml"), &text).unwrap();
+            validate_account("acme", &config, &capabilities, &|_| true)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(findings(""), Vec::<String>::new());
+        assert_eq!(
+            findings("rate-limit = { per-second = 2, burst = 5 }"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            findings("rate-limit = { per-second = 50, burst = 5 }"),
+            [
+                "acme/a: warning[limit-above-type]: rate-limit 50/s, burst 5 is above paced's 10/s, burst 20: a channel may only lower its type's limits, so 10/s, burst 5 applies"
+            ]
+        );
+        // A type without a rate-limit is unlimited: any channel limit lowers it.
+        assert_eq!(
+            codes(
+                &BASE.replace(
+                    "[channels.a.auth]",
+                    "rate-limit = { per-second = 500 }\n[channels.a.auth]"
+                ),
+                true
+            ),
+            vec![]
+        );
     }
 
     #[test]

@@ -77,6 +77,12 @@ impl Report for TypeRow {
         writeln!(out, "batch-size:      {}", limits.batch_size)?;
         writeln!(
             out,
+            "rate-limit:      {}",
+            c.rate_limit
+                .map_or_else(|| "none (unlimited)".to_string(), |r| r.to_string())
+        )?;
+        writeln!(
+            out,
             "deadline:        {}{}",
             humantime::format_duration(c.deadline()),
             if c.deadline.is_none() {

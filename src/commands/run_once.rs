@@ -15,6 +15,7 @@ use crate::error::{
     EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_UNAVAILABLE, ErrorKind, Failure,
 };
 use crate::error_report::{kind_of, store_unavailable};
+use crate::jobs::idle;
 use crate::jobs::preview::ExportPreview;
 use crate::jobs::runner::{AccountRun, JobRuntime, RunOptions, StopSignal, run_account};
 use crate::output::{Report, table, when, write_table};
@@ -242,8 +243,18 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
             && io::stdout().is_terminal()
             && io::stderr().is_terminal()
             && crate::paths::env_value("NO_COLOR").is_none(),
+        stamp_idle: !args.force
+            && !args.dry_run
+            && args.now.is_none()
+            && args.channel.is_empty()
+            && args.job.is_empty(),
     };
-    let capabilities = ctx.capabilities()?;
+    // A call that prints nothing when nothing is due may take an account's
+    // idle stamp for its answer; one that shows the not-due rows plans.
+    let quiet_call = options.stamp_idle && !ctx.json && ctx.verbosity <= 0;
+    // Parsed for the first account that is planned: an idle call reads
+    // only the files' bytes.
+    let capabilities = std::cell::OnceCell::new();
     let accounts = if args.all_accounts {
         config::list_accounts(&ctx.paths)?
     } else {
@@ -266,9 +277,19 @@ pub fn run(ctx: &Context, args: &RunOnceArgs) -> Result<Outcome> {
         if runtime.stopped().is_some() {
             break;
         }
+        if quiet_call && idle::is_idle(&ctx.paths, store, account, now) {
+            continue;
+        }
+        let capabilities = match capabilities.get() {
+            Some(loaded) => loaded,
+            None => {
+                let loaded = ctx.capabilities()?;
+                capabilities.get_or_init(|| loaded)
+            }
+        };
         let result = config::load_account(&ctx.paths, account)
             .map_err(anyhow::Error::new)
-            .and_then(|loaded| run_account(store, &loaded, &capabilities, &options, &runtime));
+            .and_then(|loaded| run_account(store, &loaded, capabilities, &options, &runtime));
         match result {
             Ok(run) => {
                 summary.merge(RunSummary::of(&run));

@@ -23,6 +23,16 @@ pub struct LoadedAccount {
     pub id: String,
     pub path: PathBuf,
     pub config: AccountConfig,
+    /// A digest of the file's bytes as parsed (FNV-1a), so that what is
+    /// decided from `config` can name the exact text it came from.
+    pub digest: u64,
+}
+
+/// The digest [`LoadedAccount::digest`] holds, of a file's bytes.
+pub fn text_digest(bytes: &[u8]) -> u64 {
+    let mut hash = crate::store::Fnv1a::new();
+    hash.feed(bytes);
+    hash.0
 }
 
 pub fn load_account(paths: &Paths, account: &str) -> Result<LoadedAccount, ConfigError> {
@@ -39,6 +49,7 @@ pub fn load_account(paths: &Paths, account: &str) -> Result<LoadedAccount, Confi
         id: account.to_string(),
         path,
         config,
+        digest: text_digest(text.as_bytes()),
     })
 }
 

@@ -7,7 +7,9 @@ pub mod file;
 pub mod model;
 
 pub use error::ConfigError;
-pub use file::{LoadedAccount, ignored_account_files, list_accounts, load_account, load_global};
+pub use file::{
+    LoadedAccount, ignored_account_files, list_accounts, load_account, load_global, text_digest,
+};
 pub use model::{
     AccountConfig, AuthConfig, AuthSpec, ChannelConfig, GrantKind, SecretSource,
     absolute_secret_path,

@@ -95,6 +95,10 @@ pub struct ChannelConfig {
     pub auth: Option<AuthConfig>,
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// Lowers the type's `rate-limit` for this channel (or sets one where
+    /// the type has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::connector::RateLimit>,
     /// How long one job of this channel may take; may only lower the type's
     /// `deadline` (validation refuses a longer one).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,6 +4,10 @@
 //! - **Timeouts**: connect, read and whole-request limits ([`ClientOptions`]).
 //! - **Retries**: bounded, with full-jitter backoff and a server's
 //!   `Retry-After` (seconds or an HTTP date, capped) as the least wait.
+//! - **Pacing** ([`super::pacing`]): every attempt first waits for the
+//!   channel's token bucket (its `rate-limit`) and for any hold the
+//!   channel's rate headers or a `Retry-After` put on it; one pacer per
+//!   client, shared by its clones and so by all of a channel's jobs.
 //! - **Replay**: every [`Call`] says whether it is safe to send twice
 //!   ([`Replay`]); there is no default. A call that is not is resent only
 //!   when it surely never reached the server, and otherwise fails with
@@ -33,6 +37,7 @@ use tracing::{debug, warn};
 use super::error::or_empty;
 pub(crate) use super::error::status_text;
 pub use super::error::{ChannelError, CredentialKind, Remedy, Secret};
+use super::pacing::{self, Pacer, RateLimit};
 use super::retry;
 use super::url::check_parsed_url;
 pub use reqwest::{Method, Url};
@@ -60,7 +65,7 @@ const MIN_REPLY_SECRET: usize = 8;
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Timeouts, retry bounds and body limits of an [`HttpClient`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClientOptions {
     /// Longest wait for a TCP (and TLS) connection.
     pub connect_timeout: Duration,
@@ -78,6 +83,9 @@ pub struct ClientOptions {
     pub retry_after_cap: Duration,
     /// Largest reply body accepted; larger ones fail as malformed.
     pub max_body_bytes: usize,
+    /// The channel's request budget (its `rate-limit`); `None` is unlimited
+    /// (the channel's rate headers still pace it).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for ClientOptions {
@@ -91,6 +99,7 @@ impl Default for ClientOptions {
             backoff_cap: Duration::from_secs(30),
             retry_after_cap: Duration::from_secs(60),
             max_body_bytes: 64 << 20,
+            rate_limit: None,
         }
     }
 }
@@ -410,6 +419,7 @@ impl Reply {
 pub struct HttpClient {
     http: reqwest::Client,
     options: ClientOptions,
+    pacer: Pacer,
 }
 
 impl fmt::Debug for HttpClient {
@@ -506,7 +516,11 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ChannelError::Setup(Box::new(e)))?;
-        Ok(HttpClient { http, options })
+        Ok(HttpClient {
+            http,
+            options,
+            pacer: Pacer::new(options.rate_limit, options.retry_after_cap),
+        })
     }
 
     /// The options the client was built with.
@@ -522,6 +536,7 @@ impl HttpClient {
         let max_attempts = self.options.max_attempts;
         let mut attempt = 1;
         loop {
+            self.pace(&call).await;
             // Bodies here are in memory (form, JSON), so a request always clones.
             let this_try = request
                 .try_clone()
@@ -564,6 +579,26 @@ impl HttpClient {
             );
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// Waits until the channel may be sent another request: its token
+    /// bucket, and any hold its rate headers or a refusal put on it (those
+    /// concern calls under its base URL only, not a token endpoint that may
+    /// live elsewhere).
+    async fn pace(&self, call: &Call<'_>) {
+        let now = Instant::now();
+        let under_base = call.target.setting == UrlSetting::BaseUrl;
+        let (at, held) = self.pacer.reserve(now, under_base);
+        if at > now {
+            debug!(
+                method = %call.method,
+                path = call.url().path(),
+                wait_ms = (at - now).as_millis() as u64,
+                by = held.map_or("rate-limit", |h| h.header),
+                "pacing channel request"
+            );
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
         }
     }
 
@@ -615,7 +650,10 @@ impl HttpClient {
     ) -> Result<Reply, Failure> {
         let url = call.target.url.clone();
         let started = Instant::now();
-        let mut response = match self.http.execute(request).await {
+        let sent = self.http.execute(request).await;
+        // Answered or failed, the channel may have counted it as late as now.
+        self.pacer.answered(Instant::now());
+        let mut response = match sent {
             Ok(response) => response,
             Err(source) => {
                 debug!(
@@ -631,6 +669,22 @@ impl HttpClient {
             }
         };
         let status = response.status();
+        let refused = matches!(status.as_u16(), 429 | 503);
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()))
+            // Retry-After only counts where the protocol gives it meaning.
+            .filter(|_| refused);
+        if call.target.setting == UrlSetting::BaseUrl {
+            let headers = response.headers();
+            let budget = pacing::budget(
+                |name| headers.get(name).and_then(|v| v.to_str().ok()),
+                unix_now(),
+            );
+            self.pacer.observe(Instant::now(), budget, retry_after);
+        }
         debug!(
             method = %call.method,
             path = url.path(),
@@ -699,11 +753,6 @@ impl HttpClient {
             };
         }
 
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
         let body = read_prefix(&mut response, ERROR_BODY_BYTES).await;
         let code = status.as_u16();
         let status_error = || ChannelError::Status {
@@ -729,17 +778,22 @@ impl HttpClient {
             }));
         }
         if retry::is_retryable_status(code) {
-            // 429 and 503 are the server refusing to process the request;
-            // Retry-After only counts where the protocol gives it meaning.
-            let refused = matches!(code, 429 | 503);
+            // 429 and 503 are the server refusing to process the request.
             return Err(Failure::Retry {
                 error: status_error(),
-                retry_after: retry_after.filter(|_| refused),
+                retry_after,
                 reached_server: !refused,
             });
         }
         Err(Failure::Fatal(status_error()))
     }
+}
+
+/// Seconds since the Unix epoch, for rate headers that give a reset as a date.
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The redirect error for a 3xx reply to `call`.

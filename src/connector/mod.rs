@@ -30,6 +30,7 @@ mod flat_seam;
 pub mod http;
 pub mod medusa;
 pub mod oauth2;
+pub mod pacing;
 mod retry;
 #[cfg(test)]
 mod test_server;
@@ -50,6 +51,7 @@ pub use self::http::{
     ChannelError, ClientOptions, CredentialKind, HttpClient, Remedy, Secret, Url, UrlSetting,
 };
 pub use self::oauth2::{Grant, TokenReply};
+pub use self::pacing::RateLimit;
 pub use self::url::{UrlError, check_parsed_url, check_url};
 
 /// How a channel proves who we are. `oauth2` is the default when an `[auth]`

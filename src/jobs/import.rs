@@ -27,7 +27,7 @@ use crate::crash;
 use crate::error::{ErrorKind, Failure};
 use crate::guard::Exceeded;
 use crate::output::{count, escape};
-use crate::store::RunId;
+use crate::store::{Durability, RunId};
 
 /// A channel that never ends its pagination is stopped here.
 const MAX_PAGES: usize = 100_000;
@@ -136,8 +136,15 @@ pub async fn run(
             let (store, channel, is_master) =
                 (Arc::clone(&ch.store), ch.channel_id.clone(), ch.is_master);
             let next_cursor = next_cursor.clone();
+            // A page lost to a power cut is fetched again (its cursor goes
+            // with it); the last page carries the job's outcome: durable.
+            let durability = if last {
+                Durability::Full
+            } else {
+                Durability::Relaxed
+            };
             tokio::task::spawn_blocking(move || {
-                store.write(|tx| {
+                store.write_as(durability, |tx| {
                     tx.save_import_page(
                         &channel,
                         is_master,

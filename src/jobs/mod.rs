@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod compare;
 pub mod export;
+pub mod idle;
 pub mod import;
 mod journal;
 pub mod preview;

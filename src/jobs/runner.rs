@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::{ChannelRun, Finished, auth, export, import};
+use super::{ChannelRun, Finished, auth, export, idle, import};
 use crate::capabilities::Capabilities;
 use crate::config::{ChannelConfig, LoadedAccount};
 use crate::connector::{self, ClientOptions, check_url};
@@ -47,6 +47,10 @@ pub struct RunOptions {
     pub client: ClientOptions,
     /// Show progress bars on stderr (when it is a terminal).
     pub progress: bool,
+    /// A plain run (no `--force`, `--channel`, `--job`, `--now`, `--dry-run`):
+    /// when it finds nothing due, it leaves the account's idle stamp for the
+    /// next call (see `jobs::idle`).
+    pub stamp_idle: bool,
 }
 
 impl RunOptions {
@@ -65,6 +69,7 @@ impl RunOptions {
             concurrency: 1,
             client,
             progress: false,
+            stamp_idle: false,
         }
     }
 
@@ -301,6 +306,20 @@ pub fn run_account(
         ));
     }
 
+    let quiet = inputs.config_errors.is_empty()
+        && plans
+            .iter()
+            .all(|(_, _, plan)| plan.iter().all(|p| p.action == Action::NotDue));
+    if options.stamp_idle
+        && quiet
+        && let Some(store) = &store
+    {
+        // Only ever saves work later: a failure to stamp is no failure.
+        if let Err(err) = idle::stamp(store, loaded, capabilities) {
+            tracing::debug!(%account, error = %err, "no idle stamp");
+        }
+    }
+
     // A dry run runs nothing, so what is pending now is what the next run finds.
     let previews = if options.dry_run && options.diff {
         Some(export_previews(store.as_ref(), loaded, &options.channels)?)
@@ -467,7 +486,10 @@ fn channel_connector(
             .map(|a| a.method())
             .unwrap_or_default(),
         limits: channel_type.channel_limits(channel),
-        options: client,
+        options: ClientOptions {
+            rate_limit: channel_type.channel_rate_limit(channel),
+            ..client
+        },
         sales_channel_id: channel.sales_channel_id.clone(),
         stock_location_id: channel.stock_location_id.clone(),
         locations: channel.locations.clone(),

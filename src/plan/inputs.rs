@@ -18,7 +18,7 @@ use crate::capabilities::Capabilities;
 use crate::config::{ChannelConfig, LoadedAccount};
 use crate::period::Job;
 use crate::schedule::{JobHistory, decide};
-use crate::store::{JobState, JobStates, Store, StoreSpec, Tokens, endpoints_of, lock};
+use crate::store::{JobState, JobStates, Store, StoreSpec, Tokens, Tx, endpoints_of, lock};
 use crate::validate::{Finding, Severity, secret_present_here, validate_account};
 
 /// Whether another `run-once` may be running the account.
@@ -56,32 +56,33 @@ impl PlanInputs {
         loaded: &LoadedAccount,
         capabilities: &Capabilities,
     ) -> Result<PlanInputs> {
-        let config_errors = validate_account(
-            &loaded.id,
-            &loaded.config,
-            capabilities,
-            &secret_present_here,
-        )
-        .into_iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
-        let Some(store) = store else {
-            return Ok(PlanInputs {
-                config_errors,
+        match store {
+            Some(store) => Ok(store.read(|tx| Self::gather_in(tx, live, loaded, capabilities))?),
+            None => Ok(PlanInputs {
+                config_errors: config_errors(loaded, capabilities),
                 ..PlanInputs::default()
-            });
-        };
+            }),
+        }
+    }
+
+    /// [`PlanInputs::gather`] inside a transaction the caller holds (one
+    /// snapshot; under the write lock, the truth no writer can change
+    /// before it ends).
+    pub fn gather_in(
+        tx: &Tx,
+        live: LiveRun<'_>,
+        loaded: &LoadedAccount,
+        capabilities: &Capabilities,
+    ) -> crate::store::Result<PlanInputs> {
         let configured = endpoints_of(&loaded.config);
-        let (stale, mut states) = store.read(|tx| {
-            let stale: BTreeSet<String> = tx
-                .stale_channels(&configured)?
-                .into_iter()
-                .map(|(_, channel)| channel)
-                .collect();
-            Ok((stale, tx.job_states()?))
-        })?;
+        let stale: BTreeSet<String> = tx
+            .stale_channels(&configured)?
+            .into_iter()
+            .map(|(_, channel)| channel)
+            .collect();
+        let mut states = tx.job_states()?;
         states.retain(|(channel, _), _| !stale.contains(channel));
-        let auth_failing = auth_failing_reasons(store, &loaded.config.channels, &states)?;
+        let auth_failing = auth_failing_reasons(tx, &loaded.config.channels, &states)?;
         let live_run = match live {
             LiveRun::HeldHere => None,
             LiveRun::Ask(spec) => lock::account_run_holder(spec, &loaded.id),
@@ -90,7 +91,7 @@ impl PlanInputs {
             states,
             auth_failing,
             live_run,
-            config_errors,
+            config_errors: config_errors(loaded, capabilities),
             stale,
         })
     }
@@ -116,6 +117,19 @@ impl PlanInputs {
     }
 }
 
+/// The account's validation errors, as this machine sees it.
+fn config_errors(loaded: &LoadedAccount, capabilities: &Capabilities) -> Vec<Finding> {
+    validate_account(
+        &loaded.id,
+        &loaded.config,
+        capabilities,
+        &secret_present_here,
+    )
+    .into_iter()
+    .filter(|f| f.severity == Severity::Error)
+    .collect()
+}
+
 /// The codes of the error findings that keep channel `id` from running
 /// (its own, and the account-wide ones).
 fn channel_errors<'a>(findings: &'a [Finding], id: &str) -> Vec<&'a str> {
@@ -131,10 +145,10 @@ fn channel_errors<'a>(findings: &'a [Finding], id: &str) -> Vec<&'a str> {
 /// why. Only a failing auth-refresh can hold product jobs back; reading
 /// tokens for every healthy channel would slow the idle cron call.
 fn auth_failing_reasons(
-    store: &Store,
+    tx: &Tx,
     channels: &BTreeMap<String, ChannelConfig>,
     states: &JobStates,
-) -> Result<BTreeMap<String, String>> {
+) -> crate::store::Result<BTreeMap<String, String>> {
     let mut reasons = BTreeMap::new();
     for (id, channel) in channels {
         let Some(auth) = states
@@ -143,7 +157,7 @@ fn auth_failing_reasons(
         else {
             continue;
         };
-        let tokens = store.read(|tx| tx.tokens(id))?;
+        let tokens = tx.tokens(id)?;
         if let Some(reason) = auth_failing_reason(auth, tokens.as_ref(), channel) {
             reasons.insert(id.clone(), reason);
         }

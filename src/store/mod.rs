@@ -15,6 +15,7 @@
 pub(crate) mod catalog;
 mod engine;
 mod identity;
+mod idle;
 pub mod lock;
 mod schema;
 pub(crate) mod sql;
@@ -40,6 +41,7 @@ pub use catalog::{
 pub use engine::postgres::TargetError;
 pub use engine::postgres::transfer::{Transfer, copy_account};
 pub use identity::{ChannelEndpoint, ForgetReason, Forgotten, endpoint_key, endpoints_of};
+pub use idle::IdleStamp;
 pub use lock::{AccountLock, ChannelLock, LockError, lock_channel_tokens, try_lock_account};
 pub use state::{JobState, JobStates, Outcome, RunId, RunRecord};
 pub use tokens::Tokens;
@@ -265,6 +267,13 @@ impl StoreSpec {
         Ok(self.0.account_location(account))
     }
 
+    /// The account's idle stamp (see [`IdleStamp`]), read without opening
+    /// its store; `None` ("maybe due") when there is none or it cannot be read.
+    pub fn idle_stamp(&self, account: &str) -> Option<IdleStamp> {
+        check_account_id(account).ok()?;
+        self.0.idle_stamp(account)
+    }
+
     /// A store shared by runners on many hosts (PostgreSQL).
     pub fn is_postgres(&self) -> bool {
         self.0.is_shared()
@@ -273,6 +282,21 @@ impl StoreSpec {
     pub(crate) fn engine(&self) -> &dyn Engine {
         &*self.0
     }
+}
+
+/// How durable a write transaction's commit is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk when the commit returns: survives a power cut. Every write
+    /// but an import's pages (tokens, export state, job outcomes, the
+    /// catalog a user loads).
+    Full,
+    /// Survives the process crashing, but a power cut (or the database
+    /// server crashing) may lose it, whole, never in part. For writes that
+    /// are simply redone when lost: an import page and its cursor (the
+    /// import resumes after the last page that is durable, fetching the lost
+    /// one again). Any later [`Durability::Full`] commit makes it durable too.
+    Relaxed,
 }
 
 /// One account's store. `Send + Sync`: share it between the channel tasks of
@@ -383,12 +407,56 @@ impl Store {
     /// returns `Ok`, rolled back otherwise. Do not call the store again from
     /// inside `f` (it would deadlock); use the `Tx` it is given.
     pub fn write<T>(&self, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
+        self.write_as(Durability::Full, f)
+    }
+
+    /// [`Store::write`] with a commit only as durable as `durability` says:
+    /// [`Durability::Relaxed`] does not wait for the disk (see there for
+    /// what may then be lost).
+    pub fn write_as<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&Tx) -> Result<T>,
+    ) -> Result<T> {
         if self.read_only {
             return Err(StoreError::ReadOnly {
                 location: self.location.clone(),
             });
         }
-        self.transaction(TxKind::Write, f)
+        self.transaction(TxKind::Write(durability), f)
+    }
+
+    /// Records the account's idle stamp that `f` works out, in a write
+    /// transaction (so `f` reads the store's truth under the write lock, and
+    /// no other write can slip in between), if the write lock is free now:
+    /// an idle call never waits for a writer, which removes the stamp
+    /// anyway. `f` returning `None` records none. `Ok(true)` when one was
+    /// recorded.
+    pub fn try_stamp_idle(&self, f: impl FnOnce(&Tx) -> Result<Option<IdleStamp>>) -> Result<bool> {
+        if self.read_only {
+            return Ok(false);
+        }
+        let mut conn = self.conn();
+        let run = || {
+            let mut open = Open {
+                conn: &mut **conn,
+                committed: false,
+            };
+            if !open.conn.try_begin_write()? {
+                open.committed = true;
+                return Ok(false);
+            }
+            let stamp = f(&Tx {
+                db: sql::Db(open.conn.sql()),
+            })?;
+            if let Some(stamp) = &stamp {
+                open.conn.set_idle_stamp(stamp)?;
+            }
+            open.conn.commit()?;
+            open.committed = true;
+            Ok(stamp.is_some())
+        };
+        run().map_err(|e: StoreError| e.at_location(&self.location))
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot). Writes inside
@@ -573,6 +641,94 @@ mod tests {
         // The connection is writable again afterwards.
         store.write(|tx| tx.store_login("shop", "r1", t)).unwrap();
         assert!(store.read(|tx| tx.tokens("shop")).unwrap().is_some());
+    }
+
+    #[test]
+    fn relaxed_writes_leave_the_sync_to_the_next_full_one() {
+        let (_dir, store) = temp_store();
+        let t = at("2026-01-01T00:00:00Z");
+        // SQLite's `synchronous` inside each transaction: 1 NORMAL, 2 FULL.
+        let level = |tx: &Tx| -> Result<i64> {
+            Ok(tx
+                .db
+                .query_one("PRAGMA synchronous", sql::params![], |r| r.get(0))?)
+        };
+        let relaxed = store
+            .write_as(Durability::Relaxed, |tx| {
+                tx.store_login("shop", "r1", t)?;
+                level(tx)
+            })
+            .unwrap();
+        assert_eq!(relaxed, 1);
+        // Every other write is durable at once, also right after a relaxed one.
+        let full = store
+            .write(|tx| {
+                tx.store_login("shop", "r2", t)?;
+                level(tx)
+            })
+            .unwrap();
+        assert_eq!(full, 2);
+        assert_eq!(store.write_as(Durability::Relaxed, level).unwrap(), 1);
+        assert_eq!(store.write(level).unwrap(), 2);
+        let tokens = store.read(|tx| tx.tokens("shop")).unwrap().unwrap();
+        assert_eq!(tokens.refresh_token.as_deref(), Some("r2"));
+    }
+
+    #[test]
+    fn every_write_removes_the_idle_stamp_and_only_a_free_write_lock_records_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = StoreSpec::files(dir.path());
+        let store = Store::open(&spec, "acme").unwrap();
+        let t = at("2026-01-01T00:00:00Z");
+        let stamp = IdleStamp {
+            inputs: 42,
+            next_due: Some(at("2026-01-01T01:00:00Z")),
+        };
+        assert_eq!(spec.idle_stamp("acme"), None);
+        // `f` reads inside the transaction; `None` records nothing.
+        assert!(
+            !store
+                .try_stamp_idle(|tx| tx.job_states().map(|_| None))
+                .unwrap()
+        );
+        assert_eq!(spec.idle_stamp("acme"), None);
+        assert!(store.try_stamp_idle(|_| Ok(Some(stamp))).unwrap());
+        assert_eq!(spec.idle_stamp("acme"), Some(stamp));
+        // Reading leaves it; any write removes it, also one that fails or
+        // is relaxed, and one through another connection.
+        store.read(|tx| tx.tokens("shop")).unwrap();
+        assert_eq!(spec.idle_stamp("acme"), Some(stamp));
+        let other = Store::open(&spec, "acme").unwrap();
+        for write in [
+            &|s: &Store| s.write(|tx| tx.store_login("shop", "r1", t)).map(drop),
+            &|s: &Store| {
+                s.write_as(Durability::Relaxed, |tx| tx.store_login("shop", "r2", t))
+                    .map(drop)
+            },
+            &|s: &Store| {
+                assert!(
+                    s.write(|_| -> Result<()> { Err(StoreError::Abandoned) })
+                        .is_err()
+                );
+                Ok(())
+            },
+        ] as [&dyn Fn(&Store) -> Result<()>; 3]
+        {
+            for by in [&store, &other] {
+                assert!(store.try_stamp_idle(|_| Ok(Some(stamp))).unwrap());
+                write(by).unwrap();
+                assert_eq!(spec.idle_stamp("acme"), None);
+            }
+        }
+        // A writer holding the lock: no waiting, no stamp.
+        other
+            .write(|_| {
+                assert!(!store.try_stamp_idle(|_| Ok(Some(stamp))).unwrap());
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(spec.idle_stamp("acme"), None);
+        assert_eq!(spec.idle_stamp("../acme"), None);
     }
 
     #[test]

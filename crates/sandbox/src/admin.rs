@@ -99,6 +99,7 @@ mod tests {
                 "requests": {"token": 1, "products": 1, "batch": 0},
                 "product_count": 4,
                 "grant_revoked": false,
+                "refused_for_rate": 0,
             })
         );
         assert_eq!(sb.count("/oauth/token"), 1);

@@ -11,7 +11,9 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::http::{Endpoint, bytes_response, json_response};
+use crate::rate::{Bucket, Verdict};
 use crate::shared::{Shared, lock};
+use crate::switches::RateHeaders;
 
 /// What the switches decided for one protocol request, taken atomically.
 pub(crate) struct Plan {
@@ -23,6 +25,9 @@ pub(crate) struct Plan {
     pub(crate) server_error: bool,
     pub(crate) retry_after: u64,
     pub(crate) retry_after_http_date: bool,
+    /// The enforced rate's verdict on this request, when a rate is enforced.
+    pub(crate) rate: Option<Verdict>,
+    pub(crate) rate_headers: RateHeaders,
 }
 
 /// Takes one from a countdown switch; whether there was one to take.
@@ -37,11 +42,30 @@ pub(crate) fn plan(shared: &Shared, endpoint: Endpoint) -> Plan {
     let close = take_one(&mut s.close_next);
     let fail = (!close && !s.fail_next.is_empty()).then(|| s.fail_next.remove(0));
     let drop_reply = !close && fail.is_none() && take_one(&mut s.drop_reply_next);
+    // Every request that reaches the server spends from its rate, as behind
+    // a real front end's limiter.
+    let rate = s.rate_per_second.map(|per_second| {
+        let now = std::time::Instant::now();
+        let mut bucket = lock(&shared.rate);
+        let bucket = match bucket.as_mut() {
+            Some(b) if b.is_for(per_second, s.rate_burst) => b,
+            _ => bucket.insert(Bucket::new(per_second, s.rate_burst, now)),
+        };
+        let verdict = bucket.take(now);
+        Verdict {
+            // An injected fault answers first.
+            refused: verdict.refused && !close && !drop_reply && fail.is_none(),
+            ..verdict
+        }
+    });
+    if rate.is_some_and(|v| v.refused) {
+        shared.rate_refusals.fetch_add(1, Ordering::Relaxed);
+    }
     let mut rate_limited = false;
     let mut server_error = false;
     if endpoint != Endpoint::Token {
         let n = shared.rate_sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        let undecided = !close && !drop_reply && fail.is_none();
+        let undecided = !close && !drop_reply && fail.is_none() && !rate.is_some_and(|v| v.refused);
         rate_limited = undecided
             && s.rate_limit_every
                 .is_some_and(|k| n.is_multiple_of(u64::from(k)));
@@ -57,6 +81,8 @@ pub(crate) fn plan(shared: &Shared, endpoint: Endpoint) -> Plan {
         server_error,
         retry_after: s.retry_after_secs,
         retry_after_http_date: s.retry_after_http_date,
+        rate,
+        rate_headers: s.rate_headers,
     }
 }
 
@@ -71,10 +97,20 @@ pub(crate) fn injected(plan: &Plan) -> Option<Response> {
             json!({"error": "sandbox_fail_next", "error_description": "failure injected by `fail_next`"}),
         );
         return Some(if matches!(status.as_u16(), 429 | 503) {
-            with_retry_after(response, plan)
+            with_retry_after(response, plan.retry_after, plan.retry_after_http_date)
         } else {
             response
         });
+    }
+    if let Some(rate) = plan.rate.filter(|r| r.refused) {
+        return Some(with_retry_after(
+            json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"error": "rate_limited", "error_description": format!("more than {} requests per second", rate.per_second)}),
+            ),
+            rate.retry_after_secs,
+            plan.retry_after_http_date,
+        ));
     }
     if plan.rate_limited {
         return Some(with_retry_after(
@@ -82,7 +118,8 @@ pub(crate) fn injected(plan: &Plan) -> Option<Response> {
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({"error": "rate_limited", "error_description": "too many requests"}),
             ),
-            plan,
+            plan.retry_after,
+            plan.retry_after_http_date,
         ));
     }
     plan.server_error.then(|| {
@@ -93,12 +130,12 @@ pub(crate) fn injected(plan: &Plan) -> Option<Response> {
     })
 }
 
-fn with_retry_after(mut response: Response, plan: &Plan) -> Response {
-    let value = if plan.retry_after_http_date {
-        let at = std::time::SystemTime::now() + Duration::from_secs(plan.retry_after);
+fn with_retry_after(mut response: Response, seconds: u64, as_http_date: bool) -> Response {
+    let value = if as_http_date {
+        let at = std::time::SystemTime::now() + Duration::from_secs(seconds);
         HeaderValue::from_str(&httpdate::fmt_http_date(at)).expect("http dates are ascii")
     } else {
-        HeaderValue::from(plan.retry_after)
+        HeaderValue::from(seconds)
     };
     response.headers_mut().insert(header::RETRY_AFTER, value);
     response

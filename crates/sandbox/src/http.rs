@@ -112,6 +112,10 @@ pub(crate) async fn handle(
         entry.status = response.status().as_u16();
         response
     };
+    let mut response = response;
+    if let Some(verdict) = &plan.rate {
+        crate::rate::add_headers(&mut response, plan.rate_headers, verdict);
+    }
     shared.record(entry);
     response
 }

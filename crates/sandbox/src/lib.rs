@@ -8,7 +8,8 @@
 //! The modules follow the protocol: `auth` (the OAuth token endpoint and
 //! bearer checks), `listing` (`GET /products`), `batch` (`POST
 //! /products/batch`), `catalog` and `seed` (what it holds), `faults`
-//! (what the switches do to a request), `admin` (`/_sandbox/*`), `http`
+//! (what the switches do to a request), `rate` (an enforced request rate
+//! and its headers), `admin` (`/_sandbox/*`), `http`
 //! (dispatch) and `conn` (connections a fault can reset).
 //!
 //! Products are nested (a `handle` and its `variants`, as exports write them)
@@ -27,6 +28,7 @@ mod faults;
 mod http;
 mod listing;
 mod product;
+mod rate;
 mod seed;
 mod shared;
 mod switches;
@@ -45,7 +47,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use product::{Image, NestedProduct, NestedVariant, Product};
-pub use switches::Switches;
+pub use switches::{RateHeaders, Switches};
 
 use catalog::{Entry, nested_key};
 use shared::{Shared, lock, read, write};
@@ -206,6 +208,14 @@ impl Sandbox {
             .iter()
             .filter(|r| r.path == path)
             .count()
+    }
+
+    /// Requests answered 429 because they went past the enforced rate
+    /// (`rate_per_second`); `rate_limit_every`'s are not counted.
+    pub fn refused_for_rate(&self) -> u64 {
+        self.shared
+            .rate_refusals
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn clear_requests(&self) {

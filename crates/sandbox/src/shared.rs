@@ -30,6 +30,10 @@ pub(crate) struct Shared {
     pub(crate) batch_requests: AtomicU64,
     /// Product requests seen by `plan`, for `rate_limit_every`.
     pub(crate) rate_sequence: AtomicU64,
+    /// The enforced rate's bucket, made (full) when a rate is switched on.
+    pub(crate) rate: Mutex<Option<crate::rate::Bucket>>,
+    /// Requests refused for going past the enforced rate.
+    pub(crate) rate_refusals: AtomicU64,
 }
 
 /// Poisoning only follows a panic in a test helper; the data is still usable.
@@ -60,6 +64,8 @@ impl Shared {
             product_requests: AtomicU64::new(0),
             batch_requests: AtomicU64::new(0),
             rate_sequence: AtomicU64::new(0),
+            rate: Mutex::new(None),
+            rate_refusals: AtomicU64::new(0),
         }
     }
 
@@ -74,6 +80,7 @@ impl Shared {
             },
             "product_count": read(&self.catalog).count(),
             "grant_revoked": auth.revoked,
+            "refused_for_rate": self.rate_refusals.load(Ordering::Relaxed),
         })
     }
 

@@ -2,6 +2,43 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Which rate headers the sandbox sends while it enforces a rate; each is a
+/// convention real channels use. `remaining` is what the bucket holds after
+/// the request, `reset` the whole seconds until it is full again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RateHeaders {
+    /// No rate headers (a channel that only answers 429).
+    #[default]
+    None,
+    /// The IETF draft's structured fields: `RateLimit-Policy:
+    /// "sandbox";q=<burst>;w=<seconds to fill>` and `RateLimit:
+    /// "sandbox";r=<remaining>;t=<reset>`.
+    Ietf,
+    /// The earlier drafts' fields: `RateLimit-Limit`, `RateLimit-Remaining`,
+    /// `RateLimit-Reset` (seconds).
+    RatelimitFields,
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds).
+    XRatelimit,
+    /// The same with `X-RateLimit-Reset` as a Unix time (GitHub's way).
+    XRatelimitEpoch,
+    /// Shopify's `X-Shopify-Shop-Api-Call-Limit: <used>/<burst>`, no reset.
+    Shopify,
+}
+
+impl std::str::FromStr for RateHeaders {
+    type Err = String;
+
+    /// The switch's JSON name: `none`, `ietf`, `ratelimit-fields`, ...
+    fn from_str(text: &str) -> Result<Self, String> {
+        serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+            format!(
+                "unknown rate header style `{text}`: expected none, ietf, ratelimit-fields, x-ratelimit, x-ratelimit-epoch or shopify"
+            )
+        })
+    }
+}
+
 /// Fault and behaviour switches; settable at start, from Rust and by
 /// `POST /_sandbox/switches` (a partial JSON object of these fields).
 ///
@@ -23,6 +60,16 @@ pub struct Switches {
     pub retry_after_http_date: bool,
     /// Every Nth product request is answered 429.
     pub rate_limit_every: Option<u32>,
+    /// Enforce a rate on protocol requests: a token bucket refilled at this
+    /// many requests per second, holding at most `rate_burst`; a request
+    /// finding it empty is answered 429 with `Retry-After` (whole seconds
+    /// until the next token). `None`: no rate is enforced.
+    pub rate_per_second: Option<f64>,
+    /// Requests the enforced rate lets through at once after a quiet spell.
+    pub rate_burst: u32,
+    /// The rate headers sent with every protocol reply while a rate is
+    /// enforced (see [`RateHeaders`]).
+    pub rate_headers: RateHeaders,
     /// The next N successful product replies are a non-JSON body with 200.
     pub garbage_next: u32,
     /// The next N successful product replies are valid JSON cut in half.
@@ -66,6 +113,9 @@ impl Default for Switches {
             retry_after_secs: 1,
             retry_after_http_date: false,
             rate_limit_every: None,
+            rate_per_second: None,
+            rate_burst: 1,
+            rate_headers: RateHeaders::None,
             garbage_next: 0,
             truncate_next: 0,
             wrong_content_type_next: 0,
@@ -99,6 +149,16 @@ impl Switches {
         }
         if self.rate_limit_every == Some(0) {
             return Err("invalid `rate_limit_every` 0: expected at least 1, or null".into());
+        }
+        if let Some(rate) = self.rate_per_second
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(format!(
+                "invalid `rate_per_second` {rate}: expected a number of requests per second above 0, or null"
+            ));
+        }
+        if self.rate_burst == 0 {
+            return Err("invalid `rate_burst` 0: expected at least 1".into());
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ fn fast() -> ClientOptions {
         backoff_cap: 5 * MS,
         retry_after_cap: 50 * MS,
         max_body_bytes: 64 << 10,
+        rate_limit: None,
     }
 }
 

@@ -21,6 +21,7 @@ fn fast() -> ClientOptions {
         backoff_cap: 5 * MS,
         retry_after_cap: 80 * MS,
         max_body_bytes: 64 << 10,
+        rate_limit: None,
     }
 }
 
@@ -195,6 +196,73 @@ async fn retry_after_is_the_least_wait_and_is_capped() {
             "{status}: {took:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------- pacing
+
+#[tokio::test]
+async fn a_rate_limit_paces_every_request_of_the_client_and_its_clones() {
+    let server = TestServer::start(vec![answer(200, "{}")]).await;
+    let paced = HttpClient::new(ClientOptions {
+        rate_limit: Some(RateLimit {
+            per_second: 20.0,
+            burst: 2,
+        }),
+        ..fast()
+    })
+    .unwrap();
+    let clone = paced.clone();
+    let started = Instant::now();
+    let mut sent_at = Vec::new();
+    for i in 0..6 {
+        let client = if i % 2 == 0 { &paced } else { &clone };
+        client
+            .send(Call::get(
+                endpoint(&server.base).at(&["items"]),
+                Replay::Safe,
+            ))
+            .await
+            .unwrap();
+        sent_at.push(started.elapsed());
+    }
+    // A burst of two at once, then one every 50 ms, whichever clone sends.
+    assert!(sent_at[1] < 40 * MS, "{sent_at:?}");
+    assert!(sent_at[5] >= 200 * MS, "{sent_at:?}");
+    assert!(sent_at[5] < 600 * MS, "{sent_at:?}");
+    assert_eq!(server.count(), 6);
+}
+
+#[tokio::test]
+async fn a_spent_budget_holds_the_next_request_until_the_channel_resets_it() {
+    let spent = answer(200, "{}")
+        .header("x-ratelimit-remaining", "0")
+        .header("x-ratelimit-reset-after", "0.3");
+    let server = TestServer::start(vec![spent, answer(200, "{}")]).await;
+    let client = HttpClient::new(ClientOptions {
+        retry_after_cap: Duration::from_secs(5),
+        ..fast()
+    })
+    .unwrap();
+    let base = endpoint(&server.base);
+    let get = || Call::get(base.at(&["items"]), Replay::Safe);
+    let started = Instant::now();
+    client.send(get()).await.unwrap();
+    assert!(started.elapsed() < 250 * MS);
+    // A token endpoint is not the API whose budget it is: not held.
+    let token = Endpoint::new(server.base.clone(), UrlSetting::TokenUrl).unwrap();
+    client
+        .send(Call::get(token.at(&["token"]), Replay::Safe))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < 250 * MS);
+    client.send(get()).await.unwrap();
+    let took = started.elapsed();
+    assert!(took >= 300 * MS && took < 2000 * MS, "{took:?}");
+    // Budget left again: no more waiting.
+    let again = Instant::now();
+    client.send(get()).await.unwrap();
+    assert!(again.elapsed() < 250 * MS);
+    assert_eq!(server.count(), 4, "no request was refused or repeated");
 }
 
 // ---------------------------------------------------------------- origins

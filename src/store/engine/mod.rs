@@ -22,9 +22,9 @@ pub(crate) mod sqlite;
 
 use std::fmt;
 
-use super::Result;
 use super::lock::{AccountLock, ChannelLock, LockError};
 use super::sql::{DbError, Sql};
+use super::{Durability, IdleStamp, Result};
 
 /// How a store is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,8 +54,9 @@ pub(crate) enum TxKind {
     Read,
     /// Takes the account's write lock up front (SQLite's `BEGIN IMMEDIATE`,
     /// an advisory lock on PostgreSQL), so a read-modify-write never fails
-    /// halfway because another writer came first.
-    Write,
+    /// halfway because another writer came first; its commit is as durable
+    /// as the [`Durability`] says.
+    Write(Durability),
 }
 
 /// One database engine, holding where its stores are.
@@ -84,10 +85,16 @@ pub(crate) trait Engine: Send + Sync + fmt::Debug {
     /// found without taking the lock (taking it could make a concurrent cron
     /// run give up).
     fn account_run_holder(&self, account: &str) -> Option<u32>;
+
+    /// The account's idle stamp, read without opening its store (no
+    /// schema, no migration check); `None` when there is none or it cannot
+    /// be read, which means "maybe due".
+    fn idle_stamp(&self, account: &str) -> Option<IdleStamp>;
 }
 
 /// One open store. `Send`: the store moves between the threads of a run
-/// behind its mutex, one caller at a time.
+/// behind its mutex, one caller at a time. Every write transaction removes
+/// the account's idle stamp before anything else (see `store::idle`).
 pub(crate) trait Connection: Send {
     /// Starts a transaction.
     fn begin(&mut self, kind: TxKind) -> Result<(), DbError>;
@@ -97,6 +104,15 @@ pub(crate) trait Connection: Send {
 
     /// Ends the transaction, keeping its writes.
     fn commit(&mut self) -> Result<(), DbError>;
+
+    /// Starts a write transaction as [`TxKind::Write`] does, but only if no
+    /// other writer holds the account's write lock now: `false` (nothing
+    /// started) when one does.
+    fn try_begin_write(&mut self) -> Result<bool, DbError>;
+
+    /// Inside a write transaction: records the account's idle stamp, which
+    /// stands until the next write transaction begins.
+    fn set_idle_stamp(&mut self, stamp: &IdleStamp) -> Result<(), DbError>;
 
     /// Ends the transaction, undoing its writes. Best effort: called when
     /// the transaction failed (or its caller panicked), when there is no one

@@ -18,7 +18,7 @@ use super::{Connection, Engine, OpenMode, TxKind};
 use crate::store::lock::{AccountLock, ChannelLock, LockError};
 use crate::store::schema::{STEPS, current_version};
 use crate::store::sql::{Db, DbError, DbResult, Sql, params};
-use crate::store::{Result, StoreError};
+use crate::store::{Durability, IdleStamp, Millis, Result, StoreError};
 
 /// Accounts' stores in one PostgreSQL database.
 #[derive(Debug)]
@@ -68,6 +68,7 @@ impl Engine for PostgresEngine {
                 session: Some(session),
                 target: self.target.clone(),
                 write_key: format!("oms-channels/write/{account}"),
+                account: account.to_string(),
             }))),
             Ok(false) => {
                 self.target.give_back(session);
@@ -88,6 +89,26 @@ impl Engine for PostgresEngine {
     fn account_run_holder(&self, account: &str) -> Option<u32> {
         lock::run_holder(&self.target, account)
     }
+
+    /// One query on a pooled session (which the account lock then reuses).
+    fn idle_stamp(&self, account: &str) -> Option<IdleStamp> {
+        let session = self.target.session().ok()?;
+        let stamp = Db(&session).query_opt(
+            "SELECT inputs, next_due FROM oms_channels.idle_stamps WHERE account = ?1",
+            params![account],
+            |r| {
+                let inputs: String = r.get(0)?;
+                let next_due: Option<Millis> = r.get(1)?;
+                Ok((inputs, next_due))
+            },
+        );
+        self.target.give_back(session);
+        let (inputs, next_due) = stamp.ok()??;
+        Some(IdleStamp {
+            inputs: u64::from_str_radix(&inputs, 16).ok()?,
+            next_due: next_due.map(|m| m.0),
+        })
+    }
 }
 
 /// One account's schema on a pooled session, handed back when dropped.
@@ -97,11 +118,21 @@ struct PgConnection {
     target: Arc<PgTarget>,
     /// Serialises writers of one account, as SQLite's `BEGIN IMMEDIATE` does.
     write_key: String,
+    account: String,
 }
 
 impl PgConnection {
     fn session(&self) -> &PgSession {
         self.session.as_ref().expect("open until dropped")
+    }
+
+    /// Inside a write transaction: the stamp goes with whatever the
+    /// transaction writes, in the same commit (sent with its next statement).
+    fn forget_idle_stamp(&self) -> Result<(), DbError> {
+        Db(self.session()).execute_deferred(
+            "DELETE FROM oms_channels.idle_stamps WHERE account = ?1",
+            params![self.account.as_str()],
+        )
     }
 }
 
@@ -118,14 +149,50 @@ impl Connection for PgConnection {
         let session = self.session();
         match kind {
             TxKind::Read => session.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-            TxKind::Write => {
-                session.begin("BEGIN")?;
+            TxKind::Write(durability) => {
+                session.begin(match durability {
+                    Durability::Full => "BEGIN",
+                    // The commit returns before its WAL record is flushed;
+                    // a server crash may lose it (never half of it), and
+                    // the next synchronous commit flushes it with its own.
+                    Durability::Relaxed => "BEGIN; SET LOCAL synchronous_commit = off",
+                })?;
                 Db(session).call(
                     "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
                     params![self.write_key.as_str()],
-                )
+                )?;
+                self.forget_idle_stamp()
             }
         }
+    }
+
+    fn try_begin_write(&mut self) -> Result<bool, DbError> {
+        let session = self.session();
+        session.begin("BEGIN")?;
+        let locked: bool = Db(session).query_one(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(?1, 0))",
+            params![self.write_key.as_str()],
+            |r| r.get(0),
+        )?;
+        if !locked {
+            session.rollback();
+            return Ok(false);
+        }
+        self.forget_idle_stamp()?;
+        Ok(true)
+    }
+
+    fn set_idle_stamp(&mut self, stamp: &IdleStamp) -> Result<(), DbError> {
+        Db(self.session()).execute(
+            "INSERT INTO oms_channels.idle_stamps (account, inputs, next_due) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (account) DO UPDATE SET inputs = excluded.inputs, next_due = excluded.next_due",
+            params![
+                self.account.as_str(),
+                format!("{:016x}", stamp.inputs),
+                stamp.next_due.map(Millis)
+            ],
+        )?;
+        Ok(())
     }
 
     fn sql(&self) -> &dyn Sql {
@@ -193,6 +260,13 @@ CREATE TABLE IF NOT EXISTS oms_channels.lock_holders (
     host TEXT NOT NULL,
     started TEXT NOT NULL
 );
+-- Each account's idle stamp (see store/idle.rs): removed by every write
+-- transaction of the account in its own commit.
+CREATE TABLE IF NOT EXISTS oms_channels.idle_stamps (
+    account TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    inputs TEXT NOT NULL,
+    next_due BIGINT
+);
 "#;
 
 /// Creates the registry if this database has none yet (serialised, since
@@ -215,10 +289,17 @@ fn lock_schema_changes(db: Db<'_>) -> DbResult<()> {
 /// The account's registered schema version; `None` when it has no schema
 /// (or the database has never seen oms-channels).
 fn registered_version(db: Db<'_>, account: &str) -> DbResult<Option<i64>> {
+    Ok(registered(db, account)?.map(|(version, _)| version))
+}
+
+/// [`registered_version`], and whether the registry is as this version
+/// makes it (a registry made by an earlier one lacks `idle_stamps`).
+fn registered(db: Db<'_>, account: &str) -> DbResult<Option<(i64, bool)>> {
     match db.query_opt(
-        "SELECT version FROM oms_channels.accounts WHERE account = ?1",
+        "SELECT version, to_regclass('oms_channels.idle_stamps') IS NOT NULL \
+         FROM oms_channels.accounts WHERE account = ?1",
         params![account],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     ) {
         Err(e) if sql_state(&e) == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
             Ok(None)
@@ -234,9 +315,13 @@ fn prepare(session: &PgSession, account: &str, create: bool) -> Result<bool> {
     let db = Db(session);
     let known = current_version();
     let schema = schema_name(account);
-    match registered_version(db, account)? {
-        Some(found) if found == known => {}
-        Some(found) if found > known => {
+    match registered(db, account)? {
+        Some((found, registry_current)) if found == known => {
+            if !registry_current {
+                ensure_registry(session)?;
+            }
+        }
+        Some((found, _)) if found > known => {
             return Err(StoreError::NewerSchema {
                 location: String::new(),
                 found,

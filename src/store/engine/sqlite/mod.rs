@@ -1,11 +1,13 @@
 //! The SQLite engine: one database file per account, `<data dir>/<account>.db`
 //! (mode 0600, in a 0700 data dir checked like `~/.ssh`, see `data_dir`),
-//! durable per commit (WAL, `synchronous=FULL`), and file locks next to it
+//! durable per commit (WAL, `synchronous=FULL`; `NORMAL` for the writes the
+//! caller marks [`Durability::Relaxed`]), and file locks next to it
 //! (see `lock`). SQLite's temporary files never go to the system's temp
 //! dir: temporary structures stay in memory, and the one that can grow with
 //! the input (a load's seen SKUs) is a scratch table in the store itself.
 
 mod data_dir;
+mod idle;
 mod lock;
 
 use std::cell::RefCell;
@@ -19,7 +21,10 @@ use super::{Connection, Engine, OpenMode, TxKind};
 use crate::store::lock::{AccountLock, ChannelLock, LockError};
 use crate::store::schema::{STEPS, current_version};
 use crate::store::sql::{DbError, DbResult, EngineError, Row, Sql, TableShape, ToValue, Value};
-use crate::store::{Result, StoreError};
+use crate::store::{Durability, IdleStamp, Result, StoreError};
+
+/// How long a statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// SQLite stores in a data dir.
 #[derive(Debug)]
@@ -89,6 +94,13 @@ impl Engine for SqliteEngine {
     fn account_run_holder(&self, account: &str) -> Option<u32> {
         lock::run_holder(&self.data_dir, account)
     }
+
+    fn idle_stamp(&self, account: &str) -> Option<IdleStamp> {
+        if !data_dir::existing(&self.data_dir).ok()? {
+            return None;
+        }
+        idle::StampFile::of(&self.db_path(account)).read()
+    }
 }
 
 impl EngineError for rusqlite::Error {
@@ -126,6 +138,12 @@ struct SqliteConnection {
     scratch: RefCell<Vec<String>>,
     /// Opened with SQLite's read-only flag.
     read_only: bool,
+    /// The `synchronous` level the connection is at (set outside
+    /// transactions only: SQLite refuses to change it inside one).
+    synchronous: Durability,
+    /// The account's idle stamp, removed by every write transaction; `None`
+    /// on a connection that cannot write.
+    idle_stamp: Option<idle::StampFile>,
 }
 
 fn with_location(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -164,6 +182,7 @@ fn open_read_write(dir: &Path, path: &Path) -> Result<SqliteConnection> {
     })?;
     let mut conn = SqliteConnection::new(conn);
     migrate(&mut conn.conn, path)?;
+    conn.idle_stamp = Some(idle::StampFile::of(path));
     Ok(conn)
 }
 
@@ -252,7 +271,7 @@ fn cannot_open_shared_memory(e: &rusqlite::Error) -> bool {
 fn configure(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
     let sql = with_location(path);
     // First, so that switching to WAL waits for other processes instead of failing.
-    conn.busy_timeout(Duration::from_secs(10)).map_err(&sql)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(&sql)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(&sql)?;
@@ -277,7 +296,7 @@ fn configure(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
 /// system's temp dir may be read-only (systemd's `ProtectSystem=strict`,
 /// Kubernetes' `readOnlyRootFilesystem`).
 fn configure_reader(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "temp_store", "MEMORY")
 }
 
@@ -333,6 +352,8 @@ impl SqliteConnection {
             reading: false,
             scratch: RefCell::new(Vec::new()),
             read_only: false,
+            synchronous: Durability::Full,
+            idle_stamp: None,
         }
     }
 }
@@ -343,7 +364,26 @@ impl Connection for SqliteConnection {
             // IMMEDIATE takes the write lock up front: a deferred transaction
             // that reads, then writes after another process committed, fails
             // at once whatever the busy timeout.
-            TxKind::Write => self.conn.execute_batch("BEGIN IMMEDIATE")?,
+            TxKind::Write(durability) => {
+                if durability != self.synchronous {
+                    // FULL syncs the WAL at every commit. NORMAL leaves that
+                    // to the next checkpoint: a power cut may roll the commit
+                    // back (whole; never an application crash), and the next
+                    // FULL commit's sync makes it durable with its own, since
+                    // both sit in the one WAL, in order.
+                    self.conn.pragma_update(
+                        None,
+                        "synchronous",
+                        match durability {
+                            Durability::Full => "FULL",
+                            Durability::Relaxed => "NORMAL",
+                        },
+                    )?;
+                    self.synchronous = durability;
+                }
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+                self.forget_idle_stamp()?;
+            }
             TxKind::Read => {
                 self.conn.pragma_update(None, "query_only", true)?;
                 self.reading = true;
@@ -374,6 +414,26 @@ impl Connection for SqliteConnection {
         let _ = self.end_reading();
     }
 
+    fn try_begin_write(&mut self) -> Result<bool, DbError> {
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let begun = self.conn.execute_batch("BEGIN IMMEDIATE");
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        match begun {
+            Ok(()) => {}
+            Err(e) if e.is_busy() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.forget_idle_stamp()?;
+        Ok(true)
+    }
+
+    fn set_idle_stamp(&mut self, stamp: &IdleStamp) -> Result<(), DbError> {
+        match &self.idle_stamp {
+            Some(file) => file.write(stamp).map_err(DbError::convert),
+            None => Ok(()),
+        }
+    }
+
     fn integrity_check(&mut self) -> Result<String, DbError> {
         let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
         let lines = stmt
@@ -388,6 +448,15 @@ impl Connection for SqliteConnection {
 }
 
 impl SqliteConnection {
+    /// Inside a write transaction, before anything is written: whatever it
+    /// writes may make something due, so the idle stamp goes first.
+    fn forget_idle_stamp(&self) -> Result<(), DbError> {
+        match &self.idle_stamp {
+            Some(file) => file.remove().map_err(DbError::convert),
+            None => Ok(()),
+        }
+    }
+
     fn end_reading(&mut self) -> Result<(), DbError> {
         if std::mem::take(&mut self.reading) {
             self.conn.pragma_update(None, "query_only", false)?;
