@@ -110,6 +110,9 @@ pub struct ExportSummary {
     /// Set when the channel rejected items: the run is `partial`, and this
     /// says which (a few examples).
     pub partial: Option<String>,
+    /// What a run that succeeded reports once: the currencies whose prices
+    /// it left out.
+    pub note: Option<String>,
 }
 
 /// Room a reconcile needs before the deadline, after the settle wait.
@@ -505,7 +508,7 @@ fn finish(ch: &ChannelRun, run: RunId, tally: Tally) -> Result<ExportSummary> {
         .read(|tx| tx.quarantined(Some(channel_id), &threshold))?
         .len() as u64;
     let mut summary = counts.summary();
-    if !dropped.is_empty() {
+    let note = (!dropped.is_empty()).then(|| {
         let left_out: Vec<String> = dropped
             .iter()
             .map(|(currency, n)| format!("{currency} ({})", count(*n, "product", "products")))
@@ -516,7 +519,8 @@ fn finish(ch: &ChannelRun, run: RunId, tally: Tally) -> Result<ExportSummary> {
         );
         tracing::warn!(channel = %ch.channel_id, "{note}");
         summary.push_str(&format!("; {note}"));
-    }
+        note
+    });
     let partial = counts.is_partial().then(|| {
         let mut examples: Vec<String> = rejected
             .iter()
@@ -541,7 +545,11 @@ fn finish(ch: &ChannelRun, run: RunId, tally: Tally) -> Result<ExportSummary> {
             None => tx.finish_success(run, Timestamp::now(), counts.sent, Some(&summary)),
         }
     })?;
-    Ok(ExportSummary { counts, partial })
+    Ok(ExportSummary {
+        counts,
+        partial,
+        note,
+    })
 }
 
 #[cfg(test)]

@@ -451,8 +451,9 @@ async fn stopped(stop: &mut watch::Receiver<Option<StopSignal>>) -> StopSignal {
 
 /// How one job ended.
 enum JobEnd {
-    /// Items done, and what was left undone when the job only partly succeeded.
-    Done(u64, Option<String>),
+    /// Items done, what was left undone when the job only partly succeeded,
+    /// and what a job that succeeded wants the operator to see once.
+    Done(u64, Option<String>, Option<String>),
     Failed(anyhow::Error),
     DeadlineExceeded(Duration),
     Stopped(StopSignal),
@@ -517,11 +518,13 @@ async fn run_channel_jobs(
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         let work = async {
             match job {
-                Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None)),
-                Job::ImportProducts => import::run(ch, run, &bar).await,
+                Job::AuthRefresh => auth::refresh(ch, Some(run)).await.map(|_| (0, None, None)),
+                Job::ImportProducts => import::run(ch, run, &bar)
+                    .await
+                    .map(|(items, partial)| (items, partial, None)),
                 Job::ExportProducts => export::run(ch, run, &bar)
                     .await
-                    .map(|done| (done.counts.sent, done.partial)),
+                    .map(|done| (done.counts.sent, done.partial, done.note)),
             }
         };
         // Dropping `work` cancels the job between two awaits: an HTTP request
@@ -532,29 +535,23 @@ async fn run_channel_jobs(
             biased;
             signal = stopped(&mut stop) => JobEnd::Stopped(signal),
             result = tokio::time::timeout(ch.deadline, work) => match result {
-                Ok(Ok((items, partial))) => JobEnd::Done(items, partial),
+                Ok(Ok((items, partial, note))) => JobEnd::Done(items, partial, note),
                 Ok(Err(err)) => JobEnd::Failed(err),
                 Err(_) => JobEnd::DeadlineExceeded(ch.deadline),
             },
         };
         bar.finish_and_clear();
         let duration_ms = Some(started.elapsed().as_millis() as u64);
-        let done = |items| {
+        let done = |items, note: Option<String>| {
             tracing::info!(channel = %ch.channel_id, %job, items, "job succeeded");
-            row(
-                RowOutcome::Ran,
-                items,
-                duration_ms,
-                if forced {
-                    "forced".into()
-                } else {
-                    String::new()
-                },
-            )
+            let detail: Vec<String> = (forced.then(|| "forced".to_string()).into_iter())
+                .chain(note)
+                .collect();
+            row(RowOutcome::Ran, items, duration_ms, detail.join("; "))
         };
         let entry = match end {
-            JobEnd::Done(items, None) => done(items),
-            JobEnd::Done(items, Some(detail)) => {
+            JobEnd::Done(items, None, note) => done(items, note),
+            JobEnd::Done(items, Some(detail), _) => {
                 tracing::warn!(channel = %ch.channel_id, %job, items, %detail, "job partly done");
                 row(RowOutcome::Partial, items, duration_ms, detail)
             }
@@ -567,7 +564,7 @@ async fn run_channel_jobs(
                     tx.finish_interrupted(run, Timestamp::now(), &detail)
                 })? {
                     // Its last commit, success included, landed as it was stopped.
-                    false => done(0),
+                    false => done(0, None),
                     true => row(RowOutcome::Interrupted, 0, duration_ms, detail),
                 }
             }
@@ -594,7 +591,7 @@ async fn run_channel_jobs(
                     tx.finish_failure(run, Timestamp::now(), 0, &message)
                 })?;
                 if !recorded {
-                    done(0)
+                    done(0, None)
                 } else {
                     if deadline_exceeded {
                         // The channel does not answer: its other jobs would
