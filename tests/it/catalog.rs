@@ -54,6 +54,12 @@ fn batches(shop: &SandboxPeer) -> Vec<Value> {
         .collect()
 }
 
+/// The SKUs of the variants the sandbox holds of product `handle`.
+fn skus_held(shop: &SandboxPeer, handle: &str) -> Vec<String> {
+    let product = shop.nested_product(handle).expect("the shop holds it");
+    product.variants.into_iter().map(|v| v.sku).collect()
+}
+
 /// A product as the sandbox holds it, without what it stamps itself.
 fn content(product: &NestedProduct) -> NestedProduct {
     NestedProduct {
@@ -160,14 +166,7 @@ fn nested_products_export_whole_and_an_edit_sends_exactly_what_changed() {
         sent[0]["delete"],
         json!([{"handle": "tshirt", "skus": ["TS-L"]}])
     );
-    let skus: Vec<String> = shop
-        .nested_product("tshirt")
-        .unwrap()
-        .variants
-        .into_iter()
-        .map(|v| v.sku)
-        .collect();
-    assert_eq!(skus, ["TS-S", "TS-M"]);
+    assert_eq!(skus_held(&shop, "tshirt"), ["TS-S", "TS-M"]);
     assert_eq!(
         env.show("tshirt")["product"]["variants"]
             .as_array()
@@ -267,14 +266,10 @@ fn a_variant_the_master_drops_is_deleted_on_the_exporting_channel() {
         "the deletion goes first: {sent:#?}"
     );
     assert_eq!(sent[1]["products"][0]["handle"], "prod-0000002");
-    let skus: Vec<String> = shop
-        .nested_product("prod-0000002")
-        .unwrap()
-        .variants
-        .into_iter()
-        .map(|v| v.sku)
-        .collect();
-    assert_eq!(skus, ["SKU-0000002-1", "SKU-0000002-2"]);
+    assert_eq!(
+        skus_held(&shop, "prod-0000002"),
+        ["SKU-0000002-1", "SKU-0000002-2"]
+    );
     // Confirmed: the next run owes nothing.
     shop.clear_requests();
     env.run_once(&["--force", "--job", "export-products"]);
