@@ -6,8 +6,8 @@
 //!
 //! `cargo run --release --example bench` (add `-- --quick` for a smoke run,
 //! `-- --no-build` when the binaries are already built, `-- --no-peers` to
-//! skip the figures against real Vendure and Medusa servers, `-- --idle` or
-//! `-- --runners` for those figures alone).
+//! skip the figures against real Vendure and Medusa servers, `-- --idle`,
+//! `-- --runners` or `-- --catalog` for those figures alone).
 
 mod many;
 mod measure;
