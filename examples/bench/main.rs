@@ -7,8 +7,8 @@
 //! `cargo run --release --example bench` (add `-- --quick` for a smoke run,
 //! `-- --no-build` when the binaries are already built, `-- --no-peers` to
 //! skip the figures against real Vendure and Medusa servers, `-- --idle`,
-//! `-- --import`, `-- --rate` or `-- --runners` for those figures alone; they
-//! combine).
+//! `-- --import`, `-- --rate`, `-- --runners` or `-- --catalog` for those
+//! figures alone; they combine).
 
 mod many;
 mod measure;
@@ -76,6 +76,11 @@ struct Sizes {
     /// Products imported (in pages of the type's page size) from a channel
     /// enforcing [`ENFORCED_RATE`].
     rate_products: u64,
+    /// Products of the catalog figure, and the variants of each: imported,
+    /// exported and previewed, next to a flat import of as many products
+    /// as there are variants.
+    catalog_products: u64,
+    catalog_variants: u64,
 }
 
 impl Sizes {
@@ -99,6 +104,8 @@ impl Sizes {
                 idle_accounts: 10,
                 idle_account_runs: 5,
                 rate_products: 20_000,
+                catalog_products: 2_000,
+                catalog_variants: 5,
             }
         } else {
             Sizes {
@@ -119,6 +126,8 @@ impl Sizes {
                 idle_accounts: 50,
                 idle_account_runs: 20,
                 rate_products: 100_000,
+                catalog_products: 20_000,
+                catalog_variants: 5,
             }
         }
     }
@@ -136,6 +145,7 @@ fn main() -> Result<ExitCode> {
     let mut only_import = false;
     let mut only_rate = false;
     let mut only_runners = false;
+    let mut only_catalog = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
@@ -145,20 +155,22 @@ fn main() -> Result<ExitCode> {
             "--import" => only_import = true,
             "--rate" => only_rate = true,
             "--runners" => only_runners = true,
+            "--catalog" => only_catalog = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo run --release --example bench [-- --quick] [-- --no-build] [-- --no-peers] [-- --idle] [-- --import] [-- --rate] [-- --runners]\n\
+                    "usage: cargo run --release --example bench [-- --quick] [-- --no-build] [-- --no-peers] [-- --idle] [-- --import] [-- --rate] [-- --runners] [-- --catalog]\n\
                      (the section flags combine)\n\
                      --idle     only the idle run-once figure\n\
                      --import   only the import figures (time and memory)\n\
                      --rate     only the pacing figures (a channel enforcing {ENFORCED_RATE} requests/s)\n\
                      --runners  only the many-accounts figures on a PostgreSQL store\n\
-                     \x20          (runners scaling; idle run-once per account, PostgreSQL vs SQLite)"
+                     \x20          (runners scaling; idle run-once per account, PostgreSQL vs SQLite)\n\
+                     --catalog  only the products-with-variants figures (import, export, dry run)"
                 );
                 return Ok(ExitCode::SUCCESS);
             }
             other => bail!(
-                "unknown argument `{other}`: expected --quick, --no-build, --no-peers, --idle, --import, --rate or --runners"
+                "unknown argument `{other}`: expected --quick, --no-build, --no-peers, --idle, --import, --rate, --runners or --catalog"
             ),
         }
     }
@@ -172,10 +184,14 @@ fn main() -> Result<ExitCode> {
     let sizes = Sizes::new(quick);
     let mut table = Table::default();
 
-    let only = only_idle || only_import || only_rate || only_runners;
+    let only = only_idle || only_import || only_rate || only_runners || only_catalog;
     if only_idle || !only {
         eprintln!("bench: 1/6 idle run-once");
         idle(&bins, &sizes, &mut table)?;
+    }
+    if only_catalog || !only {
+        eprintln!("bench: products with variants: import, dry run, export");
+        catalog(&bins, &sizes, &mut table)?;
     }
     if only_import || !only {
         eprintln!("bench: 2-3/6 import and its memory");
@@ -313,6 +329,7 @@ fn import(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
 struct ImportRun {
     wall: Duration,
     max_rss_kb: u64,
+    cpu: Duration,
     floor: Option<Duration>,
 }
 
@@ -351,8 +368,96 @@ fn import_once(bins: &Bins, products: u64, with_floor: bool, latency_ms: u64) ->
     Ok(ImportRun {
         wall: run.wall,
         max_rss_kb: run.max_rss_kb,
+        cpu: run.cpu,
         floor: floors.into_iter().min(),
     })
+}
+
+/// Products with variants: an import of `products x variants` variants
+/// against a flat import of as many products (wall and peak RSS), then a
+/// dry run and an export of the whole catalog to a second sandbox.
+fn catalog(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
+    let variants = sizes.catalog_products * sizes.catalog_variants;
+    let flat = import_once(bins, variants, false, 0)?;
+
+    let master = Sandbox::start(
+        &bins.sandbox,
+        &[
+            "--products",
+            &sizes.catalog_products.to_string(),
+            "--variants-per-product",
+            &sizes.catalog_variants.to_string(),
+            "--client-credentials",
+        ],
+    )?;
+    let shop = Sandbox::start(&bins.sandbox, &["--products", "0", "--client-credentials"])?;
+    let env = Env::new(&master)?;
+    env.account(
+        "cat",
+        &["master".to_string()],
+        Some("master"),
+        &[("auth-refresh", "1h"), ("import-products", "1h")],
+    )?;
+    env.add_channel_at("cat", "shop", &shop)?;
+    let a = ["--account", "cat", "channel"];
+    env.run_with(&a, &["set-period", "shop", "auth-refresh", "1h"])?;
+    env.run_with(&a, &["set-period", "shop", "export-products", "1h"])?;
+
+    let import = env.run(&["run-once", "--json", "--job", "import-products"])?;
+    let items = import.job_items("master", "import-products")?;
+    ensure!(
+        items == sizes.catalog_products,
+        "the import read {items} products, expected {}",
+        sizes.catalog_products
+    );
+    let count = env.run(&["--json", "products", "count"])?.json()?;
+    ensure!(
+        count["variants"].as_u64() == Some(variants),
+        "the catalog holds {} variants, expected {variants}",
+        count["variants"]
+    );
+    let shape = format!(
+        "{} variants ({} products of {})",
+        thousands(variants),
+        thousands(sizes.catalog_products),
+        sizes.catalog_variants
+    );
+    table.ratio(
+        format!("import {shape} (wall)"),
+        import.wall,
+        &format!("flat import of {} products", thousands(variants)),
+        flat.wall,
+        1.5,
+    );
+    table.note(format!(
+        "import {shape}: CPU {} against {} for the flat import",
+        duration(import.cpu),
+        duration(flat.cpu)
+    ));
+    table.memory_under(format!("peak RSS, import {shape}"), import.max_rss_kb, 40.0);
+    table.info_text(
+        format!("peak RSS, flat import of {} products", thousands(variants)),
+        format!("{:.1} MB", flat.max_rss_kb as f64 / 1024.0),
+    );
+
+    let dry = env.run(&["run-once", "--json", "--dry-run"])?;
+    table.info(
+        format!("run-once --dry-run, {shape} never exported (wall)"),
+        dry.wall,
+    );
+    let export = env.run(&["run-once", "--json", "--job", "export-products"])?;
+    let sent = export.job_items("shop", "export-products")?;
+    ensure!(
+        sent == sizes.catalog_products,
+        "the export sent {sent} products, expected {}",
+        sizes.catalog_products
+    );
+    // On a shared machine the CPU time says what the tool itself spent.
+    table.info_text(
+        format!("export {shape} to the sandbox (wall)"),
+        format!("{} (CPU {})", duration(export.wall), duration(export.cpu)),
+    );
+    Ok(())
 }
 
 /// Figure 4: `products load` of a generated file, its export, and a re-export with
@@ -1001,24 +1106,10 @@ impl Env {
         self.run(&["account", "add", account])?;
         for channel in channels {
             let a = ["--account", account, "channel"];
-            self.run_with(
-                &a,
-                &[
-                    "add",
-                    channel,
-                    "--type",
-                    "beta-rest",
-                    "--base-url",
-                    &self.base_url,
-                    "--token-url",
-                    &self.token_url,
-                    "--grant",
-                    "client_credentials",
-                    "--client-id",
-                    &self.client_id,
-                    "--client-secret-env",
-                    SECRET_ENV,
-                ],
+            self.add_channel(
+                account,
+                channel,
+                [&self.base_url, &self.token_url, &self.client_id],
             )?;
             for (job, period) in periods {
                 self.run_with(&a, &["set-period", channel, job, period])?;
@@ -1028,6 +1119,44 @@ impl Env {
             self.run(&["--account", account, "account", "set-master-source", master])?;
         }
         self.run(&["account", "use", account])?;
+        Ok(())
+    }
+
+    /// Adds channel `channel` of `account`, against `sandbox` (which takes
+    /// the same client secret as this scenario's own).
+    fn add_channel_at(&self, account: &str, channel: &str, sandbox: &Sandbox) -> Result<()> {
+        let urls = ["base_url", "token_url", "client_id"].map(|f| sandbox.field(f));
+        let [base_url, token_url, client_id] = urls;
+        self.add_channel(account, channel, [base_url?, token_url?, client_id?])
+    }
+
+    /// A beta-rest channel with client-credentials auth, its secret in
+    /// [`SECRET_ENV`].
+    fn add_channel(
+        &self,
+        account: &str,
+        channel: &str,
+        [base_url, token_url, client_id]: [&str; 3],
+    ) -> Result<()> {
+        self.run_with(
+            &["--account", account, "channel"],
+            &[
+                "add",
+                channel,
+                "--type",
+                "beta-rest",
+                "--base-url",
+                base_url,
+                "--token-url",
+                token_url,
+                "--grant",
+                "client_credentials",
+                "--client-id",
+                client_id,
+                "--client-secret-env",
+                SECRET_ENV,
+            ],
+        )?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! loopback: the sandbox beta-rest channel, and real Vendure and Medusa
 //! servers (`test_support::peer`).
 
+mod catalog;
 mod channel_messages;
 mod channel_tls;
 mod cli;

@@ -18,7 +18,6 @@ fn catalog(n: usize) -> Vec<Value> {
         .collect()
 }
 
-/// Skus of the `delete` lists the sandbox received, batch by batch.
 /// The deletions of each export batch the sandbox received: the handle of
 /// each product deleted whole.
 fn deletions(sandbox: &Sandbox) -> Vec<Vec<String>> {

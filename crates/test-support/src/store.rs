@@ -170,6 +170,22 @@ impl TestStore {
         }
     }
 
+    /// Runs `sql` (several statements, no parameters) against `account`'s
+    /// tables, writing: for a test that must put a store into a shape the
+    /// tool itself no longer writes (one made by an earlier release).
+    pub fn execute_batch(&self, account: &str, sql: &str) -> Result<(), String> {
+        match &self.pg {
+            None => {
+                let conn = rusqlite::Connection::open(self.sqlite_path(account))
+                    .map_err(|e| e.to_string())?;
+                conn.busy_timeout(Duration::from_secs(5))
+                    .map_err(|e| e.to_string())?;
+                conn.execute_batch(sql).map_err(|e| e.to_string())
+            }
+            Some(pg) => pg.query(Some(account), sql).map(|_| ()),
+        }
+    }
+
     /// The first cell of the first row, or `None` when there is no row, the
     /// cell is NULL, or the store/table is missing.
     pub fn value(&self, account: &str, sql: &str, params: &[&str]) -> Option<String> {

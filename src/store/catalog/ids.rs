@@ -11,15 +11,19 @@ use std::sync::LazyLock;
 use super::placeholders;
 use crate::catalog::Product;
 use crate::connector::PlatformIds;
-use crate::store::sql::{ToValue, params};
+use crate::store::sql::params;
 use crate::store::{Result, Tx};
 
-/// The ids of one channel (`?1`) under up to [`super::SET_SIZE`] keys (`?2...`).
+/// Every channel's ids under up to [`super::SET_SIZE`] keys (`?1...`).
+/// The caller keeps its channel's: with `channel = ?` in the query,
+/// SQLite's planner walks all of the channel's rows (the primary key's
+/// prefix) instead of looking each key up, which made a whole-catalog
+/// export quadratic.
 static IDS_OF_KEYS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT kind, key, platform_id FROM platform_ids WHERE channel = ?1 \
-         AND platform_id IS NOT NULL AND key IN ({})",
-        placeholders(2)
+        "SELECT channel, kind, key, platform_id FROM platform_ids \
+         WHERE platform_id IS NOT NULL AND key IN ({})",
+        placeholders(1)
     )
 });
 
@@ -43,9 +47,12 @@ impl Tx<'_> {
         let mut all: Vec<&str> = vec![handle];
         all.extend(keys);
         let mut ids = PlatformIds::default();
-        let lead: [&dyn ToValue; 1] = [&channel];
-        self.query_sets(&IDS_OF_KEYS, &lead, &all, &mut |r| {
-            let (kind, key, id): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        self.query_sets(&IDS_OF_KEYS, &[], &all, &mut |r| {
+            let (of, kind, key, id): (String, String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            if of != channel {
+                return Ok(());
+            }
             if kind != PlatformIds::PRODUCT || key == handle {
                 ids.insert(&kind, &key, id);
             }
@@ -67,9 +74,12 @@ impl Tx<'_> {
         }
         let keys: Vec<&str> = owners.keys().copied().collect();
         let mut found = vec![PlatformIds::default(); products.len()];
-        let lead: [&dyn ToValue; 1] = [&channel];
-        self.query_sets(&IDS_OF_KEYS, &lead, &keys, &mut |r| {
-            let (kind, key, id): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        self.query_sets(&IDS_OF_KEYS, &[], &keys, &mut |r| {
+            let (of, kind, key, id): (String, String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            if of != channel {
+                return Ok(());
+            }
             for &i in owners.get(key.as_str()).into_iter().flatten() {
                 if kind != PlatformIds::PRODUCT || products[i].handle == key {
                     found[i].insert(&kind, &key, id.clone());

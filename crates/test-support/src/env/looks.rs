@@ -105,6 +105,14 @@ impl TestEnv {
         &self.store
     }
 
+    /// Runs `sql` (statements, no parameters) against the account's store,
+    /// writing: to put it in a shape the tool no longer writes itself.
+    pub fn rewrite_store(&self, sql: &str) {
+        self.store
+            .execute_batch(self.account_name(), sql)
+            .unwrap_or_else(|e| panic!("rewriting the store: {e}"));
+    }
+
     fn account_name(&self) -> &str {
         self.account.as_deref().unwrap_or(ACCOUNT)
     }
