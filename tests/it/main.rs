@@ -16,6 +16,7 @@ mod faults;
 mod files;
 mod many_runners;
 mod medusa_auth;
+mod medusa_shop;
 mod peers_medusa;
 mod peers_vendure;
 mod redirects;

@@ -44,6 +44,9 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "peer-admin-password";
 /// A fresh Medusa store's default currency.
 pub const CURRENCY: &str = "eur";
+/// The second currency every peer's store supports (as a shop owner adds
+/// one under Settings → Store).
+pub const SECOND_CURRENCY: &str = "usd";
 
 /// Options a test may vary; everything else is Medusa's stock default.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +59,8 @@ pub struct PeerOptions {
 /// default sales channel, and nothing else.
 pub struct MedusaPeer {
     pub base_url: String,
+    /// The peer's database on the shared cluster.
+    pub database: String,
     pub sales_channel_id: String,
     pub stock_location_id: String,
     server: Child,
@@ -105,6 +110,7 @@ impl MedusaPeer {
         let (watchdog, watchdog_pipe) = spawn_watchdog(server.id());
         let mut peer = MedusaPeer {
             base_url: format!("http://127.0.0.1:{port}"),
+            database: database.clone(),
             sales_channel_id: String::new(),
             stock_location_id: String::new(),
             server,
@@ -149,11 +155,21 @@ impl MedusaPeer {
     }
 
     /// What a shop owner does before stock can be kept: a stock location,
-    /// linked to the store's default sales channel.
+    /// linked to the store's default sales channel; and a second currency.
     async fn set_up_shop(&mut self) {
         let admin = self.admin().await;
         let stores = admin
             .get("/admin/stores?fields=id,default_sales_channel_id")
+            .await;
+        let store_id = stores["stores"][0]["id"].as_str().expect("a store id");
+        admin
+            .post(
+                &format!("/admin/stores/{store_id}"),
+                json!({"supported_currencies": [
+                    {"currency_code": CURRENCY, "is_default": true},
+                    {"currency_code": SECOND_CURRENCY},
+                ]}),
+            )
             .await;
         self.sales_channel_id = stores["stores"][0]["default_sales_channel_id"]
             .as_str()
@@ -175,6 +191,16 @@ impl MedusaPeer {
                 json!({"add": [self.sales_channel_id]}),
             )
             .await;
+    }
+
+    /// Drops Medusa's unique index on live SKUs, as a store whose schema
+    /// was changed by hand (or restored without its indexes) has it: only
+    /// then can a SKU be held twice.
+    pub fn drop_unique_sku_index(&self) {
+        PgCluster::shared().psql(
+            &self.database,
+            "DROP INDEX IF EXISTS \"IDX_product_variant_sku_unique\"",
+        );
     }
 
     /// The shop owner, logged in.
@@ -367,7 +393,11 @@ impl Peer for MedusaShop {
     }
 
     fn create_steps(&self) -> &'static [&'static str] {
-        &["medusa-export-created"]
+        &[
+            "medusa-export-created",
+            "medusa-export-looked-up",
+            "medusa-variants-created",
+        ]
     }
 
     fn seed(&self, offers: &[Offer]) {
