@@ -294,6 +294,8 @@ fn a_sku_held_twice_on_medusa_is_refused_naming_both_variants() {
             json!({"title": "Dup", "handle": handle, "status": "published",
                    "options": [{"title": "Default", "values": ["Default"]}],
                    "variants": [{"title": "Dup", "sku": "DUP-1", "options": {"Default": "Default"},
+                                 // Medusa refuses a second inventory item with one SKU.
+                                 "manage_inventory": false,
                                  "prices": [{"currency_code": "eur", "amount": 1}]}]}),
         ));
         ids.push(
@@ -319,6 +321,17 @@ fn a_sku_held_twice_on_medusa_is_refused_naming_both_variants() {
     for id in &ids {
         assert!(text.contains(id.as_str()), "run-once names {id}:\n{text}");
     }
+    // Rejected run after run, never written: quarantined at the third,
+    // and `status` lists it with the reason.
+    for _ in 0..2 {
+        let again = env.run(EXPORT);
+        assert_ne!(again.status.code(), Some(0), "{}", describe(&again));
+    }
+    let status = env.ok(["status"]);
+    assert!(
+        status.contains("quarantined") && status.contains("held twice on the shop"),
+        "{status}"
+    );
     // The other product arrived; neither copy was touched.
     let listing = peer.read_back();
     assert!(offered(&listing).contains_key("SIM-0001"));
@@ -329,8 +342,9 @@ fn a_sku_held_twice_on_medusa_is_refused_naming_both_variants() {
         }
     }
     for args in [
-        vec!["status"],
-        vec!["history", "--channel", CHANNEL],
+        // Tables cut long errors; their JSON has the whole reason.
+        vec!["status", "--json"],
+        vec!["history", "--channel", CHANNEL, "--json"],
         vec!["products", "show", "DUP-1"],
     ] {
         let out = env.run(&args);
