@@ -159,7 +159,9 @@ fn medusa_export_cut_at_every_create_step_and_at_random_is_repaired_by_the_next_
         round += 1;
         let n = 100 + round;
         let mut lines = vec![shirt(n, &SIZES, "30.00", "33.00", "New shirt")];
-        lines.extend((0..10).map(|i| simple(1000 + round * 10 + i, "7.00")));
+        // More than a batch (100), so a SIGTERM after the first batch's
+        // steps leaves work to stop.
+        lines.extend((0..100).map(|i| simple(1000 + round * 100 + i, "7.00")));
         let grown = round % 4;
         let mut sizes: Vec<String> = SIZES.iter().map(|s| s.to_string()).collect();
         sizes.extend((1..=round.div_ceil(4)).map(|k| format!("X{k}")));

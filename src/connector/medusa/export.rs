@@ -608,7 +608,9 @@ impl MedusaClient {
                 .filter(|v| !have.contains(v))
                 .collect();
             if !new.is_empty() {
-                update.push(json!({"product_option_id": option.id, "add": new}));
+                // A string would be a value id; `{value}` names one.
+                let values: Vec<Value> = new.iter().map(|v| json!({ "value": v })).collect();
+                update.push(json!({"product_option_id": option.id, "add": values}));
             }
         }
         if update.is_empty() {
