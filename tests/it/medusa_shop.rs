@@ -540,3 +540,37 @@ fn assert_tee(product: &Value, description: &str, m_usd: &str) {
         assert_eq!(levels[0]["stocked_quantity"], json!(10 + i), "{v:#}");
     }
 }
+
+#[test]
+fn a_product_over_medusas_body_limit_is_refused_alone_and_the_others_arrive() {
+    let peer = MedusaShop::start();
+    let env = medusa_env(&peer);
+    // Over Medusa's stock 2 MB batch body limit within the catalog's own
+    // limits: 200 variants, each with 50 attributes of 255 characters
+    // (about 2.7 MB as JSON).
+    let attributes: serde_json::Map<String, Value> = (0..50)
+        .map(|i| (format!("attribute-{i:02}"), json!("x".repeat(255))))
+        .collect();
+    let variants: Vec<Value> = (0..200)
+        .map(|i| {
+            json!({"sku": format!("BIG-{i:03}"), "option_values": [format!("v{i:03}")],
+                   "prices": {"EUR": "1.00"}, "attributes": attributes})
+        })
+        .collect();
+    let big = json!({"handle": "big", "title": "Big", "options": ["Variant"],
+                     "variants": variants, "updated_at": "2026-12-01T00:00:00Z"});
+    let mut lines: Vec<Value> = (0..20).map(|n| simple(n, "2.00")).collect();
+    lines.push(big);
+    env.load_jsonl("catalog.jsonl", &lines);
+    let out = env.run(EXPORT);
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("big") && text.contains("max-request-bytes"),
+        "the big product is refused by name and why:\n{text}"
+    );
+    let listing = peer.read_back();
+    let offered = offered(&listing);
+    assert_eq!(offered.len(), 20, "the others arrived: {offered:?}");
+    assert!(!offered.keys().any(|sku| sku.starts_with("BIG-")));
+}
