@@ -574,3 +574,37 @@ fn a_product_over_medusas_body_limit_is_refused_alone_and_the_others_arrive() {
     assert_eq!(offered.len(), 20, "the others arrived: {offered:?}");
     assert!(!offered.keys().any(|sku| sku.starts_with("BIG-")));
 }
+
+#[test]
+fn with_export_fields_prices_and_stock_a_description_edited_on_medusa_survives_a_price_change() {
+    let peer = MedusaShop::start();
+    let env = medusa_env(&peer);
+    env.load_jsonl("shirt.jsonl", &[shirt(1, &SIZES, "20.00", "22.50", "Ours")]);
+    converge(&env, "first export");
+    // The shop's owner rewrites the description and the title.
+    let product_id = peer.wait(peer.admin.variant("SH1-S")).product_id;
+    peer.wait(peer.admin.post(
+        &format!("/admin/products/{product_id}"),
+        json!({"description": "Theirs", "title": "Their shirt"}),
+    ));
+    env.set_channel_key(CHANNEL, r#"export-fields = ["prices", "stock"]"#);
+    env.load_jsonl(
+        "edit.jsonl",
+        &[shirt(1, &SIZES, "21.00", "22.50", "Ours, edited")],
+    );
+    converge(&env, "the price export");
+    let product = peer.wait(peer.admin.product_json("shirt-1"));
+    assert_eq!(product["description"], "Theirs", "{product:#}");
+    assert_eq!(product["title"], "Their shirt", "{product:#}");
+    for size in SIZES {
+        let variant = peer.wait(peer.admin.variant(&format!("SH1-{size}")));
+        assert_eq!(
+            (
+                variant.prices["eur"].as_str(),
+                variant.prices["usd"].as_str()
+            ),
+            ("21", "22.5"),
+            "{variant:?}"
+        );
+    }
+}
