@@ -680,10 +680,7 @@ impl MedusaClient {
         let products: Vec<(&str, Vec<&str>)> = whole.into_iter().collect();
         for chunk in products.chunks(DELETE_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
-            let error = match self.delete_product_ids(credential, &ids).await? {
-                Ok(()) => None,
-                Err(why) => Some(why),
-            };
+            let error = self.delete_product_ids(credential, &ids).await?.err();
             for sku in chunk.iter().flat_map(|(_, skus)| skus) {
                 let outcome = match &error {
                     None => ItemOutcome::deleted(sku),
