@@ -608,3 +608,98 @@ fn with_export_fields_prices_and_stock_a_description_edited_on_medusa_survives_a
         );
     }
 }
+
+/// `[channels.<channel>.locations]`: the catalog's `default` at the peer's
+/// first location, `berlin` at its second.
+fn map_locations(env: &TestEnv, peer: &MedusaShop, channel: &str) {
+    let path = env.account_file();
+    let mut text = std::fs::read_to_string(&path).expect("the account file");
+    text.push_str(&format!(
+        "\n[channels.{channel}.locations]\ndefault = \"{}\"\nberlin = \"{}\"\n",
+        peer.peer.stock_location_id, peer.peer.second_stock_location_id
+    ));
+    std::fs::write(&path, text).expect("write the account file");
+}
+
+/// Stocked quantity of `sku` per Medusa location id.
+fn levels(peer: &MedusaShop, handle: &str, sku: &str) -> BTreeMap<String, i64> {
+    let product = peer.wait(peer.admin.product_json(handle));
+    let variant = product["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .find(|v| v["sku"] == sku)
+        .unwrap_or_else(|| panic!("{sku} in {product:#}"))
+        .clone();
+    variant["inventory_items"][0]["inventory"]["location_levels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .map(|l| {
+            (
+                l["location_id"].as_str().unwrap().to_string(),
+                l["stocked_quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stock_goes_to_and_comes_from_each_mapped_medusa_location() {
+    let peer = MedusaShop::start();
+    let (main, berlin) = (
+        peer.peer.stock_location_id.clone(),
+        peer.peer.second_stock_location_id.clone(),
+    );
+    let env = medusa_env(&peer);
+    map_locations(&env, &peer, CHANNEL);
+    let mut line = shirt(1, &SIZES, "20.00", "22.50", "A shirt");
+    for (i, variant) in line["variants"].as_array_mut().unwrap().iter_mut().enumerate() {
+        variant["stock"] = json!({"default": i, "berlin": 10 + i, "paris": 99});
+    }
+    env.load_jsonl("shirt.jsonl", std::slice::from_ref(&line));
+    converge(&env, "first export");
+    assert_eq!(
+        levels(&peer, "shirt-1", "SH1-M"),
+        BTreeMap::from([(main.clone(), 1), (berlin.clone(), 11)]),
+        "each mapped location; `paris` is not this channel's"
+    );
+
+    // Only Berlin's stock of one variant changes.
+    line["variants"][1]["stock"]["berlin"] = json!(4);
+    env.load_jsonl("edit.jsonl", std::slice::from_ref(&line));
+    converge(&env, "stock export");
+    assert_eq!(
+        levels(&peer, "shirt-1", "SH1-M"),
+        BTreeMap::from([(main.clone(), 1), (berlin.clone(), 4)])
+    );
+    assert_eq!(
+        levels(&peer, "shirt-1", "SH1-L"),
+        BTreeMap::from([(main, 2), (berlin, 12)])
+    );
+
+    // Medusa as master with the same map: stock per catalog location.
+    let master = TestEnv::builder()
+        .channel("master", &peer, &[("auth-refresh", "1h"), ("import-products", "1h")])
+        .master("master")
+        .build();
+    map_locations(&master, &peer, "master");
+    let out = master.run(["run-once", "--force", "--job", "import-products"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let shown = master.show("shirt-1");
+    let stock: Vec<&Value> = shown["product"]["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| &v["stock"])
+        .collect();
+    assert_eq!(
+        stock,
+        [
+            &json!({"berlin": 10, "default": 0}),
+            &json!({"berlin": 4, "default": 1}),
+            &json!({"berlin": 12, "default": 2}),
+        ],
+        "{shown:#}"
+    );
+}

@@ -55,14 +55,17 @@ pub struct PeerOptions {
     pub jwt_expires_in: Option<String>,
 }
 
-/// A running Medusa server with a shop owner, a stock location linked to the
-/// default sales channel, and nothing else.
+/// A running Medusa server with a shop owner, two stock locations linked to
+/// the default sales channel, EUR and USD, and nothing else.
 pub struct MedusaPeer {
     pub base_url: String,
     /// The peer's database on the shared cluster.
     pub database: String,
     pub sales_channel_id: String,
     pub stock_location_id: String,
+    /// A second location linked to the sales channel, created after the
+    /// first (so the first stays the connector's default).
+    pub second_stock_location_id: String,
     server: Child,
     /// Closing it tells the watchdog to kill the server's process group.
     watchdog_pipe: Option<ChildStdin>,
@@ -113,6 +116,7 @@ impl MedusaPeer {
             database: database.clone(),
             sales_channel_id: String::new(),
             stock_location_id: String::new(),
+            second_stock_location_id: String::new(),
             server,
             watchdog_pipe: Some(watchdog_pipe),
             watchdog,
@@ -175,22 +179,25 @@ impl MedusaPeer {
             .as_str()
             .expect("a fresh store has a default sales channel")
             .to_string();
-        let location = admin
-            .post("/admin/stock-locations", json!({"name": "Main warehouse"}))
-            .await;
-        self.stock_location_id = location["stock_location"]["id"]
-            .as_str()
-            .expect("stock location id")
-            .to_string();
-        admin
-            .post(
-                &format!(
-                    "/admin/stock-locations/{}/sales-channels",
-                    self.stock_location_id
-                ),
-                json!({"add": [self.sales_channel_id]}),
-            )
-            .await;
+        let mut ids = Vec::new();
+        for name in ["Main warehouse", "Berlin store"] {
+            let location = admin
+                .post("/admin/stock-locations", json!({ "name": name }))
+                .await;
+            let id = location["stock_location"]["id"]
+                .as_str()
+                .expect("stock location id")
+                .to_string();
+            admin
+                .post(
+                    &format!("/admin/stock-locations/{id}/sales-channels"),
+                    json!({"add": [self.sales_channel_id]}),
+                )
+                .await;
+            ids.push(id);
+        }
+        self.second_stock_location_id = ids.pop().expect("two locations");
+        self.stock_location_id = ids.pop().expect("two locations");
     }
 
     /// Drops Medusa's unique index on live SKUs, as a store whose schema
