@@ -368,11 +368,36 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
     let master = MedusaShop::start();
     let shop = MedusaShop::start();
     // On the master, as its owner made them: a 3-variant shirt in EUR and
-    // USD with a description and stock, and 200 simple products.
+    // USD with a description, 2 images, 2 categories, 2 tags and stock,
+    // and 200 simple products.
+    let category = |name: &str, parent: Option<&str>| {
+        let made = master.wait(master.admin.post(
+            "/admin/product-categories",
+            json!({"name": name, "is_active": true, "parent_category_id": parent}),
+        ));
+        made["product_category"]["id"].as_str().unwrap().to_string()
+    };
+    let clothing = category("Clothing", None);
+    let shirts = category("Shirts", Some(&clothing));
+    let summer = category("Summer", None);
+    let tags: Vec<Value> = ["cotton", "bestseller"]
+        .iter()
+        .map(|value| {
+            let made = master.wait(
+                master
+                    .admin
+                    .post("/admin/product-tags", json!({ "value": value })),
+            );
+            json!({"id": made["product_tag"]["id"]})
+        })
+        .collect();
     let made = master.wait(master.admin.post(
         "/admin/products",
         json!({"title": "Tee", "handle": "tee", "status": "published", "description": "<p>Soft cotton</p>",
                "options": [{"title": "Size", "values": SIZES}],
+               "images": [{"url": "https://img.example/tee-front.jpg"}, {"url": "https://img.example/tee-back.jpg"}],
+               "categories": [{"id": shirts}, {"id": summer}],
+               "tags": tags,
                "sales_channels": [{"id": master.peer.sales_channel_id}],
                "variants": SIZES.iter().enumerate().map(|(i, size)| json!({
                    "title": format!("Tee {size}"), "sku": format!("TEE-{size}"), "variant_rank": i,
@@ -423,6 +448,13 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
     assert_eq!(tee["description"], "<p>Soft cotton</p>");
     assert_eq!(tee["status"], "active");
     assert_eq!(tee["options"], json!(["Size"]));
+    assert_eq!(tee["categories"], json!(["Clothing > Shirts", "Summer"]));
+    assert_eq!(tee["tags"], json!(["bestseller", "cotton"]));
+    assert_eq!(
+        tee["images"],
+        json!([{"url": "https://img.example/tee-front.jpg", "alt": ""},
+               {"url": "https://img.example/tee-back.jpg", "alt": ""}])
+    );
     let variants = tee["variants"].as_array().expect("variants");
     assert_eq!(variants.len(), 3, "{tee:#}");
     for (i, (v, size)) in variants.iter().zip(SIZES).enumerate() {
@@ -501,6 +533,39 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
 fn assert_tee(product: &Value, description: &str, m_usd: &str) {
     assert_eq!(product["description"], description, "{product:#}");
     assert_eq!(product["status"], "published");
+    let urls: Vec<&str> = product["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://img.example/tee-front.jpg",
+            "https://img.example/tee-back.jpg"
+        ]
+    );
+    let mut categories: Vec<&str> = product["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["handle"].as_str().unwrap())
+        .collect();
+    categories.sort_unstable();
+    assert_eq!(
+        categories,
+        ["clothing-shirts", "summer"],
+        "created by path handle"
+    );
+    let mut tags: Vec<&str> = product["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["value"].as_str().unwrap())
+        .collect();
+    tags.sort_unstable();
+    assert_eq!(tags, ["bestseller", "cotton"]);
     let options = product["options"].as_array().expect("options");
     assert_eq!(options.len(), 1, "{product:#}");
     assert_eq!(options[0]["title"], "Size");
@@ -654,7 +719,12 @@ fn stock_goes_to_and_comes_from_each_mapped_medusa_location() {
     let env = medusa_env(&peer);
     map_locations(&env, &peer, CHANNEL);
     let mut line = shirt(1, &SIZES, "20.00", "22.50", "A shirt");
-    for (i, variant) in line["variants"].as_array_mut().unwrap().iter_mut().enumerate() {
+    for (i, variant) in line["variants"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
         variant["stock"] = json!({"default": i, "berlin": 10 + i, "paris": 99});
     }
     env.load_jsonl("shirt.jsonl", std::slice::from_ref(&line));
@@ -680,7 +750,11 @@ fn stock_goes_to_and_comes_from_each_mapped_medusa_location() {
 
     // Medusa as master with the same map: stock per catalog location.
     let master = TestEnv::builder()
-        .channel("master", &peer, &[("auth-refresh", "1h"), ("import-products", "1h")])
+        .channel(
+            "master",
+            &peer,
+            &[("auth-refresh", "1h"), ("import-products", "1h")],
+        )
         .master("master")
         .build();
     map_locations(&master, &peer, "master");

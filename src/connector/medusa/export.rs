@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 
 use super::amount;
 use super::import::StoreContext;
+use super::taxonomy::CategoryTree;
 use super::wire::{self, DEFAULT_OPTION, Mode, WireProduct, WireVariant};
 use super::{ChannelError, Credential, MedusaClient, Replay};
 use crate::catalog::{Field, FieldSet, Product, Variant, VariantDiff, diff};
@@ -141,10 +142,16 @@ impl MedusaClient {
             .products_by_id(credential, &foreign.into_iter().collect::<Vec<_>>())
             .await?;
 
+        let links = self.links(credential, &jobs, &held).await?;
+
         let mut creates: Vec<&Job<'_>> = Vec::new();
         let mut updates: Vec<(&Job<'_>, &WireProduct)> = Vec::new();
         for job in &jobs {
-            match plan(job, &held, &by_id, &variants) {
+            let plan = match links.missing(&job.desired) {
+                Some(why) => Plan::Refuse(why),
+                None => plan(job, &held, &by_id, &variants),
+            };
+            match plan {
                 Plan::Create => creates.push(job),
                 Plan::Update(product) => updates.push((job, product)),
                 Plan::Refuse(why) => {
@@ -157,7 +164,7 @@ impl MedusaClient {
         // Creates first: one that a dead run's create beat is read again
         // and updated below.
         let refused = self
-            .create_products(credential, ctx, &creates, journal, &mut results)
+            .create_products(credential, ctx, &links, &creates, journal, &mut results)
             .await?;
         let mut late: Vec<&Job<'_>> = Vec::new();
         if !refused.is_empty() {
@@ -173,7 +180,7 @@ impl MedusaClient {
         for job in late {
             updates.push((job, &again[&job.desired.handle]));
         }
-        self.update_products(credential, ctx, &updates, journal, &mut results)
+        self.update_products(credential, ctx, &links, &updates, journal, &mut results)
             .await?;
 
         Ok(jobs
@@ -194,6 +201,7 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         ctx: &StoreContext,
+        links: &Links,
         creates: &[&'j Job<'a>],
         journal: &dyn Journal,
         results: &mut HashMap<String, ItemResult>,
@@ -208,7 +216,7 @@ impl MedusaClient {
         }
         let bodies: Vec<Value> = creates
             .iter()
-            .map(|job| create_body(&job.desired, ctx))
+            .map(|job| create_body(&job.desired, ctx, links))
             .collect();
         let mut created: Vec<usize> = Vec::new();
         let mut refused = Vec::new();
@@ -316,11 +324,12 @@ impl MedusaClient {
         &self,
         credential: Credential<'_>,
         ctx: &StoreContext,
+        links: &Links,
         updates: &[(&Job<'_>, &WireProduct)],
         journal: &dyn Journal,
         results: &mut HashMap<String, ItemResult>,
     ) -> Result<(), ChannelError> {
-        let mapping = ctx.mapping();
+        let mapping = ctx.mapping(&links.tree);
         let mut product_updates: Vec<(usize, Value)> = Vec::new();
         let mut levels = Levels::default();
         let mut touched: BTreeSet<usize> = BTreeSet::new();
@@ -365,6 +374,12 @@ impl MedusaClient {
                     }
                     Field::Images => {
                         fields.insert("images".into(), images(&desired));
+                    }
+                    Field::Categories => {
+                        fields.insert("categories".into(), links.categories_of(&desired));
+                    }
+                    Field::Tags => {
+                        fields.insert("tags".into(), links.tags_of(&desired));
                     }
                     Field::Options => {
                         if let Err(why) = options_carried(&current, &desired) {
@@ -1003,7 +1018,8 @@ fn live_variant<'w>(product: &'w WireProduct, sku: &str) -> Option<&'w WireVaria
 
 /// Makes `desired` comparable with what Medusa can hold: a variant title
 /// equal to the product's is the product's (""), image alt texts are not
-/// carried, and option order follows the shop's when it is the same set.
+/// carried, option order follows the shop's when it is the same set, and
+/// so does the order of categories and tags (Medusa keeps none).
 fn comparable(desired: &mut Product, current: &Product) {
     for variant in &mut desired.variants {
         if variant.title == desired.title {
@@ -1013,9 +1029,10 @@ fn comparable(desired: &mut Product, current: &Product) {
     for image in &mut desired.images {
         image.alt.clear();
     }
-    let same_set = desired.options.len() == current.options.len()
-        && desired.options.iter().all(|o| current.options.contains(o));
-    if same_set && desired.options != current.options {
+    if same_set(&desired.options, &current.options)
+        && desired.options.len() == current.options.len()
+        && desired.options != current.options
+    {
         let order: Vec<usize> = current
             .options
             .iter()
@@ -1036,9 +1053,112 @@ fn comparable(desired: &mut Product, current: &Product) {
                 .collect();
         }
     }
-    // Categories and tags are not carried yet: never a change.
-    desired.categories = current.categories.clone();
-    desired.tags = current.tags.clone();
+    // Medusa keeps no order of categories or tags: the same set is no change.
+    if same_set(&desired.categories, &current.categories) {
+        desired.categories = current.categories.clone();
+    }
+    if same_set(&desired.tags, &current.tags) {
+        desired.tags = current.tags.clone();
+    }
+}
+
+fn same_set(a: &[String], b: &[String]) -> bool {
+    let a: BTreeSet<&String> = a.iter().collect();
+    let b: BTreeSet<&String> = b.iter().collect();
+    a == b
+}
+
+/// The categories and tags a batch links its products to, by path and by
+/// value, found or created before the products are written.
+struct Links {
+    tree: CategoryTree,
+    categories: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    /// Why some could not be made: the products using them are refused.
+    failed: Option<String>,
+}
+
+impl Links {
+    fn missing(&self, product: &Product) -> Option<String> {
+        let lacks = product
+            .categories
+            .iter()
+            .any(|c| !self.categories.contains_key(c))
+            || product.tags.iter().any(|t| !self.tags.contains_key(t));
+        lacks.then(|| {
+            self.failed
+                .clone()
+                .unwrap_or_else(|| "its categories or tags could not be made".into())
+        })
+    }
+
+    fn categories_of(&self, product: &Product) -> Value {
+        Value::Array(
+            product
+                .categories
+                .iter()
+                .filter_map(|c| self.categories.get(c))
+                .map(|id| json!({ "id": id }))
+                .collect(),
+        )
+    }
+
+    fn tags_of(&self, product: &Product) -> Value {
+        Value::Array(
+            product
+                .tags
+                .iter()
+                .filter_map(|t| self.tags.get(t))
+                .map(|id| json!({ "id": id }))
+                .collect(),
+        )
+    }
+}
+
+impl MedusaClient {
+    /// Finds (or creates) the categories and tags these products use; the
+    /// category tree also names the held products' categories.
+    async fn links(
+        &self,
+        credential: Credential<'_>,
+        jobs: &[Job<'_>],
+        held: &HashMap<String, WireProduct>,
+    ) -> Result<Links, ChannelError> {
+        let paths: BTreeSet<&str> = jobs
+            .iter()
+            .flat_map(|j| j.desired.categories.iter().map(String::as_str))
+            .collect();
+        let values: BTreeSet<&str> = jobs
+            .iter()
+            .flat_map(|j| j.desired.tags.iter().map(String::as_str))
+            .collect();
+        let any_held = held.values().any(|p| !p.categories.is_empty());
+        let mut links = Links {
+            tree: CategoryTree::default(),
+            categories: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            failed: None,
+        };
+        if !paths.is_empty() || any_held {
+            links.tree = self.category_tree(credential).await?;
+        }
+        if !paths.is_empty() {
+            match self
+                .category_ids(credential, &mut links.tree, &paths)
+                .await?
+            {
+                Ok(ids) => links.categories = ids,
+                Err(why) => links.failed = Some(why),
+            }
+        }
+        if !values.is_empty() {
+            match self.tag_ids(credential, &values).await? {
+                Ok(ids) => links.tags = ids,
+                Err(why) => links.failed = Some(why),
+            }
+        }
+        Ok(links)
+    }
 }
 
 /// Whether an options change can be written: only values added to the
@@ -1127,7 +1247,7 @@ fn variant_create(product: &Product, variant: &Variant) -> Value {
 }
 
 /// The body creating `product` whole in one call.
-fn create_body(product: &Product, ctx: &StoreContext) -> Value {
+fn create_body(product: &Product, ctx: &StoreContext, links: &Links) -> Value {
     let options: Vec<Value> = if product.options.is_empty() {
         vec![json!({"title": DEFAULT_OPTION, "values": [DEFAULT_OPTION]})]
     } else {
@@ -1164,6 +1284,12 @@ fn create_body(product: &Product, ctx: &StoreContext) -> Value {
     }
     if !product.attributes.is_empty() {
         body["metadata"] = json!(product.attributes);
+    }
+    if !product.categories.is_empty() {
+        body["categories"] = links.categories_of(product);
+    }
+    if !product.tags.is_empty() {
+        body["tags"] = links.tags_of(product);
     }
     body
 }

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
+use super::taxonomy::CategoryTree;
 use super::wire::{self, MappingContext, Mode, PRODUCT_FIELDS, ProductList};
 use super::{ChannelError, Credential, MedusaClient};
 use crate::catalog::Product;
@@ -60,10 +61,11 @@ pub struct StoreContext {
 }
 
 impl StoreContext {
-    pub(super) fn mapping(&self) -> MappingContext<'_> {
+    pub(super) fn mapping<'a>(&'a self, categories: &'a CategoryTree) -> MappingContext<'a> {
         MappingContext {
             currency: &self.default_currency,
             locations: &self.locations,
+            categories,
         }
     }
 }
@@ -373,7 +375,8 @@ impl MedusaClient {
         }
         let list: ProductList = self.get("admin/products", &query, credential).await?;
         let next = next_offset(offset, list.products.len(), list.count, limit);
-        Ok((map_products(&list.products, ctx), next))
+        let tree = self.tree_for(credential, &list.products).await?;
+        Ok((map_products(&list.products, ctx, &tree), next))
     }
 
     async fn stock_page(
@@ -424,7 +427,8 @@ impl MedusaClient {
         query.push(("fields", PRODUCT_FIELDS));
         let list: ProductList = self.get("admin/products", &query, credential).await?;
         // Whole products: the import replaces a product with what it gets.
-        Ok((map_products(&list.products, ctx), next))
+        let tree = self.tree_for(credential, &list.products).await?;
+        Ok((map_products(&list.products, ctx, &tree), next))
     }
 
     async fn deleted_page(
@@ -512,10 +516,30 @@ fn next_offset(offset: u64, got: usize, count: Option<u64>, limit: usize) -> Opt
     (got > 0 && more).then_some(next)
 }
 
+impl MedusaClient {
+    /// The store's categories when one of `products` has any (else none:
+    /// a page without categories costs no request).
+    pub(super) async fn tree_for(
+        &self,
+        credential: Credential<'_>,
+        products: &[wire::WireProduct],
+    ) -> Result<CategoryTree, ChannelError> {
+        if products.iter().any(|p| !p.categories.is_empty()) {
+            self.category_tree(credential).await
+        } else {
+            Ok(CategoryTree::default())
+        }
+    }
+}
+
 /// Maps these products whole; counts and explains the variants (or
 /// products) left out.
-fn map_products(products: &[wire::WireProduct], ctx: &StoreContext) -> ImportPage {
-    let mapping = ctx.mapping();
+fn map_products(
+    products: &[wire::WireProduct],
+    ctx: &StoreContext,
+    categories: &CategoryTree,
+) -> ImportPage {
+    let mapping = ctx.mapping(categories);
     let mut page = ImportPage::default();
     for product in products.iter().filter(|p| p.deleted_at.is_none()) {
         match wire::to_catalog(product, &mapping, Mode::Import) {

@@ -19,6 +19,8 @@
 //!   update that writes only what differs from what Medusa holds;
 //!   deletions in small batches.
 //! - `reconcile`: adopts or repairs what an interrupted create left.
+//! - `taxonomy`: categories (by path handle) and tags (by value), created
+//!   when missing.
 //! - `wire`: the JSON shapes and the one mapping to catalog products.
 
 mod amount;
@@ -27,6 +29,7 @@ mod connector;
 mod export;
 mod import;
 mod reconcile;
+mod taxonomy;
 mod wire;
 
 use std::borrow::Cow;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::amount;
+use super::taxonomy::CategoryTree;
 use crate::catalog::{Image, Prices, Product, ProductStatus, Variant};
 use crate::connector::Skipped;
 use crate::price::Currency;
@@ -18,7 +19,7 @@ use crate::price::Currency;
 pub const PRODUCT_FIELDS: &str = "id,title,handle,description,status,metadata,\
 created_at,updated_at,deleted_at,\
 options.id,options.title,options.values.id,options.values.value,\
-images.url,images.rank,images.metadata,\
+images.url,images.rank,images.metadata,categories.id,tags.value,\
 variants.id,variants.sku,variants.title,variants.metadata,variants.variant_rank,\
 variants.created_at,variants.updated_at,variants.deleted_at,variants.product_id,\
 variants.options.value,variants.options.option_id,\
@@ -72,7 +73,21 @@ pub struct WireProduct {
     #[serde(default)]
     pub images: Vec<WireImage>,
     #[serde(default)]
+    pub categories: Vec<WireId>,
+    #[serde(default)]
+    pub tags: Vec<WireTag>,
+    #[serde(default)]
     pub variants: Vec<WireVariant>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireId {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireTag {
+    pub value: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +225,8 @@ pub struct MappingContext<'a> {
     pub currency: &'a str,
     /// Catalog location name -> Medusa stock location id.
     pub locations: &'a BTreeMap<String, String>,
+    /// The store's categories, to name a product's by path.
+    pub categories: &'a CategoryTree,
 }
 
 /// How strictly [`to_catalog`] maps.
@@ -365,8 +382,14 @@ pub fn to_catalog(
                 Some("published") => ProductStatus::Active,
                 _ => ProductStatus::Draft,
             },
-            categories: Vec::new(),
-            tags: Vec::new(),
+            // Medusa keeps no order for either: sorted.
+            categories: sorted(
+                product
+                    .categories
+                    .iter()
+                    .filter_map(|c| ctx.categories.path(&c.id)),
+            ),
+            tags: sorted(product.tags.iter().map(|t| t.value.clone())),
             images: images
                 .into_iter()
                 .map(|i| Image {
@@ -400,6 +423,11 @@ pub fn is_default_options(options: &[WireOption]) -> bool {
         }
         _ => false,
     }
+}
+
+fn sorted(items: impl Iterator<Item = String>) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = items.collect();
+    set.into_iter().collect()
 }
 
 /// The string values of a metadata object (others are Medusa's or a

@@ -289,7 +289,7 @@ impl MedusaAdmin {
     /// levels (`null` when there is none).
     pub async fn product_json(&self, handle: &str) -> Value {
         let fields = "id,title,handle,description,status,metadata,images.url,\
-            options.title,options.values.value,\
+            categories.handle,tags.value,options.title,options.values.value,\
             variants.id,variants.sku,variants.title,variants.variant_rank,variants.metadata,\
             variants.options.value,variants.options.option.title,\
             variants.prices.currency_code,variants.prices.amount,\
