@@ -62,6 +62,25 @@ pub fn category_handle(path: &[&str]) -> String {
 }
 
 impl CategoryTree {
+    /// A tree of `(id, name, parent id)`, for tests.
+    #[cfg(test)]
+    pub(super) fn of(entries: &[(&str, &str, Option<&str>)]) -> CategoryTree {
+        CategoryTree {
+            by_id: entries
+                .iter()
+                .map(|(id, name, parent)| {
+                    let category = Category {
+                        id: id.to_string(),
+                        name: name.to_string(),
+                        handle: Some(slug(name)),
+                        parent_category_id: parent.map(str::to_string),
+                    };
+                    (id.to_string(), category)
+                })
+                .collect(),
+        }
+    }
+
     /// The catalog path of category `id` (`Clothing > Shirts`), from the
     /// root; `None` for an unknown id or a cycle.
     pub fn path(&self, id: &str) -> Option<String> {
@@ -234,27 +253,13 @@ impl MedusaClient {
 mod tests {
     use super::*;
 
-    fn category(id: &str, name: &str, parent: Option<&str>) -> (String, Category) {
-        (
-            id.to_string(),
-            Category {
-                id: id.into(),
-                name: name.into(),
-                handle: Some(slug(name)),
-                parent_category_id: parent.map(str::to_string),
-            },
-        )
-    }
-
     #[test]
     fn category_paths_run_from_the_root_and_handles_follow_them() {
-        let tree = CategoryTree {
-            by_id: HashMap::from([
-                category("c1", "Clothing", None),
-                category("c2", "Shirts", Some("c1")),
-                category("loop", "Loop", Some("loop")),
-            ]),
-        };
+        let tree = CategoryTree::of(&[
+            ("c1", "Clothing", None),
+            ("c2", "Shirts", Some("c1")),
+            ("loop", "Loop", Some("loop")),
+        ]);
         assert_eq!(tree.path("c2").as_deref(), Some("Clothing > Shirts"));
         assert_eq!(tree.path("c1").as_deref(), Some("Clothing"));
         assert_eq!(tree.path("nope"), None);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::taxonomy::CategoryTree;
 use super::wire::{self, MappingContext, Mode, ProductList};
 use crate::catalog::ProductStatus;
 use crate::connector::Skipped;
@@ -20,6 +21,7 @@ fn locations() -> BTreeMap<String, String> {
 const LISTING: &str = r#"{"products":[
  {"id":"prod_1","title":"Shirt","handle":"shirt","status":"published","description":"<p>Soft</p>",
   "metadata":{"fabric":"cotton","count":3},"updated_at":"2026-11-27T09:43:41.242Z","unknown_field":1,
+  "categories":[{"id":"pcat_3"},{"id":"pcat_2"},{"id":"pcat_gone"}],"tags":[{"value":"soft"},{"value":"new"}],
   "options":[{"id":"opt_d","title":"Default","values":[{"value":"Default"}]}],
   "images":[{"url":"https://img.example/2.jpg","rank":1},{"url":"https://img.example/1.jpg","rank":0}],
   "variants":[{"id":"variant_1","sku":"A1","title":"Shirt","updated_at":"2026-11-27T09:43:49.282Z",
@@ -54,9 +56,15 @@ fn map(
 ) -> Result<(crate::catalog::Product, Vec<Skipped>), Skipped> {
     let list = listing(text);
     let locations = locations();
+    let tree = CategoryTree::of(&[
+        ("pcat_1", "Clothing", None),
+        ("pcat_2", "Shirts", Some("pcat_1")),
+        ("pcat_3", "Summer", None),
+    ]);
     let ctx = MappingContext {
         currency: "eur",
         locations: &locations,
+        categories: &tree,
     };
     wire::to_catalog(&list.products[n], &ctx, mode)
 }
@@ -88,6 +96,16 @@ fn a_product_maps_whole_with_exact_prices_per_currency_and_stock_per_location() 
         product.attributes,
         BTreeMap::from([("fabric".to_string(), "cotton".to_string())]),
         "string metadata only"
+    );
+    assert_eq!(
+        product.categories,
+        ["Clothing > Shirts", "Summer"],
+        "paths from the root, sorted; an unknown category is left out"
+    );
+    assert_eq!(
+        product.tags,
+        ["new", "soft"],
+        "sorted: Medusa keeps no order"
     );
     let [variant] = product.variants.as_slice() else {
         panic!("one variant: {product:?}")
