@@ -51,14 +51,7 @@ fn shirt(n: u32, sizes: &[&str], eur: &str, usd: &str, description: &str) -> Val
 
 /// A one-variant product, priced in EUR only.
 fn simple(n: u32, eur: &str) -> Value {
-    json!({
-        "sku": format!("SIM-{n:04}"),
-        "title": format!("Simple {n}"),
-        "price": eur,
-        "currency": "EUR",
-        "quantity": n % 7,
-        "updated_at": "2026-12-01T00:00:00Z",
-    })
+    test_support::catalog::product(&format!("SIM-{n:04}"), eur)
 }
 
 /// Records what `lines` put into the catalog.
