@@ -182,7 +182,7 @@ fn medusa_says_why_variants_were_skipped_in_one_line() {
     ]
     .join(",");
     let listing = format!(
-        r#"{{"products":[{{"id":"prod_1","title":"Shirt","updated_at":"2026-11-27T09:00:00Z","variants":[{variants}]}}],"count":1,"offset":0,"limit":200}}"#
+        r#"{{"products":[{{"id":"prod_1","title":"Shirt","handle":"shirt","updated_at":"2026-11-27T09:00:00Z","variants":[{variants}]}}],"count":1,"offset":0,"limit":200}}"#
     );
     let server = Server::start(
         vec![

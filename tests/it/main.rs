@@ -18,6 +18,7 @@ mod files;
 mod idle;
 mod many_runners;
 mod medusa_auth;
+mod medusa_shop;
 mod pacing;
 mod peers_medusa;
 mod peers_vendure;

@@ -42,14 +42,15 @@ async fn a_medusa_peer_keeps_a_product_with_its_price_and_stock() {
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use oms_channels::catalog::FlatProduct;
+use oms_channels::catalog::Product;
 use oms_channels::connector::Skipped;
 use oms_channels::connector::medusa::{
     ChannelError, ClientOptions, Credential, ImportPage, ItemStatus, MedusaClient, OVERLAP,
-    StoreContext, StoreOverrides, amount_to_price,
+    StoreContext, StoreOverrides,
 };
-use oms_channels::price::Price;
+use oms_channels::price::Currency;
 use serde_json::json;
+use test_support::peer::two_decimals;
 
 use test_support::peer::medusa::{ADMIN_EMAIL, ADMIN_PASSWORD, PeerOptions};
 
@@ -57,16 +58,17 @@ fn client(peer: &MedusaPeer) -> MedusaClient {
     MedusaClient::new(&peer.base_url, ClientOptions::default()).expect("client")
 }
 
-fn product(sku: &str, title: &str, price: &str, quantity: i64) -> FlatProduct {
-    FlatProduct {
+fn new_product(sku: &str, title: &str, amount: &str, quantity: i64) -> NewProduct {
+    NewProduct {
         sku: sku.into(),
         title: title.into(),
-        price: Price::parse(price, "EUR").expect("a price"),
+        amount: amount.into(),
         quantity,
-        attributes: BTreeMap::new(),
-        updated_at: "2026-11-27T00:00:00Z".into(),
-        id: None,
     }
+}
+
+fn eur() -> Currency {
+    Currency::from_code("EUR").expect("EUR")
 }
 
 /// Every page of an import, in order, with the cursor each came from.
@@ -94,11 +96,12 @@ async fn import_all(
     panic!("the import did not end");
 }
 
-fn by_sku(pages: &[(Option<String>, ImportPage)]) -> BTreeMap<String, FlatProduct> {
+/// Each imported product by each of its SKUs.
+fn by_sku(pages: &[(Option<String>, ImportPage)]) -> BTreeMap<String, Product> {
     pages
         .iter()
-        .flat_map(|(_, p)| p.products.iter().cloned())
-        .map(|p| (p.sku.clone(), p))
+        .flat_map(|(_, p)| p.products.iter())
+        .flat_map(|p| p.skus().map(move |sku| (sku.to_string(), p.clone())))
         .collect()
 }
 
@@ -192,7 +195,7 @@ async fn medusa_logins_renew_expire_and_secret_keys_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn medusa_protocol_exports_imports_and_deletes_exactly() {
+async fn medusa_protocol_imports_whole_products_incrementally_and_deletes_exactly() {
     let peer = MedusaPeer::start().await;
     let admin = peer.admin().await;
     let client = client(&peer);
@@ -210,6 +213,11 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
     assert_eq!(ctx.stock_location_id, peer.stock_location_id);
     assert_eq!(ctx.default_currency, "eur");
     assert_eq!(ctx.currencies.get("eur"), Some(&2));
+    assert_eq!(
+        ctx.locations.get("default"),
+        Some(&peer.stock_location_id),
+        "the stock location takes the catalog's `default`"
+    );
     let missing = client
         .store_context(
             cred,
@@ -222,194 +230,74 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
         .unwrap_err();
     assert!(missing.to_string().contains("sloc_missing"), "{missing}");
 
-    // Export: exact prices, stock, a currency the store lacks, a title with quotes.
-    let mut catalog = vec![
-        product("EX-1", "Shirt \"classic\"", "19.99", 5),
-        product("EX-2", "Cup", "0.10", 0),
-        product("EX-3", "Sofa", "1234567.89", 2),
-        product("Ex.4", "Odd SKU", "3.00", 1),
+    // Exact prices and stock, as a shop owner made them.
+    let seeded = vec![
+        new_product("EX-1", "Shirt \"classic\"", "19.99", 5),
+        new_product("EX-2", "Cup", "0.10", 0),
+        new_product("EX-3", "Sofa", "1234567.89", 2),
+        new_product("Ex-4", "Odd SKU", "3.00", 1),
     ];
-    let mut usd = product("EX-USD", "Dollar thing", "1.00", 1);
-    usd.price = Price::parse("1.00", "USD").expect("a price");
-    let mut batch = catalog.clone();
-    batch.push(usd);
-    let outcomes = client
-        .export_products(cred, &ctx, &batch)
-        .await
-        .expect("export");
-    let statuses: Vec<(&str, ItemStatus)> = outcomes
-        .iter()
-        .map(|o| (o.sku.as_str(), o.status))
-        .collect();
-    assert_eq!(
-        statuses,
-        [
-            ("EX-1", ItemStatus::Created),
-            ("EX-2", ItemStatus::Created),
-            ("EX-3", ItemStatus::Created),
-            ("Ex.4", ItemStatus::Created),
-            ("EX-USD", ItemStatus::Error),
-        ],
-        "{outcomes:?}"
-    );
-    assert!(
-        outcomes[4].error.as_deref().unwrap().contains("USD"),
-        "{outcomes:?}"
-    );
-
-    let on_server = admin.variants().await;
-    assert_eq!(on_server.len(), 4, "{on_server:?}");
-    for want in &catalog {
-        let got = on_server
-            .iter()
-            .find(|v| v.sku.as_deref() == Some(want.sku.as_str()))
-            .expect("exported");
-        assert_eq!(got.title, want.title);
-        assert_eq!(got.product_title, want.title);
-        assert_eq!(
-            amount_to_price(&got.prices["eur"], want.price.currency()).unwrap(),
-            want.price,
-            "exact on the server: {}",
-            got.prices["eur"]
-        );
-        assert_eq!(got.quantity, Some(want.quantity));
-    }
-
-    // Import: the catalog comes back byte for byte.
-    let pages = import_all(&client, cred, &ctx, 2, None).await;
-    assert_eq!(pages.len(), 2, "4 products in pages of 2");
-    let imported = by_sku(&pages);
-    assert_eq!(imported.len(), 4);
-    for want in &catalog {
-        let got = &imported[&want.sku];
-        assert_eq!(
-            (&got.title, &got.price, got.quantity),
-            (&want.title, &want.price, want.quantity),
-            "{}",
-            want.sku
-        );
-    }
-    let high_water = imported
-        .values()
-        .map(|p| p.updated_at.parse::<jiff::Timestamp>().unwrap())
-        .max()
-        .unwrap();
-
-    // A second variant, a USD price and a variant without SKU made in Medusa
-    // by hand; none of it may be wiped by an export.
-    let store = admin.get("/admin/stores?fields=id").await["stores"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    admin
-        .post(
-            &format!("/admin/stores/{store}"),
-            json!({"supported_currencies": [{"currency_code": "eur", "is_default": true}, {"currency_code": "usd"}]}),
-        )
-        .await;
-    let ex1 = admin.variant("EX-1").await;
-    let eur_price = admin
-        .get(&format!(
-            "/admin/product-variants?id[]={}&fields=prices.id,prices.currency_code",
-            ex1.variant_id
-        ))
-        .await["variants"][0]["prices"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    admin
-        .post(
-            &format!(
-                "/admin/products/{}/variants/{}",
-                ex1.product_id, ex1.variant_id
-            ),
-            json!({"prices": [{"id": eur_price}, {"currency_code": "usd", "amount": 25}]}),
-        )
-        .await;
+    admin.create_products(&seeded).await;
     admin
         .post(
             "/admin/products",
-            json!({"title": "Two sizes", "options": [{"title": "Size", "values": ["S", "M"]}],
+            json!({"title": "Two sizes", "handle": "two-sizes", "options": [{"title": "Size", "values": ["S", "M", "L"]}],
                    "variants": [
-                     {"title": "S", "sku": "TWO-S", "options": {"Size": "S"}, "prices": [{"currency_code": "eur", "amount": 1}]},
+                     {"title": "S", "sku": "TWO-S", "options": {"Size": "S"}, "prices": [{"currency_code": "eur", "amount": 1}, {"currency_code": "usd", "amount": 1.5}]},
                      {"title": "M", "sku": "TWO-M", "options": {"Size": "M"}, "prices": [{"currency_code": "eur", "amount": 2}]},
-                     {"title": "L", "options": {"Size": "S"}, "prices": [{"currency_code": "eur", "amount": 3}]}]}),
+                     {"title": "L", "options": {"Size": "L"}, "prices": [{"currency_code": "eur", "amount": 3}]}]}),
         )
-        .await
-        ;
+        .await;
 
-    // Updates: price of EX-1, stock of EX-2, title of EX-3; EX-4 unchanged;
-    // TWO-S's price and title (a variant of a two-variant product).
-    catalog[0].price = Price::parse("21.50", "EUR").expect("a price");
-    catalog[1].quantity = 40;
-    catalog[2].title = "Big sofa".into();
-    let update = vec![
-        catalog[0].clone(),
-        catalog[1].clone(),
-        catalog[2].clone(),
-        catalog[3].clone(),
-        product("TWO-S", "Two sizes / Small", "1.50", 3),
-    ];
-    let outcomes = client
-        .export_products(cred, &ctx, &update)
-        .await
-        .expect("export");
-    let statuses: Vec<ItemStatus> = outcomes.iter().map(|o| o.status).collect();
+    // Import: whole products, in pages.
+    let pages = import_all(&client, cred, &ctx, 2, None).await;
+    assert_eq!(pages.len(), 3, "5 products in pages of 2");
+    let imported = by_sku(&pages);
+    assert_eq!(imported.len(), 6, "{imported:?}");
+    for want in &seeded {
+        let got = &imported[&want.sku];
+        let variant = got.variant(&want.sku).expect("its variant");
+        assert_eq!(got.title, want.title);
+        assert_eq!(
+            variant.prices.get(eur()).map(|p| p.amount_text()),
+            Some(two_decimals(&want.amount)),
+            "{}",
+            want.sku
+        );
+        assert_eq!(variant.stock.get("default"), Some(&want.quantity));
+    }
+    let two = &imported["TWO-S"];
+    assert_eq!(two.handle, "two-sizes");
+    assert_eq!(two.options, ["Size"]);
+    let skus: Vec<&str> = two.skus().collect();
     assert_eq!(
-        statuses,
-        [
-            ItemStatus::Updated,
-            ItemStatus::Updated,
-            ItemStatus::Updated,
-            ItemStatus::Unchanged,
-            ItemStatus::Updated
-        ],
-        "{outcomes:?}"
+        skus,
+        ["TWO-S", "TWO-M"],
+        "the variant without SKU is left out"
     );
-    let ex1 = admin.variant("EX-1").await;
-    assert_eq!(ex1.prices.get("eur").map(String::as_str), Some("21.5"));
     assert_eq!(
-        ex1.prices.get("usd").map(String::as_str),
-        Some("25"),
-        "the other currency's price is kept"
-    );
-    assert_eq!(admin.variant("EX-2").await.quantity, Some(40));
-    let ex3 = admin.variant("EX-3").await;
-    assert_eq!(
-        (ex3.title.as_str(), ex3.product_title.as_str()),
-        ("Big sofa", "Big sofa")
-    );
-    let two_s = admin.variant("TWO-S").await;
-    assert_eq!(two_s.title, "Small");
-    assert_eq!(two_s.product_title, "Two sizes");
-    assert_eq!(two_s.quantity, Some(3));
-    let on_server = admin.variants().await;
-    assert_eq!(
-        on_server
+        two.variants[0]
+            .prices
             .iter()
-            .filter(|v| v.product_id == two_s.product_id)
-            .count(),
-        3,
-        "the product's other variants are untouched: {on_server:?}"
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>(),
+        ["1.00 EUR", "1.50 USD"]
     );
-
-    // The same batch again: nothing to do, and never a second variant.
-    let again = client
-        .export_products(cred, &ctx, &update)
-        .await
-        .expect("export");
-    assert!(
-        again.iter().all(|o| o.status == ItemStatus::Unchanged),
-        "{again:?}"
+    let skipped = pages
+        .iter()
+        .flat_map(|(_, p)| &p.skipped)
+        .filter(|s| **s == Skipped::NoSku)
+        .count();
+    assert_eq!(
+        skipped, 1,
+        "the variant without SKU is counted, not imported"
     );
-    let skus: Vec<String> = admin
-        .variants()
-        .await
-        .into_iter()
-        .filter_map(|v| v.sku)
-        .collect();
-    let unique: std::collections::BTreeSet<&String> = skus.iter().collect();
-    assert_eq!(skus.len(), unique.len(), "no duplicate SKUs: {skus:?}");
+    let high_water = pages
+        .iter()
+        .flat_map(|(_, p)| &p.products)
+        .map(|p| p.updated_at.parse::<jiff::Timestamp>().unwrap())
+        .max()
+        .unwrap();
 
     // Incremental: a price changed and a stock changed in Medusa, and a
     // product deleted there, after everything seen so far. `since` is moved
@@ -428,23 +316,33 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
         by_sku(&quiet).is_empty(),
         "nothing changed since now: {quiet:?}"
     );
-    admin.set_price("Ex.4", "7.25").await;
+    admin.set_price("Ex-4", "7.25").await;
     admin.set_stock("EX-3", 11).await;
     admin.delete_product_of("EX-2").await;
     let pages = import_all(&client, cred, &ctx, 200, Some(since)).await;
     let changed = by_sku(&pages);
+    let price = |sku: &str| {
+        changed[sku]
+            .variant(sku)
+            .unwrap()
+            .prices
+            .get(eur())
+            .unwrap()
+            .amount_text()
+    };
+    assert_eq!(price("Ex-4"), "7.25", "price change picked up: {changed:?}");
     assert_eq!(
-        changed["Ex.4"].price.amount_text(),
-        "7.25",
-        "price change picked up: {changed:?}"
-    );
-    assert_eq!(
-        changed["EX-3"].quantity, 11,
+        changed["EX-3"]
+            .variant("EX-3")
+            .unwrap()
+            .stock
+            .get("default"),
+        Some(&11),
         "stock change picked up: {changed:?}"
     );
     let stock_only_in_stock_phase = pages.iter().any(|(cursor, page)| {
         cursor.as_deref().is_some_and(|c| c.starts_with("stock:"))
-            && page.products.iter().any(|p| p.sku == "EX-3")
+            && page.products.iter().any(|p| p.variant("EX-3").is_some())
     });
     assert!(
         stock_only_in_stock_phase,
@@ -453,15 +351,6 @@ async fn medusa_protocol_exports_imports_and_deletes_exactly() {
     let deleted: Vec<&String> = pages.iter().flat_map(|(_, p)| &p.deleted_skus).collect();
     assert_eq!(deleted, [&"EX-2".to_string()], "{pages:?}");
     assert!(!changed.contains_key("EX-2"));
-    let skipped = pages
-        .iter()
-        .flat_map(|(_, p)| &p.skipped)
-        .filter(|s| **s == Skipped::NoSku)
-        .count();
-    assert_eq!(
-        skipped, 1,
-        "the variant without SKU is counted, not imported"
-    );
 
     // Deletions: one whole product, one variant of a product with others.
     let outcomes = client

@@ -7,12 +7,14 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::OnceCell;
 
+use std::collections::HashMap;
+
 use super::Credential as WireCredential;
-use super::{ItemOutcome, MedusaClient, StoreContext, StoreOverrides, is_unauthorized};
-use crate::connector::flat_seam::Flattened;
+use super::{MedusaClient, StoreContext, StoreOverrides, is_unauthorized};
 use crate::connector::{
-    AuthMethod, Authorization, ChannelError, Connector, Credential, ExportBatch, ItemResult,
-    ItemStatus, Journal, Limits, PageRequest, ProductPage, Settings,
+    AuthMethod, Authorization, ChannelError, Connector, Credential, ExportBatch, ExportItem,
+    ItemResult, ItemStatus, Journal, Limits, OpenIntent, PageRequest, ProductPage, Resolution,
+    Settings,
 };
 
 /// The protocol's name in the capability list.
@@ -37,6 +39,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         overrides: StoreOverrides {
             sales_channel_id: settings.sales_channel_id,
             stock_location_id: settings.stock_location_id,
+            locations: settings.locations,
         },
         context: OnceCell::new(),
     }))
@@ -154,54 +157,73 @@ impl Connector for Medusa {
             );
         }
         Ok(ProductPage {
-            products: (page.products.into_iter())
-                .map(|p| p.into_product())
-                .collect(),
+            products: page.products,
             next_cursor: page.next_cursor,
             skipped: page.skipped,
         })
+    }
+
+    fn request_bytes(&self, item: &ExportItem<'_>) -> usize {
+        super::export::request_bytes(item.product)
     }
 
     async fn send_batch(
         &self,
         access: &str,
         batch: &ExportBatch<'_>,
-        _journal: &dyn Journal,
+        journal: &dyn Journal,
     ) -> Result<Vec<ItemResult>, ChannelError> {
         self.check_url()?;
         self.limits.check_batch(batch)?;
-        let flat = Flattened::new(batch, "Medusa");
-        let mut outcomes = Vec::with_capacity(batch.len());
-        if !flat.upserts.is_empty() {
+        let mut results = Vec::with_capacity(batch.len());
+        if !batch.items.is_empty() {
             let ctx = self.context(access).await?;
-            outcomes.extend(
+            results.extend(
                 self.client
-                    .export_products(self.credential(access), ctx, &flat.upserts)
+                    .export_items(self.credential(access), ctx, &batch.items, journal)
                     .await?,
             );
         }
-        if !flat.deletions.is_empty() {
-            outcomes.extend(
-                self.client
-                    .delete_products(self.credential(access), &flat.deletions)
-                    .await?,
-            );
+        for deletion in &batch.deletions {
+            let outcomes = self
+                .client
+                .delete_products(self.credential(access), &deletion.skus)
+                .await?;
+            let mut by_sku: HashMap<String, super::ItemOutcome> =
+                outcomes.into_iter().map(|o| (o.sku.clone(), o)).collect();
+            let mut status = ItemStatus::Deleted;
+            for sku in &deletion.skus {
+                if let Some(outcome) = by_sku.remove(sku)
+                    && outcome.status == super::ItemStatus::Error
+                {
+                    let why = outcome.error.unwrap_or_default();
+                    status = ItemStatus::Error(format!("variant `{sku}`: {why}"));
+                    break;
+                }
+            }
+            // A whole product the store knows, with no variant left to name.
+            if deletion.whole_product
+                && deletion.skus.is_empty()
+                && let Some(id) = deletion.known.product(&deletion.handle)
+                && let Err(why) = self
+                    .client
+                    .delete_product_ids(self.credential(access), &[id])
+                    .await?
+            {
+                status = ItemStatus::Error(why);
+            }
+            results.push(ItemResult::new(deletion.handle.clone(), status));
         }
-        Ok(flat.into_results(outcomes.into_iter().map(item_status)))
+        Ok(results)
     }
-}
 
-fn item_status(outcome: ItemOutcome) -> (String, ItemStatus) {
-    let status = match outcome.status {
-        super::ItemStatus::Created => ItemStatus::Created,
-        super::ItemStatus::Updated => ItemStatus::Updated,
-        super::ItemStatus::Unchanged => ItemStatus::Unchanged,
-        super::ItemStatus::Deleted => ItemStatus::Deleted,
-        super::ItemStatus::Error => ItemStatus::Error(
-            outcome
-                .error
-                .unwrap_or_else(|| "rejected without a reason".into()),
-        ),
-    };
-    (outcome.sku, status)
+    async fn reconcile(
+        &self,
+        access: &str,
+        open: &[OpenIntent],
+        _journal: &dyn Journal,
+    ) -> Result<Vec<Resolution>, ChannelError> {
+        self.check_url()?;
+        self.client.reconcile(self.credential(access), open).await
+    }
 }

@@ -1,47 +1,51 @@
-//! Export: catalog products to Medusa variants, keyed by SKU.
+//! Export: whole catalog products to Medusa products, keyed by handle.
 //!
-//! - A SKU that a live variant has is updated in place through the
-//!   per-variant endpoints (`/admin/products/{id}/variants/batch`): a product
-//!   update would replace the product's whole variant list, wiping variants
-//!   the catalog does not know. Its other prices (other currencies, region
-//!   prices) are sent back by id, because a variant's `prices` replace them.
-//! - A SKU no live variant has becomes a product with one variant, its
-//!   price and its stock at the stock location, in the sales channel.
-//!   Variants are looked up by SKU right before creating, so a run killed
-//!   after Medusa's create and before our commit updates the variant next
-//!   time instead of creating a second one (Medusa's own unique index on
-//!   live SKUs backs this up).
-//! - Deletions remove the variant, or the whole product when the catalog
-//!   deletes all its variants, in batches of [`DELETE_CHUNK`] (Medusa's
-//!   product deletion slows sharply with batch size).
+//! - A product Medusa does not hold (by handle, nor by any of its SKUs) is
+//!   created whole in one call: product, options, variants and their
+//!   prices (`POST /admin/products/batch`), then its stock levels. The call
+//!   is journalled first (an intent per product) and the ids are recorded
+//!   when they come back; a create Medusa refuses because a dead run's
+//!   create of the same handle or SKU landed meanwhile (Medusa keeps live
+//!   handles and SKUs unique) is looked up again and becomes an update.
+//! - A product Medusa holds is read, mapped to a catalog product with the
+//!   import's mapping ([`wire::to_catalog`]), diffed against the desired
+//!   one in the fields the channel owns, and only what changed is written:
+//!   product fields in one batch, variants per product
+//!   (`/admin/products/{id}/variants/batch`: updates and deletions, then
+//!   journalled creates), stock levels in one batch. A variant without a
+//!   price in a currency gets it (the diff shows the price as added).
+//! - A variant the store knows the tool exported, and the desired product
+//!   lacks, is deleted; a variant the tool never made is left alone.
+//! - Deletions remove the variant, or the whole product when all its live
+//!   variants go, in batches of [`DELETE_CHUNK`] (Medusa's product deletion
+//!   slows sharply with batch size).
 //!
-//! A request the server refuses (4xx) becomes an error on the SKUs it
-//! carried; anything else (401, network, 5xx after retries) fails the call,
-//! and the caller resends the whole batch later: every step is an upsert.
+//! A request the server refuses (4xx) becomes an error on the products it
+//! carried; anything else (401, network, 5xx after retries) fails the call.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::amount;
 use super::import::StoreContext;
-use super::wire::{self, WireVariant};
+use super::taxonomy::CategoryTree;
+use super::wire::{self, DEFAULT_OPTION, Mode, WireProduct, WireVariant};
 use super::{ChannelError, Credential, MedusaClient, Replay};
-use crate::catalog::{FlatProduct, derive_handle};
+use crate::catalog::{Field, FieldSet, Product, Variant, VariantDiff, diff};
+use crate::connector::{ExportItem, ItemResult, ItemStatus as SeamStatus, Journal, PlatformIds};
 use crate::crash;
+use crate::price::Currency;
 
 /// Products deleted per request.
 pub const DELETE_CHUNK: usize = 10;
-/// SKUs looked up per request (keeps the query string short).
-const LOOKUP_CHUNK: usize = 100;
+/// Handles, ids or SKUs looked up per request (keeps the query string short).
+const LOOKUP_CHUNK: usize = 50;
 
-/// What became of one SKU.
+/// What became of one SKU of a deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemStatus {
-    Created,
-    Updated,
-    Unchanged,
     Deleted,
     Error,
 }
@@ -55,10 +59,10 @@ pub struct ItemOutcome {
 }
 
 impl ItemOutcome {
-    fn ok(sku: &str, status: ItemStatus) -> ItemOutcome {
+    fn deleted(sku: &str) -> ItemOutcome {
         ItemOutcome {
             sku: sku.to_string(),
-            status,
+            status: ItemStatus::Deleted,
             error: None,
         }
     }
@@ -74,7 +78,7 @@ impl ItemOutcome {
 
 /// A 4xx on a request is the items' fault: it becomes their error. Anything
 /// else fails the whole call.
-fn item_error(err: ChannelError) -> Result<String, ChannelError> {
+pub(super) fn item_error(err: ChannelError) -> Result<String, ChannelError> {
     match err {
         ChannelError::Status {
             status, excerpt, ..
@@ -90,402 +94,552 @@ struct VariantList {
     variants: Vec<WireVariant>,
 }
 
-#[derive(Deserialize)]
-struct ProductShapes {
-    products: Vec<ProductShape>,
+const VARIANT_FIELDS: &str = "id,sku,product_id,created_at";
+
+/// One product of a batch, as the export sees it.
+struct Job<'a> {
+    item: &'a ExportItem<'a>,
+    /// The desired product with only the prices the store can take.
+    desired: Product,
+    dropped: Vec<Currency>,
 }
 
-#[derive(Deserialize)]
-struct ProductShape {
-    id: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    variants: Vec<IdOnly>,
-}
-
-#[derive(Deserialize)]
-struct IdOnly {
-    id: String,
-}
-
-const VARIANT_FIELDS: &str = "id,sku,title,product_id,\
-prices.id,prices.currency_code,prices.amount,prices.rules,\
-inventory_items.inventory_item_id,\
-inventory_items.inventory.location_levels.location_id,\
-inventory_items.inventory.location_levels.stocked_quantity";
-
-#[derive(Serialize)]
-struct PriceOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    currency_code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    amount: Option<&'a RawValue>,
-}
-
-#[derive(Serialize)]
-struct VariantUpdate<'a> {
-    id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prices: Option<Vec<PriceOut<'a>>>,
-}
-
-#[derive(Serialize)]
-struct LevelOut<'a> {
-    inventory_item_id: &'a str,
-    location_id: &'a str,
-    stocked_quantity: i64,
-}
-
-/// One SKU's planned update.
-struct Plan<'a> {
-    product: &'a FlatProduct,
-    /// The product's currency as Medusa writes it (lower case).
-    currency: String,
-    amount: Box<RawValue>,
-    variant: &'a WireVariant,
-    product_id: &'a str,
-    /// New variant title, when it changes.
-    variant_title: Option<String>,
-    /// New product title (single-variant products only), when it changes.
-    product_title: Option<String>,
-    /// New base price in the product's currency, when it changes.
-    price_changes: bool,
-    stock: Option<StockChange<'a>>,
-}
-
-enum StockChange<'a> {
-    Create { item: &'a str },
-    Update { item: &'a str },
+/// What the export decided for one product.
+enum Plan<'w> {
+    Create,
+    Update(&'w WireProduct),
+    Refuse(String),
 }
 
 impl MedusaClient {
-    /// Exports these catalog products (one batch, unique SKUs) and returns
-    /// one outcome per product, in input order.
-    pub async fn export_products(
+    /// Writes these products (one batch, unique handles and SKUs) and
+    /// returns one result per product, in input order.
+    pub async fn export_items(
         &self,
         credential: Credential<'_>,
         ctx: &StoreContext,
-        products: &[FlatProduct],
-    ) -> Result<Vec<ItemOutcome>, ChannelError> {
-        let mut outcomes: HashMap<String, ItemOutcome> = HashMap::new();
-        let mut valid: Vec<(&FlatProduct, Box<RawValue>)> = Vec::new();
-        for product in products {
-            match check_for_export(product, ctx) {
-                Ok(amount) => valid.push((product, amount)),
-                Err(why) => {
-                    outcomes.insert(product.sku.clone(), ItemOutcome::error(&product.sku, why));
-                }
-            }
-        }
-        let skus: Vec<&str> = valid.iter().map(|(p, _)| p.sku.as_str()).collect();
-        let existing = self.find_variants(credential, &skus).await?;
-        let shapes = self
-            .product_shapes(
-                credential,
-                existing
-                    .values()
-                    .flatten()
-                    .filter_map(|v| v.product_id.as_deref()),
-            )
+        items: &[ExportItem<'_>],
+        journal: &dyn Journal,
+    ) -> Result<Vec<ItemResult>, ChannelError> {
+        let jobs: Vec<Job<'_>> = items.iter().map(|item| job(item, ctx)).collect();
+        let mut results: HashMap<String, ItemResult> = HashMap::new();
+
+        let handles: Vec<&str> = jobs.iter().map(|j| j.desired.handle.as_str()).collect();
+        let held = self.products_by_handle(credential, &handles).await?;
+        let mut again: HashMap<String, WireProduct> = HashMap::new();
+        let skus: Vec<&str> = jobs.iter().flat_map(|j| j.desired.skus()).collect();
+        let variants = self.find_variants(credential, &skus).await?;
+        // Products holding a desired SKU under another handle: adopted when
+        // they hold no other product's SKUs (a shop owner's product, or one
+        // an older release made with the SKU's handle).
+        let foreign: BTreeSet<&str> = variants
+            .values()
+            .flatten()
+            .filter_map(|v| v.product_id.as_deref())
+            .filter(|id| !held.values().any(|p| p.id == *id))
+            .collect();
+        let by_id = self
+            .products_by_id(credential, &foreign.into_iter().collect::<Vec<_>>())
             .await?;
 
-        let mut plans: Vec<Plan<'_>> = Vec::new();
-        let mut creates: Vec<(&FlatProduct, Box<RawValue>)> = Vec::new();
-        for (product, amount) in valid {
-            match existing.get(product.sku.as_str()).map(Vec::as_slice) {
-                None | Some([]) => creates.push((product, amount)),
-                Some([variant]) => {
-                    let Some(shape) = variant.product_id.as_deref().and_then(|id| shapes.get(id))
-                    else {
-                        outcomes.insert(
-                            product.sku.clone(),
-                            ItemOutcome::error(
-                                &product.sku,
-                                "the variant's product could not be read",
-                            ),
-                        );
-                        continue;
-                    };
-                    match plan_update(product, amount, variant, shape, ctx) {
-                        Ok(plan) => plans.push(plan),
-                        Err(why) => {
-                            outcomes
-                                .insert(product.sku.clone(), ItemOutcome::error(&product.sku, why));
-                        }
-                    }
-                }
-                Some(many) => {
-                    outcomes.insert(
-                        product.sku.clone(),
-                        ItemOutcome::error(
-                            &product.sku,
-                            format!(
-                                "Medusa has {} live variants with this SKU; remove all but one",
-                                many.len()
-                            ),
-                        ),
-                    );
+        let links = self.links(credential, &jobs, &held).await?;
+
+        let mut creates: Vec<&Job<'_>> = Vec::new();
+        let mut updates: Vec<(&Job<'_>, &WireProduct)> = Vec::new();
+        for job in &jobs {
+            let plan = match links.missing(&job.desired) {
+                Some(why) => Plan::Refuse(why),
+                None => plan(job, &held, &by_id, &variants),
+            };
+            match plan {
+                Plan::Create => creates.push(job),
+                Plan::Update(product) => updates.push((job, product)),
+                Plan::Refuse(why) => {
+                    let result = job.result(SeamStatus::Error(why));
+                    results.insert(job.desired.handle.clone(), result);
                 }
             }
         }
 
-        self.apply_updates(credential, ctx, &plans, &mut outcomes)
+        // Creates first: one that a dead run's create beat is read again
+        // and updated below.
+        let refused = self
+            .create_products(credential, ctx, &links, &creates, journal, &mut results)
             .await?;
-        self.create_products(credential, ctx, &creates, &mut outcomes)
+        let mut late: Vec<&Job<'_>> = Vec::new();
+        if !refused.is_empty() {
+            let handles: Vec<&str> = refused.iter().map(|j| j.desired.handle.as_str()).collect();
+            again = self.products_by_handle(credential, &handles).await?;
+            for job in refused {
+                if again.contains_key(&job.desired.handle) {
+                    results.remove(&job.desired.handle);
+                    late.push(job);
+                }
+            }
+        }
+        for job in late {
+            updates.push((job, &again[&job.desired.handle]));
+        }
+        self.update_products(credential, ctx, &links, &updates, journal, &mut results)
             .await?;
 
-        Ok(products
+        Ok(jobs
             .iter()
-            .map(|p| {
-                outcomes.remove(&p.sku).unwrap_or_else(|| {
-                    ItemOutcome::error(&p.sku, "the same SKU twice in one batch")
+            .map(|job| {
+                results.remove(&job.desired.handle).unwrap_or_else(|| {
+                    job.result(SeamStatus::Error(
+                        "the same handle twice in one batch".into(),
+                    ))
                 })
             })
             .collect())
     }
 
-    async fn apply_updates(
+    /// Creates these products whole, journalled, then their stock.
+    /// Returns the jobs Medusa refused (4xx), whose results say why.
+    async fn create_products<'a, 'j>(
         &self,
         credential: Credential<'_>,
         ctx: &StoreContext,
-        plans: &[Plan<'_>],
-        outcomes: &mut HashMap<String, ItemOutcome>,
-    ) -> Result<(), ChannelError> {
-        let mut failed: BTreeMap<String, String> = BTreeMap::new();
-
-        // Variant titles and prices, one request per product.
-        let mut by_product: BTreeMap<&str, Vec<&Plan<'_>>> = BTreeMap::new();
-        for plan in plans
-            .iter()
-            .filter(|p| p.variant_title.is_some() || p.price_changes)
-        {
-            by_product.entry(plan.product_id).or_default().push(plan);
-        }
-        for (product_id, group) in by_product {
-            let updates: Vec<VariantUpdate<'_>> =
-                group.iter().map(|plan| variant_update(plan)).collect();
-            let body = format!(
-                r#"{{"update":{}}}"#,
-                serde_json::to_string(&updates).expect("variant updates serialize")
-            );
-            let path = format!("admin/products/{product_id}/variants/batch");
-            // Sets titles and prices of variants by id: safe to apply twice.
-            if let Err(err) = self
-                .post::<serde::de::IgnoredAny>(
-                    &path,
-                    &[("fields", "id")],
-                    credential,
-                    &body,
-                    Replay::Safe,
-                )
-                .await
-            {
-                let why = item_error(err)?;
-                for plan in group {
-                    failed.insert(plan.product.sku.clone(), why.clone());
-                }
-            }
-        }
-
-        // Product titles of single-variant products, one batch.
-        let titled: Vec<&Plan<'_>> = plans
-            .iter()
-            .filter(|p| p.product_title.is_some() && !failed.contains_key(&p.product.sku))
-            .collect();
-        if !titled.is_empty() {
-            let updates: Vec<serde_json::Value> = titled
-                .iter()
-                .map(|p| serde_json::json!({"id": p.product_id, "title": p.product_title}))
-                .collect();
-            let body = serde_json::json!({"update": updates}).to_string();
-            // Sets product titles by id: safe to apply twice.
-            if let Err(err) = self
-                .post::<serde::de::IgnoredAny>(
-                    "admin/products/batch",
-                    &[],
-                    credential,
-                    &body,
-                    Replay::Safe,
-                )
-                .await
-            {
-                let why = item_error(err)?;
-                for plan in titled {
-                    failed.insert(plan.product.sku.clone(), why.clone());
-                }
-            }
-        }
-
-        // Stock levels at the location, one batch.
-        let stocked: Vec<&Plan<'_>> = plans
-            .iter()
-            .filter(|p| p.stock.is_some() && !failed.contains_key(&p.product.sku))
-            .collect();
-        let mut create = Vec::new();
-        let mut update = Vec::new();
-        for plan in &stocked {
-            let (list, item) = match plan.stock.as_ref().expect("filtered") {
-                StockChange::Create { item } => (&mut create, *item),
-                StockChange::Update { item } => (&mut update, *item),
-            };
-            list.push(LevelOut {
-                inventory_item_id: item,
-                location_id: &ctx.stock_location_id,
-                stocked_quantity: plan.product.quantity,
-            });
-        }
-        if let Err(why) = self.write_levels(credential, &create, &update).await? {
-            for plan in stocked {
-                failed.insert(plan.product.sku.clone(), why.clone());
-            }
-        }
-
-        for plan in plans {
-            let sku = &plan.product.sku;
-            let outcome = match failed.remove(sku) {
-                Some(why) => ItemOutcome::error(sku, why),
-                None if plan.variant_title.is_some()
-                    || plan.product_title.is_some()
-                    || plan.price_changes
-                    || plan.stock.is_some() =>
-                {
-                    ItemOutcome::ok(sku, ItemStatus::Updated)
-                }
-                None => ItemOutcome::ok(sku, ItemStatus::Unchanged),
-            };
-            outcomes.insert(sku.clone(), outcome);
-        }
-        Ok(())
-    }
-
-    /// Creates products with one variant each, then their stock. Falls back
-    /// to one request per product when the batch is refused, so one bad
-    /// product does not block the others.
-    async fn create_products(
-        &self,
-        credential: Credential<'_>,
-        ctx: &StoreContext,
-        creates: &[(&FlatProduct, Box<RawValue>)],
-        outcomes: &mut HashMap<String, ItemOutcome>,
-    ) -> Result<(), ChannelError> {
+        links: &Links,
+        creates: &[&'j Job<'a>],
+        journal: &dyn Journal,
+        results: &mut HashMap<String, ItemResult>,
+    ) -> Result<Vec<&'j Job<'a>>, ChannelError> {
         if creates.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let bodies: Vec<String> = creates
+        let mut intents = Vec::with_capacity(creates.len());
+        for job in creates {
+            let skus: Vec<String> = job.desired.skus().map(str::to_string).collect();
+            intents.push(journal.intent(&job.desired.handle, "create-product", &skus)?);
+        }
+        let bodies: Vec<Value> = creates
             .iter()
-            .map(|(product, amount)| create_body(product, amount, ctx))
+            .map(|job| create_body(&job.desired, ctx, links))
             .collect();
-        let batch = format!(r#"{{"create":[{}]}}"#, bodies.join(","));
-        let mut created: Vec<&FlatProduct> = Vec::new();
-        // Creates are not safe to send twice: a lost reply may hide products
-        // Medusa made. An unknown outcome fails the batch; the next export
-        // looks the SKUs up before creating anything.
+        let mut created: Vec<usize> = Vec::new();
+        let mut refused = Vec::new();
+        // Not safe to resend: a lost reply may hide products Medusa made.
+        // An unknown outcome fails the call and leaves the intents open.
         match self
             .post::<serde::de::IgnoredAny>(
                 "admin/products/batch",
-                &[],
+                &[("fields", "id")],
                 credential,
-                &batch,
+                &json!({ "create": bodies }).to_string(),
                 Replay::NotSafe,
             )
             .await
         {
-            Ok(_) => created.extend(creates.iter().map(|(p, _)| *p)),
+            Ok(_) => created.extend(0..creates.len()),
             Err(err) => {
                 item_error(err)?;
-                for ((product, _), body) in creates.iter().zip(&bodies) {
+                // The batch is all or nothing: one at a time, so one bad
+                // product does not block the others.
+                for (i, body) in bodies.iter().enumerate() {
                     match self
                         .post::<serde::de::IgnoredAny>(
-                            "admin/products",
+                            "admin/products/batch",
                             &[("fields", "id")],
                             credential,
-                            body,
+                            &json!({ "create": [body] }).to_string(),
                             Replay::NotSafe,
                         )
                         .await
                     {
-                        Ok(_) => created.push(product),
+                        Ok(_) => created.push(i),
                         Err(err) => {
                             let why = item_error(err)?;
-                            outcomes
-                                .insert(product.sku.clone(), ItemOutcome::error(&product.sku, why));
+                            // Refused: nothing was made.
+                            journal.done(intents[i])?;
+                            let job = creates[i];
+                            results.insert(
+                                job.desired.handle.clone(),
+                                job.result(SeamStatus::Error(why)),
+                            );
+                            refused.push(job);
                         }
                     }
                 }
             }
         }
-        // A kill here leaves variants without stock: the next export finds
-        // them by SKU and writes the stock as an update.
         crash::point("medusa-export-created");
 
-        let skus: Vec<&str> = created.iter().map(|p| p.sku.as_str()).collect();
-        let found = self.find_variants(credential, &skus).await?;
-        let mut levels = Vec::new();
-        let mut stocked: Vec<&FlatProduct> = Vec::new();
-        for product in &created {
-            let item = found
-                .get(product.sku.as_str())
-                .and_then(|v| v.first())
-                .and_then(|v| v.inventory_items.first())
-                .map(|link| link.inventory_item_id.as_str());
-            match item {
-                Some(item) => {
-                    levels.push(LevelOut {
-                        inventory_item_id: item,
-                        location_id: &ctx.stock_location_id,
-                        stocked_quantity: product.quantity,
-                    });
-                    stocked.push(product);
+        let handles: Vec<&str> = created
+            .iter()
+            .map(|i| creates[*i].desired.handle.as_str())
+            .collect();
+        let made = self.products_by_handle(credential, &handles).await?;
+        let mut levels = Levels::default();
+        let mut stocked = Vec::new();
+        for i in created {
+            let job = creates[i];
+            let Some(product) = made.get(&job.desired.handle) else {
+                // Medusa said yes but shows nothing yet: the intent stays
+                // open, and the next run adopts or redoes it.
+                results.insert(
+                    job.desired.handle.clone(),
+                    job.result(SeamStatus::Error(
+                        "created, but Medusa does not show it yet; the next run checks".into(),
+                    )),
+                );
+                continue;
+            };
+            let ids = ids_of(product);
+            journal.ids(intents[i], &ids)?;
+            let mut result = job.result(SeamStatus::Created);
+            result.ids = ids;
+            for variant in &job.desired.variants {
+                let Some(wire) = product
+                    .variants
+                    .iter()
+                    .find(|v| v.sku() == Some(variant.sku.as_str()))
+                else {
+                    result
+                        .variant_errors
+                        .push((variant.sku.clone(), "Medusa did not create it".into()));
+                    continue;
+                };
+                if let Err(why) = levels.plan(variant, wire, ctx) {
+                    result.variant_errors.push((variant.sku.clone(), why));
                 }
-                None => {
-                    outcomes.insert(
-                        product.sku.clone(),
-                        ItemOutcome::error(
-                            &product.sku,
-                            "created, but Medusa made no inventory item for it",
-                        ),
-                    );
+            }
+            stocked.push((intents[i], result));
+        }
+        crash::point("medusa-export-looked-up");
+        let stock = levels.write(self, credential).await?;
+        for (intent, mut result) in stocked {
+            if let Err(why) = &stock {
+                result.status = SeamStatus::Error(format!("created without stock: {why}"));
+            }
+            journal.done(intent)?;
+            results.insert(result.handle.clone(), result);
+        }
+        Ok(refused)
+    }
+
+    /// Writes what differs between each held product and its desired one.
+    async fn update_products(
+        &self,
+        credential: Credential<'_>,
+        ctx: &StoreContext,
+        links: &Links,
+        updates: &[(&Job<'_>, &WireProduct)],
+        journal: &dyn Journal,
+        results: &mut HashMap<String, ItemResult>,
+    ) -> Result<(), ChannelError> {
+        let mapping = ctx.mapping(&links.tree);
+        let mut product_updates: Vec<(usize, Value)> = Vec::new();
+        let mut levels = Levels::default();
+        let mut touched: BTreeSet<usize> = BTreeSet::new();
+        let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        let mut partial: BTreeMap<usize, Vec<(String, String)>> = BTreeMap::new();
+        let mut ids: BTreeMap<usize, PlatformIds> = BTreeMap::new();
+
+        for (n, (job, held)) in updates.iter().enumerate() {
+            let levels_before = levels.len();
+            let current = match wire::to_catalog(held, &mapping, Mode::Current) {
+                Ok((current, _)) => current,
+                Err(_) => {
+                    failed.insert(n, "Medusa's product could not be read".into());
+                    continue;
+                }
+            };
+            let mut desired = job.desired.clone();
+            comparable(&mut desired, &current);
+            let changes = diff(&current, &desired, job.item.fields);
+            ids.insert(n, ids_of(held));
+            if changes.is_empty() {
+                continue;
+            }
+            // Product fields, one batch for all products.
+            let mut fields = serde_json::Map::new();
+            for change in &changes.changes {
+                match change.field {
+                    Field::Title => {
+                        fields.insert("title".into(), json!(desired.title));
+                    }
+                    Field::Description => {
+                        fields.insert("description".into(), json!(desired.description));
+                    }
+                    Field::Status => {
+                        fields.insert("status".into(), json!(wire::status_out(desired.status)));
+                    }
+                    Field::Attributes => {
+                        fields.insert(
+                            "metadata".into(),
+                            metadata(&current.attributes, &desired.attributes),
+                        );
+                    }
+                    Field::Images => {
+                        fields.insert("images".into(), images(&desired));
+                    }
+                    Field::Categories => {
+                        fields.insert("categories".into(), links.categories_of(&desired));
+                    }
+                    Field::Tags => {
+                        fields.insert("tags".into(), links.tags_of(&desired));
+                    }
+                    Field::Options => {
+                        if let Err(why) = options_carried(&current, &desired) {
+                            failed.insert(n, why);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if failed.contains_key(&n) {
+                continue;
+            }
+            if !fields.is_empty() {
+                fields.insert("id".into(), json!(held.id));
+                product_updates.push((n, Value::Object(fields)));
+            }
+
+            // Variants: updates and deletions in one safe call, creates in
+            // a journalled one.
+            let mut variant_updates = Vec::new();
+            let mut deletes = Vec::new();
+            let mut added: Vec<&Variant> = Vec::new();
+            for change in &changes.variants {
+                match change {
+                    VariantDiff::Added { sku } => {
+                        added.extend(desired.variant(sku));
+                    }
+                    VariantDiff::Removed { sku } => {
+                        // Only what the tool made: the store knows its id.
+                        if let Some(id) = job.item.known.variant(sku)
+                            && let Some(wire) = live_variant(held, sku)
+                            && wire.id == id
+                        {
+                            deletes.push(wire.id.clone());
+                        }
+                    }
+                    VariantDiff::Changed { sku, changes } => {
+                        let (Some(variant), Some(wire)) =
+                            (desired.variant(sku), live_variant(held, sku))
+                        else {
+                            continue;
+                        };
+                        let owned: FieldSet = changes.iter().map(|c| c.field).collect();
+                        if let Some(update) = variant_update(&desired, variant, wire, owned) {
+                            variant_updates.push(update);
+                        }
+                        if owned.contains(Field::Stock)
+                            && let Err(why) = levels.plan(variant, wire, ctx)
+                        {
+                            partial.entry(n).or_default().push((sku.clone(), why));
+                        }
+                    }
+                }
+            }
+            if !variant_updates.is_empty() || !deletes.is_empty() {
+                touched.insert(n);
+                let body = json!({"update": variant_updates, "delete": deletes}).to_string();
+                let path = format!("admin/products/{}/variants/batch", held.id);
+                // Sets variants by id and deletes by id: safe to apply twice.
+                if let Err(err) = self
+                    .post::<serde::de::IgnoredAny>(
+                        &path,
+                        &[("fields", "id")],
+                        credential,
+                        &body,
+                        Replay::Safe,
+                    )
+                    .await
+                {
+                    failed.insert(n, item_error(err)?);
+                    continue;
+                }
+            }
+            if !added.is_empty() {
+                touched.insert(n);
+                match self
+                    .add_variants(credential, ctx, job, held, &added, journal, &mut levels)
+                    .await?
+                {
+                    Ok((new_ids, errors)) => {
+                        ids.entry(n).or_default().extend(&new_ids);
+                        partial.entry(n).or_default().extend(errors);
+                    }
+                    Err(why) => {
+                        failed.insert(n, why);
+                        continue;
+                    }
+                }
+            }
+            if levels.len() > levels_before {
+                touched.insert(n);
+            }
+        }
+
+        if !product_updates.is_empty() {
+            touched.extend(product_updates.iter().map(|(n, _)| *n));
+            let all: Vec<&Value> = product_updates.iter().map(|(_, v)| v).collect();
+            // Sets product fields by id: safe to apply twice.
+            if let Err(err) = self
+                .post::<serde::de::IgnoredAny>(
+                    "admin/products/batch",
+                    &[("fields", "id")],
+                    credential,
+                    &json!({ "update": all }).to_string(),
+                    Replay::Safe,
+                )
+                .await
+            {
+                item_error(err)?;
+                for (n, update) in &product_updates {
+                    if let Err(err) = self
+                        .post::<serde::de::IgnoredAny>(
+                            "admin/products/batch",
+                            &[("fields", "id")],
+                            credential,
+                            &json!({ "update": [update] }).to_string(),
+                            Replay::Safe,
+                        )
+                        .await
+                    {
+                        failed.insert(*n, item_error(err)?);
+                    }
                 }
             }
         }
-        let result = self.write_levels(credential, &levels, &[]).await?;
-        for product in stocked {
-            let outcome = match &result {
-                Ok(()) => ItemOutcome::ok(&product.sku, ItemStatus::Created),
-                Err(why) => {
-                    ItemOutcome::error(&product.sku, format!("created without stock: {why}"))
-                }
+        let stock = levels.write(self, credential).await?;
+
+        for (n, (job, _)) in updates.iter().enumerate() {
+            let status = match failed.remove(&n) {
+                Some(why) => SeamStatus::Error(why),
+                None => match (&stock, touched.contains(&n)) {
+                    (Err(why), true) => SeamStatus::Error(format!("stock not written: {why}")),
+                    (_, true) => SeamStatus::Updated,
+                    (_, false) => SeamStatus::Unchanged,
+                },
             };
-            outcomes.insert(product.sku.clone(), outcome);
+            let mut result = job.result(status);
+            result.ids = ids.remove(&n).unwrap_or_default();
+            result.variant_errors = partial.remove(&n).unwrap_or_default();
+            results.insert(job.desired.handle.clone(), result);
         }
         Ok(())
     }
 
-    /// One location-levels batch; `Ok(Err(why))` when Medusa refused it.
-    async fn write_levels(
+    /// Adds variants to a held product: the option values they need, then
+    /// one journalled create. `Ok(Err(why))` when Medusa refused.
+    #[allow(clippy::too_many_arguments)]
+    async fn add_variants(
         &self,
         credential: Credential<'_>,
-        create: &[LevelOut<'_>],
-        update: &[LevelOut<'_>],
+        ctx: &StoreContext,
+        job: &Job<'_>,
+        held: &WireProduct,
+        added: &[&Variant],
+        journal: &dyn Journal,
+        levels: &mut Levels,
+    ) -> Result<Result<(PlatformIds, Vec<(String, String)>), String>, ChannelError> {
+        if let Err(why) = self
+            .add_option_values(credential, &job.desired, held, added)
+            .await?
+        {
+            return Ok(Err(why));
+        }
+        let skus: Vec<String> = added.iter().map(|v| v.sku.clone()).collect();
+        let intent = journal.intent(&job.desired.handle, "create-variants", &skus)?;
+        let creates: Vec<Value> = added
+            .iter()
+            .map(|v| variant_create(&job.desired, v))
+            .collect();
+        let path = format!("admin/products/{}/variants/batch", held.id);
+        // Not safe to resend: a lost reply may hide variants Medusa made.
+        let refused = match self
+            .post::<serde::de::IgnoredAny>(
+                &path,
+                &[("fields", "id")],
+                credential,
+                &json!({ "create": creates }).to_string(),
+                Replay::NotSafe,
+            )
+            .await
+        {
+            Ok(_) => None,
+            Err(err) => Some(item_error(err)?),
+        };
+        crash::point("medusa-variants-created");
+        let made = self.products_by_id(credential, &[held.id.as_str()]).await?;
+        if let Some(why) = refused {
+            // Refused because a dead run's create of the same SKUs landed
+            // meanwhile (Medusa keeps live SKUs unique): adopt them.
+            let landed = made
+                .get(&held.id)
+                .is_some_and(|p| added.iter().all(|v| live_variant(p, &v.sku).is_some()));
+            if !landed {
+                journal.done(intent)?;
+                return Ok(Err(why));
+            }
+        }
+        let mut ids = PlatformIds::new();
+        let mut errors = Vec::new();
+        if let Some(product) = made.get(&held.id) {
+            ids = ids_of(product);
+            journal.ids(intent, &ids)?;
+            for variant in added {
+                match live_variant(product, &variant.sku) {
+                    Some(wire) => {
+                        if let Err(why) = levels.plan(variant, wire, ctx) {
+                            errors.push((variant.sku.clone(), why));
+                        }
+                    }
+                    None => errors.push((variant.sku.clone(), "Medusa did not create it".into())),
+                }
+            }
+        }
+        journal.done(intent)?;
+        Ok(Ok((ids, errors)))
+    }
+
+    /// Adds the option values new variants use that the product's options
+    /// lack (`/admin/products/{id}/options/batch`).
+    async fn add_option_values(
+        &self,
+        credential: Credential<'_>,
+        desired: &Product,
+        held: &WireProduct,
+        added: &[&Variant],
     ) -> Result<Result<(), String>, ChannelError> {
-        if create.is_empty() && update.is_empty() {
+        if desired.options.is_empty() {
             return Ok(Ok(()));
         }
-        let body = serde_json::json!({"create": create, "update": update}).to_string();
+        let mut update = Vec::new();
+        for (i, name) in desired.options.iter().enumerate() {
+            let Some(option) = held.options.iter().find(|o| &o.title == name) else {
+                return Ok(Err(format!(
+                    "Medusa's product has no option `{name}`: adding an option to a product is not carried yet"
+                )));
+            };
+            let have: BTreeSet<&str> = option.values.iter().map(|v| v.value.as_str()).collect();
+            let new: BTreeSet<&str> = added
+                .iter()
+                .filter_map(|v| v.option_values.get(i).map(String::as_str))
+                .filter(|v| !have.contains(v))
+                .collect();
+            if !new.is_empty() {
+                // A string would be a value id; `{value}` names one.
+                let values: Vec<Value> = new.iter().map(|v| json!({ "value": v })).collect();
+                update.push(json!({"product_option_id": option.id, "add": values}));
+            }
+        }
+        if update.is_empty() {
+            return Ok(Ok(()));
+        }
+        let path = format!("admin/products/{}/options/batch", held.id);
+        // Adds values by name to an option; a second add of the same value
+        // is refused, never made twice.
         match self
             .post::<serde::de::IgnoredAny>(
-                "admin/inventory-items/location-levels/batch",
-                &[],
+                &path,
+                &[("fields", "id")],
                 credential,
-                &body,
-                // Absolute levels, one per item and location: applying
-                // twice leaves the same level (a second create is refused,
-                // never a second level).
+                &json!({ "update": update }).to_string(),
                 Replay::Safe,
             )
             .await
@@ -504,14 +658,13 @@ impl MedusaClient {
     ) -> Result<Vec<ItemOutcome>, ChannelError> {
         let wanted: Vec<&str> = skus.iter().map(String::as_str).collect();
         let existing = self.find_variants(credential, &wanted).await?;
+        let product_ids: BTreeSet<&str> = existing
+            .values()
+            .flatten()
+            .filter_map(|v| v.product_id.as_deref())
+            .collect();
         let shapes = self
-            .product_shapes(
-                credential,
-                existing
-                    .values()
-                    .flatten()
-                    .filter_map(|v| v.product_id.as_deref()),
-            )
+            .products_by_id(credential, &product_ids.into_iter().collect::<Vec<_>>())
             .await?;
         let doomed: BTreeSet<&str> = existing.values().flatten().map(|v| v.id.as_str()).collect();
         let mut outcomes: HashMap<&str, ItemOutcome> = HashMap::new();
@@ -520,7 +673,7 @@ impl MedusaClient {
         let mut single: Vec<(&str, &str, &str)> = Vec::new();
         for sku in &wanted {
             let Some(variants) = existing.get(*sku).filter(|v| !v.is_empty()) else {
-                outcomes.insert(sku, ItemOutcome::ok(sku, ItemStatus::Deleted));
+                outcomes.insert(sku, ItemOutcome::deleted(sku));
                 continue;
             };
             for variant in variants {
@@ -529,6 +682,7 @@ impl MedusaClient {
                     shape
                         .variants
                         .iter()
+                        .filter(|v| v.deleted_at.is_none())
                         .all(|v| doomed.contains(v.id.as_str()))
                 });
                 if all_go {
@@ -541,24 +695,10 @@ impl MedusaClient {
         let products: Vec<(&str, Vec<&str>)> = whole.into_iter().collect();
         for chunk in products.chunks(DELETE_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
-            let body = serde_json::json!({"delete": ids}).to_string();
-            // Deleting by id twice deletes once.
-            let result = self
-                .post::<serde::de::IgnoredAny>(
-                    "admin/products/batch",
-                    &[],
-                    credential,
-                    &body,
-                    Replay::Safe,
-                )
-                .await;
-            let error = match result {
-                Ok(_) => None,
-                Err(err) => Some(item_error(err)?),
-            };
+            let error = self.delete_product_ids(credential, &ids).await?.err();
             for sku in chunk.iter().flat_map(|(_, skus)| skus) {
                 let outcome = match &error {
-                    None => ItemOutcome::ok(sku, ItemStatus::Deleted),
+                    None => ItemOutcome::deleted(sku),
                     Some(why) => ItemOutcome::error(sku, why.clone()),
                 };
                 outcomes.insert(sku, outcome);
@@ -567,10 +707,8 @@ impl MedusaClient {
         for (sku, product_id, variant_id) in single {
             let path = format!("admin/products/{product_id}/variants/{variant_id}");
             let outcome = match self.delete(&path, credential).await {
-                Ok(()) => ItemOutcome::ok(sku, ItemStatus::Deleted),
-                Err(ChannelError::Status { status: 404, .. }) => {
-                    ItemOutcome::ok(sku, ItemStatus::Deleted)
-                }
+                Ok(()) => ItemOutcome::deleted(sku),
+                Err(ChannelError::Status { status: 404, .. }) => ItemOutcome::deleted(sku),
                 Err(err) => ItemOutcome::error(sku, item_error(err)?),
             };
             outcomes.insert(sku, outcome);
@@ -580,13 +718,39 @@ impl MedusaClient {
             .map(|sku| {
                 outcomes
                     .remove(sku)
-                    .unwrap_or_else(|| ItemOutcome::ok(sku, ItemStatus::Deleted))
+                    .unwrap_or_else(|| ItemOutcome::deleted(sku))
             })
             .collect())
     }
 
-    /// The live variants with these SKUs, by SKU.
-    async fn find_variants(
+    /// Deletes products by id (one batch); `Ok(Err(why))` when refused.
+    pub(super) async fn delete_product_ids(
+        &self,
+        credential: Credential<'_>,
+        ids: &[&str],
+    ) -> Result<Result<(), String>, ChannelError> {
+        if ids.is_empty() {
+            return Ok(Ok(()));
+        }
+        // Deleting by id twice deletes once.
+        match self
+            .post::<serde::de::IgnoredAny>(
+                "admin/products/batch",
+                &[],
+                credential,
+                &json!({ "delete": ids }).to_string(),
+                Replay::Safe,
+            )
+            .await
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => item_error(err).map(Err),
+        }
+    }
+
+    /// The live variants with these SKUs, by SKU (more than one for a SKU
+    /// only on a store whose unique index on SKUs was removed).
+    pub(super) async fn find_variants(
         &self,
         credential: Credential<'_>,
         skus: &[&str],
@@ -594,8 +758,7 @@ impl MedusaClient {
         let mut found: HashMap<String, Vec<WireVariant>> = HashMap::new();
         for chunk in skus.chunks(LOOKUP_CHUNK) {
             let mut query: Vec<(&str, &str)> = chunk.iter().map(|s| ("sku[]", *s)).collect();
-            // Medusa keeps live SKUs unique; twice the count still shows a
-            // duplicate should one exist.
+            // Twice the count still shows a SKU held twice.
             let limit = (chunk.len() * 2).to_string();
             query.push(("limit", &limit));
             query.push(("fields", VARIANT_FIELDS));
@@ -611,160 +774,584 @@ impl MedusaClient {
         Ok(found)
     }
 
-    /// Title and live variant ids of these products, by id.
-    async fn product_shapes<'a>(
+    /// Live products with these handles, whole, by handle.
+    pub(super) async fn products_by_handle(
         &self,
         credential: Credential<'_>,
-        ids: impl Iterator<Item = &'a str>,
-    ) -> Result<HashMap<String, ProductShape>, ChannelError> {
-        let ids: BTreeSet<&str> = ids.collect();
-        let ids: Vec<&str> = ids.into_iter().collect();
-        let mut shapes = HashMap::new();
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
-            let mut query: Vec<(&str, &str)> = chunk.iter().map(|id| ("id[]", *id)).collect();
+        handles: &[&str],
+    ) -> Result<HashMap<String, WireProduct>, ChannelError> {
+        let products = self.products_where(credential, "handle[]", handles).await?;
+        Ok(products
+            .into_iter()
+            .filter_map(|p| Some((p.handle.clone()?, p)))
+            .collect())
+    }
+
+    /// Live products with these ids, whole, by id.
+    pub(super) async fn products_by_id(
+        &self,
+        credential: Credential<'_>,
+        ids: &[&str],
+    ) -> Result<HashMap<String, WireProduct>, ChannelError> {
+        let products = self.products_where(credential, "id[]", ids).await?;
+        Ok(products.into_iter().map(|p| (p.id.clone(), p)).collect())
+    }
+
+    async fn products_where(
+        &self,
+        credential: Credential<'_>,
+        key: &str,
+        values: &[&str],
+    ) -> Result<Vec<WireProduct>, ChannelError> {
+        let mut all = Vec::new();
+        for chunk in values.chunks(LOOKUP_CHUNK) {
+            let mut query: Vec<(&str, &str)> = chunk.iter().map(|v| (key, *v)).collect();
             let limit = chunk.len().to_string();
             query.push(("limit", &limit));
-            query.push(("fields", "id,title,variants.id"));
-            let list: ProductShapes = self.get("admin/products", &query, credential).await?;
-            shapes.extend(list.products.into_iter().map(|p| (p.id.clone(), p)));
+            query.push(("fields", wire::PRODUCT_FIELDS));
+            let list: wire::ProductList = self.get("admin/products", &query, credential).await?;
+            all.extend(list.products);
         }
-        Ok(shapes)
+        Ok(all)
     }
 }
 
-/// The amount to send, or why the product cannot go to this store.
-fn check_for_export(product: &FlatProduct, ctx: &StoreContext) -> Result<Box<RawValue>, String> {
-    if product.sku.trim().is_empty() {
-        return Err("empty SKU".into());
-    }
-    let currency = product.price.currency().code().to_ascii_lowercase();
-    if !ctx.currencies.contains_key(&currency) {
-        return Err(format!(
-            "currency {} is not one of the store's currencies ({}): add it in Medusa under Settings → Store",
-            product.price.currency(),
-            ctx.currencies
-                .keys()
-                .map(|c| c.to_ascii_uppercase())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    if product.quantity < 0 {
-        return Err(format!("negative quantity {}", product.quantity));
-    }
-    let amount = amount::price_to_amount(&product.price);
-    Ok(RawValue::from_string(amount).expect("a price's text is a JSON number"))
+/// Stock levels to write, one batch for a whole export batch.
+#[derive(Default)]
+struct Levels {
+    create: Vec<Value>,
+    update: Vec<Value>,
 }
 
-fn plan_update<'a>(
-    product: &'a FlatProduct,
-    amount: Box<RawValue>,
-    variant: &'a WireVariant,
-    shape: &'a ProductShape,
-    ctx: &'a StoreContext,
-) -> Result<Plan<'a>, String> {
-    let currency = product.price.currency().code().to_ascii_lowercase();
-    let variants = shape.variants.len();
-    let variant_title = variant.title.as_deref().unwrap_or_default();
-    let current = wire::catalog_title(&shape.title, variant_title, variants);
-    let (new_variant_title, new_product_title) = if current == product.title {
-        (None, None)
-    } else if variants <= 1 {
-        (Some(product.title.clone()), Some(product.title.clone()))
-    } else {
-        // `product / variant` on import: the part after the product's title
-        // is the variant's own title.
-        let own = product
-            .title
-            .strip_prefix(&format!("{} / ", shape.title))
-            .unwrap_or(&product.title);
-        (Some(own.to_string()).filter(|t| t != variant_title), None)
-    };
-    let price_changes = variant
-        .base_price(&currency)
-        .is_none_or(|p| !amount::same_amount(p.amount.get(), &product.price));
-    let stock = match variant.inventory_items.first() {
-        None => {
+impl Levels {
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn len(&self) -> usize {
+        self.create.len() + self.update.len()
+    }
+
+    /// The levels `variant` needs at its mapped locations that `wire`
+    /// lacks or holds otherwise. A catalog location the channel does not
+    /// map is not the shop's business.
+    fn plan(
+        &mut self,
+        variant: &Variant,
+        wire: &WireVariant,
+        ctx: &StoreContext,
+    ) -> Result<(), String> {
+        let wanted: Vec<(&str, i64)> = variant
+            .stock
+            .iter()
+            .filter_map(|(name, q)| Some((ctx.locations.get(name)?.as_str(), *q)))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let Some(item) = wire.inventory_item() else {
             return Err(
                 "the variant does not manage inventory, so its stock cannot be set: turn on \"Manage inventory\" in Medusa"
                     .into(),
             );
-        }
-        Some(link) => match variant.level_at(&ctx.stock_location_id) {
-            None => Some(StockChange::Create {
-                item: &link.inventory_item_id,
-            }),
-            Some(level) if level.stocked_quantity.as_i64() != Some(product.quantity) => {
-                Some(StockChange::Update {
-                    item: &link.inventory_item_id,
-                })
-            }
-            Some(_) => None,
-        },
-    };
-    Ok(Plan {
-        product,
-        currency,
-        amount,
-        variant,
-        product_id: variant.product_id.as_deref().unwrap_or(&shape.id),
-        variant_title: new_variant_title,
-        product_title: new_product_title,
-        price_changes,
-        stock,
-    })
-}
-
-/// A variant update; its prices, when they change, list every existing
-/// price (an id alone keeps it as it is) with the base price in the
-/// product's currency set, because the list replaces the variant's prices.
-fn variant_update<'a>(plan: &'a Plan<'a>) -> VariantUpdate<'a> {
-    let prices = plan.price_changes.then(|| {
-        let target = plan
-            .variant
-            .base_price(&plan.currency)
-            .and_then(|p| p.id.as_deref());
-        let mut prices: Vec<PriceOut<'a>> = plan
-            .variant
-            .prices
-            .iter()
-            .filter_map(|p| p.id.as_deref())
-            .map(|id| {
-                // Medusa drops a price updated without its currency code.
-                let is_target = Some(id) == target;
-                PriceOut {
-                    id: Some(id),
-                    currency_code: is_target.then_some(plan.currency.as_str()),
-                    amount: is_target.then_some(&*plan.amount),
-                }
-            })
-            .collect();
-        if target.is_none() {
-            prices.push(PriceOut {
-                id: None,
-                currency_code: Some(&plan.currency),
-                amount: Some(&plan.amount),
+        };
+        for (location, quantity) in wanted {
+            let level = json!({
+                "inventory_item_id": item,
+                "location_id": location,
+                "stocked_quantity": quantity,
             });
+            match wire.level_at(location) {
+                None => self.create.push(level),
+                Some(have) if have.stocked_quantity.as_i64() != Some(quantity) => {
+                    self.update.push(level)
+                }
+                Some(_) => {}
+            }
         }
-        prices
-    });
-    VariantUpdate {
-        id: &plan.variant.id,
-        title: plan.variant_title.as_deref(),
-        prices,
+        Ok(())
+    }
+
+    /// One location-levels batch; `Ok(Err(why))` when Medusa refused it.
+    async fn write(
+        self,
+        client: &MedusaClient,
+        credential: Credential<'_>,
+    ) -> Result<Result<(), String>, ChannelError> {
+        if self.is_empty() {
+            return Ok(Ok(()));
+        }
+        let body = json!({"create": self.create, "update": self.update}).to_string();
+        match client
+            .post::<serde::de::IgnoredAny>(
+                "admin/inventory-items/location-levels/batch",
+                &[],
+                credential,
+                &body,
+                // Absolute levels, one per item and location: applying
+                // twice leaves the same level (a second create is refused,
+                // never a second level).
+                Replay::Safe,
+            )
+            .await
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => item_error(err).map(Err),
+        }
     }
 }
 
-/// The JSON body creating a product with one variant (amount as its text).
-fn create_body(product: &FlatProduct, amount: &RawValue, ctx: &StoreContext) -> String {
-    let title = serde_json::to_string(&product.title).expect("string");
-    format!(
-        r#"{{"title":{title},"handle":{handle},"status":"published","options":[{{"title":"Default","values":["Default"]}}],"sales_channels":[{{"id":{channel}}}],"variants":[{{"title":{title},"sku":{sku},"manage_inventory":true,"options":{{"Default":"Default"}},"prices":[{{"currency_code":{currency},"amount":{amount}}}]}}]}}"#,
-        handle = serde_json::to_string(&derive_handle(&product.sku)).expect("string"),
-        channel = serde_json::to_string(&ctx.sales_channel_id).expect("string"),
-        sku = serde_json::to_string(&product.sku).expect("string"),
-        currency = serde_json::to_string(&product.price.currency().code().to_ascii_lowercase())
-            .expect("string"),
-        amount = amount.get(),
+impl Job<'_> {
+    fn result(&self, status: SeamStatus) -> ItemResult {
+        let mut result = ItemResult::new(self.desired.handle.clone(), status);
+        result.dropped_currencies = self.dropped.clone();
+        result
+    }
+}
+
+/// The desired product with the prices the store takes; the others are
+/// left out and reported.
+fn job<'a>(item: &'a ExportItem<'a>, ctx: &StoreContext) -> Job<'a> {
+    let mut desired = item.product.clone();
+    let mut dropped = BTreeSet::new();
+    for variant in &mut desired.variants {
+        variant.prices.retain(|price| {
+            let takes = ctx
+                .currencies
+                .contains_key(&price.currency().code().to_ascii_lowercase());
+            if !takes {
+                dropped.insert(price.currency());
+            }
+            takes
+        });
+    }
+    Job {
+        item,
+        desired,
+        dropped: dropped.into_iter().collect(),
+    }
+}
+
+/// Create, update (which product), or refuse, by what the shop holds.
+fn plan<'w>(
+    job: &Job<'_>,
+    held: &'w HashMap<String, WireProduct>,
+    by_id: &'w HashMap<String, WireProduct>,
+    variants: &HashMap<String, Vec<WireVariant>>,
+) -> Plan<'w> {
+    let desired = &job.desired;
+    if desired.variants.iter().any(|v| v.prices.is_empty()) {
+        return Plan::Refuse(
+            "a variant has no price in a currency the Medusa store takes: add one of its currencies to the store, or a price in one of the store's".into(),
+        );
+    }
+    let mut owners: BTreeSet<&str> = BTreeSet::new();
+    for sku in desired.skus() {
+        match variants.get(sku).map(Vec::as_slice) {
+            None | Some([]) => {}
+            Some([one]) => owners.extend(one.product_id.as_deref()),
+            Some(many) => {
+                let ids: Vec<&str> = many.iter().map(|v| v.id.as_str()).collect();
+                return Plan::Refuse(format!(
+                    "sku `{sku}` is held twice on the shop ({}): remove all but one in Medusa",
+                    ids.join(" and ")
+                ));
+            }
+        }
+    }
+    let product = match held.get(&desired.handle) {
+        Some(product) => product,
+        None => match owners.iter().collect::<Vec<_>>().as_slice() {
+            [] => return Plan::Create,
+            [one] => match by_id.get(**one) {
+                Some(product) => product,
+                None => {
+                    return Plan::Refuse("the product holding its SKUs could not be read".into());
+                }
+            },
+            _ => {
+                return Plan::Refuse(format!(
+                    "its SKUs are on {} different Medusa products ({}): merge them in Medusa",
+                    owners.len(),
+                    owners.iter().copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        },
+    };
+    if let Some(other) = owners.iter().find(|id| **id != product.id) {
+        let sku = desired
+            .skus()
+            .find(|sku| {
+                variants
+                    .get(*sku)
+                    .is_some_and(|v| v.iter().any(|v| v.product_id.as_deref() == Some(*other)))
+            })
+            .unwrap_or_default();
+        return Plan::Refuse(format!(
+            "sku `{sku}` is on another Medusa product ({other}) than the one with handle `{}` ({})",
+            desired.handle, product.id
+        ));
+    }
+    Plan::Update(product)
+}
+
+/// The product's id and its live variants' ids.
+fn ids_of(product: &WireProduct) -> PlatformIds {
+    let mut ids = PlatformIds::new();
+    if let Some(handle) = &product.handle {
+        ids.insert(PlatformIds::PRODUCT, handle, product.id.clone());
+    }
+    for variant in product.variants.iter().filter(|v| v.deleted_at.is_none()) {
+        if let Some(sku) = variant.sku() {
+            ids.insert(PlatformIds::VARIANT, sku, variant.id.clone());
+        }
+    }
+    ids
+}
+
+fn live_variant<'w>(product: &'w WireProduct, sku: &str) -> Option<&'w WireVariant> {
+    product
+        .variants
+        .iter()
+        .find(|v| v.deleted_at.is_none() && v.sku() == Some(sku))
+}
+
+/// Makes `desired` comparable with what Medusa can hold: a variant title
+/// equal to the product's is the product's (""), image alt texts are not
+/// carried, option order follows the shop's when it is the same set, and
+/// so does the order of categories and tags (Medusa keeps none).
+fn comparable(desired: &mut Product, current: &Product) {
+    for variant in &mut desired.variants {
+        if variant.title == desired.title {
+            variant.title.clear();
+        }
+    }
+    for image in &mut desired.images {
+        image.alt.clear();
+    }
+    if same_set(&desired.options, &current.options)
+        && desired.options.len() == current.options.len()
+        && desired.options != current.options
+    {
+        let order: Vec<usize> = current
+            .options
+            .iter()
+            .map(|name| {
+                desired
+                    .options
+                    .iter()
+                    .position(|o| o == name)
+                    .expect("same set")
+            })
+            .collect();
+        desired.options = current.options.clone();
+        for variant in &mut desired.variants {
+            let values = std::mem::take(&mut variant.option_values);
+            variant.option_values = order
+                .iter()
+                .map(|i| values.get(*i).cloned().unwrap_or_default())
+                .collect();
+        }
+    }
+    // Medusa keeps no order of categories or tags: the same set is no change.
+    if same_set(&desired.categories, &current.categories) {
+        desired.categories = current.categories.clone();
+    }
+    if same_set(&desired.tags, &current.tags) {
+        desired.tags = current.tags.clone();
+    }
+}
+
+fn same_set(a: &[String], b: &[String]) -> bool {
+    let a: BTreeSet<&String> = a.iter().collect();
+    let b: BTreeSet<&String> = b.iter().collect();
+    a == b
+}
+
+/// The categories and tags a batch links its products to, by path and by
+/// value, found or created before the products are written.
+struct Links {
+    tree: CategoryTree,
+    categories: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    /// Why some could not be made: the products using them are refused.
+    failed: Option<String>,
+}
+
+impl Links {
+    fn missing(&self, product: &Product) -> Option<String> {
+        let lacks = product
+            .categories
+            .iter()
+            .any(|c| !self.categories.contains_key(c))
+            || product.tags.iter().any(|t| !self.tags.contains_key(t));
+        lacks.then(|| {
+            self.failed
+                .clone()
+                .unwrap_or_else(|| "its categories or tags could not be made".into())
+        })
+    }
+
+    fn categories_of(&self, product: &Product) -> Value {
+        Value::Array(
+            product
+                .categories
+                .iter()
+                .filter_map(|c| self.categories.get(c))
+                .map(|id| json!({ "id": id }))
+                .collect(),
+        )
+    }
+
+    fn tags_of(&self, product: &Product) -> Value {
+        Value::Array(
+            product
+                .tags
+                .iter()
+                .filter_map(|t| self.tags.get(t))
+                .map(|id| json!({ "id": id }))
+                .collect(),
+        )
+    }
+}
+
+impl MedusaClient {
+    /// Finds (or creates) the categories and tags these products use; the
+    /// category tree also names the held products' categories.
+    async fn links(
+        &self,
+        credential: Credential<'_>,
+        jobs: &[Job<'_>],
+        held: &HashMap<String, WireProduct>,
+    ) -> Result<Links, ChannelError> {
+        let paths: BTreeSet<&str> = jobs
+            .iter()
+            .flat_map(|j| j.desired.categories.iter().map(String::as_str))
+            .collect();
+        let values: BTreeSet<&str> = jobs
+            .iter()
+            .flat_map(|j| j.desired.tags.iter().map(String::as_str))
+            .collect();
+        let any_held = held.values().any(|p| !p.categories.is_empty());
+        let mut links = Links {
+            tree: CategoryTree::default(),
+            categories: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            failed: None,
+        };
+        if !paths.is_empty() || any_held {
+            links.tree = self.category_tree(credential).await?;
+        }
+        if !paths.is_empty() {
+            match self
+                .category_ids(credential, &mut links.tree, &paths)
+                .await?
+            {
+                Ok(ids) => links.categories = ids,
+                Err(why) => links.failed = Some(why),
+            }
+        }
+        if !values.is_empty() {
+            match self.tag_ids(credential, &values).await? {
+                Ok(ids) => links.tags = ids,
+                Err(why) => links.failed = Some(why),
+            }
+        }
+        Ok(links)
+    }
+}
+
+/// Whether an options change can be written: only values added to the
+/// same options are (new variants bring them).
+fn options_carried(current: &Product, desired: &Product) -> Result<(), String> {
+    if current.options == desired.options {
+        return Ok(());
+    }
+    Err(format!(
+        "its options change from [{}] to [{}]: changing a Medusa product's options is not carried yet; delete the product in Medusa to have it made again",
+        current.options.join(", "),
+        desired.options.join(", ")
+    ))
+}
+
+/// Medusa's metadata for these attributes: every desired key, and the
+/// removed ones as "" (Medusa deletes a metadata key set to "").
+fn metadata(current: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> Value {
+    let mut map = serde_json::Map::new();
+    for key in current.keys().filter(|k| !desired.contains_key(*k)) {
+        map.insert(key.clone(), json!(""));
+    }
+    for (key, value) in desired {
+        map.insert(key.clone(), json!(value));
+    }
+    Value::Object(map)
+}
+
+fn images(product: &Product) -> Value {
+    Value::Array(
+        product
+            .images
+            .iter()
+            .map(|i| json!({ "url": i.url }))
+            .collect(),
     )
+}
+
+/// `{"Size": "S"}`, or the default option for a product without options.
+fn variant_options(product: &Product, variant: &Variant) -> Value {
+    if product.options.is_empty() {
+        return json!({ DEFAULT_OPTION: DEFAULT_OPTION });
+    }
+    let map: serde_json::Map<String, Value> = product
+        .options
+        .iter()
+        .zip(&variant.option_values)
+        .map(|(name, value)| (name.clone(), json!(value)))
+        .collect();
+    Value::Object(map)
+}
+
+/// A price list entry; the amount goes out as the price's own digits.
+fn amount_value(price: &crate::price::Price) -> Value {
+    serde_json::from_str(&amount::price_to_amount(price)).expect("a price's text is a JSON number")
+}
+
+fn variant_create(product: &Product, variant: &Variant) -> Value {
+    let prices: Vec<Value> = variant
+        .prices
+        .iter()
+        .map(|p| {
+            json!({
+                "currency_code": p.currency().code().to_ascii_lowercase(),
+                "amount": amount_value(p),
+            })
+        })
+        .collect();
+    let position = product
+        .variants
+        .iter()
+        .position(|v| v.sku == variant.sku)
+        .unwrap_or(0);
+    let mut body = json!({
+        "title": product.variant_title(variant),
+        "sku": variant.sku,
+        "manage_inventory": true,
+        "variant_rank": position,
+        "options": variant_options(product, variant),
+        "prices": prices,
+    });
+    if !variant.attributes.is_empty() {
+        body["metadata"] = json!(variant.attributes);
+    }
+    body
+}
+
+/// The body creating `product` whole in one call.
+fn create_body(product: &Product, ctx: &StoreContext, links: &Links) -> Value {
+    let options: Vec<Value> = if product.options.is_empty() {
+        vec![json!({"title": DEFAULT_OPTION, "values": [DEFAULT_OPTION]})]
+    } else {
+        product
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let mut values: Vec<&str> = Vec::new();
+                for variant in &product.variants {
+                    if let Some(value) = variant.option_values.get(i)
+                        && !values.contains(&value.as_str())
+                    {
+                        values.push(value);
+                    }
+                }
+                json!({"title": name, "values": values})
+            })
+            .collect()
+    };
+    let mut body = json!({
+        "title": product.title,
+        "handle": product.handle,
+        "status": wire::status_out(product.status),
+        "options": options,
+        "sales_channels": [{"id": ctx.sales_channel_id}],
+        "variants": product.variants.iter().map(|v| variant_create(product, v)).collect::<Vec<_>>(),
+    });
+    if !product.description.is_empty() {
+        body["description"] = json!(product.description);
+    }
+    if !product.images.is_empty() {
+        body["images"] = images(product);
+    }
+    if !product.attributes.is_empty() {
+        body["metadata"] = json!(product.attributes);
+    }
+    if !product.categories.is_empty() {
+        body["categories"] = links.categories_of(product);
+    }
+    if !product.tags.is_empty() {
+        body["tags"] = links.tags_of(product);
+    }
+    body
+}
+
+/// The update of one variant's owned fields that changed; `None` when no
+/// field Medusa keeps on the variant changed. Prices list every base price
+/// the variant is to have (by id where it has one: a missing one is
+/// created) and keep its other prices (region, customer group) by id,
+/// because the list replaces the variant's prices.
+fn variant_update(
+    product: &Product,
+    variant: &Variant,
+    wire: &WireVariant,
+    changed: FieldSet,
+) -> Option<Value> {
+    let mut update = serde_json::Map::new();
+    if changed.contains(Field::Title) {
+        update.insert("title".into(), json!(product.variant_title(variant)));
+    }
+    if changed.contains(Field::Options) {
+        update.insert("options".into(), variant_options(product, variant));
+    }
+    if changed.contains(Field::Attributes) {
+        let current: BTreeMap<String, String> = wire
+            .metadata
+            .iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        update.insert("metadata".into(), metadata(&current, &variant.attributes));
+    }
+    if changed.contains(Field::Prices) {
+        let mut prices: Vec<Value> = variant
+            .prices
+            .iter()
+            .map(|p| {
+                let code = p.currency().code().to_ascii_lowercase();
+                let mut entry = json!({"currency_code": code, "amount": amount_value(p)});
+                if let Some(id) = wire.base_price(&code).and_then(|w| w.id.as_deref()) {
+                    entry["id"] = json!(id);
+                }
+                entry
+            })
+            .collect();
+        prices.extend(
+            wire.prices
+                .iter()
+                .filter(|p| !p.is_base())
+                .filter_map(|p| p.id.as_deref())
+                .map(|id| json!({ "id": id })),
+        );
+        update.insert("prices".into(), Value::Array(prices));
+    }
+    if update.is_empty() {
+        return None;
+    }
+    update.insert("id".into(), json!(wire.id));
+    Some(Value::Object(update))
+}
+
+/// About how many bytes `product` takes in a create request: the
+/// product's JSON with room for what Medusa's shape adds per variant.
+pub fn request_bytes(product: &Product) -> usize {
+    product.to_json().len() + 200 + product.variants.len() * 160
 }

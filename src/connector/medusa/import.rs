@@ -25,10 +25,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::wire::{self, MappingContext, PRODUCT_FIELDS, ProductList};
+use super::taxonomy::CategoryTree;
+use super::wire::{self, MappingContext, Mode, PRODUCT_FIELDS, ProductList};
 use super::{ChannelError, Credential, MedusaClient};
-use crate::catalog::FlatProduct;
-use crate::connector::Skipped;
+use crate::catalog::Product;
+use crate::connector::{LocationMap, Skipped};
 
 /// How far back an incremental import looks before its `since`.
 pub const OVERLAP: SignedDuration = SignedDuration::from_secs(60);
@@ -39,6 +40,9 @@ pub const OVERLAP: SignedDuration = SignedDuration::from_secs(60);
 pub struct StoreOverrides {
     pub sales_channel_id: Option<String>,
     pub stock_location_id: Option<String>,
+    /// `[channels.x.locations]`: catalog location name -> Medusa stock
+    /// location id; empty: the stock location takes location `default`.
+    pub locations: LocationMap,
 }
 
 /// The store as the connector uses it, read once per job.
@@ -52,13 +56,16 @@ pub struct StoreContext {
     pub default_currency: String,
     /// Every currency the store supports (lower case) and its exponent.
     pub currencies: BTreeMap<String, u32>,
+    /// Catalog location name -> Medusa stock location id.
+    pub locations: LocationMap,
 }
 
 impl StoreContext {
-    fn mapping(&self) -> MappingContext<'_> {
+    pub(super) fn mapping<'a>(&'a self, categories: &'a CategoryTree) -> MappingContext<'a> {
         MappingContext {
             currency: &self.default_currency,
-            stock_location_id: &self.stock_location_id,
+            locations: &self.locations,
+            categories,
         }
     }
 }
@@ -109,7 +116,8 @@ impl ImportCursor {
 /// One page of an import.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportPage {
-    pub products: Vec<FlatProduct>,
+    /// Whole products.
+    pub products: Vec<Product>,
     /// SKUs deleted on the server since `since` (incremental imports only).
     pub deleted_skus: Vec<String>,
     /// Variants left out, with why (no SKU, no base price in the default
@@ -164,7 +172,6 @@ struct WireId {
 
 #[derive(Deserialize)]
 struct WireInventoryItem {
-    id: String,
     #[serde(default)]
     location_levels: Vec<wire::WireLevel>,
     #[serde(default)]
@@ -282,11 +289,17 @@ impl MedusaClient {
                 })?
                 }
             };
+        let locations = if overrides.locations.is_empty() {
+            LocationMap::from([("default".to_string(), stock_location_id.clone())])
+        } else {
+            overrides.locations.clone()
+        };
         Ok(StoreContext {
             sales_channel_id,
             stock_location_id,
             default_currency,
             currencies,
+            locations,
         })
     }
 
@@ -362,7 +375,8 @@ impl MedusaClient {
         }
         let list: ProductList = self.get("admin/products", &query, credential).await?;
         let next = next_offset(offset, list.products.len(), list.count, limit);
-        Ok((map_variants(&list.products, ctx, |_| true), next))
+        let tree = self.tree_for(credential, &list.products).await?;
+        Ok((map_products(&list.products, ctx, &tree), next))
     }
 
     async fn stock_page(
@@ -381,10 +395,6 @@ impl MedusaClient {
                     ("limit", limit_text.as_str()),
                     ("offset", offset_text.as_str()),
                     (
-                        "location_levels[location_id]",
-                        ctx.stock_location_id.as_str(),
-                    ),
-                    (
                         "fields",
                         "id,location_levels.location_id,location_levels.stocked_quantity,\
                          location_levels.updated_at,variants.product_id",
@@ -399,12 +409,11 @@ impl MedusaClient {
             .iter()
             .filter(|item| {
                 item.location_levels.iter().any(|level| {
-                    level.location_id == ctx.stock_location_id
+                    ctx.locations.values().any(|id| *id == level.location_id)
                         && wire::latest(level.updated_at.as_deref()).is_some_and(|t| t > since)
                 })
             })
             .collect();
-        let item_ids: BTreeSet<&str> = changed_items.iter().map(|i| i.id.as_str()).collect();
         let changed: BTreeSet<&str> = changed_items
             .iter()
             .flat_map(|item| item.variants.iter().filter_map(|v| v.product_id.as_deref()))
@@ -417,15 +426,9 @@ impl MedusaClient {
         query.push(("limit", &count));
         query.push(("fields", PRODUCT_FIELDS));
         let list: ProductList = self.get("admin/products", &query, credential).await?;
-        // Only the variants whose stock changed: the products phase covered
-        // every other change.
-        let stocked_here = |variant: &wire::WireVariant| {
-            variant
-                .inventory_items
-                .iter()
-                .any(|link| item_ids.contains(link.inventory_item_id.as_str()))
-        };
-        Ok((map_variants(&list.products, ctx, stocked_here), next))
+        // Whole products: the import replaces a product with what it gets.
+        let tree = self.tree_for(credential, &list.products).await?;
+        Ok((map_products(&list.products, ctx, &tree), next))
     }
 
     async fn deleted_page(
@@ -513,25 +516,38 @@ fn next_offset(offset: u64, got: usize, count: Option<u64>, limit: usize) -> Opt
     (got > 0 && more).then_some(next)
 }
 
-/// Maps the live variants of these products that `wanted` picks; counts
-/// and explains the skipped.
-fn map_variants(
+impl MedusaClient {
+    /// The store's categories when one of `products` has any (else none:
+    /// a page without categories costs no request).
+    pub(super) async fn tree_for(
+        &self,
+        credential: Credential<'_>,
+        products: &[wire::WireProduct],
+    ) -> Result<CategoryTree, ChannelError> {
+        if products.iter().any(|p| !p.categories.is_empty()) {
+            self.category_tree(credential).await
+        } else {
+            Ok(CategoryTree::default())
+        }
+    }
+}
+
+/// Maps these products whole; counts and explains the variants (or
+/// products) left out.
+fn map_products(
     products: &[wire::WireProduct],
     ctx: &StoreContext,
-    wanted: impl Fn(&wire::WireVariant) -> bool,
+    categories: &CategoryTree,
 ) -> ImportPage {
-    let mapping = ctx.mapping();
+    let mapping = ctx.mapping(categories);
     let mut page = ImportPage::default();
-    for product in products {
-        for variant in product
-            .variants
-            .iter()
-            .filter(|v| v.deleted_at.is_none() && wanted(v))
-        {
-            match wire::variant_to_product(product, variant, &mapping) {
-                Ok(mapped) => page.products.push(mapped),
-                Err(skipped) => page.skipped.push(skipped),
+    for product in products.iter().filter(|p| p.deleted_at.is_none()) {
+        match wire::to_catalog(product, &mapping, Mode::Import) {
+            Ok((mapped, skipped)) => {
+                page.products.push(mapped);
+                page.skipped.extend(skipped);
             }
+            Err(skipped) => page.skipped.push(skipped),
         }
     }
     page

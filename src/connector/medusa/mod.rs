@@ -4,9 +4,10 @@
 //! redirect and credential rules, body caps and redaction).
 //!
 //! It owns the wire format and its mapping only (one catalog product is one
-//! Medusa variant with that SKU; prices are exact decimal strings; stock is
-//! the stocked quantity at one stock location) and knows nothing of the
-//! store, the config files or scheduling. Every function takes plain values:
+//! Medusa product, keyed by handle, its variants keyed by SKU; prices are
+//! exact decimals per currency; stock is the stocked quantity per mapped
+//! stock location) and knows nothing of the store, the config files or
+//! scheduling. Every function takes plain values:
 //! the credential, the resolved [`StoreContext`], the products.
 //!
 //! - `auth`: `POST /auth/user/emailpass` (JWT), `POST /auth/token/refresh`,
@@ -14,15 +15,21 @@
 //! - `import`: offset pages of `/admin/products` in Medusa's default (`id`)
 //!   order; incremental runs add a stock scan and a soft-delete listing,
 //!   because a product's `updated_at` ignores its variants' prices and stock.
-//! - `export`: per-SKU upserts through the per-variant and inventory
-//!   endpoints (a product update would replace its whole variant list), new
-//!   products in batches, deletions in small batches.
+//! - `export`: whole products: a journalled create in one call, or an
+//!   update that writes only what differs from what Medusa holds;
+//!   deletions in small batches.
+//! - `reconcile`: adopts or repairs what an interrupted create left.
+//! - `taxonomy`: categories (by path handle) and tags (by value), created
+//!   when missing.
+//! - `wire`: the JSON shapes and the one mapping to catalog products.
 
 mod amount;
 mod auth;
 mod connector;
 mod export;
 mod import;
+mod reconcile;
+mod taxonomy;
 mod wire;
 
 use std::borrow::Cow;

@@ -284,6 +284,23 @@ impl MedusaAdmin {
         }
     }
 
+    /// The live product with this handle as Medusa's JSON: options, images,
+    /// description, status, variants with their options, prices and stock
+    /// levels (`null` when there is none).
+    pub async fn product_json(&self, handle: &str) -> Value {
+        let fields = "id,title,handle,description,status,metadata,images.url,\
+            categories.handle,tags.value,options.title,options.values.value,\
+            variants.id,variants.sku,variants.title,variants.variant_rank,variants.metadata,\
+            variants.options.value,variants.options.option.title,\
+            variants.prices.currency_code,variants.prices.amount,\
+            variants.inventory_items.inventory.location_levels.location_id,\
+            variants.inventory_items.inventory.location_levels.stocked_quantity";
+        let mut reply = self
+            .get(&format!("/admin/products?handle={handle}&fields={fields}"))
+            .await;
+        reply["products"][0].take()
+    }
+
     /// The live variant with this SKU (panics unless there is exactly one).
     pub async fn variant(&self, sku: &str) -> PeerVariant {
         let mut found: Vec<PeerVariant> = self

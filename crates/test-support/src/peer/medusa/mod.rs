@@ -44,6 +44,9 @@ pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "peer-admin-password";
 /// A fresh Medusa store's default currency.
 pub const CURRENCY: &str = "eur";
+/// The second currency every peer's store supports (as a shop owner adds
+/// one under Settings → Store).
+pub const SECOND_CURRENCY: &str = "usd";
 
 /// Options a test may vary; everything else is Medusa's stock default.
 #[derive(Debug, Clone, Default)]
@@ -52,12 +55,17 @@ pub struct PeerOptions {
     pub jwt_expires_in: Option<String>,
 }
 
-/// A running Medusa server with a shop owner, a stock location linked to the
-/// default sales channel, and nothing else.
+/// A running Medusa server with a shop owner, two stock locations linked to
+/// the default sales channel, EUR and USD, and nothing else.
 pub struct MedusaPeer {
     pub base_url: String,
+    /// The peer's database on the shared cluster.
+    pub database: String,
     pub sales_channel_id: String,
     pub stock_location_id: String,
+    /// A second location linked to the sales channel, created after the
+    /// first (so the first stays the connector's default).
+    pub second_stock_location_id: String,
     server: Child,
     /// Closing it tells the watchdog to kill the server's process group.
     watchdog_pipe: Option<ChildStdin>,
@@ -105,8 +113,10 @@ impl MedusaPeer {
         let (watchdog, watchdog_pipe) = spawn_watchdog(server.id());
         let mut peer = MedusaPeer {
             base_url: format!("http://127.0.0.1:{port}"),
+            database: database.clone(),
             sales_channel_id: String::new(),
             stock_location_id: String::new(),
+            second_stock_location_id: String::new(),
             server,
             watchdog_pipe: Some(watchdog_pipe),
             watchdog,
@@ -149,32 +159,55 @@ impl MedusaPeer {
     }
 
     /// What a shop owner does before stock can be kept: a stock location,
-    /// linked to the store's default sales channel.
+    /// linked to the store's default sales channel; and a second currency.
     async fn set_up_shop(&mut self) {
         let admin = self.admin().await;
         let stores = admin
             .get("/admin/stores?fields=id,default_sales_channel_id")
             .await;
+        let store_id = stores["stores"][0]["id"].as_str().expect("a store id");
+        admin
+            .post(
+                &format!("/admin/stores/{store_id}"),
+                json!({"supported_currencies": [
+                    {"currency_code": CURRENCY, "is_default": true},
+                    {"currency_code": SECOND_CURRENCY},
+                ]}),
+            )
+            .await;
         self.sales_channel_id = stores["stores"][0]["default_sales_channel_id"]
             .as_str()
             .expect("a fresh store has a default sales channel")
             .to_string();
-        let location = admin
-            .post("/admin/stock-locations", json!({"name": "Main warehouse"}))
-            .await;
-        self.stock_location_id = location["stock_location"]["id"]
-            .as_str()
-            .expect("stock location id")
-            .to_string();
-        admin
-            .post(
-                &format!(
-                    "/admin/stock-locations/{}/sales-channels",
-                    self.stock_location_id
-                ),
-                json!({"add": [self.sales_channel_id]}),
-            )
-            .await;
+        let mut ids = Vec::new();
+        for name in ["Main warehouse", "Berlin store"] {
+            let location = admin
+                .post("/admin/stock-locations", json!({ "name": name }))
+                .await;
+            let id = location["stock_location"]["id"]
+                .as_str()
+                .expect("stock location id")
+                .to_string();
+            admin
+                .post(
+                    &format!("/admin/stock-locations/{id}/sales-channels"),
+                    json!({"add": [self.sales_channel_id]}),
+                )
+                .await;
+            ids.push(id);
+        }
+        self.second_stock_location_id = ids.pop().expect("two locations");
+        self.stock_location_id = ids.pop().expect("two locations");
+    }
+
+    /// Drops Medusa's unique index on live SKUs, as a store whose schema
+    /// was changed by hand (or restored without its indexes) has it: only
+    /// then can a SKU be held twice.
+    pub fn drop_unique_sku_index(&self) {
+        PgCluster::shared().psql(
+            &self.database,
+            "DROP INDEX IF EXISTS \"IDX_product_variant_sku_unique\"",
+        );
     }
 
     /// The shop owner, logged in.
@@ -367,7 +400,10 @@ impl Peer for MedusaShop {
     }
 
     fn create_steps(&self) -> &'static [&'static str] {
-        &["medusa-export-created"]
+        // Every export of new products reaches these; `medusa-variants-created`
+        // (new variants of a held product) only a multi-variant catalog
+        // does: `tests/it/medusa_shop.rs` stops there.
+        &["medusa-export-created", "medusa-export-looked-up"]
     }
 
     fn seed(&self, offers: &[Offer]) {
