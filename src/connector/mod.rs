@@ -498,6 +498,15 @@ pub trait Connector {
         request: PageRequest<'_>,
     ) -> Result<ProductPage, ChannelError>;
 
+    /// Whether an interrupted incremental listing (`since` given) may go on
+    /// from its saved cursor. A cursor that is an offset into the products
+    /// changed since `since` is not: a product changed while the import was
+    /// stopped joins that set, shifts what follows, and may fall before the
+    /// offset, unseen; such an import starts its (short) listing again.
+    fn resumes_incremental_listings(&self) -> bool {
+        true
+    }
+
     /// About how many bytes `item` adds to an export request, for cutting
     /// batches to `max-request-bytes`. The default is the product's JSON.
     fn request_bytes(&self, item: &ExportItem<'_>) -> usize {

@@ -49,6 +49,13 @@ pub async fn run(
     let (mut cursor, mut since) = if ch.full {
         ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
         (None, None)
+    } else if progress.cursor.is_some()
+        && progress.since_used.is_some()
+        && !ch.connector.resumes_incremental_listings()
+    {
+        tracing::info!(channel = %ch.channel_id, "restarting an interrupted incremental import from its first page: this channel's cursor is an offset into a listing that changes");
+        ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+        (None, progress.since_used)
     } else if progress.cursor.is_some() {
         tracing::info!(channel = %ch.channel_id, "resuming an interrupted import");
         (progress.cursor, progress.since_used)

@@ -80,6 +80,12 @@ impl Connector for Medusa {
         self.limits
     }
 
+    /// Listings page by offset (`offset`/`skip`), so an interrupted
+    /// incremental one starts again rather than trust a shifted offset.
+    fn resumes_incremental_listings(&self) -> bool {
+        false
+    }
+
     async fn authenticate(&self, auth: Authorization<'_>) -> Result<Credential, ChannelError> {
         self.check_url()?;
         match auth {
