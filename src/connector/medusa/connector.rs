@@ -80,8 +80,8 @@ impl Connector for Medusa {
         self.limits
     }
 
-    /// Listings page by offset (`offset`/`skip`), so an interrupted
-    /// incremental one starts again rather than trust a shifted offset.
+    /// Listings page by offset, so an interrupted incremental one starts
+    /// again rather than trust a shifted offset.
     fn resumes_incremental_listings(&self) -> bool {
         false
     }

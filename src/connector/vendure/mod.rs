@@ -150,12 +150,6 @@ impl Connector for Vendure {
         self.limits
     }
 
-    /// Listings page by offset (`offset`/`skip`), so an interrupted
-    /// incremental one starts again rather than trust a shifted offset.
-    fn resumes_incremental_listings(&self) -> bool {
-        false
-    }
-
     async fn authenticate(
         &self,
         auth: Authorization<'_>,
