@@ -4,7 +4,7 @@
 //! stock body limit, and a SKU the shop holds twice.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use test_support::kill::{Stop, random_delay};
@@ -394,162 +394,18 @@ fn a_sku_vendure_holds_twice_is_a_rejection_naming_both_variants_and_neither_is_
     let both = |text: &str| ids.iter().all(|id| text.contains(&format!("{id} (product")));
     let show = env.show("TWICE-1").to_string();
     assert!(both(&show), "`products show` names both variants: {show}");
-    for command in [vec!["status"], vec!["history"]] {
-        let out = env.ok(command.clone());
-        assert!(
-            out.contains("TWICE-1") || both(&out),
-            "`{}` shows the rejection:\n{out}",
-            command.join(" ")
-        );
-    }
-}
-
-/// Puts a T-shirt in S, M and L on the shop as its owner would: a product,
-/// an option group, three variants priced in USD, then their EUR prices.
-fn seed_shirt(peer: &VendurePeer) {
-    let product = peer.gql(
-        "mutation { createProduct(input: {translations: [{languageCode: en, name: \"Tee\", slug: \"tee\", \
-         description: \"<p>Organic cotton.</p>\"}]}) { id } }",
-        json!({}),
+    // The table cuts long details; `--json` has them whole.
+    let history = env.json(&["history"]).to_string();
+    assert!(
+        both(&history),
+        "`history` names both variants:\n{history}"
     );
-    let product_id = product["createProduct"]["id"].clone();
-    let group = peer.gql(
-        "mutation { createProductOptionGroup(input: {code: \"tee-size\", translations: [{languageCode: en, name: \"Size\"}], \
-         options: [{code: \"s\", translations: [{languageCode: en, name: \"S\"}]}, \
-                   {code: \"m\", translations: [{languageCode: en, name: \"M\"}]}, \
-                   {code: \"l\", translations: [{languageCode: en, name: \"L\"}]}]}) { id options { id name } } }",
-        json!({}),
+    // `status` shows the run partial; the reasons are in `history`.
+    let status = env.ok(["status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.contains("export-products") && l.contains("partial")),
+        "{status}"
     );
-    let group = &group["createProductOptionGroup"];
-    peer.gql(
-        "mutation($p: ID!, $g: ID!) { addOptionGroupToProduct(productId: $p, optionGroupId: $g) { id } }",
-        json!({"p": product_id, "g": group["id"]}),
-    );
-    let input: Vec<Value> = group["options"]
-        .as_array()
-        .expect("options")
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let size = o["name"].as_str().expect("name");
-            json!({
-                "productId": product_id,
-                "sku": format!("TEE-{size}"),
-                "price": 2000 + 100 * i as i64,
-                "stockOnHand": 5 + i as i64,
-                "optionIds": [o["id"]],
-                "translations": [{"languageCode": "en", "name": format!("Tee {size}")}],
-            })
-        })
-        .collect();
-    let created = peer.gql(
-        "mutation($input: [CreateProductVariantInput!]!) { createProductVariants(input: $input) { id sku } }",
-        json!({"input": input}),
-    );
-    let eur: Vec<Value> = created["createProductVariants"]
-        .as_array()
-        .expect("variants")
-        .iter()
-        .map(|v| json!({"id": v["id"], "prices": [{"currencyCode": "EUR", "price": 1800}]}))
-        .collect();
-    peer.gql(
-        "mutation($input: [UpdateProductVariantInput!]!) { updateProductVariants(input: $input) { id } }",
-        json!({"input": eur}),
-    );
-}
-
-/// What changed between two looks at a shop: `(handle, what)`.
-fn changes(before: &BTreeMap<String, Shape>, after: &BTreeMap<String, Shape>) -> Vec<String> {
-    let mut out = Vec::new();
-    for (handle, new) in after {
-        let Some(old) = before.get(handle) else {
-            out.push(format!("{handle}: new"));
-            continue;
-        };
-        if old.description != new.description {
-            out.push(format!("{handle}: description"));
-        }
-        if (&old.title, old.active, &old.options) != (&new.title, new.active, &new.options) {
-            out.push(format!("{handle}: title, status or options"));
-        }
-        for (sku, v) in &new.variants {
-            match old.variants.get(sku) {
-                None => out.push(format!("{sku}: new")),
-                Some(o) => {
-                    for (currency, price) in &v.prices {
-                        if o.prices.get(currency) != Some(price) {
-                            out.push(format!("{sku}: {currency} price"));
-                        }
-                    }
-                    if (&o.title, &o.option_values, o.stock) != (&v.title, &v.option_values, v.stock)
-                    {
-                        out.push(format!("{sku}: title, options or stock"));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-#[test]
-fn vendure_as_master_imports_whole_products_and_the_export_to_vendure_changes_only_what_changed() {
-    let master = VendurePeer::start();
-    let shop = VendurePeer::start();
-    for peer in [&master, &shop] {
-        peer.accept_currencies(&["EUR"]);
-    }
-    seed_shirt(&master);
-    master.create_variants(&(1..=200).map(NewVariant::numbered).collect::<Vec<_>>());
-    let env = TestEnv::builder()
-        .channel(
-            "master",
-            &master,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .channel(
-            "shop",
-            &shop,
-            &[("auth-refresh", "1h"), ("export-products", "1h")],
-        )
-        .master("master")
-        .build();
-    let import = ["run-once", "--force", "--job", "import-products"];
-    assert_ran(&env, &import, "first import");
-    let (on_master, unsound) = read_shop(&master);
-    assert!(unsound.is_empty(), "{unsound:?}");
-    let catalog = read_catalog(&env);
-    assert_eq!(catalog.len(), 201);
-    assert_eq!(catalog, on_master, "the catalog is not the master shop");
-    let tee = env.json(&["products", "show", "tee"]);
-    assert_eq!(tee["product"]["options"], json!(["Size"]), "{tee:#}");
-    assert_eq!(
-        tee["product"]["variants"][0]["prices"],
-        json!({"EUR": "18.00", "USD": "20.00"}),
-        "{tee:#}"
-    );
-
-    assert_ran(&env, &EXPORT, "first export");
-    let (before, unsound) = read_shop(&shop);
-    assert!(unsound.is_empty(), "{unsound:?}");
-    assert_eq!(before, catalog, "the shop is not the catalog");
-
-    // One variant's USD price and the description change on the master.
-    let medium = master.variants_with_sku("TEE-M").pop().expect("TEE-M");
-    master.update_variant(&medium.id, json!({"price": 2345}));
-    master.gql(
-        "mutation($id: ID!) { updateProduct(input: {id: $id, translations: [{languageCode: en, \
-         description: \"<p>Organic cotton, now heavier.</p>\"}]}) { id } }",
-        json!({"id": medium.product_id}),
-    );
-    assert_ran(&env, &import, "second import");
-    let rows = env.run_once(&EXPORT[1..]);
-    assert_eq!(rows.get("shop", "export-products").items, 1, "one product changed");
-    let (after, _) = read_shop(&shop);
-    assert_eq!(
-        changes(&before, &after),
-        ["tee: description", "TEE-M: USD price"],
-        "the export changed exactly the edited fields"
-    );
-    assert_eq!(after, read_catalog(&env));
 }

@@ -85,12 +85,14 @@ pub struct RunMemory {
 }
 
 impl RunMemory {
-    fn keep(&self, id: &str) {
-        self.ours.borrow_mut().insert(id.to_string());
+    /// `kind` is [`PlatformIds::PRODUCT`] or [`PlatformIds::VARIANT`]:
+    /// Vendure numbers products and variants separately.
+    fn keep(&self, kind: &str, id: &str) {
+        self.ours.borrow_mut().insert(format!("{kind}:{id}"));
     }
 
-    fn is_ours(&self, id: &str) -> bool {
-        self.ours.borrow().contains(id)
+    fn is_ours(&self, kind: &str, id: &str) -> bool {
+        self.ours.borrow().contains(&format!("{kind}:{id}"))
     }
 }
 
@@ -442,7 +444,7 @@ async fn create(
     let mut ids = PlatformIds::new();
     ids.insert(PlatformIds::PRODUCT, handle, product_id.inner());
     journal.ids(intent, &ids)?;
-    shop.memory.keep(product_id.inner());
+    shop.memory.keep(PlatformIds::PRODUCT, product_id.inner());
 
     let made = async {
         let mut groups = Vec::with_capacity(product.options.len());
@@ -637,7 +639,7 @@ async fn create_variants(
         let mut got = PlatformIds::new();
         for v in reply.create_product_variants.into_iter().flatten() {
             got.insert(PlatformIds::VARIANT, &v.sku, v.id.inner());
-            shop.memory.keep(v.id.inner());
+            shop.memory.keep(PlatformIds::VARIANT, v.id.inner());
             made.insert(v.sku, v.id);
         }
         journal.ids(intent, &got)?;
@@ -704,7 +706,9 @@ async fn update(
 ) -> Result<ItemResult, ChannelError> {
     let handle = &item.product.handle;
     let want = &desired.product;
-    let mut now = match mapping::to_catalog(current, &|id| shop.memory.is_ours(id)) {
+    let mut now = match mapping::to_catalog(current, &|id| {
+        shop.memory.is_ours(PlatformIds::VARIANT, id)
+    }) {
         Ok(p) => p,
         Err(bad) => {
             return Ok(error(
@@ -789,7 +793,7 @@ async fn update(
 
     let mut ids = PlatformIds::new();
     ids.insert(PlatformIds::PRODUCT, handle, current.id.inner());
-    shop.memory.keep(current.id.inner());
+    shop.memory.keep(PlatformIds::PRODUCT, current.id.inner());
     let mut added = Vec::new();
     let mut updates = Vec::new();
     let mut removed = Vec::new();
@@ -871,7 +875,7 @@ async fn update(
             && let Some(id) = &v.id
         {
             ids.insert(PlatformIds::VARIANT, &v.sku, id.clone());
-            shop.memory.keep(id);
+            shop.memory.keep(PlatformIds::VARIANT, id);
         }
     }
     if !updates.is_empty() {
@@ -1066,10 +1070,11 @@ pub async fn reconcile(
             .iter()
             .flat_map(|i| i.skus.iter().map(String::as_str))
             .collect();
-        let recorded: HashSet<&str> = intents
-            .iter()
-            .flat_map(|i| i.ids.iter().map(|(_, _, id)| id))
-            .collect();
+        let recorded = |kind: &str, id: &str| {
+            intents
+                .iter()
+                .any(|i| i.ids.iter().any(|(k, _, v)| k == kind && v == id))
+        };
         let made_since = |created: &DateTime| {
             created
                 .0
@@ -1081,7 +1086,7 @@ pub async fn reconcile(
         let tools: Vec<&WholeProduct> = products
             .iter()
             .filter(|p| {
-                recorded.contains(p.id.inner())
+                recorded(PlatformIds::PRODUCT, p.id.inner())
                     || (made_since(&p.created_at)
                         && slug_of_handle(&p.slug, handle)
                         // `shirt-2` may be a catalog handle of its own.
@@ -1094,8 +1099,8 @@ pub async fn reconcile(
             .copied()
             .max_by_key(|p| {
                 (
-                    shop.memory.is_ours(p.id.inner()),
-                    recorded.contains(p.id.inner()),
+                    shop.memory.is_ours(PlatformIds::PRODUCT, p.id.inner()),
+                    recorded(PlatformIds::PRODUCT, p.id.inner()),
                     p.variants.len(),
                     std::cmp::Reverse(id_order(p.id.inner())),
                 )
@@ -1137,8 +1142,8 @@ pub async fn reconcile(
                 .collect();
             let keep = on_keeper.iter().copied().max_by_key(|h| {
                 (
-                    shop.memory.is_ours(h.id.inner()),
-                    recorded.contains(h.id.inner()),
+                    shop.memory.is_ours(PlatformIds::VARIANT, h.id.inner()),
+                    recorded(PlatformIds::VARIANT, h.id.inner()),
                     std::cmp::Reverse(id_order(h.id.inner())),
                 )
             });
