@@ -103,7 +103,11 @@ fn import_all(
             .expect("import page");
         pages += 1;
         // One-variant products here: each is a flat product.
-        products.extend(page.products.iter().map(|p| p.as_flat().expect("one variant")));
+        products.extend(
+            page.products
+                .iter()
+                .map(|p| p.as_flat().expect("one variant")),
+        );
         skipped += page.skipped.len() as u64;
         match page.next {
             Some(next) => cursor = next,

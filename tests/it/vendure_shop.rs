@@ -170,7 +170,11 @@ fn read_catalog(env: &TestEnv) -> BTreeMap<String, Shape> {
         })
         .collect();
     env.store()
-        .query(test_support::ACCOUNT, "SELECT handle, doc FROM products", &[])
+        .query(
+            test_support::ACCOUNT,
+            "SELECT handle, doc FROM products",
+            &[],
+        )
         .expect("products")
         .into_iter()
         .map(|r| {
@@ -193,7 +197,11 @@ fn read_catalog(env: &TestEnv) -> BTreeMap<String, Shape> {
                     let sku = v["sku"].as_str().expect("sku").to_string();
                     let own = v["title"].as_str().unwrap_or("");
                     let shape = VariantShape {
-                        title: if own.is_empty() { title.clone() } else { own.into() },
+                        title: if own.is_empty() {
+                            title.clone()
+                        } else {
+                            own.into()
+                        },
                         option_values: strings(&v["option_values"]),
                         prices: v["prices"]
                             .as_object()
@@ -299,7 +307,12 @@ fn an_export_cut_anywhere_and_rerun_at_once_leaves_vendure_sound_and_equal_to_th
                 Stop::Kill => env.run_killed_at(point, EXPORT).1,
                 Stop::Term => env.run_terminated_at(point, EXPORT),
             };
-            assert_ne!(out.status.code(), Some(0), "{point} {stop:?}: {}", describe(&out));
+            assert_ne!(
+                out.status.code(),
+                Some(0),
+                "{point} {stop:?}: {}",
+                describe(&out)
+            );
             stops += 1;
             at_points += 1;
         }
@@ -353,7 +366,12 @@ fn a_product_too_large_for_vendures_body_limit_is_refused_alone_and_the_others_a
     assert_ne!(code, 0, "a refused product makes the run partial: {text}");
     let (shop, unsound) = read_shop(&peer);
     assert!(unsound.is_empty(), "{unsound:?}");
-    assert_eq!(shop.len(), 20, "the others arrive, the huge one does not: {:?}", shop.keys());
+    assert_eq!(
+        shop.len(),
+        20,
+        "the others arrive, the huge one does not: {:?}",
+        shop.keys()
+    );
     assert!(!shop.contains_key("huge"));
     let show = env.show("huge");
     let shown = show.to_string();
@@ -364,7 +382,11 @@ fn a_product_too_large_for_vendures_body_limit_is_refused_alone_and_the_others_a
     // The refusal costs no request and stays one: nothing leaked on a rerun.
     let (_, _, _) = env.run_once_any(&EXPORT[1..]);
     let (shop, unsound) = read_shop(&peer);
-    assert!(unsound.is_empty() && shop.len() == 20, "{unsound:?} {:?}", shop.keys());
+    assert!(
+        unsound.is_empty() && shop.len() == 20,
+        "{unsound:?} {:?}",
+        shop.keys()
+    );
 }
 
 #[test]
@@ -391,15 +413,15 @@ fn a_sku_vendure_holds_twice_is_a_rejection_naming_both_variants_and_neither_is_
         assert_eq!(v.price, 1000, "a copy was updated: {v:?}");
     }
     assert_eq!(peer.variants_with_sku("MUG-0001").len(), 1);
-    let both = |text: &str| ids.iter().all(|id| text.contains(&format!("{id} (product")));
+    let both = |text: &str| {
+        ids.iter()
+            .all(|id| text.contains(&format!("{id} (product")))
+    };
     let show = env.show("TWICE-1").to_string();
     assert!(both(&show), "`products show` names both variants: {show}");
     // The table cuts long details; `--json` has them whole.
     let history = env.json(&["history"]).to_string();
-    assert!(
-        both(&history),
-        "`history` names both variants:\n{history}"
-    );
+    assert!(both(&history), "`history` names both variants:\n{history}");
     // `status` shows the run partial; the reasons are in `history`.
     let status = env.ok(["status"]);
     assert!(
@@ -407,5 +429,52 @@ fn a_sku_vendure_holds_twice_is_a_rejection_naming_both_variants_and_neither_is_
             .lines()
             .any(|l| l.contains("export-products") && l.contains("partial")),
         "{status}"
+    );
+}
+
+#[test]
+fn an_export_owning_prices_and_stock_keeps_a_description_the_shop_edited() {
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    env.load_jsonl("catalog.jsonl", &[shirt(1, 0), simple(1, 0)]);
+    assert_ran(&env, &EXPORT, "first export");
+    let (before, _) = read_shop(&peer);
+    let edited = "<p>Written by the shop's own team.</p>";
+    let product = peer.gql(
+        "{ products(options: {filter: {slug: {eq: \"shirt-001\"}}}) { items { id } } }",
+        json!({}),
+    );
+    peer.gql(
+        "mutation($id: ID!, $d: String!) { updateProduct(input: {id: $id, translations: [{languageCode: en, \
+         description: $d}]}) { id } }",
+        json!({"id": product["products"]["items"][0]["id"], "d": edited}),
+    );
+    env.set_channel_key(CHANNEL, r#"export-fields = ["prices", "stock"]"#);
+    // New prices and stock, and a new description, on the catalog.
+    let mut next = shirt(1, 1);
+    next["description"] = json!("<p>The catalog's new text.</p>");
+    env.load_jsonl("changes.jsonl", &[next]);
+    assert_ran(&env, &EXPORT, "export of owned fields");
+    let (after, unsound) = read_shop(&peer);
+    assert!(unsound.is_empty(), "{unsound:?}");
+    let shirt = &after["shirt-001"];
+    assert_eq!(shirt.description, edited, "the shop's description survives");
+    let catalog = read_catalog(&env);
+    for (sku, variant) in &shirt.variants {
+        let wanted = &catalog["shirt-001"].variants[sku];
+        assert_eq!(
+            (&variant.prices, variant.stock),
+            (&wanted.prices, wanted.stock),
+            "{sku}: the owned fields follow the catalog"
+        );
+    }
+    let mug = before
+        .keys()
+        .find(|h| h.starts_with("mug-0001"))
+        .expect("the mug's handle");
+    assert_eq!(
+        after[mug], before[mug],
+        "an unchanged product is left alone"
     );
 }

@@ -198,15 +198,17 @@ impl Shop<'_> {
         ids: Vec<String>,
         slugs: Vec<String>,
     ) -> Result<(Channel, Vec<WholeProduct>), ChannelError> {
-        let mut filter = ProductFilterParameter::default();
-        // An empty `in` matches nothing, which an OR with the other is fine with.
-        filter.id = Some(IdOperators {
-            in_: Some(if ids.is_empty() {
-                vec!["0".into()]
-            } else {
-                ids
+        let mut filter = ProductFilterParameter {
+            // An empty `in` matches nothing, which an OR with the other is fine with.
+            id: Some(IdOperators {
+                in_: Some(if ids.is_empty() {
+                    vec!["0".into()]
+                } else {
+                    ids
+                }),
             }),
-        });
+            ..Default::default()
+        };
         if !slugs.is_empty() {
             filter.slug = Some(StringOperators { in_: Some(slugs) });
         }
@@ -332,17 +334,17 @@ fn target<'f>(
     let Some(product) = chosen else {
         return Ok(None);
     };
-    for ((_, id), _) in &holding {
+    for (_, id) in holding.keys() {
         if id != product.id.inner() && !open {
-            let skus: Vec<&str> = item
-                .product
-                .skus()
-                .filter(|sku| {
-                    found.holders.get(*sku).is_some_and(|hs| {
-                        hs.iter().any(|h| h.product_id.inner() == id.as_str())
+            let skus: Vec<&str> =
+                item.product
+                    .skus()
+                    .filter(|sku| {
+                        found.holders.get(*sku).is_some_and(|hs| {
+                            hs.iter().any(|h| h.product_id.inner() == id.as_str())
+                        })
                     })
-                })
-                .collect();
+                    .collect();
             return Err(format!(
                 "variant(s) {} are on another Vendure product (id {id}) than product {} (`{}`): move them on the shop, or give them other SKUs",
                 skus.join(", "),
@@ -436,7 +438,12 @@ async fn create(
     // Not safe to resend: a lost reply may hide a made product.
     let product_id = shop
         .client
-        .run::<CreateProduct, _>("createProduct", shop.credential, &operation, Replay::NotSafe)
+        .run::<CreateProduct, _>(
+            "createProduct",
+            shop.credential,
+            &operation,
+            Replay::NotSafe,
+        )
         .await?
         .create_product
         .id;
@@ -732,14 +739,21 @@ async fn update(
         }
     }
     let carried = mapping::carried();
-    let fields = item.fields.iter().filter(|f| carried.contains(*f)).collect();
+    let fields = item
+        .fields
+        .iter()
+        .filter(|f| carried.contains(*f))
+        .collect();
     let changes = diff(&now, want, fields);
     let mut wrote = false;
 
     // The product's own fields; the slug always follows the handle (a
     // product a cut left may carry `handle-2`).
     let title = changes.changes.iter().any(|c| c.field == Field::Title);
-    let description = changes.changes.iter().any(|c| c.field == Field::Description);
+    let description = changes
+        .changes
+        .iter()
+        .any(|c| c.field == Field::Description);
     let status = changes.changes.iter().any(|c| c.field == Field::Status);
     let slug_moved = current.slug != *handle;
     if title || description || slug_moved || status {
@@ -1019,7 +1033,10 @@ pub async fn reconcile(
     let mut by_handle: BTreeMap<&str, Vec<&OpenIntent>> = BTreeMap::new();
     for intent in open {
         by_handle.entry(&intent.handle).or_default().push(intent);
-        shop.memory.open_handles.borrow_mut().insert(intent.handle.clone());
+        shop.memory
+            .open_handles
+            .borrow_mut()
+            .insert(intent.handle.clone());
     }
     let Some(earliest) = open.iter().map(|i| i.started_at).min() else {
         return Ok(Vec::new());
@@ -1064,7 +1081,8 @@ pub async fn reconcile(
         let handle: &str = handle;
         let first = intents.iter().map(|i| i.started_at).min().expect("one");
         let last = intents.iter().map(|i| i.started_at).max().expect("one");
-        let repairable = now.duration_since(last) >= SignedDuration::try_from(REPAIR_AFTER).unwrap_or(SignedDuration::MAX);
+        let repairable = now.duration_since(last)
+            >= SignedDuration::try_from(REPAIR_AFTER).unwrap_or(SignedDuration::MAX);
         let window = first.saturating_sub(CLOCK_SLACK).unwrap_or(first);
         let intent_skus: HashSet<&str> = intents
             .iter()
@@ -1075,12 +1093,8 @@ pub async fn reconcile(
                 .iter()
                 .any(|i| i.ids.iter().any(|(k, _, v)| k == kind && v == id))
         };
-        let made_since = |created: &DateTime| {
-            created
-                .0
-                .parse::<Timestamp>()
-                .is_ok_and(|t| t >= window)
-        };
+        let made_since =
+            |created: &DateTime| created.0.parse::<Timestamp>().is_ok_and(|t| t >= window);
         // The tool's products for this handle: made in the window, slug
         // the handle's, variants all the intents'.
         let tools: Vec<&WholeProduct> = products
@@ -1094,17 +1108,14 @@ pub async fn reconcile(
                         && p.variants.iter().all(|v| intent_skus.contains(v.sku.as_str())))
             })
             .collect();
-        let keeper = tools
-            .iter()
-            .copied()
-            .max_by_key(|p| {
-                (
-                    shop.memory.is_ours(PlatformIds::PRODUCT, p.id.inner()),
-                    recorded(PlatformIds::PRODUCT, p.id.inner()),
-                    p.variants.len(),
-                    std::cmp::Reverse(id_order(p.id.inner())),
-                )
-            });
+        let keeper = tools.iter().copied().max_by_key(|p| {
+            (
+                shop.memory.is_ours(PlatformIds::PRODUCT, p.id.inner()),
+                recorded(PlatformIds::PRODUCT, p.id.inner()),
+                p.variants.len(),
+                std::cmp::Reverse(id_order(p.id.inner())),
+            )
+        });
         let mut resolution = Resolution {
             intent: 0,
             ids: PlatformIds::new(),

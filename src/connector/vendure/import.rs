@@ -184,7 +184,9 @@ pub async fn fetch_page(
         credential,
         memory: &memory,
     };
-    let (_, products) = shop.products_by(listed.product_ids.clone(), Vec::new()).await?;
+    let (_, products) = shop
+        .products_by(listed.product_ids.clone(), Vec::new())
+        .await?;
     for id in &listed.product_ids {
         // Deleted since the variant page was read: nothing to import.
         let Some(product) = products.iter().find(|p| p.id.inner() == id) else {

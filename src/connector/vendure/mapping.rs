@@ -186,7 +186,9 @@ pub fn desired(product: &Product, channel: &Channel) -> Result<Desired, String> 
         for price in variant.prices.iter() {
             money::to_minor_units(price).map_err(|e| format!("variant `{}`: {e}", variant.sku))?;
         }
-        variant.stock.retain(|location, _| location == DEFAULT_LOCATION);
+        variant
+            .stock
+            .retain(|location, _| location == DEFAULT_LOCATION);
         if let Some(quantity) = variant.stock.get(DEFAULT_LOCATION)
             && i32::try_from(*quantity).is_err()
         {
@@ -315,7 +317,10 @@ mod tests {
         assert_eq!(skus, ["TS-S", "TS-L"], "id order, no SKU left out");
         let small = &product.variants[0];
         assert_eq!(small.option_values, ["S"]);
-        assert_eq!(small.prices.get(Currency::from_code("EUR").unwrap()), Some(&price("17.90", "EUR")));
+        assert_eq!(
+            small.prices.get(Currency::from_code("EUR").unwrap()),
+            Some(&price("17.90", "EUR"))
+        );
         assert_eq!(small.stock, BTreeMap::from([("default".to_string(), 4)]));
     }
 
@@ -348,7 +353,10 @@ mod tests {
         assert!(d.product.images.is_empty() && d.product.tags.is_empty());
 
         let why = desired(&shirt(), &channel(&["USD", "EUR"])).unwrap_err();
-        assert!(why.contains("no USD price") && why.contains("TS-S"), "{why}");
+        assert!(
+            why.contains("no USD price") && why.contains("TS-S"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -64,13 +64,9 @@ fn a_float_price_fails_the_page_rather_than_being_rounded() {
         )
     };
     let decode = |body: String| {
-        decode_reply::<ProductsQuery>(
-            "products",
-            Credential::None,
-            body.as_bytes(),
-            URL,
-            |text| excerpt(text, &[]),
-        )
+        decode_reply::<ProductsQuery>("products", Credential::None, body.as_bytes(), URL, |text| {
+            excerpt(text, &[])
+        })
     };
     let whole = decode(product("1999")).expect("an integer price decodes");
     assert_eq!(whole.products.items[0].variants[0].prices[0].price.0, 1999);
