@@ -99,6 +99,7 @@ fn import_all(
                 Credential::Session(token),
                 cursor,
                 take,
+                &Default::default(),
             ))
             .expect("import page");
         pages += 1;

@@ -478,3 +478,101 @@ fn an_export_owning_prices_and_stock_keeps_a_description_the_shop_edited() {
         "an unchanged product is left alone"
     );
 }
+
+/// Maps catalog locations to Vendure stock location ids on the env's channel.
+fn map_locations(env: &TestEnv, channel: &str, locations: &[(&str, &str)]) {
+    let path = env.account_file();
+    let mut text = std::fs::read_to_string(&path).expect("read the account file");
+    text.push_str(&format!("\n[channels.{channel}.locations]\n"));
+    for (name, id) in locations {
+        text.push_str(&format!("{name} = \"{id}\"\n"));
+    }
+    std::fs::write(&path, text).expect("write the account file");
+}
+
+/// Stock location id -> on hand, for the variant with `sku`.
+fn stock_levels(peer: &VendurePeer, sku: &str) -> BTreeMap<String, i64> {
+    let found = peer.gql(
+        "query($sku: String!) { productVariants(options: {filter: {sku: {eq: $sku}}}) \
+         { items { stockLevels { stockLocationId stockOnHand } } } }",
+        json!({"sku": sku}),
+    );
+    found["productVariants"]["items"][0]["stockLevels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .map(|l| {
+            (
+                l["stockLocationId"].as_str().expect("id").to_string(),
+                l["stockOnHand"].as_i64().expect("on hand"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stock_goes_to_the_vendure_locations_the_channel_maps_and_comes_back_by_name() {
+    let peer = VendurePeer::start();
+    let default_location = peer.gql("{ stockLocations { items { id } } }", json!({}))
+        ["stockLocations"]["items"][0]["id"]
+        .as_str()
+        .expect("the default stock location")
+        .to_string();
+    let berlin = peer.gql(
+        "mutation { createStockLocation(input: {name: \"Berlin\"}) { id } }",
+        json!({}),
+    )["createStockLocation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let env = vendure_env(&peer);
+    let locations = [
+        ("default", default_location.as_str()),
+        ("berlin", berlin.as_str()),
+    ];
+    map_locations(&env, CHANNEL, &locations);
+    let lamp = |berlin_stock: i64| {
+        json!({
+            "handle": "lamp",
+            "title": "Lamp",
+            "variants": [{"sku": "LAMP-1", "prices": {"USD": "30.00"},
+                          "stock": {"default": 5, "berlin": berlin_stock, "paris": 2}}],
+            "updated_at": "2026-12-01T10:00:00Z",
+        })
+    };
+    env.load_jsonl("catalog.jsonl", &[lamp(3)]);
+    assert_ran(&env, &EXPORT, "first export");
+    assert_eq!(
+        stock_levels(&peer, "LAMP-1"),
+        BTreeMap::from([(default_location.clone(), 5), (berlin.clone(), 3)]),
+        "each mapped location holds its stock; the unmapped `paris` is not written"
+    );
+    env.load_jsonl("changes.jsonl", &[lamp(8)]);
+    assert_ran(&env, &EXPORT, "second export");
+    assert_eq!(
+        stock_levels(&peer, "LAMP-1"),
+        BTreeMap::from([(default_location.clone(), 5), (berlin.clone(), 8)])
+    );
+
+    // The same shop as a master: its stock comes back by location name.
+    let master = TestEnv::builder()
+        .channel(
+            "master",
+            &peer,
+            &[("auth-refresh", "1h"), ("import-products", "1h")],
+        )
+        .master("master")
+        .build();
+    map_locations(&master, "master", &locations);
+    assert_ran(
+        &master,
+        &["run-once", "--force", "--job", "import-products"],
+        "import",
+    );
+    let shown = master.json(&["products", "show", "lamp"]);
+    assert_eq!(
+        shown["product"]["variants"][0]["stock"],
+        json!({"berlin": 8, "default": 5}),
+        "{shown:#}"
+    );
+}

@@ -33,7 +33,7 @@ use futures_util::StreamExt as _;
 use jiff::{SignedDuration, Timestamp};
 
 use super::client::{Credential, Replay, VendureClient};
-use super::mapping::{self, DEFAULT_LOCATION, Desired, id_order, slug};
+use super::mapping::{self, Desired, id_order, slug};
 use super::money;
 use super::wire::{
     AddOptionGroup, AddOptionGroupVariables, Channel, CreateGroupOptionInput, CreateOption,
@@ -52,7 +52,7 @@ use super::wire::{
 use crate::catalog::{Field, Product, ProductStatus, VariantDiff, diff};
 use crate::connector::{
     ChannelError, Deletion, ExportBatch, ExportItem, IntentId, ItemResult, ItemStatus, Journal,
-    OpenIntent, PlatformIds, Resolution,
+    LocationMap, OpenIntent, PlatformIds, Resolution,
 };
 use crate::crash;
 
@@ -375,7 +375,7 @@ async fn export_item(
     journal: &dyn Journal,
 ) -> Result<ItemResult, ChannelError> {
     let handle = &item.product.handle;
-    let desired = match mapping::desired(item.product, &found.channel) {
+    let desired = match mapping::desired(item.product, &found.channel, item.locations) {
         Ok(d) => d,
         Err(why) => return Ok(error(handle, why)),
     };
@@ -384,7 +384,7 @@ async fn export_item(
         Err(why) => return Ok(error(handle, why)),
     };
     let outcome = match product {
-        None => create(shop, &found.channel, &desired, journal).await,
+        None => create(shop, &found.channel, &desired, item.locations, journal).await,
         Some(current) => update(shop, &found.channel, current, item, &desired, journal).await,
     };
     match outcome {
@@ -406,18 +406,12 @@ fn minor(price: &crate::price::Price) -> Money {
     Money(money::to_minor_units(price).expect("checked by mapping::desired"))
 }
 
-fn stock_of(variant: &crate::catalog::Variant) -> Option<i32> {
-    variant
-        .stock
-        .get(DEFAULT_LOCATION)
-        .map(|q| i32::try_from(*q).expect("checked by mapping::desired"))
-}
-
 /// Creates the whole product, journalled, and returns it created.
 async fn create(
     shop: &Shop<'_>,
     channel: &Channel,
     desired: &Desired,
+    locations: &LocationMap,
     journal: &dyn Journal,
 ) -> Result<ItemResult, ChannelError> {
     let product = &desired.product;
@@ -471,8 +465,8 @@ async fn create(
             &product_id,
             &groups,
             product.variants.iter().collect(),
-            intent,
-            journal,
+            locations,
+            (intent, journal),
             &mut ids,
         )
         .await
@@ -597,8 +591,8 @@ async fn create_variants(
     product_id: &Id,
     groups: &[OptionGroup],
     variants: Vec<&crate::catalog::Variant>,
-    intent: IntentId,
-    journal: &dyn Journal,
+    locations: &LocationMap,
+    (intent, journal): (IntentId, &dyn Journal),
     ids: &mut PlatformIds,
 ) -> Result<(), ChannelError> {
     let mut groups = groups.to_vec();
@@ -606,6 +600,7 @@ async fn create_variants(
     let mut inputs = Vec::with_capacity(variants.len());
     for v in &variants {
         let option_ids = option_ids(shop, channel, &mut groups, v).await?;
+        let (stock_on_hand, stock_levels) = mapping::stock_input(v, locations);
         let default_price = v
             .prices
             .iter()
@@ -619,7 +614,8 @@ async fn create_variants(
                 name: Some(v.title.clone()),
             }],
             price: Some(minor(default_price)),
-            stock_on_hand: stock_of(v),
+            stock_on_hand,
+            stock_levels,
             option_ids: (!option_ids.is_empty()).then_some(option_ids),
             enabled: Some(true),
         });
@@ -672,6 +668,7 @@ async fn create_variants(
                 price: None,
                 prices: Some(others),
                 stock_on_hand: None,
+                stock_levels: None,
                 option_ids: None,
             });
         }
@@ -713,9 +710,8 @@ async fn update(
 ) -> Result<ItemResult, ChannelError> {
     let handle = &item.product.handle;
     let want = &desired.product;
-    let mut now = match mapping::to_catalog(current, &|id| {
-        shop.memory.is_ours(PlatformIds::VARIANT, id)
-    }) {
+    let keep = |id: &str| shop.memory.is_ours(PlatformIds::VARIANT, id);
+    let mut now = match mapping::to_catalog(current, &keep, item.locations) {
         Ok(p) => p,
         Err(bad) => {
             return Ok(error(
@@ -729,13 +725,10 @@ async fn update(
             ));
         }
     };
-    // Stock the catalog does not keep at Vendure's location is not compared.
+    // Stock at a location the catalog does not name is not compared.
     for v in &mut now.variants {
-        if want
-            .variant(&v.sku)
-            .is_some_and(|w| !w.stock.contains_key(DEFAULT_LOCATION))
-        {
-            v.stock.clear();
+        if let Some(w) = want.variant(&v.sku) {
+            v.stock.retain(|location, _| w.stock.contains_key(location));
         }
     }
     let carried = mapping::carried();
@@ -859,6 +852,11 @@ async fn update(
                     }
                     prices = (!list.is_empty()).then_some(list);
                 }
+                let (stock_on_hand, stock_levels) = if has(Field::Stock) {
+                    mapping::stock_input(new, item.locations)
+                } else {
+                    (None, None)
+                };
                 let option_ids = if has(Field::Options) {
                     Some(option_ids(shop, channel, &mut groups, new).await?)
                 } else {
@@ -874,11 +872,8 @@ async fn update(
                     }),
                     price,
                     prices,
-                    stock_on_hand: if has(Field::Stock) {
-                        stock_of(new)
-                    } else {
-                        None
-                    },
+                    stock_on_hand,
+                    stock_levels,
                     option_ids,
                 });
             }
@@ -915,8 +910,8 @@ async fn update(
             &current.id,
             &groups,
             added,
-            intent,
-            journal,
+            item.locations,
+            (intent, journal),
             &mut ids,
         )
         .await?;

@@ -32,8 +32,7 @@ use super::wire::{
     VariantsPage,
 };
 use crate::catalog::Product;
-use crate::connector::ChannelError;
-use crate::connector::Skipped;
+use crate::connector::{ChannelError, LocationMap, Skipped};
 
 /// Vendure's stock `adminListQueryLimit`: `take` above it is a USER_INPUT_ERROR.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -142,6 +141,7 @@ pub async fn fetch_page(
     credential: Credential<'_>,
     cursor: PageCursor,
     take: usize,
+    locations: &LocationMap,
 ) -> Result<VariantPage, ChannelError> {
     use cynic::QueryBuilder;
     let take = take.clamp(1, MAX_PAGE_SIZE);
@@ -192,7 +192,7 @@ pub async fn fetch_page(
         let Some(product) = products.iter().find(|p| p.id.inner() == id) else {
             continue;
         };
-        match mapping::to_catalog(product, &|_| false) {
+        match mapping::to_catalog(product, &|_| false, locations) {
             Ok(p) if p.variants.is_empty() => {}
             Ok(p) => out.products.push(p),
             Err(bad) => out.skipped.push(Skipped::Refused {

@@ -13,14 +13,17 @@
 //! | option values      | the variant's options' names, one per group          |
 //! | prices             | variant `prices` (currency -> integer minor units)   |
 //! | stock `default`    | variant `stockOnHand` (the default stock location)   |
+//! | stock `<name>`     | the variant's stock level at the location that       |
+//! |                    | `[channels.x.locations]` maps `<name>` to (when set) |
 //!
 //! Images, categories, tags and attributes are not carried yet (README).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::money;
-use super::wire::{Channel, WholeProduct, WholeVariant};
+use super::wire::{Channel, Id, StockLevelInput, WholeProduct, WholeVariant};
 use crate::catalog::{Field, FieldSet, Prices, Product, ProductStatus, Variant};
+use crate::connector::LocationMap;
 use crate::price::Currency;
 
 /// The catalog location Vendure's default stock location holds.
@@ -60,6 +63,7 @@ pub struct Unmappable {
 pub fn to_catalog(
     product: &WholeProduct,
     keep: &dyn Fn(&str) -> bool,
+    locations: &LocationMap,
 ) -> Result<Product, Unmappable> {
     let mut groups: Vec<_> = product.option_groups.iter().collect();
     groups.sort_by_key(|g| id_order(g.id.inner()));
@@ -113,10 +117,7 @@ pub fn to_catalog(
             title: v.name.clone(),
             option_values,
             prices,
-            stock: BTreeMap::from([(
-                DEFAULT_LOCATION.to_string(),
-                i64::from(v.stock_on_hand.max(0)),
-            )]),
+            stock: stock_of(v, locations),
             attributes: BTreeMap::new(),
             id: Some(v.id.inner().to_string()),
         });
@@ -141,6 +142,50 @@ pub fn to_catalog(
     })
 }
 
+/// A variant's stock by catalog location: Vendure's default location as
+/// `default` when no location is mapped, else each mapped location the
+/// variant has a stock level at.
+fn stock_of(variant: &WholeVariant, locations: &LocationMap) -> BTreeMap<String, i64> {
+    if locations.is_empty() {
+        return BTreeMap::from([(
+            DEFAULT_LOCATION.to_string(),
+            i64::from(variant.stock_on_hand.max(0)),
+        )]);
+    }
+    locations
+        .iter()
+        .filter_map(|(name, id)| {
+            let level = variant
+                .stock_levels
+                .iter()
+                .find(|l| l.stock_location_id.inner() == id)?;
+            Some((name.clone(), i64::from(level.stock_on_hand.max(0))))
+        })
+        .collect()
+}
+
+/// How a variant's stock is written: `stockOnHand` at the default location
+/// when no location is mapped, else a stock level per mapped location.
+pub fn stock_input(
+    variant: &crate::catalog::Variant,
+    locations: &LocationMap,
+) -> (Option<i32>, Option<Vec<StockLevelInput>>) {
+    let quantity = |q: &i64| i32::try_from(*q).expect("checked by mapping::desired");
+    if locations.is_empty() {
+        return (variant.stock.get(DEFAULT_LOCATION).map(quantity), None);
+    }
+    let levels: Vec<StockLevelInput> = locations
+        .iter()
+        .filter_map(|(name, id)| {
+            Some(StockLevelInput {
+                stock_location_id: Id::new(id.clone()),
+                stock_on_hand: quantity(variant.stock.get(name)?),
+            })
+        })
+        .collect();
+    (None, (!levels.is_empty()).then_some(levels))
+}
+
 /// A catalog product as Vendure can hold it on `channel`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
@@ -155,7 +200,11 @@ pub struct Desired {
 /// Restricts `product` to what Vendure carries on `channel`, or says why it
 /// cannot go there at all (a variant without a price in the channel's
 /// default currency, which Vendure gives every variant, 0 if not told).
-pub fn desired(product: &Product, channel: &Channel) -> Result<Desired, String> {
+pub fn desired(
+    product: &Product,
+    channel: &Channel,
+    locations: &LocationMap,
+) -> Result<Desired, String> {
     let accepted: BTreeSet<&str> = channel
         .available_currency_codes
         .iter()
@@ -186,17 +235,21 @@ pub fn desired(product: &Product, channel: &Channel) -> Result<Desired, String> 
         for price in variant.prices.iter() {
             money::to_minor_units(price).map_err(|e| format!("variant `{}`: {e}", variant.sku))?;
         }
-        variant
-            .stock
-            .retain(|location, _| location == DEFAULT_LOCATION);
-        if let Some(quantity) = variant.stock.get(DEFAULT_LOCATION)
-            && i32::try_from(*quantity).is_err()
-        {
-            return Err(format!(
-                "variant `{}`: stock {quantity} is too large for Vendure (at most {})",
-                variant.sku,
-                i32::MAX
-            ));
+        variant.stock.retain(|location, _| {
+            if locations.is_empty() {
+                location == DEFAULT_LOCATION
+            } else {
+                locations.contains_key(location)
+            }
+        });
+        for (location, quantity) in &variant.stock {
+            if i32::try_from(*quantity).is_err() {
+                return Err(format!(
+                    "variant `{}`: stock {quantity} at `{location}` is too large for Vendure (at most {})",
+                    variant.sku,
+                    i32::MAX
+                ));
+            }
         }
         variant.attributes.clear();
     }
@@ -210,21 +263,14 @@ pub fn desired(product: &Product, channel: &Channel) -> Result<Desired, String> 
     })
 }
 
-/// `Mug 1/Blue` -> `mug-1-blue`: Vendure's codes and slugs.
+/// `Mug 1/Blue` -> `mug-1-blue`: the code of an option group or option
+/// (the catalog's slug, never empty: Vendure needs a code).
 pub fn slug(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let trimmed = out.trim_end_matches('-');
-    if trimmed.is_empty() {
+    let slug = crate::catalog::slug(text);
+    if slug.is_empty() {
         "option".to_string()
     } else {
-        trimmed.to_string()
+        slug
     }
 }
 
@@ -233,7 +279,8 @@ mod tests {
     use super::*;
     use crate::catalog::test_data::{price, shirt};
     use crate::connector::vendure::wire::{
-        CurrencyCode, DateTime, Id, LanguageCode, Money, OptionGroup, OptionValue, VariantPrice,
+        CurrencyCode, DateTime, LanguageCode, Money, OptionGroup, OptionValue, StockLevel,
+        VariantPrice,
     };
 
     fn channel(currencies: &[&str]) -> Channel {
@@ -263,6 +310,16 @@ mod tests {
             name: format!("T-Shirt {size}"),
             enabled: true,
             stock_on_hand: 4,
+            stock_levels: vec![
+                StockLevel {
+                    stock_location_id: Id::new("1"),
+                    stock_on_hand: 4,
+                },
+                StockLevel {
+                    stock_location_id: Id::new("2"),
+                    stock_on_hand: 9,
+                },
+            ],
             prices: vec![
                 VariantPrice {
                     currency_code: CurrencyCode::new("USD"),
@@ -302,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_vendure_product_maps_to_a_catalog_product_with_its_options_and_prices() {
-        let product = to_catalog(&vendure_shirt(), &|_| false).unwrap();
+        let product = to_catalog(&vendure_shirt(), &|_| false, &LocationMap::new()).unwrap();
         assert_eq!(
             (
                 product.handle.as_str(),
@@ -328,9 +385,9 @@ mod tests {
     fn a_sku_held_twice_reads_as_the_variant_preferred_else_the_oldest() {
         let mut p = vendure_shirt();
         p.variants.push(variant("9", "TS-S", "S", 500, 500));
-        let oldest = to_catalog(&p, &|_| false).unwrap();
+        let oldest = to_catalog(&p, &|_| false, &LocationMap::new()).unwrap();
         assert_eq!(oldest.variants[0].id.as_deref(), Some("1"));
-        let preferred = to_catalog(&p, &|id| id == "9").unwrap();
+        let preferred = to_catalog(&p, &|id| id == "9", &LocationMap::new()).unwrap();
         let small = preferred.variant("TS-S").unwrap();
         assert_eq!(small.id.as_deref(), Some("9"));
         assert_eq!(preferred.variants.len(), 2);
@@ -344,7 +401,7 @@ mod tests {
             v.prices.insert(price("3000", "JPY"));
             v.stock.insert("berlin".into(), 3);
         }
-        let d = desired(&p, &channel(&["USD", "EUR"])).unwrap();
+        let d = desired(&p, &channel(&["USD", "EUR"]), &LocationMap::new()).unwrap();
         assert_eq!(d.dropped, [Currency::from_code("JPY").unwrap()]);
         let small = &d.product.variants[0];
         assert_eq!(small.title, "T-Shirt", "explicit title");
@@ -352,11 +409,50 @@ mod tests {
         assert_eq!(small.stock, BTreeMap::from([("default".to_string(), 5)]));
         assert!(d.product.images.is_empty() && d.product.tags.is_empty());
 
-        let why = desired(&shirt(), &channel(&["USD", "EUR"])).unwrap_err();
+        let why = desired(&shirt(), &channel(&["USD", "EUR"]), &LocationMap::new()).unwrap_err();
         assert!(
             why.contains("no USD price") && why.contains("TS-S"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn mapped_locations_read_and_write_stock_levels_by_name() {
+        let locations = LocationMap::from([
+            ("berlin".to_string(), "2".to_string()),
+            ("paris".to_string(), "3".to_string()),
+        ]);
+        let product = to_catalog(&vendure_shirt(), &|_| false, &locations).unwrap();
+        assert_eq!(
+            product.variants[0].stock,
+            BTreeMap::from([("berlin".to_string(), 9)]),
+            "a level at each mapped location there is one at"
+        );
+        let mut p = shirt();
+        for v in &mut p.variants {
+            v.prices.insert(price("25.00", "USD"));
+        }
+        p.variants[0].stock = BTreeMap::from([
+            ("berlin".to_string(), 7),
+            ("default".to_string(), 5),
+            ("paris".to_string(), 1),
+        ]);
+        let d = desired(&p, &channel(&["EUR"]), &locations).unwrap();
+        let (on_hand, levels) = stock_input(&d.product.variants[0], &locations);
+        assert_eq!(on_hand, None);
+        let levels: Vec<(&str, i32)> = levels
+            .as_deref()
+            .unwrap()
+            .iter()
+            .map(|l| (l.stock_location_id.inner(), l.stock_on_hand))
+            .collect();
+        assert_eq!(
+            levels,
+            [("2", 7), ("3", 1)],
+            "unmapped `default` is not written"
+        );
+        let (on_hand, levels) = stock_input(&p.variants[0], &LocationMap::new());
+        assert_eq!((on_hand, levels), (Some(5), None));
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct Vendure {
     client: VendureClient,
     auth_method: AuthMethod,
     limits: Limits,
+    /// Catalog location -> Vendure stock location id (`[channels.x.locations]`).
+    locations: super::LocationMap,
     memory: RunMemory,
 }
 
@@ -125,6 +127,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
             page_size: settings.limits.page_size.min(import::MAX_PAGE_SIZE),
             ..settings.limits
         },
+        locations: settings.locations,
         memory: RunMemory::default(),
     }))
 }
@@ -216,6 +219,7 @@ impl Connector for Vendure {
             self.credential(access),
             cursor,
             self.limits.page_size,
+            &self.locations,
         )
         .await?;
         Ok(ProductPage {

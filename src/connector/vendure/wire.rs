@@ -314,6 +314,8 @@ pub struct CreateProductVariantInput {
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub stock_on_hand: Option<i32>,
     #[cynic(skip_serializing_if = "Option::is_none")]
+    pub stock_levels: Option<Vec<StockLevelInput>>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
     pub option_ids: Option<Vec<Id>>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -360,6 +362,8 @@ pub struct UpdateProductVariantInput {
     pub prices: Option<Vec<UpdateProductVariantPriceInput>>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub stock_on_hand: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub stock_levels: Option<Vec<StockLevelInput>>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub option_ids: Option<Vec<Id>>,
 }
@@ -514,8 +518,22 @@ pub struct WholeVariant {
     pub name: String,
     pub enabled: bool,
     pub stock_on_hand: i32,
+    pub stock_levels: Vec<StockLevel>,
     pub prices: Vec<VariantPrice>,
     pub options: Vec<OptionValue>,
+}
+
+/// A variant's stock at one stock location.
+#[derive(cynic::QueryFragment, Clone, Debug)]
+pub struct StockLevel {
+    pub stock_location_id: Id,
+    pub stock_on_hand: i32,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, PartialEq)]
+pub struct StockLevelInput {
+    pub stock_location_id: Id,
+    pub stock_on_hand: i32,
 }
 
 /// The variants that hold some SKUs, wherever they are.
