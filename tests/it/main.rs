@@ -31,6 +31,7 @@ mod state;
 mod state_crash;
 mod store_tls;
 mod vendure_auth;
+mod vendure_shop;
 
 /// The built-in beta-rest type's import page size (from the capability list).
 fn beta_rest_page_size() -> usize {

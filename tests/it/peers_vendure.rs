@@ -65,10 +65,8 @@ fn the_committed_schema_is_the_peers_admin_api() {
 
 use oms_channels::catalog::FlatProduct;
 use oms_channels::connector::vendure::{
-    self, ChannelError, ClientOptions, Credential, ItemOutcome, Outcome, PageCursor, VendureClient,
-    export, import,
+    self, ChannelError, ClientOptions, Credential, PageCursor, VendureClient, import,
 };
-use oms_channels::price::Price;
 
 use test_support::peer::vendure::{PeerOptions, SUPERADMIN, SUPERADMIN_PASSWORD};
 
@@ -81,25 +79,6 @@ fn client(peer: &VendurePeer) -> VendureClient {
 fn session(peer: &VendurePeer, client: &VendureClient) -> String {
     peer.block_on(vendure::login(client, SUPERADMIN, SUPERADMIN_PASSWORD))
         .expect("superadmin login")
-}
-
-fn product(sku: &str, title: &str, price: &str, currency: &str, quantity: i64) -> FlatProduct {
-    FlatProduct {
-        sku: sku.into(),
-        title: title.into(),
-        price: Price::parse(price, currency).expect("a price"),
-        quantity,
-        attributes: Default::default(),
-        updated_at: "2026-11-27T10:00:00Z".into(),
-        id: None,
-    }
-}
-
-fn outcomes(items: &[ItemOutcome]) -> Vec<(&str, Outcome)> {
-    items
-        .iter()
-        .map(|i| (i.sku.as_str(), i.outcome.clone()))
-        .collect()
 }
 
 /// Every page of an import from `cursor`, as the job would fetch them.
@@ -120,10 +99,16 @@ fn import_all(
                 Credential::Session(token),
                 cursor,
                 take,
+                &Default::default(),
             ))
             .expect("import page");
         pages += 1;
-        products.extend(page.products);
+        // One-variant products here: each is a flat product.
+        products.extend(
+            page.products
+                .iter()
+                .map(|p| p.as_flat().expect("one variant")),
+        );
         skipped += page.skipped.len() as u64;
         match page.next {
             Some(next) => cursor = next,
@@ -235,7 +220,8 @@ fn import_pages_map_variants_skip_those_without_sku_and_resume_incrementally() {
                 format!("{}.{:02}", v.price / 100, v.price % 100),
                 v.currency.clone(),
                 v.stock_on_hand,
-                Some(v.id.clone()),
+                // A product's id is Vendure's product id.
+                Some(v.product_id.clone()),
             )
         })
         .collect();
@@ -277,167 +263,4 @@ fn import_pages_map_variants_skip_those_without_sku_and_resume_incrementally() {
         (delta[0].sku.as_str(), delta[0].price.amount_text()),
         ("SKU-00003", "42.42".to_string())
     );
-}
-
-#[test]
-fn export_creates_updates_leaves_alone_refuses_per_item_and_deletes() {
-    let peer = VendurePeer::start();
-    let client = client(&peer);
-    let token = session(&peer, &client);
-    let send = |upserts: &[FlatProduct], deletions: &[String]| {
-        peer.block_on(export::send_batch(
-            &client,
-            Credential::Session(&token),
-            upserts,
-            deletions,
-        ))
-        .expect("batch sent")
-    };
-
-    // A SKU that already exists on the server is updated, never created twice.
-    let existing_id = peer.create_variants(&[NewVariant {
-        sku: "OLD-1".into(),
-        name: "Old".into(),
-        price: 500,
-        stock_on_hand: 1,
-    }])[0]
-        .clone();
-    let batch = vec![
-        product("NEW-1", "Blue mug", "19.99", "USD", 7),
-        product("NEW-2", "Red mug", "0.05", "USD", 0),
-        product("OLD-1", "Old, renamed", "5.00", "USD", 9),
-        product("EURO-1", "Euro mug", "3.10", "EUR", 1),
-        product("HUGE-1", "Too dear", "21474836.48", "USD", 1),
-    ];
-    let first = send(&batch, &[]);
-    assert_eq!(
-        outcomes(&first)[..3],
-        [
-            ("NEW-1", Outcome::Created),
-            ("NEW-2", Outcome::Created),
-            ("OLD-1", Outcome::Updated),
-        ]
-    );
-    assert!(
-        matches!(&first[3].outcome, Outcome::Error(e) if e.contains("`EUR`")),
-        "{:?}",
-        first[3]
-    );
-    assert!(
-        matches!(&first[4].outcome, Outcome::Error(e) if e.contains("too large for Vendure")),
-        "{:?}",
-        first[4]
-    );
-
-    let by_sku = |sku: &str| {
-        let found = peer.variants_with_sku(sku);
-        assert!(
-            found.len() <= 1,
-            "never two variants with SKU {sku}: {found:?}"
-        );
-        found.into_iter().next()
-    };
-    let mug = by_sku("NEW-1").expect("created");
-    assert_eq!(
-        (
-            mug.name.as_str(),
-            mug.price,
-            mug.stock_on_hand,
-            mug.currency.as_str()
-        ),
-        ("Blue mug", 1999, 7, "USD")
-    );
-    assert_eq!(by_sku("NEW-2").unwrap().price, 5);
-    let old = by_sku("OLD-1").unwrap();
-    assert_eq!(
-        (old.id.as_str(), old.name.as_str(), old.stock_on_hand),
-        (existing_id.as_str(), "Old, renamed", 9)
-    );
-    assert!(by_sku("EURO-1").is_none() && by_sku("HUGE-1").is_none());
-
-    // The same batch again changes nothing; one change updates one.
-    let again = send(&batch[..3], &[]);
-    assert!(
-        again.iter().all(|i| i.outcome == Outcome::Unchanged),
-        "{again:?}"
-    );
-    let changed = send(&[product("NEW-1", "Blue mug", "21.00", "USD", 7)], &[]);
-    assert_eq!(outcomes(&changed), [("NEW-1", Outcome::Updated)]);
-    assert_eq!(by_sku("NEW-1").unwrap().price, 2100);
-
-    // An accepted currency is exported in its own minor units.
-    peer.accept_currencies(&["EUR"]);
-    let euro = send(&batch[3..4], &[]);
-    assert_eq!(outcomes(&euro), [("EURO-1", Outcome::Created)]);
-
-    // Deletions: gone from the listing; a SKU that is not there is fine.
-    let deleted = send(
-        &[],
-        &[
-            "NEW-2".to_string(),
-            "OLD-1".to_string(),
-            "NEVER".to_string(),
-        ],
-    );
-    assert_eq!(
-        outcomes(&deleted),
-        [
-            ("NEW-2", Outcome::Deleted),
-            ("OLD-1", Outcome::Deleted),
-            ("NEVER", Outcome::Deleted),
-        ]
-    );
-    assert!(by_sku("NEW-2").is_none() && by_sku("OLD-1").is_none());
-    let left: Vec<String> = peer.variants().into_iter().map(|v| v.sku).collect();
-    assert_eq!(left.len(), 2, "{left:?}");
-}
-
-#[test]
-fn a_batch_larger_than_the_body_limit_is_split_and_lands_whole() {
-    let peer = VendurePeer::start();
-    let client = client(&peer);
-    let token = session(&peer, &client);
-    // 250 products with long titles: about 150 kB of variants, over the 100 kB limit.
-    let long = "x".repeat(500);
-    let batch: Vec<FlatProduct> = (0..250)
-        .map(|i| {
-            product(
-                &format!("BIG-{i:03}"),
-                &format!("{i} {long}"),
-                "1.00",
-                "USD",
-                1,
-            )
-        })
-        .collect();
-    let result = peer
-        .block_on(export::send_batch(
-            &client,
-            Credential::Session(&token),
-            &batch,
-            &[],
-        ))
-        .expect("split under the limit");
-    assert!(
-        result.iter().all(|i| i.outcome == Outcome::Created),
-        "{:?}",
-        result.iter().find(|i| i.outcome != Outcome::Created)
-    );
-    assert_eq!(peer.variants().len(), 250);
-    let changed: Vec<FlatProduct> = batch
-        .iter()
-        .map(|p| FlatProduct {
-            quantity: 2,
-            ..p.clone()
-        })
-        .collect();
-    let result = peer
-        .block_on(export::send_batch(
-            &client,
-            Credential::Session(&token),
-            &changed,
-            &[],
-        ))
-        .expect("updates split too");
-    assert!(result.iter().all(|i| i.outcome == Outcome::Updated));
 }

@@ -1,5 +1,10 @@
-//! Import: `productVariants` pages sorted by `updatedAt` then `id`, mapped to
-//! catalog products (one variant is one product).
+//! Import: `productVariants` pages sorted by `updatedAt` then `id`; the
+//! products of a page's variants are then read whole (options, every
+//! variant, prices in every currency) and mapped to catalog products
+//! ([`mapping::to_catalog`]). Paging by variant keeps incremental imports
+//! right: Vendure bumps a variant's `updatedAt` when its price or stock
+//! changes, not its product's. A product whose variants span pages comes
+//! in each of them, the same each time.
 //!
 //! Vendure stores timestamps in microseconds (PostgreSQL) but answers in
 //! milliseconds, truncated; rows written in one call share a timestamp. So:
@@ -19,16 +24,15 @@
 use jiff::Timestamp;
 
 use super::client::{Credential, Replay, VendureClient};
-use super::money;
+use super::export::{RunMemory, Shop};
+use super::mapping;
 use super::wire::{
     DateOperators, DateRange, DateTime, ListedVariant, ProductVariantFilterParameter,
     ProductVariantListOptions, ProductVariantSortParameter, SortOrder, VariantListVariables,
     VariantsPage,
 };
-use crate::catalog::FlatProduct;
-use crate::connector::ChannelError;
-use crate::connector::Skipped;
-use crate::price::PriceError;
+use crate::catalog::Product;
+use crate::connector::{ChannelError, LocationMap, Skipped};
 
 /// Vendure's stock `adminListQueryLimit`: `take` above it is a USER_INPUT_ERROR.
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -110,6 +114,7 @@ impl PageCursor {
                         start: DateTime(iso_millis(ms)),
                         end: DateTime(END_OF_TIME.into()),
                     }),
+                    after: None,
                 }),
                 sku: None,
             }),
@@ -120,7 +125,9 @@ impl PageCursor {
 /// One page of an import.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VariantPage {
-    pub products: Vec<FlatProduct>,
+    /// The products of the page's variants, whole, in the order their
+    /// first variant came.
+    pub products: Vec<Product>,
     /// Variants left out: no SKU, or a value the catalog refuses.
     pub skipped: Vec<Skipped>,
     pub next: Option<PageCursor>,
@@ -134,6 +141,7 @@ pub async fn fetch_page(
     credential: Credential<'_>,
     cursor: PageCursor,
     take: usize,
+    locations: &LocationMap,
 ) -> Result<VariantPage, ChannelError> {
     use cynic::QueryBuilder;
     let take = take.clamp(1, MAX_PAGE_SIZE);
@@ -155,22 +163,64 @@ pub async fn fetch_page(
             }
             other => other,
         })?;
-    page_from_items(&page.product_variants.items, cursor, take).map_err(|what| {
+    let listed = page_from_items(&page.product_variants.items, cursor, take).map_err(|what| {
         ChannelError::Malformed {
             url: client.shown_url(),
             what: format!("`productVariants`: {what}"),
             excerpt: String::new(),
         }
-    })
+    })?;
+    let mut out = VariantPage {
+        products: Vec::with_capacity(listed.product_ids.len()),
+        skipped: listed.skipped,
+        next: listed.next,
+    };
+    if listed.product_ids.is_empty() {
+        return Ok(out);
+    }
+    let memory = RunMemory::default();
+    let shop = Shop {
+        client,
+        credential,
+        memory: &memory,
+    };
+    let (_, products) = shop
+        .products_by(listed.product_ids.clone(), Vec::new())
+        .await?;
+    for id in &listed.product_ids {
+        // Deleted since the variant page was read: nothing to import.
+        let Some(product) = products.iter().find(|p| p.id.inner() == id) else {
+            continue;
+        };
+        match mapping::to_catalog(product, &|_| false, locations) {
+            Ok(p) if p.variants.is_empty() => {}
+            Ok(p) => out.products.push(p),
+            Err(bad) => out.skipped.push(Skipped::Refused {
+                key: bad.key,
+                handle: product.slug.clone(),
+                reason: bad.reason,
+            }),
+        }
+    }
+    Ok(out)
 }
 
-/// Maps a page's variants to products and works out the next cursor.
+/// A variant page: its products' ids (first seen first), the variants
+/// without a SKU, and the next cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedPage {
+    pub product_ids: Vec<String>,
+    pub skipped: Vec<Skipped>,
+    pub next: Option<PageCursor>,
+}
+
+/// Works out a page's products and the next cursor.
 pub fn page_from_items(
     items: &[ListedVariant],
     cursor: PageCursor,
     take: usize,
-) -> Result<VariantPage, String> {
-    let mut products = Vec::with_capacity(items.len());
+) -> Result<ListedPage, String> {
+    let mut product_ids: Vec<String> = Vec::new();
     let mut skipped = Vec::new();
     let mut page_ms = Vec::with_capacity(items.len());
     for item in items {
@@ -187,30 +237,15 @@ pub fn page_from_items(
             skipped.push(Skipped::NoSku);
             continue;
         }
-        match product_from_variant(item) {
-            Ok(product) => products.push(product),
-            Err(e) => skipped.push(Skipped::refused_sku(item.sku.clone(), e.to_string())),
+        let id = item.product_id.inner();
+        if !product_ids.iter().any(|p| p == id) {
+            product_ids.push(id.to_string());
         }
     }
-    Ok(VariantPage {
-        products,
+    Ok(ListedPage {
+        product_ids,
         skipped,
         next: cursor.next(&page_ms, take),
-    })
-}
-
-/// One variant as a catalog product: title = the variant's name, price in
-/// the variant's currency by the price rule, quantity = stock on hand
-/// (never below 0), id = the variant id.
-pub fn product_from_variant(variant: &ListedVariant) -> Result<FlatProduct, PriceError> {
-    Ok(FlatProduct {
-        sku: variant.sku.clone(),
-        title: variant.name.clone(),
-        price: money::from_minor_units(variant.price.0, variant.currency_code.as_str())?,
-        quantity: i64::from(variant.stock_on_hand.max(0)),
-        attributes: Default::default(),
-        updated_at: variant.updated_at.0.clone(),
-        id: Some(variant.id.inner().to_string()),
     })
 }
 
@@ -225,75 +260,35 @@ fn iso_millis(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::vendure::wire::{CurrencyCode, Id, Money};
+    use crate::connector::vendure::wire::Id;
 
-    fn variant(id: u32, sku: &str, price: i64, currency: &str, updated: &str) -> ListedVariant {
+    fn variant(id: u32, sku: &str, product: u32, updated: &str) -> ListedVariant {
         ListedVariant {
             id: Id::new(id.to_string()),
             sku: sku.into(),
-            name: format!("Variant {id}"),
-            price: Money(price),
-            currency_code: CurrencyCode::new(currency),
-            stock_on_hand: 5,
+            product_id: Id::new(product.to_string()),
             updated_at: DateTime(updated.into()),
         }
     }
 
     #[test]
-    fn a_variant_maps_to_a_catalog_product() {
-        let v = variant(7, "MUG-1", 1999, "USD", "2026-11-27T09:43:01.123Z");
-        assert_eq!(
-            product_from_variant(&v),
-            Ok(FlatProduct {
-                sku: "MUG-1".into(),
-                title: "Variant 7".into(),
-                price: crate::price::Price::parse("19.99", "USD").unwrap(),
-                quantity: 5,
-                attributes: Default::default(),
-                updated_at: "2026-11-27T09:43:01.123Z".into(),
-                id: Some("7".into()),
-            })
-        );
-        let yen = variant(8, "CUP", 1999, "JPY", "2026-11-27T09:43:01.123Z");
-        assert_eq!(
-            product_from_variant(&yen).unwrap().price.to_string(),
-            "1999 JPY"
-        );
-    }
-
-    #[test]
-    fn variants_without_a_sku_are_skipped_and_counted() {
+    fn a_page_names_its_products_once_and_counts_variants_without_a_sku() {
         let items = [
-            variant(1, "A", 100, "USD", "2026-11-27T09:43:01.001Z"),
-            variant(2, "", 100, "USD", "2026-11-27T09:43:01.002Z"),
-            variant(3, "  ", 100, "USD", "2026-11-27T09:43:01.003Z"),
+            variant(1, "A", 7, "2026-11-27T09:43:01.001Z"),
+            variant(2, "", 8, "2026-11-27T09:43:01.002Z"),
+            variant(3, "  ", 7, "2026-11-27T09:43:01.003Z"),
+            variant(4, "B", 9, "2026-11-27T09:43:01.004Z"),
+            variant(5, "C", 7, "2026-11-27T09:43:01.005Z"),
         ];
         let page = page_from_items(&items, PageCursor::default(), 10).unwrap();
-        assert_eq!(page.products.len(), 1);
+        assert_eq!(page.product_ids, ["7", "9"]);
         assert_eq!(page.skipped, [Skipped::NoSku, Skipped::NoSku]);
         assert_eq!(page.next, None, "a short page is the last");
     }
 
     #[test]
-    fn a_price_that_breaks_the_price_rule_skips_its_sku_not_the_page() {
-        let items = [
-            variant(1, "A", 100, "USD", "2026-11-27T09:43:01.001Z"),
-            variant(2, "NEG", -100, "USD", "2026-11-27T09:43:01.002Z"),
-        ];
-        let page = page_from_items(&items, PageCursor::default(), 10).unwrap();
-        assert_eq!(page.products.len(), 1);
-        assert_eq!(
-            page.skipped,
-            [Skipped::refused_sku(
-                "NEG".into(),
-                "price `-1.00` is negative: a price is 0 or more".into()
-            )]
-        );
-    }
-
-    #[test]
     fn an_unreadable_timestamp_fails_the_page_naming_the_variant() {
-        let items = [variant(4, "A", 100, "USD", "yesterday")];
+        let items = [variant(4, "A", 1, "yesterday")];
         let error = page_from_items(&items, PageCursor::default(), 10).unwrap_err();
         assert!(
             error.contains("variant 4") && error.contains("yesterday"),

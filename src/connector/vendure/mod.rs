@@ -5,18 +5,20 @@
 //! types are the selection, so a query cannot drift from the types that
 //! decode it).
 //!
-//! It owns the wire format and the mapping (one catalog product is one
-//! variant with that SKU); it knows nothing of the store, the config files
-//! or scheduling, and never logs a token, password or key.
+//! It owns the wire format and the mapping of whole products (options,
+//! variants, prices per currency); it knows nothing of the store, the
+//! config files or scheduling, and never logs a token, password or key.
 //!
 //! - [`client`]: one GraphQL exchange: credential, replay rule, errors in a 200.
-//! - [`import`]: `productVariants` pages and the incremental cursor.
-//! - [`export`]: look-up by SKU, update / create / delete, body splitting.
+//! - [`import`]: `productVariants` pages, the incremental cursor, their products read whole.
+//! - [`export`]: look-up, diffed update / journalled create / delete, reconcile.
+//! - [`mapping`]: Vendure product <-> catalog product, both ways.
 //! - [`money`]: integer minor units by ISO 4217 exponent, never a float.
 
 pub mod client;
 pub mod export;
 pub mod import;
+pub mod mapping;
 pub mod money;
 mod wire;
 
@@ -26,7 +28,6 @@ mod tests;
 use cynic::{MutationBuilder, QueryBuilder};
 
 pub use self::client::{Credential, Replay, VendureClient};
-pub use self::export::{ItemOutcome, Outcome};
 pub use self::import::{PageCursor, VariantPage};
 use self::wire::{AdminApiCheck, Login, LoginVariables, NativeAuthenticationResult};
 pub use crate::connector::{ChannelError, ClientOptions};
@@ -100,10 +101,10 @@ pub async fn check_credential(
 
 use async_trait::async_trait;
 
-use super::flat_seam::Flattened;
+use self::export::{RunMemory, Shop};
 use super::{
-    AuthMethod, Authorization, Connector, ExportBatch, ItemResult, ItemStatus, Journal, Limits,
-    PageRequest, ProductPage, Settings,
+    AuthMethod, Authorization, Connector, ExportBatch, ExportItem, ItemResult, Journal, Limits,
+    OpenIntent, PageRequest, ProductPage, Resolution, Settings,
 };
 
 /// The Vendure connector of one channel (`base-url` = the Admin API URL).
@@ -111,6 +112,9 @@ pub struct Vendure {
     client: VendureClient,
     auth_method: AuthMethod,
     limits: Limits,
+    /// Catalog location -> Vendure stock location id (`[channels.x.locations]`).
+    locations: super::LocationMap,
+    memory: RunMemory,
 }
 
 /// [`super::PROTOCOLS`]' constructor.
@@ -123,6 +127,8 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
             page_size: settings.limits.page_size.min(import::MAX_PAGE_SIZE),
             ..settings.limits
         },
+        locations: settings.locations,
+        memory: RunMemory::default(),
     }))
 }
 
@@ -131,6 +137,14 @@ impl Vendure {
         match self.auth_method {
             AuthMethod::ApiKey => Credential::ApiKey(access),
             _ => Credential::Session(access),
+        }
+    }
+
+    fn shop<'a>(&'a self, access: &'a str) -> Shop<'a> {
+        Shop {
+            client: &self.client,
+            credential: self.credential(access),
+            memory: &self.memory,
         }
     }
 
@@ -205,50 +219,41 @@ impl Connector for Vendure {
             self.credential(access),
             cursor,
             self.limits.page_size,
+            &self.locations,
         )
         .await?;
         Ok(ProductPage {
-            products: (page.products.into_iter())
-                .map(|p| p.into_product())
-                .collect(),
+            products: page.products,
             next_cursor: page.next.map(|c| c.encode()),
             skipped: page.skipped,
         })
+    }
+
+    fn request_bytes(&self, item: &ExportItem<'_>) -> usize {
+        export::request_bytes(item.product)
     }
 
     async fn send_batch(
         &self,
         access: &str,
         batch: &ExportBatch<'_>,
-        _journal: &dyn Journal,
+        journal: &dyn Journal,
     ) -> Result<Vec<ItemResult>, ChannelError> {
         self.check_url()?;
         self.limits.check_batch(batch)?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let flat = Flattened::new(batch, "Vendure");
-        // Resending is safe: every send looks the SKUs up first.
-        let outcomes = if flat.upserts.is_empty() && flat.deletions.is_empty() {
-            Vec::new()
-        } else {
-            export::send_batch(
-                &self.client,
-                self.credential(access),
-                &flat.upserts,
-                &flat.deletions,
-            )
-            .await?
-        };
-        Ok(flat.into_results(outcomes.into_iter().map(|item| {
-            let status = match item.outcome {
-                Outcome::Created => ItemStatus::Created,
-                Outcome::Updated => ItemStatus::Updated,
-                Outcome::Unchanged => ItemStatus::Unchanged,
-                Outcome::Deleted => ItemStatus::Deleted,
-                Outcome::Error(why) => ItemStatus::Error(why),
-            };
-            (item.sku, status)
-        })))
+        export::send_batch(&self.shop(access), batch, journal).await
+    }
+
+    async fn reconcile(
+        &self,
+        access: &str,
+        open: &[OpenIntent],
+        _journal: &dyn Journal,
+    ) -> Result<Vec<Resolution>, ChannelError> {
+        self.check_url()?;
+        export::reconcile(&self.shop(access), open).await
     }
 }

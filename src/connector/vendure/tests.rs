@@ -1,7 +1,7 @@
 //! Wire-level unit tests: replies decoded exactly as the client decodes them.
 
 use super::client::{Credential, decode_reply};
-use super::wire::VariantsPage;
+use super::wire::{ProductsQuery, VariantsPage};
 use crate::connector::http::excerpt;
 use crate::connector::{ChannelError, CredentialKind};
 
@@ -24,7 +24,7 @@ fn decode(body: &str) -> Result<VariantsPage, String> {
     })
 }
 
-const ITEM: &str = r#"{"id":"1","sku":"A","name":"Mug","price":1999,"currencyCode":"USD","stockOnHand":3,"updatedAt":"2026-11-27T09:00:00.123Z"}"#;
+const ITEM: &str = r#"{"id":"1","sku":"A","productId":"5","updatedAt":"2026-11-27T09:00:00.123Z"}"#;
 
 #[test]
 fn fields_the_connector_did_not_ask_for_are_ignored() {
@@ -43,22 +43,37 @@ fn fields_the_connector_did_not_ask_for_are_ignored() {
 fn a_missing_required_field_fails_the_page_naming_it() {
     let body = format!(
         r#"{{"data":{{"productVariants":{{"totalItems":1,"items":[{}]}}}}}}"#,
-        ITEM.replace(r#""stockOnHand":3,"#, "")
+        ITEM.replace(r#""productId":"5","#, "")
     );
     let error = decode(&body).unwrap_err();
     assert!(
-        error.contains("malformed") && error.contains("`stockOnHand`"),
+        error.contains("malformed") && error.contains("`productId`"),
         "{error}"
     );
 }
 
 #[test]
 fn a_float_price_fails_the_page_rather_than_being_rounded() {
-    let body = format!(
-        r#"{{"data":{{"productVariants":{{"totalItems":1,"items":[{}]}}}}}}"#,
-        ITEM.replace("1999", "19.99")
-    );
-    assert!(decode(&body).unwrap_err().contains("malformed"));
+    let product = |price: &str| {
+        format!(
+            r#"{{"data":{{"activeChannel":{{"id":"1","defaultCurrencyCode":"USD","availableCurrencyCodes":["USD"],"defaultLanguageCode":"en"}},
+            "products":{{"totalItems":1,"items":[{{"id":"5","createdAt":"2026-11-27T09:00:00.123Z","updatedAt":"2026-11-27T09:00:00.123Z",
+            "name":"Mug","slug":"mug","description":"","enabled":true,"optionGroups":[],"variants":[{{"id":"1","createdAt":"2026-11-27T09:00:00.123Z",
+            "updatedAt":"2026-11-27T09:00:00.123Z","sku":"A","name":"Mug","enabled":true,"stockOnHand":3,"stockLevels":[],
+            "prices":[{{"currencyCode":"USD","price":{price}}}],"options":[]}}]}}]}}}}}}"#
+        )
+    };
+    let decode = |body: String| {
+        decode_reply::<ProductsQuery>("products", Credential::None, body.as_bytes(), URL, |text| {
+            excerpt(text, &[])
+        })
+    };
+    let whole = decode(product("1999")).expect("an integer price decodes");
+    assert_eq!(whole.products.items[0].variants[0].prices[0].price.0, 1999);
+    assert!(matches!(
+        decode(product("19.99")),
+        Err(ChannelError::Malformed { .. })
+    ));
 }
 
 #[test]

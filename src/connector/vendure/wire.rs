@@ -199,6 +199,8 @@ pub struct ProductVariantFilterParameter {
 pub struct DateOperators {
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub between: Option<DateRange>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub after: Option<DateTime>,
 }
 
 #[derive(cynic::InputObject, Clone, Debug)]
@@ -232,46 +234,14 @@ pub struct VariantList {
     pub items: Vec<ListedVariant>,
 }
 
-/// A variant as an import reads it.
+/// A variant as an import pages them: its product is read whole after.
 #[derive(cynic::QueryFragment, Clone, Debug)]
 #[cynic(graphql_type = "ProductVariant")]
 pub struct ListedVariant {
     pub id: Id,
     pub sku: String,
-    pub name: String,
-    pub price: Money,
-    pub currency_code: CurrencyCode,
-    pub stock_on_hand: i32,
-    pub updated_at: DateTime,
-}
-
-/// The export's look-up: the channel's currencies and the variants that
-/// already carry the batch's SKUs, with what an update compares.
-#[derive(cynic::QueryFragment, Debug)]
-#[cynic(graphql_type = "Query", variables = "VariantListVariables")]
-pub struct VariantsBySku {
-    pub active_channel: Channel,
-    #[arguments(options: $options)]
-    pub product_variants: ExistingVariantList,
-}
-
-#[derive(cynic::QueryFragment, Debug)]
-#[cynic(graphql_type = "ProductVariantList")]
-pub struct ExistingVariantList {
-    pub total_items: i32,
-    pub items: Vec<ExistingVariant>,
-}
-
-#[derive(cynic::QueryFragment, Clone, Debug)]
-#[cynic(graphql_type = "ProductVariant")]
-pub struct ExistingVariant {
-    pub id: Id,
     pub product_id: Id,
-    pub sku: String,
-    pub name: String,
-    pub stock_on_hand: i32,
-    pub prices: Vec<VariantPrice>,
-    pub product: VariantProduct,
+    pub updated_at: DateTime,
 }
 
 #[derive(cynic::QueryFragment, Clone, Debug)]
@@ -282,14 +252,10 @@ pub struct VariantPrice {
 }
 
 #[derive(cynic::QueryFragment, Clone, Debug)]
-#[cynic(graphql_type = "Product")]
-pub struct VariantProduct {
-    pub variant_list: VariantCount,
-}
-
-#[derive(cynic::QueryFragment, Clone, Debug)]
 #[cynic(graphql_type = "ProductVariantList")]
 pub struct VariantCount {
+    // Selected so the fragment is not empty.
+    #[allow(dead_code)]
     pub total_items: i32,
 }
 
@@ -298,13 +264,17 @@ pub struct VariantCount {
 #[derive(cynic::InputObject, Clone, Debug)]
 pub struct CreateProductInput {
     pub translations: Vec<ProductTranslationInput>,
+    pub enabled: Option<bool>,
 }
 
 #[derive(cynic::InputObject, Clone, Debug)]
 pub struct ProductTranslationInput {
     pub language_code: LanguageCode,
+    #[cynic(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -333,24 +303,22 @@ pub struct ProductVariantTranslationInput {
 }
 
 #[derive(cynic::InputObject, Clone, Debug)]
-pub struct CreateProductVariantPriceInput {
-    pub currency_code: CurrencyCode,
-    pub price: Money,
-}
-
-#[derive(cynic::InputObject, Clone, Debug)]
 pub struct CreateProductVariantInput {
     pub product_id: Id,
     pub sku: String,
     pub translations: Vec<ProductVariantTranslationInput>,
-    /// In the channel's default currency.
+    /// In the channel's default currency (Vendure's create ignores
+    /// `prices`: other currencies follow in an update).
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub price: Option<Money>,
-    /// In another currency the channel accepts.
-    #[cynic(skip_serializing_if = "Option::is_none")]
-    pub prices: Option<Vec<Option<CreateProductVariantPriceInput>>>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub stock_on_hand: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub stock_levels: Option<Vec<StockLevelInput>>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub option_ids: Option<Vec<Id>>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 #[derive(cynic::QueryVariables, Debug)]
@@ -376,6 +344,9 @@ pub struct ChangedVariant {
 pub struct UpdateProductVariantPriceInput {
     pub currency_code: CurrencyCode,
     pub price: Money,
+    /// Removes the variant's price in this currency.
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub delete: Option<bool>,
 }
 
 #[derive(cynic::InputObject, Clone, Debug, PartialEq)]
@@ -391,6 +362,10 @@ pub struct UpdateProductVariantInput {
     pub prices: Option<Vec<UpdateProductVariantPriceInput>>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub stock_on_hand: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub stock_levels: Option<Vec<StockLevelInput>>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub option_ids: Option<Vec<Id>>,
 }
 
 #[derive(cynic::QueryVariables, Debug)]
@@ -401,6 +376,8 @@ pub struct UpdateVariantsVariables {
 #[derive(cynic::QueryFragment, Debug)]
 #[cynic(graphql_type = "Mutation", variables = "UpdateVariantsVariables")]
 pub struct UpdateVariants {
+    // Selected so the fragment is not empty; an error is in `errors`.
+    #[allow(dead_code)]
     #[arguments(input: $input)]
     pub update_product_variants: Vec<Option<ChangedVariant>>,
 }
@@ -428,4 +405,245 @@ pub struct DeleteProducts {
 pub struct DeletionResponse {
     pub result: DeletionResult,
     pub message: Option<String>,
+}
+
+// ---------------------------------------------------------------- whole products
+
+#[derive(cynic::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[cynic(graphql_type = "LogicalOperator")]
+pub enum LogicalOperator {
+    And,
+    Or,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+#[cynic(graphql_type = "IDOperators")]
+pub struct IdOperators {
+    #[cynic(rename = "in", skip_serializing_if = "Option::is_none")]
+    pub in_: Option<Vec<String>>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct ProductFilterParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub id: Option<IdOperators>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<StringOperators>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateOperators>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct ProductSortParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub id: Option<SortOrder>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct ProductListOptions {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub take: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<ProductSortParameter>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<ProductFilterParameter>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub filter_operator: Option<LogicalOperator>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct ProductListVariables {
+    pub options: Option<ProductListOptions>,
+}
+
+/// Whole products (with their option groups and variants) and the channel
+/// they are read in.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Query", variables = "ProductListVariables")]
+pub struct ProductsQuery {
+    pub active_channel: Channel,
+    #[arguments(options: $options)]
+    pub products: ProductList,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "ProductList")]
+pub struct ProductList {
+    pub total_items: i32,
+    pub items: Vec<WholeProduct>,
+}
+
+/// A product as export and import read it.
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "Product")]
+pub struct WholeProduct {
+    pub id: Id,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub enabled: bool,
+    pub option_groups: Vec<OptionGroup>,
+    pub variants: Vec<WholeVariant>,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "ProductOptionGroup")]
+pub struct OptionGroup {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    pub options: Vec<OptionValue>,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "ProductOption")]
+pub struct OptionValue {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    pub group_id: Id,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "ProductVariant")]
+pub struct WholeVariant {
+    pub id: Id,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    pub sku: String,
+    pub name: String,
+    pub enabled: bool,
+    pub stock_on_hand: i32,
+    pub stock_levels: Vec<StockLevel>,
+    pub prices: Vec<VariantPrice>,
+    pub options: Vec<OptionValue>,
+}
+
+/// A variant's stock at one stock location.
+#[derive(cynic::QueryFragment, Clone, Debug)]
+pub struct StockLevel {
+    pub stock_location_id: Id,
+    pub stock_on_hand: i32,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, PartialEq)]
+pub struct StockLevelInput {
+    pub stock_location_id: Id,
+    pub stock_on_hand: i32,
+}
+
+/// The variants that hold some SKUs, wherever they are.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Query", variables = "VariantListVariables")]
+pub struct SkuHolders {
+    #[arguments(options: $options)]
+    pub product_variants: SkuHolderList,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "ProductVariantList")]
+pub struct SkuHolderList {
+    pub total_items: i32,
+    pub items: Vec<SkuHolder>,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "ProductVariant")]
+pub struct SkuHolder {
+    pub id: Id,
+    pub sku: String,
+    pub product_id: Id,
+    pub created_at: DateTime,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct UpdateProductVariables {
+    pub input: UpdateProductInput,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct UpdateProductInput {
+    pub id: Id,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub translations: Option<Vec<ProductTranslationInput>>,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Mutation", variables = "UpdateProductVariables")]
+pub struct UpdateProduct {
+    // Selected so the fragment is not empty; an error is in `errors`.
+    #[allow(dead_code)]
+    #[arguments(input: $input)]
+    pub update_product: CreatedProduct,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct ProductOptionGroupTranslationInput {
+    pub language_code: LanguageCode,
+    pub name: Option<String>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct CreateGroupOptionInput {
+    pub code: String,
+    pub translations: Vec<ProductOptionGroupTranslationInput>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct CreateProductOptionGroupInput {
+    pub code: String,
+    pub translations: Vec<ProductOptionGroupTranslationInput>,
+    pub options: Option<Vec<CreateGroupOptionInput>>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct CreateOptionGroupVariables {
+    pub input: CreateProductOptionGroupInput,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Mutation", variables = "CreateOptionGroupVariables")]
+pub struct CreateOptionGroup {
+    #[arguments(input: $input)]
+    pub create_product_option_group: OptionGroup,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct AddOptionGroupVariables {
+    pub product_id: Id,
+    pub option_group_id: Id,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Mutation", variables = "AddOptionGroupVariables")]
+pub struct AddOptionGroup {
+    // Selected so the fragment is not empty; an error is in `errors`.
+    #[allow(dead_code)]
+    #[arguments(productId: $product_id, optionGroupId: $option_group_id)]
+    pub add_option_group_to_product: CreatedProduct,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct CreateProductOptionInput {
+    pub product_option_group_id: Id,
+    pub code: String,
+    pub translations: Vec<ProductOptionGroupTranslationInput>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct CreateOptionVariables {
+    pub input: CreateProductOptionInput,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Mutation", variables = "CreateOptionVariables")]
+pub struct CreateOption {
+    #[arguments(input: $input)]
+    pub create_product_option: OptionValue,
 }

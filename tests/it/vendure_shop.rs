@@ -1,0 +1,578 @@
+//! Vendure through the binary, against the real Vendure peer: whole products
+//! (options, variants, prices in two currencies, description) both ways,
+//! exports cut anywhere and rerun at once, a product too large for the
+//! stock body limit, and a SKU the shop holds twice.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use test_support::kill::{Stop, random_delay};
+use test_support::output::describe;
+use test_support::peer::to_minor_units;
+use test_support::peer::vendure::{NewVariant, VendurePeer};
+use test_support::{Backend, CHANNEL, TestEnv};
+
+const EXPORT: [&str; 4] = ["run-once", "--force", "--job", "export-products"];
+const CURRENCIES: [&str; 2] = ["USD", "EUR"];
+
+/// A product as both sides are compared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Shape {
+    title: String,
+    description: String,
+    active: bool,
+    options: Vec<String>,
+    variants: BTreeMap<String, VariantShape>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct VariantShape {
+    title: String,
+    option_values: Vec<String>,
+    /// Currency -> minor units.
+    prices: BTreeMap<String, i64>,
+    stock: i64,
+}
+
+/// What a look at the shop found wrong, besides differing from the catalog.
+#[derive(Debug, Default)]
+struct Unsound {
+    skus_twice: BTreeMap<String, Vec<String>>,
+    empty_products: Vec<String>,
+    unpriced: Vec<String>,
+}
+
+impl Unsound {
+    fn is_empty(&self) -> bool {
+        self.skus_twice.is_empty() && self.empty_products.is_empty() && self.unpriced.is_empty()
+    }
+}
+
+fn numeric(id: &Value) -> u64 {
+    id.as_str().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX)
+}
+
+/// Every product on the shop, raw, in id order.
+fn shop_products(peer: &VendurePeer) -> Vec<Value> {
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let page = peer.gql(
+            "query($skip: Int!) { products(options: {take: 100, skip: $skip, sort: {id: ASC}}) \
+             { totalItems items { id slug name description enabled optionGroups { id name } \
+               variants { id sku name stockOnHand prices { currencyCode price } options { name groupId } } } } }",
+            json!({"skip": all.len()}),
+        );
+        let items = page["products"]["items"].as_array().expect("items").clone();
+        let total = page["products"]["totalItems"].as_u64().expect("total") as usize;
+        let empty = items.is_empty();
+        all.extend(items);
+        if empty || all.len() >= total {
+            return all;
+        }
+    }
+}
+
+/// The shop by slug, and what is unsound on it (variants without a price in
+/// one of `currencies` of those whose product has options: the simple
+/// products are priced in USD alone).
+fn read_shop(peer: &VendurePeer) -> (BTreeMap<String, Shape>, Unsound) {
+    let mut shapes = BTreeMap::new();
+    let mut unsound = Unsound::default();
+    for p in shop_products(peer) {
+        let mut groups = p["optionGroups"].as_array().expect("groups").clone();
+        groups.sort_by_key(|g| numeric(&g["id"]));
+        let variants = p["variants"].as_array().expect("variants");
+        if variants.is_empty() {
+            unsound
+                .empty_products
+                .push(p["id"].as_str().expect("id").to_string());
+        }
+        let mut shape = Shape {
+            title: p["name"].as_str().expect("name").into(),
+            description: p["description"].as_str().expect("description").into(),
+            active: p["enabled"].as_bool().expect("enabled"),
+            options: groups
+                .iter()
+                .map(|g| g["name"].as_str().expect("name").to_string())
+                .collect(),
+            variants: BTreeMap::new(),
+        };
+        for v in variants {
+            let sku = v["sku"].as_str().expect("sku").to_string();
+            let prices: BTreeMap<String, i64> = v["prices"]
+                .as_array()
+                .expect("prices")
+                .iter()
+                .map(|p| {
+                    (
+                        p["currencyCode"].as_str().expect("code").to_string(),
+                        p["price"].as_i64().expect("price"),
+                    )
+                })
+                .collect();
+            let wanted: &[&str] = if groups.is_empty() {
+                &CURRENCIES[..1]
+            } else {
+                &CURRENCIES
+            };
+            if wanted.iter().any(|c| !prices.contains_key(*c)) {
+                unsound.unpriced.push(sku.clone());
+            }
+            unsound
+                .skus_twice
+                .entry(sku.clone())
+                .or_default()
+                .push(v["id"].as_str().expect("id").to_string());
+            shape.variants.insert(
+                sku,
+                VariantShape {
+                    title: v["name"].as_str().expect("name").into(),
+                    option_values: groups
+                        .iter()
+                        .map(|g| {
+                            v["options"]
+                                .as_array()
+                                .expect("options")
+                                .iter()
+                                .find(|o| o["groupId"] == g["id"])
+                                .map(|o| o["name"].as_str().expect("name").to_string())
+                                .unwrap_or_default()
+                        })
+                        .collect(),
+                    prices,
+                    stock: v["stockOnHand"].as_i64().expect("stock"),
+                },
+            );
+        }
+        shapes.insert(p["slug"].as_str().expect("slug").to_string(), shape);
+    }
+    unsound.skus_twice.retain(|_, ids| ids.len() > 1);
+    (shapes, unsound)
+}
+
+/// The catalog by handle, as the store holds it.
+fn read_catalog(env: &TestEnv) -> BTreeMap<String, Shape> {
+    let stock: BTreeMap<String, i64> = env
+        .store()
+        .query(
+            test_support::ACCOUNT,
+            "SELECT sku, on_hand FROM stock_levels WHERE location = 'default'",
+            &[],
+        )
+        .expect("stock")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].clone().expect("sku"),
+                r[1].as_deref().expect("on hand").parse().expect("number"),
+            )
+        })
+        .collect();
+    env.store()
+        .query(
+            test_support::ACCOUNT,
+            "SELECT handle, doc FROM products",
+            &[],
+        )
+        .expect("products")
+        .into_iter()
+        .map(|r| {
+            let doc: Value = serde_json::from_str(r[1].as_deref().expect("doc")).expect("json");
+            let title = doc["title"].as_str().expect("title").to_string();
+            let strings = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|s| s.as_str().expect("text").to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let variants = doc["variants"]
+                .as_array()
+                .expect("variants")
+                .iter()
+                .map(|v| {
+                    let sku = v["sku"].as_str().expect("sku").to_string();
+                    let own = v["title"].as_str().unwrap_or("");
+                    let shape = VariantShape {
+                        title: if own.is_empty() {
+                            title.clone()
+                        } else {
+                            own.into()
+                        },
+                        option_values: strings(&v["option_values"]),
+                        prices: v["prices"]
+                            .as_object()
+                            .expect("prices")
+                            .iter()
+                            .map(|(c, p)| (c.clone(), to_minor_units(p.as_str().expect("price"))))
+                            .collect(),
+                        stock: stock.get(&sku).copied().unwrap_or(0),
+                    };
+                    (sku, shape)
+                })
+                .collect();
+            let shape = Shape {
+                title: title.clone(),
+                description: doc["description"].as_str().unwrap_or("").into(),
+                active: doc["status"].as_str().unwrap_or("active") == "active",
+                options: strings(&doc["options"]),
+                variants,
+            };
+            (r[0].clone().expect("handle"), shape)
+        })
+        .collect()
+}
+
+/// A T-shirt in S, M and L, priced in USD and EUR.
+fn shirt(n: u32, round: u32) -> Value {
+    let variants: Vec<Value> = ["S", "M", "L"]
+        .iter()
+        .enumerate()
+        .map(|(i, size)| {
+            json!({
+                "sku": format!("TS{n:03}-{size}"),
+                "option_values": [size],
+                "prices": {
+                    "USD": format!("{}.{:02}", 19 + round, i * 5),
+                    "EUR": format!("{}.90", 17 + round),
+                },
+                "stock": {"default": 10 + i as u32 + round},
+            })
+        })
+        .collect();
+    json!({
+        "handle": format!("shirt-{n:03}"),
+        "title": format!("Shirt {n}"),
+        "description": format!("<p>Shirt {n}, soft cotton.</p>"),
+        "options": ["Size"],
+        "variants": variants,
+        "updated_at": "2026-12-01T10:00:00Z",
+    })
+}
+
+/// A simple product, priced in USD.
+fn simple(n: u32, round: u32) -> Value {
+    json!({
+        "sku": format!("MUG-{n:04}"),
+        "title": format!("Mug {n}"),
+        "price": format!("{}.50", 5 + round),
+        "currency": "USD",
+        "quantity": n % 7,
+        "updated_at": "2026-12-01T10:00:00Z",
+    })
+}
+
+fn vendure_env(peer: &VendurePeer) -> TestEnv {
+    TestEnv::with_channel(
+        Backend::Sqlite,
+        peer,
+        &[("auth-refresh", "1h"), ("export-products", "1h")],
+    )
+}
+
+fn assert_ran(env: &TestEnv, args: &[&str], context: &str) {
+    let out = env.run(args);
+    assert_eq!(out.status.code(), Some(0), "{context}: {}", describe(&out));
+}
+
+#[test]
+fn an_export_cut_anywhere_and_rerun_at_once_leaves_vendure_sound_and_equal_to_the_catalog() {
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    // Each round changes every price and adds products, so every run
+    // updates, and creates products with variants and options.
+    let load_round = |round: u32| {
+        let mut lines: Vec<Value> = (0..3 + 2 * round).map(|n| shirt(n, round)).collect();
+        lines.extend((0..20 + 8 * round).map(|n| simple(n, round)));
+        env.load_jsonl("round.jsonl", &lines);
+    };
+    load_round(0);
+    let started = Instant::now();
+    assert_ran(&env, &EXPORT, "first export");
+    let full_run = started.elapsed();
+
+    let mut round = 0;
+    let (mut stops, mut at_points, mut random) = (0, 0, 0);
+    // Right after each create step, with SIGKILL and with SIGTERM; the
+    // next run starts at once, with no pause.
+    for point in ["vendure-products-created", "vendure-variants-created"] {
+        for stop in [Stop::Kill, Stop::Term] {
+            round += 1;
+            load_round(round);
+            let out = match stop {
+                Stop::Kill => env.run_killed_at(point, EXPORT).1,
+                Stop::Term => env.run_terminated_at(point, EXPORT),
+            };
+            assert_ne!(
+                out.status.code(),
+                Some(0),
+                "{point} {stop:?}: {}",
+                describe(&out)
+            );
+            stops += 1;
+            at_points += 1;
+        }
+    }
+    // At random moments inside a run as long as the first.
+    for i in 0..24 {
+        if random >= 8 {
+            break;
+        }
+        round += 1;
+        load_round(round);
+        let stop = if i % 2 == 0 { Stop::Kill } else { Stop::Term };
+        let stopped = env.stop_after(EXPORT, random_delay(full_run), stop);
+        if stopped.mid_run {
+            stops += 1;
+            random += 1;
+        }
+    }
+    // One run to the end.
+    assert_ran(&env, &EXPORT, "the run after the stops");
+    let (shop, unsound) = read_shop(&peer);
+    eprintln!(
+        "vendure kill loop: {stops} stops ({at_points} right after create steps, {random} at random mid-run), \
+         {} SKUs held twice, {} products without variants, {} variants without a price",
+        unsound.skus_twice.len(),
+        unsound.empty_products.len(),
+        unsound.unpriced.len()
+    );
+    assert!(stops >= 10, "only {stops} stops landed");
+    assert!(unsound.is_empty(), "the shop is not sound: {unsound:?}");
+    assert_eq!(shop, read_catalog(&env), "the shop is not the catalog");
+    // Nothing is left to do: the next export writes nothing.
+    let rows = env.run_once(&EXPORT[1..]);
+    assert_eq!(rows.get(CHANNEL, "export-products").items, 0);
+}
+
+#[test]
+fn a_product_too_large_for_vendures_body_limit_is_refused_alone_and_the_others_arrive() {
+    let peer = VendurePeer::start();
+    let env = vendure_env(&peer);
+    let mut lines: Vec<Value> = (0..20).map(|n| simple(n, 0)).collect();
+    // 50,000 four-byte characters: 200 kB of description, within the
+    // catalog's 65,535-character limit, over Vendure's 100 kB body limit.
+    let mut huge = shirt(1, 0);
+    huge["handle"] = json!("huge");
+    huge["description"] = json!("\u{1D11E}".repeat(50_000));
+    lines.insert(7, huge);
+    env.load_jsonl("catalog.jsonl", &lines);
+    let (code, doc, stderr) = env.run_once_any(&EXPORT[1..]);
+    let text = format!("{doc:#}\n{stderr}");
+    assert_ne!(code, 0, "a refused product makes the run partial: {text}");
+    let (shop, unsound) = read_shop(&peer);
+    assert!(unsound.is_empty(), "{unsound:?}");
+    assert_eq!(
+        shop.len(),
+        20,
+        "the others arrive, the huge one does not: {:?}",
+        shop.keys()
+    );
+    assert!(!shop.contains_key("huge"));
+    let show = env.show("huge");
+    let shown = show.to_string();
+    assert!(
+        shown.contains("max-request-bytes"),
+        "`products show huge` says why it was not sent: {show:#}"
+    );
+    // The refusal costs no request and stays one: nothing leaked on a rerun.
+    let (_, _, _) = env.run_once_any(&EXPORT[1..]);
+    let (shop, unsound) = read_shop(&peer);
+    assert!(
+        unsound.is_empty() && shop.len() == 20,
+        "{unsound:?} {:?}",
+        shop.keys()
+    );
+}
+
+#[test]
+fn a_sku_vendure_holds_twice_is_a_rejection_naming_both_variants_and_neither_is_written() {
+    let peer = VendurePeer::start();
+    let twice = |name: &str| NewVariant {
+        sku: "TWICE-1".into(),
+        name: name.into(),
+        price: 1000,
+        stock_on_hand: 1,
+    };
+    let ids = peer.create_variants(&[twice("First copy"), twice("Second copy")]);
+    let env = vendure_env(&peer);
+    let mut lines = vec![simple(1, 0)];
+    let mut line = simple(2, 0);
+    line["sku"] = json!("TWICE-1");
+    line["price"] = json!("12.34");
+    lines.push(line);
+    env.load_jsonl("catalog.jsonl", &lines);
+    let (code, doc, stderr) = env.run_once_any(&EXPORT[1..]);
+    assert_ne!(code, 0, "{doc:#}\n{stderr}");
+    // Neither copy was written; the other product arrived.
+    for v in peer.variants_with_sku("TWICE-1") {
+        assert_eq!(v.price, 1000, "a copy was updated: {v:?}");
+    }
+    assert_eq!(peer.variants_with_sku("MUG-0001").len(), 1);
+    let both = |text: &str| {
+        ids.iter()
+            .all(|id| text.contains(&format!("{id} (product")))
+    };
+    let show = env.show("TWICE-1").to_string();
+    assert!(both(&show), "`products show` names both variants: {show}");
+    // The table cuts long details; `--json` has them whole.
+    let history = env.json(&["history"]).to_string();
+    assert!(both(&history), "`history` names both variants:\n{history}");
+    // `status` shows the run partial; the reasons are in `history`.
+    let status = env.ok(["status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.contains("export-products") && l.contains("partial")),
+        "{status}"
+    );
+}
+
+#[test]
+fn an_export_owning_prices_and_stock_keeps_a_description_the_shop_edited() {
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    env.load_jsonl("catalog.jsonl", &[shirt(1, 0), simple(1, 0)]);
+    assert_ran(&env, &EXPORT, "first export");
+    let (before, _) = read_shop(&peer);
+    let edited = "<p>Written by the shop's own team.</p>";
+    let product = peer.gql(
+        "{ products(options: {filter: {slug: {eq: \"shirt-001\"}}}) { items { id } } }",
+        json!({}),
+    );
+    peer.gql(
+        "mutation($id: ID!, $d: String!) { updateProduct(input: {id: $id, translations: [{languageCode: en, \
+         description: $d}]}) { id } }",
+        json!({"id": product["products"]["items"][0]["id"], "d": edited}),
+    );
+    env.set_channel_key(CHANNEL, r#"export-fields = ["prices", "stock"]"#);
+    // New prices and stock, and a new description, on the catalog.
+    let mut next = shirt(1, 1);
+    next["description"] = json!("<p>The catalog's new text.</p>");
+    env.load_jsonl("changes.jsonl", &[next]);
+    assert_ran(&env, &EXPORT, "export of owned fields");
+    let (after, unsound) = read_shop(&peer);
+    assert!(unsound.is_empty(), "{unsound:?}");
+    let shirt = &after["shirt-001"];
+    assert_eq!(shirt.description, edited, "the shop's description survives");
+    let catalog = read_catalog(&env);
+    for (sku, variant) in &shirt.variants {
+        let wanted = &catalog["shirt-001"].variants[sku];
+        assert_eq!(
+            (&variant.prices, variant.stock),
+            (&wanted.prices, wanted.stock),
+            "{sku}: the owned fields follow the catalog"
+        );
+    }
+    let mug = before
+        .keys()
+        .find(|h| h.starts_with("mug-0001"))
+        .expect("the mug's handle");
+    assert_eq!(
+        after[mug], before[mug],
+        "an unchanged product is left alone"
+    );
+}
+
+/// Maps catalog locations to Vendure stock location ids on the env's channel.
+fn map_locations(env: &TestEnv, channel: &str, locations: &[(&str, &str)]) {
+    let path = env.account_file();
+    let mut text = std::fs::read_to_string(&path).expect("read the account file");
+    text.push_str(&format!("\n[channels.{channel}.locations]\n"));
+    for (name, id) in locations {
+        text.push_str(&format!("{name} = \"{id}\"\n"));
+    }
+    std::fs::write(&path, text).expect("write the account file");
+}
+
+/// Stock location id -> on hand, for the variant with `sku`.
+fn stock_levels(peer: &VendurePeer, sku: &str) -> BTreeMap<String, i64> {
+    let found = peer.gql(
+        "query($sku: String!) { productVariants(options: {filter: {sku: {eq: $sku}}}) \
+         { items { stockLevels { stockLocationId stockOnHand } } } }",
+        json!({"sku": sku}),
+    );
+    found["productVariants"]["items"][0]["stockLevels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .map(|l| {
+            (
+                l["stockLocationId"].as_str().expect("id").to_string(),
+                l["stockOnHand"].as_i64().expect("on hand"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stock_goes_to_the_vendure_locations_the_channel_maps_and_comes_back_by_name() {
+    let peer = VendurePeer::start();
+    let default_location = peer.gql("{ stockLocations { items { id } } }", json!({}))
+        ["stockLocations"]["items"][0]["id"]
+        .as_str()
+        .expect("the default stock location")
+        .to_string();
+    let berlin = peer.gql(
+        "mutation { createStockLocation(input: {name: \"Berlin\"}) { id } }",
+        json!({}),
+    )["createStockLocation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let env = vendure_env(&peer);
+    let locations = [
+        ("default", default_location.as_str()),
+        ("berlin", berlin.as_str()),
+    ];
+    map_locations(&env, CHANNEL, &locations);
+    let lamp = |berlin_stock: i64| {
+        json!({
+            "handle": "lamp",
+            "title": "Lamp",
+            "variants": [{"sku": "LAMP-1", "prices": {"USD": "30.00"},
+                          "stock": {"default": 5, "berlin": berlin_stock, "paris": 2}}],
+            "updated_at": "2026-12-01T10:00:00Z",
+        })
+    };
+    env.load_jsonl("catalog.jsonl", &[lamp(3)]);
+    assert_ran(&env, &EXPORT, "first export");
+    assert_eq!(
+        stock_levels(&peer, "LAMP-1"),
+        BTreeMap::from([(default_location.clone(), 5), (berlin.clone(), 3)]),
+        "each mapped location holds its stock; the unmapped `paris` is not written"
+    );
+    env.load_jsonl("changes.jsonl", &[lamp(8)]);
+    assert_ran(&env, &EXPORT, "second export");
+    assert_eq!(
+        stock_levels(&peer, "LAMP-1"),
+        BTreeMap::from([(default_location.clone(), 5), (berlin.clone(), 8)])
+    );
+
+    // The same shop as a master: its stock comes back by location name.
+    let master = TestEnv::builder()
+        .channel(
+            "master",
+            &peer,
+            &[("auth-refresh", "1h"), ("import-products", "1h")],
+        )
+        .master("master")
+        .build();
+    map_locations(&master, "master", &locations);
+    assert_ran(
+        &master,
+        &["run-once", "--force", "--job", "import-products"],
+        "import",
+    );
+    let shown = master.json(&["products", "show", "lamp"]);
+    assert_eq!(
+        shown["product"]["variants"][0]["stock"],
+        json!({"berlin": 8, "default": 5}),
+        "{shown:#}"
+    );
+}
