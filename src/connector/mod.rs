@@ -26,7 +26,6 @@
 
 pub mod beta_rest;
 mod error;
-mod flat_seam;
 pub mod http;
 pub mod medusa;
 pub mod oauth2;
