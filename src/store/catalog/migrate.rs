@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use crate::catalog::{FlatProduct, Product, derive_handle, fnv1a_128};
 use crate::price::Price;
-use crate::store::sql::{Db, DbError, DbResult, params};
+use crate::store::sql::{Db, DbError, DbResult, Row, params};
 use crate::store::{Millis, Tx};
 
 /// Rows read per statement.
@@ -43,6 +43,21 @@ struct Migrated {
 }
 
 impl FlatRow {
+    /// The flat columns (sku, title, price, currency, quantity, attributes,
+    /// updated_at, id) of a row, starting at column `first`.
+    fn read(r: &Row, first: usize) -> DbResult<FlatRow> {
+        Ok(FlatRow {
+            sku: r.get(first)?,
+            title: r.get(first + 1)?,
+            price: r.get(first + 2)?,
+            currency: r.get(first + 3)?,
+            quantity: r.get(first + 4)?,
+            attributes: r.get(first + 5)?,
+            updated_at: r.get(first + 6)?,
+            id: r.get(first + 7)?,
+        })
+    }
+
     fn migrate(self) -> DbResult<Migrated> {
         let attributes: BTreeMap<String, String> =
             serde_json::from_str(&self.attributes).map_err(DbError::convert)?;
@@ -89,18 +104,7 @@ impl FlatRow {
 }
 
 fn flat_rows(db: Db<'_>, sql: &str, after: &str) -> DbResult<Vec<FlatRow>> {
-    db.query(sql, params![after, PAGE], |r| {
-        Ok(FlatRow {
-            sku: r.get(0)?,
-            title: r.get(1)?,
-            price: r.get(2)?,
-            currency: r.get(3)?,
-            quantity: r.get(4)?,
-            attributes: r.get(5)?,
-            updated_at: r.get(6)?,
-            id: r.get(7)?,
-        })
-    })
+    db.query(sql, params![after, PAGE], |r| FlatRow::read(r, 0))
 }
 
 /// Schema step 4's data: the flat catalog and what hangs on it, moved to
@@ -289,22 +293,7 @@ fn migrate_listings(db: Db<'_>) -> DbResult<()> {
              updated_at, listing_id FROM listings \
              WHERE channel > ?1 OR (channel = ?1 AND sku > ?2) ORDER BY channel, sku LIMIT ?3",
             params![after.0, after.1, PAGE],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    FlatRow {
-                        sku: r.get(2)?,
-                        title: r.get(3)?,
-                        price: r.get(4)?,
-                        currency: r.get(5)?,
-                        quantity: r.get(6)?,
-                        attributes: r.get(7)?,
-                        updated_at: r.get(8)?,
-                        id: r.get(9)?,
-                    },
-                ))
-            },
+            |r| Ok((r.get(0)?, r.get(1)?, FlatRow::read(r, 2)?)),
         )?;
         let Some(last) = rows.last() else {
             return Ok(());
