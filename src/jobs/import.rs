@@ -27,7 +27,7 @@ use crate::crash;
 use crate::error::{ErrorKind, Failure};
 use crate::guard::Exceeded;
 use crate::output::{count, escape};
-use crate::store::{Durability, RunId};
+use crate::store::{Durability, ImportListing, RunId};
 
 /// A channel that never ends its pagination is stopped here.
 const MAX_PAGES: usize = 100_000;
@@ -46,31 +46,46 @@ pub async fn run(
     progress_bar: &indicatif::ProgressBar,
 ) -> Result<super::Finished> {
     let progress = ch.store.read(|tx| tx.import_progress(&ch.channel_id))?;
-    let (mut cursor, mut since) = if ch.full {
-        ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
-        (None, None)
-    } else if progress.cursor.is_some()
-        && progress.since_used.is_some()
-        && !ch.connector.resumes_incremental_listings()
-    {
-        tracing::info!(channel = %ch.channel_id, "restarting an interrupted incremental import from its first page: this channel's cursor is an offset into a listing that changes");
-        ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
-        (None, progress.since_used)
-    } else if progress.cursor.is_some() {
-        tracing::info!(channel = %ch.channel_id, "resuming an interrupted import");
-        (progress.cursor, progress.since_used)
-    } else {
-        (None, progress.high_water)
+    let fresh = |since| ImportListing {
+        since,
+        started: Timestamp::now(),
+    };
+    let (mut cursor, mut listing) = match (&progress.cursor, progress.listing_started) {
+        _ if ch.full => {
+            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+            (None, fresh(None))
+        }
+        (Some(_), _)
+            if progress.since_used.is_some() && !ch.connector.resumes_incremental_listings() =>
+        {
+            tracing::info!(channel = %ch.channel_id, "restarting an interrupted incremental import from its first page: this channel's cursor is an offset into a listing that changes");
+            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+            (None, fresh(progress.since_used))
+        }
+        (Some(saved), Some(started)) => {
+            tracing::info!(channel = %ch.channel_id, "resuming an interrupted import");
+            let listing = ImportListing {
+                since: progress.since_used,
+                started,
+            };
+            (Some(saved.clone()), listing)
+        }
+        (Some(_), None) => {
+            tracing::info!(channel = %ch.channel_id, "restarting an interrupted import from its first page: it was saved without its listing's start");
+            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+            (None, fresh(progress.high_water))
+        }
+        (None, _) => (None, fresh(progress.high_water)),
     };
     if cursor.is_none() {
-        start_listing(ch, since)?;
+        start_listing(ch, listing.since)?;
     }
     let mut seen_cursors = HashSet::new();
     let mut total: u64 = 0;
     let mut skips = Skips::default();
     let access = Access::new(ch);
     let mut restarted = false;
-    let mut page = match fetch_page(ch, &access, cursor.as_deref(), since).await {
+    let mut page = match fetch_page(ch, &access, cursor.as_deref(), listing.since).await {
         // The saved cursor of an interrupted import may have expired or been
         // invalidated on the channel: start over once, rather than fail on
         // every run until someone runs `--full`.
@@ -80,10 +95,10 @@ pub async fn run(
         {
             tracing::warn!(channel = %ch.channel_id, error = %err, "the channel refused the saved import cursor; restarting the import from the first page");
             ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
-            (cursor, since) = (None, progress.high_water);
-            start_listing(ch, since)?;
+            (cursor, listing) = (None, fresh(progress.high_water));
+            start_listing(ch, listing.since)?;
             restarted = true;
-            fetch_page(ch, &access, None, since).await?
+            fetch_page(ch, &access, None, listing.since).await?
         }
         other => other?,
     };
@@ -157,7 +172,7 @@ pub async fn run(
                         is_master,
                         &products,
                         next_cursor.as_deref(),
-                        since,
+                        listing,
                         Timestamp::now(),
                     )?;
                     tx.note_refused(&channel, is_master, &refused)?;
@@ -195,7 +210,7 @@ pub async fn run(
         let fetch_next = !last && page_number < MAX_PAGES;
         let (saved, next) = tokio::join!(save, async {
             if fetch_next {
-                Some(fetch_page(ch, &access, next_cursor.as_deref(), since).await)
+                Some(fetch_page(ch, &access, next_cursor.as_deref(), listing.since).await)
             } else {
                 None
             }

@@ -35,8 +35,9 @@ use engine::{Connection, Engine, OpenMode, TxKind};
 use sql::DbError;
 
 pub use catalog::{
-    DeletionResult, ExportResult, ExportState, ExportStatus, FinishedImport, ImportProgress,
-    Listing, LoadKey, PendingDeletion, PendingExport, Quarantined, Removed, UpsertCounts,
+    DeletionResult, ExportResult, ExportState, ExportStatus, FinishedImport, ImportListing,
+    ImportProgress, Listing, LoadKey, PendingDeletion, PendingExport, Quarantined, Removed,
+    UpsertCounts,
 };
 pub use engine::postgres::TargetError;
 pub use engine::postgres::transfer::{Transfer, copy_account};

@@ -490,6 +490,12 @@ pub(crate) const STEPS: &[Step] = &[
         ALTER TABLE import_seen RENAME COLUMN sku TO handle;
         "#,
     },
+    Step {
+        what: "when an unfinished import's listing began, which bounds its high water",
+        data: None,
+        sqlite: "ALTER TABLE import_progress ADD COLUMN listing_started INTEGER;",
+        postgres: "ALTER TABLE import_progress ADD COLUMN listing_started BIGINT;",
+    },
 ];
 
 /// The schema version this binary writes.

@@ -243,11 +243,16 @@ async fn medusa_protocol_imports_whole_products_incrementally_and_deletes_exactl
             "/admin/products",
             json!({"title": "Two sizes", "handle": "two-sizes", "options": [{"title": "Size", "values": ["S", "M", "L"]}],
                    "variants": [
-                     {"title": "S", "sku": "TWO-S", "options": {"Size": "S"}, "prices": [{"currency_code": "eur", "amount": 1}, {"currency_code": "usd", "amount": 1.5}]},
-                     {"title": "M", "sku": "TWO-M", "options": {"Size": "M"}, "prices": [{"currency_code": "eur", "amount": 2}]},
-                     {"title": "L", "options": {"Size": "L"}, "prices": [{"currency_code": "eur", "amount": 3}]}]}),
+                     {"title": "S", "sku": "TWO-S", "variant_rank": 0, "options": {"Size": "S"}, "prices": [{"currency_code": "eur", "amount": 1}, {"currency_code": "usd", "amount": 1.5}]},
+                     {"title": "M", "sku": "TWO-M", "variant_rank": 1, "options": {"Size": "M"}, "prices": [{"currency_code": "eur", "amount": 2}]},
+                     {"title": "L", "variant_rank": 2, "options": {"Size": "L"}, "prices": [{"currency_code": "eur", "amount": 3}]}]}),
         )
         .await;
+
+    // The ranks are set as Medusa's admin sets them: variants created in one
+    // call share `created_at`, and their ids are random, so without ranks
+    // Medusa holds no order for them (they are then read in id order, the same
+    // order on every read, but not the order they were made in).
 
     // Import: whole products, in pages.
     let pages = import_all(&client, cred, &ctx, 2, None).await;

@@ -24,8 +24,26 @@ pub struct ImportProgress {
     /// The `updated_since` the unfinished import started with; a resumed import
     /// must send the same one with its cursor.
     pub since_used: Option<Timestamp>,
-    /// Latest `updated_at` seen so far by the unfinished import.
+    /// Latest `updated_at` seen so far by the unfinished import, never
+    /// later than its listing's start.
     pub run_high_water: Option<Timestamp>,
+    /// When the unfinished import's listing began.
+    pub listing_started: Option<Timestamp>,
+}
+
+/// The listing a page of an import belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportListing {
+    /// The `updated_since` it was asked with (`None`: a complete listing);
+    /// a resumed import sends the same one with its cursor.
+    pub since: Option<Timestamp>,
+    /// When its first page was asked for, by this machine's clock. A change
+    /// made after that to a page already read is not in the listing, while
+    /// later pages may show later changes: so the high water the listing
+    /// yields never passes this moment, or the next import would start
+    /// after a change it never saw (a listing resumed after a stop, or one
+    /// that takes longer than the connector's overlap).
+    pub started: Timestamp,
 }
 
 /// How an import ended: what its complete listing removed from the
@@ -51,8 +69,8 @@ impl Tx<'_> {
     /// The channel's import progress; all `None` if it never imported.
     pub fn import_progress(&self, channel: &str) -> Result<ImportProgress> {
         let progress = self.db.query_opt(
-            "SELECT high_water, cursor, since_used, run_high_water FROM import_progress \
-             WHERE channel = ?1",
+            "SELECT high_water, cursor, since_used, run_high_water, listing_started \
+             FROM import_progress WHERE channel = ?1",
             params![channel],
             |r| {
                 Ok(ImportProgress {
@@ -60,6 +78,7 @@ impl Tx<'_> {
                     cursor: r.get(1)?,
                     since_used: r.get::<_, Option<Millis>>(2)?.map(|m| m.0),
                     run_high_water: r.get::<_, Option<Millis>>(3)?.map(|m| m.0),
+                    listing_started: r.get::<_, Option<Millis>>(4)?.map(|m| m.0),
                 })
             },
         )?;
@@ -69,16 +88,18 @@ impl Tx<'_> {
     fn put_import_progress(&self, channel: &str, p: &ImportProgress) -> Result<()> {
         self.db.execute_deferred(
             "INSERT INTO import_progress (channel, high_water, cursor, since_used, \
-             run_high_water) VALUES (?1, ?2, ?3, ?4, ?5) \
+             run_high_water, listing_started) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
              ON CONFLICT (channel) DO UPDATE SET high_water = excluded.high_water, \
              cursor = excluded.cursor, since_used = excluded.since_used, \
-             run_high_water = excluded.run_high_water",
+             run_high_water = excluded.run_high_water, \
+             listing_started = excluded.listing_started",
             params![
                 channel,
                 millis(p.high_water),
                 p.cursor,
                 millis(p.since_used),
-                millis(p.run_high_water)
+                millis(p.run_high_water),
+                millis(p.listing_started)
             ],
         )?;
         Ok(())
@@ -96,7 +117,7 @@ impl Tx<'_> {
         into_catalog: bool,
         products: &[Product],
         next_cursor: Option<&str>,
-        since_used: Option<Timestamp>,
+        listing: ImportListing,
         seen_at: Timestamp,
     ) -> Result<UpsertCounts> {
         let mut page_high = None;
@@ -107,7 +128,7 @@ impl Tx<'_> {
                     key: p.handle.clone(),
                     source,
                 })?;
-            page_high = page_high.max(Some(t));
+            page_high = page_high.max(Some(t.min(listing.started)));
         }
         // The master's products land in the catalog, whose documents keep
         // the master's ids; a second copy as listings would double the
@@ -124,7 +145,8 @@ impl Tx<'_> {
         };
         let mut progress = self.import_progress(channel)?;
         progress.cursor = next_cursor.map(str::to_string);
-        progress.since_used = since_used;
+        progress.since_used = listing.since;
+        progress.listing_started = Some(listing.started);
         // Compared as instants: "…+02:00" and "…Z" spellings order correctly.
         progress.run_high_water = progress.run_high_water.max(page_high);
         self.put_import_progress(channel, &progress)?;
@@ -161,6 +183,7 @@ impl Tx<'_> {
         progress.cursor = None;
         progress.since_used = None;
         progress.run_high_water = None;
+        progress.listing_started = None;
         let finished = if self.import_is_complete(channel)? {
             self.sweep_complete_import(channel, limit, Timestamp::now())?
         } else {
@@ -173,12 +196,13 @@ impl Tx<'_> {
         Ok(finished)
     }
 
-    /// Forgets an unfinished import (cursor, `since_used`, run high water), e.g.
+    /// Forgets an unfinished import (cursor, `since_used`, run high water,
+    /// listing start), e.g.
     /// for `--full`; the high water of completed imports stays.
     pub fn reset_import(&self, channel: &str) -> Result<()> {
         self.db.execute(
             "UPDATE import_progress SET cursor = NULL, since_used = NULL, \
-             run_high_water = NULL WHERE channel = ?1",
+             run_high_water = NULL, listing_started = NULL WHERE channel = ?1",
             params![channel],
         )?;
         self.abandon_complete_import(channel)

@@ -4,6 +4,66 @@ use crate::guard::MaxRemoval;
 use crate::store::catalog::test_data::*;
 use crate::store::test_util::*;
 
+/// A listing begun after every product's `updated_at` in these tests.
+fn listing(since: Option<Timestamp>) -> ImportListing {
+    ImportListing {
+        since,
+        started: at("2026-12-31T00:00:00Z"),
+    }
+}
+
+#[test]
+fn a_listing_yields_no_high_water_past_its_start_even_when_resumed() {
+    let (_dir, store) = temp_store();
+    let seen = at("2026-05-01T12:00:00Z");
+    let started = at("2026-05-01T10:00:00Z");
+    let pass = ImportListing {
+        since: None,
+        started,
+    };
+    let changed_at = |sku: &str, updated_at: &str| Product {
+        updated_at: updated_at.into(),
+        ..product(sku, "1.00")
+    };
+    // Page 1 is read; then product A (on page 1) changes at 10:30, and the
+    // listing is resumed after a stop: page 2 shows B changed at 11:00.
+    store
+        .write(|tx| {
+            tx.save_import_page(
+                "m",
+                true,
+                &[changed_at("A", "2026-05-01T09:00:00Z")],
+                Some("c2"),
+                pass,
+                seen,
+            )
+        })
+        .unwrap();
+    let saved = store.read(|tx| tx.import_progress("m")).unwrap();
+    assert_eq!(saved.listing_started, Some(started), "kept for a resume");
+    store
+        .write(|tx| {
+            tx.save_import_page(
+                "m",
+                true,
+                &[changed_at("B", "2026-05-01T11:00:00Z")],
+                None,
+                pass,
+                seen,
+            )?;
+            tx.finish_import("m", MaxRemoval::Unlimited)
+        })
+        .unwrap();
+    let done = store.read(|tx| tx.import_progress("m")).unwrap();
+    assert_eq!(
+        done.high_water,
+        Some(started),
+        "the next import asks from the listing's start, so A's change at 10:30 is seen"
+    );
+    assert_eq!(done.listing_started, None);
+    assert_eq!(done.cursor, None);
+}
+
 #[test]
 fn import_progress_and_high_water_compare_as_timestamps() {
     let (_dir, store) = temp_store();
@@ -25,7 +85,7 @@ fn import_progress_and_high_water_compare_as_timestamps() {
         with_time("B", "2026-04-10T09:00:00Z"),
     ];
     let c = store
-        .write(|tx| tx.save_import_page("m", true, &page1, Some("c2"), Some(since), seen))
+        .write(|tx| tx.save_import_page("m", true, &page1, Some("c2"), listing(Some(since)), seen))
         .unwrap();
     assert_eq!(c, counts(2, 0, 0));
     let p = store.read(|tx| tx.import_progress("m")).unwrap();
@@ -40,7 +100,7 @@ fn import_progress_and_high_water_compare_as_timestamps() {
     // Page 2: older products do not lower the run high water.
     let page2 = [with_time("C", "2026-04-02T00:00:00Z")];
     store
-        .write(|tx| tx.save_import_page("m", true, &page2, None, Some(since), seen))
+        .write(|tx| tx.save_import_page("m", true, &page2, None, listing(Some(since)), seen))
         .unwrap();
     let p = store.read(|tx| tx.import_progress("m")).unwrap();
     assert_eq!(p.cursor, None);
@@ -60,7 +120,7 @@ fn import_progress_and_high_water_compare_as_timestamps() {
     // an empty import leaves it alone.
     store
         .write(|tx| {
-            tx.save_import_page("m", true, &page2, None, done.high_water, seen)?;
+            tx.save_import_page("m", true, &page2, None, listing(done.high_water), seen)?;
             tx.finish_import("m", MaxRemoval::Unlimited)?;
             tx.finish_import("m", MaxRemoval::Unlimited)
         })
@@ -70,7 +130,7 @@ fn import_progress_and_high_water_compare_as_timestamps() {
     // A non-master import records listings only.
     let page = [with_time("Z", "2026-04-20T00:00:00Z")];
     let c = store
-        .write(|tx| tx.save_import_page("other", false, &page, Some("x"), None, seen))
+        .write(|tx| tx.save_import_page("other", false, &page, Some("x"), listing(None), seen))
         .unwrap();
     assert_eq!(c, counts(1, 0, 0), "listing counts");
     assert!(store.read(|tx| tx.product(&handle("Z"))).unwrap().is_none());
@@ -98,7 +158,7 @@ fn a_failed_page_commits_nothing() {
         },
     ];
     let err = store
-        .write(|tx| tx.save_import_page("m", true, &page, Some("c"), None, seen))
+        .write(|tx| tx.save_import_page("m", true, &page, Some("c"), listing(None), seen))
         .unwrap_err();
     assert!(
         err.to_string().contains(&format!("`{}`", handle("B"))),
@@ -131,8 +191,8 @@ fn a_complete_import_with_pages_of_several_sets_removes_only_what_it_did_not_lis
     let removed = store
         .write(|tx| {
             tx.begin_complete_import("m")?;
-            tx.save_import_page("m", true, first, Some("c"), None, t)?;
-            tx.save_import_page("m", true, second, None, None, t)?;
+            tx.save_import_page("m", true, first, Some("c"), listing(None), t)?;
+            tx.save_import_page("m", true, second, None, listing(None), t)?;
             tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
@@ -160,8 +220,15 @@ fn a_complete_import_removes_what_it_did_not_list_and_an_empty_one_nothing() {
     store
         .write(|tx| {
             tx.begin_complete_import("m")?;
-            tx.save_import_page("m", true, &[bare_product("A", "1")], Some("c"), None, t)?;
-            tx.save_import_page("m", true, &[bare_product("C", "1")], None, None, t)?;
+            tx.save_import_page(
+                "m",
+                true,
+                &[bare_product("A", "1")],
+                Some("c"),
+                listing(None),
+                t,
+            )?;
+            tx.save_import_page("m", true, &[bare_product("C", "1")], None, listing(None), t)?;
             tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
@@ -170,7 +237,14 @@ fn a_complete_import_removes_what_it_did_not_list_and_an_empty_one_nothing() {
     // An incremental import removes nothing.
     store
         .write(|tx| {
-            tx.save_import_page("m", true, &[bare_product("A", "1")], None, Some(t), t)?;
+            tx.save_import_page(
+                "m",
+                true,
+                &[bare_product("A", "1")],
+                None,
+                listing(Some(t)),
+                t,
+            )?;
             tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
@@ -179,7 +253,7 @@ fn a_complete_import_removes_what_it_did_not_list_and_an_empty_one_nothing() {
     store
         .write(|tx| {
             tx.begin_complete_import("m")?;
-            tx.save_import_page("m", true, &[], None, None, t)?;
+            tx.save_import_page("m", true, &[], None, listing(None), t)?;
             tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
@@ -192,13 +266,13 @@ fn the_masters_import_replaces_whole_products() {
     let t = at("2026-01-01T00:00:00Z");
     let mut p = shirt();
     store
-        .write(|tx| tx.save_import_page("m", true, &[p.clone()], None, None, t))
+        .write(|tx| tx.save_import_page("m", true, &[p.clone()], None, listing(None), t))
         .unwrap();
     // The master drops S and adds XL: S leaves the catalog.
     p.variants.remove(0);
     p.variants.push(variant("TS-XL", &["XL"], "22.00"));
     let c = store
-        .write(|tx| tx.save_import_page("m", true, &[p.clone()], None, None, t))
+        .write(|tx| tx.save_import_page("m", true, &[p.clone()], None, listing(None), t))
         .unwrap();
     assert_eq!(c, counts(0, 1, 0));
     let stored = store.read(|tx| tx.product("tshirt")).unwrap().unwrap();
@@ -217,7 +291,7 @@ fn a_complete_import_over_max_removal_removes_nothing_and_the_next_one_is_comple
     store.write(|tx| tx.upsert_products(&all)).unwrap();
     store
         .write(|tx| {
-            tx.save_import_page("m", true, &all, None, None, t)?;
+            tx.save_import_page("m", true, &all, None, listing(None), t)?;
             tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();
@@ -233,7 +307,7 @@ fn a_complete_import_over_max_removal_removes_nothing_and_the_next_one_is_comple
     let finished = store
         .write(|tx| {
             tx.begin_complete_import("m")?;
-            tx.save_import_page("m", true, &all[..3], None, None, t)?;
+            tx.save_import_page("m", true, &all[..3], None, listing(None), t)?;
             tx.finish_import("m", crate::guard::DEFAULT)
         })
         .unwrap();
@@ -251,7 +325,7 @@ fn a_complete_import_over_max_removal_removes_nothing_and_the_next_one_is_comple
     let finished = store
         .write(|tx| {
             tx.begin_complete_import("m")?;
-            tx.save_import_page("m", true, &all[..3], None, None, t)?;
+            tx.save_import_page("m", true, &all[..3], None, listing(None), t)?;
             tx.finish_import("m", MaxRemoval::Unlimited)
         })
         .unwrap();

@@ -33,7 +33,7 @@ use super::{Result, Tx};
 use crate::catalog::Product;
 
 pub use export::{ExportResult, ExportStatus, PendingExport};
-pub use import::{FinishedImport, ImportProgress};
+pub use import::{FinishedImport, ImportListing, ImportProgress};
 pub use listings::Listing;
 pub(crate) use migrate::migrate_flat_catalog;
 pub use products::LoadKey;
