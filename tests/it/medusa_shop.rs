@@ -3,7 +3,8 @@
 //! and SIGTERM, the next run at once) is repaired; a variant without a
 //! price gets it; a SKU held twice is refused by name; a Medusa master's
 //! multi-variant product goes to another Medusa whole, and an edit on the
-//! master changes exactly that on the other shop.
+//! master changes exactly that on the other shop; a server crash in the
+//! middle of an export is repaired by the next run after the restart.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -227,6 +228,74 @@ fn medusa_export_cut_at_every_create_step_and_at_random_is_repaired_by_the_next_
         offered(&listing),
         expected,
         "the shop holds exactly the catalog"
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM shop_intents WHERE settled_at IS NULL"),
+        0,
+        "every write intent is settled"
+    );
+}
+
+/// How many products the shop holds (deleted ones aside).
+fn product_count(peer: &MedusaShop) -> u64 {
+    let reply = peer.wait(peer.admin.get("/admin/products?limit=1&fields=id"));
+    reply["count"].as_u64().expect("a product count")
+}
+
+#[test]
+fn a_medusa_server_crash_mid_export_is_repaired_by_the_next_run_after_the_restart() {
+    let mut peer = MedusaShop::start();
+    let env = medusa_env(&peer);
+    let mut expected = Expected::new();
+    let base: Vec<Value> = (0..4)
+        .map(|n| shirt(n, &SIZES, "20.00", "22.50", "A shirt"))
+        .chain((0..40).map(|n| simple(n, "5.00")))
+        .collect();
+    env.load_jsonl("base.jsonl", &base);
+    expect(&mut expected, &base);
+    converge(&env, "first export");
+
+    let (mut crashes, mut mid_run) = (0, 0);
+    for round in 1..=2u32 {
+        // Creates (a new shirt, more than a batch of simple products) and
+        // updates (the shirts' prices).
+        let mut lines: Vec<Value> = vec![shirt(100 + round, &SIZES, "30.00", "33.00", "New")];
+        lines.extend((0..120).map(|i| simple(1000 * round + i, "7.00")));
+        lines.extend((0..4).map(|n| shirt(n, &SIZES, &format!("2{round}.00"), "22.50", "A shirt")));
+        env.load_jsonl("round.jsonl", &lines);
+        expect(&mut expected, &lines);
+
+        let before = product_count(&peer);
+        let mut run = env
+            .command(EXPORT)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start run-once");
+        // The server dies once this run's first creates have reached it.
+        while product_count(&peer) == before && run.try_wait().expect("poll run").is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        mid_run += usize::from(run.try_wait().expect("poll run").is_none());
+        peer.restart_server();
+        crashes += 1;
+        // The cut run ends (failed, or done if its retries outlived the
+        // restart); the next starts at once.
+        run.wait().expect("the cut run ends");
+        converge(&env, &format!("after crash #{round}"));
+        let listing = peer.read_back();
+        listing.assert_sound("EUR", &format!("after crash #{round}"));
+        assert_eq!(unpriced(&listing, &expected), 0, "crash #{round}");
+        assert_eq!(
+            offered(&listing),
+            expected,
+            "after crash #{round}: the shop holds exactly the catalog"
+        );
+    }
+    eprintln!("medusa server crashes: {crashes} ({mid_run} mid-run)");
+    assert!(
+        mid_run >= 1,
+        "no crash landed while a run was writing: {mid_run} of {crashes}"
     );
     assert_eq!(
         env.count("SELECT COUNT(*) FROM shop_intents WHERE settled_at IS NULL"),

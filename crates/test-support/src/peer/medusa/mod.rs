@@ -66,6 +66,9 @@ pub struct MedusaPeer {
     /// A second location linked to the sales channel, created after the
     /// first (so the first stays the connector's default).
     pub second_stock_location_id: String,
+    /// How the server was started, to start it again.
+    options: PeerOptions,
+    port: u16,
     server: Child,
     /// Closing it tells the watchdog to kill the server's process group.
     watchdog_pipe: Option<ChildStdin>,
@@ -102,14 +105,7 @@ impl MedusaPeer {
             .parent()
             .expect("cache dir")
             .join(format!("server-{}-{database}.log", std::process::id()));
-        let log_file = File::create(&log).expect("create medusa log");
-        let mut cmd = medusa_command(install, &cluster.url(&database), &options);
-        cmd.args(["start", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log fd"))
-            .stderr(log_file)
-            .process_group(0);
-        let server = cmd.spawn().expect("spawn `medusa start`");
+        let server = spawn_server(&database, port, &options, &log);
         let (watchdog, watchdog_pipe) = spawn_watchdog(server.id());
         let mut peer = MedusaPeer {
             base_url: format!("http://127.0.0.1:{port}"),
@@ -117,6 +113,8 @@ impl MedusaPeer {
             sales_channel_id: String::new(),
             stock_location_id: String::new(),
             second_stock_location_id: String::new(),
+            options,
+            port,
             server,
             watchdog_pipe: Some(watchdog_pipe),
             watchdog,
@@ -131,6 +129,27 @@ impl MedusaPeer {
             prepared
         );
         peer
+    }
+
+    /// Kills the server (SIGKILL to its process group: a crash, with
+    /// whatever requests it was serving cut off) and starts it again on the
+    /// same port and database; returns once it answers `/health`.
+    pub async fn restart(&mut self) {
+        self.kill_server();
+        self.server = spawn_server(&self.database, self.port, &self.options, &self.log);
+        let (watchdog, pipe) = spawn_watchdog(self.server.id());
+        self.watchdog = watchdog;
+        self.watchdog_pipe = Some(pipe);
+        self.wait_healthy().await;
+    }
+
+    fn kill_server(&mut self) {
+        if let Some(group) = rustix::process::Pid::from_raw(self.server.id() as i32) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        let _ = self.server.wait();
+        drop(self.watchdog_pipe.take());
+        let _ = self.watchdog.wait();
     }
 
     async fn wait_healthy(&mut self) {
@@ -218,14 +237,30 @@ impl MedusaPeer {
 
 impl Drop for MedusaPeer {
     fn drop(&mut self) {
-        if let Some(group) = rustix::process::Pid::from_raw(self.server.id() as i32) {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-        let _ = self.server.wait();
-        drop(self.watchdog_pipe.take());
-        let _ = self.watchdog.wait();
+        self.kill_server();
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// `medusa start` on loopback, in a process group of its own (so killing it
+/// kills its workers), appending to `log`.
+fn spawn_server(database: &str, port: u16, options: &PeerOptions, log: &Path) -> Child {
+    let log_file = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open medusa log");
+    let mut cmd = medusa_command(
+        installed_project(),
+        &PgCluster::shared().url(database),
+        options,
+    );
+    cmd.args(["start", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log fd"))
+        .stderr(log_file)
+        .process_group(0);
+    cmd.spawn().expect("spawn `medusa start`")
 }
 
 /// The peer's npm project, installed once per content into the cache.
@@ -358,6 +393,12 @@ impl MedusaShop {
             admin,
             runtime,
         }
+    }
+
+    /// Crashes the Medusa server and starts it again (see
+    /// [`MedusaPeer::restart`]).
+    pub fn restart_server(&mut self) {
+        self.runtime.block_on(self.peer.restart());
     }
 
     /// Runs an admin call (or any future) on the shop's runtime.
