@@ -131,8 +131,10 @@ fn a_resumed_import_whose_cursor_is_refused_restarts_from_the_first_page_once() 
     // An interrupted import left a cursor the channel no longer knows.
     let db = rusqlite::Connection::open(env.db_path()).expect("open the store");
     db.execute(
-        "INSERT INTO import_progress (channel, cursor) VALUES ('shop', 'expired-cursor') \
-         ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor",
+        "INSERT INTO import_progress (channel, cursor, listing_started) \
+         VALUES ('shop', 'expired-cursor', 1765000000000) \
+         ON CONFLICT (channel) DO UPDATE SET cursor = excluded.cursor, \
+         listing_started = excluded.listing_started",
         [],
     )
     .expect("save a cursor");
