@@ -21,18 +21,25 @@ use test_support::{
     ACCOUNT, Backend, CHANNEL, Case, Offer, Peer, PeerKind, TestEnv, both_backends, on_peers,
 };
 
-/// Runs `attempt(i)` for up to `tries` random kills (each kills one run and
-/// checks what it left; it returns whether the kill landed mid-run) until
-/// `target` landed. Returns how many were tried and how many landed.
+/// Runs `attempt(i, reach)` for up to `tries` random kills (each kills one
+/// run after a random delay within `reach` of the timed run, checks what it
+/// left, and returns whether the kill landed mid-run) until `target`
+/// landed. Returns how many were tried and how many landed. A kill that
+/// came after the run's end halves `reach`: on a busy machine runs take
+/// another time than the one measured, and the kills must still land.
 fn random_kills(
     target: usize,
     tries: usize,
-    mut attempt: impl FnMut(usize) -> bool,
+    mut attempt: impl FnMut(usize, f64) -> bool,
 ) -> (usize, usize) {
-    let (mut tried, mut landed) = (0, 0);
+    let (mut tried, mut landed, mut reach) = (0, 0, 1.0);
     for i in 0..tries {
         tried += 1;
-        landed += usize::from(attempt(i));
+        if attempt(i, reach) {
+            landed += 1;
+        } else {
+            reach /= 2.0;
+        }
         if landed >= target {
             break;
         }
@@ -222,24 +229,25 @@ fn import_killed_at_named_points_and_at_random_converges(case: Case) {
     }
     // An import only reads the shop: a kill anywhere is safe on every shop.
     let target = case.rounds(RANDOM_KILLS, 3);
-    let (tries, random_hits) = random_kills(target, case.rounds(RANDOM_KILLS * 2, 6), |i| {
-        touch_shop(&*peer);
-        let args: Vec<&str> = if i % 4 == 0 {
-            import.iter().copied().chain(["--full"]).collect()
-        } else {
-            import.to_vec()
-        };
-        let run = if i % 4 == 0 {
-            full_run
-        } else {
-            incremental_run
-        };
-        let (died, _) = env.kill_after(&args, random_delay(run));
-        let context = format!("random kill #{i}");
-        assert_sound(&env, &account, &context);
-        in_sync(&*peer, &context);
-        died
-    });
+    let (tries, random_hits) =
+        random_kills(target, case.rounds(RANDOM_KILLS * 2, 6), |i, reach| {
+            touch_shop(&*peer);
+            let args: Vec<&str> = if i % 4 == 0 {
+                import.iter().copied().chain(["--full"]).collect()
+            } else {
+                import.to_vec()
+            };
+            let run = if i % 4 == 0 {
+                full_run
+            } else {
+                incremental_run
+            };
+            let (died, _) = env.kill_after(&args, random_delay(run.mul_f64(reach)));
+            let context = format!("random kill #{i}");
+            assert_sound(&env, &account, &context);
+            in_sync(&*peer, &context);
+            died
+        });
     kills += tries;
     assert!(
         random_hits >= target / 2,
@@ -350,13 +358,15 @@ fn export_killed_at_named_points_and_at_random_converges(case: Case) {
     if peer.as_sandbox().is_some() {
         let target = case.backend.iterations(RANDOM_KILLS);
         let tries;
-        (tries, random_hits) =
-            random_kills(target, case.backend.iterations(RANDOM_KILLS * 2), |i| {
+        (tries, random_hits) = random_kills(
+            target,
+            case.backend.iterations(RANDOM_KILLS * 2),
+            |i, reach| {
                 env.load(
                     "all.jsonl",
                     &Offer::numbered("CAT-", 0..size, &format!("{i}.25"), currency),
                 );
-                let (died, _) = env.kill_after(export, random_delay(full_run));
+                let (died, _) = env.kill_after(export, random_delay(full_run.mul_f64(reach)));
                 let context = format!("random kill #{i}");
                 assert_sound(&env, &account, &context);
                 let sb = peer.as_sandbox().expect("the sandbox");
@@ -365,7 +375,8 @@ fn export_killed_at_named_points_and_at_random_converges(case: Case) {
                     TokenState::InSync
                 );
                 died
-            });
+            },
+        );
         kills += tries;
         assert!(
             random_hits >= target / 2,
@@ -503,8 +514,8 @@ fn token_refresh_killed_at_each_point_and_at_random_loses_nothing_silently(backe
     let (tries, random_hits) = random_kills(
         backend.iterations(RANDOM_KILLS),
         backend.iterations(RANDOM_KILLS * 3),
-        |i| {
-            let (died, _) = env.kill_after(refresh, random_delay(full_run));
+        |i, reach| {
+            let (died, _) = env.kill_after(refresh, random_delay(full_run.mul_f64(reach)));
             let context = format!("random kill #{i}");
             assert_sound(&env, &account, &context);
             if token_state_after_kill(&env, &sb, &context) == TokenState::LostInWindow {
@@ -569,7 +580,7 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
         ]);
     }
     // A config edit: the store is not involved, so one backend is enough.
-    let (tries, random_hits) = random_kills(RANDOM_KILLS, RANDOM_KILLS * 3, |i| {
+    let (tries, random_hits) = random_kills(RANDOM_KILLS, RANDOM_KILLS * 3, |i, reach| {
         let old = env.account_text();
         let new_period = periods[(i + 1) % 4];
         let (died, _) = env.kill_after(
@@ -580,7 +591,7 @@ fn set_period_killed_mid_write_leaves_the_old_or_the_new_file() {
                 "export-products",
                 new_period,
             ],
-            random_delay(Duration::from_millis(6)),
+            random_delay(Duration::from_millis(6).mul_f64(reach)),
         );
         let now = env.account_text();
         if now != old {
@@ -681,11 +692,11 @@ fn products_load_killed_mid_write_leaves_the_old_or_the_new_catalog(backend: Bac
     let (tries, random_hits) = random_kills(
         backend.iterations(RANDOM_KILLS),
         backend.iterations(RANDOM_KILLS * 3),
-        |i| {
+        |i, reach| {
             let file = &files[(i + 1) % 2];
             let (died, _) = env.kill_after(
                 ["products", "load", file.to_str().unwrap()],
-                random_delay(load_time),
+                random_delay(load_time.mul_f64(reach)),
             );
             assert_eq!(env.integrity(), "ok", "random kill #{i}");
             let now = env.catalog();
