@@ -1,5 +1,6 @@
 //! Stock through the real binary: `stock load` of CSV and JSON Lines files
-//! (levels written, counted, `--full` zeroing what a file leaves out), and
+//! (levels written, counted, shown by `products show`, `--full` zeroing
+//! what a file leaves out), and
 //! what it refuses whole: a bad line, a level given twice, SKUs the catalog
 //! lacks, a kill in the middle.
 
@@ -100,6 +101,18 @@ fn a_load_sets_levels_and_full_zeroes_what_the_file_leaves_out(backend: Backend)
             level("B-2", "default", 1, 0),
             level("C-3", "default", 1, 0),
         ]
+    );
+
+    let shown = env.ok(["products", "show", "A-1"]);
+    assert!(
+        shown.contains("berlin 10 (2 reserved), default 1, paris 4"),
+        "{shown}"
+    );
+    let shown = env.json(&["products", "show", "A-1"]);
+    assert_eq!(
+        shown["stock_levels"][0],
+        json!({"sku": "A-1", "location": "berlin", "on_hand": 10, "reserved": 2,
+               "updated_at": shown["stock_levels"][0]["updated_at"]})
     );
 
     // The whole stock as JSON Lines: what it leaves out becomes 0, and a

@@ -157,3 +157,36 @@ fn skus_outside_the_catalog_are_found_in_any_number() {
     assert_eq!(missing.len(), 250);
     assert!(!missing.contains("A") && missing.contains("X249"));
 }
+
+#[test]
+fn a_product_update_sets_on_hand_and_keeps_reserved_where_the_location_stays() {
+    let (_dir, store) = with_catalog(&["A"]);
+    store
+        .write(|tx| {
+            tx.write_stock_levels(&[
+                update(
+                    StockLevel::new("A", "default", 5, 3),
+                    "2026-03-01T10:00:00Z",
+                    false,
+                ),
+                update(
+                    StockLevel::new("A", "paris", 8, 1),
+                    "2026-03-01T10:00:00Z",
+                    false,
+                ),
+            ])
+        })
+        .unwrap();
+    // The product file changes the title and on hand at `default` and no
+    // longer lists `paris`.
+    let mut changed = product("A", "1.00");
+    changed.title = "Renamed".into();
+    changed.variants[0].stock.insert("default".into(), 9);
+    store
+        .write(|tx| tx.upsert_products(std::slice::from_ref(&changed)))
+        .unwrap();
+    assert_eq!(
+        levels(&store, &["A"]),
+        [("A".into(), "default".into(), 9, 3)]
+    );
+}
