@@ -23,6 +23,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8> {
         Command::Status(args) => commands::status::status(&ctx, &args)?,
         Command::History(args) => commands::status::history(&ctx, &args)?,
         Command::Products(command) => commands::products::run(&ctx, command)?,
+        Command::Stock(command) => commands::stock::run(&ctx, command)?,
         Command::Store(command) => commands::store::run(&ctx, command)?,
         Command::Completions { shell } => {
             commands::shell::completions(shell, out)?;

@@ -100,6 +100,9 @@ pub enum Command {
     /// The account's product catalog
     #[command(subcommand)]
     Products(ProductsCommand),
+    /// What the OMS holds to sell per SKU and location (on hand, reserved)
+    #[command(subcommand)]
+    Stock(StockCommand),
     /// Move account state between stores (SQLite files and PostgreSQL)
     #[command(subcommand)]
     Store(StoreCommand),
@@ -422,5 +425,18 @@ pub enum ProductsCommand {
         /// Only on this channel (default: every channel)
         #[arg(long, value_name = "CHANNEL", add = ArgValueCandidates::new(complete::channels))]
         channel: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StockCommand {
+    /// Set stock levels from a CSV (.csv) or JSON Lines (.jsonl) file of
+    /// sku, location, on_hand, reserved, updated_at; all or nothing
+    Load {
+        /// A .csv (header row, one level a row) or .jsonl (one level a line) file
+        file: PathBuf,
+        /// The file is the whole stock: every stored level it does not list becomes 0
+        #[arg(long)]
+        full: bool,
     },
 }

@@ -7,8 +7,8 @@
 //! `cargo run --release --example bench` (add `-- --quick` for a smoke run,
 //! `-- --no-build` when the binaries are already built, `-- --no-peers` to
 //! skip the figures against real Vendure and Medusa servers, `-- --idle`,
-//! `-- --import`, `-- --rate`, `-- --runners` or `-- --catalog` for those
-//! figures alone; they combine).
+//! `-- --import`, `-- --rate`, `-- --runners`, `-- --catalog` or `-- --stock`
+//! for those figures alone; they combine).
 
 mod many;
 mod measure;
@@ -58,6 +58,8 @@ struct Sizes {
     export: usize,
     /// CSV lines of the big `products load` (its memory and time).
     load_large: usize,
+    /// CSV lines of the big `stock load` (two locations per SKU).
+    stock_lines: usize,
     slow_channels: usize,
     slow_latency_ms: u64,
     slow_products: u64,
@@ -93,6 +95,7 @@ impl Sizes {
                 import_large: 100_000,
                 export: 2_000,
                 load_large: 100_000,
+                stock_lines: 100_000,
                 slow_channels: 5,
                 slow_latency_ms: 100,
                 slow_products: 2_000,
@@ -115,6 +118,7 @@ impl Sizes {
                 import_large: 1_000_000,
                 export: 20_000,
                 load_large: 1_000_000,
+                stock_lines: 1_000_000,
                 slow_channels: 20,
                 slow_latency_ms: 300,
                 slow_products: 2_000,
@@ -146,6 +150,7 @@ fn main() -> Result<ExitCode> {
     let mut only_rate = false;
     let mut only_runners = false;
     let mut only_catalog = false;
+    let mut only_stock = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--quick" => quick = true,
@@ -156,21 +161,23 @@ fn main() -> Result<ExitCode> {
             "--rate" => only_rate = true,
             "--runners" => only_runners = true,
             "--catalog" => only_catalog = true,
+            "--stock" => only_stock = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo run --release --example bench [-- --quick] [-- --no-build] [-- --no-peers] [-- --idle] [-- --import] [-- --rate] [-- --runners] [-- --catalog]\n\
+                    "usage: cargo run --release --example bench [-- --quick] [-- --no-build] [-- --no-peers] [-- --idle] [-- --import] [-- --rate] [-- --runners] [-- --catalog] [-- --stock]\n\
                      (the section flags combine)\n\
                      --idle     only the idle run-once figure\n\
                      --import   only the import figures (time and memory)\n\
                      --rate     only the pacing figures (a channel enforcing {ENFORCED_RATE} requests/s)\n\
                      --runners  only the many-accounts figures on a PostgreSQL store\n\
                      \x20          (runners scaling; idle run-once per account, PostgreSQL vs SQLite)\n\
-                     --catalog  only the products-with-variants figures (import, export, dry run)"
+                     --catalog  only the products-with-variants figures (import, export, dry run)\n\
+                     --stock    only the stock figures (stock load: time and memory)"
                 );
                 return Ok(ExitCode::SUCCESS);
             }
             other => bail!(
-                "unknown argument `{other}`: expected --quick, --no-build, --no-peers, --idle, --import, --rate, --runners or --catalog"
+                "unknown argument `{other}`: expected --quick, --no-build, --no-peers, --idle, --import, --rate, --runners, --catalog or --stock"
             ),
         }
     }
@@ -184,7 +191,7 @@ fn main() -> Result<ExitCode> {
     let sizes = Sizes::new(quick);
     let mut table = Table::default();
 
-    let only = only_idle || only_import || only_rate || only_runners || only_catalog;
+    let only = only_idle || only_import || only_rate || only_runners || only_catalog || only_stock;
     if only_idle || !only {
         eprintln!("bench: 1/6 idle run-once");
         idle(&bins, &sizes, &mut table)?;
@@ -202,6 +209,10 @@ fn main() -> Result<ExitCode> {
         export(&bins, &sizes, &mut table)?;
         eprintln!("bench: 5/6 slow channels concurrently");
         slow_channels(&bins, &sizes, &mut table)?;
+    }
+    if only_stock || !only {
+        eprintln!("bench: stock load");
+        stock(&bins, &sizes, &mut table)?;
     }
     if only_rate || !only {
         eprintln!("bench: pacing against a channel enforcing {ENFORCED_RATE} requests/s");
@@ -574,6 +585,60 @@ fn load_large(
         "-".into(),
         "-".into(),
     ]);
+    Ok(())
+}
+
+/// `stock load` of a big CSV file (two locations per SKU) into a catalog
+/// of its SKUs, in an account of its own: wall time and peak RSS (the file
+/// is streamed, so memory stays flat).
+fn stock(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
+    let sandbox = Sandbox::start(&bins.sandbox, &["--products", "0"])?;
+    let env = Env::new(&sandbox)?;
+    env.account("stock", &[], None, &[])?;
+    let lines = sizes.stock_lines;
+    let skus = lines.div_ceil(2);
+    let products = env.test.root().join("products.csv");
+    write_products_csv(&products, skus)?;
+    env.run(&[
+        "products",
+        "load",
+        products.to_str().context("temp path is UTF-8")?,
+    ])?;
+    let file = env.test.root().join("stock.csv");
+    {
+        let mut out = std::io::BufWriter::new(File::create(&file)?);
+        writeln!(out, "sku,location,on_hand,reserved")?;
+        for i in 0..lines {
+            let location = ["berlin", "paris"][i % 2];
+            writeln!(out, "BENCH-{:07},{location},{},{}", i / 2, i % 90, i % 7)?;
+        }
+        out.flush()?;
+    }
+    let load = env.run(&[
+        "--json",
+        "stock",
+        "load",
+        file.to_str().context("temp path is UTF-8")?,
+    ])?;
+    let levels = load.json()?["levels"]
+        .as_u64()
+        .context("stock load levels")?;
+    ensure!(
+        levels == lines as u64,
+        "loaded {levels} levels, expected {lines}"
+    );
+    table.memory_under(
+        format!(
+            "peak RSS, stock load {} lines (CSV)",
+            thousands(lines as u64)
+        ),
+        load.max_rss_kb,
+        60.0,
+    );
+    table.info(
+        format!("stock load {} lines (CSV)", thousands(lines as u64)),
+        load.wall,
+    );
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod file;
 pub mod flat;
 mod handle;
 pub mod rules;
+pub mod stock;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +34,7 @@ pub use fields::{Field, FieldSet, UnknownField};
 pub use flat::FlatProduct;
 pub use handle::{check_handle, derive_handle, slug};
 pub use rules::{ProductError, check_sku, check_text};
+pub use stock::StockLevel;
 
 /// One product: what a shop shows on one product page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

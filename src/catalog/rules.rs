@@ -179,6 +179,13 @@ pub fn check_sku(sku: &str) -> Result<(), ProductError> {
     Ok(())
 }
 
+/// The stock location rule, the same for a variant's stock and `stock load`:
+/// a non-empty name of printable text, at most [`MAX_LOCATION_CHARS`].
+pub fn check_location(location: &str) -> Result<(), ProductError> {
+    not_empty("stock location", "name every location", location)?;
+    check_text("stock location", location, MAX_LOCATION_CHARS)
+}
+
 /// The shop text rule: no control character (C0, TAB and line breaks
 /// included, DEL, C1), at most `max_chars` characters. `field` names the
 /// field in the message. TAB is refused in titles too: shops show titles on
@@ -372,8 +379,7 @@ impl Product {
         }
         at_most("stock locations", variant.stock.len(), MAX_LOCATIONS)?;
         for (location, &on_hand) in &variant.stock {
-            not_empty("stock location", "name every location", location)?;
-            check_text("stock location", location, MAX_LOCATION_CHARS)?;
+            check_location(location)?;
             if on_hand < 0 {
                 return Err(ProductError::NegativeStock {
                     location: location.clone(),

@@ -1,17 +1,20 @@
 //! One module per command group. Each turns validated arguments into calls on
 //! the library and returns an [`Outcome`]; none of them prints, and none
 //! imports another: what several share lives in `edit` (account file edits
-//! under validation) and `report` (report pieces).
+//! under validation), `load_file` (how a load file's problem is reported) and
+//! `report` (report pieces).
 
 pub mod account;
 pub mod capabilities;
 pub mod channel;
 pub mod edit;
+pub mod load_file;
 pub mod products;
 pub mod report;
 pub mod run_once;
 pub mod shell;
 pub mod status;
+pub mod stock;
 pub mod store;
 pub mod validate;
 

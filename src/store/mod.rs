@@ -37,7 +37,7 @@ use sql::DbError;
 pub use catalog::{
     DeletionResult, ExportResult, ExportState, ExportStatus, FinishedImport, ImportListing,
     ImportProgress, Listing, LoadKey, PendingDeletion, PendingExport, Quarantined, Removed,
-    UpsertCounts,
+    StockCounts, StockUpdate, StoredLevel, UpsertCounts,
 };
 pub use engine::postgres::TargetError;
 pub use engine::postgres::transfer::{Transfer, copy_account};

@@ -29,6 +29,7 @@ mod run_once;
 mod shop_input;
 mod state;
 mod state_crash;
+mod stock;
 mod store_tls;
 mod vendure_auth;
 mod vendure_shop;

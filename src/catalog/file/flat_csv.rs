@@ -4,7 +4,7 @@
 
 use std::io::BufRead;
 
-use super::{FlatFields, LoadItem, ProductFileError, at, csv_error, whole_cell};
+use super::{FlatFields, LoadItem, ProductFileError, at, next_record, whole_cell};
 use crate::output::escape;
 
 const REQUIRED: [&str; 5] = ["sku", "title", "price", "currency", "quantity"];
@@ -111,11 +111,6 @@ impl<R: BufRead> Iterator for FlatRows<R> {
     type Item = Result<LoadItem, ProductFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let record = match self.records.next()? {
-            Ok(record) => record,
-            Err(e) => return Some(Err(csv_error(e))),
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        Some(self.row(&record, line))
+        Some(next_record(&mut self.records)?.and_then(|(record, line)| self.row(&record, line)))
     }
 }

@@ -8,23 +8,21 @@ use std::io::BufRead;
 
 use serde::Deserialize;
 
-use super::{FlatFields, LoadItem, ProductFileError, Whole, at, checked_product, in_product};
+use super::{
+    FlatFields, LoadItem, ProductFileError, TextLines, Whole, at, checked_product, in_product,
+};
 use crate::catalog::{Image, Prices, Product, ProductStatus, Variant};
 use crate::price::Price;
 
 pub(super) struct JsonLines<R> {
-    reader: R,
-    line: u64,
-    buf: String,
+    lines: TextLines<R>,
     loaded_at: String,
 }
 
 impl<R> JsonLines<R> {
     pub(super) fn new(reader: R, loaded_at: String) -> JsonLines<R> {
         JsonLines {
-            reader,
-            line: 0,
-            buf: String::new(),
+            lines: TextLines::new(reader),
             loaded_at,
         }
     }
@@ -202,33 +200,14 @@ impl<R: BufRead> Iterator for JsonLines<R> {
     type Item = Result<LoadItem, ProductFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            self.line += 1;
-            match self.reader.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) => {
-                    return Some(Err(ProductFileError::Unreadable {
-                        line: self.line,
-                        message: format!("cannot read: {e}"),
-                    }));
-                }
-            }
-            let text = self.buf.trim_end_matches(['\n', '\r']);
-            let text = if self.line == 1 {
-                text.strip_prefix('\u{feff}').unwrap_or(text)
-            } else {
-                text
-            };
-            if text.trim().is_empty() {
-                continue;
-            }
-            let parsed: Line = match serde_json::from_str(text) {
-                Ok(p) => p,
-                Err(e) => return Some(Err(at(self.line, e.to_string()))),
-            };
-            return Some(parsed.into_item(self.line, &self.loaded_at));
-        }
+        let (line, text) = match self.lines.next_line()? {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        let parsed: Line = match serde_json::from_str(text) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(at(line, e.to_string()))),
+        };
+        Some(parsed.into_item(line, &self.loaded_at))
     }
 }

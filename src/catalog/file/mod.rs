@@ -15,8 +15,11 @@
 mod flat_csv;
 mod jsonl;
 mod nested_csv;
+mod stock;
 #[cfg(test)]
 mod tests;
+
+pub use stock::{StockLine, read_stock};
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -58,7 +61,7 @@ impl Format {
             "jsonl" | "ndjson" => Ok(Format::JsonLines),
             "csv" => Ok(Format::Csv),
             other => Err(ProductFileError::File(format!(
-                "unknown product file type `.{other}`; use .jsonl (JSON Lines) or .csv"
+                "unknown file type `.{other}`; use .jsonl (JSON Lines) or .csv"
             ))),
         }
     }
@@ -146,6 +149,65 @@ pub fn read_products<'r>(
             }
         }
     }
+}
+
+/// The lines of a text file that are not blank, with their numbers, read
+/// one at a time into one buffer (a UTF-8 byte order mark on the first line
+/// is dropped, as spreadsheet tools write one).
+struct TextLines<R> {
+    reader: R,
+    line: u64,
+    buf: String,
+}
+
+impl<R> TextLines<R> {
+    fn new(reader: R) -> TextLines<R> {
+        TextLines {
+            reader,
+            line: 0,
+            buf: String::new(),
+        }
+    }
+}
+
+impl<R: BufRead> TextLines<R> {
+    /// The next line that is not blank, without its line break; `None` at
+    /// the end of the file.
+    fn next_line(&mut self) -> Option<Result<(u64, &str), ProductFileError>> {
+        let (start, end) = loop {
+            self.buf.clear();
+            self.line += 1;
+            match self.reader.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(ProductFileError::Unreadable {
+                        line: self.line,
+                        message: format!("cannot read: {e}"),
+                    }));
+                }
+            }
+            let start = match self.line {
+                1 if self.buf.starts_with('\u{feff}') => '\u{feff}'.len_utf8(),
+                _ => 0,
+            };
+            let end = self.buf.trim_end_matches(['\n', '\r']).len().max(start);
+            if !self.buf[start..end].trim().is_empty() {
+                break (start, end);
+            }
+        };
+        Some(Ok((self.line, &self.buf[start..end])))
+    }
+}
+
+/// The next CSV record with its line, or the reader's error as a file error.
+fn next_record<R: std::io::Read>(
+    records: &mut csv::StringRecordsIntoIter<R>,
+) -> Option<Result<(csv::StringRecord, u64), ProductFileError>> {
+    Some(records.next()?.map_err(csv_error).map(|record| {
+        let line = record.position().map_or(0, |p| p.line());
+        (record, line)
+    }))
 }
 
 /// A CSV reader's error as a file error: bad bytes are unreadable (exit 2),

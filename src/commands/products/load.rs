@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::super::Outcome;
+use super::super::{Outcome, load_file};
 use crate::catalog::file::{Format, LoadItem, ProductFileError, at, read_products};
 use crate::context::Context;
 use crate::crash;
-use crate::error::{ErrorKind, Failure, KindContext as _};
+use crate::error::{ErrorKind, KindContext as _};
 use crate::output::{Report, count, escape};
 use crate::store::{LoadKey, StoreError, Tx, UpsertCounts};
 
@@ -46,9 +46,7 @@ impl Report for Loaded {
 }
 
 pub(super) fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome> {
-    let refused = |e: &dyn std::fmt::Display| {
-        Failure::refused(format!("{}: {e}; nothing was loaded", file.display()))
-    };
+    let refused = |e: &dyn std::fmt::Display| load_file::refused(file, e);
     let format = Format::of(file).map_err(|e| refused(&e))?;
     let reader = std::fs::File::open(file).with_kind_context(ErrorKind::Config, || {
         format!("cannot read `{}`", file.display())
@@ -88,24 +86,7 @@ pub(super) fn load(ctx: &Context, account: &str, file: &Path) -> Result<Outcome>
         crash::point("products-load");
         Ok((counts, variants))
     });
-    // The file's own problem is refused (exit 1); the store's is reported as is.
-    let (counts, variants) = match (result, failure) {
-        (Ok(done), _) => done,
-        (Err(_), Some(e @ ProductFileError::Unreadable { .. })) => {
-            return Err(Failure::config(format!(
-                "cannot read `{}`: {e}; nothing was loaded",
-                file.display()
-            ))
-            .into());
-        }
-        (Err(_), Some(e)) => return Err(refused(&e).into()),
-        (Err(e), None) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot load `{}`; nothing was loaded",
-                file.display()
-            )));
-        }
-    };
+    let (counts, variants) = result.map_err(|e| load_file::not_loaded(file, e, failure))?;
     Ok(Outcome::ok(Loaded {
         account: account.to_string(),
         file: file.to_path_buf(),

@@ -13,7 +13,7 @@ use crate::catalog::{Product, derive_handle};
 use crate::connector::PlatformIds;
 use crate::error::Failure;
 use crate::output::{Report, count, escape, or_dash, table, when, write_table};
-use crate::store::{ExportState, Store};
+use crate::store::{ExportState, Store, StoredLevel};
 
 #[derive(Serialize)]
 struct ListingRow {
@@ -36,6 +36,9 @@ struct Show {
     handle: String,
     product: Option<Product>,
     revision: Option<i64>,
+    /// Each variant's stock per location as `stock load` (or the product
+    /// file) set it: on hand, reserved, when it was counted.
+    stock_levels: Vec<StoredLevel>,
     listings: Vec<ListingRow>,
     /// Where the product stands with each channel's export (quarantine,
     /// pending deletion).
@@ -67,15 +70,27 @@ pub(super) fn show(
             None => vec![key.to_string()],
         };
         let revision = tx.product_revision(&handle)?;
+        let stock_levels = match &product {
+            Some(p) => tx.stock_levels(&p.skus().collect::<Vec<_>>())?,
+            None => Vec::new(),
+        };
         let listings = tx.listings_for(&handle, &skus)?;
         let exports = tx.export_states(&handle, threshold)?;
         let ids = match &product {
             Some(p) => tx.platform_ids_for(p)?,
             None => Vec::new(),
         };
-        Ok((product, handle, revision, listings, exports, ids))
+        Ok((
+            product,
+            handle,
+            revision,
+            stock_levels,
+            listings,
+            exports,
+            ids,
+        ))
     })?;
-    let (product, handle, revision, listings, exports, ids) = found;
+    let (product, handle, revision, stock_levels, listings, exports, ids) = found;
     if product.is_none() && listings.is_empty() && exports.is_empty() {
         return Err(not_found(&account, key));
     }
@@ -85,6 +100,7 @@ pub(super) fn show(
         handle,
         product,
         revision,
+        stock_levels,
         listings: listings
             .into_iter()
             .map(|l| ListingRow {
@@ -123,7 +139,7 @@ impl Report for Show {
     fn write_human(&self, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "account:     {}", self.account)?;
         match &self.product {
-            Some(p) => write_product(out, p, self.revision)?,
+            Some(p) => write_product(out, p, self.revision, &self.stock_levels)?,
             None => writeln!(
                 out,
                 "handle:      {} (not in the catalog; what the channels hold or still owe follows)",
@@ -191,7 +207,12 @@ impl Report for Show {
     }
 }
 
-fn write_product(out: &mut dyn Write, p: &Product, revision: Option<i64>) -> io::Result<()> {
+fn write_product(
+    out: &mut dyn Write,
+    p: &Product,
+    revision: Option<i64>,
+    levels: &[StoredLevel],
+) -> io::Result<()> {
     writeln!(out, "handle:      {}", escape(&p.handle))?;
     writeln!(out, "title:       {}", escape(&p.title))?;
     writeln!(out, "status:      {}", p.status)?;
@@ -234,7 +255,15 @@ fn write_product(out: &mut dyn Write, p: &Product, revision: Option<i64>) -> io:
             .iter()
             .map(|pr| pr.with_minor_units().to_string())
             .collect();
-        let stock: Vec<String> = v.stock.iter().map(|(l, n)| format!("{l} {n}")).collect();
+        let stock: Vec<String> = levels
+            .iter()
+            .map(|s| &s.level)
+            .filter(|l| l.sku == v.sku)
+            .map(|l| match l.reserved {
+                0 => format!("{} {}", l.location, l.on_hand),
+                reserved => format!("{} {} ({reserved} reserved)", l.location, l.on_hand),
+            })
+            .collect();
         let attributes: Vec<String> = v
             .attributes
             .iter()

@@ -23,6 +23,7 @@ mod migrate;
 mod products;
 mod quarantine;
 mod removal;
+mod stock;
 
 use std::collections::HashMap;
 
@@ -39,6 +40,7 @@ pub(crate) use migrate::migrate_flat_catalog;
 pub use products::LoadKey;
 pub use quarantine::{ExportState, Quarantined};
 pub use removal::{DeletionResult, PendingDeletion, Removed};
+pub use stock::{StockCounts, StockUpdate, StoredLevel};
 
 /// What an upsert did, product by product.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

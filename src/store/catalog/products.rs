@@ -206,9 +206,20 @@ impl Tx<'_> {
         for sku in stored.skus.iter().filter(|s| !now.contains(s.as_str())) {
             self.variant_left(&p.handle, sku, at)?;
         }
-        for sku in p.skus() {
-            self.db
-                .execute_deferred("DELETE FROM stock_levels WHERE sku = ?1", params![sku])?;
+        for variant in &p.variants {
+            // A location the product no longer lists goes; one it keeps
+            // keeps its `reserved`, which only `stock load` sets.
+            let stored: Vec<String> = self.db.query(
+                "SELECT location FROM stock_levels WHERE sku = ?1",
+                params![variant.sku],
+                |r| r.get(0),
+            )?;
+            for location in stored.iter().filter(|l| !variant.stock.contains_key(*l)) {
+                self.db.execute_deferred(
+                    "DELETE FROM stock_levels WHERE sku = ?1 AND location = ?2",
+                    params![variant.sku, location],
+                )?;
+            }
         }
         self.write_variants(&p, at)?;
         Ok(Written::Updated)
@@ -226,7 +237,8 @@ impl Tx<'_> {
             for (location, on_hand) in &variant.stock {
                 self.db.execute_deferred(
                     "INSERT INTO stock_levels (sku, location, on_hand, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4)",
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sku, location) DO UPDATE SET \
+                     on_hand = excluded.on_hand, updated_at = excluded.updated_at",
                     params![variant.sku, location, on_hand, Millis(at)],
                 )?;
             }
