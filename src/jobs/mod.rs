@@ -6,6 +6,7 @@ pub mod compare;
 pub mod export;
 pub mod idle;
 pub mod import;
+mod pages;
 mod journal;
 pub mod preview;
 pub mod runner;
