@@ -742,12 +742,8 @@ export-products = "1h"
 
     #[test]
     fn a_concurrency_above_the_types_is_a_warning_and_the_types_applies() {
-        let with = |own: &str| {
-            BASE.replace(
-                "[channels.a.auth]",
-                &format!("{own}\n[channels.a.auth]"),
-            )
-        };
+        let with =
+            |own: &str| BASE.replace("[channels.a.auth]", &format!("{own}\n[channels.a.auth]"));
         assert_eq!(codes(&with("concurrency = 1"), true), vec![]);
         let text = with("concurrency = 4");
         let config = AccountConfig::parse(Path::new("t.toml"), &text).unwrap();

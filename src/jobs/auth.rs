@@ -4,7 +4,6 @@
 //! engineering-notes: refresh under a per-channel lock after re-reading the
 //! store; mark the refresh in flight; commit a rotated token before use).
 
-
 use anyhow::{Context as _, Result};
 use jiff::{SignedDuration, Timestamp};
 

@@ -6,8 +6,8 @@ pub mod compare;
 pub mod export;
 pub mod idle;
 pub mod import;
-mod pages;
 mod journal;
+mod pages;
 pub mod preview;
 pub mod runner;
 

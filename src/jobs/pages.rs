@@ -225,7 +225,10 @@ mod tests {
             ]
         );
         // Each page followed as guessed: the window stayed full, never wider.
-        assert_eq!(server.asked(), [None, at("10"), at("20"), at("30"), at("40")]);
+        assert_eq!(
+            server.asked(),
+            [None, at("10"), at("20"), at("30"), at("40")]
+        );
     }
 
     #[tokio::test]

@@ -281,7 +281,11 @@ fn a_concurrent_import_killed_after_its_first_page_resumes_there_and_converges(c
     let account = env.account_text();
 
     let (died, out) = env.run_killed_at("import-page-committed", ["run-once"]);
-    assert!(died, "the run did not reach its first commit:\n{}", describe(&out));
+    assert!(
+        died,
+        "the run did not reach its first commit:\n{}",
+        describe(&out)
+    );
     assert_sound(&env, &account, "killed after the first page");
     assert_eq!(
         env.catalog_count(),
