@@ -59,6 +59,14 @@ pub struct ChannelType {
         deserialize_with = "crate::config::model::whole::at_least_one"
     )]
     pub max_request_bytes: Option<NonZeroUsize>,
+    /// Import pages a channel of the type may have in flight at once (1
+    /// when absent). Only connectors that page by offset use more than one.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::config::model::whole::at_least_one"
+    )]
+    pub concurrency: Option<NonZeroUsize>,
     /// How long after a create the platform's look-ups surely see it: the
     /// write journal closes an intent only after a reconcile that ran at
     /// least this long after the intent started ([`DEFAULT_SETTLE`] when
@@ -164,6 +172,7 @@ impl ChannelType {
             page_size: self.page_size.map_or(1, NonZeroUsize::get),
             batch_size: self.batch_size.map_or(1, NonZeroUsize::get),
             max_request_bytes: self.max_request_bytes.map(NonZeroUsize::get),
+            concurrency: self.concurrency.map_or(1, NonZeroUsize::get),
         }
     }
 
@@ -180,6 +189,7 @@ impl ChannelType {
                 (Some(most), wanted) => Some(lower(most, wanted)),
                 (None, wanted) => wanted.map(NonZeroUsize::get),
             },
+            concurrency: lower(own.concurrency, channel.concurrency),
         }
     }
 
@@ -375,6 +385,7 @@ mod tests {
                 page_size: 500,
                 batch_size: 100,
                 max_request_bytes: None,
+                concurrency: 1,
             }
         );
         assert_eq!(beta.auth_methods(), [AuthMethod::Oauth2]);
@@ -496,6 +507,29 @@ mod tests {
             let ch = channel(own);
             assert_eq!(paced.channel_rate_limit(&ch), on_paced, "{own}");
             assert_eq!(beta.channel_rate_limit(&ch), on_unlimited, "{own}");
+        }
+    }
+
+    #[test]
+    fn a_channel_may_only_lower_its_types_concurrency() {
+        let capabilities = Capabilities::built_in();
+        let medusa = capabilities.get("medusa").unwrap();
+        let beta = capabilities.get("beta-rest").unwrap();
+        let channel = |own: &str| -> ChannelConfig {
+            toml::from_str(&format!(
+                "type = \"medusa\"\nbase-url = \"https://x.example\"\n{own}"
+            ))
+            .unwrap()
+        };
+        for (own, on_medusa, on_beta) in [
+            ("", 3, 1),
+            ("concurrency = 2", 2, 1),
+            ("concurrency = 1", 1, 1),
+            ("concurrency = 8", 3, 1),
+        ] {
+            let ch = channel(own);
+            assert_eq!(medusa.channel_limits(&ch).concurrency, on_medusa, "{own}");
+            assert_eq!(beta.channel_limits(&ch).concurrency, on_beta, "{own}");
         }
     }
 

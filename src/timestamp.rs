@@ -35,9 +35,20 @@ pub fn parse_instant(text: &str) -> Result<Timestamp, InstantError> {
     }
 }
 
-fn in_range(at: Timestamp) -> bool {
+/// `[EARLIEST, LATEST + 1 s)`, parsed once: an import checks every
+/// product's `updated_at` against it, and parsing the bounds each time made
+/// three parses of one.
+static RANGE: std::sync::LazyLock<(Timestamp, Timestamp)> = std::sync::LazyLock::new(|| {
     let bound = |text: &str| text.parse::<Timestamp>().expect("a valid bound");
-    at >= bound(EARLIEST) && at < bound(LATEST) + jiff::SignedDuration::from_secs(1)
+    (
+        bound(EARLIEST),
+        bound(LATEST) + jiff::SignedDuration::from_secs(1),
+    )
+});
+
+fn in_range(at: Timestamp) -> bool {
+    let (earliest, after_latest) = *RANGE;
+    at >= earliest && at < after_latest
 }
 
 #[cfg(test)]

@@ -204,6 +204,7 @@ fn check_channel(
                     channel.max_request_bytes,
                     limits.max_request_bytes.unwrap_or(usize::MAX),
                 ),
+                ("concurrency", channel.concurrency, limits.concurrency),
             ] {
                 if let Some(wanted) = wanted.filter(|w| w.get() > most) {
                     findings.push(
@@ -737,6 +738,30 @@ export-products = "1h"
             ),
             vec![]
         );
+    }
+
+    #[test]
+    fn a_concurrency_above_the_types_is_a_warning_and_the_types_applies() {
+        let with =
+            |own: &str| BASE.replace("[channels.a.auth]", &format!("{own}\n[channels.a.auth]"));
+        assert_eq!(codes(&with("concurrency = 1"), true), vec![]);
+        let text = with("concurrency = 4");
+        let config = AccountConfig::parse(Path::new("t.toml"), &text).unwrap();
+        let found: Vec<String> =
+            validate_account("acme", &config, &Capabilities::built_in(), &|_| true)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        assert_eq!(
+            found,
+            [
+                "acme/a: warning[limit-above-type]: concurrency 4 is above beta-rest's 1: a channel may only lower its type's limits, so 1 applies"
+            ]
+        );
+        let error = AccountConfig::parse(Path::new("t.toml"), &with("concurrency = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at least 1"), "{error}");
     }
 
     #[test]

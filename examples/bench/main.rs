@@ -518,7 +518,7 @@ fn export(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
         run.wall,
         "bare client, batches of 100",
         floor,
-        f64::NAN,
+        2.0,
     );
 
     let again = env.run(&["run-once", "--json", "--force", "--job", "export-products"])?;

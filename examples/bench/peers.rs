@@ -50,7 +50,8 @@ pub fn vendure(variants: u32, table: &mut Table) -> Result<()> {
         tool,
         &format!("bare GraphQL client, pages of {page_size}"),
         bare,
-        1.2,
+        // Issue 20: faster than a bare sequential client.
+        0.75,
     );
     Ok(())
 }
@@ -86,7 +87,8 @@ pub fn medusa(products: usize, table: &mut Table) -> Result<()> {
         tool,
         &format!("bare REST client, pages of {page_size}"),
         bare,
-        1.2,
+        // Issue 20: faster than a bare sequential client.
+        0.75,
     );
     Ok(())
 }

@@ -75,6 +75,7 @@ impl Report for TypeRow {
         let limits = c.limits();
         writeln!(out, "page-size:       {}", limits.page_size)?;
         writeln!(out, "batch-size:      {}", limits.batch_size)?;
+        writeln!(out, "concurrency:     {}", limits.concurrency)?;
         writeln!(
             out,
             "rate-limit:      {}",

@@ -82,6 +82,13 @@ pub struct ChannelConfig {
         deserialize_with = "whole::at_least_one"
     )]
     pub max_request_bytes: Option<NonZeroUsize>,
+    /// Lowers the type's `concurrency` (import pages in flight at once).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::at_least_one"
+    )]
+    pub concurrency: Option<NonZeroUsize>,
     /// The fields this channel's export owns (`title`, `prices`, ...): an
     /// update writes only these. Absent: all. Checked by `validate`
     /// (`unknown-export-field`).

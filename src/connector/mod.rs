@@ -99,6 +99,10 @@ pub struct Limits {
     /// cuts batches to it with [`Connector::request_bytes`], and an item too
     /// large alone is refused for its product without being sent.
     pub max_request_bytes: Option<usize>,
+    /// Import pages asked for at once (capability `concurrency`), where the
+    /// connector knows the next page's cursor before the page comes back
+    /// ([`Connector::cursor_after`]); 1 is one page at a time.
+    pub concurrency: usize,
 }
 
 impl Limits {
@@ -504,6 +508,18 @@ pub trait Connector {
     /// offset, unseen; such an import starts its (short) listing again.
     fn resumes_incremental_listings(&self) -> bool {
         true
+    }
+
+    /// The cursor of the page after the page at `cursor`, when it is known
+    /// before that page comes back (offset paging: the offset plus the page
+    /// size); `None` (the default) when only the page can tell (a cursor
+    /// the platform hands out, a keyset). The import job asks for up to
+    /// `limits().concurrency` pages along these at once, and takes a page
+    /// only when the page before it named that same cursor as its
+    /// `next_cursor`: a guess the listing proves wrong (a short page, a
+    /// phase's end) is dropped and asked for again from the real cursor.
+    fn cursor_after(&self, _cursor: Option<&str>, _since: Option<Timestamp>) -> Option<String> {
+        None
     }
 
     /// About how many bytes `item` adds to an export request, for cutting

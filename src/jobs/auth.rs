@@ -4,8 +4,6 @@
 //! engineering-notes: refresh under a per-channel lock after re-reading the
 //! store; mark the refresh in flight; commit a rotated token before use).
 
-use std::cell::RefCell;
-
 use anyhow::{Context as _, Result};
 use jiff::{SignedDuration, Timestamp};
 
@@ -269,14 +267,17 @@ pub async fn access_token(ch: &ChannelRun, force: bool) -> Result<String> {
 /// once and the request retried once.
 pub struct Access<'a> {
     ch: &'a ChannelRun,
-    token: RefCell<Option<String>>,
+    /// One token for every request of the job: pages in flight at once
+    /// wait for the first to fetch it, and the first to see it refused
+    /// refreshes it for all.
+    token: tokio::sync::Mutex<Option<String>>,
 }
 
 impl<'a> Access<'a> {
     pub fn new(ch: &'a ChannelRun) -> Access<'a> {
         Access {
             ch,
-            token: RefCell::new(None),
+            token: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -285,13 +286,15 @@ impl<'a> Access<'a> {
         request: impl AsyncFn(&str) -> Result<T, ChannelError>,
     ) -> Result<T> {
         let ch = self.ch;
-        let cached = self.token.borrow().clone();
-        let token = match cached {
-            Some(token) => token,
-            None => {
-                let token = access_token(ch, false).await?;
-                *self.token.borrow_mut() = Some(token.clone());
-                token
+        let token = {
+            let mut cached = self.token.lock().await;
+            match &*cached {
+                Some(token) => token.clone(),
+                None => {
+                    let token = access_token(ch, false).await?;
+                    *cached = Some(token.clone());
+                    token
+                }
             }
         };
         let api_key = ch
@@ -301,9 +304,19 @@ impl<'a> Access<'a> {
             .is_some_and(|a| a.method() == AuthMethod::ApiKey);
         match request(&token).await {
             Err(ChannelError::Unauthorized { .. }) if !api_key => {
-                tracing::info!(channel = %ch.channel_id, "access token rejected (401); refreshing once");
-                let token = access_token(ch, true).await?;
-                *self.token.borrow_mut() = Some(token.clone());
+                let token = {
+                    let mut cached = self.token.lock().await;
+                    match &*cached {
+                        // Another request of the job refreshed it already.
+                        Some(newer) if *newer != token => newer.clone(),
+                        _ => {
+                            tracing::info!(channel = %ch.channel_id, "access token rejected (401); refreshing once");
+                            let token = access_token(ch, true).await?;
+                            *cached = Some(token.clone());
+                            token
+                        }
+                    }
+                };
                 request(&token).await.map_err(|err| ch.explain(err))
             }
             other => other.map_err(|err| ch.explain(err)),

@@ -21,6 +21,7 @@ use jiff::Timestamp;
 
 use super::ChannelRun;
 use super::auth::Access;
+use super::pages::PageWindow;
 use crate::catalog::{Product, ProductError};
 use crate::connector::{ChannelError, PageRequest, ProductPage, Skipped};
 use crate::crash;
@@ -37,9 +38,11 @@ const MAX_PAGES: usize = 100_000;
 /// named in the summary; the others are in). Success is recorded in the
 /// same transaction as the last page.
 ///
-/// Page N is committed on a blocking thread while page N+1 is fetched, so the
-/// store's work overlaps the network's; page N+1 is looked at only after page N
-/// is committed, so a crash still resumes after the last committed page.
+/// Page N is committed on a blocking thread while page N+1 (and, where the
+/// channel pages by offset, up to its `concurrency` pages in all) is
+/// fetched, so the store's work overlaps the network's; page N+1 is looked
+/// at only after page N is committed, so a crash still resumes after the
+/// last committed page.
 pub async fn run(
     ch: &ChannelRun,
     run: RunId,
@@ -84,8 +87,11 @@ pub async fn run(
     let mut total: u64 = 0;
     let mut skips = Skips::default();
     let access = Access::new(ch);
+    let width = ch.connector.limits().concurrency;
     let mut restarted = false;
-    let mut page = match fetch_page(ch, &access, cursor.as_deref(), listing.since).await {
+    let mut pages = page_window(ch, &access, width, listing.since);
+    pages.ask_from(cursor.clone());
+    let mut page = match first_page(&mut pages).await {
         // The saved cursor of an interrupted import may have expired or been
         // invalidated on the channel: start over once, rather than fail on
         // every run until someone runs `--full`.
@@ -98,7 +104,9 @@ pub async fn run(
             (cursor, listing) = (None, fresh(progress.high_water));
             start_listing(ch, listing.since)?;
             restarted = true;
-            fetch_page(ch, &access, None, listing.since).await?
+            pages = page_window(ch, &access, width, listing.since);
+            pages.ask_from(None);
+            first_page(&mut pages).await?
         }
         other => other?,
     };
@@ -207,14 +215,11 @@ pub async fn run(
                 })
             })
         };
+        // The next pages come while this one is committed, but none is
+        // looked at before it is.
         let fetch_next = !last && page_number < MAX_PAGES;
-        let (saved, next) = tokio::join!(save, async {
-            if fetch_next {
-                Some(fetch_page(ch, &access, next_cursor.as_deref(), listing.since).await)
-            } else {
-                None
-            }
-        });
+        pages.follow(next_cursor.as_deref().filter(|_| fetch_next));
+        let saved = pages.while_doing(save).await;
         let saved = saved.context("the task saving an import page failed")??;
         crash::point("import-page-committed");
         progress_bar.set_position(total);
@@ -223,7 +228,7 @@ pub async fn run(
             PageSaved::Last(finished) => return Ok(finished),
             PageSaved::RemovalHeldBack(held) => return Err(removal_held_back(&ch.account, &held)),
         }
-        let Some(next) = next else {
+        let Some((_, next)) = pages.next().await else {
             return Err(Failure::new(
                 ErrorKind::Channel,
                 format!("stopped after {MAX_PAGES} pages: the channel's pagination does not end"),
@@ -273,6 +278,33 @@ fn start_listing(ch: &ChannelRun, since: Option<Timestamp>) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// The pages of a listing from `since`, up to `width` at once where the
+/// connector knows the cursors ahead ([`Connector::cursor_after`]).
+///
+/// [`Connector::cursor_after`]: crate::connector::Connector::cursor_after
+fn page_window<'a>(
+    ch: &'a ChannelRun,
+    access: &'a Access<'a>,
+    width: usize,
+    since: Option<Timestamp>,
+) -> PageWindow<'a, Result<ProductPage>> {
+    PageWindow::new(
+        width,
+        Box::new(move |cursor: Option<String>| {
+            Box::pin(async move { fetch_page(ch, access, cursor.as_deref(), since).await })
+        }),
+        Box::new(move |cursor| ch.connector.cursor_after(cursor, since)),
+    )
+}
+
+/// The page the window was just asked to start from.
+async fn first_page(pages: &mut PageWindow<'_, Result<ProductPage>>) -> Result<ProductPage> {
+    match pages.next().await {
+        Some((_, page)) => page,
+        None => unreachable!("a page was asked for"),
+    }
 }
 
 /// One page; its size is the channel's `page-size` (the connector's limits).

@@ -7,6 +7,7 @@ pub mod export;
 pub mod idle;
 pub mod import;
 mod journal;
+mod pages;
 pub mod preview;
 pub mod runner;
 

@@ -269,6 +269,64 @@ fn import_killed_at_named_points_and_at_random_converges(case: Case) {
     );
 }
 
+on_peers!(a_concurrent_import_killed_after_its_first_page_resumes_there_and_converges: medusa);
+/// Medusa pages by offset, so its import asks for several pages at once
+/// (`concurrency`). A kill right after the first page's commit leaves that
+/// page alone in the catalog, not the pages that had come back early; the
+/// next run goes on from it, and the one after picks up what changed.
+fn a_concurrent_import_killed_after_its_first_page_resumes_there_and_converges(case: Case) {
+    let peer = shop(case, 3100);
+    peer.seed(&Offer::numbered("CI-", 0..250, "5.00", peer.currency()));
+    let env = TestEnv::with_channel(
+        case.backend,
+        &*peer,
+        &[("auth-refresh", "1h"), ("import-products", "1h")],
+    );
+    env.set_master(CHANNEL);
+    // Five pages, three asked for at once.
+    env.set_channel_key(CHANNEL, "page-size = 50");
+    env.set_channel_key(CHANNEL, "concurrency = 3");
+    let account = env.account_text();
+
+    let (died, out) = env.run_killed_at("import-page-committed", ["run-once"]);
+    assert!(
+        died,
+        "the run did not reach its first commit:\n{}",
+        describe(&out)
+    );
+    assert_sound(&env, &account, "killed after the first page");
+    assert_eq!(
+        env.catalog_count(),
+        50,
+        "the catalog holds the first page and nothing that came back after it"
+    );
+    assert_eq!(
+        env.value(
+            "SELECT cursor FROM import_progress WHERE channel = ?1",
+            &[CHANNEL]
+        )
+        .as_deref(),
+        Some("products:50")
+    );
+
+    // The shop changes while the import is stopped.
+    peer.change("CI-00007", "7.77", 3);
+    let rows = env.run_once(&["--force", "--job", "import-products"]);
+    let resumed = rows.get(CHANNEL, "import-products");
+    assert_eq!(
+        (resumed.outcome.as_str(), resumed.items),
+        ("ran", 200),
+        "the resumed import reads the four pages after the committed one: {resumed:?}"
+    );
+    assert_eq!(env.catalog_count(), 250);
+    converge(
+        &env,
+        &["run-once", "--force", "--job", "import-products"],
+        "incremental after the resume",
+    );
+    assert_catalog_is_the_shop(&env, &*peer, "after the resume");
+}
+
 on_peers!(export_killed_at_named_points_and_at_random_converges: sandbox, sandbox_postgres, vendure, medusa);
 fn export_killed_at_named_points_and_at_random_converges(case: Case) {
     let peer = shop(case, 0);

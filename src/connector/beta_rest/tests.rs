@@ -946,6 +946,7 @@ fn connector(base: &Url, page_size: usize, batch_size: usize) -> Box<dyn Connect
             page_size,
             batch_size,
             max_request_bytes: None,
+            concurrency: 1,
         },
         options: fast(),
         sales_channel_id: None,

@@ -169,6 +169,11 @@ impl Connector for Medusa {
         })
     }
 
+    /// Offsets: while pages are full, the next starts a page-size further.
+    fn cursor_after(&self, cursor: Option<&str>, _since: Option<Timestamp>) -> Option<String> {
+        super::import::cursor_after(cursor, self.limits.page_size)
+    }
+
     fn request_bytes(&self, item: &ExportItem<'_>) -> usize {
         super::export::request_bytes(item.product)
     }

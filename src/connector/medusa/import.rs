@@ -506,6 +506,26 @@ impl MedusaClient {
     }
 }
 
+/// The cursor of the page after the page at `cursor` (`limit` a page) as
+/// it is while the listing goes on: that page full. Only the page can say
+/// that the listing (or its phase) ends, or that it came back short.
+pub fn cursor_after(cursor: Option<&str>, limit: usize) -> Option<String> {
+    let step = limit.max(1) as u64;
+    let after = match cursor.map(ImportCursor::decode).transpose().ok()? {
+        None => ImportCursor::Products { offset: step },
+        Some(ImportCursor::Products { offset }) => ImportCursor::Products {
+            offset: offset + step,
+        },
+        Some(ImportCursor::Stock { offset }) => ImportCursor::Stock {
+            offset: offset + step,
+        },
+        Some(ImportCursor::Deleted { offset }) => ImportCursor::Deleted {
+            offset: offset + step,
+        },
+    };
+    Some(after.encode())
+}
+
 /// The offset of the next page, or `None` after the last one.
 fn next_offset(offset: u64, got: usize, count: Option<u64>, limit: usize) -> Option<u64> {
     let next = offset + got as u64;
@@ -594,6 +614,30 @@ mod tests {
             Some(ImportCursor::Deleted { offset: 0 })
         );
         assert_eq!(ImportCursor::Deleted { offset: 3 }.after_phase(true), None);
+    }
+
+    #[test]
+    fn the_page_after_a_full_page_is_known_ahead_in_every_phase() {
+        assert_eq!(cursor_after(None, 200).as_deref(), Some("products:200"));
+        assert_eq!(
+            cursor_after(Some("products:400"), 200).as_deref(),
+            Some("products:600")
+        );
+        assert_eq!(
+            cursor_after(Some("stock:0"), 50).as_deref(),
+            Some("stock:50")
+        );
+        assert_eq!(
+            cursor_after(Some("deleted:10"), 5).as_deref(),
+            Some("deleted:15")
+        );
+        assert_eq!(cursor_after(Some("nope"), 5), None);
+        // Each guess is what a full page's own next cursor is.
+        let offset = next_offset(400, 200, Some(1000), 200).unwrap();
+        assert_eq!(
+            cursor_after(Some("products:400"), 200),
+            Some(ImportCursor::Products { offset }.encode())
+        );
     }
 
     #[test]
