@@ -1053,13 +1053,8 @@ fn comparable(desired: &mut Product, current: &Product) {
                 .collect();
         }
     }
-    // Medusa keeps no order of categories or tags: the same set is no change.
-    if same_set(&desired.categories, &current.categories) {
-        desired.categories = current.categories.clone();
-    }
-    if same_set(&desired.tags, &current.tags) {
-        desired.tags = current.tags.clone();
-    }
+    // Medusa keeps no order of categories or tags.
+    desired.follow_unordered(current);
 }
 
 fn same_set(a: &[String], b: &[String]) -> bool {
