@@ -3,7 +3,8 @@
 //! and SIGTERM, the next run at once) is repaired; a variant without a
 //! price gets it; a SKU held twice is refused by name; a Medusa master's
 //! multi-variant product goes to another Medusa whole, and an edit on the
-//! master changes exactly that on the other shop.
+//! master changes exactly that on the other shop; an option value renamed
+//! or added on the catalog changes the product's option.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -776,5 +777,81 @@ fn stock_goes_to_and_comes_from_each_mapped_medusa_location() {
             &json!({"berlin": 12, "default": 2}),
         ],
         "{shown:#}"
+    );
+}
+
+/// The option values of `handle`'s option on Medusa, sorted, and each
+/// variant's value by SKU.
+fn option_values(peer: &MedusaShop, handle: &str) -> (Vec<String>, BTreeMap<String, String>) {
+    let product = peer.wait(peer.admin.product_json(handle));
+    let options = product["options"].as_array().expect("options");
+    assert_eq!(options.len(), 1, "{product:#}");
+    let mut values: Vec<String> = options[0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|v| v["value"].as_str().expect("value").to_string())
+        .collect();
+    values.sort();
+    let by_sku = product["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| {
+            (
+                v["sku"].as_str().expect("sku").to_string(),
+                v["options"][0]["value"]
+                    .as_str()
+                    .expect("value")
+                    .to_string(),
+            )
+        })
+        .collect();
+    (values, by_sku)
+}
+
+#[test]
+fn an_option_value_renamed_or_added_on_the_catalog_changes_the_medusa_products_option() {
+    let peer = MedusaShop::start();
+    let env = medusa_env(&peer);
+    env.load_jsonl(
+        "catalog.jsonl",
+        &[shirt(1, &["S", "M"], "19.90", "21.00", "<p>Tee</p>")],
+    );
+    converge(&env, "first export");
+    let before = peer.wait(peer.admin.product_json("shirt-1"));
+
+    // `M` is renamed `Medium` on the catalog, and a size `L` is added.
+    let mut next = shirt(1, &["S", "M", "L"], "19.90", "21.00", "<p>Tee</p>");
+    next["variants"][1]["option_values"] = json!(["Medium"]);
+    env.load_jsonl("renamed.jsonl", &[next]);
+    let out = converge(&env, "export of the renamed and the added value");
+    let (values, by_sku) = option_values(&peer, "shirt-1");
+    assert_eq!(
+        values,
+        ["L", "Medium", "S"],
+        "the old `M` is gone, the new values are there: {out}"
+    );
+    assert_eq!(
+        by_sku,
+        BTreeMap::from([
+            ("SH1-L".to_string(), "L".to_string()),
+            ("SH1-M".to_string(), "Medium".to_string()),
+            ("SH1-S".to_string(), "S".to_string()),
+        ])
+    );
+    let after = peer.wait(peer.admin.product_json("shirt-1"));
+    let id_of = |product: &Value, sku: &str| {
+        product["variants"]
+            .as_array()
+            .expect("variants")
+            .iter()
+            .find(|v| v["sku"] == sku)
+            .map(|v| v["id"].clone())
+    };
+    assert_eq!(
+        id_of(&after, "SH1-M"),
+        id_of(&before, "SH1-M"),
+        "the renamed variant is the same variant, not made again"
     );
 }

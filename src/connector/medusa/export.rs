@@ -402,6 +402,8 @@ impl MedusaClient {
             let mut variant_updates = Vec::new();
             let mut deletes = Vec::new();
             let mut added: Vec<&Variant> = Vec::new();
+            // Existing variants given another option value.
+            let mut revalued: Vec<&Variant> = Vec::new();
             for change in &changes.variants {
                 match change {
                     VariantDiff::Added { sku } => {
@@ -423,6 +425,9 @@ impl MedusaClient {
                             continue;
                         };
                         let owned: FieldSet = changes.iter().map(|c| c.field).collect();
+                        if owned.contains(Field::Options) {
+                            revalued.push(variant);
+                        }
                         if let Some(update) = variant_update(&desired, variant, wire, owned) {
                             variant_updates.push(update);
                         }
@@ -433,6 +438,17 @@ impl MedusaClient {
                         }
                     }
                 }
+            }
+            // The option values new and revalued variants use must exist
+            // on the product's options first.
+            let valued: Vec<&Variant> = added.iter().chain(&revalued).copied().collect();
+            if !valued.is_empty()
+                && let Err(why) = self
+                    .add_option_values(credential, &desired, held, &valued)
+                    .await?
+            {
+                failed.insert(n, why);
+                continue;
             }
             if !variant_updates.is_empty() || !deletes.is_empty() {
                 touched.insert(n);
@@ -450,6 +466,14 @@ impl MedusaClient {
                     .await
                 {
                     failed.insert(n, item_error(err)?);
+                    continue;
+                }
+                if !revalued.is_empty()
+                    && let Err(why) = self
+                        .remove_unused_values(credential, &desired, held)
+                        .await?
+                {
+                    failed.insert(n, why);
                     continue;
                 }
             }
@@ -524,8 +548,8 @@ impl MedusaClient {
         Ok(())
     }
 
-    /// Adds variants to a held product: the option values they need, then
-    /// one journalled create. `Ok(Err(why))` when Medusa refused.
+    /// Adds variants to a held product (whose options have the values they
+    /// need): one journalled create. `Ok(Err(why))` when Medusa refused.
     #[allow(clippy::too_many_arguments)]
     async fn add_variants(
         &self,
@@ -537,12 +561,6 @@ impl MedusaClient {
         journal: &dyn Journal,
         levels: &mut Levels,
     ) -> Result<Result<(PlatformIds, Vec<(String, String)>), String>, ChannelError> {
-        if let Err(why) = self
-            .add_option_values(credential, &job.desired, held, added)
-            .await?
-        {
-            return Ok(Err(why));
-        }
         let skus: Vec<String> = added.iter().map(|v| v.sku.clone()).collect();
         let intent = journal.intent(&job.desired.handle, "create-variants", &skus)?;
         let creates: Vec<Value> = added
@@ -597,14 +615,14 @@ impl MedusaClient {
         Ok(Ok((ids, errors)))
     }
 
-    /// Adds the option values new variants use that the product's options
+    /// Adds the option values `variants` use that the product's options
     /// lack (`/admin/products/{id}/options/batch`).
     async fn add_option_values(
         &self,
         credential: Credential<'_>,
         desired: &Product,
         held: &WireProduct,
-        added: &[&Variant],
+        variants: &[&Variant],
     ) -> Result<Result<(), String>, ChannelError> {
         if desired.options.is_empty() {
             return Ok(Ok(()));
@@ -617,7 +635,7 @@ impl MedusaClient {
                 )));
             };
             let have: BTreeSet<&str> = option.values.iter().map(|v| v.value.as_str()).collect();
-            let new: BTreeSet<&str> = added
+            let new: BTreeSet<&str> = variants
                 .iter()
                 .filter_map(|v| v.option_values.get(i).map(String::as_str))
                 .filter(|v| !have.contains(v))
@@ -631,9 +649,65 @@ impl MedusaClient {
         if update.is_empty() {
             return Ok(Ok(()));
         }
-        let path = format!("admin/products/{}/options/batch", held.id);
         // Adds values by name to an option; a second add of the same value
         // is refused, never made twice.
+        self.update_options(credential, held, update).await
+    }
+
+    /// Removes the values of the product's options that its variants used
+    /// before a change and no variant of `desired` uses after it (a renamed
+    /// value's old name); values no variant ever used are the shop's own.
+    async fn remove_unused_values(
+        &self,
+        credential: Credential<'_>,
+        desired: &Product,
+        held: &WireProduct,
+    ) -> Result<Result<(), String>, ChannelError> {
+        let used_before: BTreeSet<(&str, &str)> = held
+            .variants
+            .iter()
+            .filter(|v| v.deleted_at.is_none())
+            .flat_map(|v| &v.options)
+            .filter_map(|o| Some((o.option_id.as_deref()?, o.value.as_str())))
+            .collect();
+        let mut update = Vec::new();
+        for (i, name) in desired.options.iter().enumerate() {
+            let Some(option) = held.options.iter().find(|o| &o.title == name) else {
+                continue;
+            };
+            let used_after: BTreeSet<&str> = desired
+                .variants
+                .iter()
+                .filter_map(|v| v.option_values.get(i).map(String::as_str))
+                .collect();
+            let doomed: Vec<&str> = option
+                .values
+                .iter()
+                .filter(|v| {
+                    used_before.contains(&(option.id.as_str(), v.value.as_str()))
+                        && !used_after.contains(v.value.as_str())
+                })
+                .filter_map(|v| v.id.as_deref())
+                .collect();
+            if !doomed.is_empty() {
+                update.push(json!({"product_option_id": option.id, "remove": doomed}));
+            }
+        }
+        if update.is_empty() {
+            return Ok(Ok(()));
+        }
+        // Removes values by id: a second removal finds nothing to remove.
+        self.update_options(credential, held, update).await
+    }
+
+    /// `update` of `/admin/products/{id}/options/batch`.
+    async fn update_options(
+        &self,
+        credential: Credential<'_>,
+        held: &WireProduct,
+        update: Vec<Value>,
+    ) -> Result<Result<(), String>, ChannelError> {
+        let path = format!("admin/products/{}/options/batch", held.id);
         match self
             .post::<serde::de::IgnoredAny>(
                 &path,
