@@ -429,21 +429,10 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
     let on_shop = shop.wait(shop.admin.product_json("tee"));
     assert_tee(&on_shop, "<p>Softer cotton</p>", "24.5", &TEE_IMAGES);
     let shop_after = shop.wait(shop.admin.products());
-    let changed: Vec<String> = shop_after
-        .iter()
-        .flat_map(|p| &p.variants)
-        .filter(|after| {
-            let before = shop_before
-                .iter()
-                .flat_map(|p| &p.variants)
-                .find(|b| b.variant_id == after.variant_id);
-            before != Some(*after)
-        })
-        .map(|v| format!("{:?}", v.sku))
-        .collect();
+    let changed = changed_skus(&shop_before, &shop_after);
     assert_eq!(
         changed,
-        ["Some(\"TEE-M\")"],
+        [Some("TEE-M".to_string())],
         "exactly one variant changed on the shop"
     );
 }
@@ -534,6 +523,25 @@ pub(crate) fn edit_tee(master: &MedusaShop) {
         &format!("/admin/products/{}", m.product_id),
         json!({"description": "<p>Softer cotton</p>"}),
     ));
+}
+
+/// The SKUs of the variants that differ between two readings of a shop.
+pub(crate) fn changed_skus(
+    before: &[test_support::peer::medusa::MedusaProduct],
+    after: &[test_support::peer::medusa::MedusaProduct],
+) -> Vec<Option<String>> {
+    after
+        .iter()
+        .flat_map(|p| &p.variants)
+        .filter(|a| {
+            let earlier = before
+                .iter()
+                .flat_map(|p| &p.variants)
+                .find(|b| b.variant_id == a.variant_id);
+            earlier != Some(*a)
+        })
+        .map(|v| v.sku.clone())
+        .collect()
 }
 
 /// The tee as another Medusa holds it: options, three variants with

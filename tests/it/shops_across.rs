@@ -15,7 +15,7 @@ use test_support::peer::medusa::MedusaShop;
 use test_support::peer::vendure::{NewVariant, VendurePeer};
 use test_support::{CHANNEL, TestEnv};
 
-use crate::medusa_shop::{SIZES, TEE_EUR, assert_tee, edit_tee, make_tee};
+use crate::medusa_shop::{SIZES, TEE_EUR, assert_tee, changed_skus, edit_tee, make_tee};
 
 const IMPORT: [&str; 4] = ["run-once", "--force", "--job", "import-products"];
 const EXPORT: [&str; 4] = ["run-once", "--force", "--job", "export-products"];
@@ -195,19 +195,7 @@ fn a_vendure_masters_product_reaches_medusa_whole_and_an_edit_changes_exactly_th
     );
     let on_shop = medusa.wait(medusa.admin.product_json("tee"));
     assert_tee(&on_shop, EDITED_DESCRIPTION, "24.5", &[]);
-    let shop_after = medusa.wait(medusa.admin.products());
-    let changed: Vec<Option<String>> = shop_after
-        .iter()
-        .flat_map(|p| &p.variants)
-        .filter(|after| {
-            let before = shop_before
-                .iter()
-                .flat_map(|p| &p.variants)
-                .find(|b| b.variant_id == after.variant_id);
-            before != Some(*after)
-        })
-        .map(|v| v.sku.clone())
-        .collect();
+    let changed = changed_skus(&shop_before, &medusa.wait(medusa.admin.products()));
     assert_eq!(
         changed,
         [Some("TEE-M".to_string())],

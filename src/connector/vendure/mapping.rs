@@ -429,15 +429,13 @@ mod tests {
         }
     }
 
+    fn shirt_in_catalog(facets: &FacetCodes) -> Product {
+        to_catalog(&vendure_shirt(), &|_| false, &LocationMap::new(), facets).unwrap()
+    }
+
     #[test]
     fn a_vendure_product_maps_to_a_catalog_product_with_its_options_and_prices() {
-        let product = to_catalog(
-            &vendure_shirt(),
-            &|_| false,
-            &LocationMap::new(),
-            &FacetCodes::default(),
-        )
-        .unwrap();
+        let product = shirt_in_catalog(&FacetCodes::default());
         assert_eq!(
             (
                 product.handle.as_str(),
@@ -461,18 +459,13 @@ mod tests {
 
     #[test]
     fn categories_and_tags_are_the_values_of_the_channels_facets_in_id_order() {
-        let product = to_catalog(
-            &vendure_shirt(),
-            &|_| false,
-            &LocationMap::new(),
-            &FacetCodes::default(),
-        )
-        .unwrap();
+        let product = shirt_in_catalog(&FacetCodes::default());
         assert_eq!(product.categories, ["Summer", "Clothing > Shirts"]);
         assert_eq!(product.tags, ["cotton"], "the brand facet is not a tag");
-        let named = FacetCodes::new(Some("brand".into()), Some("category".into()));
-        let product =
-            to_catalog(&vendure_shirt(), &|_| false, &LocationMap::new(), &named).unwrap();
+        let product = shirt_in_catalog(&FacetCodes::new(
+            Some("brand".into()),
+            Some("category".into()),
+        ));
         assert_eq!(product.categories, ["Acme"]);
         assert_eq!(product.tags, ["Summer", "Clothing > Shirts"]);
     }
