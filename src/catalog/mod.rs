@@ -70,6 +70,15 @@ pub struct Product {
     pub id: Option<String>,
 }
 
+/// Sets `values` to `model` when both hold the same set of strings.
+pub fn take_order(values: &mut Vec<String>, model: &[String]) {
+    let set =
+        |list: &[String]| -> std::collections::BTreeSet<String> { list.iter().cloned().collect() };
+    if values.as_slice() != model && set(values) == set(model) {
+        *values = model.to_vec();
+    }
+}
+
 /// One sellable item of a product: one SKU, one combination of option values.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Variant {
@@ -231,6 +240,13 @@ impl<'de> Deserialize<'de> for Prices {
 }
 
 impl Product {
+    /// Takes `shop`'s order of categories and tags where they hold the same
+    /// set, for a shop that keeps no order of them: the same set is no change.
+    pub fn follow_unordered(&mut self, shop: &Product) {
+        take_order(&mut self.categories, &shop.categories);
+        take_order(&mut self.tags, &shop.tags);
+    }
+
     /// The variant with `sku`.
     pub fn variant(&self, sku: &str) -> Option<&Variant> {
         self.variants.iter().find(|v| v.sku == sku)

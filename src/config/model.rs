@@ -98,6 +98,15 @@ pub struct ChannelConfig {
     /// (`[channels.x.locations]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub locations: BTreeMap<String, String>,
+    /// The code of the facet whose values are a product's categories
+    /// (Vendure; [`crate::connector::vendure::mapping::CATEGORY_FACET`]
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_facet: Option<String>,
+    /// The code of the facet whose values are a product's tags (Vendure;
+    /// [`crate::connector::vendure::mapping::TAG_FACET`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_facet: Option<String>,
     #[serde(default)]
     pub auth: Option<AuthConfig>,
     #[serde(default)]

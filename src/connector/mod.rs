@@ -136,6 +136,10 @@ pub struct Settings {
     pub stock_location_id: Option<String>,
     /// Where the catalog's stock locations are on the platform.
     pub locations: LocationMap,
+    /// The facet codes of categories and tags, when not the platform's
+    /// defaults (Vendure).
+    pub category_facet: Option<String>,
+    pub tag_facet: Option<String>,
 }
 /// The secret-bearing input of [`Connector::authenticate`]; never logged.
 pub enum Authorization<'a> {

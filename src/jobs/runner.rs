@@ -493,6 +493,8 @@ fn channel_connector(
         sales_channel_id: channel.sales_channel_id.clone(),
         stock_location_id: channel.stock_location_id.clone(),
         locations: channel.locations.clone(),
+        category_facet: channel.category_facet.clone(),
+        tag_facet: channel.tag_facet.clone(),
     };
     Ok(connector::connect(&channel_type.protocol, settings)?)
 }

@@ -27,6 +27,7 @@ mod redirects;
 mod removal_guard;
 mod run_once;
 mod shop_input;
+mod shops_across;
 mod state;
 mod state_crash;
 mod stock;

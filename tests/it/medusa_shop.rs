@@ -3,8 +3,9 @@
 //! and SIGTERM, the next run at once) is repaired; a variant without a
 //! price gets it; a SKU held twice is refused by name; a Medusa master's
 //! multi-variant product goes to another Medusa whole, and an edit on the
-//! master changes exactly that on the other shop; a server crash in the
-//! middle of an export is repaired by the next run after the restart.
+//! master changes exactly that on the other shop; an option value renamed
+//! or added on the catalog changes the product's option; a server crash in
+//! the middle of an export is repaired by the next run after the restart.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -16,9 +17,14 @@ use test_support::peer::medusa::MedusaShop;
 use test_support::peer::{Listing, Peer};
 use test_support::{Backend, CHANNEL, TestEnv};
 
-const SIZES: [&str; 3] = ["S", "M", "L"];
+pub(crate) const SIZES: [&str; 3] = ["S", "M", "L"];
 /// The master's tee prices in EUR, by size.
-const TEE_EUR: [f64; 3] = [19.9, 20.9, 21.9];
+pub(crate) const TEE_EUR: [f64; 3] = [19.9, 20.9, 21.9];
+/// The master's tee images.
+const TEE_IMAGES: [&str; 2] = [
+    "https://img.example/tee-front.jpg",
+    "https://img.example/tee-back.jpg",
+];
 
 /// What a test loaded into the catalog, by SKU: the prices (currency ->
 /// amount as the catalog spells it) and the stock at `default`.
@@ -429,64 +435,7 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
  {
     let master = MedusaShop::start();
     let shop = MedusaShop::start();
-    // On the master, as its owner made them: a 3-variant shirt in EUR and
-    // USD with a description, 2 images, 2 categories, 2 tags and stock,
-    // and 200 simple products.
-    let category = |name: &str, parent: Option<&str>| {
-        let made = master.wait(master.admin.post(
-            "/admin/product-categories",
-            json!({"name": name, "is_active": true, "parent_category_id": parent}),
-        ));
-        made["product_category"]["id"].as_str().unwrap().to_string()
-    };
-    let clothing = category("Clothing", None);
-    let shirts = category("Shirts", Some(&clothing));
-    let summer = category("Summer", None);
-    let tags: Vec<Value> = ["cotton", "bestseller"]
-        .iter()
-        .map(|value| {
-            let made = master.wait(
-                master
-                    .admin
-                    .post("/admin/product-tags", json!({ "value": value })),
-            );
-            json!({"id": made["product_tag"]["id"]})
-        })
-        .collect();
-    let made = master.wait(master.admin.post(
-        "/admin/products",
-        json!({"title": "Tee", "handle": "tee", "status": "published", "description": "<p>Soft cotton</p>",
-               "options": [{"title": "Size", "values": SIZES}],
-               "images": [{"url": "https://img.example/tee-front.jpg"}, {"url": "https://img.example/tee-back.jpg"}],
-               "categories": [{"id": shirts}, {"id": summer}],
-               "tags": tags,
-               "sales_channels": [{"id": master.peer.sales_channel_id}],
-               "variants": SIZES.iter().enumerate().map(|(i, size)| json!({
-                   "title": format!("Tee {size}"), "sku": format!("TEE-{size}"), "variant_rank": i,
-                   "options": {"Size": size},
-                   "prices": [{"currency_code": "eur", "amount": TEE_EUR[i]},
-                              {"currency_code": "usd", "amount": 21 + i}]})).collect::<Vec<_>>()}),
-    ));
-    let levels: Vec<Value> = SIZES
-        .iter()
-        .enumerate()
-        .map(|(i, size)| {
-            let v = master.wait(master.admin.variant(&format!("TEE-{size}")));
-            json!({"inventory_item_id": v.inventory_item_id.unwrap(),
-                   "location_id": master.peer.stock_location_id, "stocked_quantity": 10 + i})
-        })
-        .collect();
-    master.wait(master.admin.post(
-        "/admin/inventory-items/location-levels/batch",
-        json!({ "create": levels }),
-    ));
-    assert!(made["product"]["id"].is_string());
-    master.wait(
-        master
-            .admin
-            .create_products(&test_support::peer::medusa::sample_products("P", 200)),
-    );
-
+    make_tee(&master);
     let env = TestEnv::builder()
         .channel(
             "master",
@@ -533,11 +482,94 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
 
     converge(&env, "first export to the other Medusa");
     let on_shop = shop.wait(shop.admin.product_json("tee"));
-    assert_tee(&on_shop, "<p>Soft cotton</p>", "22");
+    assert_tee(&on_shop, "<p>Soft cotton</p>", "22", &TEE_IMAGES);
     assert_eq!(shop.read_back().products.len(), 201);
     let shop_before = shop.wait(shop.admin.products());
 
-    // The master's owner edits one variant's USD price and the description.
+    edit_tee(&master);
+    let out = env.run(import);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let rows = env.run_once(&EXPORT[1..]);
+    assert_eq!(
+        rows.get(CHANNEL, "export-products").items,
+        1,
+        "only the edited product is sent"
+    );
+    let on_shop = shop.wait(shop.admin.product_json("tee"));
+    assert_tee(&on_shop, "<p>Softer cotton</p>", "24.5", &TEE_IMAGES);
+    let shop_after = shop.wait(shop.admin.products());
+    let changed = changed_skus(&shop_before, &shop_after);
+    assert_eq!(
+        changed,
+        [Some("TEE-M".to_string())],
+        "exactly one variant changed on the shop"
+    );
+}
+
+/// On `master`, as its owner makes them: a 3-variant tee (`TEE-S`/`M`/`L`,
+/// option Size) in EUR and USD with a description, 2 images, 2 categories
+/// (`Clothing > Shirts`, `Summer`), 2 tags and stock 10, 11, 12; and 200
+/// simple products priced in EUR.
+pub(crate) fn make_tee(master: &MedusaShop) {
+    let category = |name: &str, parent: Option<&str>| {
+        let made = master.wait(master.admin.post(
+            "/admin/product-categories",
+            json!({"name": name, "is_active": true, "parent_category_id": parent}),
+        ));
+        made["product_category"]["id"].as_str().unwrap().to_string()
+    };
+    let clothing = category("Clothing", None);
+    let shirts = category("Shirts", Some(&clothing));
+    let summer = category("Summer", None);
+    let tags: Vec<Value> = ["cotton", "bestseller"]
+        .iter()
+        .map(|value| {
+            let made = master.wait(
+                master
+                    .admin
+                    .post("/admin/product-tags", json!({ "value": value })),
+            );
+            json!({"id": made["product_tag"]["id"]})
+        })
+        .collect();
+    let made = master.wait(master.admin.post(
+        "/admin/products",
+        json!({"title": "Tee", "handle": "tee", "status": "published", "description": "<p>Soft cotton</p>",
+               "options": [{"title": "Size", "values": SIZES}],
+               "images": TEE_IMAGES.map(|url| json!({ "url": url })),
+               "categories": [{"id": shirts}, {"id": summer}],
+               "tags": tags,
+               "sales_channels": [{"id": master.peer.sales_channel_id}],
+               "variants": SIZES.iter().enumerate().map(|(i, size)| json!({
+                   "title": format!("Tee {size}"), "sku": format!("TEE-{size}"), "variant_rank": i,
+                   "options": {"Size": size},
+                   "prices": [{"currency_code": "eur", "amount": TEE_EUR[i]},
+                              {"currency_code": "usd", "amount": 21 + i}]})).collect::<Vec<_>>()}),
+    ));
+    let levels: Vec<Value> = SIZES
+        .iter()
+        .enumerate()
+        .map(|(i, size)| {
+            let v = master.wait(master.admin.variant(&format!("TEE-{size}")));
+            json!({"inventory_item_id": v.inventory_item_id.unwrap(),
+                   "location_id": master.peer.stock_location_id, "stocked_quantity": 10 + i})
+        })
+        .collect();
+    master.wait(master.admin.post(
+        "/admin/inventory-items/location-levels/batch",
+        json!({ "create": levels }),
+    ));
+    assert!(made["product"]["id"].is_string());
+    master.wait(
+        master
+            .admin
+            .create_products(&test_support::peer::medusa::sample_products("P", 200)),
+    );
+}
+
+/// The master's owner edits the tee: `TEE-M`'s USD price to 24.50, and the
+/// description to `<p>Softer cotton</p>`.
+pub(crate) fn edit_tee(master: &MedusaShop) {
     let m = master.wait(master.admin.variant("TEE-M"));
     let prices = master.wait(master.admin.get(&format!(
         "/admin/product-variants?id[]={}&fields=prices.id,prices.currency_code",
@@ -560,39 +592,30 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
         &format!("/admin/products/{}", m.product_id),
         json!({"description": "<p>Softer cotton</p>"}),
     ));
-    let out = env.run(import);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let rows = env.run_once(&EXPORT[1..]);
-    assert_eq!(
-        rows.get(CHANNEL, "export-products").items,
-        1,
-        "only the edited product is sent"
-    );
-    let on_shop = shop.wait(shop.admin.product_json("tee"));
-    assert_tee(&on_shop, "<p>Softer cotton</p>", "24.5");
-    let shop_after = shop.wait(shop.admin.products());
-    let changed: Vec<String> = shop_after
-        .iter()
-        .flat_map(|p| &p.variants)
-        .filter(|after| {
-            let before = shop_before
-                .iter()
-                .flat_map(|p| &p.variants)
-                .find(|b| b.variant_id == after.variant_id);
-            before != Some(*after)
-        })
-        .map(|v| format!("{:?}", v.sku))
-        .collect();
-    assert_eq!(
-        changed,
-        ["Some(\"TEE-M\")"],
-        "exactly one variant changed on the shop"
-    );
 }
 
-/// The tee as the other Medusa holds it: options, three variants with
-/// both prices, stock, the description.
-fn assert_tee(product: &Value, description: &str, m_usd: &str) {
+/// The SKUs of the variants that differ between two readings of a shop.
+pub(crate) fn changed_skus(
+    before: &[test_support::peer::medusa::MedusaProduct],
+    after: &[test_support::peer::medusa::MedusaProduct],
+) -> Vec<Option<String>> {
+    after
+        .iter()
+        .flat_map(|p| &p.variants)
+        .filter(|a| {
+            let earlier = before
+                .iter()
+                .flat_map(|p| &p.variants)
+                .find(|b| b.variant_id == a.variant_id);
+            earlier != Some(*a)
+        })
+        .map(|v| v.sku.clone())
+        .collect()
+}
+
+/// The tee as another Medusa holds it: options, three variants with
+/// both prices, stock, the description, `images` by URL, categories, tags.
+pub(crate) fn assert_tee(product: &Value, description: &str, m_usd: &str, images: &[&str]) {
     assert_eq!(product["description"], description, "{product:#}");
     assert_eq!(product["status"], "published");
     let urls: Vec<&str> = product["images"]
@@ -601,13 +624,7 @@ fn assert_tee(product: &Value, description: &str, m_usd: &str) {
         .iter()
         .map(|i| i["url"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        urls,
-        [
-            "https://img.example/tee-front.jpg",
-            "https://img.example/tee-back.jpg"
-        ]
-    );
+    assert_eq!(urls, images);
     let mut categories: Vec<&str> = product["categories"]
         .as_array()
         .unwrap()
@@ -837,5 +854,81 @@ fn stock_goes_to_and_comes_from_each_mapped_medusa_location() {
             &json!({"berlin": 12, "default": 2}),
         ],
         "{shown:#}"
+    );
+}
+
+/// The option values of `handle`'s option on Medusa, sorted, and each
+/// variant's value by SKU.
+fn option_values(peer: &MedusaShop, handle: &str) -> (Vec<String>, BTreeMap<String, String>) {
+    let product = peer.wait(peer.admin.product_json(handle));
+    let options = product["options"].as_array().expect("options");
+    assert_eq!(options.len(), 1, "{product:#}");
+    let mut values: Vec<String> = options[0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|v| v["value"].as_str().expect("value").to_string())
+        .collect();
+    values.sort();
+    let by_sku = product["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| {
+            (
+                v["sku"].as_str().expect("sku").to_string(),
+                v["options"][0]["value"]
+                    .as_str()
+                    .expect("value")
+                    .to_string(),
+            )
+        })
+        .collect();
+    (values, by_sku)
+}
+
+#[test]
+fn an_option_value_renamed_or_added_on_the_catalog_changes_the_medusa_products_option() {
+    let peer = MedusaShop::start();
+    let env = medusa_env(&peer);
+    env.load_jsonl(
+        "catalog.jsonl",
+        &[shirt(1, &["S", "M"], "19.90", "21.00", "<p>Tee</p>")],
+    );
+    converge(&env, "first export");
+    let before = peer.wait(peer.admin.product_json("shirt-1"));
+
+    // `M` is renamed `Medium` on the catalog, and a size `L` is added.
+    let mut next = shirt(1, &["S", "M", "L"], "19.90", "21.00", "<p>Tee</p>");
+    next["variants"][1]["option_values"] = json!(["Medium"]);
+    env.load_jsonl("renamed.jsonl", &[next]);
+    let out = converge(&env, "export of the renamed and the added value");
+    let (values, by_sku) = option_values(&peer, "shirt-1");
+    assert_eq!(
+        values,
+        ["L", "Medium", "S"],
+        "the old `M` is gone, the new values are there: {out}"
+    );
+    assert_eq!(
+        by_sku,
+        BTreeMap::from([
+            ("SH1-L".to_string(), "L".to_string()),
+            ("SH1-M".to_string(), "Medium".to_string()),
+            ("SH1-S".to_string(), "S".to_string()),
+        ])
+    );
+    let after = peer.wait(peer.admin.product_json("shirt-1"));
+    let id_of = |product: &Value, sku: &str| {
+        product["variants"]
+            .as_array()
+            .expect("variants")
+            .iter()
+            .find(|v| v["sku"] == sku)
+            .map(|v| v["id"].clone())
+    };
+    assert_eq!(
+        id_of(&after, "SH1-M"),
+        id_of(&before, "SH1-M"),
+        "the renamed variant is the same variant, not made again"
     );
 }

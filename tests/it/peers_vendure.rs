@@ -100,6 +100,7 @@ fn import_all(
                 cursor,
                 take,
                 &Default::default(),
+                &Default::default(),
             ))
             .expect("import page");
         pages += 1;

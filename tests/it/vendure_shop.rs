@@ -1,7 +1,8 @@
 //! Vendure through the binary, against the real Vendure peer: whole products
 //! (options, variants, prices in two currencies, description) both ways,
 //! exports cut anywhere and rerun at once, a product too large for the
-//! stock body limit, and a SKU the shop holds twice.
+//! stock body limit, a SKU the shop holds twice, and categories and tags as
+//! facet values.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -575,4 +576,138 @@ fn stock_goes_to_the_vendure_locations_the_channel_maps_and_comes_back_by_name()
         json!({"berlin": 8, "default": 5}),
         "{shown:#}"
     );
+}
+
+/// The product of `slug` on the shop: its id, `updatedAt`, and its facet
+/// values as (facet code, value name), sorted (Vendure keeps no order).
+fn facet_values(peer: &VendurePeer, slug: &str) -> (Value, String, Vec<(String, String)>) {
+    let found = peer.gql(
+        "query($slug: String!) { products(options: {filter: {slug: {eq: $slug}}}) \
+         { items { id updatedAt facetValues { name facet { code } } } } }",
+        json!({ "slug": slug }),
+    );
+    let product = &found["products"]["items"][0];
+    let mut values: Vec<(String, String)> = product["facetValues"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no product `{slug}`: {found}"))
+        .iter()
+        .map(|v| {
+            (
+                v["facet"]["code"].as_str().expect("code").to_string(),
+                v["name"].as_str().expect("name").to_string(),
+            )
+        })
+        .collect();
+    values.sort();
+    (
+        product["id"].clone(),
+        product["updatedAt"]
+            .as_str()
+            .expect("updatedAt")
+            .to_string(),
+        values,
+    )
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = list
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn categories_and_tags_go_to_vendure_facets_and_an_edit_replaces_only_them() {
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    // The shop owner's own facet, which the tool must leave alone.
+    let brand = peer.gql(
+        "mutation { createFacet(input: {code: \"brand\", isPrivate: false, \
+         translations: [{languageCode: en, name: \"Brand\"}], \
+         values: [{code: \"acme\", translations: [{languageCode: en, name: \"Acme\"}]}]}) \
+         { values { id } } }",
+        json!({}),
+    );
+    let acme = brand["createFacet"]["values"][0]["id"].clone();
+    let env = vendure_env(&peer);
+    env.set_channel_key(CHANNEL, r#"tag-facet = "label""#);
+    let with = |categories: &[&str], tags: &[&str]| {
+        let mut shirt = shirt(1, 0);
+        shirt["categories"] = json!(categories);
+        shirt["tags"] = json!(tags);
+        shirt
+    };
+    env.load_jsonl(
+        "catalog.jsonl",
+        &[
+            with(&["Clothing > Shirts", "Summer"], &["cotton", "bestseller"]),
+            simple(1, 0),
+        ],
+    );
+    assert_ran(&env, &EXPORT, "first export");
+    let (id, _, values) = facet_values(&peer, "shirt-001");
+    assert_eq!(
+        values,
+        pairs(&[
+            ("category", "Clothing > Shirts"),
+            ("category", "Summer"),
+            ("label", "bestseller"),
+            ("label", "cotton"),
+        ]),
+        "the default category facet and the channel's tag facet, made on the way"
+    );
+
+    // The owner gives the product a brand.
+    let mut ids: Vec<Value> = peer.gql(
+        "query($id: ID!) { product(id: $id) { facetValues { id } } }",
+        json!({ "id": id }),
+    )["product"]["facetValues"]
+        .as_array()
+        .expect("facet values")
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+    ids.push(acme);
+    peer.gql(
+        "mutation($id: ID!, $ids: [ID!]) { updateProduct(input: {id: $id, facetValueIds: $ids}) { id } }",
+        json!({ "id": id, "ids": ids }),
+    );
+
+    env.load_jsonl("changes.jsonl", &[with(&["Summer", "Sale"], &["cotton"])]);
+    assert_ran(&env, &EXPORT, "export of new categories and tags");
+    let (_, updated_at, values) = facet_values(&peer, "shirt-001");
+    assert_eq!(
+        values,
+        pairs(&[
+            ("brand", "Acme"),
+            ("category", "Sale"),
+            ("category", "Summer"),
+            ("label", "cotton"),
+        ]),
+        "categories and tags replaced, the brand kept"
+    );
+    let categories = peer.gql(
+        "{ facets(options: {filter: {code: {eq: \"category\"}}}) { items { values { name } } } }",
+        json!({}),
+    );
+    let mut names: Vec<&str> = categories["facets"]["items"][0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|v| v["name"].as_str().expect("name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["Clothing > Shirts", "Sale", "Summer"],
+        "an existing value is reused, never made twice"
+    );
+
+    // The same sets in another order are no change on the shop.
+    env.load_jsonl("reordered.jsonl", &[with(&["Sale", "Summer"], &["cotton"])]);
+    assert_ran(&env, &EXPORT, "export of the same sets reordered");
+    let (_, unchanged_at, _) = facet_values(&peer, "shirt-001");
+    assert_eq!(unchanged_at, updated_at, "nothing written");
 }

@@ -47,9 +47,20 @@ pub use store::{Backend, TestStore};
 /// `target/<profile>/examples/bench`), where cargo puts the package's
 /// binaries of the same profile. `cargo test` builds it for the
 /// integration tests; an example builds it itself (`cargo build --bin`).
+/// `OMS_CHANNELS_BIN` names another build's binary instead, to measure
+/// two builds against the same peers and tests.
 pub fn oms_channels_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(other) = std::env::var_os("OMS_CHANNELS_BIN") {
+            let bin = PathBuf::from(other);
+            assert!(
+                bin.is_file(),
+                "OMS_CHANNELS_BIN: {} is no file",
+                bin.display()
+            );
+            return bin;
+        }
         let exe = std::env::current_exe().expect("the path of the running test executable");
         let mut dir = exe.parent().expect("an executable lives in a directory");
         if dir.ends_with("deps") || dir.ends_with("examples") {

@@ -952,6 +952,8 @@ fn connector(base: &Url, page_size: usize, batch_size: usize) -> Box<dyn Connect
         sales_channel_id: None,
         stock_location_id: None,
         locations: LocationMap::new(),
+        category_facet: None,
+        tag_facet: None,
     })
     .unwrap()
 }

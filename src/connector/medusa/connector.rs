@@ -175,7 +175,7 @@ impl Connector for Medusa {
     }
 
     fn request_bytes(&self, item: &ExportItem<'_>) -> usize {
-        super::export::request_bytes(item.product)
+        super::bodies::request_bytes(item.product)
     }
 
     async fn send_batch(

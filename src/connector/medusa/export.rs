@@ -25,56 +25,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::amount;
+use super::bodies::{create_body, images, metadata, variant_create, variant_update};
 use super::import::StoreContext;
+use super::options::options_carried;
+use super::stock::Levels;
 use super::taxonomy::CategoryTree;
-use super::wire::{self, DEFAULT_OPTION, Mode, WireProduct, WireVariant};
+use super::wire::{self, Mode, WireProduct, WireVariant};
 use super::{ChannelError, Credential, MedusaClient, Replay};
 use crate::catalog::{Field, FieldSet, Product, Variant, VariantDiff, diff};
 use crate::connector::{ExportItem, ItemResult, ItemStatus as SeamStatus, Journal, PlatformIds};
 use crate::crash;
 use crate::price::Currency;
-
-/// Products deleted per request.
-pub const DELETE_CHUNK: usize = 10;
-/// Handles, ids or SKUs looked up per request (keeps the query string short).
-const LOOKUP_CHUNK: usize = 50;
-
-/// What became of one SKU of a deletion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ItemStatus {
-    Deleted,
-    Error,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemOutcome {
-    pub sku: String,
-    pub status: ItemStatus,
-    /// Why, for [`ItemStatus::Error`].
-    pub error: Option<String>,
-}
-
-impl ItemOutcome {
-    fn deleted(sku: &str) -> ItemOutcome {
-        ItemOutcome {
-            sku: sku.to_string(),
-            status: ItemStatus::Deleted,
-            error: None,
-        }
-    }
-
-    fn error(sku: &str, error: impl Into<String>) -> ItemOutcome {
-        ItemOutcome {
-            sku: sku.to_string(),
-            status: ItemStatus::Error,
-            error: Some(error.into()),
-        }
-    }
-}
 
 /// A 4xx on a request is the items' fault: it becomes their error. Anything
 /// else fails the whole call.
@@ -88,13 +51,6 @@ pub(super) fn item_error(err: ChannelError) -> Result<String, ChannelError> {
         other => Err(other),
     }
 }
-
-#[derive(Deserialize)]
-struct VariantList {
-    variants: Vec<WireVariant>,
-}
-
-const VARIANT_FIELDS: &str = "id,sku,product_id,created_at";
 
 /// One product of a batch, as the export sees it.
 struct Job<'a> {
@@ -402,6 +358,8 @@ impl MedusaClient {
             let mut variant_updates = Vec::new();
             let mut deletes = Vec::new();
             let mut added: Vec<&Variant> = Vec::new();
+            // Existing variants given another option value.
+            let mut revalued: Vec<&Variant> = Vec::new();
             for change in &changes.variants {
                 match change {
                     VariantDiff::Added { sku } => {
@@ -423,6 +381,9 @@ impl MedusaClient {
                             continue;
                         };
                         let owned: FieldSet = changes.iter().map(|c| c.field).collect();
+                        if owned.contains(Field::Options) {
+                            revalued.push(variant);
+                        }
                         if let Some(update) = variant_update(&desired, variant, wire, owned) {
                             variant_updates.push(update);
                         }
@@ -433,6 +394,17 @@ impl MedusaClient {
                         }
                     }
                 }
+            }
+            // The option values new and revalued variants use must exist
+            // on the product's options first.
+            let valued: Vec<&Variant> = added.iter().chain(&revalued).copied().collect();
+            if !valued.is_empty()
+                && let Err(why) = self
+                    .add_option_values(credential, &desired, held, &valued)
+                    .await?
+            {
+                failed.insert(n, why);
+                continue;
             }
             if !variant_updates.is_empty() || !deletes.is_empty() {
                 touched.insert(n);
@@ -450,6 +422,14 @@ impl MedusaClient {
                     .await
                 {
                     failed.insert(n, item_error(err)?);
+                    continue;
+                }
+                if !revalued.is_empty()
+                    && let Err(why) = self
+                        .remove_unused_values(credential, &desired, held)
+                        .await?
+                {
+                    failed.insert(n, why);
                     continue;
                 }
             }
@@ -524,8 +504,8 @@ impl MedusaClient {
         Ok(())
     }
 
-    /// Adds variants to a held product: the option values they need, then
-    /// one journalled create. `Ok(Err(why))` when Medusa refused.
+    /// Adds variants to a held product (whose options have the values they
+    /// need): one journalled create. `Ok(Err(why))` when Medusa refused.
     #[allow(clippy::too_many_arguments)]
     async fn add_variants(
         &self,
@@ -537,12 +517,6 @@ impl MedusaClient {
         journal: &dyn Journal,
         levels: &mut Levels,
     ) -> Result<Result<(PlatformIds, Vec<(String, String)>), String>, ChannelError> {
-        if let Err(why) = self
-            .add_option_values(credential, &job.desired, held, added)
-            .await?
-        {
-            return Ok(Err(why));
-        }
         let skus: Vec<String> = added.iter().map(|v| v.sku.clone()).collect();
         let intent = journal.intent(&job.desired.handle, "create-variants", &skus)?;
         let creates: Vec<Value> = added
@@ -595,309 +569,6 @@ impl MedusaClient {
         }
         journal.done(intent)?;
         Ok(Ok((ids, errors)))
-    }
-
-    /// Adds the option values new variants use that the product's options
-    /// lack (`/admin/products/{id}/options/batch`).
-    async fn add_option_values(
-        &self,
-        credential: Credential<'_>,
-        desired: &Product,
-        held: &WireProduct,
-        added: &[&Variant],
-    ) -> Result<Result<(), String>, ChannelError> {
-        if desired.options.is_empty() {
-            return Ok(Ok(()));
-        }
-        let mut update = Vec::new();
-        for (i, name) in desired.options.iter().enumerate() {
-            let Some(option) = held.options.iter().find(|o| &o.title == name) else {
-                return Ok(Err(format!(
-                    "Medusa's product has no option `{name}`: adding an option to a product is not carried yet"
-                )));
-            };
-            let have: BTreeSet<&str> = option.values.iter().map(|v| v.value.as_str()).collect();
-            let new: BTreeSet<&str> = added
-                .iter()
-                .filter_map(|v| v.option_values.get(i).map(String::as_str))
-                .filter(|v| !have.contains(v))
-                .collect();
-            if !new.is_empty() {
-                // A string would be a value id; `{value}` names one.
-                let values: Vec<Value> = new.iter().map(|v| json!({ "value": v })).collect();
-                update.push(json!({"product_option_id": option.id, "add": values}));
-            }
-        }
-        if update.is_empty() {
-            return Ok(Ok(()));
-        }
-        let path = format!("admin/products/{}/options/batch", held.id);
-        // Adds values by name to an option; a second add of the same value
-        // is refused, never made twice.
-        match self
-            .post::<serde::de::IgnoredAny>(
-                &path,
-                &[("fields", "id")],
-                credential,
-                &json!({ "update": update }).to_string(),
-                Replay::Safe,
-            )
-            .await
-        {
-            Ok(_) => Ok(Ok(())),
-            Err(err) => item_error(err).map(Err),
-        }
-    }
-
-    /// Deletes the variants with these SKUs (the whole product when all its
-    /// live variants go). A SKU no live variant has counts as deleted.
-    pub async fn delete_products(
-        &self,
-        credential: Credential<'_>,
-        skus: &[String],
-    ) -> Result<Vec<ItemOutcome>, ChannelError> {
-        let wanted: Vec<&str> = skus.iter().map(String::as_str).collect();
-        let existing = self.find_variants(credential, &wanted).await?;
-        let product_ids: BTreeSet<&str> = existing
-            .values()
-            .flatten()
-            .filter_map(|v| v.product_id.as_deref())
-            .collect();
-        let shapes = self
-            .products_by_id(credential, &product_ids.into_iter().collect::<Vec<_>>())
-            .await?;
-        let doomed: BTreeSet<&str> = existing.values().flatten().map(|v| v.id.as_str()).collect();
-        let mut outcomes: HashMap<&str, ItemOutcome> = HashMap::new();
-        // Whole products: every live variant of theirs is deleted.
-        let mut whole: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        let mut single: Vec<(&str, &str, &str)> = Vec::new();
-        for sku in &wanted {
-            let Some(variants) = existing.get(*sku).filter(|v| !v.is_empty()) else {
-                outcomes.insert(sku, ItemOutcome::deleted(sku));
-                continue;
-            };
-            for variant in variants {
-                let product_id = variant.product_id.as_deref().unwrap_or_default();
-                let all_go = shapes.get(product_id).is_some_and(|shape| {
-                    shape
-                        .variants
-                        .iter()
-                        .filter(|v| v.deleted_at.is_none())
-                        .all(|v| doomed.contains(v.id.as_str()))
-                });
-                if all_go {
-                    whole.entry(product_id).or_default().push(sku);
-                } else {
-                    single.push((sku, product_id, &variant.id));
-                }
-            }
-        }
-        let products: Vec<(&str, Vec<&str>)> = whole.into_iter().collect();
-        for chunk in products.chunks(DELETE_CHUNK) {
-            let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
-            let error = self.delete_product_ids(credential, &ids).await?.err();
-            for sku in chunk.iter().flat_map(|(_, skus)| skus) {
-                let outcome = match &error {
-                    None => ItemOutcome::deleted(sku),
-                    Some(why) => ItemOutcome::error(sku, why.clone()),
-                };
-                outcomes.insert(sku, outcome);
-            }
-        }
-        for (sku, product_id, variant_id) in single {
-            let path = format!("admin/products/{product_id}/variants/{variant_id}");
-            let outcome = match self.delete(&path, credential).await {
-                Ok(()) => ItemOutcome::deleted(sku),
-                Err(ChannelError::Status { status: 404, .. }) => ItemOutcome::deleted(sku),
-                Err(err) => ItemOutcome::error(sku, item_error(err)?),
-            };
-            outcomes.insert(sku, outcome);
-        }
-        Ok(wanted
-            .iter()
-            .map(|sku| {
-                outcomes
-                    .remove(sku)
-                    .unwrap_or_else(|| ItemOutcome::deleted(sku))
-            })
-            .collect())
-    }
-
-    /// Deletes products by id (one batch); `Ok(Err(why))` when refused.
-    pub(super) async fn delete_product_ids(
-        &self,
-        credential: Credential<'_>,
-        ids: &[&str],
-    ) -> Result<Result<(), String>, ChannelError> {
-        if ids.is_empty() {
-            return Ok(Ok(()));
-        }
-        // Deleting by id twice deletes once.
-        match self
-            .post::<serde::de::IgnoredAny>(
-                "admin/products/batch",
-                &[],
-                credential,
-                &json!({ "delete": ids }).to_string(),
-                Replay::Safe,
-            )
-            .await
-        {
-            Ok(_) => Ok(Ok(())),
-            Err(err) => item_error(err).map(Err),
-        }
-    }
-
-    /// The live variants with these SKUs, by SKU (more than one for a SKU
-    /// only on a store whose unique index on SKUs was removed).
-    pub(super) async fn find_variants(
-        &self,
-        credential: Credential<'_>,
-        skus: &[&str],
-    ) -> Result<HashMap<String, Vec<WireVariant>>, ChannelError> {
-        let mut found: HashMap<String, Vec<WireVariant>> = HashMap::new();
-        for chunk in skus.chunks(LOOKUP_CHUNK) {
-            let mut query: Vec<(&str, &str)> = chunk.iter().map(|s| ("sku[]", *s)).collect();
-            // Twice the count still shows a SKU held twice.
-            let limit = (chunk.len() * 2).to_string();
-            query.push(("limit", &limit));
-            query.push(("fields", VARIANT_FIELDS));
-            let list: VariantList = self
-                .get("admin/product-variants", &query, credential)
-                .await?;
-            for variant in list.variants {
-                if let Some(sku) = variant.sku.clone() {
-                    found.entry(sku).or_default().push(variant);
-                }
-            }
-        }
-        Ok(found)
-    }
-
-    /// Live products with these handles, whole, by handle.
-    pub(super) async fn products_by_handle(
-        &self,
-        credential: Credential<'_>,
-        handles: &[&str],
-    ) -> Result<HashMap<String, WireProduct>, ChannelError> {
-        let products = self.products_where(credential, "handle[]", handles).await?;
-        Ok(products
-            .into_iter()
-            .filter_map(|p| Some((p.handle.clone()?, p)))
-            .collect())
-    }
-
-    /// Live products with these ids, whole, by id.
-    pub(super) async fn products_by_id(
-        &self,
-        credential: Credential<'_>,
-        ids: &[&str],
-    ) -> Result<HashMap<String, WireProduct>, ChannelError> {
-        let products = self.products_where(credential, "id[]", ids).await?;
-        Ok(products.into_iter().map(|p| (p.id.clone(), p)).collect())
-    }
-
-    async fn products_where(
-        &self,
-        credential: Credential<'_>,
-        key: &str,
-        values: &[&str],
-    ) -> Result<Vec<WireProduct>, ChannelError> {
-        let mut all = Vec::new();
-        for chunk in values.chunks(LOOKUP_CHUNK) {
-            let mut query: Vec<(&str, &str)> = chunk.iter().map(|v| (key, *v)).collect();
-            let limit = chunk.len().to_string();
-            query.push(("limit", &limit));
-            query.push(("fields", wire::PRODUCT_FIELDS));
-            let list: wire::ProductList = self.get("admin/products", &query, credential).await?;
-            all.extend(list.products);
-        }
-        Ok(all)
-    }
-}
-
-/// Stock levels to write, one batch for a whole export batch.
-#[derive(Default)]
-struct Levels {
-    create: Vec<Value>,
-    update: Vec<Value>,
-}
-
-impl Levels {
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn len(&self) -> usize {
-        self.create.len() + self.update.len()
-    }
-
-    /// The levels `variant` needs at its mapped locations that `wire`
-    /// lacks or holds otherwise. A catalog location the channel does not
-    /// map is not the shop's business.
-    fn plan(
-        &mut self,
-        variant: &Variant,
-        wire: &WireVariant,
-        ctx: &StoreContext,
-    ) -> Result<(), String> {
-        let wanted: Vec<(&str, i64)> = variant
-            .stock
-            .iter()
-            .filter_map(|(name, q)| Some((ctx.locations.get(name)?.as_str(), *q)))
-            .collect();
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let Some(item) = wire.inventory_item() else {
-            return Err(
-                "the variant does not manage inventory, so its stock cannot be set: turn on \"Manage inventory\" in Medusa"
-                    .into(),
-            );
-        };
-        for (location, quantity) in wanted {
-            let level = json!({
-                "inventory_item_id": item,
-                "location_id": location,
-                "stocked_quantity": quantity,
-            });
-            match wire.level_at(location) {
-                None => self.create.push(level),
-                Some(have) if have.stocked_quantity.as_i64() != Some(quantity) => {
-                    self.update.push(level)
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// One location-levels batch; `Ok(Err(why))` when Medusa refused it.
-    async fn write(
-        self,
-        client: &MedusaClient,
-        credential: Credential<'_>,
-    ) -> Result<Result<(), String>, ChannelError> {
-        if self.is_empty() {
-            return Ok(Ok(()));
-        }
-        let body = json!({"create": self.create, "update": self.update}).to_string();
-        match client
-            .post::<serde::de::IgnoredAny>(
-                "admin/inventory-items/location-levels/batch",
-                &[],
-                credential,
-                &body,
-                // Absolute levels, one per item and location: applying
-                // twice leaves the same level (a second create is refused,
-                // never a second level).
-                Replay::Safe,
-            )
-            .await
-        {
-            Ok(_) => Ok(Ok(())),
-            Err(err) => item_error(err).map(Err),
-        }
     }
 }
 
@@ -1053,13 +724,8 @@ fn comparable(desired: &mut Product, current: &Product) {
                 .collect();
         }
     }
-    // Medusa keeps no order of categories or tags: the same set is no change.
-    if same_set(&desired.categories, &current.categories) {
-        desired.categories = current.categories.clone();
-    }
-    if same_set(&desired.tags, &current.tags) {
-        desired.tags = current.tags.clone();
-    }
+    // Medusa keeps no order of categories or tags.
+    desired.follow_unordered(current);
 }
 
 fn same_set(a: &[String], b: &[String]) -> bool {
@@ -1070,7 +736,7 @@ fn same_set(a: &[String], b: &[String]) -> bool {
 
 /// The categories and tags a batch links its products to, by path and by
 /// value, found or created before the products are written.
-struct Links {
+pub(super) struct Links {
     tree: CategoryTree,
     categories: BTreeMap<String, String>,
     tags: BTreeMap<String, String>,
@@ -1092,7 +758,7 @@ impl Links {
         })
     }
 
-    fn categories_of(&self, product: &Product) -> Value {
+    pub(super) fn categories_of(&self, product: &Product) -> Value {
         Value::Array(
             product
                 .categories
@@ -1103,7 +769,7 @@ impl Links {
         )
     }
 
-    fn tags_of(&self, product: &Product) -> Value {
+    pub(super) fn tags_of(&self, product: &Product) -> Value {
         Value::Array(
             product
                 .tags
@@ -1159,199 +825,4 @@ impl MedusaClient {
         }
         Ok(links)
     }
-}
-
-/// Whether an options change can be written: only values added to the
-/// same options are (new variants bring them).
-fn options_carried(current: &Product, desired: &Product) -> Result<(), String> {
-    if current.options == desired.options {
-        return Ok(());
-    }
-    Err(format!(
-        "its options change from [{}] to [{}]: changing a Medusa product's options is not carried yet; delete the product in Medusa to have it made again",
-        current.options.join(", "),
-        desired.options.join(", ")
-    ))
-}
-
-/// Medusa's metadata for these attributes: every desired key, and the
-/// removed ones as "" (Medusa deletes a metadata key set to "").
-fn metadata(current: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> Value {
-    let mut map = serde_json::Map::new();
-    for key in current.keys().filter(|k| !desired.contains_key(*k)) {
-        map.insert(key.clone(), json!(""));
-    }
-    for (key, value) in desired {
-        map.insert(key.clone(), json!(value));
-    }
-    Value::Object(map)
-}
-
-fn images(product: &Product) -> Value {
-    Value::Array(
-        product
-            .images
-            .iter()
-            .map(|i| json!({ "url": i.url }))
-            .collect(),
-    )
-}
-
-/// `{"Size": "S"}`, or the default option for a product without options.
-fn variant_options(product: &Product, variant: &Variant) -> Value {
-    if product.options.is_empty() {
-        return json!({ DEFAULT_OPTION: DEFAULT_OPTION });
-    }
-    let map: serde_json::Map<String, Value> = product
-        .options
-        .iter()
-        .zip(&variant.option_values)
-        .map(|(name, value)| (name.clone(), json!(value)))
-        .collect();
-    Value::Object(map)
-}
-
-/// A price list entry; the amount goes out as the price's own digits.
-fn amount_value(price: &crate::price::Price) -> Value {
-    serde_json::from_str(&amount::price_to_amount(price)).expect("a price's text is a JSON number")
-}
-
-fn variant_create(product: &Product, variant: &Variant) -> Value {
-    let prices: Vec<Value> = variant
-        .prices
-        .iter()
-        .map(|p| {
-            json!({
-                "currency_code": p.currency().code().to_ascii_lowercase(),
-                "amount": amount_value(p),
-            })
-        })
-        .collect();
-    let position = product
-        .variants
-        .iter()
-        .position(|v| v.sku == variant.sku)
-        .unwrap_or(0);
-    let mut body = json!({
-        "title": product.variant_title(variant),
-        "sku": variant.sku,
-        "manage_inventory": true,
-        "variant_rank": position,
-        "options": variant_options(product, variant),
-        "prices": prices,
-    });
-    if !variant.attributes.is_empty() {
-        body["metadata"] = json!(variant.attributes);
-    }
-    body
-}
-
-/// The body creating `product` whole in one call.
-fn create_body(product: &Product, ctx: &StoreContext, links: &Links) -> Value {
-    let options: Vec<Value> = if product.options.is_empty() {
-        vec![json!({"title": DEFAULT_OPTION, "values": [DEFAULT_OPTION]})]
-    } else {
-        product
-            .options
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let mut values: Vec<&str> = Vec::new();
-                for variant in &product.variants {
-                    if let Some(value) = variant.option_values.get(i)
-                        && !values.contains(&value.as_str())
-                    {
-                        values.push(value);
-                    }
-                }
-                json!({"title": name, "values": values})
-            })
-            .collect()
-    };
-    let mut body = json!({
-        "title": product.title,
-        "handle": product.handle,
-        "status": wire::status_out(product.status),
-        "options": options,
-        "sales_channels": [{"id": ctx.sales_channel_id}],
-        "variants": product.variants.iter().map(|v| variant_create(product, v)).collect::<Vec<_>>(),
-    });
-    if !product.description.is_empty() {
-        body["description"] = json!(product.description);
-    }
-    if !product.images.is_empty() {
-        body["images"] = images(product);
-    }
-    if !product.attributes.is_empty() {
-        body["metadata"] = json!(product.attributes);
-    }
-    if !product.categories.is_empty() {
-        body["categories"] = links.categories_of(product);
-    }
-    if !product.tags.is_empty() {
-        body["tags"] = links.tags_of(product);
-    }
-    body
-}
-
-/// The update of one variant's owned fields that changed; `None` when no
-/// field Medusa keeps on the variant changed. Prices list every base price
-/// the variant is to have (by id where it has one: a missing one is
-/// created) and keep its other prices (region, customer group) by id,
-/// because the list replaces the variant's prices.
-fn variant_update(
-    product: &Product,
-    variant: &Variant,
-    wire: &WireVariant,
-    changed: FieldSet,
-) -> Option<Value> {
-    let mut update = serde_json::Map::new();
-    if changed.contains(Field::Title) {
-        update.insert("title".into(), json!(product.variant_title(variant)));
-    }
-    if changed.contains(Field::Options) {
-        update.insert("options".into(), variant_options(product, variant));
-    }
-    if changed.contains(Field::Attributes) {
-        let current: BTreeMap<String, String> = wire
-            .metadata
-            .iter()
-            .flatten()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .collect();
-        update.insert("metadata".into(), metadata(&current, &variant.attributes));
-    }
-    if changed.contains(Field::Prices) {
-        let mut prices: Vec<Value> = variant
-            .prices
-            .iter()
-            .map(|p| {
-                let code = p.currency().code().to_ascii_lowercase();
-                let mut entry = json!({"currency_code": code, "amount": amount_value(p)});
-                if let Some(id) = wire.base_price(&code).and_then(|w| w.id.as_deref()) {
-                    entry["id"] = json!(id);
-                }
-                entry
-            })
-            .collect();
-        prices.extend(
-            wire.prices
-                .iter()
-                .filter(|p| !p.is_base())
-                .filter_map(|p| p.id.as_deref())
-                .map(|id| json!({ "id": id })),
-        );
-        update.insert("prices".into(), Value::Array(prices));
-    }
-    if update.is_empty() {
-        return None;
-    }
-    update.insert("id".into(), json!(wire.id));
-    Some(Value::Object(update))
-}
-
-/// About how many bytes `product` takes in a create request: the
-/// product's JSON with room for what Medusa's shape adds per variant.
-pub fn request_bytes(product: &Product) -> usize {
-    product.to_json().len() + 200 + product.variants.len() * 160
 }

@@ -16,8 +16,11 @@
 //!   order; incremental runs add a stock scan and a soft-delete listing,
 //!   because a product's `updated_at` ignores its variants' prices and stock.
 //! - `export`: whole products: a journalled create in one call, or an
-//!   update that writes only what differs from what Medusa holds;
-//!   deletions in small batches.
+//!   update that writes only what differs from what Medusa holds; with
+//!   `bodies` (the JSON it sends), `options` (option values added and
+//!   removed), `stock` (location levels in one batch), `lookup` (live
+//!   variants and products by SKU, handle or id).
+//! - `delete`: deletions in small batches.
 //! - `reconcile`: adopts or repairs what an interrupted create left.
 //! - `taxonomy`: categories (by path handle) and tags (by value), created
 //!   when missing.
@@ -25,10 +28,15 @@
 
 mod amount;
 mod auth;
+mod bodies;
 mod connector;
+mod delete;
 mod export;
 mod import;
+mod lookup;
+mod options;
 mod reconcile;
+mod stock;
 mod taxonomy;
 mod wire;
 
@@ -38,7 +46,7 @@ use std::fmt;
 pub use self::amount::{AmountError, amount_to_price, price_to_amount, same_amount};
 pub use self::auth::Jwt;
 pub use self::connector::{Medusa, PROTOCOL, connect};
-pub use self::export::{DELETE_CHUNK, ItemOutcome, ItemStatus};
+pub use self::delete::{DELETE_CHUNK, ItemOutcome, ItemStatus};
 pub use self::import::{ImportCursor, ImportPage, OVERLAP, StoreContext, StoreOverrides};
 pub use self::wire::PRODUCT_FIELDS;
 use crate::connector::http::{

@@ -102,6 +102,8 @@ pub struct WireOption {
 #[derive(Debug, Deserialize)]
 pub struct WireOptionValue {
     #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
     pub value: String,
     #[serde(default)]
     pub option_id: Option<String>,

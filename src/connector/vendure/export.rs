@@ -33,7 +33,8 @@ use futures_util::StreamExt as _;
 use jiff::{SignedDuration, Timestamp};
 
 use super::client::{Credential, Replay, VendureClient};
-use super::mapping::{self, Desired, id_order, slug};
+use super::facets::{self, Links};
+use super::mapping::{self, Desired, FacetCodes, id_order, slug};
 use super::money;
 use super::wire::{
     AddOptionGroup, AddOptionGroupVariables, Channel, CreateGroupOptionInput, CreateOption,
@@ -49,7 +50,7 @@ use super::wire::{
     UpdateProductVariables, UpdateProductVariantInput, UpdateProductVariantPriceInput,
     UpdateVariants, UpdateVariantsVariables, VariantListVariables, WholeProduct,
 };
-use crate::catalog::{Field, Product, ProductStatus, VariantDiff, diff};
+use crate::catalog::{Field, Product, ProductStatus, VariantDiff, diff, take_order};
 use crate::connector::{
     ChannelError, Deletion, ExportBatch, ExportItem, IntentId, ItemResult, ItemStatus, Journal,
     LocationMap, OpenIntent, PlatformIds, Resolution,
@@ -102,6 +103,8 @@ pub struct Shop<'a> {
     pub client: &'a VendureClient,
     pub credential: Credential<'a>,
     pub memory: &'a RunMemory,
+    /// Where categories and tags live.
+    pub facets: &'a FacetCodes,
 }
 
 /// The products and SKU holders a batch looks at.
@@ -269,8 +272,10 @@ pub async fn send_batch(
         known.extend(deletion.known.product(&deletion.handle).map(str::to_string));
     }
     let found = shop.find(skus, known, handles).await?;
+    let products: Vec<&Product> = batch.items.iter().map(|i| i.product).collect();
+    let links = facets::links(shop, &found.channel, &products).await?;
     let results: Vec<Result<ItemResult, ChannelError>> = futures_util::stream::iter(&batch.items)
-        .map(|item| export_item(shop, &found, item, journal))
+        .map(|item| export_item(shop, &found, &links, item, journal))
         .buffered(PRODUCTS_IN_FLIGHT)
         .collect()
         .await;
@@ -371,6 +376,7 @@ fn held_twice(sku: &str, holders: &[SkuHolder]) -> String {
 async fn export_item(
     shop: &Shop<'_>,
     found: &Found,
+    links: &Links,
     item: &ExportItem<'_>,
     journal: &dyn Journal,
 ) -> Result<ItemResult, ChannelError> {
@@ -384,8 +390,29 @@ async fn export_item(
         Err(why) => return Ok(error(handle, why)),
     };
     let outcome = match product {
-        None => create(shop, &found.channel, &desired, item.locations, journal).await,
-        Some(current) => update(shop, &found.channel, current, item, &desired, journal).await,
+        None => {
+            create(
+                shop,
+                &found.channel,
+                links,
+                &desired,
+                item.locations,
+                journal,
+            )
+            .await
+        }
+        Some(current) => {
+            update(
+                shop,
+                &found.channel,
+                links,
+                current,
+                item,
+                &desired,
+                journal,
+            )
+            .await
+        }
     };
     match outcome {
         Ok(mut result) => {
@@ -410,12 +437,17 @@ fn minor(price: &crate::price::Price) -> Money {
 async fn create(
     shop: &Shop<'_>,
     channel: &Channel,
+    links: &Links,
     desired: &Desired,
     locations: &LocationMap,
     journal: &dyn Journal,
 ) -> Result<ItemResult, ChannelError> {
     let product = &desired.product;
     let handle = &product.handle;
+    let facet_value_ids = match links.ids_of(product) {
+        Ok(ids) => ids,
+        Err(why) => return Ok(error(handle, why)),
+    };
     let skus: Vec<String> = product.skus().map(str::to_string).collect();
     let intent = journal.intent(handle, "create-product", &skus)?;
     let operation = CreateProduct::build(CreateProductVariables {
@@ -427,6 +459,7 @@ async fn create(
                 description: Some(product.description.clone()),
             }],
             enabled: Some(product.status == ProductStatus::Active),
+            facet_value_ids: (!facet_value_ids.is_empty()).then_some(facet_value_ids),
         },
     });
     // Not safe to resend: a lost reply may hide a made product.
@@ -700,9 +733,11 @@ async fn update_variants(
 
 /// Writes what differs between `current` (on Vendure) and the desired
 /// product, in the owned fields.
+#[allow(clippy::too_many_arguments)]
 async fn update(
     shop: &Shop<'_>,
     channel: &Channel,
+    links: &Links,
     current: &WholeProduct,
     item: &ExportItem<'_>,
     desired: &Desired,
@@ -711,7 +746,7 @@ async fn update(
     let handle = &item.product.handle;
     let want = &desired.product;
     let keep = |id: &str| shop.memory.is_ours(PlatformIds::VARIANT, id);
-    let mut now = match mapping::to_catalog(current, &keep, item.locations) {
+    let mut now = match mapping::to_catalog(current, &keep, item.locations, shop.facets) {
         Ok(p) => p,
         Err(bad) => {
             return Ok(error(
@@ -725,6 +760,9 @@ async fn update(
             ));
         }
     };
+    // Vendure keeps no order of facet values.
+    take_order(&mut now.categories, &want.categories);
+    take_order(&mut now.tags, &want.tags);
     // Stock at a location the catalog does not name is not compared.
     for v in &mut now.variants {
         if let Some(w) = want.variant(&v.sku) {
@@ -748,8 +786,18 @@ async fn update(
         .iter()
         .any(|c| c.field == Field::Description);
     let status = changes.changes.iter().any(|c| c.field == Field::Status);
+    let categories = changes.changes.iter().any(|c| c.field == Field::Categories);
+    let tags = changes.changes.iter().any(|c| c.field == Field::Tags);
+    let facet_value_ids = if categories || tags {
+        match links.replacing(current, want, shop.facets, categories, tags) {
+            Ok(ids) => Some(ids),
+            Err(why) => return Ok(error(handle, why)),
+        }
+    } else {
+        None
+    };
     let slug_moved = current.slug != *handle;
-    if title || description || slug_moved || status {
+    if title || description || slug_moved || status || facet_value_ids.is_some() {
         let operation = UpdateProduct::build(UpdateProductVariables {
             input: UpdateProductInput {
                 id: current.id.clone(),
@@ -762,6 +810,7 @@ async fn update(
                         description: description.then(|| want.description.clone()),
                     }]
                 }),
+                facet_value_ids,
             },
         });
         shop.client
@@ -1199,6 +1248,7 @@ pub async fn reconcile(
                             slug: Some(handle.to_string()),
                             description: None,
                         }]),
+                        facet_value_ids: None,
                     },
                 });
                 shop.client
@@ -1250,7 +1300,7 @@ pub fn request_bytes(product: &Product) -> usize {
 
 /// Cuts `items` into calls of at most [`VARIANTS_PER_CALL`] under
 /// [`BODY_BUDGET`].
-fn split<T: serde::Serialize>(items: Vec<T>, overhead: usize) -> Vec<Vec<T>> {
+pub(super) fn split<T: serde::Serialize>(items: Vec<T>, overhead: usize) -> Vec<Vec<T>> {
     split_by_size(items, overhead, BODY_BUDGET)
         .into_iter()
         .flat_map(|mut chunk| {

@@ -25,7 +25,7 @@ use jiff::Timestamp;
 
 use super::client::{Credential, Replay, VendureClient};
 use super::export::{RunMemory, Shop};
-use super::mapping;
+use super::mapping::{self, FacetCodes};
 use super::wire::{
     DateOperators, DateRange, DateTime, ListedVariant, ProductVariantFilterParameter,
     ProductVariantListOptions, ProductVariantSortParameter, SortOrder, VariantListVariables,
@@ -142,6 +142,7 @@ pub async fn fetch_page(
     cursor: PageCursor,
     take: usize,
     locations: &LocationMap,
+    facets: &FacetCodes,
 ) -> Result<VariantPage, ChannelError> {
     use cynic::QueryBuilder;
     let take = take.clamp(1, MAX_PAGE_SIZE);
@@ -183,6 +184,7 @@ pub async fn fetch_page(
         client,
         credential,
         memory: &memory,
+        facets,
     };
     let (_, products) = shop
         .products_by(listed.product_ids.clone(), Vec::new())
@@ -192,7 +194,7 @@ pub async fn fetch_page(
         let Some(product) = products.iter().find(|p| p.id.inner() == id) else {
             continue;
         };
-        match mapping::to_catalog(product, &|_| false, locations) {
+        match mapping::to_catalog(product, &|_| false, locations, facets) {
             Ok(p) if p.variants.is_empty() => {}
             Ok(p) => out.products.push(p),
             Err(bad) => out.skipped.push(Skipped::Refused {

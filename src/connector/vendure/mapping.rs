@@ -15,19 +15,76 @@
 //! | stock `default`    | variant `stockOnHand` (the default stock location)   |
 //! | stock `<name>`     | the variant's stock level at the location that       |
 //! |                    | `[channels.x.locations]` maps `<name>` to (when set) |
+//! | categories         | the product's values of the facet `category-facet`   |
+//! |                    | (default [`CATEGORY_FACET`]), by name = the path     |
+//! | tags               | its values of the facet `tag-facet` ([`TAG_FACET`])  |
 //!
-//! Images, categories, tags and attributes are not carried yet (README).
+//! Facets rather than collections: a facet value is assigned to a product
+//! by the product's own update and read back with it, while a collection's
+//! members are computed from filters by Vendure's job queue, later. Vendure
+//! keeps no order of a product's facet values: categories and tags read in
+//! facet value id order, and the same set is no change.
+//!
+//! Images and attributes are not carried yet (README).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::money;
-use super::wire::{Channel, Id, StockLevelInput, WholeProduct, WholeVariant};
+use super::wire::{Channel, Id, ProductFacetValue, StockLevelInput, WholeProduct, WholeVariant};
 use crate::catalog::{Field, FieldSet, Prices, Product, ProductStatus, Variant};
 use crate::connector::LocationMap;
 use crate::price::Currency;
 
 /// The catalog location Vendure's default stock location holds.
 pub const DEFAULT_LOCATION: &str = "default";
+/// The facet whose values are categories, unless `category-facet` says.
+pub const CATEGORY_FACET: &str = "category";
+/// The facet whose values are tags, unless `tag-facet` says.
+pub const TAG_FACET: &str = "tag";
+
+/// The codes of the two facets the catalog's categories and tags live in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacetCodes {
+    pub category: String,
+    pub tag: String,
+}
+
+impl Default for FacetCodes {
+    fn default() -> FacetCodes {
+        FacetCodes {
+            category: CATEGORY_FACET.to_string(),
+            tag: TAG_FACET.to_string(),
+        }
+    }
+}
+
+impl FacetCodes {
+    /// The channel's settings, each defaulted.
+    pub fn new(category: Option<String>, tag: Option<String>) -> FacetCodes {
+        FacetCodes {
+            category: category.unwrap_or_else(|| CATEGORY_FACET.to_string()),
+            tag: tag.unwrap_or_else(|| TAG_FACET.to_string()),
+        }
+    }
+
+    /// The names of `product`'s values of facet `code`, in facet value id
+    /// order (Vendure keeps no other), each once.
+    pub fn values_of(product: &WholeProduct, code: &str) -> Vec<String> {
+        let mut values: Vec<&ProductFacetValue> = product
+            .facet_values
+            .iter()
+            .filter(|v| v.facet.code == code)
+            .collect();
+        values.sort_by_key(|v| id_order(v.id.inner()));
+        let mut names: Vec<String> = Vec::with_capacity(values.len());
+        for v in values {
+            if !names.contains(&v.name) {
+                names.push(v.name.clone());
+            }
+        }
+        names
+    }
+}
 
 /// The fields this connector writes and reads; an export owns at most these.
 pub fn carried() -> FieldSet {
@@ -38,6 +95,8 @@ pub fn carried() -> FieldSet {
         Field::Options,
         Field::Prices,
         Field::Stock,
+        Field::Categories,
+        Field::Tags,
     ]
     .into_iter()
     .collect()
@@ -64,6 +123,7 @@ pub fn to_catalog(
     product: &WholeProduct,
     keep: &dyn Fn(&str) -> bool,
     locations: &LocationMap,
+    facets: &FacetCodes,
 ) -> Result<Product, Unmappable> {
     let mut groups: Vec<_> = product.option_groups.iter().collect();
     groups.sort_by_key(|g| id_order(g.id.inner()));
@@ -131,8 +191,8 @@ pub fn to_catalog(
         } else {
             ProductStatus::Draft
         },
-        categories: Vec::new(),
-        tags: Vec::new(),
+        categories: FacetCodes::values_of(product, &facets.category),
+        tags: FacetCodes::values_of(product, &facets.tag),
         images: Vec::new(),
         options: groups.iter().map(|g| g.name.clone()).collect(),
         attributes: BTreeMap::new(),
@@ -254,8 +314,6 @@ pub fn desired(
         variant.attributes.clear();
     }
     out.images.clear();
-    out.categories.clear();
-    out.tags.clear();
     out.attributes.clear();
     Ok(Desired {
         product: out,
@@ -279,8 +337,8 @@ mod tests {
     use super::*;
     use crate::catalog::test_data::{price, shirt};
     use crate::connector::vendure::wire::{
-        CurrencyCode, DateTime, LanguageCode, Money, OptionGroup, OptionValue, StockLevel,
-        VariantPrice,
+        CurrencyCode, DateTime, FacetCode, LanguageCode, Money, OptionGroup, OptionValue,
+        StockLevel, VariantPrice,
     };
 
     fn channel(currencies: &[&str]) -> Channel {
@@ -334,6 +392,14 @@ mod tests {
         }
     }
 
+    fn facet_value(id: &str, facet: &str, name: &str) -> ProductFacetValue {
+        ProductFacetValue {
+            id: Id::new(id),
+            name: name.into(),
+            facet: FacetCode { code: facet.into() },
+        }
+    }
+
     fn vendure_shirt() -> WholeProduct {
         WholeProduct {
             id: Id::new("7"),
@@ -343,6 +409,12 @@ mod tests {
             slug: "tshirt".into(),
             description: "<p>Soft.</p>".into(),
             enabled: false,
+            facet_values: vec![
+                facet_value("12", "category", "Clothing > Shirts"),
+                facet_value("4", "brand", "Acme"),
+                facet_value("5", "category", "Summer"),
+                facet_value("6", "tag", "cotton"),
+            ],
             option_groups: vec![OptionGroup {
                 id: Id::new("g1"),
                 code: "tshirt-size".into(),
@@ -357,9 +429,13 @@ mod tests {
         }
     }
 
+    fn shirt_in_catalog(facets: &FacetCodes) -> Product {
+        to_catalog(&vendure_shirt(), &|_| false, &LocationMap::new(), facets).unwrap()
+    }
+
     #[test]
     fn a_vendure_product_maps_to_a_catalog_product_with_its_options_and_prices() {
-        let product = to_catalog(&vendure_shirt(), &|_| false, &LocationMap::new()).unwrap();
+        let product = shirt_in_catalog(&FacetCodes::default());
         assert_eq!(
             (
                 product.handle.as_str(),
@@ -382,12 +458,32 @@ mod tests {
     }
 
     #[test]
+    fn categories_and_tags_are_the_values_of_the_channels_facets_in_id_order() {
+        let product = shirt_in_catalog(&FacetCodes::default());
+        assert_eq!(product.categories, ["Summer", "Clothing > Shirts"]);
+        assert_eq!(product.tags, ["cotton"], "the brand facet is not a tag");
+        let product = shirt_in_catalog(&FacetCodes::new(
+            Some("brand".into()),
+            Some("category".into()),
+        ));
+        assert_eq!(product.categories, ["Acme"]);
+        assert_eq!(product.tags, ["Summer", "Clothing > Shirts"]);
+    }
+
+    #[test]
     fn a_sku_held_twice_reads_as_the_variant_preferred_else_the_oldest() {
         let mut p = vendure_shirt();
         p.variants.push(variant("9", "TS-S", "S", 500, 500));
-        let oldest = to_catalog(&p, &|_| false, &LocationMap::new()).unwrap();
+        let oldest =
+            to_catalog(&p, &|_| false, &LocationMap::new(), &FacetCodes::default()).unwrap();
         assert_eq!(oldest.variants[0].id.as_deref(), Some("1"));
-        let preferred = to_catalog(&p, &|id| id == "9", &LocationMap::new()).unwrap();
+        let preferred = to_catalog(
+            &p,
+            &|id| id == "9",
+            &LocationMap::new(),
+            &FacetCodes::default(),
+        )
+        .unwrap();
         let small = preferred.variant("TS-S").unwrap();
         assert_eq!(small.id.as_deref(), Some("9"));
         assert_eq!(preferred.variants.len(), 2);
@@ -407,7 +503,12 @@ mod tests {
         assert_eq!(small.title, "T-Shirt", "explicit title");
         assert_eq!(small.prices.len(), 2);
         assert_eq!(small.stock, BTreeMap::from([("default".to_string(), 5)]));
-        assert!(d.product.images.is_empty() && d.product.tags.is_empty());
+        assert!(d.product.images.is_empty());
+        assert_eq!(
+            (d.product.categories, d.product.tags),
+            (p.categories, p.tags),
+            "categories and tags are carried"
+        );
 
         let why = desired(&shirt(), &channel(&["USD", "EUR"]), &LocationMap::new()).unwrap_err();
         assert!(
@@ -422,7 +523,13 @@ mod tests {
             ("berlin".to_string(), "2".to_string()),
             ("paris".to_string(), "3".to_string()),
         ]);
-        let product = to_catalog(&vendure_shirt(), &|_| false, &locations).unwrap();
+        let product = to_catalog(
+            &vendure_shirt(),
+            &|_| false,
+            &locations,
+            &FacetCodes::default(),
+        )
+        .unwrap();
         assert_eq!(
             product.variants[0].stock,
             BTreeMap::from([("berlin".to_string(), 9)]),

@@ -13,10 +13,12 @@
 //! - [`import`]: `productVariants` pages, the incremental cursor, their products read whole.
 //! - [`export`]: look-up, diffed update / journalled create / delete, reconcile.
 //! - [`mapping`]: Vendure product <-> catalog product, both ways.
+//! - `facets`: categories and tags as facet values, found or created per batch.
 //! - [`money`]: integer minor units by ISO 4217 exponent, never a float.
 
 pub mod client;
 pub mod export;
+mod facets;
 pub mod import;
 pub mod mapping;
 pub mod money;
@@ -114,6 +116,8 @@ pub struct Vendure {
     limits: Limits,
     /// Catalog location -> Vendure stock location id (`[channels.x.locations]`).
     locations: super::LocationMap,
+    /// The facets of categories and tags.
+    facets: mapping::FacetCodes,
     memory: RunMemory,
 }
 
@@ -128,6 +132,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
             ..settings.limits
         },
         locations: settings.locations,
+        facets: mapping::FacetCodes::new(settings.category_facet, settings.tag_facet),
         memory: RunMemory::default(),
     }))
 }
@@ -145,6 +150,7 @@ impl Vendure {
             client: &self.client,
             credential: self.credential(access),
             memory: &self.memory,
+            facets: &self.facets,
         }
     }
 
@@ -220,6 +226,7 @@ impl Connector for Vendure {
             cursor,
             self.limits.page_size,
             &self.locations,
+            &self.facets,
         )
         .await?;
         Ok(ProductPage {

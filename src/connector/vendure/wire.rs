@@ -265,6 +265,8 @@ pub struct VariantCount {
 pub struct CreateProductInput {
     pub translations: Vec<ProductTranslationInput>,
     pub enabled: Option<bool>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub facet_value_ids: Option<Vec<Id>>,
 }
 
 #[derive(cynic::InputObject, Clone, Debug)]
@@ -486,8 +488,25 @@ pub struct WholeProduct {
     pub slug: String,
     pub description: String,
     pub enabled: bool,
+    pub facet_values: Vec<ProductFacetValue>,
     pub option_groups: Vec<OptionGroup>,
     pub variants: Vec<WholeVariant>,
+}
+
+/// A facet value a product has, with the code of its facet (which says
+/// whether it is a category, a tag or something the tool leaves alone).
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "FacetValue")]
+pub struct ProductFacetValue {
+    pub id: Id,
+    pub name: String,
+    pub facet: FacetCode,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "Facet")]
+pub struct FacetCode {
+    pub code: String,
 }
 
 #[derive(cynic::QueryFragment, Clone, Debug)]
@@ -572,6 +591,9 @@ pub struct UpdateProductInput {
     pub enabled: Option<bool>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub translations: Option<Vec<ProductTranslationInput>>,
+    /// Replaces all the product's facet values, of every facet.
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub facet_value_ids: Option<Vec<Id>>,
 }
 
 #[derive(cynic::QueryFragment, Debug)]
@@ -646,4 +668,104 @@ pub struct CreateOptionVariables {
 pub struct CreateOption {
     #[arguments(input: $input)]
     pub create_product_option: OptionValue,
+}
+
+// ---------------------------------------------------------------- facets
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct FacetFilterParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub code: Option<StringOperators>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct FacetListOptions {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub take: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FacetFilterParameter>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct FacetListVariables {
+    pub options: Option<FacetListOptions>,
+}
+
+/// The facets of some codes, with all their values.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Query", variables = "FacetListVariables")]
+pub struct FacetsQuery {
+    #[arguments(options: $options)]
+    pub facets: FacetList,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "FacetList")]
+pub struct FacetList {
+    pub items: Vec<Facet>,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+pub struct Facet {
+    pub id: Id,
+    pub code: String,
+    pub values: Vec<FacetValue>,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+pub struct FacetValue {
+    pub id: Id,
+    pub name: String,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct FacetTranslationInput {
+    pub language_code: LanguageCode,
+    pub name: Option<String>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct CreateFacetInput {
+    pub code: String,
+    pub is_private: bool,
+    pub translations: Vec<FacetTranslationInput>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct CreateFacetVariables {
+    pub input: CreateFacetInput,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Mutation", variables = "CreateFacetVariables")]
+pub struct CreateFacet {
+    #[arguments(input: $input)]
+    pub create_facet: Facet,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct FacetValueTranslationInput {
+    pub language_code: LanguageCode,
+    pub name: Option<String>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct CreateFacetValueInput {
+    pub facet_id: Id,
+    pub code: String,
+    pub translations: Vec<FacetValueTranslationInput>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct CreateFacetValuesVariables {
+    pub input: Vec<CreateFacetValueInput>,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Mutation", variables = "CreateFacetValuesVariables")]
+pub struct CreateFacetValues {
+    #[arguments(input: $input)]
+    pub create_facet_values: Vec<FacetValue>,
 }
