@@ -53,17 +53,18 @@ pub async fn run(
         since,
         started: Timestamp::now(),
     };
+    // Forgets the unfinished import; a new listing starts now.
+    let restart = |since| -> Result<(Option<String>, ImportListing)> {
+        ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
+        Ok((None, fresh(since)))
+    };
     let (mut cursor, mut listing) = match (&progress.cursor, progress.listing_started) {
-        _ if ch.full => {
-            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
-            (None, fresh(None))
-        }
+        _ if ch.full => restart(None)?,
         (Some(_), _)
             if progress.since_used.is_some() && !ch.connector.resumes_incremental_listings() =>
         {
             tracing::info!(channel = %ch.channel_id, "restarting an interrupted incremental import from its first page: this channel's cursor is an offset into a listing that changes");
-            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
-            (None, fresh(progress.since_used))
+            restart(progress.since_used)?
         }
         (Some(saved), Some(started)) => {
             tracing::info!(channel = %ch.channel_id, "resuming an interrupted import");
@@ -75,8 +76,7 @@ pub async fn run(
         }
         (Some(_), None) => {
             tracing::info!(channel = %ch.channel_id, "restarting an interrupted import from its first page: it was saved without its listing's start");
-            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
-            (None, fresh(progress.high_water))
+            restart(progress.high_water)?
         }
         (None, _) => (None, fresh(progress.high_water)),
     };
@@ -100,8 +100,7 @@ pub async fn run(
                 && super::channel_error(&err).is_some_and(ChannelError::refuses_request) =>
         {
             tracing::warn!(channel = %ch.channel_id, error = %err, "the channel refused the saved import cursor; restarting the import from the first page");
-            ch.store.write(|tx| tx.reset_import(&ch.channel_id))?;
-            (cursor, listing) = (None, fresh(progress.high_water));
+            (cursor, listing) = restart(progress.high_water)?;
             start_listing(ch, listing.since)?;
             restarted = true;
             pages = page_window(ch, &access, width, listing.since);

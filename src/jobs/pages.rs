@@ -53,9 +53,7 @@ impl<'a, T: 'a> PageWindow<'a, T> {
     /// Drops whatever is asked for and asks for the page at `cursor`, and
     /// the pages after it as far as they are known and the width allows.
     pub fn ask_from(&mut self, cursor: Option<String>) {
-        self.asked.clear();
-        self.arrived.clear();
-        self.in_flight = FuturesUnordered::new();
+        self.ask_nothing();
         self.ask(cursor);
         self.fill();
     }
