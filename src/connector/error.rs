@@ -118,6 +118,10 @@ pub enum ChannelError {
         /// The channel's answer: `HTTP 401 Unauthorized: ...`, `FORBIDDEN: ...`.
         answer: String,
     },
+    /// The connector cannot do this job; the capability list should have
+    /// kept the job from being configured for its type.
+    #[error("this channel's connector cannot {what}")]
+    Unsupported { what: &'static str },
     /// A login (user name and password) was refused.
     #[error("`{url}` refused the login of `{username}`: {message}")]
     LoginRefused {
@@ -318,6 +322,7 @@ impl ChannelError {
             ChannelError::Url(_)
             | ChannelError::Options(_)
             | ChannelError::UnsupportedAuth { .. }
+            | ChannelError::Unsupported { .. }
             | ChannelError::Redirected { .. }
             | ChannelError::NotTheApi { .. } => ErrorKind::Config,
             ChannelError::Setup(_)

@@ -438,6 +438,43 @@ impl ItemStatus {
     }
 }
 
+/// One stock level to set on a channel: what it may sell of `sku` at the
+/// catalog's `location` (mapped to the platform's through
+/// `[channels.x.locations]` by the connector). Absolute, never a delta, so
+/// sending it twice is harmless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockSet {
+    pub sku: String,
+    /// The catalog's location name.
+    pub location: String,
+    pub available: i64,
+}
+
+/// A stock level as the channel holds it, at a catalog location (reconcile
+/// compares it with what was last sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockReading {
+    pub sku: String,
+    /// The catalog's location name (the platform's id mapped back).
+    pub location: String,
+    pub quantity: i64,
+}
+
+/// What became of one [`StockSet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockOutcome {
+    /// The channel now holds the level.
+    Set,
+    /// The channel has no variant with this SKU: stock export never
+    /// creates one; the job counts and names it.
+    UnknownSku,
+    /// The location is not mapped for this channel, or the platform has no
+    /// such location.
+    UnknownLocation,
+    /// The channel refused the level, saying why.
+    Refused(String),
+}
+
 /// The id of a write intent in the store's journal.
 pub type IntentId = i64;
 
@@ -564,6 +601,34 @@ pub trait Connector {
                 settled: true,
             })
             .collect())
+    }
+
+    /// Sets `levels` (at most `limits().batch_size`) on the channel's
+    /// variants, one outcome per level in order. Never creates a product or
+    /// a variant, and never touches what the platform reserves for its own
+    /// orders. The default is for platforms that cannot take stock alone:
+    /// their capability type offers no `export-stock` period.
+    async fn send_stock(
+        &self,
+        _access: &str,
+        _levels: &[StockSet],
+    ) -> Result<Vec<StockOutcome>, ChannelError> {
+        Err(ChannelError::Unsupported {
+            what: "export stock on its own",
+        })
+    }
+
+    /// The levels the channel holds for `skus` (at most
+    /// `limits().batch_size`) at the mapped locations; a SKU the channel
+    /// lacks has no reading.
+    async fn read_stock(
+        &self,
+        _access: &str,
+        _skus: &[String],
+    ) -> Result<Vec<StockReading>, ChannelError> {
+        Err(ChannelError::Unsupported {
+            what: "read stock levels",
+        })
     }
 }
 
