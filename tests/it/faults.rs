@@ -568,6 +568,8 @@ const CORPUS: &[BadInput] = &[
     bad("jsonl: unknown field", &[("p.jsonl", br#"{"sku":"A","title":"t","price":"1.00","currency":"EUR","quantity":1,"updated_at":"2026-01-01T00:00:00Z","colour":"red"}"#)], &["--account", "acme", "products", "load", "{dir}/p.jsonl"], 1, &["p.jsonl", "colour"]),
     bad("csv: missing column", &[("p.csv", b"sku,title,price\nA,t,1.00\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 1, &["p.csv", "nothing was loaded"]),
     bad("csv: quantity not a number", &[("p.csv", b"sku,title,price,currency,quantity,updated_at\nA,t,1.00,EUR,many,2026-01-01T00:00:00Z\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 1, &["p.csv", "many"]),
+    bad("csv: CRLF line ends and a blank line, the bad row named by its own line", &[("p.csv", b"sku,title,price,currency,quantity\r\nA,t,1.00,EUR,1\r\n\r\nB,t,1.00,EUR,many\r\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 1, &["p.csv: line 4:", "many"]),
+    bad("csv: a short row", &[("p.csv", b"sku,title,price,currency,quantity\nA,t,1.00,EUR,1\n\nB,t\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 1, &["p.csv: line 4: this row has 2 fields, but the header has 5"]),
     bad("csv: non-UTF-8", &[("p.csv", b"sku,title,price,currency,quantity,updated_at\nA,t\xff,1.00,EUR,1,2026-01-01T00:00:00Z\n")], &["--account", "acme", "products", "load", "{dir}/p.csv"], 2, &["p.csv", "UTF-8"]),
     bad("unknown product file type", &[("p.txt", b"sku\n")], &["--account", "acme", "products", "load", "{dir}/p.txt"], 1, &["p.txt", ".jsonl"]),
     bad("missing product file", &[], &["--account", "acme", "products", "load", "{dir}/none.jsonl"], 2, &["none.jsonl"]),

@@ -4,14 +4,15 @@
 
 use std::io::BufRead;
 
-use super::{FlatFields, LoadItem, ProductFileError, at, next_record, whole_cell};
+use super::csv_lines::CsvRecords;
+use super::{FlatFields, LoadItem, ProductFileError, at, whole_cell};
 use crate::output::escape;
 
 const REQUIRED: [&str; 5] = ["sku", "title", "price", "currency", "quantity"];
 const OPTIONAL: [&str; 2] = ["updated_at", "id"];
 
 pub(super) struct FlatRows<R> {
-    records: csv::StringRecordsIntoIter<R>,
+    records: CsvRecords<R>,
     required: [usize; 5],
     updated_at: Option<usize>,
     id: Option<usize>,
@@ -22,7 +23,7 @@ pub(super) struct FlatRows<R> {
 impl<R: BufRead> FlatRows<R> {
     /// `names`: the header's columns, none twice.
     pub(super) fn new(
-        reader: csv::Reader<R>,
+        records: CsvRecords<R>,
         names: &[String],
         loaded_at: String,
     ) -> Result<FlatRows<R>, ProductFileError> {
@@ -69,7 +70,7 @@ impl<R: BufRead> FlatRows<R> {
         Ok(FlatRows {
             updated_at: column("updated_at"),
             id: column("id"),
-            records: reader.into_records(),
+            records,
             required,
             attributes,
             loaded_at,
@@ -111,6 +112,10 @@ impl<R: BufRead> Iterator for FlatRows<R> {
     type Item = Result<LoadItem, ProductFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(next_record(&mut self.records)?.and_then(|(record, line)| self.row(&record, line)))
+        Some(
+            self.records
+                .next()?
+                .and_then(|(record, line)| self.row(&record, line)),
+        )
     }
 }

@@ -12,6 +12,7 @@
 //! error names its line. The caller makes the load all or nothing and finds
 //! what needs the whole file (a SKU or handle given twice).
 
+mod csv_lines;
 mod flat_csv;
 mod jsonl;
 mod nested_csv;
@@ -102,13 +103,7 @@ pub fn read_products<'r>(
     match format {
         Format::JsonLines => Ok(Box::new(jsonl::JsonLines::new(reader, loaded_at))),
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .has_headers(true)
-                .from_reader(reader);
-            let headers = reader
-                .headers()
-                .map_err(|e| at(1, format!("cannot read the header row: {e}")))?
-                .clone();
+            let (headers, records) = csv_lines::open(reader)?;
             let names: Vec<String> = headers
                 .iter()
                 .enumerate()
@@ -140,11 +135,11 @@ pub fn read_products<'r>(
             }
             if names.iter().any(|n| n == "handle") {
                 Ok(Box::new(nested_csv::NestedRows::new(
-                    reader, &names, loaded_at,
+                    records, &names, loaded_at,
                 )?))
             } else {
                 Ok(Box::new(flat_csv::FlatRows::new(
-                    reader, &names, loaded_at,
+                    records, &names, loaded_at,
                 )?))
             }
         }
@@ -197,29 +192,6 @@ impl<R: BufRead> TextLines<R> {
             }
         };
         Some(Ok((self.line, &self.buf[start..end])))
-    }
-}
-
-/// The next CSV record with its line, or the reader's error as a file error.
-fn next_record<R: std::io::Read>(
-    records: &mut csv::StringRecordsIntoIter<R>,
-) -> Option<Result<(csv::StringRecord, u64), ProductFileError>> {
-    Some(records.next()?.map_err(csv_error).map(|record| {
-        let line = record.position().map_or(0, |p| p.line());
-        (record, line)
-    }))
-}
-
-/// A CSV reader's error as a file error: bad bytes are unreadable (exit 2),
-/// the rest a bad line.
-fn csv_error(e: csv::Error) -> ProductFileError {
-    let line = e.position().map_or(0, |p| p.line());
-    match e.kind() {
-        csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::Io(_) => ProductFileError::Unreadable {
-            line,
-            message: e.to_string(),
-        },
-        _ => at(line, e.to_string()),
     }
 }
 

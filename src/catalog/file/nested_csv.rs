@@ -18,7 +18,8 @@
 
 use std::io::BufRead;
 
-use super::{LoadItem, ProductFileError, at, checked_product, csv_error, in_product, whole_cell};
+use super::csv_lines::CsvRecords;
+use super::{LoadItem, ProductFileError, at, checked_product, in_product, whole_cell};
 use crate::catalog::{Image, Prices, Product, ProductStatus, Variant};
 use crate::output::escape;
 use crate::price::{Currency, Price};
@@ -136,7 +137,7 @@ struct Building {
 }
 
 pub(super) struct NestedRows<R> {
-    records: csv::StringRecordsIntoIter<R>,
+    records: CsvRecords<R>,
     columns: Vec<(Column, String)>,
     handle: usize,
     sku: usize,
@@ -148,7 +149,7 @@ pub(super) struct NestedRows<R> {
 impl<R: BufRead> NestedRows<R> {
     /// `names`: the header's columns, none twice.
     pub(super) fn new(
-        reader: csv::Reader<R>,
+        records: CsvRecords<R>,
         names: &[String],
         loaded_at: String,
     ) -> Result<NestedRows<R>, ProductFileError> {
@@ -184,7 +185,7 @@ impl<R: BufRead> NestedRows<R> {
             }
         }
         Ok(NestedRows {
-            records: reader.into_records(),
+            records,
             columns,
             handle,
             sku,
@@ -384,18 +385,17 @@ impl<R: BufRead> Iterator for NestedRows<R> {
             return None;
         }
         loop {
-            let record = match self.records.next() {
+            let (record, line) = match self.records.next() {
                 None => {
                     self.done = true;
                     return self.current.take().map(Self::finish);
                 }
                 Some(Err(e)) => {
                     self.done = true;
-                    return Some(Err(csv_error(e)));
+                    return Some(Err(e));
                 }
                 Some(Ok(record)) => record,
             };
-            let line = record.position().map_or(0, |p| p.line());
             let handle = record.get(self.handle).unwrap_or("");
             if handle.is_empty() {
                 self.done = true;

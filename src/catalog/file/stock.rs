@@ -10,7 +10,8 @@ use std::io::BufRead;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{Format, ProductFileError, TextLines, Whole, at, csv_error, next_record, whole_cell};
+use super::csv_lines::{self, CsvRecords};
+use super::{Format, ProductFileError, TextLines, Whole, at, whole_cell};
 use crate::catalog::StockLevel;
 use crate::catalog::rules::{check_location, check_sku};
 use crate::output::escape;
@@ -138,7 +139,7 @@ impl<R: BufRead> Iterator for JsonStock<R> {
 }
 
 struct CsvStock<R> {
-    records: csv::StringRecordsIntoIter<R>,
+    records: CsvRecords<R>,
     /// Columns of `sku`, `location`, `on_hand`.
     required: [usize; 3],
     reserved: Option<usize>,
@@ -147,10 +148,7 @@ struct CsvStock<R> {
 
 impl<R: BufRead> CsvStock<R> {
     fn new(reader: R) -> Result<CsvStock<R>, ProductFileError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(reader);
-        let headers = reader.headers().map_err(csv_error)?.clone();
+        let (headers, records) = csv_lines::open(reader)?;
         let names: Vec<&str> = headers
             .iter()
             .enumerate()
@@ -194,7 +192,7 @@ impl<R: BufRead> CsvStock<R> {
             reserved: column("reserved"),
             updated_at: column("updated_at"),
             required,
-            records: reader.into_records(),
+            records,
         })
     }
 
@@ -221,7 +219,11 @@ impl<R: BufRead> Iterator for CsvStock<R> {
     type Item = Result<StockLine, ProductFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(next_record(&mut self.records)?.and_then(|(record, line)| self.row(&record, line)))
+        Some(
+            self.records
+                .next()?
+                .and_then(|(record, line)| self.row(&record, line)),
+        )
     }
 }
 
