@@ -579,6 +579,72 @@ pub struct SkuHolder {
     pub created_at: DateTime,
 }
 
+/// The variants that hold some SKUs, with their stock: what stock export
+/// reads before it writes, and what reconcile compares.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Query", variables = "VariantListVariables")]
+pub struct StockHolders {
+    #[arguments(options: $options)]
+    pub product_variants: StockHolderList,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "ProductVariantList")]
+pub struct StockHolderList {
+    pub total_items: i32,
+    pub items: Vec<StockHolder>,
+}
+
+#[derive(cynic::QueryFragment, Clone, Debug)]
+#[cynic(graphql_type = "ProductVariant")]
+pub struct StockHolder {
+    pub id: Id,
+    pub sku: String,
+    pub product_id: Id,
+    /// At the default stock location.
+    pub stock_on_hand: i32,
+    pub stock_levels: Vec<StockLevel>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct StockLocationFilterParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub id: Option<IdOperators>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct StockLocationListOptions {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub take: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<StockLocationFilterParameter>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct StockLocationsVariables {
+    pub options: Option<StockLocationListOptions>,
+}
+
+/// Which of some stock location ids the shop has.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Query", variables = "StockLocationsVariables")]
+pub struct StockLocationsQuery {
+    #[arguments(options: $options)]
+    pub stock_locations: StockLocationList,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "StockLocationList")]
+pub struct StockLocationList {
+    pub items: Vec<StockLocationId>,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "StockLocation")]
+pub struct StockLocationId {
+    pub id: Id,
+}
+
 #[derive(cynic::QueryVariables, Debug)]
 pub struct UpdateProductVariables {
     pub input: UpdateProductInput,

@@ -1,0 +1,475 @@
+//! Stock export on Vendure: absolute on-hand levels of the variants with
+//! some SKUs, per mapped stock location, and their read-back. One
+//! `productVariants` look-up per batch (SKU `in`), then one
+//! `updateProductVariants` (more only when the body limit cuts it) with
+//! `stockLevels` (or `stockOnHand` at the default location when the
+//! channel maps no location) for the variants whose level differs.
+//!
+//! Only on-hand is written: Vendure keeps its orders' allocations
+//! (`stockAllocated`) itself and sells on-hand less allocated.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use cynic::{MutationBuilder, QueryBuilder};
+
+use super::client::{Credential, Replay, VendureClient};
+use super::export::{BODY_BUDGET, split_by_size};
+use super::mapping::{DEFAULT_LOCATION, id_order, stock_at, stock_input_of};
+use super::wire::{
+    IdOperators, ProductVariantFilterParameter, ProductVariantListOptions, StockHolder,
+    StockHolders, StockLocationFilterParameter, StockLocationListOptions, StockLocationsQuery,
+    StockLocationsVariables, StringOperators, UpdateProductVariantInput, UpdateVariants,
+    UpdateVariantsVariables, VariantListVariables,
+};
+use crate::connector::{ChannelError, LocationMap, StockOutcome, StockReading, StockSet};
+
+/// Vendure's stock `adminListQueryLimit`.
+const MAX_TAKE: usize = 1000;
+
+/// Which of the stock location ids `locations` maps to the shop has.
+pub async fn present_locations(
+    client: &VendureClient,
+    credential: Credential<'_>,
+    locations: &LocationMap,
+) -> Result<BTreeSet<String>, ChannelError> {
+    if locations.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let ids: BTreeSet<String> = locations.values().cloned().collect();
+    let operation = StockLocationsQuery::build(StockLocationsVariables {
+        options: Some(StockLocationListOptions {
+            take: Some(ids.len().min(MAX_TAKE) as i32),
+            filter: Some(StockLocationFilterParameter {
+                id: Some(IdOperators {
+                    in_: Some(ids.into_iter().collect()),
+                }),
+            }),
+        }),
+    });
+    let reply = client
+        .run::<StockLocationsQuery, _>("stockLocations", credential, &operation, Replay::Safe)
+        .await?;
+    Ok(reply
+        .stock_locations
+        .items
+        .into_iter()
+        .map(|l| l.id.inner().to_string())
+        .collect())
+}
+
+/// The variants holding `skus` (each asked once), by SKU, in id order.
+async fn stock_holders(
+    client: &VendureClient,
+    credential: Credential<'_>,
+    skus: &[&str],
+) -> Result<HashMap<String, Vec<StockHolder>>, ChannelError> {
+    let unique: BTreeSet<&str> = skus.iter().copied().collect();
+    let wanted: Vec<String> = unique.into_iter().map(str::to_string).collect();
+    let mut holders: HashMap<String, Vec<StockHolder>> = HashMap::new();
+    let mut skip = 0;
+    // Twice the count in one page still shows a SKU held twice; more
+    // holders than that take more pages.
+    let take = (wanted.len() * 2).clamp(1, MAX_TAKE) as i32;
+    loop {
+        let operation = StockHolders::build(VariantListVariables {
+            options: Some(ProductVariantListOptions {
+                skip: Some(skip),
+                take: Some(take),
+                sort: None,
+                filter: Some(ProductVariantFilterParameter {
+                    sku: Some(StringOperators {
+                        in_: Some(wanted.clone()),
+                    }),
+                    updated_at: None,
+                }),
+            }),
+        });
+        let list = client
+            .run::<StockHolders, _>("productVariants", credential, &operation, Replay::Safe)
+            .await?
+            .product_variants;
+        let got = list.items.len() as i32;
+        for holder in list.items {
+            holders.entry(holder.sku.clone()).or_default().push(holder);
+        }
+        skip += got;
+        if got == 0 || skip >= list.total_items {
+            break;
+        }
+    }
+    for list in holders.values_mut() {
+        list.sort_by_key(|h| id_order(h.id.inner()));
+    }
+    Ok(holders)
+}
+
+/// What a stock send decided before writing: each level's outcome where
+/// the look-up settles it, and one variant update per variant whose
+/// levels differ, with the indexes of the levels it carries.
+#[derive(Debug, Default)]
+pub struct StockPlan {
+    /// `None`: the write decides.
+    pub outcomes: Vec<Option<StockOutcome>>,
+    pub writes: Vec<(UpdateProductVariantInput, Vec<usize>)>,
+}
+
+/// Plans `sets` against the variants Vendure holds (`holders`, by SKU):
+/// `locations` maps catalog names to stock location ids (empty: `default`
+/// is the default location's `stockOnHand`), `present` are the mapped ids
+/// Vendure has. A level Vendure holds already needs no write.
+pub fn plan_stock(
+    sets: &[StockSet],
+    locations: &LocationMap,
+    present: &BTreeSet<String>,
+    holders: &HashMap<String, Vec<StockHolder>>,
+) -> StockPlan {
+    let mut outcomes = Vec::with_capacity(sets.len());
+    // Variant id -> (its holder, catalog location -> (quantity, level indexes)).
+    type Wanted<'h> = (&'h StockHolder, BTreeMap<String, (i64, Vec<usize>)>);
+    let mut by_variant: BTreeMap<(u64, String), Wanted<'_>> = BTreeMap::new();
+    for (i, set) in sets.iter().enumerate() {
+        let mapped = if locations.is_empty() {
+            set.location == DEFAULT_LOCATION
+        } else {
+            locations
+                .get(&set.location)
+                .is_some_and(|id| present.contains(id))
+        };
+        let decided = if !mapped {
+            Err(StockOutcome::UnknownLocation)
+        } else {
+            match holders.get(&set.sku).map(Vec::as_slice) {
+                None | Some([]) => Err(StockOutcome::UnknownSku),
+                Some([one]) => match i32::try_from(set.available) {
+                    Ok(q) if q >= 0 => Ok(one),
+                    _ => Err(StockOutcome::Refused(format!(
+                        "stock level {} is outside what Vendure keeps (0 to {})",
+                        set.available,
+                        i32::MAX
+                    ))),
+                },
+                Some(many) => Err(StockOutcome::Refused(held_twice(&set.sku, many))),
+            }
+        };
+        match decided {
+            Ok(holder) => {
+                let (_, wanted) = by_variant
+                    .entry(id_order(holder.id.inner()))
+                    .or_insert_with(|| (holder, BTreeMap::new()));
+                // The same level twice in one send: the later value wins.
+                let level = wanted
+                    .entry(set.location.clone())
+                    .or_insert((set.available, Vec::new()));
+                level.0 = set.available;
+                level.1.push(i);
+                outcomes.push(None);
+            }
+            Err(outcome) => outcomes.push(Some(outcome)),
+        }
+    }
+    let mut writes = Vec::new();
+    for (holder, wanted) in by_variant.into_values() {
+        let held = stock_at(holder.stock_on_hand, &holder.stock_levels, locations);
+        let mut changed = BTreeMap::new();
+        let mut served = Vec::new();
+        for (location, (quantity, indexes)) in wanted {
+            if held.get(&location) == Some(&quantity) {
+                for i in indexes {
+                    outcomes[i] = Some(StockOutcome::Set);
+                }
+            } else {
+                changed.insert(location, quantity);
+                served.extend(indexes);
+            }
+        }
+        if changed.is_empty() {
+            continue;
+        }
+        let (stock_on_hand, stock_levels) = stock_input_of(&changed, locations);
+        writes.push((
+            UpdateProductVariantInput {
+                id: holder.id.clone(),
+                translations: None,
+                price: None,
+                prices: None,
+                stock_on_hand,
+                stock_levels,
+                option_ids: None,
+            },
+            served,
+        ));
+    }
+    StockPlan { outcomes, writes }
+}
+
+fn held_twice(sku: &str, holders: &[StockHolder]) -> String {
+    let ids: Vec<String> = holders
+        .iter()
+        .map(|h| format!("{} (product {})", h.id.inner(), h.product_id.inner()))
+        .collect();
+    format!(
+        "SKU `{sku}` is held by {} variants on the channel: {}; the tool sets the stock of neither: delete all but one on the shop",
+        holders.len(),
+        ids.join(" and ")
+    )
+}
+
+/// Sets `sets` (absolute levels) on the variants with their SKUs. A call
+/// Vendure refuses (an `errors` reply; it is all or nothing) is sent again
+/// variant by variant, so the refusal is named for the levels it concerns.
+pub async fn send_stock(
+    client: &VendureClient,
+    credential: Credential<'_>,
+    locations: &LocationMap,
+    present: &BTreeSet<String>,
+    sets: &[StockSet],
+    max_bytes: Option<usize>,
+) -> Result<Vec<StockOutcome>, ChannelError> {
+    let skus: Vec<&str> = sets.iter().map(|s| s.sku.as_str()).collect();
+    let holders = stock_holders(client, credential, &skus).await?;
+    let StockPlan {
+        mut outcomes,
+        writes,
+    } = plan_stock(sets, locations, present, &holders);
+    let overhead = UpdateVariants::build(UpdateVariantsVariables { input: vec![] })
+        .query
+        .len()
+        + 64;
+    let budget = max_bytes.map_or(BODY_BUDGET, |max| max.min(BODY_BUDGET));
+    for chunk in split_by_size(writes, overhead, budget) {
+        let inputs: Vec<UpdateProductVariantInput> =
+            chunk.iter().map(|(input, _)| input.clone()).collect();
+        let alone = inputs.len() == 1;
+        match update(client, credential, inputs).await {
+            Ok(()) => {
+                for (_, served) in &chunk {
+                    settle(&mut outcomes, served, StockOutcome::Set);
+                }
+            }
+            Err(ChannelError::Refused { message, .. }) if alone => {
+                settle(&mut outcomes, &chunk[0].1, StockOutcome::Refused(message));
+            }
+            Err(ChannelError::Refused { .. }) => {
+                for (input, served) in &chunk {
+                    let outcome = match update(client, credential, vec![input.clone()]).await {
+                        Ok(()) => StockOutcome::Set,
+                        Err(ChannelError::Refused { message, .. }) => {
+                            StockOutcome::Refused(message)
+                        }
+                        Err(other) => return Err(other),
+                    };
+                    settle(&mut outcomes, served, outcome);
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.expect("every level planned or written"))
+        .collect())
+}
+
+async fn update(
+    client: &VendureClient,
+    credential: Credential<'_>,
+    input: Vec<UpdateProductVariantInput>,
+) -> Result<(), ChannelError> {
+    let operation = UpdateVariants::build(UpdateVariantsVariables { input });
+    // Absolute on-hand levels: applying twice leaves the same levels.
+    client
+        .run::<UpdateVariants, _>(
+            "updateProductVariants",
+            credential,
+            &operation,
+            Replay::Safe,
+        )
+        .await?;
+    Ok(())
+}
+
+fn settle(outcomes: &mut [Option<StockOutcome>], served: &[usize], outcome: StockOutcome) {
+    for &i in served {
+        outcomes[i] = Some(outcome.clone());
+    }
+}
+
+/// The on-hand levels of `skus` at the mapped locations (by catalog name),
+/// in the order of `skus` and of the names. A SKU without a (single)
+/// variant, or a variant without a level at a location, has no reading there.
+pub async fn read_stock(
+    client: &VendureClient,
+    credential: Credential<'_>,
+    locations: &LocationMap,
+    skus: &[String],
+) -> Result<Vec<StockReading>, ChannelError> {
+    let wanted: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let holders = stock_holders(client, credential, &wanted).await?;
+    Ok(readings(skus, locations, &holders))
+}
+
+fn readings(
+    skus: &[String],
+    locations: &LocationMap,
+    holders: &HashMap<String, Vec<StockHolder>>,
+) -> Vec<StockReading> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for sku in skus.iter().filter(|s| seen.insert(s.as_str())) {
+        let Some([holder]) = holders.get(sku).map(Vec::as_slice) else {
+            continue;
+        };
+        for (location, quantity) in stock_at(holder.stock_on_hand, &holder.stock_levels, locations)
+        {
+            out.push(StockReading {
+                sku: sku.clone(),
+                location,
+                quantity,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::wire::{Id, StockLevel};
+    use super::*;
+
+    fn holder(id: &str, sku: &str, on_hand: i32, levels: &[(&str, i32)]) -> StockHolder {
+        StockHolder {
+            id: Id::new(id),
+            sku: sku.into(),
+            product_id: Id::new(format!("p{id}")),
+            stock_on_hand: on_hand,
+            stock_levels: levels
+                .iter()
+                .map(|(l, q)| StockLevel {
+                    stock_location_id: Id::new(*l),
+                    stock_on_hand: *q,
+                })
+                .collect(),
+        }
+    }
+
+    fn set(sku: &str, location: &str, available: i64) -> StockSet {
+        StockSet {
+            sku: sku.into(),
+            location: location.into(),
+            available,
+        }
+    }
+
+    fn holders() -> HashMap<String, Vec<StockHolder>> {
+        HashMap::from([
+            ("A".to_string(), vec![holder("1", "A", 5, &[("1", 5)])]),
+            (
+                "TWICE".to_string(),
+                vec![holder("2", "TWICE", 0, &[]), holder("3", "TWICE", 0, &[])],
+            ),
+        ])
+    }
+
+    fn mapped() -> (LocationMap, BTreeSet<String>) {
+        (
+            LocationMap::from([
+                ("default".to_string(), "1".to_string()),
+                ("berlin".to_string(), "2".to_string()),
+                ("gone".to_string(), "9".to_string()),
+            ]),
+            BTreeSet::from(["1".to_string(), "2".to_string()]),
+        )
+    }
+
+    #[test]
+    fn levels_of_one_variant_go_in_one_update_and_the_rest_say_why_not() {
+        let (locations, present) = mapped();
+        let sets = [
+            set("A", "default", 5),
+            set("A", "berlin", 3),
+            set("A", "berlin", 4),
+            set("NOPE", "default", 1),
+            set("A", "paris", 1),
+            set("A", "gone", 1),
+            set("TWICE", "default", 1),
+            set("A", "default", -1),
+            set("A", "default", i64::from(i32::MAX) + 1),
+        ];
+        let plan = plan_stock(&sets, &locations, &present, &holders());
+        assert_eq!(plan.outcomes[0], Some(StockOutcome::Set), "held already");
+        assert_eq!(plan.outcomes[1], None);
+        assert_eq!(plan.outcomes[2], None);
+        assert_eq!(plan.outcomes[3], Some(StockOutcome::UnknownSku));
+        assert_eq!(plan.outcomes[4], Some(StockOutcome::UnknownLocation));
+        assert_eq!(plan.outcomes[5], Some(StockOutcome::UnknownLocation));
+        assert!(
+            matches!(&plan.outcomes[6], Some(StockOutcome::Refused(why)) if why.contains("2 (product p2) and 3 (product p3)")),
+            "{:?}",
+            plan.outcomes[6]
+        );
+        for i in [7, 8] {
+            assert!(
+                matches!(&plan.outcomes[i], Some(StockOutcome::Refused(why)) if why.contains("outside")),
+                "{:?}",
+                plan.outcomes[i]
+            );
+        }
+        assert_eq!(plan.writes.len(), 1);
+        let (input, served) = &plan.writes[0];
+        assert_eq!(served, &[1, 2]);
+        assert_eq!(input.id.inner(), "1");
+        assert_eq!(input.stock_on_hand, None);
+        let levels: Vec<(&str, i32)> = input
+            .stock_levels
+            .iter()
+            .flatten()
+            .map(|l| (l.stock_location_id.inner(), l.stock_on_hand))
+            .collect();
+        assert_eq!(
+            levels,
+            [("2", 4)],
+            "only the level that differs, the later value"
+        );
+        assert_eq!(input.price, None);
+        assert_eq!(input.prices, None);
+        assert_eq!(input.translations, None);
+    }
+
+    #[test]
+    fn without_a_location_map_default_is_the_variants_stock_on_hand() {
+        let plan = plan_stock(
+            &[set("A", "default", 8), set("A", "berlin", 1)],
+            &LocationMap::new(),
+            &BTreeSet::new(),
+            &holders(),
+        );
+        assert_eq!(
+            plan.outcomes,
+            vec![None, Some(StockOutcome::UnknownLocation)]
+        );
+        assert_eq!(plan.writes[0].0.stock_on_hand, Some(8));
+        assert_eq!(plan.writes[0].0.stock_levels, None);
+    }
+
+    #[test]
+    fn readings_name_catalog_locations_and_skip_what_vendure_lacks() {
+        let (locations, _) = mapped();
+        let skus = ["A", "NOPE", "TWICE", "A"].map(String::from);
+        assert_eq!(
+            readings(&skus, &locations, &holders()),
+            vec![StockReading {
+                sku: "A".into(),
+                location: "default".into(),
+                quantity: 5,
+            }]
+        );
+        assert_eq!(
+            readings(&skus[..1], &LocationMap::new(), &holders()),
+            vec![StockReading {
+                sku: "A".into(),
+                location: "default".into(),
+                quantity: 5,
+            }]
+        );
+    }
+}
