@@ -123,8 +123,8 @@ pub struct Vendure {
     /// The facets of categories and tags.
     facets: mapping::FacetCodes,
     memory: RunMemory,
-    /// The mapped stock location ids Vendure has, read once.
-    present_locations: tokio::sync::OnceCell<std::collections::BTreeSet<String>>,
+    /// Where stock goes, read once.
+    stock_places: tokio::sync::OnceCell<stock::Places>,
 }
 
 /// [`super::PROTOCOLS`]' constructor.
@@ -140,7 +140,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         locations: settings.locations,
         facets: mapping::FacetCodes::new(settings.category_facet, settings.tag_facet),
         memory: RunMemory::default(),
-        present_locations: tokio::sync::OnceCell::new(),
+        stock_places: tokio::sync::OnceCell::new(),
     }))
 }
 
@@ -159,6 +159,14 @@ impl Vendure {
             memory: &self.memory,
             facets: &self.facets,
         }
+    }
+
+    async fn stock_places(&self, access: &str) -> Result<&stock::Places, ChannelError> {
+        self.stock_places
+            .get_or_try_init(|| {
+                stock::places(&self.client, self.credential(access), &self.locations)
+            })
+            .await
     }
 
     /// A base URL that cannot be the Admin API fails each call before any
@@ -271,8 +279,8 @@ impl Connector for Vendure {
         export::reconcile(&self.shop(access), open).await
     }
 
-    /// On-hand levels per mapped stock location (`stockOnHand` at the
-    /// default location when none is mapped); Vendure's allocations stay its own.
+    /// On-hand levels per mapped stock location (Vendure's default location
+    /// when none is mapped); Vendure's allocations stay its own.
     async fn send_stock(
         &self,
         access: &str,
@@ -283,17 +291,11 @@ impl Connector for Vendure {
         if levels.is_empty() {
             return Ok(Vec::new());
         }
-        let present = self
-            .present_locations
-            .get_or_try_init(|| {
-                stock::present_locations(&self.client, self.credential(access), &self.locations)
-            })
-            .await?;
+        let places = self.stock_places(access).await?;
         stock::send_stock(
             &self.client,
             self.credential(access),
-            &self.locations,
-            present,
+            places,
             levels,
             self.limits.max_request_bytes,
         )
@@ -310,6 +312,7 @@ impl Connector for Vendure {
         if skus.is_empty() {
             return Ok(Vec::new());
         }
-        stock::read_stock(&self.client, self.credential(access), &self.locations, skus).await
+        let places = self.stock_places(access).await?;
+        stock::read_stock(&self.client, self.credential(access), places, skus).await
     }
 }

@@ -2,8 +2,8 @@
 //! some SKUs, per mapped stock location, and their read-back. One
 //! `productVariants` look-up per batch (SKU `in`), then one
 //! `updateProductVariants` (more only when the body limit cuts it) with
-//! `stockLevels` (or `stockOnHand` at the default location when the
-//! channel maps no location) for the variants whose level differs.
+//! `stockLevels` for the variants whose level differs (at Vendure's
+//! default location when the channel maps no location: see [`places`]).
 //!
 //! Only on-hand is written: Vendure keeps its orders' allocations
 //! (`stockAllocated`) itself and sells on-hand less allocated.
@@ -16,45 +16,77 @@ use super::client::{Credential, Replay, VendureClient};
 use super::export::{BODY_BUDGET, split_by_size};
 use super::mapping::{DEFAULT_LOCATION, id_order, stock_at, stock_input_of};
 use super::wire::{
-    IdOperators, ProductVariantFilterParameter, ProductVariantListOptions, StockHolder,
-    StockHolders, StockLocationFilterParameter, StockLocationListOptions, StockLocationsQuery,
-    StockLocationsVariables, StringOperators, UpdateProductVariantInput, UpdateVariants,
-    UpdateVariantsVariables, VariantListVariables,
+    IdOperators, ProductVariantFilterParameter, ProductVariantListOptions, SortOrder, StockHolder,
+    StockHolders, StockLocationFilterParameter, StockLocationListOptions,
+    StockLocationSortParameter, StockLocationsQuery, StockLocationsVariables, StringOperators,
+    UpdateProductVariantInput, UpdateVariants, UpdateVariantsVariables, VariantListVariables,
 };
 use crate::connector::{ChannelError, LocationMap, StockOutcome, StockReading, StockSet};
 
 /// Vendure's stock `adminListQueryLimit`.
 const MAX_TAKE: usize = 1000;
 
-/// Which of the stock location ids `locations` maps to the shop has.
-pub async fn present_locations(
+/// Where stock goes on this channel: catalog location -> stock location id
+/// (with no `[channels.x.locations]`, `default` -> Vendure's default
+/// location), and which of those ids Vendure has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Places {
+    pub locations: LocationMap,
+    pub present: BTreeSet<String>,
+}
+
+/// Reads [`Places`] for the channel's `locations`. Without a map the
+/// default location is named by id, not written as `stockOnHand`: Vendure
+/// writes a `stockOnHand` at its default location but reads it back as the
+/// sum over every location, so a shop with two locations would show drift
+/// forever.
+pub async fn places(
     client: &VendureClient,
     credential: Credential<'_>,
     locations: &LocationMap,
-) -> Result<BTreeSet<String>, ChannelError> {
-    if locations.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    let ids: BTreeSet<String> = locations.values().cloned().collect();
-    let operation = StockLocationsQuery::build(StockLocationsVariables {
-        options: Some(StockLocationListOptions {
+) -> Result<Places, ChannelError> {
+    let options = if locations.is_empty() {
+        StockLocationListOptions {
+            take: Some(1),
+            sort: Some(StockLocationSortParameter {
+                created_at: Some(SortOrder::Asc),
+                id: Some(SortOrder::Asc),
+            }),
+            filter: None,
+        }
+    } else {
+        let ids: BTreeSet<String> = locations.values().cloned().collect();
+        StockLocationListOptions {
             take: Some(ids.len().min(MAX_TAKE) as i32),
+            sort: None,
             filter: Some(StockLocationFilterParameter {
                 id: Some(IdOperators {
                     in_: Some(ids.into_iter().collect()),
                 }),
             }),
-        }),
+        }
+    };
+    let operation = StockLocationsQuery::build(StockLocationsVariables {
+        options: Some(options),
     });
     let reply = client
         .run::<StockLocationsQuery, _>("stockLocations", credential, &operation, Replay::Safe)
         .await?;
-    Ok(reply
+    let present: BTreeSet<String> = reply
         .stock_locations
         .items
         .into_iter()
         .map(|l| l.id.inner().to_string())
-        .collect())
+        .collect();
+    let locations = if locations.is_empty() {
+        let default = present.first().ok_or_else(|| ChannelError::ShopSetup {
+            message: "the Vendure channel has no stock location: create one under Settings → Stock locations".into(),
+        })?;
+        LocationMap::from([(DEFAULT_LOCATION.to_string(), default.clone())])
+    } else {
+        locations.clone()
+    };
+    Ok(Places { locations, present })
 }
 
 /// The variants holding `skus` (each asked once), by SKU, in id order.
@@ -113,28 +145,22 @@ pub struct StockPlan {
     pub writes: Vec<(UpdateProductVariantInput, Vec<usize>)>,
 }
 
-/// Plans `sets` against the variants Vendure holds (`holders`, by SKU):
-/// `locations` maps catalog names to stock location ids (empty: `default`
-/// is the default location's `stockOnHand`), `present` are the mapped ids
-/// Vendure has. A level Vendure holds already needs no write.
+/// Plans `sets` against the variants Vendure holds (`holders`, by SKU) at
+/// `places`. A level Vendure holds already needs no write.
 pub fn plan_stock(
     sets: &[StockSet],
-    locations: &LocationMap,
-    present: &BTreeSet<String>,
+    places: &Places,
     holders: &HashMap<String, Vec<StockHolder>>,
 ) -> StockPlan {
+    let Places { locations, present } = places;
     let mut outcomes = Vec::with_capacity(sets.len());
     // Variant id -> (its holder, catalog location -> (quantity, level indexes)).
     type Wanted<'h> = (&'h StockHolder, BTreeMap<String, (i64, Vec<usize>)>);
     let mut by_variant: BTreeMap<(u64, String), Wanted<'_>> = BTreeMap::new();
     for (i, set) in sets.iter().enumerate() {
-        let mapped = if locations.is_empty() {
-            set.location == DEFAULT_LOCATION
-        } else {
-            locations
-                .get(&set.location)
-                .is_some_and(|id| present.contains(id))
-        };
+        let mapped = locations
+            .get(&set.location)
+            .is_some_and(|id| present.contains(id));
         let decided = if !mapped {
             Err(StockOutcome::UnknownLocation)
         } else {
@@ -220,8 +246,7 @@ fn held_twice(sku: &str, holders: &[StockHolder]) -> String {
 pub async fn send_stock(
     client: &VendureClient,
     credential: Credential<'_>,
-    locations: &LocationMap,
-    present: &BTreeSet<String>,
+    places: &Places,
     sets: &[StockSet],
     max_bytes: Option<usize>,
 ) -> Result<Vec<StockOutcome>, ChannelError> {
@@ -230,7 +255,7 @@ pub async fn send_stock(
     let StockPlan {
         mut outcomes,
         writes,
-    } = plan_stock(sets, locations, present, &holders);
+    } = plan_stock(sets, places, &holders);
     let overhead = UpdateVariants::build(UpdateVariantsVariables { input: vec![] })
         .query
         .len()
@@ -294,18 +319,18 @@ fn settle(outcomes: &mut [Option<StockOutcome>], served: &[usize], outcome: Stoc
     }
 }
 
-/// The on-hand levels of `skus` at the mapped locations (by catalog name),
+/// The on-hand levels of `skus` at the places' locations (by catalog name),
 /// in the order of `skus` and of the names. A SKU without a (single)
 /// variant, or a variant without a level at a location, has no reading there.
 pub async fn read_stock(
     client: &VendureClient,
     credential: Credential<'_>,
-    locations: &LocationMap,
+    places: &Places,
     skus: &[String],
 ) -> Result<Vec<StockReading>, ChannelError> {
     let wanted: Vec<&str> = skus.iter().map(String::as_str).collect();
     let holders = stock_holders(client, credential, &wanted).await?;
-    Ok(readings(skus, locations, &holders))
+    Ok(readings(skus, &places.locations, &holders))
 }
 
 fn readings(
@@ -370,20 +395,19 @@ mod tests {
         ])
     }
 
-    fn mapped() -> (LocationMap, BTreeSet<String>) {
-        (
-            LocationMap::from([
+    fn mapped() -> Places {
+        Places {
+            locations: LocationMap::from([
                 ("default".to_string(), "1".to_string()),
                 ("berlin".to_string(), "2".to_string()),
                 ("gone".to_string(), "9".to_string()),
             ]),
-            BTreeSet::from(["1".to_string(), "2".to_string()]),
-        )
+            present: BTreeSet::from(["1".to_string(), "2".to_string()]),
+        }
     }
 
     #[test]
     fn levels_of_one_variant_go_in_one_update_and_the_rest_say_why_not() {
-        let (locations, present) = mapped();
         let sets = [
             set("A", "default", 5),
             set("A", "berlin", 3),
@@ -395,7 +419,7 @@ mod tests {
             set("A", "default", -1),
             set("A", "default", i64::from(i32::MAX) + 1),
         ];
-        let plan = plan_stock(&sets, &locations, &present, &holders());
+        let plan = plan_stock(&sets, &mapped(), &holders());
         assert_eq!(plan.outcomes[0], Some(StockOutcome::Set), "held already");
         assert_eq!(plan.outcomes[1], None);
         assert_eq!(plan.outcomes[2], None);
@@ -436,27 +460,10 @@ mod tests {
     }
 
     #[test]
-    fn without_a_location_map_default_is_the_variants_stock_on_hand() {
-        let plan = plan_stock(
-            &[set("A", "default", 8), set("A", "berlin", 1)],
-            &LocationMap::new(),
-            &BTreeSet::new(),
-            &holders(),
-        );
-        assert_eq!(
-            plan.outcomes,
-            vec![None, Some(StockOutcome::UnknownLocation)]
-        );
-        assert_eq!(plan.writes[0].0.stock_on_hand, Some(8));
-        assert_eq!(plan.writes[0].0.stock_levels, None);
-    }
-
-    #[test]
     fn readings_name_catalog_locations_and_skip_what_vendure_lacks() {
-        let (locations, _) = mapped();
         let skus = ["A", "NOPE", "TWICE", "A"].map(String::from);
         assert_eq!(
-            readings(&skus, &locations, &holders()),
+            readings(&skus, &mapped().locations, &holders()),
             vec![StockReading {
                 sku: "A".into(),
                 location: "default".into(),

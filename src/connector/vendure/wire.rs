@@ -613,9 +613,19 @@ pub struct StockLocationFilterParameter {
 }
 
 #[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct StockLocationSortParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<SortOrder>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub id: Option<SortOrder>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
 pub struct StockLocationListOptions {
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub take: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<StockLocationSortParameter>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub filter: Option<StockLocationFilterParameter>,
 }
@@ -625,7 +635,8 @@ pub struct StockLocationsVariables {
     pub options: Option<StockLocationListOptions>,
 }
 
-/// Which of some stock location ids the shop has.
+/// Stock locations of the active channel: which of some ids the shop has,
+/// or the oldest (Vendure's default, where `stockOnHand` goes).
 #[derive(cynic::QueryFragment, Debug)]
 #[cynic(graphql_type = "Query", variables = "StockLocationsVariables")]
 pub struct StockLocationsQuery {
