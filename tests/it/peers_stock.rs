@@ -191,6 +191,89 @@ fn graphql(seen: &[Seen], field: &str) -> usize {
         .count()
 }
 
+/// One batch of every kind, for a shop with ST-1 (4 on hand) and ST-2 (9)
+/// at the `default` location: new and changed levels at both locations,
+/// one the shop holds already (ST-2 at `default`), a SKU the shop lacks,
+/// a location the channel does not map, one the shop does not have.
+fn mixed_batch() -> Vec<StockSet> {
+    vec![
+        level("ST-1", "default", 10),
+        level("ST-1", "berlin", 3),
+        level("ST-2", "default", 9),
+        level("ST-2", "berlin", 0),
+        level("NOPE", "default", 5),
+        level("ST-1", "paris", 1),
+        level("ST-2", "gone", 1),
+    ]
+}
+
+const MIXED_OUTCOMES: [StockOutcome; 7] = [
+    StockOutcome::Set,
+    StockOutcome::Set,
+    StockOutcome::Set,
+    StockOutcome::Set,
+    StockOutcome::UnknownSku,
+    StockOutcome::UnknownLocation,
+    StockOutcome::UnknownLocation,
+];
+
+/// What `read_stock` of ST-1, ST-2 and NOPE gives after [`mixed_batch`]
+/// and a hand edit of ST-2 at `berlin` to 7: by catalog location, and no
+/// reading for the SKU the shop lacks.
+fn after_hand_edit() -> Vec<StockReading> {
+    vec![
+        reading("ST-1", "berlin", 3),
+        reading("ST-1", "default", 10),
+        reading("ST-2", "berlin", 7),
+        reading("ST-2", "default", 9),
+    ]
+}
+
+fn read_skus() -> Vec<String> {
+    ["ST-1", "ST-2", "NOPE"].map(String::from).to_vec()
+}
+
+/// Sends `skus` at `default` and `berlin` three times (new levels, then
+/// changed, then the same again) in batches of the connector's
+/// `batch-size`, and prints each round's wall time and the requests the
+/// shop received (`kinds`: look-ups and writes among them).
+async fn measure(
+    shop: &str,
+    connector: &dyn Connector,
+    access: &str,
+    proxy: &CountingProxy,
+    skus: &[String],
+    kinds: impl Fn(&[Seen]) -> (usize, usize),
+) {
+    let batch = connector.limits().batch_size;
+    for (round, value) in [
+        ("first send (the second location's levels are new)", 20),
+        ("changed", 30),
+        ("unchanged", 30),
+    ] {
+        let levels: Vec<StockSet> = skus
+            .iter()
+            .flat_map(|s| [level(s, "default", value), level(s, "berlin", value + 1)])
+            .collect();
+        let started = Instant::now();
+        for chunk in levels.chunks(batch) {
+            let outcomes = connector.send_stock(access, chunk).await.expect("send");
+            assert!(
+                outcomes.iter().all(|o| *o == StockOutcome::Set),
+                "{outcomes:?}"
+            );
+        }
+        let took = started.elapsed();
+        let seen = proxy.take();
+        let (lookups, writes) = kinds(&seen);
+        eprintln!(
+            "{shop}, {round}: {} levels in {took:.2?} ({batch} a batch), {} requests ({lookups} look-ups, {writes} writes)",
+            levels.len(),
+            seen.len(),
+        );
+    }
+}
+
 // ------------------------------------------------------------------ Medusa
 
 fn product(sku: &str, quantity: i64) -> NewProduct {
@@ -230,28 +313,9 @@ async fn medusa_stock_sets_absolute_levels_at_mapped_locations_and_leaves_reserv
         admin.variants().await.into_iter().map(|v| v.sku).collect();
     proxy.take();
 
-    let levels = [
-        level("ST-1", "default", 10),
-        level("ST-1", "berlin", 3),
-        level("ST-2", "default", 9),
-        level("ST-2", "berlin", 0),
-        level("NOPE", "default", 5),
-        level("ST-1", "paris", 1),
-        level("ST-2", "gone", 1),
-    ];
+    let levels = mixed_batch();
     let outcomes = medusa.send_stock(&access, &levels).await.expect("send");
-    assert_eq!(
-        outcomes,
-        [
-            StockOutcome::Set,
-            StockOutcome::Set,
-            StockOutcome::Set,
-            StockOutcome::Set,
-            StockOutcome::UnknownSku,
-            StockOutcome::UnknownLocation,
-            StockOutcome::UnknownLocation,
-        ]
-    );
+    assert_eq!(outcomes, MIXED_OUTCOMES);
     let seen = proxy.take();
     assert_eq!(
         count(&seen, "GET", "/admin/product-variants"),
@@ -313,17 +377,12 @@ async fn medusa_stock_sets_absolute_levels_at_mapped_locations_and_leaves_reserv
     // A hand edit on the shop is what read_stock sees.
     admin.set_stock_level("ST-2", &berlin, 7).await;
     let read = medusa
-        .read_stock(&access, &["ST-1".into(), "ST-2".into(), "NOPE".into()])
+        .read_stock(&access, &read_skus())
         .await
         .expect("read");
     assert_eq!(
         read,
-        [
-            reading("ST-1", "berlin", 3),
-            reading("ST-1", "default", 10),
-            reading("ST-2", "berlin", 7),
-            reading("ST-2", "default", 9),
-        ],
+        after_hand_edit(),
         "by catalog location; a SKU the shop lacks has no reading"
     );
     // Setting it back repairs only that level.
@@ -394,44 +453,14 @@ async fn medusa_stock_of_1000_skus_at_2_locations() {
     let medusa = connector("medusa", &proxy.url, map);
     let access = log_in(medusa.as_ref(), ADMIN_EMAIL, ADMIN_PASSWORD).await;
     proxy.take();
-    let round = |value: i64| {
-        let levels: Vec<StockSet> = products
-            .iter()
-            .flat_map(|p| {
-                [
-                    level(&p.sku, "default", value),
-                    level(&p.sku, "berlin", value + 1),
-                ]
-            })
-            .collect();
-        levels
-    };
-    for (name, value) in [
-        ("first send (creates berlin)", 20),
-        ("changed", 30),
-        ("unchanged", 30),
-    ] {
-        let levels = round(value);
-        let started = Instant::now();
-        let batch = medusa.limits().batch_size;
-        for chunk in levels.chunks(batch) {
-            let outcomes = medusa.send_stock(&access, chunk).await.expect("send");
-            assert!(
-                outcomes.iter().all(|o| *o == StockOutcome::Set),
-                "{outcomes:?}"
-            );
-        }
-        let took = started.elapsed();
-        let seen = proxy.take();
-        eprintln!(
-            "Medusa, {name}: {} levels in {took:.2?} ({} a batch), {} requests ({} look-ups, {} writes)",
-            levels.len(),
-            batch,
-            seen.len(),
-            count(&seen, "GET", "/admin/product-variants"),
-            count(&seen, "POST", "/location-levels/batch"),
-        );
-    }
+    let skus: Vec<String> = products.iter().map(|p| p.sku.clone()).collect();
+    measure("Medusa", medusa.as_ref(), &access, &proxy, &skus, |seen| {
+        (
+            count(seen, "GET", "/admin/product-variants"),
+            count(seen, "POST", "/location-levels/batch"),
+        )
+    })
+    .await;
     let last = admin
         .stock_level("M-00999", &peer.second_stock_location_id)
         .await
@@ -477,30 +506,11 @@ fn vendure_stock_sets_on_hand_at_mapped_locations_and_reads_it_back() {
     let st1_before = peer.variants_with_sku("ST-1").pop().expect("ST-1");
     proxy.take();
 
-    let levels = [
-        level("ST-1", "default", 10),
-        level("ST-1", "berlin", 3),
-        level("ST-2", "default", 9),
-        level("ST-2", "berlin", 0),
-        level("NOPE", "default", 5),
-        level("ST-1", "paris", 1),
-        level("ST-2", "gone", 1),
-    ];
+    let levels = mixed_batch();
     let outcomes = rt
         .block_on(vendure.send_stock(&access, &levels))
         .expect("send");
-    assert_eq!(
-        outcomes,
-        [
-            StockOutcome::Set,
-            StockOutcome::Set,
-            StockOutcome::Set,
-            StockOutcome::Set,
-            StockOutcome::UnknownSku,
-            StockOutcome::UnknownLocation,
-            StockOutcome::UnknownLocation,
-        ]
-    );
+    assert_eq!(outcomes, MIXED_OUTCOMES);
     let seen = proxy.take();
     assert_eq!(
         graphql(&seen, "updateProductVariants"),
@@ -550,17 +560,9 @@ fn vendure_stock_sets_on_hand_at_mapped_locations_and_reads_it_back() {
     // A hand edit on the shop is what read_stock sees.
     peer.set_stock_level("ST-2", &second, 7);
     let read = rt
-        .block_on(vendure.read_stock(&access, &["ST-1".into(), "ST-2".into(), "NOPE".into()]))
+        .block_on(vendure.read_stock(&access, &read_skus()))
         .expect("read");
-    assert_eq!(
-        read,
-        [
-            reading("ST-1", "berlin", 3),
-            reading("ST-1", "default", 10),
-            reading("ST-2", "berlin", 7),
-            reading("ST-2", "default", 9),
-        ]
-    );
+    assert_eq!(read, after_hand_edit());
     let repaired = rt
         .block_on(vendure.send_stock(&access, &[level("ST-2", "berlin", 0)]))
         .expect("repair");
@@ -615,36 +617,18 @@ fn vendure_stock_of_1000_skus_at_2_locations() {
     );
     let access = rt.block_on(log_in(vendure.as_ref(), SUPERADMIN, SUPERADMIN_PASSWORD));
     proxy.take();
-    for (name, value) in [
-        ("first send (creates berlin)", 20),
-        ("changed", 30),
-        ("unchanged", 30),
-    ] {
-        let levels: Vec<StockSet> = skus
-            .iter()
-            .flat_map(|s| [level(s, "default", value), level(s, "berlin", value + 1)])
-            .collect();
-        let batch = vendure.limits().batch_size;
-        let started = Instant::now();
-        for chunk in levels.chunks(batch) {
-            let outcomes = rt
-                .block_on(vendure.send_stock(&access, chunk))
-                .expect("send");
-            assert!(
-                outcomes.iter().all(|o| *o == StockOutcome::Set),
-                "{outcomes:?}"
-            );
-        }
-        let took = started.elapsed();
-        let seen = proxy.take();
-        eprintln!(
-            "Vendure, {name}: {} levels in {took:.2?} ({} a batch), {} requests ({} look-ups, {} writes)",
-            levels.len(),
-            batch,
-            seen.len(),
-            graphql(&seen, "productVariants"),
-            graphql(&seen, "updateProductVariants"),
-        );
-    }
+    rt.block_on(measure(
+        "Vendure",
+        vendure.as_ref(),
+        &access,
+        &proxy,
+        &skus,
+        |seen| {
+            (
+                graphql(seen, "productVariants"),
+                graphql(seen, "updateProductVariants"),
+            )
+        },
+    ));
     assert_eq!(peer.stock_level("V-00999", &second), Some(31));
 }

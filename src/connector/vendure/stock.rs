@@ -13,13 +13,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use cynic::{MutationBuilder, QueryBuilder};
 
 use super::client::{Credential, Replay, VendureClient};
-use super::export::{BODY_BUDGET, split_by_size};
+use super::export::{BODY_BUDGET, held_twice, sku_holders, split_by_size};
 use super::mapping::{DEFAULT_LOCATION, id_order, stock_at, stock_input_of};
 use super::wire::{
-    IdOperators, ProductVariantFilterParameter, ProductVariantListOptions, SortOrder, StockHolder,
-    StockHolders, StockLocationFilterParameter, StockLocationListOptions,
-    StockLocationSortParameter, StockLocationsQuery, StockLocationsVariables, StringOperators,
-    UpdateProductVariantInput, UpdateVariants, UpdateVariantsVariables, VariantListVariables,
+    IdOperators, SkuHolder, SortOrder, StockLocationFilterParameter, StockLocationListOptions,
+    StockLocationSortParameter, StockLocationsQuery, StockLocationsVariables,
+    UpdateProductVariantInput, UpdateVariants, UpdateVariantsVariables,
 };
 use crate::connector::{ChannelError, LocationMap, StockOutcome, StockReading, StockSet};
 
@@ -89,52 +88,6 @@ pub async fn places(
     Ok(Places { locations, present })
 }
 
-/// The variants holding `skus` (each asked once), by SKU, in id order.
-async fn stock_holders(
-    client: &VendureClient,
-    credential: Credential<'_>,
-    skus: &[&str],
-) -> Result<HashMap<String, Vec<StockHolder>>, ChannelError> {
-    let unique: BTreeSet<&str> = skus.iter().copied().collect();
-    let wanted: Vec<String> = unique.into_iter().map(str::to_string).collect();
-    let mut holders: HashMap<String, Vec<StockHolder>> = HashMap::new();
-    let mut skip = 0;
-    // Twice the count in one page still shows a SKU held twice; more
-    // holders than that take more pages.
-    let take = (wanted.len() * 2).clamp(1, MAX_TAKE) as i32;
-    loop {
-        let operation = StockHolders::build(VariantListVariables {
-            options: Some(ProductVariantListOptions {
-                skip: Some(skip),
-                take: Some(take),
-                sort: None,
-                filter: Some(ProductVariantFilterParameter {
-                    sku: Some(StringOperators {
-                        in_: Some(wanted.clone()),
-                    }),
-                    updated_at: None,
-                }),
-            }),
-        });
-        let list = client
-            .run::<StockHolders, _>("productVariants", credential, &operation, Replay::Safe)
-            .await?
-            .product_variants;
-        let got = list.items.len() as i32;
-        for holder in list.items {
-            holders.entry(holder.sku.clone()).or_default().push(holder);
-        }
-        skip += got;
-        if got == 0 || skip >= list.total_items {
-            break;
-        }
-    }
-    for list in holders.values_mut() {
-        list.sort_by_key(|h| id_order(h.id.inner()));
-    }
-    Ok(holders)
-}
-
 /// What a stock send decided before writing: each level's outcome where
 /// the look-up settles it, and one variant update per variant whose
 /// levels differ, with the indexes of the levels it carries.
@@ -150,12 +103,12 @@ pub struct StockPlan {
 pub fn plan_stock(
     sets: &[StockSet],
     places: &Places,
-    holders: &HashMap<String, Vec<StockHolder>>,
+    holders: &HashMap<String, Vec<SkuHolder>>,
 ) -> StockPlan {
     let Places { locations, present } = places;
     let mut outcomes = Vec::with_capacity(sets.len());
     // Variant id -> (its holder, catalog location -> (quantity, level indexes)).
-    type Wanted<'h> = (&'h StockHolder, BTreeMap<String, (i64, Vec<usize>)>);
+    type Wanted<'h> = (&'h SkuHolder, BTreeMap<String, (i64, Vec<usize>)>);
     let mut by_variant: BTreeMap<(u64, String), Wanted<'_>> = BTreeMap::new();
     for (i, set) in sets.iter().enumerate() {
         let mapped = locations
@@ -228,18 +181,6 @@ pub fn plan_stock(
     StockPlan { outcomes, writes }
 }
 
-fn held_twice(sku: &str, holders: &[StockHolder]) -> String {
-    let ids: Vec<String> = holders
-        .iter()
-        .map(|h| format!("{} (product {})", h.id.inner(), h.product_id.inner()))
-        .collect();
-    format!(
-        "SKU `{sku}` is held by {} variants on the channel: {}; the tool sets the stock of neither: delete all but one on the shop",
-        holders.len(),
-        ids.join(" and ")
-    )
-}
-
 /// Sets `sets` (absolute levels) on the variants with their SKUs. A call
 /// Vendure refuses (an `errors` reply; it is all or nothing) is sent again
 /// variant by variant, so the refusal is named for the levels it concerns.
@@ -250,8 +191,7 @@ pub async fn send_stock(
     sets: &[StockSet],
     max_bytes: Option<usize>,
 ) -> Result<Vec<StockOutcome>, ChannelError> {
-    let skus: Vec<&str> = sets.iter().map(|s| s.sku.as_str()).collect();
-    let holders = stock_holders(client, credential, &skus).await?;
+    let holders = sku_holders(client, credential, &unique(sets.iter().map(|s| &s.sku))).await?;
     let StockPlan {
         mut outcomes,
         writes,
@@ -313,6 +253,15 @@ async fn update(
     Ok(())
 }
 
+/// Each SKU once, in first-seen order.
+fn unique<'a>(skus: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    skus.into_iter()
+        .filter(|s| seen.insert(s.as_str()))
+        .cloned()
+        .collect()
+}
+
 fn settle(outcomes: &mut [Option<StockOutcome>], served: &[usize], outcome: StockOutcome) {
     for &i in served {
         outcomes[i] = Some(outcome.clone());
@@ -328,15 +277,14 @@ pub async fn read_stock(
     places: &Places,
     skus: &[String],
 ) -> Result<Vec<StockReading>, ChannelError> {
-    let wanted: Vec<&str> = skus.iter().map(String::as_str).collect();
-    let holders = stock_holders(client, credential, &wanted).await?;
+    let holders = sku_holders(client, credential, &unique(skus)).await?;
     Ok(readings(skus, &places.locations, &holders))
 }
 
 fn readings(
     skus: &[String],
     locations: &LocationMap,
-    holders: &HashMap<String, Vec<StockHolder>>,
+    holders: &HashMap<String, Vec<SkuHolder>>,
 ) -> Vec<StockReading> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
@@ -358,14 +306,15 @@ fn readings(
 
 #[cfg(test)]
 mod tests {
-    use super::super::wire::{Id, StockLevel};
+    use super::super::wire::{DateTime, Id, StockLevel};
     use super::*;
 
-    fn holder(id: &str, sku: &str, on_hand: i32, levels: &[(&str, i32)]) -> StockHolder {
-        StockHolder {
+    fn holder(id: &str, sku: &str, on_hand: i32, levels: &[(&str, i32)]) -> SkuHolder {
+        SkuHolder {
             id: Id::new(id),
             sku: sku.into(),
             product_id: Id::new(format!("p{id}")),
+            created_at: DateTime("2026-12-01T10:00:00.000Z".into()),
             stock_on_hand: on_hand,
             stock_levels: levels
                 .iter()
@@ -385,7 +334,7 @@ mod tests {
         }
     }
 
-    fn holders() -> HashMap<String, Vec<StockHolder>> {
+    fn holders() -> HashMap<String, Vec<SkuHolder>> {
         HashMap::from([
             ("A".to_string(), vec![holder("1", "A", 5, &[("1", 5)])]),
             (

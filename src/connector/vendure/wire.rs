@@ -555,7 +555,7 @@ pub struct StockLevelInput {
     pub stock_on_hand: i32,
 }
 
-/// The variants that hold some SKUs, wherever they are.
+/// The variants that hold some SKUs, wherever they are, with their stock.
 #[derive(cynic::QueryFragment, Debug)]
 #[cynic(graphql_type = "Query", variables = "VariantListVariables")]
 pub struct SkuHolders {
@@ -577,32 +577,10 @@ pub struct SkuHolder {
     pub sku: String,
     pub product_id: Id,
     pub created_at: DateTime,
-}
-
-/// The variants that hold some SKUs, with their stock: what stock export
-/// reads before it writes, and what reconcile compares.
-#[derive(cynic::QueryFragment, Debug)]
-#[cynic(graphql_type = "Query", variables = "VariantListVariables")]
-pub struct StockHolders {
-    #[arguments(options: $options)]
-    pub product_variants: StockHolderList,
-}
-
-#[derive(cynic::QueryFragment, Debug)]
-#[cynic(graphql_type = "ProductVariantList")]
-pub struct StockHolderList {
-    pub total_items: i32,
-    pub items: Vec<StockHolder>,
-}
-
-#[derive(cynic::QueryFragment, Clone, Debug)]
-#[cynic(graphql_type = "ProductVariant")]
-pub struct StockHolder {
-    pub id: Id,
-    pub sku: String,
-    pub product_id: Id,
-    /// At the default stock location.
+    /// At the default stock location (the sum over all locations, as
+    /// Vendure reads it).
     pub stock_on_hand: i32,
+    /// What stock export compares and reconcile reads.
     pub stock_levels: Vec<StockLevel>,
 }
 

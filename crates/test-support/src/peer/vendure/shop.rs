@@ -162,6 +162,13 @@ impl VendurePeer {
             .collect()
     }
 
+    /// The variant with this SKU (one of them, if a test made two).
+    pub fn variant_with_sku(&self, sku: &str) -> Variant {
+        self.variants_with_sku(sku)
+            .pop()
+            .unwrap_or_else(|| panic!("no variant {sku} on Vendure"))
+    }
+
     /// Applies `UpdateProductVariantInput` fields (e.g. `{"price": 1234}`) to a variant.
     pub fn update_variant(&self, id: &str, fields: Value) {
         let mut input = fields;
@@ -280,10 +287,7 @@ impl VendurePeer {
     /// Sets the on-hand stock of the variant with `sku` at `location_id`
     /// by hand (Vendure makes the level when there is none).
     pub fn set_stock_level(&self, sku: &str, location_id: &str, quantity: i64) {
-        let variant = self
-            .variants_with_sku(sku)
-            .pop()
-            .unwrap_or_else(|| panic!("no variant {sku} on Vendure"));
+        let variant = self.variant_with_sku(sku);
         self.update_variant(
             &variant.id,
             json!({"stockLevels": [{"stockLocationId": location_id, "stockOnHand": quantity}]}),
@@ -428,10 +432,7 @@ impl Peer for VendurePeer {
     }
 
     fn change(&self, sku: &str, price: &str, quantity: i64) {
-        let variant = self
-            .variants_with_sku(sku)
-            .pop()
-            .unwrap_or_else(|| panic!("no variant {sku} on Vendure"));
+        let variant = self.variant_with_sku(sku);
         self.update_variant(
             &variant.id,
             json!({"price": crate::peer::to_minor_units(price), "stockOnHand": quantity}),
