@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::export::item_error;
+use super::export::{held_twice, item_error};
 use super::import::StoreContext;
 use super::wire::WireVariant;
 use super::{ChannelError, Credential, MedusaClient, Replay};
@@ -63,23 +63,6 @@ impl Levels {
         self.levels.len()
     }
 
-    /// The level `quantity` of inventory item `item` at `location`, unless
-    /// `wire` (its variant as Medusa holds it) has that already. Whether
-    /// a write was queued.
-    fn set(&mut self, item: &str, location: &str, quantity: i64, wire: &WireVariant) -> bool {
-        let have = wire.level_at(location);
-        if have.is_some_and(|l| l.stocked_quantity.as_i64() == Some(quantity)) {
-            return false;
-        }
-        self.levels.push(Level {
-            inventory_item_id: item.to_string(),
-            location_id: location.to_string(),
-            stocked_quantity: quantity,
-            exists: have.is_some(),
-        });
-        true
-    }
-
     /// The levels `variant` needs at its mapped locations that `wire`
     /// lacks or holds otherwise. A catalog location the channel does not
     /// map is not the shop's business.
@@ -101,7 +84,8 @@ impl Levels {
             return Err(NOT_MANAGED.into());
         };
         for (location, quantity) in wanted {
-            self.set(item, location, quantity, wire);
+            self.levels
+                .extend(write_for(item, location, quantity, wire));
         }
         Ok(())
     }
@@ -117,6 +101,22 @@ impl Levels {
         }
         client.write_levels(credential, &self.levels).await
     }
+}
+
+/// The write that makes inventory item `item` hold `quantity` at
+/// `location`, unless `wire` (its variant as Medusa holds it) shows that
+/// level already.
+fn write_for(item: &str, location: &str, quantity: i64, wire: &WireVariant) -> Option<Level> {
+    let have = wire.level_at(location);
+    if have.is_some_and(|l| l.stocked_quantity.as_i64() == Some(quantity)) {
+        return None;
+    }
+    Some(Level {
+        inventory_item_id: item.to_string(),
+        location_id: location.to_string(),
+        stocked_quantity: quantity,
+        exists: have.is_some(),
+    })
 }
 
 /// The JSON of one location-levels batch.
@@ -213,26 +213,16 @@ pub(super) fn plan_stock(
         plan.outcomes.push(None);
     }
     for (item, location, wire, quantity, indexes) in wanted {
-        let mut one = Levels::default();
-        if one.set(item, location, quantity, wire) {
-            plan.writes
-                .push((one.levels.pop().expect("one level"), indexes));
-        } else {
-            for i in indexes {
-                plan.outcomes[i] = Some(StockOutcome::Set);
+        match write_for(item, location, quantity, wire) {
+            Some(write) => plan.writes.push((write, indexes)),
+            None => {
+                for i in indexes {
+                    plan.outcomes[i] = Some(StockOutcome::Set);
+                }
             }
         }
     }
     plan
-}
-
-fn held_twice(sku: &str, variants: &[WireVariant]) -> String {
-    let ids: Vec<&str> = variants.iter().map(|v| v.id.as_str()).collect();
-    format!(
-        "SKU `{sku}` is held by {} variants on the channel ({}): the tool sets the stock of neither; delete all but one on the shop",
-        variants.len(),
-        ids.join(", ")
-    )
 }
 
 /// The levels Medusa holds for `skus` at the mapped locations, in the order
@@ -476,7 +466,7 @@ mod tests {
             "mapped to a location Medusa does not have"
         );
         assert!(
-            matches!(&plan.outcomes[6], Some(StockOutcome::Refused(why)) if why.contains("v_1, v_2")),
+            matches!(&plan.outcomes[6], Some(StockOutcome::Refused(why)) if why.contains("v_1 and v_2")),
             "{:?}",
             plan.outcomes[6]
         );
