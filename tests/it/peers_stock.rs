@@ -8,117 +8,18 @@
 //! 2,000-level send: `cargo test --test it stock_of_1000 -- --ignored --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::response::Response;
 use oms_channels::capabilities::Capabilities;
 use oms_channels::connector::{
     self, AuthMethod, Authorization, ClientOptions, Connector, LocationMap, Settings, StockOutcome,
     StockReading, StockSet,
 };
 use test_support::peer::medusa::{ADMIN_EMAIL, ADMIN_PASSWORD, MedusaPeer, NewProduct};
+use test_support::peer::proxy::{
+    CountingProxy, Seen, count, graphql, medusa_levels_written, vendure_levels_written,
+};
 use test_support::peer::vendure::{NewVariant, SUPERADMIN, SUPERADMIN_PASSWORD, VendurePeer};
-
-/// One request the proxy passed on.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    body: String,
-}
-
-struct ProxyState {
-    upstream: String,
-    client: reqwest::Client,
-    log: Mutex<Vec<Seen>>,
-}
-
-/// A reverse proxy on loopback that passes every request to `upstream`
-/// and logs it: what the shop received, counted on the way in.
-struct CountingProxy {
-    url: String,
-    state: Arc<ProxyState>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl CountingProxy {
-    async fn start(upstream: &str) -> CountingProxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let state = Arc::new(ProxyState {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            client: reqwest::Client::new(),
-            log: Mutex::new(Vec::new()),
-        });
-        let app = axum::Router::new()
-            .fallback(forward)
-            .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("proxy serves");
-        });
-        CountingProxy { url, state, task }
-    }
-
-    /// The requests since the last call.
-    fn take(&self) -> Vec<Seen> {
-        std::mem::take(&mut *self.state.log.lock().expect("log"))
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .expect("request body");
-    state.log.lock().expect("log").push(Seen {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let mut upstream = state
-        .client
-        .request(parts.method.clone(), format!("{}{target}", state.upstream))
-        .body(body);
-    for (name, value) in &parts.headers {
-        if name != header::HOST && name != header::CONTENT_LENGTH {
-            upstream = upstream.header(name, value);
-        }
-    }
-    let reply = upstream.send().await.expect("the shop answers");
-    let status = reply.status();
-    let headers = reply.headers().clone();
-    let bytes = reply.bytes().await.expect("the shop's body");
-    let mut response = Response::new(axum::body::Body::from(bytes));
-    *response.status_mut() = status;
-    for (name, value) in &headers {
-        if ![
-            header::TRANSFER_ENCODING,
-            header::CONTENT_LENGTH,
-            header::CONNECTION,
-        ]
-        .contains(name)
-        {
-            response.headers_mut().append(name, value.clone());
-        }
-    }
-    response
-}
 
 /// The connector of channel type `type_name` at `base_url`, as the runner
 /// builds it, with the type's built-in limits.
@@ -177,20 +78,6 @@ fn locations(pairs: &[(&str, &str)]) -> LocationMap {
         .collect()
 }
 
-/// How many of `seen` are `method` requests to a path ending in `path`.
-fn count(seen: &[Seen], method: &str, path: &str) -> usize {
-    seen.iter()
-        .filter(|s| s.method == method && s.path.ends_with(path))
-        .count()
-}
-
-/// How many GraphQL requests of `seen` run the operation `field`.
-fn graphql(seen: &[Seen], field: &str) -> usize {
-    seen.iter()
-        .filter(|s| s.body.contains(&format!("{field}(")))
-        .count()
-}
-
 /// One batch of every kind, for a shop with ST-1 (4 on hand) and ST-2 (9)
 /// at the `default` location: new and changed levels at both locations,
 /// one the shop holds already (ST-2 at `default`), a SKU the shop lacks,
@@ -236,14 +123,14 @@ fn read_skus() -> Vec<String> {
 /// Sends `skus` at `default` and `berlin` three times (new levels, then
 /// changed, then the same again) in batches of the connector's
 /// `batch-size`, and prints each round's wall time and the requests the
-/// shop received (`kinds`: look-ups and writes among them).
+/// shop received (`kinds`: look-ups, writes and levels written among them).
 async fn measure(
     shop: &str,
     connector: &dyn Connector,
     access: &str,
     proxy: &CountingProxy,
     skus: &[String],
-    kinds: impl Fn(&[Seen]) -> (usize, usize),
+    kinds: impl Fn(&[Seen]) -> (usize, usize, usize),
 ) {
     let batch = connector.limits().batch_size;
     for (round, value) in [
@@ -265,9 +152,9 @@ async fn measure(
         }
         let took = started.elapsed();
         let seen = proxy.take();
-        let (lookups, writes) = kinds(&seen);
+        let (lookups, writes, written) = kinds(&seen);
         eprintln!(
-            "{shop}, {round}: {} levels in {took:.2?} ({batch} a batch), {} requests ({lookups} look-ups, {writes} writes)",
+            "{shop}, {round}: {} levels in {took:.2?} ({batch} a batch), {} requests ({lookups} look-ups, {writes} writes carrying {written} levels)",
             levels.len(),
             seen.len(),
         );
@@ -298,10 +185,10 @@ async fn medusa_stock_sets_absolute_levels_at_mapped_locations_and_leaves_reserv
         .create_products(&[product("ST-1", 4), product("ST-2", 9)])
         .await;
     admin.reserve("ST-1", &main, 2).await;
-    let proxy = CountingProxy::start(&peer.base_url).await;
+    let proxy = CountingProxy::start(&peer.base_url);
     let medusa = connector(
         "medusa",
-        &proxy.url,
+        proxy.url(),
         locations(&[
             ("default", &main),
             ("berlin", &berlin),
@@ -335,6 +222,11 @@ async fn medusa_stock_sets_absolute_levels_at_mapped_locations_and_leaves_reserv
         count(&seen, "POST", ""),
         1,
         "nothing else is written: {seen:#?}"
+    );
+    assert_eq!(
+        medusa_levels_written(&seen),
+        3,
+        "the level Medusa held already (ST-2 at default) is not sent"
     );
 
     let at = |sku: &'static str, location: &str| {
@@ -445,12 +337,12 @@ async fn medusa_stock_of_1000_skus_at_2_locations() {
         .map(|i| product(&format!("M-{i:05}"), 1))
         .collect();
     admin.create_products(&products).await;
-    let proxy = CountingProxy::start(&peer.base_url).await;
+    let proxy = CountingProxy::start(&peer.base_url);
     let map = locations(&[
         ("default", &peer.stock_location_id),
         ("berlin", &peer.second_stock_location_id),
     ]);
-    let medusa = connector("medusa", &proxy.url, map);
+    let medusa = connector("medusa", proxy.url(), map);
     let access = log_in(medusa.as_ref(), ADMIN_EMAIL, ADMIN_PASSWORD).await;
     proxy.take();
     let skus: Vec<String> = products.iter().map(|p| p.sku.clone()).collect();
@@ -458,6 +350,7 @@ async fn medusa_stock_of_1000_skus_at_2_locations() {
         (
             count(seen, "GET", "/admin/product-variants"),
             count(seen, "POST", "/location-levels/batch"),
+            medusa_levels_written(seen),
         )
     })
     .await;
@@ -495,10 +388,10 @@ fn vendure_stock_sets_on_hand_at_mapped_locations_and_reads_it_back() {
     // On hand at the default location only, as the shop owner made them.
     peer.create_variants(&[variant("ST-1", 4), variant("ST-2", 9)]);
     let rt = runtime();
-    let proxy = rt.block_on(CountingProxy::start(&peer.base_url()));
+    let proxy = CountingProxy::start(&peer.base_url());
     let vendure = connector(
         "vendure",
-        &format!("{}/admin-api", proxy.url),
+        &format!("{}/admin-api", proxy.url()),
         locations(&[("default", &main), ("berlin", &second), ("gone", "999999")]),
     );
     let access = rt.block_on(log_in(vendure.as_ref(), SUPERADMIN, SUPERADMIN_PASSWORD));
@@ -521,6 +414,12 @@ fn vendure_stock_sets_on_hand_at_mapped_locations_and_reads_it_back() {
         seen.len(),
         3,
         "the locations check (once per connector), one look-up, one write: {seen:#?}"
+    );
+    assert_eq!(
+        vendure_levels_written(&seen),
+        2,
+        "ST-2 holds 9 at default, and Vendure gave it a level of 0 at every \
+         location when it was made: only ST-1's two levels are sent"
     );
     let level_map = |sku: &str| -> BTreeMap<String, (i64, i64)> {
         peer.stock_levels(sku)
@@ -609,10 +508,10 @@ fn vendure_stock_of_1000_skus_at_2_locations() {
     let skus: Vec<String> = (0..1000).map(|i| format!("V-{i:05}")).collect();
     peer.create_variants(&skus.iter().map(|s| variant(s, 1)).collect::<Vec<_>>());
     let rt = runtime();
-    let proxy = rt.block_on(CountingProxy::start(&peer.base_url()));
+    let proxy = CountingProxy::start(&peer.base_url());
     let vendure = connector(
         "vendure",
-        &format!("{}/admin-api", proxy.url),
+        &format!("{}/admin-api", proxy.url()),
         locations(&[("default", &main), ("berlin", &second)]),
     );
     let access = rt.block_on(log_in(vendure.as_ref(), SUPERADMIN, SUPERADMIN_PASSWORD));
@@ -627,6 +526,7 @@ fn vendure_stock_of_1000_skus_at_2_locations() {
             (
                 graphql(seen, "productVariants"),
                 graphql(seen, "updateProductVariants"),
+                vendure_levels_written(seen),
             )
         },
     ));
