@@ -21,6 +21,7 @@ mod medusa_auth;
 mod medusa_shop;
 mod pacing;
 mod peers_medusa;
+mod peers_stock;
 mod peers_vendure;
 mod preview;
 mod redirects;

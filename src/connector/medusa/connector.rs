@@ -7,14 +7,14 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use tokio::sync::OnceCell;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use super::Credential as WireCredential;
 use super::{MedusaClient, StoreContext, StoreOverrides, is_unauthorized};
 use crate::connector::{
     AuthMethod, Authorization, ChannelError, Connector, Credential, ExportBatch, ExportItem,
     ItemResult, ItemStatus, Journal, Limits, OpenIntent, PageRequest, ProductPage, Resolution,
-    Settings,
+    Settings, StockOutcome, StockReading, StockSet,
 };
 
 /// The protocol's name in the capability list.
@@ -27,6 +27,8 @@ pub struct Medusa {
     limits: Limits,
     overrides: StoreOverrides,
     context: OnceCell<StoreContext>,
+    /// The mapped stock location ids Medusa has, read once.
+    present_locations: OnceCell<BTreeSet<String>>,
 }
 
 /// [`crate::connector::PROTOCOLS`]' constructor.
@@ -42,6 +44,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
             locations: settings.locations,
         },
         context: OnceCell::new(),
+        present_locations: OnceCell::new(),
     }))
 }
 
@@ -59,6 +62,20 @@ impl Medusa {
             .get_or_try_init(|| async {
                 self.client
                     .store_context(self.credential(access), &self.overrides)
+                    .await
+            })
+            .await
+    }
+
+    async fn present_locations(
+        &self,
+        access: &str,
+        ctx: &StoreContext,
+    ) -> Result<&BTreeSet<String>, ChannelError> {
+        self.present_locations
+            .get_or_try_init(|| async {
+                self.client
+                    .present_locations(self.credential(access), &ctx.locations)
                     .await
             })
             .await
@@ -236,5 +253,46 @@ impl Connector for Medusa {
     ) -> Result<Vec<Resolution>, ChannelError> {
         self.check_url()?;
         self.client.reconcile(self.credential(access), open).await
+    }
+
+    /// Levels are set on the inventory item of the variant with the SKU
+    /// (`stocked_quantity` only; `reserved_quantity` is Medusa's).
+    async fn send_stock(
+        &self,
+        access: &str,
+        levels: &[StockSet],
+    ) -> Result<Vec<StockOutcome>, ChannelError> {
+        self.check_url()?;
+        self.limits.check_count(levels.len())?;
+        if levels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ctx = self.context(access).await?;
+        let present = self.present_locations(access, ctx).await?;
+        self.client
+            .send_stock(
+                self.credential(access),
+                ctx,
+                present,
+                levels,
+                self.limits.max_request_bytes,
+            )
+            .await
+    }
+
+    async fn read_stock(
+        &self,
+        access: &str,
+        skus: &[String],
+    ) -> Result<Vec<StockReading>, ChannelError> {
+        self.check_url()?;
+        self.limits.check_count(skus.len())?;
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ctx = self.context(access).await?;
+        self.client
+            .read_stock(self.credential(access), ctx, skus)
+            .await
     }
 }

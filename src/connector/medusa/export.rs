@@ -52,6 +52,15 @@ pub(super) fn item_error(err: ChannelError) -> Result<String, ChannelError> {
     }
 }
 
+/// Why nothing is written for a SKU that several live variants hold.
+pub(super) fn held_twice(sku: &str, variants: &[WireVariant]) -> String {
+    let ids: Vec<&str> = variants.iter().map(|v| v.id.as_str()).collect();
+    format!(
+        "sku `{sku}` is held twice on the shop ({}): remove all but one in Medusa",
+        ids.join(" and ")
+    )
+}
+
 /// One product of a batch, as the export sees it.
 struct Job<'a> {
     item: &'a ExportItem<'a>,
@@ -621,13 +630,7 @@ fn plan<'w>(
         match variants.get(sku).map(Vec::as_slice) {
             None | Some([]) => {}
             Some([one]) => owners.extend(one.product_id.as_deref()),
-            Some(many) => {
-                let ids: Vec<&str> = many.iter().map(|v| v.id.as_str()).collect();
-                return Plan::Refuse(format!(
-                    "sku `{sku}` is held twice on the shop ({}): remove all but one in Medusa",
-                    ids.join(" and ")
-                ));
-            }
+            Some(many) => return Plan::Refuse(held_twice(sku, many)),
         }
     }
     let product = match held.get(&desired.handle) {

@@ -9,8 +9,11 @@ use serde::Deserialize;
 use super::wire::{self, WireProduct, WireVariant};
 use super::{ChannelError, Credential, MedusaClient};
 
-/// Handles, ids or SKUs looked up per request (keeps the query string short).
+/// Handles or ids looked up per request (keeps the query string short).
 const LOOKUP_CHUNK: usize = 50;
+/// The most bytes of SKUs one look-up's query string carries: well under
+/// Node's 16 kB request head, with room for `fields`.
+const SKU_QUERY_BYTES: usize = 6000;
 
 #[derive(Deserialize)]
 struct VariantList {
@@ -27,13 +30,26 @@ impl MedusaClient {
         credential: Credential<'_>,
         skus: &[&str],
     ) -> Result<HashMap<String, Vec<WireVariant>>, ChannelError> {
+        self.variants_by_sku(credential, skus, VARIANT_FIELDS).await
+    }
+
+    /// The live variants with these SKUs (each asked once), read with
+    /// `fields`, by SKU; as few requests as the query string allows.
+    pub(super) async fn variants_by_sku(
+        &self,
+        credential: Credential<'_>,
+        skus: &[&str],
+        fields: &str,
+    ) -> Result<HashMap<String, Vec<WireVariant>>, ChannelError> {
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&str> = skus.iter().copied().filter(|s| seen.insert(*s)).collect();
         let mut found: HashMap<String, Vec<WireVariant>> = HashMap::new();
-        for chunk in skus.chunks(LOOKUP_CHUNK) {
+        for chunk in sku_chunks(&unique) {
             let mut query: Vec<(&str, &str)> = chunk.iter().map(|s| ("sku[]", *s)).collect();
             // Twice the count still shows a SKU held twice.
             let limit = (chunk.len() * 2).to_string();
             query.push(("limit", &limit));
-            query.push(("fields", VARIANT_FIELDS));
+            query.push(("fields", fields));
             let list: VariantList = self
                 .get("admin/product-variants", &query, credential)
                 .await?;
@@ -85,5 +101,46 @@ impl MedusaClient {
             all.extend(list.products);
         }
         Ok(all)
+    }
+}
+
+/// `skus` cut so that each chunk's `sku[]=` pairs (percent-encoded at
+/// worst, three bytes a byte) stay under [`SKU_QUERY_BYTES`].
+fn sku_chunks<'a>(skus: &'a [&'a str]) -> Vec<&'a [&'a str]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, sku) in skus.iter().enumerate() {
+        let bytes = "&sku%5B%5D=".len() + 3 * sku.len();
+        if i > start && size + bytes > SKU_QUERY_BYTES {
+            chunks.push(&skus[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += bytes;
+    }
+    if start < skus.len() {
+        chunks.push(&skus[start..]);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sku_look_ups_are_cut_by_query_length_not_count() {
+        let short: Vec<String> = (0..100).map(|i| format!("SKU-{i:04}")).collect();
+        let short: Vec<&str> = short.iter().map(String::as_str).collect();
+        assert_eq!(
+            sku_chunks(&short).len(),
+            1,
+            "a stock batch of 100 SKUs: one look-up"
+        );
+        let long: Vec<String> = (0..100).map(|i| format!("{i:0>200}")).collect();
+        let long: Vec<&str> = long.iter().map(String::as_str).collect();
+        let chunks = sku_chunks(&long);
+        assert!(chunks.len() > 1);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 100);
+        assert!(sku_chunks(&[]).is_empty());
     }
 }

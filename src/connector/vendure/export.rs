@@ -115,53 +115,56 @@ struct Found {
     holders: HashMap<String, Vec<SkuHolder>>,
 }
 
+/// The variants holding `skus`, by SKU, each list in id order: pages of
+/// `productVariants` for [`SKUS_PER_LOOKUP`] SKUs at a time.
+pub(super) async fn sku_holders(
+    client: &VendureClient,
+    credential: Credential<'_>,
+    skus: &[String],
+) -> Result<HashMap<String, Vec<SkuHolder>>, ChannelError> {
+    let mut holders: HashMap<String, Vec<SkuHolder>> = HashMap::new();
+    for chunk in skus.chunks(SKUS_PER_LOOKUP) {
+        let mut skip = 0;
+        loop {
+            let operation = SkuHolders::build(VariantListVariables {
+                options: Some(ProductVariantListOptions {
+                    skip: Some(skip),
+                    take: Some(1000),
+                    sort: None,
+                    filter: Some(ProductVariantFilterParameter {
+                        sku: Some(StringOperators {
+                            in_: Some(chunk.to_vec()),
+                        }),
+                        updated_at: None,
+                    }),
+                }),
+            });
+            let reply = client
+                .run::<SkuHolders, _>("productVariants", credential, &operation, Replay::Safe)
+                .await?;
+            let list = reply.product_variants;
+            let got = list.items.len() as i32;
+            for holder in list.items {
+                holders.entry(holder.sku.clone()).or_default().push(holder);
+            }
+            skip += got;
+            if got == 0 || skip >= list.total_items {
+                break;
+            }
+        }
+    }
+    for list in holders.values_mut() {
+        list.sort_by_key(|h| id_order(h.id.inner()));
+    }
+    Ok(holders)
+}
+
 impl Shop<'_> {
-    /// Pages of `productVariants` holding `skus`.
     async fn sku_holders(
         &self,
         skus: &[String],
     ) -> Result<HashMap<String, Vec<SkuHolder>>, ChannelError> {
-        let mut holders: HashMap<String, Vec<SkuHolder>> = HashMap::new();
-        for chunk in skus.chunks(SKUS_PER_LOOKUP) {
-            let mut skip = 0;
-            loop {
-                let operation = SkuHolders::build(VariantListVariables {
-                    options: Some(ProductVariantListOptions {
-                        skip: Some(skip),
-                        take: Some(1000),
-                        sort: None,
-                        filter: Some(ProductVariantFilterParameter {
-                            sku: Some(StringOperators {
-                                in_: Some(chunk.to_vec()),
-                            }),
-                            updated_at: None,
-                        }),
-                    }),
-                });
-                let reply = self
-                    .client
-                    .run::<SkuHolders, _>(
-                        "productVariants",
-                        self.credential,
-                        &operation,
-                        Replay::Safe,
-                    )
-                    .await?;
-                let list = reply.product_variants;
-                let got = list.items.len() as i32;
-                for holder in list.items {
-                    holders.entry(holder.sku.clone()).or_default().push(holder);
-                }
-                skip += got;
-                if got == 0 || skip >= list.total_items {
-                    break;
-                }
-            }
-        }
-        for list in holders.values_mut() {
-            list.sort_by_key(|h| id_order(h.id.inner()));
-        }
-        Ok(holders)
+        sku_holders(self.client, self.credential, skus).await
     }
 
     /// Every product matching `filter` (any of its fields), with the channel.
@@ -361,7 +364,7 @@ fn target<'f>(
     Ok(Some(product))
 }
 
-fn held_twice(sku: &str, holders: &[SkuHolder]) -> String {
+pub(super) fn held_twice(sku: &str, holders: &[SkuHolder]) -> String {
     let ids: Vec<String> = holders
         .iter()
         .map(|h| format!("{} (product {})", h.id.inner(), h.product_id.inner()))

@@ -30,7 +30,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::money;
-use super::wire::{Channel, Id, ProductFacetValue, StockLevelInput, WholeProduct, WholeVariant};
+use super::wire::{
+    Channel, Id, ProductFacetValue, StockLevel, StockLevelInput, WholeProduct, WholeVariant,
+};
 use crate::catalog::{Field, FieldSet, Prices, Product, ProductStatus, Variant};
 use crate::connector::LocationMap;
 use crate::price::Currency;
@@ -206,17 +208,26 @@ pub fn to_catalog(
 /// `default` when no location is mapped, else each mapped location the
 /// variant has a stock level at.
 fn stock_of(variant: &WholeVariant, locations: &LocationMap) -> BTreeMap<String, i64> {
+    stock_at(variant.stock_on_hand, &variant.stock_levels, locations)
+}
+
+/// [`stock_of`] from a variant's `stockOnHand` (at the default location)
+/// and its `stockLevels`, however they were read.
+pub fn stock_at(
+    stock_on_hand: i32,
+    stock_levels: &[StockLevel],
+    locations: &LocationMap,
+) -> BTreeMap<String, i64> {
     if locations.is_empty() {
         return BTreeMap::from([(
             DEFAULT_LOCATION.to_string(),
-            i64::from(variant.stock_on_hand.max(0)),
+            i64::from(stock_on_hand.max(0)),
         )]);
     }
     locations
         .iter()
         .filter_map(|(name, id)| {
-            let level = variant
-                .stock_levels
+            let level = stock_levels
                 .iter()
                 .find(|l| l.stock_location_id.inner() == id)?;
             Some((name.clone(), i64::from(level.stock_on_hand.max(0))))
@@ -230,16 +241,25 @@ pub fn stock_input(
     variant: &crate::catalog::Variant,
     locations: &LocationMap,
 ) -> (Option<i32>, Option<Vec<StockLevelInput>>) {
-    let quantity = |q: &i64| i32::try_from(*q).expect("checked by mapping::desired");
+    stock_input_of(&variant.stock, locations)
+}
+
+/// [`stock_input`] for `stock` (catalog location -> quantity, each checked
+/// to fit Vendure's `Int`): only the locations `stock` names are written.
+pub fn stock_input_of(
+    stock: &BTreeMap<String, i64>,
+    locations: &LocationMap,
+) -> (Option<i32>, Option<Vec<StockLevelInput>>) {
+    let quantity = |q: &i64| i32::try_from(*q).expect("checked by the caller");
     if locations.is_empty() {
-        return (variant.stock.get(DEFAULT_LOCATION).map(quantity), None);
+        return (stock.get(DEFAULT_LOCATION).map(quantity), None);
     }
     let levels: Vec<StockLevelInput> = locations
         .iter()
         .filter_map(|(name, id)| {
             Some(StockLevelInput {
                 stock_location_id: Id::new(id.clone()),
-                stock_on_hand: quantity(variant.stock.get(name)?),
+                stock_on_hand: quantity(stock.get(name)?),
             })
         })
         .collect();

@@ -15,6 +15,8 @@
 //! - [`mapping`]: Vendure product <-> catalog product, both ways.
 //! - `facets`: categories and tags as facet values, found or created per batch.
 //! - [`money`]: integer minor units by ISO 4217 exponent, never a float.
+//! - `stock`: stock export's absolute on-hand levels per mapped location,
+//!   and their read-back.
 
 pub mod client;
 pub mod export;
@@ -22,6 +24,7 @@ mod facets;
 pub mod import;
 pub mod mapping;
 pub mod money;
+mod stock;
 mod wire;
 
 #[cfg(test)]
@@ -106,7 +109,8 @@ use async_trait::async_trait;
 use self::export::{RunMemory, Shop};
 use super::{
     AuthMethod, Authorization, Connector, ExportBatch, ExportItem, ItemResult, Journal, Limits,
-    OpenIntent, PageRequest, ProductPage, Resolution, Settings,
+    OpenIntent, PageRequest, ProductPage, Resolution, Settings, StockOutcome, StockReading,
+    StockSet,
 };
 
 /// The Vendure connector of one channel (`base-url` = the Admin API URL).
@@ -119,6 +123,8 @@ pub struct Vendure {
     /// The facets of categories and tags.
     facets: mapping::FacetCodes,
     memory: RunMemory,
+    /// Where stock goes, read once.
+    stock_places: tokio::sync::OnceCell<stock::Places>,
 }
 
 /// [`super::PROTOCOLS`]' constructor.
@@ -134,6 +140,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         locations: settings.locations,
         facets: mapping::FacetCodes::new(settings.category_facet, settings.tag_facet),
         memory: RunMemory::default(),
+        stock_places: tokio::sync::OnceCell::new(),
     }))
 }
 
@@ -152,6 +159,14 @@ impl Vendure {
             memory: &self.memory,
             facets: &self.facets,
         }
+    }
+
+    async fn stock_places(&self, access: &str) -> Result<&stock::Places, ChannelError> {
+        self.stock_places
+            .get_or_try_init(|| {
+                stock::places(&self.client, self.credential(access), &self.locations)
+            })
+            .await
     }
 
     /// A base URL that cannot be the Admin API fails each call before any
@@ -262,5 +277,42 @@ impl Connector for Vendure {
     ) -> Result<Vec<Resolution>, ChannelError> {
         self.check_url()?;
         export::reconcile(&self.shop(access), open).await
+    }
+
+    /// On-hand levels per mapped stock location (Vendure's default location
+    /// when none is mapped); Vendure's allocations stay its own.
+    async fn send_stock(
+        &self,
+        access: &str,
+        levels: &[StockSet],
+    ) -> Result<Vec<StockOutcome>, ChannelError> {
+        self.check_url()?;
+        self.limits.check_count(levels.len())?;
+        if levels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let places = self.stock_places(access).await?;
+        stock::send_stock(
+            &self.client,
+            self.credential(access),
+            places,
+            levels,
+            self.limits.max_request_bytes,
+        )
+        .await
+    }
+
+    async fn read_stock(
+        &self,
+        access: &str,
+        skus: &[String],
+    ) -> Result<Vec<StockReading>, ChannelError> {
+        self.check_url()?;
+        self.limits.check_count(skus.len())?;
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let places = self.stock_places(access).await?;
+        stock::read_stock(&self.client, self.credential(access), places, skus).await
     }
 }

@@ -555,7 +555,7 @@ pub struct StockLevelInput {
     pub stock_on_hand: i32,
 }
 
-/// The variants that hold some SKUs, wherever they are.
+/// The variants that hold some SKUs, wherever they are, with their stock.
 #[derive(cynic::QueryFragment, Debug)]
 #[cynic(graphql_type = "Query", variables = "VariantListVariables")]
 pub struct SkuHolders {
@@ -577,6 +577,61 @@ pub struct SkuHolder {
     pub sku: String,
     pub product_id: Id,
     pub created_at: DateTime,
+    /// At the default stock location (the sum over all locations, as
+    /// Vendure reads it).
+    pub stock_on_hand: i32,
+    /// What stock export compares and reconcile reads.
+    pub stock_levels: Vec<StockLevel>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct StockLocationFilterParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub id: Option<IdOperators>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct StockLocationSortParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<SortOrder>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub id: Option<SortOrder>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct StockLocationListOptions {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub take: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<StockLocationSortParameter>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<StockLocationFilterParameter>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct StockLocationsVariables {
+    pub options: Option<StockLocationListOptions>,
+}
+
+/// Stock locations of the active channel: which of some ids the shop has,
+/// or the oldest (Vendure's default, where `stockOnHand` goes).
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Query", variables = "StockLocationsVariables")]
+pub struct StockLocationsQuery {
+    #[arguments(options: $options)]
+    pub stock_locations: StockLocationList,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "StockLocationList")]
+pub struct StockLocationList {
+    pub items: Vec<StockLocationId>,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "StockLocation")]
+pub struct StockLocationId {
+    pub id: Id,
 }
 
 #[derive(cynic::QueryVariables, Debug)]

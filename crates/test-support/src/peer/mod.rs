@@ -6,12 +6,16 @@
 //! holds ([`Listing`]): every product with its variants, so a test sees a
 //! SKU held twice, a product without variants, a variant without a price.
 //!
+//! [`proxy::CountingProxy`] stands between a channel and a real shop to
+//! count what the shop received.
+//!
 //! Suites run one test body on several peers (and store backends) with
 //! [`on_peers!`](crate::on_peers), the way [`both_backends!`](crate::both_backends)
 //! runs one on both stores.
 
 pub mod medusa;
 mod node;
+pub mod proxy;
 pub mod sandbox;
 pub mod vendure;
 

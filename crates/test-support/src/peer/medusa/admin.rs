@@ -37,6 +37,15 @@ pub struct PeerVariant {
     pub quantity: Option<i64>,
 }
 
+/// An inventory item's level at one stock location.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PeerLevel {
+    pub location_id: String,
+    pub stocked_quantity: i64,
+    /// What Medusa holds back for its orders' reservations.
+    pub reserved_quantity: i64,
+}
+
 /// One live product as the peer holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MedusaProduct {
@@ -343,6 +352,72 @@ impl MedusaAdmin {
             json!({"stocked_quantity": quantity}),
         )
         .await;
+    }
+
+    /// The level of the inventory item with this SKU at `location_id`, as
+    /// Medusa's inventory API shows it (not through the connector's
+    /// variant look-up); `None` when the item has no level there.
+    pub async fn stock_level(&self, sku: &str, location_id: &str) -> Option<PeerLevel> {
+        let (_, levels) = self.inventory_item(sku).await;
+        levels.into_iter().find(|l| l.location_id == location_id)
+    }
+
+    /// Sets the stocked quantity of the item with this SKU at `location_id`
+    /// as a shop owner would, creating the level when there is none.
+    pub async fn set_stock_level(&self, sku: &str, location_id: &str, quantity: i64) {
+        let (item, levels) = self.inventory_item(sku).await;
+        if levels.iter().any(|l| l.location_id == location_id) {
+            self.post(
+                &format!("/admin/inventory-items/{item}/location-levels/{location_id}"),
+                json!({"stocked_quantity": quantity}),
+            )
+            .await;
+        } else {
+            self.post(
+                &format!("/admin/inventory-items/{item}/location-levels"),
+                json!({"location_id": location_id, "stocked_quantity": quantity}),
+            )
+            .await;
+        }
+    }
+
+    /// Reserves `quantity` of the item with this SKU at `location_id`, as
+    /// an order (or the admin's reservation form) does.
+    pub async fn reserve(&self, sku: &str, location_id: &str, quantity: i64) {
+        let (item, _) = self.inventory_item(sku).await;
+        self.post(
+            "/admin/reservations",
+            json!({"inventory_item_id": item, "location_id": location_id, "quantity": quantity}),
+        )
+        .await;
+    }
+
+    /// The id and levels of the one inventory item with this SKU.
+    async fn inventory_item(&self, sku: &str) -> (String, Vec<PeerLevel>) {
+        #[derive(Deserialize)]
+        struct Items {
+            inventory_items: Vec<Item>,
+        }
+        #[derive(Deserialize)]
+        struct Item {
+            id: String,
+            #[serde(default)]
+            location_levels: Vec<PeerLevel>,
+        }
+        let text = self
+            .get_text(&format!(
+                "/admin/inventory-items?sku={sku}&fields=id,location_levels.location_id,\
+                 location_levels.stocked_quantity,location_levels.reserved_quantity"
+            ))
+            .await;
+        let mut items: Items = serde_json::from_str(&text).expect("inventory items");
+        assert_eq!(
+            items.inventory_items.len(),
+            1,
+            "inventory items with SKU {sku}: {text}"
+        );
+        let item = items.inventory_items.pop().expect("one");
+        (item.id, item.location_levels)
     }
 
     /// Deletes the product holding the variant with this SKU.

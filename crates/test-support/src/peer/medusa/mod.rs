@@ -23,7 +23,7 @@ use serde_json::json;
 
 mod admin;
 
-pub use admin::{MedusaAdmin, MedusaProduct, NewProduct, PeerVariant, sample_products};
+pub use admin::{MedusaAdmin, MedusaProduct, NewProduct, PeerLevel, PeerVariant, sample_products};
 
 use super::node::{NodeProject, check, free_port, last_chars, node_env, node_version};
 use super::{Listing, Offer, Peer, PeerKind, ShopProduct, ShopVariant, two_decimals};
@@ -399,6 +399,29 @@ impl MedusaShop {
     /// [`MedusaPeer::restart`]).
     pub fn restart_server(&mut self) {
         self.runtime.block_on(self.peer.restart());
+    }
+
+    /// The stock location the connector takes by default (the first one
+    /// linked to the sales channel).
+    pub fn default_stock_location(&self) -> String {
+        self.peer.stock_location_id.clone()
+    }
+
+    /// The peer's second stock location, linked to the sales channel too.
+    pub fn second_stock_location(&self) -> String {
+        self.peer.second_stock_location_id.clone()
+    }
+
+    /// The stocked quantity of `sku` at `location_id`, read by the shop
+    /// owner through Medusa's inventory API; `None`: no level there.
+    pub fn stock_level(&self, sku: &str, location_id: &str) -> Option<i64> {
+        self.wait(self.admin.stock_level(sku, location_id))
+            .map(|l| l.stocked_quantity)
+    }
+
+    /// Sets the stocked quantity of `sku` at `location_id` by hand.
+    pub fn set_stock_level(&self, sku: &str, location_id: &str, quantity: i64) {
+        self.wait(self.admin.set_stock_level(sku, location_id, quantity));
     }
 
     /// Runs an admin call (or any future) on the shop's runtime.

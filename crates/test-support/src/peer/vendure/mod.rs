@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 mod shop;
 
-pub use shop::{NewVariant, Variant};
+pub use shop::{NewVariant, StockLevel, Variant};
 
 use super::node::{NodeProject, free_port, node_env, node_version};
 use crate::pg::PgCluster;

@@ -24,6 +24,14 @@ pub struct Variant {
     pub updated_at: String,
 }
 
+/// A variant's stock at one stock location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StockLevel {
+    pub on_hand: i64,
+    /// What Vendure holds for its orders: never written by the tool.
+    pub allocated: i64,
+}
+
 /// A variant to create, each on a product of its own.
 #[derive(Clone, Debug)]
 pub struct NewVariant {
@@ -154,6 +162,13 @@ impl VendurePeer {
             .collect()
     }
 
+    /// The variant with this SKU (one of them, if a test made two).
+    pub fn variant_with_sku(&self, sku: &str) -> Variant {
+        self.variants_with_sku(sku)
+            .pop()
+            .unwrap_or_else(|| panic!("no variant {sku} on Vendure"))
+    }
+
     /// Applies `UpdateProductVariantInput` fields (e.g. `{"price": 1234}`) to a variant.
     pub fn update_variant(&self, id: &str, fields: Value) {
         let mut input = fields;
@@ -199,6 +214,86 @@ impl VendurePeer {
             .expect("apiKey")
             .to_string()
     }
+    /// The id of Vendure's default stock location (the oldest one).
+    pub fn default_stock_location(&self) -> String {
+        let found = self.gql(
+            "{ stockLocations(options: {take: 1, sort: {id: ASC}}) { items { id } } }",
+            json!({}),
+        );
+        found["stockLocations"]["items"][0]["id"]
+            .as_str()
+            .expect("a Vendure server has a default stock location")
+            .to_string()
+    }
+
+    /// A second stock location (`Second warehouse`), made on first use.
+    pub fn second_stock_location(&self) -> String {
+        const NAME: &str = "Second warehouse";
+        let found = self.gql(
+            "query($name: String!) { stockLocations(options: {filter: {name: {eq: $name}}}) { items { id } } }",
+            json!({"name": NAME}),
+        );
+        if let Some(id) = found["stockLocations"]["items"][0]["id"].as_str() {
+            return id.to_string();
+        }
+        let made = self.gql(
+            "mutation($name: String!) { createStockLocation(input: {name: $name}) { id } }",
+            json!({"name": NAME}),
+        );
+        made["createStockLocation"]["id"]
+            .as_str()
+            .expect("a new stock location's id")
+            .to_string()
+    }
+
+    /// The on-hand stock of the variant with `sku` at `location_id`, read
+    /// through the Admin API; `None`: no level there. Panics unless
+    /// exactly one variant has the SKU.
+    pub fn stock_level(&self, sku: &str, location_id: &str) -> Option<i64> {
+        self.stock_levels(sku)
+            .into_iter()
+            .find(|(id, _)| id == location_id)
+            .map(|(_, level)| level.on_hand)
+    }
+
+    /// Each stock location id the variant with `sku` has a level at, with
+    /// the level (on hand and allocated), by location id.
+    pub fn stock_levels(&self, sku: &str) -> Vec<(String, StockLevel)> {
+        let found = self.gql(
+            "query($sku: String!) { productVariants(options: {filter: {sku: {eq: $sku}}}) \
+             { items { stockLevels { stockLocationId stockOnHand stockAllocated } } } }",
+            json!({"sku": sku}),
+        );
+        let items = found["productVariants"]["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "variants with SKU {sku}: {found}");
+        let mut levels: Vec<(String, StockLevel)> = items[0]["stockLevels"]
+            .as_array()
+            .expect("stock levels")
+            .iter()
+            .map(|l| {
+                (
+                    l["stockLocationId"].as_str().expect("id").to_string(),
+                    StockLevel {
+                        on_hand: l["stockOnHand"].as_i64().expect("on hand"),
+                        allocated: l["stockAllocated"].as_i64().expect("allocated"),
+                    },
+                )
+            })
+            .collect();
+        levels.sort_by(|a, b| a.0.cmp(&b.0));
+        levels
+    }
+
+    /// Sets the on-hand stock of the variant with `sku` at `location_id`
+    /// by hand (Vendure makes the level when there is none).
+    pub fn set_stock_level(&self, sku: &str, location_id: &str, quantity: i64) {
+        let variant = self.variant_with_sku(sku);
+        self.update_variant(
+            &variant.id,
+            json!({"stockLevels": [{"stockLocationId": location_id, "stockOnHand": quantity}]}),
+        );
+    }
+
     /// Every product that is not deleted, with its variants and their
     /// prices in every currency, by `id` order.
     pub fn products(&self) -> Vec<ShopProduct> {
@@ -337,10 +432,7 @@ impl Peer for VendurePeer {
     }
 
     fn change(&self, sku: &str, price: &str, quantity: i64) {
-        let variant = self
-            .variants_with_sku(sku)
-            .pop()
-            .unwrap_or_else(|| panic!("no variant {sku} on Vendure"));
+        let variant = self.variant_with_sku(sku);
         self.update_variant(
             &variant.id,
             json!({"price": crate::peer::to_minor_units(price), "stockOnHand": quantity}),
