@@ -32,6 +32,7 @@ use cynic::{MutationBuilder, QueryBuilder};
 use futures_util::StreamExt as _;
 use jiff::{SignedDuration, Timestamp};
 
+use super::assets::{self, Images};
 use super::client::{Credential, Replay, VendureClient};
 use super::facets::{self, Links};
 use super::mapping::{self, Desired, FacetCodes, id_order, slug};
@@ -274,8 +275,17 @@ pub async fn send_batch(
     let found = shop.find(skus, known, handles).await?;
     let products: Vec<&Product> = batch.items.iter().map(|i| i.product).collect();
     let links = facets::links(shop, &found.channel, &products).await?;
+    // A create sends every field; an update touches images only when the
+    // export owns them.
+    let with_images: Vec<&Product> = batch
+        .items
+        .iter()
+        .filter(|i| i.fields.contains(Field::Images) || matches!(target(shop, &found, i), Ok(None)))
+        .map(|i| i.product)
+        .collect();
+    let images = assets::images(shop, &found.channel, &with_images).await?;
     let results: Vec<Result<ItemResult, ChannelError>> = futures_util::stream::iter(&batch.items)
-        .map(|item| export_item(shop, &found, &links, item, journal))
+        .map(|item| export_item(shop, &found, &links, &images, item, journal))
         .buffered(PRODUCTS_IN_FLIGHT)
         .collect()
         .await;
@@ -377,6 +387,7 @@ async fn export_item(
     shop: &Shop<'_>,
     found: &Found,
     links: &Links,
+    images: &Images,
     item: &ExportItem<'_>,
     journal: &dyn Journal,
 ) -> Result<ItemResult, ChannelError> {
@@ -394,7 +405,7 @@ async fn export_item(
             create(
                 shop,
                 &found.channel,
-                links,
+                (links, images),
                 &desired,
                 item.locations,
                 journal,
@@ -405,7 +416,7 @@ async fn export_item(
             update(
                 shop,
                 &found.channel,
-                links,
+                (links, images),
                 current,
                 item,
                 &desired,
@@ -437,7 +448,7 @@ fn minor(price: &crate::price::Price) -> Money {
 async fn create(
     shop: &Shop<'_>,
     channel: &Channel,
-    links: &Links,
+    (links, images): (&Links, &Images),
     desired: &Desired,
     locations: &LocationMap,
     journal: &dyn Journal,
@@ -445,6 +456,10 @@ async fn create(
     let product = &desired.product;
     let handle = &product.handle;
     let facet_value_ids = match links.ids_of(product) {
+        Ok(ids) => ids,
+        Err(why) => return Ok(error(handle, why)),
+    };
+    let asset_ids = match images.ids_of(product) {
         Ok(ids) => ids,
         Err(why) => return Ok(error(handle, why)),
     };
@@ -460,6 +475,8 @@ async fn create(
             }],
             enabled: Some(product.status == ProductStatus::Active),
             facet_value_ids: (!facet_value_ids.is_empty()).then_some(facet_value_ids),
+            featured_asset_id: asset_ids.first().cloned(),
+            asset_ids: (!asset_ids.is_empty()).then_some(asset_ids),
         },
     });
     // Not safe to resend: a lost reply may hide a made product.
@@ -737,7 +754,7 @@ async fn update_variants(
 async fn update(
     shop: &Shop<'_>,
     channel: &Channel,
-    links: &Links,
+    (links, images): (&Links, &Images),
     current: &WholeProduct,
     item: &ExportItem<'_>,
     desired: &Desired,
@@ -796,8 +813,22 @@ async fn update(
     } else {
         None
     };
+    let asset_ids = if changes.changes.iter().any(|c| c.field == Field::Images) {
+        match images.ids_of(want) {
+            Ok(ids) => Some(ids),
+            Err(why) => return Ok(error(handle, why)),
+        }
+    } else {
+        None
+    };
     let slug_moved = current.slug != *handle;
-    if title || description || slug_moved || status || facet_value_ids.is_some() {
+    if title
+        || description
+        || slug_moved
+        || status
+        || facet_value_ids.is_some()
+        || asset_ids.is_some()
+    {
         let operation = UpdateProduct::build(UpdateProductVariables {
             input: UpdateProductInput {
                 id: current.id.clone(),
@@ -811,6 +842,8 @@ async fn update(
                     }]
                 }),
                 facet_value_ids,
+                featured_asset_id: asset_ids.as_ref().and_then(|ids| ids.first().cloned()),
+                asset_ids,
             },
         });
         shop.client
@@ -1249,6 +1282,8 @@ pub async fn reconcile(
                             description: None,
                         }]),
                         facet_value_ids: None,
+                        asset_ids: None,
+                        featured_asset_id: None,
                     },
                 });
                 shop.client

@@ -29,9 +29,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::money;
-use super::wire::{Channel, Id, ProductFacetValue, StockLevelInput, WholeProduct, WholeVariant};
-use crate::catalog::{Field, FieldSet, Prices, Product, ProductStatus, Variant};
+use super::wire::{
+    Channel, Id, ProductAsset, ProductFacetValue, StockLevelInput, WholeProduct, WholeVariant,
+};
+use super::{assets, money};
+use crate::catalog::{Field, FieldSet, Image, Prices, Product, ProductStatus, Variant};
 use crate::connector::LocationMap;
 use crate::price::Currency;
 
@@ -97,6 +99,7 @@ pub fn carried() -> FieldSet {
         Field::Stock,
         Field::Categories,
         Field::Tags,
+        Field::Images,
     ]
     .into_iter()
     .collect()
@@ -193,13 +196,37 @@ pub fn to_catalog(
         },
         categories: FacetCodes::values_of(product, &facets.category),
         tags: FacetCodes::values_of(product, &facets.tag),
-        images: Vec::new(),
+        images: images_of(product),
         options: groups.iter().map(|g| g.name.clone()).collect(),
         attributes: BTreeMap::new(),
         variants: out,
         updated_at,
         id: Some(product.id.inner().to_string()),
     })
+}
+
+/// A product's images: its assets in order, the featured asset first
+/// (Vendure keeps it apart; the tool writes the first image as it). No alt
+/// text: Vendure has no place for it.
+fn images_of(product: &WholeProduct) -> Vec<Image> {
+    let mut assets: Vec<&ProductAsset> = product.featured_asset.iter().collect();
+    assets.extend(
+        product
+            .assets
+            .iter()
+            .filter(|a| product.featured_asset.as_ref().is_none_or(|f| f.id != a.id)),
+    );
+    let mut images: Vec<Image> = Vec::with_capacity(assets.len());
+    for asset in assets {
+        let url = assets::image_url(asset);
+        if !images.iter().any(|i| i.url == url) {
+            images.push(Image {
+                url,
+                alt: String::new(),
+            });
+        }
+    }
+    images
 }
 
 /// A variant's stock by catalog location: Vendure's default location as
@@ -313,7 +340,17 @@ pub fn desired(
         }
         variant.attributes.clear();
     }
-    out.images.clear();
+    // One asset per URL; alt text has no place on Vendure.
+    let mut images: Vec<Image> = Vec::with_capacity(out.images.len());
+    for image in out.images.drain(..) {
+        if !images.iter().any(|i| i.url == image.url) {
+            images.push(Image {
+                url: image.url,
+                alt: String::new(),
+            });
+        }
+    }
+    out.images = images;
     out.attributes.clear();
     Ok(Desired {
         product: out,
@@ -426,7 +463,43 @@ mod tests {
                 variant("1", "TS-S", "S", 1990, 1790),
                 variant("2", "", "M", 1990, 1790),
             ],
+            featured_asset: None,
+            assets: vec![],
         }
+    }
+
+    fn asset(id: &str, name: &str) -> ProductAsset {
+        ProductAsset {
+            id: Id::new(id),
+            name: name.into(),
+            source: format!("http://shop.example/assets/source/{id}.jpg"),
+        }
+    }
+
+    #[test]
+    fn images_are_the_assets_in_order_with_the_featured_one_first() {
+        let mut p = vendure_shirt();
+        p.assets = vec![
+            asset("3", "https://img.example/back.jpg"),
+            asset("5", "side.jpg"),
+            asset("4", "https://img.example/front.jpg"),
+        ];
+        p.featured_asset = Some(asset("4", "https://img.example/front.jpg"));
+        let urls: Vec<String> =
+            to_catalog(&p, &|_| false, &LocationMap::new(), &FacetCodes::default())
+                .unwrap()
+                .images
+                .into_iter()
+                .map(|i| i.url)
+                .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://img.example/front.jpg",
+                "https://img.example/back.jpg",
+                "http://shop.example/assets/source/5.jpg"
+            ]
+        );
     }
 
     fn shirt_in_catalog(facets: &FacetCodes) -> Product {
@@ -503,7 +576,14 @@ mod tests {
         assert_eq!(small.title, "T-Shirt", "explicit title");
         assert_eq!(small.prices.len(), 2);
         assert_eq!(small.stock, BTreeMap::from([("default".to_string(), 5)]));
-        assert!(d.product.images.is_empty());
+        assert_eq!(
+            d.product.images,
+            [Image {
+                url: "https://cdn.example/ts.jpg".into(),
+                alt: String::new()
+            }],
+            "images without their alt text"
+        );
         assert_eq!(
             (d.product.categories, d.product.tags),
             (p.categories, p.tags),

@@ -14,8 +14,10 @@
 //! - [`export`]: look-up, diffed update / journalled create / delete, reconcile.
 //! - [`mapping`]: Vendure product <-> catalog product, both ways.
 //! - `facets`: categories and tags as facet values, found or created per batch.
+//! - `assets`: images as uploaded assets named by their source URL, found or uploaded per batch.
 //! - [`money`]: integer minor units by ISO 4217 exponent, never a float.
 
+mod assets;
 pub mod client;
 pub mod export;
 mod facets;
