@@ -715,7 +715,7 @@ fn categories_and_tags_go_to_vendure_facets_and_an_edit_replaces_only_them() {
 
 /// The images of the product of `slug` on the shop, as the names of its
 /// assets: the featured asset, then the assets in order.
-fn shop_images(peer: &VendurePeer, slug: &str) -> (String, Vec<String>) {
+pub(crate) fn shop_images(peer: &VendurePeer, slug: &str) -> (String, Vec<String>) {
     let found = peer.gql(
         "query($slug: String!) { products(options: {filter: {slug: {eq: $slug}}}) \
          { items { featuredAsset { name } assets { name } } } }",
@@ -735,7 +735,7 @@ fn shop_images(peer: &VendurePeer, slug: &str) -> (String, Vec<String>) {
     (featured, names)
 }
 
-fn asset_count(peer: &VendurePeer) -> u64 {
+pub(crate) fn asset_count(peer: &VendurePeer) -> u64 {
     peer.gql("{ assets { totalItems } }", json!({}))["assets"]["totalItems"]
         .as_u64()
         .expect("totalItems")

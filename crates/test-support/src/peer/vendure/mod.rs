@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod assets;
 mod shop;
 
 pub use shop::{NewVariant, Variant};
