@@ -918,3 +918,106 @@ fn a_vendure_masters_images_come_back_by_url_and_reach_a_second_vendure_in_order
     );
     assert_eq!(asset_count(&shop), 2);
 }
+
+/// The `omsAttributes` custom field of the product of `slug` and of its
+/// variants (by SKU), as the shop holds them.
+fn shop_attributes(peer: &VendurePeer, slug: &str) -> (Value, BTreeMap<String, Value>) {
+    let found = peer.gql(
+        "query($slug: String!) { products(options: {filter: {slug: {eq: $slug}}}) \
+         { items { customFields { omsAttributes } variants { sku customFields { omsAttributes } } } } }",
+        json!({ "slug": slug }),
+    );
+    let product = &found["products"]["items"][0];
+    let variants = product["variants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no product `{slug}`: {found}"))
+        .iter()
+        .map(|v| {
+            (
+                v["sku"].as_str().expect("sku").to_string(),
+                v["customFields"]["omsAttributes"].clone(),
+            )
+        })
+        .collect();
+    (product["customFields"]["omsAttributes"].clone(), variants)
+}
+
+#[test]
+fn attributes_travel_as_json_in_the_custom_field_the_channel_names_and_only_then() {
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    let with_attributes = |round: u32, fit: &str| {
+        let mut shirt = shirt(1, round);
+        shirt["attributes"] = json!({"brand": "Acme", "material": "cotton"});
+        shirt["variants"][0]["attributes"] = json!({ "fit": fit });
+        shirt
+    };
+    env.load_jsonl("catalog.jsonl", &[with_attributes(0, "slim")]);
+    // A stock Vendure has no custom field: without the setting nothing is written.
+    assert_ran(&env, &EXPORT, "export without attributes-field");
+    let (product, variants) = shop_attributes(&peer, "shirt-001");
+    assert_eq!(product, Value::Null);
+    assert!(variants.values().all(Value::is_null), "{variants:?}");
+
+    // With the setting, the product's next export (new prices) writes them.
+    env.set_channel_key(CHANNEL, r#"attributes-field = "omsAttributes""#);
+    env.load_jsonl("prices.jsonl", &[with_attributes(1, "slim")]);
+    assert_ran(&env, &EXPORT, "export with attributes-field");
+    let (product, variants) = shop_attributes(&peer, "shirt-001");
+    assert_eq!(product, json!(r#"{"brand":"Acme","material":"cotton"}"#));
+    assert_eq!(variants["TS001-S"], json!(r#"{"fit":"slim"}"#));
+    assert_eq!(
+        variants["TS001-M"],
+        Value::Null,
+        "no attributes: nothing written"
+    );
+
+    // One variant's attribute changes: only it is written.
+    env.load_jsonl("fit.jsonl", &[with_attributes(1, "regular")]);
+    assert_ran(&env, &EXPORT, "export of a changed attribute");
+    let (_, after) = shop_attributes(&peer, "shirt-001");
+    assert_eq!(after["TS001-S"], json!(r#"{"fit":"regular"}"#));
+    assert_eq!(after["TS001-M"], variants["TS001-M"]);
+
+    // Vendure as master: the attributes come back from the field.
+    let master = TestEnv::builder()
+        .channel(
+            "master",
+            &peer,
+            &[("auth-refresh", "1h"), ("import-products", "1h")],
+        )
+        .master("master")
+        .build();
+    master.set_channel_key("master", r#"attributes-field = "omsAttributes""#);
+    assert_ran(
+        &master,
+        &["run-once", "--force", "--job", "import-products"],
+        "import with attributes-field",
+    );
+    let shown = master.show("shirt-001");
+    assert_eq!(
+        shown["product"]["attributes"],
+        json!({"brand": "Acme", "material": "cotton"}),
+        "{shown:#}"
+    );
+    let small = shown["product"]["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .find(|v| v["sku"] == "TS001-S")
+        .expect("TS001-S");
+    assert_eq!(small["attributes"], json!({"fit": "regular"}));
+
+    // A name that cannot be a field fails the channel's jobs, naming it.
+    let env = vendure_env(&peer);
+    env.set_channel_key(CHANNEL, r#"attributes-field = "oms-attributes""#);
+    env.load_jsonl("catalog.jsonl", &[with_attributes(2, "slim")]);
+    let out = env.run(EXPORT);
+    assert_ne!(out.status.code(), Some(0));
+    let text = describe(&out);
+    assert!(
+        text.contains("attributes-field") && text.contains("oms-attributes"),
+        "{text}"
+    );
+}

@@ -284,13 +284,15 @@ pub struct Desired {
     pub dropped: Vec<Currency>,
 }
 
-/// Restricts `product` to what Vendure carries on `channel`, or says why it
+/// Restricts `product` to what Vendure carries on `channel` (attributes
+/// only `with_attributes`: a channel with `attributes-field`), or says why it
 /// cannot go there at all (a variant without a price in the channel's
 /// default currency, which Vendure gives every variant, 0 if not told).
 pub fn desired(
     product: &Product,
     channel: &Channel,
     locations: &LocationMap,
+    with_attributes: bool,
 ) -> Result<Desired, String> {
     let accepted: BTreeSet<&str> = channel
         .available_currency_codes
@@ -338,7 +340,9 @@ pub fn desired(
                 ));
             }
         }
-        variant.attributes.clear();
+        if !with_attributes {
+            variant.attributes.clear();
+        }
     }
     // One asset per URL; alt text has no place on Vendure.
     let mut images: Vec<Image> = Vec::with_capacity(out.images.len());
@@ -351,7 +355,9 @@ pub fn desired(
         }
     }
     out.images = images;
-    out.attributes.clear();
+    if !with_attributes {
+        out.attributes.clear();
+    }
     Ok(Desired {
         product: out,
         dropped: dropped.into_iter().collect(),
@@ -477,6 +483,28 @@ mod tests {
     }
 
     #[test]
+    fn attributes_are_kept_only_for_a_channel_that_names_their_field() {
+        let mut p = shirt();
+        p.variants[0].attributes.insert("fit".into(), "slim".into());
+        let channel = channel(&["USD", "EUR"]);
+        for v in &mut p.variants {
+            v.prices.insert(price("25.00", "USD"));
+        }
+        let with = desired(&p, &channel, &LocationMap::new(), true).unwrap();
+        assert_eq!(with.product.attributes["brand"], "Acme");
+        assert_eq!(with.product.variants[0].attributes["fit"], "slim");
+        let without = desired(&p, &channel, &LocationMap::new(), false).unwrap();
+        assert!(without.product.attributes.is_empty());
+        assert!(
+            without
+                .product
+                .variants
+                .iter()
+                .all(|v| v.attributes.is_empty())
+        );
+    }
+
+    #[test]
     fn images_are_the_assets_in_order_with_the_featured_one_first() {
         let mut p = vendure_shirt();
         p.assets = vec![
@@ -570,7 +598,7 @@ mod tests {
             v.prices.insert(price("3000", "JPY"));
             v.stock.insert("berlin".into(), 3);
         }
-        let d = desired(&p, &channel(&["USD", "EUR"]), &LocationMap::new()).unwrap();
+        let d = desired(&p, &channel(&["USD", "EUR"]), &LocationMap::new(), false).unwrap();
         assert_eq!(d.dropped, [Currency::from_code("JPY").unwrap()]);
         let small = &d.product.variants[0];
         assert_eq!(small.title, "T-Shirt", "explicit title");
@@ -590,7 +618,13 @@ mod tests {
             "categories and tags are carried"
         );
 
-        let why = desired(&shirt(), &channel(&["USD", "EUR"]), &LocationMap::new()).unwrap_err();
+        let why = desired(
+            &shirt(),
+            &channel(&["USD", "EUR"]),
+            &LocationMap::new(),
+            false,
+        )
+        .unwrap_err();
         assert!(
             why.contains("no USD price") && why.contains("TS-S"),
             "{why}"
@@ -624,7 +658,7 @@ mod tests {
             ("default".to_string(), 5),
             ("paris".to_string(), 1),
         ]);
-        let d = desired(&p, &channel(&["EUR"]), &locations).unwrap();
+        let d = desired(&p, &channel(&["EUR"]), &locations, false).unwrap();
         let (on_hand, levels) = stock_input(&d.product.variants[0], &locations);
         assert_eq!(on_hand, None);
         let levels: Vec<(&str, i32)> = levels

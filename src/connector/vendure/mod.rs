@@ -15,9 +15,11 @@
 //! - [`mapping`]: Vendure product <-> catalog product, both ways.
 //! - `facets`: categories and tags as facet values, found or created per batch.
 //! - `assets`: images as uploaded assets named by their source URL, found or uploaded per batch.
+//! - `attributes`: attributes as JSON in a custom field the channel names.
 //! - [`money`]: integer minor units by ISO 4217 exponent, never a float.
 
 mod assets;
+pub mod attributes;
 pub mod client;
 pub mod export;
 mod facets;
@@ -120,12 +122,19 @@ pub struct Vendure {
     locations: super::LocationMap,
     /// The facets of categories and tags.
     facets: mapping::FacetCodes,
+    /// The custom field attributes live in (`attributes-field`), if any.
+    attributes: Option<attributes::AttributeField>,
     memory: RunMemory,
 }
 
 /// [`super::PROTOCOLS`]' constructor.
 pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
     let client = VendureClient::new(settings.base_url, settings.options)?;
+    let attributes = settings
+        .attributes_field
+        .as_deref()
+        .map(attributes::AttributeField::new)
+        .transpose()?;
     Ok(Box::new(Vendure {
         client,
         auth_method: settings.auth_method,
@@ -135,6 +144,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         },
         locations: settings.locations,
         facets: mapping::FacetCodes::new(settings.category_facet, settings.tag_facet),
+        attributes,
         memory: RunMemory::default(),
     }))
 }
@@ -153,6 +163,7 @@ impl Vendure {
             credential: self.credential(access),
             memory: &self.memory,
             facets: &self.facets,
+            attributes: self.attributes.as_ref(),
         }
     }
 
@@ -229,6 +240,7 @@ impl Connector for Vendure {
             self.limits.page_size,
             &self.locations,
             &self.facets,
+            self.attributes.as_ref(),
         )
         .await?;
         Ok(ProductPage {
