@@ -436,19 +436,7 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
     let master = MedusaShop::start();
     let shop = MedusaShop::start();
     make_tee(&master, &TEE_IMAGES);
-    let env = TestEnv::builder()
-        .channel(
-            "master",
-            &master,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .channel(
-            CHANNEL,
-            &shop,
-            &[("auth-refresh", "1h"), ("export-products", "1h")],
-        )
-        .master("master")
-        .build();
+    let env = crate::shops_across::master_and_shop(&master, &shop);
     let import = ["run-once", "--force", "--job", "import-products"];
     let out = env.run(import);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

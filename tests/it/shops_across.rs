@@ -26,7 +26,7 @@ const EDITED_DESCRIPTION: &str = "<p>Softer cotton</p>";
 
 /// `master` as the account's master (importing), `shop` as [`CHANNEL`]
 /// (exporting).
-fn master_and_shop(master: &dyn Peer, shop: &dyn Peer) -> TestEnv {
+pub(crate) fn master_and_shop(master: &dyn Peer, shop: &dyn Peer) -> TestEnv {
     TestEnv::builder()
         .channel(
             "master",

@@ -15,6 +15,8 @@ use test_support::peer::to_minor_units;
 use test_support::peer::vendure::{NewVariant, VendurePeer};
 use test_support::{Backend, CHANNEL, TestEnv};
 
+use crate::shops_across::master_and_shop;
+
 const EXPORT: [&str; 4] = ["run-once", "--force", "--job", "export-products"];
 const CURRENCIES: [&str; 2] = ["USD", "EUR"];
 
@@ -273,6 +275,18 @@ fn vendure_env(peer: &VendurePeer) -> TestEnv {
         peer,
         &[("auth-refresh", "1h"), ("export-products", "1h")],
     )
+}
+
+/// `peer` as the account's master (channel `master`, importing).
+fn master_of(peer: &VendurePeer) -> TestEnv {
+    TestEnv::builder()
+        .channel(
+            "master",
+            peer,
+            &[("auth-refresh", "1h"), ("import-products", "1h")],
+        )
+        .master("master")
+        .build()
 }
 
 fn assert_ran(env: &TestEnv, args: &[&str], context: &str) {
@@ -557,14 +571,7 @@ fn stock_goes_to_the_vendure_locations_the_channel_maps_and_comes_back_by_name()
     );
 
     // The same shop as a master: its stock comes back by location name.
-    let master = TestEnv::builder()
-        .channel(
-            "master",
-            &peer,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .master("master")
-        .build();
+    let master = master_of(&peer);
     map_locations(&master, "master", &locations);
     assert_ran(
         &master,
@@ -884,19 +891,7 @@ fn a_vendure_masters_images_come_back_by_url_and_reach_a_second_vendure_in_order
     let seed = vendure_env(&master);
     seed.load_jsonl("catalog.jsonl", &[with_images(shirt(1, 0), &urls)]);
     assert_ran(&seed, &EXPORT, "the master's products");
-    let env = TestEnv::builder()
-        .channel(
-            "master",
-            &master,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .channel(
-            CHANNEL,
-            &shop,
-            &[("auth-refresh", "1h"), ("export-products", "1h")],
-        )
-        .master("master")
-        .build();
+    let env = master_and_shop(&master, &shop);
     assert_ran(
         &env,
         &["run-once", "--force", "--job", "import-products"],
@@ -981,14 +976,7 @@ fn attributes_travel_as_json_in_the_custom_field_the_channel_names_and_only_then
     assert_eq!(after["TS001-M"], variants["TS001-M"]);
 
     // Vendure as master: the attributes come back from the field.
-    let master = TestEnv::builder()
-        .channel(
-            "master",
-            &peer,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .master("master")
-        .build();
+    let master = master_of(&peer);
     master.set_channel_key("master", r#"attributes-field = "omsAttributes""#);
     assert_ran(
         &master,
