@@ -24,7 +24,9 @@ const PER_CALL: usize = 100;
 pub struct AttributeField(String);
 
 impl AttributeField {
-    pub fn new(name: &str) -> Result<AttributeField, ChannelError> {
+    /// The field `name`, or why it cannot be one (for `validate`, and for
+    /// the connector as [`ChannelError::Options`]).
+    pub fn new(name: &str) -> Result<AttributeField, String> {
         let mut chars = name.chars();
         let starts_well = chars
             .next()
@@ -32,10 +34,10 @@ impl AttributeField {
         if starts_well && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
             Ok(AttributeField(name.to_string()))
         } else {
-            Err(ChannelError::Options(format!(
+            Err(format!(
                 "`attributes-field` = `{}` is not a Vendure custom field name: letters, digits and `_`, not starting with a digit",
                 crate::output::escape(name)
-            )))
+            ))
         }
     }
 
@@ -195,7 +197,7 @@ mod tests {
         assert!(AttributeField::new("omsAttributes").is_ok());
         assert!(AttributeField::new("_x1").is_ok());
         for bad in ["", "1x", "oms-attributes", "a b", "a}"] {
-            let err = AttributeField::new(bad).unwrap_err().to_string();
+            let err = AttributeField::new(bad).unwrap_err();
             assert!(err.contains("attributes-field"), "{bad}: {err}");
         }
     }

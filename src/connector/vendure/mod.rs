@@ -134,7 +134,8 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         .attributes_field
         .as_deref()
         .map(attributes::AttributeField::new)
-        .transpose()?;
+        .transpose()
+        .map_err(ChannelError::Options)?;
     Ok(Box::new(Vendure {
         client,
         auth_method: settings.auth_method,
