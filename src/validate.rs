@@ -139,6 +139,12 @@ fn check_channel(
         );
     }
 
+    if let Some(name) = &channel.attributes_field
+        && let Err(bad) = crate::connector::vendure::attributes::AttributeField::new(name)
+    {
+        findings.push(Severity::Error, "bad-attributes-field", ch, None, bad);
+    }
+
     match capabilities.get(&channel.channel_type) {
         None => findings.push(
             Severity::Error,
@@ -606,6 +612,20 @@ export-products = "1h"
                     "base-url = \"https://a.example/v1\"\nexport-fields = [\"prices\", \"price\"]",
                 ),
                 vec![("unknown-export-field", a.clone())],
+            ),
+            (
+                BASE.replace(
+                    "base-url = \"https://a.example/v1\"",
+                    "base-url = \"https://a.example/v1\"\nattributes-field = \"oms-attributes\"",
+                ),
+                vec![("bad-attributes-field", a.clone())],
+            ),
+            (
+                BASE.replace(
+                    "base-url = \"https://a.example/v1\"",
+                    "base-url = \"https://a.example/v1\"\nattributes-field = \"omsAttributes\"",
+                ),
+                vec![],
             ),
             (
                 BASE.replace(

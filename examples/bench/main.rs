@@ -456,6 +456,17 @@ fn catalog(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
         format!("run-once --dry-run, {shape} never exported (wall)"),
         dry.wall,
     );
+    let diff_args = ["run-once", "--json", "--dry-run", "--diff"];
+    let diff = env.run(&diff_args)?;
+    table.info_text(
+        format!("run-once --dry-run --diff, {shape} never exported: all creates (wall)"),
+        format!(
+            "{} (CPU {}, peak RSS {:.1} MB)",
+            duration(diff.wall),
+            duration(diff.cpu),
+            diff.max_rss_kb as f64 / 1024.0
+        ),
+    );
     let export = env.run(&["run-once", "--json", "--job", "export-products"])?;
     let sent = export.job_items("shop", "export-products")?;
     ensure!(
@@ -467,6 +478,17 @@ fn catalog(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     table.info_text(
         format!("export {shape} to the sandbox (wall)"),
         format!("{} (CPU {})", duration(export.wall), duration(export.cpu)),
+    );
+    // Every product compared field by field with what was exported.
+    let diff = env.run(&diff_args)?;
+    table.info_text(
+        format!("run-once --dry-run --diff, {shape} all exported, nothing changed (wall)"),
+        format!(
+            "{} (CPU {}, peak RSS {:.1} MB)",
+            duration(diff.wall),
+            duration(diff.cpu),
+            diff.max_rss_kb as f64 / 1024.0
+        ),
     );
     Ok(())
 }

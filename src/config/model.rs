@@ -107,6 +107,10 @@ pub struct ChannelConfig {
     /// [`crate::connector::vendure::mapping::TAG_FACET`] when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_facet: Option<String>,
+    /// The `text` custom field (on Product and ProductVariant) holding
+    /// attributes as JSON (Vendure; attributes are not carried when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes_field: Option<String>,
     #[serde(default)]
     pub auth: Option<AuthConfig>,
     #[serde(default)]

@@ -16,7 +16,8 @@
 //!   to the origin of the configured URL the call is made under
 //!   ([`Endpoint`]): a [`Target`] can only be built under its endpoint, and
 //!   redirects are never followed (see [`HttpClient::new`]).
-//! - **Bodies**: a size cap on replies; JSON only.
+//! - **Bodies**: a size cap on replies; JSON only, unless a call asks for
+//!   any content ([`Call::any_content`]: an image a connector uploads).
 //! - **Excerpts** in errors are short single lines with every secret the
 //!   call carried, session tokens and cookies the reply carried, bearer
 //!   tokens and JWTs redacted.
@@ -128,6 +129,8 @@ pub enum Replay {
 pub enum UrlSetting {
     BaseUrl,
     TokenUrl,
+    /// A product image's URL from the catalog (no credential goes there).
+    ImageUrl,
 }
 
 impl UrlSetting {
@@ -136,6 +139,7 @@ impl UrlSetting {
         match self {
             UrlSetting::BaseUrl => "base-url",
             UrlSetting::TokenUrl => "token-url",
+            UrlSetting::ImageUrl => "images",
         }
     }
 }
@@ -281,6 +285,12 @@ pub enum Body<'a> {
     /// decimal amounts keep their digits).
     Json(Cow<'a, [u8]>),
     Form(&'a [(&'a str, &'a str)]),
+    /// Bytes of another content type the connector encoded itself (a
+    /// GraphQL multipart upload).
+    Raw {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// One request: method, target, credential, body, and its replay rule.
@@ -293,6 +303,10 @@ pub struct Call<'a> {
     body: Body<'a>,
     /// Secrets in the body (a password, a refresh token), redacted too.
     secrets: Vec<&'a str>,
+    /// A 2xx reply of any content type is the answer (image bytes).
+    any_content: bool,
+    /// Extra request headers, fixed by the connector.
+    headers: Vec<(&'static str, &'static str)>,
 }
 
 impl<'a> Call<'a> {
@@ -304,6 +318,8 @@ impl<'a> Call<'a> {
             auth: Auth::None,
             body: Body::Empty,
             secrets: Vec::new(),
+            any_content: false,
+            headers: Vec::new(),
         }
     }
 
@@ -331,6 +347,27 @@ impl<'a> Call<'a> {
 
     pub fn form(mut self, pairs: &'a [(&'a str, &'a str)]) -> Call<'a> {
         self.body = Body::Form(pairs);
+        self
+    }
+
+    /// A body the connector encoded, sent with `content_type`.
+    pub fn raw(mut self, content_type: String, bytes: Vec<u8>) -> Call<'a> {
+        self.body = Body::Raw {
+            content_type,
+            bytes,
+        };
+        self
+    }
+
+    /// Takes a 2xx reply of any content type (still within the size cap).
+    pub fn any_content(mut self) -> Call<'a> {
+        self.any_content = true;
+        self
+    }
+
+    /// Adds a fixed request header.
+    pub fn header(mut self, name: &'static str, value: &'static str) -> Call<'a> {
+        self.headers.push((name, value));
         self
     }
 
@@ -607,7 +644,17 @@ impl HttpClient {
         let mut request = self
             .http
             .request(call.method.clone(), call.target.url.clone())
-            .header(header::ACCEPT, "application/json");
+            .header(
+                header::ACCEPT,
+                if call.any_content {
+                    "*/*"
+                } else {
+                    "application/json"
+                },
+            );
+        for (name, value) in &call.headers {
+            request = request.header(*name, *value);
+        }
         let bad_credential = || ChannelError::BadCredential {
             url: shown(call.url()),
             credential: call.auth.kind(),
@@ -636,6 +683,12 @@ impl HttpClient {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(bytes.to_vec()),
             Body::Form(pairs) => request.form(pairs),
+            Body::Raw {
+                content_type,
+                bytes,
+            } => request
+                .header(header::CONTENT_TYPE, content_type.as_str())
+                .body(bytes.clone()),
         };
         request.build().map_err(|_| bad_credential())
     }
@@ -710,7 +763,7 @@ impl HttpClient {
                     secrets,
                 });
             }
-            if !is_json(response.headers()) {
+            if !call.any_content && !is_json(response.headers()) {
                 let content_type = response
                     .headers()
                     .get(header::CONTENT_TYPE)

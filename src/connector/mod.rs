@@ -146,6 +146,8 @@ pub struct Settings {
     /// defaults (Vendure).
     pub category_facet: Option<String>,
     pub tag_facet: Option<String>,
+    /// The custom field attributes are kept in (Vendure), if any.
+    pub attributes_field: Option<String>,
 }
 /// The secret-bearing input of [`Connector::authenticate`]; never logged.
 pub enum Authorization<'a> {

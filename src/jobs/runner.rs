@@ -495,6 +495,7 @@ fn channel_connector(
         locations: channel.locations.clone(),
         category_facet: channel.category_facet.clone(),
         tag_facet: channel.tag_facet.clone(),
+        attributes_field: channel.attributes_field.clone(),
     };
     Ok(connector::connect(&channel_type.protocol, settings)?)
 }

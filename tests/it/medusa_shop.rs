@@ -20,8 +20,8 @@ use test_support::{Backend, CHANNEL, TestEnv};
 pub(crate) const SIZES: [&str; 3] = ["S", "M", "L"];
 /// The master's tee prices in EUR, by size.
 pub(crate) const TEE_EUR: [f64; 3] = [19.9, 20.9, 21.9];
-/// The master's tee images.
-const TEE_IMAGES: [&str; 2] = [
+/// The master's tee images (Medusa keeps image URLs as given).
+pub(crate) const TEE_IMAGES: [&str; 2] = [
     "https://img.example/tee-front.jpg",
     "https://img.example/tee-back.jpg",
 ];
@@ -435,20 +435,8 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
  {
     let master = MedusaShop::start();
     let shop = MedusaShop::start();
-    make_tee(&master);
-    let env = TestEnv::builder()
-        .channel(
-            "master",
-            &master,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .channel(
-            CHANNEL,
-            &shop,
-            &[("auth-refresh", "1h"), ("export-products", "1h")],
-        )
-        .master("master")
-        .build();
+    make_tee(&master, &TEE_IMAGES);
+    let env = crate::shops_across::master_and_shop(&master, &shop);
     let import = ["run-once", "--force", "--job", "import-products"];
     let out = env.run(import);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -507,10 +495,10 @@ fn a_medusa_masters_multi_variant_product_reaches_another_medusa_whole_and_an_ed
 }
 
 /// On `master`, as its owner makes them: a 3-variant tee (`TEE-S`/`M`/`L`,
-/// option Size) in EUR and USD with a description, 2 images, 2 categories
+/// option Size) in EUR and USD with a description, `images`, 2 categories
 /// (`Clothing > Shirts`, `Summer`), 2 tags and stock 10, 11, 12; and 200
 /// simple products priced in EUR.
-pub(crate) fn make_tee(master: &MedusaShop) {
+pub(crate) fn make_tee(master: &MedusaShop, images: &[&str]) {
     let category = |name: &str, parent: Option<&str>| {
         let made = master.wait(master.admin.post(
             "/admin/product-categories",
@@ -536,7 +524,7 @@ pub(crate) fn make_tee(master: &MedusaShop) {
         "/admin/products",
         json!({"title": "Tee", "handle": "tee", "status": "published", "description": "<p>Soft cotton</p>",
                "options": [{"title": "Size", "values": SIZES}],
-               "images": TEE_IMAGES.map(|url| json!({ "url": url })),
+               "images": images.iter().map(|url| json!({ "url": url })).collect::<Vec<_>>(),
                "categories": [{"id": shirts}, {"id": summer}],
                "tags": tags,
                "sales_channels": [{"id": master.peer.sales_channel_id}],

@@ -101,6 +101,7 @@ fn import_all(
                 take,
                 &Default::default(),
                 &Default::default(),
+                None,
             ))
             .expect("import page");
         pages += 1;

@@ -3,12 +3,13 @@
 //! 3-variant product reaches Medusa whole, a Medusa master's reaches
 //! Vendure whole, each beside 200 simple products, and an edit on the
 //! master (one variant's USD price, the description) changes exactly that
-//! on the other shop. Images are not in the Vendure halves: the Vendure
-//! connector does not carry them yet (README).
+//! on the other shop. Both images travel both ways: Vendure's as the URLs
+//! it serves its assets at, Medusa's uploaded to Vendure as assets.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use test_support::images::{ImageServer, png_for};
 use test_support::output::describe;
 use test_support::peer::Peer;
 use test_support::peer::medusa::MedusaShop;
@@ -16,6 +17,7 @@ use test_support::peer::vendure::{NewVariant, VendurePeer};
 use test_support::{CHANNEL, TestEnv};
 
 use crate::medusa_shop::{SIZES, TEE_EUR, assert_tee, changed_skus, edit_tee, make_tee};
+use crate::vendure_shop::{asset_count, shop_images};
 
 const IMPORT: [&str; 4] = ["run-once", "--force", "--job", "import-products"];
 const EXPORT: [&str; 4] = ["run-once", "--force", "--job", "export-products"];
@@ -24,7 +26,7 @@ const EDITED_DESCRIPTION: &str = "<p>Softer cotton</p>";
 
 /// `master` as the account's master (importing), `shop` as [`CHANNEL`]
 /// (exporting).
-fn master_and_shop(master: &dyn Peer, shop: &dyn Peer) -> TestEnv {
+pub(crate) fn master_and_shop(master: &dyn Peer, shop: &dyn Peer) -> TestEnv {
     TestEnv::builder()
         .channel(
             "master",
@@ -67,16 +69,22 @@ fn facet(peer: &VendurePeer, code: &str, names: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-/// The tee of [`make_tee`] (without images) as a Vendure owner makes it:
-/// categories and tags as values of the `category` and `tag` facets, an
-/// option group Size, three variants priced in USD and EUR with stock; and
-/// 200 simple products priced in USD.
-fn make_vendure_tee(peer: &VendurePeer) {
+/// The tee of [`make_tee`] as a Vendure owner makes it: two images
+/// uploaded as assets (the first featured), categories and tags as values
+/// of the `category` and `tag` facets, an option group Size, three variants
+/// priced in USD and EUR with stock; and 200 simple products priced in USD.
+/// Returns the URLs Vendure serves the images at, in order.
+fn make_vendure_tee(peer: &VendurePeer) -> Vec<String> {
     let mut facet_values = facet(peer, "category", &["Clothing > Shirts", "Summer"]);
     facet_values.extend(facet(peer, "tag", &["cotton", "bestseller"]));
+    let (ids, urls): (Vec<String>, Vec<String>) = ["tee-front.png", "tee-back.png"]
+        .iter()
+        .map(|name| peer.upload_asset(name, &png_for(name)))
+        .unzip();
     let product = peer.gql(
         "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
         json!({"input": {"enabled": true, "facetValueIds": facet_values,
+               "assetIds": ids, "featuredAssetId": ids[0],
                "translations": [{"languageCode": "en", "name": "Tee", "slug": "tee",
                                  "description": DESCRIPTION}]}}),
     );
@@ -130,6 +138,7 @@ fn make_vendure_tee(peer: &VendurePeer) {
     );
     let simple: Vec<NewVariant> = (1..=200).map(NewVariant::numbered).collect();
     peer.create_variants(&simple);
+    urls
 }
 
 /// Makes EUR the default currency of `peer`'s channel, with USD accepted
@@ -166,14 +175,15 @@ fn a_vendure_masters_product_reaches_medusa_whole_and_an_edit_changes_exactly_th
     let vendure = VendurePeer::start();
     vendure.accept_currencies(&["EUR"]);
     let medusa = MedusaShop::start();
-    make_vendure_tee(&vendure);
+    let images = make_vendure_tee(&vendure);
+    let images: Vec<&str> = images.iter().map(String::as_str).collect();
     let env = master_and_shop(&vendure, &medusa);
 
     ran(&env, IMPORT, "import from Vendure");
     assert_eq!(env.catalog_count(), 201);
     ran(&env, EXPORT, "export to Medusa");
     let on_shop = medusa.wait(medusa.admin.product_json("tee"));
-    assert_tee(&on_shop, DESCRIPTION, "22", &[]);
+    assert_tee(&on_shop, DESCRIPTION, "22", &images);
     assert_eq!(medusa.read_back().products.len(), 201);
     let shop_before = medusa.wait(medusa.admin.products());
 
@@ -194,7 +204,7 @@ fn a_vendure_masters_product_reaches_medusa_whole_and_an_edit_changes_exactly_th
         "only the edited product is sent"
     );
     let on_shop = medusa.wait(medusa.admin.product_json("tee"));
-    assert_tee(&on_shop, EDITED_DESCRIPTION, "24.5", &[]);
+    assert_tee(&on_shop, EDITED_DESCRIPTION, "24.5", &images);
     let changed = changed_skus(&shop_before, &medusa.wait(medusa.admin.products()));
     assert_eq!(
         changed,
@@ -322,7 +332,13 @@ fn a_medusa_masters_product_reaches_vendure_whole_and_an_edit_changes_exactly_th
     let vendure = VendurePeer::start();
     // Medusa's simple products are priced in EUR alone.
     euro_channel(&vendure);
-    make_tee(&medusa);
+    // Images Vendure can fetch, to upload them.
+    let image_server = ImageServer::start();
+    let images = [
+        image_server.url("tee-front.png"),
+        image_server.url("tee-back.png"),
+    ];
+    make_tee(&medusa, &images.each_ref().map(String::as_str));
     let env = master_and_shop(&medusa, &vendure);
 
     ran(&env, IMPORT, "import from Medusa");
@@ -332,6 +348,12 @@ fn a_medusa_masters_product_reaches_vendure_whole_and_an_edit_changes_exactly_th
         vendure_tee(&vendure),
         expected_vendure_tee(DESCRIPTION, 2200)
     );
+    assert_eq!(
+        shop_images(&vendure, "tee"),
+        (images[0].clone(), images.to_vec()),
+        "both images uploaded as assets, in order, the first featured"
+    );
+    assert_eq!(asset_count(&vendure), 2);
     let total = vendure.gql("{ products { totalItems } }", json!({}));
     assert_eq!(total["products"]["totalItems"], 201);
     let before = vendure.variants();
@@ -355,6 +377,11 @@ fn a_medusa_masters_product_reaches_vendure_whole_and_an_edit_changes_exactly_th
         .map(|a| a.sku.as_str())
         .collect();
     assert_eq!(changed, ["TEE-M"], "exactly one variant changed on Vendure");
+    assert_eq!(
+        (asset_count(&vendure), image_server.served()),
+        (2, 2),
+        "the images were not uploaded again"
+    );
 }
 
 /// Issue 16's figure: the wall time of exporting 2,500 products (one

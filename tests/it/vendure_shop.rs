@@ -1,18 +1,21 @@
 //! Vendure through the binary, against the real Vendure peer: whole products
 //! (options, variants, prices in two currencies, description) both ways,
 //! exports cut anywhere and rerun at once, a product too large for the
-//! stock body limit, a SKU the shop holds twice, and categories and tags as
-//! facet values.
+//! stock body limit, a SKU the shop holds twice, categories and tags as
+//! facet values, and images as assets uploaded once.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::{Value, json};
+use test_support::images::ImageServer;
 use test_support::kill::{Stop, random_delay};
 use test_support::output::describe;
 use test_support::peer::to_minor_units;
 use test_support::peer::vendure::{NewVariant, VendurePeer};
 use test_support::{Backend, CHANNEL, TestEnv};
+
+use crate::shops_across::master_and_shop;
 
 const EXPORT: [&str; 4] = ["run-once", "--force", "--job", "export-products"];
 const CURRENCIES: [&str; 2] = ["USD", "EUR"];
@@ -272,6 +275,18 @@ fn vendure_env(peer: &VendurePeer) -> TestEnv {
         peer,
         &[("auth-refresh", "1h"), ("export-products", "1h")],
     )
+}
+
+/// `peer` as the account's master (channel `master`, importing).
+fn master_of(peer: &VendurePeer) -> TestEnv {
+    TestEnv::builder()
+        .channel(
+            "master",
+            peer,
+            &[("auth-refresh", "1h"), ("import-products", "1h")],
+        )
+        .master("master")
+        .build()
 }
 
 fn assert_ran(env: &TestEnv, args: &[&str], context: &str) {
@@ -556,14 +571,7 @@ fn stock_goes_to_the_vendure_locations_the_channel_maps_and_comes_back_by_name()
     );
 
     // The same shop as a master: its stock comes back by location name.
-    let master = TestEnv::builder()
-        .channel(
-            "master",
-            &peer,
-            &[("auth-refresh", "1h"), ("import-products", "1h")],
-        )
-        .master("master")
-        .build();
+    let master = master_of(&peer);
     map_locations(&master, "master", &locations);
     assert_ran(
         &master,
@@ -710,4 +718,294 @@ fn categories_and_tags_go_to_vendure_facets_and_an_edit_replaces_only_them() {
     assert_ran(&env, &EXPORT, "export of the same sets reordered");
     let (_, unchanged_at, _) = facet_values(&peer, "shirt-001");
     assert_eq!(unchanged_at, updated_at, "nothing written");
+}
+
+/// The images of the product of `slug` on the shop, as the names of its
+/// assets: the featured asset, then the assets in order.
+pub(crate) fn shop_images(peer: &VendurePeer, slug: &str) -> (String, Vec<String>) {
+    let found = peer.gql(
+        "query($slug: String!) { products(options: {filter: {slug: {eq: $slug}}}) \
+         { items { featuredAsset { name } assets { name } } } }",
+        json!({ "slug": slug }),
+    );
+    let product = &found["products"]["items"][0];
+    let names = product["assets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no product `{slug}`: {found}"))
+        .iter()
+        .map(|a| a["name"].as_str().expect("name").to_string())
+        .collect();
+    let featured = product["featuredAsset"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (featured, names)
+}
+
+pub(crate) fn asset_count(peer: &VendurePeer) -> u64 {
+    peer.gql("{ assets { totalItems } }", json!({}))["assets"]["totalItems"]
+        .as_u64()
+        .expect("totalItems")
+}
+
+fn with_images<S: AsRef<str>>(mut product: Value, urls: &[S]) -> Value {
+    product["images"] = json!(
+        urls.iter()
+            .map(|u| json!({ "url": u.as_ref() }))
+            .collect::<Vec<_>>()
+    );
+    product
+}
+
+#[test]
+fn images_are_uploaded_once_as_assets_named_by_their_url_and_a_changed_url_uploads_one() {
+    let images = ImageServer::start();
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    let (front, back) = (images.url("front.png"), images.url("back.png"));
+    // Two products share the back image: one asset serves both.
+    env.load_jsonl(
+        "catalog.jsonl",
+        &[
+            with_images(shirt(1, 0), &[front.clone(), back.clone()]),
+            with_images(shirt(2, 0), &[&back]),
+        ],
+    );
+    assert_ran(&env, &EXPORT, "first export");
+    assert_eq!(
+        shop_images(&peer, "shirt-001"),
+        (front.clone(), vec![front.clone(), back.clone()]),
+        "both images in order, the first featured"
+    );
+    assert_eq!(
+        shop_images(&peer, "shirt-002"),
+        (back.clone(), vec![back.clone()])
+    );
+    assert_eq!((asset_count(&peer), images.served()), (2, 2));
+
+    // New prices: an export that writes the products uploads nothing.
+    env.load_jsonl(
+        "prices.jsonl",
+        &[
+            with_images(shirt(1, 1), &[front.clone(), back.clone()]),
+            with_images(shirt(2, 1), &[&back]),
+        ],
+    );
+    let rows = env.run_once(&EXPORT[1..]);
+    assert_eq!(rows.get(CHANNEL, "export-products").items, 2);
+    assert_eq!(
+        (asset_count(&peer), images.served()),
+        (2, 2),
+        "a re-export uploads nothing"
+    );
+
+    // One URL changes: exactly one upload.
+    let side = images.url("side.png");
+    env.load_jsonl(
+        "side.jsonl",
+        &[with_images(shirt(1, 1), &[front.clone(), side.clone()])],
+    );
+    assert_ran(&env, &EXPORT, "export of a changed image");
+    assert_eq!((asset_count(&peer), images.served()), (3, 3));
+    assert_eq!(
+        shop_images(&peer, "shirt-001"),
+        (front.clone(), vec![front.clone(), side.clone()])
+    );
+
+    // An export that does not own images leaves them as they are.
+    env.set_channel_key(CHANNEL, r#"export-fields = ["prices", "stock"]"#);
+    env.load_jsonl(
+        "unowned.jsonl",
+        &[with_images(shirt(1, 2), &[images.url("other.png")])],
+    );
+    assert_ran(&env, &EXPORT, "export not owning images");
+    assert_eq!(
+        shop_images(&peer, "shirt-001"),
+        (front.clone(), vec![front, side])
+    );
+    assert_eq!((asset_count(&peer), images.served()), (3, 3));
+}
+
+#[test]
+fn an_image_that_cannot_be_fetched_refuses_its_product_alone_naming_the_url() {
+    let images = ImageServer::start();
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    let missing = images.url("missing-front.png");
+    env.load_jsonl(
+        "catalog.jsonl",
+        &[
+            with_images(shirt(1, 0), &[images.url("front.png")]),
+            with_images(shirt(2, 0), &[&missing]),
+        ],
+    );
+    let (code, doc, stderr) = env.run_once_any(&EXPORT[1..]);
+    assert_ne!(
+        code, 0,
+        "a refused product makes the run partial: {doc:#}\n{stderr}"
+    );
+    let (shop, _) = read_shop(&peer);
+    assert!(
+        shop.contains_key("shirt-001") && !shop.contains_key("shirt-002"),
+        "{:?}",
+        shop.keys()
+    );
+    let show = env.show("shirt-002").to_string();
+    assert!(
+        show.contains(&missing) && show.contains("404"),
+        "`products show` names the image and why: {show}"
+    );
+}
+
+#[test]
+fn a_run_killed_between_upload_and_product_write_leaves_no_duplicate_asset() {
+    let images = ImageServer::start();
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    let urls = [images.url("front.png"), images.url("back.png")];
+    env.load_jsonl("catalog.jsonl", &[with_images(shirt(1, 0), &urls)]);
+    let (_, out) = env.run_killed_at("vendure-assets-uploaded", EXPORT);
+    assert_ne!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(asset_count(&peer), 2, "uploaded before the kill");
+    assert_ran(&env, &EXPORT, "the run after the kill");
+    assert_eq!(asset_count(&peer), 2, "the uploads were adopted by name");
+    assert_eq!(images.served(), 2);
+    assert_eq!(
+        shop_images(&peer, "shirt-001"),
+        (urls[0].clone(), urls.to_vec())
+    );
+}
+
+#[test]
+fn a_vendure_masters_images_come_back_by_url_and_reach_a_second_vendure_in_order() {
+    let images = ImageServer::start();
+    let master = VendurePeer::start();
+    master.accept_currencies(&["EUR"]);
+    let shop = VendurePeer::start();
+    shop.accept_currencies(&["EUR"]);
+    // The master's owner made the product with the tool once.
+    let urls = [images.url("front.png"), images.url("back.png")];
+    let seed = vendure_env(&master);
+    seed.load_jsonl("catalog.jsonl", &[with_images(shirt(1, 0), &urls)]);
+    assert_ran(&seed, &EXPORT, "the master's products");
+    let env = master_and_shop(&master, &shop);
+    assert_ran(
+        &env,
+        &["run-once", "--force", "--job", "import-products"],
+        "import from the master",
+    );
+    let imported = env.show("shirt-001");
+    let imported_urls: Vec<&str> = imported["product"]["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("images: {imported:#}"))
+        .iter()
+        .map(|i| i["url"].as_str().expect("url"))
+        .collect();
+    assert_eq!(imported_urls, urls, "{imported:#}");
+    assert_ran(&env, &EXPORT, "export to the second Vendure");
+    assert_eq!(
+        shop_images(&shop, "shirt-001"),
+        (urls[0].clone(), urls.to_vec()),
+        "the same images in order, the first featured"
+    );
+    assert_eq!(asset_count(&shop), 2);
+}
+
+/// The `omsAttributes` custom field of the product of `slug` and of its
+/// variants (by SKU), as the shop holds them.
+fn shop_attributes(peer: &VendurePeer, slug: &str) -> (Value, BTreeMap<String, Value>) {
+    let found = peer.gql(
+        "query($slug: String!) { products(options: {filter: {slug: {eq: $slug}}}) \
+         { items { customFields { omsAttributes } variants { sku customFields { omsAttributes } } } } }",
+        json!({ "slug": slug }),
+    );
+    let product = &found["products"]["items"][0];
+    let variants = product["variants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no product `{slug}`: {found}"))
+        .iter()
+        .map(|v| {
+            (
+                v["sku"].as_str().expect("sku").to_string(),
+                v["customFields"]["omsAttributes"].clone(),
+            )
+        })
+        .collect();
+    (product["customFields"]["omsAttributes"].clone(), variants)
+}
+
+#[test]
+fn attributes_travel_as_json_in_the_custom_field_the_channel_names_and_only_then() {
+    let peer = VendurePeer::start();
+    peer.accept_currencies(&["EUR"]);
+    let env = vendure_env(&peer);
+    let with_attributes = |round: u32, fit: &str| {
+        let mut shirt = shirt(1, round);
+        shirt["attributes"] = json!({"brand": "Acme", "material": "cotton"});
+        shirt["variants"][0]["attributes"] = json!({ "fit": fit });
+        shirt
+    };
+    env.load_jsonl("catalog.jsonl", &[with_attributes(0, "slim")]);
+    // A stock Vendure has no custom field: without the setting nothing is written.
+    assert_ran(&env, &EXPORT, "export without attributes-field");
+    let (product, variants) = shop_attributes(&peer, "shirt-001");
+    assert_eq!(product, Value::Null);
+    assert!(variants.values().all(Value::is_null), "{variants:?}");
+
+    // With the setting, the product's next export (new prices) writes them.
+    env.set_channel_key(CHANNEL, r#"attributes-field = "omsAttributes""#);
+    env.load_jsonl("prices.jsonl", &[with_attributes(1, "slim")]);
+    assert_ran(&env, &EXPORT, "export with attributes-field");
+    let (product, variants) = shop_attributes(&peer, "shirt-001");
+    assert_eq!(product, json!(r#"{"brand":"Acme","material":"cotton"}"#));
+    assert_eq!(variants["TS001-S"], json!(r#"{"fit":"slim"}"#));
+    assert_eq!(
+        variants["TS001-M"],
+        Value::Null,
+        "no attributes: nothing written"
+    );
+
+    // One variant's attribute changes: only it is written.
+    env.load_jsonl("fit.jsonl", &[with_attributes(1, "regular")]);
+    assert_ran(&env, &EXPORT, "export of a changed attribute");
+    let (_, after) = shop_attributes(&peer, "shirt-001");
+    assert_eq!(after["TS001-S"], json!(r#"{"fit":"regular"}"#));
+    assert_eq!(after["TS001-M"], variants["TS001-M"]);
+
+    // Vendure as master: the attributes come back from the field.
+    let master = master_of(&peer);
+    master.set_channel_key("master", r#"attributes-field = "omsAttributes""#);
+    assert_ran(
+        &master,
+        &["run-once", "--force", "--job", "import-products"],
+        "import with attributes-field",
+    );
+    let shown = master.show("shirt-001");
+    assert_eq!(
+        shown["product"]["attributes"],
+        json!({"brand": "Acme", "material": "cotton"}),
+        "{shown:#}"
+    );
+    let small = shown["product"]["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .find(|v| v["sku"] == "TS001-S")
+        .expect("TS001-S");
+    assert_eq!(small["attributes"], json!({"fit": "regular"}));
+
+    // A name that cannot be a field fails the channel's jobs, naming it.
+    let env = vendure_env(&peer);
+    env.set_channel_key(CHANNEL, r#"attributes-field = "oms-attributes""#);
+    env.load_jsonl("catalog.jsonl", &[with_attributes(2, "slim")]);
+    let out = env.run(EXPORT);
+    assert_ne!(out.status.code(), Some(0));
+    let text = describe(&out);
+    assert!(
+        text.contains("attributes-field") && text.contains("oms-attributes"),
+        "{text}"
+    );
 }

@@ -26,6 +26,7 @@
 pub mod catalog;
 pub mod env;
 pub mod fake_channel;
+pub mod images;
 pub mod kill;
 pub mod mount;
 pub mod output;

@@ -954,6 +954,7 @@ fn connector(base: &Url, page_size: usize, batch_size: usize) -> Box<dyn Connect
         locations: LocationMap::new(),
         category_facet: None,
         tag_facet: None,
+        attributes_field: None,
     })
     .unwrap()
 }

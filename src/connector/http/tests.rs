@@ -640,3 +640,37 @@ fn every_client_shares_one_tls_setup_that_speaks_h2_and_http1() {
     assert_eq!(tls.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
     client_builder().build().expect("a client builds on it");
 }
+
+#[tokio::test]
+async fn a_raw_body_goes_with_its_type_and_any_content_takes_a_reply_that_is_not_json() {
+    let server = TestServer::start(vec![
+        answer(200, "{}"),
+        Reply::raw(200, Some("image/png"), "PNGDATA"),
+    ])
+    .await;
+    let upload = Call::post(endpoint(&server.base).at(&["upload"]), Replay::NotSafe)
+        .header("apollo-require-preflight", "true")
+        .raw(
+            "multipart/form-data; boundary=b".into(),
+            b"--b--\r\n".to_vec(),
+        );
+    client().send(upload).await.expect("a JSON reply");
+    let image = Call::get(endpoint(&server.base).at(&["a.png"]), Replay::Safe).any_content();
+    let reply = client().send(image).await.expect("any content");
+    assert_eq!(reply.body(), b"PNGDATA");
+    assert_eq!(reply.header("content-type"), Some("image/png"));
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].header("content-type"),
+        Some("multipart/form-data; boundary=b")
+    );
+    assert_eq!(seen[0].header("apollo-require-preflight"), Some("true"));
+    assert_eq!(seen[0].body, b"--b--\r\n");
+    assert_eq!(seen[1].header("accept"), Some("*/*"));
+    // Without `any_content` the same reply is not JSON: refused.
+    let plain = Call::get(endpoint(&server.base).at(&["a.png"]), Replay::Safe);
+    assert!(matches!(
+        client().send(plain).await,
+        Err(ChannelError::NotJson { .. })
+    ));
+}

@@ -172,6 +172,44 @@ impl VendureClient {
         for secret in secrets {
             call = call.redact(secret);
         }
+        self.send(name, call).await
+    }
+
+    /// Runs a GraphQL multipart request (`content_type` names its boundary)
+    /// and decodes its data. Apollo's CSRF prevention, when a shop turns it
+    /// on, refuses a multipart POST without a preflight header.
+    pub(crate) async fn run_multipart<Q: DeserializeOwned>(
+        &self,
+        name: &str,
+        credential: Credential<'_>,
+        content_type: String,
+        body: Vec<u8>,
+        replay: Replay,
+    ) -> Result<Q, ChannelError> {
+        let call = Call::post(self.api.target(), replay)
+            .auth(credential.auth())
+            .header("apollo-require-preflight", "true")
+            .raw(content_type, body);
+        let reply = self.send(name, call).await?;
+        self.decode(name, credential, &reply)
+    }
+
+    /// GETs a file from anywhere (a product image's URL), with no
+    /// credential; returns its bytes and content type.
+    pub(crate) async fn fetch_file(
+        &self,
+        url: Url,
+    ) -> Result<(Vec<u8>, Option<String>), ChannelError> {
+        let target = Endpoint::new(url, UrlSetting::ImageUrl)?.target();
+        let reply = self
+            .http
+            .send(Call::get(target, Replay::Safe).any_content())
+            .await?;
+        let content_type = reply.header("content-type").map(str::to_string);
+        Ok((reply.body().to_vec(), content_type))
+    }
+
+    async fn send(&self, name: &str, call: Call<'_>) -> Result<Reply, ChannelError> {
         self.http.send(call).await.map_err(|err| match err {
             ChannelError::Status {
                 status: status @ (404 | 405),

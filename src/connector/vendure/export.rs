@@ -32,6 +32,8 @@ use cynic::{MutationBuilder, QueryBuilder};
 use futures_util::StreamExt as _;
 use jiff::{SignedDuration, Timestamp};
 
+use super::assets::{self, Images};
+use super::attributes::{self, AttributeField, Stored};
 use super::client::{Credential, Replay, VendureClient};
 use super::facets::{self, Links};
 use super::mapping::{self, Desired, FacetCodes, id_order, slug};
@@ -105,6 +107,8 @@ pub struct Shop<'a> {
     pub memory: &'a RunMemory,
     /// Where categories and tags live.
     pub facets: &'a FacetCodes,
+    /// The custom field attributes live in (`attributes-field`), if any.
+    pub attributes: Option<&'a AttributeField>,
 }
 
 /// The products and SKU holders a batch looks at.
@@ -113,6 +117,16 @@ struct Found {
     by_id: HashMap<String, WholeProduct>,
     by_slug: HashMap<String, String>,
     holders: HashMap<String, Vec<SkuHolder>>,
+    /// The stored attributes of `by_id`'s products (with `attributes-field`).
+    attributes: HashMap<String, Stored>,
+}
+
+/// What a batch looked up, or made, before writing its products.
+#[derive(Clone, Copy)]
+struct Prepared<'a> {
+    links: &'a Links,
+    images: &'a Images,
+    attributes: &'a HashMap<String, Stored>,
 }
 
 /// The variants holding `skus`, by SKU, each list in id order: pages of
@@ -238,6 +252,13 @@ impl Shop<'_> {
         ids.sort();
         ids.dedup();
         let (channel, products) = self.products_by(ids, handles).await?;
+        let attributes = match self.attributes {
+            Some(field) => {
+                let ids: Vec<String> = products.iter().map(|p| p.id.inner().to_string()).collect();
+                attributes::read(self.client, self.credential, field, &ids).await?
+            }
+            None => HashMap::new(),
+        };
         let by_slug = products
             .iter()
             .map(|p| (p.slug.clone(), p.id.inner().to_string()))
@@ -251,6 +272,7 @@ impl Shop<'_> {
             by_id,
             by_slug,
             holders,
+            attributes,
         })
     }
 }
@@ -277,8 +299,22 @@ pub async fn send_batch(
     let found = shop.find(skus, known, handles).await?;
     let products: Vec<&Product> = batch.items.iter().map(|i| i.product).collect();
     let links = facets::links(shop, &found.channel, &products).await?;
+    // A create sends every field; an update touches images only when the
+    // export owns them.
+    let with_images: Vec<&Product> = batch
+        .items
+        .iter()
+        .filter(|i| i.fields.contains(Field::Images) || matches!(target(shop, &found, i), Ok(None)))
+        .map(|i| i.product)
+        .collect();
+    let images = assets::images(shop, &found.channel, &with_images).await?;
+    let prepared = Prepared {
+        links: &links,
+        images: &images,
+        attributes: &found.attributes,
+    };
     let results: Vec<Result<ItemResult, ChannelError>> = futures_util::stream::iter(&batch.items)
-        .map(|item| export_item(shop, &found, &links, item, journal))
+        .map(|item| export_item(shop, &found, prepared, item, journal))
         .buffered(PRODUCTS_IN_FLIGHT)
         .collect()
         .await;
@@ -379,12 +415,17 @@ pub(super) fn held_twice(sku: &str, holders: &[SkuHolder]) -> String {
 async fn export_item(
     shop: &Shop<'_>,
     found: &Found,
-    links: &Links,
+    prepared: Prepared<'_>,
     item: &ExportItem<'_>,
     journal: &dyn Journal,
 ) -> Result<ItemResult, ChannelError> {
     let handle = &item.product.handle;
-    let desired = match mapping::desired(item.product, &found.channel, item.locations) {
+    let desired = match mapping::desired(
+        item.product,
+        &found.channel,
+        item.locations,
+        shop.attributes.is_some(),
+    ) {
         Ok(d) => d,
         Err(why) => return Ok(error(handle, why)),
     };
@@ -397,7 +438,7 @@ async fn export_item(
             create(
                 shop,
                 &found.channel,
-                links,
+                prepared,
                 &desired,
                 item.locations,
                 journal,
@@ -408,7 +449,7 @@ async fn export_item(
             update(
                 shop,
                 &found.channel,
-                links,
+                prepared,
                 current,
                 item,
                 &desired,
@@ -440,14 +481,18 @@ fn minor(price: &crate::price::Price) -> Money {
 async fn create(
     shop: &Shop<'_>,
     channel: &Channel,
-    links: &Links,
+    prepared: Prepared<'_>,
     desired: &Desired,
     locations: &LocationMap,
     journal: &dyn Journal,
 ) -> Result<ItemResult, ChannelError> {
     let product = &desired.product;
     let handle = &product.handle;
-    let facet_value_ids = match links.ids_of(product) {
+    let facet_value_ids = match prepared.links.ids_of(product) {
+        Ok(ids) => ids,
+        Err(why) => return Ok(error(handle, why)),
+    };
+    let asset_ids = match prepared.images.ids_of(product) {
         Ok(ids) => ids,
         Err(why) => return Ok(error(handle, why)),
     };
@@ -463,6 +508,8 @@ async fn create(
             }],
             enabled: Some(product.status == ProductStatus::Active),
             facet_value_ids: (!facet_value_ids.is_empty()).then_some(facet_value_ids),
+            featured_asset_id: asset_ids.first().cloned(),
+            asset_ids: (!asset_ids.is_empty()).then_some(asset_ids),
         },
     });
     // Not safe to resend: a lost reply may hide a made product.
@@ -505,7 +552,33 @@ async fn create(
             (intent, journal),
             &mut ids,
         )
-        .await
+        .await?;
+        // A run cut before this leaves the attributes to the next export's
+        // update, which sees them differ.
+        match shop.attributes {
+            Some(field) => {
+                let variants: Vec<(Id, &attributes::Attributes)> = product
+                    .variants
+                    .iter()
+                    .filter(|v| !v.attributes.is_empty())
+                    .filter_map(|v| Some((Id::new(ids.variant(&v.sku)?), &v.attributes)))
+                    .collect();
+                let whole = !product.attributes.is_empty();
+                if whole || !variants.is_empty() {
+                    attributes::write(
+                        shop.client,
+                        shop.credential,
+                        field,
+                        &product_id,
+                        whole.then_some(&product.attributes),
+                        &variants,
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
     .await;
     if let Err(err) = made {
@@ -740,7 +813,7 @@ async fn update_variants(
 async fn update(
     shop: &Shop<'_>,
     channel: &Channel,
-    links: &Links,
+    prepared: Prepared<'_>,
     current: &WholeProduct,
     item: &ExportItem<'_>,
     desired: &Desired,
@@ -763,6 +836,17 @@ async fn update(
             ));
         }
     };
+    if let Some(stored) = prepared.attributes.get(current.id.inner())
+        && let Err(why) = stored.apply(&mut now)
+    {
+        return Ok(error(
+            handle,
+            format!(
+                "Vendure product {} holds attributes the catalog cannot read ({why}): fix them on the shop",
+                current.id.inner()
+            ),
+        ));
+    }
     // Vendure keeps no order of facet values.
     take_order(&mut now.categories, &want.categories);
     take_order(&mut now.tags, &want.tags);
@@ -772,7 +856,10 @@ async fn update(
             v.stock.retain(|location, _| w.stock.contains_key(location));
         }
     }
-    let carried = mapping::carried();
+    let mut carried = mapping::carried();
+    if shop.attributes.is_some() {
+        carried = carried.with(Field::Attributes);
+    }
     let fields = item
         .fields
         .iter()
@@ -792,7 +879,18 @@ async fn update(
     let categories = changes.changes.iter().any(|c| c.field == Field::Categories);
     let tags = changes.changes.iter().any(|c| c.field == Field::Tags);
     let facet_value_ids = if categories || tags {
-        match links.replacing(current, want, shop.facets, categories, tags) {
+        match prepared
+            .links
+            .replacing(current, want, shop.facets, categories, tags)
+        {
+            Ok(ids) => Some(ids),
+            Err(why) => return Ok(error(handle, why)),
+        }
+    } else {
+        None
+    };
+    let asset_ids = if changes.changes.iter().any(|c| c.field == Field::Images) {
+        match prepared.images.ids_of(want) {
             Ok(ids) => Some(ids),
             Err(why) => return Ok(error(handle, why)),
         }
@@ -800,7 +898,13 @@ async fn update(
         None
     };
     let slug_moved = current.slug != *handle;
-    if title || description || slug_moved || status || facet_value_ids.is_some() {
+    if title
+        || description
+        || slug_moved
+        || status
+        || facet_value_ids.is_some()
+        || asset_ids.is_some()
+    {
         let operation = UpdateProduct::build(UpdateProductVariables {
             input: UpdateProductInput {
                 id: current.id.clone(),
@@ -814,6 +918,8 @@ async fn update(
                     }]
                 }),
                 facet_value_ids,
+                featured_asset_id: asset_ids.as_ref().and_then(|ids| ids.first().cloned()),
+                asset_ids,
             },
         });
         shop.client
@@ -969,6 +1075,39 @@ async fn update(
         .await?;
         journal.done(intent)?;
         wrote = true;
+    }
+    if let Some(field) = shop.attributes {
+        let product_changed = changes.changes.iter().any(|c| c.field == Field::Attributes);
+        let mut variants: Vec<(Id, &attributes::Attributes)> = Vec::new();
+        for change in &changes.variants {
+            let sku = match change {
+                VariantDiff::Changed { sku, changes }
+                    if changes.iter().any(|c| c.field == Field::Attributes) =>
+                {
+                    sku
+                }
+                VariantDiff::Added { sku } => sku,
+                _ => continue,
+            };
+            let wanted = &want.variant(sku).expect("in want").attributes;
+            if let Some(id) = ids.variant(sku)
+                && !(wanted.is_empty() && matches!(change, VariantDiff::Added { .. }))
+            {
+                variants.push((Id::new(id), wanted));
+            }
+        }
+        if product_changed || !variants.is_empty() {
+            attributes::write(
+                shop.client,
+                shop.credential,
+                field,
+                &current.id,
+                product_changed.then_some(&want.attributes),
+                &variants,
+            )
+            .await?;
+            wrote = true;
+        }
     }
     let mut result = ItemResult::new(
         handle.clone(),
@@ -1252,6 +1391,8 @@ pub async fn reconcile(
                             description: None,
                         }]),
                         facet_value_ids: None,
+                        asset_ids: None,
+                        featured_asset_id: None,
                     },
                 });
                 shop.client

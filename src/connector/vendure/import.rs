@@ -23,6 +23,9 @@
 
 use jiff::Timestamp;
 
+use std::collections::HashMap;
+
+use super::attributes::{self, AttributeField};
 use super::client::{Credential, Replay, VendureClient};
 use super::export::{RunMemory, Shop};
 use super::mapping::{self, FacetCodes};
@@ -143,6 +146,7 @@ pub async fn fetch_page(
     take: usize,
     locations: &LocationMap,
     facets: &FacetCodes,
+    attribute_field: Option<&AttributeField>,
 ) -> Result<VariantPage, ChannelError> {
     use cynic::QueryBuilder;
     let take = take.clamp(1, MAX_PAGE_SIZE);
@@ -185,16 +189,31 @@ pub async fn fetch_page(
         credential,
         memory: &memory,
         facets,
+        attributes: attribute_field,
     };
     let (_, products) = shop
         .products_by(listed.product_ids.clone(), Vec::new())
         .await?;
+    let stored = match attribute_field {
+        Some(field) => attributes::read(client, credential, field, &listed.product_ids).await?,
+        None => HashMap::new(),
+    };
     for id in &listed.product_ids {
         // Deleted since the variant page was read: nothing to import.
         let Some(product) = products.iter().find(|p| p.id.inner() == id) else {
             continue;
         };
-        match mapping::to_catalog(product, &|_| false, locations, facets) {
+        let mapped =
+            mapping::to_catalog(product, &|_| false, locations, facets).and_then(|mut p| {
+                if let Some(s) = stored.get(product.id.inner()) {
+                    s.apply(&mut p).map_err(|reason| mapping::Unmappable {
+                        key: product.slug.clone(),
+                        reason,
+                    })?;
+                }
+                Ok(p)
+            });
+        match mapped {
             Ok(p) if p.variants.is_empty() => {}
             Ok(p) => out.products.push(p),
             Err(bad) => out.skipped.push(Skipped::Refused {

@@ -29,11 +29,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::money;
 use super::wire::{
-    Channel, Id, ProductFacetValue, StockLevel, StockLevelInput, WholeProduct, WholeVariant,
+    Channel, Id, ProductAsset, ProductFacetValue, StockLevel, StockLevelInput, WholeProduct,
+    WholeVariant,
 };
-use crate::catalog::{Field, FieldSet, Prices, Product, ProductStatus, Variant};
+use super::{assets, money};
+use crate::catalog::{Field, FieldSet, Image, Prices, Product, ProductStatus, Variant};
 use crate::connector::LocationMap;
 use crate::price::Currency;
 
@@ -99,6 +100,7 @@ pub fn carried() -> FieldSet {
         Field::Stock,
         Field::Categories,
         Field::Tags,
+        Field::Images,
     ]
     .into_iter()
     .collect()
@@ -195,13 +197,37 @@ pub fn to_catalog(
         },
         categories: FacetCodes::values_of(product, &facets.category),
         tags: FacetCodes::values_of(product, &facets.tag),
-        images: Vec::new(),
+        images: images_of(product),
         options: groups.iter().map(|g| g.name.clone()).collect(),
         attributes: BTreeMap::new(),
         variants: out,
         updated_at,
         id: Some(product.id.inner().to_string()),
     })
+}
+
+/// A product's images: its assets in order, the featured asset first
+/// (Vendure keeps it apart; the tool writes the first image as it). No alt
+/// text: Vendure has no place for it.
+fn images_of(product: &WholeProduct) -> Vec<Image> {
+    let mut assets: Vec<&ProductAsset> = product.featured_asset.iter().collect();
+    assets.extend(
+        product
+            .assets
+            .iter()
+            .filter(|a| product.featured_asset.as_ref().is_none_or(|f| f.id != a.id)),
+    );
+    let mut images: Vec<Image> = Vec::with_capacity(assets.len());
+    for asset in assets {
+        let url = assets::image_url(asset);
+        if !images.iter().any(|i| i.url == url) {
+            images.push(Image {
+                url,
+                alt: String::new(),
+            });
+        }
+    }
+    images
 }
 
 /// A variant's stock by catalog location: Vendure's default location as
@@ -277,13 +303,15 @@ pub struct Desired {
     pub dropped: Vec<Currency>,
 }
 
-/// Restricts `product` to what Vendure carries on `channel`, or says why it
+/// Restricts `product` to what Vendure carries on `channel` (attributes
+/// only `with_attributes`: a channel with `attributes-field`), or says why it
 /// cannot go there at all (a variant without a price in the channel's
 /// default currency, which Vendure gives every variant, 0 if not told).
 pub fn desired(
     product: &Product,
     channel: &Channel,
     locations: &LocationMap,
+    with_attributes: bool,
 ) -> Result<Desired, String> {
     let accepted: BTreeSet<&str> = channel
         .available_currency_codes
@@ -331,10 +359,24 @@ pub fn desired(
                 ));
             }
         }
-        variant.attributes.clear();
+        if !with_attributes {
+            variant.attributes.clear();
+        }
     }
-    out.images.clear();
-    out.attributes.clear();
+    // One asset per URL; alt text has no place on Vendure.
+    let mut images: Vec<Image> = Vec::with_capacity(out.images.len());
+    for image in out.images.drain(..) {
+        if !images.iter().any(|i| i.url == image.url) {
+            images.push(Image {
+                url: image.url,
+                alt: String::new(),
+            });
+        }
+    }
+    out.images = images;
+    if !with_attributes {
+        out.attributes.clear();
+    }
     Ok(Desired {
         product: out,
         dropped: dropped.into_iter().collect(),
@@ -446,7 +488,65 @@ mod tests {
                 variant("1", "TS-S", "S", 1990, 1790),
                 variant("2", "", "M", 1990, 1790),
             ],
+            featured_asset: None,
+            assets: vec![],
         }
+    }
+
+    fn asset(id: &str, name: &str) -> ProductAsset {
+        ProductAsset {
+            id: Id::new(id),
+            name: name.into(),
+            source: format!("http://shop.example/assets/source/{id}.jpg"),
+        }
+    }
+
+    #[test]
+    fn attributes_are_kept_only_for_a_channel_that_names_their_field() {
+        let mut p = shirt();
+        p.variants[0].attributes.insert("fit".into(), "slim".into());
+        let channel = channel(&["USD", "EUR"]);
+        for v in &mut p.variants {
+            v.prices.insert(price("25.00", "USD"));
+        }
+        let with = desired(&p, &channel, &LocationMap::new(), true).unwrap();
+        assert_eq!(with.product.attributes["brand"], "Acme");
+        assert_eq!(with.product.variants[0].attributes["fit"], "slim");
+        let without = desired(&p, &channel, &LocationMap::new(), false).unwrap();
+        assert!(without.product.attributes.is_empty());
+        assert!(
+            without
+                .product
+                .variants
+                .iter()
+                .all(|v| v.attributes.is_empty())
+        );
+    }
+
+    #[test]
+    fn images_are_the_assets_in_order_with_the_featured_one_first() {
+        let mut p = vendure_shirt();
+        p.assets = vec![
+            asset("3", "https://img.example/back.jpg"),
+            asset("5", "side.jpg"),
+            asset("4", "https://img.example/front.jpg"),
+        ];
+        p.featured_asset = Some(asset("4", "https://img.example/front.jpg"));
+        let urls: Vec<String> =
+            to_catalog(&p, &|_| false, &LocationMap::new(), &FacetCodes::default())
+                .unwrap()
+                .images
+                .into_iter()
+                .map(|i| i.url)
+                .collect();
+        assert_eq!(
+            urls,
+            [
+                "https://img.example/front.jpg",
+                "https://img.example/back.jpg",
+                "http://shop.example/assets/source/5.jpg"
+            ]
+        );
     }
 
     fn shirt_in_catalog(facets: &FacetCodes) -> Product {
@@ -517,20 +617,33 @@ mod tests {
             v.prices.insert(price("3000", "JPY"));
             v.stock.insert("berlin".into(), 3);
         }
-        let d = desired(&p, &channel(&["USD", "EUR"]), &LocationMap::new()).unwrap();
+        let d = desired(&p, &channel(&["USD", "EUR"]), &LocationMap::new(), false).unwrap();
         assert_eq!(d.dropped, [Currency::from_code("JPY").unwrap()]);
         let small = &d.product.variants[0];
         assert_eq!(small.title, "T-Shirt", "explicit title");
         assert_eq!(small.prices.len(), 2);
         assert_eq!(small.stock, BTreeMap::from([("default".to_string(), 5)]));
-        assert!(d.product.images.is_empty());
+        assert_eq!(
+            d.product.images,
+            [Image {
+                url: "https://cdn.example/ts.jpg".into(),
+                alt: String::new()
+            }],
+            "images without their alt text"
+        );
         assert_eq!(
             (d.product.categories, d.product.tags),
             (p.categories, p.tags),
             "categories and tags are carried"
         );
 
-        let why = desired(&shirt(), &channel(&["USD", "EUR"]), &LocationMap::new()).unwrap_err();
+        let why = desired(
+            &shirt(),
+            &channel(&["USD", "EUR"]),
+            &LocationMap::new(),
+            false,
+        )
+        .unwrap_err();
         assert!(
             why.contains("no USD price") && why.contains("TS-S"),
             "{why}"
@@ -564,7 +677,7 @@ mod tests {
             ("default".to_string(), 5),
             ("paris".to_string(), 1),
         ]);
-        let d = desired(&p, &channel(&["EUR"]), &locations).unwrap();
+        let d = desired(&p, &channel(&["EUR"]), &locations, false).unwrap();
         let (on_hand, levels) = stock_input(&d.product.variants[0], &locations);
         assert_eq!(on_hand, None);
         let levels: Vec<(&str, i32)> = levels

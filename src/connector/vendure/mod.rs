@@ -14,10 +14,14 @@
 //! - [`export`]: look-up, diffed update / journalled create / delete, reconcile.
 //! - [`mapping`]: Vendure product <-> catalog product, both ways.
 //! - `facets`: categories and tags as facet values, found or created per batch.
+//! - `assets`: images as uploaded assets named by their source URL, found or uploaded per batch.
+//! - `attributes`: attributes as JSON in a custom field the channel names.
 //! - [`money`]: integer minor units by ISO 4217 exponent, never a float.
 //! - `stock`: stock export's absolute on-hand levels per mapped location,
 //!   and their read-back.
 
+mod assets;
+pub mod attributes;
 pub mod client;
 pub mod export;
 mod facets;
@@ -122,6 +126,8 @@ pub struct Vendure {
     locations: super::LocationMap,
     /// The facets of categories and tags.
     facets: mapping::FacetCodes,
+    /// The custom field attributes live in (`attributes-field`), if any.
+    attributes: Option<attributes::AttributeField>,
     memory: RunMemory,
     /// Where stock goes, read once.
     stock_places: tokio::sync::OnceCell<stock::Places>,
@@ -130,6 +136,12 @@ pub struct Vendure {
 /// [`super::PROTOCOLS`]' constructor.
 pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
     let client = VendureClient::new(settings.base_url, settings.options)?;
+    let attributes = settings
+        .attributes_field
+        .as_deref()
+        .map(attributes::AttributeField::new)
+        .transpose()
+        .map_err(ChannelError::Options)?;
     Ok(Box::new(Vendure {
         client,
         auth_method: settings.auth_method,
@@ -139,6 +151,7 @@ pub fn connect(settings: Settings) -> Result<Box<dyn Connector>, ChannelError> {
         },
         locations: settings.locations,
         facets: mapping::FacetCodes::new(settings.category_facet, settings.tag_facet),
+        attributes,
         memory: RunMemory::default(),
         stock_places: tokio::sync::OnceCell::new(),
     }))
@@ -158,6 +171,7 @@ impl Vendure {
             credential: self.credential(access),
             memory: &self.memory,
             facets: &self.facets,
+            attributes: self.attributes.as_ref(),
         }
     }
 
@@ -242,6 +256,7 @@ impl Connector for Vendure {
             self.limits.page_size,
             &self.locations,
             &self.facets,
+            self.attributes.as_ref(),
         )
         .await?;
         Ok(ProductPage {

@@ -58,7 +58,7 @@ fn a_float_price_fails_the_page_rather_than_being_rounded() {
         format!(
             r#"{{"data":{{"activeChannel":{{"id":"1","defaultCurrencyCode":"USD","availableCurrencyCodes":["USD"],"defaultLanguageCode":"en"}},
             "products":{{"totalItems":1,"items":[{{"id":"5","createdAt":"2026-11-27T09:00:00.123Z","updatedAt":"2026-11-27T09:00:00.123Z",
-            "name":"Mug","slug":"mug","description":"","enabled":true,"facetValues":[],"optionGroups":[],"variants":[{{"id":"1","createdAt":"2026-11-27T09:00:00.123Z",
+            "name":"Mug","slug":"mug","description":"","enabled":true,"facetValues":[],"optionGroups":[],"featuredAsset":null,"assets":[],"variants":[{{"id":"1","createdAt":"2026-11-27T09:00:00.123Z",
             "updatedAt":"2026-11-27T09:00:00.123Z","sku":"A","name":"Mug","enabled":true,"stockOnHand":3,"stockLevels":[],
             "prices":[{{"currencyCode":"USD","price":{price}}}],"options":[]}}]}}]}}}}}}"#
         )

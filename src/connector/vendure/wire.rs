@@ -267,6 +267,10 @@ pub struct CreateProductInput {
     pub enabled: Option<bool>,
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub facet_value_ids: Option<Vec<Id>>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub asset_ids: Option<Vec<Id>>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub featured_asset_id: Option<Id>,
 }
 
 #[derive(cynic::InputObject, Clone, Debug)]
@@ -491,6 +495,115 @@ pub struct WholeProduct {
     pub facet_values: Vec<ProductFacetValue>,
     pub option_groups: Vec<OptionGroup>,
     pub variants: Vec<WholeVariant>,
+    pub featured_asset: Option<ProductAsset>,
+    pub assets: Vec<ProductAsset>,
+}
+
+/// An asset (a product's image): its name is the source URL the tool
+/// uploaded it from (see `assets.rs`); `source` is where Vendure serves it.
+#[derive(cynic::QueryFragment, Clone, Debug, PartialEq)]
+#[cynic(graphql_type = "Asset")]
+pub struct ProductAsset {
+    pub id: Id,
+    pub name: String,
+    pub source: String,
+}
+
+// ---------------------------------------------------------------- assets
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct AssetFilterParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub name: Option<StringOperators>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct AssetSortParameter {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub id: Option<SortOrder>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug, Default)]
+pub struct AssetListOptions {
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub take: Option<i32>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<AssetSortParameter>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<AssetFilterParameter>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct AssetListVariables {
+    pub options: Option<AssetListOptions>,
+}
+
+/// The assets of some names: `assets(options)`.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Query", variables = "AssetListVariables")]
+pub struct AssetsQuery {
+    #[arguments(options: $options)]
+    pub assets: AssetList,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "AssetList")]
+pub struct AssetList {
+    pub total_items: i32,
+    pub items: Vec<ProductAsset>,
+}
+
+/// GraphQL multipart's placeholder for a file: `null` in `operations`, the
+/// bytes in a part the `map` points at it.
+#[derive(cynic::Scalar, Clone, Debug)]
+#[cynic(graphql_type = "Upload")]
+pub struct Upload(pub Option<String>);
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct AssetTranslationInput {
+    pub language_code: LanguageCode,
+    pub name: Option<String>,
+}
+
+#[derive(cynic::InputObject, Clone, Debug)]
+pub struct CreateAssetInput {
+    pub file: Upload,
+    pub translations: Option<Vec<AssetTranslationInput>>,
+}
+
+#[derive(cynic::QueryVariables, Debug)]
+pub struct CreateAssetsVariables {
+    pub input: Vec<CreateAssetInput>,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Mutation", variables = "CreateAssetsVariables")]
+pub struct CreateAssets {
+    #[arguments(input: $input)]
+    pub create_assets: Vec<CreateAssetResult>,
+}
+
+#[derive(cynic::InlineFragments, Debug)]
+pub enum CreateAssetResult {
+    Asset(CreatedAsset),
+    MimeTypeError(MimeTypeError),
+    #[cynic(fallback)]
+    Unknown,
+}
+
+/// Only the id: Vendure 3.7.3 answers a `name` given in `translations`
+/// with null (and so fails the whole reply) though it stored it.
+#[derive(cynic::QueryFragment, Debug)]
+#[cynic(graphql_type = "Asset")]
+pub struct CreatedAsset {
+    pub id: Id,
+}
+
+#[derive(cynic::QueryFragment, Debug)]
+pub struct MimeTypeError {
+    pub message: String,
 }
 
 /// A facet value a product has, with the code of its facet (which says
@@ -649,6 +762,11 @@ pub struct UpdateProductInput {
     /// Replaces all the product's facet values, of every facet.
     #[cynic(skip_serializing_if = "Option::is_none")]
     pub facet_value_ids: Option<Vec<Id>>,
+    /// Replaces the product's assets, in order.
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub asset_ids: Option<Vec<Id>>,
+    #[cynic(skip_serializing_if = "Option::is_none")]
+    pub featured_asset_id: Option<Id>,
 }
 
 #[derive(cynic::QueryFragment, Debug)]

@@ -11,11 +11,19 @@
 //   VENDURE_LOG_LEVEL            error | warn | info | verbose | debug (default warn)
 //   VENDURE_EXIT_ON_STDIN_EOF    "1": exit when stdin closes, so the server
 //                                dies with the test process that started it
+//   VENDURE_ASSET_DIR            where the AssetServerPlugin keeps uploaded
+//                                files (required; served under /assets)
+//
+// Beyond stock Vendure: the AssetServerPlugin (product images are uploaded
+// assets), and one `text` custom field `omsAttributes` on Product and on
+// ProductVariant, where the connector keeps attributes as JSON when a
+// channel sets `attributes-field`.
 'use strict';
 
 process.env.VENDURE_DISABLE_TELEMETRY = 'true';
 
 const { bootstrap, DefaultLogger, LogLevel } = require('@vendure/core');
+const { AssetServerPlugin } = require('@vendure/asset-server-plugin');
 
 function required(name) {
     const value = process.env[name];
@@ -62,7 +70,16 @@ const config = {
     },
     paymentOptions: { paymentMethodHandlers: [] },
     logger: new DefaultLogger({ level: levels[process.env.VENDURE_LOG_LEVEL || 'warn'] }),
-    plugins: [],
+    customFields: {
+        Product: [{ name: 'omsAttributes', type: 'text', nullable: true }],
+        ProductVariant: [{ name: 'omsAttributes', type: 'text', nullable: true }],
+    },
+    plugins: [
+        AssetServerPlugin.init({
+            route: 'assets',
+            assetUploadDir: required('VENDURE_ASSET_DIR'),
+        }),
+    ],
 };
 
 if (process.env.VENDURE_EXIT_ON_STDIN_EOF === '1') {

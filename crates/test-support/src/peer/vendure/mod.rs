@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod assets;
 mod shop;
 
 pub use shop::{NewVariant, StockLevel, Variant};
@@ -51,6 +52,8 @@ pub struct VendurePeer {
     _stdin: ChildStdin,
     port: u16,
     database: String,
+    /// The AssetServerPlugin's upload dir, under the peer cache in `target/`.
+    _assets: tempfile::TempDir,
     log: tempfile::NamedTempFile,
     runtime: tokio::runtime::Runtime,
     http: reqwest::Client,
@@ -75,6 +78,12 @@ impl VendurePeer {
             .suffix(".log")
             .tempfile()
             .expect("create the peer's log file");
+        let assets_root = PROJECT.cache_dir().join("assets");
+        std::fs::create_dir_all(&assets_root).expect("create the peer's asset root");
+        let assets = tempfile::Builder::new()
+            .prefix("assets-")
+            .tempdir_in(&assets_root)
+            .expect("create the peer's asset dir");
         let mut cmd = Command::new("node");
         cmd.arg("--max-old-space-size=256")
             .arg(source.join("server.js"))
@@ -85,6 +94,7 @@ impl VendurePeer {
             .env("VENDURE_SUPERADMIN_USER", SUPERADMIN)
             .env("VENDURE_SUPERADMIN_PASSWORD", SUPERADMIN_PASSWORD)
             .env("VENDURE_EXIT_ON_STDIN_EOF", "1")
+            .env("VENDURE_ASSET_DIR", assets.path())
             .stdin(Stdio::piped())
             .stdout(log.reopen().expect("log file"))
             .stderr(log.reopen().expect("log file"));
@@ -114,6 +124,7 @@ impl VendurePeer {
             _stdin: stdin,
             port,
             database,
+            _assets: assets,
             log,
             runtime,
             http,
