@@ -38,6 +38,7 @@ fn connector(type_name: &str, base_url: &str, locations: LocationMap) -> Box<dyn
             locations,
             category_facet: None,
             tag_facet: None,
+            attributes_field: None,
         },
     )
     .expect("connect")
