@@ -362,6 +362,46 @@ impl MedusaAdmin {
         levels.into_iter().find(|l| l.location_id == location_id)
     }
 
+    /// The stocked quantities of these SKUs, by (SKU, stock location id),
+    /// read through the inventory API 50 SKUs a request.
+    pub async fn stock_of(&self, skus: &[String]) -> BTreeMap<(String, String), i64> {
+        #[derive(Deserialize)]
+        struct Items {
+            inventory_items: Vec<Item>,
+        }
+        #[derive(Deserialize)]
+        struct Item {
+            sku: String,
+            #[serde(default)]
+            location_levels: Vec<PeerLevel>,
+        }
+        let mut held = BTreeMap::new();
+        for chunk in skus.chunks(50) {
+            let query: String = chunk.iter().map(|sku| format!("&sku[]={sku}")).collect();
+            let text = self
+                .get_text(&format!(
+                    "/admin/inventory-items?limit=100{query}&fields=sku,location_levels.location_id,\
+                     location_levels.stocked_quantity,location_levels.reserved_quantity"
+                ))
+                .await;
+            let items: Items = serde_json::from_str(&text).expect("inventory items");
+            for item in items.inventory_items {
+                for level in item.location_levels {
+                    let previous = held.insert(
+                        (item.sku.clone(), level.location_id),
+                        level.stocked_quantity,
+                    );
+                    assert!(
+                        previous.is_none(),
+                        "two inventory items hold SKU {}",
+                        item.sku
+                    );
+                }
+            }
+        }
+        held
+    }
+
     /// Sets the stocked quantity of the item with this SKU at `location_id`
     /// as a shop owner would, creating the level when there is none.
     pub async fn set_stock_level(&self, sku: &str, location_id: &str, quantity: i64) {

@@ -419,6 +419,11 @@ impl MedusaShop {
             .map(|l| l.stocked_quantity)
     }
 
+    /// The stocked quantities of these SKUs by (SKU, stock location id).
+    pub fn stock_of(&self, skus: &[String]) -> std::collections::BTreeMap<(String, String), i64> {
+        self.wait(self.admin.stock_of(skus))
+    }
+
     /// Sets the stocked quantity of `sku` at `location_id` by hand.
     pub fn set_stock_level(&self, sku: &str, location_id: &str, quantity: i64) {
         self.wait(self.admin.set_stock_level(sku, location_id, quantity));

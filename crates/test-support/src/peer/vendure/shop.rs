@@ -256,6 +256,31 @@ impl VendurePeer {
             .map(|(_, level)| level.on_hand)
     }
 
+    /// The on-hand levels of these SKUs, by (SKU, stock location id), read
+    /// through the Admin API 100 SKUs a request.
+    pub fn stock_of(&self, skus: &[String]) -> std::collections::BTreeMap<(String, String), i64> {
+        let mut held = std::collections::BTreeMap::new();
+        for chunk in skus.chunks(100) {
+            let found = self.gql(
+                "query($skus: [String!]!, $take: Int!) { productVariants(options: {take: $take, filter: {sku: {in: $skus}}}) \
+                 { items { sku stockLevels { stockLocationId stockOnHand } } } }",
+                json!({"skus": chunk, "take": chunk.len() * 2}),
+            );
+            for variant in found["productVariants"]["items"].as_array().expect("items") {
+                let sku = variant["sku"].as_str().expect("sku");
+                for level in variant["stockLevels"].as_array().expect("stock levels") {
+                    let location = level["stockLocationId"].as_str().expect("id");
+                    let previous = held.insert(
+                        (sku.to_string(), location.to_string()),
+                        level["stockOnHand"].as_i64().expect("on hand"),
+                    );
+                    assert!(previous.is_none(), "two variants hold SKU {sku}");
+                }
+            }
+        }
+        held
+    }
+
     /// Each stock location id the variant with `sku` has a level at, with
     /// the level (on hand and allocated), by location id.
     pub fn stock_levels(&self, sku: &str) -> Vec<(String, StockLevel)> {
