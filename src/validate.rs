@@ -310,13 +310,23 @@ fn check_channel(
             format!("`{id}` is the master product source but its import-products is none: the catalog is never fed"),
         );
     }
-    if !is_on(Job::AuthRefresh) && (is_on(Job::ImportProducts) || is_on(Job::ExportProducts)) {
+    // Stock always comes from the OMS, whatever the master product source,
+    // so export-stock has no master rule: even the master channel takes it.
+    let idle_jobs: Vec<&str> = Job::ALL
+        .into_iter()
+        .filter(|job| job.is_product_job() && is_on(*job))
+        .map(Job::as_str)
+        .collect();
+    if !is_on(Job::AuthRefresh) && !idle_jobs.is_empty() {
         findings.push(
             Severity::Warning,
             "auth-disabled",
             ch,
             Some(Job::AuthRefresh),
-            "auth-refresh is none, so no API call is made to this channel: its import-products and export-products will not run".to_string(),
+            format!(
+                "auth-refresh is none, so no API call is made to this channel: its {} will not run",
+                idle_jobs.join(" and ")
+            ),
         );
     }
 

@@ -2,12 +2,14 @@
 //! OAuth 2 tokens, cursor-paged `GET /products` (whole products, or flat
 //! ones from servers of earlier versions), and `POST /products/batch` with
 //! products (and the fields the channel owns) and a `delete` list of
-//! products or variants. The README's "beta-rest" section is the protocol.
+//! products or variants; `stock/batch` and `stock/read` for absolute stock
+//! levels (`stock`). The README's "beta-rest" section is the protocol.
 //!
 //! A batch is atomic and keyed by handle and SKU on the server, so sending
 //! one again is harmless: nothing is journalled, and the default
 //! [`Connector::reconcile`] settles any intent.
 
+mod stock;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -24,7 +26,8 @@ use super::oauth2::request_token;
 use super::{
     AuthMethod, Authorization, ChannelError, ClientOptions, Connector, Credential, ExportBatch,
     ExportItem, Grant, HttpClient, ItemResult, ItemStatus, Journal, Limits, LocationMap,
-    PageRequest, PlatformIds, ProductPage, Settings, TokenReply, Url, check_parsed_url,
+    PageRequest, PlatformIds, ProductPage, Settings, StockOutcome, StockReading, StockSet,
+    TokenReply, Url, check_parsed_url,
 };
 use crate::price::Currency;
 
@@ -113,6 +116,38 @@ impl Connector for BetaRest {
         self.limits.check_batch(batch)?;
         self.client
             .export_batch(&self.base_url, access, batch)
+            .await
+    }
+
+    async fn send_stock(
+        &self,
+        access: &str,
+        levels: &[StockSet],
+    ) -> Result<Vec<StockOutcome>, ChannelError> {
+        if levels.len() > self.limits.batch_size {
+            return Err(ChannelError::BatchTooLarge {
+                count: levels.len(),
+                limit: self.limits.batch_size,
+            });
+        }
+        self.client
+            .send_stock(&self.base_url, access, levels, &self.locations)
+            .await
+    }
+
+    async fn read_stock(
+        &self,
+        access: &str,
+        skus: &[String],
+    ) -> Result<Vec<StockReading>, ChannelError> {
+        if skus.len() > self.limits.batch_size {
+            return Err(ChannelError::BatchTooLarge {
+                count: skus.len(),
+                limit: self.limits.batch_size,
+            });
+        }
+        self.client
+            .read_stock(&self.base_url, access, skus, &self.locations)
             .await
     }
 }
