@@ -298,6 +298,36 @@ fn stock_flows_with_export_products_off_and_an_unknown_sku_is_named(case: Case) 
             .offers(s.peer.currency())
             .contains_key("GHOST-00001")
     );
+
+    // `status` knows the job: its period, its last outcome, when it is next due.
+    let status = s.env.json(&["status"]);
+    let job = status["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["channel"] == CHANNEL && j["job"] == "export-stock")
+        .unwrap_or_else(|| panic!("no export-stock row: {status:#}"));
+    assert_eq!(
+        (&job["period"], &job["last_outcome"]),
+        (&"5m".into(), &"success".into()),
+        "{job:#}"
+    );
+    assert!(job["next_due"].is_string(), "{job:#}");
+
+    // auth-refresh none stops it like every job, and validate says so.
+    s.env
+        .ok(["channel", "set-period", CHANNEL, "auth-refresh", "none"]);
+    let (_, doc, _) = s.env.json_any(&["validate"]);
+    assert!(
+        doc.to_string().contains("its export-stock will not run"),
+        "{doc:#}"
+    );
+    let before = received(&s);
+    let rows = s.env.run_once(&["--job", "export-stock", "--force"]);
+    let row = rows.get(CHANNEL, "export-stock");
+    assert_eq!(row.outcome, "skipped", "{row:?}");
+    assert!(row.detail.starts_with("auth-refresh is none"), "{row:?}");
+    assert_eq!(received(&s), before);
 }
 
 on_peers!(a_kill_during_a_stock_export_converges_on_the_next_run: sandbox, sandbox_postgres);
