@@ -684,8 +684,13 @@ fn stock_export(bins: &Bins, sizes: &Sizes, latency_ms: u64, table: &mut Table) 
         }
         out.flush()?;
     }
-    env.run(&["products", "load", products.to_str().context("temp path is UTF-8")?])?;
-    let level = |i: usize, bump: usize| format!("SKU-{i:07},default,{},{}\n", 10 + (i + bump) % 50, i % 3);
+    env.run(&[
+        "products",
+        "load",
+        products.to_str().context("temp path is UTF-8")?,
+    ])?;
+    let level =
+        |i: usize, bump: usize| format!("SKU-{i:07},default,{},{}\n", 10 + (i + bump) % 50, i % 3);
     let write_stock = |name: &str, lines: &mut dyn Iterator<Item = String>| -> Result<PathBuf> {
         let path = env.test.root().join(name);
         let mut out = std::io::BufWriter::new(File::create(&path)?);
@@ -700,13 +705,28 @@ fn stock_export(bins: &Bins, sizes: &Sizes, latency_ms: u64, table: &mut Table) 
     env.run(&["stock", "load", all.to_str().context("temp path is UTF-8")?])?;
     let first = env.run(&["run-once", "--json"])?;
     let sent = first.job_items("shop", "export-stock")?;
-    ensure!(sent == skus as u64, "the first run sent {sent} levels, expected {skus}");
+    ensure!(
+        sent == skus as u64,
+        "the first run sent {sent} levels, expected {skus}"
+    );
     // Every 100th SKU moves by one unit: 1% of the levels.
     let moved: Vec<usize> = (1..=skus).step_by(100).collect();
-    ensure!(moved.len() == changed, "{} moved, expected {changed}", moved.len());
+    ensure!(
+        moved.len() == changed,
+        "{} moved, expected {changed}",
+        moved.len()
+    );
     let some = write_stock("moved.csv", &mut moved.iter().map(|&i| level(i, 1)))?;
-    env.run(&["stock", "load", some.to_str().context("temp path is UTF-8")?])?;
-    let received = |state: Value| state["stock_levels_received"].as_u64().context("stock_levels_received");
+    env.run(&[
+        "stock",
+        "load",
+        some.to_str().context("temp path is UTF-8")?,
+    ])?;
+    let received = |state: Value| {
+        state["stock_levels_received"]
+            .as_u64()
+            .context("stock_levels_received")
+    };
     let before = received(sandbox.state()?)?;
     let run = env.run(&["run-once", "--json", "--force", "--job", "export-stock"])?;
     let sent = run.job_items("shop", "export-stock")?;
