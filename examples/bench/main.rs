@@ -353,16 +353,7 @@ struct ImportRun {
 }
 
 fn import_once(bins: &Bins, products: u64, with_floor: bool, latency_ms: u64) -> Result<ImportRun> {
-    let sandbox = Sandbox::start(
-        &bins.sandbox,
-        &[
-            "--products",
-            &products.to_string(),
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--client-credentials",
-        ],
-    )?;
+    let sandbox = Sandbox::seeded(&bins.sandbox, products, latency_ms)?;
     let env = Env::new(&sandbox)?;
     env.account(
         "imp",
@@ -658,16 +649,7 @@ fn stock_export(bins: &Bins, sizes: &Sizes, latency_ms: u64, table: &mut Table) 
     let skus = sizes.stock_export_skus;
     let changed = skus / 100;
     // The sandbox's seeds are `SKU-0000001`...: the shop has every SKU.
-    let sandbox = Sandbox::start(
-        &bins.sandbox,
-        &[
-            "--products",
-            &skus.to_string(),
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--client-credentials",
-        ],
-    )?;
+    let sandbox = Sandbox::seeded(&bins.sandbox, skus as u64, latency_ms)?;
     let env = Env::new(&sandbox)?;
     env.account(
         "stk",
@@ -757,29 +739,17 @@ fn stock_export(bins: &Bins, sizes: &Sizes, latency_ms: u64, table: &mut Table) 
 /// Posts `{"levels":[...]}` for SKU numbers `moved` at `default`, 100 a
 /// request, and throws the replies away. The time excludes the token.
 fn bare_stock(sandbox: &Sandbox, moved: &[usize]) -> Result<Duration> {
-    runtime()?.block_on(async {
-        let http = reqwest::Client::new();
-        let token = bare_token(&http, sandbox).await?;
-        let url = format!("{}/stock/batch", sandbox.field("base_url")?);
-        let start = Instant::now();
-        for batch in moved.chunks(100) {
+    bare_post(
+        sandbox,
+        "stock/batch",
+        moved.chunks(100).map(|batch| {
             let levels: Vec<Value> = batch
                 .iter()
                 .map(|i| serde_json::json!({"sku": format!("SKU-{i:07}"), "location": "default", "available": 7}))
                 .collect();
-            let body = serde_json::to_vec(&serde_json::json!({ "levels": levels }))?;
-            http.post(&url)
-                .bearer_auth(&token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await?
-                .error_for_status()?
-                .bytes()
-                .await?;
-        }
-        Ok(start.elapsed())
-    })
+            Ok(serde_json::to_vec(&serde_json::json!({ "levels": levels }))?)
+        }),
+    )
 }
 
 /// Figure 5: many slow channels in one run vs one such channel alone.
@@ -1005,17 +975,35 @@ fn bare_export(sandbox: &Sandbox, file: &Path) -> Result<Duration> {
         .lines()
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
+    bare_post(
+        sandbox,
+        "products/batch",
+        products.chunks(100).map(|batch| {
+            Ok(serde_json::to_vec(
+                &serde_json::json!({ "products": batch }),
+            )?)
+        }),
+    )
+}
+
+/// Posts each of `bodies` (made as it goes, inside the time) to
+/// `{base}/{path}` with a bearer token and throws the replies away. The
+/// time excludes the token request.
+fn bare_post(
+    sandbox: &Sandbox,
+    path: &str,
+    bodies: impl Iterator<Item = Result<Vec<u8>>>,
+) -> Result<Duration> {
     runtime()?.block_on(async {
         let http = reqwest::Client::new();
         let token = bare_token(&http, sandbox).await?;
-        let url = format!("{}/products/batch", sandbox.field("base_url")?);
+        let url = format!("{}/{path}", sandbox.field("base_url")?);
         let start = Instant::now();
-        for batch in products.chunks(100) {
-            let body = serde_json::to_vec(&serde_json::json!({ "products": batch }))?;
+        for body in bodies {
             http.post(&url)
                 .bearer_auth(&token)
                 .header("content-type", "application/json")
-                .body(body)
+                .body(body?)
                 .send()
                 .await?
                 .error_for_status()?
@@ -1139,6 +1127,22 @@ impl Sandbox {
         sandbox.ready = serde_json::from_str(&line)
             .with_context(|| format!("the sandbox's ready line is not JSON: {line:?}"))?;
         Ok(sandbox)
+    }
+
+    /// A sandbox of `products` seeded flat products (`SKU-0000001`...),
+    /// answering each request after `latency_ms`, granting client
+    /// credentials.
+    fn seeded(bin: &Path, products: u64, latency_ms: u64) -> Result<Sandbox> {
+        Sandbox::start(
+            bin,
+            &[
+                "--products",
+                &products.to_string(),
+                "--latency-ms",
+                &latency_ms.to_string(),
+                "--client-credentials",
+            ],
+        )
     }
 
     fn field(&self, name: &str) -> Result<&str> {

@@ -108,9 +108,15 @@ pub struct Limits {
 impl Limits {
     /// Refuses a batch of more than `batch_size` items, before anything is sent.
     pub fn check_batch(&self, batch: &ExportBatch<'_>) -> Result<(), ChannelError> {
-        if batch.len() > self.batch_size {
+        self.check_count(batch.len())
+    }
+
+    /// Refuses a request of more than `batch_size` items (stock levels,
+    /// SKUs to read), before anything is sent.
+    pub fn check_count(&self, count: usize) -> Result<(), ChannelError> {
+        if count > self.batch_size {
             return Err(ChannelError::BatchTooLarge {
-                count: batch.len(),
+                count,
                 limit: self.batch_size,
             });
         }

@@ -48,16 +48,12 @@ pub struct StockExportCounts {
 }
 
 impl StockExportCounts {
+    /// The counts by name, as `history --json` shows them (`counts`).
     pub fn as_map(&self) -> BTreeMap<String, u64> {
-        BTreeMap::from([
-            ("sent".to_string(), self.sent),
-            ("set".to_string(), self.set),
-            ("unknown_sku".to_string(), self.unknown_sku),
-            ("refused".to_string(), self.refused),
-            ("quarantined".to_string(), self.quarantined),
-            ("reconciled".to_string(), self.reconciled),
-            ("drift".to_string(), self.drift),
-        ])
+        let value = serde_json::to_value(self).expect("counts serialize");
+        (value.as_object().into_iter().flatten())
+            .filter_map(|(name, n)| Some((name.clone(), n.as_u64()?)))
+            .collect()
     }
 
     /// `20 levels sent: 18 set, 2 unknown SKUs; reconciled 4000, drift 5`,
@@ -328,11 +324,14 @@ fn finish(ch: &ChannelRun, run: RunId, tally: Tally) -> Result<super::Finished> 
         )
     });
     ch.store.write(|tx| {
-        tx.set_run_counts(run, &counts.as_map())?;
-        match &partial {
-            Some(detail) => tx.finish_partial(run, Timestamp::now(), counts.sent, Some(detail)),
-            None => tx.finish_success(run, Timestamp::now(), counts.sent, Some(&summary)),
-        }
+        tx.finish_counted(
+            run,
+            Timestamp::now(),
+            counts.sent,
+            &counts.as_map(),
+            partial.as_deref(),
+            &summary,
+        )
     })?;
     Ok(super::Finished {
         items: counts.sent,

@@ -396,6 +396,25 @@ impl Tx<'_> {
     }
 
     /// Item counts by outcome for a run (shown by `history`).
+    /// Ends a run that counts its items by outcome: records `counts`, and
+    /// the run as partial with `partial`'s detail when given, else as a
+    /// success with `summary`.
+    pub fn finish_counted(
+        &self,
+        run: RunId,
+        finished: Timestamp,
+        items: u64,
+        counts: &std::collections::BTreeMap<String, u64>,
+        partial: Option<&str>,
+        summary: &str,
+    ) -> Result<()> {
+        self.set_run_counts(run, counts)?;
+        match partial {
+            Some(detail) => self.finish_partial(run, finished, items, Some(detail)),
+            None => self.finish_success(run, finished, items, Some(summary)),
+        }
+    }
+
     pub fn set_run_counts(
         &self,
         run: RunId,

@@ -189,6 +189,27 @@ pub(crate) fn bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
     response
 }
 
+/// 415 unless the body is declared `application/json`.
+pub(crate) fn json_only(headers: &HeaderMap) -> Option<Response> {
+    (!content_type_is(headers, &mime::APPLICATION_JSON)).then(|| {
+        json_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({"error": "invalid_request", "error_description": "the body must be `application/json`"}),
+        )
+    })
+}
+
+/// 413 for a request of `count` `what` (e.g. "items in one batch") past `limit`.
+pub(crate) fn too_large(count: usize, what: &str, limit: usize) -> Response {
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({
+            "error": "batch_too_large",
+            "error_description": format!("{count} {what}: at most {limit}"),
+        }),
+    )
+}
+
 pub(crate) fn bad_request(description: &str) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,

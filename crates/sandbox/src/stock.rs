@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, Entry};
-use crate::http::{bad_request, content_type_is, json_response};
+use crate::http::{bad_request, json_only, json_response, too_large};
 use crate::product::DEFAULT_LOCATION;
 use crate::shared::{Shared, lock, read, write};
 
@@ -81,15 +81,6 @@ impl Catalog {
     }
 }
 
-fn json_only(headers: &HeaderMap) -> Option<Response> {
-    (!content_type_is(headers, &mime::APPLICATION_JSON)).then(|| {
-        json_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            json!({"error": "invalid_request", "error_description": "the body must be `application/json`"}),
-        )
-    })
-}
-
 pub(crate) fn stock_batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
     if let Some(refused) = json_only(headers) {
         return refused;
@@ -115,12 +106,10 @@ pub(crate) fn stock_batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> 
         }
     };
     if batch.levels.len() > shared.max_stock_batch {
-        return json_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            json!({
-                "error": "batch_too_large",
-                "error_description": format!("{} levels in one batch: at most {}", batch.levels.len(), shared.max_stock_batch),
-            }),
+        return too_large(
+            batch.levels.len(),
+            "levels in one batch",
+            shared.max_stock_batch,
         );
     }
     shared
@@ -174,12 +163,10 @@ pub(crate) fn stock_read(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> R
         Err(err) => return bad_request(&format!("body is not `{{\"skus\":[...]}}` JSON: {err}")),
     };
     if wanted.skus.len() > shared.max_stock_batch {
-        return json_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            json!({
-                "error": "batch_too_large",
-                "error_description": format!("{} SKUs in one read: at most {}", wanted.skus.len(), shared.max_stock_batch),
-            }),
+        return too_large(
+            wanted.skus.len(),
+            "SKUs in one read",
+            shared.max_stock_batch,
         );
     }
     let catalog = read(&shared.catalog);

@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use self::wire::{WireDeletion, WireProduct, WireProductOut, WireResult};
-use super::http::{Auth, Call, Endpoint, Replay, UrlSetting, excerpt_at, shown};
+use super::http::{Auth, Call, Endpoint, Replay, Reply, UrlSetting, excerpt_at, shown};
 use super::oauth2::request_token;
 use super::{
     AuthMethod, Authorization, ChannelError, ClientOptions, Connector, Credential, ExportBatch,
@@ -124,12 +124,7 @@ impl Connector for BetaRest {
         access: &str,
         levels: &[StockSet],
     ) -> Result<Vec<StockOutcome>, ChannelError> {
-        if levels.len() > self.limits.batch_size {
-            return Err(ChannelError::BatchTooLarge {
-                count: levels.len(),
-                limit: self.limits.batch_size,
-            });
-        }
+        self.limits.check_count(levels.len())?;
         self.client
             .send_stock(&self.base_url, access, levels, &self.locations)
             .await
@@ -140,12 +135,7 @@ impl Connector for BetaRest {
         access: &str,
         skus: &[String],
     ) -> Result<Vec<StockReading>, ChannelError> {
-        if skus.len() > self.limits.batch_size {
-            return Err(ChannelError::BatchTooLarge {
-                count: skus.len(),
-                limit: self.limits.batch_size,
-            });
-        }
+        self.limits.check_count(skus.len())?;
         self.client
             .read_stock(&self.base_url, access, skus, &self.locations)
             .await
@@ -222,7 +212,8 @@ impl BetaRestClient {
         access_token: &str,
         batch: &ExportBatch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
+        // A bad base URL fails here, whether or not the batch is empty.
+        Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -244,15 +235,31 @@ impl BetaRestClient {
                 .collect(),
         })
         .map_err(|err| ChannelError::Options(format!("a batch did not serialize: {err}")))?;
-        let target = api.at(&["products", "batch"]);
-        let url = target.url().clone();
         // The server writes by handle and SKU, and deleting what is gone
         // answers `deleted`: resending a batch is safe.
+        let (url, reply) = self
+            .post_json(base_url, access_token, &["products", "batch"], body)
+            .await?;
+        parse_batch_reply(&url, reply.body(), batch)
+    }
+
+    /// POSTs a JSON `body` to `{base}/{path}` with Bearer auth, as a call
+    /// safe to resend (every beta-rest POST is keyed and absolute); the
+    /// URL is returned for messages about the reply.
+    async fn post_json(
+        &self,
+        base_url: &Url,
+        access_token: &str,
+        path: &[&str],
+        body: Vec<u8>,
+    ) -> Result<(Url, Reply), ChannelError> {
+        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
+        let target = api.at(path);
+        let url = target.url().clone();
         let call = Call::post(target, Replay::Safe)
             .auth(Auth::Bearer(access_token))
             .json(body);
-        let reply = self.http.send(call).await?;
-        parse_batch_reply(&url, reply.body(), batch)
+        Ok((url, self.http.send(call).await?))
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::wire::catalog_location;
 use super::{BetaRestClient, Url};
-use crate::connector::http::{Auth, Call, Endpoint, Replay, UrlSetting, excerpt_at, shown};
+use crate::connector::http::{excerpt_at, shown};
 use crate::connector::{ChannelError, LocationMap, StockOutcome, StockReading, StockSet};
 
 #[derive(Serialize)]
@@ -76,14 +76,10 @@ impl BetaRestClient {
         let body = serde_json::to_vec(&Wire { levels: sent }).map_err(|err| {
             ChannelError::Options(format!("stock levels did not serialize: {err}"))
         })?;
-        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
-        let target = api.at(&["stock", "batch"]);
-        let url = target.url().clone();
         // Absolute levels keyed by SKU and location: resending is safe.
-        let call = Call::post(target, Replay::Safe)
-            .auth(Auth::Bearer(access_token))
-            .json(body);
-        let reply = self.http.send(call).await?;
+        let (url, reply) = self
+            .post_json(base_url, access_token, &["stock", "batch"], body)
+            .await?;
         parse_stock_reply(&url, reply.body(), levels, locations)
     }
 
@@ -110,13 +106,9 @@ impl BetaRestClient {
         let body = serde_json::to_vec(&Wire { skus }).map_err(|err| {
             ChannelError::Options(format!("a stock read did not serialize: {err}"))
         })?;
-        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
-        let target = api.at(&["stock", "read"]);
-        let url = target.url().clone();
-        let call = Call::post(target, Replay::Safe)
-            .auth(Auth::Bearer(access_token))
-            .json(body);
-        let reply = self.http.send(call).await?;
+        let (url, reply) = self
+            .post_json(base_url, access_token, &["stock", "read"], body)
+            .await?;
         let wire: Reply = serde_json::from_slice(reply.body()).map_err(|err| {
             malformed(
                 &url,
