@@ -528,6 +528,51 @@ export-products = "1h"
     }
 
     #[test]
+    fn export_stock_comes_from_the_oms_whatever_the_master_source() {
+        let a = Some("a".to_string());
+        let stock = |text: &str, period: &str| {
+            text.replace(
+                "export-products = \"1h\"",
+                &format!("export-products = \"none\"\nexport-stock = \"{period}\""),
+            )
+        };
+        // Stock without products, on an ordinary channel and on the master.
+        assert_eq!(codes(&stock(BASE, "1m"), true), vec![]);
+        let master = BASE
+            .replace(
+                "master-product-source = \"oms\"",
+                "master-product-source = \"a\"",
+            )
+            .replace("import-products = \"none\"", "import-products = \"1h\"");
+        assert_eq!(codes(&stock(&master, "5m"), true), vec![]);
+        // Its periods are the type's; an export-only type offers none.
+        assert_eq!(
+            codes(&stock(BASE, "3m"), true),
+            vec![("period-not-offered", a.clone())]
+        );
+        assert_eq!(
+            codes(
+                &stock(BASE, "1m").replace("\"beta-rest\"", "\"beta-rest-export-only\""),
+                true
+            ),
+            vec![("unsupported-job", a.clone())]
+        );
+        // Auth none stops it like every job.
+        let off = stock(BASE, "1m").replace("auth-refresh = \"50m\"", "auth-refresh = \"none\"");
+        let config = AccountConfig::parse(Path::new("t.toml"), &off).unwrap();
+        let findings = validate_account("acme", &config, &Capabilities::built_in(), &|_| true);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, "auth-disabled");
+        assert!(
+            findings[0]
+                .message
+                .ends_with("its export-stock will not run"),
+            "{}",
+            findings[0].message
+        );
+    }
+
+    #[test]
     fn each_rule_fires_on_its_case() {
         let a = Some("a".to_string());
         let b = Some("b".to_string());
