@@ -200,6 +200,20 @@ fn the_shop_holds_what_is_available_and_only_changes_are_sent(case: Case) {
         .map(|l| (l.1.clone(), available(l.2, l.3)))
         .collect();
     assert_eq!(sent, want, "{shown:#}");
+    let human = s.env.ok(["products", "show", &moved[0].0]);
+    assert!(human.contains("STOCK SENT TO"), "{human}");
+    for (location, value) in &want {
+        assert!(
+            human.lines().any(|l| {
+                let cells: Vec<&str> = l.split_whitespace().collect();
+                cells.len() > 3
+                    && cells[0] == CHANNEL
+                    && cells[2] == location
+                    && cells[3] == value.to_string()
+            }),
+            "no row for {location}: {human}"
+        );
+    }
 }
 
 on_peers!(a_reconcile_repairs_exactly_the_levels_edited_on_the_shop: sandbox);
