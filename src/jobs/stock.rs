@@ -25,7 +25,7 @@ use crate::catalog::stock::{Held, drifted, reconcile_due};
 use crate::connector::{StockOutcome, StockSet};
 use crate::crash;
 use crate::output::{count, escape};
-use crate::store::{RunId, SentLevel, SentValue, SentVerdict};
+use crate::store::{Durability, RunId, SentLevel, SentValue, SentVerdict};
 
 /// Levels of one export-stock run, by outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -224,7 +224,9 @@ async fn send_owed(
                 .into());
             }
             let recorded = tally_batch(&levels, outcomes, tally);
-            ch.store.write(|tx| {
+            // Not waiting for the disk: a record lost to a power cut only
+            // sends its (absolute) levels again; the run's end syncs it all.
+            ch.store.write_as(Durability::Relaxed, |tx| {
                 tx.record_stock_sent(&ch.channel_id, &recorded, Timestamp::now())?;
                 tx.set_run_progress(run, tally.counts.sent, &tally.counts.as_map())
             })?;
