@@ -99,6 +99,7 @@ async fn main() -> ExitCode {
         max_page_size: args.max_page_size,
         refresh_token: None,
         switches,
+        ..SandboxConfig::default()
     };
     // Installed before the ready line, so a stop right after it is still clean.
     let stop = match StopSignals::install() {

@@ -100,6 +100,8 @@ pub struct OfferedJobs {
     pub import_products: Option<Vec<Period>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_products: Option<Vec<Period>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_stock: Option<Vec<Period>>,
 }
 
 impl OfferedJobs {
@@ -108,6 +110,7 @@ impl OfferedJobs {
             Job::AuthRefresh => self.auth_refresh.as_deref(),
             Job::ImportProducts => self.import_products.as_deref(),
             Job::ExportProducts => self.export_products.as_deref(),
+            Job::ExportStock => self.export_stock.as_deref(),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::complete;
 const GLOBAL: &str = "Global options";
 
 /// Keep an OMS's sales-channel settings in TOML, validate them, and run the
-/// due sync jobs (token refresh, product import, product export) from cron.
+/// due sync jobs (token refresh, product import, product export, stock export) from cron.
 #[derive(Debug, Parser)]
 #[command(
     name = "oms-channels",
@@ -321,7 +321,7 @@ pub struct RunOnceArgs {
     /// Only this channel (repeatable)
     #[arg(long, value_name = "CHANNEL", add = ArgValueCandidates::new(complete::channels))]
     pub channel: Vec<String>,
-    /// Only this job (repeatable): auth-refresh, import-products, export-products
+    /// Only this job (repeatable): auth-refresh, import-products, export-products, export-stock
     #[arg(long, value_name = "JOB", add = ArgValueCandidates::new(complete::jobs))]
     pub job: Vec<String>,
     /// Run the selected jobs whether or not they are due

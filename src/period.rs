@@ -7,17 +7,23 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// One of the three background jobs a channel can run, in the order they run.
+/// One of the four background jobs a channel can run, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Job {
     AuthRefresh,
     ImportProducts,
     ExportProducts,
+    ExportStock,
 }
 
 impl Job {
     /// Every job, in run order.
-    pub const ALL: [Job; 3] = [Job::AuthRefresh, Job::ImportProducts, Job::ExportProducts];
+    pub const ALL: [Job; 4] = [
+        Job::AuthRefresh,
+        Job::ImportProducts,
+        Job::ExportProducts,
+        Job::ExportStock,
+    ];
 
     /// The name used on the command line, in TOML files, in the store and in JSON.
     pub fn as_str(self) -> &'static str {
@@ -25,10 +31,12 @@ impl Job {
             Job::AuthRefresh => "auth-refresh",
             Job::ImportProducts => "import-products",
             Job::ExportProducts => "export-products",
+            Job::ExportStock => "export-stock",
         }
     }
 
-    /// Whether this job moves product data (and so needs an access token).
+    /// Whether this job moves product or stock data (and so needs an access
+    /// token).
     pub fn is_product_job(self) -> bool {
         !matches!(self, Job::AuthRefresh)
     }
@@ -41,7 +49,9 @@ impl fmt::Display for Job {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job `{0}`: expected one of auth-refresh, import-products, export-products")]
+#[error(
+    "unknown job `{0}`: expected one of auth-refresh, import-products, export-products, export-stock"
+)]
 pub struct UnknownJob(pub String);
 
 impl crate::error::HasKind for UnknownJob {

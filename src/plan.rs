@@ -180,12 +180,16 @@ mod tests {
     }
 
     fn channel(auth: &str, import: &str, export: &str) -> ChannelConfig {
+        with_stock(auth, import, export, "none")
+    }
+
+    fn with_stock(auth: &str, import: &str, export: &str, stock: &str) -> ChannelConfig {
         let text = format!(
             "type = \"beta-rest\"\nbase-url = \"https://x.example\"\n\
              [auth]\ntoken-url = \"https://x.example/t\"\ngrant = \"refresh_token\"\n\
              client-id = \"c\"\nclient-secret-env = \"S\"\n\
              [jobs]\nauth-refresh = \"{auth}\"\nimport-products = \"{import}\"\n\
-             export-products = \"{export}\"\n"
+             export-products = \"{export}\"\nexport-stock = \"{stock}\"\n"
         );
         toml::from_str(&text).unwrap()
     }
@@ -237,13 +241,14 @@ mod tests {
                     "config error: unsupported-job (see `oms-channels validate`)"
                 ),
                 (Job::ExportProducts, Action::NotDue, false, "period is none"),
+                (Job::ExportStock, Action::NotDue, false, "period is none"),
             ]
         );
     }
 
     #[test]
     fn auth_none_is_quiet_unless_forced() {
-        let ch = channel("none", "1h", "1h");
+        let ch = with_stock("none", "1h", "1h", "5m");
         let facts = ChannelFacts {
             id: "shop",
             channel: &ch,
@@ -263,7 +268,7 @@ mod tests {
 
     #[test]
     fn product_jobs_wait_for_a_failing_auth_unless_auth_runs_first() {
-        let ch = channel("1h", "1h", "1h");
+        let ch = with_stock("1h", "1h", "1h", "5m");
         let facts = ChannelFacts {
             id: "shop",
             channel: &ch,
@@ -291,6 +296,7 @@ mod tests {
                 (Job::AuthRefresh, Action::NotDue),
                 (Job::ImportProducts, Action::NotDue),
                 (Job::ExportProducts, Action::NotDue),
+                (Job::ExportStock, Action::NotDue),
             ]
         );
         assert_eq!(plans[1].reason, "auth-refresh failed");

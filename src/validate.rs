@@ -316,13 +316,23 @@ fn check_channel(
             format!("`{id}` is the master product source but its import-products is none: the catalog is never fed"),
         );
     }
-    if !is_on(Job::AuthRefresh) && (is_on(Job::ImportProducts) || is_on(Job::ExportProducts)) {
+    // Stock always comes from the OMS, whatever the master product source,
+    // so export-stock has no master rule: even the master channel takes it.
+    let idle_jobs: Vec<&str> = Job::ALL
+        .into_iter()
+        .filter(|job| job.is_product_job() && is_on(*job))
+        .map(Job::as_str)
+        .collect();
+    if !is_on(Job::AuthRefresh) && !idle_jobs.is_empty() {
         findings.push(
             Severity::Warning,
             "auth-disabled",
             ch,
             Some(Job::AuthRefresh),
-            "auth-refresh is none, so no API call is made to this channel: its import-products and export-products will not run".to_string(),
+            format!(
+                "auth-refresh is none, so no API call is made to this channel: its {} will not run",
+                idle_jobs.join(" and ")
+            ),
         );
     }
 
@@ -521,6 +531,51 @@ export-products = "1h"
     #[test]
     fn clean_account_has_no_findings() {
         assert_eq!(codes(BASE, true), vec![]);
+    }
+
+    #[test]
+    fn export_stock_comes_from_the_oms_whatever_the_master_source() {
+        let a = Some("a".to_string());
+        let stock = |text: &str, period: &str| {
+            text.replace(
+                "export-products = \"1h\"",
+                &format!("export-products = \"none\"\nexport-stock = \"{period}\""),
+            )
+        };
+        // Stock without products, on an ordinary channel and on the master.
+        assert_eq!(codes(&stock(BASE, "1m"), true), vec![]);
+        let master = BASE
+            .replace(
+                "master-product-source = \"oms\"",
+                "master-product-source = \"a\"",
+            )
+            .replace("import-products = \"none\"", "import-products = \"1h\"");
+        assert_eq!(codes(&stock(&master, "5m"), true), vec![]);
+        // Its periods are the type's; an export-only type offers none.
+        assert_eq!(
+            codes(&stock(BASE, "3m"), true),
+            vec![("period-not-offered", a.clone())]
+        );
+        assert_eq!(
+            codes(
+                &stock(BASE, "1m").replace("\"beta-rest\"", "\"beta-rest-export-only\""),
+                true
+            ),
+            vec![("unsupported-job", a.clone())]
+        );
+        // Auth none stops it like every job.
+        let off = stock(BASE, "1m").replace("auth-refresh = \"50m\"", "auth-refresh = \"none\"");
+        let config = AccountConfig::parse(Path::new("t.toml"), &off).unwrap();
+        let findings = validate_account("acme", &config, &Capabilities::built_in(), &|_| true);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].code, "auth-disabled");
+        assert!(
+            findings[0]
+                .message
+                .ends_with("its export-stock will not run"),
+            "{}",
+            findings[0].message
+        );
     }
 
     #[test]

@@ -60,6 +60,8 @@ struct Sizes {
     load_large: usize,
     /// CSV lines of the big `stock load` (two locations per SKU).
     stock_lines: usize,
+    /// SKUs of the export-stock figure (one level each); 1% change.
+    stock_export_skus: usize,
     slow_channels: usize,
     slow_latency_ms: u64,
     slow_products: u64,
@@ -96,6 +98,7 @@ impl Sizes {
                 export: 2_000,
                 load_large: 100_000,
                 stock_lines: 100_000,
+                stock_export_skus: 10_000,
                 slow_channels: 5,
                 slow_latency_ms: 100,
                 slow_products: 2_000,
@@ -119,6 +122,7 @@ impl Sizes {
                 export: 20_000,
                 load_large: 1_000_000,
                 stock_lines: 1_000_000,
+                stock_export_skus: 100_000,
                 slow_channels: 20,
                 slow_latency_ms: 300,
                 slow_products: 2_000,
@@ -172,7 +176,7 @@ fn main() -> Result<ExitCode> {
                      --runners  only the many-accounts figures on a PostgreSQL store\n\
                      \x20          (runners scaling; idle run-once per account, PostgreSQL vs SQLite)\n\
                      --catalog  only the products-with-variants figures (import, export, dry run)\n\
-                     --stock    only the stock figures (stock load: time and memory)"
+                     --stock    only the stock figures (stock load: time and memory; export-stock of 1% changed levels)"
                 );
                 return Ok(ExitCode::SUCCESS);
             }
@@ -213,6 +217,10 @@ fn main() -> Result<ExitCode> {
     if only_stock || !only {
         eprintln!("bench: stock load");
         stock(&bins, &sizes, &mut table)?;
+        eprintln!("bench: export-stock, 1% changed");
+        for latency_ms in [0, REMOTE_LATENCY_MS] {
+            stock_export(&bins, &sizes, latency_ms, &mut table)?;
+        }
     }
     if only_rate || !only {
         eprintln!("bench: pacing against a channel enforcing {ENFORCED_RATE} requests/s");
@@ -345,16 +353,7 @@ struct ImportRun {
 }
 
 fn import_once(bins: &Bins, products: u64, with_floor: bool, latency_ms: u64) -> Result<ImportRun> {
-    let sandbox = Sandbox::start(
-        &bins.sandbox,
-        &[
-            "--products",
-            &products.to_string(),
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--client-credentials",
-        ],
-    )?;
+    let sandbox = Sandbox::seeded(&bins.sandbox, products, latency_ms)?;
     let env = Env::new(&sandbox)?;
     env.account(
         "imp",
@@ -664,6 +663,117 @@ fn stock(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     Ok(())
 }
 
+/// export-stock of a catalog whose levels changed by 1%: the run sends only
+/// those levels (the sandbox counts them), timed next to a bare client
+/// posting the same levels in batches of 100, against a channel answering
+/// at once and one taking `latency_ms` a request.
+fn stock_export(bins: &Bins, sizes: &Sizes, latency_ms: u64, table: &mut Table) -> Result<()> {
+    let skus = sizes.stock_export_skus;
+    let changed = skus / 100;
+    // The sandbox's seeds are `SKU-0000001`...: the shop has every SKU.
+    let sandbox = Sandbox::seeded(&bins.sandbox, skus as u64, latency_ms)?;
+    let env = Env::new(&sandbox)?;
+    env.account(
+        "stk",
+        &["shop".to_string()],
+        None,
+        &[("auth-refresh", "1h"), ("export-stock", "1m")],
+    )?;
+    let products = env.test.root().join("products.csv");
+    {
+        let mut out = std::io::BufWriter::new(File::create(&products)?);
+        writeln!(out, "sku,title,price,currency,quantity")?;
+        for i in 1..=skus {
+            writeln!(out, "SKU-{i:07},Stock product {i},9.90,EUR,0")?;
+        }
+        out.flush()?;
+    }
+    env.run(&[
+        "products",
+        "load",
+        products.to_str().context("temp path is UTF-8")?,
+    ])?;
+    let level =
+        |i: usize, bump: usize| format!("SKU-{i:07},default,{},{}\n", 10 + (i + bump) % 50, i % 3);
+    let write_stock = |name: &str, lines: &mut dyn Iterator<Item = String>| -> Result<PathBuf> {
+        let path = env.test.root().join(name);
+        let mut out = std::io::BufWriter::new(File::create(&path)?);
+        writeln!(out, "sku,location,on_hand,reserved")?;
+        for line in lines {
+            out.write_all(line.as_bytes())?;
+        }
+        out.flush()?;
+        Ok(path)
+    };
+    let all = write_stock("stock.csv", &mut (1..=skus).map(|i| level(i, 0)))?;
+    env.run(&["stock", "load", all.to_str().context("temp path is UTF-8")?])?;
+    let first = env.run(&["run-once", "--json"])?;
+    let sent = first.job_items("shop", "export-stock")?;
+    ensure!(
+        sent == skus as u64,
+        "the first run sent {sent} levels, expected {skus}"
+    );
+    // Every 100th SKU moves by one unit: 1% of the levels.
+    let moved: Vec<usize> = (1..=skus).step_by(100).collect();
+    ensure!(
+        moved.len() == changed,
+        "{} moved, expected {changed}",
+        moved.len()
+    );
+    let some = write_stock("moved.csv", &mut moved.iter().map(|&i| level(i, 1)))?;
+    env.run(&[
+        "stock",
+        "load",
+        some.to_str().context("temp path is UTF-8")?,
+    ])?;
+    let received = |state: Value| {
+        state["stock_levels_received"]
+            .as_u64()
+            .context("stock_levels_received")
+    };
+    let before = received(sandbox.state()?)?;
+    let run = env.run(&["run-once", "--json", "--force", "--job", "export-stock"])?;
+    let sent = run.job_items("shop", "export-stock")?;
+    let got = received(sandbox.state()?)? - before;
+    ensure!(
+        sent == changed as u64 && got == changed as u64,
+        "the run sent {sent} levels and the sandbox received {got}, expected {changed}"
+    );
+    let floor = bare_stock(&sandbox, &moved)?;
+    let channel = match latency_ms {
+        0 => String::new(),
+        ms => format!(", channel at {ms} ms/request"),
+    };
+    table.ratio(
+        format!(
+            "export-stock {} SKUs, {} changed{channel} (wall)",
+            thousands(skus as u64),
+            thousands(changed as u64)
+        ),
+        run.wall,
+        "bare client, same levels in batches of 100",
+        floor,
+        1.5,
+    );
+    Ok(())
+}
+
+/// Posts `{"levels":[...]}` for SKU numbers `moved` at `default`, 100 a
+/// request, and throws the replies away. The time excludes the token.
+fn bare_stock(sandbox: &Sandbox, moved: &[usize]) -> Result<Duration> {
+    bare_post(
+        sandbox,
+        "stock/batch",
+        moved.chunks(100).map(|batch| {
+            let levels: Vec<Value> = batch
+                .iter()
+                .map(|i| serde_json::json!({"sku": format!("SKU-{i:07}"), "location": "default", "available": 7}))
+                .collect();
+            Ok(serde_json::to_vec(&serde_json::json!({ "levels": levels }))?)
+        }),
+    )
+}
+
 /// Figure 5: many slow channels in one run vs one such channel alone.
 fn slow_channels(bins: &Bins, sizes: &Sizes, table: &mut Table) -> Result<()> {
     let sandbox = Sandbox::start(
@@ -887,17 +997,35 @@ fn bare_export(sandbox: &Sandbox, file: &Path) -> Result<Duration> {
         .lines()
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
+    bare_post(
+        sandbox,
+        "products/batch",
+        products.chunks(100).map(|batch| {
+            Ok(serde_json::to_vec(
+                &serde_json::json!({ "products": batch }),
+            )?)
+        }),
+    )
+}
+
+/// Posts each of `bodies` (made as it goes, inside the time) to
+/// `{base}/{path}` with a bearer token and throws the replies away. The
+/// time excludes the token request.
+fn bare_post(
+    sandbox: &Sandbox,
+    path: &str,
+    bodies: impl Iterator<Item = Result<Vec<u8>>>,
+) -> Result<Duration> {
     runtime()?.block_on(async {
         let http = reqwest::Client::new();
         let token = bare_token(&http, sandbox).await?;
-        let url = format!("{}/products/batch", sandbox.field("base_url")?);
+        let url = format!("{}/{path}", sandbox.field("base_url")?);
         let start = Instant::now();
-        for batch in products.chunks(100) {
-            let body = serde_json::to_vec(&serde_json::json!({ "products": batch }))?;
+        for body in bodies {
             http.post(&url)
                 .bearer_auth(&token)
                 .header("content-type", "application/json")
-                .body(body)
+                .body(body?)
                 .send()
                 .await?
                 .error_for_status()?
@@ -1021,6 +1149,22 @@ impl Sandbox {
         sandbox.ready = serde_json::from_str(&line)
             .with_context(|| format!("the sandbox's ready line is not JSON: {line:?}"))?;
         Ok(sandbox)
+    }
+
+    /// A sandbox of `products` seeded flat products (`SKU-0000001`...),
+    /// answering each request after `latency_ms`, granting client
+    /// credentials.
+    fn seeded(bin: &Path, products: u64, latency_ms: u64) -> Result<Sandbox> {
+        Sandbox::start(
+            bin,
+            &[
+                "--products",
+                &products.to_string(),
+                "--latency-ms",
+                &latency_ms.to_string(),
+                "--client-credentials",
+            ],
+        )
     }
 
     fn field(&self, name: &str) -> Result<&str> {

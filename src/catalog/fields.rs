@@ -115,6 +115,10 @@ impl FieldSet {
         FieldSet(self.0 | field.bit())
     }
 
+    pub fn without(self, field: Field) -> FieldSet {
+        FieldSet(self.0 & !field.bit())
+    }
+
     pub fn contains(self, field: Field) -> bool {
         self.0 & field.bit() != 0
     }

@@ -31,10 +31,11 @@ use crate::price::{Currency, Price};
 
 pub use diff::{Change, ProductDiff, VariantDiff, diff};
 pub use fields::{Field, FieldSet, UnknownField};
+pub use flat::DEFAULT_LOCATION;
 pub use flat::FlatProduct;
 pub use handle::{check_handle, derive_handle, slug};
 pub use rules::{ProductError, check_sku, check_text};
-pub use stock::StockLevel;
+pub use stock::{StockLevel, StockPolicy};
 
 /// One product: what a shop shows on one product page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

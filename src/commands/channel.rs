@@ -272,6 +272,7 @@ impl Report for ChannelShow {
         writeln!(out, "auth-refresh:     {}", r.auth_refresh)?;
         writeln!(out, "import-products:  {}", r.import_products)?;
         writeln!(out, "export-products:  {}", r.export_products)?;
+        writeln!(out, "export-stock:     {}", r.export_stock)?;
         for finding in &self.findings {
             writeln!(out, "{finding}")?;
         }

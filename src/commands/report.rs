@@ -58,6 +58,7 @@ pub struct ChannelRow {
     pub auth_refresh: String,
     pub import_products: String,
     pub export_products: String,
+    pub export_stock: String,
 }
 
 impl ChannelRow {
@@ -69,6 +70,7 @@ impl ChannelRow {
             auth_refresh: channel.period(Job::AuthRefresh).to_string(),
             import_products: channel.period(Job::ImportProducts).to_string(),
             export_products: channel.period(Job::ExportProducts).to_string(),
+            export_stock: channel.period(Job::ExportStock).to_string(),
         }
     }
 }
@@ -86,6 +88,7 @@ pub fn channel_table(out: &mut dyn Write, rows: &[ChannelRow]) -> io::Result<()>
         "AUTH-REFRESH",
         "IMPORT-PRODUCTS",
         "EXPORT-PRODUCTS",
+        "EXPORT-STOCK",
         "BASE URL",
     ]);
     for row in rows {
@@ -95,6 +98,7 @@ pub fn channel_table(out: &mut dyn Write, rows: &[ChannelRow]) -> io::Result<()>
             &row.auth_refresh,
             &row.import_products,
             &row.export_products,
+            &row.export_stock,
             &row.base_url,
         ]);
     }

@@ -137,6 +137,25 @@ pub struct ChannelConfig {
     /// absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_removal: Option<crate::guard::MaxRemoval>,
+    /// Units of each level export-stock holds back from the channel (a
+    /// safety margin against overselling); 0 when absent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::quantity"
+    )]
+    pub stock_buffer: Option<i64>,
+    /// The most export-stock lists of any level; no cap when absent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::quantity"
+    )]
+    pub max_listed: Option<i64>,
+    /// How often export-stock reads the channel's levels back and repairs
+    /// drift; [`DEFAULT_STOCK_RECONCILE`] when absent, `none` never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_reconcile: Option<Period>,
 }
 
 /// Whole numbers in files, refused in words ("a whole number of at least
@@ -190,6 +209,16 @@ pub(crate) mod whole {
         Ok(NonZeroUsize::new(usize::try_from(n).unwrap_or(usize::MAX)))
     }
 
+    /// A stock quantity of 0 or more (`stock-buffer`, `max-listed`).
+    pub fn quantity<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        let n = deserializer.deserialize_u64(Whole {
+            least: 0,
+            most: u64::MAX,
+        })?;
+        // Past i64 is past any stock there is: the largest level means the same.
+        Ok(Some(i64::try_from(n).unwrap_or(i64::MAX)))
+    }
+
     /// A count of 0 or more (`quarantine-after`).
     pub fn zero_or_more<'de, D: Deserializer<'de>>(
         deserializer: D,
@@ -199,6 +228,9 @@ pub(crate) mod whole {
         Ok(u32::try_from(n).ok())
     }
 }
+
+/// How often export-stock reconciles when the channel says nothing.
+pub const DEFAULT_STOCK_RECONCILE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Rejections in a row that quarantine a product when the channel says nothing.
 pub const DEFAULT_QUARANTINE_AFTER: u32 = 3;
@@ -501,6 +533,8 @@ pub struct JobsConfig {
     pub import_products: Option<Period>,
     #[serde(default)]
     pub export_products: Option<Period>,
+    #[serde(default)]
+    pub export_stock: Option<Period>,
 }
 
 impl JobsConfig {
@@ -510,6 +544,7 @@ impl JobsConfig {
             Job::AuthRefresh => &self.auth_refresh,
             Job::ImportProducts => &self.import_products,
             Job::ExportProducts => &self.export_products,
+            Job::ExportStock => &self.export_stock,
         };
         period.clone().unwrap_or(Period::Off)
     }
@@ -529,16 +564,50 @@ impl ChannelConfig {
     /// The fields this channel's export owns; every field when it names
     /// none. A name that is no field is a validation error
     /// (`unknown-export-field`), so a channel run with one never gets here
-    /// with it.
+    /// with it. A channel with export-stock on never has `stock` here:
+    /// export-stock owns it, and two jobs writing one level would undo
+    /// each other (on hand from one, available from the other).
     pub fn export_fields(&self) -> Result<crate::catalog::FieldSet, crate::catalog::UnknownField> {
-        match &self.export_fields {
-            None => Ok(crate::catalog::FieldSet::ALL),
-            Some(names) => crate::catalog::FieldSet::parse(names),
-        }
+        let fields = match &self.export_fields {
+            None => crate::catalog::FieldSet::ALL,
+            Some(names) => crate::catalog::FieldSet::parse(names)?,
+        };
+        Ok(if self.period(Job::ExportStock).is_off() {
+            fields
+        } else {
+            fields.without(crate::catalog::Field::Stock)
+        })
     }
 
     pub fn period(&self, job: Job) -> Period {
         self.jobs.period(job)
+    }
+
+    /// What export-stock makes of this channel's levels: its buffer and cap.
+    pub fn stock_policy(&self) -> crate::catalog::StockPolicy {
+        crate::catalog::StockPolicy {
+            buffer: self.stock_buffer.unwrap_or(0),
+            max_listed: self.max_listed,
+        }
+    }
+
+    /// How often export-stock reconciles (`None`: never).
+    pub fn stock_reconcile_every(&self) -> Option<std::time::Duration> {
+        match &self.stock_reconcile {
+            None => Some(DEFAULT_STOCK_RECONCILE),
+            Some(period) => period.duration(),
+        }
+    }
+
+    /// The catalog locations whose stock this channel takes: those its
+    /// `[locations]` maps, or the catalog's `default` (at the platform's
+    /// default location) when it maps none.
+    pub fn stock_locations(&self) -> Vec<String> {
+        if self.locations.is_empty() {
+            vec![crate::catalog::DEFAULT_LOCATION.to_string()]
+        } else {
+            self.locations.keys().cloned().collect()
+        }
     }
 }
 
@@ -756,6 +825,91 @@ export-products = "1h"
             assert!(err.starts_with(location), "expected {location}: {err}");
             assert!(err.contains(message), "expected {message}: {err}");
             assert!(!err.contains("hunter2"), "secret echoed: {err}");
+        }
+    }
+
+    fn with_channel_keys(keys: &str) -> String {
+        SAMPLE.replace(
+            "base-url = \"https://api.shop-eu.example/v1\"\n",
+            &format!("base-url = \"https://api.shop-eu.example/v1\"\n{keys}\n"),
+        )
+    }
+
+    #[test]
+    fn stock_settings_default_parse_and_refuse_bad_values_by_line() {
+        let account = AccountConfig::parse(Path::new("acme.toml"), SAMPLE).unwrap();
+        let channel = &account.channels["shop-eu"];
+        assert_eq!(
+            channel.stock_policy(),
+            crate::catalog::StockPolicy::default()
+        );
+        assert_eq!(
+            channel.stock_reconcile_every(),
+            Some(DEFAULT_STOCK_RECONCILE)
+        );
+        assert_eq!(channel.stock_locations(), ["default"]);
+        assert!(
+            channel
+                .export_fields()
+                .unwrap()
+                .contains(crate::catalog::Field::Stock)
+        );
+
+        let text = with_channel_keys(
+            "stock-buffer = 2\nmax-listed = 50\nstock-reconcile = \"none\"\n\
+             [channels.shop-eu.locations]\nnorth = \"wh-1\"\nsouth = \"wh-2\"",
+        )
+        .replace(
+            "export-products = \"1h\"",
+            "export-products = \"1h\"\nexport-stock = \"5m\"",
+        );
+        let account = AccountConfig::parse(Path::new("acme.toml"), &text).unwrap();
+        let channel = &account.channels["shop-eu"];
+        assert_eq!(
+            channel.stock_policy(),
+            crate::catalog::StockPolicy {
+                buffer: 2,
+                max_listed: Some(50)
+            }
+        );
+        assert_eq!(channel.stock_reconcile_every(), None);
+        assert_eq!(channel.stock_locations(), ["north", "south"]);
+        assert_eq!(channel.period(Job::ExportStock), "5m".parse().unwrap());
+        // export-stock owns stock: export-products leaves it alone.
+        let fields = channel.export_fields().unwrap();
+        assert!(!fields.contains(crate::catalog::Field::Stock));
+        assert!(fields.contains(crate::catalog::Field::Prices));
+
+        for (keys, location, message) in [
+            (
+                "stock-buffer = -1",
+                "acme.toml:8:16",
+                "a whole number of at least 0",
+            ),
+            (
+                "stock-buffer = \"2\"",
+                "acme.toml:8:16",
+                "a whole number of at least 0",
+            ),
+            (
+                "max-listed = 1.5",
+                "acme.toml:8:14",
+                "a whole number of at least 0",
+            ),
+            (
+                "stock-reconcile = \"daily\"",
+                "acme.toml:8:19",
+                "invalid period `daily`",
+            ),
+        ] {
+            let err = AccountConfig::parse(Path::new("acme.toml"), &with_channel_keys(keys))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(location),
+                "{keys}: expected {location}: {err}"
+            );
+            assert!(err.contains(message), "{keys}: expected {message}: {err}");
         }
     }
 }

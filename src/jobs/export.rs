@@ -567,11 +567,14 @@ fn finish(ch: &ChannelRun, run: RunId, tally: Tally) -> Result<ExportSummary> {
         )
     });
     ch.store.write(|tx| {
-        tx.set_run_counts(run, &counts.as_map())?;
-        match &partial {
-            Some(detail) => tx.finish_partial(run, Timestamp::now(), counts.sent, Some(detail)),
-            None => tx.finish_success(run, Timestamp::now(), counts.sent, Some(&summary)),
-        }
+        tx.finish_counted(
+            run,
+            Timestamp::now(),
+            counts.sent,
+            &counts.as_map(),
+            partial.as_deref(),
+            &summary,
+        )
     })?;
     Ok(ExportSummary {
         counts,

@@ -1,5 +1,6 @@
-//! The three jobs (auth-refresh, import-products, export-products) and the
-//! runner that decides which are due and runs them per channel.
+//! The four jobs (auth-refresh, import-products, export-products,
+//! export-stock) and the runner that decides which are due and runs them
+//! per channel.
 
 pub mod auth;
 pub mod compare;
@@ -10,6 +11,7 @@ mod journal;
 mod pages;
 pub mod preview;
 pub mod runner;
+pub mod stock;
 
 use std::sync::Arc;
 
@@ -30,7 +32,7 @@ pub struct Finished {
     pub partial: bool,
 }
 
-/// Everything one channel's jobs need; shared by its three jobs.
+/// Everything one channel's jobs need; shared by its jobs.
 pub struct ChannelRun {
     pub account: String,
     pub channel_id: String,
@@ -54,6 +56,9 @@ pub struct ChannelRun {
     /// type's `settle`): the export job closes a write intent only after a
     /// reconcile that ran at least this long after the intent started.
     pub settle: std::time::Duration,
+    /// The instant the run judges "due" at (`--now`, or the clock): what
+    /// export-stock's reconcile is due by, and records it ran at.
+    pub now: jiff::Timestamp,
 }
 
 impl ChannelRun {

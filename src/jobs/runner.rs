@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::{ChannelRun, Finished, auth, export, idle, import};
+use super::{ChannelRun, Finished, auth, export, idle, import, stock};
 use crate::capabilities::Capabilities;
 use crate::config::{ChannelConfig, LoadedAccount};
 use crate::connector::{self, ClientOptions, check_url};
@@ -461,6 +461,7 @@ pub fn channel_run(
         allow_removal: options.allow_removal,
         deadline,
         settle,
+        now: options.now,
     })
 }
 
@@ -632,6 +633,7 @@ async fn run_channel_jobs(
                     partial: done.partial.is_some(),
                     detail: done.detail,
                 }),
+                Job::ExportStock => stock::run(ch, run).await,
             }
         };
         // Dropping `work` cancels the job between two awaits: an HTTP request

@@ -172,6 +172,8 @@ impl Tx<'_> {
             "listing_variants",
             "platform_ids",
             "shop_intents",
+            "stock_sent",
+            "stock_reconciles",
             "job_state",
             "channel_identity",
         ] {

@@ -34,6 +34,7 @@ use crate::period::Job;
 use engine::{Connection, Engine, OpenMode, TxKind};
 use sql::DbError;
 
+pub use catalog::{ChannelStock, OwedLevel, SentLevel, SentValue, SentVerdict};
 pub use catalog::{
     DeletionResult, ExportResult, ExportState, ExportStatus, FinishedImport, ImportListing,
     ImportProgress, Listing, LoadKey, PendingDeletion, PendingExport, Quarantined, Removed,

@@ -496,6 +496,46 @@ pub(crate) const STEPS: &[Step] = &[
         sqlite: "ALTER TABLE import_progress ADD COLUMN listing_started INTEGER;",
         postgres: "ALTER TABLE import_progress ADD COLUMN listing_started BIGINT;",
     },
+    Step {
+        what: "export-stock: the level last sent per channel, SKU and catalog location, refusals, and each channel's last reconcile",
+        data: None,
+        sqlite: r#"
+        -- `sent` is the level the channel last accepted (NULL: none yet);
+        -- `rejected_value` the one it refused `rejections` times in a row.
+        CREATE TABLE stock_sent (
+            channel TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            location TEXT NOT NULL,
+            sent INTEGER,
+            sent_at INTEGER,
+            rejected_value INTEGER,
+            rejections INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            PRIMARY KEY (channel, sku, location)
+        ) WITHOUT ROWID;
+        CREATE TABLE stock_reconciles (
+            channel TEXT PRIMARY KEY NOT NULL,
+            reconciled_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        "#,
+        postgres: r#"
+        CREATE TABLE stock_sent (
+            channel TEXT COLLATE "C" NOT NULL,
+            sku TEXT COLLATE "C" NOT NULL,
+            location TEXT COLLATE "C" NOT NULL,
+            sent BIGINT,
+            sent_at BIGINT,
+            rejected_value BIGINT,
+            rejections BIGINT NOT NULL DEFAULT 0,
+            last_error TEXT,
+            PRIMARY KEY (channel, sku, location)
+        );
+        CREATE TABLE stock_reconciles (
+            channel TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+            reconciled_at BIGINT NOT NULL
+        );
+        "#,
+    },
 ];
 
 /// The schema version this binary writes.

@@ -89,7 +89,7 @@ pub(crate) fn rfc3339<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Er
     s.collect_str(t)
 }
 
-fn opt_rfc3339<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn opt_rfc3339<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.collect_str(t),
         None => s.serialize_none(),
@@ -396,6 +396,25 @@ impl Tx<'_> {
     }
 
     /// Item counts by outcome for a run (shown by `history`).
+    /// Ends a run that counts its items by outcome: records `counts`, and
+    /// the run as partial with `partial`'s detail when given, else as a
+    /// success with `summary`.
+    pub fn finish_counted(
+        &self,
+        run: RunId,
+        finished: Timestamp,
+        items: u64,
+        counts: &std::collections::BTreeMap<String, u64>,
+        partial: Option<&str>,
+        summary: &str,
+    ) -> Result<()> {
+        self.set_run_counts(run, counts)?;
+        match partial {
+            Some(detail) => self.finish_partial(run, finished, items, Some(detail)),
+            None => self.finish_success(run, finished, items, Some(summary)),
+        }
+    }
+
     pub fn set_run_counts(
         &self,
         run: RunId,

@@ -370,7 +370,8 @@ fn flat_release_store(backend: Backend, n: u32) -> String {
     let drop = "DROP TABLE products; DROP TABLE variants; DROP TABLE stock_levels; \
                 DROP TABLE listings; DROP TABLE listing_variants; DROP TABLE exports; \
                 DROP TABLE platform_ids; DROP TABLE shop_intents; DROP TABLE removed_products; \
-                DROP TABLE removed_variants; ALTER TABLE import_seen RENAME COLUMN handle TO sku; \
+                DROP TABLE removed_variants; DROP TABLE stock_sent; DROP TABLE stock_reconciles; \
+                ALTER TABLE import_seen RENAME COLUMN handle TO sku; \
                 ALTER TABLE import_progress DROP COLUMN listing_started;";
     match backend {
         Backend::Sqlite => format!(

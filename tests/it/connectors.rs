@@ -241,6 +241,7 @@ fn channel_set_changes_the_endpoint_and_credentials_in_place() {
             ("shop", "auth-refresh", "would-run"),
             ("shop", "import-products", "not-due"),
             ("shop", "export-products", "not-due"),
+            ("shop", "export-stock", "not-due"),
         ])
     );
 }

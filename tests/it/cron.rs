@@ -419,7 +419,10 @@ fn man_page_and_completions_of_account_channel_and_job_names() {
         complete(&["channel", "set-period", "shop", ""])[..3],
         ["auth-refresh", "import-products", "export-products"]
     );
-    assert_eq!(complete(&["run-once", "--job", "ex"]), ["export-products"]);
+    assert_eq!(
+        complete(&["run-once", "--job", "ex"]),
+        ["export-products", "export-stock"]
+    );
     assert_eq!(
         complete(&["account", "set-master-source", ""])[..2],
         ["oms", "shop"]

@@ -32,6 +32,7 @@ mod shops_across;
 mod state;
 mod state_crash;
 mod stock;
+mod stock_export;
 mod store_tls;
 mod vendure_auth;
 mod vendure_shop;

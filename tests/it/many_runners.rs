@@ -106,7 +106,12 @@ impl Fleet {
                 sandbox.token_url(),
                 sandbox.client_id(),
             ));
-            for job in ["auth-refresh", "import-products", "export-products"] {
+            for job in [
+                "auth-refresh",
+                "import-products",
+                "export-products",
+                "export-stock",
+            ] {
                 let period = periods
                     .iter()
                     .find(|(j, _)| *j == job)
@@ -633,15 +638,31 @@ fn store_migrate_moves_sqlite_stores_and_refuses_to_overwrite_newer_state() {
     let shop = fleet.sandbox(1200, 0);
     let outlet = fleet.sandbox(0, 0);
     let spare = fleet.sandbox(0, 0);
+    // The outlet exports stock too: its sent levels and reconcile time move.
+    let outlet_jobs = [OUTLET_JOBS, &[("export-stock", "5m")]].concat();
     fleet.write_account(
         "acme",
-        &[("shop", &shop, SHOP_JOBS), ("outlet", &outlet, OUTLET_JOBS)],
+        &[
+            ("shop", &shop, SHOP_JOBS),
+            ("outlet", &outlet, &outlet_jobs),
+        ],
     );
     fleet.write_account("beta", &[("spare", &spare, &[("auth-refresh", "2h")])]);
     fleet.login("acme", "shop", &shop);
     fleet.login("acme", "outlet", &outlet);
     fleet.login("beta", "spare", &spare);
     fleet.load_catalog("acme", CATALOG);
+    let stock: String = (0..CATALOG)
+        .map(|i| format!("CAT-{i:05},default,{},{}\n", i % 23, i % 3))
+        .collect();
+    let stock_file = fleet.env.write_file(
+        "acme-stock.csv",
+        &format!("sku,location,on_hand,reserved\n{stock}"),
+    );
+    fleet.ok(
+        Some("acme"),
+        &["stock", "load", stock_file.to_str().unwrap()],
+    );
     // Tokens, import progress and listings, export state, history, and a
     // failure with its backoff.
     fleet.ok(None, &["run-once", "--all-accounts"]);
@@ -708,6 +729,16 @@ fn store_migrate_moves_sqlite_stores_and_refuses_to_overwrite_newer_state() {
             "at {t}, due on PostgreSQL but not on SQLite: {extra:?}"
         );
         assert_eq!(&on_pg, due, "at {t}: the same jobs are due");
+    }
+    // The stock sent and the last reconcile moved row for row.
+    for sql in [
+        "SELECT channel, sku, location, sent, sent_at, rejections FROM stock_sent \
+         ORDER BY channel, sku, location",
+        "SELECT channel, reconciled_at FROM stock_reconciles ORDER BY channel",
+    ] {
+        let on_sqlite = fleet.env.store().query("acme", sql, &[]).unwrap();
+        assert!(!on_sqlite.is_empty(), "nothing to migrate: {sql}");
+        assert_eq!(pg.query("acme", sql, &[]).unwrap(), on_sqlite, "{sql}");
     }
     // The migrated token is the channel's latest (the next refresh works).
     assert_eq!(

@@ -96,7 +96,8 @@ mod tests {
             state,
             json!({
                 "refresh_token": sb.current_refresh_token(),
-                "requests": {"token": 1, "products": 1, "batch": 0},
+                "requests": {"token": 1, "products": 1, "batch": 0, "stock": 0},
+                "stock_levels_received": 0,
                 "product_count": 4,
                 "grant_revoked": false,
                 "refused_for_rate": 0,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, Entry, nested_key};
 use crate::faults::take_one;
-use crate::http::{bad_request, content_type_is, json_response};
+use crate::http::{bad_request, json_only, json_response, too_large};
 use crate::product::NestedProduct;
 use crate::shared::{Shared, lock, write};
 
@@ -163,11 +163,8 @@ struct Deletion {
 }
 
 pub(crate) fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
-    if !content_type_is(headers, &mime::APPLICATION_JSON) {
-        return json_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            json!({"error": "invalid_request", "error_description": "the body must be `application/json`"}),
-        );
+    if let Some(refused) = json_only(headers) {
+        return refused;
     }
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -187,13 +184,7 @@ pub(crate) fn batch(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Respon
     };
     let items = batch.products.len() + batch.delete.len();
     if items > MAX_BATCH {
-        return json_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            json!({
-                "error": "batch_too_large",
-                "error_description": format!("{items} items in one batch: at most {MAX_BATCH}"),
-            }),
-        );
+        return too_large(items, "items in one batch", MAX_BATCH);
     }
     let (error_keys, currencies) = {
         let switches = lock(&shared.switches);

@@ -30,6 +30,8 @@ pub(crate) enum Endpoint {
     Token,
     Products,
     Batch,
+    StockBatch,
+    StockRead,
 }
 
 pub(crate) async fn handle(
@@ -48,6 +50,8 @@ pub(crate) async fn handle(
         ("/oauth/token", &Method::POST) => Some(Endpoint::Token),
         ("/products", &Method::GET) => Some(Endpoint::Products),
         ("/products/batch", &Method::POST) => Some(Endpoint::Batch),
+        ("/stock/batch", &Method::POST) => Some(Endpoint::StockBatch),
+        ("/stock/read", &Method::POST) => Some(Endpoint::StockRead),
         _ => None,
     };
     let mut entry = RecordedRequest {
@@ -60,7 +64,9 @@ pub(crate) async fn handle(
     };
     let Some(endpoint) = endpoint else {
         let response = match path.as_str() {
-            "/oauth/token" | "/products/batch" => method_not_allowed("POST"),
+            "/oauth/token" | "/products/batch" | "/stock/batch" | "/stock/read" => {
+                method_not_allowed("POST")
+            }
             "/products" => method_not_allowed("GET"),
             _ => json_response(
                 StatusCode::NOT_FOUND,
@@ -77,6 +83,7 @@ pub(crate) async fn handle(
         Endpoint::Token => &shared.token_requests,
         Endpoint::Products => &shared.product_requests,
         Endpoint::Batch => &shared.batch_requests,
+        Endpoint::StockBatch | Endpoint::StockRead => &shared.stock_requests,
     }
     .fetch_add(1, Ordering::Relaxed);
     if !plan.latency.is_zero() {
@@ -95,7 +102,7 @@ pub(crate) async fn handle(
             return response;
         }
     };
-    if endpoint == Endpoint::Batch {
+    if matches!(endpoint, Endpoint::Batch | Endpoint::StockBatch) {
         entry.body = Some(String::from_utf8_lossy(&body).into_owned());
     }
     let response = respond(&shared, endpoint, &plan, &parts.headers, &query, &body);
@@ -155,6 +162,16 @@ fn respond(
             }
             batch(shared, headers, body)
         }
+        Endpoint::StockBatch | Endpoint::StockRead => {
+            if let Some(unauthorized) = check_bearer(shared, headers) {
+                return unauthorized;
+            }
+            if endpoint == Endpoint::StockBatch {
+                crate::stock::stock_batch(shared, headers, body)
+            } else {
+                crate::stock::stock_read(shared, headers, body)
+            }
+        }
     }
 }
 
@@ -170,6 +187,27 @@ pub(crate) fn bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
         HeaderValue::from_static(mime::APPLICATION_JSON.as_ref()),
     );
     response
+}
+
+/// 415 unless the body is declared `application/json`.
+pub(crate) fn json_only(headers: &HeaderMap) -> Option<Response> {
+    (!content_type_is(headers, &mime::APPLICATION_JSON)).then(|| {
+        json_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({"error": "invalid_request", "error_description": "the body must be `application/json`"}),
+        )
+    })
+}
+
+/// 413 for a request of `count` `what` (e.g. "items in one batch") past `limit`.
+pub(crate) fn too_large(count: usize, what: &str, limit: usize) -> Response {
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({
+            "error": "batch_too_large",
+            "error_description": format!("{count} {what}: at most {limit}"),
+        }),
+    )
 }
 
 pub(crate) fn bad_request(description: &str) -> Response {

@@ -7,7 +7,8 @@
 //!
 //! The modules follow the protocol: `auth` (the OAuth token endpoint and
 //! bearer checks), `listing` (`GET /products`), `batch` (`POST
-//! /products/batch`), `catalog` and `seed` (what it holds), `faults`
+//! /products/batch`), `stock` (`POST /stock/batch`, `POST /stock/read`),
+//! `catalog` and `seed` (what it holds), `faults`
 //! (what the switches do to a request), `rate` (an enforced request rate
 //! and its headers), `admin` (`/_sandbox/*`), `http`
 //! (dispatch) and `conn` (connections a fault can reset).
@@ -31,6 +32,7 @@ mod product;
 mod rate;
 mod seed;
 mod shared;
+mod stock;
 mod switches;
 
 #[cfg(test)]
@@ -67,6 +69,9 @@ pub struct SandboxConfig {
     pub client_secret: String,
     /// Largest `limit` accepted by `GET /products`.
     pub max_page_size: u32,
+    /// Most levels one `POST /stock/batch` (and SKUs one `POST
+    /// /stock/read`) may carry; more is refused with 413.
+    pub max_stock_batch: usize,
     /// The grant's first refresh token; random when `None`.
     pub refresh_token: Option<String>,
     pub switches: Switches,
@@ -83,6 +88,7 @@ impl Default for SandboxConfig {
             // The beta-rest protocol's maximum; tests lower it to play a
             // stricter channel.
             max_page_size: 500,
+            max_stock_batch: 100,
             refresh_token: None,
             switches: Switches::default(),
         }
@@ -99,7 +105,7 @@ pub struct RecordedRequest {
     /// Status sent; 0 when the connection was reset without a reply.
     pub status: u16,
     pub authorization_present: bool,
-    /// Raw body, kept for `POST /products/batch` only.
+    /// Raw body, kept for `POST /products/batch` and `POST /stock/batch` only.
     pub body: Option<String>,
 }
 
@@ -216,6 +222,34 @@ impl Sandbox {
         self.shared
             .rate_refusals
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Requests to `/stock/batch` and `/stock/read`.
+    pub fn stock_requests(&self) -> u64 {
+        self.shared
+            .stock_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stock levels received by `/stock/batch` (set or not).
+    pub fn stock_levels_received(&self) -> u64 {
+        self.shared
+            .stock_levels_received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every level of `sku` the sandbox holds, by location.
+    pub fn stock_levels(&self, sku: &str) -> Vec<(String, i64)> {
+        read(&self.shared.catalog).levels(sku)
+    }
+
+    /// Sets `sku`'s stock at `location` as the shop's own admin would;
+    /// whether the sandbox holds `sku` there (a flat product has only
+    /// `default`).
+    pub fn set_stock_level(&self, sku: &str, location: &str, quantity: i64) -> bool {
+        write(&self.shared.catalog)
+            .set_level(sku, location, quantity)
+            .is_ok()
     }
 
     pub fn clear_requests(&self) {

@@ -28,6 +28,12 @@ pub(crate) struct Shared {
     pub(crate) token_requests: AtomicU64,
     pub(crate) product_requests: AtomicU64,
     pub(crate) batch_requests: AtomicU64,
+    /// Requests to `/stock/*`.
+    pub(crate) stock_requests: AtomicU64,
+    /// Levels received by `/stock/batch` (within its limit).
+    pub(crate) stock_levels_received: AtomicU64,
+    /// Largest `/stock/batch` (levels) and `/stock/read` (SKUs) accepted.
+    pub(crate) max_stock_batch: usize,
     /// Product requests seen by `plan`, for `rate_limit_every`.
     pub(crate) rate_sequence: AtomicU64,
     /// The enforced rate's bucket, made (full) when a rate is switched on.
@@ -63,6 +69,9 @@ impl Shared {
             token_requests: AtomicU64::new(0),
             product_requests: AtomicU64::new(0),
             batch_requests: AtomicU64::new(0),
+            stock_requests: AtomicU64::new(0),
+            stock_levels_received: AtomicU64::new(0),
+            max_stock_batch: config.max_stock_batch.max(1),
             rate_sequence: AtomicU64::new(0),
             rate: Mutex::new(None),
             rate_refusals: AtomicU64::new(0),
@@ -77,7 +86,9 @@ impl Shared {
                 "token": self.token_requests.load(Ordering::Relaxed),
                 "products": self.product_requests.load(Ordering::Relaxed),
                 "batch": self.batch_requests.load(Ordering::Relaxed),
+                "stock": self.stock_requests.load(Ordering::Relaxed),
             },
+            "stock_levels_received": self.stock_levels_received.load(Ordering::Relaxed),
             "product_count": read(&self.catalog).count(),
             "grant_revoked": auth.revoked,
             "refused_for_rate": self.rate_refusals.load(Ordering::Relaxed),

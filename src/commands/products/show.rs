@@ -1,7 +1,8 @@
 //! `products show <handle|sku>`: one whole product (its variants, prices
 //! and stock per location) and, per channel, its export state (revision,
 //! quarantine, a deletion owed), the platform's ids and the listing a
-//! channel's import recorded. `--json` has all of it.
+//! channel's import recorded, and the stock level export-stock last sent
+//! each channel per variant and location. `--json` has all of it.
 
 use std::io::{self, Write};
 
@@ -13,7 +14,7 @@ use crate::catalog::{Product, derive_handle};
 use crate::connector::PlatformIds;
 use crate::error::Failure;
 use crate::output::{Report, count, escape, or_dash, table, when, write_table};
-use crate::store::{ExportState, Store, StoredLevel};
+use crate::store::{ChannelStock, ExportState, Store, StoredLevel};
 
 #[derive(Serialize)]
 struct ListingRow {
@@ -45,6 +46,15 @@ struct Show {
     exports: Vec<ExportState>,
     /// Each channel's ids for the product and its variants.
     platform_ids: Vec<ChannelIds>,
+    /// What export-stock last sent each channel, per variant and location.
+    stock_sent: Vec<SentStock>,
+}
+
+#[derive(Serialize)]
+struct SentStock {
+    sku: String,
+    #[serde(flatten)]
+    state: ChannelStock,
 }
 
 pub(super) fn show(
@@ -80,6 +90,13 @@ pub(super) fn show(
             Some(p) => tx.platform_ids_for(p)?,
             None => Vec::new(),
         };
+        let mut stock_sent = Vec::new();
+        for sku in &skus {
+            stock_sent.extend(tx.stock_sent_of(sku)?.into_iter().map(|state| SentStock {
+                sku: sku.clone(),
+                state,
+            }));
+        }
         Ok((
             product,
             handle,
@@ -88,9 +105,10 @@ pub(super) fn show(
             listings,
             exports,
             ids,
+            stock_sent,
         ))
     })?;
-    let (product, handle, revision, stock_levels, listings, exports, ids) = found;
+    let (product, handle, revision, stock_levels, listings, exports, ids, stock_sent) = found;
     if product.is_none() && listings.is_empty() && exports.is_empty() {
         return Err(not_found(&account, key));
     }
@@ -114,6 +132,7 @@ pub(super) fn show(
             .into_iter()
             .map(|(channel, ids)| ChannelIds { channel, ids })
             .collect(),
+        stock_sent,
     }))
 }
 
@@ -175,6 +194,39 @@ impl Report for Show {
                     e.last_status.clone(),
                     state,
                     or_dash(e.last_error.as_ref()),
+                ]);
+            }
+            write_table(out, &t)?;
+        }
+        if !self.stock_sent.is_empty() {
+            writeln!(out)?;
+            let mut t = table([
+                "STOCK SENT TO",
+                "SKU",
+                "LOCATION",
+                "LAST SENT",
+                "SENT AT",
+                "REFUSED",
+            ]);
+            for s in &self.stock_sent {
+                let refused = match (s.state.rejections, &s.state.last_error) {
+                    (0, _) => "-".to_string(),
+                    (n, error) => format!(
+                        "{}{}",
+                        count(n.into(), "time", "times"),
+                        error
+                            .as_deref()
+                            .map(|e| format!(": {}", escape(e)))
+                            .unwrap_or_default()
+                    ),
+                };
+                t.add_row([
+                    s.state.channel.clone(),
+                    escape(&s.sku).into_owned(),
+                    escape(&s.state.location).into_owned(),
+                    or_dash(s.state.sent.map(|v| v.to_string()).as_ref()),
+                    when(s.state.sent_at),
+                    refused,
                 ]);
             }
             write_table(out, &t)?;

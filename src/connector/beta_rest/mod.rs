@@ -2,12 +2,14 @@
 //! OAuth 2 tokens, cursor-paged `GET /products` (whole products, or flat
 //! ones from servers of earlier versions), and `POST /products/batch` with
 //! products (and the fields the channel owns) and a `delete` list of
-//! products or variants. The README's "beta-rest" section is the protocol.
+//! products or variants; `stock/batch` and `stock/read` for absolute stock
+//! levels (`stock`). The README's "beta-rest" section is the protocol.
 //!
 //! A batch is atomic and keyed by handle and SKU on the server, so sending
 //! one again is harmless: nothing is journalled, and the default
 //! [`Connector::reconcile`] settles any intent.
 
+mod stock;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -19,12 +21,13 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use self::wire::{WireDeletion, WireProduct, WireProductOut, WireResult};
-use super::http::{Auth, Call, Endpoint, Replay, UrlSetting, excerpt_at, shown};
+use super::http::{Auth, Call, Endpoint, Replay, Reply, UrlSetting, excerpt_at, shown};
 use super::oauth2::request_token;
 use super::{
     AuthMethod, Authorization, ChannelError, ClientOptions, Connector, Credential, ExportBatch,
     ExportItem, Grant, HttpClient, ItemResult, ItemStatus, Journal, Limits, LocationMap,
-    PageRequest, PlatformIds, ProductPage, Settings, TokenReply, Url, check_parsed_url,
+    PageRequest, PlatformIds, ProductPage, Settings, StockOutcome, StockReading, StockSet,
+    TokenReply, Url, check_parsed_url,
 };
 use crate::price::Currency;
 
@@ -115,6 +118,28 @@ impl Connector for BetaRest {
             .export_batch(&self.base_url, access, batch)
             .await
     }
+
+    async fn send_stock(
+        &self,
+        access: &str,
+        levels: &[StockSet],
+    ) -> Result<Vec<StockOutcome>, ChannelError> {
+        self.limits.check_count(levels.len())?;
+        self.client
+            .send_stock(&self.base_url, access, levels, &self.locations)
+            .await
+    }
+
+    async fn read_stock(
+        &self,
+        access: &str,
+        skus: &[String],
+    ) -> Result<Vec<StockReading>, ChannelError> {
+        self.limits.check_count(skus.len())?;
+        self.client
+            .read_stock(&self.base_url, access, skus, &self.locations)
+            .await
+    }
 }
 
 /// The beta-rest calls over one keep-alive connection pool. Cloning is cheap
@@ -187,7 +212,8 @@ impl BetaRestClient {
         access_token: &str,
         batch: &ExportBatch<'_>,
     ) -> Result<Vec<ItemResult>, ChannelError> {
-        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
+        // A bad base URL fails here, whether or not the batch is empty.
+        Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -209,15 +235,31 @@ impl BetaRestClient {
                 .collect(),
         })
         .map_err(|err| ChannelError::Options(format!("a batch did not serialize: {err}")))?;
-        let target = api.at(&["products", "batch"]);
-        let url = target.url().clone();
         // The server writes by handle and SKU, and deleting what is gone
         // answers `deleted`: resending a batch is safe.
+        let (url, reply) = self
+            .post_json(base_url, access_token, &["products", "batch"], body)
+            .await?;
+        parse_batch_reply(&url, reply.body(), batch)
+    }
+
+    /// POSTs a JSON `body` to `{base}/{path}` with Bearer auth, as a call
+    /// safe to resend (every beta-rest POST is keyed and absolute); the
+    /// URL is returned for messages about the reply.
+    async fn post_json(
+        &self,
+        base_url: &Url,
+        access_token: &str,
+        path: &[&str],
+        body: Vec<u8>,
+    ) -> Result<(Url, Reply), ChannelError> {
+        let api = Endpoint::new(base_url.clone(), UrlSetting::BaseUrl)?;
+        let target = api.at(path);
+        let url = target.url().clone();
         let call = Call::post(target, Replay::Safe)
             .auth(Auth::Bearer(access_token))
             .json(body);
-        let reply = self.http.send(call).await?;
-        parse_batch_reply(&url, reply.body(), batch)
+        Ok((url, self.http.send(call).await?))
     }
 }
 

@@ -176,7 +176,7 @@ impl WireProduct {
 
 /// The catalog's name of a platform location: the one the channel's
 /// `[locations]` maps to it, else the platform's own name.
-fn catalog_location(locations: &LocationMap, platform: String) -> String {
+pub(super) fn catalog_location(locations: &LocationMap, platform: String) -> String {
     locations
         .iter()
         .find(|(_, id)| **id == platform)

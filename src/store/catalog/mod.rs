@@ -24,6 +24,7 @@ mod products;
 mod quarantine;
 mod removal;
 mod stock;
+mod stock_sent;
 
 use std::collections::HashMap;
 
@@ -41,6 +42,7 @@ pub use products::LoadKey;
 pub use quarantine::{ExportState, Quarantined};
 pub use removal::{DeletionResult, PendingDeletion, Removed};
 pub use stock::{StockCounts, StockUpdate, StoredLevel};
+pub use stock_sent::{ChannelStock, OwedLevel, SentLevel, SentValue, SentVerdict};
 
 /// What an upsert did, product by product.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -89,6 +89,34 @@ pub trait Peer {
     fn as_sandbox(&self) -> Option<&SandboxPeer> {
         None
     }
+
+    /// The shop's ids of `count` stock locations (made when it has fewer),
+    /// for a channel's `[locations]`.
+    fn stock_locations(&self, _count: usize) -> Result<Vec<String>, String> {
+        Err(not_yet(self.kind(), "stock_locations"))
+    }
+
+    /// Sets `sku`'s stock at the shop's location `location` as its owner
+    /// would (not through `oms-channels`).
+    fn set_stock(&self, _sku: &str, _location: &str, _quantity: i64) -> Result<(), String> {
+        Err(not_yet(self.kind(), "set_stock"))
+    }
+
+    /// The levels the shop holds of `skus`: (SKU, shop location) to
+    /// quantity.
+    fn stock_of(&self, _skus: &[String]) -> Result<BTreeMap<(String, String), i64>, String> {
+        Err(not_yet(self.kind(), "stock_of"))
+    }
+
+    /// Stock levels the shop's stock API received so far (set or not).
+    fn stock_levels_received(&self) -> Result<u64, String> {
+        Err(not_yet(self.kind(), "stock_levels_received"))
+    }
+}
+
+/// Why a peer cannot do a stock step yet: the test fails naming it.
+fn not_yet(kind: PeerKind, what: &str) -> String {
+    format!("the {kind:?} test peer has no `{what}` yet (Peer's stock methods)")
 }
 
 /// Starts a fresh, empty shop of `kind`.

@@ -189,6 +189,34 @@ impl Peer for SandboxPeer {
         Some(self)
     }
 
+    fn stock_locations(&self, count: usize) -> Result<Vec<String>, String> {
+        // The sandbox keeps any location a variant names.
+        Ok((1..=count).map(|n| format!("wh-{n}")).collect())
+    }
+
+    fn set_stock(&self, sku: &str, location: &str, quantity: i64) -> Result<(), String> {
+        if self.set_stock_level(sku, location, quantity) {
+            Ok(())
+        } else {
+            Err(format!("the sandbox holds no `{sku}` at `{location}`"))
+        }
+    }
+
+    fn stock_of(&self, skus: &[String]) -> Result<BTreeMap<(String, String), i64>, String> {
+        Ok(skus
+            .iter()
+            .flat_map(|sku| {
+                self.stock_levels(sku)
+                    .into_iter()
+                    .map(move |(location, quantity)| ((sku.clone(), location), quantity))
+            })
+            .collect())
+    }
+
+    fn stock_levels_received(&self) -> Result<u64, String> {
+        Ok(self.sandbox.stock_levels_received())
+    }
+
     fn product_requests(&self) -> Option<usize> {
         Some(
             self.requests()
