@@ -114,9 +114,128 @@ pub trait Peer {
     }
 }
 
-/// Why a peer cannot do a stock step yet: the test fails naming it.
+/// Why a peer cannot do a stock step: the test fails naming it.
 fn not_yet(kind: PeerKind, what: &str) -> String {
-    format!("the {kind:?} test peer has no `{what}` yet (Peer's stock methods)")
+    format!("the {kind:?} test peer has no `{what}` (Peer's stock methods)")
+}
+
+/// The first `count` of a shop's stock locations, or why it has too few.
+fn first_locations(ids: &[String], count: usize) -> Result<Vec<String>, String> {
+    ids.get(..count).map(<[String]>::to_vec).ok_or_else(|| {
+        format!(
+            "the test peer has {} stock locations, not {count}",
+            ids.len()
+        )
+    })
+}
+
+/// Starts a fresh, empty shop of `kind` that counts the stock levels it
+/// receives: a real server cannot, so it stands behind a
+/// [`proxy::CountingProxy`] that the channel points at.
+pub fn start_counted(kind: PeerKind) -> Box<dyn Peer> {
+    match kind {
+        PeerKind::Sandbox => start(kind),
+        PeerKind::Vendure | PeerKind::Medusa => Box::new(Counted::new(start(kind))),
+    }
+}
+
+/// A real shop behind a counting proxy.
+struct Counted {
+    shop: Box<dyn Peer>,
+    proxy: proxy::CountingProxy,
+    /// The proxy's base URL, with the shop's API path.
+    base_url: String,
+    seen: std::cell::RefCell<Vec<proxy::Seen>>,
+}
+
+impl Counted {
+    fn new(shop: Box<dyn Peer>) -> Counted {
+        let args = shop.channel_args("UNUSED");
+        let at = args
+            .iter()
+            .position(|a| a == "--base-url")
+            .expect("a peer's channel has a base URL");
+        let url = reqwest::Url::parse(&args[at + 1]).expect("the peer's base URL");
+        let proxy = proxy::CountingProxy::start(&url.origin().ascii_serialization());
+        let base_url = format!("{}{}", proxy.url(), url.path().trim_end_matches('/'));
+        Counted {
+            shop,
+            proxy,
+            base_url,
+            seen: Default::default(),
+        }
+    }
+}
+
+impl Peer for Counted {
+    fn kind(&self) -> PeerKind {
+        self.shop.kind()
+    }
+
+    fn channel_args(&self, secret_var: &str) -> Vec<String> {
+        let mut args = self.shop.channel_args(secret_var);
+        if let Some(at) = args.iter().position(|a| a == "--base-url") {
+            args[at + 1] = self.base_url.clone();
+        }
+        args
+    }
+
+    fn secret(&self) -> String {
+        self.shop.secret()
+    }
+
+    fn login_token(&self) -> Option<String> {
+        self.shop.login_token()
+    }
+
+    fn currency(&self) -> &'static str {
+        self.shop.currency()
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.shop.request_timeout()
+    }
+
+    fn create_steps(&self) -> &'static [&'static str] {
+        self.shop.create_steps()
+    }
+
+    fn seed(&self, offers: &[Offer]) {
+        self.shop.seed(offers)
+    }
+
+    fn change(&self, sku: &str, price: &str, quantity: i64) {
+        self.shop.change(sku, price, quantity)
+    }
+
+    fn read_back(&self) -> Listing {
+        self.shop.read_back()
+    }
+
+    fn stock_locations(&self, count: usize) -> Result<Vec<String>, String> {
+        self.shop.stock_locations(count)
+    }
+
+    fn set_stock(&self, sku: &str, location: &str, quantity: i64) -> Result<(), String> {
+        self.shop.set_stock(sku, location, quantity)
+    }
+
+    fn stock_of(&self, skus: &[String]) -> Result<BTreeMap<(String, String), i64>, String> {
+        self.shop.stock_of(skus)
+    }
+
+    /// The levels written through the shop's stock calls (Medusa's
+    /// location-level batches, Vendure's `updateProductVariants`).
+    fn stock_levels_received(&self) -> Result<u64, String> {
+        let mut seen = self.seen.borrow_mut();
+        seen.extend(self.proxy.take());
+        let levels = match self.kind() {
+            PeerKind::Medusa => proxy::medusa_levels_written(&seen),
+            PeerKind::Vendure => proxy::vendure_levels_written(&seen),
+            PeerKind::Sandbox => unreachable!("the sandbox counts for itself"),
+        };
+        Ok(levels as u64)
+    }
 }
 
 /// Starts a fresh, empty shop of `kind`.

@@ -496,6 +496,23 @@ impl Peer for MedusaShop {
         self.wait(self.admin.set_stock(sku, quantity));
     }
 
+    fn stock_locations(&self, count: usize) -> Result<Vec<String>, String> {
+        let ids = [self.default_stock_location(), self.second_stock_location()];
+        crate::peer::first_locations(&ids, count)
+    }
+
+    fn set_stock(&self, sku: &str, location: &str, quantity: i64) -> Result<(), String> {
+        self.set_stock_level(sku, location, quantity);
+        Ok(())
+    }
+
+    fn stock_of(
+        &self,
+        skus: &[String],
+    ) -> Result<std::collections::BTreeMap<(String, String), i64>, String> {
+        Ok(MedusaShop::stock_of(self, skus))
+    }
+
     fn read_back(&self) -> Listing {
         let products = self.wait(self.admin.products());
         Listing {
